@@ -1,0 +1,161 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/smtpprobe/smtpprobe/probe"
+)
+
+// emit renders rep in the chosen format and returns the exit code. The
+// output is built completely before anything is written, so a failure
+// never leaves half a document.
+func emit(rep *probe.Report, cf *commonFlags, stdout io.Writer) (int, error) {
+	st := rep.Status()
+	if cf.quiet && st == probe.StatusOK {
+		return int(st), nil
+	}
+	var buf bytes.Buffer
+	switch cf.format {
+	case "json":
+		b, err := json.MarshalIndent(rep, "", "  ")
+		if err != nil {
+			return 0, fmt.Errorf("encoding JSON: %w", err)
+		}
+		buf.Write(b)
+		buf.WriteByte('\n')
+	default:
+		renderText(&buf, rep, cf.verbose)
+	}
+	if _, err := stdout.Write(buf.Bytes()); err != nil {
+		return 0, fmt.Errorf("writing output: %w", err)
+	}
+	return int(st), nil
+}
+
+// renderText writes the report as a table per exchanger and address, then
+// the findings.
+func renderText(w *bytes.Buffer, rep *probe.Report, timeline bool) {
+	ok := 0
+	for _, r := range rep.Results {
+		if r.Outcome == probe.OK {
+			ok++
+		}
+	}
+	fmt.Fprintf(w, "%s %s: %s, outcome %s, %d of %d addresses ok (%s)\n",
+		rep.Command, rep.Target, rep.Status(), rep.Outcome, ok, len(rep.Results), fmtMS(float64(rep.DurationMS)))
+	addrW, outW := 0, 0
+	for _, r := range rep.Results {
+		addrW = max(addrW, len(r.Address))
+		outW = max(outW, len(r.Outcome))
+	}
+	lastHost := ""
+	for _, r := range rep.Results {
+		if r.Host != lastHost {
+			lastHost = r.Host
+			if r.Preference != nil {
+				fmt.Fprintf(w, "\nMX %d %s\n", *r.Preference, r.Host)
+			} else {
+				fmt.Fprintf(w, "\n%s\n", r.Host)
+			}
+		}
+		fmt.Fprintf(w, "  %-*s  %-*s  %s\n", addrW, r.Address, outW, r.Outcome, phases(r))
+		indent := strings.Repeat(" ", 6)
+		if r.Error != "" {
+			fmt.Fprintf(w, "%s%s\n", indent, r.Error)
+		}
+		if r.Banner != "" {
+			fmt.Fprintf(w, "%sbanner: %s\n", indent, r.Banner)
+		}
+		if len(r.Capabilities) > 0 {
+			fmt.Fprintf(w, "%sesmtp:  %s\n", indent, strings.Join(r.Capabilities, ", "))
+		}
+		if t := r.TLS; t != nil && t.Version != "" {
+			v := "verified"
+			if !t.Verified {
+				v = "not verified: " + t.VerifyError
+			}
+			fmt.Fprintf(w, "%stls:    %s %s, cert %s, expires %s (%d days), %s\n", indent,
+				t.Version, t.Cipher, strings.Join(t.Names, " "), t.NotAfter.Format(time.DateOnly), t.DaysLeft, v)
+		}
+		if r.FCrDNS != nil {
+			switch {
+			case len(r.PTR) == 0:
+				fmt.Fprintf(w, "%sptr:    none\n", indent)
+			case *r.FCrDNS:
+				fmt.Fprintf(w, "%sptr:    %s (forward-confirmed)\n", indent, strings.Join(r.PTR, " "))
+			default:
+				fmt.Fprintf(w, "%sptr:    %s (does not resolve back)\n", indent, strings.Join(r.PTR, " "))
+			}
+		}
+		if timeline {
+			for _, e := range r.Timeline {
+				fmt.Fprintf(w, "%s%10s  %s\n", indent, fmtMS(float64(e.At)/1e6), describe(e))
+			}
+		}
+	}
+	if len(rep.Findings) > 0 {
+		fmt.Fprintf(w, "\nFindings\n")
+		for _, f := range rep.Findings {
+			fmt.Fprintf(w, "  %-8s %s: %s\n", f.Severity, f.Code, f.Message)
+		}
+	}
+}
+
+// phases renders "connect 0.4 ms, banner 2.1 ms, ...".
+func phases(r probe.Result) string {
+	parts := make([]string, 0, len(r.PhaseOrder))
+	for _, p := range r.PhaseOrder {
+		parts = append(parts, p+" "+fmtMS(r.Phases[p]))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// fmtMS renders milliseconds readably: "0.42 ms", "12 ms", "1.50 s".
+func fmtMS(v float64) string {
+	switch {
+	case v >= 1000:
+		return fmt.Sprintf("%.2f s", v/1000)
+	case v >= 10:
+		return fmt.Sprintf("%.0f ms", v)
+	}
+	return fmt.Sprintf("%.2f ms", v)
+}
+
+// describe renders a timeline event like a line of an annotated capture.
+func describe(e probe.Event) string {
+	switch e.Kind {
+	case probe.EvSend:
+		return "C: " + e.Text
+	case probe.EvReply:
+		return "S: " + replyText(e.Reply)
+	case probe.EvUnsolicited:
+		return "S: " + replyText(e.Reply) + "   (unsolicited)"
+	case probe.EvData:
+		return fmt.Sprintf("C: %d bytes of message data", e.Bytes)
+	case probe.EvFIN:
+		return "FIN from peer"
+	case probe.EvRST:
+		return "RST: " + e.Text
+	}
+	if e.Text == "" {
+		return string(e.Kind)
+	}
+	return string(e.Kind) + ": " + e.Text
+}
+
+func replyText(r *probe.Reply) string {
+	if r == nil {
+		return ""
+	}
+	lines := strings.Split(r.Text, "\n")
+	s := r.String()
+	if len(lines) > 1 {
+		s += fmt.Sprintf(" (+%d lines)", len(lines)-1)
+	}
+	return s
+}

@@ -1,0 +1,429 @@
+package probe
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// DefaultReplyTimeout bounds the wait for each reply. RFC 5321 §4.5.3.2
+// lets a server take 5 minutes over its greeting; in practice a delayed
+// greeting (postscreen's greet wait, tarpits) stays well under a minute, so
+// a probe that waits a minute tells "slow" from "stuck" without hanging.
+const DefaultReplyTimeout = 60 * time.Second
+
+// DefaultCertWarn is how close to expiry a certificate raises a warning.
+const DefaultCertWarn = 14 * 24 * time.Hour
+
+// Prober holds the settings of SMTP probes. The zero value is usable.
+type Prober struct {
+	ConnectTimeout time.Duration // 0 means DefaultConnectTimeout
+	ReplyTimeout   time.Duration // per reply; 0 means DefaultReplyTimeout
+	// Helo is the EHLO name. Empty means the local host name if it is a
+	// fully-qualified domain name, and the local address literal otherwise
+	// (RFC 5321 §4.1.1.1).
+	Helo       string
+	NoStartTLS bool
+	// RootCAs verifies server certificates; nil means the system pool.
+	RootCAs  *x509.CertPool
+	CertWarn time.Duration // 0 means DefaultCertWarn
+	// Control runs on each socket before connect (see Dialer).
+	Control func(network, address string, c syscall.RawConn) error
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// Hostname returns the local host name; nil means os.Hostname.
+	Hostname func() (string, error)
+}
+
+func (p *Prober) now() time.Time {
+	if p.Now != nil {
+		return p.Now()
+	}
+	return time.Now()
+}
+
+func (p *Prober) replyTimeout() time.Duration {
+	if p.ReplyTimeout > 0 {
+		return p.ReplyTimeout
+	}
+	return DefaultReplyTimeout
+}
+
+// Dial opens a session to addr with the prober's connect settings.
+func (p *Prober) Dial(ctx context.Context, addr netip.AddrPort) (*Conn, error) {
+	d := Dialer{Timeout: p.ConnectTimeout, Control: p.Control, Now: p.Now}
+	return d.Dial(ctx, addr)
+}
+
+// Target is one address to probe.
+type Target struct {
+	Host       string // exchanger name, host name, or the literal
+	Addr       netip.AddrPort
+	Preference int // MX preference, or -1 when the target is not an MX
+}
+
+// TLSInfo describes a STARTTLS session (RFC 3207).
+type TLSInfo struct {
+	Version     string    `json:"version"`
+	Cipher      string    `json:"cipher"`
+	Subject     string    `json:"subject"`
+	Issuer      string    `json:"issuer"`
+	Names       []string  `json:"names"`
+	NotAfter    time.Time `json:"not_after"`
+	DaysLeft    int       `json:"days_left"`
+	Verified    bool      `json:"verified"`
+	VerifyError string    `json:"verify_error,omitempty"`
+}
+
+// Result is the outcome of probing one address. A failed probe is a field
+// of the result, never an error.
+type Result struct {
+	Host         string             `json:"host"`
+	Address      string             `json:"address"`
+	Port         uint16             `json:"port"`
+	Preference   *int               `json:"preference,omitempty"`
+	Outcome      Outcome            `json:"outcome"`
+	Error        string             `json:"error,omitempty"` // what went wrong, one line
+	Phases       map[string]float64 `json:"phases"`          // milliseconds
+	PhaseOrder   []string           `json:"-"`
+	Reply        *Reply             `json:"reply,omitempty"` // the last reply
+	Banner       string             `json:"banner,omitempty"`
+	Capabilities []string           `json:"capabilities,omitempty"`
+	TLS          *TLSInfo           `json:"tls,omitempty"`
+	PTR          []string           `json:"ptr,omitempty"`
+	FCrDNS       *bool              `json:"fcrdns,omitempty"`
+	Timeline     []Event            `json:"timeline"`
+	Findings     []Finding          `json:"-"`
+}
+
+func newResult(t Target) Result {
+	r := Result{Host: t.Host, Address: t.Addr.Addr().String(), Port: t.Addr.Port(),
+		Outcome: OK, Phases: map[string]float64{}}
+	if t.Preference >= 0 {
+		pref := t.Preference
+		r.Preference = &pref
+	}
+	return r
+}
+
+func (r *Result) phase(name string, d time.Duration) {
+	if _, ok := r.Phases[name]; !ok {
+		r.PhaseOrder = append(r.PhaseOrder, name)
+	}
+	r.Phases[name] = ms(d)
+}
+
+// setFailure records the first failure; later ones do not overwrite it.
+func (r *Result) setFailure(o Outcome, msg string) {
+	if r.Outcome != OK {
+		return
+	}
+	r.Outcome, r.Error = o, msg
+}
+
+// Classify maps an error from Dial or a Conn method to an outcome.
+func Classify(err error) Outcome {
+	var (
+		de *DialError
+		pv *ProtocolViolation
+		he *HandshakeError
+	)
+	switch {
+	case err == nil:
+		return OK
+	case errors.As(err, &de):
+		return de.Outcome
+	case errors.Is(err, ErrReset):
+		return Reset
+	case errors.Is(err, ErrClosed):
+		return Closed
+	case errors.As(err, &pv):
+		return ProtocolError
+	case errors.As(err, &he):
+		return TLSError
+	case errors.Is(err, ErrReplyTimeout), errors.Is(err, os.ErrDeadlineExceeded),
+		errors.Is(err, context.DeadlineExceeded):
+		return ReplyTimeout
+	}
+	return Closed
+}
+
+// replyOutcome classifies a reply received for a command: a 421 that
+// nobody asked for is a server closing the session (RFC 5321 §3.8), any
+// other unsolicited reply is a protocol error, and 4yz/5yz is a rejection.
+func replyOutcome(rp Reply) (Outcome, string) {
+	switch {
+	case rp.Unsolicited && rp.Code == 421:
+		return ServerTimeout, "server closed the session: " + rp.String()
+	case rp.Unsolicited:
+		return ProtocolError, "reply nobody asked for: " + rp.String()
+	case !rp.OK():
+		return Rejected, "rejected: " + rp.String()
+	}
+	return OK, ""
+}
+
+// helo returns the EHLO argument for a session from local.
+func (p *Prober) helo(local net.Addr) string {
+	if p.Helo != "" {
+		return p.Helo
+	}
+	hn := os.Hostname
+	if p.Hostname != nil {
+		hn = p.Hostname
+	}
+	if h, err := hn(); err == nil && strings.Contains(strings.Trim(h, "."), ".") {
+		return strings.TrimSuffix(h, ".")
+	}
+	return AddressLiteral(local)
+}
+
+// AddressLiteral renders an address as an RFC 5321 §4.1.3 address literal:
+// "[192.0.2.1]" or "[IPv6:2001:db8::1]".
+func AddressLiteral(a net.Addr) string {
+	ap, err := netip.ParseAddrPort(a.String())
+	if err != nil {
+		return "[127.0.0.1]"
+	}
+	ip := ap.Addr().Unmap()
+	if ip.Is6() {
+		return "[IPv6:" + ip.WithZone("").String() + "]"
+	}
+	return "[" + ip.String() + "]"
+}
+
+// Check probes one address the way `smtpprobe mx` does: connect, banner,
+// EHLO (HELO if EHLO gets 5yz, RFC 5321 §4.1.4), STARTTLS when offered
+// (RFC 3207) and EHLO again, then QUIT. Every phase is timed.
+func (p *Prober) Check(ctx context.Context, t Target) Result {
+	r := newResult(t)
+	c, err := p.Dial(ctx, t.Addr)
+	if err != nil {
+		r.phase("connect", dialElapsed(err))
+		r.setFailure(Classify(err), err.Error())
+		return r
+	}
+	defer func() {
+		c.Close()
+		r.Timeline = c.Timeline()
+	}()
+	connected := c.Since()
+	r.phase("connect", connected)
+	rt := p.replyTimeout()
+
+	// step runs one command (or, with an empty line, reads the greeting)
+	// and times it to the reply's arrival.
+	step := func(phase, line string) (Reply, bool) {
+		start := c.Since()
+		var rp Reply
+		var err error
+		if line == "" {
+			rp, err = c.ReadReply(ctx, rt)
+		} else {
+			rp, err = c.Cmd(ctx, rt, line)
+		}
+		if err != nil {
+			r.phase(phase, c.Since()-start)
+			r.setFailure(Classify(err), fmt.Sprintf("%s: %v", phase, err))
+			return rp, false
+		}
+		r.phase(phase, rp.At-start)
+		rc := rp
+		r.Reply = &rc
+		if o, msg := replyOutcome(rp); o != OK {
+			r.setFailure(o, phase+": "+msg)
+			return rp, false
+		}
+		return rp, true
+	}
+	quit := func() {
+		// RFC 5321 §4.1.1.10: the server must send 221 and close. A
+		// server that closes without it is noted, not failed.
+		_, _ = c.Cmd(ctx, rt, "QUIT")
+	}
+
+	banner, ok := step("banner", "")
+	if banner.Code != 0 {
+		r.Banner = banner.String()
+	}
+	if !ok {
+		if banner.Code != 0 && !banner.Unsolicited {
+			quit() // RFC 5321 §3.1: after a 554 greeting the client should QUIT.
+		}
+		return r
+	}
+	name := p.helo(c.LocalAddr())
+	ehlo, ok := step("ehlo", "EHLO "+name)
+	if !ok && ehlo.Class() == 5 && !ehlo.Unsolicited {
+		r.Outcome, r.Error = OK, "" // retry with HELO; the EHLO 5yz stays in the timeline
+		delete(r.Phases, "ehlo")
+		r.PhaseOrder = r.PhaseOrder[:len(r.PhaseOrder)-1]
+		r.Findings = append(r.Findings, Finding{SevWarning, "ehlo-rejected",
+			fmt.Sprintf("%s [%s] rejected EHLO (%s); fell back to HELO", t.Host, r.Address, ehlo.String())})
+		if _, ok = step("helo", "HELO "+name); !ok {
+			quit()
+			return r
+		}
+	} else if !ok {
+		if ehlo.Code != 0 {
+			quit()
+		}
+		return r
+	}
+	r.Capabilities = capabilities(ehlo)
+	if !p.NoStartTLS && hasCap(r.Capabilities, "STARTTLS") {
+		start := c.Since()
+		cfg := p.tlsConfig(t, &r)
+		rp, st, err := c.StartTLS(ctx, rt, cfg)
+		r.phase("starttls", c.Since()-start)
+		if rp.Code != 0 {
+			rc := rp
+			r.Reply = &rc
+		}
+		switch {
+		case err != nil:
+			r.setFailure(Classify(err), "starttls: "+err.Error())
+			return r
+		case st == nil:
+			o, msg := replyOutcome(rp)
+			r.setFailure(o, "starttls: "+msg)
+			quit()
+			return r
+		}
+		r.TLS.Version = tls.VersionName(st.Version)
+		r.TLS.Cipher = tls.CipherSuiteName(st.CipherSuite)
+		p.tlsFindings(t, &r, st)
+		ehlo2, ok := step("ehlo_tls", "EHLO "+name)
+		if !ok {
+			return r
+		}
+		r.Capabilities = capabilities(ehlo2)
+	}
+	start := c.Since()
+	rp, err := c.Cmd(ctx, rt, "QUIT")
+	r.phase("quit", c.Since()-start)
+	if err == nil {
+		rc := rp
+		r.Reply = &rc
+	}
+	return r
+}
+
+func dialElapsed(err error) time.Duration {
+	var de *DialError
+	if errors.As(err, &de) {
+		return de.Elapsed
+	}
+	return 0
+}
+
+// capabilities returns the EHLO keywords (RFC 5321 §4.1.1.1): every line
+// after the first, keyword upper-cased, parameters as sent.
+func capabilities(ehlo Reply) []string {
+	if len(ehlo.Lines) < 2 {
+		return nil
+	}
+	caps := make([]string, 0, len(ehlo.Lines)-1)
+	for _, l := range ehlo.Lines[1:] {
+		kw, params, _ := strings.Cut(strings.TrimSpace(l), " ")
+		c := strings.ToUpper(kw)
+		if params != "" {
+			c += " " + params
+		}
+		caps = append(caps, c)
+	}
+	return caps
+}
+
+// hasCap reports whether keyword is among caps.
+func hasCap(caps []string, keyword string) bool {
+	_, ok := capParam(caps, keyword)
+	return ok
+}
+
+// capParam returns the parameters of an EHLO keyword.
+func capParam(caps []string, keyword string) (string, bool) {
+	for _, c := range caps {
+		kw, params, _ := strings.Cut(c, " ")
+		if kw == keyword {
+			return params, true
+		}
+	}
+	return "", false
+}
+
+// tlsConfig verifies the certificate itself, against the exchanger's name,
+// so that a failed verification is reported instead of ending the
+// handshake: opportunistic STARTTLS (RFC 3207 §4.1) proceeds regardless.
+func (p *Prober) tlsConfig(t Target, r *Result) *tls.Config {
+	r.TLS = &TLSInfo{}
+	name := t.Host
+	_, literal := parseIP(name)
+	cfg := &tls.Config{
+		MinVersion:         tls.VersionTLS10,
+		InsecureSkipVerify: true, // verified below, and reported rather than fatal
+		VerifyConnection: func(cs tls.ConnectionState) error {
+			if len(cs.PeerCertificates) == 0 {
+				r.TLS.VerifyError = "no certificate"
+				return nil
+			}
+			leaf := cs.PeerCertificates[0]
+			r.TLS.Subject = leaf.Subject.String()
+			r.TLS.Issuer = leaf.Issuer.String()
+			r.TLS.Names = append([]string(nil), leaf.DNSNames...)
+			for _, ip := range leaf.IPAddresses {
+				r.TLS.Names = append(r.TLS.Names, ip.String())
+			}
+			r.TLS.NotAfter = leaf.NotAfter.UTC()
+			r.TLS.DaysLeft = int(leaf.NotAfter.Sub(p.now()).Hours() / 24)
+			opts := x509.VerifyOptions{DNSName: name, Roots: p.RootCAs,
+				Intermediates: x509.NewCertPool(), CurrentTime: p.now()}
+			for _, ic := range cs.PeerCertificates[1:] {
+				opts.Intermediates.AddCert(ic)
+			}
+			if _, err := leaf.Verify(opts); err != nil {
+				r.TLS.VerifyError = err.Error()
+			} else {
+				r.TLS.Verified = true
+			}
+			return nil
+		},
+	}
+	if !literal {
+		cfg.ServerName = name
+	}
+	return cfg
+}
+
+func parseIP(s string) (netip.Addr, bool) {
+	a, err := netip.ParseAddr(strings.Trim(s, "[]"))
+	return a, err == nil
+}
+
+func (p *Prober) tlsFindings(t Target, r *Result, st *tls.ConnectionState) {
+	who := fmt.Sprintf("%s [%s]", t.Host, r.Address)
+	if r.TLS.VerifyError != "" {
+		r.Findings = append(r.Findings, Finding{SevWarning, "tls-verify-failed",
+			fmt.Sprintf("%s: certificate does not verify for %q: %s", who, t.Host, r.TLS.VerifyError)})
+	}
+	warn := p.CertWarn
+	if warn <= 0 {
+		warn = DefaultCertWarn
+	}
+	if left := r.TLS.NotAfter.Sub(p.now()); !r.TLS.NotAfter.IsZero() && left < warn && left > 0 {
+		r.Findings = append(r.Findings, Finding{SevWarning, "tls-cert-expiring",
+			fmt.Sprintf("%s: certificate expires %s (in %d days)", who, r.TLS.NotAfter.Format(time.RFC3339), r.TLS.DaysLeft)})
+	}
+	if st.Version < tls.VersionTLS12 {
+		r.Findings = append(r.Findings, Finding{SevWarning, "tls-old-version",
+			fmt.Sprintf("%s: negotiated %s; RFC 8996 deprecates TLS 1.0 and 1.1", who, tls.VersionName(st.Version))})
+	}
+}

@@ -1,0 +1,558 @@
+package probe
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net"
+	"os"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// Limits on what a peer may send. RFC 5321 §4.5.3.1.5 allows 512 octets per
+// reply line; real servers exceed that, so the probe is lenient up to
+// MaxLineBytes and calls anything longer a protocol error.
+const (
+	MaxLineBytes  = 4096
+	MaxReplyLines = 200
+	MaxReplyBytes = 64 << 10
+)
+
+// EventKind names what happened on the wire.
+type EventKind string
+
+// Timeline event kinds.
+const (
+	EvConnect     EventKind = "connect"
+	EvSend        EventKind = "send"        // a command line
+	EvData        EventKind = "data"        // message bytes
+	EvReply       EventKind = "reply"       // a reply to a command
+	EvUnsolicited EventKind = "unsolicited" // a reply nobody asked for, e.g. 421 4.4.2 during a pause
+	EvPauseStart  EventKind = "pause-start"
+	EvPauseEnd    EventKind = "pause-end"
+	EvTLS         EventKind = "tls" // TLS handshake done
+	EvFIN         EventKind = "fin" // the peer closed its side
+	EvRST         EventKind = "rst" // the peer reset the connection
+	EvDeadline    EventKind = "deadline"
+	EvError       EventKind = "error"
+	EvClose       EventKind = "close" // we closed the connection
+)
+
+// Event is one entry of a session's timeline.
+type Event struct {
+	At    time.Duration `json:"-"` // from connect
+	Kind  EventKind     `json:"kind"`
+	Text  string        `json:"text,omitempty"`
+	Bytes int           `json:"bytes,omitempty"`
+	Reply *Reply        `json:"reply,omitempty"`
+}
+
+// MarshalJSON adds the offset from connect in milliseconds as "t_ms".
+func (e Event) MarshalJSON() ([]byte, error) {
+	type plain Event
+	return json.Marshal(struct {
+		TMS float64 `json:"t_ms"`
+		plain
+	}{ms(e.At), plain(e)})
+}
+
+// ms converts a duration to milliseconds rounded to the microsecond.
+func ms(d time.Duration) float64 {
+	return math.Round(float64(d)/1e3) / 1e3
+}
+
+// Sentinel errors of a session; check them with errors.Is.
+var (
+	// ErrClosed means the peer closed the connection (FIN, read EOF).
+	ErrClosed = errors.New("connection closed by peer")
+	// ErrReset means the peer reset the connection (ECONNRESET or EPIPE).
+	ErrReset = errors.New("connection reset by peer")
+	// ErrReplyTimeout means no complete reply arrived within the limit.
+	ErrReplyTimeout = errors.New("no reply within the limit")
+	// ErrLocalClose means the probe itself closed the connection.
+	ErrLocalClose = errors.New("connection closed locally")
+)
+
+// ProtocolViolation means the peer's bytes are not SMTP.
+type ProtocolViolation struct {
+	Reason string
+	Bytes  []byte // the offending bytes, possibly cut
+}
+
+func (e *ProtocolViolation) Error() string {
+	if len(e.Bytes) == 0 {
+		return "protocol error: " + e.Reason
+	}
+	return "protocol error: " + e.Reason + ": " + quote(e.Bytes, 80)
+}
+
+// Conn is an SMTP dialogue over one TCP connection that timestamps
+// everything on the wire. Its methods are for one goroutine at a time.
+type Conn struct {
+	raw   net.Conn // the TCP connection
+	conn  net.Conn // raw, or the TLS client after STARTTLS
+	start time.Time
+	now   func() time.Time
+
+	mu        sync.Mutex
+	events    []Event
+	pending   int  // replies the server owes: the greeting plus one per command
+	stopAfter bool // the reader stops after the next solicited reply (STARTTLS)
+	queue     []Reply
+	readErr   error         // terminal error of the reader, sticky
+	done      chan struct{} // closed when the current reader returns
+	leftover  []byte        // bytes read past a reply the reader stopped after
+	finAt     time.Duration // when the peer's FIN arrived, or -1
+	closed    bool
+
+	notify chan struct{} // signalled when the queue grows or the reader ends
+}
+
+// newConn wraps an established connection; start is the connect time.
+func newConn(c net.Conn, start time.Time, now func() time.Time, connectText string) *Conn {
+	if now == nil {
+		now = time.Now
+	}
+	cn := &Conn{raw: c, conn: c, start: start, now: now, pending: 1, finAt: -1,
+		notify: make(chan struct{}, 1)}
+	cn.Event(EvConnect, connectText)
+	cn.startReader(nil)
+	return cn
+}
+
+// Since returns the time elapsed since the session's connect began.
+func (c *Conn) Since() time.Duration { return c.now().Sub(c.start) }
+
+// Start returns the time the connect began.
+func (c *Conn) Start() time.Time { return c.start }
+
+// Raw returns the underlying TCP connection, for socket options and TCP_INFO.
+func (c *Conn) Raw() net.Conn { return c.raw }
+
+// LocalAddr and RemoteAddr return the TCP endpoints.
+func (c *Conn) LocalAddr() net.Addr { return c.raw.LocalAddr() }
+
+// RemoteAddr returns the peer's address.
+func (c *Conn) RemoteAddr() net.Addr { return c.raw.RemoteAddr() }
+
+// Timeline returns a copy of the events so far.
+func (c *Conn) Timeline() []Event {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]Event(nil), c.events...)
+}
+
+// FINAt returns when the peer's FIN arrived, if it did.
+func (c *Conn) FINAt() (time.Duration, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.finAt, c.finAt >= 0
+}
+
+// Event records an event at the current time and returns it.
+func (c *Conn) Event(kind EventKind, text string) Event {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.eventLocked(Event{Kind: kind, Text: text})
+}
+
+func (c *Conn) eventLocked(e Event) Event {
+	if e.At == 0 {
+		e.At = c.Since()
+	}
+	c.events = append(c.events, e)
+	return e
+}
+
+func (c *Conn) signal() {
+	select {
+	case c.notify <- struct{}{}:
+	default:
+	}
+}
+
+// startReader runs the reply reader on the current connection, beginning
+// with bytes already read.
+func (c *Conn) startReader(buf []byte) {
+	done := make(chan struct{})
+	c.mu.Lock()
+	c.done = done
+	conn := c.conn
+	c.mu.Unlock()
+	go c.readLoop(conn, buf, done)
+}
+
+// readLoop parses replies as they arrive so that a reply, FIN or RST that
+// comes while the probe is idle is timestamped when it happens.
+func (c *Conn) readLoop(conn net.Conn, buf []byte, done chan struct{}) {
+	defer close(done)
+	defer c.signal()
+	var (
+		code       int
+		lines      []string
+		replyBytes int
+		chunk      = make([]byte, 4096)
+	)
+	for {
+		for {
+			i := bytes.IndexByte(buf, '\n')
+			if i < 0 {
+				break
+			}
+			line := bytes.TrimSuffix(buf[:i], []byte{'\r'})
+			buf = buf[i+1:]
+			if len(line) > MaxLineBytes {
+				c.fail(&ProtocolViolation{Reason: fmt.Sprintf("reply line of %d bytes exceeds %d", len(line), MaxLineBytes), Bytes: line})
+				return
+			}
+			if j := bytes.IndexFunc(line, isBinary); j >= 0 {
+				c.fail(&ProtocolViolation{Reason: "binary bytes in reply", Bytes: line})
+				return
+			}
+			cd, more, text, err := parseLine(string(line))
+			if err != nil {
+				c.fail(&ProtocolViolation{Reason: err.Error(), Bytes: line})
+				return
+			}
+			if len(lines) > 0 && cd != code {
+				c.fail(&ProtocolViolation{Reason: fmt.Sprintf("continuation line with code %d inside a %d reply", cd, code), Bytes: line})
+				return
+			}
+			code = cd
+			lines = append(lines, text)
+			replyBytes += len(line)
+			if len(lines) > MaxReplyLines || replyBytes > MaxReplyBytes {
+				c.fail(&ProtocolViolation{Reason: fmt.Sprintf("reply never ends (%d lines, %d bytes without a final line)", len(lines), replyBytes), Bytes: line})
+				return
+			}
+			if more {
+				continue
+			}
+			stop := c.deliver(newReply(code, lines, c.Since()))
+			code, lines, replyBytes = 0, nil, 0
+			if stop {
+				c.mu.Lock()
+				c.leftover = buf
+				c.mu.Unlock()
+				return
+			}
+		}
+		if len(buf) > MaxLineBytes {
+			c.fail(&ProtocolViolation{Reason: fmt.Sprintf("reply line exceeds %d bytes without an end", MaxLineBytes), Bytes: buf})
+			return
+		}
+		n, err := conn.Read(chunk)
+		buf = append(buf, chunk[:n]...)
+		if err != nil {
+			if len(lines) > 0 || len(buf) > 0 {
+				// The peer went away in the middle of a reply; the
+				// partial reply is recorded so nothing is lost.
+				c.Event(EvError, "incomplete reply before connection end: "+quote(append([]byte(strings.Join(lines, "|")), buf...), 120))
+			}
+			c.readFailed(err)
+			return
+		}
+	}
+}
+
+func isBinary(r rune) bool {
+	return r == 0 || (r < 0x20 && r != '\t') || r == 0x7f
+}
+
+// deliver queues a reply and reports whether the reader must stop.
+func (c *Conn) deliver(r Reply) (stop bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	kind := EvReply
+	if c.pending > 0 {
+		c.pending--
+	} else {
+		r.Unsolicited = true
+		kind = EvUnsolicited
+	}
+	rr := r
+	c.eventLocked(Event{At: r.At, Kind: kind, Reply: &rr})
+	c.queue = append(c.queue, r)
+	if c.stopAfter && !r.Unsolicited {
+		c.stopAfter = false
+		stop = true
+	}
+	c.signal()
+	return stop
+}
+
+// fail ends the reader with a protocol error.
+func (c *Conn) fail(err *ProtocolViolation) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.eventLocked(Event{Kind: EvError, Text: err.Error()})
+	if c.readErr == nil {
+		c.readErr = err
+	}
+}
+
+// readFailed classifies the error that ended reading.
+func (c *Conn) readFailed(err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var e error
+	switch {
+	case c.closed || errors.Is(err, net.ErrClosed):
+		e = ErrLocalClose
+	case errors.Is(err, io.EOF):
+		e = ErrClosed
+		c.finAt = c.Since()
+		c.eventLocked(Event{At: c.finAt, Kind: EvFIN, Text: "peer closed the connection"})
+	case isReset(err):
+		e = fmt.Errorf("%w: %v", ErrReset, errnoOf(err))
+		c.eventLocked(Event{Kind: EvRST, Text: "read: " + errnoOf(err)})
+	case isTimeout(err):
+		e = fmt.Errorf("read deadline: %w", os.ErrDeadlineExceeded)
+		c.eventLocked(Event{Kind: EvDeadline, Text: "read deadline reached"})
+	default:
+		e = err
+		c.eventLocked(Event{Kind: EvError, Text: "read: " + err.Error()})
+	}
+	if c.readErr == nil {
+		c.readErr = e
+	}
+}
+
+// Send writes command lines in one write (several lines for PIPELINING,
+// RFC 2920) and records them; each line is owed one reply. The write
+// deadline is the earlier of ctx's deadline and timeout from now.
+func (c *Conn) Send(ctx context.Context, timeout time.Duration, lines ...string) error {
+	var b strings.Builder
+	c.mu.Lock()
+	for _, l := range lines {
+		b.WriteString(l)
+		b.WriteString("\r\n")
+		c.pending++
+		c.eventLocked(Event{Kind: EvSend, Text: l})
+	}
+	c.mu.Unlock()
+	return c.write(ctx, timeout, []byte(b.String()))
+}
+
+// WriteData writes message bytes (no reply is owed for them) and records
+// how many were handed to the kernel.
+func (c *Conn) WriteData(ctx context.Context, timeout time.Duration, p []byte) error {
+	c.mu.Lock()
+	c.eventLocked(Event{Kind: EvData, Bytes: len(p)})
+	c.mu.Unlock()
+	return c.write(ctx, timeout, p)
+}
+
+func (c *Conn) write(ctx context.Context, timeout time.Duration, p []byte) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	dl := c.now().Add(timeout)
+	if d, ok := ctx.Deadline(); ok && d.Before(dl) {
+		dl = d
+	}
+	c.mu.Lock()
+	conn := c.conn
+	c.mu.Unlock()
+	_ = conn.SetWriteDeadline(dl)
+	_, err := conn.Write(p)
+	if err == nil {
+		return nil
+	}
+	switch {
+	case isReset(err):
+		c.Event(EvRST, "write: "+errnoOf(err))
+		return fmt.Errorf("%w: %v", ErrReset, errnoOf(err))
+	case isTimeout(err):
+		c.Event(EvDeadline, "write deadline reached")
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return fmt.Errorf("write deadline: %w", os.ErrDeadlineExceeded)
+	case errors.Is(err, net.ErrClosed):
+		return ErrLocalClose
+	}
+	c.Event(EvError, "write: "+err.Error())
+	return err
+}
+
+// ReadReply returns the next reply, waiting at most timeout (and not past
+// ctx). Replies that arrived earlier, including unsolicited ones, are
+// returned first, in order.
+func (c *Conn) ReadReply(ctx context.Context, timeout time.Duration) (Reply, error) {
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	for {
+		c.mu.Lock()
+		if len(c.queue) > 0 {
+			r := c.queue[0]
+			c.queue = c.queue[1:]
+			c.mu.Unlock()
+			return r, nil
+		}
+		if err := c.readErr; err != nil {
+			c.mu.Unlock()
+			return Reply{}, err
+		}
+		c.mu.Unlock()
+		select {
+		case <-c.notify:
+		case <-t.C:
+			c.Event(EvDeadline, fmt.Sprintf("no reply within %s", timeout))
+			return Reply{}, ErrReplyTimeout
+		case <-ctx.Done():
+			c.Event(EvDeadline, "run deadline: "+ctx.Err().Error())
+			return Reply{}, ctx.Err()
+		}
+	}
+}
+
+// Cmd sends one command and reads its reply.
+func (c *Conn) Cmd(ctx context.Context, timeout time.Duration, line string) (Reply, error) {
+	if err := c.Send(ctx, timeout, line); err != nil {
+		return Reply{}, err
+	}
+	return c.ReadReply(ctx, timeout)
+}
+
+// Pause goes quiet for d, recording its start and end. The peer's replies,
+// FIN or RST during the pause are recorded by the reader as they happen
+// and stay queued for ReadReply. If untilPeer is true the pause ends early
+// when the peer sends anything or closes; Pause reports whether it did.
+func (c *Conn) Pause(ctx context.Context, d time.Duration, untilPeer bool) (peerActed bool, err error) {
+	c.Event(EvPauseStart, fmt.Sprintf("pause %s", d))
+	defer func() { c.Event(EvPauseEnd, "") }()
+	t := time.NewTimer(d)
+	defer t.Stop()
+	for {
+		c.mu.Lock()
+		acted := len(c.queue) > 0 || (c.readErr != nil && !errors.Is(c.readErr, ErrLocalClose))
+		c.mu.Unlock()
+		if acted && untilPeer {
+			return true, nil
+		}
+		select {
+		case <-t.C:
+			return acted, nil
+		case <-ctx.Done():
+			return acted, ctx.Err()
+		case <-c.notify:
+			if !untilPeer {
+				// Keep waiting; drain so the next signal wakes us.
+				continue
+			}
+		}
+	}
+}
+
+// StartTLS issues STARTTLS (RFC 3207) and, on 220, runs the TLS handshake
+// on the same connection. A non-220 reply is returned with a nil state and
+// the session continues in the clear. Bytes the server sent after its 220
+// and before the handshake are a protocol error (the response-injection
+// flaw of CVE-2011-0411).
+func (c *Conn) StartTLS(ctx context.Context, timeout time.Duration, cfg *tls.Config) (Reply, *tls.ConnectionState, error) {
+	c.mu.Lock()
+	c.stopAfter = true
+	c.mu.Unlock()
+	r, err := c.Cmd(ctx, timeout, "STARTTLS")
+	c.mu.Lock()
+	c.stopAfter = false
+	done := c.done
+	c.mu.Unlock()
+	if err != nil {
+		return r, nil, err
+	}
+	select {
+	case <-done:
+	case <-ctx.Done():
+		return r, nil, ctx.Err()
+	}
+	c.mu.Lock()
+	left := c.leftover
+	c.leftover = nil
+	readErr := c.readErr
+	c.mu.Unlock()
+	if readErr != nil {
+		return r, nil, readErr
+	}
+	if r.Code != 220 {
+		c.startReader(left)
+		return r, nil, nil
+	}
+	if len(left) > 0 {
+		pe := &ProtocolViolation{Reason: "bytes after the STARTTLS 220 reply, before the handshake", Bytes: left}
+		c.Event(EvError, pe.Error())
+		return r, nil, pe
+	}
+	hctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	tc := tls.Client(c.raw, cfg)
+	if err := tc.HandshakeContext(hctx); err != nil {
+		c.Event(EvError, "TLS handshake: "+err.Error())
+		return r, nil, &HandshakeError{Err: err}
+	}
+	st := tc.ConnectionState()
+	c.Event(EvTLS, fmt.Sprintf("%s %s", tls.VersionName(st.Version), tls.CipherSuiteName(st.CipherSuite)))
+	c.mu.Lock()
+	c.conn = tc
+	c.mu.Unlock()
+	c.startReader(nil)
+	return r, &st, nil
+}
+
+// HandshakeError is a failed STARTTLS handshake.
+type HandshakeError struct{ Err error }
+
+func (e *HandshakeError) Error() string { return "TLS handshake failed: " + e.Err.Error() }
+func (e *HandshakeError) Unwrap() error { return e.Err }
+
+// Close closes the connection and waits for the reader to end.
+func (c *Conn) Close() error {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return nil
+	}
+	c.closed = true
+	conn, done := c.conn, c.done
+	c.eventLocked(Event{Kind: EvClose})
+	c.mu.Unlock()
+	err := conn.Close()
+	if conn != c.raw {
+		c.raw.Close()
+	}
+	<-done
+	return err
+}
+
+func isReset(err error) bool {
+	return errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.Is(err, os.ErrDeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout())
+}
+
+// errnoOf names the errno inside err, e.g. "ECONNRESET".
+func errnoOf(err error) string {
+	var en syscall.Errno
+	if errors.As(err, &en) {
+		switch en {
+		case syscall.ECONNRESET:
+			return "ECONNRESET"
+		case syscall.EPIPE:
+			return "EPIPE"
+		}
+		return en.Error()
+	}
+	return err.Error()
+}

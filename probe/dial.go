@@ -1,0 +1,88 @@
+package probe
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"syscall"
+	"time"
+)
+
+// DefaultConnectTimeout is Postfix's smtp_connect_timeout.
+const DefaultConnectTimeout = 30 * time.Second
+
+// Dialer opens the TCP connection of a session.
+type Dialer struct {
+	// Timeout bounds the connect; 0 means DefaultConnectTimeout.
+	Timeout time.Duration
+	// Control, if set, runs on the socket before connect, for options such
+	// as IP_MTU_DISCOVER and TCP_MAXSEG (see package mtu).
+	Control func(network, address string, c syscall.RawConn) error
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// DialError is a failed connect, classified as ConnectTimeout, Refused or
+// Unreachable.
+type DialError struct {
+	Outcome Outcome
+	Elapsed time.Duration
+	Err     error
+}
+
+func (e *DialError) Error() string {
+	switch e.Outcome {
+	case ConnectTimeout:
+		return fmt.Sprintf("no answer to SYN within %s (4.4.1 No answer from host)", e.Elapsed.Round(time.Millisecond))
+	case Refused:
+		return "connection refused (RST to SYN)"
+	}
+	return "connect: " + e.Err.Error()
+}
+
+func (e *DialError) Unwrap() error { return e.Err }
+
+// Dial connects to addr. Failures are *DialError unless ctx itself ended,
+// in which case ctx's error is returned.
+func (d *Dialer) Dial(ctx context.Context, addr netip.AddrPort) (*Conn, error) {
+	now := d.Now
+	if now == nil {
+		now = time.Now
+	}
+	timeout := d.Timeout
+	if timeout <= 0 {
+		timeout = DefaultConnectTimeout
+	}
+	start := now()
+	dctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	nd := net.Dialer{Control: d.Control}
+	c, err := nd.DialContext(dctx, "tcp", addr.String())
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, &DialError{Outcome: classifyDial(err, dctx), Elapsed: now().Sub(start), Err: err}
+	}
+	if dl, ok := ctx.Deadline(); ok {
+		// The reader blocks in Read; the run's deadline bounds it.
+		_ = c.SetReadDeadline(dl)
+	}
+	return newConn(c, start, now, fmt.Sprintf("%s -> %s", c.LocalAddr(), c.RemoteAddr())), nil
+}
+
+func classifyDial(err error, dctx context.Context) Outcome {
+	switch {
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return Refused
+	case errors.Is(err, syscall.EHOSTUNREACH), errors.Is(err, syscall.ENETUNREACH),
+		errors.Is(err, syscall.EACCES), errors.Is(err, syscall.EPERM),
+		errors.Is(err, syscall.EADDRNOTAVAIL):
+		return Unreachable
+	case errors.Is(err, syscall.ETIMEDOUT), errors.Is(dctx.Err(), context.DeadlineExceeded), isTimeout(err):
+		return ConnectTimeout
+	}
+	return Unreachable
+}

@@ -1,0 +1,159 @@
+package probe
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/smtpprobe/smtpprobe/dnscheck"
+)
+
+// Report is the result of one run of a command: one JSON document
+// (DESIGN §3).
+type Report struct {
+	Command    string    `json:"command"`
+	Target     string    `json:"target"`
+	Started    time.Time `json:"started"`
+	DurationMS int64     `json:"duration_ms"`
+	Outcome    Outcome   `json:"outcome"` // the worst outcome
+	Results    []Result  `json:"results"`
+	Findings   []Finding `json:"findings"`
+}
+
+// Status maps the report to a monitoring status: CRITICAL when no address
+// is usable (or the domain has no usable MX at all), WARNING when some are
+// not, and the findings' severities on top (DESIGN §3).
+func (r *Report) Status() Status {
+	s := StatusOK
+	switch {
+	case r.Outcome == DNSError || r.Outcome == NullMX:
+		s = StatusCritical
+	case len(r.Results) == 0:
+		s = StatusCritical
+	default:
+		ok := 0
+		for _, res := range r.Results {
+			if res.Outcome == OK {
+				ok++
+			}
+		}
+		switch {
+		case ok == 0:
+			s = StatusCritical
+		case ok < len(r.Results):
+			s = StatusWarning
+		}
+	}
+	for _, f := range r.Findings {
+		if fs := f.status(); fs > s {
+			s = fs
+		}
+	}
+	return s
+}
+
+// MXOptions are the settings of an MX run.
+type MXOptions struct {
+	Port     uint16 // 0 means 25
+	Family   dnscheck.Family
+	Parallel int  // concurrent sessions; 0 means 8
+	NoPTR    bool // skip reverse DNS
+}
+
+// MX resolves domain's mail exchangers (RFC 5321 §5.1) and checks every
+// address of every exchanger, concurrently, with Check. It returns an error
+// only for bad input (*dnscheck.InputError) or when ctx ends before DNS
+// resolution completes.
+func (p *Prober) MX(ctx context.Context, res *dnscheck.Resolver, domain string, opt MXOptions) (*Report, error) {
+	started := p.now()
+	rep := &Report{Command: "mx", Target: domain, Started: started, Results: []Result{}, Findings: []Finding{}}
+	dr, err := res.LookupMX(ctx, domain, opt.Family)
+	if err != nil {
+		return nil, err
+	}
+	rep.Target = dr.Domain
+	for _, f := range dr.Findings {
+		rep.Findings = append(rep.Findings, Finding(f))
+	}
+	port := opt.Port
+	if port == 0 {
+		port = 25
+	}
+	var targets []Target
+	for _, ex := range dr.Exchangers {
+		for _, a := range ex.Addrs {
+			targets = append(targets, Target{Host: ex.Host, Addr: netip.AddrPortFrom(a, port), Preference: int(ex.Preference)})
+		}
+	}
+	switch {
+	case dr.Outcome != string(OK):
+		rep.Outcome = Outcome(dr.Outcome)
+	case len(targets) == 0:
+		rep.Outcome = DNSError
+		rep.Findings = append(rep.Findings, Finding{SevCritical, "no-addresses",
+			fmt.Sprintf("no exchanger of %s has an address to connect to", dr.Domain)})
+	default:
+		rep.Results = p.checkAll(ctx, res, targets, opt)
+		outs := make([]Outcome, len(rep.Results))
+		for i, r := range rep.Results {
+			outs[i] = r.Outcome
+			rep.Findings = append(rep.Findings, r.Findings...)
+		}
+		rep.Outcome = Worst(outs...)
+	}
+	sortFindings(rep.Findings)
+	rep.DurationMS = p.now().Sub(started).Milliseconds()
+	return rep, nil
+}
+
+// checkAll runs Check on every target with at most opt.Parallel sessions
+// at once, and reverse DNS beside it; results keep the targets' order.
+func (p *Prober) checkAll(ctx context.Context, res *dnscheck.Resolver, targets []Target, opt MXOptions) []Result {
+	par := opt.Parallel
+	if par <= 0 {
+		par = 8
+	}
+	results := make([]Result, len(targets))
+	sem := make(chan struct{}, par)
+	var wg sync.WaitGroup
+	for i, t := range targets {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var rev dnscheck.Reverse
+			var rwg sync.WaitGroup
+			if !opt.NoPTR {
+				rwg.Add(1)
+				go func() {
+					defer rwg.Done()
+					rev = res.CheckReverse(ctx, t.Addr.Addr())
+				}()
+			}
+			sem <- struct{}{}
+			results[i] = p.Check(ctx, t)
+			<-sem
+			rwg.Wait()
+			if !opt.NoPTR {
+				r := &results[i]
+				r.PTR = rev.PTR
+				conf := rev.Confirmed
+				r.FCrDNS = &conf
+				for _, f := range rev.Findings {
+					r.Findings = append(r.Findings, Finding(f))
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return results
+}
+
+var sevOrder = map[string]int{SevCritical: 0, SevWarning: 1, SevInfo: 2}
+
+// sortFindings orders findings by severity, keeping their order otherwise.
+func sortFindings(fs []Finding) {
+	sort.SliceStable(fs, func(i, j int) bool { return sevOrder[fs[i].Severity] < sevOrder[fs[j].Severity] })
+}
