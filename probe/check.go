@@ -203,8 +203,8 @@ func AddressLiteral(a net.Addr) string {
 // Check probes one address the way `smtpprobe mx` does: connect, banner,
 // EHLO (HELO if EHLO gets 5yz, RFC 5321 §4.1.4), STARTTLS when offered
 // (RFC 3207) and EHLO again, then QUIT. Every phase is timed.
-func (p *Prober) Check(ctx context.Context, t Target) Result {
-	r := newResult(t)
+func (p *Prober) Check(ctx context.Context, t Target) (r Result) {
+	r = newResult(t)
 	c, err := p.Dial(ctx, t.Addr)
 	if err != nil {
 		r.phase("connect", dialElapsed(err))
@@ -235,7 +235,11 @@ func (p *Prober) Check(ctx context.Context, t Target) Result {
 			r.setFailure(Classify(err), fmt.Sprintf("%s: %v", phase, err))
 			return rp, false
 		}
-		r.phase(phase, rp.At-start)
+		if rp.At >= start {
+			r.phase(phase, rp.At-start)
+		} else { // queued before the command was sent: unsolicited
+			r.phase(phase, c.Since()-start)
+		}
 		rc := rp
 		r.Reply = &rc
 		if o, msg := replyOutcome(rp); o != OK {

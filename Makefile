@@ -1,0 +1,46 @@
+# smtpprobe. `make demo` runs the main job on an embedded lab; `make test`
+# runs every test, the network-namespace lab tests included (root needed;
+# under CI=true a missing lab prerequisite fails instead of skipping).
+GO      ?= go
+BIN     ?= bin/smtpprobe
+PKGS    := ./...
+
+.PHONY: all build test vet fmt-check unit bench demo lab lab-down clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN) ./cmd/smtpprobe
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt would change: $$out"; exit 1; fi
+
+vet:
+	$(GO) vet $(PKGS)
+
+# The whole suite: unit tests (in-process go-smtp and miekg/dns peers) and
+# the end-to-end lab tests against real Postfix and dnsmasq.
+test: fmt-check vet
+	$(GO) test -race -count=1 -timeout 15m $(PKGS)
+
+# Unit tests only (no root, no lab).
+unit:
+	$(GO) test -race -count=1 -short $(PKGS)
+
+bench: build
+	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./probe/ ./dnscheck/
+	bash testdata/bench/mx.sh $(BIN)
+
+demo:
+	$(GO) run ./cmd/smtpprobe demo
+
+# A lab left running for manual use; `make lab-down LAB_ID=...` removes it.
+lab:
+	bash testdata/lab/lab.sh up
+
+lab-down:
+	bash testdata/lab/lab.sh down $(LAB_ID)
+
+clean:
+	rm -rf bin
