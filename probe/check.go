@@ -317,6 +317,10 @@ func (p *Prober) Check(ctx context.Context, t Target) (r Result) {
 	if err == nil {
 		rc := rp
 		r.Reply = &rc
+		if rp.Unsolicited {
+			o, msg := replyOutcome(rp)
+			r.setFailure(o, "quit: "+msg)
+		}
 	}
 	return r
 }
