@@ -1,0 +1,133 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/smtpprobe/smtpprobe/probe/probetest"
+)
+
+func runArgs(t testing.TB, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	var o, e bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	code = run(ctx, args, &o, &e)
+	return o.String(), e.String(), code
+}
+
+func TestRunBadInput(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		args []string
+		want string // substring of the one stderr line
+	}{
+		{nil, "Usage"},
+		{[]string{"frobnicate"}, `unknown command "frobnicate"`},
+		{[]string{"mx"}, "want exactly one DOMAIN"},
+		{[]string{"mx", ""}, "empty target"},
+		{[]string{"mx", "ex ample.com"}, "invalid domain"},
+		{[]string{"mx", "example.com:70000"}, "out of range 1-65535"},
+		{[]string{"mx", "example.com:0"}, "out of range 1-65535"},
+		{[]string{"mx", "example.com:smtp"}, "out of range"},
+		{[]string{"mx", "192.0.2.1"}, "mx wants a domain"},
+		{[]string{"mx", "a..b"}, "invalid domain"},
+		{[]string{"mx", "example.com", "--timeout", "-1s"}, "--timeout -1s"},
+		{[]string{"mx", "example.com", "--connect-timeout", "soon"}, "invalid argument"},
+		{[]string{"mx", "example.com", "--format", "xml"}, `--format "xml"`},
+		{[]string{"mx", "example.com", "-4", "-6"}, "exclude each other"},
+		{[]string{"mx", "example.com", "--parallel", "0"}, "--parallel 0"},
+		{[]string{"mx", "example.com", "--resolver", "not a server"}, "--resolver"},
+		{[]string{"mx", "example.com", "--bogus"}, "unknown flag"},
+		{[]string{"mx", "a.example", "b.example"}, "got 2 arguments"},
+	}
+	for _, tc := range tests {
+		stdout, stderr, code := runArgs(t, tc.args...)
+		if code != 3 {
+			t.Errorf("run(%q) = %d, want 3 (stderr %q)", tc.args, code, stderr)
+		}
+		if tc.args != nil && (stdout != "" || strings.Count(stderr, "\n") != 1) {
+			t.Errorf("run(%q) printed stdout %q, stderr %q; want one stderr line and no stdout", tc.args, stdout, stderr)
+		}
+		if !strings.Contains(stderr, tc.want) {
+			t.Errorf("run(%q) stderr = %q, want it to contain %q", tc.args, stderr, tc.want)
+		}
+	}
+}
+
+func TestRunHelp(t *testing.T) {
+	t.Parallel()
+	stdout, _, code := runArgs(t, "mx", "--help")
+	if code != 0 || !strings.Contains(stdout, "--connect-timeout") {
+		t.Errorf("run(mx --help) = %d, %q; want 0 and the flag list", code, stdout)
+	}
+}
+
+// miniLab starts a DNS zone and go-smtp servers on loopback addresses
+// that share one port, as the demo does.
+func miniLab(t testing.TB) (resolver string, port uint16) {
+	t.Helper()
+	lab, err := startDemoLab(time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(lab.Close)
+	return lab.dns.Addr, lab.port
+}
+
+func TestRunMXExitCodes(t *testing.T) {
+	t.Parallel()
+	resolver, port := miniLab(t)
+	p := fmt.Sprint(port)
+	tests := []struct {
+		domain string
+		want   int
+		out    string
+	}{
+		{"demo.example:" + p, 1, "refused"},     // one of four addresses refuses
+		{"missing.example:" + p, 2, "dns-error"}, // NXDOMAIN at the resolver
+	}
+	for _, tc := range tests {
+		stdout, stderr, code := runArgs(t, "mx", tc.domain, "--resolver", resolver, "--json", "--connect-timeout", "2s", "--timeout", "5s")
+		if code != tc.want {
+			t.Errorf("mx(%s) = %d, want %d (stderr %q)", tc.domain, code, tc.want, stderr)
+		}
+		var doc map[string]any
+		if err := json.Unmarshal([]byte(stdout), &doc); err != nil {
+			t.Fatalf("mx(%s) JSON: %v\n%s", tc.domain, err, stdout)
+		}
+		for _, k := range []string{"command", "target", "started", "duration_ms", "outcome", "results", "findings"} {
+			if _, ok := doc[k]; !ok {
+				t.Errorf("mx(%s) JSON lacks %q", tc.domain, k)
+			}
+		}
+		if doc["outcome"] != tc.out {
+			t.Errorf("mx(%s).outcome = %v, want %s", tc.domain, doc["outcome"], tc.out)
+		}
+	}
+	// -q prints nothing when OK, and the report when not.
+	stdout, _, code := runArgs(t, "mx", "demo.example:"+p, "--resolver", resolver, "-q", "--connect-timeout", "2s")
+	if code != 1 || !strings.Contains(stdout, "refused") {
+		t.Errorf("mx -q (warning) = %d, %q; want 1 and the report", code, stdout)
+	}
+}
+
+func TestRunDemo(t *testing.T) {
+	t.Parallel()
+	stdout, stderr, code := runArgs(t, "demo", "--idle-timeout", "500ms")
+	if code != 0 {
+		t.Fatalf("demo = %d, stderr %q", code, stderr)
+	}
+	for _, want := range []string{"MX 10 mx1.demo.example", "127.0.0.5  refused", "starttls", "banner 1.5", "421 4.4.2", "FIN from peer", "outcome server-timeout"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("demo output lacks %q:\n%s", want, stdout)
+		}
+	}
+}
+
+var _ = probetest.SMTPOptions{}

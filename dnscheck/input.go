@@ -1,0 +1,177 @@
+package dnscheck
+
+import (
+	"bufio"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"strconv"
+	"strings"
+	"unicode"
+
+	"golang.org/x/net/idna"
+)
+
+// Length limits of RFC 1035 §2.3.4 (253 octets in presentation form without
+// the trailing dot, the 255-octet wire limit less the length octets).
+const (
+	maxLabelLen = 63
+	maxNameLen  = 253
+)
+
+// NormalizeDomain converts a user-supplied name to its ASCII, lower-case form
+// without a trailing dot. Internationalised names are converted with the
+// IDNA2008/UTS #46 Lookup profile (RFC 5891 §5), so "bücher.example" becomes
+// "xn--bcher-kva.example". Empty input, a label over 63 octets or a name over
+// 253 (RFC 1035 §2.3.4), characters not allowed in host names, and IP
+// literals give an *[InputError].
+func NormalizeDomain(s string) (string, error) {
+	bad := func(reason string) (string, error) {
+		return "", &InputError{Input: s, Reason: reason, kind: "domain"}
+	}
+	name := strings.TrimSpace(s)
+	switch {
+	case name == "":
+		return bad("empty; expected a domain name such as example.com")
+	case strings.ContainsFunc(name, unicode.IsSpace):
+		return bad("label contains a space")
+	case strings.ContainsFunc(name, unicode.IsControl):
+		return bad("contains a control character")
+	}
+	if _, err := netip.ParseAddr(strings.Trim(name, "[]")); err == nil {
+		return bad("is an IP address; expected a domain name")
+	}
+	name = strings.TrimSuffix(name, ".")
+	if name == "" {
+		return bad("is the DNS root; expected a domain name such as example.com")
+	}
+	// Check empty labels before IDNA, whose error for them is obscure.
+	for _, l := range strings.Split(name, ".") {
+		if l == "" {
+			return bad("contains an empty label (two dots in a row, or a leading dot)")
+		}
+	}
+	ascii, err := idna.Lookup.ToASCII(name)
+	if err != nil {
+		return bad("not a valid host name: " + strings.TrimPrefix(err.Error(), "idna: "))
+	}
+	ascii = strings.ToLower(ascii)
+	labels := strings.Split(ascii, ".")
+	for _, l := range labels {
+		if len(l) > maxLabelLen {
+			return bad(fmt.Sprintf("label %q is %d octets, longer than %d (RFC 1035 §2.3.4)",
+				abbreviate(l), len(l), maxLabelLen))
+		}
+	}
+	if len(ascii) > maxNameLen {
+		return bad(fmt.Sprintf("name is %d octets, longer than %d (RFC 1035 §2.3.4)", len(ascii), maxNameLen))
+	}
+	// RFC 1123 §2.1: a valid host name never has the form of a dotted
+	// decimal number; its top-level label is never all digits.
+	if isDigits(labels[len(labels)-1]) {
+		return bad("top-level label is numeric; expected a domain name (RFC 1123 §2.1)")
+	}
+	return ascii, nil
+}
+
+func abbreviate(s string) string {
+	if len(s) <= 20 {
+		return s
+	}
+	return s[:17] + "..."
+}
+
+func isDigits(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, c := range []byte(s) {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// ParseServer validates a --resolver argument "host[:port]" and returns
+// "host:port". The host must be an IP literal, bracketed when a port follows
+// an IPv6 address ("[2001:db8::53]:5353"); the default port is 53. Bad input
+// returns an *[InputError].
+func ParseServer(s string) (string, error) {
+	bad := func(reason string) (string, error) {
+		return "", &InputError{Input: s, Reason: reason, kind: "resolver"}
+	}
+	const want = "expected an IP address with an optional port, such as 192.0.2.53 or [2001:db8::53]:5353"
+	in := strings.TrimSpace(s)
+	if in == "" {
+		return bad("empty; " + want)
+	}
+	// A bare address, IPv6 included ("2001:db8::53").
+	if a, err := netip.ParseAddr(in); err == nil {
+		return netip.AddrPortFrom(a, 53).String(), nil
+	}
+	// "[2001:db8::53]" without a port.
+	if strings.HasPrefix(in, "[") && strings.HasSuffix(in, "]") {
+		a, err := netip.ParseAddr(in[1 : len(in)-1])
+		if err != nil || !a.Is6() {
+			return bad(want)
+		}
+		return netip.AddrPortFrom(a, 53).String(), nil
+	}
+	host, port, err := net.SplitHostPort(in)
+	if err != nil {
+		return bad(want)
+	}
+	a, err := netip.ParseAddr(host)
+	if err != nil {
+		if host != "" && !strings.Contains(host, ":") {
+			return bad("resolver must be an IP address, not a host name; " + want)
+		}
+		return bad(want)
+	}
+	if a.Is6() && !strings.HasPrefix(in, "[") {
+		return bad("IPv6 address with a port must be in brackets; " + want)
+	}
+	p, err := strconv.ParseUint(port, 10, 16)
+	if err != nil || p == 0 {
+		return bad(fmt.Sprintf("port %q is not a number from 1 to 65535", port))
+	}
+	return netip.AddrPortFrom(a, uint16(p)).String(), nil
+}
+
+// ResolvConf reads the nameserver lines of a resolv.conf(5) file and returns
+// them as "host:53" entries, IPv6 addresses in brackets with any zone kept
+// ("[fe80::1%eth0]:53"). Lines that are not valid addresses are skipped. It
+// returns an error if the file cannot be read or names no server.
+func ResolvConf(path string) ([]string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var servers []string
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := sc.Text()
+		if i := strings.IndexAny(line, "#;"); i >= 0 {
+			line = line[:i]
+		}
+		fields := strings.Fields(line)
+		if len(fields) < 2 || fields[0] != "nameserver" {
+			continue
+		}
+		a, err := netip.ParseAddr(fields[1])
+		if err != nil {
+			continue
+		}
+		servers = append(servers, netip.AddrPortFrom(a, 53).String())
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("reading %s: %w", path, err)
+	}
+	if len(servers) == 0 {
+		return nil, fmt.Errorf("%s: no nameserver lines", path)
+	}
+	return servers, nil
+}

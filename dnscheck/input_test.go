@@ -1,0 +1,146 @@
+package dnscheck
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+func TestNormalizeDomain(t *testing.T) {
+	tests := []struct {
+		in, want string
+	}{
+		{"example.com", "example.com"},
+		{"Example.COM.", "example.com"},
+		{"  example.com \n", "example.com"},
+		{"bücher.example", "xn--bcher-kva.example"},
+		{"BÜCHER.example", "xn--bcher-kva.example"},
+		{"xn--bcher-kva.example", "xn--bcher-kva.example"},
+		{"mx-1.example.com", "mx-1.example.com"},
+		{strings.Repeat("a", 63) + ".example", strings.Repeat("a", 63) + ".example"},
+	}
+	for _, tt := range tests {
+		got, err := NormalizeDomain(tt.in)
+		if err != nil || got != tt.want {
+			t.Errorf("NormalizeDomain(%q) = %q, %v, want %q, nil", tt.in, got, err, tt.want)
+		}
+	}
+}
+
+func TestNormalizeDomainErrors(t *testing.T) {
+	long := strings.Repeat(strings.Repeat("a", 60)+".", 5) + "example" // 312 octets
+	tests := []struct {
+		in     string
+		reason string // substring of the reason
+	}{
+		{"", "empty"},
+		{"   ", "empty"},
+		{"ex ample.com", "label contains a space"},
+		{"example\t.com", "space"},
+		{strings.Repeat("a", 64) + ".example", "longer than 63"},
+		{long, "longer than 253"},
+		{"1.2.3.4", "IP address"},
+		{"192.0.2.1", "IP address"},
+		{"2001:db8::1", "IP address"},
+		{"[2001:db8::1]", "IP address"},
+		{"example..com", "empty label"},
+		{".example.com", "empty label"},
+		{".", "root"},
+		{"ex_ample.com", "not a valid host name"},
+		{"exa!mple.com", "not a valid host name"},
+		{"-example.com", "not a valid host name"},
+		{"1.2.3", "numeric"},
+	}
+	for _, tt := range tests {
+		got, err := NormalizeDomain(tt.in)
+		var ie *InputError
+		if !errors.As(err, &ie) {
+			t.Errorf("NormalizeDomain(%q) = %q, %v, want *InputError", tt.in, got, err)
+			continue
+		}
+		if ie.Input != tt.in || !strings.Contains(ie.Reason, tt.reason) {
+			t.Errorf("NormalizeDomain(%q) = InputError{%q, %q}, want input %q and reason containing %q", tt.in, ie.Input, ie.Reason, tt.in, tt.reason)
+		}
+		if msg := err.Error(); strings.Contains(msg, "\n") || !strings.HasPrefix(msg, "invalid domain ") {
+			t.Errorf("NormalizeDomain(%q) error = %q, want one line starting %q", tt.in, msg, "invalid domain ")
+		}
+	}
+	_, err := NormalizeDomain("ex ample.com")
+	if got, want := err.Error(), `invalid domain "ex ample.com": label contains a space`; got != want {
+		t.Errorf("NormalizeDomain(%q) error = %q, want %q", "ex ample.com", got, want)
+	}
+}
+
+func TestParseServer(t *testing.T) {
+	tests := []struct {
+		in, want string
+	}{
+		{"192.0.2.53", "192.0.2.53:53"},
+		{"192.0.2.53:5353", "192.0.2.53:5353"},
+		{" 192.0.2.53 ", "192.0.2.53:53"},
+		{"2001:db8::53", "[2001:db8::53]:53"},
+		{"[2001:db8::53]", "[2001:db8::53]:53"},
+		{"[2001:db8::53]:5353", "[2001:db8::53]:5353"},
+		{"fe80::1%eth0", "[fe80::1%eth0]:53"},
+		{"[fe80::1%eth0]:53", "[fe80::1%eth0]:53"},
+		{"127.0.0.1:65535", "127.0.0.1:65535"},
+	}
+	for _, tt := range tests {
+		got, err := ParseServer(tt.in)
+		if err != nil || got != tt.want {
+			t.Errorf("ParseServer(%q) = %q, %v, want %q, nil", tt.in, got, err, tt.want)
+		}
+	}
+	for _, in := range []string{
+		"", "dns.example.com", "dns.example.com:53", "192.0.2.53:", "192.0.2.53:0",
+		"192.0.2.53:65536", "192.0.2.53:dns", "2001:db8::53:5353x", "[192.0.2.53]",
+		"[2001:db8::53", "192.0.2.256", ":53",
+	} {
+		got, err := ParseServer(in)
+		var ie *InputError
+		if !errors.As(err, &ie) || ie.Input != in {
+			t.Errorf("ParseServer(%q) = %q, %v, want *InputError", in, got, err)
+			continue
+		}
+		if msg := err.Error(); !strings.HasPrefix(msg, "invalid resolver ") || strings.Contains(msg, "\n") {
+			t.Errorf("ParseServer(%q) error = %q, want one line starting %q", in, msg, "invalid resolver ")
+		}
+	}
+}
+
+func TestResolvConf(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "resolv.conf")
+	const conf = `# generated
+search example.com
+options edns0 timeout:1
+nameserver 192.0.2.53
+nameserver 2001:db8::53 # comment
+;nameserver 192.0.2.99
+nameserver fe80::1%eth0
+nameserver not-an-address
+nameserver
+`
+	if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	got, err := ResolvConf(path)
+	want := []string{"192.0.2.53:53", "[2001:db8::53]:53", "[fe80::1%eth0]:53"}
+	if err != nil || !slices.Equal(got, want) {
+		t.Errorf("ResolvConf(%q) = %q, %v, want %q, nil", conf, got, err, want)
+	}
+
+	empty := filepath.Join(dir, "empty.conf")
+	if err := os.WriteFile(empty, []byte("search example.com\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := ResolvConf(empty); err == nil {
+		t.Errorf("ResolvConf(no nameserver) = %q, nil, want error", got)
+	}
+	if got, err := ResolvConf(filepath.Join(dir, "missing")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("ResolvConf(missing) = %q, %v, want os.ErrNotExist", got, err)
+	}
+}
