@@ -205,124 +205,182 @@ func AddressLiteral(a net.Addr) string {
 // (RFC 3207) and EHLO again, then QUIT. Every phase is timed.
 func (p *Prober) Check(ctx context.Context, t Target) (r Result) {
 	r = newResult(t)
+	d := p.begin(ctx, t, &r)
+	if d == nil {
+		return r
+	}
+	defer d.end()
+	if d.greet(!p.NoStartTLS) {
+		d.finish()
+	}
+	return r
+}
+
+// dialogue is one probe session in progress: the connection, the result
+// it fills in, and the steps every kind of probe shares.
+type dialogue struct {
+	p    *Prober
+	ctx  context.Context
+	c    *Conn
+	r    *Result
+	t    Target
+	rt   time.Duration
+	name string // the EHLO name
+}
+
+// begin connects to t; on failure it records the outcome in r and
+// returns nil.
+func (p *Prober) begin(ctx context.Context, t Target, r *Result) *dialogue {
 	c, err := p.Dial(ctx, t.Addr)
 	if err != nil {
 		r.phase("connect", dialElapsed(err))
 		r.setFailure(Classify(err), err.Error())
-		return r
+		return nil
 	}
-	defer func() {
-		c.Close()
-		r.Timeline = c.Timeline()
-	}()
-	connected := c.Since()
-	r.phase("connect", connected)
-	rt := p.replyTimeout()
+	r.phase("connect", c.Since())
+	return &dialogue{p: p, ctx: ctx, c: c, r: r, t: t, rt: p.replyTimeout(), name: p.helo(c.LocalAddr())}
+}
 
-	// step runs one command (or, with an empty line, reads the greeting)
-	// and times it to the reply's arrival.
-	step := func(phase, line string) (Reply, bool) {
-		start := c.Since()
-		var rp Reply
-		var err error
-		if line == "" {
-			rp, err = c.ReadReply(ctx, rt)
-		} else {
-			rp, err = c.Cmd(ctx, rt, line)
-		}
+// end closes the connection and copies the timeline into the result.
+func (d *dialogue) end() {
+	d.c.Close()
+	d.r.Timeline = d.c.Timeline()
+}
+
+// step sends lines in one write (none: read the greeting; several:
+// PIPELINING, RFC 2920) and reads their replies. The phase is timed from
+// the write to the last reply's arrival. It stops at the first failure,
+// records it and returns false.
+func (d *dialogue) step(phase string, lines ...string) ([]Reply, bool) {
+	c, r := d.c, d.r
+	start := c.Since()
+	n := len(lines)
+	if n == 0 {
+		n = 1
+	} else if err := c.Send(d.ctx, d.rt, lines...); err != nil {
+		r.phase(phase, c.Since()-start)
+		r.setFailure(Classify(err), fmt.Sprintf("%s: %v", phase, err))
+		return nil, false
+	}
+	var replies []Reply
+	for i := 0; i < n; i++ {
+		rp, err := c.ReadReply(d.ctx, d.rt)
 		if err != nil {
 			r.phase(phase, c.Since()-start)
 			r.setFailure(Classify(err), fmt.Sprintf("%s: %v", phase, err))
-			return rp, false
+			return replies, false
 		}
-		if rp.At >= start {
-			r.phase(phase, rp.At-start)
-		} else { // queued before the command was sent: unsolicited
-			r.phase(phase, c.Since()-start)
-		}
+		replies = append(replies, rp)
 		rc := rp
 		r.Reply = &rc
 		if o, msg := replyOutcome(rp); o != OK {
+			r.phase(phase, c.Since()-start)
 			r.setFailure(o, phase+": "+msg)
-			return rp, false
+			return replies, false
 		}
-		return rp, true
 	}
-	quit := func() {
-		// RFC 5321 §4.1.1.10: the server must send 221 and close. A
-		// server that closes without it is noted, not failed.
-		_, _ = c.Cmd(ctx, rt, "QUIT")
+	last := replies[len(replies)-1]
+	if last.At >= start {
+		r.phase(phase, last.At-start)
+	} else { // queued before the command was sent
+		r.phase(phase, c.Since()-start)
 	}
+	return replies, true
+}
 
-	banner, ok := step("banner", "")
+// step1 is step for one command (or the greeting, with no line).
+func (d *dialogue) step1(phase string, line ...string) (Reply, bool) {
+	rs, ok := d.step(phase, line...)
+	if len(rs) == 0 {
+		return Reply{}, ok
+	}
+	return rs[len(rs)-1], ok
+}
+
+// quit says QUIT after a failure, as RFC 5321 §3.1 and §4.1.1.10 ask,
+// when the server is still talking; its reply is not judged.
+func (d *dialogue) quit() {
+	if d.r.Reply != nil && !d.r.Reply.Unsolicited && d.c.readDone() == nil {
+		_, _ = d.c.Cmd(d.ctx, d.rt, "QUIT")
+	}
+}
+
+// finish ends a successful dialogue with QUIT, timed as phase "quit". The
+// server must answer 221 (RFC 5321 §4.1.1.10); one that just closes is
+// not failed for it, but a reply nobody asked for is.
+func (d *dialogue) finish() {
+	start := d.c.Since()
+	rp, err := d.c.Cmd(d.ctx, d.rt, "QUIT")
+	d.r.phase("quit", d.c.Since()-start)
+	if err == nil {
+		rc := rp
+		d.r.Reply = &rc
+		if rp.Unsolicited {
+			o, msg := replyOutcome(rp)
+			d.r.setFailure(o, "quit: "+msg)
+		}
+	}
+}
+
+// greet reads the banner, says EHLO (falling back to HELO on 5yz), and
+// with starttls runs STARTTLS when offered and says EHLO again. It
+// reports whether the session may go on.
+func (d *dialogue) greet(starttls bool) bool {
+	r, t := d.r, d.t
+	banner, ok := d.step1("banner")
 	if banner.Code != 0 {
 		r.Banner = banner.String()
 	}
 	if !ok {
-		if banner.Code != 0 && !banner.Unsolicited {
-			quit() // RFC 5321 §3.1: after a 554 greeting the client should QUIT.
-		}
-		return r
+		d.quit() // RFC 5321 §3.1: after a 554 greeting the client should QUIT.
+		return false
 	}
-	name := p.helo(c.LocalAddr())
-	ehlo, ok := step("ehlo", "EHLO "+name)
+	ehlo, ok := d.step1("ehlo", "EHLO "+d.name)
 	if !ok && ehlo.Class() == 5 && !ehlo.Unsolicited {
 		r.Outcome, r.Error = OK, "" // retry with HELO; the EHLO 5yz stays in the timeline
 		delete(r.Phases, "ehlo")
 		r.PhaseOrder = r.PhaseOrder[:len(r.PhaseOrder)-1]
 		r.Findings = append(r.Findings, Finding{SevWarning, "ehlo-rejected",
 			fmt.Sprintf("%s [%s] rejected EHLO (%s); fell back to HELO", t.Host, r.Address, ehlo.String())})
-		if _, ok = step("helo", "HELO "+name); !ok {
-			quit()
-			return r
+		if _, ok = d.step1("helo", "HELO "+d.name); !ok {
+			d.quit()
+			return false
 		}
 	} else if !ok {
-		if ehlo.Code != 0 {
-			quit()
-		}
-		return r
+		d.quit()
+		return false
 	}
 	r.Capabilities = capabilities(ehlo)
-	if !p.NoStartTLS && hasCap(r.Capabilities, "STARTTLS") {
-		start := c.Since()
-		cfg := p.tlsConfig(t, &r)
-		rp, st, err := c.StartTLS(ctx, rt, cfg)
-		r.phase("starttls", c.Since()-start)
-		if rp.Code != 0 {
-			rc := rp
-			r.Reply = &rc
-		}
-		switch {
-		case err != nil:
-			r.setFailure(Classify(err), "starttls: "+err.Error())
-			return r
-		case st == nil:
-			o, msg := replyOutcome(rp)
-			r.setFailure(o, "starttls: "+msg)
-			quit()
-			return r
-		}
-		r.TLS.Version = tls.VersionName(st.Version)
-		r.TLS.Cipher = tls.CipherSuiteName(st.CipherSuite)
-		p.tlsFindings(t, &r, st)
-		ehlo2, ok := step("ehlo_tls", "EHLO "+name)
-		if !ok {
-			return r
-		}
-		r.Capabilities = capabilities(ehlo2)
+	if !starttls || !hasCap(r.Capabilities, "STARTTLS") {
+		return true
 	}
-	start := c.Since()
-	rp, err := c.Cmd(ctx, rt, "QUIT")
-	r.phase("quit", c.Since()-start)
-	if err == nil {
+	start := d.c.Since()
+	rp, st, err := d.c.StartTLS(d.ctx, d.rt, d.p.tlsConfig(t, r))
+	r.phase("starttls", d.c.Since()-start)
+	if rp.Code != 0 {
 		rc := rp
 		r.Reply = &rc
-		if rp.Unsolicited {
-			o, msg := replyOutcome(rp)
-			r.setFailure(o, "quit: "+msg)
-		}
 	}
-	return r
+	switch {
+	case err != nil:
+		r.setFailure(Classify(err), "starttls: "+err.Error())
+		return false
+	case st == nil:
+		o, msg := replyOutcome(rp)
+		r.setFailure(o, "starttls: "+msg)
+		d.quit()
+		return false
+	}
+	r.TLS.Version = tls.VersionName(st.Version)
+	r.TLS.Cipher = tls.CipherSuiteName(st.CipherSuite)
+	d.p.tlsFindings(t, r, st)
+	ehlo2, ok := d.step1("ehlo_tls", "EHLO "+d.name)
+	if !ok {
+		d.quit()
+		return false
+	}
+	r.Capabilities = capabilities(ehlo2)
+	return true
 }
 
 func dialElapsed(err error) time.Duration {

@@ -326,6 +326,16 @@ func (c *Conn) readFailed(err error) {
 	}
 }
 
+// readDone returns the reader's terminal error, if it has ended.
+func (c *Conn) readDone() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.readErr != nil && !errors.Is(c.readErr, ErrLocalClose) {
+		return c.readErr
+	}
+	return nil
+}
+
 // Send writes command lines in one write (several lines for PIPELINING,
 // RFC 2920) and records them; each line is owed one reply. The write
 // deadline is the earlier of ctx's deadline and timeout from now.
