@@ -89,7 +89,7 @@ func TestRunMXExitCodes(t *testing.T) {
 		want   int
 		out    string
 	}{
-		{"demo.example:" + p, 1, "refused"},     // one of four addresses refuses
+		{"demo.example:" + p, 1, "refused"},      // one of four addresses refuses
 		{"missing.example:" + p, 2, "dns-error"}, // NXDOMAIN at the resolver
 	}
 	for _, tc := range tests {
