@@ -248,49 +248,51 @@ func (d *dialogue) end() {
 }
 
 // step sends lines in one write (none: read the greeting; several:
-// PIPELINING, RFC 2920) and reads their replies. The phase is timed from
-// the write to the last reply's arrival. It stops at the first failure,
-// records it and returns false.
-func (d *dialogue) step(phase string, lines ...string) ([]Reply, bool) {
+// PIPELINING, RFC 2920) and reads one reply per line. phases names the
+// replies in order; each is timed from the previous reply's arrival (the
+// first from the write). It stops at the first failure, records it and
+// returns false.
+func (d *dialogue) step(phases []string, lines ...string) ([]Reply, bool) {
 	c, r := d.c, d.r
-	start := c.Since()
-	n := len(lines)
-	if n == 0 {
-		n = 1
-	} else if err := c.Send(d.ctx, d.rt, lines...); err != nil {
-		r.phase(phase, c.Since()-start)
-		r.setFailure(Classify(err), fmt.Sprintf("%s: %v", phase, err))
-		return nil, false
+	prev := c.Since()
+	n := max(len(lines), 1)
+	fail := func(i int, o Outcome, msg string) {
+		r.phase(phases[min(i, len(phases)-1)], c.Since()-prev)
+		r.setFailure(o, phases[min(i, len(phases)-1)]+": "+msg)
+	}
+	if len(lines) > 0 {
+		if err := c.Send(d.ctx, d.rt, lines...); err != nil {
+			fail(0, Classify(err), err.Error())
+			return nil, false
+		}
 	}
 	var replies []Reply
 	for i := 0; i < n; i++ {
 		rp, err := c.ReadReply(d.ctx, d.rt)
 		if err != nil {
-			r.phase(phase, c.Since()-start)
-			r.setFailure(Classify(err), fmt.Sprintf("%s: %v", phase, err))
+			fail(i, Classify(err), err.Error())
 			return replies, false
 		}
 		replies = append(replies, rp)
 		rc := rp
 		r.Reply = &rc
 		if o, msg := replyOutcome(rp); o != OK {
-			r.phase(phase, c.Since()-start)
-			r.setFailure(o, phase+": "+msg)
+			fail(i, o, msg)
 			return replies, false
 		}
-	}
-	last := replies[len(replies)-1]
-	if last.At >= start {
-		r.phase(phase, last.At-start)
-	} else { // queued before the command was sent
-		r.phase(phase, c.Since()-start)
+		at := rp.At
+		if at < prev { // queued before the command was sent
+			at = c.Since()
+		}
+		r.phase(phases[min(i, len(phases)-1)], at-prev)
+		prev = at
 	}
 	return replies, true
 }
 
 // step1 is step for one command (or the greeting, with no line).
 func (d *dialogue) step1(phase string, line ...string) (Reply, bool) {
-	rs, ok := d.step(phase, line...)
+	rs, ok := d.step([]string{phase}, line...)
 	if len(rs) == 0 {
 		return Reply{}, ok
 	}

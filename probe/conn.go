@@ -433,32 +433,55 @@ func (c *Conn) Cmd(ctx context.Context, timeout time.Duration, line string) (Rep
 	return c.ReadReply(ctx, timeout)
 }
 
-// Pause goes quiet for d, recording its start and end. The peer's replies,
-// FIN or RST during the pause are recorded by the reader as they happen
-// and stay queued for ReadReply. If untilPeer is true the pause ends early
-// when the peer sends anything or closes; Pause reports whether it did.
-func (c *Conn) Pause(ctx context.Context, d time.Duration, untilPeer bool) (peerActed bool, err error) {
-	c.Event(EvPauseStart, fmt.Sprintf("pause %s", d))
-	defer func() { c.Event(EvPauseEnd, "") }()
+// Pause goes quiet for d, recording its start and end under label. The
+// peer's replies, FIN or RST during the pause are recorded by the reader
+// as they happen and stay queued for ReadReply. If untilPeer is true the
+// pause ends early when the peer sends anything or closes; Pause reports
+// whether it did.
+func (c *Conn) Pause(ctx context.Context, label string, d time.Duration, untilPeer bool) (peerActed bool, err error) {
+	c.Event(EvPauseStart, fmt.Sprintf("%s %s", label, d))
+	defer func() { c.Event(EvPauseEnd, label) }()
 	t := time.NewTimer(d)
 	defer t.Stop()
 	for {
-		c.mu.Lock()
-		acted := len(c.queue) > 0 || (c.readErr != nil && !errors.Is(c.readErr, ErrLocalClose))
-		c.mu.Unlock()
+		acted := c.peerActed()
 		if acted && untilPeer {
 			return true, nil
 		}
 		select {
 		case <-t.C:
-			return acted, nil
+			return c.peerActed(), nil
 		case <-ctx.Done():
 			return acted, ctx.Err()
 		case <-c.notify:
-			if !untilPeer {
-				// Keep waiting; drain so the next signal wakes us.
-				continue
-			}
+		}
+	}
+}
+
+// peerActed reports whether a reply is queued or the peer ended the
+// connection.
+func (c *Conn) peerActed() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.queue) > 0 || (c.readErr != nil && !errors.Is(c.readErr, ErrLocalClose))
+}
+
+// WaitEnd waits up to d for the reader to end (FIN, RST or error) and
+// returns its terminal error, or nil if the connection is still open.
+// Queued replies are left in place.
+func (c *Conn) WaitEnd(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	for {
+		if err := c.readDone(); err != nil {
+			return err
+		}
+		select {
+		case <-t.C:
+			return c.readDone()
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-c.notify:
 		}
 	}
 }

@@ -35,7 +35,7 @@ func TestConnIdle421ThenFINThenRST(t *testing.T) {
 		t.Fatalf("EHLO = %v, %v; want 250", ehlo, err)
 	}
 	pauseStart := c.Since()
-	acted, err := c.Pause(ctx, 2*time.Second, false)
+	acted, err := c.Pause(ctx, "quiet", 2*time.Second, false)
 	if err != nil || !acted {
 		t.Fatalf("Pause(2s) = %v, %v; want the peer to act", acted, err)
 	}

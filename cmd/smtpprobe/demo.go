@@ -196,13 +196,13 @@ func idleWatch(ctx context.Context, p *probe.Prober, addr netip.AddrPort, max ti
 		return nil
 	}
 	quietFrom := ehlo.At
-	if _, err := c.Pause(ctx, max, true); err != nil {
+	if _, err := c.Pause(ctx, "quiet", max, true); err != nil {
 		return err
 	}
 	rp, rerr := c.ReadReply(ctx, time.Second)
 	// Give the FIN that follows a 421 a moment to arrive.
 	if _, fin := c.FINAt(); rerr == nil && !fin {
-		_, _ = c.Pause(ctx, time.Second, true)
+		_ = c.WaitEnd(ctx, time.Second)
 	}
 	for _, e := range c.Timeline() {
 		fmt.Fprintf(w, "  %10s  %s\n", fmtMS(float64(e.At)/1e6), describe(e))

@@ -1,0 +1,556 @@
+#!/usr/bin/env bash
+# lab.sh - a network-namespace lab for smtpprobe's end-to-end tests (DESIGN.md §5).
+#
+#   client ──── r1 ════ r2 ──── server
+#   198.18.1.0/24   198.18.2.0/24    198.18.3.0/24
+#   2001:db8:1::/64 2001:db8:2::/64  2001:db8:3::/64
+#                   (bottleneck MTU)
+#
+# The server namespace holds:
+#   198.18.3.10  2001:db8:3::10  Postfix (mx1.lab.example), STARTTLS, smtpd_timeout from --smtpd-timeout
+#   198.18.3.20  2001:db8:3::20  tcp/25 silently dropped by nftables  -> connect-timeout
+#   198.18.3.30  2001:db8:3::30  nothing listens                      -> refused (RST)
+#   198.18.3.40  2001:db8:3::40  Postfix smtpd that rejects EHLO/HELO -> rejected (5xx)
+#   198.18.3.53  2001:db8:3::53  dnsmasq serving lab.example
+# 198.18.99.1 / 2001:db8:99::1 (unreachable.lab.example) have no route on r1 -> ICMP unreachable.
+#
+# Usage:
+#   lab.sh up [--mtu N] [--smtpd-timeout S] [--icmp drop|allow]
+#                        build a lab; print KEY=VALUE lines on stdout (everything else on stderr):
+#                        LAB_ID LAB_CLIENT_NS LAB_R1_NS LAB_R2_NS LAB_SERVER_NS LAB_DIR LAB_DNS
+#                        LAB_DNS6 LAB_MAILLOG LAB_TLS_CERT LAB_MTU LAB_SMTPD_TIMEOUT LAB_ICMP
+#                        defaults: --mtu 1400 --smtpd-timeout 5s --icmp allow
+#   lab.sh down ID       tear a lab down (idempotent)
+#   lab.sh icmp ID drop|allow
+#                        drop|allow ICMP frag-needed / ICMPv6 packet-too-big on r1 (PMTU black hole)
+#   lab.sh mtu ID N      set the bottleneck (r1-r2) MTU
+#   lab.sh env ID        print the KEY=VALUE lines of a running lab again
+#   lab.sh list          print the ids of labs whose namespaces exist
+#   lab.sh check         exit non-zero, one line per missing prerequisite
+#
+# Only 198.18.0.0/15 and 2001:db8::/32 are used, only inside namespaces this script creates.
+# Nothing is added to the root namespace and nothing routes out of the lab.
+set -euo pipefail
+export PATH="$PATH:/usr/sbin:/sbin" # ip, nft, postfix, dnsmasq live there; root via plain su lacks them
+
+PROG=lab.sh
+ID_RE='^spl[0-9a-f]{5}$'
+DNS4=198.18.3.53
+DNS6=2001:db8:3::53
+
+log() { printf '%s: %s\n' "$PROG" "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+usage() {
+	sed -n '/^# Usage:/,/^# Only/p' "$0" | sed -e 's/^# \{0,1\}//' -e '/^Only/d' >&2
+	exit 2
+}
+
+lab_dir() { printf '/tmp/smtpprobe-lab-%s' "$1"; }
+ns_of() { printf '%s-%s' "$1" "$2"; } # ns_of ID client|r1|r2|server
+nsx() { local ns=$1; shift; ip netns exec "$ns" "$@"; }
+
+check_id() {
+	[[ $1 =~ $ID_RE ]] || die "bad lab id \"$1\": want spl followed by 5 hex digits"
+}
+
+# wait_until TRIES SLEEP CMD...: run CMD until it succeeds, at most TRIES times.
+wait_until() {
+	local tries=$1 pause=$2 i
+	shift 2
+	for ((i = 0; i < tries; i++)); do
+		if "$@"; then return 0; fi
+		sleep "$pause"
+	done
+	return 1
+}
+
+# ---------------------------------------------------------------- check
+
+cmd_check() {
+	local missing=0 t
+	if [[ $(id -u) -ne 0 ]]; then
+		echo "not root: the lab needs root to create network namespaces"
+		missing=1
+	fi
+	for t in ip nft postfix postconf dnsmasq openssl timeout; do
+		if ! command -v "$t" >/dev/null 2>&1; then
+			echo "missing command: $t"
+			missing=1
+		fi
+	done
+	if [[ ! -e /proc/self/ns/net ]]; then
+		echo "no network namespace support: /proc/self/ns/net is missing"
+		missing=1
+	elif [[ $(id -u) -eq 0 ]] && command -v ip >/dev/null 2>&1; then
+		local probe="splchk$$"
+		if ip netns add "$probe" >/dev/null 2>&1; then
+			ip netns del "$probe" >/dev/null 2>&1 || true
+		else
+			echo "no network namespace support: ip netns add failed"
+			missing=1
+		fi
+	fi
+	return "$missing"
+}
+
+# ---------------------------------------------------------------- down
+
+# kill_ns_pids NS: end every process in namespace NS (all of them were started by this lab).
+kill_ns_pids() {
+	local ns=$1 pids i
+	pids=$(ip netns pids "$ns" 2>/dev/null || true)
+	[[ -n $pids ]] || return 0
+	# shellcheck disable=SC2086
+	kill -TERM $pids 2>/dev/null || true
+	for ((i = 0; i < 30; i++)); do
+		pids=$(ip netns pids "$ns" 2>/dev/null || true)
+		[[ -n $pids ]] || return 0
+		sleep 0.1
+	done
+	log "$ns: killing stubborn processes: $pids"
+	# shellcheck disable=SC2086
+	kill -KILL $pids 2>/dev/null || true
+	wait_until 20 0.1 test -z "$(ip netns pids "$ns" 2>/dev/null || true)" || log "$ns: processes left: $(ip netns pids "$ns" 2>/dev/null | tr '\n' ' ')"
+}
+
+down_lab() {
+	local id=$1 dir role ns
+	dir=$(lab_dir "$id")
+	ns=$(ns_of "$id" server)
+	if [[ -f $dir/postfix/main.cf && -e /run/netns/$ns ]]; then
+		timeout 20 ip netns exec "$ns" postfix -c "$dir/postfix" stop >>"$dir/postfix.ctl.log" 2>&1 || true
+	fi
+	if [[ -s $dir/dnsmasq.pid ]]; then
+		local pid
+		pid=$(<"$dir/dnsmasq.pid")
+		# only if that pid really is a dnsmasq inside this lab
+		if [[ $pid =~ ^[0-9]+$ ]] && ip netns pids "$ns" 2>/dev/null | grep -qx "$pid"; then
+			kill -TERM "$pid" 2>/dev/null || true
+		fi
+	fi
+	for role in server r2 r1 client; do
+		ns=$(ns_of "$id" "$role")
+		if [[ -e /run/netns/$ns ]]; then
+			kill_ns_pids "$ns"
+			ip netns del "$ns" 2>/dev/null || log "could not delete namespace $ns"
+		fi
+		rm -rf "/etc/netns/$ns"
+	done
+	rm -rf "$dir"
+}
+
+cmd_down() {
+	[[ $# -eq 1 ]] || usage
+	check_id "$1"
+	down_lab "$1"
+	log "lab $1 is down"
+}
+
+# ---------------------------------------------------------------- icmp / mtu
+
+NFT_TABLE=smtpprobe_lab
+
+# set_icmp R1NS drop|allow: the PMTU black hole. r1 itself generates the frag-needed /
+# packet-too-big for client->server traffic (the bottleneck is its egress link), so the
+# drop sits on r1's output hook as well as on forward (ICMP from further along the path).
+set_icmp() {
+	local ns=$1 mode=$2 rules=""
+	if [[ $mode == drop ]]; then
+		local c
+		for c in forward output; do
+			rules+="add rule inet $NFT_TABLE $c icmp type destination-unreachable icmp code frag-needed counter drop"$'\n'
+			rules+="add rule inet $NFT_TABLE $c icmpv6 type packet-too-big counter drop"$'\n'
+		done
+	fi
+	nsx "$ns" nft -f - <<-EOF
+		flush chain inet $NFT_TABLE forward
+		flush chain inet $NFT_TABLE output
+		$rules
+	EOF
+}
+
+set_state() { # set_state DIR KEY VALUE: keep lab.env current
+	local f=$1/lab.env
+	[[ -f $f ]] || return 0
+	sed -i "s|^$2=.*|$2=$3|" "$f"
+}
+
+cmd_icmp() {
+	[[ $# -eq 2 ]] || usage
+	check_id "$1"
+	[[ $2 == drop || $2 == allow ]] || die "icmp mode \"$2\": want drop or allow"
+	local ns
+	ns=$(ns_of "$1" r1)
+	[[ -e /run/netns/$ns ]] || die "lab $1 is not running"
+	set_icmp "$ns" "$2"
+	set_state "$(lab_dir "$1")" LAB_ICMP "$2"
+	log "lab $1: icmp $2"
+}
+
+valid_mtu() { [[ $1 =~ ^[0-9]+$ ]] && ((10#$1 >= 1280 && 10#$1 <= 1500)); }
+
+set_mtu() { # set_mtu ID N
+	local id=$1 mtu=$2 role
+	nsx "$(ns_of "$id" r1)" ip link set dev r1-r2 mtu "$mtu"
+	nsx "$(ns_of "$id" r2)" ip link set dev r2-r1 mtu "$mtu"
+	# forget learned path MTUs so the next probe starts fresh
+	for role in client r1 r2 server; do
+		nsx "$(ns_of "$id" "$role")" ip -4 route flush cache 2>/dev/null || true
+		nsx "$(ns_of "$id" "$role")" ip -6 route flush cache 2>/dev/null || true
+	done
+}
+
+cmd_mtu() {
+	[[ $# -eq 2 ]] || usage
+	check_id "$1"
+	valid_mtu "$2" || die "mtu \"$2\": want an integer from 1280 to 1500 (IPv6 needs >= 1280)"
+	[[ -e /run/netns/$(ns_of "$1" r1) ]] || die "lab $1 is not running"
+	set_mtu "$1" "$((10#$2))"
+	set_state "$(lab_dir "$1")" LAB_MTU "$((10#$2))"
+	log "lab $1: bottleneck mtu $((10#$2))"
+}
+
+cmd_env() {
+	[[ $# -eq 1 ]] || usage
+	check_id "$1"
+	local f
+	f=$(lab_dir "$1")/lab.env
+	[[ -f $f ]] || die "lab $1 is not running"
+	cat "$f"
+}
+
+cmd_list() {
+	ip netns list 2>/dev/null | awk '{print $1}' | sed -n 's/^\(spl[0-9a-f]\{5\}\)-client$/\1/p'
+}
+
+# ---------------------------------------------------------------- up
+
+LAB_ID=""
+UP_DONE=0
+
+on_up_exit() {
+	local rc=$?
+	if [[ $UP_DONE -ne 1 && -n $LAB_ID ]]; then
+		log "lab $LAB_ID failed to come up (exit $rc); cleaning up"
+		down_lab "$LAB_ID" || true
+	fi
+}
+
+new_id() {
+	local i id
+	for ((i = 0; i < 20; i++)); do
+		id="spl$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n' | cut -c1-5)"
+		if [[ ! -e /run/netns/$id-client && ! -e $(lab_dir "$id") ]]; then
+			printf '%s' "$id"
+			return 0
+		fi
+	done
+	die "could not find a free lab id"
+}
+
+# link ID A AIF B BIF: a veth pair created directly inside the two namespaces.
+link() {
+	ip link add "$3" netns "$2" type veth peer name "$5" netns "$4"
+}
+
+addr() { # addr NS IF CIDR...
+	local ns=$1 ifc=$2 a
+	shift 2
+	for a in "$@"; do
+		if [[ $a == *:* ]]; then
+			nsx "$ns" ip -6 addr add "$a" dev "$ifc" nodad
+		else
+			nsx "$ns" ip -4 addr add "$a" dev "$ifc"
+		fi
+	done
+	nsx "$ns" ip link set dev "$ifc" up
+}
+
+write_postfix_config() {
+	local dir=$1 timeout=$2 pf=$1/postfix
+	mkdir -p "$pf" "$dir/spool" "$dir/data" "$dir/tls"
+	chmod 755 "$pf" "$dir/spool"
+	chown postfix:postfix "$dir/data"
+	chmod 700 "$dir/data"
+	# Self-signed. Clients that should verify it trust this file (LAB_TLS_CERT), e.g. a
+	# Go program run with SSL_CERT_FILE=$LAB_TLS_CERT. The SANs cover every name an MX
+	# lookup can lead to for this server: mx1, the implicit MX and the CNAME'd alias.
+	openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj /CN=mx1.lab.example \
+		-addext subjectAltName=DNS:mx1.lab.example,DNS:implicit.lab.example,DNS:alias.lab.example \
+		-keyout "$dir/tls/mx1.key" -out "$dir/tls/mx1.crt" >/dev/null 2>&1 ||
+		die "openssl could not make the lab certificate"
+	chmod 600 "$dir/tls/mx1.key"
+
+	cat >"$pf/main.cf" <<-EOF
+		# smtpprobe lab instance; not the host's Postfix. Generated by lab.sh.
+		compatibility_level = 3.6
+		queue_directory = $dir/spool
+		data_directory = $dir/data
+		meta_directory = /etc/postfix
+		mail_owner = postfix
+		setgid_group = postdrop
+		myhostname = mx1.lab.example
+		mydomain = lab.example
+		myorigin = lab.example
+		mydestination = lab.example, mx1.lab.example
+		inet_interfaces = 198.18.3.10, 2001:db8:3::10
+		inet_protocols = all
+		mynetworks = 198.18.0.0/15 [2001:db8::]/32
+		smtpd_banner = \$myhostname ESMTP Postfix (smtpprobe lab)
+		smtpd_timeout = $timeout
+		smtpd_peername_lookup = no
+		biff = no
+		append_dot_mydomain = no
+		readme_directory = no
+		# Never deliver anywhere: local mail is discarded, everything else is an error.
+		relayhost =
+		default_transport = error:5.7.1 smtpprobe lab delivers nothing outside
+		relay_transport = error:5.7.1 smtpprobe lab delivers nothing outside
+		local_transport = discard:smtpprobe lab
+		alias_maps =
+		alias_database =
+		local_recipient_maps = inline:{ postmaster=ok, root=ok, abuse=ok }
+		smtpd_relay_restrictions = reject_unauth_destination
+		message_size_limit = 10240000
+		maillog_file = $dir/maillog
+		maillog_file_prefixes = $dir
+		smtpd_tls_security_level = may
+		smtpd_tls_cert_file = $dir/tls/mx1.crt
+		smtpd_tls_key_file = $dir/tls/mx1.key
+		smtpd_tls_loglevel = 1
+		smtpd_tls_session_cache_database =
+		smtp_tls_security_level = none
+	EOF
+
+	# No chroot (nothing to copy into it), no smtp/lmtp client services at all.
+	local rejectopts="-o syslog_name=postfix/reject -o myhostname=reject.lab.example -o smtpd_delay_reject=no -o smtpd_helo_required=yes -o smtpd_helo_restrictions=reject -o smtpd_tls_security_level=none"
+	cat >"$pf/master.cf" <<-EOF
+		# service type  private unpriv  chroot  wakeup  maxproc command + args
+		198.18.3.10:smtp      inet  n - n - - smtpd
+		[2001:db8:3::10]:smtp inet  n - n - - smtpd
+		198.18.3.40:smtp      inet  n - n - - smtpd $rejectopts
+		[2001:db8:3::40]:smtp inet  n - n - - smtpd $rejectopts
+		pickup    unix  n       -       n       60      1       pickup
+		cleanup   unix  n       -       n       -       0       cleanup
+		qmgr      unix  n       -       n       300     1       qmgr
+		tlsmgr    unix  -       -       n       1000?   1       tlsmgr
+		rewrite   unix  -       -       n       -       -       trivial-rewrite
+		bounce    unix  -       -       n       -       0       bounce
+		defer     unix  -       -       n       -       0       bounce
+		trace     unix  -       -       n       -       0       bounce
+		verify    unix  -       -       n       -       1       verify
+		flush     unix  n       -       n       1000?   0       flush
+		proxymap  unix  -       -       n       -       -       proxymap
+		proxywrite unix -       -       n       -       1       proxymap
+		showq     unix  n       -       n       -       -       showq
+		error     unix  -       -       n       -       -       error
+		retry     unix  -       -       n       -       -       error
+		discard   unix  -       -       n       -       -       discard
+		anvil     unix  -       -       n       -       1       anvil
+		scache    unix  -       -       n       -       1       scache
+		postlog   unix-dgram n  -       n       -       1       postlogd
+	EOF
+}
+
+dnsmasq_args() {
+	local h
+	DNSMASQ_ARGS=(
+		--no-resolv --no-hosts --conf-file=/dev/null --bind-interfaces
+		--listen-address="$DNS4,$DNS6" --port=53
+		--local=/lab.example/ --domain-needed
+		--user=root --group=root
+		--pid-file="$1/dnsmasq.pid" --log-facility="$1/dnsmasq.log" --log-queries
+		--local-ttl=60
+	)
+	for h in mx1:10 dropped:20 closed:30 reject:40; do
+		DNSMASQ_ARGS+=(--host-record="${h%%:*}.lab.example,198.18.3.${h##*:},2001:db8:3::${h##*:}")
+	done
+	DNSMASQ_ARGS+=(
+		--host-record=ns.lab.example,$DNS4,$DNS6
+		--host-record=unreachable.lab.example,198.18.99.1,2001:db8:99::1
+		--mx-host=ok.lab.example,mx1.lab.example,10
+		--mx-host=mixed.lab.example,mx1.lab.example,10
+		--mx-host=mixed.lab.example,dropped.lab.example,20
+		--mx-host=mixed.lab.example,closed.lab.example,30
+		--mx-host=down.lab.example,dropped.lab.example,10
+		--mx-host=down.lab.example,closed.lab.example,20
+		--mx-host=reject.lab.example,reject.lab.example,10
+		--mx-host=cname.lab.example,alias.lab.example,10
+		--cname=alias.lab.example,mx1.lab.example
+		--mx-host=literal.lab.example,198.18.3.10,10
+		--mx-host=unreach.lab.example,unreachable.lab.example,10
+		# RFC 7505 null MX: preference 0, exchange "." (the root label). dnsmasq answers
+		# NXDOMAIN for a name that has only --dns-rr records, so each such name also
+		# gets a TXT record: other types then get NOERROR/NODATA, as in a real zone.
+		--dns-rr=nullmx.lab.example,15,000000
+		--txt-record=nullmx.lab.example,"v=spf1 -all"
+		# implicit MX (RFC 5321 §5.1): A and AAAA, no MX (NOERROR/NODATA), and no PTR
+		# (so 198.18.3.10 keeps the single PTR mx1.lab.example). Raw rdata in hex.
+		--txt-record=implicit.lab.example,"v=spf1 a -all"
+		--dns-rr=implicit.lab.example,1,c612030a
+		--dns-rr=implicit.lab.example,28,20010db8000300000000000000000010
+	)
+}
+
+cmd_up() {
+	local mtu=1400 smtpd_timeout=5s icmp=allow
+	while [[ $# -gt 0 ]]; do
+		case $1 in
+		--mtu) [[ $# -ge 2 ]] || usage; mtu=$2; shift 2 ;;
+		--mtu=*) mtu=${1#*=}; shift ;;
+		--smtpd-timeout) [[ $# -ge 2 ]] || usage; smtpd_timeout=$2; shift 2 ;;
+		--smtpd-timeout=*) smtpd_timeout=${1#*=}; shift ;;
+		--icmp) [[ $# -ge 2 ]] || usage; icmp=$2; shift 2 ;;
+		--icmp=*) icmp=${1#*=}; shift ;;
+		*) log "unknown option \"$1\""; usage ;;
+		esac
+	done
+	valid_mtu "$mtu" || die "--mtu \"$mtu\": want an integer from 1280 to 1500 (IPv6 needs >= 1280)"
+	mtu=$((10#$mtu))
+	[[ $smtpd_timeout =~ ^[0-9]+[smh]?$ ]] || die "--smtpd-timeout \"$smtpd_timeout\": want seconds, e.g. 5 or 5s"
+	[[ $smtpd_timeout =~ [smh]$ ]] || smtpd_timeout=${smtpd_timeout}s
+	[[ $icmp == drop || $icmp == allow ]] || die "--icmp \"$icmp\": want drop or allow"
+	local problems
+	if ! problems=$(cmd_check); then
+		die "prerequisites missing: $(tr '\n' ';' <<<"$problems")"
+	fi
+
+	# stdout carries only the final KEY=VALUE lines.
+	exec 3>&1 1>&2
+	trap on_up_exit EXIT
+	trap 'exit 130' INT
+	trap 'exit 143' TERM HUP
+	LAB_ID=$(new_id)
+	local id=$LAB_ID dir
+	dir=$(lab_dir "$id")
+	local C R1 R2 S
+	C=$(ns_of "$id" client) R1=$(ns_of "$id" r1) R2=$(ns_of "$id" r2) S=$(ns_of "$id" server)
+	log "building lab $id in $dir"
+	mkdir -m 755 "$dir"
+
+	local ns
+	for ns in "$C" "$R1" "$R2" "$S"; do
+		ip netns add "$ns"
+		nsx "$ns" ip link set dev lo up
+		nsx "$ns" sysctl -qw net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0 \
+			net.ipv6.conf.all.accept_ra=0 net.ipv6.conf.default.accept_ra=0
+	done
+	for ns in "$R1" "$R2"; do
+		nsx "$ns" sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1 \
+			net.ipv4.icmp_ratelimit=0 net.ipv6.icmp.ratelimit=0
+	done
+	# resolv.conf inside the client and server namespaces only (ip netns exec bind-mounts it)
+	for ns in "$C" "$S"; do
+		mkdir -p "/etc/netns/$ns"
+		printf 'nameserver %s\nnameserver %s\noptions timeout:1 attempts:1\n' "$DNS4" "$DNS6" >"/etc/netns/$ns/resolv.conf"
+	done
+
+	link "$id" "$C" c-r1 "$R1" r1-c
+	link "$id" "$R1" r1-r2 "$R2" r2-r1
+	link "$id" "$R2" r2-s "$S" s-r2
+	nsx "$R1" ip link set dev r1-r2 mtu "$mtu"
+	nsx "$R2" ip link set dev r2-r1 mtu "$mtu"
+
+	addr "$C" c-r1 198.18.1.2/24 2001:db8:1::2/64
+	addr "$R1" r1-c 198.18.1.1/24 2001:db8:1::1/64
+	addr "$R1" r1-r2 198.18.2.1/24 2001:db8:2::1/64
+	addr "$R2" r2-r1 198.18.2.2/24 2001:db8:2::2/64
+	addr "$R2" r2-s 198.18.3.1/24 2001:db8:3::1/64
+	local last
+	local v4=() v6=()
+	for last in 10 20 30 40 53; do
+		v4+=("198.18.3.$last/24")
+		v6+=("2001:db8:3::$last/64")
+	done
+	addr "$S" s-r2 "${v4[@]}" "${v6[@]}"
+
+	# Static routes, lab prefixes only: no default route anywhere, so nothing leaves the lab.
+	nsx "$C" ip -4 route add 198.18.0.0/15 via 198.18.1.1
+	nsx "$C" ip -6 route add 2001:db8::/32 via 2001:db8:1::1
+	nsx "$R1" ip -4 route add 198.18.3.0/24 via 198.18.2.2
+	nsx "$R1" ip -6 route add 2001:db8:3::/64 via 2001:db8:2::2
+	nsx "$R2" ip -4 route add 198.18.1.0/24 via 198.18.2.1
+	nsx "$R2" ip -6 route add 2001:db8:1::/64 via 2001:db8:2::1
+	nsx "$S" ip -4 route add 198.18.0.0/15 via 198.18.3.1
+	nsx "$S" ip -6 route add 2001:db8::/32 via 2001:db8:3::1
+
+	# r1: the PMTU black-hole switch.
+	nsx "$R1" nft -f - <<-EOF
+		table inet $NFT_TABLE {
+			chain forward { type filter hook forward priority 0; policy accept; }
+			chain output { type filter hook output priority 0; policy accept; }
+		}
+	EOF
+	set_icmp "$R1" "$icmp"
+	# server: .20 / ::20 swallow everything to tcp/25 (connect-timeout target).
+	nsx "$S" nft -f - <<-EOF
+		table inet $NFT_TABLE {
+			chain input {
+				type filter hook input priority 0; policy accept;
+				ip daddr 198.18.3.20 tcp dport 25 counter drop
+				ip6 daddr 2001:db8:3::20 tcp dport 25 counter drop
+			}
+		}
+	EOF
+
+	# dnsmasq
+	dnsmasq_args "$dir"
+	if ! nsx "$S" dnsmasq "${DNSMASQ_ARGS[@]}" </dev/null >"$dir/dnsmasq.start.log" 2>&1 3>&-; then
+		cat "$dir/dnsmasq.start.log" >&2
+		die "dnsmasq did not start"
+	fi
+
+	# Postfix
+	write_postfix_config "$dir" "$smtpd_timeout"
+	if ! timeout 60 ip netns exec "$S" postfix -c "$dir/postfix" start </dev/null >"$dir/postfix.ctl.log" 2>&1 3>&-; then
+		cat "$dir/postfix.ctl.log" >&2
+		[[ -f $dir/maillog ]] && tail -n 20 "$dir/maillog" >&2
+		die "postfix did not start"
+	fi
+	local a
+	for a in 198.18.3.10 2001:db8:3::10 198.18.3.40 2001:db8:3::40; do
+		if ! wait_until 100 0.1 nsx "$S" timeout 1 bash -c "exec 5<>/dev/tcp/$a/25" 2>/dev/null; then
+			[[ -f $dir/maillog ]] && tail -n 20 "$dir/maillog" >&2
+			die "postfix does not answer on [$a]:25"
+		fi
+	done
+	wait_until 50 0.1 test -s "$dir/dnsmasq.pid" || die "dnsmasq wrote no pid file"
+
+	cat >"$dir/lab.env" <<-EOF
+		LAB_ID=$id
+		LAB_CLIENT_NS=$C
+		LAB_R1_NS=$R1
+		LAB_R2_NS=$R2
+		LAB_SERVER_NS=$S
+		LAB_DIR=$dir
+		LAB_DNS=$DNS4
+		LAB_DNS6=$DNS6
+		LAB_MAILLOG=$dir/maillog
+		LAB_TLS_CERT=$dir/tls/mx1.crt
+		LAB_MTU=$mtu
+		LAB_SMTPD_TIMEOUT=$smtpd_timeout
+		LAB_ICMP=$icmp
+	EOF
+	UP_DONE=1
+	log "lab $id is up (mtu $mtu, smtpd_timeout $smtpd_timeout, icmp $icmp); tear down with: $0 down $id"
+	cat "$dir/lab.env" >&3
+}
+
+main() {
+	[[ $# -ge 1 ]] || usage
+	local cmd=$1
+	shift
+	case $cmd in
+	up) cmd_up "$@" ;;
+	down) cmd_down "$@" ;;
+	icmp) cmd_icmp "$@" ;;
+	mtu) cmd_mtu "$@" ;;
+	env) cmd_env "$@" ;;
+	list) cmd_list "$@" ;;
+	check) cmd_check ;;
+	-h | --help | help) usage ;;
+	*) log "unknown command \"$cmd\""; usage ;;
+	esac
+}
+
+main "$@"
