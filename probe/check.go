@@ -100,8 +100,19 @@ type Result struct {
 	TLS          *TLSInfo           `json:"tls,omitempty"`
 	PTR          []string           `json:"ptr,omitempty"`
 	FCrDNS       *bool              `json:"fcrdns,omitempty"`
-	Timeline     []Event            `json:"timeline"`
-	Findings     []Finding          `json:"-"`
+	// Transactions (session).
+	MessageBytes  int      `json:"message_bytes,omitempty"`
+	BytesWritten  int      `json:"bytes_written,omitempty"`
+	Acked         bool     `json:"acked,omitempty"` // every byte acknowledged by the peer's TCP
+	QueueID       string   `json:"queue_id,omitempty"`
+	IdleTimeoutMS *float64 `json:"idle_timeout_ms,omitempty"` // how long the server waited before it ended the session
+	// Idle-timeout discovery (timeout).
+	Phase     string    `json:"phase,omitempty"`
+	TimeoutMS *float64  `json:"timeout_ms,omitempty"`
+	ClosedBy  string    `json:"closed_by,omitempty"`  // "421", "fin" or "rst"
+	ServerLog string    `json:"server_log,omitempty"` // what Postfix's smtpd logs for it
+	Timeline  []Event   `json:"timeline"`
+	Findings  []Finding `json:"-"`
 }
 
 func newResult(t Target) Result {
@@ -114,7 +125,7 @@ func newResult(t Target) Result {
 	return r
 }
 
-func (r *Result) phase(name string, d time.Duration) {
+func (r *Result) timePhase(name string, d time.Duration) {
 	if _, ok := r.Phases[name]; !ok {
 		r.PhaseOrder = append(r.PhaseOrder, name)
 	}
@@ -233,11 +244,11 @@ type dialogue struct {
 func (p *Prober) begin(ctx context.Context, t Target, r *Result) *dialogue {
 	c, err := p.Dial(ctx, t.Addr)
 	if err != nil {
-		r.phase("connect", dialElapsed(err))
+		r.timePhase("connect", dialElapsed(err))
 		r.setFailure(Classify(err), err.Error())
 		return nil
 	}
-	r.phase("connect", c.Since())
+	r.timePhase("connect", c.Since())
 	return &dialogue{p: p, ctx: ctx, c: c, r: r, t: t, rt: p.replyTimeout(), name: p.helo(c.LocalAddr())}
 }
 
@@ -257,7 +268,7 @@ func (d *dialogue) step(phases []string, lines ...string) ([]Reply, bool) {
 	prev := c.Since()
 	n := max(len(lines), 1)
 	fail := func(i int, o Outcome, msg string) {
-		r.phase(phases[min(i, len(phases)-1)], c.Since()-prev)
+		r.timePhase(phases[min(i, len(phases)-1)], c.Since()-prev)
 		r.setFailure(o, phases[min(i, len(phases)-1)]+": "+msg)
 	}
 	if len(lines) > 0 {
@@ -278,13 +289,23 @@ func (d *dialogue) step(phases []string, lines ...string) ([]Reply, bool) {
 		r.Reply = &rc
 		if o, msg := replyOutcome(rp); o != OK {
 			fail(i, o, msg)
+			// The rest of a pipelined group is still owed (RFC 2920
+			// §3.1); read it so that a later QUIT gets its own reply.
+			for j := i + 1; j < n && !rp.Unsolicited; j++ {
+				if rest, err := c.ReadReply(d.ctx, d.rt); err == nil {
+					rc := rest
+					r.Reply = &rc
+				} else {
+					break
+				}
+			}
 			return replies, false
 		}
 		at := rp.At
 		if at < prev { // queued before the command was sent
 			at = c.Since()
 		}
-		r.phase(phases[min(i, len(phases)-1)], at-prev)
+		r.timePhase(phases[min(i, len(phases)-1)], at-prev)
 		prev = at
 	}
 	return replies, true
@@ -313,7 +334,7 @@ func (d *dialogue) quit() {
 func (d *dialogue) finish() {
 	start := d.c.Since()
 	rp, err := d.c.Cmd(d.ctx, d.rt, "QUIT")
-	d.r.phase("quit", d.c.Since()-start)
+	d.r.timePhase("quit", d.c.Since()-start)
 	if err == nil {
 		rc := rp
 		d.r.Reply = &rc
@@ -358,7 +379,7 @@ func (d *dialogue) greet(starttls bool) bool {
 	}
 	start := d.c.Since()
 	rp, st, err := d.c.StartTLS(d.ctx, d.rt, d.p.tlsConfig(t, r))
-	r.phase("starttls", d.c.Since()-start)
+	r.timePhase("starttls", d.c.Since()-start)
 	if rp.Code != 0 {
 		rc := rp
 		r.Reply = &rc

@@ -36,7 +36,7 @@ func (r *Report) Status() Status {
 	default:
 		ok := 0
 		for _, res := range r.Results {
-			if res.Outcome == OK {
+			if res.Good() {
 				ok++
 			}
 		}
@@ -68,35 +68,50 @@ type MXOptions struct {
 // only for bad input (*dnscheck.InputError) or when ctx ends before DNS
 // resolution completes.
 func (p *Prober) MX(ctx context.Context, res *dnscheck.Resolver, domain string, opt MXOptions) (*Report, error) {
+	return p.Run(ctx, res, "mx", domain, opt, func(ctx context.Context, t Target) []Result {
+		return []Result{p.Check(ctx, t)}
+	})
+}
+
+// Run resolves target and runs fn on every address, at most opt.Parallel
+// at once, with reverse DNS beside each unless opt.NoPTR. target is a
+// domain (its MX, or the implicit MX of a host name, RFC 5321 §5.1) or an
+// IP literal. The report's outcome is the worst of the results. Errors
+// are for bad input and cancellation only.
+func (p *Prober) Run(ctx context.Context, res *dnscheck.Resolver, command, target string, opt MXOptions, fn func(context.Context, Target) []Result) (*Report, error) {
 	started := p.now()
-	rep := &Report{Command: "mx", Target: domain, Started: started, Results: []Result{}, Findings: []Finding{}}
-	dr, err := res.LookupMX(ctx, domain, opt.Family)
-	if err != nil {
-		return nil, err
-	}
-	rep.Target = dr.Domain
-	for _, f := range dr.Findings {
-		rep.Findings = append(rep.Findings, Finding(f))
-	}
+	rep := &Report{Command: command, Target: target, Started: started, Results: []Result{}, Findings: []Finding{}}
 	port := opt.Port
 	if port == 0 {
 		port = 25
 	}
 	var targets []Target
-	for _, ex := range dr.Exchangers {
-		for _, a := range ex.Addrs {
-			targets = append(targets, Target{Host: ex.Host, Addr: netip.AddrPortFrom(a, port), Preference: int(ex.Preference)})
+	if ip, ok := parseIP(target); ok {
+		targets = []Target{{Host: target, Addr: netip.AddrPortFrom(ip, port), Preference: -1}}
+		rep.Outcome = OK
+	} else {
+		dr, err := res.LookupMX(ctx, target, opt.Family)
+		if err != nil {
+			return nil, err
+		}
+		rep.Target = dr.Domain
+		for _, f := range dr.Findings {
+			rep.Findings = append(rep.Findings, Finding(f))
+		}
+		for _, ex := range dr.Exchangers {
+			for _, a := range ex.Addrs {
+				targets = append(targets, Target{Host: ex.Host, Addr: netip.AddrPortFrom(a, port), Preference: int(ex.Preference)})
+			}
+		}
+		rep.Outcome = Outcome(dr.Outcome)
+		if rep.Outcome == OK && len(targets) == 0 {
+			rep.Outcome = DNSError
+			rep.Findings = append(rep.Findings, Finding{SevCritical, "no-addresses",
+				fmt.Sprintf("no exchanger of %s has an address to connect to", dr.Domain)})
 		}
 	}
-	switch {
-	case dr.Outcome != string(OK):
-		rep.Outcome = Outcome(dr.Outcome)
-	case len(targets) == 0:
-		rep.Outcome = DNSError
-		rep.Findings = append(rep.Findings, Finding{SevCritical, "no-addresses",
-			fmt.Sprintf("no exchanger of %s has an address to connect to", dr.Domain)})
-	default:
-		rep.Results = p.checkAll(ctx, res, targets, opt)
+	if rep.Outcome == OK {
+		rep.Results = p.runAll(ctx, res, targets, opt, fn)
 		outs := make([]Outcome, len(rep.Results))
 		for i, r := range rep.Results {
 			outs[i] = r.Outcome
@@ -106,17 +121,17 @@ func (p *Prober) MX(ctx context.Context, res *dnscheck.Resolver, domain string, 
 	}
 	sortFindings(rep.Findings)
 	rep.DurationMS = p.now().Sub(started).Milliseconds()
-	return rep, nil
+	return rep, ctx.Err()
 }
 
-// checkAll runs Check on every target with at most opt.Parallel sessions
-// at once, and reverse DNS beside it; results keep the targets' order.
-func (p *Prober) checkAll(ctx context.Context, res *dnscheck.Resolver, targets []Target, opt MXOptions) []Result {
+// runAll runs fn on every target with at most opt.Parallel at once, and
+// reverse DNS beside it; results keep the targets' order.
+func (p *Prober) runAll(ctx context.Context, res *dnscheck.Resolver, targets []Target, opt MXOptions, fn func(context.Context, Target) []Result) []Result {
 	par := opt.Parallel
 	if par <= 0 {
 		par = 8
 	}
-	results := make([]Result, len(targets))
+	results := make([][]Result, len(targets))
 	sem := make(chan struct{}, par)
 	var wg sync.WaitGroup
 	for i, t := range targets {
@@ -133,22 +148,30 @@ func (p *Prober) checkAll(ctx context.Context, res *dnscheck.Resolver, targets [
 				}()
 			}
 			sem <- struct{}{}
-			results[i] = p.Check(ctx, t)
+			results[i] = fn(ctx, t)
 			<-sem
 			rwg.Wait()
-			if !opt.NoPTR {
-				r := &results[i]
+			if opt.NoPTR {
+				return
+			}
+			for j := range results[i] {
+				r := &results[i][j]
 				r.PTR = rev.PTR
-				conf := rev.Confirmed
-				r.FCrDNS = &conf
-				for _, f := range rev.Findings {
-					r.Findings = append(r.Findings, Finding(f))
+				r.FCrDNS = ptr(rev.Confirmed)
+				if j == 0 {
+					for _, f := range rev.Findings {
+						r.Findings = append(r.Findings, Finding(f))
+					}
 				}
 			}
 		}()
 	}
 	wg.Wait()
-	return results
+	var out []Result
+	for _, rs := range results {
+		out = append(out, rs...)
+	}
+	return out
 }
 
 var sevOrder = map[string]int{SevCritical: 0, SevWarning: 1, SevInfo: 2}
@@ -156,4 +179,10 @@ var sevOrder = map[string]int{SevCritical: 0, SevWarning: 1, SevInfo: 2}
 // sortFindings orders findings by severity, keeping their order otherwise.
 func sortFindings(fs []Finding) {
 	sort.SliceStable(fs, func(i, j int) bool { return sevOrder[fs[i].Severity] < sevOrder[fs[j].Severity] })
+}
+
+// Good reports whether the result is what the probe wanted: OK, or for a
+// timeout measurement, a measured server timeout.
+func (r *Result) Good() bool {
+	return r.Outcome == OK || (r.Outcome == ServerTimeout && r.TimeoutMS != nil)
 }

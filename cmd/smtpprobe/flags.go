@@ -6,6 +6,7 @@ import (
 	"io"
 	"math"
 	"net/netip"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -46,8 +47,6 @@ func (c *commonFlags) register(fs *pflag.FlagSet) {
 	fs.BoolVarP(&c.ipv4, "ipv4", "4", false, "probe IPv4 addresses only")
 	fs.BoolVarP(&c.ipv6, "ipv6", "6", false, "probe IPv6 addresses only")
 	fs.IntVar(&c.parallel, "parallel", 8, "sessions at once")
-	fs.BoolVar(&c.noStartTLS, "no-starttls", false, "do not try STARTTLS even when offered")
-	fs.BoolVar(&c.noPTR, "no-ptr", false, "skip reverse DNS (PTR, forward-confirmed) checks")
 	fs.StringVar(&c.helo, "helo", "", "EHLO name (default: this host's FQDN, else its address literal)")
 }
 
@@ -89,7 +88,7 @@ func (c *commonFlags) family() dnscheck.Family {
 	return dnscheck.AnyFamily
 }
 
-// resolverFor builds the DNS resolver from --resolver or resolv.conf.
+// newResolver builds the DNS resolver from --resolver or resolv.conf.
 func (c *commonFlags) newResolver() (*dnscheck.Resolver, error) {
 	if c.resolver != "" {
 		s, err := dnscheck.ParseServer(c.resolver)
@@ -169,4 +168,23 @@ func splitTarget(s string, defPort uint16) (host string, port uint16, err error)
 		return "", 0, usagef("target %q: empty host", s)
 	}
 	return host, port, nil
+}
+
+// nonNegative checks duration flags that may be zero but not negative.
+func nonNegative(durs map[string]time.Duration) error {
+	for _, name := range sortedKeys(durs) {
+		if d := durs[name]; d < 0 {
+			return usagef("--%s %s: want a duration of zero or more, such as 90s", name, d)
+		}
+	}
+	return nil
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }

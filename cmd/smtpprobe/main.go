@@ -27,12 +27,15 @@ const usage = `smtpprobe: an active SMTP probe
 
 Usage:
   smtpprobe mx DOMAIN[:PORT] [flags]   check every MX address of DOMAIN
+  smtpprobe session TARGET[:PORT]      one scripted transaction per address, with pauses (no mail delivered unless --deliver)
+  smtpprobe timeout TARGET[:PORT]      measure the server's idle timeout per phase (--phase ...|all)
   smtpprobe demo [flags]               run mx against an embedded lab (no network, no root)
   smtpprobe help [COMMAND]             show help
 
 Exit codes (Nagios convention): 0 OK, 1 WARNING (some addresses fail),
 2 CRITICAL (none reachable, null MX, DNS failure), 3 UNKNOWN (bad usage or input).
-Run "smtpprobe help mx" for the flags.
+TARGET is a domain (its MX are used), a host name or an IP literal.
+Run "smtpprobe help COMMAND" for the flags.
 `
 
 // usageError is bad usage or input: one line on stderr, exit 3.
@@ -58,6 +61,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	switch cmd {
 	case "mx":
 		code, err = runMX(ctx, rest, stdout, stderr)
+	case "session":
+		code, err = runSession(ctx, rest, stdout, stderr)
+	case "timeout":
+		code, err = runTimeout(ctx, rest, stdout, stderr)
 	case "demo":
 		code, err = runDemo(ctx, rest, stdout, stderr)
 	case "help", "-h", "--help":
@@ -70,7 +77,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stdout, "smtpprobe", version)
 		return 0
 	default:
-		err = usagef("unknown command %q (want mx, demo or help)", cmd)
+		err = usagef("unknown command %q (want mx, session, timeout, demo or help)", cmd)
 	}
 	var ue *usageError
 	switch {

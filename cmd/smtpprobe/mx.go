@@ -17,6 +17,8 @@ func runMX(ctx context.Context, args []string, stdout, stderr io.Writer) (int, e
 	fs := pflag.NewFlagSet("mx", pflag.ContinueOnError)
 	var cf commonFlags
 	cf.register(fs)
+	fs.BoolVar(&cf.noStartTLS, "no-starttls", false, "do not try STARTTLS even when offered")
+	fs.BoolVar(&cf.noPTR, "no-ptr", false, "skip reverse DNS (PTR, forward-confirmed) checks")
 	if err := parseFlags(fs, args, stdout, "smtpprobe mx DOMAIN[:PORT] [flags]"); err != nil {
 		return 0, err
 	}

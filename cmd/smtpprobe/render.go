@@ -42,15 +42,19 @@ func emit(rep *probe.Report, cf *commonFlags, stdout io.Writer) (int, error) {
 func renderText(w *bytes.Buffer, rep *probe.Report, timeline bool) {
 	ok := 0
 	for _, r := range rep.Results {
-		if r.Outcome == probe.OK {
+		if r.Good() {
 			ok++
 		}
 	}
-	fmt.Fprintf(w, "%s %s: %s, outcome %s, %d of %d addresses ok (%s)\n",
-		rep.Command, rep.Target, rep.Status(), rep.Outcome, ok, len(rep.Results), fmtMS(float64(rep.DurationMS)))
+	unit := "addresses"
+	if len(rep.Results) > 0 && rep.Results[0].Phase != "" {
+		unit = "measurements"
+	}
+	fmt.Fprintf(w, "%s %s: %s, outcome %s, %d of %d %s ok (%s)\n",
+		rep.Command, rep.Target, rep.Status(), rep.Outcome, ok, len(rep.Results), unit, fmtMS(float64(rep.DurationMS)))
 	addrW, outW := 0, 0
 	for _, r := range rep.Results {
-		addrW = max(addrW, len(r.Address))
+		addrW = max(addrW, len(label(r)))
 		outW = max(outW, len(r.Outcome))
 	}
 	lastHost := ""
@@ -63,10 +67,33 @@ func renderText(w *bytes.Buffer, rep *probe.Report, timeline bool) {
 				fmt.Fprintf(w, "\n%s\n", r.Host)
 			}
 		}
-		fmt.Fprintf(w, "  %-*s  %-*s  %s\n", addrW, r.Address, outW, r.Outcome, phases(r))
+		fmt.Fprintf(w, "  %-*s  %-*s  %s\n", addrW, label(r), outW, r.Outcome, phases(r))
 		indent := strings.Repeat(" ", 6)
-		if r.Error != "" {
+		if r.Error != "" && r.TimeoutMS == nil {
 			fmt.Fprintf(w, "%s%s\n", indent, r.Error)
+		}
+		if r.Phase != "" {
+			if r.TimeoutMS != nil {
+				fmt.Fprintf(w, "%sidle at %s: server hung up after %s, closed by %s", indent, r.Phase, fmtMS(*r.TimeoutMS), r.ClosedBy)
+				if r.ServerLog != "" {
+					fmt.Fprintf(w, "; Postfix logs %q", r.ServerLog)
+				}
+				fmt.Fprintln(w)
+			} else if r.Outcome == probe.OK {
+				fmt.Fprintf(w, "%sidle at %s: the server kept the session open for the whole --max-wait\n", indent, r.Phase)
+			}
+		}
+		if r.MessageBytes > 0 {
+			fmt.Fprintf(w, "%smessage: %d bytes, %d written", indent, r.MessageBytes, r.BytesWritten)
+			if r.Acked {
+				fmt.Fprintf(w, ", all acknowledged by the peer's TCP")
+			}
+			if r.QueueID != "" {
+				fmt.Fprintf(w, ", delivered: queued as %s", r.QueueID)
+			} else if r.Outcome == probe.OK {
+				fmt.Fprintf(w, ", not delivered (no final dot)")
+			}
+			fmt.Fprintln(w)
 		}
 		if r.Banner != "" {
 			fmt.Fprintf(w, "%sbanner: %s\n", indent, r.Banner)
@@ -104,6 +131,14 @@ func renderText(w *bytes.Buffer, rep *probe.Report, timeline bool) {
 			fmt.Fprintf(w, "  %-8s %s: %s\n", f.Severity, f.Code, f.Message)
 		}
 	}
+}
+
+// label names a result's row: its address, and the phase it measured.
+func label(r probe.Result) string {
+	if r.Phase != "" {
+		return r.Address + " " + r.Phase
+	}
+	return r.Address
 }
 
 // phases renders "connect 0.4 ms, banner 2.1 ms, ...".

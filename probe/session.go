@@ -1,0 +1,355 @@
+package probe
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// SessionOptions script one synthetic mail transaction.
+type SessionOptions struct {
+	From string   // reverse-path; "" is the null sender <> (RFC 5321 §4.5.5)
+	To   []string // forward-paths; at least one
+	Size int      // message bytes (headers included)
+	// ChunkSize is the bytes per write (per BDAT chunk with BDAT); 0
+	// means the whole message at once.
+	ChunkSize       int
+	ChunkPause      time.Duration // between chunks
+	PauseBeforeData time.Duration // after the RCPT replies, before DATA
+	PauseAfterData  time.Duration // after the 354, before the body
+	Pipelining      bool          // MAIL, RCPT and DATA in one write when offered (RFC 2920)
+	BDAT            bool          // RFC 3030 BDAT chunks; the server must offer CHUNKING
+	StartTLS        bool
+	// Deliver sends the final dot (or BDAT LAST) so the server queues the
+	// message. Without it the transaction is abandoned once TCP has
+	// acknowledged every byte, and nothing is delivered.
+	Deliver bool
+}
+
+// CapabilityError means the options need something the server does not
+// offer, such as --bdat without CHUNKING or a message above SIZE. It is an
+// input problem, not a probe outcome.
+type CapabilityError struct {
+	Host, Address string
+	Reason        string
+}
+
+func (e *CapabilityError) Error() string {
+	return fmt.Sprintf("%s [%s]: %s", e.Host, e.Address, e.Reason)
+}
+
+// Session runs one scripted transaction against t: greeting, EHLO,
+// optional STARTTLS, MAIL, RCPT, DATA (or BDAT) with the configured
+// pauses, the body in chunks, and then either the final dot (Deliver) or
+// an abandoned transaction once every byte is acknowledged. The timeline
+// records everything the wire did. The error is non-nil only for a
+// *CapabilityError or a cancelled ctx.
+func (p *Prober) Session(ctx context.Context, t Target, opt SessionOptions) (r Result, err error) {
+	r = newResult(t)
+	d := p.begin(ctx, t, &r)
+	if d == nil {
+		return r, ctx.Err()
+	}
+	defer d.end()
+	if !d.greet(opt.StartTLS) {
+		return r, ctx.Err()
+	}
+	if opt.StartTLS && r.TLS == nil {
+		r.Findings = append(r.Findings, Finding{SevWarning, "starttls-not-offered",
+			fmt.Sprintf("%s [%s] does not offer STARTTLS; the session went on in the clear", t.Host, r.Address)})
+	}
+	rcpt := opt.To
+	if len(rcpt) == 0 {
+		rcpt = []string{"postmaster"}
+	}
+	msg := Message(opt.From, rcpt[0], d.name, opt.Size, p.now())
+	r.MessageBytes = len(msg)
+	sizeMax, hasSize := capParam(r.Capabilities, "SIZE")
+	if n, err := strconv.Atoi(sizeMax); hasSize && err == nil && n > 0 && len(msg) > n {
+		d.finish()
+		return r, &CapabilityError{t.Host, r.Address, fmt.Sprintf(
+			"message of %d bytes exceeds the server's advertised SIZE %d (RFC 1870); use a smaller --size", len(msg), n)}
+	}
+	if opt.BDAT && !hasCap(r.Capabilities, "CHUNKING") {
+		d.finish()
+		return r, &CapabilityError{t.Host, r.Address, "--bdat needs CHUNKING (RFC 3030), which the server does not offer"}
+	}
+	pipelining := opt.Pipelining && hasCap(r.Capabilities, "PIPELINING")
+	if opt.Pipelining && !pipelining {
+		r.Findings = append(r.Findings, Finding{SevInfo, "pipelining-not-offered",
+			fmt.Sprintf("%s [%s] does not offer PIPELINING (RFC 2920); commands were sent one by one", t.Host, r.Address)})
+	}
+
+	mail := "MAIL FROM:<" + opt.From + ">"
+	if hasSize {
+		mail += fmt.Sprintf(" SIZE=%d", len(msg)) // RFC 1870 §6
+	}
+	if opt.BDAT {
+		mail += " BODY=8BITMIME" // RFC 3030 §2: BDAT carries any body type
+	}
+	env := []string{mail}
+	phases := []string{"mail"}
+	for _, to := range rcpt {
+		env = append(env, "RCPT TO:<"+to+">")
+		phases = append(phases, "rcpt")
+	}
+	withData := pipelining && !opt.BDAT && opt.PauseBeforeData == 0
+	if withData {
+		// As the field report's sender did: RCPT and DATA in one write;
+		// DATA ends the pipelined group (RFC 2920 §3.1).
+		env = append(env, "DATA")
+		phases = append(phases, "data")
+	}
+	if pipelining {
+		if _, ok := d.step(phases, env...); !ok {
+			d.quit()
+			return r, ctx.Err()
+		}
+	} else {
+		for i, line := range env {
+			if _, ok := d.step1(phases[i], line); !ok {
+				d.quit()
+				return r, ctx.Err()
+			}
+		}
+	}
+	if opt.PauseBeforeData > 0 {
+		if _, err := d.c.Pause(ctx, "pause-before-data", opt.PauseBeforeData, false); err != nil {
+			return r, err
+		}
+	}
+	if opt.BDAT {
+		return r, d.bdat(msg, opt)
+	}
+	if !withData {
+		if _, ok := d.step1("data", "DATA"); !ok {
+			d.quit()
+			return r, ctx.Err()
+		}
+	}
+	if opt.PauseAfterData > 0 {
+		if _, err := d.c.Pause(ctx, "pause-after-data", opt.PauseAfterData, false); err != nil {
+			return r, err
+		}
+	}
+	start := d.c.Since()
+	for _, ch := range chunks(msg, opt.ChunkSize) {
+		if ch.off > 0 && opt.ChunkPause > 0 {
+			if _, err := d.c.Pause(ctx, "chunk-pause", opt.ChunkPause, false); err != nil {
+				return r, err
+			}
+		}
+		if err := d.c.WriteData(ctx, d.rt, ch.b); err != nil {
+			r.timePhase("body", d.c.Since()-start)
+			d.writeFailed(err, opt)
+			return r, ctx.Err()
+		}
+		r.BytesWritten += len(ch.b)
+	}
+	if !opt.Deliver {
+		ok := d.awaitAcked("body", start, opt)
+		if ok {
+			d.c.Event(EvClose, fmt.Sprintf("every byte acknowledged; closing without the final dot, so no mail is delivered"))
+		}
+		return r, ctx.Err()
+	}
+	r.timePhase("body", d.c.Since()-start)
+	// RFC 5321 §4.1.1.4: the body ends with CRLF.CRLF; Message ends with
+	// CRLF already.
+	rp, ok := d.step1("dot", ".")
+	if !ok {
+		d.explainClose(opt)
+		d.quit()
+		return r, ctx.Err()
+	}
+	r.QueueID = queueID(rp)
+	d.finish()
+	return r, ctx.Err()
+}
+
+// bdat sends the message in BDAT chunks (RFC 3030 §2), each answered by
+// 250. Without Deliver no chunk is LAST and the transaction is reset
+// (RSET) and the session ended with QUIT, so nothing is delivered.
+func (d *dialogue) bdat(msg []byte, opt SessionOptions) error {
+	if opt.PauseAfterData > 0 {
+		if _, err := d.c.Pause(d.ctx, "pause-after-data", opt.PauseAfterData, false); err != nil {
+			return err
+		}
+	}
+	parts := chunks(msg, opt.ChunkSize)
+	for i, ch := range parts {
+		if i > 0 && opt.ChunkPause > 0 {
+			if _, err := d.c.Pause(d.ctx, "chunk-pause", opt.ChunkPause, false); err != nil {
+				return err
+			}
+		}
+		cmd := fmt.Sprintf("BDAT %d", len(ch.b))
+		if i == len(parts)-1 && opt.Deliver {
+			cmd += " LAST"
+		}
+		start := d.c.Since()
+		if err := d.c.Send(d.ctx, d.rt, cmd); err != nil {
+			d.r.timePhase("bdat", d.c.Since()-start)
+			d.writeFailed(err, opt)
+			return d.ctx.Err()
+		}
+		if err := d.c.WriteData(d.ctx, d.rt, ch.b); err != nil {
+			d.r.timePhase("bdat", d.c.Since()-start)
+			d.writeFailed(err, opt)
+			return d.ctx.Err()
+		}
+		d.r.BytesWritten += len(ch.b)
+		rp, ok := d.step1("bdat")
+		if !ok {
+			d.explainClose(opt)
+			d.quit()
+			return d.ctx.Err()
+		}
+		if i == len(parts)-1 && opt.Deliver {
+			d.r.QueueID = queueID(rp)
+		}
+	}
+	if !opt.Deliver {
+		if _, ok := d.step1("rset", "RSET"); !ok {
+			return d.ctx.Err()
+		}
+	}
+	d.finish()
+	return d.ctx.Err()
+}
+
+type chunk struct {
+	off int
+	b   []byte
+}
+
+// chunks splits msg into pieces of size n (all of it when n <= 0).
+func chunks(msg []byte, n int) []chunk {
+	if n <= 0 || n >= len(msg) {
+		return []chunk{{0, msg}}
+	}
+	var out []chunk
+	for off := 0; off < len(msg); off += n {
+		out = append(out, chunk{off, msg[off:min(off+n, len(msg))]})
+	}
+	return out
+}
+
+// queueID extracts the queue id from a 250 reply to the final dot, such
+// as Postfix's "250 2.0.0 Ok: queued as 4Xb1Y20Q3Tz8".
+func queueID(rp Reply) string {
+	if _, after, ok := strings.Cut(rp.Text, "queued as "); ok {
+		return strings.Fields(after + " ")[0]
+	}
+	return rp.Text
+}
+
+// awaitAcked waits until TCP has acknowledged every byte written (TCP_INFO
+// on Linux), so that abandoning the transaction still proves the path
+// carried the message. It records the phase and any failure, and reports
+// whether the bytes were acknowledged.
+func (d *dialogue) awaitAcked(phase string, start time.Duration, opt SessionOptions) bool {
+	err := waitAcked(d.ctx, d.c, d.rt)
+	d.r.timePhase(phase, d.c.Since()-start)
+	switch {
+	case err == nil:
+		d.r.Acked = true
+		return true
+	case errors.Is(err, errors.ErrUnsupported):
+		// No TCP_INFO here: the kernel accepted the bytes, which is
+		// all that can be said.
+		d.r.Findings = append(d.r.Findings, Finding{SevInfo, "ack-unverified",
+			"this system cannot read TCP_INFO; delivery of the body to the peer's TCP was not verified"})
+		return true
+	}
+	d.writeFailed(err, opt)
+	return false
+}
+
+// writeFailed classifies a failed write or acknowledgement wait and, when
+// the server had already ended an idle session, tells that story.
+func (d *dialogue) writeFailed(err error, opt SessionOptions) {
+	if d.explainClose(opt) {
+		return
+	}
+	d.r.setFailure(Classify(err), "body: "+err.Error())
+}
+
+// explainClose looks for the server ending the session on its own (an
+// unsolicited 421, or a FIN nobody asked for) and, if found, sets the
+// outcome to server-timeout with the numbers: how long the server had
+// waited since the last thing it heard or said, and which pause was
+// longer than that. It reports whether it found such a close.
+func (d *dialogue) explainClose(opt SessionOptions) bool {
+	var (
+		idleFrom  time.Duration
+		closeAt   time.Duration = -1
+		closeWhat string
+		pause     string // the pause the close happened in
+		rst       *Event // the RST after the close
+	)
+	for _, e := range d.c.Timeline() {
+		if closeAt >= 0 {
+			if e.Kind == EvRST && rst == nil {
+				rst = &e
+			}
+			continue
+		}
+		switch e.Kind {
+		case EvSend, EvData, EvReply:
+			idleFrom = e.At
+		case EvPauseStart:
+			pause = strings.Fields(e.Text + " ")[0]
+		case EvPauseEnd:
+			pause = ""
+		case EvUnsolicited:
+			closeAt, closeWhat = e.At, e.Reply.String()
+		case EvFIN:
+			closeAt, closeWhat = e.At, "FIN"
+		}
+	}
+	if closeAt < 0 {
+		return false
+	}
+	idle := closeAt - idleFrom
+	d.r.IdleTimeoutMS = ptr(ms(idle))
+	msg := fmt.Sprintf("server ended the session %s after it last heard or said anything (%s)", fmtDur(idle), closeWhat)
+	if fin, ok := d.c.FINAt(); ok && closeWhat != "FIN" {
+		msg += fmt.Sprintf(", FIN at %s", fmtDur(fin))
+	}
+	if rst != nil {
+		msg += fmt.Sprintf("; the late write at %s met RST (%s)", fmtDur(rst.At), rst.Text)
+	}
+	d.r.setFailure(ServerTimeout, msg)
+	if p := pauseLength(pause, opt); p > 0 {
+		grow := int(math.Ceil(p.Seconds()*4/3/10) * 10)
+		d.r.Findings = append(d.r.Findings, Finding{SevCritical, "pause-exceeds-server-timeout",
+			fmt.Sprintf("%s [%s]: the %s of %s is longer than the server's idle timeout of %s; shorten it below %s, or raise the server's timeout above %s (Postfix: postconf -e smtpd_timeout=%ds; postfix reload)",
+				d.t.Host, d.r.Address, pause, p, fmtDur(idle), fmtDur(idle), p, grow)})
+	}
+	return true
+}
+
+// pauseLength returns the configured length of the named pause.
+func pauseLength(name string, opt SessionOptions) time.Duration {
+	switch name {
+	case "pause-before-data":
+		return opt.PauseBeforeData
+	case "pause-after-data":
+		return opt.PauseAfterData
+	case "chunk-pause":
+		return opt.ChunkPause
+	}
+	return 0
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// fmtDur renders a duration in seconds with millisecond precision.
+func fmtDur(d time.Duration) string {
+	return fmt.Sprintf("%.3f s", d.Seconds())
+}

@@ -1,0 +1,251 @@
+package probe
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+)
+
+// TimeoutPhases are the points of a session at which Timeout can go
+// quiet, in session order.
+var TimeoutPhases = []string{"banner", "ehlo", "mail", "rcpt", "data", "body"}
+
+// RFCServerTimeout is the least time a server should wait for the next
+// command: RFC 5321 §4.5.3.2.7, "Server Timeout: 5 Minutes".
+const RFCServerTimeout = 5 * time.Minute
+
+// DefaultMaxWait caps a timeout measurement: twice Postfix's default
+// smtpd_timeout (300 s), so that a server meeting RFC 5321 §4.5.3.2.7 is
+// measured rather than cut off.
+const DefaultMaxWait = 10 * time.Minute
+
+// postfixLog is what Postfix's smtpd logs when its smtpd_timeout fires
+// in each phase ("timeout after DATA (0 bytes) from ...").
+var postfixLog = map[string]string{
+	"banner": "timeout after CONNECT",
+	"ehlo":   "timeout after EHLO",
+	"mail":   "timeout after MAIL",
+	"rcpt":   "timeout after RCPT",
+	"data":   "timeout after DATA (0 bytes)",
+	"body":   "timeout after DATA (%d bytes)",
+}
+
+// TimeoutOptions configure idle-timeout discovery.
+type TimeoutOptions struct {
+	MaxWait  time.Duration // how long to stay quiet at most; 0 means DefaultMaxWait
+	From     string        // reverse-path for the mail, rcpt, data and body phases
+	To       string        // forward-path; "" means "postmaster" (RFC 5321 §4.5.1)
+	StartTLS bool
+	// Pauses the user plans (session's --pause-* flags); a measured
+	// timeout shorter than one of them is a critical finding.
+	Pauses map[string]time.Duration
+}
+
+// IsPhase reports whether s names a timeout phase.
+func IsPhase(s string) bool {
+	for _, p := range TimeoutPhases {
+		if p == s {
+			return true
+		}
+	}
+	return false
+}
+
+// Timeout drives a session to phase, goes quiet, and times how long the
+// server waits before it hangs up, from the moment the server last heard
+// or said something. The result carries the timeout, what closed the
+// session (an unsolicited 421, a bare FIN, or RST) and the line a
+// Postfix server logs for it.
+func (p *Prober) Timeout(ctx context.Context, t Target, phase string, opt TimeoutOptions) (r Result) {
+	r = newResult(t)
+	r.Phase = phase
+	d := p.begin(ctx, t, &r)
+	if d == nil {
+		return r
+	}
+	defer d.end()
+	to := opt.To
+	if to == "" {
+		to = "postmaster"
+	}
+	var quietFrom time.Duration
+	mark := func(rp Reply) { quietFrom = rp.At }
+	ok := true
+	var rp Reply
+	switch phase {
+	case "banner":
+		rp, ok = d.step1("banner")
+		r.Banner = rp.String()
+		mark(rp)
+	default:
+		if ok = d.greet(opt.StartTLS); ok {
+			mark(*r.Reply)
+		}
+		steps := []struct{ phase, line string }{
+			{"mail", "MAIL FROM:<" + opt.From + ">"},
+			{"rcpt", "RCPT TO:<" + to + ">"},
+			{"data", "DATA"},
+		}
+		for _, s := range steps {
+			if !ok || phase == "ehlo" {
+				break
+			}
+			rp, ok = d.step1(s.phase, s.line)
+			mark(rp)
+			if s.phase == phase {
+				break
+			}
+		}
+		if ok && phase == "body" {
+			// The headers of a message, then silence: the server is
+			// inside DATA with some bytes received.
+			msg := Message(opt.From, to, d.name, 0, p.now())
+			if err := d.c.WriteData(ctx, d.rt, msg); err != nil {
+				d.writeFailed(err, SessionOptions{})
+				ok = false
+			} else {
+				r.BytesWritten = len(msg)
+				quietFrom = d.c.Since()
+			}
+		}
+	}
+	if !ok {
+		return r
+	}
+	maxWait := opt.MaxWait
+	if maxWait <= 0 {
+		maxWait = DefaultMaxWait
+	}
+	acted, err := d.c.Pause(ctx, "quiet", maxWait, true)
+	if err != nil {
+		r.setFailure(ReplyTimeout, "run deadline: "+err.Error())
+		return r
+	}
+	if !acted {
+		r.Findings = append(r.Findings, Finding{SevInfo, "no-timeout-within-max-wait",
+			fmt.Sprintf("%s [%s] kept the idle session open for %s at phase %s (--max-wait)", t.Host, r.Address, maxWait, phase)})
+		return r
+	}
+	var closedAt time.Duration
+	rp, rerr := d.c.ReadReply(ctx, time.Millisecond)
+	switch {
+	case rerr == nil && rp.Unsolicited:
+		closedAt, r.ClosedBy = rp.At, "421"
+		rc := rp
+		r.Reply = &rc
+		if rp.Code != 421 {
+			r.ClosedBy = fmt.Sprint(rp.Code)
+		}
+		// The FIN that follows the 421 (RFC 5321 §3.8).
+		_ = d.c.WaitEnd(ctx, 2*time.Second)
+	case rerr == nil:
+		r.setFailure(ProtocolError, "reply during an idle wait: "+rp.String())
+		return r
+	case errors.Is(rerr, ErrClosed):
+		closedAt, _ = d.c.FINAt()
+		r.ClosedBy = "fin"
+	case errors.Is(rerr, ErrReset):
+		closedAt, r.ClosedBy = d.c.Since(), "rst"
+		for _, e := range d.c.Timeline() {
+			if e.Kind == EvRST {
+				closedAt = e.At
+			}
+		}
+	default:
+		r.setFailure(Classify(rerr), "idle wait: "+rerr.Error())
+		return r
+	}
+	idle := closedAt - quietFrom
+	r.TimeoutMS = ptr(ms(idle))
+	r.ServerLog = postfixLog[phase]
+	if phase == "body" {
+		r.ServerLog = fmt.Sprintf(postfixLog[phase], r.BytesWritten)
+	}
+	what := "sent " + rp.String() + " and closed"
+	if r.ClosedBy == "fin" {
+		what = "closed (FIN) without a reply"
+	} else if r.ClosedBy == "rst" {
+		what = "reset the connection"
+	}
+	r.setFailure(ServerTimeout, fmt.Sprintf("idle at phase %s, the server %s after %s", phase, what, fmtDur(idle)))
+	if idle < RFCServerTimeout {
+		r.Findings = append(r.Findings, Finding{SevWarning, "server-timeout-below-rfc",
+			fmt.Sprintf("%s drops a session idle at phase %s after %s; RFC 5321 §4.5.3.2.7 asks servers to wait at least 5 minutes",
+				who(t, r.Address), phase, fmtDur(idle))})
+	}
+	for name, pause := range opt.Pauses {
+		if applies(name, phase) && pause >= idle {
+			grow := int(pause.Seconds()*4/3/10+1) * 10
+			r.Findings = append(r.Findings, Finding{SevCritical, "pause-exceeds-server-timeout",
+				fmt.Sprintf("%s: the %s of %s would outlast the server's %s idle timeout at phase %s; shorten it below %s, or raise the server's timeout above %s (Postfix: postconf -e smtpd_timeout=%ds; postfix reload)",
+					who(t, r.Address), name, pause, fmtDur(idle), phase, fmtDur(idle), pause, grow)})
+		}
+	}
+	return r
+}
+
+// applies reports whether a sender pause happens where phase goes quiet.
+func applies(pause, phase string) bool {
+	switch pause {
+	case "pause-before-data":
+		return phase == "rcpt"
+	case "pause-after-data":
+		return phase == "data"
+	case "chunk-pause":
+		return phase == "body"
+	}
+	return false
+}
+
+// TimeoutAll measures every phase in parallel sessions, so that the wall
+// time is about the longest timeout rather than the sum.
+func (p *Prober) TimeoutAll(ctx context.Context, t Target, phases []string, opt TimeoutOptions) []Result {
+	out := make([]Result, len(phases))
+	var wg sync.WaitGroup
+	for i, ph := range phases {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			out[i] = p.Timeout(ctx, t, ph, opt)
+		}()
+	}
+	wg.Wait()
+	mergeBelowRFC(out, who(t, t.Addr.Addr().String()))
+	return out
+}
+
+// mergeBelowRFC replaces the per-phase "server-timeout-below-rfc" findings
+// of one address by one that lists every phase.
+func mergeBelowRFC(rs []Result, who string) {
+	var parts []string
+	for i := range rs {
+		kept := rs[i].Findings[:0]
+		for _, f := range rs[i].Findings {
+			if f.Code == "server-timeout-below-rfc" {
+				parts = append(parts, fmt.Sprintf("%s after %s", rs[i].Phase, fmtDur(time.Duration(*rs[i].TimeoutMS*1e6))))
+				continue
+			}
+			kept = append(kept, f)
+		}
+		rs[i].Findings = kept
+	}
+	if len(parts) > 1 {
+		rs[0].Findings = append(rs[0].Findings, Finding{SevWarning, "server-timeout-below-rfc",
+			fmt.Sprintf("%s drops idle sessions at %s; RFC 5321 §4.5.3.2.7 asks servers to wait at least 5 minutes", who, strings.Join(parts, ", "))})
+	} else if len(parts) == 1 {
+		rs[0].Findings = append(rs[0].Findings, Finding{SevWarning, "server-timeout-below-rfc",
+			fmt.Sprintf("%s drops a session idle at %s; RFC 5321 §4.5.3.2.7 asks servers to wait at least 5 minutes", who, parts[0])})
+	}
+}
+
+// who names an address for a finding: "host [address]", or the address
+// alone when the target was a literal.
+func who(t Target, address string) string {
+	if t.Host == address || t.Host == "" {
+		return address
+	}
+	return fmt.Sprintf("%s [%s]", t.Host, address)
+}
