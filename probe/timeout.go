@@ -113,6 +113,7 @@ func (p *Prober) Timeout(ctx context.Context, t Target, phase string, opt Timeou
 		}
 	}
 	if !ok {
+		d.quit()
 		return r
 	}
 	maxWait := opt.MaxWait
@@ -165,6 +166,9 @@ func (p *Prober) Timeout(ctx context.Context, t Target, phase string, opt Timeou
 		r.ServerLog = fmt.Sprintf(postfixLog[phase], r.BytesWritten)
 	}
 	what := "sent " + rp.String() + " and closed"
+	if _, fin := d.c.FINAt(); r.ClosedBy != "421" && r.ClosedBy != "fin" && r.ClosedBy != "rst" && !fin {
+		what = "abandoned the transaction with " + rp.String() + " (the session stayed open)"
+	}
 	if r.ClosedBy == "fin" {
 		what = "closed (FIN) without a reply"
 	} else if r.ClosedBy == "rst" {

@@ -1,0 +1,290 @@
+package probe
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/smtpprobe/smtpprobe/probe/probetest"
+)
+
+func TestSession(t *testing.T) {
+	t.Parallel()
+	type peer func(tb testing.TB) (netip.AddrPort, *probetest.SMTPServer)
+	gosmtp := func(opt probetest.SMTPOptions) peer {
+		return func(tb testing.TB) (netip.AddrPort, *probetest.SMTPServer) {
+			s, err := probetest.StartSMTP("127.0.0.1:0", opt)
+			if err != nil {
+				tb.Fatal(err)
+			}
+			tb.Cleanup(func() { s.Close() })
+			return s.Addr, s
+		}
+	}
+	script := func(f func(c net.Conn, r *bufio.Reader)) peer {
+		return func(tb testing.TB) (netip.AddrPort, *probetest.SMTPServer) { return scriptPeer(tb, f), nil }
+	}
+	// upToData answers the greeting, EHLO, MAIL, RCPT and DATA.
+	upToData := func(c net.Conn, r *bufio.Reader) bool {
+		fmt.Fprint(c, "220 mx.example.com ESMTP\r\n")
+		if !expect(r, "EHLO") {
+			return false
+		}
+		fmt.Fprint(c, "250-mx.example.com\r\n250 PIPELINING\r\n")
+		for _, want := range []string{"MAIL", "RCPT"} {
+			if !expect(r, want) {
+				return false
+			}
+			fmt.Fprint(c, "250 2.1.0 Ok\r\n")
+		}
+		if !expect(r, "DATA") {
+			return false
+		}
+		fmt.Fprint(c, "354 go ahead\r\n")
+		return true
+	}
+	tests := []struct {
+		name         string
+		peer         peer
+		opt          SessionOptions
+		want         Outcome
+		wantMessages int64 // messages the go-smtp peer accepted
+		wantQueueID  bool
+		wantEvents   []EventKind // in this order, among others
+		wantFinding  string
+		wantCapErr   string
+	}{{
+		name:       "abandoned without the dot",
+		peer:       gosmtp(probetest.SMTPOptions{}),
+		opt:        SessionOptions{Size: 5000},
+		want:       OK,
+		wantEvents: []EventKind{EvReply, EvData, EvData, EvClose},
+	}, {
+		name:         "delivered with the dot",
+		peer:         gosmtp(probetest.SMTPOptions{}),
+		opt:          SessionOptions{Size: 5000, Deliver: true, Pipelining: true},
+		want:         OK,
+		wantMessages: 1,
+		wantQueueID:  true,
+	}, {
+		name:       "chunks with pauses",
+		peer:       gosmtp(probetest.SMTPOptions{}),
+		opt:        SessionOptions{Size: 3000, ChunkSize: 1000, ChunkPause: 50 * time.Millisecond},
+		want:       OK,
+		wantEvents: []EventKind{EvData, EvPauseStart, EvPauseEnd, EvData, EvPauseStart, EvPauseEnd, EvData},
+	}, {
+		name:         "BDAT delivered",
+		peer:         gosmtp(probetest.SMTPOptions{}),
+		opt:          SessionOptions{Size: 3000, ChunkSize: 1000, BDAT: true, Deliver: true},
+		want:         OK,
+		wantMessages: 1,
+		wantQueueID:  true,
+	}, {
+		name:       "BDAT abandoned with RSET",
+		peer:       gosmtp(probetest.SMTPOptions{}),
+		opt:        SessionOptions{Size: 3000, ChunkSize: 1000, BDAT: true},
+		want:       OK,
+		wantEvents: []EventKind{EvSend, EvReply, EvSend, EvReply},
+	}, {
+		name:        "idle 421 during pause after DATA, then RST",
+		peer:        gosmtp(probetest.SMTPOptions{ReadTimeout: 300 * time.Millisecond}),
+		opt:         SessionOptions{Size: 2000, Pipelining: true, PauseAfterData: 800 * time.Millisecond},
+		want:        ServerTimeout,
+		wantEvents:  []EventKind{EvReply, EvPauseStart, EvUnsolicited, EvFIN, EvPauseEnd, EvData, EvRST},
+		wantFinding: "pause-exceeds-server-timeout",
+	}, {
+		name: "silent close (FIN, no 421) during the pause",
+		peer: script(func(c net.Conn, r *bufio.Reader) {
+			if upToData(c, r) {
+				time.Sleep(200 * time.Millisecond)
+			}
+		}),
+		opt:         SessionOptions{Size: 2000, PauseAfterData: 600 * time.Millisecond},
+		want:        ServerTimeout,
+		wantEvents:  []EventKind{EvPauseStart, EvFIN, EvPauseEnd, EvData},
+		wantFinding: "pause-exceeds-server-timeout",
+	}, {
+		name: "reset while the body is sent",
+		peer: script(func(c net.Conn, r *bufio.Reader) {
+			if upToData(c, r) {
+				r.ReadString('\n')
+				resetConn(c)
+			}
+		}),
+		opt:        SessionOptions{Size: 200000, ChunkSize: 20000, ChunkPause: 20 * time.Millisecond},
+		want:       Reset,
+		wantEvents: []EventKind{EvData, EvRST},
+	}, {
+		name:       "BDAT without CHUNKING",
+		peer:       script(func(c net.Conn, r *bufio.Reader) { upToData(c, r) }),
+		opt:        SessionOptions{Size: 100, BDAT: true},
+		want:       OK,
+		wantCapErr: "CHUNKING",
+	}, {
+		name:       "message above SIZE",
+		peer:       gosmtp(probetest.SMTPOptions{MaxBytes: 1000}),
+		opt:        SessionOptions{Size: 5000},
+		want:       OK,
+		wantCapErr: "exceeds the server's advertised SIZE 1000",
+	}}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			addr, srv := tc.peer(t)
+			ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+			defer cancel()
+			p := &Prober{ReplyTimeout: 3 * time.Second, Helo: "probe.example.com"}
+			opt := tc.opt
+			opt.To = []string{"postmaster@example.com"}
+			r, err := p.Session(ctx, Target{Host: "mx.example.com", Addr: addr, Preference: -1}, opt)
+			var ce *CapabilityError
+			if tc.wantCapErr != "" {
+				if !errors.As(err, &ce) || !strings.Contains(ce.Error(), tc.wantCapErr) {
+					t.Fatalf("Session(%s) error = %v, want a CapabilityError with %q", tc.name, err, tc.wantCapErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Session(%s) error = %v", tc.name, err)
+			}
+			if r.Outcome != tc.want {
+				t.Fatalf("Session(%s).Outcome = %s (%s), want %s%s", tc.name, r.Outcome, r.Error, tc.want, dump(r.Timeline))
+			}
+			if tc.want == OK && !opt.BDAT && !r.Acked && !opt.Deliver {
+				t.Errorf("Session(%s).Acked = false, want true", tc.name)
+			}
+			if got := r.QueueID != ""; got != tc.wantQueueID {
+				t.Errorf("Session(%s).QueueID = %q, want set = %v", tc.name, r.QueueID, tc.wantQueueID)
+			}
+			if srv != nil {
+				// go-smtp counts a message when the final dot (or BDAT
+				// LAST) arrived; give it a moment to finish.
+				time.Sleep(50 * time.Millisecond)
+				if got := srv.Messages(); got != tc.wantMessages {
+					t.Errorf("Session(%s) delivered %d messages, want %d", tc.name, got, tc.wantMessages)
+				}
+			}
+			if !inOrder(r.Timeline, tc.wantEvents) {
+				t.Errorf("Session(%s) timeline lacks %v in order:%s", tc.name, tc.wantEvents, dump(r.Timeline))
+			}
+			if tc.wantFinding != "" && !hasFinding(r.Findings, tc.wantFinding) {
+				t.Errorf("Session(%s).Findings = %+v, want %s", tc.name, r.Findings, tc.wantFinding)
+			}
+		})
+	}
+}
+
+// inOrder reports whether kinds appear in tl in this order (not
+// necessarily adjacent).
+func inOrder(tl []Event, kinds []EventKind) bool {
+	i := 0
+	for _, e := range tl {
+		if i < len(kinds) && e.Kind == kinds[i] {
+			i++
+		}
+	}
+	return i == len(kinds)
+}
+
+func TestTimeout(t *testing.T) {
+	t.Parallel()
+	idle := 300 * time.Millisecond
+	s, err := probetest.StartSMTP("127.0.0.1:0", probetest.SMTPOptions{ReadTimeout: idle})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	p := &Prober{ReplyTimeout: 3 * time.Second, Helo: "probe.example.com"}
+	tgt := Target{Host: "mx.example.com", Addr: s.Addr, Preference: -1}
+	start := time.Now()
+	// go-smtp refuses the bare "postmaster" that RFC 5321 §4.1.1.3 says
+	// every server must accept, so name a domain.
+	rs := p.TimeoutAll(ctx, tgt, TimeoutPhases, TimeoutOptions{MaxWait: 5 * time.Second, To: "postmaster@example.com",
+		Pauses: map[string]time.Duration{"pause-after-data": time.Second}})
+	if wall := time.Since(start); wall > idle+time.Second {
+		t.Errorf("TimeoutAll wall time = %s, want about %s (parallel)", wall, idle)
+	}
+	if len(rs) != len(TimeoutPhases) {
+		t.Fatalf("TimeoutAll returned %d results, want %d", len(rs), len(TimeoutPhases))
+	}
+	below := 0
+	for i, r := range rs {
+		// In DATA, go-smtp answers its read timeout with "554 5.0.0
+		// Error: transaction failed" and keeps the session open.
+		wantBy := "421"
+		if r.Phase == "data" || r.Phase == "body" {
+			wantBy = "554"
+		}
+		if r.Phase != TimeoutPhases[i] || r.Outcome != ServerTimeout || r.TimeoutMS == nil || r.ClosedBy != wantBy {
+			t.Errorf("Timeout(%s) = phase %q, %s (%s), timeout %v, closed by %q; want a measured %s%s", TimeoutPhases[i], r.Phase, r.Outcome, r.Error, r.TimeoutMS, r.ClosedBy, wantBy, dump(r.Timeline))
+			continue
+		}
+		if got := time.Duration(*r.TimeoutMS * 1e6); got < idle-20*time.Millisecond || got > idle+100*time.Millisecond {
+			t.Errorf("Timeout(%s).TimeoutMS = %s, want about %s", r.Phase, got, idle)
+		}
+		if !r.Good() {
+			t.Errorf("Timeout(%s).Good() = false, want true", r.Phase)
+		}
+		for _, f := range r.Findings {
+			if f.Code == "server-timeout-below-rfc" {
+				below++
+			}
+		}
+	}
+	if below != 1 {
+		t.Errorf("TimeoutAll gave %d server-timeout-below-rfc findings, want 1 merged", below)
+	}
+	if rs[4].ServerLog != "timeout after DATA (0 bytes)" || !hasFinding(rs[4].Findings, "pause-exceeds-server-timeout") {
+		t.Errorf("Timeout(data) = log %q, findings %+v; want Postfix's line and pause-exceeds-server-timeout", rs[4].ServerLog, rs[4].Findings)
+	}
+	if !strings.HasPrefix(rs[5].ServerLog, "timeout after DATA (") || rs[5].ServerLog == "timeout after DATA (0 bytes)" {
+		t.Errorf("Timeout(body).ServerLog = %q, want the bytes sent", rs[5].ServerLog)
+	}
+}
+
+func TestTimeoutClosedBy(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		script func(c net.Conn, r *bufio.Reader)
+		want   string
+	}{
+		{"fin", func(c net.Conn, r *bufio.Reader) {
+			fmt.Fprint(c, "220 mx.example.com ESMTP\r\n")
+			time.Sleep(200 * time.Millisecond)
+		}, "fin"},
+		{"rst", func(c net.Conn, r *bufio.Reader) {
+			fmt.Fprint(c, "220 mx.example.com ESMTP\r\n")
+			time.Sleep(200 * time.Millisecond)
+			resetConn(c)
+		}, "rst"},
+	}
+	for _, tc := range tests {
+		addr := scriptPeer(t, tc.script)
+		r := (&Prober{ReplyTimeout: time.Second}).Timeout(context.Background(), Target{Host: "mx", Addr: addr, Preference: -1}, "banner", TimeoutOptions{MaxWait: 3 * time.Second})
+		if r.ClosedBy != tc.want || r.TimeoutMS == nil {
+			t.Errorf("Timeout(%s peer) = closed by %q, timeout %v (%s); want %s%s", tc.name, r.ClosedBy, r.TimeoutMS, r.Error, tc.want, dump(r.Timeline))
+			continue
+		}
+		if got := *r.TimeoutMS; got < 180 || got > 400 {
+			t.Errorf("Timeout(%s peer).TimeoutMS = %v, want about 200", tc.name, got)
+		}
+	}
+	// A server that keeps quiet longer than --max-wait: ok, with a note.
+	addr := scriptPeer(t, func(c net.Conn, r *bufio.Reader) {
+		fmt.Fprint(c, "220 mx.example.com ESMTP\r\n")
+		time.Sleep(time.Second)
+	})
+	r := (&Prober{}).Timeout(context.Background(), Target{Host: "mx", Addr: addr, Preference: -1}, "banner", TimeoutOptions{MaxWait: 200 * time.Millisecond})
+	if r.Outcome != OK || r.TimeoutMS != nil || !hasFinding(r.Findings, "no-timeout-within-max-wait") {
+		t.Errorf("Timeout(patient peer) = %s, %v, %+v; want ok with no-timeout-within-max-wait", r.Outcome, r.TimeoutMS, r.Findings)
+	}
+}
