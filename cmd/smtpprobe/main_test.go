@@ -45,6 +45,17 @@ func TestRunBadInput(t *testing.T) {
 		{[]string{"mx", "example.com", "--resolver", "not a server"}, "--resolver"},
 		{[]string{"mx", "example.com", "--bogus"}, "unknown flag"},
 		{[]string{"mx", "a.example", "b.example"}, "got 2 arguments"},
+		{[]string{"session"}, "want exactly one TARGET"},
+		{[]string{"session", "example.com", "--chunk-size", "0"}, "--chunk-size 0"},
+		{[]string{"session", "example.com", "--pause-after-data", "-1s"}, "--pause-after-data -1s"},
+		{[]string{"session", "example.com", "--pause-before-data", "soon"}, "invalid argument"},
+		{[]string{"session", "example.com", "--size", "0"}, "--size 0"},
+		{[]string{"session", "example.com", "--to", "a b@example.com"}, "--to"},
+		{[]string{"session", "example.com", "--from", "<x@example.com>"}, "--from"},
+		{[]string{"session", "[2001:db8::1]:99999"}, "out of range"},
+		{[]string{"timeout", "example.com", "--phase", "lunch"}, `--phase "lunch"`},
+		{[]string{"timeout", "example.com", "--max-wait", "0s"}, "--max-wait 0s"},
+		{[]string{"timeout", "example.com", "--chunk-pause", "-5s"}, "--chunk-pause -5s"},
 	}
 	for _, tc := range tests {
 		stdout, stderr, code := runArgs(t, tc.args...)
@@ -130,4 +141,37 @@ func TestRunDemo(t *testing.T) {
 	}
 }
 
-var _ = probetest.SMTPOptions{}
+// TestRunSessionCapabilityErrors: options the server cannot honour are
+// bad input, found only after EHLO: one line, exit 3, nothing on stdout.
+func TestRunSessionCapabilityErrors(t *testing.T) {
+	t.Parallel()
+	s, err := probetest.StartSMTP("127.0.0.1:0", probetest.SMTPOptions{MaxBytes: 4096})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	target := fmt.Sprintf("127.0.0.1:%d", s.Addr.Port())
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--size", "10000"}, "SIZE 4096"},
+	}
+	for _, tc := range tests {
+		args := append([]string{"session", target, "--to", "postmaster@example.com"}, tc.args...)
+		stdout, stderr, code := runArgs(t, args...)
+		if code != 3 || stdout != "" || !strings.Contains(stderr, tc.want) || strings.Count(stderr, "\n") != 1 {
+			t.Errorf("run(%q) = %d, stdout %q, stderr %q; want 3, one line with %q", args, code, stdout, stderr, tc.want)
+		}
+	}
+	// And a session that fits is delivered only with --deliver.
+	_, stderr, code := runArgs(t, "session", target, "--to", "postmaster@example.com", "--size", "1000", "--json")
+	if code != 0 || s.Messages() != 0 {
+		t.Errorf("session (no --deliver) = %d (%s), %d messages; want 0, none delivered", code, stderr, s.Messages())
+	}
+	_, stderr, code = runArgs(t, "session", target, "--to", "postmaster@example.com", "--size", "1000", "--deliver", "--json")
+	time.Sleep(50 * time.Millisecond)
+	if code != 0 || s.Messages() != 1 {
+		t.Errorf("session --deliver = %d (%s), %d messages; want 0, one delivered", code, stderr, s.Messages())
+	}
+}
