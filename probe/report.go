@@ -55,8 +55,8 @@ func (r *Report) Status() Status {
 	return s
 }
 
-// MXOptions are the settings of an MX run.
-type MXOptions struct {
+// RunOptions are the settings of a run over the addresses of a target.
+type RunOptions struct {
 	Port     uint16 // 0 means 25
 	Family   dnscheck.Family
 	Parallel int  // concurrent sessions; 0 means 8
@@ -67,7 +67,7 @@ type MXOptions struct {
 // address of every exchanger, concurrently, with Check. It returns an error
 // only for bad input (*dnscheck.InputError) or when ctx ends before DNS
 // resolution completes.
-func (p *Prober) MX(ctx context.Context, res *dnscheck.Resolver, domain string, opt MXOptions) (*Report, error) {
+func (p *Prober) MX(ctx context.Context, res *dnscheck.Resolver, domain string, opt RunOptions) (*Report, error) {
 	return p.Run(ctx, res, "mx", domain, opt, func(ctx context.Context, t Target) []Result {
 		return []Result{p.Check(ctx, t)}
 	})
@@ -78,7 +78,7 @@ func (p *Prober) MX(ctx context.Context, res *dnscheck.Resolver, domain string, 
 // domain (its MX, or the implicit MX of a host name, RFC 5321 §5.1) or an
 // IP literal. The report's outcome is the worst of the results. Errors
 // are for bad input and cancellation only.
-func (p *Prober) Run(ctx context.Context, res *dnscheck.Resolver, command, target string, opt MXOptions, fn func(context.Context, Target) []Result) (*Report, error) {
+func (p *Prober) Run(ctx context.Context, res *dnscheck.Resolver, command, target string, opt RunOptions, fn func(context.Context, Target) []Result) (*Report, error) {
 	started := p.now()
 	rep := &Report{Command: command, Target: target, Started: started, Results: []Result{}, Findings: []Finding{}}
 	port := opt.Port
@@ -126,7 +126,7 @@ func (p *Prober) Run(ctx context.Context, res *dnscheck.Resolver, command, targe
 
 // runAll runs fn on every target with at most opt.Parallel at once, and
 // reverse DNS beside it; results keep the targets' order.
-func (p *Prober) runAll(ctx context.Context, res *dnscheck.Resolver, targets []Target, opt MXOptions, fn func(context.Context, Target) []Result) []Result {
+func (p *Prober) runAll(ctx context.Context, res *dnscheck.Resolver, targets []Target, opt RunOptions, fn func(context.Context, Target) []Result) []Result {
 	par := opt.Parallel
 	if par <= 0 {
 		par = 8

@@ -156,7 +156,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) (int,
 	if _, err := stdout.Write(out.Bytes()); err != nil {
 		return 0, err
 	}
-	rep, err := p.MX(ctx, res, "demo.example", probe.MXOptions{Port: lab.port, Parallel: 8})
+	rep, err := p.MX(ctx, res, "demo.example", probe.RunOptions{Port: lab.port, Parallel: 8})
 	if err != nil {
 		return 0, err
 	}

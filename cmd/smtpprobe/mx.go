@@ -42,7 +42,7 @@ func runMX(ctx context.Context, args []string, stdout, stderr io.Writer) (int, e
 	if err != nil {
 		return 0, err
 	}
-	rep, err := cf.prober().MX(ctx, res, domain, probe.MXOptions{
+	rep, err := cf.prober().MX(ctx, res, domain, probe.RunOptions{
 		Port: port, Family: cf.family(), Parallel: cf.parallel, NoPTR: cf.noPTR})
 	var ie *dnscheck.InputError
 	switch {

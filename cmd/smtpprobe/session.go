@@ -124,7 +124,7 @@ func runSession(ctx context.Context, args []string, stdout, stderr io.Writer) (i
 		mu      sync.Mutex
 		capErrs []error
 	)
-	rep, err := p.Run(ctx, res, "session", host, probe.MXOptions{Port: port, Family: cf.family(), Parallel: cf.parallel, NoPTR: true},
+	rep, err := p.Run(ctx, res, "session", host, probe.RunOptions{Port: port, Family: cf.family(), Parallel: cf.parallel, NoPTR: true},
 		func(ctx context.Context, t probe.Target) []probe.Result {
 			r, err := p.Session(ctx, t, opt)
 			if err != nil {
@@ -224,7 +224,7 @@ func runTimeout(ctx context.Context, args []string, stdout, stderr io.Writer) (i
 	p := cf.prober()
 	progress := newProgress(stderr, fmt.Sprintf("timeout: waiting up to %s for the server to hang up", opt.MaxWait))
 	defer progress.stop()
-	rep, err := p.Run(ctx, res, "timeout", host, probe.MXOptions{Port: port, Family: cf.family(), Parallel: cf.parallel, NoPTR: true},
+	rep, err := p.Run(ctx, res, "timeout", host, probe.RunOptions{Port: port, Family: cf.family(), Parallel: cf.parallel, NoPTR: true},
 		func(ctx context.Context, t probe.Target) []probe.Result {
 			return p.TimeoutAll(ctx, t, phases, opt)
 		})
