@@ -1,0 +1,414 @@
+// Package mtu brackets the path MTU towards a TCP peer and provides the Linux
+// socket plumbing for it: DF sockets (IP_PMTUDISC_DO), a per-connection MSS
+// clamp (TCP_MAXSEG), TCP_INFO, and a TCP_INFO-driven verdict on whether
+// written bytes were delivered or vanished.
+//
+// The bracketing algorithm (Search) is pure: it takes a SendFunc and never
+// touches a socket, so it is table-tested without a network. The socket
+// helpers live in sock_linux.go; other systems get stubs that return
+// errors.ErrUnsupported.
+package mtu
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+)
+
+// Plateaus are the MTUs common on real paths (RFC 1191 §7 plus PPPoE 1492,
+// WireGuard 1420, ...). The order is the priority in which Search spends
+// probes on them: earlier entries are pinned first when there are more
+// candidates than probes.
+var Plateaus = []int{1500, 1492, 1480, 1460, 1440, 1420, 1400, 1380, 1280, 576}
+
+// Bounds on IP packet sizes.
+const (
+	MinIPv4 = 576   // every IPv4 host must accept 576-byte datagrams (RFC 791, RFC 1122 §3.3.3)
+	MinIPv6 = 1280  // IPv6 minimum link MTU (RFC 8200 §5)
+	MaxIP   = 65535 // the IPv4 total-length field; IPv6 jumbograms are out of scope
+)
+
+// DefaultParallel is the number of probes (one SMTP session each) per round
+// when Search.Parallel is 0.
+//
+// A round of k probes ending in a monotone threshold has at most k+1
+// outcomes, so 3 rounds can tell at most (k+1)³ answers apart. For
+// 576..1500 there are 926 (925 sizes plus "even 576 failed"), and because
+// round 1 always spends a probe on Max, 3 rounds need k >= 10
+// (TestRunExhaustive proves 3 rounds with 10, and 4 with 8).
+//
+// Twelve, two more than that minimum, leaves room in round 1 for the
+// plateau pairs 1500, 1492/1493, 1480/1481 and 1460/1461 (with 10 only
+// 1492/1493 fits beside the spread needed for 3 rounds), so the most common
+// bottlenecks are pinned in one round. It is still polite towards a mail
+// server that is someone else's: under Exim's default smtp_accept_max (20),
+// Exchange's MaxInboundConnectionPerSource (20) and Postfix's default
+// smtpd_client_connection_count_limit (50), and every session is short.
+// Sites that cap a client lower should pass a smaller Parallel and accept a
+// fourth round (8) or more.
+const DefaultParallel = 12
+
+// maxRounds bounds Run against a SendFunc that never converges; the planner
+// needs at most 17 rounds even with Parallel 1 over 576..65535.
+const maxRounds = 64
+
+// SendFunc tries to carry IP packets of exactly size bytes over the path;
+// ok=true means they arrived (acknowledged), ok=false means they were lost.
+// err is for anything else (the search stops and returns it).
+//
+// SendFunc is called concurrently, up to Parallel calls at once. An
+// acknowledgement is taken as proof that the path carries size bytes, so ok
+// must only be reported when packets of that size really were sent: a
+// middlebox that rewrites the MSS option (PPPoE routers "clamp MSS") makes
+// segments smaller than asked for, which TCP_INFO's snd_mss shows.
+type SendFunc func(ctx context.Context, size int) (ok bool, err error)
+
+// Search is the configuration of one path MTU bracketing.
+type Search struct {
+	// Min and Max are the inclusive range of IP packet sizes: IPv4
+	// 576..interface MTU, IPv6 1280..interface MTU.
+	Min, Max int
+	// Parallel is the number of probes at once per round; 0 means
+	// DefaultParallel.
+	Parallel int
+	// Plateaus are the sizes worth pinning exactly in one probe pair (P ok,
+	// P+1 lost), in priority order; nil means Plateaus.
+	Plateaus []int
+	// Logf, if set, receives one line per round.
+	Logf func(format string, args ...any)
+}
+
+// Bracket is the result of a Search.
+type Bracket struct {
+	LargestOK      int   // 0 if even Min failed
+	SmallestFailed int   // 0 if nothing failed (no bottleneck within range)
+	Rounds         int   // rounds of parallel probes
+	Probes         int   // SendFunc calls
+	Tried          []Try // every probe in order, for the evidence table
+}
+
+// Exact reports whether the bracket pins the path MTU to the byte: the
+// largest size that passed and the smallest that failed are neighbours.
+func (b Bracket) Exact() bool {
+	return b.LargestOK > 0 && b.SmallestFailed == b.LargestOK+1
+}
+
+// Try is one SendFunc call. Within a round, Tried lists probes by size.
+type Try struct {
+	Round, Size int
+	OK          bool
+	Err         error
+}
+
+// RangeError is an invalid Search configuration.
+type RangeError struct {
+	Min, Max, Parallel int
+}
+
+func (e *RangeError) Error() string {
+	if e.Parallel < 0 {
+		return fmt.Sprintf("mtu: Parallel %d is negative, want >= 0 (0 means %d)", e.Parallel, DefaultParallel)
+	}
+	return fmt.Sprintf("mtu: search range %d..%d is invalid, want %d <= Min <= Max <= %d", e.Min, e.Max, MinIPv4, MaxIP)
+}
+
+// InconsistentError reports results that no single path MTU explains: a size
+// was lost twice (the second time in a retry round) while a larger size was
+// acknowledged. Noise (random loss), a route that changed during the search
+// or load balancing over paths with different MTUs all look like this.
+type InconsistentError struct {
+	Smaller int   // lost on every attempt
+	Larger  int   // acknowledged
+	Tried   []Try // every attempt at the two sizes
+}
+
+func (e *InconsistentError) Error() string {
+	return fmt.Sprintf("mtu: inconsistent results: %d-byte packets were lost twice while %d-byte packets were acknowledged (random loss, or a path that changed during the search)", e.Smaller, e.Larger)
+}
+
+// Run brackets the path MTU within [Min, Max].
+//
+// Round 1 tries Max and, while the worst-case round count allows, pairs of
+// plateau P and P+1 inside the range (P ok and P+1 lost pins the MTU at P in
+// one round); plateaus are taken in priority order. Every round first finds
+// the fewest rounds T that can still finish in the worst case with Parallel
+// probes per round, then adds plateau pairs only while they keep T, and
+// spreads the remaining probes over the unknown range (a k-ary search) so
+// that the largest remaining gap is as small as possible. Later rounds refine
+// inside [LargestOK, SmallestFailed] the same way down to the exact byte.
+//
+// An acknowledged size is proof; a lost one may be noise. When a size was
+// lost while a larger one was acknowledged, the lost size is retried once in
+// a round of its own; if it is lost again, Run returns *InconsistentError.
+// A round with a spare slot also re-tests the smallest failed size once, so a
+// single random loss there does not shrink the bracket silently; a random
+// loss of the smallest failed size in a round without a spare slot (often
+// the last one) is not caught.
+//
+// Errors are for misuse (*RangeError), a SendFunc error (returned as is) and
+// ctx ending; the Bracket so far is returned with them.
+func (s Search) Run(ctx context.Context, send SendFunc) (Bracket, error) {
+	var b Bracket
+	if s.Parallel < 0 || s.Min < MinIPv4 || s.Min > s.Max || s.Max > MaxIP {
+		return b, &RangeError{Min: s.Min, Max: s.Max, Parallel: s.Parallel}
+	}
+	k := s.Parallel
+	if k == 0 {
+		k = DefaultParallel
+	}
+	plateaus := s.Plateaus
+	if plateaus == nil {
+		plateaus = Plateaus
+	}
+	logf := s.Logf
+	if logf == nil {
+		logf = func(string, ...any) {}
+	}
+
+	acked := map[int]bool{}   // sizes acknowledged at least once
+	lost := map[int]int{}     // sizes never acknowledged -> times lost
+	retried := map[int]bool{} // lost sizes already retried for inconsistency
+	lo, hi := s.Min-1, s.Max+1
+	var retry []int
+	for round := 1; ; round++ {
+		if err := ctx.Err(); err != nil {
+			return b, err
+		}
+		if round > maxRounds {
+			return b, fmt.Errorf("mtu: no bracket after %d rounds (lo %d, hi %d)", maxRounds, lo, hi)
+		}
+		var sizes []int
+		if len(retry) > 0 {
+			sizes = retry
+			logf("mtu: round %d retries %v, lost while %d passed", round, sizes, lo)
+		} else {
+			if hi-lo <= 1 {
+				break
+			}
+			var mandatory []int
+			if _, tried := lost[s.Max]; !tried && !acked[s.Max] {
+				mandatory = []int{s.Max}
+			}
+			sizes = plan(lo, hi, k, mandatory, plateaus)
+			// A spare slot re-tests the smallest failed size, which the
+			// answer rests on, if it was lost only once so far: a random
+			// loss there would otherwise shrink the bracket silently.
+			if len(sizes) < k && hi <= s.Max && lost[hi] == 1 {
+				sizes = append(sizes, hi)
+			}
+			logf("mtu: round %d probes %v within ok %d, failed %d", round, sizes, lo, hi)
+		}
+
+		tries, err := runRound(ctx, send, round, sizes)
+		b.Rounds++
+		b.Probes += len(tries)
+		b.Tried = append(b.Tried, tries...)
+		if err != nil {
+			return b, err
+		}
+		if err := ctx.Err(); err != nil {
+			return b, err // results of a cancelled round are not evidence
+		}
+		for _, t := range tries {
+			if t.OK {
+				acked[t.Size] = true
+				delete(lost, t.Size)
+			} else if !acked[t.Size] {
+				lost[t.Size]++
+			}
+		}
+
+		lo = s.Min - 1
+		for size := range acked {
+			lo = max(lo, size)
+		}
+		var bad []int // lost sizes below an acknowledged one
+		hi = s.Max + 1
+		for size := range lost {
+			if size < lo {
+				bad = append(bad, size)
+			} else {
+				hi = min(hi, size)
+			}
+		}
+		slices.Sort(bad)
+		retry = retry[:0]
+		for _, size := range bad {
+			if retried[size] {
+				return b, &InconsistentError{Smaller: size, Larger: lo, Tried: triesOf(b.Tried, size, lo)}
+			}
+			if len(retry) < k {
+				retried[size] = true
+				retry = append(retry, size)
+			}
+		}
+	}
+	if lo >= s.Min {
+		b.LargestOK = lo
+	}
+	if hi <= s.Max {
+		b.SmallestFailed = hi
+	}
+	logf("mtu: bracket [%d, %d] after %d rounds, %d probes", b.LargestOK, b.SmallestFailed, b.Rounds, b.Probes)
+	return b, nil
+}
+
+func triesOf(tried []Try, a, b int) []Try {
+	var out []Try
+	for _, t := range tried {
+		if t.Size == a || t.Size == b {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// runRound calls send for every size at once. The first error cancels the
+// others and is returned. Tries are in the order of sizes.
+func runRound(ctx context.Context, send SendFunc, round int, sizes []int) ([]Try, error) {
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	tries := make([]Try, len(sizes))
+	var (
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+		firstErr error
+	)
+	for i, size := range sizes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ok, err := send(rctx, size)
+			tries[i] = Try{Round: round, Size: size, OK: ok && err == nil, Err: err}
+			if err != nil {
+				mu.Lock()
+				if firstErr == nil {
+					firstErr = err
+				}
+				mu.Unlock()
+				cancel()
+			}
+		}()
+	}
+	wg.Wait()
+	return tries, firstErr
+}
+
+// plan chooses the sizes of one round. The unknown answer (the largest size
+// that passes) is one of lo..hi-1, where lo passed (or is Min-1) and hi
+// failed (or is Max+1); every probe is strictly between lo and hi, and the
+// result is sorted.
+func plan(lo, hi, k int, mandatory, plateaus []int) []int {
+	cuts := map[int]bool{}
+	for _, m := range mandatory {
+		if lo < m && m < hi {
+			cuts[m] = true
+		}
+	}
+	// The fewest rounds T that can finish in the worst case: after this
+	// round every gap must be resolvable in T-1 rounds of k probes.
+	var c int
+	for t := 1; ; t++ {
+		c = capacity(k, t-1)
+		if needed(lo, hi, cuts, c) <= k {
+			break
+		}
+	}
+	for _, p := range plateaus {
+		if p <= lo || p+1 >= hi || (cuts[p] && cuts[p+1]) {
+			continue
+		}
+		try := maps(cuts, p, p+1)
+		if needed(lo, hi, try, c) <= k {
+			cuts = try
+		}
+	}
+
+	// Fill: the cuts each gap needs, then the spare probes where they
+	// shrink the largest remaining gap (water-filling).
+	bounds := sortedBounds(lo, hi, cuts)
+	n := len(bounds) - 1
+	extra := make([]int, n)
+	spare := k - len(cuts)
+	for i := range n {
+		g := bounds[i+1] - bounds[i]
+		extra[i] = ceilDiv(g, c) - 1
+		spare -= extra[i]
+	}
+	for ; spare > 0; spare-- {
+		best, bestPiece := -1, 1
+		for i := range n {
+			g := bounds[i+1] - bounds[i]
+			if extra[i] >= g-1 {
+				continue // every size in the gap is probed already
+			}
+			if piece := ceilDiv(g, extra[i]+1); piece > bestPiece {
+				best, bestPiece = i, piece
+			}
+		}
+		if best < 0 {
+			break
+		}
+		extra[best]++
+	}
+	for i := range n {
+		g, e := bounds[i+1]-bounds[i], extra[i]
+		for j := 1; j <= e; j++ {
+			cuts[bounds[i]+j*g/(e+1)] = true
+		}
+	}
+	out := make([]int, 0, len(cuts))
+	for size := range cuts {
+		out = append(out, size)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// needed is how many probes a round needs so that, with cuts included, every
+// gap of unknown answers has at most c of them.
+func needed(lo, hi int, cuts map[int]bool, c int) int {
+	bounds := sortedBounds(lo, hi, cuts)
+	n := len(cuts)
+	for i := 0; i+1 < len(bounds); i++ {
+		n += ceilDiv(bounds[i+1]-bounds[i], c) - 1
+	}
+	return n
+}
+
+func sortedBounds(lo, hi int, cuts map[int]bool) []int {
+	b := make([]int, 0, len(cuts)+2)
+	b = append(b, lo, hi)
+	for size := range cuts {
+		b = append(b, size)
+	}
+	slices.Sort(b)
+	return b
+}
+
+func maps(m map[int]bool, add ...int) map[int]bool {
+	out := make(map[int]bool, len(m)+len(add))
+	for k := range m {
+		out[k] = true
+	}
+	for _, k := range add {
+		out[k] = true
+	}
+	return out
+}
+
+// capacity is (k+1)^r, the number of answers r rounds of k probes can tell
+// apart, saturated well above any packet size.
+func capacity(k, r int) int {
+	c := 1
+	for range r {
+		c *= k + 1
+		if c > 1<<20 {
+			return 1 << 20
+		}
+	}
+	return c
+}
+
+func ceilDiv(a, b int) int { return (a + b - 1) / b }

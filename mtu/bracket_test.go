@@ -1,0 +1,334 @@
+package mtu
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// pathOf is a noiseless path: packets up to mtu bytes pass.
+func pathOf(mtu int) SendFunc {
+	return func(ctx context.Context, size int) (bool, error) {
+		return size <= mtu, ctx.Err()
+	}
+}
+
+func TestRun(t *testing.T) {
+	tests := []struct {
+		name       string
+		search     Search
+		mtu        int
+		wantOK     int
+		wantFailed int
+		wantRounds int // 0: don't check
+	}{
+		{"no bottleneck", Search{Min: 576, Max: 1500}, 1500, 1500, 0, 1},
+		{"no bottleneck beyond Max", Search{Min: 576, Max: 1500}, 9000, 1500, 0, 1},
+		{"PPPoE plateau in one round", Search{Min: 576, Max: 1500}, 1492, 1492, 1493, 1},
+		{"1480 plateau in one round", Search{Min: 576, Max: 1500}, 1480, 1480, 1481, 1},
+		{"1460 plateau in one round", Search{Min: 576, Max: 1500}, 1460, 1460, 1461, 1},
+		{"WireGuard", Search{Min: 576, Max: 1500}, 1420, 1420, 1421, 0},
+		{"odd size", Search{Min: 576, Max: 1500}, 1337, 1337, 1338, 0},
+		{"just below Max", Search{Min: 576, Max: 1500}, 1499, 1499, 1500, 0},
+		{"Min only", Search{Min: 576, Max: 1500}, 576, 576, 577, 0},
+		{"even Min fails", Search{Min: 576, Max: 1500}, 500, 0, 576, 0},
+		{"Min == Max ok", Search{Min: 1280, Max: 1280}, 1500, 1280, 0, 1},
+		{"Min == Max lost", Search{Min: 1280, Max: 1280}, 1000, 0, 1280, 1},
+		{"IPv6 range", Search{Min: 1280, Max: 1500}, 1400, 1400, 1401, 0},
+		{"jumbo interface", Search{Min: 576, Max: 9000}, 1500, 1500, 1501, 0},
+		{"Parallel 1 is a binary search", Search{Min: 576, Max: 1500, Parallel: 1}, 1000, 1000, 1001, 0},
+		{"no plateaus", Search{Min: 576, Max: 1500, Plateaus: []int{}}, 1492, 1492, 1493, 0},
+		{"own plateau", Search{Min: 576, Max: 1500, Plateaus: []int{1476}}, 1476, 1476, 1477, 1},
+		{"loopback", Search{Min: 576, Max: 65535}, 65535, 65535, 0, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b, err := tt.search.Run(t.Context(), pathOf(tt.mtu))
+			if err != nil {
+				t.Fatalf("Run(mtu %d) error: %v", tt.mtu, err)
+			}
+			if b.LargestOK != tt.wantOK || b.SmallestFailed != tt.wantFailed {
+				t.Errorf("Run(mtu %d) = [%d, %d], want [%d, %d]; tried %v", tt.mtu, b.LargestOK, b.SmallestFailed, tt.wantOK, tt.wantFailed, b.Tried)
+			}
+			if tt.wantRounds > 0 && b.Rounds != tt.wantRounds {
+				t.Errorf("Run(mtu %d).Rounds = %d, want %d; tried %v", tt.mtu, b.Rounds, tt.wantRounds, b.Tried)
+			}
+			if b.Probes != len(b.Tried) {
+				t.Errorf("Run(mtu %d).Probes = %d, want len(Tried) = %d", tt.mtu, b.Probes, len(b.Tried))
+			}
+			checkRounds(t, tt.search, b)
+		})
+	}
+}
+
+// checkRounds checks the shape of Tried: rounds numbered 1..Rounds, at most
+// Parallel probes each, in increasing size within a round, all inside the range.
+func checkRounds(t *testing.T, s Search, b Bracket) {
+	t.Helper()
+	k := s.Parallel
+	if k == 0 {
+		k = DefaultParallel
+	}
+	perRound := map[int]int{}
+	last := map[int]int{}
+	for _, tr := range b.Tried {
+		if tr.Round < 1 || tr.Round > b.Rounds {
+			t.Errorf("Try %+v: round outside 1..%d", tr, b.Rounds)
+		}
+		if tr.Size < s.Min || tr.Size > s.Max {
+			t.Errorf("Try %+v: size outside %d..%d", tr, s.Min, s.Max)
+		}
+		if tr.Size <= last[tr.Round] {
+			t.Errorf("Try %+v: not in increasing size within round %d", tr, tr.Round)
+		}
+		last[tr.Round] = tr.Size
+		perRound[tr.Round]++
+	}
+	for r, n := range perRound {
+		if n > k {
+			t.Errorf("round %d has %d probes, want <= Parallel %d", r, n, k)
+		}
+	}
+}
+
+// TestRunExhaustive proves the round bound for every path MTU in 576..1500
+// (and the two outside cases: even 576 fails, nothing fails).
+//
+// With Parallel 8 the bound is 4 rounds: 3 rounds of 8 probes can tell at
+// most 9³ = 729 answers apart, fewer than the 926 here. With 10 or more
+// (the default is 12) it is 3 rounds.
+func TestRunExhaustive(t *testing.T) {
+	for _, tc := range []struct{ parallel, maxRounds int }{
+		{0, 3}, // DefaultParallel
+		{8, 4},
+		{10, 3},
+		{12, 3},
+		{4, 5},
+		{1, 11},
+	} {
+		t.Run(fmt.Sprintf("parallel=%d", tc.parallel), func(t *testing.T) {
+			s := Search{Min: 576, Max: 1500, Parallel: tc.parallel}
+			worst, probes := 0, 0
+			for mtu := 575; mtu <= 1501; mtu++ {
+				b, err := s.Run(t.Context(), pathOf(mtu))
+				if err != nil {
+					t.Fatalf("Run(mtu %d) error: %v", mtu, err)
+				}
+				wantOK, wantFailed := min(mtu, 1500), mtu+1
+				if mtu < 576 {
+					wantOK, wantFailed = 0, 576
+				}
+				if mtu >= 1500 {
+					wantFailed = 0
+				}
+				if b.LargestOK != wantOK || b.SmallestFailed != wantFailed {
+					t.Fatalf("Run(mtu %d) = [%d, %d], want [%d, %d]; tried %v", mtu, b.LargestOK, b.SmallestFailed, wantOK, wantFailed, b.Tried)
+				}
+				if b.Rounds > tc.maxRounds {
+					t.Errorf("Run(mtu %d).Rounds = %d, want <= %d; tried %v", mtu, b.Rounds, tc.maxRounds, b.Tried)
+				}
+				worst = max(worst, b.Rounds)
+				probes = max(probes, b.Probes)
+				checkRounds(t, s, b)
+			}
+			t.Logf("Parallel %d: worst case %d rounds, %d probes", tc.parallel, worst, probes)
+		})
+	}
+}
+
+// The counting bound behind DefaultParallel, stated as a test so it fails
+// loudly if someone lowers the default without the doc: 3 rounds need
+// (k+1)³ >= the number of answers.
+func TestDefaultParallelBound(t *testing.T) {
+	answers := 1500 - 576 + 2
+	if c := capacity(DefaultParallel, 3); c < answers {
+		t.Errorf("capacity(DefaultParallel, 3) = %d < %d answers: 3 rounds are impossible with the default", c, answers)
+	}
+	if c := capacity(8, 3); c >= answers {
+		t.Errorf("capacity(8, 3) = %d >= %d answers, want fewer: the doc's 4-round bound for 8 is stale", c, answers)
+	}
+}
+
+func TestRunRangeError(t *testing.T) {
+	for _, s := range []Search{
+		{Min: 575, Max: 1500},
+		{Min: 1500, Max: 1400},
+		{Min: 576, Max: 65536},
+		{Min: 0, Max: 0},
+		{Min: 576, Max: 1500, Parallel: -1},
+	} {
+		called := false
+		_, err := s.Run(t.Context(), func(context.Context, int) (bool, error) { called = true; return true, nil })
+		var re *RangeError
+		if !errors.As(err, &re) {
+			t.Errorf("Search%+v.Run() error = %v, want *RangeError", s, err)
+			continue
+		}
+		if called {
+			t.Errorf("Search%+v.Run() called send despite the range error", s)
+		}
+		if msg := err.Error(); len(msg) == 0 || containsNewline(msg) {
+			t.Errorf("Search%+v.Run() error %q, want one line", s, msg)
+		}
+	}
+}
+
+func containsNewline(s string) bool {
+	for _, r := range s {
+		if r == '\n' {
+			return true
+		}
+	}
+	return false
+}
+
+// flaky loses the listed sizes on their first n attempts even though they
+// fit the path.
+type flaky struct {
+	mtu   int
+	mu    sync.Mutex
+	loses map[int]int
+}
+
+func (f *flaky) send(ctx context.Context, size int) (bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.loses[size] > 0 {
+		f.loses[size]--
+		return false, nil
+	}
+	return size <= f.mtu, nil
+}
+
+func TestRunNoise(t *testing.T) {
+	s := Search{Min: 576, Max: 1500}
+
+	// 1480 lost once although 1492 passes: retried, then the right answer.
+	f := &flaky{mtu: 1492, loses: map[int]int{1480: 1}}
+	b, err := s.Run(t.Context(), f.send)
+	if err != nil || b.LargestOK != 1492 || b.SmallestFailed != 1493 {
+		t.Errorf("Run(1492, 1480 lost once) = [%d, %d], %v, want [1492, 1493], nil; tried %v", b.LargestOK, b.SmallestFailed, err, b.Tried)
+	}
+
+	// 1480 lost every time although 1492 passes: no single MTU explains it.
+	f = &flaky{mtu: 1492, loses: map[int]int{1480: 100}}
+	b, err = s.Run(t.Context(), f.send)
+	var ie *InconsistentError
+	if !errors.As(err, &ie) {
+		t.Fatalf("Run(1492, 1480 always lost) error = %v, want *InconsistentError; tried %v", err, b.Tried)
+	}
+	if ie.Smaller != 1480 || ie.Larger != 1492 {
+		t.Errorf("InconsistentError = {%d, %d}, want {1480, 1492}", ie.Smaller, ie.Larger)
+	}
+	if len(ie.Tried) == 0 {
+		t.Errorf("InconsistentError.Tried is empty")
+	}
+
+	// Max lost once by noise on a path without bottleneck: round 2 has a
+	// spare slot, re-tests Max, and the bracket does not shrink silently.
+	f = &flaky{mtu: 1500, loses: map[int]int{1500: 1}}
+	b, err = s.Run(t.Context(), f.send)
+	if err != nil || b.LargestOK != 1500 || b.SmallestFailed != 0 {
+		t.Errorf("Run(1500, 1500 lost once) = [%d, %d], %v, want [1500, 0], nil; tried %v", b.LargestOK, b.SmallestFailed, err, b.Tried)
+	}
+}
+
+func TestRunSendError(t *testing.T) {
+	boom := errors.New("boom")
+	b, err := Search{Min: 576, Max: 1500}.Run(t.Context(), func(ctx context.Context, size int) (bool, error) {
+		if size == 1492 {
+			return false, boom
+		}
+		<-ctx.Done() // the others are cancelled by the first error
+		return false, ctx.Err()
+	})
+	if !errors.Is(err, boom) {
+		t.Fatalf("Run() error = %v, want %v", err, boom)
+	}
+	if b.Rounds != 1 {
+		t.Errorf("Run().Rounds = %d, want 1", b.Rounds)
+	}
+}
+
+func TestRunContext(t *testing.T) {
+	ctx, cancel := context.WithCancel(t.Context())
+	var calls atomic.Int32
+	_, err := Search{Min: 576, Max: 1500}.Run(ctx, func(ctx context.Context, size int) (bool, error) {
+		calls.Add(1)
+		cancel()
+		return size <= 1400, nil
+	})
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("Run(cancelled) error = %v, want context.Canceled", err)
+	}
+	if n := calls.Load(); n > DefaultParallel {
+		t.Errorf("Run(cancelled) made %d calls, want at most one round (%d)", n, DefaultParallel)
+	}
+
+	ctx, cancel = context.WithCancel(t.Context())
+	cancel()
+	if _, err := (Search{Min: 576, Max: 1500}).Run(ctx, pathOf(1500)); !errors.Is(err, context.Canceled) {
+		t.Errorf("Run(done ctx) error = %v, want context.Canceled", err)
+	}
+}
+
+// TestRunParallel checks that send runs concurrently, at most Parallel at a
+// time, and that Run is race-free (run with -race).
+func TestRunParallel(t *testing.T) {
+	const parallel = 6
+	var cur, peak atomic.Int32
+	var mu sync.Mutex
+	seen := map[int]int{}
+	send := func(ctx context.Context, size int) (bool, error) {
+		n := cur.Add(1)
+		defer cur.Add(-1)
+		for {
+			p := peak.Load()
+			if n <= p || peak.CompareAndSwap(p, n) {
+				break
+			}
+		}
+		mu.Lock()
+		seen[size]++
+		mu.Unlock()
+		select {
+		case <-time.After(2 * time.Millisecond):
+		case <-ctx.Done():
+			return false, ctx.Err()
+		}
+		return size <= 1234, nil
+	}
+	b, err := Search{Min: 576, Max: 1500, Parallel: parallel}.Run(t.Context(), send)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.LargestOK != 1234 || b.SmallestFailed != 1235 {
+		t.Errorf("Run() = [%d, %d], want [1234, 1235]", b.LargestOK, b.SmallestFailed)
+	}
+	if p := peak.Load(); p < 2 || p > parallel {
+		t.Errorf("peak concurrency %d, want 2..%d", p, parallel)
+	}
+	for size, n := range seen {
+		// Only a failed size may be re-tested (in a spare slot, while it
+		// was the smallest failed one), and only once.
+		if n > 2 || n == 2 && size <= 1234 {
+			t.Errorf("size %d sent %d times, want once on a noiseless path (at most twice if it failed)", size, n)
+		}
+	}
+}
+
+func TestRunLogf(t *testing.T) {
+	var lines int
+	s := Search{Min: 576, Max: 1500, Logf: func(string, ...any) { lines++ }}
+	b, err := s.Run(t.Context(), pathOf(1300))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lines != b.Rounds+1 {
+		t.Errorf("Logf called %d times, want one per round plus a summary (%d)", lines, b.Rounds+1)
+	}
+}

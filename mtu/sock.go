@@ -1,0 +1,133 @@
+package mtu
+
+import (
+	"fmt"
+	"time"
+)
+
+// Verdict is Watch's answer.
+type Verdict int
+
+const (
+	// Unknown is returned with an error.
+	Unknown Verdict = iota
+	// Delivered: every watched byte was acknowledged.
+	Delivered
+	// Lost: retransmissions without ACK progress for the loss limit.
+	Lost
+	// TimedOut: MaxWait passed with neither (no retransmission evidence,
+	// e.g. the peer stopped reading and its window closed).
+	TimedOut
+)
+
+func (v Verdict) String() string {
+	switch v {
+	case Unknown:
+		return "unknown"
+	case Delivered:
+		return "delivered"
+	case Lost:
+		return "lost"
+	case TimedOut:
+		return "timed-out"
+	}
+	return fmt.Sprintf("Verdict(%d)", int(v))
+}
+
+// WatchOptions tune Watch. The zero value is usable.
+type WatchOptions struct {
+	// MinWait is the least time without ACK progress before Lost; 0 means
+	// no floor beyond RTOs × RTO.
+	MinWait time.Duration
+	// MaxWait bounds the whole watch; 0 means DefaultMaxWait.
+	MaxWait time.Duration
+	// RTOs is how many base RTOs without progress (with retransmissions)
+	// mean lost; 0 means 2.
+	RTOs int
+	// Poll is the TCP_INFO polling interval; 0 means 2 ms. It is clamped
+	// to 1..50 ms.
+	Poll time.Duration
+}
+
+// DefaultMaxWait bounds a Watch when WatchOptions.MaxWait is 0. A black hole
+// is decided after 2 RTOs, which is far less unless the RTT is seconds.
+const DefaultMaxWait = 15 * time.Second
+
+func (o WatchOptions) withDefaults() WatchOptions {
+	if o.MaxWait <= 0 {
+		o.MaxWait = DefaultMaxWait
+	}
+	if o.RTOs <= 0 {
+		o.RTOs = 2
+	}
+	if o.Poll <= 0 {
+		o.Poll = 2 * time.Millisecond
+	}
+	o.Poll = min(max(o.Poll, time.Millisecond), 50*time.Millisecond)
+	return o
+}
+
+// IP and TCP header sizes without options (RFC 791, RFC 8200, RFC 9293).
+const (
+	ipv4Header  = 20
+	ipv6Header  = 40
+	tcpHeader   = 20
+	tsOptionLen = 12 // RFC 7323 timestamps option, 10 bytes padded to 12
+)
+
+// Overhead is the number of bytes from a connection's send MSS as TCP_INFO
+// reports it (tcpi_snd_mss) to the IP packet size of a full-sized segment:
+// 40 (IPv4) or 60 (IPv6), plus 12 when timestamps were negotiated.
+//
+// Linux (net/ipv4/tcp_output.c, tcp_mtu_to_mss and tcp_current_mss) keeps
+// two numbers: the MSS clamp, which is what TCP_MAXSEG sets and what the MSS
+// option means (RFC 9293 §3.7.1: segment size without IP and TCP options,
+// RFC 6691), and the send MSS (mss_cache, tcpi_snd_mss), which is the clamp
+// minus the option bytes every segment carries — 12 with timestamps. So:
+//
+//	IP packet = tcpi_snd_mss + Overhead(v6, timestamps)
+//	IP packet = TCP_MAXSEG + 40 (IPv4) or + 60 (IPv6), whether or not timestamps are on
+//
+// when the clamp, not the route MTU, limits the segment. Verified on
+// loopback in throwaway network namespaces with net.ipv4.tcp_timestamps 1
+// and 0 (TestMSSRule): with TCP_MAXSEG=1000, tcpi_snd_mss is 988 with
+// timestamps and 1000 without, and an nftables rule dropping packets longer
+// than 1040 (IPv4) / 1060 (IPv6) lets a full segment through while one
+// dropping longer than 1039 / 1059 makes it vanish, in both cases. DESIGN's
+// "MSS+40 (IPv4) or MSS+60 (IPv6) with timestamps" holds for MSS = the
+// TCP_MAXSEG value; with MSS = tcpi_snd_mss it is +52 / +72.
+//
+// SACK blocks are not counted: Linux shrinks a segment that carries them so
+// the packet still fits.
+func Overhead(v6 bool, timestamps bool) int {
+	n := ipv4Header + tcpHeader
+	if v6 {
+		n = ipv6Header + tcpHeader
+	}
+	if timestamps {
+		n += tsOptionLen
+	}
+	return n
+}
+
+// MSSForPacket is the inverse of Overhead: the tcpi_snd_mss of a connection
+// whose full-sized segments are size-byte IP packets. Compare it with
+// Info.SndMSS to see that a clamp took effect (a middlebox rewriting the MSS
+// option makes it smaller).
+func MSSForPacket(size int, v6, timestamps bool) int {
+	return size - Overhead(v6, timestamps)
+}
+
+// ClampForPacket is the TCP_MAXSEG value (for Control) that makes full-sized
+// segments size-byte IP packets: size-40 (IPv4) or size-60 (IPv6). It does not
+// depend on timestamps, which are negotiated only after the clamp is set:
+// the kernel subtracts the option bytes from the clamp itself.
+func ClampForPacket(size int, v6 bool) int {
+	return MSSForPacket(size, v6, false)
+}
+
+// PacketSize is the IP packet size of a full-sized segment of a connection
+// with TCP_INFO i.
+func PacketSize(i Info, v6 bool) int {
+	return i.SndMSS + Overhead(v6, i.Timestamps())
+}

@@ -1,0 +1,475 @@
+//go:build linux
+
+package mtu
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Control returns a net.Dialer Control func that, before connect, sets DF
+// (IP_MTU_DISCOVER=IP_PMTUDISC_DO for tcp4; IPV6_MTU_DISCOVER=IPV6_PMTUDISC_DO
+// for tcp6) and, if mss > 0, TCP_MAXSEG=mss.
+//
+// IP_PMTUDISC_PROBE is deliberately not used: it does not set DF on TCP
+// segments. With IP_PMTUDISC_DO every segment carries DF (RFC 1191 §3) and
+// the kernel still honours ICMP "fragmentation needed" (RFC 1191 §4) and
+// ICMPv6 "packet too big" (RFC 8201 §4) by lowering the socket's path MTU,
+// which PathMTU and Info.PMTU then show.
+//
+// mss is the TCP_MAXSEG value, which like the MSS option (RFC 9293 §3.7.1)
+// excludes TCP options: use ClampForPacket to get it from an IP packet size.
+// Linux accepts 88..32767.
+func Control(mss int) func(network, address string, c syscall.RawConn) error {
+	return func(network, address string, c syscall.RawConn) error {
+		var level, opt, val int
+		switch network {
+		case "tcp4":
+			level, opt, val = unix.IPPROTO_IP, unix.IP_MTU_DISCOVER, unix.IP_PMTUDISC_DO
+		case "tcp6":
+			level, opt, val = unix.IPPROTO_IPV6, unix.IPV6_MTU_DISCOVER, unix.IPV6_PMTUDISC_DO
+		default:
+			return fmt.Errorf("mtu: Control: network %q, want tcp4 or tcp6", network)
+		}
+		var serr error
+		err := c.Control(func(fd uintptr) {
+			if serr = unix.SetsockoptInt(int(fd), level, opt, val); serr != nil {
+				serr = os.NewSyscallError("setsockopt IP_MTU_DISCOVER", serr)
+				return
+			}
+			if mss > 0 {
+				if serr = unix.SetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_MAXSEG, mss); serr != nil {
+					serr = fmt.Errorf("mtu: TCP_MAXSEG=%d: %w", mss, os.NewSyscallError("setsockopt", serr))
+				}
+			}
+		})
+		if err != nil {
+			return err
+		}
+		return serr
+	}
+}
+
+// TCP states (include/net/tcp_states.h), for Info.State.
+const (
+	StateEstablished = 1
+	StateClose       = 7
+)
+
+// Bits of Info.Options (include/uapi/linux/tcp.h).
+const (
+	OptTimestamps = 1
+	OptSACK       = 2
+	OptWScale     = 4
+	OptECN        = 8
+)
+
+// Info is the part of TCP_INFO the prober uses.
+type Info struct {
+	State            uint8
+	RTT, RTTVar, RTO time.Duration
+	SndMSS, RcvMSS   int    // tcpi_snd_mss excludes TCP options; see Overhead
+	PMTU             int    // tcpi_pmtu
+	Unacked          int    // segments sent, not yet acknowledged
+	Retransmits      int    // tcpi_retransmits: current consecutive RTO retransmissions
+	Backoff          int    // tcpi_backoff: exponential RTO backoffs; RTO is already backed off
+	TotalRetrans     int    // tcpi_total_retrans
+	Lost             int    // tcpi_lost: segments marked lost
+	BytesAcked       uint64 // tcpi_bytes_acked; counts the SYN as 1
+	BytesSent        uint64 // tcpi_bytes_sent (kernel >= 4.19), 0 if absent; includes retransmissions
+	NotSentBytes     int    // tcpi_notsent_bytes
+	Options          uint8  // tcpi_options: OptTimestamps etc.
+}
+
+// Timestamps reports whether the connection negotiated TCP timestamps
+// (RFC 7323), which take 12 bytes of every segment.
+func (i Info) Timestamps() bool { return i.Options&OptTimestamps != 0 }
+
+// TCPInfo reads TCP_INFO of c.
+func TCPInfo(c syscall.Conn) (Info, error) {
+	raw, err := c.SyscallConn()
+	if err != nil {
+		return Info{}, err
+	}
+	return tcpInfo(raw)
+}
+
+func tcpInfo(raw syscall.RawConn) (Info, error) {
+	var ti *unix.TCPInfo
+	var serr error
+	if err := raw.Control(func(fd uintptr) {
+		ti, serr = unix.GetsockoptTCPInfo(int(fd), unix.IPPROTO_TCP, unix.TCP_INFO)
+	}); err != nil {
+		return Info{}, err
+	}
+	if serr != nil {
+		return Info{}, os.NewSyscallError("getsockopt TCP_INFO", serr)
+	}
+	// The struct is zeroed before the call and the kernel copies at most
+	// its own length, so fields an older kernel lacks stay 0.
+	us := func(v uint32) time.Duration { return time.Duration(v) * time.Microsecond }
+	return Info{
+		State:        ti.State,
+		RTT:          us(ti.Rtt),
+		RTTVar:       us(ti.Rttvar),
+		RTO:          us(ti.Rto),
+		SndMSS:       int(ti.Snd_mss),
+		RcvMSS:       int(ti.Rcv_mss),
+		PMTU:         int(ti.Pmtu),
+		Unacked:      int(ti.Unacked),
+		Retransmits:  int(ti.Retransmits),
+		Backoff:      int(ti.Backoff),
+		TotalRetrans: int(ti.Total_retrans),
+		Lost:         int(ti.Lost),
+		BytesAcked:   ti.Bytes_acked,
+		BytesSent:    ti.Bytes_sent,
+		NotSentBytes: int(ti.Notsent_bytes),
+		Options:      ti.Options,
+	}, nil
+}
+
+// sockFamily returns AF_INET or AF_INET6 for a socket.
+func sockFamily(fd int) (int, error) {
+	return unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_DOMAIN)
+}
+
+// PathMTU returns IP_MTU (IPv4) or IPV6_MTU (IPv6) of a connected socket: the
+// kernel's current path MTU towards the peer (IPv4 caps it at 65535, so
+// 127.0.0.1 gives 65535 and ::1 65536), lowered by ICMP "fragmentation
+// needed" / "packet too big" and cached per destination for about 10 minutes
+// (net.ipv4.route.mtu_expires, 600 s).
+func PathMTU(c syscall.Conn) (int, error) {
+	raw, err := c.SyscallConn()
+	if err != nil {
+		return 0, err
+	}
+	var mtu int
+	var serr error
+	if err := raw.Control(func(fd uintptr) {
+		var fam int
+		if fam, serr = sockFamily(int(fd)); serr != nil {
+			return
+		}
+		if fam == unix.AF_INET6 {
+			mtu, serr = unix.GetsockoptInt(int(fd), unix.IPPROTO_IPV6, unix.IPV6_MTU)
+		} else {
+			mtu, serr = unix.GetsockoptInt(int(fd), unix.IPPROTO_IP, unix.IP_MTU)
+		}
+	}); err != nil {
+		return 0, err
+	}
+	if serr != nil {
+		return 0, os.NewSyscallError("getsockopt IP_MTU", serr)
+	}
+	return mtu, nil
+}
+
+// SetMSS sets TCP_MAXSEG on c. On Linux this only changes the clamp used when
+// a connection is set up (tcp_connect_init copies it into the MSS clamp):
+// on an established connection it does not change the send MSS (see
+// TestSetMSSLive), so clamp before connect with Control instead. It is
+// useful on a listener, whose accepted connections inherit it.
+func SetMSS(c syscall.Conn, mss int) error {
+	raw, err := c.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var serr error
+	if err := raw.Control(func(fd uintptr) {
+		serr = unix.SetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_MAXSEG, mss)
+	}); err != nil {
+		return err
+	}
+	if serr != nil {
+		return fmt.Errorf("mtu: TCP_MAXSEG=%d: %w", mss, os.NewSyscallError("setsockopt", serr))
+	}
+	return nil
+}
+
+// InterfaceMTU returns the MTU of the interface the kernel routes dst
+// through (netlink RTM_GETROUTE, then the interface's MTU), capped at MaxIP
+// so that it can be a Search's Max as is (lo's MTU is 65536). It ignores
+// any path MTU learned from ICMP, which RouteMTU reports, and an "mtu" set
+// on the route itself.
+func InterfaceMTU(dst netip.Addr) (int, error) {
+	idx, err := routeOIF(dst)
+	if err != nil {
+		return 0, err
+	}
+	ifi, err := net.InterfaceByIndex(idx)
+	if err != nil {
+		return 0, fmt.Errorf("mtu: route to %s: %w", dst, err)
+	}
+	return min(ifi.MTU, MaxIP), nil
+}
+
+// routeOIF asks the kernel, like "ip route get", for the outgoing interface
+// towards dst.
+func routeOIF(dst netip.Addr) (int, error) {
+	dst = dst.Unmap()
+	if !dst.IsValid() {
+		return 0, errors.New("mtu: route lookup: invalid address")
+	}
+	fam := unix.AF_INET
+	if dst.Is6() {
+		fam = unix.AF_INET6
+	}
+	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_ROUTE)
+	if err != nil {
+		return 0, os.NewSyscallError("socket AF_NETLINK", err)
+	}
+	defer unix.Close(fd)
+	tv := unix.NsecToTimeval((2 * time.Second).Nanoseconds())
+	if err := unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
+		return 0, os.NewSyscallError("setsockopt SO_RCVTIMEO", err)
+	}
+	if err := unix.Bind(fd, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
+		return 0, os.NewSyscallError("bind AF_NETLINK", err)
+	}
+
+	addr := dst.AsSlice()
+	attrLen := unix.SizeofRtAttr + len(addr) // 4-byte aligned for 4 and 16
+	msg := make([]byte, unix.SizeofNlMsghdr+unix.SizeofRtMsg+attrLen)
+	ne := binary.NativeEndian
+	const seq = 1
+	ne.PutUint32(msg[0:], uint32(len(msg)))
+	ne.PutUint16(msg[4:], unix.RTM_GETROUTE)
+	ne.PutUint16(msg[6:], unix.NLM_F_REQUEST)
+	ne.PutUint32(msg[8:], seq)
+	rt := msg[unix.SizeofNlMsghdr:]
+	rt[0] = byte(fam)           // rtm_family
+	rt[1] = byte(len(addr) * 8) // rtm_dst_len
+	a := rt[unix.SizeofRtMsg:]
+	ne.PutUint16(a[0:], uint16(attrLen))
+	ne.PutUint16(a[2:], unix.RTA_DST)
+	copy(a[unix.SizeofRtAttr:], addr)
+	if err := unix.Sendto(fd, msg, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
+		return 0, os.NewSyscallError("sendto netlink", err)
+	}
+
+	buf := make([]byte, 1<<16)
+	for range 8 { // a reply is one message; skip at most a few strays
+		n, _, err := unix.Recvfrom(fd, buf, 0)
+		if err != nil {
+			return 0, os.NewSyscallError("recvfrom netlink", err)
+		}
+		msgs, err := syscall.ParseNetlinkMessage(buf[:n])
+		if err != nil {
+			return 0, fmt.Errorf("mtu: route lookup: %w", err)
+		}
+		for i := range msgs {
+			m := &msgs[i]
+			if m.Header.Seq != seq {
+				continue
+			}
+			switch m.Header.Type {
+			case unix.NLMSG_ERROR:
+				if len(m.Data) < 4 {
+					return 0, errors.New("mtu: route lookup: short netlink error")
+				}
+				if errno := -int32(ne.Uint32(m.Data)); errno != 0 {
+					return 0, fmt.Errorf("mtu: no route to %s: %w", dst, syscall.Errno(errno))
+				}
+			case unix.RTM_NEWROUTE:
+				attrs, err := syscall.ParseNetlinkRouteAttr(m)
+				if err != nil {
+					return 0, fmt.Errorf("mtu: route lookup: %w", err)
+				}
+				for _, at := range attrs {
+					if at.Attr.Type == unix.RTA_OIF && len(at.Value) >= 4 {
+						return int(ne.Uint32(at.Value)), nil
+					}
+				}
+				return 0, fmt.Errorf("mtu: route to %s has no outgoing interface", dst)
+			}
+		}
+	}
+	return 0, fmt.Errorf("mtu: route lookup for %s: no answer", dst)
+}
+
+// RouteMTU returns the MTU the kernel uses towards dst right now: the route's
+// MTU (for IPv4 at most 65535, IP_MAX_MTU), lowered by a path MTU learned from ICMP and still cached (about 10
+// minutes, net.ipv4.route.mtu_expires). It connects a UDP socket, which sends
+// nothing, and reads IP_MTU or IPV6_MTU. Read it before probing: a value
+// below InterfaceMTU is a cached PMTU worth reporting.
+func RouteMTU(dst netip.Addr) (int, error) {
+	dst = dst.Unmap()
+	var (
+		fam, level, opt int
+		sa              unix.Sockaddr
+	)
+	switch {
+	case dst.Is4():
+		fam, level, opt = unix.AF_INET, unix.IPPROTO_IP, unix.IP_MTU
+		sa = &unix.SockaddrInet4{Port: 25, Addr: dst.As4()}
+	case dst.Is6():
+		fam, level, opt = unix.AF_INET6, unix.IPPROTO_IPV6, unix.IPV6_MTU
+		sa6 := &unix.SockaddrInet6{Port: 25, Addr: dst.As16()}
+		if z := dst.Zone(); z != "" {
+			if ifi, err := net.InterfaceByName(z); err == nil {
+				sa6.ZoneId = uint32(ifi.Index)
+			}
+		}
+		sa = sa6
+	default:
+		return 0, errors.New("mtu: RouteMTU: invalid address")
+	}
+	fd, err := unix.Socket(fam, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return 0, os.NewSyscallError("socket", err)
+	}
+	defer unix.Close(fd)
+	if err := unix.Connect(fd, sa); err != nil {
+		return 0, fmt.Errorf("mtu: route to %s: %w", dst, os.NewSyscallError("connect", err))
+	}
+	mtu, err := unix.GetsockoptInt(fd, level, opt)
+	if err != nil {
+		return 0, os.NewSyscallError("getsockopt IP_MTU", err)
+	}
+	return mtu, nil
+}
+
+// MTUProbing reads /proc/sys/net/ipv4/tcp_mtu_probing (of the calling
+// process's network namespace): 0 off, 1 on after a black hole is detected,
+// 2 always (RFC 4821 packetization-layer PMTUD). With 1 or 2 the kernel
+// lowers the MSS by itself after repeated RTO timeouts (net.ipv4.tcp_retries1,
+// 3 by default, i.e. after about 7 RTOs), which hides a black hole from a
+// slow prober; Watch decides after RTOs (default 2) without progress, before
+// that. The setting applies to IPv6 too.
+func MTUProbing() (int, error) {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/tcp_mtu_probing")
+	if err != nil {
+		return 0, err
+	}
+	v, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		return 0, fmt.Errorf("mtu: tcp_mtu_probing: %w", err)
+	}
+	return v, nil
+}
+
+// outq returns SIOCOUTQ: bytes written but not yet acknowledged.
+func outq(raw syscall.RawConn) (int, error) {
+	var n int
+	var serr error
+	if err := raw.Control(func(fd uintptr) {
+		n, serr = unix.IoctlGetInt(int(fd), unix.SIOCOUTQ)
+	}); err != nil {
+		return 0, err
+	}
+	if serr != nil {
+		return 0, os.NewSyscallError("ioctl SIOCOUTQ", serr)
+	}
+	return n, nil
+}
+
+// Watch polls TCP_INFO of c until every byte written so far is acknowledged
+// (Delivered), or retransmissions happen with no ACK progress for longer than
+// a limit scaled by the measured RTO (Lost), or MaxWait passes (TimedOut), or
+// ctx ends. It returns the verdict and the last Info.
+//
+// want is the tcpi_bytes_acked value that means "delivered": Info.BytesAcked
+// read before the write plus the bytes written (bytes_acked also counts the
+// SYN, and the FIN, as one byte each). want 0 means every byte written so
+// far, by SIOCOUTQ reaching 0.
+//
+// The loss rule. Linux retransmits a segment after the RTO, which is
+// srtt + 4·rttvar but at least 200 ms (TCP_RTO_MIN; RFC 6298 §2.4 asks for
+// 1 s), and doubles the RTO on every further
+// timeout (tcpi_rto shows the backed-off value, so the smallest RTO seen
+// during the watch is the base). A tail loss probe may retransmit earlier,
+// after about two RTTs. Watch declares Lost when there is retransmission
+// evidence since the last ACK progress (tcpi_retransmits > 0, tcpi_lost > 0
+// or tcpi_total_retrans grew) and tcpi_bytes_acked has not grown for
+// max(MinWait, RTOs × base RTO). With the default of 2 RTOs the first RTO
+// retransmission has had a whole RTO, more than an RTT, to be acknowledged.
+// On a black hole this takes 2 × RTO after the write: about 400-420 ms on a
+// short path (measured on loopback, see TestWatchLost), RTOs × (srtt +
+// 4·rttvar) on a long one. Segments that vanish without any retransmission
+// (a zero window, say) end as TimedOut, not Lost.
+//
+// Bytes written but not acknowledged stay in the send buffer: on a black
+// hole Write blocks once it is full, so give the write a deadline or make
+// SO_SNDBUF larger than the probe.
+//
+// With working PMTUD the ICMP makes the kernel resegment and the data is
+// Delivered anyway, with Info.PMTU below the size that was probed; the
+// caller compares the two.
+func Watch(ctx context.Context, c syscall.Conn, want uint64, opt WatchOptions) (Verdict, Info, error) {
+	opt = opt.withDefaults()
+	raw, err := c.SyscallConn()
+	if err != nil {
+		return 0, Info{}, err
+	}
+	start := time.Now()
+	info, err := tcpInfo(raw)
+	if err != nil {
+		return 0, info, err
+	}
+	lastAcked, lastProgress := info.BytesAcked, start
+	retransBase := info.TotalRetrans
+	baseRTO := info.RTO
+	poll := time.NewTicker(opt.Poll)
+	defer poll.Stop()
+	deadline := time.NewTimer(opt.MaxWait)
+	defer deadline.Stop()
+	for {
+		done := false
+		if want > 0 {
+			done = info.BytesAcked >= want
+		} else {
+			n, err := outq(raw)
+			if err != nil {
+				return 0, info, err
+			}
+			done = n == 0
+		}
+		if done {
+			return Delivered, info, nil
+		}
+		if info.State == StateClose {
+			return 0, info, ErrClosed
+		}
+		now := time.Now()
+		if info.BytesAcked > lastAcked {
+			lastAcked, lastProgress = info.BytesAcked, now
+			retransBase = info.TotalRetrans
+		}
+		if info.RTO > 0 && (baseRTO <= 0 || info.RTO < baseRTO) {
+			baseRTO = info.RTO
+		}
+		rto := baseRTO
+		if rto <= 0 {
+			rto = 200 * time.Millisecond
+		}
+		retrans := info.Retransmits > 0 || info.Lost > 0 || info.TotalRetrans > retransBase
+		if retrans && now.Sub(lastProgress) >= max(opt.MinWait, time.Duration(opt.RTOs)*rto) {
+			return Lost, info, nil
+		}
+		select {
+		case <-ctx.Done():
+			return 0, info, ctx.Err()
+		case <-deadline.C:
+			return TimedOut, info, nil
+		case <-poll.C:
+		}
+		if info, err = tcpInfo(raw); err != nil {
+			return 0, info, err
+		}
+	}
+}
+
+// ErrClosed is returned by Watch when the connection was closed (RST, or
+// fully closed) before the watched bytes were acknowledged.
+var ErrClosed = errors.New("mtu: connection closed before the data was acknowledged")

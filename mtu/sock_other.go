@@ -1,0 +1,65 @@
+//go:build !linux
+
+package mtu
+
+import (
+	"context"
+	"errors"
+	"net/netip"
+	"syscall"
+	"time"
+)
+
+// Control is not supported on this system.
+func Control(mss int) func(network, address string, c syscall.RawConn) error {
+	return func(string, string, syscall.RawConn) error { return errors.ErrUnsupported }
+}
+
+// Info is the part of TCP_INFO the prober uses (Linux only).
+type Info struct {
+	State            uint8
+	RTT, RTTVar, RTO time.Duration
+	SndMSS, RcvMSS   int
+	PMTU             int
+	Unacked          int
+	Retransmits      int
+	Backoff          int
+	TotalRetrans     int
+	Lost             int
+	BytesAcked       uint64
+	BytesSent        uint64
+	NotSentBytes     int
+	Options          uint8
+}
+
+// Bits of Info.Options.
+const (
+	OptTimestamps = 1
+	OptSACK       = 2
+	OptWScale     = 4
+	OptECN        = 8
+)
+
+// TCP states, for Info.State.
+const (
+	StateEstablished = 1
+	StateClose       = 7
+)
+
+// Timestamps reports whether the connection negotiated TCP timestamps.
+func (i Info) Timestamps() bool { return i.Options&OptTimestamps != 0 }
+
+// ErrClosed is returned by Watch when the connection closed first.
+var ErrClosed = errors.New("mtu: connection closed before the data was acknowledged")
+
+func TCPInfo(c syscall.Conn) (Info, error)     { return Info{}, errors.ErrUnsupported }
+func PathMTU(c syscall.Conn) (int, error)      { return 0, errors.ErrUnsupported }
+func SetMSS(c syscall.Conn, mss int) error     { return errors.ErrUnsupported }
+func InterfaceMTU(dst netip.Addr) (int, error) { return 0, errors.ErrUnsupported }
+func RouteMTU(dst netip.Addr) (int, error)     { return 0, errors.ErrUnsupported }
+func MTUProbing() (int, error)                 { return 0, errors.ErrUnsupported }
+
+// Watch is not supported on this system.
+func Watch(ctx context.Context, c syscall.Conn, want uint64, opt WatchOptions) (Verdict, Info, error) {
+	return Unknown, Info{}, errors.ErrUnsupported
+}
