@@ -160,6 +160,8 @@ func Classify(err error) Outcome {
 		return ProtocolError
 	case errors.As(err, &he):
 		return TLSError
+	case errors.As(err, new(*LostError)):
+		return ReplyTimeout
 	case errors.Is(err, ErrReplyTimeout), errors.Is(err, os.ErrDeadlineExceeded),
 		errors.Is(err, context.DeadlineExceeded):
 		return ReplyTimeout
@@ -394,8 +396,7 @@ func (d *dialogue) greet(starttls bool) bool {
 		d.quit()
 		return false
 	}
-	r.TLS.Version = tls.VersionName(st.Version)
-	r.TLS.Cipher = tls.CipherSuiteName(st.CipherSuite)
+	d.p.verifyTLS(t, r, st)
 	d.p.tlsFindings(t, r, st)
 	ehlo2, ok := d.step1("ehlo_tls", "EHLO "+d.name)
 	if !ok {
@@ -449,47 +450,51 @@ func capParam(caps []string, keyword string) (string, bool) {
 	return "", false
 }
 
-// tlsConfig verifies the certificate itself, against the exchanger's name,
-// so that a failed verification is reported instead of ending the
-// handshake: opportunistic STARTTLS (RFC 3207 §4.1) proceeds regardless.
+// tlsConfig accepts any certificate so that opportunistic STARTTLS
+// (RFC 3207 §4.1) proceeds as an MTA's would; verifyTLS then checks it
+// against the exchanger's name and reports rather than fails. Verifying
+// after the handshake keeps the certificate-pool work out of the
+// "starttls" phase, which then times the wire.
 func (p *Prober) tlsConfig(t Target, r *Result) *tls.Config {
 	r.TLS = &TLSInfo{}
-	name := t.Host
-	_, literal := parseIP(name)
 	cfg := &tls.Config{
 		MinVersion:         tls.VersionTLS10,
-		InsecureSkipVerify: true, // verified below, and reported rather than fatal
-		VerifyConnection: func(cs tls.ConnectionState) error {
-			if len(cs.PeerCertificates) == 0 {
-				r.TLS.VerifyError = "no certificate"
-				return nil
-			}
-			leaf := cs.PeerCertificates[0]
-			r.TLS.Subject = leaf.Subject.String()
-			r.TLS.Issuer = leaf.Issuer.String()
-			r.TLS.Names = append([]string(nil), leaf.DNSNames...)
-			for _, ip := range leaf.IPAddresses {
-				r.TLS.Names = append(r.TLS.Names, ip.String())
-			}
-			r.TLS.NotAfter = leaf.NotAfter.UTC()
-			r.TLS.DaysLeft = int(leaf.NotAfter.Sub(p.now()).Hours() / 24)
-			opts := x509.VerifyOptions{DNSName: name, Roots: p.RootCAs,
-				Intermediates: x509.NewCertPool(), CurrentTime: p.now()}
-			for _, ic := range cs.PeerCertificates[1:] {
-				opts.Intermediates.AddCert(ic)
-			}
-			if _, err := leaf.Verify(opts); err != nil {
-				r.TLS.VerifyError = err.Error()
-			} else {
-				r.TLS.Verified = true
-			}
-			return nil
-		},
+		InsecureSkipVerify: true, // verified by verifyTLS, and reported rather than fatal
 	}
-	if !literal {
-		cfg.ServerName = name
+	if _, literal := parseIP(t.Host); !literal {
+		cfg.ServerName = t.Host
 	}
 	return cfg
+}
+
+// verifyTLS records the certificate of st and verifies it for t.Host
+// against p.RootCAs (the system pool when nil).
+func (p *Prober) verifyTLS(t Target, r *Result, st *tls.ConnectionState) {
+	r.TLS.Version = tls.VersionName(st.Version)
+	r.TLS.Cipher = tls.CipherSuiteName(st.CipherSuite)
+	if len(st.PeerCertificates) == 0 {
+		r.TLS.VerifyError = "no certificate"
+		return
+	}
+	leaf := st.PeerCertificates[0]
+	r.TLS.Subject = leaf.Subject.String()
+	r.TLS.Issuer = leaf.Issuer.String()
+	r.TLS.Names = append([]string(nil), leaf.DNSNames...)
+	for _, ip := range leaf.IPAddresses {
+		r.TLS.Names = append(r.TLS.Names, ip.String())
+	}
+	r.TLS.NotAfter = leaf.NotAfter.UTC()
+	r.TLS.DaysLeft = int(leaf.NotAfter.Sub(p.now()).Hours() / 24)
+	opts := x509.VerifyOptions{DNSName: strings.Trim(t.Host, "[]"), Roots: p.RootCAs,
+		Intermediates: x509.NewCertPool(), CurrentTime: p.now()}
+	for _, ic := range st.PeerCertificates[1:] {
+		opts.Intermediates.AddCert(ic)
+	}
+	if _, err := leaf.Verify(opts); err != nil {
+		r.TLS.VerifyError = err.Error()
+	} else {
+		r.TLS.Verified = true
+	}
 }
 
 func parseIP(s string) (netip.Addr, bool) {

@@ -375,6 +375,7 @@ func (c *Conn) write(ctx context.Context, timeout time.Duration, p []byte) error
 	_ = conn.SetWriteDeadline(dl)
 	_, err := conn.Write(p)
 	if err == nil {
+		quickAck(c)
 		return nil
 	}
 	switch {
@@ -532,6 +533,7 @@ func (c *Conn) StartTLS(ctx context.Context, timeout time.Duration, cfg *tls.Con
 		c.Event(EvError, "TLS handshake: "+err.Error())
 		return r, nil, &HandshakeError{Err: err}
 	}
+	quickAck(c)
 	st := tc.ConnectionState()
 	c.Event(EvTLS, fmt.Sprintf("%s %s", tls.VersionName(st.Version), tls.CipherSuiteName(st.CipherSuite)))
 	c.mu.Lock()

@@ -2,6 +2,7 @@ package probe
 
 import (
 	"context"
+	"crypto/x509"
 	"fmt"
 	"net/netip"
 	"sort"
@@ -80,6 +81,11 @@ func (p *Prober) MX(ctx context.Context, res *dnscheck.Resolver, domain string, 
 // are for bad input and cancellation only.
 func (p *Prober) Run(ctx context.Context, res *dnscheck.Resolver, command, target string, opt RunOptions, fn func(context.Context, Target) []Result) (*Report, error) {
 	started := p.now()
+	if p.RootCAs == nil {
+		// Loading the system roots takes milliseconds (hundreds of
+		// files); do it while DNS resolves, not inside a TLS handshake.
+		go func() { _, _ = x509.SystemCertPool() }()
+	}
 	rep := &Report{Command: command, Target: target, Started: started, Results: []Result{}, Findings: []Finding{}}
 	port := opt.Port
 	if port == 0 {

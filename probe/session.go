@@ -30,6 +30,19 @@ type SessionOptions struct {
 	Deliver bool
 }
 
+// LostError means the body's segments were retransmitted without any
+// acknowledgement while the commands before it passed: the signature of a
+// path that drops large packets (a PMTU black hole) or of heavy loss.
+type LostError struct {
+	Retransmits int
+	SndMSS      int
+	PMTU        int
+}
+
+func (e *LostError) Error() string {
+	return fmt.Sprintf("body segments lost: %d retransmits without ACK progress (snd_mss %d, path MTU %d)", e.Retransmits, e.SndMSS, e.PMTU)
+}
+
 // CapabilityError means the options need something the server does not
 // offer, such as --bdat without CHUNKING or a message above SIZE. It is an
 // input problem, not a probe outcome.
@@ -265,6 +278,12 @@ func (d *dialogue) awaitAcked(phase string, start time.Duration, opt SessionOpti
 		d.r.Findings = append(d.r.Findings, Finding{SevInfo, "ack-unverified",
 			"this system cannot read TCP_INFO; delivery of the body to the peer's TCP was not verified"})
 		return true
+	}
+	var le *LostError
+	if errors.As(err, &le) {
+		d.r.Findings = append(d.r.Findings, Finding{SevCritical, "body-segments-lost",
+			fmt.Sprintf("%s: the commands passed but the body's full-size segments (snd_mss %d) were retransmitted %d times without an acknowledgement; a PMTU black hole looks like this (smtpprobe mtu %s brackets it)",
+				who(d.t, d.r.Address), le.SndMSS, le.Retransmits, d.r.Address)})
 	}
 	d.writeFailed(err, opt)
 	return false

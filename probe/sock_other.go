@@ -12,3 +12,6 @@ import (
 func waitAcked(ctx context.Context, c *Conn, timeout time.Duration) error {
 	return errors.ErrUnsupported
 }
+
+// quickAck is Linux's TCP_QUICKACK; elsewhere ACKs stay delayed.
+func quickAck(c *Conn) {}
