@@ -473,3 +473,28 @@ func Watch(ctx context.Context, c syscall.Conn, want uint64, opt WatchOptions) (
 // ErrClosed is returned by Watch when the connection was closed (RST, or
 // fully closed) before the watched bytes were acknowledged.
 var ErrClosed = errors.New("mtu: connection closed before the data was acknowledged")
+
+// CheckSocketOptions creates an unconnected TCP socket of the family and
+// sets the options Control sets, so that a prober can tell up front, with
+// the option's name, when this process may not set them (a seccomp filter
+// or a restricted container, say).
+func CheckSocketOptions(v6 bool) error {
+	domain, level, opt, name := unix.AF_INET, unix.IPPROTO_IP, unix.IP_MTU_DISCOVER, "IP_MTU_DISCOVER=IP_PMTUDISC_DO"
+	val := unix.IP_PMTUDISC_DO
+	if v6 {
+		domain, level, opt, name = unix.AF_INET6, unix.IPPROTO_IPV6, unix.IPV6_MTU_DISCOVER, "IPV6_MTU_DISCOVER=IPV6_PMTUDISC_DO"
+		val = unix.IPV6_PMTUDISC_DO
+	}
+	fd, err := unix.Socket(domain, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("creating a TCP socket: %w", os.NewSyscallError("socket", err))
+	}
+	defer unix.Close(fd)
+	if err := unix.SetsockoptInt(fd, level, opt, val); err != nil {
+		return fmt.Errorf("setting %s (DF on every segment): %w", name, os.NewSyscallError("setsockopt", err))
+	}
+	if err := unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_MAXSEG, 536); err != nil {
+		return fmt.Errorf("setting TCP_MAXSEG (the per-session MSS clamp): %w", os.NewSyscallError("setsockopt", err))
+	}
+	return nil
+}

@@ -63,3 +63,6 @@ func MTUProbing() (int, error)                 { return 0, errors.ErrUnsupported
 func Watch(ctx context.Context, c syscall.Conn, want uint64, opt WatchOptions) (Verdict, Info, error) {
 	return Unknown, Info{}, errors.ErrUnsupported
 }
+
+// CheckSocketOptions is not supported on this system.
+func CheckSocketOptions(v6 bool) error { return errors.ErrUnsupported }

@@ -107,12 +107,14 @@ type Result struct {
 	QueueID       string   `json:"queue_id,omitempty"`
 	IdleTimeoutMS *float64 `json:"idle_timeout_ms,omitempty"` // how long the server waited before it ended the session
 	// Idle-timeout discovery (timeout).
-	Phase     string    `json:"phase,omitempty"`
-	TimeoutMS *float64  `json:"timeout_ms,omitempty"`
-	ClosedBy  string    `json:"closed_by,omitempty"`  // "421", "fin" or "rst"
-	ServerLog string    `json:"server_log,omitempty"` // what Postfix's smtpd logs for it
-	Timeline  []Event   `json:"timeline"`
-	Findings  []Finding `json:"-"`
+	Phase     string   `json:"phase,omitempty"`
+	TimeoutMS *float64 `json:"timeout_ms,omitempty"`
+	ClosedBy  string   `json:"closed_by,omitempty"`  // "421", "fin" or "rst"
+	ServerLog string   `json:"server_log,omitempty"` // what Postfix's smtpd logs for it
+	// Path MTU (mtu): path_mtu, verdict, bracket... inline.
+	*MTUInfo
+	Timeline []Event   `json:"timeline"`
+	Findings []Finding `json:"-"`
 }
 
 func newResult(t Target) Result {

@@ -29,6 +29,7 @@ Usage:
   smtpprobe mx DOMAIN[:PORT] [flags]   check every MX address of DOMAIN
   smtpprobe session TARGET[:PORT]      one scripted transaction per address, with pauses (no mail delivered unless --deliver)
   smtpprobe timeout TARGET[:PORT]      measure the server's idle timeout per phase (--phase ...|all)
+  smtpprobe mtu TARGET[:PORT]          bracket the path MTU on port 25 with DF set: black hole or working PMTUD
   smtpprobe demo [flags]               run mx against an embedded lab (no network, no root)
   smtpprobe help [COMMAND]             show help
 
@@ -65,6 +66,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		code, err = runSession(ctx, rest, stdout, stderr)
 	case "timeout":
 		code, err = runTimeout(ctx, rest, stdout, stderr)
+	case "mtu":
+		code, err = runMTU(ctx, rest, stdout, stderr)
 	case "demo":
 		code, err = runDemo(ctx, rest, stdout, stderr)
 	case "help", "-h", "--help":
@@ -77,7 +80,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stdout, "smtpprobe", version)
 		return 0
 	default:
-		err = usagef("unknown command %q (want mx, session, timeout, demo or help)", cmd)
+		err = usagef("unknown command %q (want mx, session, timeout, mtu, demo or help)", cmd)
 	}
 	var ue *usageError
 	switch {

@@ -83,6 +83,40 @@ func renderText(w *bytes.Buffer, rep *probe.Report, timeline bool) {
 				fmt.Fprintf(w, "%sidle at %s: the server kept the session open for the whole --max-wait\n", indent, r.Phase)
 			}
 		}
+		if m := r.MTUInfo; m != nil && m.Verdict != "" {
+			pm := "unknown"
+			if m.PathMTU != nil {
+				pm = fmt.Sprint(*m.PathMTU)
+			}
+			br := "nothing failed up to the interface MTU"
+			if m.Bracket[1] != nil {
+				lo := 0
+				if m.Bracket[0] != nil {
+					lo = *m.Bracket[0]
+				}
+				br = fmt.Sprintf("bracket [%d, %d]", lo, *m.Bracket[1])
+			}
+			fmt.Fprintf(w, "%spath MTU %s, %s, verdict %s\n", indent, pm, br, m.Verdict)
+			icmp := "no ICMP arrived"
+			if m.ICMPSeen {
+				icmp = "ICMP arrived (the kernel's path MTU dropped)"
+			}
+			fmt.Fprintf(w, "%s%d sessions in %d rounds, %d retransmits, %s; interface MTU %d, range %d-%d", indent,
+				m.Sessions, m.Rounds, m.Retransmits, icmp, m.InterfaceMTU, m.Range[0], m.Range[1])
+			if m.CachedPMTU > 0 {
+				fmt.Fprintf(w, ", cached path MTU %d before the probe", m.CachedPMTU)
+			}
+			if m.MTUProbing != nil {
+				fmt.Fprintf(w, ", tcp_mtu_probing=%d", *m.MTUProbing)
+			}
+			fmt.Fprintln(w)
+			if timeline {
+				for _, pr := range m.Probes {
+					fmt.Fprintf(w, "%s  round %d  size %5d  sent %5d  %-14s retransmits %d  path MTU %d\n", indent,
+						pr.Round, pr.Size, pr.Sent, pr.Result, pr.Retransmits, pr.PMTU)
+				}
+			}
+		}
 		if r.MessageBytes > 0 {
 			fmt.Fprintf(w, "%smessage: %d bytes, %d written", indent, r.MessageBytes, r.BytesWritten)
 			if r.Acked {
