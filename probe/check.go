@@ -39,6 +39,8 @@ type Prober struct {
 	Control func(network, address string, c syscall.RawConn) error
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Limiter, if set, bounds the sessions open at once per address.
+	Limiter *HostLimiter
 	// Hostname returns the local host name; nil means os.Hostname.
 	Hostname func() (string, error)
 }
@@ -119,7 +121,7 @@ type Result struct {
 
 func newResult(t Target) Result {
 	r := Result{Host: t.Host, Address: t.Addr.Addr().String(), Port: t.Addr.Port(),
-		Outcome: OK, Phases: map[string]float64{}}
+		Outcome: OK, Phases: map[string]float64{}, Timeline: []Event{}}
 	if t.Preference >= 0 {
 		pref := t.Preference
 		r.Preference = &pref
@@ -241,25 +243,35 @@ type dialogue struct {
 	t    Target
 	rt   time.Duration
 	name string // the EHLO name
+
+	release func() // frees the Limiter slot
 }
 
 // begin connects to t; on failure it records the outcome in r and
 // returns nil.
 func (p *Prober) begin(ctx context.Context, t Target, r *Result) *dialogue {
+	release, err := p.Limiter.Acquire(ctx, t.Addr.Addr())
+	if err != nil {
+		r.setFailure(ReplyTimeout, "waiting for a session slot: "+err.Error())
+		return nil
+	}
 	c, err := p.Dial(ctx, t.Addr)
 	if err != nil {
+		release()
 		r.timePhase("connect", dialElapsed(err))
 		r.setFailure(Classify(err), err.Error())
 		return nil
 	}
 	r.timePhase("connect", c.Since())
-	return &dialogue{p: p, ctx: ctx, c: c, r: r, t: t, rt: p.replyTimeout(), name: p.helo(c.LocalAddr())}
+	return &dialogue{p: p, ctx: ctx, c: c, r: r, t: t, rt: p.replyTimeout(), name: p.helo(c.LocalAddr()), release: release}
 }
 
-// end closes the connection and copies the timeline into the result.
+// end closes the connection, copies the timeline into the result and
+// frees the session slot.
 func (d *dialogue) end() {
 	d.c.Close()
 	d.r.Timeline = d.c.Timeline()
+	d.release()
 }
 
 // step sends lines in one write (none: read the greeting; several:

@@ -119,13 +119,13 @@ func (p *Prober) Session(ctx context.Context, t Target, opt SessionOptions) (r R
 	}
 	if pipelining {
 		if _, ok := d.step(phases, env...); !ok {
-			d.quit()
+			d.abandon(opt)
 			return r, ctx.Err()
 		}
 	} else {
 		for i, line := range env {
 			if _, ok := d.step1(phases[i], line); !ok {
-				d.quit()
+				d.abandon(opt)
 				return r, ctx.Err()
 			}
 		}
@@ -140,7 +140,7 @@ func (p *Prober) Session(ctx context.Context, t Target, opt SessionOptions) (r R
 	}
 	if !withData {
 		if _, ok := d.step1("data", "DATA"); !ok {
-			d.quit()
+			d.abandon(opt)
 			return r, ctx.Err()
 		}
 	}
@@ -175,8 +175,7 @@ func (p *Prober) Session(ctx context.Context, t Target, opt SessionOptions) (r R
 	// CRLF already.
 	rp, ok := d.step1("dot", ".")
 	if !ok {
-		d.explainClose(opt)
-		d.quit()
+		d.abandon(opt)
 		return r, ctx.Err()
 	}
 	r.QueueID = queueID(rp)
@@ -218,8 +217,7 @@ func (d *dialogue) bdat(msg []byte, opt SessionOptions) error {
 		d.r.BytesWritten += len(ch.b)
 		rp, ok := d.step1("bdat")
 		if !ok {
-			d.explainClose(opt)
-			d.quit()
+			d.abandon(opt)
 			return d.ctx.Err()
 		}
 		if i == len(parts)-1 && opt.Deliver {
@@ -304,6 +302,10 @@ func (d *dialogue) writeFailed(err error, opt SessionOptions) {
 // waited since the last thing it heard or said, and which pause was
 // longer than that. It reports whether it found such a close.
 func (d *dialogue) explainClose(opt SessionOptions) bool {
+	switch d.r.Outcome {
+	case Rejected, ProtocolError, TLSError:
+		return false // the server said why, in reply to a command
+	}
 	var (
 		idleFrom  time.Duration
 		closeAt   time.Duration = -1
@@ -343,7 +345,9 @@ func (d *dialogue) explainClose(opt SessionOptions) bool {
 	if rst != nil {
 		msg += fmt.Sprintf("; the late write at %s met RST (%s)", fmtDur(rst.At), rst.Text)
 	}
-	d.r.setFailure(ServerTimeout, msg)
+	// The server's close is the cause; a reset or EPIPE on the late
+	// write, which a sender logs as "Broken pipe", is only its echo.
+	d.r.Outcome, d.r.Error = ServerTimeout, msg
 	if p := pauseLength(pause, opt); p > 0 {
 		grow := int(math.Ceil(p.Seconds()*4/3/10) * 10)
 		d.r.Findings = append(d.r.Findings, Finding{SevCritical, "pause-exceeds-server-timeout",
@@ -351,6 +355,13 @@ func (d *dialogue) explainClose(opt SessionOptions) bool {
 				d.t.Host, d.r.Address, pause, p, fmtDur(idle), fmtDur(idle), p, grow)})
 	}
 	return true
+}
+
+// abandon ends a transaction that failed: it tells the server-close story
+// when there is one, and says QUIT if the server still listens.
+func (d *dialogue) abandon(opt SessionOptions) {
+	d.explainClose(opt)
+	d.quit()
 }
 
 // pauseLength returns the configured length of the named pause.
