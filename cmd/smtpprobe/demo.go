@@ -136,14 +136,12 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) (int,
 	}
 	defer lab.Close()
 
-	cf := commonFlags{format: "text", verbose: *verbose, connectTimeout: 2 * time.Second,
-		replyTimeout: 5 * time.Second, parallel: 8}
+	cf := outputFlags{format: "text", verbose: *verbose}
 	if *jsonOut {
 		cf.format = "json"
 	}
 	res := &dnscheck.Resolver{Servers: []string{lab.dns.Addr}, Timeout: time.Second}
-	p := cf.prober()
-	p.Helo = "probe.demo.example"
+	p := &probe.Prober{ConnectTimeout: 2 * time.Second, ReplyTimeout: 5 * time.Second, Helo: "probe.demo.example"}
 	var out bytes.Buffer
 	if !*jsonOut {
 		fmt.Fprintf(&out, "Embedded lab: DNS on %s serves demo.example; SMTP on port %d:\n", lab.dns.Addr, lab.port)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -12,105 +13,115 @@ import (
 	"time"
 
 	"github.com/spf13/pflag"
-
-	"github.com/smtpprobe/smtpprobe/dnscheck"
-	"github.com/smtpprobe/smtpprobe/probe"
 )
 
 // errHelp means --help was asked for and printed.
 var errHelp = errors.New("help printed")
 
-// commonFlags are shared by the commands that open sessions.
-type commonFlags struct {
-	format         string
-	jsonOut        bool
-	quiet          bool
-	verbose        bool
-	resolver       string
-	connectTimeout time.Duration
-	replyTimeout   time.Duration
-	ipv4, ipv6     bool
-	parallel       int
-	noStartTLS     bool
-	noPTR          bool
-	helo           string
+// outputFlags choose how a report is printed.
+type outputFlags struct {
+	format  string
+	jsonOut bool
+	quiet   bool
+	verbose bool
 }
 
-func (c *commonFlags) register(fs *pflag.FlagSet) {
-	fs.StringVar(&c.format, "format", "text", "output format: text or json")
-	fs.BoolVar(&c.jsonOut, "json", false, "short for --format json")
-	fs.BoolVarP(&c.quiet, "quiet", "q", false, "print nothing when the result is OK (for cron)")
-	fs.BoolVarP(&c.verbose, "verbose", "v", false, "text output: show each session's timeline")
-	fs.StringVar(&c.resolver, "resolver", "", "DNS server host[:port] (default: nameservers in /etc/resolv.conf)")
-	fs.DurationVar(&c.connectTimeout, "connect-timeout", probe.DefaultConnectTimeout, "TCP connect limit (as Postfix smtp_connect_timeout)")
-	fs.DurationVar(&c.replyTimeout, "timeout", probe.DefaultReplyTimeout, "limit for each SMTP reply, the greeting included")
-	fs.BoolVarP(&c.ipv4, "ipv4", "4", false, "probe IPv4 addresses only")
-	fs.BoolVarP(&c.ipv6, "ipv6", "6", false, "probe IPv6 addresses only")
-	fs.IntVar(&c.parallel, "parallel", 8, "sessions at once")
-	fs.StringVar(&c.helo, "helo", "", "EHLO name (default: this host's FQDN, else its address literal)")
+func (o *outputFlags) register(fs *pflag.FlagSet) {
+	fs.StringVar(&o.format, "format", "text", "output format: text or json")
+	fs.BoolVar(&o.jsonOut, "json", false, "short for --format json")
+	fs.BoolVarP(&o.quiet, "quiet", "q", false, "print nothing when the result is OK (for cron)")
+	fs.BoolVarP(&o.verbose, "verbose", "v", false, "text output: show each session's timeline")
 }
 
-// validate checks the values and normalises --json into --format.
-func (c *commonFlags) validate() error {
-	if c.jsonOut {
-		c.format = "json"
+// validate normalises --json into --format and checks the format.
+func (o *outputFlags) validate() error {
+	if o.jsonOut {
+		o.format = "json"
 	}
-	switch c.format {
+	switch o.format {
 	case "text", "json":
-	default:
-		return usagef("--format %q: want text or json", c.format)
+		return nil
 	}
-	if c.connectTimeout <= 0 {
-		return usagef("--connect-timeout %s: want a positive duration such as 30s", c.connectTimeout)
+	return usagef("--format %q: want text or json", o.format)
+}
+
+// registerJob binds the flags every probe command shares to j.
+func registerJob(fs *pflag.FlagSet, j *job) {
+	fs.StringVar(&j.Resolver, "resolver", "", "DNS server host[:port] (default: nameservers in /etc/resolv.conf)")
+	fs.DurationVar(&j.ConnectTimeout, "connect-timeout", j.ConnectTimeout, "TCP connect limit (as Postfix smtp_connect_timeout)")
+	fs.DurationVar(&j.ReplyTimeout, "timeout", j.ReplyTimeout, "limit for each SMTP reply, the greeting included")
+	fs.BoolVarP(&j.IPv4, "ipv4", "4", false, "probe IPv4 addresses only")
+	fs.BoolVarP(&j.IPv6, "ipv6", "6", false, "probe IPv6 addresses only")
+	fs.IntVar(&j.Parallel, "parallel", j.Parallel, "sessions at once")
+	fs.StringVar(&j.Helo, "helo", "", "EHLO name (default: this host's FQDN, else its address literal)")
+}
+
+// parseCommand parses a probe command's flags: the shared ones, those
+// extra registers, and the output flags; it takes exactly one TARGET.
+func parseCommand(j *job, args []string, stdout io.Writer, synopsis string, extra func(*pflag.FlagSet)) (*outputFlags, *pflag.FlagSet, error) {
+	fs := pflag.NewFlagSet(j.Command, pflag.ContinueOnError)
+	var of outputFlags
+	of.register(fs)
+	registerJob(fs, j)
+	if extra != nil {
+		extra(fs)
 	}
-	if c.replyTimeout <= 0 {
-		return usagef("--timeout %s: want a positive duration such as 60s", c.replyTimeout)
+	if err := parseFlags(fs, args, stdout, synopsis); err != nil {
+		return nil, nil, err
 	}
-	if c.ipv4 && c.ipv6 {
-		return usagef("-4 and -6 exclude each other")
+	if err := of.validate(); err != nil {
+		return nil, nil, err
 	}
-	if c.parallel < 1 || c.parallel > 1024 {
-		return usagef("--parallel %d: want 1 to 1024", c.parallel)
+	if fs.NArg() != 1 {
+		what := "TARGET (domain, host or IP, optional :PORT)"
+		if j.Command == "mx" {
+			what = "DOMAIN[:PORT]"
+		}
+		return nil, nil, usagef("%s: want exactly one %s, got %d arguments", j.Command, what, fs.NArg())
 	}
-	if c.helo != "" && strings.ContainsAny(c.helo, " \t\r\n") {
-		return usagef("--helo %q: want a domain or address literal without spaces", c.helo)
+	j.Target = fs.Arg(0)
+	return &of, fs, nil
+}
+
+// runJob validates and runs j and prints its report. With a progress
+// message, elapsed time shows on stderr while it runs (terminals only).
+func runJob(ctx context.Context, j *job, of *outputFlags, stdout, stderr io.Writer, progress string) (int, error) {
+	if err := j.validate(); err != nil {
+		return 0, err
+	}
+	res, err := j.resolver()
+	if err != nil {
+		return 0, err
+	}
+	var pg *progressLine
+	if progress != "" {
+		pg = newProgress(stderr, progress)
+	}
+	rep, err := j.run(ctx, res)
+	pg.stop()
+	if err != nil {
+		return 0, err
+	}
+	return emit(rep, of, stdout)
+}
+
+// nonNegative checks duration flags that may be zero but not negative.
+func nonNegative(durs map[string]time.Duration) error {
+	for _, name := range sortedKeys(durs) {
+		if d := durs[name]; d < 0 {
+			return usagef("--%s %s: want a duration of zero or more, such as 90s", name, d)
+		}
 	}
 	return nil
 }
 
-func (c *commonFlags) family() dnscheck.Family {
-	switch {
-	case c.ipv4:
-		return dnscheck.IPv4Only
-	case c.ipv6:
-		return dnscheck.IPv6Only
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
 	}
-	return dnscheck.AnyFamily
-}
-
-// newResolver builds the DNS resolver from --resolver or resolv.conf.
-func (c *commonFlags) newResolver() (*dnscheck.Resolver, error) {
-	if c.resolver != "" {
-		s, err := dnscheck.ParseServer(c.resolver)
-		if err != nil {
-			return nil, usagef("--resolver: %v", err)
-		}
-		return &dnscheck.Resolver{Servers: []string{s}}, nil
-	}
-	servers, err := dnscheck.ResolvConf("/etc/resolv.conf")
-	if err != nil {
-		return nil, fmt.Errorf("no DNS resolver: %v (use --resolver host:port)", err)
-	}
-	return &dnscheck.Resolver{Servers: servers}, nil
-}
-
-func (c *commonFlags) prober() *probe.Prober {
-	return &probe.Prober{
-		ConnectTimeout: c.connectTimeout,
-		ReplyTimeout:   c.replyTimeout,
-		Helo:           c.helo,
-		NoStartTLS:     c.noStartTLS,
-	}
+	sort.Strings(keys)
+	return keys
 }
 
 // parseFlags parses args into fs; --help prints the command's usage.
@@ -168,23 +179,4 @@ func splitTarget(s string, defPort uint16) (host string, port uint16, err error)
 		return "", 0, usagef("target %q: empty host", s)
 	}
 	return host, port, nil
-}
-
-// nonNegative checks duration flags that may be zero but not negative.
-func nonNegative(durs map[string]time.Duration) error {
-	for _, name := range sortedKeys(durs) {
-		if d := durs[name]; d < 0 {
-			return usagef("--%s %s: want a duration of zero or more, such as 90s", name, d)
-		}
-	}
-	return nil
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

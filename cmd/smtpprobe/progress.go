@@ -12,14 +12,14 @@ import (
 
 // progress prints elapsed time on stderr during long runs, only when
 // stderr is a terminal (DESIGN §3), and never on stdout.
-type progress struct {
+type progressLine struct {
 	once sync.Once
 	done chan struct{}
 	wg   sync.WaitGroup
 }
 
-func newProgress(w io.Writer, what string) *progress {
-	p := &progress{done: make(chan struct{})}
+func newProgress(w io.Writer, what string) *progressLine {
+	p := &progressLine{done: make(chan struct{})}
 	f, ok := w.(*os.File)
 	if !ok || !isTerminal(f) {
 		return p
@@ -43,7 +43,10 @@ func newProgress(w io.Writer, what string) *progress {
 	return p
 }
 
-func (p *progress) stop() {
+func (p *progressLine) stop() {
+	if p == nil {
+		return
+	}
 	p.once.Do(func() { close(p.done) })
 	p.wg.Wait()
 }

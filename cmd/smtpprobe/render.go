@@ -14,7 +14,7 @@ import (
 // emit renders rep in the chosen format and returns the exit code. The
 // output is built completely before anything is written, so a failure
 // never leaves half a document.
-func emit(rep *probe.Report, cf *commonFlags, stdout io.Writer) (int, error) {
+func emit(rep *probe.Report, cf *outputFlags, stdout io.Writer) (int, error) {
 	st := rep.Status()
 	if cf.quiet && st == probe.StatusOK {
 		return int(st), nil

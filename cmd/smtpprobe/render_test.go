@@ -57,11 +57,11 @@ func pinnedReport() *probe.Report {
 func TestRenderGolden(t *testing.T) {
 	for _, tc := range []struct {
 		file string
-		cf   commonFlags
+		cf   outputFlags
 	}{
-		{"mx.text.golden", commonFlags{format: "text"}},
-		{"mx-verbose.text.golden", commonFlags{format: "text", verbose: true}},
-		{"mx.json.golden", commonFlags{format: "json"}},
+		{"mx.text.golden", outputFlags{format: "text"}},
+		{"mx-verbose.text.golden", outputFlags{format: "text", verbose: true}},
+		{"mx.json.golden", outputFlags{format: "json"}},
 	} {
 		var buf bytes.Buffer
 		code, err := emit(pinnedReport(), &tc.cf, &buf)
@@ -91,7 +91,7 @@ func TestEmitQuiet(t *testing.T) {
 	rep.Findings = nil
 	rep.Outcome = probe.OK
 	var buf bytes.Buffer
-	code, err := emit(rep, &commonFlags{format: "json", quiet: true}, &buf)
+	code, err := emit(rep, &outputFlags{format: "json", quiet: true}, &buf)
 	if code != 0 || err != nil || buf.Len() != 0 {
 		t.Errorf("emit(OK, quiet) = %d, %v, %q; want 0, nil, nothing", code, err, buf.String())
 	}
