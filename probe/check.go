@@ -88,6 +88,8 @@ type TLSInfo struct {
 // Result is the outcome of probing one address. A failed probe is a field
 // of the result, never an error.
 type Result struct {
+	Target       string             `json:"target,omitempty"` // in a combined check report
+	Module       string             `json:"module,omitempty"` // in a combined check report
 	Host         string             `json:"host"`
 	Address      string             `json:"address"`
 	Port         uint16             `json:"port"`

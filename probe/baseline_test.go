@@ -1,0 +1,100 @@
+package probe
+
+import (
+	"testing"
+	"time"
+)
+
+func TestParseThresholds(t *testing.T) {
+	tests := []struct {
+		in      string
+		want    Thresholds
+		wantErr bool
+	}{
+		{"", Thresholds{}, false},
+		{"time=2s", Thresholds{Time: 2 * time.Second}, false},
+		{"time=2s,timeout=300s,mtu=1400,cert=14", Thresholds{2 * time.Second, 300 * time.Second, 1400, 14}, false},
+		{"mtu=0", Thresholds{}, true},
+		{"speed=3", Thresholds{}, true},
+		{"time", Thresholds{}, true},
+		{"timeout=-1s", Thresholds{}, true},
+	}
+	for _, tc := range tests {
+		got, err := ParseThresholds(tc.in)
+		if (err != nil) != tc.wantErr || (!tc.wantErr && got != tc.want) {
+			t.Errorf("ParseThresholds(%q) = %+v, %v; want %+v, error %v", tc.in, got, err, tc.want, tc.wantErr)
+		}
+		if !tc.wantErr && tc.in != "" {
+			if back, _ := ParseThresholds(got.String()); back != got {
+				t.Errorf("ParseThresholds(%q).String() = %q does not round-trip", tc.in, got.String())
+			}
+		}
+	}
+}
+
+func TestApplyThresholds(t *testing.T) {
+	mtuOf := func(n int) *MTUInfo { return &MTUInfo{PathMTU: &n, Verdict: VerdictPMTUDWorking} }
+	ms := func(v float64) *float64 { return &v }
+	rep := &Report{Results: []Result{
+		{Host: "mx1", Address: "192.0.2.1", Outcome: OK, Phases: map[string]float64{"banner": 3500}, PhaseOrder: []string{"banner"}},
+		{Host: "mx2", Address: "192.0.2.2", Outcome: ServerTimeout, Phase: "data", TimeoutMS: ms(60000)},
+		{Host: "mx3", Address: "192.0.2.3", Outcome: OK, MTUInfo: mtuOf(1400)},
+		{Host: "mx4", Address: "192.0.2.4", Outcome: OK, Phases: map[string]float64{"banner": 10}, PhaseOrder: []string{"banner"}},
+	}}
+	rep.ApplyThresholds(Thresholds{Time: 2 * time.Second, Timeout: 300 * time.Second, MTU: 1500},
+		Thresholds{Time: 5 * time.Second, Timeout: 120 * time.Second, MTU: 1280})
+	want := map[string]string{"threshold-time": SevWarning, "threshold-timeout": SevCritical, "threshold-mtu": SevWarning}
+	if len(rep.Findings) != len(want) {
+		t.Fatalf("ApplyThresholds findings = %+v, want %d", rep.Findings, len(want))
+	}
+	for _, f := range rep.Findings {
+		if want[f.Code] != f.Severity {
+			t.Errorf("ApplyThresholds finding %s = %s (%s), want %s", f.Code, f.Severity, f.Message, want[f.Code])
+		}
+	}
+	if s := rep.Status(); s != StatusCritical {
+		t.Errorf("Status() = %s, want CRITICAL", s)
+	}
+}
+
+func TestCompare(t *testing.T) {
+	n := func(v int) *int { return &v }
+	f := func(v float64) *float64 { return &v }
+	base := &Report{Command: "mtu", Target: "example.com", Outcome: OK, Results: []Result{
+		{Host: "mx1", Address: "192.0.2.1", Outcome: OK, MTUInfo: &MTUInfo{PathMTU: n(1500), Verdict: VerdictNoBottleneck}},
+		{Host: "mx2", Address: "192.0.2.2", Outcome: OK, MTUInfo: &MTUInfo{PathMTU: n(1400), Verdict: VerdictPMTUDWorking}},
+		{Host: "mx3", Address: "192.0.2.3", Outcome: OK},
+		{Host: "mx4", Address: "192.0.2.4", Outcome: ServerTimeout, Phase: "data", TimeoutMS: f(300000)},
+		{Host: "mx5", Address: "192.0.2.5", Outcome: OK},
+	}}
+	cur := &Report{Command: "mtu", Target: "example.com", Outcome: PMTUBlackhole, Results: []Result{
+		{Host: "mx1", Address: "192.0.2.1", Outcome: OK, MTUInfo: &MTUInfo{PathMTU: n(1500), Verdict: VerdictNoBottleneck}},
+		{Host: "mx2", Address: "192.0.2.2", Outcome: PMTUBlackhole, MTUInfo: &MTUInfo{PathMTU: n(1400), Verdict: VerdictBlackhole}},
+		{Host: "mx3", Address: "192.0.2.3", Outcome: ConnectTimeout},
+		{Host: "mx4", Address: "192.0.2.4", Outcome: ServerTimeout, Phase: "data", TimeoutMS: f(60000)},
+		{Host: "mx6", Address: "192.0.2.6", Outcome: OK},
+	}}
+	got := map[string]int{}
+	for _, f := range Compare(base, cur) {
+		got[f.Code]++
+	}
+	want := map[string]int{"regression-outcome": 2, "regression-pmtu-blackhole": 1, "regression-server-timeout": 1, "baseline-missing": 1, "baseline-new": 1}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("Compare: %d %s findings, want %d (all: %v)", got[k], k, v, got)
+		}
+	}
+	if len(got) != len(want) {
+		t.Errorf("Compare findings = %v, want %v", got, want)
+	}
+	// Noise: 1 % of 300 s is 3 s; a 2 s change is not a regression, and
+	// the same run compared with itself yields nothing.
+	cur2 := &Report{Command: "timeout", Outcome: ServerTimeout, Results: []Result{{Host: "mx4", Address: "192.0.2.4", Outcome: ServerTimeout, Phase: "data", TimeoutMS: f(298000)}}}
+	base2 := &Report{Command: "timeout", Outcome: ServerTimeout, Results: []Result{{Host: "mx4", Address: "192.0.2.4", Outcome: ServerTimeout, Phase: "data", TimeoutMS: f(300000)}}}
+	if fs := Compare(base2, cur2); len(fs) != 0 {
+		t.Errorf("Compare(300 s, 298 s) = %+v, want nothing (within 1 %%)", fs)
+	}
+	if fs := Compare(base, base); len(fs) != 0 {
+		t.Errorf("Compare(base, base) = %+v, want nothing", fs)
+	}
+}

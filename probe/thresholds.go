@@ -1,0 +1,125 @@
+package probe
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Thresholds mark measured figures as a problem, as a monitoring plugin's
+// --warning and --critical do. Zero fields are not checked.
+type Thresholds struct {
+	Time     time.Duration // a session phase slower than this
+	Timeout  time.Duration // a server idle timeout shorter than this
+	MTU      int           // a path MTU below this
+	CertDays int           // a TLS certificate expiring in fewer days
+}
+
+// IsZero reports whether no threshold is set.
+func (t Thresholds) IsZero() bool { return t == Thresholds{} }
+
+// ParseThresholds parses "time=2s,timeout=300s,mtu=1400,cert=14".
+func ParseThresholds(s string) (Thresholds, error) {
+	var t Thresholds
+	if strings.TrimSpace(s) == "" {
+		return t, nil
+	}
+	for _, kv := range strings.Split(s, ",") {
+		k, v, ok := strings.Cut(strings.TrimSpace(kv), "=")
+		if !ok || v == "" {
+			return t, fmt.Errorf("%q: want KEY=VALUE with KEY time, timeout, mtu or cert", kv)
+		}
+		switch k {
+		case "time", "timeout":
+			d, err := time.ParseDuration(v)
+			if err != nil || d <= 0 {
+				return t, fmt.Errorf("%s=%s: want a positive duration such as 2s", k, v)
+			}
+			if k == "time" {
+				t.Time = d
+			} else {
+				t.Timeout = d
+			}
+		case "mtu", "cert":
+			n, err := strconv.Atoi(v)
+			if err != nil || n <= 0 || n > 65535 {
+				return t, fmt.Errorf("%s=%s: want a positive whole number", k, v)
+			}
+			if k == "mtu" {
+				t.MTU = n
+			} else {
+				t.CertDays = n
+			}
+		default:
+			return t, fmt.Errorf("unknown threshold %q: want time, timeout, mtu or cert", k)
+		}
+	}
+	return t, nil
+}
+
+// String renders the thresholds as ParseThresholds reads them.
+func (t Thresholds) String() string {
+	var parts []string
+	if t.Time > 0 {
+		parts = append(parts, "time="+t.Time.String())
+	}
+	if t.Timeout > 0 {
+		parts = append(parts, "timeout="+t.Timeout.String())
+	}
+	if t.MTU > 0 {
+		parts = append(parts, fmt.Sprintf("mtu=%d", t.MTU))
+	}
+	if t.CertDays > 0 {
+		parts = append(parts, fmt.Sprintf("cert=%d", t.CertDays))
+	}
+	return strings.Join(parts, ",")
+}
+
+// ApplyThresholds adds a finding for every figure past a threshold:
+// critical ones first, and a warning only where the critical threshold
+// was not also passed.
+func (r *Report) ApplyThresholds(warn, crit Thresholds) {
+	var fs []Finding
+	for _, res := range r.Results {
+		for _, lvl := range []struct {
+			sev string
+			t   Thresholds
+		}{{SevCritical, crit}, {SevWarning, warn}} {
+			if f, ok := res.pastThreshold(lvl.t, lvl.sev); ok {
+				fs = append(fs, f...)
+				break
+			}
+		}
+	}
+	r.Findings = append(r.Findings, fs...)
+	sortFindings(r.Findings)
+}
+
+// pastThreshold returns the findings for one result at one level.
+func (res *Result) pastThreshold(t Thresholds, sev string) ([]Finding, bool) {
+	var fs []Finding
+	who := res.Address
+	if res.Host != "" && res.Host != res.Address {
+		who = fmt.Sprintf("%s [%s]", res.Host, res.Address)
+	}
+	if t.Time > 0 {
+		for _, ph := range res.PhaseOrder {
+			if d := time.Duration(res.Phases[ph] * 1e6); d > t.Time && ph != "mtu" {
+				fs = append(fs, Finding{sev, "threshold-time", fmt.Sprintf("%s: %s took %s, above %s", who, ph, d.Round(time.Millisecond), t.Time)})
+			}
+		}
+	}
+	if t.Timeout > 0 && res.TimeoutMS != nil {
+		if d := time.Duration(*res.TimeoutMS * 1e6); d < t.Timeout {
+			fs = append(fs, Finding{sev, "threshold-timeout", fmt.Sprintf("%s: server idle timeout at %s is %s, below %s", who, res.Phase, d.Round(time.Millisecond), t.Timeout)})
+		}
+	}
+	if t.MTU > 0 && res.MTUInfo != nil && res.MTUInfo.PathMTU != nil && *res.MTUInfo.PathMTU < t.MTU {
+		fs = append(fs, Finding{sev, "threshold-mtu", fmt.Sprintf("%s: path MTU %d, below %d", who, *res.MTUInfo.PathMTU, t.MTU)})
+	}
+	if t.CertDays > 0 && res.TLS != nil && !res.TLS.NotAfter.IsZero() && res.TLS.DaysLeft < t.CertDays {
+		fs = append(fs, Finding{sev, "threshold-cert", fmt.Sprintf("%s: certificate expires in %d days, fewer than %d", who, res.TLS.DaysLeft, t.CertDays)})
+	}
+	return fs, len(fs) > 0
+}
