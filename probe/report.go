@@ -125,7 +125,7 @@ func (p *Prober) Run(ctx context.Context, res *dnscheck.Resolver, command, targe
 		}
 		rep.Outcome = Worst(outs...)
 	}
-	sortFindings(rep.Findings)
+	SortFindings(rep.Findings)
 	rep.DurationMS = p.now().Sub(started).Milliseconds()
 	return rep, ctx.Err()
 }
@@ -182,8 +182,8 @@ func (p *Prober) runAll(ctx context.Context, res *dnscheck.Resolver, targets []T
 
 var sevOrder = map[string]int{SevCritical: 0, SevWarning: 1, SevInfo: 2}
 
-// sortFindings orders findings by severity, keeping their order otherwise.
-func sortFindings(fs []Finding) {
+// SortFindings orders findings by severity, keeping their order otherwise.
+func SortFindings(fs []Finding) {
 	sort.SliceStable(fs, func(i, j int) bool { return sevOrder[fs[i].Severity] < sevOrder[fs[j].Severity] })
 }
 

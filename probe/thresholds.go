@@ -93,7 +93,7 @@ func (r *Report) ApplyThresholds(warn, crit Thresholds) {
 		}
 	}
 	r.Findings = append(r.Findings, fs...)
-	sortFindings(r.Findings)
+	SortFindings(r.Findings)
 }
 
 // pastThreshold returns the findings for one result at one level.

@@ -2,47 +2,113 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"math"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/spf13/pflag"
+
+	"github.com/smtpprobe/smtpprobe/probe"
 )
 
 // errHelp means --help was asked for and printed.
 var errHelp = errors.New("help printed")
 
-// outputFlags choose how a report is printed.
+// outputFlags choose how a report is printed, judged and kept.
 type outputFlags struct {
-	format  string
-	jsonOut bool
-	quiet   bool
-	verbose bool
+	format       string
+	jsonOut      bool
+	quiet        bool
+	verbose      bool
+	promFile     string
+	warning      string
+	critical     string
+	baseline     string
+	saveBaseline string
+
+	warn, crit probe.Thresholds
+	base       *probe.Report
 }
 
 func (o *outputFlags) register(fs *pflag.FlagSet) {
-	fs.StringVar(&o.format, "format", "text", "output format: text or json")
+	fs.StringVar(&o.format, "format", "text", "output format: text, json, nagios or prom")
 	fs.BoolVar(&o.jsonOut, "json", false, "short for --format json")
 	fs.BoolVarP(&o.quiet, "quiet", "q", false, "print nothing when the result is OK (for cron)")
 	fs.BoolVarP(&o.verbose, "verbose", "v", false, "text output: show each session's timeline")
+	fs.StringVar(&o.promFile, "prom-file", "", "also write Prometheus metrics to this file, atomically (node_exporter textfile collector)")
+	fs.StringVar(&o.warning, "warning", "", "WARNING thresholds: time=DUR (a phase slower), timeout=DUR (server idle timeout shorter), mtu=N (path MTU lower), cert=DAYS")
+	fs.StringVar(&o.critical, "critical", "", "CRITICAL thresholds, same keys as --warning")
+	fs.StringVar(&o.baseline, "baseline", "", "compare with a report saved by --save-baseline; regressions exit 2")
+	fs.StringVar(&o.saveBaseline, "save-baseline", "", "save this run's report as a baseline (JSON)")
 }
 
-// validate normalises --json into --format and checks the format.
+// validate checks the output settings and reads the baseline, before any
+// probe runs.
 func (o *outputFlags) validate() error {
 	if o.jsonOut {
 		o.format = "json"
 	}
 	switch o.format {
-	case "text", "json":
-		return nil
+	case "text", "json", "nagios", "prom":
+	default:
+		return usagef("--format %q: want text, json, nagios or prom", o.format)
 	}
-	return usagef("--format %q: want text or json", o.format)
+	var err error
+	if o.warn, err = probe.ParseThresholds(o.warning); err != nil {
+		return usagef("--warning: %v", err)
+	}
+	if o.crit, err = probe.ParseThresholds(o.critical); err != nil {
+		return usagef("--critical: %v", err)
+	}
+	for flag, path := range map[string]string{"prom-file": o.promFile, "save-baseline": o.saveBaseline} {
+		if path == "" {
+			continue
+		}
+		if st, err := os.Stat(filepath.Dir(path)); err != nil || !st.IsDir() {
+			return usagef("--%s %s: directory %s does not exist", flag, path, filepath.Dir(path))
+		}
+	}
+	if o.baseline != "" {
+		b, err := os.ReadFile(o.baseline)
+		if err != nil {
+			return usagef("--baseline: %v", err)
+		}
+		var rep probe.Report
+		if err := json.Unmarshal(b, &rep); err != nil || rep.Command == "" {
+			return usagef("--baseline %s: not a report saved by --save-baseline or --json (%v)", o.baseline, err)
+		}
+		o.base = &rep
+	}
+	return nil
+}
+
+// judge applies the thresholds and the baseline to rep and saves it as a
+// baseline when asked.
+func (o *outputFlags) judge(rep *probe.Report) error {
+	rep.ApplyThresholds(o.warn, o.crit)
+	if o.base != nil {
+		rep.Findings = append(rep.Findings, probe.Compare(o.base, rep)...)
+		probe.SortFindings(rep.Findings)
+	}
+	if o.saveBaseline != "" {
+		b, err := json.MarshalIndent(rep, "", "  ")
+		if err != nil {
+			return err
+		}
+		if err := writeFileAtomic(o.saveBaseline, append(b, '\n')); err != nil {
+			return fmt.Errorf("--save-baseline: %w", err)
+		}
+	}
+	return nil
 }
 
 // registerJob binds the flags every probe command shares to j.
@@ -72,6 +138,9 @@ func parseCommand(j *job, args []string, stdout io.Writer, synopsis string, extr
 	if err := of.validate(); err != nil {
 		return nil, nil, err
 	}
+	if of.base != nil && of.base.Command != j.Command {
+		return nil, nil, usagef("--baseline %s is a %s report; this is %s", of.baseline, of.base.Command, j.Command)
+	}
 	if fs.NArg() != 1 {
 		what := "TARGET (domain, host or IP, optional :PORT)"
 		if j.Command == "mx" {
@@ -100,6 +169,9 @@ func runJob(ctx context.Context, j *job, of *outputFlags, stdout, stderr io.Writ
 	rep, err := j.run(ctx, res)
 	pg.stop()
 	if err != nil {
+		return 0, err
+	}
+	if err := of.judge(rep); err != nil {
 		return 0, err
 	}
 	return emit(rep, of, stdout)

@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"os"
+	"path/filepath"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -56,6 +58,16 @@ func TestRunBadInput(t *testing.T) {
 		{[]string{"timeout", "example.com", "--phase", "lunch"}, `--phase "lunch"`},
 		{[]string{"timeout", "example.com", "--max-wait", "0s"}, "--max-wait 0s"},
 		{[]string{"timeout", "example.com", "--chunk-pause", "-5s"}, "--chunk-pause -5s"},
+		{[]string{"mx", "example.com", "--warning", "speed=1"}, "--warning"},
+		{[]string{"mx", "example.com", "--critical", "mtu=big"}, "--critical"},
+		{[]string{"mx", "example.com", "--prom-file", "/nonexistent/dir/smtpprobe.prom"}, "does not exist"},
+		{[]string{"mx", "example.com", "--save-baseline", "/nonexistent/dir/base.json"}, "does not exist"},
+		{[]string{"mx", "example.com", "--baseline", "/nonexistent/base.json"}, "--baseline"},
+		{[]string{"mx", "example.com", "--format", "yaml"}, "want text, json, nagios or prom"},
+		{[]string{"mtu", "example.com", "--min", "100"}, "--min 100"},
+		{[]string{"mtu", "example.com", "--max", "70000"}, "--max 70000"},
+		{[]string{"mtu", "example.com", "--min", "1400", "--max", "1300"}, "above --max"},
+		{[]string{"mtu", "example.com", "--min", "0"}, "--min 0"},
 	}
 	for _, tc := range tests {
 		stdout, stderr, code := runArgs(t, tc.args...)
@@ -173,5 +185,44 @@ func TestRunSessionCapabilityErrors(t *testing.T) {
 	time.Sleep(50 * time.Millisecond)
 	if code != 0 || s.Messages() != 1 {
 		t.Errorf("session --deliver = %d (%s), %d messages; want 0, one delivered", code, stderr, s.Messages())
+	}
+}
+
+// A baseline saved while every address answered, compared after one went
+// away: a regression, exit 2. The prom file is written atomically beside.
+func TestRunBaselineRegression(t *testing.T) {
+	t.Parallel()
+	lab, err := startDemoLab(time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(lab.Close)
+	dir := t.TempDir()
+	base := dir + "/base.json"
+	prom := dir + "/smtpprobe.prom"
+	target := fmt.Sprintf("demo.example:%d", lab.port)
+	common := []string{"mx", target, "--resolver", lab.dns.Addr, "--connect-timeout", "2s", "--timeout", "5s", "--no-ptr"}
+	_, stderr, code := runArgs(t, append(common, "--save-baseline", base, "--prom-file", prom, "-q")...)
+	if code != 1 { // the closed address makes the baseline a WARNING already
+		t.Fatalf("mx --save-baseline = %d (%s), want 1", code, stderr)
+	}
+	if b, err := os.ReadFile(prom); err != nil || !strings.Contains(string(b), "smtpprobe_result_success") {
+		t.Errorf("--prom-file wrote %q, %v; want metrics", b, err)
+	}
+	if leftovers, _ := filepath.Glob(dir + "/.*tmp*"); len(leftovers) != 0 {
+		t.Errorf("--prom-file left temporary files %v", leftovers)
+	}
+	lab.servers[0].Close() // mx1 goes away
+	stdout, stderr, code := runArgs(t, append(common, "--baseline", base, "--json")...)
+	if code != 2 {
+		t.Errorf("mx --baseline after mx1 went away = %d (%s), want 2", code, stderr)
+	}
+	if !strings.Contains(stdout, "regression-outcome") || !strings.Contains(stdout, "mx1.demo.example") {
+		t.Errorf("mx --baseline output lacks the regression of mx1:\n%s", stdout)
+	}
+	// A baseline of another command is refused.
+	_, stderr, code = runArgs(t, "timeout", "127.0.0.2:1", "--baseline", base)
+	if code != 3 || !strings.Contains(stderr, "is a mx report") {
+		t.Errorf("timeout --baseline (mx report) = %d, %q; want 3 and why", code, stderr)
 	}
 }

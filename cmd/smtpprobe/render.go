@@ -16,11 +16,24 @@ import (
 // never leaves half a document.
 func emit(rep *probe.Report, cf *outputFlags, stdout io.Writer) (int, error) {
 	st := rep.Status()
-	if cf.quiet && st == probe.StatusOK {
-		return int(st), nil
+	var prom []byte
+	if cf.format == "prom" || cf.promFile != "" {
+		var err error
+		if prom, err = promText(reportCollector{reports: []*probe.Report{rep}}); err != nil {
+			return 0, err
+		}
+	}
+	if cf.promFile != "" {
+		if err := writeFileAtomic(cf.promFile, prom); err != nil {
+			return 0, fmt.Errorf("--prom-file: %w", err)
+		}
 	}
 	var buf bytes.Buffer
 	switch cf.format {
+	case "prom":
+		buf.Write(prom)
+	case "nagios":
+		renderNagios(&buf, rep, cf.warn, cf.crit)
 	case "json":
 		b, err := json.MarshalIndent(rep, "", "  ")
 		if err != nil {
@@ -30,6 +43,9 @@ func emit(rep *probe.Report, cf *outputFlags, stdout io.Writer) (int, error) {
 		buf.WriteByte('\n')
 	default:
 		renderText(&buf, rep, cf.verbose)
+	}
+	if cf.quiet && st == probe.StatusOK {
+		return int(st), nil
 	}
 	if _, err := stdout.Write(buf.Bytes()); err != nil {
 		return 0, fmt.Errorf("writing output: %w", err)

@@ -5,8 +5,12 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/prometheus/common/expfmt"
 
 	"github.com/smtpprobe/smtpprobe/probe"
 )
@@ -62,6 +66,8 @@ func TestRenderGolden(t *testing.T) {
 		{"mx.text.golden", outputFlags{format: "text"}},
 		{"mx-verbose.text.golden", outputFlags{format: "text", verbose: true}},
 		{"mx.json.golden", outputFlags{format: "json"}},
+		{"mx.nagios.golden", outputFlags{format: "nagios", warn: probe.Thresholds{Time: 2 * time.Second, CertDays: 14}, crit: probe.Thresholds{Time: 5 * time.Second, CertDays: 7}}},
+		{"mx.prom.golden", outputFlags{format: "prom"}},
 	} {
 		var buf bytes.Buffer
 		code, err := emit(pinnedReport(), &tc.cf, &buf)
@@ -94,5 +100,48 @@ func TestEmitQuiet(t *testing.T) {
 	code, err := emit(rep, &outputFlags{format: "json", quiet: true}, &buf)
 	if code != 0 || err != nil || buf.Len() != 0 {
 		t.Errorf("emit(OK, quiet) = %d, %v, %q; want 0, nil, nothing", code, err, buf.String())
+	}
+}
+
+// The prom output must parse with Prometheus's own text parser, and the
+// nagios perfdata must follow the plugin guidelines' syntax.
+func TestMachineFormatsParse(t *testing.T) {
+	var buf bytes.Buffer
+	if _, err := emit(pinnedReport(), &outputFlags{format: "prom"}, &buf); err != nil {
+		t.Fatal(err)
+	}
+	var p expfmt.TextParser
+	mfs, err := p.TextToMetricFamilies(&buf)
+	if err != nil {
+		t.Fatalf("prom output does not parse: %v", err)
+	}
+	for _, name := range []string{"smtpprobe_success", "smtpprobe_status", "smtpprobe_duration_seconds", "smtpprobe_result_outcome",
+		"smtpprobe_phase_duration_seconds", "smtpprobe_tls_cert_not_after_timestamp_seconds"} {
+		if _, ok := mfs[name]; !ok {
+			t.Errorf("prom output lacks %s", name)
+		}
+	}
+	if v := mfs["smtpprobe_status"].GetMetric()[0].GetGauge().GetValue(); v != 1 {
+		t.Errorf("smtpprobe_status = %v, want 1 (WARNING)", v)
+	}
+
+	buf.Reset()
+	if _, err := emit(pinnedReport(), &outputFlags{format: "nagios", warn: probe.Thresholds{Time: 2 * time.Second}}, &buf); err != nil {
+		t.Fatal(err)
+	}
+	first, _, _ := strings.Cut(buf.String(), "\n")
+	status, perf, ok := strings.Cut(first, " | ")
+	if !ok || !strings.HasPrefix(status, "SMTPPROBE WARNING - ") {
+		t.Fatalf("nagios first line = %q, want SMTPPROBE WARNING - text | perfdata", first)
+	}
+	item := regexp.MustCompile(`^'[^'=]+'=-?[0-9.]+(s|B|%|KB|MB|TB|c)?(;[0-9.:~@]*){0,4}$`)
+	items := regexp.MustCompile(`'[^']*'=\S*`).FindAllString(perf, -1)
+	if len(items) == 0 || len(strings.Join(items, " ")) != len(perf) {
+		t.Errorf("nagios perfdata %q is not a space-separated list of 'label'=value items", perf)
+	}
+	for _, it := range items {
+		if !item.MatchString(it) {
+			t.Errorf("nagios perfdata item %q does not follow 'label'=value[UOM];warn;crit;min;max", it)
+		}
 	}
 }

@@ -1,0 +1,123 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/smtpprobe/smtpprobe/probe"
+)
+
+// renderNagios writes the report in the monitoring-plugins output format:
+// one status line "SMTPPROBE STATUS - text | perfdata", then one line per
+// problem. Perfdata is 'label'=value[UOM];warn;crit;min;max with base
+// units, and ranges in the plugin-guidelines syntax ("300:" alerts below
+// 300).
+func renderNagios(w *bytes.Buffer, rep *probe.Report, warn, crit probe.Thresholds) {
+	st := rep.Status()
+	good := 0
+	for _, r := range rep.Results {
+		if r.Good() {
+			good++
+		}
+	}
+	text := fmt.Sprintf("%s %s: %d/%d ok, outcome %s", rep.Command, rep.Target, good, len(rep.Results), rep.Outcome)
+	if m := mtuSummary(rep); m != "" {
+		text += ", " + m
+	}
+	if len(rep.Findings) > 0 && rep.Findings[0].Severity != probe.SevInfo {
+		text += "; " + rep.Findings[0].Message
+	}
+	var perf []string
+	for _, r := range rep.Results {
+		who := r.Address
+		if r.Target != "" {
+			who = r.Target + " " + who
+		}
+		if r.Phase != "" {
+			who += " " + r.Phase
+		}
+		for _, ph := range r.PhaseOrder {
+			perf = append(perf, perfItem(who+" "+ph, fmtFloat(r.Phases[ph]/1000), "s",
+				durRange(warn.Time, false), durRange(crit.Time, false), "0", ""))
+		}
+		if r.TimeoutMS != nil {
+			perf = append(perf, perfItem(who+" server_timeout", fmtFloat(*r.TimeoutMS/1000), "s",
+				durRange(warn.Timeout, true), durRange(crit.Timeout, true), "0", ""))
+		}
+		if m := r.MTUInfo; m != nil && m.PathMTU != nil {
+			perf = append(perf, perfItem(who+" path_mtu", strconv.Itoa(*m.PathMTU), "B",
+				intRange(warn.MTU), intRange(crit.MTU), strconv.Itoa(m.Range[0]), strconv.Itoa(m.InterfaceMTU)))
+		}
+		if t := r.TLS; t != nil && !t.NotAfter.IsZero() {
+			perf = append(perf, perfItem(who+" cert_days", strconv.Itoa(t.DaysLeft), "",
+				intRange(warn.CertDays), intRange(crit.CertDays), "", ""))
+		}
+	}
+	fmt.Fprintf(w, "SMTPPROBE %s - %s", st, sanitize(text))
+	if len(perf) > 0 {
+		fmt.Fprintf(w, " | %s", strings.Join(perf, " "))
+	}
+	w.WriteByte('\n')
+	for _, r := range rep.Results {
+		if !r.Good() {
+			fmt.Fprintf(w, "%s %s [%s]: %s\n", r.Outcome, r.Host, r.Address, sanitize(r.Error))
+		}
+	}
+	for _, f := range rep.Findings {
+		fmt.Fprintf(w, "%s %s: %s\n", f.Severity, f.Code, sanitize(f.Message))
+	}
+}
+
+// mtuSummary names the path MTU and verdict of a single-address mtu run.
+func mtuSummary(rep *probe.Report) string {
+	for _, r := range rep.Results {
+		if m := r.MTUInfo; m != nil && m.PathMTU != nil {
+			return fmt.Sprintf("path MTU %d (%s)", *m.PathMTU, m.Verdict)
+		}
+	}
+	return ""
+}
+
+// perfItem renders one perfdata item; labels are always quoted, and the
+// characters the guidelines forbid in them (= and ') are replaced.
+func perfItem(label, value, uom, warn, crit, min, max string) string {
+	label = strings.NewReplacer("=", "_", "'", "_").Replace(label)
+	return strings.TrimRight(fmt.Sprintf("'%s'=%s%s;%s;%s;%s;%s", label, value, uom, warn, crit, min, max), ";")
+}
+
+// durRange renders a duration threshold in seconds; below means "alert
+// when the value is below it" (the "N:" range).
+func durRange(d time.Duration, below bool) string {
+	if d <= 0 {
+		return ""
+	}
+	s := fmtFloat(d.Seconds())
+	if below {
+		return s + ":"
+	}
+	return s
+}
+
+// intRange renders a lower-bound threshold ("alert below N").
+func intRange(n int) string {
+	if n <= 0 {
+		return ""
+	}
+	return strconv.Itoa(n) + ":"
+}
+
+// fmtFloat renders a value with at most microsecond precision.
+func fmtFloat(v float64) string { return strconv.FormatFloat(micro(v), 'f', -1, 64) }
+
+// micro rounds seconds to the microsecond, the precision the probe has.
+func micro(v float64) float64 { return math.Round(v*1e6) / 1e6 }
+
+// sanitize keeps plugin output on its line and free of the perfdata
+// separator.
+func sanitize(s string) string {
+	return strings.NewReplacer("|", "/", "\n", " ", "\r", " ").Replace(s)
+}

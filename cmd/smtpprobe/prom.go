@@ -1,0 +1,160 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/common/expfmt"
+
+	"github.com/smtpprobe/smtpprobe/probe"
+)
+
+// Metric descriptions. Names follow Prometheus conventions: the
+// smtpprobe_ prefix and base units (seconds, bytes).
+var (
+	runLabels    = []string{"command", "module", "target"}
+	resultLabels = []string{"command", "module", "target", "host", "address", "idle_phase"}
+
+	descSuccess  = prometheus.NewDesc("smtpprobe_success", "Whether the run's status was OK (1) or not (0).", runLabels, nil)
+	descStatus   = prometheus.NewDesc("smtpprobe_status", "Monitoring status of the run: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.", runLabels, nil)
+	descDuration = prometheus.NewDesc("smtpprobe_duration_seconds", "Wall time of the run.", runLabels, nil)
+	descFindings = prometheus.NewDesc("smtpprobe_findings", "Findings of the run by severity.", append(runLabels[:3:3], "severity"), nil)
+
+	descResultSuccess = prometheus.NewDesc("smtpprobe_result_success", "Whether the probe of one address did what it should (1) or not (0).", resultLabels, nil)
+	descOutcome       = prometheus.NewDesc("smtpprobe_result_outcome", "The outcome of the probe of one address (always 1; the outcome is the label).", append(resultLabels[:6:6], "outcome"), nil)
+	descPhase         = prometheus.NewDesc("smtpprobe_phase_duration_seconds", "Duration of one phase of a session, from the command to the reply.", append(resultLabels[:6:6], "phase"), nil)
+	descIdle          = prometheus.NewDesc("smtpprobe_server_timeout_seconds", "How long the server waited on an idle session before it hung up.", append(resultLabels[:6:6], "closed_by"), nil)
+	descPathMTU       = prometheus.NewDesc("smtpprobe_path_mtu_bytes", "Largest IP packet that crossed the path with DF set.", resultLabels, nil)
+	descVerdict       = prometheus.NewDesc("smtpprobe_pmtu_verdict", "Path MTU verdict (always 1; the verdict is the label).", append(resultLabels[:6:6], "verdict"), nil)
+	descMTUSessions   = prometheus.NewDesc("smtpprobe_pmtu_sessions", "Probe sessions the path MTU bracketing used.", resultLabels, nil)
+	descCertExpiry    = prometheus.NewDesc("smtpprobe_tls_cert_not_after_timestamp_seconds", "Expiry of the server certificate, Unix time.", resultLabels, nil)
+	descCertVerified  = prometheus.NewDesc("smtpprobe_tls_cert_verified", "Whether the certificate verified for the MX name (1) or not (0).", resultLabels, nil)
+)
+
+// reportCollector exposes reports as constant metrics.
+type reportCollector struct {
+	reports []*probe.Report
+	modules []string // module name of each report ("" outside check)
+}
+
+func (c reportCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descSuccess, descStatus, descDuration, descFindings, descResultSuccess,
+		descOutcome, descPhase, descIdle, descPathMTU, descVerdict, descMTUSessions, descCertExpiry, descCertVerified} {
+		ch <- d
+	}
+}
+
+func (c reportCollector) Collect(ch chan<- prometheus.Metric) {
+	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
+	}
+	for i, rep := range c.reports {
+		module := ""
+		if i < len(c.modules) {
+			module = c.modules[i]
+		}
+		rl := []string{rep.Command, module, rep.Target}
+		st := rep.Status()
+		gauge(descSuccess, b2f(st == probe.StatusOK), rl...)
+		gauge(descStatus, float64(st), rl...)
+		gauge(descDuration, float64(rep.DurationMS)/1000, rl...)
+		bySev := map[string]int{probe.SevCritical: 0, probe.SevWarning: 0, probe.SevInfo: 0}
+		for _, f := range rep.Findings {
+			bySev[f.Severity]++
+		}
+		for _, sev := range sortedKeys(bySev) {
+			gauge(descFindings, float64(bySev[sev]), append(rl, sev)...)
+		}
+		for _, r := range rep.Results {
+			l := []string{rep.Command, module, rep.Target, r.Host, r.Address, r.Phase}
+			gauge(descResultSuccess, b2f(r.Good()), l...)
+			gauge(descOutcome, 1, append(l, string(r.Outcome))...)
+			for _, ph := range r.PhaseOrder {
+				gauge(descPhase, micro(r.Phases[ph]/1000), append(l, ph)...)
+			}
+			if r.TimeoutMS != nil {
+				gauge(descIdle, micro(*r.TimeoutMS/1000), append(l, r.ClosedBy)...)
+			}
+			if m := r.MTUInfo; m != nil && m.Verdict != "" {
+				if m.PathMTU != nil {
+					gauge(descPathMTU, float64(*m.PathMTU), l...)
+				}
+				gauge(descVerdict, 1, append(l, m.Verdict)...)
+				gauge(descMTUSessions, float64(m.Sessions), l...)
+			}
+			if t := r.TLS; t != nil && !t.NotAfter.IsZero() {
+				gauge(descCertExpiry, float64(t.NotAfter.Unix()), l...)
+				gauge(descCertVerified, b2f(t.Verified), l...)
+			}
+		}
+	}
+}
+
+func b2f(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// promText renders reports in the Prometheus text exposition format.
+func promText(c reportCollector) ([]byte, error) {
+	reg := prometheus.NewPedanticRegistry()
+	if err := reg.Register(c); err != nil {
+		return nil, err
+	}
+	mfs, err := reg.Gather()
+	if err != nil {
+		return nil, fmt.Errorf("metrics: %w", err)
+	}
+	var buf bytes.Buffer
+	enc := expfmt.NewEncoder(&buf, expfmt.NewFormat(expfmt.TypeTextPlain))
+	for _, mf := range mfs {
+		if err := enc.Encode(mf); err != nil {
+			return nil, err
+		}
+	}
+	return buf.Bytes(), nil
+}
+
+// writeFileAtomic writes data to path through a temporary file in the
+// same directory and a rename, so that a reader such as node_exporter's
+// textfile collector never sees half a file, and a failure leaves
+// nothing behind.
+func writeFileAtomic(path string, data []byte) error {
+	dir := filepath.Dir(path)
+	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+		return fmt.Errorf("directory %s does not exist", dir)
+	}
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	fail := func(err error) error {
+		f.Close()
+		os.Remove(tmp)
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		return fail(err)
+	}
+	if err := f.Chmod(0o644); err != nil {
+		return fail(err)
+	}
+	if err := f.Sync(); err != nil {
+		return fail(err)
+	}
+	if err := f.Close(); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return nil
+}
