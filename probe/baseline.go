@@ -69,7 +69,7 @@ func Compare(base, cur *Report) []Finding {
 
 // key identifies a result across runs.
 func (r *Result) key() string {
-	return r.Target + "|" + r.Host + "|" + r.Address + "|" + r.Phase
+	return r.Target + "|" + r.Module + "|" + r.Host + "|" + r.Address + "|" + r.Phase
 }
 
 // label names a result in a message.
@@ -80,6 +80,9 @@ func (r *Result) label() string {
 	}
 	if r.Target != "" {
 		s = r.Target + " " + s
+	}
+	if r.Module != "" {
+		s = "[" + r.Module + "] " + s
 	}
 	if r.Phase != "" {
 		s += " at " + r.Phase

@@ -22,12 +22,54 @@ type Report struct {
 	Outcome    Outcome   `json:"outcome"` // the worst outcome
 	Results    []Result  `json:"results"`
 	Findings   []Finding `json:"findings"`
+	// Checks summarises the runs of a combined check report, one per
+	// target and module; the report's status is the worst of theirs.
+	Checks []CheckSummary `json:"checks,omitempty"`
+}
+
+// CheckSummary is one run inside a combined check report.
+type CheckSummary struct {
+	Target     string  `json:"target"`
+	Module     string  `json:"module"`
+	Command    string  `json:"command"`
+	Status     string  `json:"status"` // OK, WARNING, CRITICAL, UNKNOWN
+	Outcome    Outcome `json:"outcome"`
+	DurationMS int64   `json:"duration_ms"`
+	Error      string  `json:"error,omitempty"` // a run that could not be made
+	status     Status
+}
+
+// NewCheckSummary summarises one run of a check; err is a run that could
+// not be made at all (UNKNOWN).
+func NewCheckSummary(target, module, command string, rep *Report, err error) CheckSummary {
+	c := CheckSummary{Target: target, Module: module, Command: command}
+	if err != nil {
+		c.status, c.Error = StatusUnknown, err.Error()
+	} else {
+		c.status, c.Outcome, c.DurationMS = rep.Status(), rep.Outcome, rep.DurationMS
+	}
+	c.Status = c.status.String()
+	return c
 }
 
 // Status maps the report to a monitoring status: CRITICAL when no address
 // is usable (or the domain has no usable MX at all), WARNING when some are
 // not, and the findings' severities on top (DESIGN §3).
 func (r *Report) Status() Status {
+	if len(r.Checks) > 0 {
+		s := StatusOK
+		for _, c := range r.Checks {
+			cs := c.status
+			if cs == StatusOK && c.Status != "" && c.Status != StatusOK.String() {
+				cs = parseStatus(c.Status) // read back from JSON
+			}
+			s = max(s, cs)
+		}
+		for _, f := range r.Findings {
+			s = max(s, f.status())
+		}
+		return s
+	}
 	s := StatusOK
 	switch {
 	case r.Outcome == DNSError || r.Outcome == NullMX:
@@ -191,4 +233,13 @@ func SortFindings(fs []Finding) {
 // timeout measurement, a measured server timeout.
 func (r *Result) Good() bool {
 	return r.Outcome == OK || (r.Outcome == ServerTimeout && r.TimeoutMS != nil)
+}
+
+func parseStatus(s string) Status {
+	for _, st := range []Status{StatusOK, StatusWarning, StatusCritical, StatusUnknown} {
+		if st.String() == s {
+			return st
+		}
+	}
+	return StatusUnknown
 }
