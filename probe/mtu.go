@@ -49,8 +49,8 @@ type MTUProbe struct {
 // MTUInfo is the path-MTU part of a Result.
 type MTUInfo struct {
 	PathMTU      *int       `json:"path_mtu"`
-	Verdict      string     `json:"verdict"`
-	Bracket      [2]*int    `json:"bracket"` // [largest_ok, smallest_failed]; smallest_failed null when nothing failed
+	Verdict      string     `json:"verdict,omitempty"` // absent when the probe sessions themselves failed
+	Bracket      [2]*int    `json:"bracket"`           // [largest_ok, smallest_failed]; smallest_failed null when nothing failed
 	Exact        bool       `json:"exact"`
 	Sessions     int        `json:"sessions"`
 	Rounds       int        `json:"rounds"`
@@ -268,9 +268,11 @@ func (p *Prober) mtuProbe(ctx context.Context, t Target, size int, v6 bool, opt 
 		return pr, r
 	}
 	switch {
-	case pmtu > 0 && pmtu < size:
+	case pmtu > 0 && pmtu < pr.Sent:
 		// ICMP "fragmentation needed" / "packet too big" arrived
-		// (RFC 1191 §4, RFC 8201 §4): the kernel lowered the path MTU.
+		// while this probe's packets were in flight (RFC 1191 §4,
+		// RFC 8201 §4): the kernel lowered the path MTU below the size
+		// the probe had started with, and resegmented.
 		pr.Result = "icmp"
 	case v == mtu.Lost:
 		pr.Result = "lost"
@@ -305,8 +307,16 @@ func mtuFindings(t Target, r *Result, v6, clamped bool) []Finding {
 		icmp = "ICMPv6 type 2 (packet too big)"
 	}
 	if info.CachedPMTU > 0 {
+		why := ""
+		if !info.ICMPSeen {
+			// The verdict rests on the cache alone: a firewall change
+			// since then (ICMP now dropped) would not show. Not a
+			// warning: a cron job probing every few minutes always
+			// finds its own last run's cache.
+			why = "; this run could not test whether ICMP still arrives: to validate a firewall change, flush the cache first (ip route flush cache; ip -6 route flush cache) and probe again"
+		}
 		fs = append(fs, Finding{SevInfo, "pmtu-cached",
-			fmt.Sprintf("the kernel had a path MTU of %d cached towards %s before the probe (learned from ICMP within about 10 minutes); larger probes could not be sent", info.CachedPMTU, r.Address)})
+			fmt.Sprintf("the kernel had a path MTU of %d cached towards %s before the probe (learned from ICMP within about 10 minutes), so larger probes could not be sent%s", info.CachedPMTU, r.Address, why)})
 	}
 	if clamped && info.Verdict == VerdictNoBottleneck && info.PathMTU != nil {
 		fs = append(fs, Finding{SevInfo, "peer-mss-limit",

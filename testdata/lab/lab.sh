@@ -298,6 +298,12 @@ write_postfix_config() {
 		mynetworks = 198.18.0.0/15 [2001:db8::]/32
 		smtpd_banner = \$myhostname ESMTP Postfix (smtpprobe lab)
 		smtpd_timeout = $timeout
+		# Flow control: every session that reaches DATA and is abandoned
+		# (mtu probes, session without --deliver) takes a queue-manager
+		# token that only queued mail gives back. A production MX with
+		# mail flowing keeps its tokens; this lab queues almost nothing,
+		# so with the default 1s every later MAIL would pause a second.
+		in_flow_delay = 0s
 		smtpd_peername_lookup = no
 		biff = no
 		append_dot_mydomain = no
