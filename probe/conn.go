@@ -464,7 +464,9 @@ func (c *Conn) Pause(ctx context.Context, label string, d time.Duration, untilPe
 func (c *Conn) peerActed() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return len(c.queue) > 0 || (c.readErr != nil && !errors.Is(c.readErr, ErrLocalClose))
+	// The run's own deadline ending a read is not the peer acting.
+	return len(c.queue) > 0 || (c.readErr != nil && !errors.Is(c.readErr, ErrLocalClose) &&
+		!errors.Is(c.readErr, os.ErrDeadlineExceeded))
 }
 
 // WaitEnd waits up to d for the reader to end (FIN, RST or error) and

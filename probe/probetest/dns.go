@@ -29,16 +29,11 @@ func StartDNS(listen, zone string) (*DNSServer, error) {
 	if err := s.load(zone); err != nil {
 		return nil, err
 	}
-	pc, err := net.ListenPacket("udp", listen)
+	pc, ln, err := listenBoth(listen)
 	if err != nil {
 		return nil, err
 	}
 	s.Addr = pc.LocalAddr().String()
-	ln, err := net.Listen("tcp", s.Addr)
-	if err != nil {
-		pc.Close()
-		return nil, err
-	}
 	h := dns.HandlerFunc(s.serve)
 	s.udp = &dns.Server{PacketConn: pc, Handler: h}
 	s.tcp = &dns.Server{Listener: ln, Handler: h}
@@ -50,6 +45,28 @@ func StartDNS(listen, zone string) (*DNSServer, error) {
 	<-started
 	<-started
 	return s, nil
+}
+
+// listenBoth binds UDP and TCP on one port. With port 0 the kernel picks
+// the UDP port, which may be taken for TCP; it tries a few ports.
+func listenBoth(listen string) (net.PacketConn, net.Listener, error) {
+	var lastErr error
+	for try := 0; try < 20; try++ {
+		pc, err := net.ListenPacket("udp", listen)
+		if err != nil {
+			return nil, nil, err
+		}
+		ln, err := net.Listen("tcp", pc.LocalAddr().String())
+		if err == nil {
+			return pc, ln, nil
+		}
+		pc.Close()
+		lastErr = err
+		if _, port, _ := net.SplitHostPort(listen); port != "0" {
+			break
+		}
+	}
+	return nil, nil, lastErr
 }
 
 func (s *DNSServer) load(zone string) error {

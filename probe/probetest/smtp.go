@@ -102,6 +102,9 @@ func (s *SMTPServer) Sessions() int64 { return s.sessions.Load() }
 // Close stops the server and closes its connections.
 func (s *SMTPServer) Close() error {
 	err := s.srv.Close()
+	// go-smtp closes only listeners its Serve has registered; one that
+	// has not started yet would accept forever.
+	s.ln.Close()
 	s.wg.Wait()
 	if errors.Is(err, smtp.ErrServerClosed) {
 		err = nil
