@@ -163,9 +163,13 @@ func (p *Prober) MTU(ctx context.Context, t Target, opt MTUOptions) (r Result, e
 		r.setFailure(PMTUBlackhole, fmt.Sprintf("segments above %d bytes vanish and no ICMP comes back", b.LargestOK))
 	case info.ICMPSeen || info.CachedPMTU > 0:
 		info.Verdict = VerdictPMTUDWorking
+	case results["clamped"] && info.PathMTU != nil && *info.PathMTU < info.InterfaceMTU:
+		// Larger segments were never sent: the peer's MSS (its own
+		// PMTUD, or an MSS-clamping router) keeps TCP below a
+		// bottleneck that does exist. TCP to this server copes, which
+		// is what pmtud-working means here; the finding says how.
+		info.Verdict = VerdictPMTUDWorking
 	default:
-		// Nothing failed, or only sizes the kernel could not send
-		// because the peer's MSS is smaller ("clamped").
 		info.Verdict = VerdictNoBottleneck
 	}
 	r.Findings = append(r.Findings, mtuFindings(t, &r, v6, results["clamped"])...)
@@ -318,9 +322,9 @@ func mtuFindings(t Target, r *Result, v6, clamped bool) []Finding {
 		fs = append(fs, Finding{SevInfo, "pmtu-cached",
 			fmt.Sprintf("the kernel had a path MTU of %d cached towards %s before the probe (learned from ICMP within about 10 minutes), so larger probes could not be sent%s", info.CachedPMTU, r.Address, why)})
 	}
-	if clamped && info.Verdict == VerdictNoBottleneck && info.PathMTU != nil {
+	if clamped && !info.ICMPSeen && info.CachedPMTU == 0 && info.PathMTU != nil {
 		fs = append(fs, Finding{SevInfo, "peer-mss-limit",
-			fmt.Sprintf("%s: the peer's MSS (or an MSS-clamping router) keeps TCP packets at %d bytes or less, so larger sizes were not sent", w, *info.PathMTU)})
+			fmt.Sprintf("%s: the peer's advertised MSS (its own path MTU cache, or an MSS-clamping router) keeps TCP packets at %d bytes or less, so larger sizes were never sent and whether ICMP reaches this host was not tested", w, *info.PathMTU)})
 	}
 	switch info.Verdict {
 	case VerdictBlackhole:

@@ -30,6 +30,8 @@ Usage:
   smtpprobe session TARGET[:PORT]      one scripted transaction per address, with pauses (no mail delivered unless --deliver)
   smtpprobe timeout TARGET[:PORT]      measure the server's idle timeout per phase (--phase ...|all)
   smtpprobe mtu TARGET[:PORT]          bracket the path MTU on port 25 with DF set: black hole or working PMTUD
+  smtpprobe check --config FILE        run the targets and modules of a YAML file; one combined report
+  smtpprobe serve --config FILE        Prometheus exporter: /probe?target=...&module=..., /metrics
   smtpprobe demo [flags]               run mx against an embedded lab (no network, no root)
   smtpprobe help [COMMAND]             show help
 
@@ -68,6 +70,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		code, err = runTimeout(ctx, rest, stdout, stderr)
 	case "mtu":
 		code, err = runMTU(ctx, rest, stdout, stderr)
+	case "check":
+		code, err = runCheck(ctx, rest, stdout, stderr)
+	case "serve":
+		code, err = runServe(ctx, rest, stdout, stderr)
 	case "demo":
 		code, err = runDemo(ctx, rest, stdout, stderr)
 	case "help", "-h", "--help":
@@ -80,7 +86,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stdout, "smtpprobe", version)
 		return 0
 	default:
-		err = usagef("unknown command %q (want mx, session, timeout, mtu, demo or help)", cmd)
+		err = usagef("unknown command %q (want mx, session, timeout, mtu, check, serve, demo or help)", cmd)
 	}
 	var ue *usageError
 	switch {

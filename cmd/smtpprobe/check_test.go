@@ -1,0 +1,670 @@
+package main
+
+// Tests of `smtpprobe check` in process, against the embedded demo lab
+// (demo.go: DNS for demo.example and go-smtp servers on 127.0.0.2-5) and
+// go-smtp servers of their own on loopback. No root, no network.
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+
+	"github.com/smtpprobe/smtpprobe/probe"
+	"github.com/smtpprobe/smtpprobe/probe/probetest"
+)
+
+// checkDemoLab starts the demo lab of startDemoLab (idle timeout 1 s)
+// for the test. It does what startDemoLab does, in an order that cannot
+// hang: a probetest.SMTPServer closed before its Serve goroutine ran
+// blocks in Close forever (go-smtp's Close closes only the listeners
+// Serve registered), and startDemoLab closes its servers at once when
+// the DNS server's TCP port is taken.
+func checkDemoLab(t testing.TB) *demoLab {
+	t.Helper()
+	l := &demoLab{idleFor: time.Second}
+	var err error
+	for try := 0; try < 20; try++ {
+		if l.dns, err = probetest.StartDNS("127.0.0.1:0", demoZone); err == nil {
+			break
+		}
+	}
+	if err != nil {
+		t.Fatalf("demo lab DNS: %v", err)
+	}
+	t.Cleanup(func() { l.dns.Close() })
+	specs := []probetest.SMTPOptions{
+		{Domain: "mx1.demo.example", TLS: true},
+		{Domain: "slow.demo.example", GreetDelay: 1500 * time.Millisecond},
+		{Domain: "idle.demo.example", ReadTimeout: l.idleFor},
+	}
+	for try := 0; try < 20 && l.servers == nil; try++ {
+		l.servers, err = startServersOnOnePort(specs, []string{"127.0.0.2", "127.0.0.3", "127.0.0.4"}, "127.0.0.5")
+	}
+	if l.servers == nil {
+		t.Fatalf("demo lab: no free port shared by 127.0.0.2-5: %v", err)
+	}
+	t.Cleanup(func() {
+		for _, s := range l.servers {
+			closeServing(s)
+		}
+	})
+	l.port = l.servers[0].Addr.Port()
+	l.idle = l.servers[2].Addr
+	return l
+}
+
+// startServersOnOnePort is demo.go's startOnOnePort with closeServing.
+func startServersOnOnePort(specs []probetest.SMTPOptions, ips []string, closedIP string) ([]*probetest.SMTPServer, error) {
+	var out []*probetest.SMTPServer
+	fail := func(err error) ([]*probetest.SMTPServer, error) {
+		for _, s := range out {
+			closeServing(s)
+		}
+		return nil, err
+	}
+	port := "0"
+	for i, spec := range specs {
+		s, err := probetest.StartSMTP(net.JoinHostPort(ips[i], port), spec)
+		if err != nil {
+			return fail(err)
+		}
+		out = append(out, s)
+		port = fmt.Sprint(s.Addr.Port())
+	}
+	ln, err := net.Listen("tcp", net.JoinHostPort(closedIP, port))
+	if err != nil {
+		return fail(fmt.Errorf("port %s on %s is in use", port, closedIP))
+	}
+	ln.Close()
+	return out, nil
+}
+
+// closeServing closes s once it serves: a greeting read proves that its
+// Serve goroutine runs, so that Close does not hang (see checkDemoLab).
+func closeServing(s *probetest.SMTPServer) {
+	if c, err := net.DialTimeout("tcp", s.Addr.String(), 2*time.Second); err == nil {
+		_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		_, _ = bufio.NewReader(c).ReadString('\n')
+		c.Close()
+	}
+	s.Close()
+}
+
+// startSMTP starts a go-smtp server on 127.0.0.1 for the test.
+func startSMTP(t testing.TB, opt probetest.SMTPOptions) *probetest.SMTPServer {
+	t.Helper()
+	s, err := probetest.StartSMTP("127.0.0.1:0", opt)
+	if err != nil {
+		t.Fatalf("StartSMTP: %v", err)
+	}
+	t.Cleanup(func() { closeServing(s) })
+	return s
+}
+
+// demoConfig is a check over the demo lab: a domain with a refused MX and
+// an unverifiable certificate (WARNING), a healthy server (OK), a server
+// whose idle timeout is below the module's critical threshold (CRITICAL)
+// and a closed port (CRITICAL).
+const demoConfig = `
+parallel: 4
+per_host: 4
+modules:
+  mx:
+    command: mx
+    resolver: DNS
+    connect_timeout: 2s
+    timeout: 5s
+    no_ptr: true
+  send:
+    command: session
+    resolver: DNS
+    connect_timeout: 2s
+    timeout: 5s
+    to: [postmaster@demo.example] # go-smtp refuses postmaster@[127.0.0.2]
+  idle:
+    command: timeout
+    resolver: DNS
+    phase: ehlo
+    max_wait: 5s
+    critical: timeout=30s
+targets:
+  - target: demo.example:PORT
+    module: mx
+  - target: 127.0.0.2:PORT
+    module: send
+  - target: 127.0.0.4:PORT
+    module: idle
+  - target: 127.0.0.5:PORT
+    modules: [send]
+`
+
+func demoCheckConfig(t testing.TB, lab *demoLab) string {
+	t.Helper()
+	text := strings.NewReplacer("DNS", lab.dns.Addr, "PORT", fmt.Sprint(lab.port)).Replace(demoConfig)
+	return writeConfig(t, text)
+}
+
+// decodeCheck parses stdout as exactly one combined check report.
+func decodeCheck(t testing.TB, stdout string) probe.Report {
+	t.Helper()
+	var rep probe.Report
+	dec := json.NewDecoder(strings.NewReader(stdout))
+	if err := dec.Decode(&rep); err != nil {
+		t.Fatalf("check stdout is not JSON: %v\n%s", err, stdout)
+	}
+	if dec.More() {
+		t.Fatalf("check stdout holds more than one JSON document:\n%s", stdout)
+	}
+	return rep
+}
+
+type checkWant struct {
+	target, module, status string
+	outcome                probe.Outcome
+}
+
+func wantChecks(t testing.TB, rep probe.Report, want []checkWant) {
+	t.Helper()
+	var got []checkWant
+	for _, c := range rep.Checks {
+		got = append(got, checkWant{c.Target, c.Module, c.Status, c.Outcome})
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("check checks = %+v\nwant %+v", got, want)
+	}
+}
+
+func TestCheckCombined(t *testing.T) {
+	t.Parallel()
+	lab := checkDemoLab(t)
+	cfg := demoCheckConfig(t, lab)
+	p := fmt.Sprint(lab.port)
+	stdout, stderr, code := runArgs(t, "check", "--config", cfg, "--json")
+	if code != 2 {
+		t.Errorf("check(demo) = %d, want 2 (the worst check is CRITICAL)\nstderr: %s", code, stderr)
+	}
+	if stderr != "" {
+		t.Errorf("check(demo) stderr = %q, want nothing (no terminal, no progress)", stderr)
+	}
+	rep := decodeCheck(t, stdout)
+	if rep.Command != "check" || rep.Target != cfg {
+		t.Errorf("check(demo) command, target = %q, %q; want check, %q", rep.Command, rep.Target, cfg)
+	}
+	wantChecks(t, rep, []checkWant{
+		{"demo.example:" + p, "mx", "WARNING", probe.Refused},
+		{"127.0.0.2:" + p, "send", "OK", probe.OK},
+		{"127.0.0.4:" + p, "idle", "CRITICAL", probe.ServerTimeout},
+		{"127.0.0.5:" + p, "send", "CRITICAL", probe.Refused},
+	})
+	if rep.Outcome != probe.Refused {
+		t.Errorf("check(demo) outcome = %q, want %q (the worst)", rep.Outcome, probe.Refused)
+	}
+	if rep.Status() != probe.StatusCritical {
+		t.Errorf("check(demo) status = %v, want CRITICAL", rep.Status())
+	}
+	// Every result names its check; the mx check has four addresses.
+	perCheck := map[string]int{}
+	for _, r := range rep.Results {
+		if r.Target == "" || r.Module == "" {
+			t.Errorf("check(demo) result %s has target %q, module %q; want both", r.Address, r.Target, r.Module)
+		}
+		perCheck[r.Module+" "+r.Target]++
+	}
+	wantN := map[string]int{"mx demo.example:" + p: 4, "send 127.0.0.2:" + p: 1, "idle 127.0.0.4:" + p: 1, "send 127.0.0.5:" + p: 1}
+	for k, n := range wantN {
+		if perCheck[k] != n {
+			t.Errorf("check(demo) results of %s = %d, want %d (all: %v)", k, perCheck[k], n, perCheck)
+		}
+	}
+	// Findings say which check they belong to.
+	prefix := regexp.MustCompile(`^\[(mx|send|idle) [^ \]]+\] `)
+	var codes []string
+	for _, f := range rep.Findings {
+		if !prefix.MatchString(f.Message) {
+			t.Errorf("check(demo) finding %q, want its message to start with [module target]", f.Message)
+		}
+		codes = append(codes, f.Severity+" "+f.Code+" "+strings.SplitN(f.Message, "]", 2)[0]+"]")
+	}
+	for _, want := range []string{"critical threshold-timeout [idle 127.0.0.4:" + p + "]", "warning tls-verify-failed [mx demo.example:" + p + "]"} {
+		if !slices.Contains(codes, want) {
+			t.Errorf("check(demo) findings = %q, want one %q", codes, want)
+		}
+	}
+	if rep.Findings[0].Severity != probe.SevCritical {
+		t.Errorf("check(demo) first finding = %+v, want critical findings first", rep.Findings[0])
+	}
+}
+
+func TestCheckFormats(t *testing.T) {
+	t.Parallel()
+	lab := checkDemoLab(t)
+	cfg := demoCheckConfig(t, lab)
+	p := fmt.Sprint(lab.port)
+
+	t.Run("prom", func(t *testing.T) {
+		stdout, stderr, code := runArgs(t, "check", "--config", cfg, "--format", "prom")
+		if code != 2 || stderr != "" {
+			t.Errorf("check(--format prom) = %d, stderr %q; want 2 and nothing", code, stderr)
+		}
+		var parser expfmt.TextParser
+		mfs, err := parser.TextToMetricFamilies(strings.NewReader(stdout))
+		if err != nil {
+			t.Fatalf("check(--format prom) does not parse: %v\n%s", err, stdout)
+		}
+		status := map[string]float64{}
+		for _, m := range mfs["smtpprobe_status"].GetMetric() {
+			status[labelOf(m, "module")+" "+labelOf(m, "target")+" "+labelOf(m, "command")] = m.GetGauge().GetValue()
+		}
+		want := map[string]float64{"mx demo.example:" + p + " mx": 1, "send 127.0.0.2:" + p + " session": 0,
+			"idle 127.0.0.4:" + p + " timeout": 2, "send 127.0.0.5:" + p + " session": 2}
+		if !mapsEqual(status, want) {
+			t.Errorf("check(--format prom) smtpprobe_status = %v, want %v (one series per check)", status, want)
+		}
+		idle := 0
+		for _, m := range mfs["smtpprobe_server_timeout_seconds"].GetMetric() {
+			if labelOf(m, "module") == "idle" && labelOf(m, "idle_phase") == "ehlo" {
+				idle++
+				if v := m.GetGauge().GetValue(); v < 0.9 || v > 1.5 {
+					t.Errorf("smtpprobe_server_timeout_seconds{module=idle} = %v, want about 1 (the demo server's ReadTimeout)", v)
+				}
+			}
+		}
+		if idle != 1 {
+			t.Errorf("check(--format prom) has %d smtpprobe_server_timeout_seconds series of module idle, want 1", idle)
+		}
+	})
+
+	t.Run("nagios", func(t *testing.T) {
+		stdout, _, code := runArgs(t, "check", "--config", cfg, "--format", "nagios")
+		if code != 2 {
+			t.Errorf("check(--format nagios) = %d, want 2", code)
+		}
+		first, rest, _ := strings.Cut(stdout, "\n")
+		status, perf, ok := strings.Cut(first, " | ")
+		if !ok || !strings.HasPrefix(status, "SMTPPROBE CRITICAL - check "+cfg+": 4 checks, 1 OK, 1 WARNING, 2 CRITICAL") {
+			t.Errorf("check(--format nagios) first line = %q, want SMTPPROBE CRITICAL - check FILE: 4 checks, 1 OK, 1 WARNING, 2 CRITICAL ... | perfdata", first)
+		}
+		wantPerfdata(t, perf)
+		if !strings.Contains(perf, "'idle 127.0.0.4:"+p+" 127.0.0.4 ehlo server_timeout'=") || !strings.Contains(perf, ";30:;0") {
+			t.Errorf("check(--format nagios) perfdata = %q, want the idle check's server_timeout with its module's critical range 30:", perf)
+		}
+		if !strings.Contains(rest, "CRITICAL send 127.0.0.5:"+p+": outcome refused") {
+			t.Errorf("check(--format nagios) long text = %q, want a line for the refused check", rest)
+		}
+	})
+
+	t.Run("text", func(t *testing.T) {
+		stdout, _, code := runArgs(t, "check", "--config", cfg)
+		if code != 2 {
+			t.Errorf("check(text) = %d, want 2", code)
+		}
+		lines := strings.Split(stdout, "\n")
+		if !strings.HasPrefix(lines[0], "check "+cfg+": CRITICAL, outcome refused, 4 checks") {
+			t.Errorf("check(text) first line = %q", lines[0])
+		}
+		table := regexp.MustCompile(`(?m)^  TARGET +MODULE +STATUS +OUTCOME +DURATION\n  demo\.example:\d+ +mx +WARNING +refused .*\n  127\.0\.0\.2:\d+ +send +OK +ok .*\n  127\.0\.0\.4:\d+ +idle +CRITICAL +server-timeout .*\n  127\.0\.0\.5:\d+ +send +CRITICAL +refused `)
+		if !table.MatchString(stdout) {
+			t.Errorf("check(text) has no summary table of the four checks:\n%s", stdout)
+		}
+		if i, j := strings.Index(stdout, "[mx] mx demo.example:"+p+": WARNING"), strings.Index(stdout, "[idle] timeout 127.0.0.4:"+p+": CRITICAL"); i < 0 || j < i {
+			t.Errorf("check(text) = \n%s\nwant each check's details in order", stdout)
+		}
+	})
+
+	t.Run("prom-file", func(t *testing.T) {
+		pf := filepath.Join(t.TempDir(), "smtpprobe.prom")
+		stdout, _, code := runArgs(t, "check", "--config", cfg, "--json", "--prom-file", pf)
+		if code != 2 {
+			t.Errorf("check(--prom-file) = %d, want 2", code)
+		}
+		decodeCheck(t, stdout)
+		b, err := os.ReadFile(pf)
+		if err != nil || !strings.Contains(string(b), `smtpprobe_status{command="timeout",module="idle",target="127.0.0.4:`+p+`"} 2`) {
+			t.Errorf("--prom-file %s = %v\n%s\nwant the idle check's status 2", pf, err, b)
+		}
+	})
+}
+
+func labelOf(m *dto.Metric, name string) string {
+	for _, l := range m.GetLabel() {
+		if l.GetName() == name {
+			return l.GetValue()
+		}
+	}
+	return ""
+}
+
+func mapsEqual[K comparable, V comparable](a, b map[K]V) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if w, ok := b[k]; !ok || w != v {
+			return false
+		}
+	}
+	return true
+}
+
+// wantPerfdata checks the plugin guidelines' perfdata syntax:
+// 'label'=value[UOM];[warn];[crit];[min];[max], space-separated, unique labels.
+func wantPerfdata(t testing.TB, perf string) {
+	t.Helper()
+	item := regexp.MustCompile(`^'([^'=]+)'=-?[0-9.]+(s|B|%|KB|MB|TB|c)?(;[0-9.:~@]*){0,4}$`)
+	items := regexp.MustCompile(`'[^']*'=\S*`).FindAllString(perf, -1)
+	if len(items) == 0 || len(strings.Join(items, " ")) != len(perf) {
+		t.Errorf("nagios perfdata %q is not a space-separated list of 'label'=value items", perf)
+	}
+	seen := map[string]bool{}
+	for _, it := range items {
+		m := item.FindStringSubmatch(it)
+		if m == nil {
+			t.Errorf("nagios perfdata item %q does not follow 'label'=value[UOM];warn;crit;min;max", it)
+			continue
+		}
+		if seen[m[1]] {
+			t.Errorf("nagios perfdata label %q appears twice", m[1])
+		}
+		seen[m[1]] = true
+	}
+}
+
+func TestCheckQuiet(t *testing.T) {
+	t.Parallel()
+	s := startSMTP(t, probetest.SMTPOptions{Domain: "mx.check.example"})
+	cfg := writeConfig(t, fmt.Sprintf(`
+modules:
+  send:
+    command: session
+    timeout: 5s
+    to: [postmaster@check.example]
+  quick:
+    command: timeout
+    phase: banner
+    max_wait: 200ms
+targets:
+  - target: %s
+    modules: [send, quick]
+`, s.Addr))
+	for _, format := range []string{"text", "json", "nagios", "prom"} {
+		stdout, stderr, code := runArgs(t, "check", "--config", cfg, "-q", "--format", format)
+		if code != 0 || stdout != "" || stderr != "" {
+			t.Errorf("check(all OK, -q, %s) = %d, stdout %q, stderr %q; want 0 and nothing", format, code, stdout, stderr)
+		}
+	}
+	stdout, _, code := runArgs(t, "check", "--config", cfg)
+	if code != 0 || !strings.Contains(stdout, ": OK, outcome ok, 2 checks: 2 OK") {
+		t.Errorf("check(all OK) = %d\n%s\nwant 0 and a summary of 2 OK checks", code, stdout)
+	}
+}
+
+// countingProxy forwards TCP connections to backend and notes when each
+// was accepted.
+type countingProxy struct {
+	addr string
+	mu   sync.Mutex
+	at   []time.Time
+}
+
+func startCountingProxy(t testing.TB, backend string) *countingProxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &countingProxy{addr: ln.Addr().String()}
+	var wg sync.WaitGroup
+	t.Cleanup(func() { ln.Close(); wg.Wait() })
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			p.mu.Lock()
+			p.at = append(p.at, time.Now())
+			p.mu.Unlock()
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer c.Close()
+				b, err := net.DialTimeout("tcp", backend, 5*time.Second)
+				if err != nil {
+					return
+				}
+				defer b.Close()
+				done := make(chan struct{}, 2)
+				go func() { io.Copy(b, c); b.(*net.TCPConn).CloseWrite(); done <- struct{}{} }()
+				go func() { io.Copy(c, b); c.(*net.TCPConn).CloseWrite(); done <- struct{}{} }()
+				<-done
+				<-done
+			}()
+		}
+	}()
+	return p
+}
+
+func (p *countingProxy) count() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.at)
+}
+
+// maxWithin returns the most connections accepted within any window of
+// length d. A session holds its per-host slot from before its connect
+// until after the greeting, which the server sends d after accepting, so
+// no more than per_host connections can be accepted within any window
+// shorter than d.
+func (p *countingProxy) maxWithin(d time.Duration) int {
+	p.mu.Lock()
+	at := slices.Clone(p.at)
+	p.mu.Unlock()
+	sort.Slice(at, func(i, j int) bool { return at[i].Before(at[j]) })
+	most := 0
+	for i := range at {
+		n := 0
+		for j := i; j < len(at) && at[j].Sub(at[i]) < d; j++ {
+			n++
+		}
+		most = max(most, n)
+	}
+	return most
+}
+
+func TestCheckPerHost(t *testing.T) {
+	t.Parallel()
+	const greet = 300 * time.Millisecond
+	const n = 6
+	var cfg strings.Builder
+	cfg.WriteString("parallel: 16\nper_host: 4\nmodules:\n")
+	var mods []string
+	for i := range n {
+		fmt.Fprintf(&cfg, "  s%d:\n    command: session\n    timeout: 5s\n    to: [postmaster@check.example]\n", i)
+		mods = append(mods, fmt.Sprintf("s%d", i))
+	}
+	for _, tc := range []struct {
+		perHost string
+		want    int
+	}{{"1", 1}, {"3", 3}} {
+		t.Run("per-host="+tc.perHost, func(t *testing.T) {
+			t.Parallel()
+			s := startSMTP(t, probetest.SMTPOptions{GreetDelay: greet})
+			px := startCountingProxy(t, s.Addr.String())
+			path := writeConfig(t, cfg.String()+fmt.Sprintf("targets:\n  - target: %s\n    modules: [%s]\n", px.addr, strings.Join(mods, ", ")))
+			start := time.Now()
+			_, stderr, code := runArgs(t, "check", "--config", path, "--per-host", tc.perHost, "-q")
+			elapsed := time.Since(start)
+			if code != 0 {
+				t.Fatalf("check(per-host %s) = %d, want 0\n%s", tc.perHost, code, stderr)
+			}
+			if got := px.count(); got != n {
+				t.Errorf("check(per-host %s) opened %d sessions, want %d", tc.perHost, got, n)
+			}
+			if got := px.maxWithin(greet - 20*time.Millisecond); got != tc.want {
+				t.Errorf("check(per-host %s): at most %d sessions at once to %s, want %d", tc.perHost, got, px.addr, tc.want)
+			}
+			if minWall := time.Duration(n/tc.want) * greet; elapsed < minWall {
+				t.Errorf("check(per-host %s) took %v, want at least %v", tc.perHost, elapsed, minWall)
+			}
+		})
+	}
+}
+
+// A check that cannot run (a message above the server's SIZE) is UNKNOWN,
+// with a critical finding; the others still run.
+func TestCheckJobError(t *testing.T) {
+	t.Parallel()
+	s := startSMTP(t, probetest.SMTPOptions{MaxBytes: 1000})
+	cfg := writeConfig(t, fmt.Sprintf(`
+modules:
+  big:
+    command: session
+    size: 5000
+    to: [postmaster@check.example]
+  small:
+    command: session
+    size: 500
+    to: [postmaster@check.example]
+targets:
+  - target: %s
+    modules: [big, small]
+`, s.Addr))
+	stdout, stderr, code := runArgs(t, "check", "--config", cfg, "--json")
+	if code != 3 || stderr != "" {
+		t.Errorf("check(one usage error) = %d, stderr %q; want 3 (UNKNOWN, the worst) and nothing on stderr", code, stderr)
+	}
+	rep := decodeCheck(t, stdout)
+	wantChecks(t, rep, []checkWant{{s.Addr.String(), "big", "UNKNOWN", ""}, {s.Addr.String(), "small", "OK", probe.OK}})
+	if len(rep.Checks) == 2 && !strings.Contains(rep.Checks[0].Error, "SIZE 1000") {
+		t.Errorf("check(one usage error) checks[0].error = %q, want the SIZE problem", rep.Checks[0].Error)
+	}
+	if len(rep.Results) != 1 || rep.Results[0].Module != "small" || rep.Results[0].Outcome != probe.OK {
+		t.Errorf("check(one usage error) results = %+v, want the small check's one ok result", rep.Results)
+	}
+	if len(rep.Findings) == 0 || rep.Findings[0].Code != "check-failed" || rep.Findings[0].Severity != probe.SevCritical ||
+		!strings.HasPrefix(rep.Findings[0].Message, "[big "+s.Addr.String()+"] ") {
+		t.Errorf("check(one usage error) findings = %+v, want a critical check-failed for [big %s] first", rep.Findings, s.Addr)
+	}
+	// The metrics say UNKNOWN for the run that could not be made.
+	stdout, _, _ = runArgs(t, "check", "--config", cfg, "--format", "prom")
+	if !strings.Contains(stdout, `smtpprobe_status{command="session",module="big",target="`+s.Addr.String()+`"} 3`) {
+		t.Errorf("check(one usage error, prom) =\n%s\nwant smtpprobe_status 3 for module big", stdout)
+	}
+}
+
+func TestCheckBaseline(t *testing.T) {
+	t.Parallel()
+	s := startSMTP(t, probetest.SMTPOptions{})
+	cfg := writeConfig(t, fmt.Sprintf(`
+modules:
+  send:
+    command: session
+    connect_timeout: 2s
+    to: [postmaster@check.example]
+targets:
+  - target: %s
+    module: send
+`, s.Addr))
+	base := filepath.Join(t.TempDir(), "base.json")
+	if _, stderr, code := runArgs(t, "check", "--config", cfg, "--save-baseline", base, "-q"); code != 0 {
+		t.Fatalf("check(--save-baseline) = %d, want 0\n%s", code, stderr)
+	}
+	if stdout, _, code := runArgs(t, "check", "--config", cfg, "--baseline", base, "--json"); code != 0 {
+		t.Errorf("check(--baseline, unchanged) = %d, want 0\n%s", code, stdout)
+	}
+	s.Close() // the change: the server is gone, the port refuses
+	stdout, _, code := runArgs(t, "check", "--config", cfg, "--baseline", base, "--json")
+	if code != 2 {
+		t.Errorf("check(--baseline, server gone) = %d, want 2", code)
+	}
+	rep := decodeCheck(t, stdout)
+	found := false
+	for _, f := range rep.Findings {
+		found = found || (f.Code == "regression-outcome" && f.Severity == probe.SevCritical && strings.HasPrefix(f.Message, "[send "+s.Addr.String()+"] "))
+	}
+	if !found {
+		t.Errorf("check(--baseline, server gone) findings = %+v, want a critical regression-outcome of [send %s]", rep.Findings, s.Addr)
+	}
+
+	// A baseline of another command is bad input.
+	other := filepath.Join(t.TempDir(), "mx.json")
+	if err := os.WriteFile(other, []byte(`{"command":"mx","target":"example.com","results":[],"findings":[]}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	stdout, stderr, code := runArgs(t, "check", "--config", cfg, "--baseline", other)
+	if code != 3 || stdout != "" || strings.Count(stderr, "\n") != 1 || !strings.Contains(stderr, "is a mx report") {
+		t.Errorf("check(--baseline of mx) = %d, stdout %q, stderr %q; want 3 and one line", code, stdout, stderr)
+	}
+}
+
+func TestCheckBadInput(t *testing.T) {
+	t.Parallel()
+	good := writeConfig(t, "modules:\n  mx:\n    command: mx\ntargets:\n  - target: example.com\n    module: mx\n")
+	tests := []struct {
+		name string
+		args []string
+		want string // substring of the one stderr line
+	}{
+		{"no config", []string{"check"}, "--config FILE is required"},
+		{"missing file", []string{"check", "--config", "/nonexistent/check.yaml"}, "/nonexistent/check.yaml"},
+		{"bad line", []string{"check", "--config", writeConfig(t, "modules:\n  mx:\n    command: mx\n    timeout: soon\n")}, `check.yaml:4: "soon": want a duration`},
+		{"unknown module", []string{"check", "--config", writeConfig(t, "modules:\n  mx:\n    command: mx\ntargets:\n  - target: example.com\n    module: nope\n")}, `check.yaml:5: target example.com: unknown module "nope"`},
+		{"duplicate", []string{"check", "--config", writeConfig(t, "modules:\n  mx:\n    command: mx\ntargets:\n  - target: example.com\n    module: mx\n  - target: example.com\n    module: mx\n")}, "check.yaml:7: target example.com with module mx is already listed at line 5"},
+		{"no targets", []string{"check", "--config", writeConfig(t, "modules:\n  mx:\n    command: mx\n")}, "no targets"},
+		{"argument", []string{"check", "--config", good, "example.com"}, "takes no arguments"},
+		{"parallel", []string{"check", "--config", good, "--parallel", "0"}, "--parallel 0"},
+		{"per-host", []string{"check", "--config", good, "--per-host", "100"}, "--per-host 100"},
+		{"only-module", []string{"check", "--config", good, "--only-module", "nope"}, `--only-module "nope"`},
+		{"only-target", []string{"check", "--config", good, "--only-target", "example.net"}, `--only-target "example.net"`},
+		{"format", []string{"check", "--config", good, "--format", "xml"}, `--format "xml"`},
+		{"warning", []string{"check", "--config", good, "--warning", "speed=1"}, "--warning"},
+	}
+	for _, tc := range tests {
+		stdout, stderr, code := runArgs(t, tc.args...)
+		if code != 3 || stdout != "" || strings.Count(stderr, "\n") != 1 || !strings.Contains(stderr, tc.want) {
+			t.Errorf("check(%s) = %d, stdout %q, stderr %q; want 3, no stdout, one line containing %q", tc.name, code, stdout, stderr, tc.want)
+		}
+	}
+}
+
+func TestCheckOnly(t *testing.T) {
+	t.Parallel()
+	lab := checkDemoLab(t)
+	cfg := demoCheckConfig(t, lab)
+	p := fmt.Sprint(lab.port)
+	stdout, _, code := runArgs(t, "check", "--config", cfg, "--only-module", "send", "--json")
+	rep := decodeCheck(t, stdout)
+	if code != 2 {
+		t.Errorf("check(--only-module send) = %d, want 2", code)
+	}
+	wantChecks(t, rep, []checkWant{{"127.0.0.2:" + p, "send", "OK", probe.OK}, {"127.0.0.5:" + p, "send", "CRITICAL", probe.Refused}})
+	stdout, _, code = runArgs(t, "check", "--config", cfg, "--only-target", "127.0.0.2:"+p, "--json")
+	if code != 0 {
+		t.Errorf("check(--only-target 127.0.0.2) = %d, want 0", code)
+	}
+	wantChecks(t, decodeCheck(t, stdout), []checkWant{{"127.0.0.2:" + p, "send", "OK", probe.OK}})
+	// --critical on the command line overrides the module's own threshold
+	// key by key: timeout=500ms lets the 1 s idle timeout pass, and only the
+	// warning that it is below RFC 5321's 5 minutes is left.
+	stdout, _, code = runArgs(t, "check", "--config", cfg, "--only-module", "idle", "--critical", "timeout=500ms", "--json")
+	if code != 1 {
+		t.Errorf("check(--only-module idle --critical timeout=500ms) = %d, want 1", code)
+	}
+	wantChecks(t, decodeCheck(t, stdout), []checkWant{{"127.0.0.4:" + p, "idle", "WARNING", probe.ServerTimeout}})
+}
