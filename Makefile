@@ -35,6 +35,7 @@ bench: build
 	bash testdata/bench/mx.sh $(BIN)
 	bash testdata/bench/timeout.sh $(BIN)
 	bash testdata/bench/mtu.sh $(BIN)
+	bash testdata/bench/check.sh $(BIN)
 
 demo:
 	$(GO) run ./cmd/smtpprobe demo

@@ -57,14 +57,14 @@ func TestBenchPeers(t *testing.T) {
 		lastErr error
 	)
 	for try := 0; try < 20 && servers == nil; try++ {
-		servers, lastErr = startServersOnOnePort(specs, ips, "127.0.1.254")
+		servers, lastErr = startOnOnePort(specs, ips, "127.0.1.254")
 	}
 	if servers == nil {
 		t.Fatalf("no free port shared by 127.0.1.1-%d: %v", nServers, lastErr)
 	}
 	defer func() {
 		for _, s := range servers {
-			closeServing(s)
+			s.Close()
 		}
 	}()
 	port := servers[0].Addr.Port()

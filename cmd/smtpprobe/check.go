@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -396,26 +395,7 @@ func renderCheckNagios(w *bytes.Buffer, combined *probe.Report, jobs []*checkJob
 	for _, cj := range jobs {
 		warn, crit := cj.warn, cj.crit
 		for _, r := range cj.rep.Results {
-			who := cj.mod.name + " " + cj.target + " " + r.Address
-			if r.Phase != "" {
-				who += " " + r.Phase
-			}
-			for _, ph := range r.PhaseOrder {
-				perf = append(perf, perfItem(who+" "+ph, fmtFloat(r.Phases[ph]/1000), "s",
-					durRange(warn.Time, false), durRange(crit.Time, false), "0", ""))
-			}
-			if r.TimeoutMS != nil {
-				perf = append(perf, perfItem(who+" server_timeout", fmtFloat(*r.TimeoutMS/1000), "s",
-					durRange(warn.Timeout, true), durRange(crit.Timeout, true), "0", ""))
-			}
-			if m := r.MTUInfo; m != nil && m.PathMTU != nil {
-				perf = append(perf, perfItem(who+" path_mtu", strconv.Itoa(*m.PathMTU), "B",
-					intRange(warn.MTU), intRange(crit.MTU), strconv.Itoa(m.Range[0]), strconv.Itoa(m.InterfaceMTU)))
-			}
-			if t := r.TLS; t != nil && !t.NotAfter.IsZero() {
-				perf = append(perf, perfItem(who+" cert_days", strconv.Itoa(t.DaysLeft), "",
-					intRange(warn.CertDays), intRange(crit.CertDays), "", ""))
-			}
+			perf = append(perf, perfData(r, cj.mod.name+" "+cj.target+" "+r.Address, warn, crit)...)
 		}
 	}
 	fmt.Fprintf(w, "SMTPPROBE %s - %s", combined.Status(), sanitize(text))

@@ -5,7 +5,6 @@ package main
 // go-smtp servers of their own on loopback. No root, no network.
 
 import (
-	"bufio"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -28,80 +27,15 @@ import (
 )
 
 // checkDemoLab starts the demo lab of startDemoLab (idle timeout 1 s)
-// for the test. It does what startDemoLab does, in an order that cannot
-// hang: a probetest.SMTPServer closed before its Serve goroutine ran
-// blocks in Close forever (go-smtp's Close closes only the listeners
-// Serve registered), and startDemoLab closes its servers at once when
-// the DNS server's TCP port is taken.
+// for the test.
 func checkDemoLab(t testing.TB) *demoLab {
 	t.Helper()
-	l := &demoLab{idleFor: time.Second}
-	var err error
-	for try := 0; try < 20; try++ {
-		if l.dns, err = probetest.StartDNS("127.0.0.1:0", demoZone); err == nil {
-			break
-		}
-	}
+	l, err := startDemoLab(time.Second)
 	if err != nil {
-		t.Fatalf("demo lab DNS: %v", err)
+		t.Fatalf("demo lab: %v", err)
 	}
-	t.Cleanup(func() { l.dns.Close() })
-	specs := []probetest.SMTPOptions{
-		{Domain: "mx1.demo.example", TLS: true},
-		{Domain: "slow.demo.example", GreetDelay: 1500 * time.Millisecond},
-		{Domain: "idle.demo.example", ReadTimeout: l.idleFor},
-	}
-	for try := 0; try < 20 && l.servers == nil; try++ {
-		l.servers, err = startServersOnOnePort(specs, []string{"127.0.0.2", "127.0.0.3", "127.0.0.4"}, "127.0.0.5")
-	}
-	if l.servers == nil {
-		t.Fatalf("demo lab: no free port shared by 127.0.0.2-5: %v", err)
-	}
-	t.Cleanup(func() {
-		for _, s := range l.servers {
-			closeServing(s)
-		}
-	})
-	l.port = l.servers[0].Addr.Port()
-	l.idle = l.servers[2].Addr
+	t.Cleanup(l.Close)
 	return l
-}
-
-// startServersOnOnePort is demo.go's startOnOnePort with closeServing.
-func startServersOnOnePort(specs []probetest.SMTPOptions, ips []string, closedIP string) ([]*probetest.SMTPServer, error) {
-	var out []*probetest.SMTPServer
-	fail := func(err error) ([]*probetest.SMTPServer, error) {
-		for _, s := range out {
-			closeServing(s)
-		}
-		return nil, err
-	}
-	port := "0"
-	for i, spec := range specs {
-		s, err := probetest.StartSMTP(net.JoinHostPort(ips[i], port), spec)
-		if err != nil {
-			return fail(err)
-		}
-		out = append(out, s)
-		port = fmt.Sprint(s.Addr.Port())
-	}
-	ln, err := net.Listen("tcp", net.JoinHostPort(closedIP, port))
-	if err != nil {
-		return fail(fmt.Errorf("port %s on %s is in use", port, closedIP))
-	}
-	ln.Close()
-	return out, nil
-}
-
-// closeServing closes s once it serves: a greeting read proves that its
-// Serve goroutine runs, so that Close does not hang (see checkDemoLab).
-func closeServing(s *probetest.SMTPServer) {
-	if c, err := net.DialTimeout("tcp", s.Addr.String(), 2*time.Second); err == nil {
-		_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
-		_, _ = bufio.NewReader(c).ReadString('\n')
-		c.Close()
-	}
-	s.Close()
 }
 
 // startSMTP starts a go-smtp server on 127.0.0.1 for the test.
@@ -111,7 +45,7 @@ func startSMTP(t testing.TB, opt probetest.SMTPOptions) *probetest.SMTPServer {
 	if err != nil {
 		t.Fatalf("StartSMTP: %v", err)
 	}
-	t.Cleanup(func() { closeServing(s) })
+	t.Cleanup(func() { s.Close() })
 	return s
 }
 

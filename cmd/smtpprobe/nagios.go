@@ -37,25 +37,7 @@ func renderNagios(w *bytes.Buffer, rep *probe.Report, warn, crit probe.Threshold
 		if r.Target != "" {
 			who = r.Target + " " + who
 		}
-		if r.Phase != "" {
-			who += " " + r.Phase
-		}
-		for _, ph := range r.PhaseOrder {
-			perf = append(perf, perfItem(who+" "+ph, fmtFloat(r.Phases[ph]/1000), "s",
-				durRange(warn.Time, false), durRange(crit.Time, false), "0", ""))
-		}
-		if r.TimeoutMS != nil {
-			perf = append(perf, perfItem(who+" server_timeout", fmtFloat(*r.TimeoutMS/1000), "s",
-				durRange(warn.Timeout, true), durRange(crit.Timeout, true), "0", ""))
-		}
-		if m := r.MTUInfo; m != nil && m.PathMTU != nil {
-			perf = append(perf, perfItem(who+" path_mtu", strconv.Itoa(*m.PathMTU), "B",
-				intRange(warn.MTU), intRange(crit.MTU), strconv.Itoa(m.Range[0]), strconv.Itoa(m.InterfaceMTU)))
-		}
-		if t := r.TLS; t != nil && !t.NotAfter.IsZero() {
-			perf = append(perf, perfItem(who+" cert_days", strconv.Itoa(t.DaysLeft), "",
-				intRange(warn.CertDays), intRange(crit.CertDays), "", ""))
-		}
+		perf = append(perf, perfData(r, who, warn, crit)...)
 	}
 	fmt.Fprintf(w, "SMTPPROBE %s - %s", st, sanitize(text))
 	if len(perf) > 0 {
@@ -70,6 +52,32 @@ func renderNagios(w *bytes.Buffer, rep *probe.Report, warn, crit probe.Threshold
 	for _, f := range rep.Findings {
 		fmt.Fprintf(w, "%s %s: %s\n", f.Severity, f.Code, sanitize(f.Message))
 	}
+}
+
+// perfData returns the perfdata items of one result, labelled who (and
+// the idle phase of a timeout result), with the thresholds as ranges.
+func perfData(r probe.Result, who string, warn, crit probe.Thresholds) []string {
+	if r.Phase != "" {
+		who += " " + r.Phase
+	}
+	var perf []string
+	for _, ph := range r.PhaseOrder {
+		perf = append(perf, perfItem(who+" "+ph, fmtFloat(r.Phases[ph]/1000), "s",
+			durRange(warn.Time, false), durRange(crit.Time, false), "0", ""))
+	}
+	if r.TimeoutMS != nil {
+		perf = append(perf, perfItem(who+" server_timeout", fmtFloat(*r.TimeoutMS/1000), "s",
+			durRange(warn.Timeout, true), durRange(crit.Timeout, true), "0", ""))
+	}
+	if m := r.MTUInfo; m != nil && m.PathMTU != nil {
+		perf = append(perf, perfItem(who+" path_mtu", strconv.Itoa(*m.PathMTU), "B",
+			intRange(warn.MTU), intRange(crit.MTU), strconv.Itoa(m.Range[0]), strconv.Itoa(m.InterfaceMTU)))
+	}
+	if t := r.TLS; t != nil && !t.NotAfter.IsZero() {
+		perf = append(perf, perfItem(who+" cert_days", strconv.Itoa(t.DaysLeft), "",
+			intRange(warn.CertDays), intRange(crit.CertDays), "", ""))
+	}
+	return perf
 }
 
 // mtuSummary names the path MTU and verdict of a single-address mtu run.
