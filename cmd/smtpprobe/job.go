@@ -242,7 +242,9 @@ func (j *job) prober() *probe.Prober {
 
 // run executes a validated job. Its error is a *usageError for input
 // the servers showed to be unusable (a message above SIZE, --bdat without
-// CHUNKING, an MTU range above the interface), or a local failure.
+// CHUNKING, an MTU range above the interface), a local failure, or ctx's
+// error; with ctx's error it may also return the report of the sessions
+// the deadline cut short.
 func (j *job) run(ctx context.Context, res *dnscheck.Resolver) (*probe.Report, error) {
 	p := j.prober()
 	opt := probe.RunOptions{Port: j.port, Family: j.family(), Parallel: j.Parallel, NoPTR: true}
@@ -285,6 +287,11 @@ func (j *job) run(ctx context.Context, res *dnscheck.Resolver) (*probe.Report, e
 	switch {
 	case errors.As(err, &ie):
 		return nil, usagef("%s: %v", j.Command, err)
+	case err != nil && rep != nil && ctx.Err() != nil:
+		// The run's deadline cut the sessions short: the report is
+		// complete as far as it goes (the cut sessions end in
+		// reply-timeout), and the exporter shows it.
+		return rep, err
 	case err != nil:
 		return nil, err
 	}

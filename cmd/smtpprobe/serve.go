@@ -305,6 +305,13 @@ func (e *exporter) probe(ctx context.Context, j *job, m *module) (*prometheus.Re
 	}
 	took := time.Since(start)
 	e.duration.WithLabelValues(m.name).Observe(took.Seconds())
+	cut := ""
+	if err != nil && rep != nil && errors.Is(err, context.DeadlineExceeded) {
+		// Export what the sessions saw until the deadline: the cut
+		// ones end in reply-timeout, so the run is not a success.
+		cut = fmt.Sprintf(" (deadline of %s passed; results so far)", timeoutOf(ctx, start))
+		err = nil
+	}
 
 	reg := prometheus.NewRegistry()
 	result := resultFailure
@@ -325,8 +332,8 @@ func (e *exporter) probe(ctx context.Context, j *job, m *module) (*prometheus.Re
 	if st == probe.StatusOK {
 		result = resultSuccess
 	}
-	e.log.Printf("probe module=%s target=%s status=%s outcome=%s duration=%s",
-		m.name, logValue(j.Target), st, rep.Outcome, took.Round(time.Millisecond))
+	e.log.Printf("probe module=%s target=%s status=%s outcome=%s duration=%s%s",
+		m.name, logValue(j.Target), st, rep.Outcome, took.Round(time.Millisecond), cut)
 	reg.MustRegister(reportCollector{reports: []*probe.Report{rep}, modules: []string{m.name}})
 	return reg, result
 }
