@@ -38,8 +38,8 @@ LAB=$HERE/../lab/lab.sh
 MX=198.18.3.10
 WANT=1400
 
-die() { printf '%s: %s\n' "$PROG" "$*" >&2; exit 1; }
-now_us() { local t=$EPOCHREALTIME; printf '%s' "${t/./}"; } # bash 5: no fork
+# shellcheck source=lib.sh
+. "$HERE/lib.sh"
 
 # ------------------------------------------------------------------ inner: in the client ns
 
@@ -127,22 +127,10 @@ fi
 
 # ------------------------------------------------------------------ outer
 
-[[ $# -eq 1 ]] || { echo "usage: $PROG BIN   (e.g. bin/smtpprobe)" >&2; exit 2; }
-BENCH_BIN=$(readlink -f "$1" 2>/dev/null || true)
-
-missing=()
-[[ $(id -u) -eq 0 ]] || missing+=("not root (the lab needs network namespaces)")
-[[ -n $BENCH_BIN && -x $BENCH_BIN ]] || missing+=("no executable $1 (run make build)")
-if ! labmiss=$(bash "$LAB" check 2>&1); then
-	missing+=("lab.sh check: $(tr '\n' ';' <<<"$labmiss" | sed 's/;$//')")
-fi
+bench_args "$@"
 command -v python3 >/dev/null 2>&1 || missing+=("python3")
 command -v tracepath >/dev/null 2>&1 || missing+=("tracepath (Debian package iputils-tracepath)")
-[[ ${BASH_VERSINFO[0]} -ge 5 ]] || missing+=("bash >= 5 (EPOCHREALTIME)")
-if ((${#missing[@]})); then
-	(IFS=';'; printf '%s: prerequisites missing: %s\n' "$PROG" "${missing[*]}" >&2)
-	exit 1
-fi
+bench_missing
 
 BENCH_RUNS=${BENCH_RUNS:-5}
 BENCH_TRACEPATH_BLACKHOLE_RUNS=${BENCH_TRACEPATH_BLACKHOLE_RUNS:-1}

@@ -28,8 +28,8 @@ GNUTIME=/usr/bin/time
 MX=198.18.3.10
 DNS=198.18.3.53
 
-die() { printf '%s: %s\n' "$PROG" "$*" >&2; exit 1; }
-now_us() { local t=$EPOCHREALTIME; printf '%s' "${t/./}"; } # bash 5: no fork
+# shellcheck source=lib.sh
+. "$HERE/lib.sh"
 
 # ------------------------------------------------------------------ variants
 # id | tool | TLS? | what it does
@@ -169,24 +169,11 @@ fi
 
 # ------------------------------------------------------------------ outer
 
-[[ $# -eq 1 ]] || { echo "usage: $PROG BIN   (e.g. bin/smtpprobe)" >&2; exit 2; }
-BENCH_BIN=$(readlink -f "$1" 2>/dev/null || true)
-
-# Prerequisites: one line naming everything that is missing.
-missing=()
-[[ $(id -u) -eq 0 ]] || missing+=("not root (the lab needs network namespaces)")
-[[ -n $BENCH_BIN && -x $BENCH_BIN ]] || missing+=("no executable $1 (run make build)")
-if ! labmiss=$(bash "$LAB" check 2>&1); then
-	missing+=("lab.sh check: $(tr '\n' ';' <<<"$labmiss" | sed 's/;$//')")
-fi
+bench_args "$@"
 command -v swaks >/dev/null 2>&1 || missing+=("swaks (Debian package swaks)")
 [[ -x $CHECK_SMTP ]] || missing+=("$CHECK_SMTP (Debian package monitoring-plugins-basic)")
 [[ -x $GNUTIME ]] || missing+=("$GNUTIME (Debian package time)")
-[[ ${BASH_VERSINFO[0]} -ge 5 ]] || missing+=("bash >= 5 (EPOCHREALTIME)")
-if ((${#missing[@]})); then
-	(IFS=';'; printf '%s: prerequisites missing: %s\n' "$PROG" "${missing[*]}" >&2)
-	exit 1
-fi
+bench_missing
 
 BENCH_RUNS=${BENCH_RUNS:-11}
 BENCH_MIXED_RUNS=${BENCH_MIXED_RUNS:-2}

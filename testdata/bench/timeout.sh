@@ -28,24 +28,12 @@ DNS=198.18.3.53
 T_MS=3000 # the lab's smtpd_timeout
 PHASES=(banner ehlo mail rcpt data body)
 
-die() { printf '%s: %s\n' "$PROG" "$*" >&2; exit 1; }
-now_us() { local t=$EPOCHREALTIME; printf '%s' "${t/./}"; } # bash 5: no fork
+# shellcheck source=lib.sh
+. "$HERE/lib.sh"
 
-[[ $# -eq 1 ]] || { echo "usage: $PROG BIN   (e.g. bin/smtpprobe)" >&2; exit 2; }
-BENCH_BIN=$(readlink -f "$1" 2>/dev/null || true)
-
-missing=()
-[[ $(id -u) -eq 0 ]] || missing+=("not root (the lab needs network namespaces)")
-[[ -n $BENCH_BIN && -x $BENCH_BIN ]] || missing+=("no executable $1 (run make build)")
-if ! labmiss=$(bash "$LAB" check 2>&1); then
-	missing+=("lab.sh check: $(tr '\n' ';' <<<"$labmiss" | sed 's/;$//')")
-fi
+bench_args "$@"
 command -v jq >/dev/null 2>&1 || missing+=("jq (Debian package jq)")
-[[ ${BASH_VERSINFO[0]} -ge 5 ]] || missing+=("bash >= 5 (EPOCHREALTIME)")
-if ((${#missing[@]})); then
-	(IFS=';'; printf '%s: prerequisites missing: %s\n' "$PROG" "${missing[*]}" >&2)
-	exit 1
-fi
+bench_missing
 
 BENCH_RUNS=${BENCH_RUNS:-5}
 [[ $BENCH_RUNS =~ ^[0-9]+$ && $BENCH_RUNS -ge 1 && $BENCH_RUNS -le 100 ]] || die "BENCH_RUNS=$BENCH_RUNS: want an integer from 1 to 100"

@@ -1,0 +1,30 @@
+# Shared by the lab benchmarks (mx.sh, timeout.sh, mtu.sh); sourced after
+# PROG and LAB are set.
+
+die() { printf '%s: %s\n' "$PROG" "$*" >&2; exit 1; }
+now_us() { local t=$EPOCHREALTIME; printf '%s' "${t/./}"; } # bash 5: no fork
+
+# bench_args BIN: checks the one argument and the prerequisites every lab
+# benchmark shares (root, the lab, bash 5), sets BENCH_BIN, and leaves in
+# the array `missing` what is absent, for the caller to add its own tools
+# and call bench_missing.
+bench_args() {
+	[[ $# -eq 1 ]] || { echo "usage: $PROG BIN   (e.g. bin/smtpprobe)" >&2; exit 2; }
+	BENCH_BIN=$(readlink -f "$1" 2>/dev/null || true)
+	missing=()
+	[[ $(id -u) -eq 0 ]] || missing+=("not root (the lab needs network namespaces)")
+	[[ -n $BENCH_BIN && -x $BENCH_BIN ]] || missing+=("no executable $1 (run make build)")
+	local labmiss
+	if ! labmiss=$(bash "$LAB" check 2>&1); then
+		missing+=("lab.sh check: $(tr '\n' ';' <<<"$labmiss" | sed 's/;$//')")
+	fi
+	[[ ${BASH_VERSINFO[0]} -ge 5 ]] || missing+=("bash >= 5 (EPOCHREALTIME)")
+}
+
+# bench_missing exits with one line naming everything that is missing.
+bench_missing() {
+	if ((${#missing[@]})); then
+		(IFS=';'; printf '%s: prerequisites missing: %s\n' "$PROG" "${missing[*]}" >&2)
+		exit 1
+	fi
+}
