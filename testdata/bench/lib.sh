@@ -28,3 +28,22 @@ bench_missing() {
 		exit 1
 	fi
 }
+
+# bench_cleanup_on_exit DIR takes the lab LAB_ID down and removes the
+# work directory DIR when the script ends, however it ends; the exit code
+# is kept.
+bench_cleanup_on_exit() {
+	_bench_work=$1
+	trap _bench_cleanup EXIT
+	trap 'exit 130' INT
+	trap 'exit 143' TERM HUP
+}
+
+_bench_cleanup() {
+	local rc=$?
+	if [[ -n ${LAB_ID:-} ]]; then
+		bash "$LAB" down "$LAB_ID" >>"$_bench_work/lab.log" 2>&1 || printf '%s: lab.sh down %s failed\n' "$PROG" "$LAB_ID" >&2
+	fi
+	rm -rf "$_bench_work"
+	exit "$rc"
+}

@@ -186,17 +186,7 @@ done
 SCRIPT_START=$(now_us)
 BENCH_WORK=$(mktemp -d /tmp/smtpprobe-bench.XXXXXX)
 LAB_ID=""
-cleanup() {
-	local rc=$?
-	if [[ -n $LAB_ID ]]; then
-		bash "$LAB" down "$LAB_ID" >>"$BENCH_WORK/lab.log" 2>&1 || printf '%s: lab.sh down %s failed\n' "$PROG" "$LAB_ID" >&2
-	fi
-	rm -rf "$BENCH_WORK"
-	exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM HUP
+bench_cleanup_on_exit "$BENCH_WORK"
 
 # Header: the machine, the peer, the tools.
 cpu=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo 2>/dev/null || true)

@@ -41,17 +41,7 @@ BENCH_RUNS=${BENCH_RUNS:-5}
 SCRIPT_START=$(now_us)
 WORK=$(mktemp -d /tmp/smtpprobe-bench-timeout.XXXXXX)
 LAB_ID=""
-cleanup() {
-	local rc=$?
-	if [[ -n $LAB_ID ]]; then
-		bash "$LAB" down "$LAB_ID" >>"$WORK/lab.log" 2>&1 || printf '%s: lab.sh down %s failed\n' "$PROG" "$LAB_ID" >&2
-	fi
-	rm -rf "$WORK"
-	exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM HUP
+bench_cleanup_on_exit "$WORK"
 
 cpu=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo 2>/dev/null || true)
 echo "smtpprobe benchmark: idle-timeout discovery (testdata/bench/timeout.sh)"
