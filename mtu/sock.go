@@ -131,3 +131,90 @@ func ClampForPacket(size int, v6 bool) int {
 func PacketSize(i Info, v6 bool) int {
 	return i.SndMSS + Overhead(v6, i.Timestamps())
 }
+
+// TCP states (include/net/tcp_states.h), for Info.State.
+const (
+	StateEstablished = 1
+	StateClose       = 7
+)
+
+// Bits of Info.Options (include/uapi/linux/tcp.h).
+const (
+	OptTimestamps = 1
+	OptSACK       = 2
+	OptWScale     = 4
+	OptECN        = 8
+)
+
+// Info is the part of Linux's struct tcp_info (include/uapi/linux/tcp.h)
+// that the prober and the sessions' TCP evidence use. Counts are segments
+// unless the name says bytes. TCPInfo fills it on Linux; elsewhere it stays
+// zero.
+type Info struct {
+	State uint8 // tcpi_state: StateEstablished etc.
+	// RTT is tcpi_rtt, the smoothed RTT (RFC 6298 SRTT).
+	RTT time.Duration
+	// RTTVar is tcpi_rttvar (RFC 6298 RTTVAR).
+	RTTVar time.Duration
+	// RTO is tcpi_rto, the current retransmission timeout, already backed off.
+	RTO time.Duration
+	// SndMSS is tcpi_snd_mss, the send MSS without TCP options; see Overhead.
+	SndMSS int
+	// RcvMSS is tcpi_rcv_mss: the kernel's estimate of the peer's MSS from
+	// the largest segments received (excluding TCP options, like SndMSS).
+	// A peer whose path MTU dropped sends smaller segments, and this shows it.
+	RcvMSS int
+	// AdvMSS is tcpi_advmss: the MSS we advertised in our SYN (clamped by
+	// TCP_MAXSEG), less the timestamp option once negotiated, like SndMSS:
+	// the peer's full-sized segments to us are AdvMSS+Overhead bytes.
+	AdvMSS int
+	// PMTU is tcpi_pmtu, the path MTU the socket uses now.
+	PMTU int
+	// Unacked is tcpi_unacked: segments sent and not yet acknowledged.
+	Unacked int
+	// Sacked is tcpi_sacked: segments selectively acknowledged (RFC 2018).
+	Sacked int
+	// Retransmits is tcpi_retransmits: consecutive RTO retransmissions now.
+	Retransmits int
+	// Backoff is tcpi_backoff: exponential RTO backoffs; RTO is already backed off.
+	Backoff int
+	// Retrans is tcpi_retrans: segments retransmitted and still unacknowledged.
+	Retrans int
+	// TotalRetrans is tcpi_total_retrans: segments retransmitted over the connection's life.
+	TotalRetrans int
+	// Lost is tcpi_lost: segments the kernel marked lost.
+	Lost int
+	// Reordering is tcpi_reordering: the reordering degree the kernel assumes.
+	Reordering int
+	// RcvOOOPack is tcpi_rcv_ooopack (Linux >= 5.4): out-of-order packets
+	// received. HasRcvOOOPack says whether the kernel reported it.
+	RcvOOOPack    int
+	HasRcvOOOPack bool
+	// BytesAcked is tcpi_bytes_acked; counts the SYN (and a FIN) as 1.
+	BytesAcked uint64
+	// BytesReceived is tcpi_bytes_received: payload bytes received in order
+	// (counts the peer's SYN and FIN as 1 each).
+	BytesReceived uint64
+	// BytesSent is tcpi_bytes_sent (Linux >= 4.19), 0 if absent; includes retransmissions.
+	BytesSent uint64
+	// BytesRetrans is tcpi_bytes_retrans (Linux >= 4.19).
+	BytesRetrans uint64
+	// SegsOut and SegsIn are tcpi_segs_out / tcpi_segs_in: all segments, pure ACKs included.
+	SegsOut, SegsIn int
+	// DataSegsOut and DataSegsIn are tcpi_data_segs_out / tcpi_data_segs_in:
+	// segments that carried payload.
+	DataSegsOut, DataSegsIn int
+	// LastDataSent, LastDataRecv and LastAckRecv are tcpi_last_data_sent,
+	// tcpi_last_data_recv and tcpi_last_ack_recv: how long ago (ms resolution).
+	LastDataSent, LastDataRecv, LastAckRecv time.Duration
+	// SndCwnd is tcpi_snd_cwnd, in segments.
+	SndCwnd int
+	// NotSentBytes is tcpi_notsent_bytes: written but not yet sent.
+	NotSentBytes int
+	// Options is tcpi_options: OptTimestamps etc.
+	Options uint8
+}
+
+// Timestamps reports whether the connection negotiated TCP timestamps
+// (RFC 7323), which take 12 bytes of every segment.
+func (i Info) Timestamps() bool { return i.Options&OptTimestamps != 0 }

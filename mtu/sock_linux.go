@@ -14,6 +14,7 @@ import (
 	"strings"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -61,41 +62,6 @@ func Control(mss int) func(network, address string, c syscall.RawConn) error {
 	}
 }
 
-// TCP states (include/net/tcp_states.h), for Info.State.
-const (
-	StateEstablished = 1
-	StateClose       = 7
-)
-
-// Bits of Info.Options (include/uapi/linux/tcp.h).
-const (
-	OptTimestamps = 1
-	OptSACK       = 2
-	OptWScale     = 4
-	OptECN        = 8
-)
-
-// Info is the part of TCP_INFO the prober uses.
-type Info struct {
-	State            uint8
-	RTT, RTTVar, RTO time.Duration
-	SndMSS, RcvMSS   int    // tcpi_snd_mss excludes TCP options; see Overhead
-	PMTU             int    // tcpi_pmtu
-	Unacked          int    // segments sent, not yet acknowledged
-	Retransmits      int    // tcpi_retransmits: current consecutive RTO retransmissions
-	Backoff          int    // tcpi_backoff: exponential RTO backoffs; RTO is already backed off
-	TotalRetrans     int    // tcpi_total_retrans
-	Lost             int    // tcpi_lost: segments marked lost
-	BytesAcked       uint64 // tcpi_bytes_acked; counts the SYN as 1
-	BytesSent        uint64 // tcpi_bytes_sent (kernel >= 4.19), 0 if absent; includes retransmissions
-	NotSentBytes     int    // tcpi_notsent_bytes
-	Options          uint8  // tcpi_options: OptTimestamps etc.
-}
-
-// Timestamps reports whether the connection negotiated TCP timestamps
-// (RFC 7323), which take 12 bytes of every segment.
-func (i Info) Timestamps() bool { return i.Options&OptTimestamps != 0 }
-
 // TCPInfo reads TCP_INFO of c.
 func TCPInfo(c syscall.Conn) (Info, error) {
 	raw, err := c.SyscallConn()
@@ -106,37 +72,75 @@ func TCPInfo(c syscall.Conn) (Info, error) {
 }
 
 func tcpInfo(raw syscall.RawConn) (Info, error) {
-	var ti *unix.TCPInfo
+	var ti unix.TCPInfo
+	var n uint32
 	var serr error
 	if err := raw.Control(func(fd uintptr) {
-		ti, serr = unix.GetsockoptTCPInfo(int(fd), unix.IPPROTO_TCP, unix.TCP_INFO)
+		n, serr = getTCPInfo(int(fd), &ti)
 	}); err != nil {
 		return Info{}, err
 	}
 	if serr != nil {
 		return Info{}, os.NewSyscallError("getsockopt TCP_INFO", serr)
 	}
-	// The struct is zeroed before the call and the kernel copies at most
-	// its own length, so fields an older kernel lacks stay 0.
+	return infoFrom(&ti, n), nil
+}
+
+// getTCPInfo is getsockopt(TCP_INFO) that also returns how many bytes the
+// kernel filled in: an older kernel copies only its own, shorter struct
+// (tcpi_rcv_ooopack arrived in Linux 5.4), and the zeroed rest would read
+// as "none" rather than "not reported".
+func getTCPInfo(fd int, ti *unix.TCPInfo) (uint32, error) {
+	n := uint32(unsafe.Sizeof(*ti))
+	_, _, e := unix.Syscall6(unix.SYS_GETSOCKOPT, uintptr(fd), unix.IPPROTO_TCP, unix.TCP_INFO,
+		uintptr(unsafe.Pointer(ti)), uintptr(unsafe.Pointer(&n)), 0)
+	if e != 0 {
+		return 0, e
+	}
+	return n, nil
+}
+
+// infoFrom converts the kernel's struct tcp_info, of which n bytes were
+// filled in. The struct is zeroed before the call and the kernel copies at
+// most its own length, so fields an older kernel lacks stay 0.
+func infoFrom(ti *unix.TCPInfo, n uint32) Info {
 	us := func(v uint32) time.Duration { return time.Duration(v) * time.Microsecond }
+	msd := func(v uint32) time.Duration { return time.Duration(v) * time.Millisecond }
+	has := func(off, size uintptr) bool { return uintptr(n) >= off+size }
 	return Info{
-		State:        ti.State,
-		RTT:          us(ti.Rtt),
-		RTTVar:       us(ti.Rttvar),
-		RTO:          us(ti.Rto),
-		SndMSS:       int(ti.Snd_mss),
-		RcvMSS:       int(ti.Rcv_mss),
-		PMTU:         int(ti.Pmtu),
-		Unacked:      int(ti.Unacked),
-		Retransmits:  int(ti.Retransmits),
-		Backoff:      int(ti.Backoff),
-		TotalRetrans: int(ti.Total_retrans),
-		Lost:         int(ti.Lost),
-		BytesAcked:   ti.Bytes_acked,
-		BytesSent:    ti.Bytes_sent,
-		NotSentBytes: int(ti.Notsent_bytes),
-		Options:      ti.Options,
-	}, nil
+		State:         ti.State,
+		RTT:           us(ti.Rtt),
+		RTTVar:        us(ti.Rttvar),
+		RTO:           us(ti.Rto),
+		SndMSS:        int(ti.Snd_mss),
+		RcvMSS:        int(ti.Rcv_mss),
+		AdvMSS:        int(ti.Advmss),
+		PMTU:          int(ti.Pmtu),
+		Unacked:       int(ti.Unacked),
+		Sacked:        int(ti.Sacked),
+		Retransmits:   int(ti.Retransmits),
+		Backoff:       int(ti.Backoff),
+		Retrans:       int(ti.Retrans),
+		TotalRetrans:  int(ti.Total_retrans),
+		Lost:          int(ti.Lost),
+		Reordering:    int(ti.Reordering),
+		RcvOOOPack:    int(ti.Rcv_ooopack),
+		HasRcvOOOPack: has(unsafe.Offsetof(ti.Rcv_ooopack), unsafe.Sizeof(ti.Rcv_ooopack)),
+		BytesAcked:    ti.Bytes_acked,
+		BytesReceived: ti.Bytes_received,
+		BytesSent:     ti.Bytes_sent,
+		BytesRetrans:  ti.Bytes_retrans,
+		SegsOut:       int(ti.Segs_out),
+		SegsIn:        int(ti.Segs_in),
+		DataSegsOut:   int(ti.Data_segs_out),
+		DataSegsIn:    int(ti.Data_segs_in),
+		LastDataSent:  msd(ti.Last_data_sent),
+		LastDataRecv:  msd(ti.Last_data_recv),
+		LastAckRecv:   msd(ti.Last_ack_recv),
+		SndCwnd:       int(ti.Snd_cwnd),
+		NotSentBytes:  int(ti.Notsent_bytes),
+		Options:       ti.Options,
+	}
 }
 
 // sockFamily returns AF_INET or AF_INET6 for a socket.
@@ -382,7 +386,8 @@ func outq(raw syscall.RawConn) (int, error) {
 // want is the tcpi_bytes_acked value that means "delivered": Info.BytesAcked
 // read before the write plus the bytes written (bytes_acked also counts the
 // SYN, and the FIN, as one byte each). want 0 means every byte written so
-// far, by SIOCOUTQ reaching 0.
+// far, by SIOCOUTQ reaching 0; the Info returned is then read after
+// SIOCOUTQ was 0.
 //
 // The loss rule. Linux retransmits a segment after the RTO, which is
 // srtt + 4·rttvar but at least 200 ms (TCP_RTO_MIN; RFC 6298 §2.4 asks for
@@ -433,7 +438,14 @@ func Watch(ctx context.Context, c syscall.Conn, want uint64, opt WatchOptions) (
 			if err != nil {
 				return 0, info, err
 			}
-			done = n == 0
+			if done = n == 0; done {
+				// info was read before SIOCOUTQ: read it again, so
+				// that the Info returned shows every byte acknowledged
+				// (snd_una only grows).
+				if info, err = tcpInfo(raw); err != nil {
+					return 0, info, err
+				}
+			}
 		}
 		if done {
 			return Delivered, info, nil

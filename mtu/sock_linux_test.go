@@ -264,11 +264,100 @@ func TestInterfaceAndRouteMTU(t *testing.T) {
 	}
 }
 
+// TestMTUProbing compares MTUProbing with the sysctl as sysctl(8) reads it;
+// the namespace helper (MTUProbingTracks) also sets every value and reads
+// it back.
 func TestMTUProbing(t *testing.T) {
 	v, err := MTUProbing()
-	if err != nil || v < 0 || v > 2 {
-		t.Errorf("MTUProbing() = %d, %v, want 0..2", v, err)
+	if err != nil {
+		t.Fatalf("MTUProbing() error = %v", err)
 	}
+	path, err := exec.LookPath("sysctl")
+	if err != nil {
+		t.Skip("no sysctl(8) to compare with")
+	}
+	out, err := exec.Command(path, "-n", "net.ipv4.tcp_mtu_probing").Output()
+	if err != nil {
+		t.Fatalf("sysctl -n net.ipv4.tcp_mtu_probing: %v", err)
+	}
+	if want, err := strconv.Atoi(strings.TrimSpace(string(out))); err != nil || v != want {
+		t.Errorf("MTUProbing() = %d, want %q (sysctl -n net.ipv4.tcp_mtu_probing)", v, out)
+	}
+}
+
+// TestTCPInfoFields checks the TCP_INFO fields beyond the MSS against what
+// the test itself sent and received over loopback.
+func TestTCPInfoFields(t *testing.T) {
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	const n = 5000
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		c.Write(make([]byte, n))
+		io.Copy(io.Discard, c)
+	}()
+	c := dial(t, "tcp4", ln.Addr(), 1000)
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.ReadFull(c, make([]byte, n)); err != nil {
+		t.Fatal(err)
+	}
+	before, err := TCPInfo(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Write(make([]byte, 3000)); err != nil {
+		t.Fatal(err)
+	}
+	v, info, err := Watch(t.Context(), c, before.BytesAcked+3000, WatchOptions{MaxWait: 5 * time.Second})
+	if err != nil || v != Delivered {
+		t.Fatalf("Watch = %v, %v, want delivered", v, err)
+	}
+	if !info.HasRcvOOOPack {
+		t.Errorf("Info.HasRcvOOOPack = false on Linux %s, want true (tcpi_rcv_ooopack since 5.4)", kernelRelease(t))
+	}
+	for _, c := range []struct {
+		name      string
+		got, want uint64
+		atLeast   bool
+	}{
+		{"BytesReceived", info.BytesReceived, n, false},
+		{"BytesAcked", info.BytesAcked, 3001, false},
+		{"AdvMSS", uint64(info.AdvMSS), uint64(MSSForPacket(1040, false, info.Timestamps())), false},
+		{"RcvOOOPack", uint64(info.RcvOOOPack), 0, false},
+		{"Unacked", uint64(info.Unacked), 0, false},
+		{"DataSegsIn", uint64(info.DataSegsIn), 5, true}, // 5000 bytes at rcv MSS <= 1000
+		{"DataSegsOut", uint64(info.DataSegsOut), 3, true},
+		{"SegsOut", uint64(info.SegsOut), uint64(info.DataSegsOut), true},
+		{"SegsIn", uint64(info.SegsIn), uint64(info.DataSegsIn), true},
+		{"RcvMSS", uint64(info.RcvMSS), 536, true},
+	} {
+		if c.atLeast && c.got < c.want || !c.atLeast && c.got != c.want {
+			rel := "="
+			if c.atLeast {
+				rel = ">="
+			}
+			t.Errorf("Info.%s = %d, want %s %d", c.name, c.got, rel, c.want)
+		}
+	}
+	if info.RTT <= 0 || info.RTO < 200*time.Millisecond || info.LastAckRecv > 5*time.Second || info.LastDataRecv > 5*time.Second {
+		t.Errorf("Info RTT %v, RTO %v, LastAckRecv %v, LastDataRecv %v: want RTT > 0, RTO >= 200ms, both ages < 5s", info.RTT, info.RTO, info.LastAckRecv, info.LastDataRecv)
+	}
+	t.Logf("%+v", info)
+}
+
+func kernelRelease(t testing.TB) string {
+	var u unix.Utsname
+	if err := unix.Uname(&u); err != nil {
+		return "?"
+	}
+	return unix.ByteSliceToString(u.Release[:])
 }
 
 // ---- tests in a throwaway network namespace -------------------------------
@@ -380,6 +469,23 @@ func TestNetnsHelper(t *testing.T) {
 	if got := sysctlInt(t, "/proc/sys/net/ipv4/tcp_timestamps") != 0; got != ts {
 		t.Fatalf("tcp_timestamps in the namespace = %v, want %v", got, ts)
 	}
+
+	t.Run("MTUProbingTracks", func(t *testing.T) {
+		const p = "/proc/sys/net/ipv4/tcp_mtu_probing"
+		orig, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { os.WriteFile(p, orig, 0o644) })
+		for _, want := range []int{2, 1, 0} {
+			if err := os.WriteFile(p, []byte(strconv.Itoa(want)), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if got, err := MTUProbing(); err != nil || got != want {
+				t.Errorf("MTUProbing() after writing %d = %d, %v, want %d", want, got, err, want)
+			}
+		}
+	})
 
 	t.Run("InterfaceMTU", func(t *testing.T) {
 		for _, a := range []string{"198.18.0.2", "2001:db8::2"} {

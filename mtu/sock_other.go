@@ -7,47 +7,12 @@ import (
 	"errors"
 	"net/netip"
 	"syscall"
-	"time"
 )
 
 // Control is not supported on this system.
 func Control(mss int) func(network, address string, c syscall.RawConn) error {
 	return func(string, string, syscall.RawConn) error { return errors.ErrUnsupported }
 }
-
-// Info is the part of TCP_INFO the prober uses (Linux only).
-type Info struct {
-	State            uint8
-	RTT, RTTVar, RTO time.Duration
-	SndMSS, RcvMSS   int
-	PMTU             int
-	Unacked          int
-	Retransmits      int
-	Backoff          int
-	TotalRetrans     int
-	Lost             int
-	BytesAcked       uint64
-	BytesSent        uint64
-	NotSentBytes     int
-	Options          uint8
-}
-
-// Bits of Info.Options.
-const (
-	OptTimestamps = 1
-	OptSACK       = 2
-	OptWScale     = 4
-	OptECN        = 8
-)
-
-// TCP states, for Info.State.
-const (
-	StateEstablished = 1
-	StateClose       = 7
-)
-
-// Timestamps reports whether the connection negotiated TCP timestamps.
-func (i Info) Timestamps() bool { return i.Options&OptTimestamps != 0 }
 
 // ErrClosed is returned by Watch when the connection closed first.
 var ErrClosed = errors.New("mtu: connection closed before the data was acknowledged")
