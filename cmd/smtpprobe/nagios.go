@@ -73,6 +73,10 @@ func perfData(r probe.Result, who string, warn, crit probe.Thresholds) []string 
 		perf = append(perf, perfItem(who+" path_mtu", strconv.Itoa(*m.PathMTU), "B",
 			intRange(warn.MTU), intRange(crit.MTU), strconv.Itoa(m.Range[0]), strconv.Itoa(m.InterfaceMTU)))
 	}
+	if m := r.MTUInfo; m != nil && m.Reverse != nil && m.Reverse.PathMTU != nil {
+		perf = append(perf, perfItem(who+" path_mtu_in", strconv.Itoa(*m.Reverse.PathMTU), "B",
+			intRange(warn.MTU), intRange(crit.MTU), strconv.Itoa(m.Range[0]), strconv.Itoa(m.InterfaceMTU)))
+	}
 	if t := r.TLS; t != nil && !t.NotAfter.IsZero() {
 		perf = append(perf, perfItem(who+" cert_days", strconv.Itoa(t.DaysLeft), "",
 			intRange(warn.CertDays), intRange(crit.CertDays), "", ""))
@@ -83,8 +87,8 @@ func perfData(r probe.Result, who string, warn, crit probe.Thresholds) []string 
 // mtuSummary names the path MTU and verdict of a single-address mtu run.
 func mtuSummary(rep *probe.Report) string {
 	for _, r := range rep.Results {
-		if m := r.MTUInfo; m != nil && m.PathMTU != nil {
-			return fmt.Sprintf("path MTU %d (%s)", *m.PathMTU, m.Verdict)
+		if m := r.MTUInfo; m != nil && (m.PathMTU != nil || m.Reverse != nil && m.Reverse.PathMTU != nil) {
+			return mtuSummaryOf(m)
 		}
 	}
 	return ""
@@ -128,4 +132,16 @@ func micro(v float64) float64 { return math.Round(v*1e6) / 1e6 }
 // separator.
 func sanitize(s string) string {
 	return strings.NewReplacer("|", "/", "\n", " ", "\r", " ").Replace(s)
+}
+
+// mtuSummaryOf names the path MTU and verdict of each measured direction.
+func mtuSummaryOf(m *probe.MTUInfo) string {
+	var parts []string
+	if m.PathMTU != nil {
+		parts = append(parts, fmt.Sprintf("path MTU %d (%s)", *m.PathMTU, m.Verdict))
+	}
+	if rv := m.Reverse; rv != nil && rv.PathMTU != nil {
+		parts = append(parts, fmt.Sprintf("server to client %d (%s)", *rv.PathMTU, rv.Verdict))
+	}
+	return strings.Join(parts, ", ")
 }

@@ -132,6 +132,7 @@ func renderText(w *bytes.Buffer, rep *probe.Report, timeline bool) {
 						pr.Round, pr.Size, pr.Sent, pr.Result, pr.Retransmits, pr.PMTU)
 				}
 			}
+			renderMTUMore(w, indent, m, timeline)
 		}
 		if r.MessageBytes > 0 {
 			fmt.Fprintf(w, "%smessage: %d bytes, %d written", indent, r.MessageBytes, r.BytesWritten)
@@ -243,4 +244,44 @@ func replyText(r *probe.Reply) string {
 		s += fmt.Sprintf(" (+%d lines)", len(lines)-1)
 	}
 	return s
+}
+
+// renderMTUMore prints the loss evidence of an mtu result and its
+// server-to-client direction (probe.MTUReverse).
+func renderMTUMore(w io.Writer, indent string, m *probe.MTUInfo, timeline bool) {
+	if m.Verdict != probe.VerdictUntested {
+		loss := "no loss on passing probes"
+		if m.LossPct != nil && *m.LossPct > 0 {
+			loss = fmt.Sprintf("%.1f%% of the passing probes' segments retransmitted", *m.LossPct)
+		}
+		fmt.Fprintf(w, "%s%d re-tests, %s, %d MAIL transactions\n", indent, m.Retests, loss, m.Transactions)
+	}
+	rv := m.Reverse
+	if rv == nil {
+		return
+	}
+	if rv.Verdict == "" || rv.Verdict == probe.VerdictUntested {
+		fmt.Fprintf(w, "%sserver to client: untested\n", indent)
+		return
+	}
+	pm := "unknown"
+	if rv.PathMTU != nil {
+		pm = fmt.Sprint(*rv.PathMTU)
+	}
+	br := "nothing failed"
+	if rv.Bracket[1] != nil {
+		lo := 0
+		if rv.Bracket[0] != nil {
+			lo = *rv.Bracket[0]
+		}
+		br = fmt.Sprintf("bracket [%d, %d]", lo, *rv.Bracket[1])
+	}
+	fmt.Fprintf(w, "%sserver to client: path MTU %s, %s, verdict %s\n", indent, pm, br, rv.Verdict)
+	fmt.Fprintf(w, "%s%d sessions in %d rounds, %d re-tests; STARTTLS flight %d bytes, tested up to %d\n", indent,
+		rv.Sessions, rv.Rounds, rv.Retests, rv.FlightBytes, rv.TestedUpTo)
+	if timeline {
+		for _, pr := range rv.Probes {
+			fmt.Fprintf(w, "%s  round %d  size %5d  got %5d  %-14s flight %d\n", indent, pr.Round, pr.Size, pr.Sent, pr.Result, pr.Flight)
+		}
+	}
 }
