@@ -408,6 +408,11 @@ func (p *Prober) mtuProbe(ctx context.Context, t Target, size int, v6 bool, opt 
 		return pr, r
 	}
 	defer d.end()
+	// Reset, never close, however the session ends (a cancelled TLS
+	// handshake closes the socket itself): a FIN would leave the server
+	// retransmitting into the black hole for minutes, and, once ICMP
+	// passes again, learning a path MTU from a session long gone.
+	abort(d.c)
 	if !d.greet(false) {
 		pr.Result = "session-failed"
 		return pr, r
