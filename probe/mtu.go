@@ -556,15 +556,9 @@ func mtuFindings(t Target, r *Result, v6 bool) []Finding {
 		fs = append(fs, Finding{SevInfo, "pmtu-cached",
 			fmt.Sprintf("the kernel had a path MTU of %d cached towards %s before the probe (learned from ICMP within about 10 minutes), so larger probes could not be sent%s", info.CachedPMTU, r.Address, why)})
 	}
-	if info.LossPct != nil && *info.LossPct > 0 || info.Retests > 0 && info.Rounds > 0 {
-		loss := 0.0
-		if info.LossPct != nil {
-			loss = *info.LossPct
-		}
-		if loss > 0 {
-			fs = append(fs, Finding{SevInfo, "path-loss",
-				fmt.Sprintf("%s: %.1f%% of the passing probes' segments were retransmitted (random loss on the path); the bracket rests on %d re-tests of sizes tried before", w, loss, info.Retests)})
-		}
+	if info.LossPct != nil && *info.LossPct > 0 {
+		fs = append(fs, Finding{SevInfo, "path-loss",
+			fmt.Sprintf("%s: %.1f%% of the passing probes' segments were retransmitted (random loss on the path); the bracket rests on %d re-tests of sizes tried before", w, *info.LossPct, info.Retests)})
 	}
 	switch info.Verdict {
 	case VerdictBlackhole:
