@@ -37,7 +37,7 @@ func (e *DialError) Error() string {
 	case ConnectTimeout:
 		return fmt.Sprintf("no answer to SYN within %s (4.4.1 No answer from host)", e.Elapsed.Round(time.Millisecond))
 	case Refused:
-		return "connection refused (RST to SYN)"
+		return "connection refused (RST to SYN): " + errnoOf(e.Err)
 	}
 	return "connect: " + e.Err.Error()
 }
@@ -73,9 +73,13 @@ func (d *Dialer) Dial(ctx context.Context, addr netip.AddrPort) (*Conn, error) {
 	return newConn(c, start, now, fmt.Sprintf("%s -> %s", c.LocalAddr(), c.RemoteAddr())), nil
 }
 
+// classifyDial names a failed connect. An RST in answer to the SYN is
+// refused, whether the kernel reports it as ECONNREFUSED or, when it
+// arrives during the handshake, as ECONNRESET: it is the peer's TCP
+// saying no, not an ICMP unreachable.
 func classifyDial(err error, dctx context.Context) Outcome {
 	switch {
-	case errors.Is(err, syscall.ECONNREFUSED):
+	case errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ECONNRESET):
 		return Refused
 	case errors.Is(err, syscall.EHOSTUNREACH), errors.Is(err, syscall.ENETUNREACH),
 		errors.Is(err, syscall.EACCES), errors.Is(err, syscall.EPERM),
