@@ -706,6 +706,8 @@ func errnoOf(err error) string {
 			return "ECONNRESET"
 		case syscall.EPIPE:
 			return "EPIPE"
+		case syscall.ECONNREFUSED:
+			return "ECONNREFUSED"
 		}
 		return en.Error()
 	}

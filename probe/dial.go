@@ -61,6 +61,11 @@ func (d *Dialer) Dial(ctx context.Context, addr netip.AddrPort) (*Conn, error) {
 	nd := net.Dialer{Control: d.Control}
 	c, err := nd.DialContext(dctx, "tcp", addr.String())
 	if err != nil {
+		if dl, ok := ctx.Deadline(); ok && ctx.Err() == nil && !time.Now().Before(dl) {
+			// The dialer's own deadline, taken from ctx, can fail the
+			// connect a moment before ctx reports that it is done.
+			<-ctx.Done()
+		}
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
