@@ -38,6 +38,8 @@ func (e *DialError) Error() string {
 		return fmt.Sprintf("no answer to SYN within %s (4.4.1 No answer from host)", e.Elapsed.Round(time.Millisecond))
 	case Refused:
 		return "connection refused (RST to SYN): " + errnoOf(e.Err)
+	case Reset:
+		return "connection reset as it was established (RST after the handshake): " + errnoOf(e.Err)
 	}
 	return "connect: " + e.Err.Error()
 }
@@ -78,14 +80,16 @@ func (d *Dialer) Dial(ctx context.Context, addr netip.AddrPort) (*Conn, error) {
 	return newConn(c, start, now, fmt.Sprintf("%s -> %s", c.LocalAddr(), c.RemoteAddr())), nil
 }
 
-// classifyDial names a failed connect. An RST in answer to the SYN is
-// refused, whether the kernel reports it as ECONNREFUSED or, when it
-// arrives during the handshake, as ECONNRESET: it is the peer's TCP
-// saying no, not an ICMP unreachable.
+// classifyDial names a failed connect. An RST is the peer's TCP, never an
+// ICMP unreachable: in answer to the SYN (ECONNREFUSED) it is refused;
+// right after the handshake completed, before the connect returned
+// (ECONNRESET), it is a reset.
 func classifyDial(err error, dctx context.Context) Outcome {
 	switch {
-	case errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ECONNRESET):
+	case errors.Is(err, syscall.ECONNREFUSED):
 		return Refused
+	case errors.Is(err, syscall.ECONNRESET):
+		return Reset
 	case errors.Is(err, syscall.EHOSTUNREACH), errors.Is(err, syscall.ENETUNREACH),
 		errors.Is(err, syscall.EACCES), errors.Is(err, syscall.EPERM),
 		errors.Is(err, syscall.EADDRNOTAVAIL):

@@ -89,8 +89,9 @@ func TestDialTimeoutIsBoundedByContext(t *testing.T) {
 	})
 }
 
-// An RST during the connect is the peer's TCP saying no: refused, never
-// unreachable (issue 9 item 3).
+// An RST during the connect is the peer's TCP: refused (RST to the SYN)
+// or reset (RST right after the handshake), never unreachable (issue 9
+// item 3).
 func TestClassifyDial(t *testing.T) {
 	op := func(errno syscall.Errno) error {
 		return &net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", errno)}
@@ -100,7 +101,7 @@ func TestClassifyDial(t *testing.T) {
 		want Outcome
 	}{
 		{op(syscall.ECONNREFUSED), Refused},
-		{op(syscall.ECONNRESET), Refused},
+		{op(syscall.ECONNRESET), Reset},
 		{op(syscall.EHOSTUNREACH), Unreachable},
 		{op(syscall.ENETUNREACH), Unreachable},
 		{op(syscall.ETIMEDOUT), ConnectTimeout},
