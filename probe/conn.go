@@ -96,7 +96,11 @@ func (e *Event) describeRun() {
 		return
 	}
 	apart := (e.Last - e.At) / time.Duration(e.Count-1)
-	e.Text = fmt.Sprintf("%d chunks of %d B, %.1f ms apart", e.Count, e.chunk, float64(apart)/1e6)
+	gap := fmt.Sprintf("%.1f ms", float64(apart)/1e6)
+	if apart < time.Millisecond {
+		gap = fmt.Sprintf("%.1f µs", float64(apart)/1e3)
+	}
+	e.Text = fmt.Sprintf("%d chunks of %d B, %s apart", e.Count, e.chunk, gap)
 	if e.short {
 		e.Text += ", the last one shorter"
 	}
