@@ -5,7 +5,7 @@ GO      ?= go
 BIN     ?= bin/smtpprobe
 PKGS    := ./...
 
-.PHONY: all build test vet fmt-check unit bench demo lab lab-down clean
+.PHONY: all build test vet fmt-check unit fuzz fuzz-short bench demo lab lab-down clean
 
 all: build
 
@@ -23,6 +23,16 @@ vet:
 # the end-to-end lab tests against real Postfix and dnsmasq.
 test: fmt-check vet
 	$(GO) test -race -count=1 -timeout 15m $(PKGS)
+	$(MAKE) fuzz-short
+
+# Every fuzz target: briefly in `make test` (their seed corpora, testdata/fuzz
+# included, also run in every `go test`), longer in `make fuzz`.
+FUZZTIME ?= 60s
+fuzz:
+	GO=$(GO) bash testdata/fuzz.sh $(FUZZTIME)
+
+fuzz-short:
+	GO=$(GO) bash testdata/fuzz.sh 2s
 
 # Unit tests only (no root, no lab).
 unit:
