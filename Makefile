@@ -5,7 +5,7 @@ GO      ?= go
 BIN     ?= bin/smtpprobe
 PKGS    := ./...
 
-.PHONY: all build test vet fmt-check unit fuzz fuzz-short bench demo lab lab-down clean
+.PHONY: all build test vet cross fmt-check unit fuzz fuzz-short bench demo lab lab-down clean
 
 all: build
 
@@ -21,7 +21,13 @@ vet:
 
 # The whole suite: unit tests (in-process go-smtp and miekg/dns peers) and
 # the end-to-end lab tests against real Postfix and dnsmasq.
-test: fmt-check vet
+# The syscalls live in _linux.go files; the rest must build elsewhere.
+cross:
+	GOOS=darwin $(GO) build ./...
+	GOOS=freebsd $(GO) build ./...
+	GOOS=darwin $(GO) vet ./...
+
+test: fmt-check vet cross
 	$(GO) test -race -count=1 -timeout 15m $(PKGS)
 	$(MAKE) fuzz-short
 
