@@ -221,7 +221,7 @@ const maxZoneLen = 64
 // CheckZone checks the zone of a scoped IPv6 address (RFC 4007 §11, the
 // part after "%"): an interface name or index. "" (no zone) is fine. A
 // zone that is not valid UTF-8, holds a control character or white space,
-// or is longer than 64 bytes gives an *[InputError]; such a zone names no
+// or one of "[]/:%", or is longer than 64 bytes gives an *[InputError]; such a zone names no
 // interface and would end up in every line of output that names the
 // address.
 func CheckZone(zone string) error {
@@ -234,6 +234,10 @@ func CheckZone(zone string) error {
 	switch {
 	case strings.ContainsFunc(zone, unicode.IsSpace):
 		return bad("contains white space")
+	case strings.ContainsAny(zone, "[]/:%"):
+		// Not in interface names (Linux refuses "/" and ":"), and
+		// "[" "]" "%" would make "[addr%zone]:port" ambiguous.
+		return bad(fmt.Sprintf("contains %q", zone[strings.IndexAny(zone, "[]/:%")]))
 	case len(zone) > maxZoneLen:
 		return bad(fmt.Sprintf("is %d bytes, longer than %d", len(zone), maxZoneLen))
 	}

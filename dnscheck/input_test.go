@@ -175,6 +175,9 @@ func TestCheckZone(t *testing.T) {
 		{"a\x00", "control character U+0000"},
 		{"a\u2029", "separator"},
 		{"a b", "white space"},
+		{"a]b", `contains ']'`},
+		{"eth0/1", `contains '/'`},
+		{"a%b", `contains '%'`},
 		{strings.Repeat("e", 65), "longer than 64"},
 	}
 	for _, tt := range tests {
