@@ -4,8 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strconv"
 	"strings"
 	"syscall"
+	"unicode/utf8"
 )
 
 // Sentinel errors carried in [QueryError.Err]. Match them with errors.Is.
@@ -87,7 +89,23 @@ func (e *InputError) Error() string {
 	if kind == "" {
 		kind = "input"
 	}
-	return fmt.Sprintf("invalid %s %q: %s", kind, e.Input, e.Reason)
+	return fmt.Sprintf("invalid %s %s: %s", kind, QuoteInput(e.Input), e.Reason)
+}
+
+// maxQuoted bounds how much of an input an error message repeats.
+const maxQuoted = 128
+
+// QuoteInput is the input Go-quoted (so that no byte of it can break the
+// line) and cut to maxQuoted bytes on a character boundary.
+func QuoteInput(s string) string {
+	if len(s) <= maxQuoted {
+		return strconv.Quote(s)
+	}
+	cut := maxQuoted
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return fmt.Sprintf("%s... (%d bytes)", strconv.Quote(s[:cut]), len(s))
 }
 
 // QueryError describes a failed lookup. Err is one of the sentinels

@@ -20,6 +20,11 @@ import (
 const (
 	maxLabelLen = 63
 	maxNameLen  = 253
+
+	// maxInputLen bounds the input NormalizeDomain looks at: 253 octets
+	// of A-labels are at most this many bytes of UTF-8 U-labels (a
+	// character takes up to 4 bytes and its A-label at least one octet).
+	maxInputLen = 4 * (maxNameLen + 1)
 )
 
 // NormalizeDomain converts a user-supplied name to its ASCII, lower-case form
@@ -33,6 +38,11 @@ func NormalizeDomain(s string) (string, error) {
 		return "", &InputError{Input: s, Reason: reason, kind: "domain"}
 	}
 	name := strings.TrimSpace(s)
+	if len(name) > maxInputLen {
+		// Far past any name, even in Unicode form: refuse it before the
+		// IDNA mapping spends time on it.
+		return bad(fmt.Sprintf("is %d bytes, longer than any domain name (%d octets, RFC 1035 §2.3.4)", len(name), maxNameLen))
+	}
 	if reason := TextProblem(name); reason != "" {
 		// Checked before anything else: bytes that are not UTF-8 must
 		// not be mapped to U+FFFD and a different name looked up.

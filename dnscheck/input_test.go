@@ -56,6 +56,7 @@ func TestNormalizeDomainErrors(t *testing.T) {
 		{"xn--zz.example", "not a valid host name"},
 		{strings.Repeat("a", 64) + ".example", "longer than 63"},
 		{long, "longer than 253"},
+		{strings.Repeat("a", 1<<20), "is 1048576 bytes, longer than any domain name"},
 		{"1.2.3.4", "IP address"},
 		{"192.0.2.1", "IP address"},
 		{"2001:db8::1", "IP address"},
@@ -190,5 +191,14 @@ func TestCheckZone(t *testing.T) {
 		if msg := err.Error(); strings.ContainsAny(msg, "\n\r") || !utf8.ValidString(msg) {
 			t.Errorf("CheckZone(%q) error = %q, want one valid UTF-8 line", tt.zone, msg)
 		}
+	}
+}
+
+func TestInputErrorQuotesShortly(t *testing.T) {
+	in := strings.Repeat("ü", 1000) + "\n"
+	_, err := NormalizeDomain(in)
+	msg := err.Error()
+	if want := `invalid domain "` + strings.Repeat("ü", 64) + `"... (2001 bytes): `; !strings.HasPrefix(msg, want) || len(msg) > 400 {
+		t.Errorf("NormalizeDomain(2001 bytes) error = %q, want it to start %q and stay short", msg, want)
 	}
 }
