@@ -225,6 +225,10 @@ func describe(e probe.Event) string {
 	case probe.EvUnsolicited:
 		return "S: " + replyText(e.Reply) + "   (unsolicited)"
 	case probe.EvData:
+		if e.Count > 1 && e.Text != "" {
+			// A coalesced run of writes: "2048 chunks of 1 B, 1ms apart".
+			return fmt.Sprintf("C: %d bytes of message data (%s)", e.Bytes, e.Text)
+		}
 		return fmt.Sprintf("C: %d bytes of message data", e.Bytes)
 	case probe.EvFIN:
 		return "FIN from peer"
