@@ -14,7 +14,9 @@ func TestParseThresholds(t *testing.T) {
 	}{
 		{"", Thresholds{}, false},
 		{"time=2s", Thresholds{Time: 2 * time.Second}, false},
-		{"time=2s,timeout=300s,mtu=1400,cert=14", Thresholds{2 * time.Second, 300 * time.Second, 1400, 14}, false},
+		{"time=2s,timeout=300s,mtu=1400,cert=14", Thresholds{Time: 2 * time.Second, Timeout: 300 * time.Second, MTU: 1400, CertDays: 14}, false},
+		{"transient=1", Thresholds{Transient: 1}, false},
+		{"transient=0", Thresholds{}, true},
 		{"mtu=0", Thresholds{}, true},
 		{"speed=3", Thresholds{}, true},
 		{"time", Thresholds{}, true},

@@ -22,7 +22,27 @@ type Dialer struct {
 	Control func(network, address string, c syscall.RawConn) error
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Allow, if set, is asked about every address right before its
+	// socket is created; an address it refuses gets no packet at all.
+	Allow func(netip.AddrPort) error
 }
+
+// PolicyError is an address that the prober's Allow refused: nothing was
+// sent to it.
+type PolicyError struct {
+	Host string // the name it was resolved from, or the literal
+	Addr netip.AddrPort
+	Err  error
+}
+
+func (e *PolicyError) Error() string {
+	if e.Host == "" || e.Host == e.Addr.Addr().String() {
+		return fmt.Sprintf("address %s: %v", e.Addr, e.Err)
+	}
+	return fmt.Sprintf("address %s of %s: %v", e.Addr, e.Host, e.Err)
+}
+
+func (e *PolicyError) Unwrap() error { return e.Err }
 
 // DialError is a failed connect, classified as ConnectTimeout, Refused or
 // Unreachable.
@@ -37,7 +57,9 @@ func (e *DialError) Error() string {
 	case ConnectTimeout:
 		return fmt.Sprintf("no answer to SYN within %s (4.4.1 No answer from host)", e.Elapsed.Round(time.Millisecond))
 	case Refused:
-		return "connection refused (RST to SYN)"
+		return "connection refused (RST to SYN): " + errnoOf(e.Err)
+	case Reset:
+		return "connection reset as it was established (RST after the handshake): " + errnoOf(e.Err)
 	}
 	return "connect: " + e.Err.Error()
 }
@@ -55,12 +77,24 @@ func (d *Dialer) Dial(ctx context.Context, addr netip.AddrPort) (*Conn, error) {
 	if timeout <= 0 {
 		timeout = DefaultConnectTimeout
 	}
+	if d.Allow != nil {
+		if err := d.Allow(addr); err != nil {
+			// Unreachable by policy: no SYN leaves. Prober.Run refuses
+			// such a run before any session; this is the last line.
+			return nil, &DialError{Outcome: Unreachable, Err: &PolicyError{Addr: addr, Err: err}}
+		}
+	}
 	start := now()
 	dctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	nd := net.Dialer{Control: d.Control}
 	c, err := nd.DialContext(dctx, "tcp", addr.String())
 	if err != nil {
+		if dl, ok := ctx.Deadline(); ok && ctx.Err() == nil && !time.Now().Before(dl) {
+			// The dialer's own deadline, taken from ctx, can fail the
+			// connect a moment before ctx reports that it is done.
+			<-ctx.Done()
+		}
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
@@ -73,10 +107,16 @@ func (d *Dialer) Dial(ctx context.Context, addr netip.AddrPort) (*Conn, error) {
 	return newConn(c, start, now, fmt.Sprintf("%s -> %s", c.LocalAddr(), c.RemoteAddr())), nil
 }
 
+// classifyDial names a failed connect. An RST is the peer's TCP, never an
+// ICMP unreachable: in answer to the SYN (ECONNREFUSED) it is refused;
+// right after the handshake completed, before the connect returned
+// (ECONNRESET), it is a reset.
 func classifyDial(err error, dctx context.Context) Outcome {
 	switch {
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return Refused
+	case errors.Is(err, syscall.ECONNRESET):
+		return Reset
 	case errors.Is(err, syscall.EHOSTUNREACH), errors.Is(err, syscall.ENETUNREACH),
 		errors.Is(err, syscall.EACCES), errors.Is(err, syscall.EPERM),
 		errors.Is(err, syscall.EADDRNOTAVAIL):

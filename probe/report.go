@@ -54,7 +54,11 @@ func NewCheckSummary(target, module, command string, rep *Report, err error) Che
 
 // Status maps the report to a monitoring status: CRITICAL when no address
 // is usable (or the domain has no usable MX at all), WARNING when some are
-// not, and the findings' severities on top (DESIGN §3).
+// not, and the findings' severities on top (DESIGN §3). An address whose
+// only failure is a transient rejection (a 4yz reply, such as
+// greylisting) is degraded, not down: a report whose failures are all
+// transient is WARNING, not CRITICAL. A --critical "transient" threshold
+// (ApplyThresholds) raises it again.
 func (r *Report) Status() Status {
 	if len(r.Checks) > 0 {
 		s := StatusOK
@@ -77,17 +81,21 @@ func (r *Report) Status() Status {
 	case len(r.Results) == 0:
 		s = StatusCritical
 	default:
-		ok := 0
+		ok, transient := 0, 0
 		for _, res := range r.Results {
-			if res.Good() {
+			switch {
+			case res.Good():
 				ok++
+			case res.TransientRejection():
+				transient++
 			}
 		}
 		switch {
-		case ok == 0:
-			s = StatusCritical
-		case ok < len(r.Results):
+		case ok == len(r.Results):
+		case ok+transient == len(r.Results), ok > 0:
 			s = StatusWarning
+		default:
+			s = StatusCritical
 		}
 	}
 	for _, f := range r.Findings {
@@ -96,6 +104,12 @@ func (r *Report) Status() Status {
 		}
 	}
 	return s
+}
+
+// TransientRejection reports whether the result failed only because the
+// server answered a 4yz (RFC 5321 §4.2.1): a sender would retry later.
+func (r *Result) TransientRejection() bool {
+	return r.Outcome == Rejected && r.Reply != nil && r.Reply.Transient
 }
 
 // RunOptions are the settings of a run over the addresses of a target.
@@ -120,7 +134,8 @@ func (p *Prober) MX(ctx context.Context, res *dnscheck.Resolver, domain string, 
 // at once, with reverse DNS beside each unless opt.NoPTR. target is a
 // domain (its MX, or the implicit MX of a host name, RFC 5321 §5.1) or an
 // IP literal. The report's outcome is the worst of the results. Errors
-// are for bad input and cancellation only.
+// are for bad input, cancellation, and a *PolicyError when p.Allow
+// refuses one of the resolved addresses (then no session is started).
 func (p *Prober) Run(ctx context.Context, res *dnscheck.Resolver, command, target string, opt RunOptions, fn func(context.Context, Target) []Result) (*Report, error) {
 	started := p.now()
 	if p.RootCAs == nil {
@@ -156,6 +171,13 @@ func (p *Prober) Run(ctx context.Context, res *dnscheck.Resolver, command, targe
 			rep.Outcome = DNSError
 			rep.Findings = append(rep.Findings, Finding{SevCritical, "no-addresses",
 				fmt.Sprintf("no exchanger of %s has an address to connect to", dr.Domain)})
+		}
+	}
+	if p.Allow != nil {
+		for _, t := range targets {
+			if err := p.Allow(t.Addr); err != nil {
+				return nil, &PolicyError{Host: t.Host, Addr: t.Addr, Err: err}
+			}
 		}
 	}
 	if rep.Outcome == OK {

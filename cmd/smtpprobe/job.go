@@ -42,6 +42,8 @@ type job struct {
 
 	// Limiter bounds the sessions per destination address (check).
 	Limiter *probe.HostLimiter
+	// Allow, if set, decides which addresses may be connected to (serve).
+	Allow func(netip.AddrPort) error
 
 	host   string
 	port   uint16
@@ -84,8 +86,8 @@ func (j *job) validate() error {
 	if j.Parallel < 1 || j.Parallel > 1024 {
 		return usagef("--parallel %d: want 1 to 1024", j.Parallel)
 	}
-	if j.Helo != "" && strings.ContainsAny(j.Helo, " \t\r\n") {
-		return usagef("--helo %q: want a domain or address literal without spaces", j.Helo)
+	if err := checkHelo(j.Helo); err != nil {
+		return err
 	}
 	if j.Resolver != "" {
 		if _, err := dnscheck.ParseServer(j.Resolver); err != nil {
@@ -237,6 +239,7 @@ func (j *job) prober() *probe.Prober {
 		Helo:           j.Helo,
 		NoStartTLS:     j.NoStartTLS,
 		Limiter:        j.Limiter,
+		Allow:          j.Allow,
 	}
 }
 

@@ -39,18 +39,18 @@ func renderNagios(w *bytes.Buffer, rep *probe.Report, warn, crit probe.Threshold
 		}
 		perf = append(perf, perfData(r, who, warn, crit)...)
 	}
-	fmt.Fprintf(w, "SMTPPROBE %s - %s", st, sanitize(text))
+	tprintf(w, "SMTPPROBE %s - %s", st, sanitize(text))
 	if len(perf) > 0 {
-		fmt.Fprintf(w, " | %s", strings.Join(perf, " "))
+		tprintf(w, " | %s", strings.Join(perf, " "))
 	}
 	w.WriteByte('\n')
 	for _, r := range rep.Results {
 		if !r.Good() {
-			fmt.Fprintf(w, "%s %s [%s]: %s\n", r.Outcome, r.Host, r.Address, sanitize(r.Error))
+			tprintf(w, "%s %s [%s]: %s\n", r.Outcome, r.Host, r.Address, sanitize(r.Error))
 		}
 	}
 	for _, f := range rep.Findings {
-		fmt.Fprintf(w, "%s %s: %s\n", f.Severity, f.Code, sanitize(f.Message))
+		tprintf(w, "%s %s: %s\n", f.Severity, f.Code, sanitize(f.Message))
 	}
 }
 
@@ -97,7 +97,7 @@ func mtuSummary(rep *probe.Report) string {
 // perfItem renders one perfdata item; labels are always quoted, and the
 // characters the guidelines forbid in them (= and ') are replaced.
 func perfItem(label, value, uom, warn, crit, min, max string) string {
-	label = strings.NewReplacer("=", "_", "'", "_").Replace(label)
+	label = strings.NewReplacer("=", "_", "'", "_").Replace(safeText(label))
 	return strings.TrimRight(fmt.Sprintf("'%s'=%s%s;%s;%s;%s;%s", label, value, uom, warn, crit, min, max), ";")
 }
 
@@ -128,10 +128,11 @@ func fmtFloat(v float64) string { return strconv.FormatFloat(micro(v), 'f', -1, 
 // micro rounds seconds to the microsecond, the precision the probe has.
 func micro(v float64) float64 { return math.Round(v*1e6) / 1e6 }
 
-// sanitize keeps plugin output on its line and free of the perfdata
+// sanitize keeps plugin output on its line (control characters and
+// invalid UTF-8 escaped visibly, see safeText) and free of the perfdata
 // separator.
 func sanitize(s string) string {
-	return strings.NewReplacer("|", "/", "\n", " ", "\r", " ").Replace(s)
+	return strings.ReplaceAll(safeText(s), "|", "/")
 }
 
 // mtuSummaryOf names the path MTU and verdict of each measured direction.

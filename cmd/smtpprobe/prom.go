@@ -49,7 +49,7 @@ func (c reportCollector) Describe(ch chan<- *prometheus.Desc) {
 
 func (c reportCollector) Collect(ch chan<- prometheus.Metric) {
 	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
-		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
+		ch <- constGauge(d, v, labels...)
 	}
 	for i, rep := range c.reports {
 		module := ""
@@ -95,6 +95,29 @@ func (c reportCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 	}
 }
+
+// constGauge is the one constructor of the exporter's and the
+// renderers' metrics. Every label value goes through promLabel, so that a
+// value from the network (a host name from DNS, an IPv6 zone, a TLS name)
+// can neither panic prometheus.MustNewConstMetric, which does for values
+// that are not UTF-8, nor make a label unreadable.
+func constGauge(d *prometheus.Desc, v float64, labels ...string) prometheus.Metric {
+	safe := make([]string, len(labels))
+	for i, l := range labels {
+		safe[i] = promLabel(l)
+	}
+	m, err := prometheus.NewConstMetric(d, prometheus.GaugeValue, v, safe...)
+	if err != nil {
+		// Only a wrong label count is left, a bug of this file.
+		return prometheus.NewInvalidMetric(d, err)
+	}
+	return m
+}
+
+// promLabel is a label value as the renderers show it: control
+// characters and bytes that are not UTF-8 are escaped as in text output
+// (safeText), so that the same value reads the same in every format.
+func promLabel(s string) string { return safeText(s) }
 
 func b2f(b bool) float64 {
 	if b {
