@@ -704,7 +704,7 @@ func TestE2EMTULoss(t *testing.T) {
 			if res.Verdict == nil || *res.Verdict != "no-bottleneck" || rv == nil || rv.Verdict == nil || *rv.Verdict != "no-bottleneck" || r.exit != 0 {
 				t.Errorf("run %d mtu(%s) = exit %d, verdict %s, reverse %v, want no-bottleneck both ways (%s)\nprobes: %s", i, r.in, r.exit, strp(res.Verdict), rv, res.Error, probeSummary(res))
 			}
-			t.Logf("run %d mtu(%s): %v, %d+%d sessions, %d re-tests, loss %v %%", i, r.in, r.elapsed.Round(time.Millisecond), res.Sessions, revSessions(res), res.Retests, res.LossPct)
+			t.Logf("run %d mtu(%s): %v, %d+%d sessions, %d re-tests, loss %s %%", i, r.in, r.elapsed.Round(time.Millisecond), res.Sessions, revSessions(res), res.Retests, floatp(res.LossPct))
 		}
 	})
 	l.SetLoss(t, 3)
@@ -719,7 +719,7 @@ func TestE2EMTULoss(t *testing.T) {
 				mtu: 1400, failed: 1401, verdict: "pmtu-blackhole", exit: 2, outcome: "pmtu-blackhole", finding: "pmtu-blackhole",
 			})
 			checkReverse(t, r, res, wantRev{mtu: 1400, failed: 1401, verdict: "pmtu-blackhole"})
-			t.Logf("run %d mtu(%s): %v, %d+%d sessions, %d re-tests, loss %v %%", i, r.in, r.elapsed.Round(time.Millisecond), res.Sessions, revSessions(res), res.Retests, res.LossPct)
+			t.Logf("run %d mtu(%s): %v, %d+%d sessions, %d re-tests, loss %s %%", i, r.in, r.elapsed.Round(time.Millisecond), res.Sessions, revSessions(res), res.Retests, floatp(res.LossPct))
 		}
 	})
 }
@@ -729,4 +729,11 @@ func revSessions(res mtuResult) int {
 		return 0
 	}
 	return res.Reverse.Sessions
+}
+
+func floatp(p *float64) string {
+	if p == nil {
+		return "null"
+	}
+	return strconv.FormatFloat(*p, 'f', 1, 64)
 }
