@@ -193,6 +193,9 @@ func (j *job) validateMTU() error {
 	if o.Min > 0 && o.Max > 0 && o.Min > o.Max {
 		return usagef("--min %d is above --max %d", o.Min, o.Max)
 	}
+	if !probe.ValidDirection(o.Direction) {
+		return usagef("--direction %q: want out, in or both", o.Direction)
+	}
 	o.Parallel = j.Parallel
 	if err := validPath("from", o.From); err != nil {
 		return err

@@ -28,9 +28,6 @@ func runMTU(ctx context.Context, args []string, stdout, stderr io.Writer) (int, 
 	if err != nil {
 		return 0, err
 	}
-	if !probe.ValidDirection(j.MTU.Direction) {
-		return 0, usagef("--direction %q: want out, in or both", j.MTU.Direction)
-	}
 	// 0 means "the default" only when the flag is not given.
 	for _, name := range []string{"min", "max"} {
 		if v, _ := fs.GetInt(name); fs.Changed(name) && v == 0 {
