@@ -17,6 +17,7 @@ import (
 
 	"github.com/smtpprobe/smtpprobe/dnscheck"
 	"github.com/smtpprobe/smtpprobe/probe"
+	"github.com/smtpprobe/smtpprobe/probe/job"
 )
 
 // checkJob is one (target, module) pair of a check configuration and,
@@ -24,7 +25,7 @@ import (
 type checkJob struct {
 	target     string // as written in the configuration
 	mod        *module
-	job        *job
+	job        *job.Job
 	warn, crit probe.Thresholds // the module's, with the command line's on top
 
 	rep *probe.Report
@@ -97,7 +98,7 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) (int
 	for _, cj := range jobs {
 		cj.job.Limiter = limiter
 		if _, done := resolvers[cj.mod.name]; !done {
-			resolvers[cj.mod.name], resolverErrs[cj.mod.name] = cj.job.resolver()
+			resolvers[cj.mod.name], resolverErrs[cj.mod.name] = jobResolver(cj.job)
 		}
 	}
 	pg := newCheckProgress(stderr, len(jobs), started)
@@ -119,7 +120,7 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) (int
 				cj.err = err
 				return
 			}
-			cj.rep, cj.err = cj.job.run(ctx, resolvers[cj.mod.name])
+			cj.rep, cj.err = runJobReport(ctx, cj.job, resolvers[cj.mod.name])
 		}()
 	}
 	wg.Wait()

@@ -13,6 +13,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/smtpprobe/smtpprobe/probe"
+	"github.com/smtpprobe/smtpprobe/probe/job"
 )
 
 // config is a check / serve configuration file: modules in the manner of
@@ -305,8 +306,8 @@ func usageText(err error) string {
 }
 
 // job builds and validates the job this module runs against target.
-func (m *module) job(target string) (*job, error) {
-	j := newJob(m.Command)
+func (m *module) job(target string) (*job.Job, error) {
+	j := job.New(m.Command)
 	j.Target = target
 	j.Resolver = m.Resolver
 	if m.ConnectTimeout > 0 {
@@ -352,7 +353,7 @@ func (m *module) job(target string) (*job, error) {
 			j.MTU.To = m.To[0]
 		}
 	}
-	if err := j.validate(); err != nil {
+	if err := validateJob(j); err != nil {
 		return nil, err
 	}
 	return j, nil

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/smtpprobe/smtpprobe/probe/job"
 )
 
 func writeConfig(t testing.TB, text string) string {
@@ -67,9 +69,9 @@ func TestLoadConfig(t *testing.T) {
 		"example.com": true, "mx1.example.com": true, "badexample.com": false, "example.net": false,
 		"192.0.2.99": true, "192.0.2.99:2525": false, "198.51.100.1": false, "[2001:db8::1]:25": true, "2001:db8::2": false,
 	} {
-		host, port, err := splitTarget(target, 25)
+		host, port, err := job.SplitTarget(target, 25)
 		if err != nil {
-			t.Fatalf("splitTarget(%q): %v", target, err)
+			t.Fatalf("SplitTarget(%q): %v", target, err)
 		}
 		if got := c.Serve.allow.checkTarget(host, port) == nil; got != want {
 			t.Errorf("checkTarget(%q) allowed = %v, want %v", target, got, want)

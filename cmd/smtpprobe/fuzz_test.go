@@ -3,64 +3,14 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
-	"fmt"
-	"net/netip"
 	"strings"
 	"testing"
 	"unicode/utf8"
 
 	"github.com/prometheus/common/expfmt"
 
-	"github.com/smtpprobe/smtpprobe/dnscheck"
 	"github.com/smtpprobe/smtpprobe/probe"
 )
-
-// FuzzSplitTarget: splitTarget never panics; a refusal is a usage error
-// of one clean line; an accepted host is clean text (an IP literal's zone
-// included) and joining host and port again splits to the same.
-func FuzzSplitTarget(f *testing.F) {
-	for _, s := range []string{
-		"example.com", "example.com:2525", "127.0.0.1", "127.0.0.1:25", "::1", "[::1]", "[::1]:2525",
-		"fe80::1%eth0", "[fe80::1%eth0]:25", "[fe80::1%\xff]:25", "[fe80::1%a\nb]:25", "fe80::1%a]b",
-		"xn--.test", "Xn--", "b\xffcher.example", "", ":", ":25", "[", "[]", "[]:25", "[::1]x", "a:b:c",
-		"example.com:0", "example.com:65536", "example.com:+25", "[a:b]", "a]:25", "exa\tmple.com:25",
-	} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		host, port, err := splitTarget(s, 25)
-		if err != nil {
-			var ue *usageError
-			if !errors.As(err, &ue) {
-				t.Fatalf("splitTarget(%q) error = %#v, want *usageError", s, err)
-			}
-			if _, ok := lineSafe(ue.msg); !ok || strings.Contains(ue.msg, "\n") {
-				t.Errorf("splitTarget(%q) error = %q, want one clean line", s, ue.msg)
-			}
-			return
-		}
-		if host == "" || port == 0 {
-			t.Fatalf("splitTarget(%q) = %q, %d; want a host and a port", s, host, port)
-		}
-		if why := dnscheck.TextProblem(host); why != "" {
-			t.Fatalf("splitTarget(%q) host %q: %s", s, host, why)
-		}
-		if a, err := netip.ParseAddr(host); err == nil {
-			if zerr := dnscheck.CheckZone(a.Zone()); zerr != nil {
-				t.Errorf("splitTarget(%q) host %q has a bad zone: %v", s, host, zerr)
-			}
-		}
-		joined := fmt.Sprintf("%s:%d", host, port)
-		if strings.Contains(host, ":") {
-			joined = fmt.Sprintf("[%s]:%d", host, port)
-		}
-		h2, p2, err := splitTarget(joined, 25)
-		if err != nil || h2 != host || p2 != port {
-			t.Errorf("splitTarget(%q) = %q, %d; splitTarget(%q) = %q, %d, %v; want the same", s, host, port, joined, h2, p2, err)
-		}
-	})
-}
 
 // FuzzRender puts arbitrary text where peers and users put text (target,
 // host, address, banner, error, reply, TLS name, finding) and renders the

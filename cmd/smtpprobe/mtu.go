@@ -9,11 +9,12 @@ import (
 
 	"github.com/smtpprobe/smtpprobe/mtu"
 	"github.com/smtpprobe/smtpprobe/probe"
+	"github.com/smtpprobe/smtpprobe/probe/job"
 )
 
 // runMTU implements `smtpprobe mtu TARGET`.
 func runMTU(ctx context.Context, args []string, stdout, stderr io.Writer) (int, error) {
-	j := newJob("mtu")
+	j := job.New("mtu")
 	of, fs, err := parseCommand(j, args, stdout, "smtpprobe mtu TARGET[:PORT] [flags]", func(fs *pflag.FlagSet) {
 		// Here --parallel is the sessions per round of the bracketing.
 		if f := fs.Lookup("parallel"); f != nil {

@@ -5,11 +5,13 @@ import (
 	"io"
 
 	"github.com/spf13/pflag"
+
+	"github.com/smtpprobe/smtpprobe/probe/job"
 )
 
 // runMX implements `smtpprobe mx DOMAIN[:PORT]`.
 func runMX(ctx context.Context, args []string, stdout, stderr io.Writer) (int, error) {
-	j := newJob("mx")
+	j := job.New("mx")
 	of, _, err := parseCommand(j, args, stdout, "smtpprobe mx DOMAIN[:PORT] [flags]", func(fs *pflag.FlagSet) {
 		fs.BoolVar(&j.NoStartTLS, "no-starttls", false, "do not try STARTTLS even when offered")
 		fs.BoolVar(&j.NoPTR, "no-ptr", false, "skip reverse DNS (PTR, forward-confirmed) checks")

@@ -23,6 +23,7 @@ import (
 
 	"github.com/smtpprobe/smtpprobe/dnscheck"
 	"github.com/smtpprobe/smtpprobe/probe"
+	"github.com/smtpprobe/smtpprobe/probe/job"
 )
 
 const (
@@ -279,7 +280,7 @@ func (e *exporter) handleProbe(w http.ResponseWriter, r *http.Request) {
 		e.reject(w, http.StatusBadRequest, name, target, "%v", err)
 		return
 	}
-	if err := e.cfg.Serve.allow.checkTarget(j.host, j.port); err != nil {
+	if err := e.cfg.Serve.allow.checkTarget(j.Host(), j.Port()); err != nil {
 		e.reject(w, http.StatusForbidden, name, target, "%v", err)
 		return
 	}
@@ -333,13 +334,13 @@ func (e *exporter) handleProbe(w http.ResponseWriter, r *http.Request) {
 //
 // refused is the *probe.PolicyError of an address outside serve.allow:
 // then no session was started and the request gets 403.
-func (e *exporter) probe(ctx context.Context, j *job, m *module) (reg *prometheus.Registry, result string, refused error) {
+func (e *exporter) probe(ctx context.Context, j *job.Job, m *module) (reg *prometheus.Registry, result string, refused error) {
 	start := time.Now()
 	j.Limiter = e.limiter
 	var rep *probe.Report
-	res, err := j.resolver()
+	res, err := jobResolver(j)
 	if err == nil {
-		rep, err = j.run(ctx, res)
+		rep, err = runJobReport(ctx, j, res)
 	}
 	if pe := (*probe.PolicyError)(nil); errors.As(err, &pe) {
 		return nil, "", pe
@@ -413,11 +414,11 @@ func timeoutOf(ctx context.Context, start time.Time) time.Duration {
 
 // runTarget is the target label of a run: the domain as a report names
 // it (normalised, without the port), or the IP literal.
-func runTarget(j *job) string {
-	if d, err := dnscheck.NormalizeDomain(j.host); err == nil {
+func runTarget(j *job.Job) string {
+	if d, err := dnscheck.NormalizeDomain(j.Host()); err == nil {
 		return d
 	}
-	return j.host
+	return j.Host()
 }
 
 // failedRun exposes a run that could not be made: not successful, status

@@ -4,46 +4,18 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net/netip"
 	"strings"
 	"time"
 
 	"github.com/spf13/pflag"
 
-	"github.com/smtpprobe/smtpprobe/dnscheck"
 	"github.com/smtpprobe/smtpprobe/probe"
+	"github.com/smtpprobe/smtpprobe/probe/job"
 )
-
-// maxMessageSize bounds --size: a synthetic message larger than this is
-// more likely a typo than a test.
-const maxMessageSize = 256 << 20
-
-// defaultRecipient is postmaster at the target's domain, which RFC 5321
-// §4.5.1 requires to exist; for an IP literal it is the bare "postmaster"
-// every server must accept.
-func defaultRecipient(host string) string {
-	if _, err := netip.ParseAddr(host); err == nil {
-		return "postmaster"
-	}
-	d, err := dnscheck.NormalizeDomain(host)
-	if err != nil {
-		return "postmaster"
-	}
-	return "postmaster@" + d
-}
-
-// validPath checks a mailbox given on the command line for characters
-// that would break the SMTP command line.
-func validPath(flag, s string) error {
-	if strings.ContainsAny(s, "<> \t\r\n") {
-		return usagef("--%s %q: want a bare address such as user@example.com, without <>, spaces or line breaks", flag, s)
-	}
-	return nil
-}
 
 // runSession implements `smtpprobe session TARGET`.
 func runSession(ctx context.Context, args []string, stdout, stderr io.Writer) (int, error) {
-	j := newJob("session")
+	j := job.New("session")
 	o := &j.Session
 	of, fs, err := parseCommand(j, args, stdout, "smtpprobe session TARGET[:PORT] [flags]", func(fs *pflag.FlagSet) {
 		fs.StringVar(&o.From, "from", "", "envelope sender (default: the null sender <>)")
@@ -62,7 +34,7 @@ func runSession(ctx context.Context, args []string, stdout, stderr io.Writer) (i
 		return 0, err
 	}
 	if fs.Changed("chunk-size") && o.ChunkSize < 1 {
-		return 0, usagef("--chunk-size %d: want 1 to %d bytes", o.ChunkSize, maxMessageSize)
+		return 0, usagef("--chunk-size %d: want 1 to %d bytes", o.ChunkSize, job.MaxMessageSize)
 	}
 	of.verbose = true // the timeline is the point of a session
 	return runJob(ctx, j, of, stdout, stderr, "")
@@ -70,7 +42,7 @@ func runSession(ctx context.Context, args []string, stdout, stderr io.Writer) (i
 
 // runTimeout implements `smtpprobe timeout TARGET --phase PHASE`.
 func runTimeout(ctx context.Context, args []string, stdout, stderr io.Writer) (int, error) {
-	j := newJob("timeout")
+	j := job.New("timeout")
 	j.PauseCmp = map[string]time.Duration{}
 	var before, after, chunk time.Duration
 	of, _, err := parseCommand(j, args, stdout, "smtpprobe timeout TARGET[:PORT] [--phase PHASE] [flags]", func(fs *pflag.FlagSet) {
