@@ -17,6 +17,7 @@ import (
 
 	"github.com/smtpprobe/smtpprobe/dnscheck"
 	"github.com/smtpprobe/smtpprobe/probe"
+	"github.com/smtpprobe/smtpprobe/probe/config"
 	"github.com/smtpprobe/smtpprobe/probe/job"
 )
 
@@ -24,7 +25,7 @@ import (
 // once it ran, its report or the error that kept it from running.
 type checkJob struct {
 	target     string // as written in the configuration
-	mod        *module
+	mod        *config.Module
 	job        *job.Job
 	warn, crit probe.Thresholds // the module's, with the command line's on top
 
@@ -97,8 +98,8 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) (int
 	resolverErrs := map[string]error{}
 	for _, cj := range jobs {
 		cj.job.Limiter = limiter
-		if _, done := resolvers[cj.mod.name]; !done {
-			resolvers[cj.mod.name], resolverErrs[cj.mod.name] = jobResolver(cj.job)
+		if _, done := resolvers[cj.mod.Name]; !done {
+			resolvers[cj.mod.Name], resolverErrs[cj.mod.Name] = jobResolver(cj.job)
 		}
 	}
 	pg := newCheckProgress(stderr, len(jobs), started)
@@ -116,11 +117,11 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) (int
 				return
 			}
 			defer func() { <-sem }()
-			if err := resolverErrs[cj.mod.name]; err != nil {
+			if err := resolverErrs[cj.mod.Name]; err != nil {
 				cj.err = err
 				return
 			}
-			cj.rep, cj.err = runJobReport(ctx, cj.job, resolvers[cj.mod.name])
+			cj.rep, cj.err = runJobReport(ctx, cj.job, resolvers[cj.mod.Name])
 		}()
 	}
 	wg.Wait()
@@ -132,7 +133,7 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) (int
 	for _, cj := range jobs {
 		cj.judge(of.base)
 	}
-	combined := combine(cfg.path, started, jobs)
+	combined := combine(cfg.Path, started, jobs)
 	// Thresholds and the baseline were applied per run above, so that
 	// each run's status (and its metrics) shows them; judge only saves.
 	saver := outputFlags{saveBaseline: of.saveBaseline}
@@ -144,15 +145,15 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) (int
 
 // checkJobs builds the jobs of the configuration in its order: targets
 // as listed, each with its modules as listed.
-func checkJobs(cfg *config, onlyModule, onlyTarget []string, of *outputFlags) ([]*checkJob, error) {
+func checkJobs(cfg *config.Config, onlyModule, onlyTarget []string, of *outputFlags) ([]*checkJob, error) {
 	for _, m := range onlyModule {
 		if _, ok := cfg.Modules[m]; !ok {
-			return nil, usagef("--only-module %q: %s has no such module (modules: %s)", m, cfg.path, strings.Join(sortedKeys(cfg.Modules), ", "))
+			return nil, usagef("--only-module %q: %s has no such module (modules: %s)", m, cfg.Path, strings.Join(config.SortedKeys(cfg.Modules), ", "))
 		}
 	}
 	for _, t := range onlyTarget {
-		if !slices.ContainsFunc(cfg.Targets, func(s targetSpec) bool { return s.Target == t }) {
-			return nil, usagef("--only-target %q: %s lists no such target", t, cfg.path)
+		if !slices.ContainsFunc(cfg.Targets, func(s config.Target) bool { return s.Target == t }) {
+			return nil, usagef("--only-target %q: %s lists no such target", t, cfg.Path)
 		}
 	}
 	var jobs []*checkJob
@@ -167,23 +168,23 @@ func checkJobs(cfg *config, onlyModule, onlyTarget []string, of *outputFlags) ([
 			}
 			key := [2]string{t.Target, name}
 			if line, dup := seen[key]; dup {
-				return nil, usagef("%s:%d: target %s with module %s is already listed at line %d: want each pair once", cfg.path, t.line, t.Target, name, line)
+				return nil, usagef("%s:%d: target %s with module %s is already listed at line %d: want each pair once", cfg.Path, t.Line, t.Target, name, line)
 			}
-			seen[key] = t.line
+			seen[key] = t.Line
 			m := cfg.Modules[name]
-			j, err := m.job(t.Target)
+			j, err := m.Job(t.Target)
 			if err != nil { // loadConfig checked every pair
-				return nil, usagef("%s:%d: target %s, module %s: %s", cfg.path, t.line, t.Target, name, usageText(err))
+				return nil, usagef("%s:%d: target %s, module %s: %s", cfg.Path, t.Line, t.Target, name, err.Error())
 			}
 			jobs = append(jobs, &checkJob{target: t.Target, mod: m, job: j,
-				warn: overlay(m.warn, of.warn), crit: overlay(m.crit, of.crit)})
+				warn: overlay(m.Warn, of.warn), crit: overlay(m.Crit, of.crit)})
 		}
 	}
 	if len(jobs) == 0 {
 		if len(onlyModule)+len(onlyTarget) > 0 {
-			return nil, usagef("check: no target of %s is left after --only-module and --only-target", cfg.path)
+			return nil, usagef("check: no target of %s is left after --only-module and --only-target", cfg.Path)
 		}
-		return nil, usagef("%s: no targets: want a targets: list with at least one entry", cfg.path)
+		return nil, usagef("%s: no targets: want a targets: list with at least one entry", cfg.Path)
 	}
 	return jobs, nil
 }
@@ -211,7 +212,7 @@ func overlay(base, top probe.Thresholds) probe.Thresholds {
 // status is UNKNOWN.
 func (cj *checkJob) judge(base *probe.Report) {
 	if cj.err != nil {
-		summary := probe.NewCheckSummary(cj.target, cj.mod.name, cj.job.Command, nil, cj.err)
+		summary := probe.NewCheckSummary(cj.target, cj.mod.Name, cj.job.Command, nil, cj.err)
 		cj.rep = &probe.Report{Command: cj.job.Command, Target: cj.target, Results: []probe.Result{},
 			Findings: []probe.Finding{{Severity: probe.SevCritical, Code: "check-failed",
 				Message: fmt.Sprintf("the check could not run: %s", oneLine(usageText(cj.err)))}},
@@ -223,11 +224,11 @@ func (cj *checkJob) judge(base *probe.Report) {
 	// ports of one domain stay apart in every output.
 	rep.Target = cj.target
 	for i := range rep.Results {
-		rep.Results[i].Target, rep.Results[i].Module = cj.target, cj.mod.name
+		rep.Results[i].Target, rep.Results[i].Module = cj.target, cj.mod.Name
 	}
 	rep.ApplyThresholds(cj.warn, cj.crit)
 	if base != nil {
-		rep.Findings = append(rep.Findings, probe.Compare(baselineOf(base, cj.target, cj.mod.name), rep)...)
+		rep.Findings = append(rep.Findings, probe.Compare(baselineOf(base, cj.target, cj.mod.Name), rep)...)
 		probe.SortFindings(rep.Findings)
 	}
 }
@@ -254,7 +255,7 @@ func (cj *checkJob) summary() probe.CheckSummary {
 	if cj.err != nil {
 		return cj.rep.Checks[0]
 	}
-	return probe.NewCheckSummary(cj.target, cj.mod.name, cj.job.Command, cj.rep, nil)
+	return probe.NewCheckSummary(cj.target, cj.mod.Name, cj.job.Command, cj.rep, nil)
 }
 
 // combine builds the combined report: every run's results, findings
@@ -271,7 +272,7 @@ func combine(path string, started time.Time, jobs []*checkJob) *probe.Report {
 		}
 		c.Results = append(c.Results, cj.rep.Results...)
 		for _, f := range cj.rep.Findings {
-			f.Message = fmt.Sprintf("[%s %s] %s", cj.mod.name, cj.target, f.Message)
+			f.Message = fmt.Sprintf("[%s %s] %s", cj.mod.Name, cj.target, f.Message)
 			c.Findings = append(c.Findings, f)
 		}
 	}
@@ -295,7 +296,7 @@ func emitCheck(combined *probe.Report, jobs []*checkJob, of *outputFlags, stdout
 		col := reportCollector{}
 		for _, cj := range jobs {
 			col.reports = append(col.reports, cj.rep)
-			col.modules = append(col.modules, cj.mod.name)
+			col.modules = append(col.modules, cj.mod.Name)
 		}
 		var err error
 		if prom, err = promText(col); err != nil {
@@ -381,7 +382,7 @@ func renderCheckText(w *bytes.Buffer, combined *probe.Report, jobs []*checkJob, 
 		if cj.err != nil {
 			continue
 		}
-		tprintf(w, "\n[%s] ", cj.mod.name)
+		tprintf(w, "\n[%s] ", cj.mod.Name)
 		renderText(w, cj.rep, timeline)
 	}
 }
@@ -400,7 +401,7 @@ func renderCheckNagios(w *bytes.Buffer, combined *probe.Report, jobs []*checkJob
 	for _, cj := range jobs {
 		warn, crit := cj.warn, cj.crit
 		for _, r := range cj.rep.Results {
-			perf = append(perf, perfData(r, cj.mod.name+" "+cj.target+" "+r.Address, warn, crit)...)
+			perf = append(perf, perfData(r, cj.mod.Name+" "+cj.target+" "+r.Address, warn, crit)...)
 		}
 	}
 	tprintf(w, "SMTPPROBE %s - %s", combined.Status(), sanitize(text))

@@ -3,12 +3,10 @@ package main
 import (
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
-
-	"github.com/smtpprobe/smtpprobe/probe/job"
 )
 
+// writeConfig writes text as check.yaml in a temporary directory.
 func writeConfig(t testing.TB, text string) string {
 	t.Helper()
 	p := filepath.Join(t.TempDir(), "check.yaml")
@@ -16,98 +14,4 @@ func writeConfig(t testing.TB, text string) string {
 		t.Fatal(err)
 	}
 	return p
-}
-
-const goodConfig = `
-parallel: 32
-per_host: 2
-modules:
-  mx:
-    command: mx
-    resolver: 192.0.2.53
-    timeout: 10s
-    warning: time=2s,cert=14
-  idle:
-    command: timeout
-    phase: data
-    max_wait: 2m
-  path:
-    command: mtu
-    ipv4: true
-    min: 1200
-targets:
-  - target: example.com
-    modules: [mx, idle]
-  - target: 192.0.2.25
-    module: path
-serve:
-  allow: [example.com, 192.0.2.0/24, 2001:db8::1]
-`
-
-func TestLoadConfig(t *testing.T) {
-	c, err := loadConfig(writeConfig(t, goodConfig))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if c.Parallel != 32 || c.PerHost != 2 || len(c.Modules) != 3 || len(c.Targets) != 2 {
-		t.Fatalf("loadConfig = parallel %d, per_host %d, %d modules, %d targets; want 32, 2, 3, 2", c.Parallel, c.PerHost, len(c.Modules), len(c.Targets))
-	}
-	if got := c.Targets[0].Modules; strings.Join(got, ",") != "mx,idle" {
-		t.Errorf("targets[0].modules = %v, want [mx idle]", got)
-	}
-	if got := c.Targets[1].Modules; strings.Join(got, ",") != "path" {
-		t.Errorf("targets[1].modules = %v, want [path]", got)
-	}
-	j, err := c.Modules["idle"].job("example.com")
-	if err != nil || j.Phase != "data" || j.Timeout.MaxWait.String() != "2m0s" {
-		t.Errorf("module idle job = %+v, %v; want phase data, max_wait 2m", j, err)
-	}
-	if c.Modules["mx"].warn.Time.String() != "2s" || c.Modules["mx"].warn.CertDays != 14 {
-		t.Errorf("module mx warning = %+v, want time 2s, cert 14", c.Modules["mx"].warn)
-	}
-	for target, want := range map[string]bool{
-		"example.com": true, "mx1.example.com": true, "badexample.com": false, "example.net": false,
-		"192.0.2.99": true, "192.0.2.99:2525": false, "198.51.100.1": false, "[2001:db8::1]:25": true, "2001:db8::2": false,
-	} {
-		host, port, err := job.SplitTarget(target, 25)
-		if err != nil {
-			t.Fatalf("SplitTarget(%q): %v", target, err)
-		}
-		if got := c.Serve.allow.checkTarget(host, port) == nil; got != want {
-			t.Errorf("checkTarget(%q) allowed = %v, want %v", target, got, want)
-		}
-	}
-}
-
-func TestLoadConfigErrors(t *testing.T) {
-	tests := []struct {
-		name, text, want string
-	}{
-		{"syntax", "modules:\n  mx:\n    command: mx\n\ttimeout: 1s\n", ":3: found a tab character"}, // yaml.v3 names the line before the tab
-		{"negative parallel", "modules:\n  mx:\n    command: mx\n    parallel: -1\n", ":2: module mx: --parallel -1"},
-		{"unknown field", "modules:\n  mx:\n    command: mx\n    colour: blue\n", ":4: field colour not found"},
-		{"bad duration", "modules:\n  mx:\n    command: mx\n    timeout: soon\n", `:4: "soon": want a duration`},
-		{"bad type", "parallel: many\nmodules:\n  mx:\n    command: mx\n", ":1: cannot use text"},
-		{"unknown command", "modules:\n  m:\n    command: ping\n", `:2: module m: unknown command "ping"`},
-		{"no modules", "targets: []\n", "no modules"},
-		{"unknown module", "modules:\n  mx:\n    command: mx\ntargets:\n  - target: example.com\n    module: nope\n", `:5: target example.com: unknown module "nope"`},
-		{"bad target", "modules:\n  mx:\n    command: mx\ntargets:\n  - target: 192.0.2.1\n    module: mx\n", ":5: target 192.0.2.1, module mx: mx: \"192.0.2.1\" is an address"},
-		{"module option", "modules:\n  s:\n    command: session\n    size: -5\n", ":2: module s: --size -5"},
-		{"direction", "modules:\n  p:\n    command: mtu\n    direction: sideways\n", `:2: module p: --direction "sideways": want out, in or both`},
-		{"threshold", "modules:\n  s:\n    command: mx\n    warning: speed=1\n", ":2: module s: warning:"},
-		{"allow", "modules:\n  mx:\n    command: mx\nserve:\n  allow: [\"not a domain!\"]\n", ":4: serve.allow \"not a domain!\": want DOMAIN, CIDR"},
-		{"allow port", "modules:\n  mx:\n    command: mx\nserve:\n  allow: [\"192.0.2.0/24:0\"]\n", `:4: serve.allow "192.0.2.0/24:0": port "0"`},
-		{"empty file", "", "check.yaml: the file is empty"},
-		{"only comments", "# nothing yet\n", "no settings, only comments"},
-		{"max_connections", "modules:\n  mx:\n    command: mx\nserve:\n  max_connections: -1\n", ":4: serve.max_connections -1: want 1 to 4096"},
-	}
-	for _, tc := range tests {
-		_, err := loadConfig(writeConfig(t, tc.text))
-		if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "\n") {
-			t.Errorf("loadConfig(%s) = %v, want one line containing %q", tc.name, err, tc.want)
-		}
-		if err != nil && !strings.Contains(err.Error(), "check.yaml") {
-			t.Errorf("loadConfig(%s) = %v, want the file named", tc.name, err)
-		}
-	}
 }

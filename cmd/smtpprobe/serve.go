@@ -23,6 +23,7 @@ import (
 
 	"github.com/smtpprobe/smtpprobe/dnscheck"
 	"github.com/smtpprobe/smtpprobe/probe"
+	"github.com/smtpprobe/smtpprobe/probe/config"
 	"github.com/smtpprobe/smtpprobe/probe/job"
 )
 
@@ -88,7 +89,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) (int
 	if err != nil {
 		return 0, err
 	}
-	if err := cfg.checkServe(); err != nil {
+	if err := checkServe(cfg); err != nil {
 		return 0, err
 	}
 	if fs.Changed("max-concurrent") {
@@ -149,7 +150,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) (int
 
 // exporter serves /probe and /metrics for one configuration.
 type exporter struct {
-	cfg     *config
+	cfg     *config.Config
 	offset  time.Duration
 	log     *log.Logger
 	sem     chan struct{}
@@ -169,7 +170,7 @@ const (
 	resultRejected = "rejected" // 4xx or 503: no probe ran
 )
 
-func newExporter(cfg *config, offset time.Duration, logger *log.Logger) *exporter {
+func newExporter(cfg *config.Config, offset time.Duration, logger *log.Logger) *exporter {
 	e := &exporter{
 		cfg:     cfg,
 		offset:  offset,
@@ -229,7 +230,7 @@ func (e *exporter) handleIndex(w http.ResponseWriter, r *http.Request) {
 	fmt.Fprintf(&b, "/probe?target=TARGET&module=NAME  probe a target in serve.allow with a module\n")
 	fmt.Fprintf(&b, "/metrics                          the exporter's own metrics\n\n")
 	fmt.Fprintf(&b, "Modules:\n")
-	for _, name := range sortedKeys(e.cfg.Modules) {
+	for _, name := range config.SortedKeys(e.cfg.Modules) {
 		fmt.Fprintf(&b, "  %-20s %s\n", name, e.cfg.Modules[name].Command)
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -256,7 +257,7 @@ func (e *exporter) handleProbe(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	target, name := q.Get("target"), q.Get("module")
 	qt := truncate(target, maxLogValue) // what messages quote of it
-	modules := strings.Join(sortedKeys(e.cfg.Modules), ", ")
+	modules := strings.Join(config.SortedKeys(e.cfg.Modules), ", ")
 	switch {
 	case target == "":
 		e.reject(w, http.StatusBadRequest, "", "", "missing target: want /probe?target=DOMAIN[:PORT]&module=NAME")
@@ -270,7 +271,7 @@ func (e *exporter) handleProbe(w http.ResponseWriter, r *http.Request) {
 		e.reject(w, http.StatusBadRequest, "", target, "unknown module %q (modules: %s)", truncate(name, maxLogValue), modules)
 		return
 	}
-	j, err := m.job(target)
+	j, err := m.Job(target)
 	if err != nil {
 		e.reject(w, http.StatusBadRequest, name, target, "module %s: %s", name, strings.TrimPrefix(usageText(err), m.Command+": "))
 		return
@@ -280,13 +281,13 @@ func (e *exporter) handleProbe(w http.ResponseWriter, r *http.Request) {
 		e.reject(w, http.StatusBadRequest, name, target, "%v", err)
 		return
 	}
-	if err := e.cfg.Serve.allow.checkTarget(j.Host(), j.Port()); err != nil {
+	if err := e.cfg.Serve.Allowlist.CheckTarget(j.Host(), j.Port()); err != nil {
 		e.reject(w, http.StatusForbidden, name, target, "%v", err)
 		return
 	}
 	// Every address the probe connects to is checked again right before
 	// its connect (probe.Prober.Allow): DNS decides where a name leads.
-	j.Allow = e.cfg.Serve.allow.checkAddr
+	j.Allow = e.cfg.Serve.Allowlist.CheckAddr
 	// checkServe refused modules that deliver; a scrape never sends the
 	// final dot, whatever a module says.
 	j.Session.Deliver = false
@@ -334,7 +335,7 @@ func (e *exporter) handleProbe(w http.ResponseWriter, r *http.Request) {
 //
 // refused is the *probe.PolicyError of an address outside serve.allow:
 // then no session was started and the request gets 403.
-func (e *exporter) probe(ctx context.Context, j *job.Job, m *module) (reg *prometheus.Registry, result string, refused error) {
+func (e *exporter) probe(ctx context.Context, j *job.Job, m *config.Module) (reg *prometheus.Registry, result string, refused error) {
 	start := time.Now()
 	j.Limiter = e.limiter
 	var rep *probe.Report
@@ -346,7 +347,7 @@ func (e *exporter) probe(ctx context.Context, j *job.Job, m *module) (reg *prome
 		return nil, "", pe
 	}
 	took := time.Since(start)
-	e.duration.WithLabelValues(m.name).Observe(took.Seconds())
+	e.duration.WithLabelValues(m.Name).Observe(took.Seconds())
 	cut := ""
 	if err != nil && rep != nil && errors.Is(err, context.DeadlineExceeded) {
 		// Export what the sessions saw until the deadline: the cut
@@ -365,18 +366,18 @@ func (e *exporter) probe(ctx context.Context, j *job.Job, m *module) (reg *prome
 			err = errors.New("the request was cancelled (the client went away, or the exporter stopped)")
 		}
 		e.log.Printf("probe module=%s target=%s status=%s duration=%s error: %s",
-			m.name, logValue(j.Target), probe.StatusUnknown, took.Round(time.Millisecond), oneLine(usageText(err)))
-		reg.MustRegister(failedRun{command: j.Command, module: m.name, target: runTarget(j), took: took})
+			m.Name, logValue(j.Target), probe.StatusUnknown, took.Round(time.Millisecond), oneLine(usageText(err)))
+		reg.MustRegister(failedRun{command: j.Command, module: m.Name, target: runTarget(j), took: took})
 		return reg, result, nil
 	}
-	rep.ApplyThresholds(m.warn, m.crit)
+	rep.ApplyThresholds(m.Warn, m.Crit)
 	st := rep.Status()
 	if st == probe.StatusOK {
 		result = resultSuccess
 	}
 	e.log.Printf("probe module=%s target=%s status=%s outcome=%s duration=%s%s",
-		m.name, logValue(j.Target), st, rep.Outcome, took.Round(time.Millisecond), cut)
-	reg.MustRegister(reportCollector{reports: []*probe.Report{rep}, modules: []string{m.name}})
+		m.Name, logValue(j.Target), st, rep.Outcome, took.Round(time.Millisecond), cut)
+	reg.MustRegister(reportCollector{reports: []*probe.Report{rep}, modules: []string{m.Name}})
 	return reg, result, nil
 }
 

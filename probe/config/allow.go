@@ -1,4 +1,4 @@
-package main
+package config
 
 import (
 	"errors"
@@ -11,7 +11,7 @@ import (
 	"github.com/smtpprobe/smtpprobe/dnscheck"
 )
 
-// allowlist is serve.allow: what the exporter may probe. It is checked
+// Allowlist is serve.allow: what the exporter may probe. It is checked
 // twice. The request's target must be a domain at or below an allowed
 // domain, or an address inside an allowed network, on an allowed port.
 // Then every address the probe would connect to, the exchangers' addresses
@@ -30,7 +30,7 @@ import (
 //	192.0.2.25:2525        one address
 //	2001:db8::/32:25       an IPv6 network with ports
 //	[2001:db8::25]:25,587  an IPv6 address with ports needs brackets
-type allowlist struct {
+type Allowlist struct {
 	domains []allowDomain
 	nets    []allowNet
 }
@@ -48,24 +48,24 @@ type allowNet struct {
 // defaultAllowPorts are the ports of an entry that names none.
 var defaultAllowPorts = []uint16{25}
 
-// errNotAllowed is what every refusal of the allowlist matches
+// ErrNotAllowed is what every refusal of the allowlist matches
 // (errors.Is).
-var errNotAllowed = errors.New("not in serve.allow")
+var ErrNotAllowed = errors.New("not in serve.allow")
 
 // notAllowed is a refusal of the allowlist, saying what was refused.
 type notAllowed struct{ msg string }
 
 func (e *notAllowed) Error() string        { return e.msg }
-func (e *notAllowed) Is(target error) bool { return target == errNotAllowed }
+func (e *notAllowed) Is(target error) bool { return target == ErrNotAllowed }
 
 func refuse(format string, args ...any) error {
 	return &notAllowed{fmt.Sprintf(format, args...)}
 }
 
-// parseAllowlist parses serve.allow. An error names the entry and what
+// ParseAllowlist parses serve.allow. An error names the entry and what
 // was expected.
-func parseAllowlist(entries []string) (*allowlist, error) {
-	a := &allowlist{}
+func ParseAllowlist(entries []string) (*Allowlist, error) {
+	a := &Allowlist{}
 	for _, e := range entries {
 		if err := a.add(e); err != nil {
 			return nil, fmt.Errorf("serve.allow %q: %v", e, err)
@@ -74,7 +74,7 @@ func parseAllowlist(entries []string) (*allowlist, error) {
 	return a, nil
 }
 
-func (a *allowlist) add(entry string) error {
+func (a *Allowlist) add(entry string) error {
 	const want = "want DOMAIN, CIDR or ADDRESS with an optional :PORT[,PORT...], such as example.com, 192.0.2.0/24:25,587 or [2001:db8::25]:25"
 	s := strings.TrimSpace(entry)
 	if s == "" || strings.ContainsFunc(s, func(r rune) bool { return r < ' ' || r == 0x7f }) {
@@ -162,16 +162,16 @@ func parsePorts(s string) ([]uint16, error) {
 	return slices.Compact(ports), nil
 }
 
-// networks reports whether any network is allowed: without one no
+// Networks reports whether any network is allowed: without one no
 // address passes the check before the connect.
-func (a *allowlist) networks() bool { return len(a.nets) > 0 }
+func (a *Allowlist) Networks() bool { return len(a.nets) > 0 }
 
-// checkTarget is the first check: the request's target, before DNS.
+// CheckTarget is the first check: the request's target, before DNS.
 // host is a domain (normalised by the job) or an IP literal.
-func (a *allowlist) checkTarget(host string, port uint16) error {
+func (a *Allowlist) CheckTarget(host string, port uint16) error {
 	if ip, err := netip.ParseAddr(host); err == nil {
 		ap := netip.AddrPortFrom(ip, port)
-		if err := a.checkAddr(ap); err != nil {
+		if err := a.CheckAddr(ap); err != nil {
 			return refuse("target %s: %v", ap, err)
 		}
 		return nil
@@ -196,10 +196,10 @@ func (a *allowlist) checkTarget(host string, port uint16) error {
 	return refuse("target %s is not in serve.allow", d)
 }
 
-// checkAddr is the second check, of every address right before the
+// CheckAddr is the second check, of every address right before the
 // connect: it must lie inside an allowed network, on one of its ports.
 // An IPv4-mapped IPv6 address is checked as the IPv4 address it reaches.
-func (a *allowlist) checkAddr(ap netip.AddrPort) error {
+func (a *Allowlist) CheckAddr(ap netip.AddrPort) error {
 	ip := ap.Addr()
 	if ip.Zone() != "" {
 		return refuse("address %s has a zone; serve.allow admits none", ip)
@@ -220,7 +220,7 @@ func (a *allowlist) checkAddr(ap netip.AddrPort) error {
 	return refuse("%s is outside every network in serve.allow", ip)
 }
 
-func (a *allowlist) domainPorts(d string) string {
+func (a *Allowlist) domainPorts(d string) string {
 	var ps []string
 	for _, e := range a.domains {
 		if d == e.name || strings.HasSuffix(d, "."+e.name) {

@@ -1,4 +1,4 @@
-package main
+package config
 
 import (
 	"errors"
@@ -7,13 +7,12 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 	"unicode/utf8"
 )
 
 func TestParseAllowlist(t *testing.T) {
 	t.Parallel()
-	a, err := parseAllowlist([]string{
+	a, err := ParseAllowlist([]string{
 		"example.com", "mail.example.net:25,587", "192.0.2.0/24", "198.51.100.7:2525",
 		"2001:db8:25::/48:25,465", "[2001:db8::1]:587", "::ffff:203.0.113.0/120",
 	})
@@ -44,12 +43,12 @@ func TestParseAllowlist(t *testing.T) {
 		{"203.0.113.5", 25, true}, // a mapped network is the IPv4 network
 	}
 	for _, tc := range targets {
-		err := a.checkTarget(tc.host, tc.port)
+		err := a.CheckTarget(tc.host, tc.port)
 		if (err == nil) != tc.ok {
-			t.Errorf("checkTarget(%s, %d) = %v, want allowed %v", tc.host, tc.port, err, tc.ok)
+			t.Errorf("CheckTarget(%s, %d) = %v, want allowed %v", tc.host, tc.port, err, tc.ok)
 		}
-		if err != nil && !errors.Is(err, errNotAllowed) {
-			t.Errorf("checkTarget(%s, %d) = %v, want an error matching errNotAllowed", tc.host, tc.port, err)
+		if err != nil && !errors.Is(err, ErrNotAllowed) {
+			t.Errorf("CheckTarget(%s, %d) = %v, want an error matching ErrNotAllowed", tc.host, tc.port, err)
 		}
 	}
 	// A name alone never admits an address: only networks do.
@@ -61,9 +60,9 @@ func TestParseAllowlist(t *testing.T) {
 		{"[::ffff:192.0.2.1]:25", true}, {"[::ffff:192.0.3.1]:25", false},
 		{"[2001:db8::1]:587", true}, {"[fe80::1%eth0]:25", false}, {"127.0.0.1:25", false},
 	} {
-		err := a.checkAddr(netip.MustParseAddrPort(tc.addr))
+		err := a.CheckAddr(netip.MustParseAddrPort(tc.addr))
 		if (err == nil) != tc.ok {
-			t.Errorf("checkAddr(%s) = %v, want allowed %v", tc.addr, err, tc.ok)
+			t.Errorf("CheckAddr(%s) = %v, want allowed %v", tc.addr, err, tc.ok)
 		}
 	}
 
@@ -72,8 +71,8 @@ func TestParseAllowlist(t *testing.T) {
 		"192.0.2.0/33", "[2001:db8::1", "[2001:db8::1]x", "fe80::1%eth0", ".", "a:b:c",
 		"example.com/24", "exa\nmple.com", "192.0.2.0/24:25;587",
 	} {
-		if _, err := parseAllowlist([]string{bad}); err == nil || strings.Contains(err.Error(), "\n") {
-			t.Errorf("parseAllowlist(%q) = %v, want a one-line error", bad, err)
+		if _, err := ParseAllowlist([]string{bad}); err == nil || strings.Contains(err.Error(), "\n") {
+			t.Errorf("ParseAllowlist(%q) = %v, want a one-line error", bad, err)
 		}
 	}
 }
@@ -87,20 +86,20 @@ func FuzzAllowlist(f *testing.F) {
 		f.Add(s, "192.0.2.1", uint16(25))
 	}
 	f.Fuzz(func(t *testing.T, entry, addr string, port uint16) {
-		a, err := parseAllowlist([]string{entry})
+		a, err := ParseAllowlist([]string{entry})
 		if err != nil {
 			if strings.Contains(err.Error(), "\n") {
-				t.Fatalf("parseAllowlist(%q) error %q has a newline", entry, err)
+				t.Fatalf("ParseAllowlist(%q) error %q has a newline", entry, err)
 			}
 			return
 		}
-		_ = a.checkTarget(addr, port)
+		_ = a.CheckTarget(addr, port)
 		ip, err := netip.ParseAddr(addr)
 		if err != nil {
 			return
 		}
 		ap := netip.AddrPortFrom(ip, port)
-		if a.checkAddr(ap) != nil {
+		if a.CheckAddr(ap) != nil {
 			return
 		}
 		for _, n := range a.nets {
@@ -113,30 +112,6 @@ func FuzzAllowlist(f *testing.F) {
 			}
 		}
 		t.Fatalf("allowlist %q admits %s outside its networks and ports", entry, ap)
-	})
-}
-
-// FuzzProbeTimeout: any header gives an error or a deadline between the
-// minimum and the maximum.
-func FuzzProbeTimeout(f *testing.F) {
-	for _, s := range []string{"", "10", "0.5", "0", "-1", "NaN", "+Inf", "1e308", "0x1p-2", "1e-300", " 3 ", "10s"} {
-		f.Add(s, int64(500*time.Millisecond))
-	}
-	f.Fuzz(func(t *testing.T, header string, offset int64) {
-		off := time.Duration(offset)
-		if off < 0 || off >= time.Minute {
-			return // runServe refuses such offsets
-		}
-		d, err := probeTimeout(header, off)
-		if err != nil {
-			if strings.Contains(err.Error(), "\n") || len(err.Error()) > 300 {
-				t.Fatalf("probeTimeout(%q) error %q: want one short line", header, err)
-			}
-			return
-		}
-		if d < minProbeTimeout || d > maxProbeTimeout {
-			t.Fatalf("probeTimeout(%q, %s) = %s, outside [%s, %s]", header, off, d, minProbeTimeout, maxProbeTimeout)
-		}
 	})
 }
 
@@ -157,19 +132,19 @@ func FuzzLoadConfig(f *testing.F) {
 		if err := os.WriteFile(path, b, 0o600); err != nil {
 			t.Fatal(err)
 		}
-		c, err := loadConfig(path)
+		c, err := Load(path)
 		if err != nil {
 			msg := err.Error()
 			if strings.Contains(msg, "\n") || !strings.Contains(msg, "check.yaml") {
-				t.Fatalf("loadConfig(%q) = %q, want one line naming the file", b, msg)
+				t.Fatalf("Load(%q) = %q, want one line naming the file", b, msg)
 			}
 			return
 		}
 		if c == nil || len(c.Modules) == 0 {
-			t.Fatalf("loadConfig(%q) = %v, nil: want modules", b, c)
+			t.Fatalf("Load(%q) = %v, nil: want modules", b, c)
 		}
-		_ = c.checkServe()
-		for _, d := range c.Serve.allow.domains {
+		_ = c.CheckServe()
+		for _, d := range c.Serve.Allowlist.domains {
 			if !utf8.ValidString(d.name) || strings.ContainsFunc(d.name, func(r rune) bool { return r < ' ' }) {
 				t.Fatalf("allowlist domain %q: want valid UTF-8 without control characters", d.name)
 			}

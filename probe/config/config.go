@@ -1,0 +1,415 @@
+// Package config reads smtpprobe's YAML configuration for check and
+// serve: named modules in the manner of blackbox_exporter, the targets a
+// check runs, and the exporter's allowlist (serve.allow). Load returns
+// errors that name the file and line ("check.yaml:12: module mx:
+// timeout 0s: ...") with the keys as YAML spells them.
+//
+// A new config key goes here: a field of Module (or of Config or Serve)
+// with its yaml tag, copied into the job in Module.Job. What the key
+// means and how it is checked belongs to probe/job.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/smtpprobe/smtpprobe/probe"
+	"github.com/smtpprobe/smtpprobe/probe/job"
+)
+
+// Config is a check / serve configuration file: modules in the manner of
+// blackbox_exporter, the targets a check runs, and the exporter's
+// allowlist.
+//
+//	parallel: 32           # checks at once (check); default 16
+//	per_host: 4            # sessions at once per destination address; default 4
+//	modules:
+//	  mx:
+//	    command: mx
+//	    resolver: 192.0.2.53
+//	    timeout: 10s
+//	    warning: time=2s,cert=14
+//	  blackhole:
+//	    command: mtu
+//	    ipv4: true
+//	targets:
+//	  - target: example.com
+//	    modules: [mx, blackhole]
+//	serve:
+//	  allow: [example.com, 192.0.2.0/24]
+//	  max_concurrent: 8
+type Config struct {
+	Parallel int                `yaml:"parallel"`
+	PerHost  int                `yaml:"per_host"`
+	Modules  map[string]*Module `yaml:"modules"`
+	Targets  []Target           `yaml:"targets"`
+	Serve    Serve              `yaml:"serve"`
+
+	Path  string         `yaml:"-"` // the file, for messages
+	lines map[string]int // module name -> line, for messages
+}
+
+// Module is one named way of probing a target.
+type Module struct {
+	Command        string   `yaml:"command"`
+	Resolver       string   `yaml:"resolver"`
+	ConnectTimeout duration `yaml:"connect_timeout"`
+	Timeout        duration `yaml:"timeout"`
+	IPv4           bool     `yaml:"ipv4"`
+	IPv6           bool     `yaml:"ipv6"`
+	Parallel       int      `yaml:"parallel"`
+	Helo           string   `yaml:"helo"`
+	NoStartTLS     bool     `yaml:"no_starttls"`
+	NoPTR          bool     `yaml:"no_ptr"`
+	Warning        string   `yaml:"warning"`
+	Critical       string   `yaml:"critical"`
+
+	// session and timeout
+	From            string   `yaml:"from"`
+	To              []string `yaml:"to"`
+	StartTLS        bool     `yaml:"starttls"`
+	Size            int      `yaml:"size"`
+	ChunkSize       int      `yaml:"chunk_size"`
+	ChunkPause      duration `yaml:"chunk_pause"`
+	PauseBeforeData duration `yaml:"pause_before_data"`
+	PauseAfterData  duration `yaml:"pause_after_data"`
+	Pipelining      bool     `yaml:"pipelining"`
+	BDAT            bool     `yaml:"bdat"`
+	Deliver         bool     `yaml:"deliver"`
+	Phase           string   `yaml:"phase"`
+	MaxWait         duration `yaml:"max_wait"`
+
+	// mtu
+	Min       int    `yaml:"min"`
+	Max       int    `yaml:"max"`
+	Direction string `yaml:"direction"` // out, in or both (default)
+
+	Name       string           `yaml:"-"` // its key under modules:
+	Line       int              `yaml:"-"` // its line, for messages
+	Warn, Crit probe.Thresholds `yaml:"-"` // warning: and critical:, parsed
+}
+
+// Target is one entry of targets: a target and its modules.
+type Target struct {
+	Target  string   `yaml:"target"`
+	Module  string   `yaml:"module"`
+	Modules []string `yaml:"modules"`
+	Line    int      `yaml:"-"` // its line, for messages
+}
+
+// Serve configures the exporter.
+type Serve struct {
+	Allow          []string `yaml:"allow"`
+	MaxConcurrent  int      `yaml:"max_concurrent"`
+	MaxConnections int      `yaml:"max_connections"`
+
+	Allowlist *Allowlist `yaml:"-"` // Allow, parsed
+	Line      int        `yaml:"-"` // of serve:, for messages
+}
+
+// Defaults and bounds of the exporter's settings.
+const (
+	DefaultParallel       = 16 // checks at once
+	DefaultPerHost        = 4  // sessions at once per address
+	DefaultMaxConcurrent  = 8
+	DefaultMaxConnections = 64
+	MaxMaxConnections     = 4096
+)
+
+// duration is a time.Duration written as "10s" in YAML.
+type duration time.Duration
+
+func (d *duration) UnmarshalYAML(n *yaml.Node) error {
+	v, err := time.ParseDuration(n.Value)
+	if err != nil || v < 0 {
+		return &lineError{n.Line, fmt.Sprintf("%q: want a duration such as 10s", n.Value)}
+	}
+	*d = duration(v)
+	return nil
+}
+
+// lineError is a configuration problem at a line of the file.
+type lineError struct {
+	line int
+	msg  string
+}
+
+func (e *lineError) Error() string { return fmt.Sprintf("line %d: %s", e.line, e.msg) }
+
+// yamlLine matches the "line N: " that yaml.v3 puts in its errors.
+var yamlLine = regexp.MustCompile(`line (\d+): (.*)`)
+
+// Load reads and checks a configuration file. An error reading it is
+// the *fs.PathError of os.ReadFile; every other error is an *Error of
+// one line: "FILE:LINE: what is wrong, and what was expected".
+func Load(path string) (*Config, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	c := &Config{Path: path}
+	if len(bytes.TrimSpace(b)) == 0 {
+		return nil, errorf(path, 0, "the file is empty: want modules: (and targets: for check, serve: {allow: [...]} for serve)")
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(c); err != nil {
+		if errors.Is(err, io.EOF) {
+			// Only comments or document markers.
+			return nil, errorf(path, 0, "no settings, only comments: want modules: (and targets: for check, serve: {allow: [...]} for serve)")
+		}
+		return nil, c.wrap(err)
+	}
+	var root yaml.Node
+	if err := yaml.Unmarshal(b, &root); err == nil {
+		c.recordLines(&root)
+	}
+	if err := c.check(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// wrap turns a yaml.v3 error into "FILE:LINE: message".
+func (c *Config) wrap(err error) error {
+	var le *lineError
+	if errors.As(err, &le) {
+		return &Error{c.Path, le.line, le.msg}
+	}
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	if te := (*yaml.TypeError)(nil); errors.As(err, &te) && len(te.Errors) > 0 {
+		msg = te.Errors[0]
+	}
+	if m := yamlLine.FindStringSubmatch(msg); m != nil {
+		line, _ := strconv.Atoi(m[1])
+		return &Error{c.Path, line, explainYAML(m[2])}
+	}
+	return &Error{c.Path, 0, msg}
+}
+
+// explainYAML rewords yaml.v3's type errors for people.
+func explainYAML(s string) string {
+	r := strings.NewReplacer("cannot unmarshal !!str", "cannot use text", "cannot unmarshal !!seq", "cannot use a list",
+		"cannot unmarshal !!map", "cannot use a mapping", "into int", "where a whole number is expected",
+		"into bool", "where true or false is expected", "into []string", "where a list is expected",
+		"into config.Module", "where a module (a mapping) is expected")
+	return r.Replace(s)
+}
+
+// recordLines notes the line of every module and target for messages.
+func (c *Config) recordLines(root *yaml.Node) {
+	c.lines = map[string]int{}
+	if len(root.Content) == 0 {
+		return
+	}
+	doc := root.Content[0]
+	for i := 0; i+1 < len(doc.Content); i += 2 {
+		key, val := doc.Content[i], doc.Content[i+1]
+		switch key.Value {
+		case "modules":
+			for j := 0; j+1 < len(val.Content); j += 2 {
+				c.lines[val.Content[j].Value] = val.Content[j].Line
+			}
+		case "serve":
+			c.Serve.Line = key.Line
+		case "targets":
+			for j, t := range val.Content {
+				if j < len(c.Targets) {
+					c.Targets[j].Line = t.Line
+				}
+			}
+		}
+	}
+}
+
+// check validates the configuration: every module turns into a valid
+// job (with a placeholder target), every target names known modules.
+func (c *Config) check() error {
+	at := func(line int, format string, args ...any) error {
+		return &Error{c.Path, line, fmt.Sprintf(format, args...)}
+	}
+	if c.Parallel < 0 || c.Parallel > 1024 {
+		return &Error{c.Path, 0, fmt.Sprintf("parallel %d: want 1 to 1024", c.Parallel)}
+	}
+	if c.PerHost < 0 || c.PerHost > 64 {
+		return &Error{c.Path, 0, fmt.Sprintf("per_host %d: want 1 to 64", c.PerHost)}
+	}
+	if c.Parallel == 0 {
+		c.Parallel = DefaultParallel
+	}
+	if c.PerHost == 0 {
+		c.PerHost = DefaultPerHost
+	}
+	if len(c.Modules) == 0 {
+		return &Error{c.Path, 0, "no modules: want a modules: mapping with at least one module"}
+	}
+	for name, m := range c.Modules {
+		if m == nil {
+			return at(c.lines[name], "module %q is empty: want at least command: mx|session|timeout|mtu", name)
+		}
+		m.Name, m.Line = name, c.lines[name]
+		var err error
+		if m.Warn, err = probe.ParseThresholds(m.Warning); err != nil {
+			return at(m.Line, "module %s: warning: %v", name, err)
+		}
+		if m.Crit, err = probe.ParseThresholds(m.Critical); err != nil {
+			return at(m.Line, "module %s: critical: %v", name, err)
+		}
+		placeholder := "example.com"
+		if _, err := m.Job(placeholder); err != nil {
+			return at(m.Line, "module %s: %s", name, err.Error())
+		}
+	}
+	for i := range c.Targets {
+		t := &c.Targets[i]
+		if t.Target == "" {
+			return at(t.Line, "target entry without target:")
+		}
+		if t.Module != "" {
+			t.Modules = append([]string{t.Module}, t.Modules...)
+		}
+		if len(t.Modules) == 0 {
+			return at(t.Line, "target %s: no module: want module: NAME or modules: [NAME, ...]", t.Target)
+		}
+		for _, name := range t.Modules {
+			m, ok := c.Modules[name]
+			if !ok {
+				return at(t.Line, "target %s: unknown module %q (modules: %s)", t.Target, name, strings.Join(SortedKeys(c.Modules), ", "))
+			}
+			if _, err := m.Job(t.Target); err != nil {
+				return at(t.Line, "target %s, module %s: %s", t.Target, name, err.Error())
+			}
+		}
+	}
+	allow, err := ParseAllowlist(c.Serve.Allow)
+	if err != nil {
+		return at(c.Serve.Line, "%v", err)
+	}
+	c.Serve.Allowlist = allow
+	if c.Serve.MaxConcurrent < 0 || c.Serve.MaxConcurrent > 1024 {
+		return at(c.Serve.Line, "serve.max_concurrent %d: want 1 to 1024", c.Serve.MaxConcurrent)
+	}
+	if c.Serve.MaxConcurrent == 0 {
+		c.Serve.MaxConcurrent = DefaultMaxConcurrent
+	}
+	if c.Serve.MaxConnections < 0 || c.Serve.MaxConnections > MaxMaxConnections {
+		return at(c.Serve.Line, "serve.max_connections %d: want 1 to %d", c.Serve.MaxConnections, MaxMaxConnections)
+	}
+	if c.Serve.MaxConnections == 0 {
+		c.Serve.MaxConnections = max(DefaultMaxConnections, 2*c.Serve.MaxConcurrent)
+	}
+	return nil
+}
+
+// Job builds and validates the job this module runs against target.
+// Its error is the job's: a *job.FieldError, whose Field is the YAML key,
+// or a *job.InputError.
+func (m *Module) Job(target string) (*job.Job, error) {
+	j := job.New(m.Command)
+	j.Target = target
+	j.Resolver = m.Resolver
+	if m.ConnectTimeout > 0 {
+		j.ConnectTimeout = time.Duration(m.ConnectTimeout)
+	}
+	if m.Timeout > 0 {
+		j.ReplyTimeout = time.Duration(m.Timeout)
+	}
+	j.IPv4, j.IPv6 = m.IPv4, m.IPv6
+	if m.Parallel != 0 {
+		j.Parallel = m.Parallel
+	}
+	j.Helo, j.NoStartTLS, j.NoPTR = m.Helo, m.NoStartTLS, m.NoPTR
+	switch m.Command {
+	case "session":
+		o := &j.Session
+		o.From, o.To, o.StartTLS = m.From, append([]string(nil), m.To...), m.StartTLS
+		if m.Size != 0 {
+			o.Size = m.Size
+		}
+		o.ChunkSize = m.ChunkSize
+		o.ChunkPause, o.PauseBeforeData, o.PauseAfterData = time.Duration(m.ChunkPause), time.Duration(m.PauseBeforeData), time.Duration(m.PauseAfterData)
+		o.Pipelining, o.BDAT, o.Deliver = m.Pipelining, m.BDAT, m.Deliver
+	case "timeout":
+		if m.Phase != "" {
+			j.Phase = m.Phase
+		}
+		if m.MaxWait > 0 {
+			j.Timeout.MaxWait = time.Duration(m.MaxWait)
+		}
+		j.Timeout.From, j.Timeout.StartTLS = m.From, m.StartTLS
+		if len(m.To) > 0 {
+			j.Timeout.To = m.To[0]
+		}
+		j.PauseCmp = map[string]time.Duration{"pause-before-data": time.Duration(m.PauseBeforeData),
+			"pause-after-data": time.Duration(m.PauseAfterData), "chunk-pause": time.Duration(m.ChunkPause)}
+	case "mtu":
+		j.MTU.Min, j.MTU.Max, j.MTU.From = m.Min, m.Max, m.From
+		if m.Direction != "" {
+			j.MTU.Direction = m.Direction
+		}
+		if len(m.To) > 0 {
+			j.MTU.To = m.To[0]
+		}
+	}
+	if err := j.Validate(); err != nil {
+		return nil, err
+	}
+	return j, nil
+}
+
+// CheckServe is what serve demands of a configuration beyond check's:
+// an allowlist with at least one network, since every address the
+// exporter connects to must lie in one, and no module that delivers
+// mail, since a scrape must never send a message.
+func (c *Config) CheckServe() error {
+	if len(c.Serve.Allow) == 0 {
+		return errorf(c.Path, 0, "no serve.allow: add serve: {allow: [DOMAIN or CIDR, ...]} listing what the exporter may probe")
+	}
+	if !c.Serve.Allowlist.Networks() {
+		return errorf(c.Path, c.Serve.Line, "serve.allow names no network: the exporter checks every address it connects to (the MX hosts' included) against the networks of serve.allow; add them, such as 192.0.2.0/24 or 2001:db8::/32")
+	}
+	for _, name := range SortedKeys(c.Modules) {
+		if m := c.Modules[name]; m.Deliver {
+			return errorf(c.Path, m.Line, "module %s: deliver: true: serve never delivers mail (every scrape would send a message); remove it, or run that module with check only", name)
+		}
+	}
+	return nil
+}
+
+// Error is a problem in a configuration file, at a line when Line > 0.
+type Error struct {
+	Path string
+	Line int
+	Msg  string
+}
+
+func (e *Error) Error() string {
+	if e.Line > 0 {
+		return fmt.Sprintf("%s:%d: %s", e.Path, e.Line, e.Msg)
+	}
+	return fmt.Sprintf("%s: %s", e.Path, e.Msg)
+}
+
+func errorf(path string, line int, format string, args ...any) error {
+	return &Error{path, line, fmt.Sprintf(format, args...)}
+}
+
+// SortedKeys returns m's keys in order, for messages and listings.
+func SortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
