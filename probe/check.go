@@ -152,10 +152,13 @@ func Classify(err error) Outcome {
 		de *DialError
 		pv *ProtocolViolation
 		he *HandshakeError
+		se *StallError
 	)
 	switch {
 	case err == nil:
 		return OK
+	case errors.As(err, &se) && se.Blackhole():
+		return PMTUBlackhole
 	case errors.As(err, &de):
 		return de.Outcome
 	case errors.Is(err, ErrReset):
@@ -398,6 +401,7 @@ func (d *dialogue) greet(starttls bool) bool {
 	start := d.c.Since()
 	rp, st, err := d.c.StartTLS(d.ctx, d.rt, d.p.tlsConfig(t, r))
 	r.timePhase("starttls", d.c.Since()-start)
+	err = d.explainStall(err) // TCP evidence of a stalled handshake (evidence.go)
 	if rp.Code != 0 {
 		rc := rp
 		r.Reply = &rc

@@ -113,6 +113,8 @@ type Conn struct {
 	finAt     time.Duration // when the peer's FIN arrived, or -1
 	closed    bool
 
+	tcp tcpTrack // bytes written, for TCP_INFO evidence (evidence.go)
+
 	notify chan struct{} // signalled when the queue grows or the reader ends
 }
 
@@ -373,7 +375,8 @@ func (c *Conn) write(ctx context.Context, timeout time.Duration, p []byte) error
 	conn := c.conn
 	c.mu.Unlock()
 	_ = conn.SetWriteDeadline(dl)
-	_, err := conn.Write(p)
+	n, err := conn.Write(p)
+	c.countWrite(conn, n)
 	if err == nil {
 		quickAck(c)
 		return nil
@@ -530,8 +533,8 @@ func (c *Conn) StartTLS(ctx context.Context, timeout time.Duration, cfg *tls.Con
 	}
 	hctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	tc := tls.Client(c.raw, cfg)
-	if err := tc.HandshakeContext(hctx); err != nil {
+	tc, err := c.handshake(hctx, cfg) // watched through TCP_INFO (evidence.go)
+	if err != nil {
 		c.Event(EvError, "TLS handshake: "+err.Error())
 		return r, nil, &HandshakeError{Err: err}
 	}

@@ -266,6 +266,7 @@ func queueID(rp Reply) string {
 func (d *dialogue) awaitAcked(phase string, start time.Duration, opt SessionOptions) bool {
 	err := waitAcked(d.ctx, d.c, d.rt)
 	d.r.timePhase(phase, d.c.Since()-start)
+	err = d.bodyStall(err, start) // a black hole, from TCP evidence (evidence.go)
 	switch {
 	case err == nil:
 		d.r.Acked = true
