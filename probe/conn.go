@@ -375,8 +375,12 @@ func (c *Conn) write(ctx context.Context, timeout time.Duration, p []byte) error
 	conn := c.conn
 	c.mu.Unlock()
 	_ = conn.SetWriteDeadline(dl)
+	stop := c.watchWrite(conn, len(p)) // TCP evidence if it blocks (evidence.go)
 	n, err := conn.Write(p)
 	c.countWrite(conn, n)
+	if se := stop(err); se != nil {
+		return se
+	}
 	if err == nil {
 		quickAck(c)
 		return nil

@@ -80,6 +80,8 @@ type StallError struct {
 	ClampMSS  int   // the MSS option of the retry's SYN
 	Confirmed bool  // the retry's handshake completed
 	RetryErr  error // why the retry failed, when it did
+
+	noted bool // its finding was added
 }
 
 func (e *StallError) Error() string {
@@ -593,8 +595,21 @@ func (d *dialogue) confirmReverse(se *StallError) {
 	d.c.Event(EvTCP, fmt.Sprintf("retry with MSS %d: the TLS handshake completed in %s (new connection)", se.ClampMSS, fmtDur(d.c.Since()-start)))
 }
 
-// stallFinding adds the finding that says what stalled and what to do.
+// noteStall adds the finding of a *StallError inside err, once.
+func (d *dialogue) noteStall(err error) {
+	var se *StallError
+	if errors.As(err, &se) {
+		d.stallFinding(se)
+	}
+}
+
+// stallFinding adds the finding that says what stalled and what to do,
+// once per stall.
 func (d *dialogue) stallFinding(se *StallError) {
+	if se.noted {
+		return
+	}
+	se.noted = true
 	w := who(d.t, d.r.Address)
 	icmp := "ICMP type 3 code 4 (fragmentation needed)"
 	if se.V6 {
@@ -646,4 +661,81 @@ func (d *dialogue) bodyStall(err error, start time.Duration) error {
 	d.c.Event(EvTCP, se.Error())
 	d.stallFinding(se)
 	return se
+}
+
+// writeWatchDelay is how long a write must block before TCP_INFO is
+// watched: a write the kernel takes at once needs no evidence.
+const writeWatchDelay = 20 * time.Millisecond
+
+// watchWrite watches TCP_INFO while a write of n bytes on conn blocks (its
+// data does not fit the send buffer). When the data is lost outbound on a
+// black hole (classifyStall, size-dependent), it ends the write through its
+// deadline. The returned stop, called with the write's error, returns the
+// *StallError that ended it, or nil.
+func (c *Conn) watchWrite(conn net.Conn, n int) (stop func(error) error) {
+	done := make(chan struct{})
+	var (
+		mu sync.Mutex
+		se *StallError
+	)
+	before := c.tcp.total()
+	go func() {
+		t := time.NewTimer(writeWatchDelay)
+		defer t.Stop()
+		select {
+		case <-done:
+			return
+		case <-t.C:
+		}
+		smp, err := newSampler(c.raw)
+		if err != nil {
+			return
+		}
+		tk := time.NewTicker(stallPoll)
+		defer tk.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tk.C:
+			}
+			if smp.read() != nil {
+				return
+			}
+			last := smp.samples[len(smp.samples)-1].Info
+			largest := c.tcp.fold(last)
+			st := classifyStall(stallInput{Samples: smp.samples, Sent: before + uint64(n), LargestAcked: largest})
+			if st.Kind != stallOut || !st.SizeDependent {
+				continue
+			}
+			what := "a command"
+			if tl := c.Timeline(); len(tl) > 0 && tl[len(tl)-1].Kind == EvData {
+				what = "the message body"
+			}
+			e := c.stallError(c.phaseName(what), what, n, st, largest)
+			e.After += writeWatchDelay
+			mu.Lock()
+			se = e
+			mu.Unlock()
+			_ = conn.SetWriteDeadline(time.Now())
+			return
+		}
+	}()
+	return func(err error) error {
+		close(done)
+		mu.Lock()
+		defer mu.Unlock()
+		if se == nil || err == nil {
+			return nil
+		}
+		c.Event(EvTCP, se.Error())
+		return se
+	}
+}
+
+func (c *Conn) phaseName(what string) string {
+	if what == "the message body" {
+		return "body"
+	}
+	return "write"
 }

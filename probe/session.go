@@ -291,6 +291,7 @@ func (d *dialogue) awaitAcked(phase string, start time.Duration, opt SessionOpti
 // writeFailed classifies a failed write or acknowledgement wait and, when
 // the server had already ended an idle session, tells that story.
 func (d *dialogue) writeFailed(err error, opt SessionOptions) {
+	d.noteStall(err) // the finding of a write ended by TCP evidence (evidence.go)
 	if d.explainClose(opt) {
 		return
 	}
