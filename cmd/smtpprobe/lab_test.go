@@ -36,10 +36,15 @@ type Lab struct {
 	Dir                            string        // work directory (Postfix config, queue, logs)
 	DNS, DNS6                      string        // dnsmasq addresses: 198.18.3.53, 2001:db8:3::53
 	MailLog                        string        // Postfix maillog_file
-	TLSCert                        string        // mx1's self-signed certificate (PEM); trust it with SSL_CERT_FILE
+	TLSCert                        string        // the lab root CA (PEM) that mx1's chain leads to; trust it with SSL_CERT_FILE
+	TLSChain                       string        // what Postfix serves: mx1's leaf, then the intermediate CA (PEM)
 	MTU                            int           // bottleneck (r1–r2) MTU
 	SMTPDTimeout                   time.Duration // Postfix smtpd_timeout
-	ICMP                           string        // "allow" or "drop" (frag-needed / packet-too-big on r1)
+	InFlowDelay                    time.Duration // Postfix in_flow_delay (1s, the stock default, unless --in-flow-delay)
+	ICMP                           string        // "allow" or "drop" (frag-needed / packet-too-big on r1: forward black hole)
+	ICMPReverse                    string        // "allow" or "drop" (the same on r2, toward the server: reverse black hole)
+	Clamp                          string        // "on" or "off" (MSS clamping on r1)
+	Loss                           int           // percent of forwarded TCP packets r2 drops at random
 	Env                            map[string]string
 	script                         string
 }
@@ -100,7 +105,8 @@ func labPrereqs(t testing.TB) {
 }
 
 // startLab builds a fresh lab (lab.sh up OPTS...) and tears it down in t.Cleanup.
-// Options: --mtu N, --smtpd-timeout S, --icmp drop|allow.
+// Options: --mtu N, --smtpd-timeout S, --icmp drop|allow, --icmp-reverse drop|allow,
+// --clamp on|off, --loss N, --in-flow-delay S.
 func startLab(t testing.TB, opts ...string) *Lab {
 	t.Helper()
 	labPrereqs(t)
@@ -123,19 +129,22 @@ func startLab(t testing.TB, opts ...string) *Lab {
 		t.Fatalf("lab.sh up %s: %v\nstderr:\n%s", strings.Join(opts, " "), err, stderr.String())
 	}
 	l := &Lab{
-		ID:       env["LAB_ID"],
-		ClientNS: env["LAB_CLIENT_NS"],
-		R1NS:     env["LAB_R1_NS"],
-		R2NS:     env["LAB_R2_NS"],
-		ServerNS: env["LAB_SERVER_NS"],
-		Dir:      env["LAB_DIR"],
-		DNS:      env["LAB_DNS"],
-		DNS6:     env["LAB_DNS6"],
-		MailLog:  env["LAB_MAILLOG"],
-		TLSCert:  env["LAB_TLS_CERT"],
-		ICMP:     env["LAB_ICMP"],
-		Env:      env,
-		script:   script,
+		ID:          env["LAB_ID"],
+		ClientNS:    env["LAB_CLIENT_NS"],
+		R1NS:        env["LAB_R1_NS"],
+		R2NS:        env["LAB_R2_NS"],
+		ServerNS:    env["LAB_SERVER_NS"],
+		Dir:         env["LAB_DIR"],
+		DNS:         env["LAB_DNS"],
+		DNS6:        env["LAB_DNS6"],
+		MailLog:     env["LAB_MAILLOG"],
+		TLSCert:     env["LAB_TLS_CERT"],
+		TLSChain:    env["LAB_TLS_CHAIN"],
+		ICMP:        env["LAB_ICMP"],
+		ICMPReverse: env["LAB_ICMP_REVERSE"],
+		Clamp:       env["LAB_CLAMP"],
+		Env:         env,
+		script:      script,
 	}
 	if l.ID == "" || l.ClientNS == "" || l.ServerNS == "" || l.DNS == "" || l.Dir == "" {
 		t.Fatalf("lab.sh up printed incomplete KEY=VALUE lines:\n%s\nstderr:\n%s", stdout.String(), stderr.String())
@@ -146,7 +155,14 @@ func startLab(t testing.TB, opts ...string) *Lab {
 	if l.SMTPDTimeout, err = time.ParseDuration(env["LAB_SMTPD_TIMEOUT"]); err != nil {
 		t.Fatalf("lab.sh up: LAB_SMTPD_TIMEOUT=%q: %v", env["LAB_SMTPD_TIMEOUT"], err)
 	}
-	t.Logf("lab %s up in %v (mtu %d, smtpd_timeout %v, icmp %s)", l.ID, time.Since(start).Round(time.Millisecond), l.MTU, l.SMTPDTimeout, l.ICMP)
+	if l.InFlowDelay, err = time.ParseDuration(env["LAB_IN_FLOW_DELAY"]); err != nil {
+		t.Fatalf("lab.sh up: LAB_IN_FLOW_DELAY=%q: %v", env["LAB_IN_FLOW_DELAY"], err)
+	}
+	if l.Loss, err = strconv.Atoi(env["LAB_LOSS"]); err != nil {
+		t.Fatalf("lab.sh up: LAB_LOSS=%q: %v", env["LAB_LOSS"], err)
+	}
+	t.Logf("lab %s up in %v (mtu %d, smtpd_timeout %v, in_flow_delay %v, icmp %s, icmp-reverse %s, clamp %s, loss %d %%)",
+		l.ID, time.Since(start).Round(time.Millisecond), l.MTU, l.SMTPDTimeout, l.InFlowDelay, l.ICMP, l.ICMPReverse, l.Clamp, l.Loss)
 	return l
 }
 
@@ -221,6 +237,37 @@ func (l *Lab) SetICMP(t testing.TB, mode string) {
 	t.Helper()
 	l.run(t, "icmp", l.ID, mode)
 	l.ICMP = mode
+}
+
+// SetICMPReverse switches the reverse PMTU black hole on r2 (the ICMP r2 sends
+// toward the server): "drop" or "allow".
+func (l *Lab) SetICMPReverse(t testing.TB, mode string) {
+	t.Helper()
+	l.run(t, "icmp-reverse", l.ID, mode)
+	l.ICMPReverse = mode
+}
+
+// SetClamp switches MSS clamping on r1 ("on" or "off"): nftables
+// tcp option maxseg size set rt mtu on forwarded SYNs.
+func (l *Lab) SetClamp(t testing.TB, mode string) {
+	t.Helper()
+	l.run(t, "clamp", l.ID, mode)
+	l.Clamp = mode
+}
+
+// SetLoss makes r2 drop pct percent of forwarded TCP packets at random, both
+// ways (0 removes the rule).
+func (l *Lab) SetLoss(t testing.TB, pct int) {
+	t.Helper()
+	l.run(t, "loss", l.ID, strconv.Itoa(pct))
+	l.Loss = pct
+}
+
+// FlushPMTU makes every lab namespace forget learned path MTUs (the client's and
+// the server's caches included).
+func (l *Lab) FlushPMTU(t testing.TB) {
+	t.Helper()
+	l.SetMTU(t, l.MTU)
 }
 
 // SetMTU changes the bottleneck MTU (1280..1500) and flushes learned path MTUs.
@@ -420,6 +467,95 @@ printf '%s\n%s\n' "${greeting%$'\r'}" "${ehlo%$'\r'}"`
 					t.Errorf("icmp %s: ping -M do -s %s %s: saw frag-needed/packet-too-big = %v, want %v\n%s", mode, size, dst, sawICMP, want, all)
 				}
 			}
+		}
+	})
+}
+
+// TestLabSwitches checks the lab's fault switches with plain tools: the reverse
+// black hole (ping from the server), MSS clamping and random loss (nftables
+// counters), and the size of the certificate chain Postfix serves.
+func TestLabSwitches(t *testing.T) {
+	l := startLab(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+
+	t.Run("chain", func(t *testing.T) {
+		if _, err := exec.LookPath("openssl"); err != nil {
+			t.Fatalf("openssl: %v", err) // lab.sh check requires it
+		}
+		out, errOut, exit := l.Exec(t, ctx, "timeout", "10", "openssl", "s_client", "-starttls", "smtp",
+			"-connect", labMX1v4+":25", "-CAfile", l.TLSCert, "-verify_return_error", "-showcerts", "-servername", "mx1.lab.example")
+		if exit != 0 {
+			t.Fatalf("openssl s_client -starttls smtp (trusting LAB_TLS_CERT) exit = %d\n%s\n%s", exit, out, errOut)
+		}
+		if n := strings.Count(out, "-----BEGIN CERTIFICATE-----"); n != 2 {
+			t.Errorf("Postfix served %d certificates, want 2 (leaf and intermediate)", n)
+		}
+		var read int
+		if _, after, ok := strings.Cut(out, "SSL handshake has read "); ok {
+			read, _ = strconv.Atoi(strings.Fields(after)[0])
+		}
+		if read < 3000 {
+			t.Errorf("STARTTLS handshake read %d bytes, want a realistic chain (>= 3000)", read)
+		}
+	})
+
+	// The reverse black hole: r2 generates the frag-needed for the server's
+	// oversized packets; with icmp-reverse drop the server never sees it.
+	t.Run("icmp-reverse", func(t *testing.T) {
+		size := strconv.Itoa(l.MTU + 50)
+		for _, mode := range []string{"drop", "allow"} {
+			l.SetICMPReverse(t, mode)
+			l.FlushPMTU(t)
+			for _, dst := range []string{labClientv4, labClientv6} {
+				out, errOut, _ := l.ExecNS(t, ctx, l.ServerNS, "ping", "-n", "-M", "do", "-s", size, "-c", "2", "-W", "1", dst)
+				all := out + errOut
+				sawICMP := strings.Contains(all, "mtu = "+strconv.Itoa(l.MTU)) || strings.Contains(all, "mtu="+strconv.Itoa(l.MTU))
+				if want := mode == "allow"; sawICMP != want {
+					t.Errorf("icmp-reverse %s: ping (server) -M do -s %s %s: saw frag-needed/packet-too-big = %v, want %v\n%s", mode, size, dst, sawICMP, want, all)
+				}
+			}
+		}
+		l.SetICMPReverse(t, "allow")
+	})
+
+	t.Run("clamp", func(t *testing.T) {
+		l.SetClamp(t, "on")
+		_, errOut, exit := l.Exec(t, ctx, "timeout", "5", "bash", "-c", `exec 3<>"/dev/tcp/$1/25"; IFS= read -r -t 3 g <&3`, "c", labMX1v4)
+		if exit != 0 {
+			t.Fatalf("connect through the clamp exit = %d: %s", exit, errOut)
+		}
+		out, _, _ := l.ExecNS(t, ctx, l.R1NS, "nft", "list", "chain", "inet", "smtpprobe_lab", "clamp")
+		if !strings.Contains(out, "maxseg size set rt mtu") || strings.Contains(out, "packets 0 ") {
+			t.Errorf("r1 clamp chain after a connect = %q, want the rule with packets counted", out)
+		}
+		l.SetClamp(t, "off")
+		out, _, _ = l.ExecNS(t, ctx, l.R1NS, "nft", "list", "chain", "inet", "smtpprobe_lab", "clamp")
+		if strings.Contains(out, "maxseg") {
+			t.Errorf("r1 clamp chain after clamp off = %q, want no rule", out)
+		}
+	})
+
+	t.Run("loss", func(t *testing.T) {
+		l.SetLoss(t, 30)
+		for range 10 {
+			l.Exec(t, ctx, "timeout", "3", "bash", "-c", `exec 3<>"/dev/tcp/$1/25"; IFS= read -r -t 2 g <&3; printf 'QUIT\r\n' >&3`, "c", labMX1v4)
+		}
+		out, _, _ := l.ExecNS(t, ctx, l.R2NS, "nft", "list", "chain", "inet", "smtpprobe_lab", "loss")
+		if !strings.Contains(out, "numgen random mod 100 < 30") || strings.Contains(out, "packets 0 ") {
+			t.Errorf("r2 loss chain after 10 sessions at 30 %% = %q, want the rule with drops counted", out)
+		}
+		l.SetLoss(t, 0)
+		out, _, _ = l.ExecNS(t, ctx, l.R2NS, "nft", "list", "chain", "inet", "smtpprobe_lab", "loss")
+		if strings.Contains(out, "numgen") {
+			t.Errorf("r2 loss chain after loss 0 = %q, want no rule", out)
+		}
+	})
+
+	t.Run("in_flow_delay", func(t *testing.T) {
+		out, errOut, exit := l.ExecNS(t, ctx, l.ServerNS, "postconf", "-c", l.Dir+"/postfix", "-h", "in_flow_delay")
+		if exit != 0 || strings.TrimSpace(out) != "1s" || l.InFlowDelay != time.Second {
+			t.Errorf("postconf in_flow_delay = %q (exit %d, %s), LAB_IN_FLOW_DELAY %v, want 1s (the stock default)", out, exit, errOut, l.InFlowDelay)
 		}
 	})
 }

@@ -15,14 +15,27 @@
 # 198.18.99.1 / 2001:db8:99::1 (unreachable.lab.example) have no route on r1 -> ICMP unreachable.
 #
 # Usage:
-#   lab.sh up [--mtu N] [--smtpd-timeout S] [--icmp drop|allow]
+#   lab.sh up [--mtu N] [--smtpd-timeout S] [--icmp drop|allow] [--icmp-reverse drop|allow]
+#             [--clamp on|off] [--loss N] [--in-flow-delay S]
 #                        build a lab; print KEY=VALUE lines on stdout (everything else on stderr):
 #                        LAB_ID LAB_CLIENT_NS LAB_R1_NS LAB_R2_NS LAB_SERVER_NS LAB_DIR LAB_DNS
-#                        LAB_DNS6 LAB_MAILLOG LAB_TLS_CERT LAB_MTU LAB_SMTPD_TIMEOUT LAB_ICMP
-#                        defaults: --mtu 1400 --smtpd-timeout 5s --icmp allow
+#                        LAB_DNS6 LAB_MAILLOG LAB_TLS_CERT LAB_TLS_CHAIN LAB_MTU LAB_SMTPD_TIMEOUT
+#                        LAB_ICMP LAB_ICMP_REVERSE LAB_CLAMP LAB_LOSS LAB_IN_FLOW_DELAY
+#                        defaults: --mtu 1400 --smtpd-timeout 5s --icmp allow --icmp-reverse allow
+#                        --clamp off --loss 0 --in-flow-delay 1s (Postfix's stock default)
+#                        LAB_TLS_CERT is the lab root CA (trust it with SSL_CERT_FILE); Postfix
+#                        serves the chain LAB_TLS_CHAIN: leaf, then the intermediate CA (several KB)
 #   lab.sh down ID       tear a lab down (idempotent)
 #   lab.sh icmp ID drop|allow
-#                        drop|allow ICMP frag-needed / ICMPv6 packet-too-big on r1 (PMTU black hole)
+#                        drop|allow ICMP frag-needed / ICMPv6 packet-too-big on r1 (PMTU black hole
+#                        for client->server traffic)
+#   lab.sh icmp-reverse ID drop|allow
+#                        the same on r2, for the ICMP r2 sends toward the server (black hole for
+#                        server->client traffic)
+#   lab.sh clamp ID on|off
+#                        MSS clamping on r1: tcp flags syn tcp option maxseg size set rt mtu
+#   lab.sh loss ID N     drop N % (0..50) of forwarded TCP packets at random on r2, both ways
+#                        (nftables numgen; this kernel has no netem); 0 removes the rule
 #   lab.sh mtu ID N      set the bottleneck (r1-r2) MTU
 #   lab.sh env ID        print the KEY=VALUE lines of a running lab again
 #   lab.sh list          print the ids of labs whose namespaces exist
@@ -146,13 +159,30 @@ cmd_down() {
 	log "lab $1 is down"
 }
 
-# ---------------------------------------------------------------- icmp / mtu
+# ---------------------------------------------------------------- icmp / mtu / clamp / loss
 
 NFT_TABLE=smtpprobe_lab
 
-# set_icmp R1NS drop|allow: the PMTU black hole. r1 itself generates the frag-needed /
-# packet-too-big for client->server traffic (the bottleneck is its egress link), so the
-# drop sits on r1's output hook as well as on forward (ICMP from further along the path).
+# Both routers get the same table; each switch owns its chains, so that one
+# switch never undoes another:
+#   forward, output  the PMTU black hole (ICMP drop)
+#   clamp            MSS clamping (r1 only)
+#   loss             random loss (r2 only)
+router_table() {
+	nsx "$1" nft -f - <<-EOF
+		table inet $NFT_TABLE {
+			chain forward { type filter hook forward priority 0; policy accept; }
+			chain output { type filter hook output priority 0; policy accept; }
+			chain clamp { type filter hook forward priority mangle; policy accept; }
+			chain loss { type filter hook forward priority -10; policy accept; }
+		}
+	EOF
+}
+
+# set_icmp NS drop|allow: the PMTU black hole. A router itself generates the frag-needed /
+# packet-too-big for traffic whose egress is the bottleneck link (r1 for client->server,
+# r2 for server->client), so the drop sits on its output hook as well as on forward
+# (ICMP from further along the path).
 set_icmp() {
 	local ns=$1 mode=$2 rules=""
 	if [[ $mode == drop ]]; then
@@ -165,6 +195,34 @@ set_icmp() {
 	nsx "$ns" nft -f - <<-EOF
 		flush chain inet $NFT_TABLE forward
 		flush chain inet $NFT_TABLE output
+		$rules
+	EOF
+}
+
+# set_clamp NS on|off: rewrite the MSS option of forwarded SYNs (and SYN-ACKs) to what the
+# route allows. nftables' "rt mtu" takes the smaller of the route towards the packet's
+# destination and the route back to its source (like iptables TCPMSS --clamp-mss-to-pmtu),
+# so on r1 both the client's SYN and the server's SYN-ACK are clamped to the bottleneck.
+set_clamp() {
+	local ns=$1 mode=$2 rules=""
+	if [[ $mode == on ]]; then
+		rules="add rule inet $NFT_TABLE clamp tcp flags syn tcp option maxseg size set rt mtu counter"
+	fi
+	nsx "$ns" nft -f - <<-EOF
+		flush chain inet $NFT_TABLE clamp
+		$rules
+	EOF
+}
+
+# set_loss NS N: drop N % of forwarded TCP packets at random (both directions). Only TCP:
+# the lab's DNS and ICMP stay clean, so a loss test measures what TCP does with loss.
+set_loss() {
+	local ns=$1 n=$2 rules=""
+	if ((n > 0)); then
+		rules="add rule inet $NFT_TABLE loss meta l4proto tcp numgen random mod 100 < $n counter drop"
+	fi
+	nsx "$ns" nft -f - <<-EOF
+		flush chain inet $NFT_TABLE loss
 		$rules
 	EOF
 }
@@ -185,6 +243,44 @@ cmd_icmp() {
 	set_icmp "$ns" "$2"
 	set_state "$(lab_dir "$1")" LAB_ICMP "$2"
 	log "lab $1: icmp $2"
+}
+
+cmd_icmp_reverse() {
+	[[ $# -eq 2 ]] || usage
+	check_id "$1"
+	[[ $2 == drop || $2 == allow ]] || die "icmp-reverse mode \"$2\": want drop or allow"
+	local ns
+	ns=$(ns_of "$1" r2)
+	[[ -e /run/netns/$ns ]] || die "lab $1 is not running"
+	set_icmp "$ns" "$2"
+	set_state "$(lab_dir "$1")" LAB_ICMP_REVERSE "$2"
+	log "lab $1: icmp-reverse $2"
+}
+
+cmd_clamp() {
+	[[ $# -eq 2 ]] || usage
+	check_id "$1"
+	[[ $2 == on || $2 == off ]] || die "clamp mode \"$2\": want on or off"
+	local ns
+	ns=$(ns_of "$1" r1)
+	[[ -e /run/netns/$ns ]] || die "lab $1 is not running"
+	set_clamp "$ns" "$2"
+	set_state "$(lab_dir "$1")" LAB_CLAMP "$2"
+	log "lab $1: clamp $2"
+}
+
+valid_loss() { [[ $1 =~ ^[0-9]+$ ]] && ((10#$1 <= 50)); }
+
+cmd_loss() {
+	[[ $# -eq 2 ]] || usage
+	check_id "$1"
+	valid_loss "$2" || die "loss \"$2\": want a percentage from 0 to 50"
+	local ns
+	ns=$(ns_of "$1" r2)
+	[[ -e /run/netns/$ns ]] || die "lab $1 is not running"
+	set_loss "$ns" "$((10#$2))"
+	set_state "$(lab_dir "$1")" LAB_LOSS "$((10#$2))"
+	log "lab $1: loss $((10#$2)) %"
 }
 
 valid_mtu() { [[ $1 =~ ^[0-9]+$ ]] && ((10#$1 >= 1280 && 10#$1 <= 1500)); }
@@ -266,21 +362,52 @@ addr() { # addr NS IF CIDR...
 	nsx "$ns" ip link set dev "$ifc" up
 }
 
+# make_chain DIR: root.crt (the trust anchor), inter.crt, mx1.crt, mx1.key and
+# chain.pem (leaf then intermediate, what Postfix serves).
+make_chain() {
+	local d=$1
+	(
+		set -e
+		cd "$d"
+		openssl req -x509 -newkey rsa:4096 -nodes -days 30 -subj "/O=smtpprobe lab/CN=smtpprobe lab root CA" \
+			-addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign \
+			-keyout root.key -out root.crt
+		openssl req -new -newkey rsa:4096 -nodes -subj "/O=smtpprobe lab/CN=smtpprobe lab intermediate CA R1" \
+			-keyout inter.key -out inter.csr
+		printf '%s\n' basicConstraints=critical,CA:TRUE,pathlen:0 keyUsage=critical,keyCertSign,cRLSign \
+			subjectKeyIdentifier=hash authorityKeyIdentifier=keyid:always \
+			"certificatePolicies=2.23.140.1.2.1" >inter.ext
+		openssl x509 -req -in inter.csr -CA root.crt -CAkey root.key -CAcreateserial -days 30 \
+			-extfile inter.ext -out inter.crt
+		openssl req -new -newkey rsa:2048 -nodes -subj /CN=mx1.lab.example -keyout mx1.key -out mx1.csr
+		printf '%s\n' basicConstraints=critical,CA:FALSE keyUsage=critical,digitalSignature,keyEncipherment \
+			extendedKeyUsage=serverAuth,clientAuth subjectKeyIdentifier=hash authorityKeyIdentifier=keyid:always \
+			"certificatePolicies=2.23.140.1.2.1" \
+			"authorityInfoAccess=OCSP;URI:http://ocsp.lab.example/,caIssuers;URI:http://ca.lab.example/inter.crt" \
+			"crlDistributionPoints=URI:http://ca.lab.example/inter.crl" \
+			subjectAltName=DNS:mx1.lab.example,DNS:implicit.lab.example,DNS:alias.lab.example >mx1.ext
+		openssl x509 -req -in mx1.csr -CA inter.crt -CAkey inter.key -CAcreateserial -days 30 \
+			-extfile mx1.ext -out mx1.crt
+		cat mx1.crt inter.crt >chain.pem
+		chmod 600 mx1.key inter.key root.key
+		rm -f ./*.csr ./*.ext ./*.srl
+	) >/dev/null 2>&1
+}
+
 write_postfix_config() {
-	local dir=$1 timeout=$2 pf=$1/postfix
+	local dir=$1 timeout=$2 in_flow_delay=$3 pf=$1/postfix
 	mkdir -p "$pf" "$dir/spool" "$dir/data" "$dir/tls"
 	chmod 755 "$pf" "$dir/spool"
 	chown postfix:postfix "$dir/data"
 	chmod 700 "$dir/data"
-	# Self-signed. Clients that should verify it trust this file (LAB_TLS_CERT), e.g. a
-	# Go program run with SSL_CERT_FILE=$LAB_TLS_CERT. The SANs cover every name an MX
-	# lookup can lead to for this server: mx1, the implicit MX and the CNAME'd alias.
-	openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj /CN=mx1.lab.example \
-		-addext subjectAltName=DNS:mx1.lab.example,DNS:implicit.lab.example,DNS:alias.lab.example \
-		-keyout "$dir/tls/mx1.key" -out "$dir/tls/mx1.crt" >/dev/null 2>&1 ||
-		die "openssl could not make the lab certificate"
-	chmod 600 "$dir/tls/mx1.key"
-
+	# A chain of realistic size, as a public CA issues it: a lab root CA (4096-bit RSA),
+	# an intermediate (4096-bit RSA, signed by the root) and the leaf (2048-bit RSA,
+	# signed by the intermediate). Postfix serves leaf + intermediate (about 3 KB of
+	# certificates, a STARTTLS flight of 3-4 KB); clients that should verify it trust the
+	# root (LAB_TLS_CERT), e.g. a Go program run with SSL_CERT_FILE=$LAB_TLS_CERT. The
+	# leaf's SANs cover every name an MX lookup can lead to for this server: mx1, the
+	# implicit MX and the CNAME'd alias.
+	make_chain "$dir/tls" || die "openssl could not make the lab certificate chain"
 	cat >"$pf/main.cf" <<-EOF
 		# smtpprobe lab instance; not the host's Postfix. Generated by lab.sh.
 		compatibility_level = 3.6
@@ -298,12 +425,12 @@ write_postfix_config() {
 		mynetworks = 198.18.0.0/15 [2001:db8::]/32
 		smtpd_banner = \$myhostname ESMTP Postfix (smtpprobe lab)
 		smtpd_timeout = $timeout
-		# Flow control: every session that reaches DATA and is abandoned
-		# (mtu probes, session without --deliver) takes a queue-manager
-		# token that only queued mail gives back. A production MX with
-		# mail flowing keeps its tokens; this lab queues almost nothing,
-		# so with the default 1s every later MAIL would pause a second.
-		in_flow_delay = 0s
+		# Flow control as a stock Postfix has it (default 1s unless lab.sh up
+		# --in-flow-delay says otherwise): every session that reaches DATA
+		# and is abandoned (mtu probes, session without --deliver) takes a
+		# queue-manager token that only queued mail gives back, and once they
+		# are gone each new message waits in_flow_delay before its DATA.
+		in_flow_delay = $in_flow_delay
 		smtpd_peername_lookup = no
 		biff = no
 		append_dot_mydomain = no
@@ -321,8 +448,7 @@ write_postfix_config() {
 		maillog_file = $dir/maillog
 		maillog_file_prefixes = $dir
 		smtpd_tls_security_level = may
-		smtpd_tls_cert_file = $dir/tls/mx1.crt
-		smtpd_tls_key_file = $dir/tls/mx1.key
+		smtpd_tls_chain_files = $dir/tls/mx1.key, $dir/tls/chain.pem
 		smtpd_tls_loglevel = 1
 		smtpd_tls_session_cache_database =
 		smtp_tls_security_level = none
@@ -399,9 +525,17 @@ dnsmasq_args() {
 }
 
 cmd_up() {
-	local mtu=1400 smtpd_timeout=5s icmp=allow
+	local mtu=1400 smtpd_timeout=5s icmp=allow icmp_reverse=allow clamp=off loss=0 in_flow_delay=1s
 	while [[ $# -gt 0 ]]; do
 		case $1 in
+		--icmp-reverse) [[ $# -ge 2 ]] || usage; icmp_reverse=$2; shift 2 ;;
+		--icmp-reverse=*) icmp_reverse=${1#*=}; shift ;;
+		--clamp) [[ $# -ge 2 ]] || usage; clamp=$2; shift 2 ;;
+		--clamp=*) clamp=${1#*=}; shift ;;
+		--loss) [[ $# -ge 2 ]] || usage; loss=$2; shift 2 ;;
+		--loss=*) loss=${1#*=}; shift ;;
+		--in-flow-delay) [[ $# -ge 2 ]] || usage; in_flow_delay=$2; shift 2 ;;
+		--in-flow-delay=*) in_flow_delay=${1#*=}; shift ;;
 		--mtu) [[ $# -ge 2 ]] || usage; mtu=$2; shift 2 ;;
 		--mtu=*) mtu=${1#*=}; shift ;;
 		--smtpd-timeout) [[ $# -ge 2 ]] || usage; smtpd_timeout=$2; shift 2 ;;
@@ -416,6 +550,12 @@ cmd_up() {
 	[[ $smtpd_timeout =~ ^[0-9]+[smh]?$ ]] || die "--smtpd-timeout \"$smtpd_timeout\": want seconds, e.g. 5 or 5s"
 	[[ $smtpd_timeout =~ [smh]$ ]] || smtpd_timeout=${smtpd_timeout}s
 	[[ $icmp == drop || $icmp == allow ]] || die "--icmp \"$icmp\": want drop or allow"
+	[[ $icmp_reverse == drop || $icmp_reverse == allow ]] || die "--icmp-reverse \"$icmp_reverse\": want drop or allow"
+	[[ $clamp == on || $clamp == off ]] || die "--clamp \"$clamp\": want on or off"
+	valid_loss "$loss" || die "--loss \"$loss\": want a percentage from 0 to 50"
+	loss=$((10#$loss))
+	[[ $in_flow_delay =~ ^[0-9]+(ms|s)?$ ]] || die "--in-flow-delay \"$in_flow_delay\": want seconds, e.g. 1s or 0"
+	[[ $in_flow_delay =~ (ms|s)$ ]] || in_flow_delay=${in_flow_delay}s
 	local problems
 	if ! problems=$(cmd_check); then
 		die "prerequisites missing: $(tr '\n' ';' <<<"$problems")"
@@ -480,14 +620,13 @@ cmd_up() {
 	nsx "$S" ip -4 route add 198.18.0.0/15 via 198.18.3.1
 	nsx "$S" ip -6 route add 2001:db8::/32 via 2001:db8:3::1
 
-	# r1: the PMTU black-hole switch.
-	nsx "$R1" nft -f - <<-EOF
-		table inet $NFT_TABLE {
-			chain forward { type filter hook forward priority 0; policy accept; }
-			chain output { type filter hook output priority 0; policy accept; }
-		}
-	EOF
+	# The routers' switches: PMTU black holes (r1 forward, r2 reverse), clamping (r1), loss (r2).
+	router_table "$R1"
+	router_table "$R2"
 	set_icmp "$R1" "$icmp"
+	set_icmp "$R2" "$icmp_reverse"
+	set_clamp "$R1" "$clamp"
+	set_loss "$R2" "$loss"
 	# server: .20 / ::20 swallow everything to tcp/25 (connect-timeout target).
 	nsx "$S" nft -f - <<-EOF
 		table inet $NFT_TABLE {
@@ -507,7 +646,7 @@ cmd_up() {
 	fi
 
 	# Postfix
-	write_postfix_config "$dir" "$smtpd_timeout"
+	write_postfix_config "$dir" "$smtpd_timeout" "$in_flow_delay"
 	if ! timeout 60 ip netns exec "$S" postfix -c "$dir/postfix" start </dev/null >"$dir/postfix.ctl.log" 2>&1 3>&-; then
 		cat "$dir/postfix.ctl.log" >&2
 		[[ -f $dir/maillog ]] && tail -n 20 "$dir/maillog" >&2
@@ -532,13 +671,18 @@ cmd_up() {
 		LAB_DNS=$DNS4
 		LAB_DNS6=$DNS6
 		LAB_MAILLOG=$dir/maillog
-		LAB_TLS_CERT=$dir/tls/mx1.crt
+		LAB_TLS_CERT=$dir/tls/root.crt
+		LAB_TLS_CHAIN=$dir/tls/chain.pem
 		LAB_MTU=$mtu
 		LAB_SMTPD_TIMEOUT=$smtpd_timeout
 		LAB_ICMP=$icmp
+		LAB_ICMP_REVERSE=$icmp_reverse
+		LAB_CLAMP=$clamp
+		LAB_LOSS=$loss
+		LAB_IN_FLOW_DELAY=$in_flow_delay
 	EOF
 	UP_DONE=1
-	log "lab $id is up (mtu $mtu, smtpd_timeout $smtpd_timeout, icmp $icmp); tear down with: $0 down $id"
+	log "lab $id is up (mtu $mtu, smtpd_timeout $smtpd_timeout, icmp $icmp, icmp-reverse $icmp_reverse, clamp $clamp, loss $loss %, in_flow_delay $in_flow_delay); tear down with: $0 down $id"
 	cat "$dir/lab.env" >&3
 }
 
@@ -550,6 +694,9 @@ main() {
 	up) cmd_up "$@" ;;
 	down) cmd_down "$@" ;;
 	icmp) cmd_icmp "$@" ;;
+	icmp-reverse) cmd_icmp_reverse "$@" ;;
+	clamp) cmd_clamp "$@" ;;
+	loss) cmd_loss "$@" ;;
 	mtu) cmd_mtu "$@" ;;
 	env) cmd_env "$@" ;;
 	list) cmd_list "$@" ;;
