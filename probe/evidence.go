@@ -90,11 +90,11 @@ func (e *StallError) Error() string {
 		return fmt.Sprintf("%s stalled: %s (%d bytes, %d segments) unacknowledged after %d retransmits in %s; %d-byte packets lost, largest acknowledged %d (TCP_INFO, path MTU %d)",
 			e.Phase, e.Write, e.Bytes, e.Segments, e.Retransmits, fmtDur(e.After), e.LostPacket, e.AckedPacket, e.PMTU)
 	case e.Confirmed:
-		return fmt.Sprintf("%s stalled: the server's TLS flight never completed (%d segments out of order, none in order for %s); with our MSS clamped from %d to %d it completed: reverse PMTU black hole",
-			e.Phase, e.OutOfOrder, fmtDur(e.After), e.AdvMSS, e.ClampMSS)
+		return fmt.Sprintf("%s stalled: the server's TLS flight never completed (%s out of order, none in order for %s); with our MSS clamped from %d to %d it completed: reverse PMTU black hole",
+			e.Phase, segments(e.OutOfOrder), fmtDur(e.After), e.AdvMSS, e.ClampMSS)
 	}
-	s := fmt.Sprintf("%s stalled: %s was acknowledged but the server's TLS flight never completed (%d segments out of order, none in order for %s)",
-		e.Phase, e.Write, e.OutOfOrder, fmtDur(e.After))
+	s := fmt.Sprintf("%s stalled: %s was acknowledged but the server's TLS flight never completed (%s out of order, none in order for %s)",
+		e.Phase, e.Write, segments(e.OutOfOrder), fmtDur(e.After))
 	if e.RetryErr != nil {
 		s += fmt.Sprintf("; a retry with our MSS clamped to %d failed too: %v", e.ClampMSS, e.RetryErr)
 	}
@@ -509,6 +509,14 @@ func (c *Conn) stallError(phase, write string, bytes int, st stall, largest int)
 	return se
 }
 
+// segments renders a segment count: "1 segment", "3 segments".
+func segments(n int) string {
+	if n == 1 {
+		return "1 segment"
+	}
+	return fmt.Sprintf("%d segments", n)
+}
+
 func isV6(a net.Addr) bool {
 	if ta, ok := a.(*net.TCPAddr); ok {
 		return ta.IP.To4() == nil
@@ -626,12 +634,12 @@ func (d *dialogue) stallFinding(se *StallError) {
 			w, se.Write, se.Bytes, se.Retransmits, fmtDur(se.After))})
 	case se.Confirmed:
 		d.r.Findings = append(d.r.Findings, Finding{SevCritical, "reverse-pmtu-blackhole", fmt.Sprintf(
-			"%s: PMTU black hole toward this host (server-to-client): our ClientHello was acknowledged but the server's TLS flight never completed (%d segments arrived out of order, none in order for %s); a new connection advertising MSS %d instead of %d completed the handshake (rcv_mss %d), so the server's full-size %d-byte packets vanish on the way here and the %s that would tell the server is dropped on the path; bracket it with smtpprobe mtu %s --direction in, and let %s through toward the server or clamp the MSS on the path",
-			w, se.OutOfOrder, fmtDur(se.After), se.ClampMSS, se.AdvMSS, se.Info.RcvMSS, se.LostPacket, icmp, d.r.Address, icmp)})
+			"%s: PMTU black hole toward this host (server-to-client): our ClientHello was acknowledged but the server's TLS flight never completed (%s arrived out of order, none in order for %s); a new connection advertising MSS %d instead of %d completed the handshake (rcv_mss %d), so the server's full-size %d-byte packets vanish on the way here and the %s that would tell the server is dropped on the path; bracket it with smtpprobe mtu %s --direction in, and let %s through toward the server or clamp the MSS on the path",
+			w, segments(se.OutOfOrder), fmtDur(se.After), se.ClampMSS, se.AdvMSS, se.Info.RcvMSS, se.LostPacket, icmp, d.r.Address, icmp)})
 	default:
 		d.r.Findings = append(d.r.Findings, Finding{SevWarning, "server-flight-stalled", fmt.Sprintf(
-			"%s: the server's TLS flight stalled (%d segments arrived out of order, none in order for %s) and a retry advertising MSS %d failed too (%v); not a reverse PMTU black hole as far as this shows",
-			w, se.OutOfOrder, fmtDur(se.After), se.ClampMSS, se.RetryErr)})
+			"%s: the server's TLS flight stalled (%s arrived out of order, none in order for %s) and a retry advertising MSS %d failed too (%v); not a reverse PMTU black hole as far as this shows",
+			w, segments(se.OutOfOrder), fmtDur(se.After), se.ClampMSS, se.RetryErr)})
 	}
 }
 
