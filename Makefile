@@ -5,7 +5,7 @@ GO      ?= go
 BIN     ?= bin/smtpprobe
 PKGS    := ./...
 
-.PHONY: all build test vet fmt-check unit bench demo lab lab-down clean
+.PHONY: all build test vet cross fmt-check unit fuzz fuzz-short bench demo lab lab-down clean
 
 all: build
 
@@ -21,8 +21,24 @@ vet:
 
 # The whole suite: unit tests (in-process go-smtp and miekg/dns peers) and
 # the end-to-end lab tests against real Postfix and dnsmasq.
-test: fmt-check vet
+# The syscalls live in _linux.go files; the rest must build elsewhere.
+cross:
+	GOOS=darwin $(GO) build ./...
+	GOOS=freebsd $(GO) build ./...
+	GOOS=darwin $(GO) vet ./...
+
+test: fmt-check vet cross
 	$(GO) test -race -count=1 -timeout 15m $(PKGS)
+	$(MAKE) fuzz-short
+
+# Every fuzz target: briefly in `make test` (their seed corpora, testdata/fuzz
+# included, also run in every `go test`), longer in `make fuzz`.
+FUZZTIME ?= 60s
+fuzz:
+	GO=$(GO) bash testdata/fuzz.sh $(FUZZTIME)
+
+fuzz-short:
+	GO=$(GO) bash testdata/fuzz.sh 2s
 
 # Unit tests only (no root, no lab).
 unit:

@@ -43,6 +43,12 @@ type Prober struct {
 	Limiter *HostLimiter
 	// Hostname returns the local host name; nil means os.Hostname.
 	Hostname func() (string, error)
+	// Allow, if set, decides which addresses may be probed at all (the
+	// exporter's serve.allow). Run checks every resolved address with it
+	// before any session starts, and Dial again right before each
+	// connect, so a name that resolves elsewhere later (DNS rebinding) or
+	// an MX that points elsewhere is never connected to.
+	Allow func(netip.AddrPort) error
 }
 
 func (p *Prober) now() time.Time {
@@ -61,7 +67,7 @@ func (p *Prober) replyTimeout() time.Duration {
 
 // Dial opens a session to addr with the prober's connect settings.
 func (p *Prober) Dial(ctx context.Context, addr netip.AddrPort) (*Conn, error) {
-	d := Dialer{Timeout: p.ConnectTimeout, Control: p.Control, Now: p.Now}
+	d := Dialer{Timeout: p.ConnectTimeout, Control: p.Control, Now: p.Now, Allow: p.Allow}
 	return d.Dial(ctx, addr)
 }
 

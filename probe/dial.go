@@ -22,7 +22,27 @@ type Dialer struct {
 	Control func(network, address string, c syscall.RawConn) error
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Allow, if set, is asked about every address right before its
+	// socket is created; an address it refuses gets no packet at all.
+	Allow func(netip.AddrPort) error
 }
+
+// PolicyError is an address that the prober's Allow refused: nothing was
+// sent to it.
+type PolicyError struct {
+	Host string // the name it was resolved from, or the literal
+	Addr netip.AddrPort
+	Err  error
+}
+
+func (e *PolicyError) Error() string {
+	if e.Host == "" || e.Host == e.Addr.Addr().String() {
+		return fmt.Sprintf("address %s: %v", e.Addr, e.Err)
+	}
+	return fmt.Sprintf("address %s of %s: %v", e.Addr, e.Host, e.Err)
+}
+
+func (e *PolicyError) Unwrap() error { return e.Err }
 
 // DialError is a failed connect, classified as ConnectTimeout, Refused or
 // Unreachable.
@@ -54,6 +74,13 @@ func (d *Dialer) Dial(ctx context.Context, addr netip.AddrPort) (*Conn, error) {
 	timeout := d.Timeout
 	if timeout <= 0 {
 		timeout = DefaultConnectTimeout
+	}
+	if d.Allow != nil {
+		if err := d.Allow(addr); err != nil {
+			// Unreachable by policy: no SYN leaves. Prober.Run refuses
+			// such a run before any session; this is the last line.
+			return nil, &DialError{Outcome: Unreachable, Err: &PolicyError{Addr: addr, Err: err}}
+		}
 	}
 	start := now()
 	dctx, cancel := context.WithTimeout(ctx, timeout)

@@ -120,7 +120,8 @@ func (p *Prober) MX(ctx context.Context, res *dnscheck.Resolver, domain string, 
 // at once, with reverse DNS beside each unless opt.NoPTR. target is a
 // domain (its MX, or the implicit MX of a host name, RFC 5321 §5.1) or an
 // IP literal. The report's outcome is the worst of the results. Errors
-// are for bad input and cancellation only.
+// are for bad input, cancellation, and a *PolicyError when p.Allow
+// refuses one of the resolved addresses (then no session is started).
 func (p *Prober) Run(ctx context.Context, res *dnscheck.Resolver, command, target string, opt RunOptions, fn func(context.Context, Target) []Result) (*Report, error) {
 	started := p.now()
 	if p.RootCAs == nil {
@@ -156,6 +157,13 @@ func (p *Prober) Run(ctx context.Context, res *dnscheck.Resolver, command, targe
 			rep.Outcome = DNSError
 			rep.Findings = append(rep.Findings, Finding{SevCritical, "no-addresses",
 				fmt.Sprintf("no exchanger of %s has an address to connect to", dr.Domain)})
+		}
+	}
+	if p.Allow != nil {
+		for _, t := range targets {
+			if err := p.Allow(t.Addr); err != nil {
+				return nil, &PolicyError{Host: t.Host, Addr: t.Addr, Err: err}
+			}
 		}
 	}
 	if rep.Outcome == OK {

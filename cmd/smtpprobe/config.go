@@ -4,7 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"net/netip"
+	"io"
 	"os"
 	"regexp"
 	"strings"
@@ -12,7 +12,6 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/smtpprobe/smtpprobe/dnscheck"
 	"github.com/smtpprobe/smtpprobe/probe"
 )
 
@@ -97,12 +96,20 @@ type targetSpec struct {
 
 // serveSpec configures the exporter.
 type serveSpec struct {
-	Allow         []string `yaml:"allow"`
-	MaxConcurrent int      `yaml:"max_concurrent"`
+	Allow          []string `yaml:"allow"`
+	MaxConcurrent  int      `yaml:"max_concurrent"`
+	MaxConnections int      `yaml:"max_connections"`
 
-	domains []string
-	nets    []netip.Prefix
+	allow *allowlist
+	line  int // of serve:, for messages
 }
+
+// Defaults and bounds of the exporter's settings.
+const (
+	defaultMaxConcurrent  = 8
+	defaultMaxConnections = 64
+	maxMaxConnections     = 4096
+)
 
 // duration is a time.Duration written as "10s" in YAML.
 type duration time.Duration
@@ -135,9 +142,16 @@ func loadConfig(path string) (*config, error) {
 		return nil, usagef("--config: %v", err)
 	}
 	c := &config{path: path}
+	if len(bytes.TrimSpace(b)) == 0 {
+		return nil, usagef("%s: the file is empty: want modules: (and targets: for check, serve: {allow: [...]} for serve)", path)
+	}
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	dec.KnownFields(true)
 	if err := dec.Decode(c); err != nil {
+		if errors.Is(err, io.EOF) {
+			// Only comments or document markers.
+			return nil, usagef("%s: no settings, only comments: want modules: (and targets: for check, serve: {allow: [...]} for serve)", path)
+		}
 		return nil, c.wrap(err)
 	}
 	var root yaml.Node
@@ -189,6 +203,8 @@ func (c *config) recordLines(root *yaml.Node) {
 			for j := 0; j+1 < len(val.Content); j += 2 {
 				c.lines[val.Content[j].Value] = val.Content[j].Line
 			}
+		case "serve":
+			c.Serve.line = key.Line
 		case "targets":
 			for j, t := range val.Content {
 				if j < len(c.Targets) {
@@ -258,26 +274,22 @@ func (c *config) check() error {
 			}
 		}
 	}
-	for _, a := range c.Serve.Allow {
-		if p, err := netip.ParsePrefix(a); err == nil {
-			c.Serve.nets = append(c.Serve.nets, p.Masked())
-			continue
-		}
-		if ip, err := netip.ParseAddr(a); err == nil {
-			c.Serve.nets = append(c.Serve.nets, netip.PrefixFrom(ip, ip.BitLen()))
-			continue
-		}
-		d, err := dnscheck.NormalizeDomain(a)
-		if err != nil {
-			return usagef("%s: serve.allow %q: want a domain or a CIDR such as 192.0.2.0/24", c.path, a)
-		}
-		c.Serve.domains = append(c.Serve.domains, d)
+	allow, err := parseAllowlist(c.Serve.Allow)
+	if err != nil {
+		return at(c.Serve.line, "%v", err)
 	}
-	if c.Serve.MaxConcurrent < 0 {
-		return usagef("%s: serve.max_concurrent %d: want a positive number", c.path, c.Serve.MaxConcurrent)
+	c.Serve.allow = allow
+	if c.Serve.MaxConcurrent < 0 || c.Serve.MaxConcurrent > 1024 {
+		return at(c.Serve.line, "serve.max_concurrent %d: want 1 to 1024", c.Serve.MaxConcurrent)
 	}
 	if c.Serve.MaxConcurrent == 0 {
-		c.Serve.MaxConcurrent = 8
+		c.Serve.MaxConcurrent = defaultMaxConcurrent
+	}
+	if c.Serve.MaxConnections < 0 || c.Serve.MaxConnections > maxMaxConnections {
+		return at(c.Serve.line, "serve.max_connections %d: want 1 to %d", c.Serve.MaxConnections, maxMaxConnections)
+	}
+	if c.Serve.MaxConnections == 0 {
+		c.Serve.MaxConnections = max(defaultMaxConnections, 2*c.Serve.MaxConcurrent)
 	}
 	return nil
 }
@@ -342,29 +354,21 @@ func (m *module) job(target string) (*job, error) {
 	return j, nil
 }
 
-// allowed reports whether the exporter may probe target: an IP literal
-// inside an allowed network, or a domain equal to or below an allowed one.
-func (s *serveSpec) allowed(target string) bool {
-	host, _, err := splitTarget(target, 25)
-	if err != nil {
-		return false
+// checkServe is what serve demands of a configuration beyond check's:
+// an allowlist with at least one network, since every address the
+// exporter connects to must lie in one, and no module that delivers
+// mail, since a scrape must never send a message.
+func (c *config) checkServe() error {
+	if len(c.Serve.Allow) == 0 {
+		return usagef("%s: no serve.allow: add serve: {allow: [DOMAIN or CIDR, ...]} listing what the exporter may probe", c.path)
 	}
-	if ip, err := netip.ParseAddr(host); err == nil {
-		for _, p := range s.nets {
-			if p.Contains(ip.Unmap()) {
-				return true
-			}
-		}
-		return false
+	if !c.Serve.allow.networks() {
+		return usagef("%s:%d: serve.allow names no network: the exporter checks every address it connects to (the MX hosts' included) against the networks of serve.allow; add them, such as 192.0.2.0/24 or 2001:db8::/32", c.path, c.Serve.line)
 	}
-	d, err := dnscheck.NormalizeDomain(host)
-	if err != nil {
-		return false
-	}
-	for _, a := range s.domains {
-		if d == a || strings.HasSuffix(d, "."+a) {
-			return true
+	for _, name := range sortedKeys(c.Modules) {
+		if m := c.Modules[name]; m.Deliver {
+			return usagef("%s:%d: module %s: deliver: true: serve never delivers mail (every scrape would send a message); remove it, or run that module with check only", c.path, m.line, name)
 		}
 	}
-	return false
+	return nil
 }

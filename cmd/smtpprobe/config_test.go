@@ -65,10 +65,14 @@ func TestLoadConfig(t *testing.T) {
 	}
 	for target, want := range map[string]bool{
 		"example.com": true, "mx1.example.com": true, "badexample.com": false, "example.net": false,
-		"192.0.2.99": true, "192.0.2.99:2525": true, "198.51.100.1": false, "[2001:db8::1]:25": true, "2001:db8::2": false,
+		"192.0.2.99": true, "192.0.2.99:2525": false, "198.51.100.1": false, "[2001:db8::1]:25": true, "2001:db8::2": false,
 	} {
-		if got := c.Serve.allowed(target); got != want {
-			t.Errorf("allowed(%q) = %v, want %v", target, got, want)
+		host, port, err := splitTarget(target, 25)
+		if err != nil {
+			t.Fatalf("splitTarget(%q): %v", target, err)
+		}
+		if got := c.Serve.allow.checkTarget(host, port) == nil; got != want {
+			t.Errorf("checkTarget(%q) allowed = %v, want %v", target, got, want)
 		}
 	}
 }
@@ -88,7 +92,11 @@ func TestLoadConfigErrors(t *testing.T) {
 		{"bad target", "modules:\n  mx:\n    command: mx\ntargets:\n  - target: 192.0.2.1\n    module: mx\n", ":5: target 192.0.2.1, module mx: mx: \"192.0.2.1\" is an address"},
 		{"module option", "modules:\n  s:\n    command: session\n    size: -5\n", ":2: module s: --size -5"},
 		{"threshold", "modules:\n  s:\n    command: mx\n    warning: speed=1\n", ":2: module s: warning:"},
-		{"allow", "modules:\n  mx:\n    command: mx\nserve:\n  allow: [\"not a domain!\"]\n", "serve.allow"},
+		{"allow", "modules:\n  mx:\n    command: mx\nserve:\n  allow: [\"not a domain!\"]\n", ":4: serve.allow \"not a domain!\": want DOMAIN, CIDR"},
+		{"allow port", "modules:\n  mx:\n    command: mx\nserve:\n  allow: [\"192.0.2.0/24:0\"]\n", `:4: serve.allow "192.0.2.0/24:0": port "0"`},
+		{"empty file", "", "check.yaml: the file is empty"},
+		{"only comments", "# nothing yet\n", "no settings, only comments"},
+		{"max_connections", "modules:\n  mx:\n    command: mx\nserve:\n  max_connections: -1\n", ":4: serve.max_connections -1: want 1 to 4096"},
 	}
 	for _, tc := range tests {
 		_, err := loadConfig(writeConfig(t, tc.text))

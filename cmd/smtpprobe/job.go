@@ -42,6 +42,8 @@ type job struct {
 
 	// Limiter bounds the sessions per destination address (check).
 	Limiter *probe.HostLimiter
+	// Allow, if set, decides which addresses may be connected to (serve).
+	Allow func(netip.AddrPort) error
 
 	host   string
 	port   uint16
@@ -237,6 +239,7 @@ func (j *job) prober() *probe.Prober {
 		Helo:           j.Helo,
 		NoStartTLS:     j.NoStartTLS,
 		Limiter:        j.Limiter,
+		Allow:          j.Allow,
 	}
 }
 

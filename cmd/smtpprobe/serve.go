@@ -13,11 +13,13 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/pflag"
+	"golang.org/x/net/netutil"
 
 	"github.com/smtpprobe/smtpprobe/dnscheck"
 	"github.com/smtpprobe/smtpprobe/probe"
@@ -31,6 +33,13 @@ const (
 	defaultProbeTimeout = 10 * time.Second
 	// maxProbeTimeout caps the deadline a request can ask for.
 	maxProbeTimeout = 10 * time.Minute
+	// minProbeTimeout is the shortest deadline a probe is started with:
+	// below it even a healthy server on loopback would look failed, so a
+	// scrape timeout that leaves less is refused (400), not probed.
+	minProbeTimeout = 250 * time.Millisecond
+	// maxLogValue bounds what a log line or an error answer quotes of a
+	// request's values.
+	maxLogValue = 256
 	// shutdownGrace bounds the wait for probes in flight on shutdown.
 	shutdownGrace = 15 * time.Second
 	// scrapeTimeoutHeader is what Prometheus sends with every scrape.
@@ -44,7 +53,12 @@ A Prometheus exporter in the multi-target pattern (as blackbox_exporter):
   /metrics                           the exporter's own metrics
   /                                  the endpoints and modules
 TARGET must be in serve.allow of the config: a domain (which covers its
-subdomains) or a network such as 192.0.2.0/24; other targets get 403.
+subdomains) or a network such as 192.0.2.0/24, on an allowed port (25
+unless the entry names others: 192.0.2.0/24:25,587). Every address the
+probe would connect to, each MX host's included, must be inside an allowed
+network on an allowed port; anything else gets 403 naming the address, and
+no packet is sent to it. Modules with deliver: true are refused: a scrape
+never sends mail.
 A probe's deadline is the scrape timeout Prometheus sends
 (X-Prometheus-Scrape-Timeout-Seconds) less --timeout-offset, or 10s.
 By default the exporter listens on loopback only (127.0.0.1:9465); give
@@ -73,8 +87,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) (int
 	if err != nil {
 		return 0, err
 	}
-	if len(cfg.Serve.Allow) == 0 {
-		return 0, usagef("%s: no serve.allow: add serve: {allow: [DOMAIN or CIDR, ...]} listing what the exporter may probe", cfg.path)
+	if err := cfg.checkServe(); err != nil {
+		return 0, err
 	}
 	if fs.Changed("max-concurrent") {
 		if *maxConc < 1 || *maxConc > 1024 {
@@ -91,6 +105,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) (int
 		}
 		return 0, usagef("--listen %s: cannot listen: %v", *listen, err)
 	}
+	// Bound the connections held open, so that idle or slow clients cannot
+	// exhaust file descriptors; those beyond wait in the kernel's backlog.
+	ln = netutil.LimitListener(ln, cfg.Serve.MaxConnections)
 	logger := log.New(stderr, "smtpprobe serve: ", 0)
 	e := newExporter(cfg, *offset, logger)
 	srv := &http.Server{
@@ -224,7 +241,8 @@ func (e *exporter) handleIndex(w http.ResponseWriter, r *http.Request) {
 func (e *exporter) reject(w http.ResponseWriter, code int, module, target, format string, args ...any) {
 	msg := fmt.Sprintf(format, args...)
 	e.probes.WithLabelValues(module, resultRejected).Inc()
-	e.log.Printf("probe module=%s target=%s rejected=%d: %s", logValue(module), logValue(target), code, msg)
+	msg = truncate(msg, 2*maxLogValue)
+	e.log.Printf("probe module=%s target=%s rejected=%d: %s", logValue(module), logValue(target), code, oneLine(msg))
 	http.Error(w, msg, code)
 }
 
@@ -236,6 +254,7 @@ func (e *exporter) handleProbe(w http.ResponseWriter, r *http.Request) {
 	}
 	q := r.URL.Query()
 	target, name := q.Get("target"), q.Get("module")
+	qt := truncate(target, maxLogValue) // what messages quote of it
 	modules := strings.Join(sortedKeys(e.cfg.Modules), ", ")
 	switch {
 	case target == "":
@@ -247,7 +266,7 @@ func (e *exporter) handleProbe(w http.ResponseWriter, r *http.Request) {
 	}
 	m, ok := e.cfg.Modules[name]
 	if !ok {
-		e.reject(w, http.StatusBadRequest, "", target, "unknown module %q (modules: %s)", name, modules)
+		e.reject(w, http.StatusBadRequest, "", target, "unknown module %q (modules: %s)", truncate(name, maxLogValue), modules)
 		return
 	}
 	j, err := m.job(target)
@@ -255,34 +274,50 @@ func (e *exporter) handleProbe(w http.ResponseWriter, r *http.Request) {
 		e.reject(w, http.StatusBadRequest, name, target, "module %s: %s", name, strings.TrimPrefix(usageText(err), m.Command+": "))
 		return
 	}
-	if !e.cfg.Serve.allowed(target) {
-		e.reject(w, http.StatusForbidden, name, target, "target %s is not in serve.allow", target)
-		return
-	}
 	timeout, err := probeTimeout(r.Header.Get(scrapeTimeoutHeader), e.offset)
 	if err != nil {
 		e.reject(w, http.StatusBadRequest, name, target, "%v", err)
 		return
 	}
+	if err := e.cfg.Serve.allow.checkTarget(j.host, j.port); err != nil {
+		e.reject(w, http.StatusForbidden, name, target, "%v", err)
+		return
+	}
+	// Every address the probe connects to is checked again right before
+	// its connect (probe.Prober.Allow): DNS decides where a name leads.
+	j.Allow = e.cfg.Serve.allow.checkAddr
+	// checkServe refused modules that deliver; a scrape never sends the
+	// final dot, whatever a module says.
+	j.Session.Deliver = false
 	ctx, cancel := context.WithTimeout(r.Context(), timeout)
 	defer cancel()
 
+	// A free slot is taken at once, so that an idle exporter never
+	// answers busy however short the deadline; otherwise wait for one.
 	select {
 	case e.sem <- struct{}{}:
-	case <-ctx.Done():
-		if r.Context().Err() != nil {
-			return // the client went away
+	default:
+		select {
+		case e.sem <- struct{}{}:
+		case <-ctx.Done():
+			if r.Context().Err() != nil {
+				return // the client went away
+			}
+			e.reject(w, http.StatusServiceUnavailable, name, target,
+				"busy: %d probes (serve.max_concurrent) ran for the whole deadline of %s", cap(e.sem), timeout.Round(time.Millisecond))
+			return
 		}
-		e.reject(w, http.StatusServiceUnavailable, name, target,
-			"busy: %d probes (serve.max_concurrent) ran for the whole deadline of %s", cap(e.sem), timeout.Round(time.Millisecond))
-		return
 	}
 	e.running.Add(1)
 	e.inFlight.Inc()
-	reg, result := e.probe(ctx, j, m)
+	reg, result, refused := e.probe(ctx, j, m)
 	e.inFlight.Dec()
 	e.running.Add(-1)
 	<-e.sem
+	if refused != nil {
+		e.reject(w, http.StatusForbidden, name, qt, "target %s: %v", qt, refused)
+		return
+	}
 
 	e.probes.WithLabelValues(name, result).Inc()
 	promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorLog: e.log, ErrorHandling: promhttp.ContinueOnError}).ServeHTTP(w, r)
@@ -295,13 +330,19 @@ func (e *exporter) handleProbe(w http.ResponseWriter, r *http.Request) {
 // blackbox_exporter: smtpprobe_success 0, with smtpprobe_status 3
 // (UNKNOWN), and the reason in the log; Prometheus still gets an answer
 // to alert on, not a scrape error.
-func (e *exporter) probe(ctx context.Context, j *job, m *module) (*prometheus.Registry, string) {
+//
+// refused is the *probe.PolicyError of an address outside serve.allow:
+// then no session was started and the request gets 403.
+func (e *exporter) probe(ctx context.Context, j *job, m *module) (reg *prometheus.Registry, result string, refused error) {
 	start := time.Now()
 	j.Limiter = e.limiter
 	var rep *probe.Report
 	res, err := j.resolver()
 	if err == nil {
 		rep, err = j.run(ctx, res)
+	}
+	if pe := (*probe.PolicyError)(nil); errors.As(err, &pe) {
+		return nil, "", pe
 	}
 	took := time.Since(start)
 	e.duration.WithLabelValues(m.name).Observe(took.Seconds())
@@ -313,8 +354,8 @@ func (e *exporter) probe(ctx context.Context, j *job, m *module) (*prometheus.Re
 		err = nil
 	}
 
-	reg := prometheus.NewRegistry()
-	result := resultFailure
+	reg = prometheus.NewRegistry()
+	result = resultFailure
 	if err != nil {
 		switch {
 		case errors.Is(err, context.DeadlineExceeded):
@@ -325,7 +366,7 @@ func (e *exporter) probe(ctx context.Context, j *job, m *module) (*prometheus.Re
 		e.log.Printf("probe module=%s target=%s status=%s duration=%s error: %s",
 			m.name, logValue(j.Target), probe.StatusUnknown, took.Round(time.Millisecond), oneLine(usageText(err)))
 		reg.MustRegister(failedRun{command: j.Command, module: m.name, target: runTarget(j), took: took})
-		return reg, result
+		return reg, result, nil
 	}
 	rep.ApplyThresholds(m.warn, m.crit)
 	st := rep.Status()
@@ -335,16 +376,30 @@ func (e *exporter) probe(ctx context.Context, j *job, m *module) (*prometheus.Re
 	e.log.Printf("probe module=%s target=%s status=%s outcome=%s duration=%s%s",
 		m.name, logValue(j.Target), st, rep.Outcome, took.Round(time.Millisecond), cut)
 	reg.MustRegister(reportCollector{reports: []*probe.Report{rep}, modules: []string{m.name}})
-	return reg, result
+	return reg, result, nil
 }
 
 // logValue quotes a request's value for a log line when it is empty or
-// would not read as one word.
+// would not read as one word, and shortens it to maxLogValue bytes.
 func logValue(s string) string {
+	s = truncate(s, maxLogValue)
 	if s == "" || strings.ContainsFunc(s, func(r rune) bool { return r <= ' ' || r == '"' || r == '=' || r == '\\' || r >= 0x7f }) {
 		return strconv.Quote(s)
 	}
 	return s
+}
+
+// truncate shortens s to at most n bytes (on a rune boundary) and says
+// how long it was, so that a huge request value costs a log line at most.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	cut := n
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return fmt.Sprintf("%s...(%d bytes)", s[:cut], len(s))
 }
 
 // timeoutOf returns the deadline of ctx as a duration from start.
@@ -388,22 +443,24 @@ func (f failedRun) Collect(ch chan<- prometheus.Metric) {
 // probeTimeout returns a probe's deadline from the scrape timeout that
 // Prometheus sends (header, in seconds): less offset, so that the answer
 // arrives before Prometheus gives up, as blackbox_exporter does. Without
-// the header it is defaultProbeTimeout; a timeout not above offset gets
-// half of itself; and no probe gets more than maxProbeTimeout.
+// the header it is defaultProbeTimeout; a probe keeps at least half of
+// the scrape timeout however large the offset; a deadline below
+// minProbeTimeout is an error, and no probe gets more than maxProbeTimeout.
 func probeTimeout(header string, offset time.Duration) (time.Duration, error) {
 	if header == "" {
 		return defaultProbeTimeout, nil
 	}
 	s, err := strconv.ParseFloat(strings.TrimSpace(header), 64)
 	if err != nil || math.IsNaN(s) || s <= 0 {
-		return 0, fmt.Errorf("%s %q: want a positive number of seconds", scrapeTimeoutHeader, header)
+		return 0, fmt.Errorf("%s %q: want a positive number of seconds", scrapeTimeoutHeader, truncate(header, 32))
 	}
 	s = min(s, maxProbeTimeout.Seconds()+offset.Seconds())
+	// Less the offset, but never less than half of the scrape timeout.
 	d := time.Duration(s * float64(time.Second))
-	if d > offset {
-		d -= offset
-	} else {
-		d /= 2
+	d = max(d-offset, d/2)
+	if d < minProbeTimeout {
+		return 0, fmt.Errorf("%s %s leaves %s for the probe, below the minimum of %s: raise the scrape_timeout",
+			scrapeTimeoutHeader, truncate(strings.TrimSpace(header), 32), d, minProbeTimeout)
 	}
 	return min(d, maxProbeTimeout), nil
 }

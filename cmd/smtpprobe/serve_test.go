@@ -106,8 +106,8 @@ modules:
     max_wait: 30s
     helo: probe.demo.example
 serve:
-  allow: [demo.example, 127.0.0.0/8]
-%[2]s`, l.lab.dns.Addr, extra))
+  allow: ["demo.example:%[3]s", "127.0.0.0/8:%[3]s"]
+%[2]s`, l.lab.dns.Addr, extra, l.port))
 }
 
 // exporterRun is a runServe running in the background.
@@ -309,9 +309,15 @@ func TestServeProbe(t *testing.T) {
 			code: 200, success: 0, status: []float64{2}, outcomes: map[string]string{"127.0.0.4": "reply-timeout"},
 			within: 1500 * time.Millisecond},
 		{name: "address outside the allowlist", query: "target=198.51.100.1&module=session", code: 403,
-			reason: "target 198.51.100.1 is not in serve.allow"},
+			reason: "target 198.51.100.1:25: 198.51.100.1 is outside every network in serve.allow"},
 		{name: "IPv6 address outside the allowlist", query: "target=[2001:db8::25]:25&module=session", code: 403,
-			reason: "target [2001:db8::25]:25 is not in serve.allow"},
+			reason: "target [2001:db8::25]:25: 2001:db8::25 is outside every network in serve.allow"},
+		{name: "allowed domain on another port", query: "target=demo.example:2525&module=mx", code: 403,
+			reason: "target demo.example: port 2525 is not in serve.allow (its entries allow port " + p + ")"},
+		{name: "allowed network on another port", query: "target=127.0.0.2&module=session", code: 403,
+			reason: "port 25 of 127.0.0.2 is not in serve.allow"},
+		{name: "scrape timeout below the minimum", query: "target=demo.example:" + p + "&module=mx", timeout: "0.3", code: 400,
+			reason: "below the minimum of 250ms"},
 		{name: "domain outside the allowlist", query: "target=example.net&module=mx", code: 403,
 			reason: "target example.net is not in serve.allow"},
 		{name: "domain that only ends like an allowed one", query: "target=notdemo.example&module=mx", code: 403,
@@ -382,8 +388,8 @@ func TestServeProbe(t *testing.T) {
 		{"mx", "failure", 1},
 		{"session", "success", 1},
 		{"idle", "failure", 1},
-		{"mx", "rejected", 6},      // 403 ×2, invalid target, address, port, bad header
-		{"session", "rejected", 2}, // 403 ×2
+		{"mx", "rejected", 8},      // 403 ×3 (two names, a port), invalid target, address, port, bad header, short header
+		{"session", "rejected", 3}, // 403 ×3
 		{"", "rejected", 4},        // unknown module, missing target, missing module, POST: no module label
 		{"idle", "rejected", 0},
 	}
@@ -552,13 +558,17 @@ func TestServeBadInput(t *testing.T) {
 	defer busy.Close()
 	modules := "modules:\n  mx:\n    command: mx\n"
 	noAllow := writeConfig(t, modules)
-	good := writeConfig(t, modules+"serve:\n  allow: [example.com]\n")
+	good := writeConfig(t, modules+"serve:\n  allow: [example.com, 192.0.2.0/24]\n")
+	namesOnly := writeConfig(t, modules+"serve:\n  allow: [example.com]\n")
+	deliver := writeConfig(t, "modules:\n  send:\n    command: session\n    deliver: true\nserve:\n  allow: [192.0.2.0/24]\n")
 	tests := []struct {
 		args []string
 		want string // substring of the one stderr line
 	}{
 		{[]string{"--config", noAllow}, "no serve.allow: add serve: {allow: [DOMAIN or CIDR, ...]}"},
 		{nil, "--config FILE is required"},
+		{[]string{"--config", namesOnly}, "serve.allow names no network"},
+		{[]string{"--config", deliver}, "module send: deliver: true: serve never delivers mail"},
 		{[]string{"--config", good, "--listen", busy.Addr().String()}, "--listen " + busy.Addr().String() + ": cannot listen: bind: address already in use"},
 		{[]string{"--config", good, "--listen", "nowhere"}, "--listen nowhere: cannot listen"},
 		{[]string{"--config", good, "--max-concurrent", "0"}, "--max-concurrent 0: want 1 to 1024"},
@@ -590,7 +600,11 @@ func TestServeProbeTimeout(t *testing.T) {
 		{"10", 500 * time.Millisecond, 9500 * time.Millisecond, false},
 		{"1.5", 500 * time.Millisecond, time.Second, false},
 		{"1", 0, time.Second, false},
-		{"0.4", 500 * time.Millisecond, 200 * time.Millisecond, false}, // not above the offset: half
+		{"0.6", 500 * time.Millisecond, 300 * time.Millisecond, false}, // at least half of the scrape timeout
+		{"0.5", 500 * time.Millisecond, 250 * time.Millisecond, false},
+		{"0.4", 500 * time.Millisecond, 0, true}, // 200ms: below the minimum probe deadline
+		{"0.001", 500 * time.Millisecond, 0, true},
+		{"1e-300", 0, 0, true},
 		{"86400", 500 * time.Millisecond, 10 * time.Minute, false},
 		{"1e308", 500 * time.Millisecond, 10 * time.Minute, false},
 		{"+Inf", 500 * time.Millisecond, 10 * time.Minute, false},
@@ -603,6 +617,20 @@ func TestServeProbeTimeout(t *testing.T) {
 		got, err := probeTimeout(tc.header, tc.offset)
 		if got != tc.want || (err != nil) != tc.err {
 			t.Errorf("probeTimeout(%q, %s) = %s, %v; want %s, error %v", tc.header, tc.offset, got, err, tc.want, tc.err)
+		}
+	}
+}
+
+// TestServeShortDeadlineNeverBusy: an idle exporter takes a free slot at
+// once, so the shortest deadline it accepts never gets a false 503.
+func TestServeShortDeadlineNeverBusy(t *testing.T) {
+	t.Parallel()
+	l := startServeLab(t)
+	srv := startServe(t, "--config", l.config(t, ""))
+	for i := 0; i < 20; i++ {
+		res := srv.get(t, "/probe?target=127.0.0.2:"+l.port+"&module=session", "0.5") // 250ms, the minimum
+		if res.code != http.StatusOK {
+			t.Fatalf("scrape %d with a 250ms deadline on an idle exporter = %d %q, want 200", i, res.code, res.body)
 		}
 	}
 }

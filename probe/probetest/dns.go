@@ -149,3 +149,16 @@ func (s *DNSServer) Close() error {
 	}
 	return err2
 }
+
+// Replace serves the records of zone instead of the current ones from
+// the next query on, as a name whose records change does (DNS rebinding).
+func (s *DNSServer) Replace(zone string) error {
+	n := &DNSServer{rrs: map[string][]dns.RR{}}
+	if err := n.load(zone); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.rrs = n.rrs
+	s.mu.Unlock()
+	return nil
+}
