@@ -123,6 +123,7 @@ type Result struct {
 	ServerLog string   `json:"server_log,omitempty"` // what Postfix's smtpd logs for it
 	// Path MTU (mtu): path_mtu, verdict, bracket... inline.
 	*MTUInfo
+	TCP      *TCPStats `json:"tcp,omitempty"` // TCP_INFO when the session ended (evidence.go)
 	Timeline []Event   `json:"timeline"`
 	Findings []Finding `json:"-"`
 }
@@ -280,6 +281,7 @@ func (p *Prober) begin(ctx context.Context, t Target, r *Result) *dialogue {
 // end closes the connection, copies the timeline into the result and
 // frees the session slot.
 func (d *dialogue) end() {
+	d.r.TCP = d.c.tcpStats()
 	d.c.Close()
 	d.r.Timeline = d.c.Timeline()
 	d.release()

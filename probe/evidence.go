@@ -276,6 +276,7 @@ type tcpTrack struct {
 	sent    uint64  // payload bytes written so far
 	pending []wspan // writes whose first segment is not known to be acked
 	largest int     // payload of the largest segment known acked
+	samples int     // TCP_INFO readings taken after writes
 }
 
 type wspan struct {
@@ -354,15 +355,84 @@ type countConn struct {
 func (c *countConn) Write(p []byte) (int, error) {
 	n, err := c.Conn.Write(p)
 	c.t.wrote(n)
+	c.t.sample(c.Conn)
 	return n, err
 }
 
-// countWrite records a write on the session's connection. Writes through
-// the TLS client are counted by countConn, at the TCP level.
+// countWrite records a write on the session's connection and reads
+// TCP_INFO after it, so that what every phase's writes had acknowledged
+// is known. Writes through the TLS client are counted by countConn, at the
+// TCP level.
 func (c *Conn) countWrite(conn net.Conn, n int) {
 	if conn == c.raw {
 		c.tcp.wrote(n)
+		c.tcp.sample(c.raw)
 	}
+}
+
+// sample reads TCP_INFO of raw, if it can, and folds what it shows acked.
+func (t *tcpTrack) sample(raw net.Conn) {
+	sc, ok := raw.(syscall.Conn)
+	if !ok {
+		return
+	}
+	i, err := mtu.TCPInfo(sc)
+	if err != nil {
+		return
+	}
+	t.fold(i)
+	t.mu.Lock()
+	t.samples++
+	t.mu.Unlock()
+}
+
+// TCPStats is a session's TCP as TCP_INFO (and IP_MTU) saw it when the
+// session ended: the evidence behind a verdict, for every session.
+type TCPStats struct {
+	RTTMS       float64 `json:"rtt_ms"`
+	RTOMS       float64 `json:"rto_ms"`
+	Retransmits int     `json:"retransmits"` // tcpi_total_retrans
+	Lost        int     `json:"lost"`        // tcpi_lost
+	Unacked     int     `json:"unacked"`     // tcpi_unacked
+	SndMSS      int     `json:"snd_mss"`
+	RcvMSS      int     `json:"rcv_mss"`
+	AdvMSS      int     `json:"adv_mss"`
+	PathMTU     int     `json:"path_mtu"`
+	// RcvOOOPack is tcpi_rcv_ooopack, where the kernel reports it.
+	RcvOOOPack *int `json:"rcv_ooopack,omitempty"`
+	// LargestAcked is the IP packet size of our largest segment known
+	// acknowledged; 0 if none is known.
+	LargestAcked int `json:"largest_acked"`
+	Samples      int `json:"samples"` // TCP_INFO readings during the session
+}
+
+// tcpStats reads the connection's TCP_INFO for the result, or returns nil
+// where there is none (not Linux, not TCP, closed).
+func (c *Conn) tcpStats() *TCPStats {
+	sc, ok := c.raw.(syscall.Conn)
+	if !ok {
+		return nil
+	}
+	i, err := mtu.TCPInfo(sc)
+	if err != nil || i.State == 0 {
+		return nil
+	}
+	largest := c.tcp.fold(i)
+	c.tcp.mu.Lock()
+	n := c.tcp.samples + 1
+	c.tcp.mu.Unlock()
+	st := &TCPStats{RTTMS: ms(i.RTT), RTOMS: ms(i.RTO), Retransmits: i.TotalRetrans, Lost: i.Lost,
+		Unacked: i.Unacked, SndMSS: i.SndMSS, RcvMSS: i.RcvMSS, AdvMSS: i.AdvMSS, PathMTU: i.PMTU, Samples: n}
+	if p, err := mtu.PathMTU(sc); err == nil {
+		st.PathMTU = p
+	}
+	if i.HasRcvOOOPack {
+		st.RcvOOOPack = ptr(i.RcvOOOPack)
+	}
+	if largest > 0 {
+		st.LargestAcked = largest + mtu.Overhead(isV6(c.raw.RemoteAddr()), i.Timestamps())
+	}
+	return st
 }
 
 // ---------------------------------------------------------------- sampling
