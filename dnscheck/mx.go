@@ -268,6 +268,22 @@ func (r *Resolver) resolveExchanger(ctx context.Context, domain, host string, fa
 		return []netip.Addr{lit}, fs
 	}
 
+	// RFC 5321 §2.3.5 and RFC 1123 §2.1: an exchanger is a host name of
+	// letters, digits and hyphens. A hostile or broken server can return
+	// any bytes (miekg/dns shows those outside printable ASCII as \DDD
+	// escapes); such a name is reported, quoted, and not used, as Postfix
+	// does ("malformed domain name in resource data").
+	if _, err := NormalizeDomain(host); err != nil {
+		reason := err.Error()
+		var ie *InputError
+		if errors.As(err, &ie) {
+			reason = ie.Reason
+		}
+		fs = append(fs, Finding{SeverityWarning, "mx-invalid-name",
+			fmt.Sprintf("MX %q of %s is not a valid host name (%s); not used", host, domain, reason)})
+		return []netip.Addr{}, fs
+	}
+
 	res, err := r.lookupAddrs(ctx, dns.Fqdn(host), fam)
 	if err != nil {
 		return []netip.Addr{}, fs
@@ -435,6 +451,9 @@ func failureFinding(qe *QueryError, domain, qtype string, r *Resolver) Finding {
 	case errors.Is(qe, ErrTimeout):
 		code = "resolver-timeout"
 		msg = fmt.Sprintf("no answer to the %s query for %s from %s", qtype, domain, r.describeServers())
+	case errors.Is(qe, ErrMalformed), errors.Is(qe, ErrTruncated), errors.Is(qe, ErrUnreachable):
+		code = "resolver-" + qe.RCode
+		msg = fmt.Sprintf("%s query for %s: %v", qtype, domain, qe.Err)
 	default:
 		msg = fmt.Sprintf("resolver %s answered %s for %s %s", qe.Server, qe.RCode, domain, qtype)
 	}
@@ -443,8 +462,12 @@ func failureFinding(qe *QueryError, domain, qtype string, r *Resolver) Finding {
 
 // describe is a short account of a failed lookup for a finding.
 func describe(qe *QueryError) string {
-	if errors.Is(qe, ErrTimeout) {
-		return fmt.Sprintf("no answer from resolver %s", qe.Server)
+	var ee *ExchangeError
+	if errors.As(qe, &ee) {
+		if ee.Kind == ErrTimeout {
+			return fmt.Sprintf("no answer from resolver %s", qe.Server)
+		}
+		return "resolver " + ee.Error()
 	}
 	return fmt.Sprintf("%s from resolver %s", qe.RCode, qe.Server)
 }

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/miekg/dns"
@@ -168,10 +170,12 @@ func typeString(qtype uint16) string {
 	return fmt.Sprintf("TYPE%d", qtype)
 }
 
-// exchange sends one query to the servers in order, each up to Attempts
-// times, and returns the first response of any rcode with the server that
-// gave it. When none answers, the error is a *QueryError matching
-// [ErrTimeout] that also wraps the last network error.
+// exchange sends one query to the servers in order and returns the first
+// response of any rcode with the server that gave it. A server that does
+// not answer in time is asked up to Attempts times; one that answers with
+// garbage, or whose port is unreachable, is not asked again (the next
+// server is). When none answers, the error is a *QueryError whose Err is
+// the last server's *ExchangeError.
 func (r *Resolver) exchange(ctx context.Context, name string, qtype uint16) (*dns.Msg, string, error) {
 	servers, err := r.servers()
 	if err != nil {
@@ -182,7 +186,7 @@ func (r *Resolver) exchange(ctx context.Context, name string, qtype uint16) (*dn
 	q.RecursionDesired = true
 	q.SetEdns0(ednsBufSize, false)
 
-	var lastErr error
+	var lastErr *ExchangeError
 	var last string
 	for _, s := range servers {
 		for range r.attempts() {
@@ -199,15 +203,14 @@ func (r *Resolver) exchange(ctx context.Context, name string, qtype uint16) (*dn
 				return nil, s, err
 			}
 			lastErr = err
+			if err.Kind != ErrTimeout {
+				break // asking again gets the same garbage or refusal
+			}
 		}
 	}
-	return nil, last, &QueryError{
-		Name:   name,
-		Type:   typeString(qtype),
-		Server: last,
-		RCode:  rcodeTimeout,
-		Err:    fmt.Errorf("%w (%w)", ErrTimeout, lastErr),
-	}
+	rcode := map[error]string{ErrTimeout: rcodeTimeout, ErrMalformed: rcodeMalformed,
+		ErrTruncated: rcodeTruncated, ErrUnreachable: rcodeUnreachable}[lastErr.Kind]
+	return nil, last, &QueryError{Name: name, Type: typeString(qtype), Server: last, RCode: rcode, Err: lastErr}
 }
 
 // ctxErr is ctx.Err, but also reports a deadline that has passed before
@@ -225,16 +228,78 @@ func ctxErr(ctx context.Context) error {
 }
 
 // exchangeOnce is one attempt: UDP, then TCP if the UDP answer is truncated
-// (RFC 7766 §5). Each transport gets its own Timeout.
-func (r *Resolver) exchangeOnce(ctx context.Context, q *dns.Msg, server string) (*dns.Msg, error) {
+// (RFC 7766 §5). Each transport gets its own Timeout. A failure says what
+// went wrong: no answer in time, an answer that is not a DNS message, an
+// unreachable port, or a truncated answer whose TCP retry failed.
+func (r *Resolver) exchangeOnce(ctx context.Context, q *dns.Msg, server string) (*dns.Msg, *ExchangeError) {
 	resp, err := r.do(ctx, "udp", q, server)
 	if err != nil && (resp == nil || !resp.Truncated) {
-		return nil, err
+		return nil, exchangeError(server, resp, err)
 	}
-	if !resp.Truncated {
+	if err == nil && !resp.Truncated {
+		if e := checkAnswer(q, resp); e != nil {
+			return nil, &ExchangeError{Server: server, Kind: ErrMalformed, Err: e}
+		}
 		return resp, nil
 	}
-	return r.do(ctx, "tcp", q, server)
+	resp, err = r.do(ctx, "tcp", q, server)
+	if err != nil {
+		e := exchangeError(server, resp, err)
+		if e.Kind != ErrMalformed {
+			e.Kind = ErrTruncated
+		}
+		return nil, e
+	}
+	if e := checkAnswer(q, resp); e != nil {
+		return nil, &ExchangeError{Server: server, Kind: ErrMalformed, Err: fmt.Errorf("over TCP: %w", e)}
+	}
+	return resp, nil
+}
+
+// errAnswerMismatch: a response that does not answer the question asked.
+var errAnswerMismatch = errors.New("the response does not answer the question asked")
+
+// checkAnswer checks that resp is a response to q (RFC 1035 §4.1.1: QR
+// set, the same question; RFC 5452 §4.1 for matching the question).
+func checkAnswer(q, resp *dns.Msg) error {
+	if !resp.Response {
+		return fmt.Errorf("QR bit not set: %w", errAnswerMismatch)
+	}
+	// A response may leave out the question section (FORMERR, NOTIMP);
+	// if it has one, it must be ours.
+	if len(resp.Question) > 0 {
+		if len(resp.Question) != 1 || !strings.EqualFold(resp.Question[0].Name, q.Question[0].Name) ||
+			resp.Question[0].Qtype != q.Question[0].Qtype {
+			return fmt.Errorf("question %s: %w", safeQuestion(resp.Question), errAnswerMismatch)
+		}
+	}
+	return nil
+}
+
+func safeQuestion(qs []dns.Question) string {
+	if len(qs) != 1 {
+		return fmt.Sprintf("section with %d entries", len(qs))
+	}
+	return fmt.Sprintf("%s %s", qs[0].Name, typeString(qs[0].Qtype))
+}
+
+// exchangeError classifies the error of one transport's exchange.
+func exchangeError(server string, resp *dns.Msg, err error) *ExchangeError {
+	var ne net.Error
+	switch {
+	case errors.As(err, &ne) && ne.Timeout(), errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
+		return &ExchangeError{Server: server, Kind: ErrTimeout, Err: err}
+	case errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.EHOSTUNREACH), errors.Is(err, syscall.ENETUNREACH):
+		return &ExchangeError{Server: server, Kind: ErrUnreachable, Err: err}
+	}
+	var oe *net.OpError
+	if resp == nil && errors.As(err, &oe) {
+		// Some other socket failure on the way to the server.
+		return &ExchangeError{Server: server, Kind: ErrUnreachable, Err: err}
+	}
+	// What is left came from parsing the bytes that arrived: a short
+	// read, an unpack error, a wrong ID over TCP.
+	return &ExchangeError{Server: server, Kind: ErrMalformed, Err: err}
 }
 
 // do sends q over network with (*dns.Client).ExchangeWithConnContext, the

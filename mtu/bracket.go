@@ -12,6 +12,7 @@ package mtu
 import (
 	"context"
 	"fmt"
+	"math"
 	"slices"
 	"sync"
 )
@@ -46,7 +47,9 @@ const (
 // Exchange's MaxInboundConnectionPerSource (20) and Postfix's default
 // smtpd_client_connection_count_limit (50), and every session is short.
 // Sites that cap a client lower should pass a smaller Parallel and accept a
-// fourth round (8) or more.
+// fourth round (8) or more. These counts are for the search itself; the
+// confirmation of the answer under loss (DefaultConfirm) adds up to three
+// rounds of two probes each (TestRunExhaustive: 6 rounds at most with 12).
 const DefaultParallel = 12
 
 // maxRounds bounds Run against a SendFunc that never converges; the planner
@@ -75,9 +78,28 @@ type Search struct {
 	// Plateaus are the sizes worth pinning exactly in one probe pair (P ok,
 	// P+1 lost), in priority order; nil means Plateaus.
 	Plateaus []int
+	// Confirm is how many times a size must be lost, each time in a round
+	// where a smaller size was acknowledged, before it counts as failing;
+	// 0 means DefaultConfirm. Once the search has seen noise (a lost size
+	// acknowledged later, or a size lost below one acknowledged), it asks
+	// for one more.
+	Confirm int
 	// Logf, if set, receives one line per round.
 	Logf func(format string, args ...any)
 }
+
+// DefaultConfirm is Search.Confirm when 0: a size counts as failing only
+// when it was lost three times, each while a smaller size passed in the same
+// round, so neither a single random loss nor two make a black hole. At a
+// probe loss rate p (a probe is lost only when all its segments or all their
+// ACKs are) a size that fits is taken for failing with probability p³;
+// seen noise raises the count (confirmUnderNoise).
+const DefaultConfirm = 3
+
+// inconsistentAfter is how often a size must be lost while a larger size was
+// acknowledged (in rounds with a smaller size acknowledged, or none at all)
+// before Run gives up with *InconsistentError rather than calling it noise.
+const inconsistentAfter = 5
 
 // Bracket is the result of a Search.
 type Bracket struct {
@@ -85,6 +107,8 @@ type Bracket struct {
 	SmallestFailed int   // 0 if nothing failed (no bottleneck within range)
 	Rounds         int   // rounds of parallel probes
 	Probes         int   // SendFunc calls
+	Retests        int   // SendFunc calls for a size tried before (controls and confirmations)
+	Noise          int   // losses that the rest of the search showed were not the path: the size passed later or a larger one passed
 	Tried          []Try // every probe in order, for the evidence table
 }
 
@@ -114,9 +138,10 @@ func (e *RangeError) Error() string {
 }
 
 // InconsistentError reports results that no single path MTU explains: a size
-// was lost twice (the second time in a retry round) while a larger size was
-// acknowledged. Noise (random loss), a route that changed during the search
-// or load balancing over paths with different MTUs all look like this.
+// was lost again and again (inconsistentAfter times) while a larger size was
+// acknowledged. A route that changed during the search or load balancing
+// over paths with different MTUs look like this; random loss almost never
+// does.
 type InconsistentError struct {
 	Smaller int   // lost on every attempt
 	Larger  int   // acknowledged
@@ -124,7 +149,18 @@ type InconsistentError struct {
 }
 
 func (e *InconsistentError) Error() string {
-	return fmt.Sprintf("mtu: inconsistent results: %d-byte packets were lost twice while %d-byte packets were acknowledged (random loss, or a path that changed during the search)", e.Smaller, e.Larger)
+	return fmt.Sprintf("mtu: inconsistent results: %d-byte packets were lost %d times while %d-byte packets were acknowledged (a path that changed during the search, or load balancing over paths with different MTUs)", e.Smaller, inconsistentAfter, e.Larger)
+}
+
+type roundKey struct{}
+
+// RoundOf returns the round number of the Run that called a SendFunc with
+// ctx (1 for the first), or 0 outside a Run. Probes of one round run at the
+// same time; a SendFunc can compare a probe with the others of its round
+// (the control probe's RTT, say) through it.
+func RoundOf(ctx context.Context) int {
+	r, _ := ctx.Value(roundKey{}).(int)
+	return r
 }
 
 // Run brackets the path MTU within [Min, Max].
@@ -132,19 +168,26 @@ func (e *InconsistentError) Error() string {
 // Round 1 tries Max and, while the worst-case round count allows, pairs of
 // plateau P and P+1 inside the range (P ok and P+1 lost pins the MTU at P in
 // one round); plateaus are taken in priority order. Every round first finds
-// the fewest rounds T that can still finish in the worst case with Parallel
-// probes per round, then adds plateau pairs only while they keep T, and
-// spreads the remaining probes over the unknown range (a k-ary search) so
+// the fewest rounds T that can still finish in the worst case with the
+// probes left for planning, then adds plateau pairs only while they keep T,
+// and spreads the remaining probes over the unknown range (a k-ary search) so
 // that the largest remaining gap is as small as possible. Later rounds refine
 // inside [LargestOK, SmallestFailed] the same way down to the exact byte.
 //
-// An acknowledged size is proof; a lost one may be noise. When a size was
-// lost while a larger one was acknowledged, the lost size is retried once in
-// a round of its own; if it is lost again, Run returns *InconsistentError.
-// A round with a spare slot also re-tests the smallest failed size once, so a
-// single random loss there does not shrink the bracket silently; a random
-// loss of the smallest failed size in a round without a spare slot (often
-// the last one) is not caught.
+// An acknowledged size is proof; a lost one may be noise (random loss). So:
+//   - once a size was acknowledged, every later round also sends the largest
+//     size acknowledged so far, the control: it shows the path works in that
+//     round, and the SendFunc may time the round's losses by it (RoundOf);
+//   - a lost size counts as failing only when it was lost Confirm times,
+//     each in a round where a smaller size was acknowledged; until then the
+//     smallest lost size above the largest acknowledged one (the bracket's
+//     upper end, what the answer rests on) is re-tested in every round,
+//     the final +1 boundary included;
+//   - a size lost below an acknowledged one is noise; it is re-tested until
+//     it passes (the search does not end before), and inconsistentAfter
+//     losses give *InconsistentError;
+//   - once noise was seen, Confirm grows by one, and more at a high loss
+//     rate (confirmUnderNoise).
 //
 // Errors are for misuse (*RangeError), a SendFunc error (returned as is) and
 // ctx ending; the Bracket so far is returned with them.
@@ -165,44 +208,93 @@ func (s Search) Run(ctx context.Context, send SendFunc) (Bracket, error) {
 	if logf == nil {
 		logf = func(string, ...any) {}
 	}
+	confirm := s.Confirm
+	if confirm <= 0 {
+		confirm = DefaultConfirm
+	}
 
-	acked := map[int]bool{}   // sizes acknowledged at least once
-	lost := map[int]int{}     // sizes never acknowledged -> times lost
-	retried := map[int]bool{} // lost sizes already retried for inconsistency
-	lo, hi := s.Min-1, s.Max+1
-	var retry []int
+	acked := map[int]bool{}  // sizes acknowledged at least once
+	lost := map[int]int{}    // sizes never acknowledged -> times lost
+	counted := map[int]int{} // of those, losses in a round where a smaller size was acknowledged
+	tried := map[int]bool{}
+	noisy := false
+	lo := s.Min - 1
 	for round := 1; ; round++ {
 		if err := ctx.Err(); err != nil {
 			return b, err
 		}
 		if round > maxRounds {
-			return b, fmt.Errorf("mtu: no bracket after %d rounds (lo %d, hi %d)", maxRounds, lo, hi)
+			return b, fmt.Errorf("mtu: no bracket after %d rounds (lo %d)", maxRounds, lo)
 		}
-		var sizes []int
-		if len(retry) > 0 {
-			sizes = retry
-			logf("mtu: round %d retries %v, lost while %d passed", round, sizes, lo)
-		} else {
-			if hi-lo <= 1 {
-				break
+		need := confirm
+		if noisy {
+			need = confirmUnderNoise(confirm, b.Noise, b.Probes)
+		}
+		// hi: the smallest lost size above lo, and whether it is confirmed.
+		hi := s.Max + 1
+		for size := range lost {
+			if size > lo {
+				hi = min(hi, size)
 			}
-			var mandatory []int
-			if _, tried := lost[s.Max]; !tried && !acked[s.Max] {
-				mandatory = []int{s.Max}
+		}
+		hiFailing := hi > s.Max || counted[hi] >= need ||
+			(lo < s.Min && lost[hi] >= need+2) // nothing ever passed: accept repeated loss
+		var bad []int // sizes lost below an acknowledged one: noise until they pass again
+		for size := range lost {
+			if size < lo {
+				bad = append(bad, size)
 			}
-			sizes = plan(lo, hi, k, mandatory, plateaus)
-			// A spare slot re-tests the smallest failed size, which the
-			// answer rests on, if it was lost only once so far: a random
-			// loss there would otherwise shrink the bracket silently.
-			if len(sizes) < k && hi <= s.Max && lost[hi] == 1 {
-				sizes = append(sizes, hi)
-			}
-			logf("mtu: round %d probes %v within ok %d, failed %d", round, sizes, lo, hi)
+		}
+		slices.Sort(bad)
+		if hi-lo <= 1 && hiFailing && len(bad) == 0 {
+			b.finish(s, lo, hi)
+			logf("mtu: bracket [%d, %d] after %d rounds, %d probes (%d re-tests, %d noise)", b.LargestOK, b.SmallestFailed, b.Rounds, b.Probes, b.Retests, b.Noise)
+			return b, nil
 		}
 
-		tries, err := runRound(ctx, send, round, sizes)
+		// Fixed probes first: the control, the unconfirmed upper end,
+		// sizes lost below lo (noise, unless they keep failing).
+		fixed := map[int]bool{}
+		room := k // slots for fixed probes; one stays for planning while a gap is open
+		if hi-lo > 1 {
+			room--
+		}
+		if lo >= s.Min && k >= 2 {
+			fixed[lo] = true
+		}
+		if hi <= s.Max && !hiFailing && len(fixed) < room {
+			fixed[hi] = true
+		}
+		for _, size := range bad {
+			if len(fixed) < room {
+				fixed[size] = true
+			}
+		}
+		var mandatory []int
+		if !tried[s.Max] {
+			mandatory = []int{s.Max}
+		}
+		var sizes []int
+		if k > len(fixed) {
+			sizes = plan(lo, hi, k-len(fixed), mandatory, plateaus)
+		}
+		for size := range fixed {
+			if !slices.Contains(sizes, size) {
+				sizes = append(sizes, size)
+			}
+		}
+		slices.Sort(sizes)
+		logf("mtu: round %d probes %v within ok %d, failed %d (confirmed %v)", round, sizes, lo, hi, hiFailing)
+
+		tries, err := runRound(context.WithValue(ctx, roundKey{}, round), send, round, sizes)
 		b.Rounds++
 		b.Probes += len(tries)
+		for _, t := range tries {
+			if tried[t.Size] {
+				b.Retests++
+			}
+			tried[t.Size] = true
+		}
 		b.Tried = append(b.Tried, tries...)
 		if err != nil {
 			return b, err
@@ -210,48 +302,69 @@ func (s Search) Run(ctx context.Context, send SendFunc) (Bracket, error) {
 		if err := ctx.Err(); err != nil {
 			return b, err // results of a cancelled round are not evidence
 		}
+		smallestOK := 0
 		for _, t := range tries {
-			if t.OK {
-				acked[t.Size] = true
-				delete(lost, t.Size)
-			} else if !acked[t.Size] {
-				lost[t.Size]++
+			if t.OK && (smallestOK == 0 || t.Size < smallestOK) {
+				smallestOK = t.Size
 			}
 		}
-
-		lo = s.Min - 1
+		for _, t := range tries {
+			switch {
+			case t.OK:
+				acked[t.Size] = true
+				if lost[t.Size] > 0 {
+					b.Noise += lost[t.Size]
+					noisy = true
+				}
+				delete(lost, t.Size)
+				delete(counted, t.Size)
+			case acked[t.Size]:
+				b.Noise++ // a control lost: proof it passes exists
+				noisy = true
+			default:
+				lost[t.Size]++
+				// With one probe per round no smaller size can pass
+				// beside it: every loss counts.
+				if k == 1 || smallestOK > 0 && smallestOK < t.Size {
+					counted[t.Size]++
+				}
+			}
+		}
 		for size := range acked {
 			lo = max(lo, size)
 		}
-		var bad []int // lost sizes below an acknowledged one
-		hi = s.Max + 1
-		for size := range lost {
+		for size, n := range lost {
 			if size < lo {
-				bad = append(bad, size)
-			} else {
-				hi = min(hi, size)
-			}
-		}
-		slices.Sort(bad)
-		retry = retry[:0]
-		for _, size := range bad {
-			if retried[size] {
-				return b, &InconsistentError{Smaller: size, Larger: lo, Tried: triesOf(b.Tried, size, lo)}
-			}
-			if len(retry) < k {
-				retried[size] = true
-				retry = append(retry, size)
+				if n >= inconsistentAfter {
+					return b, &InconsistentError{Smaller: size, Larger: lo, Tried: triesOf(b.Tried, size, lo)}
+				}
+				noisy = true
 			}
 		}
 	}
+}
+
+// confirmUnderNoise is how many counted losses make a size failing once the
+// search has seen noise: at least one more than confirm, and enough that a
+// size that does pass is lost that often by chance with probability below
+// 1e-4, at the loss rate seen so far ((noise+1)/(probes+2), Laplace's rule),
+// capped at 6.
+func confirmUnderNoise(confirm, noise, probes int) int {
+	rate := float64(noise+1) / float64(probes+2)
+	need := confirm + 1
+	for p := math.Pow(rate, float64(need)); p > 1e-4 && need < 6; p *= rate {
+		need++
+	}
+	return need
+}
+
+func (b *Bracket) finish(s Search, lo, hi int) {
 	if lo >= s.Min {
 		b.LargestOK = lo
 	}
 	if hi <= s.Max {
 		b.SmallestFailed = hi
 	}
-	logf("mtu: bracket [%d, %d] after %d rounds, %d probes", b.LargestOK, b.SmallestFailed, b.Rounds, b.Probes)
-	return b, nil
 }
 
 func triesOf(tried []Try, a, b int) []Try {

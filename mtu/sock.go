@@ -47,6 +47,19 @@ type WatchOptions struct {
 	// Poll is the TCP_INFO polling interval; 0 means 2 ms. It is clamped
 	// to 1..50 ms.
 	Poll time.Duration
+	// AnyProgress makes Watch return Delivered as soon as any of the
+	// watched bytes is acknowledged, cumulatively (tcpi_bytes_acked above
+	// AckedBefore, the value read before the write) or selectively
+	// (tcpi_sacked > 0, RFC 2018): one full-size segment that arrived
+	// proves that the path carries its size, whatever random loss did to
+	// the others.
+	AnyProgress bool
+	AckedBefore uint64
+	// LostAfter, if set, is asked at every poll for the caller's own loss
+	// limit: a positive d means Lost once nothing was acknowledged for d,
+	// retransmission evidence or not (e.g. d from a control probe of the
+	// same round that was acknowledged long ago). 0 leaves the RTO rule.
+	LostAfter func() time.Duration
 }
 
 // DefaultMaxWait bounds a Watch when WatchOptions.MaxWait is 0. A black hole

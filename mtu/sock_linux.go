@@ -431,6 +431,9 @@ func Watch(ctx context.Context, c syscall.Conn, want uint64, opt WatchOptions) (
 	defer deadline.Stop()
 	for {
 		done := false
+		if opt.AnyProgress && (info.BytesAcked > opt.AckedBefore || info.Sacked > 0) {
+			return Delivered, info, nil
+		}
 		if want > 0 {
 			done = info.BytesAcked >= want
 		} else {
@@ -468,6 +471,11 @@ func Watch(ctx context.Context, c syscall.Conn, want uint64, opt WatchOptions) (
 		retrans := info.Retransmits > 0 || info.Lost > 0 || info.TotalRetrans > retransBase
 		if retrans && now.Sub(lastProgress) >= max(opt.MinWait, time.Duration(opt.RTOs)*rto) {
 			return Lost, info, nil
+		}
+		if opt.LostAfter != nil {
+			if d := opt.LostAfter(); d > 0 && now.Sub(lastProgress) >= d {
+				return Lost, info, nil
+			}
 		}
 		select {
 		case <-ctx.Done():

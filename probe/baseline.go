@@ -9,7 +9,8 @@ import (
 // Compare reports how cur regressed from base, a saved run of the same
 // command and target: the pre- and post-change check of a firewall rule.
 // A regression is critical: an address that was good and is not, a path
-// that became a PMTU black hole, a path MTU that dropped, a server idle
+// that became a PMTU black hole or whose path MTU dropped, in either
+// direction (MTUInfo.Reverse is server to client), a server idle
 // timeout that shrank beyond measurement noise (max(100 ms, 1 %)), a
 // domain that stopped resolving. Addresses that appeared or vanished are
 // warnings.
@@ -46,6 +47,14 @@ func Compare(base, cur *Report) []Finding {
 			}
 			if bm.PathMTU != nil && cm.PathMTU != nil && *cm.PathMTU < *bm.PathMTU {
 				add(SevCritical, "regression-path-mtu", "%s: path MTU dropped from %d to %d", c.label(), *bm.PathMTU, *cm.PathMTU)
+			}
+			if br, cr := bm.Reverse, cm.Reverse; br != nil && cr != nil {
+				if br.Verdict != VerdictBlackhole && cr.Verdict == VerdictBlackhole {
+					add(SevCritical, "regression-reverse-pmtu-blackhole", "%s: server to client, the path was %s, now it is a PMTU black hole above %s bytes", c.label(), br.Verdict, intOr(cr.PathMTU, "?"))
+				}
+				if br.PathMTU != nil && cr.PathMTU != nil && *cr.PathMTU < *br.PathMTU {
+					add(SevCritical, "regression-reverse-path-mtu", "%s: server to client, path MTU dropped from %d to %d", c.label(), *br.PathMTU, *cr.PathMTU)
+				}
 			}
 		}
 		if b.TimeoutMS != nil && c.TimeoutMS != nil {

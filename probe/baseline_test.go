@@ -1,6 +1,7 @@
 package probe
 
 import (
+	"fmt"
 	"testing"
 	"time"
 )
@@ -13,7 +14,9 @@ func TestParseThresholds(t *testing.T) {
 	}{
 		{"", Thresholds{}, false},
 		{"time=2s", Thresholds{Time: 2 * time.Second}, false},
-		{"time=2s,timeout=300s,mtu=1400,cert=14", Thresholds{2 * time.Second, 300 * time.Second, 1400, 14}, false},
+		{"time=2s,timeout=300s,mtu=1400,cert=14", Thresholds{Time: 2 * time.Second, Timeout: 300 * time.Second, MTU: 1400, CertDays: 14}, false},
+		{"transient=1", Thresholds{Transient: 1}, false},
+		{"transient=0", Thresholds{}, true},
 		{"mtu=0", Thresholds{}, true},
 		{"speed=3", Thresholds{}, true},
 		{"time", Thresholds{}, true},
@@ -96,5 +99,39 @@ func TestCompare(t *testing.T) {
 	}
 	if fs := Compare(base, base); len(fs) != 0 {
 		t.Errorf("Compare(base, base) = %+v, want nothing", fs)
+	}
+}
+
+// TestCompareReverse: the server-to-client direction (MTUInfo.Reverse)
+// regresses on its own, with its own codes, while the outbound stays fine.
+func TestCompareReverse(t *testing.T) {
+	n := func(v int) *int { return &v }
+	res := func(out, in string, inMTU int) Result {
+		return Result{Host: "mx1", Address: "192.0.2.1", Outcome: OK, MTUInfo: &MTUInfo{PathMTU: n(1500), Verdict: out,
+			Reverse: &MTUReverse{PathMTU: n(inMTU), Verdict: in}}}
+	}
+	for _, tc := range []struct {
+		name      string
+		base, cur Result
+		want      []string
+	}{
+		{"became a black hole", res(VerdictNoBottleneck, VerdictNoBottleneck, 1500), res(VerdictNoBottleneck, VerdictBlackhole, 1400),
+			[]string{"regression-reverse-pmtu-blackhole", "regression-reverse-path-mtu"}},
+		{"path MTU dropped", res(VerdictNoBottleneck, VerdictPMTUDWorking, 1492), res(VerdictNoBottleneck, VerdictPMTUDWorking, 1400),
+			[]string{"regression-reverse-path-mtu"}},
+		{"same", res(VerdictNoBottleneck, VerdictMSSClamped, 1400), res(VerdictNoBottleneck, VerdictMSSClamped, 1400), nil},
+		{"improved", res(VerdictNoBottleneck, VerdictBlackhole, 1400), res(VerdictNoBottleneck, VerdictNoBottleneck, 1500), nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			base := &Report{Command: "mtu", Target: "example.com", Outcome: OK, Results: []Result{tc.base}}
+			cur := &Report{Command: "mtu", Target: "example.com", Outcome: OK, Results: []Result{tc.cur}}
+			var got []string
+			for _, f := range Compare(base, cur) {
+				got = append(got, f.Code)
+			}
+			if fmt.Sprint(got) != fmt.Sprint(tc.want) {
+				t.Errorf("Compare(%s) = %v, want %v", tc.name, got, tc.want)
+			}
+		})
 	}
 }

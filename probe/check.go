@@ -14,6 +14,12 @@ import (
 	"time"
 )
 
+// QuitTimeout bounds the wait for the reply to QUIT. The verdict is in by
+// then, so a server that does not answer QUIT costs a couple of seconds,
+// not another reply timeout (RFC 5321 §4.1.1.10 asks for 221, but the
+// probe does not judge it).
+const QuitTimeout = 2 * time.Second
+
 // DefaultReplyTimeout bounds the wait for each reply. RFC 5321 §4.5.3.2
 // lets a server take 5 minutes over its greeting; in practice a delayed
 // greeting (postscreen's greet wait, tarpits) stays well under a minute, so
@@ -154,12 +160,35 @@ func (r *Result) setFailure(o Outcome, msg string) {
 }
 
 // Classify maps an error from Dial or a Conn method to an outcome.
+//
+// It names only what the wire showed: closed needs a FIN (ErrClosed),
+// reset an RST (ErrReset, with its errno). Other socket errors of an
+// established connection are classified by their errno: ECONNABORTED is
+// a reset, EHOSTUNREACH and ENETUNREACH (an ICMP error for a connection
+// in progress) are unreachable, and ETIMEDOUT (the kernel gave up
+// retransmitting) is a reply timeout. TLS record errors after STARTTLS
+// are tls-error.
+//
+// context.Canceled and context.DeadlineExceeded are not the peer's doing:
+// the run was stopped while the step waited for the peer. The step is
+// recorded reply-timeout (it got no answer in the time the run allowed,
+// as the exporter reports sessions its scrape deadline cut), and the
+// caller tells a cancellation apart by the ctx.Err() that Run, Session
+// and the commands return, which they report as UNKNOWN, not as a
+// verdict on the server.
+//
+// An error Classify does not know (a local failure such as ENOBUFS) is
+// not passed off as a FIN or RST that nobody saw: it is reported as
+// reply-timeout too, since the step ended without its reply, and the
+// error's own text goes into Result.Error.
 func Classify(err error) Outcome {
 	var (
 		de *DialError
 		pv *ProtocolViolation
 		he *HandshakeError
 		se *StallError
+		ae tls.AlertError
+		re tls.RecordHeaderError
 	)
 	switch {
 	case err == nil:
@@ -168,36 +197,64 @@ func Classify(err error) Outcome {
 		return PMTUBlackhole
 	case errors.As(err, &de):
 		return de.Outcome
-	case errors.Is(err, ErrReset):
+	case errors.Is(err, ErrReset), errors.Is(err, syscall.ECONNABORTED):
 		return Reset
 	case errors.Is(err, ErrClosed):
 		return Closed
 	case errors.As(err, &pv):
 		return ProtocolError
-	case errors.As(err, &he):
+	case errors.As(err, &he), errors.As(err, &ae), errors.As(err, &re):
 		return TLSError
 	case errors.As(err, new(*LostError)):
 		return ReplyTimeout
+	case errors.Is(err, syscall.EHOSTUNREACH), errors.Is(err, syscall.ENETUNREACH):
+		return Unreachable
 	case errors.Is(err, ErrReplyTimeout), errors.Is(err, os.ErrDeadlineExceeded),
-		errors.Is(err, context.DeadlineExceeded):
+		errors.Is(err, context.DeadlineExceeded), errors.Is(err, syscall.ETIMEDOUT):
+		return ReplyTimeout
+	case errors.Is(err, context.Canceled):
 		return ReplyTimeout
 	}
-	return Closed
+	return ReplyTimeout
 }
 
-// replyOutcome classifies a reply received for a command: a 421 that
-// nobody asked for is a server closing the session (RFC 5321 §3.8), any
-// other unsolicited reply is a protocol error, and 4yz/5yz is a rejection.
-func replyOutcome(rp Reply) (Outcome, string) {
+// replyOutcome classifies a reply received for a command. A reply that
+// nobody asked for and that is not a rejection (a 2yz "keepalive", a 3yz)
+// is a protocol error: RFC 5321 §4.2 has a server reply only to commands,
+// and §3.8 allows only the closing 421 unprompted. A 4yz or 5yz is a
+// rejection, whether it answers the command or came just before it (a
+// 421 the server sent while the client was quiet is then retold as a
+// server timeout by explainClose). want is the code the command needs
+// (354 for DATA, RFC 5321 §4.1.1.4), or 0 for any 2yz.
+func replyOutcome(rp Reply, want int) (Outcome, string) {
 	switch {
-	case rp.Unsolicited && rp.Code == 421:
-		return ServerTimeout, "server closed the session: " + rp.String()
-	case rp.Unsolicited:
+	case rp.Unsolicited && rp.OK():
 		return ProtocolError, "reply nobody asked for: " + rp.String()
+	case !rp.OK() && rp.Unsolicited:
+		return Rejected, "server ended the session unasked: " + rp.String()
 	case !rp.OK():
 		return Rejected, "rejected: " + rp.String()
+	case want != 0 && rp.Code != want:
+		return ProtocolError, fmt.Sprintf("answered %s, not %d", rp.String(), want)
+	case want == 0 && rp.Class() != 2:
+		return ProtocolError, fmt.Sprintf("answered %s, not 2yz", rp.String())
 	}
 	return OK, ""
+}
+
+// IsGreylisting reports whether a rejection is greylisting: 450 or 451
+// with enhanced code 4.2.0 or 4.7.1 (RFC 3463 §3.3, §3.8, as Postgrey
+// and Postfix's policy services send them), or a text that says
+// "greylist" (or "graylist"), in any case.
+func IsGreylisting(rp Reply) bool {
+	if rp.Code != 450 && rp.Code != 451 {
+		return false
+	}
+	if rp.Enhanced == "4.2.0" || rp.Enhanced == "4.7.1" {
+		return true
+	}
+	t := strings.ToLower(rp.Text)
+	return strings.Contains(t, "greylist") || strings.Contains(t, "graylist")
 }
 
 // helo returns the EHLO argument for a session from local.
@@ -316,15 +373,18 @@ func (d *dialogue) step(phases []string, lines ...string) ([]Reply, bool) {
 		replies = append(replies, rp)
 		rc := rp
 		r.Reply = &rc
-		if o, msg := replyOutcome(rp); o != OK {
+		phase := phases[min(i, len(phases)-1)]
+		if o, msg := replyOutcome(rp, wantCode(phase)); o != OK {
 			fail(i, o, msg)
+			if o == Rejected && !rp.Unsolicited {
+				d.noteRejection(phase, rp)
+			}
 			// The rest of a pipelined group is still owed (RFC 2920
 			// §3.1); read it so that a later QUIT gets its own reply.
+			// Those replies go to the timeline; the result keeps the
+			// one that failed.
 			for j := i + 1; j < n && !rp.Unsolicited; j++ {
-				if rest, err := c.ReadReply(d.ctx, d.rt); err == nil {
-					rc := rest
-					r.Reply = &rc
-				} else {
+				if _, err := c.ReadReply(d.ctx, QuitTimeout); err != nil {
 					break
 				}
 			}
@@ -334,10 +394,34 @@ func (d *dialogue) step(phases []string, lines ...string) ([]Reply, bool) {
 		if at < prev { // queued before the command was sent
 			at = c.Since()
 		}
-		r.timePhase(phases[min(i, len(phases)-1)], at-prev)
+		r.timePhase(phase, at-prev)
 		prev = at
 	}
 	return replies, true
+}
+
+// wantCode is the reply a phase needs: 220 for the greeting (RFC 5321
+// §4.3.2), 354 for DATA (§4.1.1.4: the body is sent only after 354), and
+// any 2yz (0) otherwise.
+func wantCode(phase string) int {
+	switch phase {
+	case "banner":
+		return 220
+	case "data":
+		return 354
+	}
+	return 0
+}
+
+// noteRejection adds the findings a rejection calls for: greylisting is a
+// healthy server asking for a retry later, not a failure.
+func (d *dialogue) noteRejection(phase string, rp Reply) {
+	if !IsGreylisting(rp) {
+		return
+	}
+	d.r.Findings = append(d.r.Findings, Finding{SevInfo, "greylisted",
+		fmt.Sprintf("%s greylisted the probe at %s (%s): the server is healthy; a sender that retries after the server's greylisting delay will pass",
+			who(d.t, d.r.Address), phase, rp.String())})
 }
 
 // step1 is step for one command (or the greeting, with no line).
@@ -350,25 +434,27 @@ func (d *dialogue) step1(phase string, line ...string) (Reply, bool) {
 }
 
 // quit says QUIT after a failure, as RFC 5321 §3.1 and §4.1.1.10 ask,
-// when the server is still talking; its reply is not judged.
+// when the server is still talking; its reply is not judged and is
+// awaited for QuitTimeout at most.
 func (d *dialogue) quit() {
 	if d.r.Reply != nil && !d.r.Reply.Unsolicited && d.c.readDone() == nil {
-		_, _ = d.c.Cmd(d.ctx, d.rt, "QUIT")
+		_, _ = d.c.Cmd(d.ctx, min(d.rt, QuitTimeout), "QUIT")
 	}
 }
 
 // finish ends a successful dialogue with QUIT, timed as phase "quit". The
-// server must answer 221 (RFC 5321 §4.1.1.10); one that just closes is
-// not failed for it, but a reply nobody asked for is.
+// server must answer 221 (RFC 5321 §4.1.1.10); one that just closes, or
+// does not answer within QuitTimeout, is not failed for it, but a reply
+// nobody asked for is.
 func (d *dialogue) finish() {
 	start := d.c.Since()
-	rp, err := d.c.Cmd(d.ctx, d.rt, "QUIT")
+	rp, err := d.c.Cmd(d.ctx, min(d.rt, QuitTimeout), "QUIT")
 	d.r.timePhase("quit", d.c.Since()-start)
 	if err == nil {
 		rc := rp
 		d.r.Reply = &rc
 		if rp.Unsolicited {
-			o, msg := replyOutcome(rp)
+			o, msg := replyOutcome(rp, 0)
 			d.r.setFailure(o, "quit: "+msg)
 		}
 	}
@@ -419,7 +505,7 @@ func (d *dialogue) greet(starttls bool) bool {
 		r.setFailure(Classify(err), "starttls: "+err.Error())
 		return false
 	case st == nil:
-		o, msg := replyOutcome(rp)
+		o, msg := replyOutcome(rp, 220)
 		r.setFailure(o, "starttls: "+msg)
 		d.quit()
 		return false

@@ -1,7 +1,6 @@
 package probe
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"encoding/json"
@@ -47,21 +46,67 @@ const (
 )
 
 // Event is one entry of a session's timeline.
+//
+// Consecutive writes of message data in chunks of one size, alone or
+// separated only by chunk pauses, are coalesced into one EvData event
+// with a Count, so that a 1 MB body written a byte at a time costs one
+// event rather than a million: Bytes is then the total, At the first
+// write, Last the last one, and Text says "2048 chunks of 1 B, 1.0 ms
+// apart".
 type Event struct {
 	At    time.Duration `json:"-"` // from connect
 	Kind  EventKind     `json:"kind"`
 	Text  string        `json:"text,omitempty"`
 	Bytes int           `json:"bytes,omitempty"`
+	Count int           `json:"count,omitempty"` // writes a coalesced data event stands for
 	Reply *Reply        `json:"reply,omitempty"`
+	Last  time.Duration `json:"-"` // the last write of a coalesced event
+
+	chunk int    // a data run's chunk size
+	short bool   // the run ended with a shorter chunk
+	gap   string // the chunk pause between the run's writes ("" for none)
 }
 
-// MarshalJSON adds the offset from connect in milliseconds as "t_ms".
+// MarshalJSON adds the offset from connect in milliseconds as "t_ms"
+// (and "last_ms" for a coalesced event).
 func (e Event) MarshalJSON() ([]byte, error) {
 	type plain Event
+	var last *float64
+	if e.Count > 1 {
+		last = ptr(ms(e.Last))
+	}
 	return json.Marshal(struct {
 		TMS float64 `json:"t_ms"`
 		plain
-	}{ms(e.At), plain(e)})
+		LastMS *float64 `json:"last_ms,omitempty"`
+	}{ms(e.At), plain(e), last})
+}
+
+// end returns when the event ended: its last write, for a coalesced one.
+func (e Event) end() time.Duration {
+	if e.Count > 1 {
+		return e.Last
+	}
+	return e.At
+}
+
+// describeRun sets the text of a coalesced data event.
+func (e *Event) describeRun() {
+	if e.Count < 2 || e.Text != "" {
+		return
+	}
+	apart := (e.Last - e.At) / time.Duration(e.Count-1)
+	gap := fmt.Sprintf("%.1f ms", float64(apart)/1e6)
+	if apart < time.Millisecond {
+		gap = fmt.Sprintf("%.1f µs", float64(apart)/1e3)
+	}
+	e.Text = fmt.Sprintf("%d chunks of %d B, %s apart", e.Count, e.chunk, gap)
+	if e.short {
+		e.Text += ", the last one shorter"
+	}
+	if e.gap != "" {
+		e.Text += " (" + e.gap + ")"
+	}
 }
 
 // ms converts a duration to milliseconds rounded to the microsecond.
@@ -112,6 +157,11 @@ type Conn struct {
 	leftover  []byte        // bytes read past a reply the reader stopped after
 	finAt     time.Duration // when the peer's FIN arrived, or -1
 	closed    bool
+	// writeReset is the errno a write met when the peer reset the
+	// connection ("ECONNRESET" or "EPIPE"), or "".
+	writeReset  string
+	unsolicited int // replies nobody asked for so far
+	run         int // index of the data event later writes may join, or -1
 
 	tcp tcpTrack // bytes written, for TCP_INFO evidence (evidence.go)
 
@@ -123,7 +173,7 @@ func newConn(c net.Conn, start time.Time, now func() time.Time, connectText stri
 	if now == nil {
 		now = time.Now
 	}
-	cn := &Conn{raw: c, conn: c, start: start, now: now, pending: 1, finAt: -1,
+	cn := &Conn{raw: c, conn: c, start: start, now: now, pending: 1, finAt: -1, run: -1,
 		notify: make(chan struct{}, 1)}
 	cn.Event(EvConnect, connectText)
 	cn.startReader(nil)
@@ -149,7 +199,11 @@ func (c *Conn) RemoteAddr() net.Addr { return c.raw.RemoteAddr() }
 func (c *Conn) Timeline() []Event {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return append([]Event(nil), c.events...)
+	tl := append([]Event(nil), c.events...)
+	for i := range tl {
+		tl[i].describeRun()
+	}
+	return tl
 }
 
 // FINAt returns when the peer's FIN arrived, if it did.
@@ -170,8 +224,54 @@ func (c *Conn) eventLocked(e Event) Event {
 	if e.At == 0 {
 		e.At = c.Since()
 	}
+	if e.Kind == EvData && e.Text == "" && e.Bytes > 0 {
+		if c.mergeData(e) {
+			return c.events[c.run]
+		}
+		e.Count, e.chunk = 1, e.Bytes
+		c.events = append(c.events, e)
+		c.run = len(c.events) - 1
+		return e
+	}
 	c.events = append(c.events, e)
 	return e
+}
+
+// mergeData folds a data write into the run of data writes it continues:
+// the run's last event is the latest one, or only a chunk pause (its
+// start and end) came after it, the same pause as between the run's
+// earlier writes; the chunk is of the run's size, or shorter once, at
+// the end.
+func (c *Conn) mergeData(e Event) bool {
+	if c.run < 0 || c.run >= len(c.events) {
+		return false
+	}
+	run := &c.events[c.run]
+	tail := c.events[c.run+1:]
+	gap := ""
+	switch {
+	case len(tail) == 0:
+	case len(tail) == 2 && tail[0].Kind == EvPauseStart && tail[1].Kind == EvPauseEnd &&
+		strings.HasPrefix(tail[0].Text, "chunk-pause "):
+		gap = tail[0].Text
+	default:
+		return false
+	}
+	if run.Count > 1 && gap != run.gap {
+		return false
+	}
+	switch {
+	case run.short || e.Bytes > run.chunk:
+		return false
+	case e.Bytes < run.chunk:
+		run.short = true
+	}
+	c.events = c.events[:c.run+1]
+	run.gap = gap
+	run.Count++
+	run.Bytes += e.Bytes
+	run.Last = e.At
+	return true
 }
 
 func (c *Conn) signal() {
@@ -193,71 +293,62 @@ func (c *Conn) startReader(buf []byte) {
 }
 
 // readLoop parses replies as they arrive so that a reply, FIN or RST that
-// comes while the probe is idle is timestamped when it happens.
+// comes while the probe is idle is timestamped when it happens. The bytes
+// are judged by a replyReader, so how TCP segments them does not matter.
 func (c *Conn) readLoop(conn net.Conn, buf []byte, done chan struct{}) {
 	defer close(done)
 	defer c.signal()
 	var (
-		code       int
-		lines      []string
-		replyBytes int
-		chunk      = make([]byte, 4096)
+		rr    replyReader
+		chunk = make([]byte, 4096)
+		fault *ProtocolViolation
 	)
+	emit := func(code int, lines []string) bool {
+		stop, pv := c.deliver(newReply(code, lines, c.Since()))
+		fault = pv
+		return stop || pv != nil
+	}
 	for {
-		for {
-			i := bytes.IndexByte(buf, '\n')
-			if i < 0 {
-				break
+		if len(buf) > 0 {
+			rest, stopped, pv := rr.feed(buf, emit)
+			if pv == nil {
+				pv = fault
 			}
-			line := bytes.TrimSuffix(buf[:i], []byte{'\r'})
-			buf = buf[i+1:]
-			if len(line) > MaxLineBytes {
-				c.fail(&ProtocolViolation{Reason: fmt.Sprintf("reply line of %d bytes exceeds %d", len(line), MaxLineBytes), Bytes: line})
+			if pv != nil {
+				c.fail(pv)
 				return
 			}
-			if j := bytes.IndexFunc(line, isBinary); j >= 0 {
-				c.fail(&ProtocolViolation{Reason: "binary bytes in reply", Bytes: line})
-				return
-			}
-			cd, more, text, err := parseLine(string(line))
-			if err != nil {
-				c.fail(&ProtocolViolation{Reason: err.Error(), Bytes: line})
-				return
-			}
-			if len(lines) > 0 && cd != code {
-				c.fail(&ProtocolViolation{Reason: fmt.Sprintf("continuation line with code %d inside a %d reply", cd, code), Bytes: line})
-				return
-			}
-			code = cd
-			lines = append(lines, text)
-			replyBytes += len(line)
-			if len(lines) > MaxReplyLines || replyBytes > MaxReplyBytes {
-				c.fail(&ProtocolViolation{Reason: fmt.Sprintf("reply never ends (%d lines, %d bytes without a final line)", len(lines), replyBytes), Bytes: line})
-				return
-			}
-			if more {
-				continue
-			}
-			stop := c.deliver(newReply(code, lines, c.Since()))
-			code, lines, replyBytes = 0, nil, 0
-			if stop {
+			if stopped {
 				c.mu.Lock()
-				c.leftover = buf
+				c.leftover = append([]byte(nil), rest...)
 				c.mu.Unlock()
 				return
 			}
 		}
-		if len(buf) > MaxLineBytes {
-			c.fail(&ProtocolViolation{Reason: fmt.Sprintf("reply line exceeds %d bytes without an end", MaxLineBytes), Bytes: buf})
-			return
-		}
 		n, err := conn.Read(chunk)
-		buf = append(buf, chunk[:n]...)
+		buf = chunk[:n]
 		if err != nil {
-			if len(lines) > 0 || len(buf) > 0 {
+			if n > 0 {
+				// Bytes that came with the error are judged first.
+				rest, stopped, pv := rr.feed(buf, emit)
+				if pv == nil {
+					pv = fault
+				}
+				if pv != nil {
+					c.fail(pv)
+					return
+				}
+				if stopped {
+					c.mu.Lock()
+					c.leftover = append([]byte(nil), rest...)
+					c.mu.Unlock()
+					return
+				}
+			}
+			if p := rr.partial(); p != "" {
 				// The peer went away in the middle of a reply; the
 				// partial reply is recorded so nothing is lost.
-				c.Event(EvError, "incomplete reply before connection end: "+quote(append([]byte(strings.Join(lines, "|")), buf...), 120))
+				c.Event(EvError, "incomplete reply before connection end: "+p)
 			}
 			c.readFailed(err)
 			return
@@ -269,8 +360,12 @@ func isBinary(r rune) bool {
 	return r == 0 || (r < 0x20 && r != '\t') || r == 0x7f
 }
 
+// MaxUnsolicited bounds the replies nobody asked for that the probe
+// keeps; a peer that sends more is not speaking SMTP.
+const MaxUnsolicited = 32
+
 // deliver queues a reply and reports whether the reader must stop.
-func (c *Conn) deliver(r Reply) (stop bool) {
+func (c *Conn) deliver(r Reply) (stop bool, pv *ProtocolViolation) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	kind := EvReply
@@ -279,6 +374,10 @@ func (c *Conn) deliver(r Reply) (stop bool) {
 	} else {
 		r.Unsolicited = true
 		kind = EvUnsolicited
+		c.unsolicited++
+		if c.unsolicited > MaxUnsolicited {
+			return true, &ProtocolViolation{Reason: fmt.Sprintf("more than %d replies nobody asked for", MaxUnsolicited), Bytes: []byte(r.String())}
+		}
 	}
 	rr := r
 	c.eventLocked(Event{At: r.At, Kind: kind, Reply: &rr})
@@ -288,7 +387,7 @@ func (c *Conn) deliver(r Reply) (stop bool) {
 		stop = true
 	}
 	c.signal()
-	return stop
+	return stop, nil
 }
 
 // fail ends the reader with a protocol error.
@@ -302,14 +401,32 @@ func (c *Conn) fail(err *ProtocolViolation) {
 }
 
 // readFailed classifies the error that ended reading.
+//
+// A reset is a reset whichever goroutine meets it first. Linux hands the
+// ECONNRESET of an incoming RST to the first system call on the socket:
+// when that is a write, the reader's next read returns a plain EOF, just
+// as a FIN would. So an EOF is taken as a FIN only when the socket says
+// so: TCP_INFO's state is CLOSE_WAIT after a FIN but CLOSE after a reset
+// (RFC 9293 §3.3.2), and a write that already met the reset settles it.
 func (c *Conn) readFailed(err error) {
+	eof := errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
+	var stateReset bool
+	if eof {
+		stateReset, _ = tcpReset(c.raw)
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	var e error
 	switch {
 	case c.closed || errors.Is(err, net.ErrClosed):
 		e = ErrLocalClose
-	case errors.Is(err, io.EOF):
+	case eof && c.writeReset != "":
+		e = fmt.Errorf("%w: %s (met by a write; the read saw EOF)", ErrReset, c.writeReset)
+		c.eventLocked(Event{Kind: EvRST, Text: "read: EOF after the write met " + c.writeReset})
+	case eof && stateReset:
+		e = fmt.Errorf("%w: the read saw EOF on a socket in TCP state CLOSE (a write met the errno)", ErrReset)
+		c.eventLocked(Event{Kind: EvRST, Text: "read: EOF on a reset socket (TCP state CLOSE, not CLOSE_WAIT)"})
+	case eof:
 		e = ErrClosed
 		c.finAt = c.Since()
 		c.eventLocked(Event{At: c.finAt, Kind: EvFIN, Text: "peer closed the connection"})
@@ -320,7 +437,7 @@ func (c *Conn) readFailed(err error) {
 		e = fmt.Errorf("read deadline: %w", os.ErrDeadlineExceeded)
 		c.eventLocked(Event{Kind: EvDeadline, Text: "read deadline reached"})
 	default:
-		e = err
+		e = fmt.Errorf("read: %w", err)
 		c.eventLocked(Event{Kind: EvError, Text: "read: " + err.Error()})
 	}
 	if c.readErr == nil {
@@ -387,7 +504,12 @@ func (c *Conn) write(ctx context.Context, timeout time.Duration, p []byte) error
 	}
 	switch {
 	case isReset(err):
-		c.Event(EvRST, "write: "+errnoOf(err))
+		c.mu.Lock()
+		if c.writeReset == "" {
+			c.writeReset = errnoOf(err)
+		}
+		c.eventLocked(Event{Kind: EvRST, Text: "write: " + errnoOf(err)})
+		c.mu.Unlock()
 		return fmt.Errorf("%w: %v", ErrReset, errnoOf(err))
 	case isTimeout(err):
 		c.Event(EvDeadline, "write deadline reached")
@@ -399,7 +521,7 @@ func (c *Conn) write(ctx context.Context, timeout time.Duration, p []byte) error
 		return ErrLocalClose
 	}
 	c.Event(EvError, "write: "+err.Error())
-	return err
+	return fmt.Errorf("write: %w", err)
 }
 
 // ReadReply returns the next reply, waiting at most timeout (and not past
@@ -595,6 +717,8 @@ func errnoOf(err error) string {
 			return "ECONNRESET"
 		case syscall.EPIPE:
 			return "EPIPE"
+		case syscall.ECONNREFUSED:
+			return "ECONNREFUSED"
 		}
 		return en.Error()
 	}

@@ -122,14 +122,3 @@ func TestConnUnsolicitedNon421(t *testing.T) {
 		t.Errorf("Check(unsolicited 250).Outcome = %s (%s), want protocol-error", r.Outcome, r.Error)
 	}
 }
-
-func TestDialTimeoutIsBoundedByContext(t *testing.T) {
-	t.Parallel()
-	// A cancelled run returns ctx's error, not a classified outcome.
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	_, err := (&Prober{}).Dial(ctx, closedPort(t))
-	if !errors.Is(err, context.Canceled) {
-		t.Errorf("Dial(cancelled) = %v, want context.Canceled", err)
-	}
-}

@@ -57,7 +57,9 @@ func (e *DialError) Error() string {
 	case ConnectTimeout:
 		return fmt.Sprintf("no answer to SYN within %s (4.4.1 No answer from host)", e.Elapsed.Round(time.Millisecond))
 	case Refused:
-		return "connection refused (RST to SYN)"
+		return "connection refused (RST to SYN): " + errnoOf(e.Err)
+	case Reset:
+		return "connection reset as it was established (RST after the handshake): " + errnoOf(e.Err)
 	}
 	return "connect: " + e.Err.Error()
 }
@@ -88,6 +90,11 @@ func (d *Dialer) Dial(ctx context.Context, addr netip.AddrPort) (*Conn, error) {
 	nd := net.Dialer{Control: d.Control}
 	c, err := nd.DialContext(dctx, "tcp", addr.String())
 	if err != nil {
+		if dl, ok := ctx.Deadline(); ok && ctx.Err() == nil && !time.Now().Before(dl) {
+			// The dialer's own deadline, taken from ctx, can fail the
+			// connect a moment before ctx reports that it is done.
+			<-ctx.Done()
+		}
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
@@ -100,10 +107,16 @@ func (d *Dialer) Dial(ctx context.Context, addr netip.AddrPort) (*Conn, error) {
 	return newConn(c, start, now, fmt.Sprintf("%s -> %s", c.LocalAddr(), c.RemoteAddr())), nil
 }
 
+// classifyDial names a failed connect. An RST is the peer's TCP, never an
+// ICMP unreachable: in answer to the SYN (ECONNREFUSED) it is refused;
+// right after the handshake completed, before the connect returned
+// (ECONNRESET), it is a reset.
 func classifyDial(err error, dctx context.Context) Outcome {
 	switch {
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return Refused
+	case errors.Is(err, syscall.ECONNRESET):
+		return Reset
 	case errors.Is(err, syscall.EHOSTUNREACH), errors.Is(err, syscall.ENETUNREACH),
 		errors.Is(err, syscall.EACCES), errors.Is(err, syscall.EPERM),
 		errors.Is(err, syscall.EADDRNOTAVAIL):

@@ -8,15 +8,28 @@ import (
 	"sort"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/smtpprobe/smtpprobe/mtu"
 )
 
-// Path MTU verdicts (DESIGN §2).
+// Path MTU verdicts (DESIGN §2, §3).
 const (
 	VerdictNoBottleneck = "no-bottleneck"
 	VerdictPMTUDWorking = "pmtud-working"
+	VerdictMSSClamped   = "mss-clamped"
 	VerdictBlackhole    = "pmtu-blackhole"
+	// VerdictUntested is a direction that was not measured: not asked
+	// for (--direction), or the inbound direction of a server without
+	// STARTTLS (its only large flight towards us).
+	VerdictUntested = "untested"
+)
+
+// Directions of MTUOptions.Direction.
+const (
+	DirectionOut  = "out"  // client to server: our segments
+	DirectionIn   = "in"   // server to client: the server's STARTTLS flight
+	DirectionBoth = "both" // the default
 )
 
 // MTUOptions configure path-MTU bracketing over SMTP.
@@ -29,48 +42,145 @@ type MTUOptions struct {
 	Parallel int
 	From     string // reverse-path; "" is <>
 	To       string // forward-path; "" means "postmaster"
-	// Loss tunes the loss decision; the zero value decides after two
-	// retransmission timeouts without ACK progress.
+	// Loss tunes the loss decision; the zero value decides from the
+	// round's control probe (see lossAfter), or after two retransmission
+	// timeouts without ACK progress when no control was acknowledged yet.
 	Loss mtu.WatchOptions
+	// Direction is DirectionOut, DirectionIn or DirectionBoth; "" means
+	// both.
+	Direction string
+}
+
+// ValidDirection reports whether d is a Direction MTUOptions accepts.
+func ValidDirection(d string) bool {
+	return d == "" || d == DirectionOut || d == DirectionIn || d == DirectionBoth
 }
 
 // MTUProbe is the evidence of one probe session.
 type MTUProbe struct {
 	Round       int     `json:"round"`
 	Size        int     `json:"size"`             // IP packet size asked for
-	Sent        int     `json:"sent,omitempty"`   // IP packet size TCP_INFO says was used
-	OK          bool    `json:"ok"`               // carried: every byte acknowledged at that size
-	Result      string  `json:"result"`           // delivered, lost, icmp, clamped, timed-out
+	Sent        int     `json:"sent,omitempty"`   // IP packet size TCP_INFO says was used (inbound: the largest received)
+	OK          bool    `json:"ok"`               // carried: a segment of that size was acknowledged (inbound: the flight arrived)
+	Result      string  `json:"result"`           // delivered, lost, icmp, clamped, timed-out, session-failed
+	Via         string  `json:"via,omitempty"`    // starttls (bytes after STARTTLS, no transaction), data (a message body), handshake (inbound)
 	Retransmits int     `json:"retransmits"`      // tcpi_total_retrans
+	Segments    int     `json:"segments"`         // data segments sent (inbound: received)
 	PMTU        int     `json:"pmtu,omitempty"`   // IP_MTU after the probe
 	RTTMS       float64 `json:"rtt_ms,omitempty"` // smoothed RTT
+	WaitMS      float64 `json:"wait_ms"`          // from the probe's write to its verdict
+	Attempts    int     `json:"attempts"`         // sessions it took: one lost to the dialogue is retried
+	Flight      int     `json:"flight,omitempty"` // inbound: bytes of the server's STARTTLS flight received
 }
 
-// MTUInfo is the path-MTU part of a Result.
+// MTUInfo is the path-MTU part of a Result. Its path_mtu, verdict and
+// bracket are the client-to-server direction; Reverse is the other one.
 type MTUInfo struct {
-	PathMTU      *int       `json:"path_mtu"`
-	Verdict      string     `json:"verdict,omitempty"` // absent when the probe sessions themselves failed
-	Bracket      [2]*int    `json:"bracket"`           // [largest_ok, smallest_failed]; smallest_failed null when nothing failed
-	Exact        bool       `json:"exact"`
-	Sessions     int        `json:"sessions"`
-	Rounds       int        `json:"rounds"`
-	Retransmits  int        `json:"retransmits"`
-	ICMPSeen     bool       `json:"icmp_seen"` // the kernel's path MTU dropped during a probe
-	CachedPMTU   int        `json:"cached_pmtu,omitempty"`
-	InterfaceMTU int        `json:"interface_mtu"`
-	MTUProbing   *int       `json:"tcp_mtu_probing,omitempty"` // this host's net.ipv4.tcp_mtu_probing
-	Range        [2]int     `json:"range"`
-	Probes       []MTUProbe `json:"probes"`
+	PathMTU      *int        `json:"path_mtu"`
+	Verdict      string      `json:"verdict,omitempty"` // absent when the probe sessions themselves failed
+	Bracket      [2]*int     `json:"bracket"`           // [largest_ok, smallest_failed]; smallest_failed null when nothing failed
+	Exact        bool        `json:"exact"`
+	Sessions     int         `json:"sessions"`
+	Transactions int         `json:"transactions"` // MAIL transactions opened (0 when STARTTLS carries the probes)
+	Rounds       int         `json:"rounds"`
+	Retests      int         `json:"retests"` // probes of a size tried before: controls and confirmations
+	Retransmits  int         `json:"retransmits"`
+	LossPct      *float64    `json:"loss_pct"`  // segments retransmitted per data segment sent, over the passing probes
+	ICMPSeen     bool        `json:"icmp_seen"` // the kernel's path MTU dropped during a probe
+	CachedPMTU   int         `json:"cached_pmtu,omitempty"`
+	InterfaceMTU int         `json:"interface_mtu"`
+	MTUProbing   *int        `json:"tcp_mtu_probing,omitempty"` // this host's net.ipv4.tcp_mtu_probing
+	Range        [2]int      `json:"range"`
+	Probes       []MTUProbe  `json:"probes"`
+	Reverse      *MTUReverse `json:"reverse,omitempty"`
 }
 
-// MTU brackets the path MTU towards t on the SMTP path itself: each probe
-// is a session with DF set and the MSS clamped (mtu.Control) that carries
-// the message body in full-size segments after DATA and is then abandoned
-// without the final dot. A probe passes when every byte is acknowledged
-// at the requested packet size; it fails when the segments vanish (lost),
-// when ICMP lowers the kernel's path MTU during it, or when the kernel
-// could only send smaller segments (clamped by a cached PMTU or the
-// peer's MSS). mtu.Search picks the sizes, in parallel rounds.
+// MTUReverse is the server-to-client direction, measured through the MSS we
+// advertise, with the server's STARTTLS flight as the payload.
+type MTUReverse struct {
+	PathMTU     *int       `json:"path_mtu"`
+	Verdict     string     `json:"verdict"`
+	Bracket     [2]*int    `json:"bracket"`
+	Exact       bool       `json:"exact"`
+	Sessions    int        `json:"sessions"`
+	Rounds      int        `json:"rounds"`
+	Retests     int        `json:"retests"`
+	FlightBytes int        `json:"flight_bytes"` // the server's STARTTLS flight, as received
+	TestedUpTo  int        `json:"tested_up_to"` // the largest packet the flight could fill; larger sizes prove nothing
+	Probes      []MTUProbe `json:"probes"`
+}
+
+// Loss timing. A probe's segments that are not acknowledged within
+// lossFactor times the slowest acknowledgement of the round's passing
+// probes (the control among them), and at least lossFloor, are lost. The
+// floor covers working PMTUD (the ICMP comes back within an RTT and the
+// kernel resends at once) and scheduling noise on a loaded host; a random
+// loss the rule misjudges is caught by mtu.Search's re-tests.
+const (
+	lossFloor  = 30 * time.Millisecond
+	lossFactor = 4
+)
+
+// roundClocks time the probes of each round against each other.
+type roundClocks struct {
+	mu     sync.Mutex
+	rounds map[int]*roundClock
+}
+
+type roundClock struct {
+	mu      sync.Mutex
+	slowest time.Duration // slowest acknowledgement of a passing probe
+	n       int
+}
+
+func (rc *roundClocks) of(ctx context.Context) *roundClock {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	if rc.rounds == nil {
+		rc.rounds = map[int]*roundClock{}
+	}
+	r := mtu.RoundOf(ctx)
+	c := rc.rounds[r]
+	if c == nil {
+		c = &roundClock{}
+		rc.rounds[r] = c
+	}
+	return c
+}
+
+func (c *roundClock) passed(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.slowest = max(c.slowest, d)
+	c.n++
+}
+
+// lossAfter is the round's loss limit, 0 while no probe of the round passed.
+func (c *roundClock) lossAfter(floor time.Duration, factor int) time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.n == 0 {
+		return 0
+	}
+	return max(floor, time.Duration(factor)*c.slowest)
+}
+
+// MTU brackets the path MTU towards t on the SMTP path itself, in the
+// directions opt.Direction asks for.
+//
+// Outbound, each probe is a session with DF set and the MSS clamped
+// (mtu.Control) that writes three full-size segments: after STARTTLS's 220,
+// as the start of a TLS record that is never completed (no mail
+// transaction, no handshake for the server to compute), or, when the server
+// offers no STARTTLS, as a message body after DATA that is abandoned without
+// the final dot. A probe passes when any of its segments is acknowledged at
+// the requested packet size; it fails when they vanish (lost), when ICMP
+// lowers the kernel's path MTU during it, or when the kernel could only
+// send smaller segments (clamped by a cached PMTU or the peer's MSS). The
+// session is reset afterwards. mtu.Search picks the sizes, in parallel
+// rounds with a control probe, and re-tests losses before it believes them.
+//
+// Inbound, see mtuReverse.
 //
 // The error is non-nil only when this system cannot do it at all
 // (errors.ErrUnsupported off Linux, or the socket options are refused).
@@ -111,13 +221,46 @@ func (p *Prober) MTU(ctx context.Context, t Target, opt MTUOptions) (r Result, e
 		return r, &RangeError{fmt.Sprintf("--min %d is above the interface MTU towards %s (%d)", lo, dst, ifMTU)}
 	}
 	info.Range = [2]int{lo, hi}
+	dir := opt.Direction
+	if dir == "" {
+		dir = DirectionBoth
+	}
 
-	var mu sync.Mutex
+	if dir != DirectionIn {
+		if !p.mtuOut(ctx, t, &r, lo, hi, v6, opt) {
+			r.timePhase("mtu", p.now().Sub(start))
+			return r, nil
+		}
+	} else {
+		info.Verdict = VerdictUntested
+	}
+	if dir != DirectionOut {
+		rstart := p.now()
+		p.mtuReverse(ctx, t, &r, lo, hi, v6, opt)
+		r.timePhase("mtu_in", p.now().Sub(rstart))
+	}
+	r.timePhase("mtu", p.now().Sub(start))
+	return r, nil
+}
+
+// mtuOut brackets the client-to-server direction; false means a probe
+// session failed for a reason other than the path, recorded in r.
+func (p *Prober) mtuOut(ctx context.Context, t Target, r *Result, lo, hi int, v6 bool, opt MTUOptions) bool {
+	info := r.MTUInfo
+	var (
+		mu     sync.Mutex
+		clocks roundClocks
+	)
 	send := func(ctx context.Context, size int) (bool, error) {
-		pr, res := p.mtuProbe(ctx, t, size, v6, opt)
+		pr, res := p.mtuRetry(ctx, t, size, func(ctx context.Context) (MTUProbe, Result) {
+			return p.mtuProbe(ctx, t, size, v6, opt, clocks.of(ctx))
+		})
 		mu.Lock()
 		defer mu.Unlock()
 		info.Probes = append(info.Probes, pr)
+		if pr.Via == "data" {
+			info.Transactions += pr.Attempts
+		}
 		if res.Outcome != OK {
 			return false, &probeFailed{res}
 		}
@@ -125,10 +268,19 @@ func (p *Prober) MTU(ctx context.Context, t Target, opt MTUOptions) (r Result, e
 	}
 	b, err := mtu.Search{Min: lo, Max: hi, Parallel: opt.Parallel}.Run(ctx, send)
 	numberRounds(info.Probes, b.Tried)
-	info.Sessions, info.Rounds = len(info.Probes), b.Rounds
+	info.Rounds, info.Retests = b.Rounds, b.Retests
+	var segs, retrans int
 	for _, pr := range info.Probes {
+		info.Sessions += max(pr.Attempts, 1)
 		info.Retransmits += pr.Retransmits
 		info.ICMPSeen = info.ICMPSeen || pr.Result == "icmp"
+		if pr.OK {
+			segs += pr.Segments
+			retrans += pr.Retransmits
+		}
+	}
+	if segs > 0 {
+		info.LossPct = ptr(float64(int(1000*float64(retrans)/float64(segs))) / 10)
 	}
 	var pf *probeFailed
 	switch {
@@ -140,10 +292,10 @@ func (p *Prober) MTU(ctx context.Context, t Target, opt MTUOptions) (r Result, e
 			r.Findings = append(r.Findings, Finding{SevWarning, "rcpt-refused",
 				fmt.Sprintf("%s refused the recipient (%s); pass a recipient it accepts with --to", who(t, r.Address), fr.Reply.String())})
 		}
-		return r, nil
+		return false
 	case err != nil:
 		r.setFailure(ProtocolError, "bracketing: "+err.Error())
-		return r, nil
+		return false
 	}
 	if b.LargestOK > 0 {
 		info.PathMTU = ptr(b.LargestOK)
@@ -153,28 +305,53 @@ func (p *Prober) MTU(ctx context.Context, t Target, opt MTUOptions) (r Result, e
 		info.Bracket[1] = ptr(b.SmallestFailed)
 	}
 	info.Exact = b.Exact()
-	results := map[string]bool{}
+	// What made the smallest failed size fail, on its last attempt.
+	failedBy := ""
 	for _, pr := range info.Probes {
-		results[pr.Result] = true
+		if b.SmallestFailed > 0 && pr.Size == b.SmallestFailed && !pr.OK {
+			failedBy = pr.Result
+		}
 	}
 	switch {
-	case results["lost"] || results["timed-out"]:
+	case failedBy == "lost" || failedBy == "timed-out":
 		info.Verdict = VerdictBlackhole
 		r.setFailure(PMTUBlackhole, fmt.Sprintf("segments above %d bytes vanish and no ICMP comes back", b.LargestOK))
 	case info.ICMPSeen || info.CachedPMTU > 0:
 		info.Verdict = VerdictPMTUDWorking
-	case results["clamped"] && info.PathMTU != nil && *info.PathMTU < info.InterfaceMTU:
+	case failedBy == "clamped" && info.PathMTU != nil && *info.PathMTU < info.InterfaceMTU:
 		// Larger segments were never sent: the peer's MSS (its own
 		// PMTUD, or an MSS-clamping router) keeps TCP below a
-		// bottleneck that does exist. TCP to this server copes, which
-		// is what pmtud-working means here; the finding says how.
-		info.Verdict = VerdictPMTUDWorking
+		// bottleneck that does exist.
+		info.Verdict = VerdictMSSClamped
 	default:
 		info.Verdict = VerdictNoBottleneck
 	}
-	r.Findings = append(r.Findings, mtuFindings(t, &r, v6, results["clamped"])...)
-	r.timePhase("mtu", p.now().Sub(start))
-	return r, nil
+	r.Findings = append(r.Findings, mtuFindings(t, r, v6)...)
+	return true
+}
+
+// mtuRetry runs a probe session again (at most twice more) when it died of
+// something random loss does to a session: a lost segment in the dialogue
+// that ran into a reply timeout or the server's own timeout, a reset or a
+// close. A rejection is the server's answer and is not retried.
+func (p *Prober) mtuRetry(ctx context.Context, t Target, size int, run func(context.Context) (MTUProbe, Result)) (MTUProbe, Result) {
+	var (
+		pr  MTUProbe
+		res Result
+	)
+	for attempt := 1; attempt <= 3; attempt++ {
+		pr, res = run(ctx)
+		pr.Attempts = attempt
+		if res.Outcome == OK || ctx.Err() != nil {
+			return pr, res
+		}
+		switch res.Outcome {
+		case ReplyTimeout, ServerTimeout, Reset, Closed, ConnectTimeout:
+			continue
+		}
+		return pr, res
+	}
+	return pr, res
 }
 
 // RangeError is a --min/--max that does not fit the path.
@@ -212,8 +389,15 @@ func numberRounds(probes []MTUProbe, tried []mtu.Try) {
 	})
 }
 
-// mtuProbe runs one probe session at packet size size.
-func (p *Prober) mtuProbe(ctx context.Context, t Target, size int, v6 bool, opt MTUOptions) (MTUProbe, Result) {
+// probeSegments is how many full-size segments an outbound probe writes:
+// with more than one, random loss must take all of them (or all their
+// ACKs) to fail a size that fits, and the receiver acknowledges the second
+// at once (RFC 9293 §3.8.6.3: an ACK for at least every second full-size
+// segment) rather than after its delayed-ACK timer.
+const probeSegments = 3
+
+// mtuProbe runs one outbound probe session at packet size size.
+func (p *Prober) mtuProbe(ctx context.Context, t Target, size int, v6 bool, opt MTUOptions, clk *roundClock) (MTUProbe, Result) {
 	pr := MTUProbe{Size: size}
 	q := *p
 	q.Control = mtu.Control(mtu.ClampForPacket(size, v6))
@@ -224,19 +408,12 @@ func (p *Prober) mtuProbe(ctx context.Context, t Target, size int, v6 bool, opt 
 		return pr, r
 	}
 	defer d.end()
-	to := opt.To
-	if to == "" {
-		to = "postmaster"
-	}
-	ok := d.greet(false)
-	for _, s := range []struct{ phase, line string }{{"mail", "MAIL FROM:<" + opt.From + ">"}, {"rcpt", "RCPT TO:<" + to + ">"}, {"data", "DATA"}} {
-		if !ok {
-			break
-		}
-		_, ok = d.step1(s.phase, s.line)
-	}
-	if !ok {
-		d.quit()
+	// Reset, never close, however the session ends (a cancelled TLS
+	// handshake closes the socket itself): a FIN would leave the server
+	// retransmitting into the black hole for minutes, and, once ICMP
+	// passes again, learning a path MTU from a session long gone.
+	abort(d.c)
+	if !d.greet(false) {
 		pr.Result = "session-failed"
 		return pr, r
 	}
@@ -250,23 +427,70 @@ func (p *Prober) mtuProbe(ctx context.Context, t Target, size int, v6 bool, opt 
 	// Never trust the clamp asked for: a cached path MTU or the peer's
 	// MSS may make the kernel's segments smaller.
 	pr.Sent = mtu.PacketSize(before, v6)
-	// Several full-size segments, all within the initial window.
-	body := Message(opt.From, to, d.name, 4*before.SndMSS, p.now())
-	if err := d.c.WriteData(ctx, d.rt, body); err != nil {
-		r.setFailure(Classify(err), "body: "+err.Error())
+	if pr.Sent < size {
+		pr.Result = "clamped"
+		d.c.Event(EvData, fmt.Sprintf("probe %d bytes: clamped (the kernel can send only %d-byte packets: snd_mss %d, pmtu %d)", size, pr.Sent, before.SndMSS, before.PMTU))
+		d.quit()
+		return pr, r
+	}
+	n := probeSegments * before.SndMSS
+	var payload []byte
+	to := opt.To
+	if to == "" {
+		to = "postmaster"
+	}
+	if hasCap(r.Capabilities, "STARTTLS") {
+		if _, ok := d.step1("starttls", "STARTTLS"); !ok {
+			d.quit()
+			pr.Result = "session-failed"
+			return pr, r
+		}
+		pr.Via, payload = "starttls", tlsRecordStart(n)
+	} else {
+		ok := true
+		for _, s := range []struct{ phase, line string }{{"mail", "MAIL FROM:<" + opt.From + ">"}, {"rcpt", "RCPT TO:<" + to + ">"}, {"data", "DATA"}} {
+			if _, ok = d.step1(s.phase, s.line); !ok {
+				break
+			}
+		}
+		pr.Via = "data"
+		if !ok {
+			d.quit()
+			pr.Result = "session-failed"
+			return pr, r
+		}
+		payload = Message(opt.From, to, d.name, n, p.now())
+	}
+	if before, err = mtu.TCPInfo(sc); err != nil {
+		r.setFailure(ProtocolError, "TCP_INFO: "+err.Error())
 		pr.Result = "session-failed"
 		return pr, r
 	}
-	v, after, err := mtu.Watch(ctx, sc, before.BytesAcked+uint64(len(body)), opt.Loss)
-	pr.Retransmits = after.TotalRetrans
+	wrote := time.Now()
+	if err := d.c.WriteData(ctx, d.rt, payload); err != nil {
+		r.setFailure(Classify(err), "probe write: "+err.Error())
+		pr.Result = "session-failed"
+		return pr, r
+	}
+	w := opt.Loss
+	w.AnyProgress, w.AckedBefore = true, before.BytesAcked
+	if w.LostAfter == nil {
+		w.LostAfter = func() time.Duration { return clk.lossAfter(lossFloor, lossFactor) }
+	}
+	v, after, err := mtu.Watch(ctx, sc, before.BytesAcked+uint64(len(payload)), w)
+	waited := time.Since(wrote)
+	pr.WaitMS = ms(waited)
+	pr.Retransmits = after.TotalRetrans - before.TotalRetrans
+	pr.Segments = after.DataSegsOut - before.DataSegsOut
 	pr.RTTMS = ms(after.RTT)
 	pmtu, _ := mtu.PathMTU(sc)
 	pr.PMTU = pmtu
+	abort(d.c) // the server is owed a TLS record or a final dot; neither comes
 	if err != nil {
 		if errors.Is(err, mtu.ErrClosed) {
-			r.setFailure(Reset, "the server reset the probe session before the body was acknowledged")
+			r.setFailure(Reset, "the server reset the probe session before the probe was acknowledged")
 		} else {
-			r.setFailure(Classify(err), "watching the body: "+err.Error())
+			r.setFailure(Classify(err), "watching the probe: "+err.Error())
 		}
 		pr.Result = "session-failed"
 		return pr, r
@@ -280,29 +504,39 @@ func (p *Prober) mtuProbe(ctx context.Context, t Target, size int, v6 bool, opt 
 		pr.Result = "icmp"
 	case v == mtu.Lost:
 		pr.Result = "lost"
-		abort(d.c)
 	case v == mtu.TimedOut:
 		pr.Result = "timed-out"
-		abort(d.c)
-	case pr.Sent < size:
-		pr.Result = "clamped"
 	default:
 		pr.OK, pr.Result = true, "delivered"
+		clk.passed(waited)
 	}
-	d.c.Event(EvData, fmt.Sprintf("probe %d bytes: %s (sent %d-byte packets, %d retransmits, path MTU %d)", size, pr.Result, pr.Sent, pr.Retransmits, pmtu))
+	d.c.Event(EvData, fmt.Sprintf("probe %d bytes: %s after %s (sent %d-byte packets, %d retransmits, path MTU %d)", size, pr.Result, fmtDur(waited), pr.Sent, pr.Retransmits, pmtu))
 	return pr, r
 }
 
+// tlsRecordStart is n bytes that begin a TLS handshake record (RFC 8446
+// §5.1: type 22, legacy version 3.1, length 16384) holding a ClientHello
+// (§4: type 1) that never completes: the server's TLS library waits for the
+// rest of the record, so its kernel acknowledges the bytes and nothing
+// else happens before the reset.
+func tlsRecordStart(n int) []byte {
+	b := make([]byte, n)
+	copy(b, []byte{22, 3, 1, 0x40, 0x00, 1, 0x00, 0x3f, 0xfc, 3, 3})
+	return b
+}
+
 // abort resets the connection so that neither side keeps retransmitting
-// data the path cannot carry, and the server drops the transaction.
+// data the path cannot carry, and the server drops the session.
 func abort(c *Conn) {
 	if tc, ok := c.Raw().(*net.TCPConn); ok {
 		_ = tc.SetLinger(0)
 	}
 }
 
-// mtuFindings say what to do, as the field reports do.
-func mtuFindings(t Target, r *Result, v6, clamped bool) []Finding {
+// mtuFindings say what to do, as the field reports do. Each verdict gets
+// findings that agree with each other: whether ICMP reaches this host is
+// claimed only when this run saw it.
+func mtuFindings(t Target, r *Result, v6 bool) []Finding {
 	info := r.MTUInfo
 	w := who(t, r.Address)
 	var fs []Finding
@@ -322,26 +556,29 @@ func mtuFindings(t Target, r *Result, v6, clamped bool) []Finding {
 		fs = append(fs, Finding{SevInfo, "pmtu-cached",
 			fmt.Sprintf("the kernel had a path MTU of %d cached towards %s before the probe (learned from ICMP within about 10 minutes), so larger probes could not be sent%s", info.CachedPMTU, r.Address, why)})
 	}
-	if clamped && !info.ICMPSeen && info.CachedPMTU == 0 && info.PathMTU != nil {
-		fs = append(fs, Finding{SevInfo, "peer-mss-limit",
-			fmt.Sprintf("%s: the peer's advertised MSS (its own path MTU cache, or an MSS-clamping router) keeps TCP packets at %d bytes or less, so larger sizes were never sent and whether ICMP reaches this host was not tested", w, *info.PathMTU)})
+	if info.LossPct != nil && *info.LossPct > 0 {
+		fs = append(fs, Finding{SevInfo, "path-loss",
+			fmt.Sprintf("%s: %.1f%% of the passing probes' segments were retransmitted (random loss on the path); the bracket rests on %d re-tests of sizes tried before", w, *info.LossPct, info.Retests)})
 	}
 	switch info.Verdict {
 	case VerdictBlackhole:
 		fs = append(fs, Finding{SevCritical, "pmtu-blackhole",
 			fmt.Sprintf("%s: packets larger than %d bytes vanish and no %s comes back; mail larger than a few KB stalls (\"timeout after DATA\"). Fix: allow %s and ICMP time exceeded through the firewalls on the path", w, *info.PathMTU, icmp, icmp)})
 		fs = append(fs, Finding{SevWarning, "clamp-mss",
-			fmt.Sprintf("or clamp the MSS on the bottleneck router to the path MTU (iptables -t mangle -A FORWARD -p tcp --tcp-flags SYN,RST SYN -j TCPMSS --clamp-mss-to-pmtu; nftables: tcp flags syn tcp option maxseg size set rt mtu)")})
+			"or clamp the MSS on the bottleneck router to the path MTU (iptables -t mangle -A FORWARD -p tcp --tcp-flags SYN,RST SYN -j TCPMSS --clamp-mss-to-pmtu; nftables: tcp flags syn tcp option maxseg size set rt mtu)"})
 		stop := fmt.Sprintf("as a stopgap on this host, lower the interface MTU to %d (ip link set dev IFACE mtu %d) or enable net.ipv4.tcp_mtu_probing=1", *info.PathMTU, *info.PathMTU)
 		if info.MTUProbing != nil {
 			stop += fmt.Sprintf(" (currently %d)", *info.MTUProbing)
 		}
 		fs = append(fs, Finding{SevWarning, "pmtu-stopgap", stop})
 	case VerdictPMTUDWorking:
-		if info.PathMTU != nil {
+		if info.PathMTU != nil && info.ICMPSeen {
 			fs = append(fs, Finding{SevInfo, "pmtu-bottleneck",
 				fmt.Sprintf("%s: the path MTU is %d bytes (interface %d); %s reaches this host and TCP adapts", w, *info.PathMTU, info.InterfaceMTU, icmp)})
 		}
+	case VerdictMSSClamped:
+		fs = append(fs, Finding{SevInfo, "mss-clamped",
+			fmt.Sprintf("%s: the MSS the server's side advertises (an MSS-clamping router, or the server's own path MTU cache) keeps TCP packets at %d bytes or less (interface %d), so TCP on this path is protected; larger probes could not be sent, so whether %s reaches this host was not tested, and non-TCP traffic (UDP, IPsec, tunnels) may still hit the bottleneck", w, *info.PathMTU, info.InterfaceMTU, icmp)})
 	}
 	return fs
 }

@@ -75,3 +75,88 @@ func TestMTURecipientRefused(t *testing.T) {
 		t.Errorf("MTU(recipient refused) = %s (%s), %+v; want rejected with rcpt-refused", r.Outcome, r.Error, r.Findings)
 	}
 }
+
+// TestMTULoopbackDirections: with STARTTLS the outbound probes ride the
+// start of a TLS record (no MAIL transaction, no message) and the inbound
+// direction is measured through the handshake; without it the outbound
+// probes fall back to DATA and the inbound direction is untested, with a
+// finding. Loopback has no bottleneck in either direction.
+func TestMTULoopbackDirections(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name         string
+		tls          bool
+		dir          string
+		wantOut      string
+		wantIn       string // "" : no reverse object
+		wantVia      string
+		wantFinding  string
+		transactions bool
+	}{
+		{"starttls both", true, DirectionBoth, VerdictNoBottleneck, VerdictNoBottleneck, "starttls", "", false},
+		{"starttls in", true, DirectionIn, VerdictUntested, VerdictNoBottleneck, "", "", false},
+		{"starttls out", true, DirectionOut, VerdictNoBottleneck, "", "starttls", "", false},
+		{"plain both", false, DirectionBoth, VerdictNoBottleneck, VerdictUntested, "data", "reverse-untested", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			s, err := probetest.StartSMTP("127.0.0.1:0", probetest.SMTPOptions{TLS: tc.tls})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { s.Close() })
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			p := &Prober{ReplyTimeout: 3 * time.Second, Helo: "probe.example.com"}
+			r, err := p.MTU(ctx, Target{Host: "mx.example.com", Addr: s.Addr, Preference: -1},
+				MTUOptions{Min: 576, Max: 1500, Parallel: 4, To: "postmaster@example.com", Direction: tc.dir})
+			if err != nil {
+				t.Fatal(err)
+			}
+			m := r.MTUInfo
+			if r.Outcome != OK || m == nil || m.Verdict != tc.wantOut {
+				t.Fatalf("MTU(%s) = %s (%s), verdict %v; want ok, %s", tc.name, r.Outcome, r.Error, m, tc.wantOut)
+			}
+			for _, pr := range m.Probes {
+				if pr.Via != tc.wantVia {
+					t.Errorf("MTU(%s) probe %+v via %q, want %q", tc.name, pr, pr.Via, tc.wantVia)
+				}
+			}
+			if got := m.Transactions > 0; got != tc.transactions {
+				t.Errorf("MTU(%s) transactions = %d, want > 0: %v", tc.name, m.Transactions, tc.transactions)
+			}
+			switch {
+			case tc.wantIn == "" && m.Reverse != nil:
+				t.Errorf("MTU(%s) reverse = %+v, want none", tc.name, m.Reverse)
+			case tc.wantIn != "" && (m.Reverse == nil || m.Reverse.Verdict != tc.wantIn):
+				t.Errorf("MTU(%s) reverse = %+v, want verdict %s", tc.name, m.Reverse, tc.wantIn)
+			case tc.wantIn == VerdictNoBottleneck:
+				rv := m.Reverse
+				// probetest's certificate is one small ECDSA
+				// certificate: its flight (under 1 KB) fills no
+				// 1500-byte packet, and the report must say so.
+				wantUpTo := min(1500, rv.FlightBytes+52)
+				if rv.PathMTU == nil || *rv.PathMTU > wantUpTo || rv.Sessions != 2 || rv.FlightBytes < 300 || rv.TestedUpTo != wantUpTo {
+					t.Errorf("MTU(%s) reverse path_mtu %s, sessions %d, flight %d, tested up to %d; want <= %d, 2 (Max and a control), a certificate flight, %d",
+						tc.name, fmtIntp(rv.PathMTU), rv.Sessions, rv.FlightBytes, rv.TestedUpTo, wantUpTo, wantUpTo)
+				}
+				if wantUpTo < 1500 && !hasFinding(r.Findings, "reverse-tested-up-to") {
+					t.Errorf("MTU(%s) findings %+v, want reverse-tested-up-to (flight %d bytes)", tc.name, r.Findings, rv.FlightBytes)
+				}
+			}
+			if tc.wantFinding != "" && !hasFinding(r.Findings, tc.wantFinding) {
+				t.Errorf("MTU(%s) findings %+v, want %s", tc.name, r.Findings, tc.wantFinding)
+			}
+			if got := s.Messages(); got != 0 {
+				t.Errorf("MTU(%s) delivered %d messages, want 0", tc.name, got)
+			}
+		})
+	}
+}
+
+func fmtIntp(p *int) string {
+	if p == nil {
+		return "null"
+	}
+	return fmt.Sprint(*p)
+}

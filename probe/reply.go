@@ -16,6 +16,11 @@ type Reply struct {
 	Text     string   `json:"text"`               // the text of all lines, joined by "\n", enhanced code stripped from the first
 	Lines    []string `json:"-"`                  // the raw text after "ddd-" / "ddd " of every line
 
+	// Transient is true for a 4yz reply: a transient negative completion
+	// (RFC 5321 §4.2.1, "the command was not accepted ... but the error
+	// condition is temporary"), which a sender retries.
+	Transient bool `json:"transient,omitempty"`
+
 	// At is the arrival time of the reply's last line, from connect.
 	At time.Duration `json:"-"`
 	// Unsolicited is true when no command was waiting for this reply, such
@@ -121,7 +126,7 @@ func parseEnhanced(s string) (smtp.EnhancedCode, bool) {
 
 // newReply assembles a reply from its lines' texts.
 func newReply(code int, lines []string, at time.Duration) Reply {
-	r := Reply{Code: code, Lines: lines, At: at}
+	r := Reply{Code: code, Lines: lines, At: at, Transient: code/100 == 4}
 	texts := make([]string, len(lines))
 	copy(texts, lines)
 	if len(texts) > 0 {

@@ -54,7 +54,11 @@ func NewCheckSummary(target, module, command string, rep *Report, err error) Che
 
 // Status maps the report to a monitoring status: CRITICAL when no address
 // is usable (or the domain has no usable MX at all), WARNING when some are
-// not, and the findings' severities on top (DESIGN §3).
+// not, and the findings' severities on top (DESIGN §3). An address whose
+// only failure is a transient rejection (a 4yz reply, such as
+// greylisting) is degraded, not down: a report whose failures are all
+// transient is WARNING, not CRITICAL. A --critical "transient" threshold
+// (ApplyThresholds) raises it again.
 func (r *Report) Status() Status {
 	if len(r.Checks) > 0 {
 		s := StatusOK
@@ -77,17 +81,21 @@ func (r *Report) Status() Status {
 	case len(r.Results) == 0:
 		s = StatusCritical
 	default:
-		ok := 0
+		ok, transient := 0, 0
 		for _, res := range r.Results {
-			if res.Good() {
+			switch {
+			case res.Good():
 				ok++
+			case res.TransientRejection():
+				transient++
 			}
 		}
 		switch {
-		case ok == 0:
-			s = StatusCritical
-		case ok < len(r.Results):
+		case ok == len(r.Results):
+		case ok+transient == len(r.Results), ok > 0:
 			s = StatusWarning
+		default:
+			s = StatusCritical
 		}
 	}
 	for _, f := range r.Findings {
@@ -96,6 +104,12 @@ func (r *Report) Status() Status {
 		}
 	}
 	return s
+}
+
+// TransientRejection reports whether the result failed only because the
+// server answered a 4yz (RFC 5321 §4.2.1): a sender would retry later.
+func (r *Result) TransientRejection() bool {
+	return r.Outcome == Rejected && r.Reply != nil && r.Reply.Transient
 }
 
 // RunOptions are the settings of a run over the addresses of a target.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"iter"
 	"math"
 	"strconv"
 	"strings"
@@ -132,7 +133,7 @@ func (p *Prober) Session(ctx context.Context, t Target, opt SessionOptions) (r R
 	}
 	if opt.PauseBeforeData > 0 {
 		if _, err := d.c.Pause(ctx, "pause-before-data", opt.PauseBeforeData, false); err != nil {
-			return r, err
+			return d.cut(err)
 		}
 	}
 	if opt.BDAT {
@@ -146,27 +147,27 @@ func (p *Prober) Session(ctx context.Context, t Target, opt SessionOptions) (r R
 	}
 	if opt.PauseAfterData > 0 {
 		if _, err := d.c.Pause(ctx, "pause-after-data", opt.PauseAfterData, false); err != nil {
-			return r, err
+			return d.cut(err)
 		}
 	}
 	start := d.c.Since()
-	for _, ch := range chunks(msg, opt.ChunkSize) {
-		if ch.off > 0 && opt.ChunkPause > 0 {
+	for off, ch := range chunks(msg, opt.ChunkSize) {
+		if off > 0 && opt.ChunkPause > 0 {
 			if _, err := d.c.Pause(ctx, "chunk-pause", opt.ChunkPause, false); err != nil {
-				return r, err
+				return d.cut(err)
 			}
 		}
-		if err := d.c.WriteData(ctx, d.rt, ch.b); err != nil {
+		if err := d.c.WriteData(ctx, d.rt, ch); err != nil {
 			r.timePhase("body", d.c.Since()-start)
 			d.writeFailed(err, opt)
 			return r, ctx.Err()
 		}
-		r.BytesWritten += len(ch.b)
+		r.BytesWritten += len(ch)
 	}
 	if !opt.Deliver {
 		ok := d.awaitAcked("body", start, opt)
-		if ok {
-			d.c.Event(EvClose, fmt.Sprintf("every byte acknowledged; closing without the final dot, so no mail is delivered"))
+		if ok && !d.peerSpoke(opt) {
+			d.c.Event(EvClose, "every byte acknowledged; closing without the final dot, so no mail is delivered")
 		}
 		return r, ctx.Err()
 	}
@@ -189,18 +190,20 @@ func (p *Prober) Session(ctx context.Context, t Target, opt SessionOptions) (r R
 func (d *dialogue) bdat(msg []byte, opt SessionOptions) error {
 	if opt.PauseAfterData > 0 {
 		if _, err := d.c.Pause(d.ctx, "pause-after-data", opt.PauseAfterData, false); err != nil {
+			_, err = d.cut(err)
 			return err
 		}
 	}
-	parts := chunks(msg, opt.ChunkSize)
-	for i, ch := range parts {
-		if i > 0 && opt.ChunkPause > 0 {
+	for off, ch := range chunks(msg, opt.ChunkSize) {
+		last := off+len(ch) == len(msg)
+		if off > 0 && opt.ChunkPause > 0 {
 			if _, err := d.c.Pause(d.ctx, "chunk-pause", opt.ChunkPause, false); err != nil {
+				_, err = d.cut(err)
 				return err
 			}
 		}
-		cmd := fmt.Sprintf("BDAT %d", len(ch.b))
-		if i == len(parts)-1 && opt.Deliver {
+		cmd := fmt.Sprintf("BDAT %d", len(ch))
+		if last && opt.Deliver {
 			cmd += " LAST"
 		}
 		start := d.c.Since()
@@ -209,18 +212,18 @@ func (d *dialogue) bdat(msg []byte, opt SessionOptions) error {
 			d.writeFailed(err, opt)
 			return d.ctx.Err()
 		}
-		if err := d.c.WriteData(d.ctx, d.rt, ch.b); err != nil {
+		if err := d.c.WriteData(d.ctx, d.rt, ch); err != nil {
 			d.r.timePhase("bdat", d.c.Since()-start)
 			d.writeFailed(err, opt)
 			return d.ctx.Err()
 		}
-		d.r.BytesWritten += len(ch.b)
+		d.r.BytesWritten += len(ch)
 		rp, ok := d.step1("bdat")
 		if !ok {
 			d.abandon(opt)
 			return d.ctx.Err()
 		}
-		if i == len(parts)-1 && opt.Deliver {
+		if last && opt.Deliver {
 			d.r.QueueID = queueID(rp)
 		}
 	}
@@ -233,21 +236,29 @@ func (d *dialogue) bdat(msg []byte, opt SessionOptions) error {
 	return d.ctx.Err()
 }
 
-type chunk struct {
-	off int
-	b   []byte
+// chunks yields msg in pieces of size n (all of it when n <= 0), with
+// each piece's offset; nothing is allocated per piece.
+func chunks(msg []byte, n int) iter.Seq2[int, []byte] {
+	if n <= 0 {
+		n = len(msg)
+	}
+	return func(yield func(int, []byte) bool) {
+		for off := 0; off < len(msg) || off == 0; off += n {
+			if !yield(off, msg[off:min(off+n, len(msg))]) {
+				return
+			}
+			if n == 0 {
+				return
+			}
+		}
+	}
 }
 
-// chunks splits msg into pieces of size n (all of it when n <= 0).
-func chunks(msg []byte, n int) []chunk {
-	if n <= 0 || n >= len(msg) {
-		return []chunk{{0, msg}}
-	}
-	var out []chunk
-	for off := 0; off < len(msg); off += n {
-		out = append(out, chunk{off, msg[off:min(off+n, len(msg))]})
-	}
-	return out
+// cut records a run deadline or cancellation that ended a pause (see
+// Classify) and returns the result with ctx's error.
+func (d *dialogue) cut(err error) (Result, error) {
+	d.r.setFailure(Classify(err), "run deadline during a pause: "+err.Error())
+	return *d.r, err
 }
 
 // queueID extracts the queue id from a 250 reply to the final dot, such
@@ -298,22 +309,39 @@ func (d *dialogue) writeFailed(err error, opt SessionOptions) {
 	d.r.setFailure(Classify(err), "body: "+err.Error())
 }
 
-// explainClose looks for the server ending the session on its own (an
-// unsolicited 421, or a FIN nobody asked for) and, if found, sets the
-// outcome to server-timeout with the numbers: how long the server had
-// waited since the last thing it heard or said, and which pause was
-// longer than that. It reports whether it found such a close.
+// explainClose looks for the server ending the session on its own, with
+// a 4yz/5yz nobody asked for (a 421, RFC 5321 §3.8) or a FIN, and tells
+// that story; it reports whether it found such a close.
+//
+// The close is an idle timeout (server-timeout, RFC 5321 §4.5.3.2) only
+// when the client was idle: no command awaited its reply and a pause lay
+// behind it (the close came during the pause, or after it before the
+// client sent anything). The result then carries how long the server had
+// waited since it last heard or said anything, and which pause was longer
+// than that. A FIN that comes while the client was not idle (a command
+// awaited its reply, or the body was being written) is closed; a 421
+// then stays the rejection it is.
 func (d *dialogue) explainClose(opt SessionOptions) bool {
 	switch d.r.Outcome {
-	case Rejected, ProtocolError, TLSError:
-		return false // the server said why, in reply to a command
+	case TLSError, ProtocolError:
+		return false // the server said why, or its bytes were not SMTP
+	case Rejected:
+		if d.r.Reply == nil || !d.r.Reply.Unsolicited {
+			return false // a reply to a command
+		}
 	}
 	var (
-		idleFrom  time.Duration
-		closeAt   time.Duration = -1
-		closeWhat string
-		pause     string // the pause the close happened in
-		rst       *Event // the RST after the close
+		idleFrom   time.Duration
+		closeAt    time.Duration = -1
+		closeWhat  string
+		fin        bool
+		pause      string // the pause in progress
+		after      string // the pause that ended last, with nothing sent since
+		closePause string
+		sending    bool                       // the body was being written
+		awaiting   = []string{"the greeting"} // commands awaiting their replies
+		doing      string                     // what the client was doing when the close came
+		rst        *Event                     // the RST after the close
 	)
 	for _, e := range d.c.Timeline() {
 		if closeAt >= 0 {
@@ -323,38 +351,83 @@ func (d *dialogue) explainClose(opt SessionOptions) bool {
 			continue
 		}
 		switch e.Kind {
-		case EvSend, EvData, EvReply:
+		case EvSend:
+			idleFrom, after, sending = e.At, "", false
+			awaiting = append(awaiting, fmt.Sprintf("%q", e.Text))
+		case EvData:
+			if e.Text == "" || e.Count > 1 {
+				idleFrom, after, sending = e.end(), "", true
+			}
+		case EvReply:
 			idleFrom = e.At
+			if len(awaiting) > 0 {
+				awaiting = awaiting[1:]
+			}
 		case EvPauseStart:
 			pause = strings.Fields(e.Text + " ")[0]
 		case EvPauseEnd:
-			pause = ""
+			after, pause = pause, ""
 		case EvUnsolicited:
+			if e.Reply == nil || e.Reply.OK() {
+				continue // a stray 2yz is a protocol event, not a close
+			}
 			closeAt, closeWhat = e.At, e.Reply.String()
 		case EvFIN:
-			closeAt, closeWhat = e.At, "FIN"
+			closeAt, closeWhat, fin = e.At, "FIN", true
+		}
+		if closeAt >= 0 {
+			closePause = pause
+			if closePause == "" {
+				closePause = after
+			}
+			switch {
+			case len(awaiting) > 0:
+				closePause, doing = "", "while "+awaiting[0]+" awaited its reply"
+			case sending && pause == "":
+				doing = "while the client was sending the body"
+			}
 		}
 	}
 	if closeAt < 0 {
 		return false
 	}
 	idle := closeAt - idleFrom
-	d.r.IdleTimeoutMS = ptr(ms(idle))
-	msg := fmt.Sprintf("server ended the session %s after it last heard or said anything (%s)", fmtDur(idle), closeWhat)
-	if fin, ok := d.c.FINAt(); ok && closeWhat != "FIN" {
-		msg += fmt.Sprintf(", FIN at %s", fmtDur(fin))
-	}
+	finAt, finished := d.c.FINAt()
+	late := ""
 	if rst != nil {
-		msg += fmt.Sprintf("; the late write at %s met RST (%s)", fmtDur(rst.At), rst.Text)
+		late = fmt.Sprintf("; the late write at %s met RST (%s)", fmtDur(rst.At), rst.Text)
+	}
+	if closePause == "" {
+		// Not an idle timeout: the server hung up on a client that was
+		// talking to it or waiting for it.
+		if !fin {
+			return false // the unasked 4yz/5yz stays a rejection
+		}
+		msg := fmt.Sprintf("server closed the connection (FIN) at %s", fmtDur(closeAt))
+		if doing != "" {
+			msg += " " + doing
+		}
+		d.r.Outcome, d.r.Error = Closed, msg+late
+		return true
+	}
+	d.r.IdleTimeoutMS = ptr(ms(idle))
+	var msg string
+	switch {
+	case fin:
+		msg = fmt.Sprintf("server ended the session %s after it last heard or said anything (FIN during the %s)", fmtDur(idle), closePause)
+	case finished:
+		msg = fmt.Sprintf("server ended the session %s after it last heard or said anything (%s during the %s), FIN at %s", fmtDur(idle), closeWhat, closePause, fmtDur(finAt))
+	default:
+		msg = fmt.Sprintf("server gave up on the session %s after it last heard or said anything (%s during the %s) but kept the connection open", fmtDur(idle), closeWhat, closePause)
 	}
 	// The server's close is the cause; a reset or EPIPE on the late
 	// write, which a sender logs as "Broken pipe", is only its echo.
-	d.r.Outcome, d.r.Error = ServerTimeout, msg
-	if p := pauseLength(pause, opt); p > 0 {
+	d.r.Outcome, d.r.Error = ServerTimeout, msg+late
+	if p := pauseLength(closePause, opt); p > 0 {
 		grow := int(math.Ceil(p.Seconds()*4/3/10) * 10)
 		d.r.Findings = append(d.r.Findings, Finding{SevCritical, "pause-exceeds-server-timeout",
 			fmt.Sprintf("%s [%s]: the %s of %s is longer than the server's idle timeout of %s; shorten it below %s, or raise the server's timeout above %s (Postfix: postconf -e smtpd_timeout=%ds; postfix reload)",
-				d.t.Host, d.r.Address, pause, p, fmtDur(idle), fmtDur(idle), p, grow)})
+				d.t.Host, d.r.Address, closePause, p, fmtDur(idle), fmtDur(idle), p, grow)})
 	}
 	return true
 }
@@ -364,6 +437,29 @@ func (d *dialogue) explainClose(opt SessionOptions) bool {
 func (d *dialogue) abandon(opt SessionOptions) {
 	d.explainClose(opt)
 	d.quit()
+}
+
+// peerSpoke judges what the server did while the client wrote the body
+// without waiting for a reply: a close is told by explainClose, and a
+// reply nobody asked for is a protocol error. It reports whether there
+// was anything.
+func (d *dialogue) peerSpoke(opt SessionOptions) bool {
+	if !d.c.peerActed() {
+		return false
+	}
+	if rp, err := d.c.ReadReply(d.ctx, time.Millisecond); err == nil {
+		rc := rp
+		d.r.Reply = &rc
+		o, msg := replyOutcome(rp, 0)
+		if o == OK {
+			o, msg = ProtocolError, "reply during the body: "+rp.String()
+		}
+		d.r.setFailure(o, "body: "+msg)
+	} else {
+		d.r.setFailure(Classify(err), "body: "+err.Error())
+	}
+	d.explainClose(opt)
+	return true
 }
 
 // pauseLength returns the configured length of the named pause.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"syscall"
 	"time"
 
@@ -60,3 +61,33 @@ func quickAck(c *Conn) {
 		_ = unix.SetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_QUICKACK, 1)
 	})
 }
+
+// tcpReset reports whether the socket under c is in TCP state CLOSE,
+// which after a read's EOF means the peer reset the connection (a FIN
+// leaves it in CLOSE_WAIT).
+func tcpReset(c net.Conn) (bool, error) {
+	sc, ok := c.(syscall.Conn)
+	if !ok {
+		return false, errors.ErrUnsupported
+	}
+	raw, err := sc.SyscallConn()
+	if err != nil {
+		return false, err
+	}
+	var (
+		info *unix.TCPInfo
+		gerr error
+	)
+	if err := raw.Control(func(fd uintptr) {
+		info, gerr = unix.GetsockoptTCPInfo(int(fd), unix.IPPROTO_TCP, unix.TCP_INFO)
+	}); err != nil {
+		return false, err
+	}
+	if gerr != nil {
+		return false, gerr
+	}
+	return info.State == tcpStateClose, nil
+}
+
+// tcpStateClose is TCP_CLOSE in include/net/tcp_states.h.
+const tcpStateClose = 7

@@ -5,6 +5,7 @@ package probe
 import (
 	"context"
 	"errors"
+	"net"
 	"time"
 )
 
@@ -15,3 +16,7 @@ func waitAcked(ctx context.Context, c *Conn, timeout time.Duration) error {
 
 // quickAck is Linux's TCP_QUICKACK; elsewhere ACKs stay delayed.
 func quickAck(c *Conn) {}
+
+// tcpReset needs TCP_INFO; elsewhere an EOF counts as a FIN unless a
+// write already met the reset.
+func tcpReset(c net.Conn) (bool, error) { return false, errors.ErrUnsupported }

@@ -14,12 +14,23 @@ type Thresholds struct {
 	Timeout  time.Duration // a server idle timeout shorter than this
 	MTU      int           // a path MTU below this
 	CertDays int           // a TLS certificate expiring in fewer days
+	// Transient counts transient rejections (4yz replies, greylisting
+	// among them): at least this many addresses rejecting transiently is
+	// past the threshold. They make a report WARNING by themselves, so
+	// "--critical transient=1" is how a user makes them CRITICAL.
+	Transient int
 }
 
 // IsZero reports whether no threshold is set.
 func (t Thresholds) IsZero() bool { return t == Thresholds{} }
 
-// ParseThresholds parses "time=2s,timeout=300s,mtu=1400,cert=14".
+// ParseThresholds parses "time=2s,timeout=300s,mtu=1400,cert=14,transient=1":
+//   - time: a session phase slower than this duration;
+//   - timeout: a server idle timeout shorter than this duration;
+//   - mtu: a path MTU below this many bytes;
+//   - cert: a TLS certificate expiring in fewer days;
+//   - transient: this many or more addresses answering a transient (4yz)
+//     rejection, such as greylisting (by default these are WARNING).
 func ParseThresholds(s string) (Thresholds, error) {
 	var t Thresholds
 	if strings.TrimSpace(s) == "" {
@@ -28,7 +39,7 @@ func ParseThresholds(s string) (Thresholds, error) {
 	for _, kv := range strings.Split(s, ",") {
 		k, v, ok := strings.Cut(strings.TrimSpace(kv), "=")
 		if !ok || v == "" {
-			return t, fmt.Errorf("%q: want KEY=VALUE with KEY time, timeout, mtu or cert", kv)
+			return t, fmt.Errorf("%q: want KEY=VALUE with KEY time, timeout, mtu, cert or transient", kv)
 		}
 		switch k {
 		case "time", "timeout":
@@ -41,18 +52,21 @@ func ParseThresholds(s string) (Thresholds, error) {
 			} else {
 				t.Timeout = d
 			}
-		case "mtu", "cert":
+		case "mtu", "cert", "transient":
 			n, err := strconv.Atoi(v)
 			if err != nil || n <= 0 || n > 65535 {
 				return t, fmt.Errorf("%s=%s: want a positive whole number", k, v)
 			}
-			if k == "mtu" {
+			switch k {
+			case "mtu":
 				t.MTU = n
-			} else {
+			case "cert":
 				t.CertDays = n
+			default:
+				t.Transient = n
 			}
 		default:
-			return t, fmt.Errorf("unknown threshold %q: want time, timeout, mtu or cert", k)
+			return t, fmt.Errorf("unknown threshold %q: want time, timeout, mtu, cert or transient", k)
 		}
 	}
 	return t, nil
@@ -73,6 +87,9 @@ func (t Thresholds) String() string {
 	if t.CertDays > 0 {
 		parts = append(parts, fmt.Sprintf("cert=%d", t.CertDays))
 	}
+	if t.Transient > 0 {
+		parts = append(parts, fmt.Sprintf("transient=%d", t.Transient))
+	}
 	return strings.Join(parts, ",")
 }
 
@@ -92,8 +109,32 @@ func (r *Report) ApplyThresholds(warn, crit Thresholds) {
 			}
 		}
 	}
+	if f, ok := r.pastTransient(warn, crit); ok {
+		fs = append(fs, f)
+	}
 	r.Findings = append(r.Findings, fs...)
 	SortFindings(r.Findings)
+}
+
+// pastTransient returns the finding for the transient rejections of the
+// report, at the highest level whose threshold they reach.
+func (r *Report) pastTransient(warn, crit Thresholds) (Finding, bool) {
+	var who []string
+	for _, res := range r.Results {
+		if res.TransientRejection() {
+			who = append(who, fmt.Sprintf("%s (%s)", res.Address, res.Reply.String()))
+		}
+	}
+	for _, lvl := range []struct {
+		sev string
+		n   int
+	}{{SevCritical, crit.Transient}, {SevWarning, warn.Transient}} {
+		if lvl.n > 0 && len(who) >= lvl.n {
+			return Finding{lvl.sev, "threshold-transient", fmt.Sprintf("%d address(es) rejected transiently, at least %d: %s",
+				len(who), lvl.n, strings.Join(who, ", "))}, true
+		}
+	}
+	return Finding{}, false
 }
 
 // pastThreshold returns the findings for one result at one level.

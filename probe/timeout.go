@@ -120,18 +120,46 @@ func (p *Prober) Timeout(ctx context.Context, t Target, phase string, opt Timeou
 	if maxWait <= 0 {
 		maxWait = DefaultMaxWait
 	}
-	acted, err := d.c.Pause(ctx, "quiet", maxWait, true)
-	if err != nil {
-		r.setFailure(ReplyTimeout, "run deadline: "+err.Error())
-		return r
+	// The quiet period lasts until the server ends the session or
+	// maxWait passes. A reply nobody asked for that is not a rejection
+	// (a "250" keepalive) is a protocol event, recorded and noted, but
+	// not the close: the wait goes on, and the timeout is still measured
+	// from the last thing the client sent or heard in answer.
+	var (
+		stray    []Reply
+		closedAt time.Duration
+		rerr     error
+	)
+	quietEnd := d.c.Since() + maxWait
+	for {
+		acted, err := d.c.Pause(ctx, "quiet", max(quietEnd-d.c.Since(), 0), true)
+		if err != nil {
+			r.setFailure(Classify(err), "run deadline: "+err.Error())
+			return r
+		}
+		if !acted {
+			r.Findings = append(r.Findings, Finding{SevInfo, "no-timeout-within-max-wait",
+				fmt.Sprintf("%s [%s] kept the idle session open for %s at phase %s (--max-wait)", t.Host, r.Address, maxWait, phase)})
+			if len(stray) > 0 {
+				rc := stray[len(stray)-1]
+				r.Reply = &rc
+				r.setFailure(ProtocolError, fmt.Sprintf("reply nobody asked for during the idle wait: %s (%d in all), and no close within %s", rc.String(), len(stray), maxWait))
+			}
+			return r
+		}
+		rp, rerr = d.c.ReadReply(ctx, time.Millisecond)
+		if rerr == nil && rp.Unsolicited && rp.OK() {
+			stray = append(stray, rp)
+			continue // bounded: the reader ends after MaxUnsolicited
+		}
+		break
 	}
-	if !acted {
-		r.Findings = append(r.Findings, Finding{SevInfo, "no-timeout-within-max-wait",
-			fmt.Sprintf("%s [%s] kept the idle session open for %s at phase %s (--max-wait)", t.Host, r.Address, maxWait, phase)})
-		return r
+	if len(stray) > 0 {
+		r.Findings = append(r.Findings, Finding{SevWarning, "unsolicited-reply",
+			fmt.Sprintf("%s sent %s during the idle wait at phase %s without being asked (%d in all); RFC 5321 §4.2 has a server reply only to commands. It was not taken as the close.",
+				who(t, r.Address), stray[0].String(), phase, len(stray))})
 	}
-	var closedAt time.Duration
-	rp, rerr := d.c.ReadReply(ctx, time.Millisecond)
+	keptOpen := false
 	switch {
 	case rerr == nil && rp.Unsolicited:
 		closedAt, r.ClosedBy = rp.At, "421"
@@ -141,7 +169,9 @@ func (p *Prober) Timeout(ctx context.Context, t Target, phase string, opt Timeou
 			r.ClosedBy = fmt.Sprint(rp.Code)
 		}
 		// The FIN that follows the 421 (RFC 5321 §3.8).
-		_ = d.c.WaitEnd(ctx, 2*time.Second)
+		_ = d.c.WaitEnd(ctx, QuitTimeout)
+		_, fin := d.c.FINAt()
+		keptOpen = !fin && d.c.readDone() == nil
 	case rerr == nil:
 		r.setFailure(ProtocolError, "reply during an idle wait: "+rp.String())
 		return r
@@ -165,14 +195,16 @@ func (p *Prober) Timeout(ctx context.Context, t Target, phase string, opt Timeou
 	if phase == "body" {
 		r.ServerLog = fmt.Sprintf(postfixLog[phase], r.BytesWritten)
 	}
-	what := "sent " + rp.String() + " and closed"
-	if _, fin := d.c.FINAt(); r.ClosedBy != "421" && r.ClosedBy != "fin" && r.ClosedBy != "rst" && !fin {
-		what = "abandoned the transaction with " + rp.String() + " (the session stayed open)"
-	}
-	if r.ClosedBy == "fin" {
+	what := "sent " + rp.String() + " and closed the connection"
+	switch {
+	case r.ClosedBy == "fin":
 		what = "closed (FIN) without a reply"
-	} else if r.ClosedBy == "rst" {
+	case r.ClosedBy == "rst":
 		what = "reset the connection"
+	case keptOpen && rp.Code == 421:
+		what = "sent " + rp.String() + " but kept the connection open"
+	case keptOpen:
+		what = "abandoned the transaction with " + rp.String() + " (the session stayed open)"
 	}
 	r.setFailure(ServerTimeout, fmt.Sprintf("idle at phase %s, the server %s after %s", phase, what, fmtDur(idle)))
 	if idle < RFCServerTimeout {

@@ -284,6 +284,10 @@ func combine(path string, started time.Time, jobs []*checkJob) *probe.Report {
 // metrics keep one run per target and module, and text and Nagios output
 // lead with the checks.
 func emitCheck(combined *probe.Report, jobs []*checkJob, of *outputFlags, stdout io.Writer) (int, error) {
+	escapeInvalidUTF8(combined)
+	for _, cj := range jobs {
+		escapeInvalidUTF8(cj.rep)
+	}
 	st := combined.Status()
 	var prom []byte
 	if of.format == "prom" || of.promFile != "" {
@@ -345,7 +349,7 @@ func statusCounts(checks []probe.CheckSummary) string {
 // renderCheckText writes a table of the checks, then each check's details
 // and findings as its command would print them, headed by its module.
 func renderCheckText(w *bytes.Buffer, combined *probe.Report, jobs []*checkJob, timeline bool) {
-	fmt.Fprintf(w, "check %s: %s, outcome %s, %d checks: %s (%s)\n\n", combined.Target, combined.Status(),
+	tprintf(w, "check %s: %s, outcome %s, %d checks: %s (%s)\n\n", combined.Target, combined.Status(),
 		combined.Outcome, len(combined.Checks), statusCounts(combined.Checks), fmtMS(float64(combined.DurationMS)))
 	head := []string{"TARGET", "MODULE", "STATUS", "OUTCOME", "DURATION"}
 	rows := [][]string{head}
@@ -367,16 +371,16 @@ func renderCheckText(w *bytes.Buffer, combined *probe.Report, jobs []*checkJob, 
 		for i, cell := range r {
 			line += fmt.Sprintf(" %-*s", width[i], cell)
 		}
-		fmt.Fprintln(w, strings.TrimRight(line, " "))
+		tprintf(w, "%s\n", strings.TrimRight(line, " "))
 		if k > 0 && combined.Checks[k-1].Error != "" {
-			fmt.Fprintf(w, "      error: %s\n", oneLine(combined.Checks[k-1].Error))
+			tprintf(w, "      error: %s\n", oneLine(combined.Checks[k-1].Error))
 		}
 	}
 	for _, cj := range jobs {
 		if cj.err != nil {
 			continue
 		}
-		fmt.Fprintf(w, "\n[%s] ", cj.mod.name)
+		tprintf(w, "\n[%s] ", cj.mod.name)
 		renderText(w, cj.rep, timeline)
 	}
 }
@@ -398,21 +402,21 @@ func renderCheckNagios(w *bytes.Buffer, combined *probe.Report, jobs []*checkJob
 			perf = append(perf, perfData(r, cj.mod.name+" "+cj.target+" "+r.Address, warn, crit)...)
 		}
 	}
-	fmt.Fprintf(w, "SMTPPROBE %s - %s", combined.Status(), sanitize(text))
+	tprintf(w, "SMTPPROBE %s - %s", combined.Status(), sanitize(text))
 	if len(perf) > 0 {
-		fmt.Fprintf(w, " | %s", strings.Join(perf, " "))
+		tprintf(w, " | %s", strings.Join(perf, " "))
 	}
 	w.WriteByte('\n')
 	for _, c := range combined.Checks {
 		switch {
 		case c.Error != "":
-			fmt.Fprintf(w, "%s %s %s: %s\n", c.Status, c.Module, c.Target, sanitize(oneLine(c.Error)))
+			tprintf(w, "%s %s %s: %s\n", c.Status, c.Module, c.Target, sanitize(oneLine(c.Error)))
 		case c.Status != probe.StatusOK.String():
-			fmt.Fprintf(w, "%s %s %s: outcome %s\n", c.Status, c.Module, c.Target, c.Outcome)
+			tprintf(w, "%s %s %s: outcome %s\n", c.Status, c.Module, c.Target, c.Outcome)
 		}
 	}
 	for _, f := range combined.Findings {
-		fmt.Fprintf(w, "%s %s: %s\n", f.Severity, f.Code, sanitize(f.Message))
+		tprintf(w, "%s %s: %s\n", f.Severity, f.Code, sanitize(f.Message))
 	}
 }
 

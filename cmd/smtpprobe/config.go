@@ -78,8 +78,9 @@ type module struct {
 	MaxWait         duration `yaml:"max_wait"`
 
 	// mtu
-	Min int `yaml:"min"`
-	Max int `yaml:"max"`
+	Min       int    `yaml:"min"`
+	Max       int    `yaml:"max"`
+	Direction string `yaml:"direction"` // out, in or both (default)
 
 	name       string
 	line       int
@@ -344,6 +345,9 @@ func (m *module) job(target string) (*job, error) {
 			"pause-after-data": time.Duration(m.PauseAfterData), "chunk-pause": time.Duration(m.ChunkPause)}
 	case "mtu":
 		j.MTU.Min, j.MTU.Max, j.MTU.From = m.Min, m.Max, m.From
+		if m.Direction != "" {
+			j.MTU.Direction = m.Direction
+		}
 		if len(m.To) > 0 {
 			j.MTU.To = m.To[0]
 		}

@@ -91,6 +91,7 @@ func TestLoadConfigErrors(t *testing.T) {
 		{"unknown module", "modules:\n  mx:\n    command: mx\ntargets:\n  - target: example.com\n    module: nope\n", `:5: target example.com: unknown module "nope"`},
 		{"bad target", "modules:\n  mx:\n    command: mx\ntargets:\n  - target: 192.0.2.1\n    module: mx\n", ":5: target 192.0.2.1, module mx: mx: \"192.0.2.1\" is an address"},
 		{"module option", "modules:\n  s:\n    command: session\n    size: -5\n", ":2: module s: --size -5"},
+		{"direction", "modules:\n  p:\n    command: mtu\n    direction: sideways\n", `:2: module p: --direction "sideways": want out, in or both`},
 		{"threshold", "modules:\n  s:\n    command: mx\n    warning: speed=1\n", ":2: module s: warning:"},
 		{"allow", "modules:\n  mx:\n    command: mx\nserve:\n  allow: [\"not a domain!\"]\n", ":4: serve.allow \"not a domain!\": want DOMAIN, CIDR"},
 		{"allow port", "modules:\n  mx:\n    command: mx\nserve:\n  allow: [\"192.0.2.0/24:0\"]\n", `:4: serve.allow "192.0.2.0/24:0": port "0"`},

@@ -17,6 +17,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/smtpprobe/smtpprobe/dnscheck"
 	"github.com/smtpprobe/smtpprobe/probe"
 )
 
@@ -216,39 +217,99 @@ func parseFlags(fs *pflag.FlagSet, args []string, stdout io.Writer, synopsis str
 }
 
 // splitTarget splits "DOMAIN[:PORT]" (or "[v6]:PORT") into host and port.
+//
+// A target that is not valid UTF-8 or holds control characters is
+// refused here, before anything is parsed, and so is an IPv6 zone that
+// could not name an interface ([dnscheck.CheckZone]): such input is never
+// repaired into something else and never reaches the output.
 func splitTarget(s string, defPort uint16) (host string, port uint16, err error) {
 	if s == "" {
 		return "", 0, usagef("empty target: want DOMAIN[:PORT]")
 	}
+	if why := dnscheck.TextProblem(s); why != "" {
+		return "", 0, usagef("target %s: %s; want DOMAIN[:PORT], a host name or an IP literal", dnscheck.QuoteInput(s), why)
+	}
+	defer func() {
+		if err != nil {
+			return
+		}
+		if a, perr := netip.ParseAddr(host); perr == nil {
+			if zerr := dnscheck.CheckZone(a.Zone()); zerr != nil {
+				host, port, err = "", 0, usagef("target %s: %v", dnscheck.QuoteInput(s), zerr)
+			}
+		}
+	}()
 	host = s
 	var ps string
 	switch {
 	case strings.HasPrefix(s, "["):
 		end := strings.Index(s, "]")
 		if end < 0 {
-			return "", 0, usagef("target %q: missing ']'", s)
+			return "", 0, usagef("target %s: missing ']'", dnscheck.QuoteInput(s))
 		}
 		host, ps = s[1:end], strings.TrimPrefix(s[end+1:], ":")
 		if s[end+1:] != "" && !strings.HasPrefix(s[end+1:], ":") {
-			return "", 0, usagef("target %q: want [ADDRESS]:PORT", s)
+			return "", 0, usagef("target %s: want [ADDRESS]:PORT", dnscheck.QuoteInput(s))
 		}
 	case strings.Count(s, ":") == 1:
 		host, ps, _ = strings.Cut(s, ":")
 	case strings.Count(s, ":") > 1:
 		if _, err := netip.ParseAddr(s); err != nil {
-			return "", 0, usagef("target %q: want DOMAIN[:PORT] or [IPv6]:PORT", s)
+			return "", 0, usagef("target %s: want DOMAIN[:PORT] or [IPv6]:PORT", dnscheck.QuoteInput(s))
 		}
 	}
 	port = defPort
 	if ps != "" {
 		n, err := strconv.ParseUint(ps, 10, 32)
 		if err != nil || n < 1 || n > math.MaxUint16 {
-			return "", 0, usagef("target %q: port %q out of range 1-65535", s, ps)
+			return "", 0, usagef("target %s: port %s out of range 1-65535", dnscheck.QuoteInput(s), dnscheck.QuoteInput(ps))
 		}
 		port = uint16(n)
 	}
 	if host == "" {
-		return "", 0, usagef("target %q: empty host", s)
+		return "", 0, usagef("target %s: empty host", dnscheck.QuoteInput(s))
+	}
+	if strings.ContainsAny(host, "[]") {
+		return "", 0, usagef("target %s: want DOMAIN[:PORT] or [IPv6]:PORT", dnscheck.QuoteInput(s))
 	}
 	return host, port, nil
+}
+
+// checkHelo validates an EHLO name (RFC 5321 §4.1.1.1): a domain in ASCII
+// (§2.3.5; an internationalised name goes in its xn-- form) or an address
+// literal in brackets (§4.1.3), such as [192.0.2.1] or
+// [IPv6:2001:db8::1]. "" means the default. Anything else, invalid UTF-8
+// and control characters in particular, would reach the peer as a
+// different command, so it is refused.
+func checkHelo(h string) error {
+	if h == "" {
+		return nil
+	}
+	const want = "want a domain such as mx.example.com or an address literal such as [192.0.2.1]"
+	if why := dnscheck.TextProblem(h); why != "" {
+		return usagef("--helo %s: %s; %s", dnscheck.QuoteInput(h), why, want)
+	}
+	if strings.ContainsFunc(h, func(r rune) bool { return r <= ' ' || r >= 0x7f }) {
+		return usagef("--helo %s: contains spaces or characters outside ASCII; %s (an internationalised name in its xn-- form)", dnscheck.QuoteInput(h), want)
+	}
+	if lit, ok := strings.CutPrefix(h, "["); ok {
+		lit, ok = strings.CutSuffix(lit, "]")
+		v6, isV6 := strings.CutPrefix(lit, "IPv6:")
+		a, err := netip.ParseAddr(v6)
+		if !ok || err != nil || a.Zone() != "" || a.Is4() == isV6 {
+			return usagef("--helo %s: not an address literal (RFC 5321 §4.1.3); %s or [IPv6:2001:db8::1]", dnscheck.QuoteInput(h), want)
+		}
+		return nil
+	}
+	if a, err := netip.ParseAddr(h); err == nil {
+		lit := "[" + a.String() + "]"
+		if a.Is6() {
+			lit = "[IPv6:" + a.String() + "]"
+		}
+		return usagef("--helo %s: an address goes in brackets as an address literal (RFC 5321 §4.1.3): %s", dnscheck.QuoteInput(h), lit)
+	}
+	if _, err := dnscheck.NormalizeDomain(h); err != nil {
+		return usagef("--helo: %v", err)
+	}
+	return nil
 }

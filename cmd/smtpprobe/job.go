@@ -86,8 +86,8 @@ func (j *job) validate() error {
 	if j.Parallel < 1 || j.Parallel > 1024 {
 		return usagef("--parallel %d: want 1 to 1024", j.Parallel)
 	}
-	if j.Helo != "" && strings.ContainsAny(j.Helo, " \t\r\n") {
-		return usagef("--helo %q: want a domain or address literal without spaces", j.Helo)
+	if err := checkHelo(j.Helo); err != nil {
+		return err
 	}
 	if j.Resolver != "" {
 		if _, err := dnscheck.ParseServer(j.Resolver); err != nil {
@@ -192,6 +192,9 @@ func (j *job) validateMTU() error {
 	}
 	if o.Min > 0 && o.Max > 0 && o.Min > o.Max {
 		return usagef("--min %d is above --max %d", o.Min, o.Max)
+	}
+	if !probe.ValidDirection(o.Direction) {
+		return usagef("--direction %q: want out, in or both", o.Direction)
 	}
 	o.Parallel = j.Parallel
 	if err := validPath("from", o.From); err != nil {

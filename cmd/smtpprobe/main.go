@@ -104,7 +104,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 var version = "dev"
 
-// oneLine keeps an error message on one line.
+// oneLine keeps an error message on one line, with what is left of
+// control characters and invalid UTF-8 escaped (safeText).
 func oneLine(s string) string {
-	return strings.Join(strings.Fields(s), " ")
+	return safeText(strings.Join(strings.Fields(s), " "))
 }

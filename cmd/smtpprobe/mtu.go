@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/smtpprobe/smtpprobe/mtu"
+	"github.com/smtpprobe/smtpprobe/probe"
 )
 
 // runMTU implements `smtpprobe mtu TARGET`.
@@ -22,6 +23,7 @@ func runMTU(ctx context.Context, args []string, stdout, stderr io.Writer) (int, 
 		fs.IntVar(&j.MTU.Max, "max", 0, "largest IP packet size to try (default: the outgoing interface's MTU)")
 		fs.StringVar(&j.MTU.From, "from", "", "envelope sender (default <>)")
 		fs.StringVar(&j.MTU.To, "to", "", "envelope recipient (default: postmaster@DOMAIN)")
+		fs.StringVar(&j.MTU.Direction, "direction", probe.DirectionBoth, "out (client to server), in (server to client, through the MSS we advertise and the server's STARTTLS flight) or both")
 	})
 	if err != nil {
 		return 0, err

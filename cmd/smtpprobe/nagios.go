@@ -39,18 +39,18 @@ func renderNagios(w *bytes.Buffer, rep *probe.Report, warn, crit probe.Threshold
 		}
 		perf = append(perf, perfData(r, who, warn, crit)...)
 	}
-	fmt.Fprintf(w, "SMTPPROBE %s - %s", st, sanitize(text))
+	tprintf(w, "SMTPPROBE %s - %s", st, sanitize(text))
 	if len(perf) > 0 {
-		fmt.Fprintf(w, " | %s", strings.Join(perf, " "))
+		tprintf(w, " | %s", strings.Join(perf, " "))
 	}
 	w.WriteByte('\n')
 	for _, r := range rep.Results {
 		if !r.Good() {
-			fmt.Fprintf(w, "%s %s [%s]: %s\n", r.Outcome, r.Host, r.Address, sanitize(r.Error))
+			tprintf(w, "%s %s [%s]: %s\n", r.Outcome, r.Host, r.Address, sanitize(r.Error))
 		}
 	}
 	for _, f := range rep.Findings {
-		fmt.Fprintf(w, "%s %s: %s\n", f.Severity, f.Code, sanitize(f.Message))
+		tprintf(w, "%s %s: %s\n", f.Severity, f.Code, sanitize(f.Message))
 	}
 }
 
@@ -73,6 +73,10 @@ func perfData(r probe.Result, who string, warn, crit probe.Thresholds) []string 
 		perf = append(perf, perfItem(who+" path_mtu", strconv.Itoa(*m.PathMTU), "B",
 			intRange(warn.MTU), intRange(crit.MTU), strconv.Itoa(m.Range[0]), strconv.Itoa(m.InterfaceMTU)))
 	}
+	if m := r.MTUInfo; m != nil && m.Reverse != nil && m.Reverse.PathMTU != nil {
+		perf = append(perf, perfItem(who+" path_mtu_in", strconv.Itoa(*m.Reverse.PathMTU), "B",
+			intRange(warn.MTU), intRange(crit.MTU), strconv.Itoa(m.Range[0]), strconv.Itoa(m.InterfaceMTU)))
+	}
 	if t := r.TLS; t != nil && !t.NotAfter.IsZero() {
 		perf = append(perf, perfItem(who+" cert_days", strconv.Itoa(t.DaysLeft), "",
 			intRange(warn.CertDays), intRange(crit.CertDays), "", ""))
@@ -83,8 +87,8 @@ func perfData(r probe.Result, who string, warn, crit probe.Thresholds) []string 
 // mtuSummary names the path MTU and verdict of a single-address mtu run.
 func mtuSummary(rep *probe.Report) string {
 	for _, r := range rep.Results {
-		if m := r.MTUInfo; m != nil && m.PathMTU != nil {
-			return fmt.Sprintf("path MTU %d (%s)", *m.PathMTU, m.Verdict)
+		if m := r.MTUInfo; m != nil && (m.PathMTU != nil || m.Reverse != nil && m.Reverse.PathMTU != nil) {
+			return mtuSummaryOf(m)
 		}
 	}
 	return ""
@@ -93,7 +97,7 @@ func mtuSummary(rep *probe.Report) string {
 // perfItem renders one perfdata item; labels are always quoted, and the
 // characters the guidelines forbid in them (= and ') are replaced.
 func perfItem(label, value, uom, warn, crit, min, max string) string {
-	label = strings.NewReplacer("=", "_", "'", "_").Replace(label)
+	label = strings.NewReplacer("=", "_", "'", "_").Replace(safeText(label))
 	return strings.TrimRight(fmt.Sprintf("'%s'=%s%s;%s;%s;%s;%s", label, value, uom, warn, crit, min, max), ";")
 }
 
@@ -124,8 +128,21 @@ func fmtFloat(v float64) string { return strconv.FormatFloat(micro(v), 'f', -1, 
 // micro rounds seconds to the microsecond, the precision the probe has.
 func micro(v float64) float64 { return math.Round(v*1e6) / 1e6 }
 
-// sanitize keeps plugin output on its line and free of the perfdata
+// sanitize keeps plugin output on its line (control characters and
+// invalid UTF-8 escaped visibly, see safeText) and free of the perfdata
 // separator.
 func sanitize(s string) string {
-	return strings.NewReplacer("|", "/", "\n", " ", "\r", " ").Replace(s)
+	return strings.ReplaceAll(safeText(s), "|", "/")
+}
+
+// mtuSummaryOf names the path MTU and verdict of each measured direction.
+func mtuSummaryOf(m *probe.MTUInfo) string {
+	var parts []string
+	if m.PathMTU != nil {
+		parts = append(parts, fmt.Sprintf("path MTU %d (%s)", *m.PathMTU, m.Verdict))
+	}
+	if rv := m.Reverse; rv != nil && rv.PathMTU != nil {
+		parts = append(parts, fmt.Sprintf("server to client %d (%s)", *rv.PathMTU, rv.Verdict))
+	}
+	return strings.Join(parts, ", ")
 }

@@ -27,9 +27,9 @@ var (
 	descOutcome       = prometheus.NewDesc("smtpprobe_result_outcome", "The outcome of the probe of one address (always 1; the outcome is the label).", append(resultLabels[:6:6], "outcome"), nil)
 	descPhase         = prometheus.NewDesc("smtpprobe_phase_duration_seconds", "Duration of one phase of a session, from the command to the reply.", append(resultLabels[:6:6], "phase"), nil)
 	descIdle          = prometheus.NewDesc("smtpprobe_server_timeout_seconds", "How long the server waited on an idle session before it hung up.", append(resultLabels[:6:6], "closed_by"), nil)
-	descPathMTU       = prometheus.NewDesc("smtpprobe_path_mtu_bytes", "Largest IP packet that crossed the path with DF set.", resultLabels, nil)
-	descVerdict       = prometheus.NewDesc("smtpprobe_pmtu_verdict", "Path MTU verdict (always 1; the verdict is the label).", append(resultLabels[:6:6], "verdict"), nil)
-	descMTUSessions   = prometheus.NewDesc("smtpprobe_pmtu_sessions", "Probe sessions the path MTU bracketing used.", resultLabels, nil)
+	descPathMTU       = prometheus.NewDesc("smtpprobe_path_mtu_bytes", "Largest IP packet that crossed the path with DF set, per direction (out: client to server, in: server to client).", append(resultLabels[:6:6], "direction"), nil)
+	descVerdict       = prometheus.NewDesc("smtpprobe_pmtu_verdict", "Path MTU verdict per direction (always 1; the verdict is the label).", append(resultLabels[:6:6], "direction", "verdict"), nil)
+	descMTUSessions   = prometheus.NewDesc("smtpprobe_pmtu_sessions", "Probe sessions the path MTU bracketing used, per direction.", append(resultLabels[:6:6], "direction"), nil)
 	descCertExpiry    = prometheus.NewDesc("smtpprobe_tls_cert_not_after_timestamp_seconds", "Expiry of the server certificate, Unix time.", resultLabels, nil)
 	descCertVerified  = prometheus.NewDesc("smtpprobe_tls_cert_verified", "Whether the certificate verified for the MX name (1) or not (0).", resultLabels, nil)
 )
@@ -49,7 +49,7 @@ func (c reportCollector) Describe(ch chan<- *prometheus.Desc) {
 
 func (c reportCollector) Collect(ch chan<- prometheus.Metric) {
 	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
-		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
+		ch <- constGauge(d, v, labels...)
 	}
 	for i, rep := range c.reports {
 		module := ""
@@ -78,12 +78,15 @@ func (c reportCollector) Collect(ch chan<- prometheus.Metric) {
 			if r.TimeoutMS != nil {
 				gauge(descIdle, micro(*r.TimeoutMS/1000), append(l, r.ClosedBy)...)
 			}
-			if m := r.MTUInfo; m != nil && m.Verdict != "" {
-				if m.PathMTU != nil {
-					gauge(descPathMTU, float64(*m.PathMTU), l...)
+			if m := r.MTUInfo; m != nil {
+				for _, d := range mtuDirections(m) {
+					dl := append(l[:len(l):len(l)], d.name)
+					if d.pathMTU != nil {
+						gauge(descPathMTU, float64(*d.pathMTU), dl...)
+					}
+					gauge(descVerdict, 1, append(dl, d.verdict)...)
+					gauge(descMTUSessions, float64(d.sessions), dl...)
 				}
-				gauge(descVerdict, 1, append(l, m.Verdict)...)
-				gauge(descMTUSessions, float64(m.Sessions), l...)
 			}
 			if t := r.TLS; t != nil && !t.NotAfter.IsZero() {
 				gauge(descCertExpiry, float64(t.NotAfter.Unix()), l...)
@@ -92,6 +95,29 @@ func (c reportCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 	}
 }
+
+// constGauge is the one constructor of the exporter's and the
+// renderers' metrics. Every label value goes through promLabel, so that a
+// value from the network (a host name from DNS, an IPv6 zone, a TLS name)
+// can neither panic prometheus.MustNewConstMetric, which does for values
+// that are not UTF-8, nor make a label unreadable.
+func constGauge(d *prometheus.Desc, v float64, labels ...string) prometheus.Metric {
+	safe := make([]string, len(labels))
+	for i, l := range labels {
+		safe[i] = promLabel(l)
+	}
+	m, err := prometheus.NewConstMetric(d, prometheus.GaugeValue, v, safe...)
+	if err != nil {
+		// Only a wrong label count is left, a bug of this file.
+		return prometheus.NewInvalidMetric(d, err)
+	}
+	return m
+}
+
+// promLabel is a label value as the renderers show it: control
+// characters and bytes that are not UTF-8 are escaped as in text output
+// (safeText), so that the same value reads the same in every format.
+func promLabel(s string) string { return safeText(s) }
 
 func b2f(b bool) float64 {
 	if b {
@@ -157,4 +183,24 @@ func writeFileAtomic(path string, data []byte) error {
 		return err
 	}
 	return nil
+}
+
+// mtuDirection is one measured direction of an mtu result.
+type mtuDirection struct {
+	name     string // out or in
+	verdict  string
+	pathMTU  *int
+	sessions int
+}
+
+// mtuDirections lists the directions of m that reached a verdict.
+func mtuDirections(m *probe.MTUInfo) []mtuDirection {
+	var ds []mtuDirection
+	if m.Verdict != "" && m.Verdict != probe.VerdictUntested {
+		ds = append(ds, mtuDirection{probe.DirectionOut, m.Verdict, m.PathMTU, m.Sessions})
+	}
+	if rv := m.Reverse; rv != nil && rv.Verdict != "" {
+		ds = append(ds, mtuDirection{probe.DirectionIn, rv.Verdict, rv.PathMTU, rv.Sessions})
+	}
+	return ds
 }

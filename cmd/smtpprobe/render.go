@@ -5,8 +5,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"reflect"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/smtpprobe/smtpprobe/probe"
 )
@@ -15,6 +18,7 @@ import (
 // output is built completely before anything is written, so a failure
 // never leaves half a document.
 func emit(rep *probe.Report, cf *outputFlags, stdout io.Writer) (int, error) {
+	escapeInvalidUTF8(rep)
 	st := rep.Status()
 	var prom []byte
 	if cf.format == "prom" || cf.promFile != "" {
@@ -66,37 +70,37 @@ func renderText(w *bytes.Buffer, rep *probe.Report, timeline bool) {
 	if len(rep.Results) > 0 && rep.Results[0].Phase != "" {
 		unit = "measurements"
 	}
-	fmt.Fprintf(w, "%s %s: %s, outcome %s, %d of %d %s ok (%s)\n",
+	tprintf(w, "%s %s: %s, outcome %s, %d of %d %s ok (%s)\n",
 		rep.Command, rep.Target, rep.Status(), rep.Outcome, ok, len(rep.Results), unit, fmtMS(float64(rep.DurationMS)))
 	addrW, outW := 0, 0
 	for _, r := range rep.Results {
-		addrW = max(addrW, len(label(r)))
-		outW = max(outW, len(r.Outcome))
+		addrW = max(addrW, len(safeText(label(r))))
+		outW = max(outW, len(safeText(string(r.Outcome))))
 	}
 	lastHost := ""
 	for _, r := range rep.Results {
 		if r.Host != lastHost {
 			lastHost = r.Host
 			if r.Preference != nil {
-				fmt.Fprintf(w, "\nMX %d %s\n", *r.Preference, r.Host)
+				tprintf(w, "\nMX %d %s\n", *r.Preference, r.Host)
 			} else {
-				fmt.Fprintf(w, "\n%s\n", r.Host)
+				tprintf(w, "\n%s\n", r.Host)
 			}
 		}
-		fmt.Fprintf(w, "  %-*s  %-*s  %s\n", addrW, label(r), outW, r.Outcome, phases(r))
+		tprintf(w, "  %-*s  %-*s  %s\n", addrW, label(r), outW, r.Outcome, phases(r))
 		indent := strings.Repeat(" ", 6)
 		if r.Error != "" && r.TimeoutMS == nil {
-			fmt.Fprintf(w, "%s%s\n", indent, r.Error)
+			tprintf(w, "%s%s\n", indent, r.Error)
 		}
 		if r.Phase != "" {
 			if r.TimeoutMS != nil {
-				fmt.Fprintf(w, "%sidle at %s: server hung up after %s, closed by %s", indent, r.Phase, fmtMS(*r.TimeoutMS), r.ClosedBy)
+				tprintf(w, "%sidle at %s: server hung up after %s, closed by %s", indent, r.Phase, fmtMS(*r.TimeoutMS), r.ClosedBy)
 				if r.ServerLog != "" {
-					fmt.Fprintf(w, "; Postfix logs %q", r.ServerLog)
+					tprintf(w, "; Postfix logs %q", r.ServerLog)
 				}
-				fmt.Fprintln(w)
+				w.WriteByte('\n')
 			} else if r.Outcome == probe.OK {
-				fmt.Fprintf(w, "%sidle at %s: the server kept the session open for the whole --max-wait\n", indent, r.Phase)
+				tprintf(w, "%sidle at %s: the server kept the session open for the whole --max-wait\n", indent, r.Phase)
 			}
 		}
 		if m := r.MTUInfo; m != nil && m.Verdict != "" {
@@ -112,73 +116,74 @@ func renderText(w *bytes.Buffer, rep *probe.Report, timeline bool) {
 				}
 				br = fmt.Sprintf("bracket [%d, %d]", lo, *m.Bracket[1])
 			}
-			fmt.Fprintf(w, "%spath MTU %s, %s, verdict %s\n", indent, pm, br, m.Verdict)
+			tprintf(w, "%spath MTU %s, %s, verdict %s\n", indent, pm, br, m.Verdict)
 			icmp := "no ICMP arrived"
 			if m.ICMPSeen {
 				icmp = "ICMP arrived (the kernel's path MTU dropped)"
 			}
-			fmt.Fprintf(w, "%s%d sessions in %d rounds, %d retransmits, %s; interface MTU %d, range %d-%d", indent,
+			tprintf(w, "%s%d sessions in %d rounds, %d retransmits, %s; interface MTU %d, range %d-%d", indent,
 				m.Sessions, m.Rounds, m.Retransmits, icmp, m.InterfaceMTU, m.Range[0], m.Range[1])
 			if m.CachedPMTU > 0 {
-				fmt.Fprintf(w, ", cached path MTU %d before the probe", m.CachedPMTU)
+				tprintf(w, ", cached path MTU %d before the probe", m.CachedPMTU)
 			}
 			if m.MTUProbing != nil {
-				fmt.Fprintf(w, ", tcp_mtu_probing=%d", *m.MTUProbing)
+				tprintf(w, ", tcp_mtu_probing=%d", *m.MTUProbing)
 			}
-			fmt.Fprintln(w)
+			w.WriteByte('\n')
 			if timeline {
 				for _, pr := range m.Probes {
-					fmt.Fprintf(w, "%s  round %d  size %5d  sent %5d  %-14s retransmits %d  path MTU %d\n", indent,
+					tprintf(w, "%s  round %d  size %5d  sent %5d  %-14s retransmits %d  path MTU %d\n", indent,
 						pr.Round, pr.Size, pr.Sent, pr.Result, pr.Retransmits, pr.PMTU)
 				}
 			}
+			renderMTUMore(w, indent, m, timeline)
 		}
 		if r.MessageBytes > 0 {
-			fmt.Fprintf(w, "%smessage: %d bytes, %d written", indent, r.MessageBytes, r.BytesWritten)
+			tprintf(w, "%smessage: %d bytes, %d written", indent, r.MessageBytes, r.BytesWritten)
 			if r.Acked {
-				fmt.Fprintf(w, ", all acknowledged by the peer's TCP")
+				tprintf(w, ", all acknowledged by the peer's TCP")
 			}
 			if r.QueueID != "" {
-				fmt.Fprintf(w, ", delivered: queued as %s", r.QueueID)
+				tprintf(w, ", delivered: queued as %s", r.QueueID)
 			} else if r.Outcome == probe.OK {
-				fmt.Fprintf(w, ", not delivered (no final dot)")
+				tprintf(w, ", not delivered (no final dot)")
 			}
-			fmt.Fprintln(w)
+			w.WriteByte('\n')
 		}
 		if r.Banner != "" {
-			fmt.Fprintf(w, "%sbanner: %s\n", indent, r.Banner)
+			tprintf(w, "%sbanner: %s\n", indent, r.Banner)
 		}
 		if len(r.Capabilities) > 0 {
-			fmt.Fprintf(w, "%sesmtp:  %s\n", indent, strings.Join(r.Capabilities, ", "))
+			tprintf(w, "%sesmtp:  %s\n", indent, strings.Join(r.Capabilities, ", "))
 		}
 		if t := r.TLS; t != nil && t.Version != "" {
 			v := "verified"
 			if !t.Verified {
 				v = "not verified: " + t.VerifyError
 			}
-			fmt.Fprintf(w, "%stls:    %s %s, cert %s, expires %s (%d days), %s\n", indent,
+			tprintf(w, "%stls:    %s %s, cert %s, expires %s (%d days), %s\n", indent,
 				t.Version, t.Cipher, strings.Join(t.Names, " "), t.NotAfter.Format(time.DateOnly), t.DaysLeft, v)
 		}
 		if r.FCrDNS != nil {
 			switch {
 			case len(r.PTR) == 0:
-				fmt.Fprintf(w, "%sptr:    none\n", indent)
+				tprintf(w, "%sptr:    none\n", indent)
 			case *r.FCrDNS:
-				fmt.Fprintf(w, "%sptr:    %s (forward-confirmed)\n", indent, strings.Join(r.PTR, " "))
+				tprintf(w, "%sptr:    %s (forward-confirmed)\n", indent, strings.Join(r.PTR, " "))
 			default:
-				fmt.Fprintf(w, "%sptr:    %s (does not resolve back)\n", indent, strings.Join(r.PTR, " "))
+				tprintf(w, "%sptr:    %s (does not resolve back)\n", indent, strings.Join(r.PTR, " "))
 			}
 		}
 		if timeline {
 			for _, e := range r.Timeline {
-				fmt.Fprintf(w, "%s%10s  %s\n", indent, fmtMS(float64(e.At)/1e6), describe(e))
+				tprintf(w, "%s%10s  %s\n", indent, fmtMS(float64(e.At)/1e6), describe(e))
 			}
 		}
 	}
 	if len(rep.Findings) > 0 {
-		fmt.Fprintf(w, "\nFindings\n")
+		tprintf(w, "\nFindings\n")
 		for _, f := range rep.Findings {
-			fmt.Fprintf(w, "  %-8s %s: %s\n", f.Severity, f.Code, f.Message)
+			tprintf(w, "  %-8s %s: %s\n", f.Severity, f.Code, f.Message)
 		}
 	}
 }
@@ -221,6 +226,10 @@ func describe(e probe.Event) string {
 	case probe.EvUnsolicited:
 		return "S: " + replyText(e.Reply) + "   (unsolicited)"
 	case probe.EvData:
+		if e.Count > 1 && e.Text != "" {
+			// A coalesced run of writes: "2048 chunks of 1 B, 1ms apart".
+			return fmt.Sprintf("C: %d bytes of message data (%s)", e.Bytes, e.Text)
+		}
 		return fmt.Sprintf("C: %d bytes of message data", e.Bytes)
 	case probe.EvFIN:
 		return "FIN from peer"
@@ -243,4 +252,184 @@ func replyText(r *probe.Reply) string {
 		s += fmt.Sprintf(" (+%d lines)", len(lines)-1)
 	}
 	return s
+}
+
+// renderMTUMore prints the loss evidence of an mtu result and its
+// server-to-client direction (probe.MTUReverse).
+func renderMTUMore(w io.Writer, indent string, m *probe.MTUInfo, timeline bool) {
+	if m.Verdict != probe.VerdictUntested {
+		loss := "no loss on passing probes"
+		if m.LossPct != nil && *m.LossPct > 0 {
+			loss = fmt.Sprintf("%.1f%% of the passing probes' segments retransmitted", *m.LossPct)
+		}
+		fmt.Fprintf(w, "%s%d re-tests, %s, %d MAIL transactions\n", indent, m.Retests, loss, m.Transactions)
+	}
+	rv := m.Reverse
+	if rv == nil {
+		return
+	}
+	if rv.Verdict == "" || rv.Verdict == probe.VerdictUntested {
+		fmt.Fprintf(w, "%sserver to client: untested\n", indent)
+		return
+	}
+	pm := "unknown"
+	if rv.PathMTU != nil {
+		pm = fmt.Sprint(*rv.PathMTU)
+	}
+	br := "nothing failed"
+	if rv.Bracket[1] != nil {
+		lo := 0
+		if rv.Bracket[0] != nil {
+			lo = *rv.Bracket[0]
+		}
+		br = fmt.Sprintf("bracket [%d, %d]", lo, *rv.Bracket[1])
+	}
+	fmt.Fprintf(w, "%sserver to client: path MTU %s, %s, verdict %s\n", indent, pm, br, rv.Verdict)
+	fmt.Fprintf(w, "%s%d sessions in %d rounds, %d re-tests; STARTTLS flight %d bytes, tested up to %d\n", indent,
+		rv.Sessions, rv.Rounds, rv.Retests, rv.FlightBytes, rv.TestedUpTo)
+	if timeline {
+		for _, pr := range rv.Probes {
+			fmt.Fprintf(w, "%s  round %d  size %5d  got %5d  %-14s flight %d\n", indent, pr.Round, pr.Size, pr.Sent, pr.Result, pr.Flight)
+		}
+	}
+}
+
+// Output safety. Text from the network (replies, banners, DNS and TLS
+// names, error texts) and from the user ends up in every output format.
+// None of it may break a line, a perfdata item or a metric label, so:
+//
+//   - safeText is the one escaper for text, Nagios and Prometheus label
+//     values: control characters, line and paragraph separators, other
+//     unprintable runes and bytes that are not UTF-8 are shown as Go-style
+//     escapes (\x0a, \u2028, \xff), visibly rather than dropped;
+//   - tprintf formats a line of text output with every argument passed
+//     through safeText, so that only the format (ours) places newlines;
+//   - escapeInvalidUTF8 rewrites, once per report, the bytes that are not
+//     UTF-8 in every string of the report as \xNN, before any format is
+//     rendered; JSON (which would turn them into U+FFFD silently) and a
+//     saved baseline then show the same text as the other formats. JSON
+//     keeps control characters, escaped by encoding/json.
+//
+// A backslash in the input is kept as it is: "\x0a" in a reply reads the
+// same as a newline byte did, which is the point of showing it.
+
+// safeText escapes s for one line of output.
+func safeText(s string) string {
+	clean := true
+	for _, r := range s {
+		if r == utf8.RuneError || !unicode.IsPrint(r) && r != ' ' {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && n <= 1:
+			fmt.Fprintf(&b, `\x%02x`, s[i])
+		case r < 0x80 && !unicode.IsPrint(r) && r != ' ':
+			fmt.Fprintf(&b, `\x%02x`, r)
+		case r == utf8.RuneError || !unicode.IsPrint(r) && r != ' ':
+			if r > 0xffff {
+				fmt.Fprintf(&b, `\U%08x`, r)
+			} else {
+				fmt.Fprintf(&b, `\u%04x`, r)
+			}
+		default:
+			b.WriteString(s[i : i+n])
+		}
+		i += n
+	}
+	return b.String()
+}
+
+// tprintf is fmt.Fprintf for text output: string arguments, named string
+// types, errors and Stringers are passed through safeText first.
+func tprintf(w io.Writer, format string, args ...any) {
+	safe := make([]any, len(args))
+	for i, a := range args {
+		switch v := a.(type) {
+		case string:
+			safe[i] = safeText(v)
+		case error:
+			safe[i] = safeText(v.Error())
+		case fmt.Stringer:
+			safe[i] = safeText(v.String())
+		default:
+			if rv := reflect.ValueOf(a); rv.Kind() == reflect.String {
+				safe[i] = safeText(rv.String())
+			} else {
+				safe[i] = a
+			}
+		}
+	}
+	fmt.Fprintf(w, format, safe...)
+}
+
+// escapeInvalidUTF8 replaces, in place, every byte that is not UTF-8 in
+// the strings of v (a pointer to a report, walked through its exported
+// fields, slices, maps and pointers) with its \xNN escape.
+func escapeInvalidUTF8(v any) {
+	fixValue(reflect.ValueOf(v), 0)
+}
+
+func fixValue(v reflect.Value, depth int) {
+	if depth > 32 || !v.IsValid() {
+		return
+	}
+	switch v.Kind() {
+	case reflect.Pointer, reflect.Interface:
+		if !v.IsNil() {
+			fixValue(v.Elem(), depth+1)
+		}
+	case reflect.Struct:
+		for i := range v.NumField() {
+			if v.Type().Field(i).IsExported() {
+				fixValue(v.Field(i), depth+1)
+			}
+		}
+	case reflect.Slice, reflect.Array:
+		for i := range v.Len() {
+			fixValue(v.Index(i), depth+1)
+		}
+	case reflect.Map:
+		if v.IsNil() {
+			return
+		}
+		for _, k := range v.MapKeys() {
+			val := v.MapIndex(k)
+			nk, nv := reflect.New(k.Type()).Elem(), reflect.New(val.Type()).Elem()
+			nk.Set(k)
+			nv.Set(val)
+			fixValue(nk, depth+1)
+			fixValue(nv, depth+1)
+			if !nk.Equal(k) {
+				v.SetMapIndex(k, reflect.Value{})
+			}
+			v.SetMapIndex(nk, nv)
+		}
+	case reflect.String:
+		if s := v.String(); !utf8.ValidString(s) && v.CanSet() {
+			v.SetString(escapeBytes(s))
+		}
+	}
+}
+
+// escapeBytes escapes only the bytes of s that are not UTF-8.
+func escapeBytes(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && n <= 1 {
+			fmt.Fprintf(&b, `\x%02x`, s[i])
+		} else {
+			b.WriteString(s[i : i+n])
+		}
+		i += n
+	}
+	return b.String()
 }

@@ -145,3 +145,13 @@ func TestMachineFormatsParse(t *testing.T) {
 		}
 	}
 }
+
+func TestDescribeCoalescedData(t *testing.T) {
+	e := probe.Event{Kind: probe.EvData, Bytes: 2048, Count: 2048, Text: "2048 chunks of 1 B, 1ms apart"}
+	if got, want := describe(e), "C: 2048 bytes of message data (2048 chunks of 1 B, 1ms apart)"; got != want {
+		t.Errorf("describe(coalesced) = %q, want %q", got, want)
+	}
+	if got, want := describe(probe.Event{Kind: probe.EvData, Bytes: 10}), "C: 10 bytes of message data"; got != want {
+		t.Errorf("describe(one write) = %q, want %q", got, want)
+	}
+}

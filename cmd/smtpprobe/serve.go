@@ -435,9 +435,9 @@ func (f failedRun) Describe(ch chan<- *prometheus.Desc) {
 
 func (f failedRun) Collect(ch chan<- prometheus.Metric) {
 	l := []string{f.command, f.module, f.target}
-	ch <- prometheus.MustNewConstMetric(descSuccess, prometheus.GaugeValue, 0, l...)
-	ch <- prometheus.MustNewConstMetric(descStatus, prometheus.GaugeValue, float64(probe.StatusUnknown), l...)
-	ch <- prometheus.MustNewConstMetric(descDuration, prometheus.GaugeValue, f.took.Seconds(), l...)
+	ch <- constGauge(descSuccess, 0, l...)
+	ch <- constGauge(descStatus, float64(probe.StatusUnknown), l...)
+	ch <- constGauge(descDuration, f.took.Seconds(), l...)
 }
 
 // probeTimeout returns a probe's deadline from the scrape timeout that

@@ -1,0 +1,127 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/netip"
+	"strings"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/prometheus/common/expfmt"
+
+	"github.com/smtpprobe/smtpprobe/dnscheck"
+	"github.com/smtpprobe/smtpprobe/probe"
+)
+
+// FuzzSplitTarget: splitTarget never panics; a refusal is a usage error
+// of one clean line; an accepted host is clean text (an IP literal's zone
+// included) and joining host and port again splits to the same.
+func FuzzSplitTarget(f *testing.F) {
+	for _, s := range []string{
+		"example.com", "example.com:2525", "127.0.0.1", "127.0.0.1:25", "::1", "[::1]", "[::1]:2525",
+		"fe80::1%eth0", "[fe80::1%eth0]:25", "[fe80::1%\xff]:25", "[fe80::1%a\nb]:25", "fe80::1%a]b",
+		"xn--.test", "Xn--", "b\xffcher.example", "", ":", ":25", "[", "[]", "[]:25", "[::1]x", "a:b:c",
+		"example.com:0", "example.com:65536", "example.com:+25", "[a:b]", "a]:25", "exa\tmple.com:25",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		host, port, err := splitTarget(s, 25)
+		if err != nil {
+			var ue *usageError
+			if !errors.As(err, &ue) {
+				t.Fatalf("splitTarget(%q) error = %#v, want *usageError", s, err)
+			}
+			if _, ok := lineSafe(ue.msg); !ok || strings.Contains(ue.msg, "\n") {
+				t.Errorf("splitTarget(%q) error = %q, want one clean line", s, ue.msg)
+			}
+			return
+		}
+		if host == "" || port == 0 {
+			t.Fatalf("splitTarget(%q) = %q, %d; want a host and a port", s, host, port)
+		}
+		if why := dnscheck.TextProblem(host); why != "" {
+			t.Fatalf("splitTarget(%q) host %q: %s", s, host, why)
+		}
+		if a, err := netip.ParseAddr(host); err == nil {
+			if zerr := dnscheck.CheckZone(a.Zone()); zerr != nil {
+				t.Errorf("splitTarget(%q) host %q has a bad zone: %v", s, host, zerr)
+			}
+		}
+		joined := fmt.Sprintf("%s:%d", host, port)
+		if strings.Contains(host, ":") {
+			joined = fmt.Sprintf("[%s]:%d", host, port)
+		}
+		h2, p2, err := splitTarget(joined, 25)
+		if err != nil || h2 != host || p2 != port {
+			t.Errorf("splitTarget(%q) = %q, %d; splitTarget(%q) = %q, %d, %v; want the same", s, host, port, joined, h2, p2, err)
+		}
+	})
+}
+
+// FuzzRender puts arbitrary text where peers and users put text (target,
+// host, address, banner, error, reply, TLS name, finding) and renders the
+// report in every format: nothing panics, the Prometheus output parses
+// with expfmt and its label values are printable UTF-8, text and Nagios
+// output are line-safe with one perfdata separator, and JSON is valid.
+func FuzzRender(f *testing.F) {
+	f.Add("example.com", "mx1.example.com", "192.0.2.10", "220 mx1.example.com ESMTP", "refused", "mx1.example.com", "a finding")
+	f.Add("t\xff", "h\n", "fe80::1%\xff", "220 \x1b[2J\u2028", "e\r\n|x", "n\x00", "m'=\"\\")
+	f.Add("", "", "", "", "", "", "")
+	f.Add("\xc3", "\u0085", "\u202e", "\U000e0001", "\ufffd", "a\tb", "\x7f")
+	f.Fuzz(func(t *testing.T, target, host, addr, banner, errText, tlsName, msg string) {
+		rep := pinnedReport()
+		rep.Target = target
+		r := &rep.Results[0]
+		r.Host, r.Address, r.Banner, r.Error = host, addr, banner, errText
+		r.TLS.Names = []string{tlsName}
+		r.Reply = &probe.Reply{Code: 250, Text: banner + "\n" + errText}
+		r.Timeline = append(r.Timeline, probe.Event{Kind: probe.EvReply, Reply: r.Reply}, probe.Event{Kind: probe.EvRST, Text: errText})
+		rep.Results[1].Host = tlsName
+		rep.Findings = append(rep.Findings, probe.Finding{Severity: probe.SevWarning, Code: "fuzz", Message: msg})
+
+		var buf bytes.Buffer
+		if _, err := emit(rep, &outputFlags{format: "prom"}, &buf); err != nil {
+			t.Fatalf("emit(prom) = %v", err)
+		}
+		var p expfmt.TextParser
+		mfs, err := p.TextToMetricFamilies(bytes.NewReader(buf.Bytes()))
+		if err != nil {
+			t.Fatalf("prom output does not parse: %v\n%s", err, buf.Bytes())
+		}
+		for _, mf := range mfs {
+			for _, m := range mf.GetMetric() {
+				for _, l := range m.GetLabel() {
+					if _, ok := lineSafe(l.GetValue()); !ok || strings.Contains(l.GetValue(), "\n") {
+						t.Errorf("%s label %s = %q, want printable UTF-8", mf.GetName(), l.GetName(), l.GetValue())
+					}
+				}
+			}
+		}
+		if got := len(mfs["smtpprobe_result_success"].GetMetric()); got != 2 {
+			t.Errorf("smtpprobe_result_success has %d series, want 2", got)
+		}
+		for _, format := range []string{"text", "nagios"} {
+			buf.Reset()
+			rep := pinnedReport()
+			rep.Target, rep.Results[0].Host, rep.Results[0].Error = target, host, errText
+			rep.Findings = append(rep.Findings, probe.Finding{Severity: probe.SevCritical, Code: "fuzz", Message: msg})
+			if _, err := emit(rep, &outputFlags{format: format, verbose: true}, &buf); err != nil {
+				t.Fatalf("emit(%s) = %v", format, err)
+			}
+			if line, ok := lineSafe(buf.String()); !ok {
+				t.Errorf("emit(%s) line %q is not line-safe", format, line)
+			}
+			if first, _, _ := strings.Cut(buf.String(), "\n"); format == "nagios" && strings.Count(first, "|") != 1 {
+				t.Errorf("emit(nagios) first line %q, want one perfdata separator", first)
+			}
+		}
+		buf.Reset()
+		if _, err := emit(rep, &outputFlags{format: "json"}, &buf); err != nil || !json.Valid(buf.Bytes()) || !utf8.Valid(buf.Bytes()) {
+			t.Errorf("emit(json) = %v, valid %v", err, json.Valid(buf.Bytes()))
+		}
+	})
+}

@@ -1,0 +1,114 @@
+package probe
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/netip"
+	"os"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// blackholed returns a loopback address whose SYNs go unanswered: a
+// listener with a backlog of 0 whose accept queue is filled and never
+// drained, so that Linux drops further SYNs (tcp_conn_request drops a SYN
+// when the accept queue is full). Nothing leaves loopback.
+func blackholed(tb testing.TB) netip.AddrPort {
+	tb.Helper()
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { unix.Close(fd) })
+	if err := unix.Bind(fd, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		tb.Fatal(err)
+	}
+	if err := unix.Listen(fd, 0); err != nil {
+		tb.Fatal(err)
+	}
+	sa, err := unix.Getsockname(fd)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	ap := netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 0, 1}), uint16(sa.(*unix.SockaddrInet4).Port))
+	// Fill the queue until a connect no longer completes.
+	for i := 0; i < 8; i++ {
+		c, err := net.DialTimeout("tcp", ap.String(), 150*time.Millisecond)
+		if err != nil {
+			return ap
+		}
+		tb.Cleanup(func() { c.Close() })
+	}
+	tb.Fatalf("blackholed(): %s still accepts connections after 8", ap)
+	return ap
+}
+
+func TestDialTimeoutIsBoundedByContext(t *testing.T) {
+	t.Parallel()
+	addr := blackholed(t)
+	t.Run("connect timeout", func(t *testing.T) {
+		t.Parallel()
+		start := time.Now()
+		_, err := (&Dialer{Timeout: 300 * time.Millisecond}).Dial(context.Background(), addr)
+		var de *DialError
+		if !errors.As(err, &de) || de.Outcome != ConnectTimeout {
+			t.Fatalf("Dial(blackholed, 300ms) = %v, want a connect-timeout DialError", err)
+		}
+		if el := time.Since(start); el < 300*time.Millisecond || el > 3*time.Second {
+			t.Errorf("Dial(blackholed, 300ms) took %s, want about 300ms", el)
+		}
+		if Classify(err) != ConnectTimeout {
+			t.Errorf("Classify(%v) = %s, want connect-timeout", err, Classify(err))
+		}
+	})
+	t.Run("run deadline before the connect timeout", func(t *testing.T) {
+		t.Parallel()
+		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+		defer cancel()
+		start := time.Now()
+		_, err := (&Prober{ConnectTimeout: 30 * time.Second}).Dial(ctx, addr)
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("Dial(blackholed, ctx 300ms, connect 30s) = %v, want context.DeadlineExceeded", err)
+		}
+		if el := time.Since(start); el > 3*time.Second {
+			t.Errorf("Dial(blackholed, ctx 300ms) took %s, want the run's deadline to bound it", el)
+		}
+	})
+	t.Run("cancelled while connecting", func(t *testing.T) {
+		t.Parallel()
+		ctx, cancel := context.WithCancel(context.Background())
+		time.AfterFunc(200*time.Millisecond, cancel)
+		_, err := (&Prober{ConnectTimeout: 30 * time.Second}).Dial(ctx, addr)
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("Dial(blackholed, cancelled after 200ms) = %v, want context.Canceled", err)
+		}
+	})
+}
+
+// An RST during the connect is the peer's TCP: refused (RST to the SYN)
+// or reset (RST right after the handshake), never unreachable (issue 9
+// item 3).
+func TestClassifyDial(t *testing.T) {
+	op := func(errno syscall.Errno) error {
+		return &net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", errno)}
+	}
+	tests := []struct {
+		err  error
+		want Outcome
+	}{
+		{op(syscall.ECONNREFUSED), Refused},
+		{op(syscall.ECONNRESET), Reset},
+		{op(syscall.EHOSTUNREACH), Unreachable},
+		{op(syscall.ENETUNREACH), Unreachable},
+		{op(syscall.ETIMEDOUT), ConnectTimeout},
+	}
+	for _, tc := range tests {
+		if got := classifyDial(tc.err, context.Background()); got != tc.want {
+			t.Errorf("classifyDial(%v) = %s, want %s", tc.err, got, tc.want)
+		}
+	}
+}

@@ -1,0 +1,333 @@
+package probe
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/smtpprobe/smtpprobe/mtu"
+)
+
+// Inbound loss timing: a STARTTLS handshake whose flight has not arrived
+// within reverseFactor times the slowest handshake of the round's passing
+// probes (at least reverseFloor) stalled. Without any passing handshake in
+// the round yet, reverseFallback (or three RTOs, if longer) decides.
+const (
+	reverseFloor    = 60 * time.Millisecond
+	reverseFactor   = 3
+	reverseFallback = time.Second
+)
+
+// mtuReverse brackets the server-to-client path MTU through the MSS we
+// advertise: TCP_MAXSEG set before connect lowers the MSS option in our
+// SYN (RFC 9293 §3.7.1), so the server's segments are at most that size,
+// and the server's STARTTLS flight (certificate chain and all, typically
+// 3-6 KB) is the payload. A size passes when the handshake completes; it
+// fails when the flight stalls (its full-size segments vanish). No mail
+// transaction is opened. When ICMP reaches the server, its segments arrive
+// smaller than advertised and tcpi_rcv_mss gives the reverse path MTU in a
+// single session (RFC 1191 §4, RFC 8201 §4 on the server's side).
+//
+// First a session at Max runs beside a control at Min; only when the Max
+// flight stalls does mtu.Search bracket the black hole.
+func (p *Prober) mtuReverse(ctx context.Context, t Target, r *Result, lo, hi int, v6 bool, opt MTUOptions) {
+	info := r.MTUInfo
+	rev := &MTUReverse{Probes: []MTUProbe{}}
+	info.Reverse = rev
+	var (
+		mu     sync.Mutex
+		clocks roundClocks
+		failed *Result
+	)
+	run := func(ctx context.Context, size int, clk *roundClock) MTUProbe {
+		pr, res := p.mtuRetry(ctx, t, size, func(ctx context.Context) (MTUProbe, Result) {
+			return p.revProbe(ctx, t, size, v6, clk)
+		})
+		mu.Lock()
+		defer mu.Unlock()
+		rev.Probes = append(rev.Probes, pr)
+		rev.Sessions += max(pr.Attempts, 1)
+		if res.Outcome != OK && failed == nil {
+			failed = &res
+		}
+		rev.FlightBytes = max(rev.FlightBytes, pr.Flight)
+		return pr
+	}
+
+	// Round 0: Max, with a control at Min.
+	clk := &roundClock{}
+	var wg sync.WaitGroup
+	var top MTUProbe
+	sizes := []int{hi}
+	if lo < hi {
+		sizes = append(sizes, lo)
+	}
+	for i, size := range sizes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			pr := run(ctx, size, clk)
+			if i == 0 {
+				top = pr
+			}
+		}()
+	}
+	wg.Wait()
+	rev.Rounds = 1
+	ovh := mtu.Overhead(v6, true)
+	if rev.FlightBytes > 0 {
+		rev.TestedUpTo = min(hi, rev.FlightBytes+ovh)
+	}
+	if failed != nil {
+		if errors.Is(failed.err(), errNoSTARTTLS) {
+			rev.Verdict = VerdictUntested
+			r.Findings = append(r.Findings, Finding{SevInfo, "reverse-untested",
+				fmt.Sprintf("%s offers no STARTTLS, so the server-to-client direction was not tested: the certificate chain of the STARTTLS handshake is the one large flight a server sends before any mail", who(t, r.Address))})
+			return
+		}
+		p.reverseFailed(t, r, failed)
+		return
+	}
+	switch {
+	case top.OK:
+		// The flight arrived in segments as large as allowed (or as
+		// large as it was): no bottleneck up to what it could fill.
+		rev.Verdict = VerdictNoBottleneck
+		rev.PathMTU = ptr(top.Sent)
+		rev.Bracket[0] = ptr(top.Sent)
+		p.reverseFindings(t, r, v6)
+		return
+	case top.Result == "adapted" || top.Result == "clamped":
+		rev.PathMTU = ptr(top.Sent)
+		rev.Bracket = [2]*int{ptr(top.Sent), ptr(top.Sent + 1)}
+		rev.Exact = true
+		rev.Verdict = VerdictPMTUDWorking
+		if top.Result == "clamped" {
+			rev.Verdict = VerdictMSSClamped
+		}
+		p.reverseFindings(t, r, v6)
+		return
+	}
+
+	// The Max flight stalled: bracket the black hole.
+	send := func(ctx context.Context, size int) (bool, error) {
+		pr := run(ctx, size, clocks.of(ctx))
+		mu.Lock()
+		defer mu.Unlock()
+		if failed != nil {
+			return false, &probeFailed{*failed}
+		}
+		return pr.OK, nil
+	}
+	b, err := mtu.Search{Min: lo, Max: hi, Parallel: opt.Parallel}.Run(ctx, send)
+	probes := rev.Probes[len(sizes):]
+	numberRounds(probes, b.Tried)
+	for i := range probes {
+		probes[i].Round++ // round 1 was the first pair
+	}
+	rev.Rounds += b.Rounds
+	rev.Retests = b.Retests
+	if rev.FlightBytes > 0 {
+		rev.TestedUpTo = min(hi, rev.FlightBytes+ovh)
+	}
+	var pf *probeFailed
+	switch {
+	case errors.As(err, &pf):
+		p.reverseFailed(t, r, &pf.r)
+		return
+	case err != nil:
+		r.Findings = append(r.Findings, Finding{SevWarning, "reverse-inconsistent", fmt.Sprintf("%s: server-to-client bracketing: %v", who(t, r.Address), err)})
+		return
+	}
+	if b.LargestOK > 0 {
+		rev.PathMTU = ptr(b.LargestOK)
+		rev.Bracket[0] = ptr(b.LargestOK)
+	}
+	if b.SmallestFailed > 0 {
+		rev.Bracket[1] = ptr(b.SmallestFailed)
+		rev.Verdict = VerdictBlackhole
+	} else {
+		rev.Verdict = VerdictNoBottleneck
+	}
+	rev.Exact = b.Exact()
+	p.reverseFindings(t, r, v6)
+}
+
+// errNoSTARTTLS marks an inbound probe against a server without STARTTLS.
+var errNoSTARTTLS = errors.New("no STARTTLS")
+
+func (r *Result) err() error {
+	if r.Error == errNoSTARTTLS.Error() {
+		return errNoSTARTTLS
+	}
+	return nil
+}
+
+// reverseFailed records an inbound probe session that failed for a reason
+// other than the path; the outbound verdict, if any, stands.
+func (p *Prober) reverseFailed(t Target, r *Result, fr *Result) {
+	r.MTUInfo.Reverse.Verdict = ""
+	if r.Outcome == OK {
+		r.Outcome, r.Error = fr.Outcome, "inbound probe session: "+fr.Error
+		if fr.Reply != nil {
+			r.Reply = fr.Reply
+		}
+	}
+}
+
+func (p *Prober) reverseFindings(t Target, r *Result, v6 bool) {
+	rev := r.MTUInfo.Reverse
+	w := who(t, r.Address)
+	icmp := "ICMP type 3 code 4 (fragmentation needed)"
+	if v6 {
+		icmp = "ICMPv6 type 2 (packet too big)"
+	}
+	if rev.TestedUpTo > 0 && rev.TestedUpTo < r.MTUInfo.Range[1] {
+		r.Findings = append(r.Findings, Finding{SevInfo, "reverse-tested-up-to",
+			fmt.Sprintf("%s: the server's STARTTLS flight (%d bytes) fills packets of at most %d bytes, so the server-to-client direction was tested up to %d bytes only", w, rev.FlightBytes, rev.TestedUpTo, rev.TestedUpTo)})
+	}
+	switch rev.Verdict {
+	case VerdictBlackhole:
+		if r.Outcome == OK {
+			r.setFailure(PMTUBlackhole, fmt.Sprintf("server-to-client: segments above %d bytes vanish and no ICMP reaches the server", *rev.PathMTU))
+		}
+		r.Findings = append(r.Findings, Finding{SevCritical, "reverse-pmtu-blackhole",
+			fmt.Sprintf("%s: server-to-client, packets larger than %d bytes vanish and the %s that would tell the server does not reach it: the STARTTLS handshake (the certificate chain) and large replies stall, and the server logs the timeout. Fix: allow %s through the firewalls on the server's side of the path, or clamp the MSS on the bottleneck router (nftables: tcp flags syn tcp option maxseg size set rt mtu)", w, *rev.PathMTU, icmp, icmp)})
+	case VerdictPMTUDWorking:
+		r.Findings = append(r.Findings, Finding{SevInfo, "reverse-pmtu-bottleneck",
+			fmt.Sprintf("%s: server-to-client, the path MTU is %d bytes: the server's segments arrived smaller than the MSS advertised (tcpi_rcv_mss), so %s reaches the server and its TCP adapts", w, *rev.PathMTU, icmp)})
+	case VerdictMSSClamped:
+		r.Findings = append(r.Findings, Finding{SevInfo, "reverse-mss-clamped",
+			fmt.Sprintf("%s: server-to-client, the MSS was clamped on the path (the server's SYN-ACK and its segments both stay at %d-byte packets), so TCP on this path is protected; whether %s reaches the server was not tested, and non-TCP traffic may still hit the bottleneck", w, *rev.PathMTU, icmp)})
+	}
+}
+
+// revProbe runs one inbound probe session at packet size size: it
+// advertises the MSS of a size-byte packet, says STARTTLS and watches the
+// server's flight arrive (or stall) through TCP_INFO.
+func (p *Prober) revProbe(ctx context.Context, t Target, size int, v6 bool, clk *roundClock) (MTUProbe, Result) {
+	pr := MTUProbe{Size: size, Via: "handshake"}
+	q := *p
+	q.Control = mtu.Control(mtu.ClampForPacket(size, v6))
+	r := newResult(t)
+	d := q.begin(ctx, t, &r)
+	if d == nil {
+		pr.Result = "session-failed"
+		return pr, r
+	}
+	defer d.end()
+	// Reset, never close, however the session ends (a cancelled TLS
+	// handshake closes the socket itself): a FIN would leave the server
+	// retransmitting into the black hole for minutes, and, once ICMP
+	// passes again, learning a path MTU from a session long gone.
+	abort(d.c)
+	if !d.greet(false) {
+		pr.Result = "session-failed"
+		return pr, r
+	}
+	if !hasCap(r.Capabilities, "STARTTLS") {
+		d.quit()
+		r.Outcome, r.Error = ProtocolError, errNoSTARTTLS.Error()
+		pr.Result = "untested"
+		return pr, r
+	}
+	sc, _ := d.c.Raw().(syscall.Conn)
+	before, err := mtu.TCPInfo(sc)
+	if err != nil {
+		r.setFailure(ProtocolError, "TCP_INFO: "+err.Error())
+		pr.Result = "session-failed"
+		return pr, r
+	}
+	// The server's SYN-ACK MSS: with our clamp at size, snd_mss is the
+	// smaller of the two; below size only if the server's side (or a
+	// router rewriting it) advertised less.
+	peer := mtu.PacketSize(before, v6)
+
+	hctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	done := make(chan struct{})
+	stalled := make(chan mtu.Info, 1)
+	started := time.Now()
+	go func() {
+		tick := time.NewTicker(2 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+			}
+			limit := clk.lossAfter(reverseFloor, reverseFactor)
+			if limit == 0 {
+				limit = max(reverseFallback, 3*before.RTO)
+			}
+			if time.Since(started) < limit {
+				continue
+			}
+			i, _ := mtu.TCPInfo(sc)
+			stalled <- i
+			cancel()
+			return
+		}
+	}()
+	cfg := &tls.Config{
+		InsecureSkipVerify: true, // the path is measured here, not the certificate
+		MinVersion:         tls.VersionTLS12,
+		// A small ClientHello (no post-quantum key share): our own
+		// direction must not be what fails.
+		CurvePreferences: []tls.CurveID{tls.X25519, tls.CurveP256},
+	}
+	if _, literal := parseIP(t.Host); !literal {
+		cfg.ServerName = t.Host
+	}
+	_, st, herr := d.c.StartTLS(hctx, d.rt, cfg)
+	close(done)
+	waited := time.Since(started)
+	pr.WaitMS = ms(waited)
+	after, _ := mtu.TCPInfo(sc)
+	pr.Retransmits = after.TotalRetrans - before.TotalRetrans
+	pr.Segments = after.DataSegsIn - before.DataSegsIn
+	pr.RTTMS = ms(after.RTT)
+	pr.Flight = int(after.BytesReceived - before.BytesReceived)
+	abort(d.c)
+	select {
+	case i := <-stalled:
+		pr.Result = "lost"
+		pr.Flight = int(i.BytesReceived - before.BytesReceived)
+		d.c.Event(EvDeadline, fmt.Sprintf("inbound probe %d bytes: the server's flight stalled after %s (%d bytes in order, %d out-of-order packets, rcv_mss %d)", size, fmtDur(waited), pr.Flight, i.RcvOOOPack-before.RcvOOOPack, i.RcvMSS))
+		return pr, r
+	default:
+	}
+	if herr != nil || st == nil {
+		if herr == nil {
+			herr = errors.New("STARTTLS refused")
+		}
+		r.setFailure(Classify(herr), "starttls: "+herr.Error())
+		pr.Result = "session-failed"
+		return pr, r
+	}
+	clk.passed(waited)
+	// The largest segment that arrived (tcpi_rcv_mss, capped at what we
+	// advertised) as an IP packet.
+	got := after.RcvMSS + mtu.Overhead(v6, after.Timestamps())
+	pr.Sent = got
+	full := pr.Flight > after.AdvMSS // the flight could fill a segment of the size tested
+	switch {
+	case got < size && full && peer < size && peer <= got && peer < before.PMTU:
+		// The server's SYN-ACK already advertised the smaller MSS
+		// (our snd_mss is below both our clamp and our own path MTU,
+		// so the peer's MSS option set it), and its segments keep to
+		// it: clamped on the path.
+		pr.Result = "clamped"
+	case got < size && full:
+		pr.Result = "adapted"
+	default:
+		pr.OK, pr.Result = true, "delivered"
+	}
+	d.c.Event(EvData, fmt.Sprintf("inbound probe %d bytes: %s after %s (flight %d bytes, largest packet %d, peer MSS packet %d)", size, pr.Result, fmtDur(waited), pr.Flight, got, peer))
+	return pr, r
+}
