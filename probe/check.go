@@ -332,6 +332,7 @@ func (p *Prober) begin(ctx context.Context, t Target, r *Result) *dialogue {
 		return nil
 	}
 	r.timePhase("connect", c.Since())
+	c.tcp.watch = p.watchStalls() // stalls decided from TCP evidence (evidence.go)
 	return &dialogue{p: p, ctx: ctx, c: c, r: r, t: t, rt: p.replyTimeout(), name: p.helo(c.LocalAddr()), release: release}
 }
 

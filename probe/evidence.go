@@ -277,7 +277,17 @@ type tcpTrack struct {
 	pending []wspan // writes whose first segment is not known to be acked
 	largest int     // payload of the largest segment known acked
 	samples int     // TCP_INFO readings taken after writes
+	// watch ends a stalled handshake or write early on TCP evidence
+	// (Prober.watchStalls); off, they are only counted.
+	watch bool
 }
+
+// watchStalls reports whether sessions of p end a stalled STARTTLS
+// handshake or write early on TCP evidence. Not for a prober with its own
+// socket options (Control): the mtu probes clamp the MSS on purpose and
+// decide a stall with their own TCP_INFO watch, which this must not
+// preempt.
+func (p *Prober) watchStalls() bool { return p.Control == nil }
 
 type wspan struct {
 	from uint64 // bytes written before it
@@ -497,6 +507,9 @@ const stallPoll = 5 * time.Millisecond
 // of waiting for ctx's deadline. Without TCP_INFO it is a plain handshake.
 func (c *Conn) handshake(ctx context.Context, cfg *tls.Config) (*tls.Conn, error) {
 	tc := tls.Client(&countConn{Conn: c.raw, t: &c.tcp}, cfg)
+	if !c.tcp.watch {
+		return tc, tc.HandshakeContext(ctx)
+	}
 	smp, err := newSampler(c.raw)
 	if err != nil {
 		return tc, tc.HandshakeContext(ctx)
@@ -620,23 +633,18 @@ func (d *dialogue) confirmReverse(se *StallError) {
 	if se.AdvMSS > 0 && se.ClampMSS >= se.AdvMSS {
 		se.ClampMSS = se.AdvMSS / 2 // a path already below 1280
 	}
-	ctrl := mtu.Control(se.ClampMSS)
-	if pc := d.p.Control; pc != nil {
-		ctrl = func(network, address string, c syscall.RawConn) error {
-			if err := pc(network, address, c); err != nil {
-				return err
-			}
-			return mtu.Control(se.ClampMSS)(network, address, c)
-		}
-	}
+	// The prober's own dial (its allowlist, limits and clock), with the
+	// clamp; this prober has no Control of its own (watchStalls).
+	q := *d.p
+	q.Control = mtu.Control(se.ClampMSS)
 	start := d.c.Since()
-	dl := Dialer{Timeout: d.p.ConnectTimeout, Control: ctrl, Now: d.p.Now}
-	c, err := dl.Dial(d.ctx, d.t.Addr)
+	c, err := q.Dial(d.ctx, d.t.Addr)
 	if err != nil {
 		se.RetryErr = err
 		return
 	}
 	defer c.Close()
+	c.tcp.watch = true // a retry that stalls too ends early
 	err = func() error {
 		if rp, err := c.ReadReply(d.ctx, d.rt); err != nil {
 			return err
@@ -751,6 +759,9 @@ const writeWatchDelay = 20 * time.Millisecond
 // deadline. The returned stop, called with the write's error, returns the
 // *StallError that ended it, or nil.
 func (c *Conn) watchWrite(conn net.Conn, n int) (stop func(error) error) {
+	if !c.tcp.watch {
+		return func(error) error { return nil }
+	}
 	done := make(chan struct{})
 	var (
 		mu sync.Mutex
