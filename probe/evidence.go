@@ -137,6 +137,11 @@ type stallInput struct {
 	LargestAcked int
 	// RTOs is how many base RTOs without progress decide; 0 means 2.
 	RTOs int
+	// MinRetrans is how many retransmissions without progress an
+	// outbound stall needs; 0 means 1. With 2, a segment that random loss
+	// took twice (the original and its first retransmission) is not yet a
+	// stall.
+	MinRetrans int
 }
 
 type stallKind int
@@ -228,8 +233,11 @@ func classifyStall(in stallInput) stall {
 			// may be the one that has gone unanswered since.
 			retrans = last.Info.TotalRetrans - s[i-1].Info.TotalRetrans
 		}
-		evidence := last.Info.Retransmits > 0 || last.Info.Lost > 0 || retrans > 0
 		st := stall{For: last.At - from.At, Retransmits: max(retrans, last.Info.Retransmits), Last: last.Info}
+		evidence := last.Info.Retransmits > 0 || last.Info.Lost > 0 || retrans > 0
+		if in.MinRetrans > 1 {
+			evidence = st.Retransmits >= in.MinRetrans
+		}
 		if evidence && st.For >= limit {
 			st.Kind = stallOut
 			st.SizeDependent = in.LargestAcked > 0 && last.Info.SndMSS > in.LargestAcked
@@ -498,6 +506,11 @@ func same(a, b mtu.Info) bool {
 		a.RcvOOOPack == b.RcvOOOPack && a.DataSegsIn == b.DataSegsIn && a.RTO == b.RTO
 }
 
+// stallRetrans is how many retransmissions without progress end a watched
+// handshake or write: random loss of a few percent takes a segment and its
+// first retransmission rarely (p²), and all three of them rarer still.
+const stallRetrans = 2
+
 // stallPoll is how often a watched phase reads TCP_INFO.
 const stallPoll = 5 * time.Millisecond
 
@@ -537,7 +550,7 @@ func (c *Conn) handshake(ctx context.Context, cfg *tls.Config) (*tls.Conn, error
 				continue // the ClientHello is not written yet
 			}
 			last := smp.samples[len(smp.samples)-1].Info
-			st := classifyStall(stallInput{Samples: smp.samples, Sent: sent, AwaitPeer: true, LargestAcked: c.tcp.fold(last)})
+			st := classifyStall(stallInput{Samples: smp.samples, Sent: sent, AwaitPeer: true, LargestAcked: c.tcp.fold(last), MinRetrans: stallRetrans})
 			if st.Kind == stallNone || (st.Kind == stallOut && !st.SizeDependent) {
 				// Loss of segments no larger than ones that passed is
 				// not a black hole: TCP may still recover it.
@@ -793,7 +806,7 @@ func (c *Conn) watchWrite(conn net.Conn, n int) (stop func(error) error) {
 			}
 			last := smp.samples[len(smp.samples)-1].Info
 			largest := c.tcp.fold(last)
-			st := classifyStall(stallInput{Samples: smp.samples, Sent: before + uint64(n), LargestAcked: largest})
+			st := classifyStall(stallInput{Samples: smp.samples, Sent: before + uint64(n), LargestAcked: largest, MinRetrans: stallRetrans})
 			if st.Kind != stallOut || !st.SizeDependent {
 				continue
 			}

@@ -80,6 +80,24 @@ func TestClassifyStall(t *testing.T) {
 			want: stallOut, wantSize: true, wantFor: ms2(420), wantRetrx: 1,
 		},
 		{
+			name: "outbound: one retransmission is not enough when two are asked for",
+			in: stallInput{Sent: sent, LargestAcked: 30, MinRetrans: 2, Samples: []tcpSample{
+				{0, info(201, 300, nil)},
+				{ms2(210), info(201, 300, retrans(1, 1))},
+				{ms2(450), info(201, 300, retrans(1, 1))},
+			}},
+			want: stallNone, wantFor: ms2(450), wantRetrx: 1,
+		},
+		{
+			name: "outbound: two retransmissions when two are asked for",
+			in: stallInput{Sent: sent, LargestAcked: 30, MinRetrans: 2, Samples: []tcpSample{
+				{0, info(201, 300, nil)},
+				{ms2(210), info(201, 300, retrans(1, 1))},
+				{ms2(405), info(201, 300, retrans(2, 1))},
+			}},
+			want: stallOut, wantSize: true, wantFor: ms2(405), wantRetrx: 2,
+		},
+		{
 			name: "outbound: slow peer, no retransmission is no evidence",
 			in: stallInput{Sent: sent, LargestAcked: 30, Samples: []tcpSample{
 				{0, info(201, 300, nil)},
