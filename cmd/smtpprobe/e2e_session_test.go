@@ -64,6 +64,7 @@ type probeReply struct {
 	Enhanced    string `json:"enhanced"`
 	Text        string `json:"text"`
 	Unsolicited bool   `json:"unsolicited"`
+	Transient   bool   `json:"transient"`
 }
 
 type probeEvent struct {
@@ -396,6 +397,23 @@ func TestE2ESession(t *testing.T) {
 	enablePortLogging(t, l)
 	const pauseLong = 5 * time.Second  // > smtpd_timeout
 	const pauseShort = 1 * time.Second // < smtpd_timeout
+
+	// Greylisting by a real Postfix (a check_recipient_access 450 4.2.0, as
+	// postgrey answers a first attempt): a transient rejection, WARNING and
+	// not CRITICAL, with the finding that a retry will pass.
+	t.Run("greylisted", func(t *testing.T) {
+		t.Parallel()
+		r := runProbe(t, l, bin, "session", "ok.lab.example", "-4", "--to", "greylist@lab.example", "--json")
+		wantExit(t, r, 1)
+		rep := decodeProbe(t, r, "session")
+		res := oneResult(t, r, rep)
+		if res.Outcome != "rejected" || res.Reply == nil || res.Reply.Code != 450 || res.Reply.Enhanced != "4.2.0" || !res.Reply.Transient {
+			t.Errorf("%s = outcome %q, reply %+v; want rejected with 450 4.2.0, transient", r.in, res.Outcome, res.Reply)
+		}
+		wantProbeFinding(t, r, rep, "greylisted", "info")
+		r = runProbe(t, l, bin, "session", "ok.lab.example", "-4", "--to", "greylist@lab.example", "--critical", "transient=1", "--json")
+		wantExit(t, r, 2)
+	})
 
 	// The field report (DESIGN.md §1): RCPT and DATA pipelined, 354, then a
 	// pause longer than smtpd_timeout before the body.
