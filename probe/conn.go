@@ -308,42 +308,35 @@ func (c *Conn) readLoop(conn net.Conn, buf []byte, done chan struct{}) {
 		fault = pv
 		return stop || pv != nil
 	}
+	// judge feeds b to the reader and reports whether reading ends: a
+	// protocol violation, or a reply after which the reader stops (the
+	// 220 to STARTTLS), with the bytes after it kept as leftover.
+	judge := func(b []byte) bool {
+		rest, stopped, pv := rr.feed(b, emit)
+		if pv == nil {
+			pv = fault
+		}
+		if pv != nil {
+			c.fail(pv)
+			return true
+		}
+		if stopped {
+			c.mu.Lock()
+			c.leftover = append([]byte(nil), rest...)
+			c.mu.Unlock()
+		}
+		return stopped
+	}
 	for {
-		if len(buf) > 0 {
-			rest, stopped, pv := rr.feed(buf, emit)
-			if pv == nil {
-				pv = fault
-			}
-			if pv != nil {
-				c.fail(pv)
-				return
-			}
-			if stopped {
-				c.mu.Lock()
-				c.leftover = append([]byte(nil), rest...)
-				c.mu.Unlock()
-				return
-			}
+		if len(buf) > 0 && judge(buf) {
+			return
 		}
 		n, err := conn.Read(chunk)
 		buf = chunk[:n]
 		if err != nil {
-			if n > 0 {
-				// Bytes that came with the error are judged first.
-				rest, stopped, pv := rr.feed(buf, emit)
-				if pv == nil {
-					pv = fault
-				}
-				if pv != nil {
-					c.fail(pv)
-					return
-				}
-				if stopped {
-					c.mu.Lock()
-					c.leftover = append([]byte(nil), rest...)
-					c.mu.Unlock()
-					return
-				}
+			// Bytes that came with the error are judged first.
+			if n > 0 && judge(buf) {
+				return
 			}
 			if p := rr.partial(); p != "" {
 				// The peer went away in the middle of a reply; the
