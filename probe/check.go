@@ -129,6 +129,7 @@ type Result struct {
 	ServerLog string   `json:"server_log,omitempty"` // what Postfix's smtpd logs for it
 	// Path MTU (mtu): path_mtu, verdict, bracket... inline.
 	*MTUInfo
+	TCP      *TCPStats `json:"tcp,omitempty"` // TCP_INFO when the session ended (evidence.go)
 	Timeline []Event   `json:"timeline"`
 	Findings []Finding `json:"-"`
 }
@@ -185,12 +186,15 @@ func Classify(err error) Outcome {
 		de *DialError
 		pv *ProtocolViolation
 		he *HandshakeError
+		se *StallError
 		ae tls.AlertError
 		re tls.RecordHeaderError
 	)
 	switch {
 	case err == nil:
 		return OK
+	case errors.As(err, &se) && se.Blackhole():
+		return PMTUBlackhole
 	case errors.As(err, &de):
 		return de.Outcome
 	case errors.Is(err, ErrReset), errors.Is(err, syscall.ECONNABORTED):
@@ -328,12 +332,14 @@ func (p *Prober) begin(ctx context.Context, t Target, r *Result) *dialogue {
 		return nil
 	}
 	r.timePhase("connect", c.Since())
+	c.tcp.watch = p.watchStalls() // stalls decided from TCP evidence (evidence.go)
 	return &dialogue{p: p, ctx: ctx, c: c, r: r, t: t, rt: p.replyTimeout(), name: p.helo(c.LocalAddr()), release: release}
 }
 
 // end closes the connection, copies the timeline into the result and
 // frees the session slot.
 func (d *dialogue) end() {
+	d.r.TCP = d.c.tcpStats()
 	d.c.Close()
 	d.r.Timeline = d.c.Timeline()
 	d.release()
@@ -490,6 +496,7 @@ func (d *dialogue) greet(starttls bool) bool {
 	start := d.c.Since()
 	rp, st, err := d.c.StartTLS(d.ctx, d.rt, d.p.tlsConfig(t, r))
 	r.timePhase("starttls", d.c.Since()-start)
+	err = d.explainStall(err) // TCP evidence of a stalled handshake (evidence.go)
 	if rp.Code != 0 {
 		rc := rp
 		r.Reply = &rc

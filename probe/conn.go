@@ -163,6 +163,8 @@ type Conn struct {
 	unsolicited int // replies nobody asked for so far
 	run         int // index of the data event later writes may join, or -1
 
+	tcp tcpTrack // bytes written, for TCP_INFO evidence (evidence.go)
+
 	notify chan struct{} // signalled when the queue grows or the reader ends
 }
 
@@ -306,42 +308,35 @@ func (c *Conn) readLoop(conn net.Conn, buf []byte, done chan struct{}) {
 		fault = pv
 		return stop || pv != nil
 	}
+	// judge feeds b to the reader and reports whether reading ends: a
+	// protocol violation, or a reply after which the reader stops (the
+	// 220 to STARTTLS), with the bytes after it kept as leftover.
+	judge := func(b []byte) bool {
+		rest, stopped, pv := rr.feed(b, emit)
+		if pv == nil {
+			pv = fault
+		}
+		if pv != nil {
+			c.fail(pv)
+			return true
+		}
+		if stopped {
+			c.mu.Lock()
+			c.leftover = append([]byte(nil), rest...)
+			c.mu.Unlock()
+		}
+		return stopped
+	}
 	for {
-		if len(buf) > 0 {
-			rest, stopped, pv := rr.feed(buf, emit)
-			if pv == nil {
-				pv = fault
-			}
-			if pv != nil {
-				c.fail(pv)
-				return
-			}
-			if stopped {
-				c.mu.Lock()
-				c.leftover = append([]byte(nil), rest...)
-				c.mu.Unlock()
-				return
-			}
+		if len(buf) > 0 && judge(buf) {
+			return
 		}
 		n, err := conn.Read(chunk)
 		buf = chunk[:n]
 		if err != nil {
-			if n > 0 {
-				// Bytes that came with the error are judged first.
-				rest, stopped, pv := rr.feed(buf, emit)
-				if pv == nil {
-					pv = fault
-				}
-				if pv != nil {
-					c.fail(pv)
-					return
-				}
-				if stopped {
-					c.mu.Lock()
-					c.leftover = append([]byte(nil), rest...)
-					c.mu.Unlock()
-					return
-				}
+			// Bytes that came with the error are judged first.
+			if n > 0 && judge(buf) {
+				return
 			}
 			if p := rr.partial(); p != "" {
 				// The peer went away in the middle of a reply; the
@@ -490,7 +485,12 @@ func (c *Conn) write(ctx context.Context, timeout time.Duration, p []byte) error
 	conn := c.conn
 	c.mu.Unlock()
 	_ = conn.SetWriteDeadline(dl)
-	_, err := conn.Write(p)
+	stop := c.watchWrite(conn, len(p)) // TCP evidence if it blocks (evidence.go)
+	n, err := conn.Write(p)
+	c.countWrite(conn, n)
+	if se := stop(err); se != nil {
+		return se
+	}
 	if err == nil {
 		quickAck(c)
 		return nil
@@ -652,8 +652,8 @@ func (c *Conn) StartTLS(ctx context.Context, timeout time.Duration, cfg *tls.Con
 	}
 	hctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	tc := tls.Client(c.raw, cfg)
-	if err := tc.HandshakeContext(hctx); err != nil {
+	tc, err := c.handshake(hctx, cfg) // watched through TCP_INFO (evidence.go)
+	if err != nil {
 		c.Event(EvError, "TLS handshake: "+err.Error())
 		return r, nil, &HandshakeError{Err: err}
 	}

@@ -396,27 +396,40 @@ func numberRounds(probes []MTUProbe, tried []mtu.Try) {
 // segment) rather than after its delayed-ACK timer.
 const probeSegments = 3
 
-// mtuProbe runs one outbound probe session at packet size size.
-func (p *Prober) mtuProbe(ctx context.Context, t Target, size int, v6 bool, opt MTUOptions, clk *roundClock) (MTUProbe, Result) {
-	pr := MTUProbe{Size: size}
+// beginProbe opens a probe session at packet size size (DF set, the MSS
+// clamped to fit) and reads the greeting and the EHLO reply into r. It
+// returns nil when the session failed before that; otherwise the caller
+// ends the dialogue.
+func (p *Prober) beginProbe(ctx context.Context, t Target, size int, v6 bool, r *Result) *dialogue {
 	q := *p
 	q.Control = mtu.Control(mtu.ClampForPacket(size, v6))
-	r := newResult(t)
-	d := q.begin(ctx, t, &r)
+	*r = newResult(t)
+	d := q.begin(ctx, t, r)
 	if d == nil {
-		pr.Result = "session-failed"
-		return pr, r
+		return nil
 	}
-	defer d.end()
 	// Reset, never close, however the session ends (a cancelled TLS
 	// handshake closes the socket itself): a FIN would leave the server
 	// retransmitting into the black hole for minutes, and, once ICMP
 	// passes again, learning a path MTU from a session long gone.
 	abort(d.c)
 	if !d.greet(false) {
+		d.end()
+		return nil
+	}
+	return d
+}
+
+// mtuProbe runs one outbound probe session at packet size size.
+func (p *Prober) mtuProbe(ctx context.Context, t Target, size int, v6 bool, opt MTUOptions, clk *roundClock) (MTUProbe, Result) {
+	pr := MTUProbe{Size: size}
+	var r Result
+	d := p.beginProbe(ctx, t, size, v6, &r)
+	if d == nil {
 		pr.Result = "session-failed"
 		return pr, r
 	}
+	defer d.end()
 	sc, _ := d.c.Raw().(syscall.Conn)
 	before, err := mtu.TCPInfo(sc)
 	if err != nil {

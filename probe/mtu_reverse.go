@@ -211,24 +211,13 @@ func (p *Prober) reverseFindings(t Target, r *Result, v6 bool) {
 // server's flight arrive (or stall) through TCP_INFO.
 func (p *Prober) revProbe(ctx context.Context, t Target, size int, v6 bool, clk *roundClock) (MTUProbe, Result) {
 	pr := MTUProbe{Size: size, Via: "handshake"}
-	q := *p
-	q.Control = mtu.Control(mtu.ClampForPacket(size, v6))
-	r := newResult(t)
-	d := q.begin(ctx, t, &r)
+	var r Result
+	d := p.beginProbe(ctx, t, size, v6, &r)
 	if d == nil {
 		pr.Result = "session-failed"
 		return pr, r
 	}
 	defer d.end()
-	// Reset, never close, however the session ends (a cancelled TLS
-	// handshake closes the socket itself): a FIN would leave the server
-	// retransmitting into the black hole for minutes, and, once ICMP
-	// passes again, learning a path MTU from a session long gone.
-	abort(d.c)
-	if !d.greet(false) {
-		pr.Result = "session-failed"
-		return pr, r
-	}
 	if !hasCap(r.Capabilities, "STARTTLS") {
 		d.quit()
 		r.Outcome, r.Error = ProtocolError, errNoSTARTTLS.Error()

@@ -277,6 +277,7 @@ func queueID(rp Reply) string {
 func (d *dialogue) awaitAcked(phase string, start time.Duration, opt SessionOptions) bool {
 	err := waitAcked(d.ctx, d.c, d.rt)
 	d.r.timePhase(phase, d.c.Since()-start)
+	err = d.bodyStall(err, start) // a black hole, from TCP evidence (evidence.go)
 	switch {
 	case err == nil:
 		d.r.Acked = true
@@ -301,6 +302,7 @@ func (d *dialogue) awaitAcked(phase string, start time.Duration, opt SessionOpti
 // writeFailed classifies a failed write or acknowledgement wait and, when
 // the server had already ended an idle session, tells that story.
 func (d *dialogue) writeFailed(err error, opt SessionOptions) {
+	d.noteStall(err) // the finding of a write ended by TCP evidence (evidence.go)
 	if d.explainClose(opt) {
 		return
 	}

@@ -567,3 +567,159 @@ func containsWord(s, w string) bool {
 func alnum(b byte) bool {
 	return b >= '0' && b <= '9' || b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z'
 }
+
+// blackholeVerdictMax is how soon `mx` and `session` must name a PMTU black
+// hole at --timeout 30s (issue 8): the verdict comes from TCP_INFO after
+// about two RTOs, not from the deadline.
+const (
+	blackholeTimeout    = "30s"
+	blackholeVerdictMax = 5 * time.Second
+)
+
+// stallResult is the part of a result the black-hole tests read beyond mxResult.
+type stallResult struct {
+	Address  string       `json:"address"`
+	Outcome  string       `json:"outcome"`
+	Error    string       `json:"error"`
+	Timeline []probeEvent `json:"timeline"`
+}
+
+// stallResults decodes the results' error and timeline.
+func stallResults(t *testing.T, stdout string) map[string]stallResult {
+	t.Helper()
+	var doc struct {
+		Results []stallResult `json:"results"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &doc); err != nil {
+		t.Fatalf("results: %v", err)
+	}
+	m := map[string]stallResult{}
+	for _, r := range doc.Results {
+		m[normAddr(r.Address)] = r
+	}
+	return m
+}
+
+// wantTCPEvidence checks that the timeline carries the TCP_INFO evidence the
+// verdict rests on (a "tcp" event mentioning what), not a deadline.
+func wantTCPEvidence(t *testing.T, in string, res stallResult, what string) {
+	t.Helper()
+	for _, e := range res.Timeline {
+		if e.Kind == "tcp" && strings.Contains(e.Text, what) {
+			return
+		}
+	}
+	t.Errorf("%s result %s timeline has no tcp event with %q:\n%s", in, res.Address, what, timelineString(res.Timeline))
+}
+
+// findingWith returns the finding with code that mentions every string of has.
+func findingWith(rep mxReport, code string, has ...string) (mxFinding, bool) {
+	for _, f := range rep.Findings {
+		if f.Code != code {
+			continue
+		}
+		ok := true
+		for _, h := range has {
+			ok = ok && strings.Contains(f.Message, h)
+		}
+		if ok {
+			return f, true
+		}
+	}
+	return mxFinding{}, false
+}
+
+// TestE2EMXBlackhole: on a forward PMTU black hole (r1 drops frag-needed /
+// packet-too-big) Go's ClientHello, with its X25519MLKEM768 key share larger
+// than one segment, vanishes; `mx` must say pmtu-blackhole from the TCP
+// evidence within seconds, not tls-error at --timeout. On a reverse black
+// hole (r2 drops the ICMP toward the server) the server's certificate flight
+// vanishes; `mx` must confirm it with a clamped-MSS retry and say
+// reverse-pmtu-blackhole.
+func TestE2EMXBlackhole(t *testing.T) {
+	t.Parallel()
+	l := startLab(t)
+	bin := smtpprobeBinary(t)
+	fams := []struct{ flag, addr string }{{"-4", labMX1v4}, {"-6", labMX1v6}}
+	args := func(fam string) []string {
+		return []string{"ok.lab.example", fam, "--json", "--resolver", l.DNS + ":53", "--connect-timeout", "2s", "--timeout", blackholeTimeout}
+	}
+	run := func(t *testing.T, fam string) (mxRun, mxReport, stallResult) {
+		t.Helper()
+		r := runMXBinary(t, l, bin, args(fam)...)
+		rep := decodeReport(t, r)
+		res := stallResults(t, r.stdout)
+		if len(res) != 1 {
+			t.Fatalf("mx(%s) results = %v, want one address", r.in, byAddress(rep))
+		}
+		for _, v := range res {
+			return r, rep, v
+		}
+		panic("unreachable")
+	}
+
+	t.Run("forward", func(t *testing.T) {
+		l.SetICMP(t, "drop")
+		l.FlushPMTU(t)
+		for _, fam := range fams {
+			t.Run(fam.flag, func(t *testing.T) {
+				r, rep, res := run(t, fam.flag)
+				if r.exit != 2 || rep.Outcome != "pmtu-blackhole" || res.Outcome != "pmtu-blackhole" {
+					t.Errorf("mx(%s) = exit %d, outcome %q (result %q: %s), want exit 2, pmtu-blackhole", r.in, r.exit, rep.Outcome, res.Outcome, res.Error)
+				}
+				if r.elapsed >= blackholeVerdictMax {
+					t.Errorf("mx(%s) took %v, want < %v at --timeout %s", r.in, r.elapsed.Round(time.Millisecond), blackholeVerdictMax, blackholeTimeout)
+				}
+				if _, ok := findingWith(rep, "pmtu-blackhole", "client-to-server", "ClientHello", "segments", "1500-byte packets vanish", "smtpprobe mtu "+fam.addr); !ok {
+					t.Errorf("mx(%s) findings = %+v, want pmtu-blackhole naming the ClientHello, its segments, the lost size and smtpprobe mtu %s", r.in, rep.Findings, fam.addr)
+				}
+				wantTCPEvidence(t, r.in, res, "ClientHello")
+			})
+		}
+	})
+
+	// The same path with ICMP let through: PMTUD works, nothing is a black
+	// hole, so the verdict above came from the path.
+	t.Run("forward-icmp-allowed", func(t *testing.T) {
+		l.SetICMP(t, "allow")
+		l.FlushPMTU(t)
+		for _, fam := range fams {
+			t.Run(fam.flag, func(t *testing.T) {
+				r, rep, res := run(t, fam.flag)
+				if r.exit != 0 || res.Outcome != "ok" {
+					t.Errorf("mx(%s) = exit %d, outcome %q (%s), want exit 0, ok", r.in, r.exit, res.Outcome, res.Error)
+				}
+				if codes := findingCodes(rep); slices.Contains(codes, "pmtu-blackhole") || slices.Contains(codes, "reverse-pmtu-blackhole") {
+					t.Errorf("mx(%s) findings = %q, want no black hole", r.in, codes)
+				}
+			})
+		}
+	})
+
+	t.Run("reverse", func(t *testing.T) {
+		l.SetICMP(t, "allow")
+		l.SetICMPReverse(t, "drop")
+		t.Cleanup(func() { l.SetICMPReverse(t, "allow") })
+		for _, fam := range fams {
+			t.Run(fam.flag, func(t *testing.T) {
+				l.FlushPMTU(t) // the server must not remember a smaller path MTU
+				r, rep, res := run(t, fam.flag)
+				if r.exit != 2 || rep.Outcome != "pmtu-blackhole" || res.Outcome != "pmtu-blackhole" {
+					t.Errorf("mx(%s) = exit %d, outcome %q (result %q: %s), want exit 2, pmtu-blackhole", r.in, r.exit, rep.Outcome, res.Outcome, res.Error)
+				}
+				clamp := "1240"
+				if fam.flag == "-6" {
+					clamp = "1220"
+				}
+				if _, ok := findingWith(rep, "reverse-pmtu-blackhole", "server-to-client", "advertising MSS "+clamp+" instead of"); !ok {
+					t.Errorf("mx(%s) findings = %+v, want reverse-pmtu-blackhole with the direction and both MSS values", r.in, rep.Findings)
+				}
+				if r.elapsed >= blackholeVerdictMax {
+					t.Errorf("mx(%s) took %v, want < %v at --timeout %s", r.in, r.elapsed.Round(time.Millisecond), blackholeVerdictMax, blackholeTimeout)
+				}
+				wantTCPEvidence(t, r.in, res, "out of order")
+				wantTCPEvidence(t, r.in, res, "handshake completed")
+			})
+		}
+	})
+}

@@ -64,6 +64,7 @@ type probeReply struct {
 	Enhanced    string `json:"enhanced"`
 	Text        string `json:"text"`
 	Unsolicited bool   `json:"unsolicited"`
+	Transient   bool   `json:"transient"`
 }
 
 type probeEvent struct {
@@ -396,6 +397,23 @@ func TestE2ESession(t *testing.T) {
 	enablePortLogging(t, l)
 	const pauseLong = 5 * time.Second  // > smtpd_timeout
 	const pauseShort = 1 * time.Second // < smtpd_timeout
+
+	// Greylisting by a real Postfix (a check_recipient_access 450 4.2.0, as
+	// postgrey answers a first attempt): a transient rejection, WARNING and
+	// not CRITICAL, with the finding that a retry will pass.
+	t.Run("greylisted", func(t *testing.T) {
+		t.Parallel()
+		r := runProbe(t, l, bin, "session", "ok.lab.example", "-4", "--to", "greylist@lab.example", "--json")
+		wantExit(t, r, 1)
+		rep := decodeProbe(t, r, "session")
+		res := oneResult(t, r, rep)
+		if res.Outcome != "rejected" || res.Reply == nil || res.Reply.Code != 450 || res.Reply.Enhanced != "4.2.0" || !res.Reply.Transient {
+			t.Errorf("%s = outcome %q, reply %+v; want rejected with 450 4.2.0, transient", r.in, res.Outcome, res.Reply)
+		}
+		wantProbeFinding(t, r, rep, "greylisted", "info")
+		r = runProbe(t, l, bin, "session", "ok.lab.example", "-4", "--to", "greylist@lab.example", "--critical", "transient=1", "--json")
+		wantExit(t, r, 2)
+	})
 
 	// The field report (DESIGN.md §1): RCPT and DATA pipelined, 354, then a
 	// pause longer than smtpd_timeout before the body.
@@ -880,4 +898,105 @@ func ptrString(p *float64) string {
 		return "absent"
 	}
 	return fmt.Sprintf("%.3f", *p)
+}
+
+// runProbeArgs runs `smtpprobe CMD ARGS...` in the client namespace with
+// exactly these arguments (runProbe appends its own --timeout).
+func runProbeArgs(t *testing.T, l *Lab, bin, cmd string, args ...string) probeRun {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), probeKill)
+	defer cancel()
+	argv := append([]string{"SSL_CERT_FILE=" + l.TLSCert, bin, cmd}, args...)
+	start := time.Now()
+	stdout, stderr, exit := l.Exec(t, ctx, "env", argv...)
+	r := probeRun{in: cmd + "(" + strings.Join(quoteArgs(args), " ") + ")", stdout: stdout, stderr: stderr, exit: exit, elapsed: time.Since(start)}
+	if exit == -1 {
+		t.Fatalf("%s did not finish: %s", r.in, stderr)
+	}
+	return r
+}
+
+// TestE2ESessionBlackhole: `session` and `timeout` on a PMTU black hole name
+// it from the TCP evidence within seconds at --timeout 30s: the body's
+// full-size segments (a small body that fits the send buffer, and a large
+// one whose write blocks), the ClientHello with --starttls, and the
+// server's TLS flight on a reverse black hole.
+func TestE2ESessionBlackhole(t *testing.T) {
+	t.Parallel()
+	l := startLab(t)
+	bin := smtpprobeBinary(t)
+	fams := []struct{ flag, addr string }{{"-4", labMX1v4}, {"-6", labMX1v6}}
+	common := func(fam string) []string {
+		return []string{"ok.lab.example", fam, "--json", "--resolver", l.DNS + ":53", "--connect-timeout", "2s", "--timeout", blackholeTimeout}
+	}
+	type blackholeCase struct {
+		name  string
+		cmd   string
+		args  []string
+		code  string   // finding code
+		has   []string // in its message
+		event string   // in a tcp timeline event
+	}
+	check := func(t *testing.T, c blackholeCase, fam string, addr string) {
+		t.Helper()
+		r := runProbeArgs(t, l, bin, c.cmd, append(common(fam), c.args...)...)
+		rep := decodeProbe(t, r, c.cmd)
+		res := oneResult(t, r, rep)
+		if r.exit != 2 || rep.Outcome != "pmtu-blackhole" || res.Outcome != "pmtu-blackhole" {
+			t.Errorf("%s = exit %d, outcome %q (result %q: %s), want exit 2, pmtu-blackhole", r.in, r.exit, rep.Outcome, res.Outcome, res.Error)
+		}
+		if r.elapsed >= blackholeVerdictMax {
+			t.Errorf("%s took %v, want < %v at --timeout %s", r.in, r.elapsed.Round(time.Millisecond), blackholeVerdictMax, blackholeTimeout)
+		}
+		has := append(slices.Clone(c.has), addr)
+		if _, ok := findingWith(mxReport{Findings: rep.Findings}, c.code, has...); !ok {
+			t.Errorf("%s findings = %+v, want %s mentioning %q", r.in, rep.Findings, c.code, has)
+		}
+		wantTCPEvidence(t, r.in, stallResult{Address: res.Address, Timeline: res.Timeline}, c.event)
+	}
+
+	t.Run("forward", func(t *testing.T) {
+		l.SetICMP(t, "drop")
+		l.FlushPMTU(t)
+		cases := []blackholeCase{
+			{"body", "session", nil, "pmtu-blackhole", []string{"client-to-server", "message body", "1500-byte packets vanish", "smtpprobe mtu "}, "message body"},
+			{"body-blocking-write", "session", []string{"--size", "2000000"}, "pmtu-blackhole", []string{"message body", "1500-byte packets vanish"}, "message body"},
+			{"starttls", "session", []string{"--starttls"}, "pmtu-blackhole", []string{"ClientHello", "segments"}, "ClientHello"},
+			{"timeout-starttls", "timeout", []string{"--starttls", "--phase", "ehlo", "--max-wait", "20s"}, "pmtu-blackhole", []string{"ClientHello"}, "ClientHello"},
+		}
+		for _, c := range cases {
+			for _, fam := range fams {
+				t.Run(c.name+fam.flag, func(t *testing.T) { check(t, c, fam.flag, fam.addr) })
+			}
+		}
+	})
+
+	// ICMP let through: PMTUD works and the same session passes.
+	t.Run("forward-icmp-allowed", func(t *testing.T) {
+		l.SetICMP(t, "allow")
+		l.FlushPMTU(t)
+		for _, fam := range fams {
+			t.Run(fam.flag, func(t *testing.T) {
+				r := runProbeArgs(t, l, bin, "session", append(common(fam.flag), "--starttls")...)
+				rep := decodeProbe(t, r, "session")
+				res := oneResult(t, r, rep)
+				if r.exit != 0 || res.Outcome != "ok" || !res.Acked {
+					t.Errorf("%s = exit %d, outcome %q (%s), acked %v, want exit 0, ok, acked", r.in, r.exit, res.Outcome, res.Error, res.Acked)
+				}
+			})
+		}
+	})
+
+	t.Run("reverse", func(t *testing.T) {
+		l.SetICMP(t, "allow")
+		l.SetICMPReverse(t, "drop")
+		t.Cleanup(func() { l.SetICMPReverse(t, "allow") })
+		for _, fam := range fams {
+			t.Run("starttls"+fam.flag, func(t *testing.T) {
+				l.FlushPMTU(t)
+				check(t, blackholeCase{"starttls", "session", []string{"--starttls"}, "reverse-pmtu-blackhole",
+					[]string{"server-to-client", "advertising MSS"}, "handshake completed"}, fam.flag, fam.addr)
+			})
+		}
+	})
 }

@@ -634,3 +634,22 @@ func TestServeShortDeadlineNeverBusy(t *testing.T) {
 		}
 	}
 }
+
+// TestServeBoundedLog: a request with a huge query costs a log line and
+// an answer of bounded size, not a copy of the query.
+func TestServeBoundedLog(t *testing.T) {
+	t.Parallel()
+	l := startServeLab(t)
+	srv := startServe(t, "--config", l.config(t, ""))
+	before := len(srv.stderr.String())
+	huge := strings.Repeat("a", 500_000)
+	for _, q := range []string{"target=" + huge + "&module=mx", "target=demo.example&module=" + huge, "target=" + huge} {
+		res := srv.get(t, "/probe?"+q, "")
+		if res.code != http.StatusBadRequest || len(res.body) > 1024 {
+			t.Errorf("GET /probe with a %d-byte query = %d, %d-byte body; want 400 and at most 1 KiB", len(q), res.code, len(res.body))
+		}
+	}
+	if grown := len(srv.stderr.String()) - before; grown > 3*1024 {
+		t.Errorf("three requests with 500 kB queries wrote %d bytes to the log, want at most 3 KiB", grown)
+	}
+}

@@ -442,8 +442,11 @@ write_postfix_config() {
 		local_transport = discard:smtpprobe lab
 		alias_maps =
 		alias_database =
-		local_recipient_maps = inline:{ postmaster=ok, root=ok, abuse=ok }
+		local_recipient_maps = inline:{ postmaster=ok, root=ok, abuse=ok, greylist=ok }
 		smtpd_relay_restrictions = reject_unauth_destination
+		# greylist@lab.example is answered the way a greylisting policy
+		# server (postgrey) answers a first attempt: a transient 450.
+		smtpd_recipient_restrictions = check_recipient_access inline:{ { greylist@lab.example = 450 4.2.0 Greylisted, see the retry delay of 300 seconds } }
 		message_size_limit = 10240000
 		maillog_file = $dir/maillog
 		maillog_file_prefixes = $dir
