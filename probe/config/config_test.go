@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -108,6 +109,13 @@ func TestLoadConfigErrors(t *testing.T) {
 		}
 		if err != nil && !strings.Contains(err.Error(), "check.yaml") {
 			t.Errorf("Load(%s) = %v, want the file named", tc.name, err)
+		}
+		var ce *Error
+		if err != nil && !errors.As(err, &ce) {
+			t.Errorf("Load(%s) = %#v, want a *config.Error", tc.name, err)
+		}
+		if err != nil && strings.Contains(err.Error(), " --") {
+			t.Errorf("Load(%s) = %v, want the YAML keys, not flags", tc.name, err)
 		}
 	}
 }
