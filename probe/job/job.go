@@ -93,7 +93,7 @@ func New(command string) *Job {
 	return j
 }
 
-// Host and Port are the target's host and port, set by Validate.
+// Host is the target's host (a domain or an IP literal), set by Validate.
 func (j *Job) Host() string { return j.host }
 
 // Port is the target's port (DefaultPort unless the target names one),
