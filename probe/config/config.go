@@ -63,8 +63,8 @@ type Config struct {
 type Module struct {
 	Command        string   `yaml:"command"`
 	Resolver       string   `yaml:"resolver"`
-	ConnectTimeout duration `yaml:"connect_timeout"`
-	Timeout        duration `yaml:"timeout"`
+	ConnectTimeout Duration `yaml:"connect_timeout"`
+	Timeout        Duration `yaml:"timeout"`
 	IPv4           bool     `yaml:"ipv4"`
 	IPv6           bool     `yaml:"ipv6"`
 	Parallel       int      `yaml:"parallel"`
@@ -80,14 +80,14 @@ type Module struct {
 	StartTLS        bool     `yaml:"starttls"`
 	Size            int      `yaml:"size"`
 	ChunkSize       int      `yaml:"chunk_size"`
-	ChunkPause      duration `yaml:"chunk_pause"`
-	PauseBeforeData duration `yaml:"pause_before_data"`
-	PauseAfterData  duration `yaml:"pause_after_data"`
+	ChunkPause      Duration `yaml:"chunk_pause"`
+	PauseBeforeData Duration `yaml:"pause_before_data"`
+	PauseAfterData  Duration `yaml:"pause_after_data"`
 	Pipelining      bool     `yaml:"pipelining"`
 	BDAT            bool     `yaml:"bdat"`
 	Deliver         bool     `yaml:"deliver"`
 	Phase           string   `yaml:"phase"`
-	MaxWait         duration `yaml:"max_wait"`
+	MaxWait         Duration `yaml:"max_wait"`
 
 	// mtu
 	Min       int    `yaml:"min"`
@@ -126,15 +126,15 @@ const (
 	MaxMaxConnections     = 4096
 )
 
-// duration is a time.Duration written as "10s" in YAML.
-type duration time.Duration
+// Duration is a time.Duration written as "10s" in YAML.
+type Duration time.Duration
 
-func (d *duration) UnmarshalYAML(n *yaml.Node) error {
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 	v, err := time.ParseDuration(n.Value)
 	if err != nil || v < 0 {
 		return &lineError{n.Line, fmt.Sprintf("%q: want a duration such as 10s", n.Value)}
 	}
-	*d = duration(v)
+	*d = Duration(v)
 	return nil
 }
 
