@@ -41,7 +41,7 @@ type MTUOptions struct {
 	// mtu.DefaultParallel.
 	Parallel int
 	From     string // reverse-path; "" is <>
-	To       string // forward-path; "" means "postmaster"
+	To       string // forward-path; "" means DefaultRecipient
 	// Loss tunes the loss decision; the zero value decides from the
 	// round's control probe (see lossAfter), or after two retransmission
 	// timeouts without ACK progress when no control was acknowledged yet.
@@ -448,10 +448,7 @@ func (p *Prober) mtuProbe(ctx context.Context, t Target, size int, v6 bool, opt 
 	}
 	n := probeSegments * before.SndMSS
 	var payload []byte
-	to := opt.To
-	if to == "" {
-		to = "postmaster"
-	}
+	to := recipient(opt.To)
 	if hasCap(r.Capabilities, "STARTTLS") {
 		if _, ok := d.step1("starttls", "STARTTLS"); !ok {
 			d.quit()
@@ -460,12 +457,7 @@ func (p *Prober) mtuProbe(ctx context.Context, t Target, size int, v6 bool, opt 
 		}
 		pr.Via, payload = "starttls", tlsRecordStart(n)
 	} else {
-		ok := true
-		for _, s := range []struct{ phase, line string }{{"mail", "MAIL FROM:<" + opt.From + ">"}, {"rcpt", "RCPT TO:<" + to + ">"}, {"data", "DATA"}} {
-			if _, ok = d.step1(s.phase, s.line); !ok {
-				break
-			}
-		}
+		_, ok := d.envelope(opt.From, to, "data")
 		pr.Via = "data"
 		if !ok {
 			d.quit()

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"iter"
-	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -78,7 +77,7 @@ func (p *Prober) Session(ctx context.Context, t Target, opt SessionOptions) (r R
 	}
 	rcpt := opt.To
 	if len(rcpt) == 0 {
-		rcpt = []string{"postmaster"}
+		rcpt = []string{DefaultRecipient}
 	}
 	msg := Message(opt.From, rcpt[0], d.name, opt.Size, p.now())
 	r.MessageBytes = len(msg)
@@ -424,10 +423,9 @@ func (d *dialogue) explainClose(opt SessionOptions) bool {
 	// write, which a sender logs as "Broken pipe", is only its echo.
 	d.r.Outcome, d.r.Error = ServerTimeout, msg+late
 	if p := pauseLength(closePause, opt); p > 0 {
-		grow := int(math.Ceil(p.Seconds()*4/3/10) * 10)
 		d.r.Findings = append(d.r.Findings, Finding{SevCritical, "pause-exceeds-server-timeout",
 			fmt.Sprintf("%s [%s]: the %s of %s is longer than the server's idle timeout of %s; shorten it below %s, or raise the server's timeout above %s (Postfix: postconf -e smtpd_timeout=%ds; postfix reload)",
-				d.t.Host, d.r.Address, closePause, p, fmtDur(idle), fmtDur(idle), p, grow)})
+				d.t.Host, d.r.Address, closePause, p, fmtDur(idle), fmtDur(idle), p, advisedServerTimeout(p))})
 	}
 	return true
 }

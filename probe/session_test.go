@@ -288,3 +288,28 @@ func TestTimeoutClosedBy(t *testing.T) {
 		t.Errorf("Timeout(patient peer) = %s, %v, %+v; want ok with no-timeout-within-max-wait", r.Outcome, r.TimeoutMS, r.Findings)
 	}
 }
+
+// The smtpd_timeout that pause-exceeds-server-timeout advises: a third
+// more than the pause, rounded up to ten seconds, in both the session
+// and the timeout probe.
+func TestAdvisedServerTimeout(t *testing.T) {
+	tests := []struct {
+		pause time.Duration
+		want  int
+	}{
+		{300 * time.Second, 400},
+		{301 * time.Second, 410},
+		{90 * time.Second, 120},
+		{200 * time.Second, 270},
+		{7500 * time.Millisecond, 10},
+		{time.Millisecond, 10},
+		{800 * time.Millisecond, 10},
+		{30 * time.Second, 40},
+		{10 * time.Minute, 800},
+	}
+	for _, tc := range tests {
+		if got := advisedServerTimeout(tc.pause); got != tc.want {
+			t.Errorf("advisedServerTimeout(%v) = %d, want %d", tc.pause, got, tc.want)
+		}
+	}
+}

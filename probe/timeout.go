@@ -37,7 +37,7 @@ var postfixLog = map[string]string{
 type TimeoutOptions struct {
 	MaxWait  time.Duration // how long to stay quiet at most; 0 means DefaultMaxWait
 	From     string        // reverse-path for the mail, rcpt, data and body phases
-	To       string        // forward-path; "" means "postmaster" (RFC 5321 §4.5.1)
+	To       string        // forward-path; "" means DefaultRecipient
 	StartTLS bool
 	// Pauses the user plans (session's --pause-* flags); a measured
 	// timeout shorter than one of them is a critical finding.
@@ -67,10 +67,7 @@ func (p *Prober) Timeout(ctx context.Context, t Target, phase string, opt Timeou
 		return r
 	}
 	defer d.end()
-	to := opt.To
-	if to == "" {
-		to = "postmaster"
-	}
+	to := recipient(opt.To)
 	var quietFrom time.Duration
 	mark := func(rp Reply) { quietFrom = rp.At }
 	ok := true
@@ -84,20 +81,13 @@ func (p *Prober) Timeout(ctx context.Context, t Target, phase string, opt Timeou
 		if ok = d.greet(opt.StartTLS); ok {
 			mark(*r.Reply)
 		}
-		steps := []struct{ phase, line string }{
-			{"mail", "MAIL FROM:<" + opt.From + ">"},
-			{"rcpt", "RCPT TO:<" + to + ">"},
-			{"data", "DATA"},
-		}
-		for _, s := range steps {
-			if !ok || phase == "ehlo" {
-				break
+		if ok && phase != "ehlo" {
+			last := phase
+			if phase == "body" {
+				last = "data"
 			}
-			rp, ok = d.step1(s.phase, s.line)
+			rp, ok = d.envelope(opt.From, to, last)
 			mark(rp)
-			if s.phase == phase {
-				break
-			}
 		}
 		if ok && phase == "body" {
 			// The headers of a message, then silence: the server is
@@ -214,13 +204,24 @@ func (p *Prober) Timeout(ctx context.Context, t Target, phase string, opt Timeou
 	}
 	for name, pause := range opt.Pauses {
 		if applies(name, phase) && pause >= idle {
-			grow := int(pause.Seconds()*4/3/10+1) * 10
 			r.Findings = append(r.Findings, Finding{SevCritical, "pause-exceeds-server-timeout",
 				fmt.Sprintf("%s: the %s of %s would outlast the server's %s idle timeout at phase %s; shorten it below %s, or raise the server's timeout above %s (Postfix: postconf -e smtpd_timeout=%ds; postfix reload)",
-					who(t, r.Address), name, pause, fmtDur(idle), phase, fmtDur(idle), pause, grow)})
+					who(t, r.Address), name, pause, fmtDur(idle), phase, fmtDur(idle), pause, advisedServerTimeout(pause))})
 		}
 	}
 	return r
+}
+
+// advisedServerTimeout is the server idle timeout, in whole seconds, that
+// the pause-exceeds-server-timeout finding advises for a sender pause: a
+// third more than the pause, rounded up to a multiple of ten seconds, so
+// that a 300 s pause advises 400 and a 301 s pause 410. The third is
+// headroom for the sender's own delay around the pause (the project's
+// rule; RFC 5321 §4.5.3.2 sets only the minimum a server should wait).
+// Both the session and the timeout probe use it, in integer arithmetic.
+func advisedServerTimeout(pause time.Duration) int {
+	const step = 3 * 10 * time.Second // ceil(pause*4/3 / 10 s) = ceil(pause*4 / 30 s)
+	return int((4*pause+step-1)/step) * 10
 }
 
 // applies reports whether a sender pause happens where phase goes quiet.
@@ -275,6 +276,40 @@ func mergeBelowRFC(rs []Result, who string) {
 		rs[0].Findings = append(rs[0].Findings, Finding{SevWarning, "server-timeout-below-rfc",
 			fmt.Sprintf("%s drops a session idle at %s; RFC 5321 §4.5.3.2.7 asks servers to wait at least 5 minutes", who, parts[0])})
 	}
+}
+
+// DefaultRecipient is the forward-path a probe uses when none is given:
+// every domain's postmaster, which RFC 5321 §4.5.1 requires a server to
+// accept.
+const DefaultRecipient = "postmaster"
+
+// recipient returns to, or DefaultRecipient when to is empty.
+func recipient(to string) string {
+	if to == "" {
+		return DefaultRecipient
+	}
+	return to
+}
+
+// envelope opens a mail transaction one command at a time (RFC 5321
+// §3.3): MAIL FROM, RCPT TO and DATA, stopping after the step named last
+// ("mail", "rcpt" or "data"). It returns the last reply read and whether
+// every step passed; a failure is recorded by step.
+func (d *dialogue) envelope(from, to, last string) (Reply, bool) {
+	var (
+		rp Reply
+		ok bool
+	)
+	for _, s := range []struct{ phase, line string }{
+		{"mail", "MAIL FROM:<" + from + ">"},
+		{"rcpt", "RCPT TO:<" + to + ">"},
+		{"data", "DATA"},
+	} {
+		if rp, ok = d.step1(s.phase, s.line); !ok || s.phase == last {
+			break
+		}
+	}
+	return rp, ok
 }
 
 // who names an address for a finding: "host [address]", or the address
