@@ -100,15 +100,22 @@ type TLSInfo struct {
 // Result is the outcome of probing one address. A failed probe is a field
 // of the result, never an error.
 type Result struct {
-	Target       string             `json:"target,omitempty"` // in a combined check report
-	Module       string             `json:"module,omitempty"` // in a combined check report
-	Host         string             `json:"host"`
-	Address      string             `json:"address"`
-	Port         uint16             `json:"port"`
-	Preference   *int               `json:"preference,omitempty"`
-	Outcome      Outcome            `json:"outcome"`
-	Error        string             `json:"error,omitempty"` // what went wrong, one line
-	Phases       map[string]float64 `json:"phases"`          // milliseconds
+	Target     string  `json:"target,omitempty"` // in a combined check report
+	Module     string  `json:"module,omitempty"` // in a combined check report
+	Host       string  `json:"host"`
+	Address    string  `json:"address"`
+	Port       uint16  `json:"port"`
+	Preference *int    `json:"preference,omitempty"`
+	Outcome    Outcome `json:"outcome"`
+	Error      string  `json:"error,omitempty"` // what went wrong, one line
+	// FailedPhase is the phase (a key of Phases: "connect", "banner",
+	// "ehlo", "rcpt", "body"...) whose step recorded the failure, when
+	// the failure belongs to one; Error then reads "phase: ...", except
+	// for "connect", whose Error is the dial error itself. A failure told
+	// as the server's own close of an idle or busy session (closed,
+	// server-timeout) belongs to no step.
+	FailedPhase  string             `json:"failed_phase,omitempty"`
+	Phases       map[string]float64 `json:"phases"` // milliseconds
 	PhaseOrder   []string           `json:"-"`
 	Reply        *Reply             `json:"reply,omitempty"` // the last reply
 	Banner       string             `json:"banner,omitempty"`
@@ -125,7 +132,7 @@ type Result struct {
 	// Idle-timeout discovery (timeout).
 	Phase     string   `json:"phase,omitempty"`
 	TimeoutMS *float64 `json:"timeout_ms,omitempty"`
-	ClosedBy  string   `json:"closed_by,omitempty"`  // "421", "fin" or "rst"
+	ClosedBy  ClosedBy `json:"closed_by,omitempty"`
 	ServerLog string   `json:"server_log,omitempty"` // what Postfix's smtpd logs for it
 	// Path MTU (mtu): path_mtu, verdict, bracket... inline.
 	*MTUInfo
@@ -153,10 +160,16 @@ func (r *Result) timePhase(name string, d time.Duration) {
 
 // setFailure records the first failure; later ones do not overwrite it.
 func (r *Result) setFailure(o Outcome, msg string) {
+	r.setFailureIn("", o, msg)
+}
+
+// setFailureIn is setFailure for a failure of phase's step: it also
+// records the phase in FailedPhase.
+func (r *Result) setFailureIn(phase string, o Outcome, msg string) {
 	if r.Outcome != OK {
 		return
 	}
-	r.Outcome, r.Error = o, msg
+	r.Outcome, r.Error, r.FailedPhase = o, msg, phase
 }
 
 // Classify maps an error from Dial or a Conn method to an outcome.
@@ -328,7 +341,7 @@ func (p *Prober) begin(ctx context.Context, t Target, r *Result) *dialogue {
 	if err != nil {
 		release()
 		r.timePhase("connect", dialElapsed(err))
-		r.setFailure(Classify(err), err.Error())
+		r.setFailureIn("connect", Classify(err), err.Error())
 		return nil
 	}
 	r.timePhase("connect", c.Since())
@@ -355,8 +368,9 @@ func (d *dialogue) step(phases []string, lines ...string) ([]Reply, bool) {
 	prev := c.Since()
 	n := max(len(lines), 1)
 	fail := func(i int, o Outcome, msg string) {
-		r.timePhase(phases[min(i, len(phases)-1)], c.Since()-prev)
-		r.setFailure(o, phases[min(i, len(phases)-1)]+": "+msg)
+		phase := phases[min(i, len(phases)-1)]
+		r.timePhase(phase, c.Since()-prev)
+		r.setFailureIn(phase, o, phase+": "+msg)
 	}
 	if len(lines) > 0 {
 		if err := c.Send(d.ctx, d.rt, lines...); err != nil {
@@ -456,7 +470,7 @@ func (d *dialogue) finish() {
 		d.r.Reply = &rc
 		if rp.Unsolicited {
 			o, msg := replyOutcome(rp, 0)
-			d.r.setFailure(o, "quit: "+msg)
+			d.r.setFailureIn("quit", o, "quit: "+msg)
 		}
 	}
 }
@@ -476,7 +490,7 @@ func (d *dialogue) greet(starttls bool) bool {
 	}
 	ehlo, ok := d.step1("ehlo", "EHLO "+d.name)
 	if !ok && ehlo.Class() == 5 && !ehlo.Unsolicited {
-		r.Outcome, r.Error = OK, "" // retry with HELO; the EHLO 5yz stays in the timeline
+		r.Outcome, r.Error, r.FailedPhase = OK, "", "" // retry with HELO; the EHLO 5yz stays in the timeline
 		delete(r.Phases, "ehlo")
 		r.PhaseOrder = r.PhaseOrder[:len(r.PhaseOrder)-1]
 		r.Findings = append(r.Findings, Finding{SevWarning, "ehlo-rejected",
@@ -503,11 +517,11 @@ func (d *dialogue) greet(starttls bool) bool {
 	}
 	switch {
 	case err != nil:
-		r.setFailure(Classify(err), "starttls: "+err.Error())
+		r.setFailureIn("starttls", Classify(err), "starttls: "+err.Error())
 		return false
 	case st == nil:
 		o, msg := replyOutcome(rp, 220)
-		r.setFailure(o, "starttls: "+msg)
+		r.setFailureIn("starttls", o, "starttls: "+msg)
 		d.quit()
 		return false
 	}

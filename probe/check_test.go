@@ -32,6 +32,7 @@ func TestCheck(t *testing.T) {
 		want        Outcome
 		wantPhases  []string
 		wantErr     string // substring of Result.Error
+		wantFailed  string // Result.FailedPhase, when set; none when want is OK
 		wantCode    int    // last reply code, 0 to skip
 		wantFinding string
 	}{{
@@ -60,18 +61,20 @@ func TestCheck(t *testing.T) {
 		want:       OK,
 		wantPhases: []string{"connect", "banner", "ehlo", "quit"},
 	}, {
-		name:    "refused",
-		addr:    closedPort,
-		want:    Refused,
-		wantErr: "refused",
+		name:       "refused",
+		addr:       closedPort,
+		want:       Refused,
+		wantErr:    "refused",
+		wantFailed: "connect",
 	}, {
 		name: "no greeting within the reply timeout",
 		addr: func(tb testing.TB) netip.AddrPort {
 			return scriptPeer(tb, func(c net.Conn, r *bufio.Reader) { time.Sleep(2 * time.Second) })
 		},
-		prober:  Prober{ReplyTimeout: 300 * time.Millisecond},
-		want:    ReplyTimeout,
-		wantErr: "banner",
+		prober:     Prober{ReplyTimeout: 300 * time.Millisecond},
+		want:       ReplyTimeout,
+		wantErr:    "banner",
+		wantFailed: "banner",
 	}, {
 		name: "554 greeting is rejected",
 		addr: func(tb testing.TB) netip.AddrPort {
@@ -82,9 +85,10 @@ func TestCheck(t *testing.T) {
 				}
 			})
 		},
-		want:     Rejected,
-		wantCode: 554,
-		wantErr:  "554 5.7.1 go away",
+		want:       Rejected,
+		wantCode:   554,
+		wantErr:    "554 5.7.1 go away",
+		wantFailed: "banner",
 	}, {
 		name: "EHLO 502 falls back to HELO",
 		addr: func(tb testing.TB) netip.AddrPort {
@@ -117,9 +121,10 @@ func TestCheck(t *testing.T) {
 				}
 			})
 		},
-		want:     Rejected,
-		wantCode: 554,
-		wantErr:  "helo: rejected",
+		want:       Rejected,
+		wantCode:   554,
+		wantErr:    "helo: rejected",
+		wantFailed: "helo",
 	}, {
 		name: "FIN after greeting",
 		addr: func(tb testing.TB) netip.AddrPort {
@@ -128,8 +133,9 @@ func TestCheck(t *testing.T) {
 				expect(r, "EHLO")
 			})
 		},
-		want:    Closed,
-		wantErr: "ehlo",
+		want:       Closed,
+		wantErr:    "ehlo",
+		wantFailed: "ehlo",
 	}, {
 		name: "RST after greeting",
 		addr: func(tb testing.TB) netip.AddrPort {
@@ -139,8 +145,9 @@ func TestCheck(t *testing.T) {
 				resetConn(c)
 			})
 		},
-		want:    Reset,
-		wantErr: "ehlo",
+		want:       Reset,
+		wantErr:    "ehlo",
+		wantFailed: "ehlo",
 	}, {
 		name: "banner that never ends",
 		addr: func(tb testing.TB) netip.AddrPort {
@@ -235,8 +242,9 @@ func TestCheck(t *testing.T) {
 				c.Write([]byte("this is not TLS\r\n"))
 			})
 		},
-		want:    TLSError,
-		wantErr: "TLS handshake failed",
+		want:       TLSError,
+		wantErr:    "TLS handshake failed",
+		wantFailed: "starttls",
 	}, {
 		name: "STARTTLS refused continues in the clear",
 		addr: func(tb testing.TB) netip.AddrPort {
@@ -251,9 +259,10 @@ func TestCheck(t *testing.T) {
 				}
 			})
 		},
-		want:     Rejected,
-		wantCode: 454,
-		wantErr:  "starttls",
+		want:       Rejected,
+		wantCode:   454,
+		wantErr:    "starttls",
+		wantFailed: "starttls",
 	}}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -283,6 +292,9 @@ func TestCheck(t *testing.T) {
 				t.Errorf("Check(%s).Error = %q, want none", tc.name, r.Error)
 			case tc.wantErr != "" && !strings.Contains(r.Error, tc.wantErr):
 				t.Errorf("Check(%s).Error = %q, want it to contain %q", tc.name, r.Error, tc.wantErr)
+			}
+			if (tc.want == OK || tc.wantFailed != "") && r.FailedPhase != tc.wantFailed {
+				t.Errorf("Check(%s).FailedPhase = %q, want %q", tc.name, r.FailedPhase, tc.wantFailed)
 			}
 			if tc.wantPhases != nil && strings.Join(r.PhaseOrder, ",") != strings.Join(tc.wantPhases, ",") {
 				t.Errorf("Check(%s).PhaseOrder = %v, want %v", tc.name, r.PhaseOrder, tc.wantPhases)

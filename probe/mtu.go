@@ -287,8 +287,8 @@ func (p *Prober) mtuOut(ctx context.Context, t Target, r *Result, lo, hi int, v6
 	case errors.As(err, &pf):
 		// A session failed for a reason other than the path: say which.
 		fr := pf.r
-		r.Outcome, r.Error, r.Reply, r.Timeline = fr.Outcome, "probe session: "+fr.Error, fr.Reply, fr.Timeline
-		if fr.Outcome == Rejected && fr.Reply != nil && fr.Reply.Class() == 5 && isRcptPhase(fr.Error) {
+		r.Outcome, r.Error, r.FailedPhase, r.Reply, r.Timeline = fr.Outcome, "probe session: "+fr.Error, fr.FailedPhase, fr.Reply, fr.Timeline
+		if fr.Outcome == Rejected && fr.Reply != nil && fr.Reply.Class() == 5 && fr.FailedPhase == "rcpt" {
 			r.Findings = append(r.Findings, Finding{SevWarning, "rcpt-refused",
 				fmt.Sprintf("%s refused the recipient (%s); pass a recipient it accepts with --to", who(t, r.Address), fr.Reply.String())})
 		}
@@ -364,8 +364,6 @@ func (e *RangeError) Error() string { return e.Msg }
 type probeFailed struct{ r Result }
 
 func (e *probeFailed) Error() string { return e.r.Error }
-
-func isRcptPhase(msg string) bool { return len(msg) >= 4 && msg[:4] == "rcpt" }
 
 // numberRounds gives each probe (in completion order) the round of the
 // search's Try for the same size, in order, and sorts them by round and

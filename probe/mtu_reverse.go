@@ -42,6 +42,7 @@ func (p *Prober) mtuReverse(ctx context.Context, t Target, r *Result, lo, hi int
 		mu     sync.Mutex
 		clocks roundClocks
 		failed *Result
+		noTLS  bool // failed is a session without STARTTLS: untested
 	)
 	run := func(ctx context.Context, size int, clk *roundClock) MTUProbe {
 		pr, res := p.mtuRetry(ctx, t, size, func(ctx context.Context) (MTUProbe, Result) {
@@ -52,7 +53,7 @@ func (p *Prober) mtuReverse(ctx context.Context, t Target, r *Result, lo, hi int
 		rev.Probes = append(rev.Probes, pr)
 		rev.Sessions += max(pr.Attempts, 1)
 		if res.Outcome != OK && failed == nil {
-			failed = &res
+			failed, noTLS = &res, pr.Result == "untested"
 		}
 		rev.FlightBytes = max(rev.FlightBytes, pr.Flight)
 		return pr
@@ -83,7 +84,7 @@ func (p *Prober) mtuReverse(ctx context.Context, t Target, r *Result, lo, hi int
 		rev.TestedUpTo = min(hi, rev.FlightBytes+ovh)
 	}
 	if failed != nil {
-		if errors.Is(failed.err(), errNoSTARTTLS) {
+		if noTLS {
 			rev.Verdict = VerdictUntested
 			r.Findings = append(r.Findings, Finding{SevInfo, "reverse-untested",
 				fmt.Sprintf("%s offers no STARTTLS, so the server-to-client direction was not tested: the certificate chain of the STARTTLS handshake is the one large flight a server sends before any mail", who(t, r.Address))})
@@ -157,22 +158,12 @@ func (p *Prober) mtuReverse(ctx context.Context, t Target, r *Result, lo, hi int
 	p.reverseFindings(t, r, v6)
 }
 
-// errNoSTARTTLS marks an inbound probe against a server without STARTTLS.
-var errNoSTARTTLS = errors.New("no STARTTLS")
-
-func (r *Result) err() error {
-	if r.Error == errNoSTARTTLS.Error() {
-		return errNoSTARTTLS
-	}
-	return nil
-}
-
 // reverseFailed records an inbound probe session that failed for a reason
 // other than the path; the outbound verdict, if any, stands.
 func (p *Prober) reverseFailed(t Target, r *Result, fr *Result) {
 	r.MTUInfo.Reverse.Verdict = ""
 	if r.Outcome == OK {
-		r.Outcome, r.Error = fr.Outcome, "inbound probe session: "+fr.Error
+		r.Outcome, r.Error, r.FailedPhase = fr.Outcome, "inbound probe session: "+fr.Error, fr.FailedPhase
 		if fr.Reply != nil {
 			r.Reply = fr.Reply
 		}
@@ -220,8 +211,8 @@ func (p *Prober) revProbe(ctx context.Context, t Target, size int, v6 bool, clk 
 	defer d.end()
 	if !hasCap(r.Capabilities, "STARTTLS") {
 		d.quit()
-		r.Outcome, r.Error = ProtocolError, errNoSTARTTLS.Error()
-		pr.Result = "untested"
+		r.Outcome, r.Error = ProtocolError, "no STARTTLS"
+		pr.Result = "untested" // what mtuReverse tells apart
 		return pr, r
 	}
 	sc, _ := d.c.Raw().(syscall.Conn)
@@ -295,7 +286,7 @@ func (p *Prober) revProbe(ctx context.Context, t Target, size int, v6 bool, clk 
 		if herr == nil {
 			herr = errors.New("STARTTLS refused")
 		}
-		r.setFailure(Classify(herr), "starttls: "+herr.Error())
+		r.setFailureIn("starttls", Classify(herr), "starttls: "+herr.Error())
 		pr.Result = "session-failed"
 		return pr, r
 	}

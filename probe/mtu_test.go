@@ -71,8 +71,8 @@ func TestMTURecipientRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.Outcome != Rejected || !hasFinding(r.Findings, "rcpt-refused") {
-		t.Errorf("MTU(recipient refused) = %s (%s), %+v; want rejected with rcpt-refused", r.Outcome, r.Error, r.Findings)
+	if r.Outcome != Rejected || r.FailedPhase != "rcpt" || !hasFinding(r.Findings, "rcpt-refused") {
+		t.Errorf("MTU(recipient refused) = %s in phase %q (%s), %+v; want rejected in rcpt with rcpt-refused", r.Outcome, r.FailedPhase, r.Error, r.Findings)
 	}
 }
 

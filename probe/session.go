@@ -305,7 +305,7 @@ func (d *dialogue) writeFailed(err error, opt SessionOptions) {
 	if d.explainClose(opt) {
 		return
 	}
-	d.r.setFailure(Classify(err), "body: "+err.Error())
+	d.r.setFailureIn("body", Classify(err), "body: "+err.Error())
 }
 
 // explainClose looks for the server ending the session on its own, with
@@ -406,7 +406,7 @@ func (d *dialogue) explainClose(opt SessionOptions) bool {
 		if doing != "" {
 			msg += " " + doing
 		}
-		d.r.Outcome, d.r.Error = Closed, msg+late
+		d.r.Outcome, d.r.Error, d.r.FailedPhase = Closed, msg+late, ""
 		return true
 	}
 	d.r.IdleTimeoutMS = ptr(ms(idle))
@@ -421,7 +421,7 @@ func (d *dialogue) explainClose(opt SessionOptions) bool {
 	}
 	// The server's close is the cause; a reset or EPIPE on the late
 	// write, which a sender logs as "Broken pipe", is only its echo.
-	d.r.Outcome, d.r.Error = ServerTimeout, msg+late
+	d.r.Outcome, d.r.Error, d.r.FailedPhase = ServerTimeout, msg+late, ""
 	if p := pauseLength(closePause, opt); p > 0 {
 		d.r.Findings = append(d.r.Findings, Finding{SevCritical, "pause-exceeds-server-timeout",
 			fmt.Sprintf("%s [%s]: the %s of %s is longer than the server's idle timeout of %s; shorten it below %s, or raise the server's timeout above %s (Postfix: postconf -e smtpd_timeout=%ds; postfix reload)",
@@ -452,9 +452,9 @@ func (d *dialogue) peerSpoke(opt SessionOptions) bool {
 		if o == OK {
 			o, msg = ProtocolError, "reply during the body: "+rp.String()
 		}
-		d.r.setFailure(o, "body: "+msg)
+		d.r.setFailureIn("body", o, "body: "+msg)
 	} else {
-		d.r.setFailure(Classify(err), "body: "+err.Error())
+		d.r.setFailureIn("body", Classify(err), "body: "+err.Error())
 	}
 	d.explainClose(opt)
 	return true

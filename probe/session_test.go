@@ -219,7 +219,7 @@ func TestTimeout(t *testing.T) {
 	for i, r := range rs {
 		// In DATA, go-smtp answers its read timeout with "554 5.0.0
 		// Error: transaction failed" and keeps the session open.
-		wantBy := "421"
+		wantBy := ClosedBy421
 		if r.Phase == "data" || r.Phase == "body" {
 			wantBy = "554"
 		}
@@ -255,17 +255,17 @@ func TestTimeoutClosedBy(t *testing.T) {
 	tests := []struct {
 		name   string
 		script func(c net.Conn, r *bufio.Reader)
-		want   string
+		want   ClosedBy
 	}{
 		{"fin", func(c net.Conn, r *bufio.Reader) {
 			fmt.Fprint(c, "220 mx.example.com ESMTP\r\n")
 			time.Sleep(200 * time.Millisecond)
-		}, "fin"},
+		}, ClosedByFIN},
 		{"rst", func(c net.Conn, r *bufio.Reader) {
 			fmt.Fprint(c, "220 mx.example.com ESMTP\r\n")
 			time.Sleep(200 * time.Millisecond)
 			resetConn(c)
-		}, "rst"},
+		}, ClosedByRST},
 	}
 	for _, tc := range tests {
 		addr := scriptPeer(t, tc.script)

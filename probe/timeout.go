@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -31,6 +32,25 @@ var postfixLog = map[string]string{
 	"rcpt":   "timeout after RCPT",
 	"data":   "timeout after DATA (0 bytes)",
 	"body":   "timeout after DATA (%d bytes)",
+}
+
+// ClosedBy says how a server ended an idle session in a timeout probe.
+// Its JSON values are "421", "fin" and "rst"; a close by another 4yz or
+// 5yz reply than 421 is that reply's code ("451", "554"...).
+type ClosedBy string
+
+const (
+	ClosedBy421 ClosedBy = "421" // an unsolicited 421 (RFC 5321 §3.8)
+	ClosedByFIN ClosedBy = "fin" // a bare FIN, without a reply
+	ClosedByRST ClosedBy = "rst" // a reset
+)
+
+// closedByReply is the ClosedBy of a close by the unsolicited reply rp.
+func closedByReply(rp Reply) ClosedBy {
+	if rp.Code == 421 {
+		return ClosedBy421
+	}
+	return ClosedBy(strconv.Itoa(rp.Code))
 }
 
 // TimeoutOptions configure idle-timeout discovery.
@@ -152,12 +172,9 @@ func (p *Prober) Timeout(ctx context.Context, t Target, phase string, opt Timeou
 	keptOpen := false
 	switch {
 	case rerr == nil && rp.Unsolicited:
-		closedAt, r.ClosedBy = rp.At, "421"
+		closedAt, r.ClosedBy = rp.At, closedByReply(rp)
 		rc := rp
 		r.Reply = &rc
-		if rp.Code != 421 {
-			r.ClosedBy = fmt.Sprint(rp.Code)
-		}
 		// The FIN that follows the 421 (RFC 5321 §3.8).
 		_ = d.c.WaitEnd(ctx, QuitTimeout)
 		_, fin := d.c.FINAt()
@@ -167,9 +184,9 @@ func (p *Prober) Timeout(ctx context.Context, t Target, phase string, opt Timeou
 		return r
 	case errors.Is(rerr, ErrClosed):
 		closedAt, _ = d.c.FINAt()
-		r.ClosedBy = "fin"
+		r.ClosedBy = ClosedByFIN
 	case errors.Is(rerr, ErrReset):
-		closedAt, r.ClosedBy = d.c.Since(), "rst"
+		closedAt, r.ClosedBy = d.c.Since(), ClosedByRST
 		for _, e := range d.c.Timeline() {
 			if e.Kind == EvRST {
 				closedAt = e.At
@@ -187,9 +204,9 @@ func (p *Prober) Timeout(ctx context.Context, t Target, phase string, opt Timeou
 	}
 	what := "sent " + rp.String() + " and closed the connection"
 	switch {
-	case r.ClosedBy == "fin":
+	case r.ClosedBy == ClosedByFIN:
 		what = "closed (FIN) without a reply"
-	case r.ClosedBy == "rst":
+	case r.ClosedBy == ClosedByRST:
 		what = "reset the connection"
 	case keptOpen && rp.Code == 421:
 		what = "sent " + rp.String() + " but kept the connection open"

@@ -76,7 +76,7 @@ func (c reportCollector) Collect(ch chan<- prometheus.Metric) {
 				gauge(descPhase, micro(r.Phases[ph]/1000), append(l, ph)...)
 			}
 			if r.TimeoutMS != nil {
-				gauge(descIdle, micro(*r.TimeoutMS/1000), append(l, r.ClosedBy)...)
+				gauge(descIdle, micro(*r.TimeoutMS/1000), append(l, string(r.ClosedBy))...)
 			}
 			if m := r.MTUInfo; m != nil {
 				for _, d := range mtuDirections(m) {
