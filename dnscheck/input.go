@@ -169,7 +169,7 @@ func isDigits(s string) bool {
 	return true
 }
 
-// ParseServer validates a --resolver argument "host[:port]" and returns
+// ParseServer validates a resolver address "host[:port]" and returns
 // "host:port". The host must be an IP literal, bracketed when a port follows
 // an IPv6 address ("[2001:db8::53]:5353"); the default port is 53. Bad input
 // returns an *[InputError].

@@ -725,7 +725,7 @@ func (d *dialogue) stallFinding(se *StallError) {
 			w, se.Write, se.Bytes, se.Retransmits, fmtDur(se.After))})
 	case se.Confirmed:
 		d.r.Findings = append(d.r.Findings, Finding{SevCritical, "reverse-pmtu-blackhole", fmt.Sprintf(
-			"%s: PMTU black hole toward this host (server-to-client): our ClientHello was acknowledged but the server's TLS flight never completed (%s arrived out of order, none in order for %s); a new connection advertising MSS %d instead of %d completed the handshake (rcv_mss %d), so the server's full-size %d-byte packets vanish on the way here and the %s that would tell the server is dropped on the path; bracket it with smtpprobe mtu %s --direction in, and let %s through toward the server or clamp the MSS on the path",
+			"%s: PMTU black hole toward this host (server-to-client): our ClientHello was acknowledged but the server's TLS flight never completed (%s arrived out of order, none in order for %s); a new connection advertising MSS %d instead of %d completed the handshake (rcv_mss %d), so the server's full-size %d-byte packets vanish on the way here and the %s that would tell the server is dropped on the path; bracket it with smtpprobe mtu %s in the inbound direction, and let %s through toward the server or clamp the MSS on the path",
 			w, segments(se.OutOfOrder), fmtDur(se.After), se.ClampMSS, se.AdvMSS, se.Info.RcvMSS, se.LostPacket, icmp, d.r.Address, icmp)})
 	default:
 		d.r.Findings = append(d.r.Findings, Finding{SevWarning, "server-flight-stalled", fmt.Sprintf(

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"sort"
 	"sync"
 	"syscall"
@@ -20,7 +21,7 @@ const (
 	VerdictMSSClamped   = "mss-clamped"
 	VerdictBlackhole    = "pmtu-blackhole"
 	// VerdictUntested is a direction that was not measured: not asked
-	// for (--direction), or the inbound direction of a server without
+	// for (Direction), or the inbound direction of a server without
 	// STARTTLS (its only large flight towards us).
 	VerdictUntested = "untested"
 )
@@ -41,7 +42,7 @@ type MTUOptions struct {
 	// mtu.DefaultParallel.
 	Parallel int
 	From     string // reverse-path; "" is <>
-	To       string // forward-path; "" means DefaultRecipient
+	To       string // forward-path; "" means Postmaster
 	// Loss tunes the loss decision; the zero value decides from the
 	// round's control probe (see lossAfter), or after two retransmission
 	// timeouts without ACK progress when no control was acknowledged yet.
@@ -218,7 +219,7 @@ func (p *Prober) MTU(ctx context.Context, t Target, opt MTUOptions) (r Result, e
 	}
 	hi = min(hi, ifMTU)
 	if lo > hi {
-		return r, &RangeError{fmt.Sprintf("--min %d is above the interface MTU towards %s (%d)", lo, dst, ifMTU)}
+		return r, &RangeError{Field: "min", Value: lo, Limit: ifMTU, Dst: dst}
 	}
 	info.Range = [2]int{lo, hi}
 	dir := opt.Direction
@@ -290,7 +291,7 @@ func (p *Prober) mtuOut(ctx context.Context, t Target, r *Result, lo, hi int, v6
 		r.Outcome, r.Error, r.FailedPhase, r.Reply, r.Timeline = fr.Outcome, "probe session: "+fr.Error, fr.FailedPhase, fr.Reply, fr.Timeline
 		if fr.Outcome == Rejected && fr.Reply != nil && fr.Reply.Class() == 5 && fr.FailedPhase == "rcpt" {
 			r.Findings = append(r.Findings, Finding{SevWarning, "rcpt-refused",
-				fmt.Sprintf("%s refused the recipient (%s); pass a recipient it accepts with --to", who(t, r.Address), fr.Reply.String())})
+				fmt.Sprintf("%s refused the recipient (%s); give a recipient the server accepts", who(t, r.Address), fr.Reply.String())})
 		}
 		return false
 	case err != nil:
@@ -354,10 +355,26 @@ func (p *Prober) mtuRetry(ctx context.Context, t Target, size int, run func(cont
 	return pr, res
 }
 
-// RangeError is a --min/--max that does not fit the path.
-type RangeError struct{ Msg string }
+// RangeError is an MTU range that does not fit the path: the option Field
+// (named neutrally, as the job's option keys do: "min") has Value, which
+// is above Limit, the interface MTU towards Dst. Each front end names the
+// option in its own words.
+type RangeError struct {
+	Field string
+	Value int
+	Limit int
+	Dst   netip.Addr
+}
 
-func (e *RangeError) Error() string { return e.Msg }
+func (e *RangeError) Error() string {
+	return fmt.Sprintf("%s %d is %s", e.Field, e.Value, e.Reason())
+}
+
+// Reason is what is wrong with the value, without the option's name:
+// "above the interface MTU towards 192.0.2.1 (1400)".
+func (e *RangeError) Reason() string {
+	return fmt.Sprintf("above the interface MTU towards %s (%d)", e.Dst, e.Limit)
+}
 
 // probeFailed carries a probe session that failed for a reason other
 // than the path (refused recipient, closed port...).

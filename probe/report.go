@@ -57,7 +57,7 @@ func NewCheckSummary(target, module, command string, rep *Report, err error) Che
 // not, and the findings' severities on top (DESIGN §3). An address whose
 // only failure is a transient rejection (a 4yz reply, such as
 // greylisting) is degraded, not down: a report whose failures are all
-// transient is WARNING, not CRITICAL. A --critical "transient" threshold
+// transient is WARNING, not CRITICAL. A critical Transient threshold
 // (ApplyThresholds) raises it again.
 func (r *Report) Status() Status {
 	if len(r.Checks) > 0 {

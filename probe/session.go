@@ -44,11 +44,14 @@ func (e *LostError) Error() string {
 }
 
 // CapabilityError means the options need something the server does not
-// offer, such as --bdat without CHUNKING or a message above SIZE. It is an
-// input problem, not a probe outcome.
+// offer, such as BDAT without CHUNKING or a message above SIZE. It is an
+// input problem, not a probe outcome. Field names the SessionOptions
+// field neutrally, as the job's option keys do ("size", "bdat"), so that
+// each front end can name it in its own words.
 type CapabilityError struct {
 	Host, Address string
-	Reason        string
+	Field         string // the option the server cannot honour: "size" or "bdat"
+	Reason        string // what the server lacks, without the option's spelling
 }
 
 func (e *CapabilityError) Error() string {
@@ -77,19 +80,19 @@ func (p *Prober) Session(ctx context.Context, t Target, opt SessionOptions) (r R
 	}
 	rcpt := opt.To
 	if len(rcpt) == 0 {
-		rcpt = []string{DefaultRecipient}
+		rcpt = []string{Postmaster}
 	}
 	msg := Message(opt.From, rcpt[0], d.name, opt.Size, p.now())
 	r.MessageBytes = len(msg)
 	sizeMax, hasSize := capParam(r.Capabilities, "SIZE")
 	if n, err := strconv.Atoi(sizeMax); hasSize && err == nil && n > 0 && len(msg) > n {
 		d.finish()
-		return r, &CapabilityError{t.Host, r.Address, fmt.Sprintf(
-			"message of %d bytes exceeds the server's advertised SIZE %d (RFC 1870); use a smaller --size", len(msg), n)}
+		return r, &CapabilityError{t.Host, r.Address, "size", fmt.Sprintf(
+			"message of %d bytes exceeds the server's advertised SIZE %d (RFC 1870); give a smaller message size", len(msg), n)}
 	}
 	if opt.BDAT && !hasCap(r.Capabilities, "CHUNKING") {
 		d.finish()
-		return r, &CapabilityError{t.Host, r.Address, "--bdat needs CHUNKING (RFC 3030), which the server does not offer"}
+		return r, &CapabilityError{t.Host, r.Address, "bdat", "BDAT needs CHUNKING (RFC 3030), which the server does not offer"}
 	}
 	pipelining := opt.Pipelining && hasCap(r.Capabilities, "PIPELINING")
 	if opt.Pipelining && !pipelining {

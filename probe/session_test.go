@@ -59,6 +59,7 @@ func TestSession(t *testing.T) {
 		wantEvents   []EventKind // in this order, among others
 		wantFinding  string
 		wantCapErr   string
+		wantField    string // CapabilityError.Field
 	}{{
 		name:       "abandoned without the dot",
 		peer:       gosmtp(probetest.SMTPOptions{}),
@@ -126,12 +127,14 @@ func TestSession(t *testing.T) {
 		opt:        SessionOptions{Size: 100, BDAT: true},
 		want:       OK,
 		wantCapErr: "CHUNKING",
+		wantField:  "bdat",
 	}, {
 		name:       "message above SIZE",
 		peer:       gosmtp(probetest.SMTPOptions{MaxBytes: 1000}),
 		opt:        SessionOptions{Size: 5000},
 		want:       OK,
 		wantCapErr: "exceeds the server's advertised SIZE 1000",
+		wantField:  "size",
 	}}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -145,8 +148,11 @@ func TestSession(t *testing.T) {
 			r, err := p.Session(ctx, Target{Host: "mx.example.com", Addr: addr, Preference: -1}, opt)
 			var ce *CapabilityError
 			if tc.wantCapErr != "" {
-				if !errors.As(err, &ce) || !strings.Contains(ce.Error(), tc.wantCapErr) {
-					t.Fatalf("Session(%s) error = %v, want a CapabilityError with %q", tc.name, err, tc.wantCapErr)
+				if !errors.As(err, &ce) || !strings.Contains(ce.Error(), tc.wantCapErr) || ce.Field != tc.wantField {
+					t.Fatalf("Session(%s) error = %#v, want a CapabilityError for %q with %q", tc.name, err, tc.wantField, tc.wantCapErr)
+				}
+				if strings.Contains(ce.Error(), "--") {
+					t.Errorf("Session(%s) error = %q, want no flag spelling in the engine", tc.name, ce.Error())
 				}
 				return
 			}
@@ -311,5 +317,16 @@ func TestAdvisedServerTimeout(t *testing.T) {
 		if got := advisedServerTimeout(tc.pause); got != tc.want {
 			t.Errorf("advisedServerTimeout(%v) = %d, want %d", tc.pause, got, tc.want)
 		}
+	}
+}
+
+// A RangeError names the option neutrally; the front end spells it.
+func TestRangeErrorText(t *testing.T) {
+	e := &RangeError{Field: "min", Value: 1500, Limit: 1400, Dst: netip.MustParseAddr("192.0.2.1")}
+	if got, want := e.Error(), "min 1500 is above the interface MTU towards 192.0.2.1 (1400)"; got != want {
+		t.Errorf("RangeError.Error() = %q, want %q", got, want)
+	}
+	if got, want := e.Reason(), "above the interface MTU towards 192.0.2.1 (1400)"; got != want {
+		t.Errorf("RangeError.Reason() = %q, want %q", got, want)
 	}
 }

@@ -8,7 +8,7 @@ import (
 )
 
 // Thresholds mark measured figures as a problem, as a monitoring plugin's
-// --warning and --critical do. Zero fields are not checked.
+// warning and critical thresholds do. Zero fields are not checked.
 type Thresholds struct {
 	Time     time.Duration // a session phase slower than this
 	Timeout  time.Duration // a server idle timeout shorter than this
@@ -17,7 +17,7 @@ type Thresholds struct {
 	// Transient counts transient rejections (4yz replies, greylisting
 	// among them): at least this many addresses rejecting transiently is
 	// past the threshold. They make a report WARNING by themselves, so
-	// "--critical transient=1" is how a user makes them CRITICAL.
+	// a critical Transient of 1 is how a user makes them CRITICAL.
 	Transient int
 }
 

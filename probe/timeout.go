@@ -57,9 +57,10 @@ func closedByReply(rp Reply) ClosedBy {
 type TimeoutOptions struct {
 	MaxWait  time.Duration // how long to stay quiet at most; 0 means DefaultMaxWait
 	From     string        // reverse-path for the mail, rcpt, data and body phases
-	To       string        // forward-path; "" means DefaultRecipient
+	To       string        // forward-path; "" means Postmaster
 	StartTLS bool
-	// Pauses the user plans (session's --pause-* flags); a measured
+	// Pauses the user plans (the session's pauses, by event label:
+	// "pause-before-data", "pause-after-data", "chunk-pause"); a measured
 	// timeout shorter than one of them is a critical finding.
 	Pauses map[string]time.Duration
 }
@@ -149,7 +150,7 @@ func (p *Prober) Timeout(ctx context.Context, t Target, phase string, opt Timeou
 		}
 		if !acted {
 			r.Findings = append(r.Findings, Finding{SevInfo, "no-timeout-within-max-wait",
-				fmt.Sprintf("%s [%s] kept the idle session open for %s at phase %s (--max-wait)", t.Host, r.Address, maxWait, phase)})
+				fmt.Sprintf("%s [%s] kept the idle session open for %s at phase %s, the longest this probe waits; allow a longer wait to measure its timeout", t.Host, r.Address, maxWait, phase)})
 			if len(stray) > 0 {
 				rc := stray[len(stray)-1]
 				r.Reply = &rc
@@ -295,15 +296,15 @@ func mergeBelowRFC(rs []Result, who string) {
 	}
 }
 
-// DefaultRecipient is the forward-path a probe uses when none is given:
+// Postmaster is the forward-path a probe uses when none is given:
 // every domain's postmaster, which RFC 5321 §4.5.1 requires a server to
 // accept.
-const DefaultRecipient = "postmaster"
+const Postmaster = "postmaster"
 
-// recipient returns to, or DefaultRecipient when to is empty.
+// recipient returns to, or Postmaster when to is empty.
 func recipient(to string) string {
 	if to == "" {
-		return DefaultRecipient
+		return Postmaster
 	}
 	return to
 }

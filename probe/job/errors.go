@@ -46,8 +46,9 @@ func (e *FieldError) Format(name func(field string) string) string {
 func (e *FieldError) Error() string { return e.Format(func(f string) string { return f }) }
 
 // InputError is a problem with the input that no one option names: an
-// unknown command, a target that is not DOMAIN[:PORT], or input the
-// servers showed to be unusable (a message above their SIZE).
+// unknown command or a target that is not DOMAIN[:PORT]. (An option the
+// servers showed to be unusable, a message above their SIZE, is a
+// *FieldError.)
 type InputError struct{ Msg string }
 
 func (e *InputError) Error() string { return e.Msg }

@@ -329,9 +329,10 @@ func (j *Job) prober() *probe.Prober {
 // path-MTU probing needs Linux.
 var ErrUnsupported = errors.New("path-MTU probing needs Linux (DF sockets, TCP_MAXSEG, TCP_INFO); not supported on this system")
 
-// Run executes a validated job. Its error is an *InputError for input
-// the servers showed to be unusable (a message above SIZE, BDAT without
-// CHUNKING, an MTU range above the interface), a local failure, or ctx's
+// Run executes a validated job. Its error is a *FieldError for an option
+// the servers or the path showed to be unusable (a message above SIZE,
+// BDAT without CHUNKING, an MTU range above the interface), an
+// *InputError for a target that is not a domain, a local failure, or ctx's
 // error; with ctx's error it may also return the report of the sessions
 // the deadline cut short.
 func (j *Job) Run(ctx context.Context, res *dnscheck.Resolver) (*probe.Report, error) {
@@ -390,8 +391,10 @@ func (j *Job) Run(ctx context.Context, res *dnscheck.Resolver) (*probe.Report, e
 			re *probe.RangeError
 		)
 		switch {
-		case errors.As(e, &ce), errors.As(e, &re):
-			return nil, inputf("%s: %v", j.Command, e)
+		case errors.As(e, &ce):
+			return nil, &FieldError{Field: ce.Field, Reason: ce.Error()}
+		case errors.As(e, &re):
+			return nil, &FieldError{Field: re.Field, Value: fmt.Sprint(re.Value), Reason: re.Reason()}
 		case errors.Is(e, errors.ErrUnsupported):
 			return nil, ErrUnsupported
 		case errors.Is(e, context.Canceled), errors.Is(e, context.DeadlineExceeded):
