@@ -280,11 +280,14 @@ func TestTimeoutClosedBy(t *testing.T) {
 			t.Errorf("Timeout(%s peer) = closed by %q, timeout %v (%s); want %s%s", tc.name, r.ClosedBy, r.TimeoutMS, r.Error, tc.want, dump(r.Timeline))
 			continue
 		}
-		if got := *r.TimeoutMS; got < 180 || got > 400 {
+		// The clock starts when this side read the banner, which a
+		// loaded machine may do late (once 166 ms measured under a
+		// parallel lab run): room below, as above.
+		if got := *r.TimeoutMS; got < 100 || got > 400 {
 			t.Errorf("Timeout(%s peer).TimeoutMS = %v, want about 200", tc.name, got)
 		}
 	}
-	// A server that keeps quiet longer than --max-wait: ok, with a note.
+	// A server that keeps quiet longer than MaxWait: ok, with a note.
 	addr := scriptPeer(t, func(c net.Conn, r *bufio.Reader) {
 		fmt.Fprint(c, "220 mx.example.com ESMTP\r\n")
 		time.Sleep(time.Second)
