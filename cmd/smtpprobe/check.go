@@ -18,6 +18,7 @@ import (
 	"github.com/smtpprobe/smtpprobe/probe"
 	"github.com/smtpprobe/smtpprobe/probe/batch"
 	"github.com/smtpprobe/smtpprobe/probe/config"
+	promrender "github.com/smtpprobe/smtpprobe/probe/render/prom"
 )
 
 // runCheck implements `smtpprobe check --config FILE`: every target with
@@ -156,13 +157,13 @@ func emitCheck(combined *probe.Report, jobs []*batch.Check, of *outputFlags, std
 	st := combined.Status()
 	var prom []byte
 	if of.format == "prom" || of.promFile != "" {
-		col := reportCollector{}
+		col := promrender.Reports{}
 		for _, cj := range jobs {
-			col.reports = append(col.reports, cj.Report)
-			col.modules = append(col.modules, cj.Module.Name)
+			col.Reports = append(col.Reports, cj.Report)
+			col.Modules = append(col.Modules, cj.Module.Name)
 		}
 		var err error
-		if prom, err = promText(col); err != nil {
+		if prom, err = promrender.Text(col); err != nil {
 			return 0, err
 		}
 	}
