@@ -233,13 +233,20 @@ set_state() { # set_state DIR KEY VALUE: keep lab.env current
 	sed -i "s|^$2=.*|$2=$3|" "$f"
 }
 
+# running_router ID ROLE: the namespace of a running lab's router, or die.
+running_router() {
+	check_id "$1"
+	local ns
+	ns=$(ns_of "$1" "$2")
+	[[ -e /run/netns/$ns ]] || die "lab $1 is not running"
+	printf '%s' "$ns"
+}
+
 cmd_icmp() {
 	[[ $# -eq 2 ]] || usage
-	check_id "$1"
 	[[ $2 == drop || $2 == allow ]] || die "icmp mode \"$2\": want drop or allow"
 	local ns
-	ns=$(ns_of "$1" r1)
-	[[ -e /run/netns/$ns ]] || die "lab $1 is not running"
+	ns=$(running_router "$1" r1)
 	set_icmp "$ns" "$2"
 	set_state "$(lab_dir "$1")" LAB_ICMP "$2"
 	log "lab $1: icmp $2"
@@ -247,11 +254,9 @@ cmd_icmp() {
 
 cmd_icmp_reverse() {
 	[[ $# -eq 2 ]] || usage
-	check_id "$1"
 	[[ $2 == drop || $2 == allow ]] || die "icmp-reverse mode \"$2\": want drop or allow"
 	local ns
-	ns=$(ns_of "$1" r2)
-	[[ -e /run/netns/$ns ]] || die "lab $1 is not running"
+	ns=$(running_router "$1" r2)
 	set_icmp "$ns" "$2"
 	set_state "$(lab_dir "$1")" LAB_ICMP_REVERSE "$2"
 	log "lab $1: icmp-reverse $2"
@@ -259,11 +264,9 @@ cmd_icmp_reverse() {
 
 cmd_clamp() {
 	[[ $# -eq 2 ]] || usage
-	check_id "$1"
 	[[ $2 == on || $2 == off ]] || die "clamp mode \"$2\": want on or off"
 	local ns
-	ns=$(ns_of "$1" r1)
-	[[ -e /run/netns/$ns ]] || die "lab $1 is not running"
+	ns=$(running_router "$1" r1)
 	set_clamp "$ns" "$2"
 	set_state "$(lab_dir "$1")" LAB_CLAMP "$2"
 	log "lab $1: clamp $2"
@@ -273,11 +276,9 @@ valid_loss() { [[ $1 =~ ^[0-9]+$ ]] && ((10#$1 <= 50)); }
 
 cmd_loss() {
 	[[ $# -eq 2 ]] || usage
-	check_id "$1"
 	valid_loss "$2" || die "loss \"$2\": want a percentage from 0 to 50"
 	local ns
-	ns=$(ns_of "$1" r2)
-	[[ -e /run/netns/$ns ]] || die "lab $1 is not running"
+	ns=$(running_router "$1" r2)
 	set_loss "$ns" "$((10#$2))"
 	set_state "$(lab_dir "$1")" LAB_LOSS "$((10#$2))"
 	log "lab $1: loss $((10#$2)) %"
