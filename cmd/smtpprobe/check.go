@@ -15,23 +15,11 @@ import (
 
 	"github.com/spf13/pflag"
 
-	"github.com/smtpprobe/smtpprobe/dnscheck"
 	"github.com/smtpprobe/smtpprobe/probe"
+	"github.com/smtpprobe/smtpprobe/probe/batch"
 	"github.com/smtpprobe/smtpprobe/probe/config"
-	"github.com/smtpprobe/smtpprobe/probe/job"
+	promrender "github.com/smtpprobe/smtpprobe/probe/render/prom"
 )
-
-// checkJob is one (target, module) pair of a check configuration and,
-// once it ran, its report or the error that kept it from running.
-type checkJob struct {
-	target     string // as written in the configuration
-	mod        *config.Module
-	job        *job.Job
-	warn, crit probe.Thresholds // the module's, with the command line's on top
-
-	rep *probe.Report
-	err error
-}
 
 // runCheck implements `smtpprobe check --config FILE`: every target with
 // every one of its modules, at most parallel at once and at most per_host
@@ -92,50 +80,19 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) (int
 		return 0, err
 	}
 
-	started := time.Now()
-	limiter := probe.NewHostLimiter(perHost)
-	resolvers := map[string]*dnscheck.Resolver{}
-	resolverErrs := map[string]error{}
-	for _, cj := range jobs {
-		cj.job.Limiter = limiter
-		if _, done := resolvers[cj.mod.Name]; !done {
-			resolvers[cj.mod.Name], resolverErrs[cj.mod.Name] = jobResolver(cj.job)
-		}
-	}
-	pg := newCheckProgress(stderr, len(jobs), started)
-	sem := make(chan struct{}, parallel)
-	var wg sync.WaitGroup
-	for _, cj := range jobs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer pg.add()
-			select {
-			case sem <- struct{}{}:
-			case <-ctx.Done():
-				cj.err = ctx.Err()
-				return
-			}
-			defer func() { <-sem }()
-			if err := resolverErrs[cj.mod.Name]; err != nil {
-				cj.err = err
-				return
-			}
-			cj.rep, cj.err = runJobReport(ctx, cj.job, resolvers[cj.mod.Name])
-		}()
-	}
-	wg.Wait()
+	pg := newCheckProgress(stderr, len(jobs), time.Now())
+	combined, err := batch.Run(ctx, cfg.Path, jobs, batch.Options{
+		Parallel: parallel, PerHost: perHost, Baseline: of.base,
+		Progress:  func(int, int) { pg.add() },
+		Explain:   usageOf,
+		ErrorText: func(err error) string { return oneLine(usageText(err)) },
+	})
 	pg.stop()
-	if err := ctx.Err(); err != nil {
-		return 0, fmt.Errorf("interrupted after %s: %w", time.Since(started).Round(time.Millisecond), err)
+	if err != nil {
+		return 0, err
 	}
-
-	for _, cj := range jobs {
-		cj.judge(of.base)
-	}
-	combined := combine(cfg.Path, started, jobs)
-	// Thresholds and the baseline were applied per run above, so that
-	// each run's status (and its metrics) shows them; judge only saves.
+	// Thresholds and the baseline were applied per run, so that each
+	// run's status (and its metrics) shows them; judge only saves.
 	saver := outputFlags{saveBaseline: of.saveBaseline}
 	if err := saver.judge(combined); err != nil {
 		return 0, err
@@ -145,7 +102,7 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) (int
 
 // checkJobs builds the jobs of the configuration in its order: targets
 // as listed, each with its modules as listed.
-func checkJobs(cfg *config.Config, onlyModule, onlyTarget []string, of *outputFlags) ([]*checkJob, error) {
+func checkJobs(cfg *config.Config, onlyModule, onlyTarget []string, of *outputFlags) ([]*batch.Check, error) {
 	for _, m := range onlyModule {
 		if _, ok := cfg.Modules[m]; !ok {
 			return nil, usagef("--only-module %q: %s has no such module (modules: %s)", m, cfg.Path, strings.Join(config.SortedKeys(cfg.Modules), ", "))
@@ -156,7 +113,7 @@ func checkJobs(cfg *config.Config, onlyModule, onlyTarget []string, of *outputFl
 			return nil, usagef("--only-target %q: %s lists no such target", t, cfg.Path)
 		}
 	}
-	var jobs []*checkJob
+	var jobs []*batch.Check
 	seen := map[[2]string]int{}
 	for _, t := range cfg.Targets {
 		if len(onlyTarget) > 0 && !slices.Contains(onlyTarget, t.Target) {
@@ -176,8 +133,8 @@ func checkJobs(cfg *config.Config, onlyModule, onlyTarget []string, of *outputFl
 			if err != nil { // loadConfig checked every pair
 				return nil, usagef("%s:%d: target %s, module %s: %s", cfg.Path, t.Line, t.Target, name, err.Error())
 			}
-			jobs = append(jobs, &checkJob{target: t.Target, mod: m, job: j,
-				warn: overlay(m.Warn, of.warn), crit: overlay(m.Crit, of.crit)})
+			jobs = append(jobs, &batch.Check{Target: t.Target, Module: m, Job: j,
+				Warn: batch.Overlay(m.Warn, of.warn), Crit: batch.Overlay(m.Crit, of.crit)})
 		}
 	}
 	if len(jobs) == 0 {
@@ -189,117 +146,24 @@ func checkJobs(cfg *config.Config, onlyModule, onlyTarget []string, of *outputFl
 	return jobs, nil
 }
 
-// overlay returns base with every threshold that top sets replaced.
-func overlay(base, top probe.Thresholds) probe.Thresholds {
-	if top.Time > 0 {
-		base.Time = top.Time
-	}
-	if top.Timeout > 0 {
-		base.Timeout = top.Timeout
-	}
-	if top.MTU > 0 {
-		base.MTU = top.MTU
-	}
-	if top.CertDays > 0 {
-		base.CertDays = top.CertDays
-	}
-	return base
-}
-
-// judge labels the run's results with its target and module, applies its
-// thresholds and compares it with its part of the baseline. A run that
-// could not be made becomes a report with one critical finding, whose
-// status is UNKNOWN.
-func (cj *checkJob) judge(base *probe.Report) {
-	if cj.err != nil {
-		summary := probe.NewCheckSummary(cj.target, cj.mod.Name, cj.job.Command, nil, cj.err)
-		cj.rep = &probe.Report{Command: cj.job.Command, Target: cj.target, Results: []probe.Result{},
-			Findings: []probe.Finding{{Severity: probe.SevCritical, Code: "check-failed",
-				Message: fmt.Sprintf("the check could not run: %s", oneLine(usageText(cj.err)))}},
-			Checks: []probe.CheckSummary{summary}}
-		return
-	}
-	rep := cj.rep
-	// The target as written (with its port) names the run, so that two
-	// ports of one domain stay apart in every output.
-	rep.Target = cj.target
-	for i := range rep.Results {
-		rep.Results[i].Target, rep.Results[i].Module = cj.target, cj.mod.Name
-	}
-	rep.ApplyThresholds(cj.warn, cj.crit)
-	if base != nil {
-		rep.Findings = append(rep.Findings, probe.Compare(baselineOf(base, cj.target, cj.mod.Name), rep)...)
-		probe.SortFindings(rep.Findings)
-	}
-}
-
-// baselineOf cuts the part of a combined baseline that one run compares
-// with: its check's outcome and its results.
-func baselineOf(base *probe.Report, target, module string) *probe.Report {
-	b := &probe.Report{Command: base.Command, Target: target}
-	for _, c := range base.Checks {
-		if c.Target == target && c.Module == module {
-			b.Command, b.Outcome = c.Command, c.Outcome
-		}
-	}
-	for _, r := range base.Results {
-		if r.Target == target && r.Module == module {
-			b.Results = append(b.Results, r)
-		}
-	}
-	return b
-}
-
-// summary returns the check's line of the combined report.
-func (cj *checkJob) summary() probe.CheckSummary {
-	if cj.err != nil {
-		return cj.rep.Checks[0]
-	}
-	return probe.NewCheckSummary(cj.target, cj.mod.Name, cj.job.Command, cj.rep, nil)
-}
-
-// combine builds the combined report: every run's results, findings
-// prefixed with "[module target]", and one summary per run in
-// configuration order.
-func combine(path string, started time.Time, jobs []*checkJob) *probe.Report {
-	c := &probe.Report{Command: "check", Target: path, Started: started, Results: []probe.Result{},
-		Findings: []probe.Finding{}, Checks: make([]probe.CheckSummary, 0, len(jobs))}
-	var outs []probe.Outcome
-	for _, cj := range jobs {
-		c.Checks = append(c.Checks, cj.summary())
-		if cj.err == nil {
-			outs = append(outs, cj.rep.Outcome)
-		}
-		c.Results = append(c.Results, cj.rep.Results...)
-		for _, f := range cj.rep.Findings {
-			f.Message = fmt.Sprintf("[%s %s] %s", cj.mod.Name, cj.target, f.Message)
-			c.Findings = append(c.Findings, f)
-		}
-	}
-	c.Outcome = probe.Worst(outs...)
-	probe.SortFindings(c.Findings)
-	c.DurationMS = time.Since(started).Milliseconds()
-	return c
-}
-
 // emitCheck renders the combined report as emit does, except that the
 // metrics keep one run per target and module, and text and Nagios output
 // lead with the checks.
-func emitCheck(combined *probe.Report, jobs []*checkJob, of *outputFlags, stdout io.Writer) (int, error) {
+func emitCheck(combined *probe.Report, jobs []*batch.Check, of *outputFlags, stdout io.Writer) (int, error) {
 	escapeInvalidUTF8(combined)
 	for _, cj := range jobs {
-		escapeInvalidUTF8(cj.rep)
+		escapeInvalidUTF8(cj.Report)
 	}
 	st := combined.Status()
 	var prom []byte
 	if of.format == "prom" || of.promFile != "" {
-		col := reportCollector{}
+		col := promrender.Reports{}
 		for _, cj := range jobs {
-			col.reports = append(col.reports, cj.rep)
-			col.modules = append(col.modules, cj.mod.Name)
+			col.Reports = append(col.Reports, cj.Report)
+			col.Modules = append(col.Modules, cj.Module.Name)
 		}
 		var err error
-		if prom, err = promText(col); err != nil {
+		if prom, err = promrender.Text(col); err != nil {
 			return 0, err
 		}
 	}
@@ -350,7 +214,7 @@ func statusCounts(checks []probe.CheckSummary) string {
 
 // renderCheckText writes a table of the checks, then each check's details
 // and findings as its command would print them, headed by its module.
-func renderCheckText(w *bytes.Buffer, combined *probe.Report, jobs []*checkJob, timeline bool) {
+func renderCheckText(w *bytes.Buffer, combined *probe.Report, jobs []*batch.Check, timeline bool) {
 	tprintf(w, "check %s: %s, outcome %s, %d checks: %s (%s)\n\n", combined.Target, combined.Status(),
 		combined.Outcome, len(combined.Checks), statusCounts(combined.Checks), fmtMS(float64(combined.DurationMS)))
 	head := []string{"TARGET", "MODULE", "STATUS", "OUTCOME", "DURATION"}
@@ -379,11 +243,11 @@ func renderCheckText(w *bytes.Buffer, combined *probe.Report, jobs []*checkJob, 
 		}
 	}
 	for _, cj := range jobs {
-		if cj.err != nil {
+		if cj.Err != nil {
 			continue
 		}
-		tprintf(w, "\n[%s] ", cj.mod.Name)
-		renderText(w, cj.rep, timeline)
+		tprintf(w, "\n[%s] ", cj.Module.Name)
+		renderText(w, cj.Report, timeline)
 	}
 }
 
@@ -392,16 +256,16 @@ func renderCheckText(w *bytes.Buffer, combined *probe.Report, jobs []*checkJob, 
 // status and the perfdata of every run, labelled with its module and
 // target and carrying the run's own thresholds; then one line per check
 // that is not OK, and the findings.
-func renderCheckNagios(w *bytes.Buffer, combined *probe.Report, jobs []*checkJob) {
+func renderCheckNagios(w *bytes.Buffer, combined *probe.Report, jobs []*batch.Check) {
 	text := fmt.Sprintf("check %s: %d checks, %s, outcome %s", combined.Target, len(combined.Checks), statusCounts(combined.Checks), combined.Outcome)
 	if len(combined.Findings) > 0 && combined.Findings[0].Severity != probe.SevInfo {
 		text += "; " + combined.Findings[0].Message
 	}
 	var perf []string
 	for _, cj := range jobs {
-		warn, crit := cj.warn, cj.crit
-		for _, r := range cj.rep.Results {
-			perf = append(perf, perfData(r, cj.mod.Name+" "+cj.target+" "+r.Address, warn, crit)...)
+		warn, crit := cj.Warn, cj.Crit
+		for _, r := range cj.Report.Results {
+			perf = append(perf, perfData(r, cj.Module.Name+" "+cj.Target+" "+r.Address, warn, crit)...)
 		}
 	}
 	tprintf(w, "SMTPPROBE %s - %s", combined.Status(), sanitize(text))
@@ -461,6 +325,7 @@ func newCheckProgress(w io.Writer, total int, start time.Time) *checkProgress {
 	return p
 }
 
+// add counts one ended check (batch.Options.Progress).
 func (p *checkProgress) add() { p.done.Add(1) }
 
 func (p *checkProgress) stop() {

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
-	"time"
 	"unicode/utf8"
 
 	"github.com/prometheus/common/expfmt"
@@ -73,30 +72,6 @@ func FuzzRender(f *testing.F) {
 		buf.Reset()
 		if _, err := emit(rep, &outputFlags{format: "json"}, &buf); err != nil || !json.Valid(buf.Bytes()) || !utf8.Valid(buf.Bytes()) {
 			t.Errorf("emit(json) = %v, valid %v", err, json.Valid(buf.Bytes()))
-		}
-	})
-}
-
-// FuzzProbeTimeout: any header gives an error or a deadline between the
-// minimum and the maximum.
-func FuzzProbeTimeout(f *testing.F) {
-	for _, s := range []string{"", "10", "0.5", "0", "-1", "NaN", "+Inf", "1e308", "0x1p-2", "1e-300", " 3 ", "10s"} {
-		f.Add(s, int64(500*time.Millisecond))
-	}
-	f.Fuzz(func(t *testing.T, header string, offset int64) {
-		off := time.Duration(offset)
-		if off < 0 || off >= time.Minute {
-			return // runServe refuses such offsets
-		}
-		d, err := probeTimeout(header, off)
-		if err != nil {
-			if strings.Contains(err.Error(), "\n") || len(err.Error()) > 300 {
-				t.Fatalf("probeTimeout(%q) error %q: want one short line", header, err)
-			}
-			return
-		}
-		if d < minProbeTimeout || d > maxProbeTimeout {
-			t.Fatalf("probeTimeout(%q, %s) = %s, outside [%s, %s]", header, off, d, minProbeTimeout, maxProbeTimeout)
 		}
 	})
 }

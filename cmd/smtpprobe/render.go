@@ -8,10 +8,11 @@ import (
 	"reflect"
 	"strings"
 	"time"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/smtpprobe/smtpprobe/probe"
+	"github.com/smtpprobe/smtpprobe/probe/render"
+	promrender "github.com/smtpprobe/smtpprobe/probe/render/prom"
 )
 
 // emit renders rep in the chosen format and returns the exit code. The
@@ -23,7 +24,7 @@ func emit(rep *probe.Report, cf *outputFlags, stdout io.Writer) (int, error) {
 	var prom []byte
 	if cf.format == "prom" || cf.promFile != "" {
 		var err error
-		if prom, err = promText(reportCollector{reports: []*probe.Report{rep}}); err != nil {
+		if prom, err = promrender.Text(promrender.Reports{Reports: []*probe.Report{rep}}); err != nil {
 			return 0, err
 		}
 	}
@@ -313,39 +314,8 @@ func renderMTUMore(w io.Writer, indent string, m *probe.MTUInfo, timeline bool) 
 // A backslash in the input is kept as it is: "\x0a" in a reply reads the
 // same as a newline byte did, which is the point of showing it.
 
-// safeText escapes s for one line of output.
-func safeText(s string) string {
-	clean := true
-	for _, r := range s {
-		if r == utf8.RuneError || !unicode.IsPrint(r) && r != ' ' {
-			clean = false
-			break
-		}
-	}
-	if clean {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); {
-		r, n := utf8.DecodeRuneInString(s[i:])
-		switch {
-		case r == utf8.RuneError && n <= 1:
-			fmt.Fprintf(&b, `\x%02x`, s[i])
-		case r < 0x80 && !unicode.IsPrint(r) && r != ' ':
-			fmt.Fprintf(&b, `\x%02x`, r)
-		case r == utf8.RuneError || !unicode.IsPrint(r) && r != ' ':
-			if r > 0xffff {
-				fmt.Fprintf(&b, `\U%08x`, r)
-			} else {
-				fmt.Fprintf(&b, `\u%04x`, r)
-			}
-		default:
-			b.WriteString(s[i : i+n])
-		}
-		i += n
-	}
-	return b.String()
-}
+// safeText escapes s for one line of output (render.SafeText).
+func safeText(s string) string { return render.SafeText(s) }
 
 // tprintf is fmt.Fprintf for text output: string arguments, named string
 // types, errors and Stringers are passed through safeText first.

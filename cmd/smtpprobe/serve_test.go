@@ -588,39 +588,6 @@ func TestServeBadInput(t *testing.T) {
 	}
 }
 
-func TestServeProbeTimeout(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		header string
-		offset time.Duration
-		want   time.Duration
-		err    bool
-	}{
-		{"", 500 * time.Millisecond, 10 * time.Second, false},
-		{"10", 500 * time.Millisecond, 9500 * time.Millisecond, false},
-		{"1.5", 500 * time.Millisecond, time.Second, false},
-		{"1", 0, time.Second, false},
-		{"0.6", 500 * time.Millisecond, 300 * time.Millisecond, false}, // at least half of the scrape timeout
-		{"0.5", 500 * time.Millisecond, 250 * time.Millisecond, false},
-		{"0.4", 500 * time.Millisecond, 0, true}, // 200ms: below the minimum probe deadline
-		{"0.001", 500 * time.Millisecond, 0, true},
-		{"1e-300", 0, 0, true},
-		{"86400", 500 * time.Millisecond, 10 * time.Minute, false},
-		{"1e308", 500 * time.Millisecond, 10 * time.Minute, false},
-		{"+Inf", 500 * time.Millisecond, 10 * time.Minute, false},
-		{"0", 500 * time.Millisecond, 0, true},
-		{"-3", 500 * time.Millisecond, 0, true},
-		{"NaN", 500 * time.Millisecond, 0, true},
-		{"10s", 500 * time.Millisecond, 0, true},
-	}
-	for _, tc := range tests {
-		got, err := probeTimeout(tc.header, tc.offset)
-		if got != tc.want || (err != nil) != tc.err {
-			t.Errorf("probeTimeout(%q, %s) = %s, %v; want %s, error %v", tc.header, tc.offset, got, err, tc.want, tc.err)
-		}
-	}
-}
-
 // TestServeShortDeadlineNeverBusy: an idle exporter takes a free slot at
 // once, so the shortest deadline it accepts never gets a false 503.
 func TestServeShortDeadlineNeverBusy(t *testing.T) {
