@@ -3,12 +3,13 @@ package main
 import (
 	"bytes"
 	"fmt"
-	"math"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/smtpprobe/smtpprobe/probe"
+
+	"github.com/smtpprobe/smtpprobe/probe/render"
 )
 
 // renderNagios writes the report in the monitoring-plugins output format:
@@ -126,7 +127,7 @@ func intRange(n int) string {
 func fmtFloat(v float64) string { return strconv.FormatFloat(micro(v), 'f', -1, 64) }
 
 // micro rounds seconds to the microsecond, the precision the probe has.
-func micro(v float64) float64 { return math.Round(v*1e6) / 1e6 }
+var micro = render.Micro
 
 // sanitize keeps plugin output on its line (control characters and
 // invalid UTF-8 escaped visibly, see safeText) and free of the perfdata

@@ -7,6 +7,7 @@ package render
 
 import (
 	"fmt"
+	"math"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -48,3 +49,7 @@ func SafeText(s string) string {
 	}
 	return b.String()
 }
+
+// Micro rounds seconds to the microsecond, the precision the probe has;
+// Nagios perfdata and Prometheus samples both use it.
+func Micro(v float64) float64 { return math.Round(v*1e6) / 1e6 }

@@ -9,7 +9,6 @@ import (
 	"bytes"
 	"fmt"
 	"maps"
-	"math"
 	"slices"
 	"time"
 
@@ -177,7 +176,7 @@ func mtuDirections(m *probe.MTUInfo) []mtuDirection {
 }
 
 // micro rounds seconds to the microsecond, as the Nagios perfdata does.
-func micro(v float64) float64 { return math.Round(v*1e6) / 1e6 }
+var micro = render.Micro
 
 // FailedRun exposes a run that could not be made: not successful, status
 // UNKNOWN, and how long it took.
