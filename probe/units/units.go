@@ -1,0 +1,85 @@
+// Package units formats the quantities smtpprobe prints: measured
+// durations, configured durations, sizes and counted nouns. It is a leaf
+// package so that the engine's findings and every renderer print a given
+// quantity the same way.
+package units
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Duration renders a measured duration: milliseconds below one second
+// ("0.318 ms", "2.20 ms", "12.3 ms", "512 ms"), then seconds with three
+// decimals ("1.000 s", "8.006 s", "300.000 s"). A negative duration gets a
+// leading minus sign.
+func Duration(d time.Duration) string {
+	if d < 0 {
+		return "-" + Duration(-d)
+	}
+	ms := float64(d) / float64(time.Millisecond)
+	switch {
+	case d >= time.Second:
+		return fmt.Sprintf("%.3f s", d.Seconds())
+	case ms >= 100:
+		return fmt.Sprintf("%.0f ms", ms)
+	case ms >= 10:
+		return fmt.Sprintf("%.1f ms", ms)
+	case ms >= 1:
+		return fmt.Sprintf("%.2f ms", ms)
+	}
+	return fmt.Sprintf("%.3f ms", ms)
+}
+
+// Setting renders a configured duration the way people write it in a flag
+// or config value, and the way the flag parser reads it back: "250ms",
+// "60s", "90s", "10m", "1h", "1.5s". Values that are whole minutes or hours
+// use that unit; others use the largest of ms and s that is exact.
+func Setting(d time.Duration) string {
+	if d < 0 {
+		return "-" + Setting(-d)
+	}
+	switch {
+	case d == 0:
+		return "0s"
+	case d%time.Hour == 0:
+		return strconv.FormatInt(int64(d/time.Hour), 10) + "h"
+	case d%time.Minute == 0 && d >= 10*time.Minute:
+		return strconv.FormatInt(int64(d/time.Minute), 10) + "m"
+	case d%time.Second == 0:
+		return strconv.FormatInt(int64(d/time.Second), 10) + "s"
+	case d%time.Millisecond == 0 && d < time.Second:
+		return strconv.FormatInt(int64(d/time.Millisecond), 10) + "ms"
+	case d%time.Millisecond == 0:
+		return strings.TrimRight(strings.TrimRight(fmt.Sprintf("%.3f", d.Seconds()), "0"), ".") + "s"
+	}
+	return d.String()
+}
+
+// Count renders n with its noun, plural when n is not 1: Count(1,
+// "round") is "1 round", Count(12, "session") is "12 sessions". Nouns
+// whose plural is not noun+"s" pass it as plural.
+func Count(n int, noun string, plural ...string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	p := noun + "s"
+	if len(plural) > 0 {
+		p = plural[0]
+	}
+	return strconv.Itoa(n) + " " + p
+}
+
+// Bytes renders a size in bytes: "512 B", "1.5 KiB", "10.0 MiB".
+func Bytes(n int64) string {
+	const k = 1024
+	switch {
+	case n < k:
+		return strconv.FormatInt(n, 10) + " B"
+	case n < k*k:
+		return fmt.Sprintf("%.1f KiB", float64(n)/k)
+	}
+	return fmt.Sprintf("%.1f MiB", float64(n)/(k*k))
+}
