@@ -95,6 +95,9 @@ type TLSInfo struct {
 	DaysLeft    int       `json:"days_left"`
 	Verified    bool      `json:"verified"`
 	VerifyError string    `json:"verify_error,omitempty"`
+	// Chain is what the server sent, leaf first, for the DANE matcher
+	// (policy.go).
+	Chain []*x509.Certificate `json:"-"`
 }
 
 // Result is the outcome of probing one address. A failed probe is a field
@@ -121,6 +124,7 @@ type Result struct {
 	Banner       string             `json:"banner,omitempty"`
 	Capabilities []string           `json:"capabilities,omitempty"`
 	TLS          *TLSInfo           `json:"tls,omitempty"`
+	DANE         *DANEReport        `json:"dane,omitempty"` // the MX host's TLSA records (policy.go)
 	PTR          []string           `json:"ptr,omitempty"`
 	FCrDNS       *bool              `json:"fcrdns,omitempty"`
 	// Transactions (session).
@@ -606,6 +610,7 @@ func (p *Prober) verifyTLS(t Target, r *Result, st *tls.ConnectionState) {
 		return
 	}
 	leaf := st.PeerCertificates[0]
+	r.TLS.Chain = append([]*x509.Certificate(nil), st.PeerCertificates...)
 	r.TLS.Subject = leaf.Subject.String()
 	r.TLS.Issuer = leaf.Issuer.String()
 	r.TLS.Names = append([]string(nil), leaf.DNSNames...)
@@ -634,7 +639,9 @@ func parseIP(s string) (netip.Addr, bool) {
 func (p *Prober) tlsFindings(t Target, r *Result, st *tls.ConnectionState) {
 	who := fmt.Sprintf("%s [%s]", t.Host, r.Address)
 	if r.TLS.VerifyError != "" {
-		r.Findings = append(r.Findings, Finding{SevWarning, "tls-verify-failed",
+		// Info: opportunistic senders deliver over it (RFC 7435 §1.3);
+		// the domain's MTA-STS or DANE policy raises it (policy.go).
+		r.Findings = append(r.Findings, Finding{SevInfo, "tls-verify-failed",
 			fmt.Sprintf("%s: certificate does not verify for %q: %s", who, t.Host, r.TLS.VerifyError)})
 	}
 	warn := p.CertWarn
