@@ -1,6 +1,7 @@
 package probe
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -9,15 +10,20 @@ import (
 	"crypto/x509/pkix"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"math/big"
+	"net"
 	"net/netip"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/smtpprobe/smtpprobe/dnscheck"
 	"github.com/smtpprobe/smtpprobe/dnscheck/dane"
 	"github.com/smtpprobe/smtpprobe/dnscheck/mtasts"
+	"github.com/smtpprobe/smtpprobe/probe/probetest"
 )
 
 var policyNow = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
@@ -180,5 +186,59 @@ func TestComparePolicy(t *testing.T) {
 	gone := &Report{Target: "example.com", Policy: &PolicyReport{MTASTS: MTASTSReport{FetchError: "https://mta-sts.example.com/...: 404"}}}
 	if fs := comparePolicy(base, gone); len(fs) == 0 || !strings.Contains(fs[0].Message, "no longer available") {
 		t.Errorf("comparePolicy(policy gone) = %v, want a regression", fs)
+	}
+}
+
+// TestPolicyDial: the MTA-STS policy host is resolved through the run's
+// resolver and every address is asked of Allow, with its port, before
+// any packet.
+func TestPolicyDial(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	var accepted atomic.Int32
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			accepted.Add(1)
+			c.Close()
+		}
+	}()
+	port := netip.MustParseAddrPort(ln.Addr().String()).Port()
+	dns, err := probetest.StartDNS("127.0.0.1:0", "mta-sts.example.com. 0 IN A 127.0.0.1\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dns.Close()
+	res := &dnscheck.Resolver{Servers: []string{dns.Addr}}
+	var asked []netip.AddrPort
+	refuse := errors.New("not in the test's allowlist")
+	p := &Prober{ConnectTimeout: 2 * time.Second, Allow: func(ap netip.AddrPort) error {
+		asked = append(asked, ap)
+		return refuse
+	}}
+	_, err = p.policyDial(res, dnscheck.AnyFamily)(context.Background(), "tcp", fmt.Sprintf("mta-sts.example.com:%d", port))
+	var pe *PolicyError
+	want := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), port)
+	if !errors.As(err, &pe) || pe.Addr != want || !errors.Is(err, refuse) || !slices.Equal(asked, []netip.AddrPort{want}) {
+		t.Fatalf("policyDial(refused) = %v, asked %v; want a *PolicyError for %v", err, asked, want)
+	}
+	p.Allow = func(netip.AddrPort) error { return nil }
+	c, err := p.policyDial(res, dnscheck.AnyFamily)(context.Background(), "tcp", fmt.Sprintf("mta-sts.example.com:%d", port))
+	if err != nil {
+		t.Fatalf("policyDial(allowed) = %v", err)
+	}
+	c.Close()
+	time.Sleep(50 * time.Millisecond)
+	if n := accepted.Load(); n != 1 {
+		t.Errorf("connections = %d, want 1 (only the allowed dial)", n)
+	}
+	if dns.Queries() == 0 {
+		t.Errorf("the policy host was not resolved through the run's resolver")
 	}
 }
