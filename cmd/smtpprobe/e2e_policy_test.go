@@ -1,4 +1,4 @@
-package main
+package main_test
 
 // End-to-end tests of the transport policies of `smtpprobe mx` (issue 12): the real
 // binary in the lab's client namespace, real Postfix, a DNSSEC-signed zone served by
