@@ -129,16 +129,22 @@ type RunOptions struct {
 // resolution completes.
 func (p *Prober) MX(ctx context.Context, res *dnscheck.Resolver, domain string, opt RunOptions) (*Report, error) {
 	var pl *policyLookup
+	pctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	if !opt.NoPolicy {
-		pl = p.startPolicy(ctx, res, domain, opt)
+		pl = p.startPolicy(pctx, res, domain, opt)
 	}
 	rep, err := p.Run(ctx, res, "mx", domain, opt, func(ctx context.Context, t Target) []Result {
 		return []Result{p.Check(ctx, t)}
 	})
-	if rep != nil && err == nil {
-		p.finishPolicy(ctx, res, rep, pl) // MTA-STS, DANE and opportunistic TLS verdicts
+	if rep == nil || err != nil {
+		if cancel(); pl != nil {
+			<-pl.done // no policy fetch outlives a refused or cut run
+		}
+		return rep, err
 	}
-	return rep, err
+	p.finishPolicy(ctx, res, rep, pl) // MTA-STS, DANE and opportunistic TLS verdicts
+	return rep, nil
 }
 
 // Run resolves target and runs fn on every address, at most opt.Parallel
