@@ -6,6 +6,7 @@ package main_test
 // served over HTTPS by openssl s_server (testdata/lab/policy.sh).
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -209,10 +210,51 @@ func TestE2EPolicy(t *testing.T) {
 			t.Errorf("mx(%s) = exit %d\n%s\nwant exit 2, CRITICAL naming mta-sts-mx-not-listed", r.in, r.exit, r.stdout)
 		}
 	})
+	t.Run("prom", func(t *testing.T) {
+		for domain, want := range map[string]string{"dane-ok.sec.lab.example": "1", "dane-bad.sec.lab.example": "0"} {
+			r := runMXBinary(t, l, bin, domain, "--format", "prom", "--resolver", resolver+":53", "--connect-timeout", "2s", "--timeout", "10s")
+			series := `smtpprobe_dane_match{address="198.18.3.10",command="mx",host="mx-` + strings.TrimSuffix(strings.TrimPrefix(domain, "dane-"), ".sec.lab.example") + `.sec.lab.example",idle_phase="",module="",target="` + domain + `"} ` + want
+			if !strings.Contains(r.stdout, series) {
+				t.Errorf("mx(%s) = exit %d\n%s\nwant %s", r.in, r.exit, r.stdout, series)
+			}
+		}
+	})
 	t.Run("text", func(t *testing.T) {
 		r := runMXBinary(t, l, bin, "dane-bad.sec.lab.example", "--resolver", resolver+":53", "--connect-timeout", "2s", "--timeout", "10s")
 		if r.exit != 2 || !strings.Contains(r.stdout, "critical dane-mismatch: mx-bad.sec.lab.example") {
 			t.Errorf("mx(%s) = exit %d\n%s\nwant exit 2 and the dane-mismatch finding", r.in, r.exit, r.stdout)
+		}
+	})
+
+	// The exporter: the policy host's address is checked against serve.allow on port
+	// 443 like any address on its port. An allowlist with port 25 only refuses the
+	// fetch (reported, not guessed); one with 443 lets it through. Served on the
+	// client namespace's loopback and scraped from inside it.
+	t.Run("serve.allow and port 443", func(t *testing.T) {
+		scrape := func(allow string) string {
+			cfg := writeConfig(t, fmt.Sprintf("modules:\n  mx:\n    command: mx\n    resolver: %s:53\n    connect_timeout: 2s\n    timeout: 10s\n    no_ptr: true\nserve:\n  allow: [%s]\n", resolver, allow))
+			script := `"$1" serve --config "$2" --listen 127.0.0.1:9925 2>"$2.log" & pid=$!
+for i in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/9925) 2>/dev/null && break; sleep 0.1; done
+exec 3<>/dev/tcp/127.0.0.1/9925
+printf 'GET /probe?module=mx&target=sts-enforce.plain.lab.example HTTP/1.0\r\n\r\n' >&3
+timeout 30 cat <&3
+kill $pid; wait $pid`
+			ctx, cancel := context.WithTimeout(context.Background(), runKill)
+			defer cancel()
+			out, stderr, exit := l.Exec(t, ctx, "env", "SSL_CERT_FILE="+l.TLSCert, "bash", "-c", script, "scrape", bin, cfg)
+			if exit != 0 && !strings.Contains(out, "smtpprobe_success") {
+				t.Fatalf("serve in the client namespace: exit %d\n%s\n%s", exit, out, stderr)
+			}
+			return out
+		}
+		mode := `smtpprobe_mta_sts_mode{command="mx",mode="enforce",module="mx",target="sts-enforce.plain.lab.example"} 1`
+		out := scrape(`"plain.lab.example", "198.18.3.0/24:25,443", "2001:db8:3::/64:25"`)
+		if !strings.Contains(out, mode) || !strings.Contains(out, `smtpprobe_status{command="mx",module="mx",target="sts-enforce.plain.lab.example"} 0`) {
+			t.Errorf("scrape with 443 allowed:\n%s\nwant %s and status 0", out, mode)
+		}
+		out = scrape(`"plain.lab.example", "198.18.3.0/24", "2001:db8:3::/64"`)
+		if strings.Contains(out, "smtpprobe_mta_sts_mode") || !strings.Contains(out, `smtpprobe_success{command="mx",module="mx",target="sts-enforce.plain.lab.example"} 1`) {
+			t.Errorf("scrape with port 25 only:\n%s\nwant no smtpprobe_mta_sts_mode (the fetch refused) and success 1", out)
 		}
 	})
 }
