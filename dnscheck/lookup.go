@@ -19,7 +19,7 @@ type Answer struct {
 	// answer, or the denial of its existence, with DNSSEC (RFC 4035 §3.2.3,
 	// RFC 6840 §5.7). Only as good as the path to a trusted resolver.
 	Secure bool
-	// NXDomain is set when the name does not exist (RFC 8020).
+	// NXDomain is set when the name does not exist (RCODE 3, RFC 1035 §4.1.1).
 	NXDomain bool
 	Server   string // the server that answered
 }

@@ -639,7 +639,7 @@ func parseIP(s string) (netip.Addr, bool) {
 func (p *Prober) tlsFindings(t Target, r *Result, st *tls.ConnectionState) {
 	who := fmt.Sprintf("%s [%s]", t.Host, r.Address)
 	if r.TLS.VerifyError != "" {
-		// Info: opportunistic senders deliver over it (RFC 7435 §1.3);
+		// Info: opportunistic senders deliver over it (RFC 3207 §4.1);
 		// the domain's MTA-STS or DANE policy raises it (policy.go).
 		r.Findings = append(r.Findings, Finding{SevInfo, "tls-verify-failed",
 			fmt.Sprintf("%s: certificate does not verify for %q: %s", who, t.Host, r.TLS.VerifyError)})

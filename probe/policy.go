@@ -374,7 +374,7 @@ func applyPolicy(rep *Report, noStartTLS bool, now time.Time) []Finding {
 			add(SevInfo, "mta-sts-fetch-not-allowed", "%s publishes an MTA-STS record (id %s), but the policy host's address is not allowed for this prober (%s); the policy was not checked",
 				pol.Domain, pol.MTASTS.ID, pol.MTASTS.FetchError)
 		case pol.fetchErr != nil:
-			add(SevWarning, "mta-sts-policy-unavailable", "%s publishes an MTA-STS record (id %s), but its policy cannot be fetched: %s; senders that cached the policy keep applying it until its max_age ends, others treat the domain as having none (RFC 8461 §5)",
+			add(SevWarning, "mta-sts-policy-unavailable", "%s publishes an MTA-STS record (id %s), but its policy cannot be fetched: %s; senders that cached the policy keep applying it until its max_age ends, others treat the domain as having none (RFC 8461 §3.3, §5.1)",
 				pol.Domain, pol.MTASTS.ID, pol.MTASTS.FetchError)
 		case sts != nil:
 			add(SevInfo, "mta-sts-policy", "%s has an MTA-STS policy in %s mode (id %s, max_age %s, mx %s)",

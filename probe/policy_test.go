@@ -112,7 +112,7 @@ func TestApplyPolicy(t *testing.T) {
 		{"testing, certificate does not verify", sts(mtasts.ModeTesting, "mx.example.com"), res("unverified"),
 			[]string{"info mta-sts-policy", "warning mta-sts-cert-invalid"}, StatusWarning, "senders still deliver"},
 		{"none, certificate does not verify", sts(mtasts.ModeNone), res("unverified"), []string{"info mta-sts-policy"}, StatusOK, ""},
-		{"TXT without a policy", fetchFailed, res("verified"), []string{"warning mta-sts-policy-unavailable"}, StatusWarning, "RFC 8461 §5"},
+		{"TXT without a policy", fetchFailed, res("verified"), []string{"warning mta-sts-policy-unavailable"}, StatusWarning, "RFC 8461 §3.3, §5.1"},
 		{"policy host not allowed", notAllowed, res("verified"), []string{"info mta-sts-fetch-not-allowed"}, StatusOK, ""},
 		{"DANE-EE match, unverifiable certificate", nil, withDANE(res("unverified"), true, spki311(other), spki311(cert)), []string{"info dane-match"}, StatusOK, ""},
 		{"DANE mismatch", nil, withDANE(res("verified"), true, spki311(other)), []string{"critical dane-mismatch"}, StatusCritical, "validating senders defer"},

@@ -9,6 +9,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -102,7 +104,7 @@ func TestE2EPolicy(t *testing.T) {
 		{name: "testing mode", domain: "sts-testing.plain.lab.example", exit: 1,
 			findings: []want{{"warning", "mta-sts-cert-invalid", []string{"testing mode", "still deliver"}}}, maxSev: "warning"},
 		{name: "TXT record, policy fetch fails", domain: "sts-nofetch.plain.lab.example", exit: 1,
-			findings: []want{{"warning", "mta-sts-policy-unavailable", []string{"id 20261202T64", "connection refused", "RFC 8461 §5"}}}, maxSev: "warning",
+			findings: []want{{"warning", "mta-sts-policy-unavailable", []string{"id 20261202T64", "connection refused", "RFC 8461 §3.3, §5.1"}}}, maxSev: "warning",
 			check: func(t *testing.T, doc policyDoc) {
 				if p := doc.Policy; p == nil || p.MTASTS.Mode != "" || !strings.Contains(p.MTASTS.FetchError, "198.18.3.64:443") {
 					t.Errorf("policy = %+v, want no mode and a fetch error naming 198.18.3.64:443", p)
@@ -208,6 +210,29 @@ func TestE2EPolicy(t *testing.T) {
 		r := runMXBinary(t, l, bin, "sts-unlisted.plain.lab.example", "--format", "nagios", "--resolver", resolver+":53", "--connect-timeout", "2s", "--timeout", "10s")
 		if r.exit != 2 || !strings.HasPrefix(r.stdout, "SMTPPROBE CRITICAL - ") || !strings.Contains(r.stdout, "mta-sts-mx-not-listed") {
 			t.Errorf("mx(%s) = exit %d\n%s\nwant exit 2, CRITICAL naming mta-sts-mx-not-listed", r.in, r.exit, r.stdout)
+		}
+	})
+	// Baseline compare: a policy that changed is a regression. The saved report's
+	// policy is edited to what the domain published "before the change".
+	t.Run("baseline", func(t *testing.T) {
+		base := filepath.Join(t.TempDir(), "base.json")
+		r := runMXBinary(t, l, bin, "sts-enforce.plain.lab.example", "--save-baseline", base, "--resolver", resolver+":53", "--connect-timeout", "2s", "--timeout", "10s")
+		b, err := os.ReadFile(base)
+		if r.exit != 0 || err != nil || !strings.Contains(string(b), `"mode":"enforce"`) && !strings.Contains(string(b), `"mode": "enforce"`) {
+			t.Fatalf("mx(%s) = exit %d, baseline %v:\n%s", r.in, r.exit, err, b)
+		}
+		r = runMXBinary(t, l, bin, "sts-enforce.plain.lab.example", "--baseline", base, "--json", "--resolver", resolver+":53", "--connect-timeout", "2s", "--timeout", "10s")
+		if rep := decodeReport(t, r); r.exit != 0 || slices.Contains(findingCodes(rep), "regression-mta-sts-policy") {
+			t.Errorf("mx(%s) against its own baseline = exit %d, findings %q; want 0 and no regression", r.in, r.exit, findingCodes(rep))
+		}
+		edited := strings.NewReplacer(`"mode":"enforce"`, `"mode":"testing"`, `"mode": "enforce"`, `"mode": "testing"`).Replace(string(b))
+		if err := os.WriteFile(base, []byte(edited), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		r = runMXBinary(t, l, bin, "sts-enforce.plain.lab.example", "--baseline", base, "--json", "--resolver", resolver+":53", "--connect-timeout", "2s", "--timeout", "10s")
+		rep := decodeReport(t, r)
+		if f, ok := findingWith(rep, "regression-mta-sts-policy", "testing mode", "enforce mode"); r.exit != 2 || !ok || f.Severity != "critical" {
+			t.Errorf("mx(%s) against a testing-mode baseline = exit %d, findings %s; want 2 and a critical regression-mta-sts-policy", r.in, r.exit, fmtFindings(rep))
 		}
 	})
 	t.Run("prom", func(t *testing.T) {

@@ -75,7 +75,7 @@ func recordError(format string, args ...any) error {
 //	sts-id          = %s"id=" 1*32(ALPHA / DIGIT)
 //
 // Unknown fields (sts-extension) are checked for syntax and ignored; of a
-// repeated id the first counts (RFC 8461 §3.1).
+// repeated id the first counts, as for policy fields (RFC 8461 §3.2).
 func ParseRecord(txt string) (Record, error) {
 	fields := strings.Split(txt, ";")
 	if strings.TrimRight(fields[0], " \t") != "v=STSv1" || strings.TrimLeft(fields[0], " \t") != fields[0] {
