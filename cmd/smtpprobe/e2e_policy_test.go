@@ -140,6 +140,16 @@ func TestE2EPolicy(t *testing.T) {
 					}
 				}
 			}},
+		{name: "secure TLSA behind an unsigned MX RRset", domain: "insecure-mx.plain.lab.example", exit: 0,
+			findings: []want{{"info", "dane-not-validated", []string{"mx-bad.sec.lab.example", "MX records are not DNSSEC-validated", "RFC 7672 §2.2.1"}}},
+			absent:   []string{"dane-mismatch"}, maxSev: "info",
+			check: func(t *testing.T, doc policyDoc) {
+				for _, r := range doc.Results {
+					if d := r.DANE; d == nil || !d.Secure || d.Enforced {
+						t.Errorf("result %s dane = %+v, want secure TLSA, not enforced", r.Address, d)
+					}
+				}
+			}},
 		{name: "TLSA through a resolver that does not validate", domain: "dane-ok.sec.lab.example", resolver: "198.18.3.54", exit: 0,
 			args:     []string{"--no-ptr"},
 			findings: []want{{"info", "dane-not-validated", nil}}, absent: []string{"dane-match"}, maxSev: "info"},

@@ -24,6 +24,8 @@
 #   sts-testing.plain.lab.example  MX nocert.plain.lab.example, testing, mx: *.plain.lab.example
 #   sts-nofetch.plain.lab.example  MX mx1.lab.example, TXT record, policy host refuses port 443
 #   opportunistic.plain.lab.example MX nocert.plain.lab.example, no policy at all
+#   insecure-mx.plain.lab.example  MX mx-bad.sec.lab.example: secure TLSA (mismatch) behind an
+#                                  unsigned MX RRset, which senders do not use (RFC 7672 §2.2.1)
 
 POLICY_AUTH4=198.18.3.54
 POLICY_AUTH6=2001:db8:3::54
@@ -104,6 +106,7 @@ policy_zones() {
 			dane-unsigned IN MX 10 mx
 			_25._tcp.mx IN TLSA 3 1 1 $good
 			opportunistic IN MX 10 nocert
+			insecure-mx IN MX 10 mx-bad.sec.lab.example.
 			_smtp._tls.sts-enforce IN TXT "v=TLSRPTv1; rua=mailto:tlsrpt@lab.example"
 		EOF
 		for s in "${POLICY_STS[@]}"; do
