@@ -16,6 +16,8 @@ import (
 	"github.com/smtpprobe/smtpprobe/dnscheck"
 	"github.com/smtpprobe/smtpprobe/probe"
 	"github.com/smtpprobe/smtpprobe/probe/probetest"
+	"github.com/smtpprobe/smtpprobe/probe/render"
+	"github.com/smtpprobe/smtpprobe/probe/units"
 )
 
 // demoZone is the embedded lab's DNS zone; PORT is replaced by the port the
@@ -203,19 +205,19 @@ func idleWatch(ctx context.Context, p *probe.Prober, addr netip.AddrPort, max ti
 		_ = c.WaitEnd(ctx, time.Second)
 	}
 	for _, e := range c.Timeline() {
-		fmt.Fprintf(w, "  %10s  %s\n", fmtMS(float64(e.At)/1e6), describe(e))
+		fmt.Fprintf(w, "  %10s  %s\n", units.Duration(e.At), render.Describe(e))
 	}
 	switch {
 	case rerr == nil && rp.Unsolicited:
 		fin, sawFIN := c.FINAt()
-		fmt.Fprintf(w, "Server idle timeout: %s (reply %q", fmtMS(float64(rp.At-quietFrom)/1e6), rp.String())
+		fmt.Fprintf(w, "Server idle timeout: %s (reply %q", units.Duration(rp.At-quietFrom), rp.String())
 		if sawFIN {
-			fmt.Fprintf(w, ", FIN %s later", fmtMS(float64(fin-rp.At)/1e6))
+			fmt.Fprintf(w, ", FIN %s later", units.Duration(fin-rp.At))
 		}
 		fmt.Fprintf(w, "); outcome %s.\n", probe.ServerTimeout)
 	case errors.Is(rerr, probe.ErrClosed):
 		fin, _ := c.FINAt()
-		fmt.Fprintf(w, "Server closed silently (FIN, no 421) after %s; outcome %s.\n", fmtMS(float64(fin-quietFrom)/1e6), probe.ServerTimeout)
+		fmt.Fprintf(w, "Server closed silently (FIN, no 421) after %s; outcome %s.\n", units.Duration(fin-quietFrom), probe.ServerTimeout)
 	default:
 		fmt.Fprintf(w, "The server stayed quiet for %s.\n", strings.TrimSpace(max.String()))
 	}

@@ -1,4 +1,4 @@
-package main
+package render_test
 
 // Pinned reports of every command for the golden files: fixed times and
 // documentation addresses (RFC 5737, RFC 3849), built by hand so that a
@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/smtpprobe/smtpprobe/probe"
+	"github.com/smtpprobe/smtpprobe/probe/render"
 )
 
 var goldenStart = time.Date(2026, 11, 22, 8, 0, 0, 0, time.UTC)
@@ -138,7 +139,7 @@ func goldenMTU() *probe.Report {
 
 // goldenCheck is a combined check report of three runs (one of them could
 // not be made) and the runs themselves, as batch.Run leaves them.
-func goldenCheck() (combined *probe.Report, runs []goldenRun) {
+func goldenCheck() (combined *probe.Report, runs []render.Run) {
 	mx := pinnedReport()
 	mx.Target = "example.com"
 	for i := range mx.Results {
@@ -157,19 +158,19 @@ func goldenCheck() (combined *probe.Report, runs []goldenRun) {
 			Message: "the check could not run: mx9.example.net: no such host"}}}
 	failedSummary := probe.NewCheckSummary("mx9.example.net", "idle", "timeout", nil, errGolden("mx9.example.net: no such host"))
 	failed.Checks = []probe.CheckSummary{failedSummary}
-	runs = []goldenRun{
-		{Target: "example.com", Module: "mx", Command: "mx", Report: mx,
+	runs = []render.Run{
+		{Target: "example.com", Module: "mx", Report: mx,
 			Warn: probe.Thresholds{Time: 2 * time.Second, CertDays: 14}, Crit: probe.Thresholds{Time: 5 * time.Second, CertDays: 7}},
-		{Target: "192.0.2.10:587", Module: "submission", Command: "session", Report: sess,
+		{Target: "192.0.2.10:587", Module: "submission", Report: sess,
 			Crit: probe.Thresholds{CertDays: 10}},
-		{Target: "mx9.example.net", Module: "idle", Command: "timeout", Report: failed, Err: errGolden("mx9.example.net: no such host")},
+		{Target: "mx9.example.net", Module: "idle", Report: failed, Err: errGolden("mx9.example.net: no such host")},
 	}
 	combined = &probe.Report{Command: "check", Target: "/etc/smtpprobe/check.yaml", Started: goldenStart, DurationMS: 2040,
 		Results: []probe.Result{}, Findings: []probe.Finding{}}
 	var outs []probe.Outcome
 	for _, r := range runs {
 		if r.Err == nil {
-			combined.Checks = append(combined.Checks, probe.NewCheckSummary(r.Target, r.Module, r.Command, r.Report, nil))
+			combined.Checks = append(combined.Checks, probe.NewCheckSummary(r.Target, r.Module, r.Report.Command, r.Report, nil))
 			outs = append(outs, r.Report.Outcome)
 		} else {
 			combined.Checks = append(combined.Checks, failedSummary)
@@ -185,14 +186,47 @@ func goldenCheck() (combined *probe.Report, runs []goldenRun) {
 	return combined, runs
 }
 
-// goldenRun is one run of a check report.
-type goldenRun struct {
-	Target, Module, Command string
-	Report                  *probe.Report
-	Err                     error
-	Warn, Crit              probe.Thresholds
-}
-
 type errGolden string
 
 func (e errGolden) Error() string { return string(e) }
+
+// pinnedReport is a report with fixed times and documentation addresses.
+func pinnedReport() *probe.Report {
+	pref := func(n int) *int { return &n }
+	yes, no := true, false
+	ehlo := probe.Reply{Code: 250, Text: "mx1.example.com\nPIPELINING\nSIZE 10240000\nSTARTTLS", Lines: []string{"mx1.example.com", "PIPELINING", "SIZE 10240000", "STARTTLS"}}
+	return &probe.Report{
+		Command:    "mx",
+		Target:     "example.com",
+		Started:    time.Date(2026, 11, 22, 8, 0, 0, 0, time.UTC),
+		DurationMS: 2031,
+		Outcome:    probe.ConnectTimeout,
+		Results: []probe.Result{{
+			Host: "mx1.example.com", Address: "192.0.2.10", Port: 25, Preference: pref(10), Outcome: probe.OK,
+			Phases:       map[string]float64{"connect": 0.41, "banner": 2.2, "ehlo": 0.52, "starttls": 8.1, "ehlo_tls": 0.6, "quit": 0.3},
+			PhaseOrder:   []string{"connect", "banner", "ehlo", "starttls", "ehlo_tls", "quit"},
+			Reply:        &probe.Reply{Code: 221, Enhanced: "2.0.0", Text: "Bye"},
+			Banner:       "220 mx1.example.com ESMTP Postfix",
+			Capabilities: []string{"PIPELINING", "SIZE 10240000", "8BITMIME"},
+			TLS: &probe.TLSInfo{Version: "TLS 1.3", Cipher: "TLS_AES_128_GCM_SHA256", Subject: "CN=mx1.example.com",
+				Issuer: "CN=Example CA", Names: []string{"mx1.example.com"}, NotAfter: time.Date(2027, 2, 20, 0, 0, 0, 0, time.UTC),
+				DaysLeft: 89, Verified: true},
+			PTR: []string{"mx1.example.com"}, FCrDNS: &yes,
+			Timeline: []probe.Event{
+				{At: 410 * time.Microsecond, Kind: probe.EvConnect, Text: "192.0.2.1:40000 -> 192.0.2.10:25"},
+				{At: 2610 * time.Microsecond, Kind: probe.EvReply, Reply: &probe.Reply{Code: 220, Text: "mx1.example.com ESMTP Postfix"}},
+				{At: 2620 * time.Microsecond, Kind: probe.EvSend, Text: "EHLO probe.example.com"},
+				{At: 3140 * time.Microsecond, Kind: probe.EvReply, Reply: &ehlo},
+			},
+		}, {
+			Host: "mx2.example.com", Address: "2001:db8::25", Port: 25, Preference: pref(20), Outcome: probe.ConnectTimeout,
+			Error:  "no answer to SYN within 2s (4.4.1 No answer from host)",
+			Phases: map[string]float64{"connect": 2000}, PhaseOrder: []string{"connect"},
+			PTR: []string{}, FCrDNS: &no, Timeline: []probe.Event{},
+		}},
+		Findings: []probe.Finding{
+			{Severity: "warning", Code: "mx-cname", Message: "MX target mx2.example.com is a CNAME (RFC 2181 §10.3)"},
+			{Severity: "info", Code: "no-ptr", Message: "2001:db8::25 has no PTR record"},
+		},
+	}
+}
