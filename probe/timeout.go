@@ -63,6 +63,9 @@ type TimeoutOptions struct {
 	// "pause-before-data", "pause-after-data", "chunk-pause"); a measured
 	// timeout shorter than one of them is a critical finding.
 	Pauses map[string]time.Duration
+	// Progress, if set, is called each time TimeoutAll ends the
+	// measurement of one phase, from that phase's goroutine.
+	Progress func()
 }
 
 // IsPhase reports whether s names a timeout phase.
@@ -265,6 +268,9 @@ func (p *Prober) TimeoutAll(ctx context.Context, t Target, phases []string, opt 
 		go func() {
 			defer wg.Done()
 			out[i] = p.Timeout(ctx, t, ph, opt)
+			if opt.Progress != nil {
+				opt.Progress()
+			}
 		}()
 	}
 	wg.Wait()

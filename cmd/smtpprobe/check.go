@@ -2,14 +2,9 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"io"
-	"os"
 	"slices"
 	"strings"
-	"sync"
-	"sync/atomic"
-	"time"
 
 	"github.com/spf13/pflag"
 
@@ -76,7 +71,7 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) (int
 		return 0, err
 	}
 
-	pg := newCheckProgress(stderr, len(jobs), time.Now())
+	pg := startProgress(stderr, "check", "check", len(jobs), 0)
 	combined, err := batch.Run(ctx, cfg.Path, jobs, batch.Options{
 		Parallel: parallel, PerHost: perHost, Baseline: of.base,
 		Progress:  func(int, int) { pg.add() },
@@ -140,51 +135,4 @@ func checkJobs(cfg *config.Config, onlyModule, onlyTarget []string, of *outputFl
 		return nil, usagef("%s: no targets: want a targets: list with at least one entry", cfg.Path)
 	}
 	return jobs, nil
-}
-
-// checkProgress shows "check: N/M done" on stderr while a check runs,
-// only when stderr is a terminal (DESIGN §3), and only after the first
-// second, so that short runs print nothing.
-type checkProgress struct {
-	total int
-	done  atomic.Int64
-	stopc chan struct{}
-	once  sync.Once
-	wg    sync.WaitGroup
-}
-
-func newCheckProgress(w io.Writer, total int, start time.Time) *checkProgress {
-	p := &checkProgress{total: total, stopc: make(chan struct{})}
-	f, ok := w.(*os.File)
-	if !ok || !isTerminal(f) {
-		return p
-	}
-	p.wg.Add(1)
-	go func() {
-		defer p.wg.Done()
-		t := time.NewTicker(time.Second)
-		defer t.Stop()
-		shown := false
-		for {
-			select {
-			case <-p.stopc:
-				if shown {
-					fmt.Fprint(f, "\r\033[K")
-				}
-				return
-			case now := <-t.C:
-				shown = true
-				fmt.Fprintf(f, "\r\033[Kcheck: %d/%d done (%s)", p.done.Load(), p.total, now.Sub(start).Round(time.Second))
-			}
-		}
-	}()
-	return p
-}
-
-// add counts one ended check (batch.Options.Progress).
-func (p *checkProgress) add() { p.done.Add(1) }
-
-func (p *checkProgress) stop() {
-	p.once.Do(func() { close(p.stopc) })
-	p.wg.Wait()
 }

@@ -70,6 +70,11 @@ type Job struct {
 	Limiter *probe.HostLimiter
 	// Allow, if set, decides which addresses may be connected to (serve).
 	Allow func(netip.AddrPort) error
+	// Progress, if set, is called as the run goes on with the parts done
+	// and the parts known so far (timeout: phases; the other commands:
+	// addresses), possibly from several goroutines at once. The total
+	// grows as the addresses of the target start.
+	Progress func(done, total int)
 
 	host   string
 	port   uint16
@@ -349,6 +354,10 @@ func (j *Job) Run(ctx context.Context, res *dnscheck.Resolver) (*probe.Report, e
 			mu.Unlock()
 		}
 	}
+	var prog *counter
+	if j.Progress != nil {
+		prog = &counter{report: j.Progress}
+	}
 	var fn func(context.Context, probe.Target) []probe.Result
 	switch j.Command {
 	case "mx":
@@ -361,8 +370,13 @@ func (j *Job) Run(ctx context.Context, res *dnscheck.Resolver) (*probe.Report, e
 			return []probe.Result{r}
 		}
 	case "timeout":
+		topt := j.Timeout
+		if prog != nil {
+			topt.Progress = func() { prog.step(1, 0) }
+		}
 		fn = func(ctx context.Context, t probe.Target) []probe.Result {
-			return p.TimeoutAll(ctx, t, j.phases, j.Timeout)
+			prog.step(0, len(j.phases))
+			return p.TimeoutAll(ctx, t, j.phases, topt)
 		}
 	case "mtu":
 		opt.Parallel = 1 // addresses one after another; Parallel is per round
@@ -370,6 +384,14 @@ func (j *Job) Run(ctx context.Context, res *dnscheck.Resolver) (*probe.Report, e
 			r, err := p.MTU(ctx, t, j.MTU)
 			keep(err)
 			return []probe.Result{r}
+		}
+	}
+	if prog != nil && j.Command != "timeout" {
+		inner := fn
+		fn = func(ctx context.Context, t probe.Target) []probe.Result {
+			prog.step(0, 1)
+			defer prog.step(1, 0)
+			return inner(ctx, t)
 		}
 	}
 	rep, err := p.Run(ctx, res, j.Command, j.host, opt, fn)
@@ -404,4 +426,23 @@ func (j *Job) Run(ctx context.Context, res *dnscheck.Resolver) (*probe.Report, e
 		}
 	}
 	return rep, nil
+}
+
+// counter adds up a run's parts done and known for Job.Progress; a nil
+// counter counts nothing.
+type counter struct {
+	mu          sync.Mutex
+	done, total int
+	report      func(done, total int)
+}
+
+func (c *counter) step(done, total int) {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	c.done, c.total = c.done+done, c.total+total
+	d, t := c.done, c.total
+	c.mu.Unlock()
+	c.report(d, t)
 }

@@ -25,7 +25,7 @@ func Nagios(w io.Writer, rep *probe.Report, opt Options) error {
 			good++
 		}
 	}
-	text := fmt.Sprintf("%s %s: %d/%d ok, outcome %s", rep.Command, rep.Target, good, len(rep.Results), rep.Outcome)
+	text := fmt.Sprintf("%s %s: %d/%d ok, outcome %s", rep.Command, Target(rep), good, len(rep.Results), rep.Outcome)
 	if m := mtuSummary(rep); m != "" {
 		text += ", " + m
 	}
@@ -34,7 +34,7 @@ func Nagios(w io.Writer, rep *probe.Report, opt Options) error {
 	}
 	var perf []string
 	for _, r := range rep.Results {
-		who := r.Address
+		who := Addr(r)
 		if r.Target != "" {
 			who = r.Target + " " + who
 		}
@@ -47,7 +47,7 @@ func Nagios(w io.Writer, rep *probe.Report, opt Options) error {
 	b.WriteByte('\n')
 	for _, r := range rep.Results {
 		if !r.Good() {
-			printf(&b, "%s %s [%s]: %s\n", r.Outcome, r.Host, r.Address, sanitize(r.Error))
+			printf(&b, "%s %s [%s]: %s\n", r.Outcome, r.Host, Addr(r), sanitize(r.Error))
 		}
 	}
 	for _, f := range rep.Findings {
@@ -71,7 +71,7 @@ func CheckNagios(w io.Writer, combined *probe.Report, runs []Run) error {
 	var perf []string
 	for _, run := range runs {
 		for _, r := range run.Report.Results {
-			perf = append(perf, perfData(r, run.Module+" "+run.Target+" "+r.Address, run.Warn, run.Crit)...)
+			perf = append(perf, perfData(r, run.Module+" "+run.Target+" "+Addr(r), run.Warn, run.Crit)...)
 		}
 	}
 	printf(&b, "SMTPPROBE %s - %s", combined.Status(), sanitize(text))

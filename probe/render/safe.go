@@ -58,12 +58,18 @@ func OneLine(s string) string {
 	return SafeText(strings.Join(strings.Fields(s), " "))
 }
 
+// trusted is text this package made (a colour sequence around a status),
+// which printf passes as it is.
+type trusted string
+
 // printf is fmt.Fprintf for text output: string arguments, named string
 // types, errors and Stringers are passed through SafeText first.
 func printf(w io.Writer, format string, args ...any) {
 	safe := make([]any, len(args))
 	for i, a := range args {
 		switch v := a.(type) {
+		case trusted:
+			safe[i] = string(v)
 		case string:
 			safe[i] = SafeText(v)
 		case error:

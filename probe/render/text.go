@@ -4,10 +4,14 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"math"
+	"net"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/smtpprobe/smtpprobe/probe"
+	"github.com/smtpprobe/smtpprobe/probe/units"
 )
 
 // Options are the settings of the text and Nagios writers.
@@ -18,6 +22,22 @@ type Options struct {
 	// Warn and Crit are the thresholds a single report was judged by;
 	// Nagios shows them as perfdata ranges. A check's runs carry their own.
 	Warn, Crit probe.Thresholds
+	// Color shows the status in colour (ANSI SGR); the front end sets it
+	// only for a terminal, and never with NO_COLOR set (no-color.org).
+	Color bool
+}
+
+// status renders a status, in colour when o.Color: green OK, yellow
+// WARNING, red CRITICAL, magenta UNKNOWN.
+func (o Options) status(s probe.Status) trusted {
+	if !o.Color {
+		return trusted(s.String())
+	}
+	code := map[probe.Status]string{probe.StatusOK: "32", probe.StatusWarning: "33", probe.StatusCritical: "31"}[s]
+	if code == "" {
+		code = "35"
+	}
+	return trusted("\x1b[" + code + "m" + s.String() + "\x1b[0m")
 }
 
 // Run is one run of a combined check report: the target as written in the
@@ -35,7 +55,7 @@ type Run struct {
 // findings.
 func Text(w io.Writer, rep *probe.Report, opt Options) error {
 	var b bytes.Buffer
-	text(&b, rep, opt.Verbose)
+	text(&b, rep, opt)
 	_, err := w.Write(b.Bytes())
 	return err
 }
@@ -45,12 +65,12 @@ func Text(w io.Writer, rep *probe.Report, opt Options) error {
 // by its module.
 func CheckText(w io.Writer, combined *probe.Report, runs []Run, opt Options) error {
 	var b bytes.Buffer
-	printf(&b, "check %s: %s, outcome %s, %d checks: %s (%s)\n\n", combined.Target, combined.Status(),
-		combined.Outcome, len(combined.Checks), StatusCounts(combined.Checks), fmtMS(float64(combined.DurationMS)))
+	printf(&b, "check %s: %s, outcome %s, %s: %s (%s)\n\n", combined.Target, opt.status(combined.Status()),
+		combined.Outcome, units.Count(len(combined.Checks), "check"), StatusCounts(combined.Checks), ms(float64(combined.DurationMS)))
 	head := []string{"TARGET", "MODULE", "STATUS", "OUTCOME", "DURATION"}
 	rows := [][]string{head}
 	for _, c := range combined.Checks {
-		out, dur := string(c.Outcome), fmtMS(float64(c.DurationMS))
+		out, dur := string(c.Outcome), ms(float64(c.DurationMS))
 		if c.Error != "" {
 			out, dur = "-", "-"
 		}
@@ -77,7 +97,7 @@ func CheckText(w io.Writer, combined *probe.Report, runs []Run, opt Options) err
 			continue
 		}
 		printf(&b, "\n[%s] ", r.Module)
-		text(&b, r.Report, opt.Verbose)
+		text(&b, r.Report, opt)
 	}
 	_, err := w.Write(b.Bytes())
 	return err
@@ -98,19 +118,20 @@ func StatusCounts(checks []probe.CheckSummary) string {
 	return strings.Join(parts, ", ")
 }
 
-func text(w *bytes.Buffer, rep *probe.Report, timeline bool) {
+func text(w *bytes.Buffer, rep *probe.Report, opt Options) {
+	timeline := opt.Verbose
 	ok := 0
 	for _, r := range rep.Results {
 		if r.Good() {
 			ok++
 		}
 	}
-	unit := "addresses"
+	unit, units_ := "address", "addresses"
 	if len(rep.Results) > 0 && rep.Results[0].Phase != "" {
-		unit = "measurements"
+		unit, units_ = "measurement", "measurements"
 	}
-	printf(w, "%s %s: %s, outcome %s, %d of %d %s ok (%s)\n",
-		rep.Command, rep.Target, rep.Status(), rep.Outcome, ok, len(rep.Results), unit, fmtMS(float64(rep.DurationMS)))
+	printf(w, "%s %s: %s, outcome %s, %d of %s ok (%s)\n",
+		rep.Command, Target(rep), opt.status(rep.Status()), rep.Outcome, ok, units.Count(len(rep.Results), unit, units_), ms(float64(rep.DurationMS)))
 	addrW, outW := 0, 0
 	for _, r := range rep.Results {
 		addrW = max(addrW, len(SafeText(label(r))))
@@ -133,7 +154,7 @@ func text(w *bytes.Buffer, rep *probe.Report, timeline bool) {
 		}
 		if r.Phase != "" {
 			if r.TimeoutMS != nil {
-				printf(w, "%sidle at %s: server hung up after %s, closed by %s", indent, r.Phase, fmtMS(*r.TimeoutMS), r.ClosedBy)
+				printf(w, "%sidle at %s: server hung up after %s, closed by %s", indent, r.Phase, ms(*r.TimeoutMS), r.ClosedBy)
 				if r.ServerLog != "" {
 					printf(w, "; Postfix logs %q", r.ServerLog)
 				}
@@ -146,7 +167,7 @@ func text(w *bytes.Buffer, rep *probe.Report, timeline bool) {
 			mtuText(w, indent, m, timeline)
 		}
 		if r.MessageBytes > 0 {
-			printf(w, "%smessage: %d bytes, %d written", indent, r.MessageBytes, r.BytesWritten)
+			printf(w, "%smessage: %s, %d written", indent, units.Count(r.MessageBytes, "byte"), r.BytesWritten)
 			if r.Acked {
 				printf(w, ", all acknowledged by the peer's TCP")
 			}
@@ -168,8 +189,8 @@ func text(w *bytes.Buffer, rep *probe.Report, timeline bool) {
 			if !t.Verified {
 				v = "not verified: " + t.VerifyError
 			}
-			printf(w, "%stls:    %s %s, cert %s, expires %s (%d days), %s\n", indent,
-				t.Version, t.Cipher, strings.Join(t.Names, " "), t.NotAfter.Format(time.DateOnly), t.DaysLeft, v)
+			printf(w, "%stls:    %s %s, cert %s, expires %s (%s), %s\n", indent,
+				t.Version, t.Cipher, strings.Join(t.Names, " "), t.NotAfter.Format(time.DateOnly), units.Count(t.DaysLeft, "day"), v)
 		}
 		if r.FCrDNS != nil {
 			switch {
@@ -183,16 +204,54 @@ func text(w *bytes.Buffer, rep *probe.Report, timeline bool) {
 		}
 		if timeline {
 			for _, e := range r.Timeline {
-				printf(w, "%s%10s  %s\n", indent, fmtMS(float64(e.At)/1e6), Describe(e))
+				printf(w, "%s%10s  %s\n", indent, units.Duration(e.At), Describe(e))
 			}
 		}
 	}
-	if len(rep.Findings) > 0 {
+	findings := append(addressFindings(rep), rep.Findings...)
+	probe.SortFindings(findings)
+	if len(findings) > 0 {
 		printf(w, "\nFindings\n")
-		for _, f := range rep.Findings {
+		for _, f := range findings {
 			printf(w, "  %-8s %s: %s\n", f.Severity, f.Code, f.Message)
 		}
 	}
+}
+
+// addressFindings are the failed addresses of an mx report as findings,
+// so that a refused or silent secondary MX shows among the findings and
+// not only in its row: a warning while another address works, else
+// critical.
+func addressFindings(rep *probe.Report) []probe.Finding {
+	if rep.Command != "mx" {
+		return nil
+	}
+	ok := 0
+	for _, r := range rep.Results {
+		if r.Good() {
+			ok++
+		}
+	}
+	var fs []probe.Finding
+	for _, r := range rep.Results {
+		if r.Good() {
+			continue
+		}
+		sev := probe.SevCritical
+		if ok > 0 {
+			sev = probe.SevWarning
+		}
+		who := Addr(r)
+		if r.Preference != nil {
+			who = fmt.Sprintf("MX %d %s (%s)", *r.Preference, r.Host, Addr(r))
+		}
+		msg := who + " is " + string(r.Outcome)
+		if r.Error != "" {
+			msg += ": " + r.Error
+		}
+		fs = append(fs, probe.Finding{Severity: sev, Code: "address-" + string(r.Outcome), Message: msg})
+	}
+	return fs
 }
 
 // mtuText writes the path MTU lines of an mtu result: the client-to-server
@@ -216,8 +275,8 @@ func mtuText(w *bytes.Buffer, indent string, m *probe.MTUInfo, timeline bool) {
 	if m.ICMPSeen {
 		icmp = "ICMP arrived (the kernel's path MTU dropped)"
 	}
-	printf(w, "%s%d sessions in %d rounds, %d retransmits, %s; interface MTU %d, range %d-%d", indent,
-		m.Sessions, m.Rounds, m.Retransmits, icmp, m.InterfaceMTU, m.Range[0], m.Range[1])
+	printf(w, "%s%s in %s, %s, %s; interface MTU %d, range %d-%d", indent,
+		units.Count(m.Sessions, "session"), units.Count(m.Rounds, "round"), units.Count(m.Retransmits, "retransmit"), icmp, m.InterfaceMTU, m.Range[0], m.Range[1])
 	if m.CachedPMTU > 0 {
 		printf(w, ", cached path MTU %d before the probe", m.CachedPMTU)
 	}
@@ -236,7 +295,7 @@ func mtuText(w *bytes.Buffer, indent string, m *probe.MTUInfo, timeline bool) {
 		if m.LossPct != nil && *m.LossPct > 0 {
 			loss = fmt.Sprintf("%.1f%% of the passing probes' segments retransmitted", *m.LossPct)
 		}
-		printf(w, "%s%d re-tests, %s, %d MAIL transactions\n", indent, m.Retests, loss, m.Transactions)
+		printf(w, "%s%s, %s, %s\n", indent, units.Count(m.Retests, "re-test"), loss, units.Count(m.Transactions, "MAIL transaction"))
 	}
 	rv := m.Reverse
 	if rv == nil {
@@ -259,8 +318,8 @@ func mtuText(w *bytes.Buffer, indent string, m *probe.MTUInfo, timeline bool) {
 		br = fmt.Sprintf("bracket [%d, %d]", lo, *rv.Bracket[1])
 	}
 	printf(w, "%sserver to client: path MTU %s, %s, verdict %s\n", indent, pm, br, rv.Verdict)
-	printf(w, "%s%d sessions in %d rounds, %d re-tests; STARTTLS flight %d bytes, tested up to %d\n", indent,
-		rv.Sessions, rv.Rounds, rv.Retests, rv.FlightBytes, rv.TestedUpTo)
+	printf(w, "%s%s in %s, %s; STARTTLS flight %s, tested up to %d\n", indent,
+		units.Count(rv.Sessions, "session"), units.Count(rv.Rounds, "round"), units.Count(rv.Retests, "re-test"), units.Count(rv.FlightBytes, "byte"), rv.TestedUpTo)
 	if timeline {
 		for _, pr := range rv.Probes {
 			printf(w, "%s  round %d  size %5d  got %5d  %-14s flight %d\n", indent, pr.Round, pr.Size, pr.Sent, pr.Result, pr.Flight)
@@ -271,29 +330,40 @@ func mtuText(w *bytes.Buffer, indent string, m *probe.MTUInfo, timeline bool) {
 // label names a result's row: its address, and the phase it measured.
 func label(r probe.Result) string {
 	if r.Phase != "" {
-		return r.Address + " " + r.Phase
+		return Addr(r) + " " + r.Phase
 	}
-	return r.Address
+	return Addr(r)
 }
 
 // phases renders "connect 0.4 ms, banner 2.1 ms, ...".
 func phases(r probe.Result) string {
 	parts := make([]string, 0, len(r.PhaseOrder))
 	for _, p := range r.PhaseOrder {
-		parts = append(parts, p+" "+fmtMS(r.Phases[p]))
+		parts = append(parts, p+" "+ms(r.Phases[p]))
 	}
 	return strings.Join(parts, ", ")
 }
 
-// fmtMS renders milliseconds readably: "0.42 ms", "12 ms", "1.50 s".
-func fmtMS(v float64) string {
-	switch {
-	case v >= 1000:
-		return fmt.Sprintf("%.2f s", v/1000)
-	case v >= 10:
-		return fmt.Sprintf("%.0f ms", v)
+// ms renders a measured duration given in milliseconds (units.Duration).
+func ms(v float64) string { return units.Duration(time.Duration(math.Round(v * 1e6))) }
+
+// Target is the report's target with the port its results probed:
+// "example.com port 2525", "192.0.2.10 port 25". A report without results
+// (a DNS failure) names only the target.
+func Target(rep *probe.Report) string {
+	if len(rep.Results) == 0 || rep.Results[0].Port == 0 {
+		return rep.Target
 	}
-	return fmt.Sprintf("%.2f ms", v)
+	return fmt.Sprintf("%s port %d", rep.Target, rep.Results[0].Port)
+}
+
+// Addr is a result's address with its port: "192.0.2.10:25",
+// "[2001:db8::25]:25".
+func Addr(r probe.Result) string {
+	if r.Port == 0 {
+		return r.Address
+	}
+	return net.JoinHostPort(r.Address, strconv.Itoa(int(r.Port)))
 }
 
 // Describe renders a timeline event like a line of an annotated capture.
