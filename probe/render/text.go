@@ -349,12 +349,17 @@ func ms(v float64) string { return units.Duration(time.Duration(math.Round(v * 1
 
 // Target is the report's target with the port its results probed:
 // "example.com port 2525", "192.0.2.10 port 25". A report without results
-// (a DNS failure) names only the target.
+// (a DNS failure) names only the target; a check's target, written with
+// its port, stays as it is.
 func Target(rep *probe.Report) string {
 	if len(rep.Results) == 0 || rep.Results[0].Port == 0 {
 		return rep.Target
 	}
-	return fmt.Sprintf("%s port %d", rep.Target, rep.Results[0].Port)
+	port := strconv.Itoa(int(rep.Results[0].Port))
+	if strings.HasSuffix(rep.Target, ":"+port) { // a check's target, as written
+		return rep.Target
+	}
+	return rep.Target + " port " + port
 }
 
 // Addr is a result's address with its port: "192.0.2.10:25",
