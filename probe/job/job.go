@@ -79,6 +79,7 @@ type Job struct {
 	host   string
 	port   uint16
 	phases []string
+	note   string
 }
 
 // New returns a job for command with its defaults: the one place they
@@ -97,6 +98,10 @@ func New(command string) *Job {
 	}
 	return j
 }
+
+// Note is how Validate read a target that could be meant otherwise
+// (TargetNote), or "".
+func (j *Job) Note() string { return j.note }
 
 // Host is the target's host (a domain or an IP literal), set by Validate.
 func (j *Job) Host() string { return j.host }
@@ -149,10 +154,14 @@ func (j *Job) Validate() error {
 			return &FieldError{Field: "resolver", Reason: err.Error()}
 		}
 	}
+	if d, rcpt := TargetHint(j.Target); d != "" {
+		return &TargetError{Target: j.Target, Domain: d, Recipient: rcpt}
+	}
 	host, port, err := SplitTarget(j.Target, DefaultPort)
 	if err != nil {
 		return err
 	}
+	j.note = TargetNote(j.Target, port)
 	_, ipErr := netip.ParseAddr(host)
 	switch {
 	case ipErr == nil && j.Command == "mx":
@@ -204,12 +213,14 @@ func (j *Job) validateSession() error {
 }
 
 func (j *Job) validateTimeout() error {
+	j.Phase = strings.ToLower(j.Phase) // enum values are case-insensitive
 	j.phases = []string{j.Phase}
 	switch {
 	case j.Phase == "all":
 		j.phases = probe.TimeoutPhases
 	case !probe.IsPhase(j.Phase):
-		return &FieldError{Field: "phase", Value: fmt.Sprintf("%q", j.Phase), Reason: fmt.Sprintf("want one of %s or all", strings.Join(probe.TimeoutPhases, ", "))}
+		return &FieldError{Field: "phase", Value: fmt.Sprintf("%q", j.Phase),
+			Reason: fmt.Sprintf("want one of %s or all", strings.Join(probe.TimeoutPhases, ", ")) + didYouMean(j.Phase, append(probe.TimeoutPhases[:len(probe.TimeoutPhases):len(probe.TimeoutPhases)], "all"))}
 	}
 	if j.Timeout.MaxWait <= 0 {
 		return &FieldError{Field: "max_wait", Value: j.Timeout.MaxWait.String(), Reason: "want a positive duration such as 10m"}
@@ -252,8 +263,9 @@ func (j *Job) validateMTU() error {
 	if o.Min > 0 && o.Max > 0 && o.Min > o.Max {
 		return &FieldError{Field: "min", Value: fmt.Sprint(o.Min), Reason: "is above %s", Other: "max", OtherValue: fmt.Sprint(o.Max)}
 	}
+	o.Direction = strings.ToLower(o.Direction)
 	if !probe.ValidDirection(o.Direction) {
-		return &FieldError{Field: "direction", Value: fmt.Sprintf("%q", o.Direction), Reason: "want out, in or both"}
+		return &FieldError{Field: "direction", Value: fmt.Sprintf("%q", o.Direction), Reason: "want out, in or both" + didYouMean(o.Direction, []string{"out", "in", "both"})}
 	}
 	o.Parallel = j.Parallel
 	if err := validPath("from", o.From); err != nil {

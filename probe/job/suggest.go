@@ -1,10 +1,14 @@
 package job
 
 import (
+	"fmt"
 	"net/mail"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
+
+	"github.com/smtpprobe/smtpprobe/dnscheck"
 )
 
 // Suggest returns the option closest to word by edit distance
@@ -86,4 +90,52 @@ func TargetHint(s string) (domain, recipient string) {
 		}
 	}
 	return "", ""
+}
+
+// didYouMean is "; did you mean X?" for the option closest to word, or "".
+func didYouMean(word string, options []string) string {
+	if s := Suggest(word, options); s != "" {
+		return fmt.Sprintf("; did you mean %q?", s)
+	}
+	return ""
+}
+
+// TargetError is a target written as a URL or a mail address instead of
+// a domain. Recipient is the mail address, for the recipient option.
+type TargetError struct {
+	Target, Domain, Recipient string
+}
+
+// Format renders e with name spelling the recipient field ("to").
+func (e *TargetError) Format(name func(field string) string) string {
+	if e.Recipient != "" {
+		return fmt.Sprintf("target %s is a mail address: did you mean %s (and %s %s for the recipient)?",
+			dnscheck.QuoteInput(e.Target), e.Domain, name("to"), e.Recipient)
+	}
+	return fmt.Sprintf("target %s is a URL: did you mean %s?", dnscheck.QuoteInput(e.Target), e.Domain)
+}
+
+func (e *TargetError) Error() string { return e.Format(func(f string) string { return f }) }
+
+// TargetNote says how a bare IPv6 literal that ends in :digits was read:
+// "::1:2525" is one IPv6 address on the default port, not ::1 on port
+// 2525, which is written [::1]:2525. It returns "" for other targets.
+func TargetNote(target string, port uint16) string {
+	if strings.HasPrefix(target, "[") || strings.Count(target, ":") < 2 {
+		return ""
+	}
+	i := strings.LastIndex(target, ":")
+	tail := target[i+1:]
+	if tail == "" || strings.Trim(tail, "0123456789") != "" {
+		return ""
+	}
+	a, err := netip.ParseAddr(target)
+	if err != nil {
+		return ""
+	}
+	note := fmt.Sprintf("read %s as the IPv6 address %s on port %d", target, a, port)
+	if _, err := netip.ParseAddr(target[:i]); err == nil {
+		return note + fmt.Sprintf("; for %s on port %s write [%s]:%s", target[:i], tail, target[:i], tail)
+	}
+	return note + "; a port goes after brackets: [ADDRESS]:PORT"
 }
