@@ -557,7 +557,7 @@ func TestCheckBadInput(t *testing.T) {
 	}{
 		{"no config", []string{"check"}, "--config FILE is required"},
 		{"missing file", []string{"check", "--config", "/nonexistent/check.yaml"}, "/nonexistent/check.yaml"},
-		{"bad line", []string{"check", "--config", writeConfig(t, "modules:\n  mx:\n    command: mx\n    timeout: soon\n")}, `check.yaml:4: "soon": want a duration`},
+		{"bad line", []string{"check", "--config", writeConfig(t, "modules:\n  mx:\n    command: mx\n    timeout: soon\n")}, `check.yaml:4: timeout: "soon": want a duration`},
 		{"unknown module", []string{"check", "--config", writeConfig(t, "modules:\n  mx:\n    command: mx\ntargets:\n  - target: example.com\n    module: nope\n")}, `check.yaml:5: target example.com: unknown module "nope"`},
 		{"duplicate", []string{"check", "--config", writeConfig(t, "modules:\n  mx:\n    command: mx\ntargets:\n  - target: example.com\n    module: mx\n  - target: example.com\n    module: mx\n")}, "check.yaml:7: target example.com with module mx is already listed at line 5"},
 		{"no targets", []string{"check", "--config", writeConfig(t, "modules:\n  mx:\n    command: mx\n")}, "no targets"},

@@ -47,6 +47,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) (int
 	cfgPath := fs.String("config", "", "YAML file with the modules and serve.allow (required)")
 	listen := fs.String("listen", defaultListen, "address to listen on; the default is loopback only")
 	offset := fs.Duration("timeout-offset", 500*time.Millisecond, "subtracted from the scrape timeout Prometheus sends, to answer in time")
+	validate := fs.Bool("validate", false, "check the file and listen on nothing: exit 0 with a one-line summary, or 3 with the error")
 	maxConc := fs.Int("max-concurrent", 0, "probes at once; more wait for a slot until their deadline, then get 503 (default serve.max_concurrent, else 8)")
 	if err := parseFlags(fs, args, stdout, serveSynopsis); err != nil {
 		return 0, err
@@ -66,6 +67,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) (int
 	}
 	if err := checkServe(cfg); err != nil {
 		return 0, err
+	}
+	if *validate {
+		return validateSummary(stdout, cfg, true)
 	}
 	if fs.Changed("max-concurrent") {
 		if *maxConc < 1 || *maxConc > 1024 {

@@ -97,7 +97,6 @@ modules:
     connect_timeout: 2s
     timeout: 5s
     helo: probe.demo.example
-    no_starttls: true
     to: [postmaster@demo.example]
   idle:
     command: timeout
