@@ -21,6 +21,7 @@ import (
 
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 
 	"github.com/smtpprobe/smtpprobe/probe"
 	"github.com/smtpprobe/smtpprobe/probe/probetest"
@@ -194,7 +195,7 @@ func TestCheckFormats(t *testing.T) {
 		if code != 2 || stderr != "" {
 			t.Errorf("check(--format prom) = %d, stderr %q; want 2 and nothing", code, stderr)
 		}
-		var parser expfmt.TextParser
+		parser := expfmt.NewTextParser(model.LegacyValidation)
 		mfs, err := parser.TextToMetricFamilies(strings.NewReader(stdout))
 		if err != nil {
 			t.Fatalf("check(--format prom) does not parse: %v\n%s", err, stdout)

@@ -8,6 +8,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 
 	"github.com/smtpprobe/smtpprobe/probe"
 )
@@ -37,7 +38,7 @@ func FuzzRender(f *testing.F) {
 		if _, err := emit(rep, &outputFlags{format: "prom"}, &buf); err != nil {
 			t.Fatalf("emit(prom) = %v", err)
 		}
-		var p expfmt.TextParser
+		p := expfmt.NewTextParser(model.LegacyValidation)
 		mfs, err := p.TextToMetricFamilies(bytes.NewReader(buf.Bytes()))
 		if err != nil {
 			t.Fatalf("prom output does not parse: %v\n%s", err, buf.Bytes())

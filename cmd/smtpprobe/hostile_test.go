@@ -19,6 +19,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 
 	"github.com/smtpprobe/smtpprobe/probe"
 	"github.com/smtpprobe/smtpprobe/probe/probetest"
@@ -224,7 +225,7 @@ mx.hostile.example. 300 IN A 127.0.0.1
 	}
 
 	stdout, _, _ := runArgs(t, append(args, "--format", "prom")...)
-	var p expfmt.TextParser
+	p := expfmt.NewTextParser(model.LegacyValidation)
 	mfs, err := p.TextToMetricFamilies(strings.NewReader(stdout))
 	if err != nil {
 		t.Fatalf("mx(hostile, prom) does not parse: %v\n%s", err, stdout)
@@ -314,7 +315,7 @@ func TestRenderHostileReport(t *testing.T) {
 				wantPerfdata(t, perf)
 			}
 		case "prom":
-			var p expfmt.TextParser
+			p := expfmt.NewTextParser(model.LegacyValidation)
 			if _, err := p.TextToMetricFamilies(strings.NewReader(out)); err != nil {
 				t.Errorf("emit(hostile, prom) does not parse: %v\n%s", err, out)
 			}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 
 	"github.com/smtpprobe/smtpprobe/probe"
 )
@@ -110,7 +111,7 @@ func TestMachineFormatsParse(t *testing.T) {
 	if _, err := emit(pinnedReport(), &outputFlags{format: "prom"}, &buf); err != nil {
 		t.Fatal(err)
 	}
-	var p expfmt.TextParser
+	p := expfmt.NewTextParser(model.LegacyValidation)
 	mfs, err := p.TextToMetricFamilies(&buf)
 	if err != nil {
 		t.Fatalf("prom output does not parse: %v", err)

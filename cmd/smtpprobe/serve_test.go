@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 )
 
 // lockedBuffer is a bytes.Buffer safe for the exporter's goroutines and
@@ -207,7 +208,7 @@ type series struct {
 // parseExposition parses a text exposition with Prometheus's own parser.
 func parseExposition(t testing.TB, body string) []series {
 	t.Helper()
-	var p expfmt.TextParser
+	p := expfmt.NewTextParser(model.LegacyValidation)
 	mfs, err := p.TextToMetricFamilies(strings.NewReader(body))
 	if err != nil {
 		t.Fatalf("exposition does not parse: %v\n%s", err, body)
