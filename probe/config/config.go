@@ -25,6 +25,7 @@ import (
 
 	"github.com/smtpprobe/smtpprobe/probe"
 	"github.com/smtpprobe/smtpprobe/probe/job"
+	"github.com/smtpprobe/smtpprobe/probe/units"
 )
 
 // Config is a check / serve configuration file: modules in the manner of
@@ -152,6 +153,42 @@ func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 	}
 	*d = Duration(v)
 	return nil
+}
+
+// MarshalYAML writes d as people write it ("10s", "10m").
+func (d Duration) MarshalYAML() (any, error) { return units.Setting(time.Duration(d)), nil }
+
+// Settings returns the keys the file sets in m as "key: value" lines, in
+// the order of Keys (for the exporter's debug output).
+func (m *Module) Settings() []string {
+	b, err := yaml.Marshal(m)
+	if err != nil {
+		return nil
+	}
+	var all map[string]yaml.Node
+	if yaml.Unmarshal(b, &all) != nil {
+		return nil
+	}
+	var out []string
+	for _, k := range KeysIn(Modules) {
+		v, ok := all[k.Name]
+		if !ok || (m.keys != nil && !m.set(k.Name)) || (m.keys == nil && v.IsZero()) {
+			continue
+		}
+		if m.keys == nil && (v.Value == "" || v.Value == "0" || v.Value == "false" || v.Value == "0s" || v.Value == "[]") && v.Kind == yaml.ScalarNode {
+			continue
+		}
+		vb, err := yaml.Marshal(&v)
+		if err != nil {
+			continue
+		}
+		if v.Kind == yaml.SequenceNode {
+			v.Style = yaml.FlowStyle
+			vb, _ = yaml.Marshal(&v)
+		}
+		out = append(out, k.Name+": "+strings.TrimSpace(string(vb)))
+	}
+	return out
 }
 
 // lineError is a configuration problem at a line of the file.
