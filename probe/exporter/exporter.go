@@ -367,12 +367,18 @@ type run struct {
 	target   string
 }
 
-// logf writes a log line of the probe to the exporter's log and keeps it
-// for the debug text.
+// logf writes a log line of the probe to the exporter's log (one line
+// per probe) and keeps it for the debug text.
 func (e *Exporter) logf(r *run, format string, args ...any) {
+	line := e.debugf(r, format, args...)
+	e.log.Print(line)
+}
+
+// debugf keeps a line for the probe's debug text only.
+func (e *Exporter) debugf(r *run, format string, args ...any) string {
 	line := fmt.Sprintf(format, args...)
 	r.logs = append(r.logs, time.Now().UTC().Format("15:04:05.000")+" "+line)
-	e.log.Print(line)
+	return line
 }
 
 // probe runs one job. A run that could not be made (DNS did not answer,
@@ -392,7 +398,7 @@ func (e *Exporter) logf(r *run, format string, args ...any) {
 func (e *Exporter) probe(ctx context.Context, st *state, j *job.Job, m *config.Module, deadline time.Duration) (r run) {
 	r.start, r.deadline, r.target = time.Now(), deadline, j.Target
 	j.Limiter = st.limiter
-	e.logf(&r, "probe module=%s target=%s command=%s deadline=%s", m.Name, logValue(j.Target), m.Command, units.Setting(deadline))
+	e.debugf(&r, "probe module=%s target=%s command=%s deadline=%s", m.Name, logValue(j.Target), m.Command, units.Setting(deadline))
 	res, err := j.NewResolver()
 	if err == nil {
 		r.rep, err = j.Run(ctx, res)
