@@ -52,10 +52,11 @@ A probe the deadline cuts short is UNKNOWN (smtpprobe_status 3) with
 smtpprobe_probe_deadline_exceeded 1, not a failure of the target.
 A reload (SIGHUP or POST /-/reload) that finds the file broken keeps the
 configuration in force, logs why and sets
-smtpprobe_config_last_reload_successful 0; --listen, serve.max_connections
-and --web.config.file's listener settings need a restart.
+smtpprobe_config_last_reload_successful 0; --listen and
+serve.max_connections need a restart.
 --web.config.file takes the exporter-toolkit web configuration (TLS,
-basic auth) for the exporter's own listener.
+basic auth) for the exporter's own listener; it is read again for every
+connection.
 By default the exporter listens on loopback only (127.0.0.1:9465); give
 --listen :9465 or HOST:9465 to be scraped from other machines.`
 
