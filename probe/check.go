@@ -94,19 +94,19 @@ func parseIP(s string) (netip.Addr, bool) {
 func (p *Prober) tlsFindings(t Target, r *Result, st *tls.ConnectionState) {
 	who := fmt.Sprintf("%s [%s]", t.Host, r.Address)
 	if r.TLS.VerifyError != "" {
-		r.Findings = append(r.Findings, Finding{SevWarning, "tls-verify-failed",
-			fmt.Sprintf("%s: certificate does not verify for %q: %s", who, t.Host, r.TLS.VerifyError)})
+		r.Findings = append(r.Findings, Finding{Severity: SevWarning, Code: "tls-verify-failed",
+			Message: fmt.Sprintf("%s: certificate does not verify for %q: %s", who, t.Host, r.TLS.VerifyError)})
 	}
 	warn := p.CertWarn
 	if warn <= 0 {
 		warn = DefaultCertWarn
 	}
 	if left := r.TLS.NotAfter.Sub(p.now()); !r.TLS.NotAfter.IsZero() && left < warn && left > 0 {
-		r.Findings = append(r.Findings, Finding{SevWarning, "tls-cert-expiring",
-			fmt.Sprintf("%s: certificate expires %s (in %d days)", who, r.TLS.NotAfter.Format(time.RFC3339), r.TLS.DaysLeft)})
+		r.Findings = append(r.Findings, Finding{Severity: SevWarning, Code: "tls-cert-expiring",
+			Message: fmt.Sprintf("%s: certificate expires %s (in %d days)", who, r.TLS.NotAfter.Format(time.RFC3339), r.TLS.DaysLeft)})
 	}
 	if st.Version < tls.VersionTLS12 {
-		r.Findings = append(r.Findings, Finding{SevWarning, "tls-old-version",
-			fmt.Sprintf("%s: negotiated %s; RFC 8996 deprecates TLS 1.0 and 1.1", who, tls.VersionName(st.Version))})
+		r.Findings = append(r.Findings, Finding{Severity: SevWarning, Code: "tls-old-version",
+			Message: fmt.Sprintf("%s: negotiated %s; RFC 8996 deprecates TLS 1.0 and 1.1", who, tls.VersionName(st.Version))})
 	}
 }

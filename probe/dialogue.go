@@ -194,8 +194,8 @@ func (d *dialogue) noteRejection(phase string, rp Reply) {
 	if !IsGreylisting(rp) {
 		return
 	}
-	d.r.Findings = append(d.r.Findings, Finding{SevInfo, "greylisted",
-		fmt.Sprintf("%s greylisted the probe at %s (%s): the server is healthy; a sender that retries after the server's greylisting delay will pass",
+	d.r.Findings = append(d.r.Findings, Finding{Severity: SevInfo, Code: "greylisted",
+		Message: fmt.Sprintf("%s greylisted the probe at %s (%s): the server is healthy; a sender that retries after the server's greylisting delay will pass",
 			who(d.t, d.r.Address), phase, rp.String())})
 }
 
@@ -253,8 +253,8 @@ func (d *dialogue) greet(starttls bool) bool {
 		r.Outcome, r.Error, r.FailedPhase = OK, "", "" // retry with HELO; the EHLO 5yz stays in the timeline
 		delete(r.Phases, "ehlo")
 		r.PhaseOrder = r.PhaseOrder[:len(r.PhaseOrder)-1]
-		r.Findings = append(r.Findings, Finding{SevWarning, "ehlo-rejected",
-			fmt.Sprintf("%s [%s] rejected EHLO (%s); fell back to HELO", t.Host, r.Address, ehlo.String())})
+		r.Findings = append(r.Findings, Finding{Severity: SevWarning, Code: "ehlo-rejected",
+			Message: fmt.Sprintf("%s [%s] rejected EHLO (%s); fell back to HELO", t.Host, r.Address, ehlo.String())})
 		if _, ok = d.step1("helo", "HELO "+d.name); !ok {
 			d.quit()
 			return false

@@ -70,7 +70,7 @@ func (r *Report) Status() Status {
 			s = max(s, cs)
 		}
 		for _, f := range r.Findings {
-			s = max(s, f.status())
+			s = max(s, findingStatus(f))
 		}
 		return s
 	}
@@ -99,7 +99,7 @@ func (r *Report) Status() Status {
 		}
 	}
 	for _, f := range r.Findings {
-		if fs := f.status(); fs > s {
+		if fs := findingStatus(f); fs > s {
 			s = fs
 		}
 	}
@@ -158,9 +158,7 @@ func (p *Prober) Run(ctx context.Context, res *dnscheck.Resolver, command, targe
 			return nil, err
 		}
 		rep.Target = dr.Domain
-		for _, f := range dr.Findings {
-			rep.Findings = append(rep.Findings, Finding(f))
-		}
+		rep.Findings = append(rep.Findings, dr.Findings...)
 		for _, ex := range dr.Exchangers {
 			for _, a := range ex.Addrs {
 				targets = append(targets, Target{Host: ex.Host, Addr: netip.AddrPortFrom(a, port), Preference: int(ex.Preference)})
@@ -169,8 +167,8 @@ func (p *Prober) Run(ctx context.Context, res *dnscheck.Resolver, command, targe
 		rep.Outcome = Outcome(dr.Outcome)
 		if rep.Outcome == OK && len(targets) == 0 {
 			rep.Outcome = DNSError
-			rep.Findings = append(rep.Findings, Finding{SevCritical, "no-addresses",
-				fmt.Sprintf("no exchanger of %s has an address to connect to", dr.Domain)})
+			rep.Findings = append(rep.Findings, Finding{Severity: SevCritical, Code: "no-addresses",
+				Message: fmt.Sprintf("no exchanger of %s has an address to connect to", dr.Domain)})
 		}
 	}
 	if p.Allow != nil {
@@ -229,9 +227,7 @@ func (p *Prober) runAll(ctx context.Context, res *dnscheck.Resolver, targets []T
 				r.PTR = rev.PTR
 				r.FCrDNS = ptr(rev.Confirmed)
 				if j == 0 {
-					for _, f := range rev.Findings {
-						r.Findings = append(r.Findings, Finding(f))
-					}
+					r.Findings = append(r.Findings, rev.Findings...)
 				}
 			}
 		}()

@@ -75,8 +75,8 @@ func (p *Prober) Session(ctx context.Context, t Target, opt SessionOptions) (r R
 		return r, ctx.Err()
 	}
 	if opt.StartTLS && r.TLS == nil {
-		r.Findings = append(r.Findings, Finding{SevWarning, "starttls-not-offered",
-			fmt.Sprintf("%s [%s] does not offer STARTTLS; the session went on in the clear", t.Host, r.Address)})
+		r.Findings = append(r.Findings, Finding{Severity: SevWarning, Code: "starttls-not-offered",
+			Message: fmt.Sprintf("%s [%s] does not offer STARTTLS; the session went on in the clear", t.Host, r.Address)})
 	}
 	rcpt := opt.To
 	if len(rcpt) == 0 {
@@ -96,8 +96,8 @@ func (p *Prober) Session(ctx context.Context, t Target, opt SessionOptions) (r R
 	}
 	pipelining := opt.Pipelining && hasCap(r.Capabilities, "PIPELINING")
 	if opt.Pipelining && !pipelining {
-		r.Findings = append(r.Findings, Finding{SevInfo, "pipelining-not-offered",
-			fmt.Sprintf("%s [%s] does not offer PIPELINING (RFC 2920); commands were sent one by one", t.Host, r.Address)})
+		r.Findings = append(r.Findings, Finding{Severity: SevInfo, Code: "pipelining-not-offered",
+			Message: fmt.Sprintf("%s [%s] does not offer PIPELINING (RFC 2920); commands were sent one by one", t.Host, r.Address)})
 	}
 
 	mail := "MAIL FROM:<" + opt.From + ">"
@@ -287,14 +287,14 @@ func (d *dialogue) awaitAcked(phase string, start time.Duration, opt SessionOpti
 	case errors.Is(err, errors.ErrUnsupported):
 		// No TCP_INFO here: the kernel accepted the bytes, which is
 		// all that can be said.
-		d.r.Findings = append(d.r.Findings, Finding{SevInfo, "ack-unverified",
-			"this system cannot read TCP_INFO; delivery of the body to the peer's TCP was not verified"})
+		d.r.Findings = append(d.r.Findings, Finding{Severity: SevInfo, Code: "ack-unverified",
+			Message: "this system cannot read TCP_INFO; delivery of the body to the peer's TCP was not verified"})
 		return true
 	}
 	var le *LostError
 	if errors.As(err, &le) {
-		d.r.Findings = append(d.r.Findings, Finding{SevCritical, "body-segments-lost",
-			fmt.Sprintf("%s: the commands passed but the body's full-size segments (snd_mss %d) were retransmitted %d times without an acknowledgement; a PMTU black hole looks like this (smtpprobe mtu %s brackets it)",
+		d.r.Findings = append(d.r.Findings, Finding{Severity: SevCritical, Code: "body-segments-lost",
+			Message: fmt.Sprintf("%s: the commands passed but the body's full-size segments (snd_mss %d) were retransmitted %d times without an acknowledgement; a PMTU black hole looks like this (smtpprobe mtu %s brackets it)",
 				who(d.t, d.r.Address), le.SndMSS, le.Retransmits, d.r.Address)})
 	}
 	d.writeFailed(err, opt)
@@ -426,8 +426,8 @@ func (d *dialogue) explainClose(opt SessionOptions) bool {
 	// write, which a sender logs as "Broken pipe", is only its echo.
 	d.r.Outcome, d.r.Error, d.r.FailedPhase = ServerTimeout, msg+late, ""
 	if p := pauseLength(closePause, opt); p > 0 {
-		d.r.Findings = append(d.r.Findings, Finding{SevCritical, "pause-exceeds-server-timeout",
-			fmt.Sprintf("%s [%s]: the %s of %s is longer than the server's idle timeout of %s; shorten it below %s, or raise the server's timeout above %s (Postfix: postconf -e smtpd_timeout=%ds; postfix reload)",
+		d.r.Findings = append(d.r.Findings, Finding{Severity: SevCritical, Code: "pause-exceeds-server-timeout",
+			Message: fmt.Sprintf("%s [%s]: the %s of %s is longer than the server's idle timeout of %s; shorten it below %s, or raise the server's timeout above %s (Postfix: postconf -e smtpd_timeout=%ds; postfix reload)",
 				d.t.Host, d.r.Address, closePause, p, fmtDur(idle), fmtDur(idle), p, advisedServerTimeout(p))})
 	}
 	return true

@@ -149,8 +149,8 @@ func (p *Prober) Timeout(ctx context.Context, t Target, phase string, opt Timeou
 			return r
 		}
 		if !acted {
-			r.Findings = append(r.Findings, Finding{SevInfo, "no-timeout-within-max-wait",
-				fmt.Sprintf("%s [%s] kept the idle session open for %s at phase %s, the longest this probe waits; allow a longer wait to measure its timeout", t.Host, r.Address, maxWait, phase)})
+			r.Findings = append(r.Findings, Finding{Severity: SevInfo, Code: "no-timeout-within-max-wait",
+				Message: fmt.Sprintf("%s [%s] kept the idle session open for %s at phase %s, the longest this probe waits; allow a longer wait to measure its timeout", t.Host, r.Address, maxWait, phase)})
 			if len(stray) > 0 {
 				rc := stray[len(stray)-1]
 				r.Reply = &rc
@@ -166,8 +166,8 @@ func (p *Prober) Timeout(ctx context.Context, t Target, phase string, opt Timeou
 		break
 	}
 	if len(stray) > 0 {
-		r.Findings = append(r.Findings, Finding{SevWarning, "unsolicited-reply",
-			fmt.Sprintf("%s sent %s during the idle wait at phase %s without being asked (%d in all); RFC 5321 §4.2 has a server reply only to commands. It was not taken as the close.",
+		r.Findings = append(r.Findings, Finding{Severity: SevWarning, Code: "unsolicited-reply",
+			Message: fmt.Sprintf("%s sent %s during the idle wait at phase %s without being asked (%d in all); RFC 5321 §4.2 has a server reply only to commands. It was not taken as the close.",
 				who(t, r.Address), stray[0].String(), phase, len(stray))})
 	}
 	keptOpen := false
@@ -216,14 +216,14 @@ func (p *Prober) Timeout(ctx context.Context, t Target, phase string, opt Timeou
 	}
 	r.setFailure(ServerTimeout, fmt.Sprintf("idle at phase %s, the server %s after %s", phase, what, fmtDur(idle)))
 	if idle < RFCServerTimeout {
-		r.Findings = append(r.Findings, Finding{SevWarning, "server-timeout-below-rfc",
-			fmt.Sprintf("%s drops a session idle at phase %s after %s; RFC 5321 §4.5.3.2.7 asks servers to wait at least 5 minutes",
+		r.Findings = append(r.Findings, Finding{Severity: SevWarning, Code: "server-timeout-below-rfc",
+			Message: fmt.Sprintf("%s drops a session idle at phase %s after %s; RFC 5321 §4.5.3.2.7 asks servers to wait at least 5 minutes",
 				who(t, r.Address), phase, fmtDur(idle))})
 	}
 	for name, pause := range opt.Pauses {
 		if applies(name, phase) && pause >= idle {
-			r.Findings = append(r.Findings, Finding{SevCritical, "pause-exceeds-server-timeout",
-				fmt.Sprintf("%s: the %s of %s would outlast the server's %s idle timeout at phase %s; shorten it below %s, or raise the server's timeout above %s (Postfix: postconf -e smtpd_timeout=%ds; postfix reload)",
+			r.Findings = append(r.Findings, Finding{Severity: SevCritical, Code: "pause-exceeds-server-timeout",
+				Message: fmt.Sprintf("%s: the %s of %s would outlast the server's %s idle timeout at phase %s; shorten it below %s, or raise the server's timeout above %s (Postfix: postconf -e smtpd_timeout=%ds; postfix reload)",
 					who(t, r.Address), name, pause, fmtDur(idle), phase, fmtDur(idle), pause, advisedServerTimeout(pause))})
 		}
 	}
@@ -288,10 +288,10 @@ func mergeBelowRFC(rs []Result, who string) {
 		rs[i].Findings = kept
 	}
 	if len(parts) > 1 {
-		rs[0].Findings = append(rs[0].Findings, Finding{SevWarning, "server-timeout-below-rfc",
-			fmt.Sprintf("%s drops idle sessions at %s; RFC 5321 §4.5.3.2.7 asks servers to wait at least 5 minutes", who, strings.Join(parts, ", "))})
+		rs[0].Findings = append(rs[0].Findings, Finding{Severity: SevWarning, Code: "server-timeout-below-rfc",
+			Message: fmt.Sprintf("%s drops idle sessions at %s; RFC 5321 §4.5.3.2.7 asks servers to wait at least 5 minutes", who, strings.Join(parts, ", "))})
 	} else if len(parts) == 1 {
-		rs[0].Findings = append(rs[0].Findings, Finding{SevWarning, "server-timeout-below-rfc",
-			fmt.Sprintf("%s drops a session idle at %s; RFC 5321 §4.5.3.2.7 asks servers to wait at least 5 minutes", who, parts[0])})
+		rs[0].Findings = append(rs[0].Findings, Finding{Severity: SevWarning, Code: "server-timeout-below-rfc",
+			Message: fmt.Sprintf("%s drops a session idle at %s; RFC 5321 §4.5.3.2.7 asks servers to wait at least 5 minutes", who, parts[0])})
 	}
 }
