@@ -61,6 +61,9 @@ type Event struct {
 	Count int           `json:"count,omitempty"` // writes a coalesced data event stands for
 	Reply *Reply        `json:"reply,omitempty"`
 	Last  time.Duration `json:"-"` // the last write of a coalesced event
+	// Pause names the pause a pause-start or pause-end event belongs to
+	// (Text says it with its length, for people).
+	Pause Pause `json:"-"`
 
 	chunk int    // a data run's chunk size
 	short bool   // the run ended with a shorter chunk
@@ -252,7 +255,7 @@ func (c *Conn) mergeData(e Event) bool {
 	switch {
 	case len(tail) == 0:
 	case len(tail) == 2 && tail[0].Kind == EvPauseStart && tail[1].Kind == EvPauseEnd &&
-		strings.HasPrefix(tail[0].Text, "chunk-pause "):
+		tail[0].Pause == ChunkPause:
 		gap = tail[0].Text
 	default:
 		return false
@@ -548,6 +551,23 @@ func (c *Conn) ReadReply(ctx context.Context, timeout time.Duration) (Reply, err
 	}
 }
 
+// Pause is the name of a pause in a session's timeline.
+type Pause string
+
+// The pauses a probe makes.
+const (
+	PauseBeforeData Pause = "pause-before-data" // after RCPT, before DATA
+	PauseAfterData  Pause = "pause-after-data"  // after the 354, before the body
+	ChunkPause      Pause = "chunk-pause"       // between body chunks
+	PauseQuiet      Pause = "quiet"             // a timeout probe's wait for the server to close
+)
+
+func (c *Conn) pauseEvent(kind EventKind, label Pause, text string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.eventLocked(Event{Kind: kind, Text: text, Pause: label})
+}
+
 // Cmd sends one command and reads its reply.
 func (c *Conn) Cmd(ctx context.Context, timeout time.Duration, line string) (Reply, error) {
 	if err := c.Send(ctx, timeout, line); err != nil {
@@ -561,9 +581,9 @@ func (c *Conn) Cmd(ctx context.Context, timeout time.Duration, line string) (Rep
 // as they happen and stay queued for ReadReply. If untilPeer is true the
 // pause ends early when the peer sends anything or closes; Pause reports
 // whether it did.
-func (c *Conn) Pause(ctx context.Context, label string, d time.Duration, untilPeer bool) (peerActed bool, err error) {
-	c.Event(EvPauseStart, fmt.Sprintf("%s %s", label, d))
-	defer func() { c.Event(EvPauseEnd, label) }()
+func (c *Conn) Pause(ctx context.Context, label Pause, d time.Duration, untilPeer bool) (peerActed bool, err error) {
+	c.pauseEvent(EvPauseStart, label, fmt.Sprintf("%s %s", label, d))
+	defer c.pauseEvent(EvPauseEnd, label, string(label))
 	t := time.NewTimer(d)
 	defer t.Stop()
 	for {

@@ -13,6 +13,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/smtpprobe/smtpprobe/dnscheck"
 )
 
 func (r *Result) timePhase(name string, d time.Duration) {
@@ -343,6 +345,21 @@ func capParam(caps []string, keyword string) (string, bool) {
 // every domain's postmaster, which RFC 5321 §4.5.1 requires a server to
 // accept.
 const Postmaster = "postmaster"
+
+// DefaultRecipient is the recipient a front end gives a probe of host
+// when the user names none: postmaster at host's domain, which RFC 5321
+// §4.5.1 requires to exist, or for an IP literal (or a name that is not
+// a domain) the bare Postmaster every server must accept.
+func DefaultRecipient(host string) string {
+	if _, ok := parseIP(host); ok {
+		return Postmaster
+	}
+	d, err := dnscheck.NormalizeDomain(host)
+	if err != nil {
+		return Postmaster
+	}
+	return Postmaster + "@" + d
+}
 
 // recipient returns to, or Postmaster when to is empty.
 func recipient(to string) string {

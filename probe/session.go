@@ -134,7 +134,7 @@ func (p *Prober) Session(ctx context.Context, t Target, opt SessionOptions) (r R
 		}
 	}
 	if opt.PauseBeforeData > 0 {
-		if _, err := d.c.Pause(ctx, "pause-before-data", opt.PauseBeforeData, false); err != nil {
+		if _, err := d.c.Pause(ctx, PauseBeforeData, opt.PauseBeforeData, false); err != nil {
 			return d.cut(err)
 		}
 	}
@@ -148,14 +148,14 @@ func (p *Prober) Session(ctx context.Context, t Target, opt SessionOptions) (r R
 		}
 	}
 	if opt.PauseAfterData > 0 {
-		if _, err := d.c.Pause(ctx, "pause-after-data", opt.PauseAfterData, false); err != nil {
+		if _, err := d.c.Pause(ctx, PauseAfterData, opt.PauseAfterData, false); err != nil {
 			return d.cut(err)
 		}
 	}
 	start := d.c.Since()
 	for off, ch := range chunks(msg, opt.ChunkSize) {
 		if off > 0 && opt.ChunkPause > 0 {
-			if _, err := d.c.Pause(ctx, "chunk-pause", opt.ChunkPause, false); err != nil {
+			if _, err := d.c.Pause(ctx, ChunkPause, opt.ChunkPause, false); err != nil {
 				return d.cut(err)
 			}
 		}
@@ -191,7 +191,7 @@ func (p *Prober) Session(ctx context.Context, t Target, opt SessionOptions) (r R
 // (RSET) and the session ended with QUIT, so nothing is delivered.
 func (d *dialogue) bdat(msg []byte, opt SessionOptions) error {
 	if opt.PauseAfterData > 0 {
-		if _, err := d.c.Pause(d.ctx, "pause-after-data", opt.PauseAfterData, false); err != nil {
+		if _, err := d.c.Pause(d.ctx, PauseAfterData, opt.PauseAfterData, false); err != nil {
 			_, err = d.cut(err)
 			return err
 		}
@@ -199,7 +199,7 @@ func (d *dialogue) bdat(msg []byte, opt SessionOptions) error {
 	for off, ch := range chunks(msg, opt.ChunkSize) {
 		last := off+len(ch) == len(msg)
 		if off > 0 && opt.ChunkPause > 0 {
-			if _, err := d.c.Pause(d.ctx, "chunk-pause", opt.ChunkPause, false); err != nil {
+			if _, err := d.c.Pause(d.ctx, ChunkPause, opt.ChunkPause, false); err != nil {
 				_, err = d.cut(err)
 				return err
 			}
@@ -337,9 +337,9 @@ func (d *dialogue) explainClose(opt SessionOptions) bool {
 		closeAt    time.Duration = -1
 		closeWhat  string
 		fin        bool
-		pause      string // the pause in progress
-		after      string // the pause that ended last, with nothing sent since
-		closePause string
+		pause      Pause // the pause in progress
+		after      Pause // the pause that ended last, with nothing sent since
+		closePause Pause
 		sending    bool                       // the body was being written
 		awaiting   = []string{"the greeting"} // commands awaiting their replies
 		doing      string                     // what the client was doing when the close came
@@ -366,7 +366,7 @@ func (d *dialogue) explainClose(opt SessionOptions) bool {
 				awaiting = awaiting[1:]
 			}
 		case EvPauseStart:
-			pause = strings.Fields(e.Text + " ")[0]
+			pause = e.Pause
 		case EvPauseEnd:
 			after, pause = pause, ""
 		case EvUnsolicited:
@@ -464,13 +464,13 @@ func (d *dialogue) peerSpoke(opt SessionOptions) bool {
 }
 
 // pauseLength returns the configured length of the named pause.
-func pauseLength(name string, opt SessionOptions) time.Duration {
+func pauseLength(name Pause, opt SessionOptions) time.Duration {
 	switch name {
-	case "pause-before-data":
+	case PauseBeforeData:
 		return opt.PauseBeforeData
-	case "pause-after-data":
+	case PauseAfterData:
 		return opt.PauseAfterData
-	case "chunk-pause":
+	case ChunkPause:
 		return opt.ChunkPause
 	}
 	return 0

@@ -143,7 +143,7 @@ func (p *Prober) Timeout(ctx context.Context, t Target, phase string, opt Timeou
 	)
 	quietEnd := d.c.Since() + maxWait
 	for {
-		acted, err := d.c.Pause(ctx, "quiet", max(quietEnd-d.c.Since(), 0), true)
+		acted, err := d.c.Pause(ctx, PauseQuiet, max(quietEnd-d.c.Since(), 0), true)
 		if err != nil {
 			r.setFailure(Classify(err), "run deadline: "+err.Error())
 			return r
@@ -221,7 +221,7 @@ func (p *Prober) Timeout(ctx context.Context, t Target, phase string, opt Timeou
 				who(t, r.Address), phase, fmtDur(idle))})
 	}
 	for name, pause := range opt.Pauses {
-		if applies(name, phase) && pause >= idle {
+		if applies(Pause(name), phase) && pause >= idle {
 			r.Findings = append(r.Findings, Finding{Severity: SevCritical, Code: "pause-exceeds-server-timeout",
 				Message: fmt.Sprintf("%s: the %s of %s would outlast the server's %s idle timeout at phase %s; shorten it below %s, or raise the server's timeout above %s (Postfix: postconf -e smtpd_timeout=%ds; postfix reload)",
 					who(t, r.Address), name, pause, fmtDur(idle), phase, fmtDur(idle), pause, advisedServerTimeout(pause))})
@@ -243,13 +243,13 @@ func advisedServerTimeout(pause time.Duration) int {
 }
 
 // applies reports whether a sender pause happens where phase goes quiet.
-func applies(pause, phase string) bool {
+func applies(pause Pause, phase string) bool {
 	switch pause {
-	case "pause-before-data":
+	case PauseBeforeData:
 		return phase == "rcpt"
-	case "pause-after-data":
+	case PauseAfterData:
 		return phase == "data"
-	case "chunk-pause":
+	case ChunkPause:
 		return phase == "body"
 	}
 	return false
