@@ -14,6 +14,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/smtpprobe/smtpprobe/mtu"
 )
 
 // Limits on what a peer may send. RFC 5321 §4.5.3.1.5 allows 512 octets per
@@ -408,7 +410,9 @@ func (c *Conn) readFailed(err error) {
 	eof := errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
 	var stateReset bool
 	if eof {
-		stateReset, _ = tcpReset(c.raw)
+		if sc, ok := c.raw.(syscall.Conn); ok {
+			stateReset, _ = mtu.Reset(sc)
+		}
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -495,7 +499,7 @@ func (c *Conn) write(ctx context.Context, timeout time.Duration, p []byte) error
 		return se
 	}
 	if err == nil {
-		quickAck(c)
+		c.quickAck()
 		return nil
 	}
 	switch {
@@ -677,7 +681,7 @@ func (c *Conn) StartTLS(ctx context.Context, timeout time.Duration, cfg *tls.Con
 		c.Event(EvError, "TLS handshake: "+err.Error())
 		return r, nil, &HandshakeError{Err: err}
 	}
-	quickAck(c)
+	c.quickAck()
 	st := tc.ConnectionState()
 	c.Event(EvTLS, fmt.Sprintf("%s %s", tls.VersionName(st.Version), tls.CipherSuiteName(st.CipherSuite)))
 	c.mu.Lock()
@@ -736,4 +740,14 @@ func errnoOf(err error) string {
 		return en.Error()
 	}
 	return err.Error()
+}
+
+// quickAck renews TCP_QUICKACK on the socket (mtu.QuickAck) after a
+// write or the TLS handshake, so that the peer's next segments are
+// acknowledged at once and a delayed ACK does not stall the timing of its
+// next reply.
+func (c *Conn) quickAck() {
+	if sc, ok := c.raw.(syscall.Conn); ok {
+		mtu.QuickAck(sc)
+	}
 }

@@ -7,7 +7,10 @@ import (
 	"iter"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
+
+	"github.com/smtpprobe/smtpprobe/mtu"
 )
 
 // SessionOptions script one synthetic mail transaction.
@@ -270,6 +273,36 @@ func queueID(rp Reply) string {
 		return strings.Fields(after + " ")[0]
 	}
 	return rp.Text
+}
+
+// waitAcked waits until TCP has acknowledged every byte written on c
+// (mtu.WaitAcked over TCP_INFO and SIOCOUTQ), the peer reset the
+// connection, the segments are lost (retransmissions without ACK
+// progress), or timeout passes. Where mtu cannot watch (off Linux) it
+// returns errors.ErrUnsupported.
+func waitAcked(ctx context.Context, c *Conn, timeout time.Duration) error {
+	sc, ok := c.Raw().(syscall.Conn)
+	if !ok {
+		return errors.ErrUnsupported
+	}
+	v, info, err := mtu.WaitAcked(ctx, sc, timeout)
+	switch {
+	case errors.Is(err, mtu.ErrClosed):
+		c.Event(EvRST, "connection reset before the data was acknowledged")
+		return fmt.Errorf("%w: before the data was acknowledged", ErrReset)
+	case err != nil:
+		return err
+	}
+	switch v {
+	case mtu.Delivered:
+		c.Event(EvData, fmt.Sprintf("all bytes acknowledged (TCP_INFO: %d bytes acked, %d retransmits)", info.BytesAcked, info.TotalRetrans))
+		return nil
+	case mtu.Lost:
+		c.Event(EvDeadline, fmt.Sprintf("segments lost: %d retransmits without ACK progress (snd_mss %d, pmtu %d)", info.TotalRetrans, info.SndMSS, info.PMTU))
+		return &LostError{Retransmits: info.TotalRetrans, SndMSS: info.SndMSS, PMTU: info.PMTU}
+	}
+	c.Event(EvDeadline, fmt.Sprintf("bytes still unacknowledged after %s (%d segments unacked)", timeout, info.Unacked))
+	return fmt.Errorf("body not acknowledged within %s: %w", timeout, ErrReplyTimeout)
 }
 
 // awaitAcked waits until TCP has acknowledged every byte written (TCP_INFO

@@ -1,9 +1,15 @@
 package mtu
 
 import (
+	"errors"
 	"fmt"
 	"time"
 )
+
+// ErrClosed is returned by Watch and WaitAcked when the connection was
+// closed (RST, or fully closed) before the watched bytes were
+// acknowledged.
+var ErrClosed = errors.New("mtu: connection closed before the data was acknowledged")
 
 // Verdict is Watch's answer.
 type Verdict int
