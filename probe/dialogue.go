@@ -89,6 +89,7 @@ type dialogue struct {
 	name string // the EHLO name
 
 	release func() // frees the Limiter slot
+	rcpts   map[string]string // RCPT TO line -> its recipient (rcptLine)
 }
 
 // begin connects to t; on failure it records the outcome in r and
@@ -154,7 +155,11 @@ func (d *dialogue) step(phases []string, lines ...string) ([]Reply, bool) {
 		if o, msg := replyOutcome(rp, wantCode(phase)); o != OK {
 			fail(i, o, msg)
 			if o == Rejected && !rp.Unsolicited {
-				d.noteRejection(phase, rp)
+				line := ""
+				if i < len(lines) {
+					line = lines[i]
+				}
+				d.noteRejection(phase, line, rp)
 			}
 			// The rest of a pipelined group is still owed (RFC 2920
 			// §3.1); read it so that a later QUIT gets its own reply.
@@ -190,15 +195,45 @@ func wantCode(phase string) int {
 	return 0
 }
 
-// noteRejection adds the findings a rejection calls for: greylisting is a
-// healthy server asking for a retry later, not a failure.
-func (d *dialogue) noteRejection(phase string, rp Reply) {
+// noteRejection adds the findings a rejection of line (sent in phase)
+// calls for: greylisting is a healthy server asking for a retry later,
+// not a failure; a recipient refused for good is the probe's own input
+// to change (rcptRefused).
+func (d *dialogue) noteRejection(phase, line string, rp Reply) {
+	if to, ok := d.rcpts[line]; ok && phase == "rcpt" && rp.Class() == 5 {
+		d.r.Findings = append(d.r.Findings, rcptRefused(who(d.t, d.r.Address), to, rp))
+	}
 	if !IsGreylisting(rp) {
 		return
 	}
 	d.r.Findings = append(d.r.Findings, Finding{Severity: SevInfo, Code: "greylisted",
 		Message: fmt.Sprintf("%s greylisted the probe at %s (%s): the server is healthy; a sender that retries after the server's greylisting delay will pass",
 			who(d.t, d.r.Address), phase, rp.String())})
+}
+
+// rcptLine is the RCPT TO command for the recipient to (RFC 5321
+// §4.1.1.3); the dialogue remembers which recipient it names, so that a
+// refusal can say which one it was.
+func (d *dialogue) rcptLine(to string) string {
+	line := "RCPT TO:<" + to + ">"
+	if d.rcpts == nil {
+		d.rcpts = map[string]string{}
+	}
+	d.rcpts[line] = to
+	return line
+}
+
+// OptionTo is the Finding.Option of the envelope recipient.
+const OptionTo = "to"
+
+// rcptRefused is the finding for a recipient that the server refused
+// with a 5yz reply to RCPT (RFC 5321 §4.1.1.3, §4.2.2: 550 mailbox
+// unavailable, 501 syntax, 553 name not allowed): the probe cannot go on
+// past RCPT until it is given a recipient the server accepts. Every probe
+// kind that sends RCPT (session, timeout, mtu) reports it the same way.
+func rcptRefused(who, to string, rp Reply) Finding {
+	return Finding{Severity: SevWarning, Code: "rcpt-refused", Option: OptionTo,
+		Message: fmt.Sprintf("%s refused the recipient <%s> (%s); give a recipient the server accepts", who, to, rp.String())}
 }
 
 // step1 is step for one command (or the greeting, with no line).
@@ -380,7 +415,7 @@ func (d *dialogue) envelope(from, to, last string) (Reply, bool) {
 	)
 	for _, s := range []struct{ phase, line string }{
 		{"mail", "MAIL FROM:<" + from + ">"},
-		{"rcpt", "RCPT TO:<" + to + ">"},
+		{"rcpt", d.rcptLine(to)},
 		{"data", "DATA"},
 	} {
 		if rp, ok = d.step1(s.phase, s.line); !ok || s.phase == last {

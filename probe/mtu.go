@@ -289,9 +289,10 @@ func (p *Prober) mtuOut(ctx context.Context, t Target, r *Result, lo, hi int, v6
 		// A session failed for a reason other than the path: say which.
 		fr := pf.r
 		r.Outcome, r.Error, r.FailedPhase, r.Reply, r.Timeline = fr.Outcome, "probe session: "+fr.Error, fr.FailedPhase, fr.Reply, fr.Timeline
-		if fr.Outcome == Rejected && fr.Reply != nil && fr.Reply.Class() == 5 && fr.FailedPhase == "rcpt" {
-			r.Findings = append(r.Findings, Finding{Severity: SevWarning, Code: "rcpt-refused",
-				Message: fmt.Sprintf("%s refused the recipient (%s); give a recipient the server accepts", who(t, r.Address), fr.Reply.String())})
+		for _, f := range fr.Findings {
+			if f.Code == "rcpt-refused" { // the probe session's noteRejection
+				r.Findings = append(r.Findings, f)
+			}
 		}
 		return false
 	case err != nil:

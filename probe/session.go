@@ -113,7 +113,7 @@ func (p *Prober) Session(ctx context.Context, t Target, opt SessionOptions) (r R
 	env := []string{mail}
 	phases := []string{"mail"}
 	for _, to := range rcpt {
-		env = append(env, "RCPT TO:<"+to+">")
+		env = append(env, d.rcptLine(to))
 		phases = append(phases, "rcpt")
 	}
 	withData := pipelining && !opt.BDAT && opt.PauseBeforeData == 0
