@@ -88,7 +88,7 @@ type dialogue struct {
 	rt   time.Duration
 	name string // the EHLO name
 
-	release func() // frees the Limiter slot
+	release func()            // frees the Limiter slot
 	rcpts   map[string]string // RCPT TO line -> its recipient (rcptLine)
 }
 
