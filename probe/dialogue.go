@@ -105,6 +105,7 @@ func (p *Prober) begin(ctx context.Context, t Target, r *Result) *dialogue {
 		release()
 		r.timePhase("connect", dialElapsed(err))
 		r.setFailureIn("connect", Classify(err), err.Error())
+		errors.As(err, &r.local)
 		return nil
 	}
 	r.timePhase("connect", c.Since())

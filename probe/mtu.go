@@ -184,7 +184,10 @@ func (c *roundClock) lossAfter(floor time.Duration, factor int) time.Duration {
 // Inbound, see mtuReverse.
 //
 // The error is non-nil only when this system cannot do it at all
-// (errors.ErrUnsupported off Linux, or the socket options are refused).
+// (errors.ErrUnsupported off Linux, or the socket options are refused),
+// for a *RangeError, or for a *LocalError: a probe session failed in this
+// host's socket layer (a clamp the kernel refused), which is no verdict
+// on the path.
 func (p *Prober) MTU(ctx context.Context, t Target, opt MTUOptions) (r Result, err error) {
 	r = newResult(t)
 	start := p.now()
@@ -230,6 +233,9 @@ func (p *Prober) MTU(ctx context.Context, t Target, opt MTUOptions) (r Result, e
 	if dir != DirectionIn {
 		if !p.mtuOut(ctx, t, &r, lo, hi, v6, opt) {
 			r.timePhase("mtu", p.now().Sub(start))
+			if r.local != nil {
+				return r, r.local
+			}
 			return r, nil
 		}
 	} else {
@@ -241,6 +247,9 @@ func (p *Prober) MTU(ctx context.Context, t Target, opt MTUOptions) (r Result, e
 		r.timePhase("mtu_in", p.now().Sub(rstart))
 	}
 	r.timePhase("mtu", p.now().Sub(start))
+	if r.local != nil {
+		return r, r.local
+	}
 	return r, nil
 }
 
@@ -288,6 +297,7 @@ func (p *Prober) mtuOut(ctx context.Context, t Target, r *Result, lo, hi int, v6
 	case errors.As(err, &pf):
 		// A session failed for a reason other than the path: say which.
 		fr := pf.r
+		r.local = fr.local
 		r.Outcome, r.Error, r.FailedPhase, r.Reply, r.Timeline = fr.Outcome, "probe session: "+fr.Error, fr.FailedPhase, fr.Reply, fr.Timeline
 		for _, f := range fr.Findings {
 			if f.Code == "rcpt-refused" { // the probe session's noteRejection
@@ -344,7 +354,7 @@ func (p *Prober) mtuRetry(ctx context.Context, t Target, size int, run func(cont
 	for attempt := 1; attempt <= 3; attempt++ {
 		pr, res = run(ctx)
 		pr.Attempts = attempt
-		if res.Outcome == OK || ctx.Err() != nil {
+		if res.Outcome == OK || ctx.Err() != nil || res.local != nil {
 			return pr, res
 		}
 		switch res.Outcome {

@@ -162,6 +162,9 @@ func (p *Prober) mtuReverse(ctx context.Context, t Target, r *Result, lo, hi int
 // other than the path; the outbound verdict, if any, stands.
 func (p *Prober) reverseFailed(t Target, r *Result, fr *Result) {
 	r.MTUInfo.Reverse.Verdict = ""
+	if r.local == nil {
+		r.local = fr.local
+	}
 	if r.Outcome == OK {
 		r.Outcome, r.Error, r.FailedPhase = fr.Outcome, "inbound probe session: "+fr.Error, fr.FailedPhase
 		if fr.Reply != nil {

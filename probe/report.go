@@ -134,8 +134,10 @@ func (p *Prober) MX(ctx context.Context, res *dnscheck.Resolver, domain string, 
 // at once, with reverse DNS beside each unless opt.NoPTR. target is a
 // domain (its MX, or the implicit MX of a host name, RFC 5321 §5.1) or an
 // IP literal. The report's outcome is the worst of the results. Errors
-// are for bad input, cancellation, and a *PolicyError when p.Allow
-// refuses one of the resolved addresses (then no session is started).
+// are for bad input, cancellation, a *PolicyError when p.Allow refuses
+// one of the resolved addresses (then no session is started), and a
+// *LocalError when a session failed in this host's own socket layer
+// (the report is then returned too, but says nothing about the servers).
 func (p *Prober) Run(ctx context.Context, res *dnscheck.Resolver, command, target string, opt RunOptions, fn func(context.Context, Target) []Result) (*Report, error) {
 	started := p.now()
 	if p.RootCAs == nil {
@@ -186,6 +188,13 @@ func (p *Prober) Run(ctx context.Context, res *dnscheck.Resolver, command, targe
 			rep.Findings = append(rep.Findings, r.Findings...)
 		}
 		rep.Outcome = Worst(outs...)
+		for _, r := range rep.Results {
+			if r.local != nil && ctx.Err() == nil {
+				SortFindings(rep.Findings)
+				rep.DurationMS = p.now().Sub(started).Milliseconds()
+				return rep, r.local
+			}
+		}
 	}
 	SortFindings(rep.Findings)
 	rep.DurationMS = p.now().Sub(started).Milliseconds()

@@ -50,7 +50,15 @@ type Result struct {
 	TCP      *TCPStats `json:"tcp,omitempty"` // TCP_INFO when the session ended (evidence.go)
 	Timeline []Event   `json:"timeline"`
 	Findings []Finding `json:"-"`
+
+	local *LocalError // this host's socket layer failed (LocalFailure)
 }
+
+// LocalFailure is the *LocalError that ended the probe, if this host's
+// own socket layer failed rather than the network or the peer; the
+// result's Outcome then says nothing about the server, and Run returns
+// the error.
+func (r *Result) LocalFailure() *LocalError { return r.local }
 
 func newResult(t Target) Result {
 	r := Result{Host: t.Host, Address: t.Addr.Addr().String(), Port: t.Addr.Port(),

@@ -66,11 +66,15 @@ func (e *CapabilityError) Error() string {
 // pauses, the body in chunks, and then either the final dot (Deliver) or
 // an abandoned transaction once every byte is acknowledged. The timeline
 // records everything the wire did. The error is non-nil only for a
-// *CapabilityError or a cancelled ctx.
+// *CapabilityError, a *LocalError (this host's socket layer failed) or a
+// cancelled ctx.
 func (p *Prober) Session(ctx context.Context, t Target, opt SessionOptions) (r Result, err error) {
 	r = newResult(t)
 	d := p.begin(ctx, t, &r)
 	if d == nil {
+		if r.local != nil && ctx.Err() == nil {
+			return r, r.local
+		}
 		return r, ctx.Err()
 	}
 	defer d.end()
