@@ -41,7 +41,8 @@ const (
 	SeverityCritical = "critical"
 )
 
-// Outcomes of an MXReport, named as in the DESIGN taxonomy.
+// Outcomes of an MXReport, named as probe's outcomes (probe.Outcome):
+// null-mx is RFC 7505's "MX 0 .".
 const (
 	OutcomeOK       = "ok"
 	OutcomeDNSError = "dns-error"

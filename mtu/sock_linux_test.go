@@ -410,7 +410,7 @@ func run(t testing.TB, name string, args ...string) {
 
 // netns creates a namespace with lo up and a veth pair v0/v1, v0 with MTU
 // 1400 and 198.18.0.1/24, 2001:db8::1/64 (RFC 2544 and documentation
-// ranges, DESIGN §5), and deletes it at cleanup.
+// ranges, RFC 2544 and RFC 3849), and deletes it at cleanup.
 func netns(t *testing.T) string {
 	t.Helper()
 	b := make([]byte, 4)

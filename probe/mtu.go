@@ -14,7 +14,7 @@ import (
 	"github.com/smtpprobe/smtpprobe/mtu"
 )
 
-// Path MTU verdicts (DESIGN §2, §3).
+// Path MTU verdicts: an mtu result's "verdict" (README, "mtu" and "JSON").
 const (
 	VerdictNoBottleneck = "no-bottleneck"
 	VerdictPMTUDWorking = "pmtud-working"

@@ -3,7 +3,7 @@ package probe
 import "github.com/smtpprobe/smtpprobe/dnscheck"
 
 // Outcome is the classification of one probe step, shared by text, JSON and
-// metrics output. The names are a stable interface (DESIGN §2).
+// metrics output. The names are a stable interface (see the package doc).
 type Outcome string
 
 // The outcome taxonomy.
@@ -60,7 +60,8 @@ func Worst(outcomes ...Outcome) Outcome {
 // Status is a monitoring status with the Nagios plugin exit codes.
 type Status int
 
-// Nagios plugin statuses; the value is the process exit code (DESIGN §3).
+// Nagios plugin statuses; the value is the process exit code (README,
+// "Exit codes"; the package doc).
 const (
 	StatusOK       Status = 0
 	StatusWarning  Status = 1

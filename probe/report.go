@@ -13,7 +13,7 @@ import (
 )
 
 // Report is the result of one run of a command: one JSON document
-// (DESIGN §3).
+// (README, "JSON"; the package doc).
 type Report struct {
 	Command    string    `json:"command"`
 	Target     string    `json:"target"`
@@ -54,7 +54,7 @@ func NewCheckSummary(target, module, command string, rep *Report, err error) Che
 
 // Status maps the report to a monitoring status: CRITICAL when no address
 // is usable (or the domain has no usable MX at all), WARNING when some are
-// not, and the findings' severities on top (DESIGN §3). An address whose
+// not, and the findings' severities on top (see the package doc). An address whose
 // only failure is a transient rejection (a 4yz reply, such as
 // greylisting) is degraded, not down: a report whose failures are all
 // transient is WARNING, not CRITICAL. A critical Transient threshold
