@@ -77,6 +77,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case "demo":
 		code, err = runDemo(ctx, rest, stdout, stderr)
 	case "help", "-h", "--help":
+		if len(rest) > 0 && rest[0] == "config" {
+			return exitOf(helpConfig(stdout))
+		}
 		if len(rest) > 0 {
 			return run(ctx, []string{rest[0], "--help"}, stdout, stderr)
 		}
