@@ -90,6 +90,7 @@ type dialogue struct {
 
 	release func()            // frees the Limiter slot
 	rcpts   map[string]string // RCPT TO line -> its recipient (rcptLine)
+	inData  bool              // a pipelined DATA got its 354 after the group failed
 }
 
 // begin connects to t; on failure it records the outcome in r and
@@ -167,8 +168,15 @@ func (d *dialogue) step(phases []string, lines ...string) ([]Reply, bool) {
 			// Those replies go to the timeline; the result keeps the
 			// one that failed.
 			for j := i + 1; j < n && !rp.Unsolicited; j++ {
-				if _, err := c.ReadReply(d.ctx, QuitTimeout); err != nil {
+				late, err := c.ReadReply(d.ctx, QuitTimeout)
+				if err != nil {
 					break
+				}
+				if j < len(phases) && phases[j] == "data" && late.Code == 354 {
+					// The server now reads message text: a QUIT
+					// would be a line of the body (RFC 5321
+					// §4.1.1.4), so quit sends none.
+					d.inData = true
 				}
 			}
 			return replies, false
@@ -248,9 +256,11 @@ func (d *dialogue) step1(phase string, line ...string) (Reply, bool) {
 
 // quit says QUIT after a failure, as RFC 5321 §3.1 and §4.1.1.10 ask,
 // when the server is still talking; its reply is not judged and is
-// awaited for QuitTimeout at most.
+// awaited for QuitTimeout at most. After a pipelined DATA's 354 the server
+// reads message text, so the session just ends (the message is never
+// completed, nothing is delivered).
 func (d *dialogue) quit() {
-	if d.r.Reply != nil && !d.r.Reply.Unsolicited && d.c.readDone() == nil {
+	if d.r.Reply != nil && !d.r.Reply.Unsolicited && d.c.readDone() == nil && !d.inData {
 		_, _ = d.c.Cmd(d.ctx, min(d.rt, QuitTimeout), "QUIT")
 	}
 }

@@ -65,7 +65,11 @@ func TestRcptRefusedEveryCommand(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 			defer cancel()
+			start := time.Now()
 			rs := tc.run(ctx)
+			if took := time.Since(start); took > 1500*time.Millisecond {
+				t.Errorf("%s took %s, want well under QuitTimeout (no QUIT sent into DATA, no reply awaited)", tc.name, took)
+			}
 			if len(rs) != len(tc.want) {
 				t.Fatalf("%s: %d results, want %d", tc.name, len(rs), len(tc.want))
 			}
