@@ -566,6 +566,20 @@ const (
 	PauseQuiet      Pause = "quiet"             // a timeout probe's wait for the server to close
 )
 
+// Option is the run option that sets the pause, as a Finding.Option
+// ("pause_before_data"), or "" for a pause no option sets.
+func (p Pause) Option() string {
+	switch p {
+	case PauseBeforeData:
+		return "pause_before_data"
+	case PauseAfterData:
+		return "pause_after_data"
+	case ChunkPause:
+		return "chunk_pause"
+	}
+	return ""
+}
+
 func (c *Conn) pauseEvent(kind EventKind, label Pause, text string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -222,7 +222,7 @@ func (p *Prober) Timeout(ctx context.Context, t Target, phase string, opt Timeou
 	}
 	for name, pause := range opt.Pauses {
 		if applies(Pause(name), phase) && pause >= idle {
-			r.Findings = append(r.Findings, Finding{Severity: SevCritical, Code: "pause-exceeds-server-timeout",
+			r.Findings = append(r.Findings, Finding{Severity: SevCritical, Code: "pause-exceeds-server-timeout", Option: Pause(name).Option(),
 				Message: fmt.Sprintf("%s: the %s of %s would outlast the server's %s idle timeout at phase %s; shorten it below %s, or raise the server's timeout above %s (Postfix: postconf -e smtpd_timeout=%ds; postfix reload)",
 					who(t, r.Address), name, pause, fmtDur(idle), phase, fmtDur(idle), pause, advisedServerTimeout(pause))})
 		}

@@ -191,6 +191,23 @@ func TestMergeData(t *testing.T) {
 	}
 }
 
+func TestPauseOption(t *testing.T) {
+	for _, tc := range []struct {
+		p    Pause
+		want string
+	}{
+		{PauseBeforeData, "pause_before_data"},
+		{PauseAfterData, "pause_after_data"},
+		{ChunkPause, "chunk_pause"},
+		{PauseQuiet, ""},
+		{"other", ""},
+	} {
+		if got := tc.p.Option(); got != tc.want {
+			t.Errorf("Pause(%q).Option() = %q, want %q", tc.p, got, tc.want)
+		}
+	}
+}
+
 // Only a chunk pause, told by the event's Pause label and not by its
 // text, joins the writes on either side into one data event.
 func TestMergeDataPauseLabel(t *testing.T) {
