@@ -354,7 +354,7 @@ func tlsReached(r *Result, noStartTLS bool) (offered, ok, known bool) {
 func applyPolicy(rep *Report, noStartTLS bool, now time.Time) []Finding {
 	var fs []Finding
 	add := func(sev, code, format string, args ...any) {
-		fs = append(fs, Finding{sev, code, fmt.Sprintf(format, args...)})
+		fs = append(fs, Finding{Severity: sev, Code: code, Message: fmt.Sprintf(format, args...)})
 	}
 	pol := rep.Policy
 	var sts *mtasts.Policy
@@ -488,9 +488,9 @@ func comparePolicy(base, cur *Report) []Finding {
 			if why == "" {
 				why = "the TXT record is gone"
 			}
-			fs = append(fs, Finding{SevCritical, "regression-mta-sts-policy", fmt.Sprintf("%s: the MTA-STS policy (%s mode) is no longer available: %s", cur.Target, b.MTASTS.Mode, why)})
+			fs = append(fs, Finding{Severity: SevCritical, Code: "regression-mta-sts-policy", Message: fmt.Sprintf("%s: the MTA-STS policy (%s mode) is no longer available: %s", cur.Target, b.MTASTS.Mode, why)})
 		case b.MTASTS.Mode != c.MTASTS.Mode || !slices.Equal(b.MTASTS.MX, c.MTASTS.MX):
-			fs = append(fs, Finding{SevCritical, "regression-mta-sts-policy", fmt.Sprintf("%s: the MTA-STS policy changed from %s mode (mx %s) to %s mode (mx %s)",
+			fs = append(fs, Finding{Severity: SevCritical, Code: "regression-mta-sts-policy", Message: fmt.Sprintf("%s: the MTA-STS policy changed from %s mode (mx %s) to %s mode (mx %s)",
 				cur.Target, b.MTASTS.Mode, strings.Join(b.MTASTS.MX, ", "), c.MTASTS.Mode, strings.Join(c.MTASTS.MX, ", "))})
 		}
 	}
@@ -511,7 +511,7 @@ func comparePolicy(base, cur *Report) []Finding {
 			} else if c.DANE != nil && c.DANE.NotEnforced != "" {
 				why = c.DANE.NotEnforced
 			}
-			fs = append(fs, Finding{SevCritical, "regression-dane-match", fmt.Sprintf("%s: TLSA record %s matched before, and nothing matches now (%s)", c.label(), b.DANE.MatchedRecord, why)})
+			fs = append(fs, Finding{Severity: SevCritical, Code: "regression-dane-match", Message: fmt.Sprintf("%s: TLSA record %s matched before, and nothing matches now (%s)", c.label(), b.DANE.MatchedRecord, why)})
 		}
 	}
 	return fs
