@@ -248,7 +248,7 @@ func TestE2EPolicy(t *testing.T) {
 	t.Run("prom", func(t *testing.T) {
 		for domain, want := range map[string]string{"dane-ok.sec.lab.example": "1", "dane-bad.sec.lab.example": "0"} {
 			r := runMXBinary(t, l, bin, domain, "--format", "prom", "--resolver", resolver+":53", "--connect-timeout", "2s", "--timeout", "10s")
-			series := `smtpprobe_dane_match{address="198.18.3.10",command="mx",host="mx-` + strings.TrimSuffix(strings.TrimPrefix(domain, "dane-"), ".sec.lab.example") + `.sec.lab.example",idle_phase="",module="",target="` + domain + `"} ` + want
+			series := `smtpprobe_dane_match{address="198.18.3.10",command="mx",host="mx-` + strings.TrimSuffix(strings.TrimPrefix(domain, "dane-"), ".sec.lab.example") + `.sec.lab.example",idle_phase="",module="",port="25",target="` + domain + `"} ` + want
 			if !strings.Contains(r.stdout, series) {
 				t.Errorf("mx(%s) = exit %d\n%s\nwant %s", r.in, r.exit, r.stdout, series)
 			}
