@@ -46,7 +46,7 @@ func policyText(w io.Writer, p *probe.PolicyReport) {
 	if p.MXSecure {
 		printf(w, "  dnssec:  MX records validated\n")
 	} else {
-		printf(w, "  dnssec:  MX records not validated (DANE does not apply)\n")
+		printf(w, "  dnssec:  MX records not validated\n")
 	}
 }
 

@@ -40,7 +40,7 @@ func TestPolicyText(t *testing.T) {
 	rep.Policy = &probe.PolicyReport{Domain: "example.com", MTASTS: probe.MTASTSReport{ID: "1", FetchError: "https://mta-sts.example.com/.well-known/mta-sts.txt: connection refused"}}
 	b.Reset()
 	Text(&b, rep, Options{})
-	if want := "  mta-sts: TXT id 1, no policy: https://mta-sts.example.com/.well-known/mta-sts.txt: connection refused\n  tls-rpt: none\n  dnssec:  MX records not validated (DANE does not apply)\n"; !strings.Contains(b.String(), want) {
+	if want := "  mta-sts: TXT id 1, no policy: https://mta-sts.example.com/.well-known/mta-sts.txt: connection refused\n  tls-rpt: none\n  dnssec:  MX records not validated\n"; !strings.Contains(b.String(), want) {
 		t.Errorf("Text() =\n%s\nwant it to contain %q", b.String(), want)
 	}
 }
