@@ -12,7 +12,7 @@
 #   198.18.3.30  2001:db8:3::30  nothing listens                      -> refused (RST)
 #   198.18.3.40  2001:db8:3::40  Postfix smtpd that rejects EHLO/HELO -> rejected (5xx)
 #   198.18.3.53  2001:db8:3::53  dnsmasq serving lab.example
-#   198.18.3.54-.64, ::54, ::55  DNSSEC, validating unbound (LAB_POLICY_DNS), MTA-STS (policy.sh)
+#   198.18.3.41-.65, ::54, ::55  no-STARTTLS Postfix, DNSSEC, validating unbound (LAB_POLICY_DNS), MTA-STS (policy.sh)
 # 198.18.99.1 / 2001:db8:99::1 (unreachable.lab.example) have no route on r1 -> ICMP unreachable.
 #
 # Usage:
@@ -469,6 +469,7 @@ write_postfix_config() {
 		[2001:db8:3::10]:smtp inet  n - n - - smtpd
 		198.18.3.40:smtp      inet  n - n - - smtpd $rejectopts
 		[2001:db8:3::40]:smtp inet  n - n - - smtpd $rejectopts
+		198.18.3.41:smtp      inet  n - n - - smtpd -o syslog_name=postfix/notls -o smtpd_tls_security_level=none
 		pickup    unix  n       -       n       60      1       pickup
 		cleanup   unix  n       -       n       -       0       cleanup
 		qmgr      unix  n       -       n       300     1       qmgr

@@ -13,6 +13,7 @@
 #   198.18.3.60-.63              openssl s_server -WWW, one MTA-STS policy each (port 443), with a
 #                                certificate from the lab intermediate CA (trusted via LAB_TLS_CERT)
 #   198.18.3.64                  mta-sts host with nothing listening (policy fetch fails)
+#   198.18.3.41                  lab.sh's Postfix smtpd without STARTTLS (smtpd_tls_security_level=none)
 #
 # Mail domains (MX -> Postfix at 198.18.3.10, whose certificate names mx1.lab.example only):
 #   dane-ok.sec.lab.example        MX mx-ok.sec.lab.example, TLSA 3 1 1 = Postfix's key (match)
@@ -23,7 +24,10 @@
 #   sts-badcert.plain.lab.example  MX nocert.plain.lab.example, enforce, mx: *.plain.lab.example
 #   sts-testing.plain.lab.example  MX nocert.plain.lab.example, testing, mx: *.plain.lab.example
 #   sts-nofetch.plain.lab.example  MX mx1.lab.example, TXT record, policy host refuses port 443
+#   dane-notls.sec.lab.example     MX mx-notls.sec.lab.example (no STARTTLS), TLSA 3 1 1
+#   sts-notls.plain.lab.example    MX notls.plain.lab.example (no STARTTLS), enforce, mx: *.plain.lab.example
 #   opportunistic.plain.lab.example MX nocert.plain.lab.example, no policy at all
+#   cleartext.plain.lab.example    MX notls.plain.lab.example (no STARTTLS), no policy at all
 #   insecure-mx.plain.lab.example  MX mx-bad.sec.lab.example: secure TLSA (mismatch) behind an
 #                                  unsigned MX RRset, which senders do not use (RFC 7672 §2.2.1)
 
@@ -39,11 +43,13 @@ POLICY_STS=(
 	"sts-badcert:62:enforce:*.plain.lab.example"
 	"sts-testing:63:testing:*.plain.lab.example"
 	"sts-nofetch:64:-:"
+	"sts-notls:65:enforce:*.plain.lab.example"
 )
+POLICY_NOTLS4=198.18.3.41
 
 # policy_addrs: the addresses lab.sh puts on the server's interface.
 policy_addrs() {
-	printf '%s\n' "$POLICY_AUTH4/24" "$POLICY_AUTH6/64" "$POLICY_DNS4/24" "$POLICY_DNS6/64"
+	printf '%s\n' "$POLICY_NOTLS4/24" "$POLICY_AUTH4/24" "$POLICY_AUTH6/64" "$POLICY_DNS4/24" "$POLICY_DNS6/64"
 	local s
 	for s in "${POLICY_STS[@]}"; do
 		IFS=: read -r _ last _ _ <<<"$s"
@@ -93,6 +99,9 @@ policy_zones() {
 		dane-bad IN MX 10 mx-bad
 		mx-bad IN A 198.18.3.10
 		_25._tcp.mx-bad IN TLSA 3 1 1 $bad
+		dane-notls IN MX 10 mx-notls
+		mx-notls IN A $POLICY_NOTLS4
+		_25._tcp.mx-notls IN TLSA 3 1 1 $good
 	EOF
 	{
 		cat <<-EOF
@@ -103,6 +112,8 @@ policy_zones() {
 			ns IN A $POLICY_AUTH4
 			mx IN A 198.18.3.10
 			nocert IN A 198.18.3.10
+			notls IN A $POLICY_NOTLS4
+			cleartext IN MX 10 notls
 			dane-unsigned IN MX 10 mx
 			_25._tcp.mx IN TLSA 3 1 1 $good
 			opportunistic IN MX 10 nocert
@@ -113,6 +124,7 @@ policy_zones() {
 			IFS=: read -r name last _ _ <<<"$s"
 			case $name in
 			sts-badcert | sts-testing) printf '%s IN MX 10 nocert\n' "$name" ;;
+			sts-notls) printf '%s IN MX 10 notls\n' "$name" ;;
 			*) printf '%s IN MX 10 mx1.lab.example.\n' "$name" ;;
 			esac
 			printf '_mta-sts.%s IN TXT "v=STSv1; id=20261202T%s;"\n' "$name" "$last"
@@ -240,6 +252,7 @@ policy_up() {
 		(cd "$pd/www/$name" && exec ip netns exec "$ns" openssl s_server -quiet -WWW -accept "198.18.3.$last:443" \
 			-cert "$pd/mta-sts.crt" -key "$pd/mta-sts.key" -cert_chain "$d/tls/inter.crt") </dev/null >"$pd/$name.log" 2>&1 3>&- &
 	done
+	wait_until 100 0.1 nsx "$ns" timeout 1 bash -c "exec 5<>/dev/tcp/$POLICY_NOTLS4/25" 2>/dev/null || die "postfix does not answer on [$POLICY_NOTLS4]:25"
 	for a in "$POLICY_AUTH4" "$POLICY_DNS4"; do
 		wait_until 100 0.1 nsx "$ns" timeout 1 bash -c "exec 5<>/dev/tcp/$a/53" 2>/dev/null || die "unbound does not answer on [$a]:53"
 	done
