@@ -75,6 +75,8 @@ type TLSRPTReport struct {
 	TXT   []string `json:"txt,omitempty"`
 	RUA   []string `json:"rua,omitempty"`
 	Error string   `json:"error,omitempty"` // why no record was used; empty when there is none at all
+
+	dnsFail bool // Error is the lookup's failure, not the record's
 }
 
 // DANEReport is the DANE state of one result's MX host (JSON "dane").
@@ -145,7 +147,7 @@ func (p *Prober) lookupPolicy(ctx context.Context, res *dnscheck.Resolver, rep *
 			rep.TLSRPT.RUA = l.Record.RUA
 		case errors.Is(l.Err, tlsrpt.ErrNoRecord) && !l.DNSFail:
 		default:
-			rep.TLSRPT.Error = l.Err.Error()
+			rep.TLSRPT.Error, rep.TLSRPT.dnsFail = l.Err.Error(), l.DNSFail
 		}
 	}()
 	l, err := mtasts.LookupRecord(ctx, res, rep.Domain)
@@ -381,6 +383,8 @@ func applyPolicy(rep *Report, noStartTLS bool, now time.Time) []Finding {
 				pol.Domain, sts.Mode, pol.MTASTS.ID, units.Setting(time.Duration(sts.MaxAge)*time.Second), strings.Join(sts.MX, ", "))
 		}
 		switch {
+		case pol.TLSRPT.Error != "" && pol.TLSRPT.dnsFail:
+			add(SevInfo, "tls-rpt-lookup-failed", "%s: the _smtp._tls lookup failed (%s); whether senders send TLS reports is unknown", pol.Domain, pol.TLSRPT.Error)
 		case pol.TLSRPT.Error != "":
 			add(SevWarning, "tls-rpt-invalid", "%s: the _smtp._tls record is not usable (%s); senders send no TLS reports (RFC 8460 §3)", pol.Domain, pol.TLSRPT.Error)
 		case len(pol.TLSRPT.RUA) > 0:

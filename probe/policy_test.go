@@ -120,6 +120,12 @@ func TestApplyPolicy(t *testing.T) {
 		{"DANE only PKIX-EE", nil, withDANE(res("verified"), true, dane.Record{Usage: 1, Selector: 1, MatchingType: 1, Data: spki311(cert).Data}),
 			[]string{"warning dane-unusable"}, StatusWarning, "RFC 7672 §3.1.3"},
 		{"TLSA not validated", nil, withDANE(res("unverified"), false, spki311(other)), []string{"info dane-not-validated"}, StatusOK, ""},
+		{"TLS-RPT", &PolicyReport{Domain: "example.com", TLSRPT: TLSRPTReport{RUA: []string{"mailto:r@example.com"}}}, res("verified"),
+			[]string{"info tls-rpt"}, StatusOK, ""},
+		{"TLS-RPT invalid", &PolicyReport{Domain: "example.com", TLSRPT: TLSRPTReport{Error: "TLS-RPT record: has no rua field"}}, res("verified"),
+			[]string{"warning tls-rpt-invalid"}, StatusWarning, "no rua"},
+		{"TLS-RPT lookup failed", &PolicyReport{Domain: "example.com", TLSRPT: TLSRPTReport{Error: "SERVFAIL", dnsFail: true}}, res("verified"),
+			[]string{"info tls-rpt-lookup-failed"}, StatusOK, ""},
 		{"enforce and DANE mismatch", sts(mtasts.ModeEnforce, "mx.example.com"), withDANE(res("verified"), true, spki311(other)),
 			[]string{"info mta-sts-policy", "critical dane-mismatch"}, StatusCritical, "no TLSA record matches"},
 	} {
