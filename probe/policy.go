@@ -255,16 +255,17 @@ func (p *Prober) lookupDANE(ctx context.Context, res *dnscheck.Resolver, rep *Re
 		d          DANEReport
 		addrSecure bool
 	}
-	hosts := map[string]*hostDANE{}
+	var names []string
 	for _, r := range rep.Results {
-		if _, literal := parseIP(r.Host); !literal && r.Host != "" {
-			hosts[r.Host] = nil
+		if _, literal := parseIP(r.Host); !literal && r.Host != "" && !slices.Contains(names, r.Host) {
+			names = append(names, r.Host)
 		}
 	}
+	hosts := map[string]*hostDANE{}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, 4)
-	for h := range hosts {
+	for _, h := range names {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

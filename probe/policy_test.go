@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	mdns "github.com/miekg/dns"
 	"github.com/smtpprobe/smtpprobe/dnscheck"
 	"github.com/smtpprobe/smtpprobe/dnscheck/dane"
 	"github.com/smtpprobe/smtpprobe/dnscheck/mtasts"
@@ -246,5 +247,95 @@ func TestPolicyDial(t *testing.T) {
 	}
 	if dns.Queries() == 0 {
 		t.Errorf("the policy host was not resolved through the run's resolver")
+	}
+}
+
+// adServer answers from rrs like a validating resolver: the AD bit on
+// answers (and denials) for names under secure.example. when the query
+// has the DO bit (RFC 3225, RFC 6840 §5.7).
+func adServer(t *testing.T, lines ...string) string {
+	t.Helper()
+	rrs := map[string][]mdns.RR{}
+	for _, l := range lines {
+		rr, err := mdns.NewRR(l)
+		if err != nil {
+			t.Fatal(err)
+		}
+		k := strings.ToLower(rr.Header().Name) + "/" + mdns.TypeToString[rr.Header().Rrtype]
+		rrs[k] = append(rrs[k], rr)
+	}
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &mdns.Server{PacketConn: pc, Handler: mdns.HandlerFunc(func(w mdns.ResponseWriter, q *mdns.Msg) {
+		m := new(mdns.Msg)
+		m.SetReply(q)
+		qq := q.Question[0]
+		m.Answer = rrs[strings.ToLower(qq.Name)+"/"+mdns.TypeToString[qq.Qtype]]
+		if opt := q.IsEdns0(); opt != nil && opt.Do() && mdns.IsSubDomain("secure.example.", qq.Name) {
+			m.AuthenticatedData = true
+		}
+		_ = w.WriteMsg(m)
+	})}
+	started := make(chan struct{})
+	srv.NotifyStartedFunc = func() { close(started) }
+	go srv.ActivateAndServe()
+	<-started
+	t.Cleanup(func() { srv.Shutdown() })
+	return pc.LocalAddr().String()
+}
+
+// TestLookupDANE: TLSA records are used only when the MX RRset, the
+// host's addresses and the TLSA answer are all validated (RFC 7672 §2.2).
+func TestLookupDANE(t *testing.T) {
+	tlsa := "3 1 1 " + strings.Repeat("ab", 32)
+	addr := adServer(t,
+		"mx.secure.example. 60 IN A 192.0.2.1",
+		"_25._tcp.mx.secure.example. 60 IN TLSA "+tlsa,
+		"mx.plain.example. 60 IN A 192.0.2.2",
+		"_25._tcp.mx.plain.example. 60 IN TLSA "+tlsa,
+		"none.secure.example. 60 IN A 192.0.2.3",
+	)
+	res := &dnscheck.Resolver{Servers: []string{addr}}
+	pref := 10
+	results := func() []Result {
+		var rs []Result
+		for _, h := range []string{"mx.secure.example", "mx.plain.example", "none.secure.example", "mx.secure.example"} {
+			rs = append(rs, Result{Host: h, Address: "192.0.2.1", Preference: &pref})
+		}
+		return rs
+	}
+	p := &Prober{}
+	for _, tc := range []struct {
+		mxSecure bool
+		want     []string // per result: "enforced", "not: <substring>", "none"
+	}{
+		{true, []string{"enforced", "not: not DNSSEC-validated (an unsigned zone", "none", "enforced"}},
+		{false, []string{"not: MX records are not DNSSEC-validated", "not: not DNSSEC-validated (an unsigned zone", "none", "not: MX records"}},
+	} {
+		rep := &Report{Policy: &PolicyReport{Domain: "example", MXSecure: tc.mxSecure}, Results: results()}
+		p.lookupDANE(context.Background(), res, rep)
+		for i, r := range rep.Results {
+			got := "none"
+			switch d := r.DANE; {
+			case d == nil:
+			case d.Enforced:
+				got = "enforced"
+			default:
+				got = "not: " + d.NotEnforced
+			}
+			w := tc.want[i]
+			bad := got != w
+			if sub, ok := strings.CutPrefix(w, "not: "); ok {
+				bad = !strings.HasPrefix(got, "not: ") || !strings.Contains(got, sub)
+			}
+			if bad {
+				t.Errorf("MX secure %v: %s DANE = %q, want %q", tc.mxSecure, r.Host, got, w)
+			}
+			if r.DANE != nil && (len(r.DANE.Records) != 1 || r.DANE.Records[0].String() != tlsa) {
+				t.Errorf("%s TLSA records = %v, want [%s]", r.Host, r.DANE.Records, tlsa)
+			}
+		}
 	}
 }
