@@ -4,8 +4,8 @@
 // module of the configuration and answers with the run's metrics
 // (probe/render/prom), or with debug=true the probe's log, timeline and
 // metrics as text; /metrics has the exporter's own; / is an HTML page of
-// the modules and the recent probes; POST /-/reload reloads the
-// configuration (Reload).
+// the modules and the recent probes, whose debug text /logs?id=N keeps;
+// POST /-/reload reloads the configuration (Reload).
 //
 // A probe that the scrape deadline cuts short is not a failure of the
 // target: it is exported with smtpprobe_status 3 (UNKNOWN) and
