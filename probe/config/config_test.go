@@ -118,6 +118,8 @@ func TestLoadConfigErrors(t *testing.T) {
 		{"two recipients for timeout", "modules:\n  t:\n    command: timeout\n    to: [a@example.com, b@example.com]\n", `:4: to: timeout takes one recipient, not 2 (module "t")`},
 		{"misspelt module of target", "modules:\n  mx:\n    command: mx\ntargets:\n  - target: example.com\n    module: m\n", `:5: target example.com: unknown module "m" (did you mean "mx"?)`},
 		{"not a mapping", "- modules\n", `:1: want a mapping of keys such as modules:, not a list`},
+		{"threshold not for command", "modules:\n  mx:\n    command: mx\n    warning: time=2s,mtu=1400\n", `:4: warning: mtu=1400 does not apply to module "mx" (command mx): only an mtu module measures a path MTU`},
+		{"timeout threshold", "modules:\n  s:\n    command: session\n    critical: timeout=300s\n", `:4: critical: timeout=300s does not apply to module "s" (command session): only a timeout module measures`},
 		{"max_connections", "modules:\n  mx:\n    command: mx\nserve:\n  max_connections: -1\n", ":4: serve.max_connections -1: want 1 to 4096"},
 	}
 	for _, tc := range tests {
