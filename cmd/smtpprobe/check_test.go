@@ -234,7 +234,7 @@ func TestCheckFormats(t *testing.T) {
 			t.Errorf("check(--format nagios) first line = %q, want SMTPPROBE CRITICAL - check FILE: 4 checks, 1 OK, 1 WARNING, 2 CRITICAL ... | perfdata", first)
 		}
 		wantPerfdata(t, perf)
-		if !strings.Contains(perf, "'idle 127.0.0.4:"+p+" 127.0.0.4 ehlo server_timeout'=") || !strings.Contains(perf, ";30:;0") {
+		if !strings.Contains(perf, "'idle 127.0.0.4:"+p+" 127.0.0.4:"+p+" ehlo server_timeout'=") || !strings.Contains(perf, ";30:;0") {
 			t.Errorf("check(--format nagios) perfdata = %q, want the idle check's server_timeout with its module's critical range 30:", perf)
 		}
 		if !strings.Contains(rest, "CRITICAL send 127.0.0.5:"+p+": outcome refused") {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -23,6 +22,7 @@ import (
 	"github.com/smtpprobe/smtpprobe/probe"
 	"github.com/smtpprobe/smtpprobe/probe/config"
 	"github.com/smtpprobe/smtpprobe/probe/exporter"
+	"github.com/smtpprobe/smtpprobe/probe/render"
 )
 
 const (
@@ -126,9 +126,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) (int
 	e := exporter.New(exporter.Options{Config: cfg, Offset: *offset, Log: logger, Version: version,
 		Explain: usageOf, ErrorText: usageText, Load: load,
 		Timeline: func(w io.Writer, rep *probe.Report) {
-			var b bytes.Buffer
-			renderText(&b, rep, true)
-			w.Write(b.Bytes())
+			render.Text(w, rep, render.Options{Verbose: true})
 		}})
 	srv := &http.Server{
 		Handler:           e,
