@@ -60,7 +60,7 @@ func TestE2EConfigValidate(t *testing.T) {
 			`check.yaml:4: key "min" does not apply to module "mx" (command mx): min is for mtu`},
 		{[]string{"serve", "--validate", "--config", writeConfig(t, "")}, 3, "", "check.yaml: the file is empty"},
 		{[]string{"check", "--validate", "--config", writeConfig(t, "modules:\n  t:\n    command: timeout\n    max_wait: 10\n")}, 3, "",
-			`check.yaml:4: max_wait: "10": want a duration such as 6m (did you mean 10s?)`},
+			`check.yaml:4: max_wait: "10": a duration needs a unit: did you mean 10s?`},
 		{[]string{"check", "--validate", "--config", writeConfig(t, "modules:\n  mx:\n    command: mx\n    timeout: 0s\n")}, 3, "",
 			"check.yaml:4: timeout 0s: want a positive duration such as 60s (module mx)"},
 	}
