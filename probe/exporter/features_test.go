@@ -281,3 +281,37 @@ func TestFieldErrorInYAMLWords(t *testing.T) {
 		t.Errorf("the error names the flag --size, not the module's key:\n%s\n%s", logBuf.String(), body)
 	}
 }
+
+// TestReloadKeepsSlots: a reload that leaves serve.max_concurrent alone
+// keeps the slots of the probes in flight; one that changes it sizes new
+// ones.
+func TestReloadKeepsSlots(t *testing.T) {
+	t.Parallel()
+	l := startFeatureLab(t)
+	e, _ := l.exporter(t)
+	before := e.st.Load().sem
+	l.write(t, "  extra:\n    command: mx\n")
+	if err := e.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if e.st.Load().sem != before {
+		t.Errorf("a reload with the same max_concurrent made new slots")
+	}
+	text, err := os.ReadFile(l.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(l.path, append(text, []byte("  max_concurrent: 2\n")...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if got := cap(e.st.Load().sem); got != 2 {
+		t.Errorf("after a reload with max_concurrent 2: %d slots", got)
+	}
+	_, metrics := scrape(t, e, "GET", "/metrics", "")
+	if !strings.Contains(metrics, "smtpprobe_exporter_max_concurrent 2") {
+		t.Errorf("/metrics lacks smtpprobe_exporter_max_concurrent 2")
+	}
+}
