@@ -32,7 +32,7 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) (int
 	fs.IntVar(&perHost, "per-host", 0, "sessions at once to one destination address (default: the file's per_host, else 4)")
 	fs.StringSliceVar(&onlyModule, "only-module", nil, "run only these modules (comma-separated or repeated)")
 	fs.StringSliceVar(&onlyTarget, "only-target", nil, "run only these targets, as written in the file (comma-separated or repeated)")
-	of.register(fs)
+	of.register(fs, "check")
 	fs.Lookup("warning").Usage += "; overrides the same keys of a module's warning:"
 	fs.Lookup("critical").Usage += "; overrides the same keys of a module's critical:"
 	if err := parseFlags(fs, args, stdout, synopsisCmd); err != nil {

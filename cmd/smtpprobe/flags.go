@@ -8,12 +8,16 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
+	"strings"
+	"time"
 
 	"github.com/spf13/pflag"
 
 	"github.com/smtpprobe/smtpprobe/probe"
 	"github.com/smtpprobe/smtpprobe/probe/job"
+	helptext "github.com/smtpprobe/smtpprobe/probe/render/help"
+	"github.com/smtpprobe/smtpprobe/probe/units"
 )
 
 // errHelp means --help was asked for and printed.
@@ -33,37 +37,97 @@ type outputFlags struct {
 
 	warn, crit probe.Thresholds
 	base       *probe.Report
+	command    string
 }
 
-func (o *outputFlags) register(fs *pflag.FlagSet) {
-	fs.StringVar(&o.format, "format", "text", "output format: text, json, nagios or prom")
-	fs.BoolVar(&o.jsonOut, "json", false, "short for --format json")
-	fs.BoolVarP(&o.quiet, "quiet", "q", false, "print nothing when the result is OK (for cron)")
-	fs.BoolVarP(&o.verbose, "verbose", "v", false, "text output: show each session's timeline")
-	fs.StringVar(&o.promFile, "prom-file", "", "also write Prometheus metrics to this file, atomically (node_exporter textfile collector)")
-	fs.StringVar(&o.warning, "warning", "", "WARNING thresholds: time=DUR (a phase slower), timeout=DUR (server idle timeout shorter), mtu=N (path MTU lower), cert=DAYS")
-	fs.StringVar(&o.critical, "critical", "", "CRITICAL thresholds, same keys as --warning")
-	fs.StringVar(&o.baseline, "baseline", "", "compare with a report saved by --save-baseline; regressions exit 2")
-	fs.StringVar(&o.saveBaseline, "save-baseline", "", "save this run's report as a baseline (JSON)")
+// thresholdKeys are the --warning and --critical keys that apply to each
+// command: mx measures no idle timeout and no path MTU.
+var thresholdKeys = map[string][]string{
+	"mx": {"time", "cert", "transient"}, "session": {"time", "cert", "transient"},
+	"timeout": {"time", "timeout", "transient"}, "mtu": {"time", "mtu"},
+	"check": {"time", "timeout", "mtu", "cert", "transient"},
+}
+
+var thresholdMeaning = map[string]string{"time": "time=DURATION (a phase slower)", "timeout": "timeout=DURATION (server idle timeout shorter)",
+	"mtu": "mtu=N (path MTU lower)", "cert": "cert=DAYS (certificate expiring sooner)", "transient": "transient=N (addresses rejecting with 4yz)"}
+
+// register binds the output flags (group output) and the monitoring ones
+// (thresholds, baseline, metrics file) of command.
+func (o *outputFlags) register(fs *pflag.FlagSet, command string) {
+	o.command = command
+	group(fs, "output",
+		func() { fs.StringVar(&o.format, "format", "text", "output format: text, json, nagios or prom") },
+		func() { fs.BoolVar(&o.jsonOut, "json", false, "short for --format json") },
+		func() {
+			fs.BoolVarP(&o.quiet, "quiet", "q", false, "print nothing when the result is OK (for cron); Nagios still prints its status line")
+		},
+		func() { fs.BoolVarP(&o.verbose, "verbose", "v", false, "text output: show each session's timeline") },
+	)
+	enumValues(fs, "format", "text", "json", "nagios", "prom")
+	var keys []string
+	for _, k := range thresholdKeys[command] {
+		keys = append(keys, thresholdMeaning[k])
+	}
+	group(fs, "monitoring",
+		func() {
+			fs.StringVar(&o.warning, "warning", "", "WARNING thresholds, comma-separated: "+strings.Join(keys, ", "))
+		},
+		func() { fs.StringVar(&o.critical, "critical", "", "CRITICAL thresholds, same keys as --warning") },
+		func() {
+			fs.StringVar(&o.baseline, "baseline", "", "compare with a report saved by --save-baseline; regressions exit 2")
+		},
+		func() {
+			fs.StringVar(&o.saveBaseline, "save-baseline", "", "save this run's report as a baseline (JSON)")
+		},
+		func() {
+			fs.StringVar(&o.promFile, "prom-file", "", "also write Prometheus metrics to this file, atomically (node_exporter textfile collector)")
+		},
+	)
+}
+
+// group runs regs, which register flags, and files every flag they add
+// under title, for the help text.
+func group(fs *pflag.FlagSet, title string, regs ...func()) {
+	before := map[string]bool{}
+	fs.VisitAll(func(f *pflag.Flag) { before[f.Name] = true })
+	for _, r := range regs {
+		r()
+	}
+	fs.VisitAll(func(f *pflag.Flag) {
+		if !before[f.Name] {
+			fs.SetAnnotation(f.Name, "group", []string{title})
+		}
+	})
+}
+
+// enumValues records the values an enum flag takes (help, completion,
+// did-you-mean).
+func enumValues(fs *pflag.FlagSet, name string, values ...string) {
+	fs.SetAnnotation(name, "values", values)
 }
 
 // validate checks the output settings and reads the baseline, before any
 // probe runs.
 func (o *outputFlags) validate() error {
+	o.format = strings.ToLower(o.format)
 	if o.jsonOut {
 		o.format = "json"
 	}
-	switch o.format {
-	case "text", "json", "nagios", "prom":
-	default:
-		return usagef("--format %q: want text, json, nagios or prom", o.format)
+	formats := []string{"text", "json", "nagios", "prom"}
+	if !slices.Contains(formats, o.format) {
+		return usagef("--format %q: want text, json, nagios or prom%s", o.format, didYouMean(o.format, formats))
 	}
 	var err error
-	if o.warn, err = probe.ParseThresholds(o.warning); err != nil {
-		return usagef("--warning: %v", err)
-	}
-	if o.crit, err = probe.ParseThresholds(o.critical); err != nil {
-		return usagef("--critical: %v", err)
+	for _, t := range []struct {
+		flag, value string
+		into        *probe.Thresholds
+	}{{"warning", o.warning, &o.warn}, {"critical", o.critical, &o.crit}} {
+		if *t.into, err = probe.ParseThresholds(t.value); err != nil {
+			return usagef("--%s: %v", t.flag, err)
+		}
+		if k := strayThreshold(*t.into, o.command); k != "" {
+			return usagef("--%s %s=...: %s does not measure that; its keys are %s", t.flag, k, o.command, strings.Join(thresholdKeys[o.command], ", "))
+		}
 	}
 	for flag, path := range map[string]string{"prom-file": o.promFile, "save-baseline": o.saveBaseline} {
 		if path == "" {
@@ -87,6 +151,21 @@ func (o *outputFlags) validate() error {
 	return nil
 }
 
+// strayThreshold names a threshold key set in t that command does not
+// measure, or "".
+func strayThreshold(t probe.Thresholds, command string) string {
+	keys := thresholdKeys[command]
+	if keys == nil {
+		return ""
+	}
+	for k, set := range map[string]bool{"time": t.Time > 0, "timeout": t.Timeout > 0, "mtu": t.MTU > 0, "cert": t.CertDays > 0, "transient": t.Transient > 0} {
+		if set && !slices.Contains(keys, k) {
+			return k
+		}
+	}
+	return ""
+}
+
 // judge applies the thresholds and the baseline to rep and saves it as a
 // baseline when asked.
 func (o *outputFlags) judge(rep *probe.Report) error {
@@ -107,15 +186,28 @@ func (o *outputFlags) judge(rep *probe.Report) error {
 	return nil
 }
 
-// registerJob binds the flags every probe command shares to j.
+// registerJob binds the flags every probe command shares to j: the
+// network ones and the timing ones.
 func registerJob(fs *pflag.FlagSet, j *job.Job) {
-	fs.StringVar(&j.Resolver, "resolver", "", "DNS server host[:port] (default: nameservers in /etc/resolv.conf)")
-	fs.DurationVar(&j.ConnectTimeout, "connect-timeout", j.ConnectTimeout, "TCP connect limit (as Postfix smtp_connect_timeout)")
-	fs.DurationVar(&j.ReplyTimeout, "timeout", j.ReplyTimeout, "limit for each SMTP reply, the greeting included")
-	fs.BoolVarP(&j.IPv4, "ipv4", "4", false, "probe IPv4 addresses only")
-	fs.BoolVarP(&j.IPv6, "ipv6", "6", false, "probe IPv6 addresses only")
-	fs.IntVar(&j.Parallel, "parallel", j.Parallel, "sessions at once")
-	fs.StringVar(&j.Helo, "helo", "", "EHLO name (default: this host's FQDN, else its address literal)")
+	group(fs, "network",
+		func() {
+			fs.StringVar(&j.Resolver, "resolver", "", "DNS server host[:port] (default: nameservers in /etc/resolv.conf)")
+		},
+		func() { fs.BoolVarP(&j.IPv4, "ipv4", "4", false, "probe IPv4 addresses only") },
+		func() { fs.BoolVarP(&j.IPv6, "ipv6", "6", false, "probe IPv6 addresses only") },
+		func() { fs.IntVar(&j.Parallel, "parallel", j.Parallel, "sessions at once") },
+		func() {
+			fs.StringVar(&j.Helo, "helo", "", "EHLO name (default: this host's FQDN, else its address literal)")
+		},
+	)
+	group(fs, "timing",
+		func() {
+			fs.DurationVar(&j.ConnectTimeout, "connect-timeout", j.ConnectTimeout, "TCP connect limit (as Postfix smtp_connect_timeout)")
+		},
+		func() {
+			fs.DurationVar(&j.ReplyTimeout, "timeout", j.ReplyTimeout, "limit for each SMTP reply, the greeting included")
+		},
+	)
 }
 
 // parseCommand parses a probe command's flags: the shared ones, those
@@ -123,11 +215,11 @@ func registerJob(fs *pflag.FlagSet, j *job.Job) {
 func parseCommand(j *job.Job, args []string, stdout io.Writer, synopsis string, extra func(*pflag.FlagSet)) (*outputFlags, *pflag.FlagSet, error) {
 	fs := pflag.NewFlagSet(j.Command, pflag.ContinueOnError)
 	var of outputFlags
-	of.register(fs)
-	registerJob(fs, j)
 	if extra != nil {
 		extra(fs)
 	}
+	registerJob(fs, j)
+	of.register(fs, j.Command)
 	if err := parseFlags(fs, args, stdout, synopsis); err != nil {
 		return nil, nil, err
 	}
@@ -181,30 +273,142 @@ func runJob(ctx context.Context, j *job.Job, of *outputFlags, stdout, stderr io.
 	return emit(rep, of, stdout)
 }
 
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
-
-// parseFlags parses args into fs; --help prints the command's usage.
+// parseFlags parses args into fs; --help prints the command's help (or
+// hands it to a helpCollector). A bad flag is a usage error with a hint:
+// the closest flag, the unit a bare number lacks.
 func parseFlags(fs *pflag.FlagSet, args []string, stdout io.Writer, synopsis string) error {
 	fs.SetOutput(io.Discard)
 	fs.SortFlags = false
 	help := fs.BoolP("help", "h", false, "show this help")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, pflag.ErrHelp) {
-			*help = true
-		} else {
-			return usagef("%s: %v", fs.Name(), err)
-		}
+	if err := fs.Parse(args); err != nil && !errors.Is(err, pflag.ErrHelp) {
+		return flagError(fs, err)
+	} else if err != nil {
+		*help = true
 	}
 	if *help {
-		fmt.Fprintf(stdout, "Usage: %s\n\nFlags:\n%s", synopsis, fs.FlagUsages())
+		c := flagHelp(fs, synopsis)
+		if col, ok := stdout.(*helpCollector); ok {
+			col.cmd = c
+			return errHelp
+		}
+		if err := helptext.Text(stdout, c); err != nil {
+			return err
+		}
 		return errHelp
 	}
 	return nil
+}
+
+// flagError explains a flag parse error in one line with a hint.
+func flagError(fs *pflag.FlagSet, err error) error {
+	var (
+		ne *pflag.NotExistError
+		ie *pflag.InvalidValueError
+	)
+	switch {
+	case errors.As(err, &ne):
+		name := ne.GetSpecifiedName()
+		if name == "" {
+			return usagef("%s: unknown flag -%s", fs.Name(), ne.GetSpecifiedShortnames())
+		}
+		if name == "port" {
+			return usagef("%s: unknown flag --port: give the port with the target, DOMAIN:PORT or [IPv6]:PORT", fs.Name())
+		}
+		var names []string
+		fs.VisitAll(func(f *pflag.Flag) { names = append(names, f.Name) })
+		hint := ""
+		if s := job.Suggest(name, names); s != "" {
+			hint = fmt.Sprintf("; did you mean --%s?", s)
+		}
+		return usagef("%s: unknown flag --%s%s", fs.Name(), name, hint)
+	case errors.As(err, &ie):
+		f := ie.GetFlag()
+		if f.Value.Type() == "duration" {
+			return usagef("--%s %q: %s", f.Name, ie.GetValue(), job.DurationHint(ie.GetValue()))
+		}
+		return usagef("--%s %q: want %s", f.Name, ie.GetValue(), argName(f))
+	}
+	return usagef("%s: %v", fs.Name(), err)
+}
+
+// didYouMean is "; did you mean X?" for the closest of options, or "".
+func didYouMean(word string, options []string) string {
+	if s := job.Suggest(word, options); s != "" {
+		return fmt.Sprintf("; did you mean %q?", s)
+	}
+	return ""
+}
+
+// helpCollector is a writer that parseFlags hands a command's help model
+// to instead of printing it (man page, completion).
+type helpCollector struct {
+	io.Writer
+	cmd helptext.Command
+}
+
+// flagHelp builds the help of fs's command: its reference from
+// probe/render/help, its own flags, then the shared groups.
+func flagHelp(fs *pflag.FlagSet, synopsis string) helptext.Command {
+	c, ok := helptext.Lookup(fs.Name())
+	if !ok {
+		c = helptext.Command{Name: fs.Name()}
+	}
+	c.Synopsis = synopsis
+	if head, about, ok := strings.Cut(synopsis, "\n\n"); ok {
+		c.Synopsis, c.About = head, about+"\n"
+	}
+	c.Groups = []helptext.Group{{Title: "Flags of " + fs.Name()}}
+	titles := map[string]int{"": 0}
+	fs.VisitAll(func(f *pflag.Flag) {
+		title := ""
+		if g := f.Annotations["group"]; len(g) > 0 {
+			title = g[0]
+		}
+		i, ok := titles[title]
+		if !ok {
+			i = len(c.Groups)
+			titles[title] = i
+			c.Groups = append(c.Groups, helptext.Group{Title: strings.ToUpper(title[:1]) + title[1:] + " flags"})
+		}
+		c.Groups[i].Flags = append(c.Groups[i].Flags, helptext.Flag{Name: f.Name, Short: f.Shorthand, Arg: argName(f),
+			Default: defaultText(f), Usage: f.Usage, Values: f.Annotations["values"]})
+	})
+	return c
+}
+
+// argNames are the placeholders of flags whose type says too little.
+var argNames = map[string]string{"to": "ADDRESS", "from": "ADDRESS", "resolver": "HOST[:PORT]", "helo": "NAME",
+	"format": "FORMAT", "config": "FILE", "prom-file": "FILE", "baseline": "FILE", "save-baseline": "FILE",
+	"warning": "KEY=VALUE,...", "critical": "KEY=VALUE,...", "phase": "PHASE", "direction": "DIRECTION", "listen": "HOST:PORT"}
+
+// argName is a flag's value placeholder, "" for a switch.
+func argName(f *pflag.Flag) string {
+	if n, ok := argNames[f.Name]; ok {
+		return n
+	}
+	switch f.Value.Type() {
+	case "bool":
+		return ""
+	case "duration":
+		return "DURATION"
+	case "int", "uint16":
+		return "N"
+	case "stringSlice", "stringArray":
+		return "VALUE,..."
+	}
+	return "VALUE"
+}
+
+// defaultText is a flag's default as people write it ("60s", "10m"), or
+// "" when there is none to show.
+func defaultText(f *pflag.Flag) string {
+	switch v := f.DefValue; {
+	case v == "" || v == "false" || v == "0" || v == "[]" || v == "0s":
+		return ""
+	case f.Value.Type() == "duration":
+		if d, err := time.ParseDuration(v); err == nil {
+			return units.Setting(d)
+		}
+	}
+	return f.DefValue
 }
