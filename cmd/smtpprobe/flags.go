@@ -246,6 +246,9 @@ func runJob(ctx context.Context, j *job.Job, of *outputFlags, stdout, stderr io.
 	if err := validateJob(j); err != nil {
 		return 0, err
 	}
+	if n := j.Note(); n != "" {
+		fmt.Fprintf(stderr, "smtpprobe: note: %s\n", n)
+	}
 	res, err := jobResolver(j)
 	if err != nil {
 		return 0, err

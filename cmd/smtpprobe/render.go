@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"os"
 
 	"github.com/smtpprobe/smtpprobe/probe"
 	"github.com/smtpprobe/smtpprobe/probe/batch"
@@ -55,7 +56,7 @@ func emitRuns(rep *probe.Report, runs []render.Run, cf *outputFlags, stdout io.W
 			return 0, fmt.Errorf("--prom-file: %w", err)
 		}
 	}
-	opt := render.Options{Verbose: cf.verbose, Warn: cf.warn, Crit: cf.crit}
+	opt := render.Options{Verbose: cf.verbose, Warn: cf.warn, Crit: cf.crit, Color: colorOK(stdout)}
 	var buf bytes.Buffer
 	var err error
 	switch {
@@ -75,11 +76,19 @@ func emitRuns(rep *probe.Report, runs []render.Run, cf *outputFlags, stdout io.W
 	if err != nil {
 		return 0, err
 	}
-	if cf.quiet && st == probe.StatusOK {
+	// A Nagios plugin prints its status line always (plugin guidelines).
+	if cf.quiet && st == probe.StatusOK && cf.format != "nagios" {
 		return int(st), nil
 	}
 	if _, err := stdout.Write(buf.Bytes()); err != nil {
 		return 0, fmt.Errorf("writing output: %w", err)
 	}
 	return int(st), nil
+}
+
+// colorOK reports whether text output to w may use colour: w is a
+// terminal and NO_COLOR is unset or empty (no-color.org).
+func colorOK(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && os.Getenv("NO_COLOR") == "" && isTerminal(f)
 }
