@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -10,14 +9,12 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/spf13/pflag"
 
 	"github.com/smtpprobe/smtpprobe/probe"
 	"github.com/smtpprobe/smtpprobe/probe/job"
 	helptext "github.com/smtpprobe/smtpprobe/probe/render/help"
-	"github.com/smtpprobe/smtpprobe/probe/units"
 )
 
 // errHelp means --help was asked for and printed.
@@ -40,22 +37,11 @@ type outputFlags struct {
 	command    string
 }
 
-// thresholdKeys are the --warning and --critical keys that apply to each
-// command: mx measures no idle timeout and no path MTU.
-var thresholdKeys = map[string][]string{
-	"mx": {"time", "cert", "transient"}, "session": {"time", "cert", "transient"},
-	"timeout": {"time", "timeout", "transient"}, "mtu": {"time", "mtu"},
-	"check": {"time", "timeout", "mtu", "cert", "transient"},
-}
-
-var thresholdMeaning = map[string]string{"time": "time=DURATION (a phase slower)", "timeout": "timeout=DURATION (server idle timeout shorter)",
-	"mtu": "mtu=N (path MTU lower)", "cert": "cert=DAYS (certificate expiring sooner)", "transient": "transient=N (addresses rejecting with 4yz)"}
-
 // register binds the output flags (group output) and the monitoring ones
 // (thresholds, baseline, metrics file) of command.
 func (o *outputFlags) register(fs *pflag.FlagSet, command string) {
 	o.command = command
-	group(fs, "output",
+	helptext.InGroup(fs, "output",
 		func() { fs.StringVar(&o.format, "format", "text", "output format: text, json, nagios or prom") },
 		func() { fs.BoolVar(&o.jsonOut, "json", false, "short for --format json") },
 		func() {
@@ -63,12 +49,12 @@ func (o *outputFlags) register(fs *pflag.FlagSet, command string) {
 		},
 		func() { fs.BoolVarP(&o.verbose, "verbose", "v", false, "text output: show each session's timeline") },
 	)
-	enumValues(fs, "format", "text", "json", "nagios", "prom")
+	helptext.EnumValues(fs, "format", "text", "json", "nagios", "prom")
 	var keys []string
-	for _, k := range thresholdKeys[command] {
-		keys = append(keys, thresholdMeaning[k])
+	for _, k := range job.ThresholdKeys[command] {
+		keys = append(keys, job.ThresholdHelp[k])
 	}
-	group(fs, "monitoring",
+	helptext.InGroup(fs, "monitoring",
 		func() {
 			fs.StringVar(&o.warning, "warning", "", "WARNING thresholds, comma-separated: "+strings.Join(keys, ", "))
 		},
@@ -85,27 +71,6 @@ func (o *outputFlags) register(fs *pflag.FlagSet, command string) {
 	)
 }
 
-// group runs regs, which register flags, and files every flag they add
-// under title, for the help text.
-func group(fs *pflag.FlagSet, title string, regs ...func()) {
-	before := map[string]bool{}
-	fs.VisitAll(func(f *pflag.Flag) { before[f.Name] = true })
-	for _, r := range regs {
-		r()
-	}
-	fs.VisitAll(func(f *pflag.Flag) {
-		if !before[f.Name] {
-			fs.SetAnnotation(f.Name, "group", []string{title})
-		}
-	})
-}
-
-// enumValues records the values an enum flag takes (help, completion,
-// did-you-mean).
-func enumValues(fs *pflag.FlagSet, name string, values ...string) {
-	fs.SetAnnotation(name, "values", values)
-}
-
 // validate checks the output settings and reads the baseline, before any
 // probe runs.
 func (o *outputFlags) validate() error {
@@ -118,16 +83,11 @@ func (o *outputFlags) validate() error {
 		return usagef("--format %q: want text, json, nagios or prom%s", o.format, didYouMean(o.format, formats))
 	}
 	var err error
-	for _, t := range []struct {
-		flag, value string
-		into        *probe.Thresholds
-	}{{"warning", o.warning, &o.warn}, {"critical", o.critical, &o.crit}} {
-		if *t.into, err = probe.ParseThresholds(t.value); err != nil {
-			return usagef("--%s: %v", t.flag, err)
-		}
-		if k := strayThreshold(*t.into, o.command); k != "" {
-			return usagef("--%s %s=...: %s does not measure that; its keys are %s", t.flag, k, o.command, strings.Join(thresholdKeys[o.command], ", "))
-		}
+	if o.warn, err = job.ParseThresholds("warning", o.warning, o.command); err != nil {
+		return usageOf(err)
+	}
+	if o.crit, err = job.ParseThresholds("critical", o.critical, o.command); err != nil {
+		return usageOf(err)
 	}
 	for flag, path := range map[string]string{"prom-file": o.promFile, "save-baseline": o.saveBaseline} {
 		if path == "" {
@@ -138,48 +98,17 @@ func (o *outputFlags) validate() error {
 		}
 	}
 	if o.baseline != "" {
-		b, err := os.ReadFile(o.baseline)
-		if err != nil {
-			return usagef("--baseline: %v", err)
-		}
-		var rep probe.Report
-		if err := json.Unmarshal(b, &rep); err != nil || rep.Command == "" {
-			return usagef("--baseline %s: not a report saved by --save-baseline or --json (%v)", o.baseline, err)
-		}
-		o.base = &rep
+		o.base, err = job.ReadBaseline(o.baseline)
 	}
-	return nil
-}
-
-// strayThreshold names a threshold key set in t that command does not
-// measure, or "".
-func strayThreshold(t probe.Thresholds, command string) string {
-	keys := thresholdKeys[command]
-	if keys == nil {
-		return ""
-	}
-	for k, set := range map[string]bool{"time": t.Time > 0, "timeout": t.Timeout > 0, "mtu": t.MTU > 0, "cert": t.CertDays > 0, "transient": t.Transient > 0} {
-		if set && !slices.Contains(keys, k) {
-			return k
-		}
-	}
-	return ""
+	return usageOf(err)
 }
 
 // judge applies the thresholds and the baseline to rep and saves it as a
 // baseline when asked.
 func (o *outputFlags) judge(rep *probe.Report) error {
-	rep.ApplyThresholds(o.warn, o.crit)
-	if o.base != nil {
-		rep.Findings = append(rep.Findings, probe.Compare(o.base, rep)...)
-		probe.SortFindings(rep.Findings)
-	}
+	job.Judge(rep, o.warn, o.crit, o.base)
 	if o.saveBaseline != "" {
-		b, err := json.MarshalIndent(rep, "", "  ")
-		if err != nil {
-			return err
-		}
-		if err := writeFileAtomic(o.saveBaseline, append(b, '\n')); err != nil {
+		if err := job.SaveReport(o.saveBaseline, rep); err != nil {
 			return fmt.Errorf("--save-baseline: %w", err)
 		}
 	}
@@ -189,7 +118,7 @@ func (o *outputFlags) judge(rep *probe.Report) error {
 // registerJob binds the flags every probe command shares to j: the
 // network ones and the timing ones.
 func registerJob(fs *pflag.FlagSet, j *job.Job) {
-	group(fs, "network",
+	helptext.InGroup(fs, "network",
 		func() {
 			fs.StringVar(&j.Resolver, "resolver", "", "DNS server host[:port] (default: nameservers in /etc/resolv.conf)")
 		},
@@ -200,7 +129,7 @@ func registerJob(fs *pflag.FlagSet, j *job.Job) {
 			fs.StringVar(&j.Helo, "helo", "", "EHLO name (default: this host's FQDN, else its address literal)")
 		},
 	)
-	group(fs, "timing",
+	helptext.InGroup(fs, "timing",
 		func() {
 			fs.DurationVar(&j.ConnectTimeout, "connect-timeout", j.ConnectTimeout, "TCP connect limit (as Postfix smtp_connect_timeout)")
 		},
@@ -289,7 +218,7 @@ func parseFlags(fs *pflag.FlagSet, args []string, stdout io.Writer, synopsis str
 		*help = true
 	}
 	if *help {
-		c := flagHelp(fs, synopsis)
+		c := helptext.FromFlags(fs, synopsis)
 		if col, ok := stdout.(*helpCollector); ok {
 			col.cmd = c
 			return errHelp
@@ -329,7 +258,7 @@ func flagError(fs *pflag.FlagSet, err error) error {
 		if f.Value.Type() == "duration" {
 			return usagef("--%s %q: %s", f.Name, ie.GetValue(), job.DurationHint(ie.GetValue()))
 		}
-		return usagef("--%s %q: want %s", f.Name, ie.GetValue(), argName(f))
+		return usagef("--%s %q: want %s", f.Name, ie.GetValue(), helptext.ArgName(f))
 	}
 	return usagef("%s: %v", fs.Name(), err)
 }
@@ -347,71 +276,4 @@ func didYouMean(word string, options []string) string {
 type helpCollector struct {
 	io.Writer
 	cmd helptext.Command
-}
-
-// flagHelp builds the help of fs's command: its reference from
-// probe/render/help, its own flags, then the shared groups.
-func flagHelp(fs *pflag.FlagSet, synopsis string) helptext.Command {
-	c, ok := helptext.Lookup(fs.Name())
-	if !ok {
-		c = helptext.Command{Name: fs.Name()}
-	}
-	c.Synopsis = synopsis
-	if head, about, ok := strings.Cut(synopsis, "\n\n"); ok {
-		c.Synopsis, c.About = head, about+"\n"
-	}
-	c.Groups = []helptext.Group{{Title: "Flags of " + fs.Name()}}
-	titles := map[string]int{"": 0}
-	fs.VisitAll(func(f *pflag.Flag) {
-		title := ""
-		if g := f.Annotations["group"]; len(g) > 0 {
-			title = g[0]
-		}
-		i, ok := titles[title]
-		if !ok {
-			i = len(c.Groups)
-			titles[title] = i
-			c.Groups = append(c.Groups, helptext.Group{Title: strings.ToUpper(title[:1]) + title[1:] + " flags"})
-		}
-		c.Groups[i].Flags = append(c.Groups[i].Flags, helptext.Flag{Name: f.Name, Short: f.Shorthand, Arg: argName(f),
-			Default: defaultText(f), Usage: f.Usage, Values: f.Annotations["values"]})
-	})
-	return c
-}
-
-// argNames are the placeholders of flags whose type says too little.
-var argNames = map[string]string{"to": "ADDRESS", "from": "ADDRESS", "resolver": "HOST[:PORT]", "helo": "NAME",
-	"format": "FORMAT", "config": "FILE", "prom-file": "FILE", "baseline": "FILE", "save-baseline": "FILE",
-	"warning": "KEY=VALUE,...", "critical": "KEY=VALUE,...", "phase": "PHASE", "direction": "DIRECTION", "listen": "HOST:PORT"}
-
-// argName is a flag's value placeholder, "" for a switch.
-func argName(f *pflag.Flag) string {
-	if n, ok := argNames[f.Name]; ok {
-		return n
-	}
-	switch f.Value.Type() {
-	case "bool":
-		return ""
-	case "duration":
-		return "DURATION"
-	case "int", "uint16":
-		return "N"
-	case "stringSlice", "stringArray":
-		return "VALUE,..."
-	}
-	return "VALUE"
-}
-
-// defaultText is a flag's default as people write it ("60s", "10m"), or
-// "" when there is none to show.
-func defaultText(f *pflag.Flag) string {
-	switch v := f.DefValue; {
-	case v == "" || v == "false" || v == "0" || v == "[]" || v == "0s":
-		return ""
-	case f.Value.Type() == "duration":
-		if d, err := time.ParseDuration(v); err == nil {
-			return units.Setting(d)
-		}
-	}
-	return f.DefValue
 }

@@ -10,8 +10,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"runtime"
-	"runtime/debug"
 	"strings"
 	"syscall"
 
@@ -71,7 +69,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case cmd == "completion":
 		err = runCompletion(ctx, rest, stdout)
 	case cmd == "version" || cmd == "--version":
-		fmt.Fprint(stdout, versionText())
+		fmt.Fprint(stdout, helptext.Version(version))
 	case strings.HasPrefix(cmd, "-"):
 		err = usagef("%s before a command: want smtpprobe COMMAND [flags] (global flags such as --json may come first)", cmd)
 	default:
@@ -175,40 +173,9 @@ func commandHelp(ctx context.Context) []helptext.Command {
 	return out
 }
 
-// versionText is the module version, the VCS revision and time, and the
-// Go version the binary was built with (debug.ReadBuildInfo).
-func versionText() string {
-	s := "smtpprobe " + version + "\n"
-	bi, ok := debug.ReadBuildInfo()
-	if !ok {
-		return s + "no build information (built without module support)\n"
-	}
-	rev, at, dirty := "unknown", "unknown", ""
-	for _, kv := range bi.Settings {
-		switch kv.Key {
-		case "vcs.revision":
-			rev = kv.Value
-		case "vcs.time":
-			at = kv.Value
-		case "vcs.modified":
-			if kv.Value == "true" {
-				dirty = " (modified)"
-			}
-		}
-	}
-	return s + fmt.Sprintf("revision %s%s, committed %s\n%s %s/%s\n", rev, dirty, at, bi.GoVersion, runtime.GOOS, runtime.GOARCH)
-}
-
 // version is the module version, or "dev" for a build outside a module
 // release (go build in a checkout); -ldflags "-X main.version=..." sets it.
-var version = moduleVersion()
-
-func moduleVersion() string {
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-		return bi.Main.Version
-	}
-	return "dev"
-}
+var version = helptext.ModuleVersion()
 
 // oneLine keeps an error message on one line (render.OneLine).
 func oneLine(s string) string { return render.OneLine(s) }

@@ -52,7 +52,7 @@ func emitRuns(rep *probe.Report, runs []render.Run, cf *outputFlags, stdout io.W
 		}
 	}
 	if cf.promFile != "" {
-		if err := writeFileAtomic(cf.promFile, prom); err != nil {
+		if err := render.WriteFile(cf.promFile, prom); err != nil {
 			return 0, fmt.Errorf("--prom-file: %w", err)
 		}
 	}
