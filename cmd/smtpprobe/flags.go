@@ -15,6 +15,7 @@ import (
 	"github.com/smtpprobe/smtpprobe/probe"
 	"github.com/smtpprobe/smtpprobe/probe/job"
 	helptext "github.com/smtpprobe/smtpprobe/probe/render/help"
+	"github.com/smtpprobe/smtpprobe/probe/render/output"
 )
 
 // errHelp means --help was asked for and printed.
@@ -78,7 +79,7 @@ func (o *outputFlags) validate() error {
 	if o.jsonOut {
 		o.format = "json"
 	}
-	formats := []string{"text", "json", "nagios", "prom"}
+	formats := output.Formats
 	if !slices.Contains(formats, o.format) {
 		return usagef("--format %q: want text, json, nagios or prom%s", o.format, didYouMean(o.format, formats))
 	}
