@@ -214,7 +214,7 @@ func parseFlags(fs *pflag.FlagSet, args []string, stdout io.Writer, synopsis str
 	fs.SortFlags = false
 	help := fs.BoolP("help", "h", false, "show this help")
 	if err := fs.Parse(args); err != nil && !errors.Is(err, pflag.ErrHelp) {
-		return flagError(fs, err)
+		return usagef("%s", helptext.FlagError(fs, err))
 	} else if err != nil {
 		*help = true
 	}
@@ -230,38 +230,6 @@ func parseFlags(fs *pflag.FlagSet, args []string, stdout io.Writer, synopsis str
 		return errHelp
 	}
 	return nil
-}
-
-// flagError explains a flag parse error in one line with a hint.
-func flagError(fs *pflag.FlagSet, err error) error {
-	var (
-		ne *pflag.NotExistError
-		ie *pflag.InvalidValueError
-	)
-	switch {
-	case errors.As(err, &ne):
-		name := ne.GetSpecifiedName()
-		if name == "" {
-			return usagef("%s: unknown flag -%s", fs.Name(), ne.GetSpecifiedShortnames())
-		}
-		if name == "port" {
-			return usagef("%s: unknown flag --port: give the port with the target, DOMAIN:PORT or [IPv6]:PORT", fs.Name())
-		}
-		var names []string
-		fs.VisitAll(func(f *pflag.Flag) { names = append(names, f.Name) })
-		hint := ""
-		if s := job.Suggest(name, names); s != "" {
-			hint = fmt.Sprintf("; did you mean --%s?", s)
-		}
-		return usagef("%s: unknown flag --%s%s", fs.Name(), name, hint)
-	case errors.As(err, &ie):
-		f := ie.GetFlag()
-		if f.Value.Type() == "duration" {
-			return usagef("--%s %q: %s", f.Name, ie.GetValue(), job.DurationHint(ie.GetValue()))
-		}
-		return usagef("--%s %q: want %s", f.Name, ie.GetValue(), helptext.ArgName(f))
-	}
-	return usagef("%s: %v", fs.Name(), err)
 }
 
 // didYouMean is "; did you mean X?" for the closest of options, or "".

@@ -51,7 +51,7 @@ func usagef(format string, args ...any) error {
 
 // run is the whole program; it returns the exit code.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	args = hoistGlobals(args)
+	args = helptext.Hoist(args, globalFlags)
 	if len(args) == 0 {
 		helptext.Overview(stderr, helptext.Commands, exitCodes)
 		return int(probe.StatusUnknown)
@@ -102,29 +102,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 // says whether the flag takes a separate argument.
 var globalFlags = map[string]bool{"--json": false, "--format": true, "-q": false, "--quiet": false,
 	"-v": false, "--verbose": false, "--prom-file": true}
-
-// hoistGlobals moves global flags given before the command to after it.
-func hoistGlobals(args []string) []string {
-	var pre []string
-	i := 0
-	for i < len(args) {
-		name, _, hasValue := strings.Cut(args[i], "=")
-		takes, ok := globalFlags[name]
-		if !ok {
-			break
-		}
-		pre = append(pre, args[i])
-		if takes && !hasValue && i+1 < len(args) {
-			pre = append(pre, args[i+1])
-			i++
-		}
-		i++
-	}
-	if len(pre) == 0 || i >= len(args) {
-		return args
-	}
-	return append(append([]string{args[i]}, pre...), args[i+1:]...)
-}
 
 // runHelp implements `smtpprobe help [COMMAND|config]`.
 func runHelp(ctx context.Context, args []string, stdout, stderr io.Writer) error {

@@ -1,11 +1,14 @@
 package help
 
 import (
+	"errors"
+	"fmt"
 	"strings"
 	"time"
 
 	"github.com/spf13/pflag"
 
+	"github.com/smtpprobe/smtpprobe/probe/job"
 	"github.com/smtpprobe/smtpprobe/probe/units"
 )
 
@@ -97,4 +100,64 @@ func defaultText(f *pflag.Flag) string {
 		}
 	}
 	return f.DefValue
+}
+
+// FlagError explains an error of fs.Parse in one line, with a hint: the
+// closest flag (did you mean --json?), the unit a bare number lacks,
+// where a port goes.
+func FlagError(fs *pflag.FlagSet, err error) string {
+	var (
+		ne *pflag.NotExistError
+		ie *pflag.InvalidValueError
+	)
+	switch {
+	case errors.As(err, &ne):
+		name := ne.GetSpecifiedName()
+		if name == "" {
+			return fmt.Sprintf("%s: unknown flag -%s", fs.Name(), ne.GetSpecifiedShortnames())
+		}
+		if name == "port" {
+			return fmt.Sprintf("%s: unknown flag --port: give the port with the target, DOMAIN:PORT or [IPv6]:PORT", fs.Name())
+		}
+		var names []string
+		fs.VisitAll(func(f *pflag.Flag) { names = append(names, f.Name) })
+		hint := ""
+		if s := job.Suggest(name, names); s != "" {
+			hint = fmt.Sprintf("; did you mean --%s?", s)
+		}
+		return fmt.Sprintf("%s: unknown flag --%s%s", fs.Name(), name, hint)
+	case errors.As(err, &ie):
+		f := ie.GetFlag()
+		if f.Value.Type() == "duration" {
+			return fmt.Sprintf("--%s %q: %s", f.Name, ie.GetValue(), job.DurationHint(ie.GetValue()))
+		}
+		return fmt.Sprintf("--%s %q: want %s", f.Name, ie.GetValue(), ArgName(f))
+	}
+	return fmt.Sprintf("%s: %v", fs.Name(), err)
+}
+
+// Hoist moves the global flags given before the command to just after it,
+// so that `smtpprobe --json mx example.com` parses as `smtpprobe mx --json
+// example.com`. globals maps each global flag ("--format", "-q") to
+// whether it takes a separate value.
+func Hoist(args []string, globals map[string]bool) []string {
+	var pre []string
+	i := 0
+	for i < len(args) {
+		name, _, hasValue := strings.Cut(args[i], "=")
+		takes, ok := globals[name]
+		if !ok {
+			break
+		}
+		pre = append(pre, args[i])
+		if takes && !hasValue && i+1 < len(args) {
+			pre = append(pre, args[i+1])
+			i++
+		}
+		i++
+	}
+	if len(pre) == 0 || i >= len(args) {
+		return args
+	}
+	return append(append([]string{args[i]}, pre...), args[i+1:]...)
 }
