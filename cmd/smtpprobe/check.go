@@ -25,6 +25,7 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) (int
 		synopsisCmd = "smtpprobe check --config FILE [flags]"
 	)
 	fs.StringVar(&path, "config", "", "YAML file of modules and targets (required)")
+	validate := fs.Bool("validate", false, "check the file and probe nothing: exit 0 with a one-line summary, or 3 with the error")
 	fs.IntVar(&parallel, "parallel", 0, "checks (target and module pairs) at once (default: the file's parallel, else 16)")
 	fs.IntVar(&perHost, "per-host", 0, "sessions at once to one destination address (default: the file's per_host, else 4)")
 	fs.StringSliceVar(&onlyModule, "only-module", nil, "run only these modules (comma-separated or repeated)")
@@ -56,6 +57,9 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) (int
 	cfg, err := loadConfig(path)
 	if err != nil {
 		return 0, err
+	}
+	if *validate {
+		return validateSummary(stdout, cfg, false)
 	}
 	if !fs.Changed("parallel") {
 		parallel = cfg.Parallel

@@ -2,11 +2,13 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"unicode/utf8"
 
 	"github.com/smtpprobe/smtpprobe/probe/config"
+	"github.com/smtpprobe/smtpprobe/probe/units"
 )
 
 // loadConfig reads --config; every problem is a *usageError.
@@ -30,6 +32,24 @@ func configUsage(err error) error {
 		return usagef("%s", ce.Error())
 	}
 	return usagef("--config: %v", err)
+}
+
+// validateSummary prints the one line of a --validate that found no
+// problem: what the file holds, for serve its allowlist.
+func validateSummary(w io.Writer, c *config.Config, serve bool) (int, error) {
+	names := config.SortedKeys(c.Modules)
+	line := fmt.Sprintf("%s: OK: %s (%s)", c.Path, units.Count(len(names), "module"), strings.Join(names, ", "))
+	if serve {
+		line += fmt.Sprintf(", serve.allow %s", strings.Join(c.Serve.Allow, ", "))
+	} else {
+		checks := 0
+		for _, t := range c.Targets {
+			checks += len(t.Modules)
+		}
+		line += fmt.Sprintf(", %s, %s", units.Count(len(c.Targets), "target"), units.Count(checks, "check"))
+	}
+	_, err := fmt.Fprintln(w, oneLine(line))
+	return 0, err
 }
 
 // usageText returns the message of an error in the command line's

@@ -22,6 +22,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 
 	"github.com/smtpprobe/smtpprobe/probe/probetest"
 )
@@ -146,7 +147,7 @@ func (r *exporterRun) waitInFlight(t testing.TB, n float64) {
 	deadline := time.Now().Add(5 * time.Second)
 	for time.Now().Before(deadline) {
 		res := r.get(t, "/metrics", "")
-		var p expfmt.TextParser
+		p := expfmt.NewTextParser(model.LegacyValidation)
 		mfs, err := p.TextToMetricFamilies(strings.NewReader(res.body))
 		if err != nil {
 			t.Fatalf("/metrics does not parse: %v\n%s", err, res.body)

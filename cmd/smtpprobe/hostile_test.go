@@ -18,6 +18,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 
 	"github.com/smtpprobe/smtpprobe/probe"
 	"github.com/smtpprobe/smtpprobe/probe/probetest"
@@ -223,7 +224,7 @@ mx.hostile.example. 300 IN A 127.0.0.1
 	}
 
 	stdout, _, _ := runArgs(t, append(args, "--format", "prom")...)
-	var p expfmt.TextParser
+	p := expfmt.NewTextParser(model.LegacyValidation)
 	mfs, err := p.TextToMetricFamilies(strings.NewReader(stdout))
 	if err != nil {
 		t.Fatalf("mx(hostile, prom) does not parse: %v\n%s", err, stdout)

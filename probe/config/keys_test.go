@@ -45,3 +45,14 @@ func TestKeysMatchStructs(t *testing.T) {
 		}
 	}
 }
+
+func TestModuleSettings(t *testing.T) {
+	c, err := Load(writeConfig(t, "modules:\n  t:\n    command: timeout\n    max_wait: 10m\n    to: [a@example.com]\n    ipv4: true\n    phase: data\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := strings.Join(c.Modules["t"].Settings(), "; ")
+	if want := "command: timeout; ipv4: true; to: [a@example.com]; phase: data; max_wait: 10m"; got != want {
+		t.Errorf("Settings() = %q, want %q", got, want)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 
 	"github.com/smtpprobe/smtpprobe/probe"
 	"github.com/smtpprobe/smtpprobe/probe/render"
@@ -36,7 +37,7 @@ func FuzzRender(f *testing.F) {
 
 		var buf bytes.Buffer
 		buf.Write(renderAs(t, rep, nil, "prom", render.Options{}))
-		var p expfmt.TextParser
+		p := expfmt.NewTextParser(model.LegacyValidation)
 		mfs, err := p.TextToMetricFamilies(bytes.NewReader(buf.Bytes()))
 		if err != nil {
 			t.Fatalf("prom output does not parse: %v\n%s", err, buf.Bytes())

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 
 	"github.com/smtpprobe/smtpprobe/probe"
 	"github.com/smtpprobe/smtpprobe/probe/render"
@@ -59,7 +60,7 @@ func TestRenderHostileReport(t *testing.T) {
 				wantPerfdata(t, perf)
 			}
 		case "prom":
-			var p expfmt.TextParser
+			p := expfmt.NewTextParser(model.LegacyValidation)
 			if _, err := p.TextToMetricFamilies(strings.NewReader(out)); err != nil {
 				t.Errorf("render(hostile, prom) does not parse: %v\n%s", err, out)
 			}

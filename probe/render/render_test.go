@@ -9,6 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 
 	"github.com/smtpprobe/smtpprobe/probe"
 	"github.com/smtpprobe/smtpprobe/probe/render"
@@ -18,7 +19,7 @@ import (
 // nagios perfdata must follow the plugin guidelines' syntax.
 func TestMachineFormatsParse(t *testing.T) {
 	out := renderAs(t, pinnedReport(), nil, "prom", render.Options{})
-	var p expfmt.TextParser
+	p := expfmt.NewTextParser(model.LegacyValidation)
 	mfs, err := p.TextToMetricFamilies(bytes.NewReader(out))
 	if err != nil {
 		t.Fatalf("prom output does not parse: %v", err)
