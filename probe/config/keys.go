@@ -90,7 +90,7 @@ var Keys = []Key{
 	{Modules, "no_policy", []string{"mx"}, "true or false", "false",
 		"skip the MTA-STS (RFC 8461), TLS-RPT (RFC 8460) and DANE (RFC 7672) lookups", "true"},
 	{Modules, "warning", nil, "KEY=VALUE,...", "",
-		"WARNING thresholds: time (phase slower than), timeout (idle timeout shorter than), mtu (path MTU below), cert (days to expiry), transient (addresses answering 4yz)", "time=2s,cert=14"},
+		"WARNING thresholds: time (phase slower than), timeout (idle timeout shorter than; timeout modules), mtu (path MTU below; mtu modules), cert (days to expiry), transient (addresses answering 4yz)", "time=2s,cert=14"},
 	{Modules, "critical", nil, "KEY=VALUE,...", "",
 		"CRITICAL thresholds, the same keys as warning", "timeout=300s,cert=3"},
 
