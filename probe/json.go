@@ -2,6 +2,7 @@ package probe
 
 import (
 	"encoding/json"
+	"math"
 	"time"
 )
 
@@ -13,10 +14,16 @@ import (
 // order as the model's structs, so that the output's keys keep their
 // order; TestWireFields checks that they stay in step.
 
-// fromMS converts milliseconds, as ms writes them, back to a duration.
+// fromMS converts milliseconds, as ms writes them, back to a duration,
+// to the nanosecond.
 func fromMS(m float64) time.Duration {
-	return time.Duration(m * float64(time.Millisecond))
+	return time.Duration(math.Round(m * float64(time.Millisecond)))
 }
+
+// Millis is a duration in milliseconds rounded to the microsecond, as
+// the JSON gives it, for writers of other formats (Nagios perfdata,
+// Prometheus samples) that must agree with the JSON to the digit.
+func Millis(d time.Duration) float64 { return ms(d) }
 
 func msPtr(d *time.Duration) *float64 {
 	if d == nil {
