@@ -59,19 +59,19 @@ func ValidDirection(d string) bool {
 
 // MTUProbe is the evidence of one probe session.
 type MTUProbe struct {
-	Round       int     `json:"round"`
-	Size        int     `json:"size"`             // IP packet size asked for
-	Sent        int     `json:"sent,omitempty"`   // IP packet size TCP_INFO says was used (inbound: the largest received)
-	OK          bool    `json:"ok"`               // carried: a segment of that size was acknowledged (inbound: the flight arrived)
-	Result      string  `json:"result"`           // delivered, lost, icmp, clamped, timed-out, session-failed
-	Via         string  `json:"via,omitempty"`    // starttls (bytes after STARTTLS, no transaction), data (a message body), handshake (inbound)
-	Retransmits int     `json:"retransmits"`      // tcpi_total_retrans
-	Segments    int     `json:"segments"`         // data segments sent (inbound: received)
-	PMTU        int     `json:"pmtu,omitempty"`   // IP_MTU after the probe
-	RTTMS       float64 `json:"rtt_ms,omitempty"` // smoothed RTT
-	WaitMS      float64 `json:"wait_ms"`          // from the probe's write to its verdict
-	Attempts    int     `json:"attempts"`         // sessions it took: one lost to the dialogue is retried
-	Flight      int     `json:"flight,omitempty"` // inbound: bytes of the server's STARTTLS flight received
+	Round       int           `json:"round"`
+	Size        int           `json:"size"`             // IP packet size asked for
+	Sent        int           `json:"sent,omitempty"`   // IP packet size TCP_INFO says was used (inbound: the largest received)
+	OK          bool          `json:"ok"`               // carried: a segment of that size was acknowledged (inbound: the flight arrived)
+	Result      string        `json:"result"`           // delivered, lost, icmp, clamped, timed-out, session-failed
+	Via         string        `json:"via,omitempty"`    // starttls (bytes after STARTTLS, no transaction), data (a message body), handshake (inbound)
+	Retransmits int           `json:"retransmits"`      // tcpi_total_retrans
+	Segments    int           `json:"segments"`         // data segments sent (inbound: received)
+	PMTU        int           `json:"pmtu,omitempty"`   // IP_MTU after the probe
+	RTT         time.Duration `json:"-"`                // smoothed RTT (JSON "rtt_ms")
+	Wait        time.Duration `json:"-"`                // from the probe's write to its verdict (JSON "wait_ms")
+	Attempts    int           `json:"attempts"`         // sessions it took: one lost to the dialogue is retried
+	Flight      int           `json:"flight,omitempty"` // inbound: bytes of the server's STARTTLS flight received
 }
 
 // MTUInfo is the path-MTU part of a Result. Its path_mtu, verdict and
@@ -510,10 +510,10 @@ func (p *Prober) mtuProbe(ctx context.Context, t Target, size int, v6 bool, opt 
 	}
 	v, after, err := mtu.Watch(ctx, sc, before.BytesAcked+uint64(len(payload)), w)
 	waited := time.Since(wrote)
-	pr.WaitMS = ms(waited)
+	pr.Wait = waited
 	pr.Retransmits = after.TotalRetrans - before.TotalRetrans
 	pr.Segments = after.DataSegsOut - before.DataSegsOut
-	pr.RTTMS = ms(after.RTT)
+	pr.RTT = after.RTT
 	pmtu, _ := mtu.PathMTU(sc)
 	pr.PMTU = pmtu
 	abort(d.c) // the server is owed a TLS record or a final dot; neither comes

@@ -270,11 +270,11 @@ func (p *Prober) revProbe(ctx context.Context, t Target, size int, v6 bool, clk 
 	_, st, herr := d.c.StartTLS(hctx, d.rt, cfg)
 	close(done)
 	waited := time.Since(started)
-	pr.WaitMS = ms(waited)
+	pr.Wait = waited
 	after, _ := mtu.TCPInfo(sc)
 	pr.Retransmits = after.TotalRetrans - before.TotalRetrans
 	pr.Segments = after.DataSegsIn - before.DataSegsIn
-	pr.RTTMS = ms(after.RTT)
+	pr.RTT = after.RTT
 	pr.Flight = int(after.BytesReceived - before.BytesReceived)
 	abort(d.c)
 	select {
