@@ -126,3 +126,36 @@ func TestReportJSONRoundTrip(t *testing.T) {
 		t.Errorf(`json.Unmarshal(status "SO-SO") = nil error, want one`)
 	}
 }
+
+// A report read back from any JSON (a baseline file) writes out as it
+// reads in: what Marshal writes, Unmarshal reads to the same report.
+func FuzzReportJSON(f *testing.F) {
+	f.Add([]byte(`{"command":"timeout","target":"example.com","started":"2026-01-02T03:04:05Z","duration_ms":1500,"outcome":"server-timeout",` +
+		`"results":[{"host":"mx","address":"192.0.2.1","port":25,"outcome":"server-timeout","phases":{"banner":1.9,"connect":0.29},"phase_order":["connect","banner"],` +
+		`"timeout_ms":300.25,"idle_timeout_ms":60500,"tcp":{"rtt_ms":1.234,"rto_ms":201,"snd_mss":1448},"path_mtu":1500,"probes":[{"size":1500,"rtt_ms":0.5,"wait_ms":12.346}],` +
+		`"timeline":[{"t_ms":1.9,"kind":"reply"},{"t_ms":2,"kind":"data","count":2,"last_ms":3}]}],"findings":[],` +
+		`"checks":[{"target":"t","module":"m","command":"mx","status":"CRITICAL","outcome":"ok","duration_ms":31}]}`))
+	f.Add([]byte(`{"results":[{"phases":null,"timeline":null}]}`))
+	f.Add([]byte(`{"checks":[{"status":"SO-SO"}]}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var rep Report
+		if err := json.Unmarshal(b, &rep); err != nil {
+			return
+		}
+		out, err := json.Marshal(&rep)
+		if err != nil {
+			t.Fatalf("Marshal(Unmarshal(%q)): %v", b, err)
+		}
+		var back Report
+		if err := json.Unmarshal(out, &back); err != nil {
+			t.Fatalf("Unmarshal(Marshal(...)) of %s: %v", out, err)
+		}
+		again, err := json.Marshal(&back)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(again) != string(out) {
+			t.Errorf("JSON round trip not stable:\n%s\n%s", out, again)
+		}
+	})
+}
