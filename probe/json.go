@@ -211,19 +211,19 @@ func (s *TCPStats) UnmarshalJSON(b []byte) error {
 
 // mtuProbeJSON is MTUProbe on the wire.
 type mtuProbeJSON struct {
-	Round       int     `json:"round"`
-	Size        int     `json:"size"`
-	Sent        int     `json:"sent,omitempty"`
-	OK          bool    `json:"ok"`
-	Result      string  `json:"result"`
-	Via         string  `json:"via,omitempty"`
-	Retransmits int     `json:"retransmits"`
-	Segments    int     `json:"segments"`
-	PMTU        int     `json:"pmtu,omitempty"`
-	RTTMS       float64 `json:"rtt_ms,omitempty"`
-	WaitMS      float64 `json:"wait_ms"`
-	Attempts    int     `json:"attempts"`
-	Flight      int     `json:"flight,omitempty"`
+	Round       int         `json:"round"`
+	Size        int         `json:"size"`
+	Sent        int         `json:"sent,omitempty"`
+	OK          bool        `json:"ok"`
+	Result      ProbeResult `json:"result"`
+	Via         string      `json:"via,omitempty"`
+	Retransmits int         `json:"retransmits"`
+	Segments    int         `json:"segments"`
+	PMTU        int         `json:"pmtu,omitempty"`
+	RTTMS       float64     `json:"rtt_ms,omitempty"`
+	WaitMS      float64     `json:"wait_ms"`
+	Attempts    int         `json:"attempts"`
+	Flight      int         `json:"flight,omitempty"`
 }
 
 // MarshalJSON writes the probe with its RTT and wait in milliseconds.
