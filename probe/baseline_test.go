@@ -106,7 +106,7 @@ func TestCompare(t *testing.T) {
 // regresses on its own, with its own codes, while the outbound stays fine.
 func TestCompareReverse(t *testing.T) {
 	n := func(v int) *int { return &v }
-	res := func(out, in string, inMTU int) Result {
+	res := func(out, in Verdict, inMTU int) Result {
 		return Result{Host: "mx1", Address: "192.0.2.1", Outcome: OK, MTUInfo: &MTUInfo{PathMTU: n(1500), Verdict: out,
 			Reverse: &MTUReverse{PathMTU: n(inMTU), Verdict: in}}}
 	}

@@ -14,16 +14,20 @@ import (
 	"github.com/smtpprobe/smtpprobe/mtu"
 )
 
-// Path MTU verdicts: an mtu result's "verdict" (README, "mtu" and "JSON").
+// Verdict is what an mtu probe found about one direction of the path: an
+// mtu result's "verdict" (README, "mtu" and "JSON").
+type Verdict string
+
+// Path MTU verdicts.
 const (
-	VerdictNoBottleneck = "no-bottleneck"
-	VerdictPMTUDWorking = "pmtud-working"
-	VerdictMSSClamped   = "mss-clamped"
-	VerdictBlackhole    = "pmtu-blackhole"
+	VerdictNoBottleneck Verdict = "no-bottleneck"
+	VerdictPMTUDWorking Verdict = "pmtud-working"
+	VerdictMSSClamped   Verdict = "mss-clamped"
+	VerdictBlackhole    Verdict = "pmtu-blackhole"
 	// VerdictUntested is a direction that was not measured: not asked
 	// for (Direction), or the inbound direction of a server without
 	// STARTTLS (its only large flight towards us).
-	VerdictUntested = "untested"
+	VerdictUntested Verdict = "untested"
 )
 
 // Directions of MTUOptions.Direction.
@@ -93,7 +97,7 @@ type MTUProbe struct {
 // bracket are the client-to-server direction; Reverse is the other one.
 type MTUInfo struct {
 	PathMTU      *int        `json:"path_mtu"`
-	Verdict      string      `json:"verdict,omitempty"` // absent when the probe sessions themselves failed
+	Verdict      Verdict     `json:"verdict,omitempty"` // absent when the probe sessions themselves failed
 	Bracket      [2]*int     `json:"bracket"`           // [largest_ok, smallest_failed]; smallest_failed null when nothing failed
 	Exact        bool        `json:"exact"`
 	Sessions     int         `json:"sessions"`
@@ -115,7 +119,7 @@ type MTUInfo struct {
 // advertise, with the server's STARTTLS flight as the payload.
 type MTUReverse struct {
 	PathMTU     *int       `json:"path_mtu"`
-	Verdict     string     `json:"verdict"`
+	Verdict     Verdict    `json:"verdict"`
 	Bracket     [2]*int    `json:"bracket"`
 	Exact       bool       `json:"exact"`
 	Sessions    int        `json:"sessions"`

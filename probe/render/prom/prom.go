@@ -94,7 +94,7 @@ func (c Reports) Collect(ch chan<- prometheus.Metric) {
 					if d.pathMTU != nil {
 						gauge(descPathMTU, float64(*d.pathMTU), dl...)
 					}
-					gauge(descVerdict, 1, append(dl, d.verdict)...)
+					gauge(descVerdict, 1, append(dl, string(d.verdict))...)
 					gauge(descMTUSessions, float64(d.sessions), dl...)
 				}
 			}
@@ -159,7 +159,7 @@ func Text(c prometheus.Collector) ([]byte, error) {
 // mtuDirection is one measured direction of an mtu result.
 type mtuDirection struct {
 	name     string // out or in
-	verdict  string
+	verdict  probe.Verdict
 	pathMTU  *int
 	sessions int
 }
