@@ -335,11 +335,15 @@ targets:
   - target: %s
     modules: [send, quick]
 `, s.Addr))
-	for _, format := range []string{"text", "json", "nagios", "prom"} {
+	for _, format := range []string{"text", "json", "prom"} {
 		stdout, stderr, code := runArgs(t, "check", "--config", cfg, "-q", "--format", format)
 		if code != 0 || stdout != "" || stderr != "" {
 			t.Errorf("check(all OK, -q, %s) = %d, stdout %q, stderr %q; want 0 and nothing", format, code, stdout, stderr)
 		}
+	}
+	// A Nagios plugin prints its status line always, -q or not.
+	if stdout, stderr, code := runArgs(t, "check", "--config", cfg, "-q", "--format", "nagios"); code != 0 || !strings.HasPrefix(stdout, "SMTPPROBE OK - ") || stderr != "" {
+		t.Errorf("check(all OK, -q, nagios) = %d, stdout %q, stderr %q; want 0 and the SMTPPROBE OK status line", code, stdout, stderr)
 	}
 	stdout, _, code := runArgs(t, "check", "--config", cfg)
 	if code != 0 || !strings.Contains(stdout, ": OK, outcome ok, 2 checks: 2 OK") {
