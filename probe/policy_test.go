@@ -9,6 +9,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math/big"
@@ -55,7 +56,7 @@ func TestApplyPolicy(t *testing.T) {
 	pref := 10
 	res := func(tls string) Result {
 		r := Result{Host: "mx.example.com", Address: "192.0.2.1", Port: 25, Preference: &pref, Outcome: OK,
-			Phases: map[string]float64{"connect": 1, "banner": 1, "ehlo": 1}}
+			Phases: map[string]time.Duration{"connect": 1, "banner": 1, "ehlo": 1}}
 		switch tls {
 		case "verified", "unverified":
 			r.Capabilities = []string{"STARTTLS"}
@@ -68,7 +69,7 @@ func TestApplyPolicy(t *testing.T) {
 			r.TLS = &TLSInfo{}
 			r.Outcome, r.FailedPhase, r.Error = TLSError, "starttls", "starttls: remote error: tls: handshake failure"
 		case "refused":
-			r.Phases = map[string]float64{"connect": 1}
+			r.Phases = map[string]time.Duration{"connect": 1}
 			r.Outcome, r.FailedPhase, r.Error = Refused, "connect", "connection refused"
 		}
 		return r
@@ -160,7 +161,7 @@ func TestApplyPolicyRecordsMatch(t *testing.T) {
 	cert := selfSigned(t, "mx.example.com")
 	pref := 10
 	r := Result{Host: "mx.example.com", Address: "192.0.2.1", Preference: &pref, Outcome: OK,
-		Phases: map[string]float64{"ehlo": 1}, Capabilities: []string{"STARTTLS"},
+		Phases: map[string]time.Duration{"ehlo": 1}, Capabilities: []string{"STARTTLS"},
 		TLS:  &TLSInfo{Chain: []*x509.Certificate{cert}},
 		DANE: &DANEReport{Records: []dane.Record{spki311(cert)}, Secure: true, Enforced: true}}
 	rep := &Report{Results: []Result{r}}
@@ -337,5 +338,35 @@ func TestLookupDANE(t *testing.T) {
 				t.Errorf("%s TLSA records = %v, want [%s]", r.Host, r.DANE.Records, tlsa)
 			}
 		}
+	}
+}
+
+// TestPolicyJSON: the policy and DANE objects survive a saved baseline
+// (JSON out and back in), so Compare can see a changed policy.
+func TestPolicyJSON(t *testing.T) {
+	zero, age := 0, int64(86400)
+	rep := &Report{Command: "mx", Target: "example.com", Results: []Result{{Host: "mx.example.com", Address: "192.0.2.1",
+		DANE: &DANEReport{Name: "_25._tcp.mx.example.com", Records: []dane.Record{{Usage: 3, Selector: 1, MatchingType: 1, Data: "ab"}}, Secure: true, Enforced: true, Matched: &zero, MatchedRecord: "3 1 1 ab"}}},
+		Policy: &PolicyReport{Domain: "example.com", MXSecure: true, MTASTS: MTASTSReport{ID: "1", Mode: "enforce", MX: []string{"mx.example.com"}, MaxAge: &age},
+			TLSRPT: TLSRPTReport{RUA: []string{"mailto:r@example.com"}}}}
+	b, err := json.Marshal(rep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"policy":{"domain":"example.com","mx_secure":true,"mta_sts":{"id":"1","mode":"enforce","mx":["mx.example.com"],"max_age":86400}`,
+		`"dane":{"name":"_25._tcp.mx.example.com","records":[{"usage":3,"selector":1,"matching_type":1,"data":"ab"}],"secure":true,"enforced":true,"matched":0`} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("json.Marshal(report) = %s, want it to contain %s", b, want)
+		}
+	}
+	var back Report
+	if err := json.Unmarshal(b, &back); err != nil {
+		t.Fatal(err)
+	}
+	if fs := Compare(rep, &back); len(fs) != 0 {
+		t.Errorf("Compare(report, report read back) = %v, want nothing", fs)
+	}
+	if back.Policy == nil || back.Policy.MTASTS.Mode != "enforce" || back.Results[0].DANE == nil || back.Results[0].DANE.Matched == nil {
+		t.Errorf("report read back: policy %+v, dane %+v; want both", back.Policy, back.Results[0].DANE)
 	}
 }
