@@ -88,7 +88,7 @@ var Keys = []Key{
 	{Modules, "no_ptr", []string{"mx"}, "true or false", "false",
 		"skip the reverse DNS (PTR) check of each address", "true"},
 	{Modules, "warning", nil, "KEY=VALUE,...", "",
-		"WARNING thresholds: time (phase slower than), timeout (idle timeout shorter than), mtu (path MTU below), cert (days to expiry), transient (addresses answering 4yz)", "time=2s,cert=14"},
+		"WARNING thresholds: time (phase slower than), timeout (idle timeout shorter than; timeout modules), mtu (path MTU below; mtu modules), cert (days to expiry), transient (addresses answering 4yz)", "time=2s,cert=14"},
 	{Modules, "critical", nil, "KEY=VALUE,...", "",
 		"CRITICAL thresholds, the same keys as warning", "timeout=300s,cert=3"},
 
