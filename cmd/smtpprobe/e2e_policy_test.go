@@ -52,6 +52,7 @@ type policyDoc struct {
 			NotEnforced   string `json:"not_enforced"`
 			Matched       *int   `json:"matched"`
 			MatchedRecord string `json:"matched_record"`
+			MatchDepth    *int   `json:"match_depth"`
 			MatchError    string `json:"match_error"`
 		} `json:"dane"`
 	} `json:"results"`
@@ -128,6 +129,36 @@ func TestE2EPolicy(t *testing.T) {
 				for _, r := range doc.Results {
 					if d := r.DANE; d == nil || !d.Enforced || d.Matched != nil || d.MatchError == "" {
 						t.Errorf("result %s dane = %+v, want enforced, nothing matched, a match error", r.Address, d)
+					}
+				}
+			}},
+		// DANE-TA(2): the server at 198.18.3.42 sends a leaf from the lab intermediate CA
+		// and the intermediate (testdata/lab/policy.sh); RFC 7672 §3.1.2, §3.2.2.
+		{name: "DANE-TA matching, 2 0 1 of the intermediate", domain: "dane-ta.sec.lab.example", exit: 0,
+			findings: []want{{"info", "dane-match", []string{"mx-ta.sec.lab.example [198.18.3.42]", "TLSA record 2 0 1 "}}},
+			absent:   []string{"dane-mismatch", "tls-verify-failed"}, maxSev: "info",
+			check: daneTAMatch("2 0 1 ")},
+		{name: "DANE-TA matching, 2 1 1 of the intermediate's key", domain: "dane-ta-spki.sec.lab.example", exit: 0,
+			findings: []want{{"info", "dane-match", []string{"mx-ta-spki.sec.lab.example [198.18.3.42]", "TLSA record 2 1 1 "}}},
+			absent:   []string{"dane-mismatch"}, maxSev: "info",
+			check: daneTAMatch("2 1 1 ")},
+		{name: "DANE-TA with the TLSA of another CA", domain: "dane-ta-bad.sec.lab.example", exit: 2,
+			findings: []want{{"critical", "dane-mismatch", []string{"mx-ta-bad.sec.lab.example [198.18.3.42]", "no TLSA record matches the certificate chain", defer_}}},
+			absent:   []string{"dane-match", "tls-verify-failed"}, maxSev: "critical",
+			check: func(t *testing.T, doc policyDoc) {
+				for _, r := range doc.Results {
+					if d := r.DANE; d == nil || !d.Enforced || d.Matched != nil || len(d.Records) != 1 || d.Records[0].Usage != 2 {
+						t.Errorf("result %s dane = %+v, want one enforced DANE-TA record, nothing matched", r.Address, d)
+					}
+				}
+			}},
+		{name: "DANE-TA, the leaf does not name the MX host", domain: "dane-ta-name.sec.lab.example", exit: 2,
+			findings: []want{{"critical", "dane-mismatch", []string{"mx-ta-name.sec.lab.example [198.18.3.42]", "a DANE-TA record matches the chain, but the leaf does not verify", "not mx-ta-name.sec.lab.example", defer_}}},
+			absent:   []string{"dane-match"}, maxSev: "critical",
+			check: func(t *testing.T, doc policyDoc) {
+				for _, r := range doc.Results {
+					if d := r.DANE; d == nil || !d.Enforced || d.Matched != nil || !strings.Contains(d.MatchError, "mx-ta-name.sec.lab.example") {
+						t.Errorf("result %s dane = %+v, want enforced, nothing matched, a match error naming the MX host", r.Address, d)
 					}
 				}
 			}},
@@ -299,6 +330,23 @@ kill $pid; wait $pid`
 			t.Errorf("scrape with port 25 only:\n%s\nwant no smtpprobe_mta_sts_mode (the fetch refused) and success 1", out)
 		}
 	})
+}
+
+// daneTAMatch checks that every result matched its one DANE-TA record, with
+// prefix, at depth 1: the intermediate the server sent after its leaf.
+func daneTAMatch(prefix string) func(t *testing.T, doc policyDoc) {
+	return func(t *testing.T, doc policyDoc) {
+		if len(doc.Results) == 0 {
+			t.Errorf("no results")
+		}
+		for _, r := range doc.Results {
+			d := r.DANE
+			if d == nil || !d.Secure || !d.Enforced || d.Matched == nil || *d.Matched != 0 || d.MatchDepth == nil || *d.MatchDepth != 1 ||
+				!strings.HasPrefix(d.MatchedRecord, prefix) || r.Address != "198.18.3.42" {
+				t.Errorf("result %s dane = %+v, want secure, enforced, record 0 (%s...) matched at depth 1", r.Address, d, prefix)
+			}
+		}
+	}
 }
 
 func containsAll(s string, subs []string) bool {
