@@ -25,6 +25,9 @@ type Options struct {
 	// Color shows the status in colour (ANSI SGR); the front end sets it
 	// only for a terminal, and never with NO_COLOR set (no-color.org).
 	Color bool
+	// OptionName, if set, spells a finding's Option (a neutral key such
+	// as "to") in the front end's words ("--to"), shown after its message.
+	OptionName func(option string) string
 }
 
 // status renders a status, in colour when o.Color: green OK, yellow
@@ -213,7 +216,11 @@ func text(w *bytes.Buffer, rep *probe.Report, opt Options) {
 	if len(findings) > 0 {
 		printf(w, "\nFindings\n")
 		for _, f := range findings {
-			printf(w, "  %-8s %s: %s\n", f.Severity, f.Code, f.Message)
+			msg := f.Message
+			if f.Option != "" && opt.OptionName != nil {
+				msg += " (" + opt.OptionName(f.Option) + ")"
+			}
+			printf(w, "  %-8s %s: %s\n", f.Severity, f.Code, msg)
 		}
 	}
 }
