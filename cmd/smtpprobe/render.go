@@ -29,8 +29,12 @@ func emitCheck(combined *probe.Report, jobs []*batch.Check, cf *outputFlags, std
 }
 
 func emitRuns(rep *probe.Report, runs []render.Run, cf *outputFlags, stdout io.Writer) (int, error) {
+	optionName := flagName // a check's options are its modules' keys
+	if runs != nil {
+		optionName = func(key string) string { return "module key " + key }
+	}
 	st, err := output.Write(stdout, rep, runs, output.Options{Format: cf.format, Quiet: cf.quiet, PromFile: cf.promFile,
-		Options: render.Options{Verbose: cf.verbose, Warn: cf.warn, Crit: cf.crit, Color: colorOK(stdout), OptionName: flagName}})
+		Options: render.Options{Verbose: cf.verbose, Warn: cf.warn, Crit: cf.crit, Color: colorOK(stdout), OptionName: optionName}})
 	if fe := (*output.FileError)(nil); errors.As(err, &fe) {
 		return 0, fmt.Errorf("--prom-file: %w", fe.Err)
 	}
