@@ -7,10 +7,12 @@ package main_test
 // servers on 127.0.0.1 run as they are.
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"regexp"
@@ -303,5 +305,64 @@ mx2.cli.example. 300 IN A 127.0.0.9
 	mx := runCLI(t, nil, bin, "mx", "cli.example:"+port, "--resolver", dns.Addr, "--no-ptr", "--connect-timeout", "2s")
 	if mx.code != 1 || !regexp.MustCompile(`(?m)^  warning  address-refused: MX 20 mx2\.cli\.example \(127\.0\.0\.9:`+port+`\) is refused`).MatchString(mx.stdout) {
 		t.Errorf("mx with a refused secondary = %d\n%s\nwant exit 1 and a warning finding for MX 20", mx.code, mx.stdout)
+	}
+}
+
+// refusingSMTP is a scripted SMTP server on 127.0.0.1 that refuses every
+// recipient with 501, as one that wants a domain in RCPT does; it serves
+// until the test ends, each session bounded to 10 s.
+func refusingSMTP(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				c.SetDeadline(time.Now().Add(10 * time.Second))
+				fmt.Fprint(c, "220 refuse.cli.example ESMTP\r\n")
+				sc := bufio.NewScanner(c)
+				for sc.Scan() {
+					cmd := strings.ToUpper(sc.Text())
+					switch {
+					case strings.HasPrefix(cmd, "EHLO"):
+						fmt.Fprint(c, "250-refuse.cli.example\r\n250 PIPELINING\r\n")
+					case strings.HasPrefix(cmd, "RCPT"):
+						fmt.Fprint(c, "501 5.1.3 Bad recipient address syntax\r\n")
+					case strings.HasPrefix(cmd, "QUIT"):
+						fmt.Fprint(c, "221 2.0.0 Bye\r\n")
+						return
+					default:
+						fmt.Fprint(c, "250 2.0.0 Ok\r\n")
+					}
+				}
+			}()
+		}
+	}()
+	return fmt.Sprint(ln.Addr().(*net.TCPAddr).Port)
+}
+
+// Friction 1, the front end's half: a recipient refused at RCPT is a
+// finding in every command that sends one, naming the recipient and the
+// flag that sets it.
+func TestCLIRecipientRefused(t *testing.T) {
+	bin := cliPrereqs(t)
+	t.Parallel()
+	target := "127.0.0.1:" + refusingSMTP(t)
+	for _, args := range [][]string{
+		{"session", target},
+		{"timeout", target, "--phase", "rcpt", "--max-wait", "500ms"},
+	} {
+		r := runCLI(t, nil, bin, args...)
+		if !regexp.MustCompile(`(?m)^  warning  rcpt-refused: .*refused the recipient <postmaster>.*\(set with --to\)$`).MatchString(r.stdout) {
+			t.Errorf("%v = %d\n%s\nwant an rcpt-refused finding naming <postmaster> and --to", args, r.code, r.stdout)
+		}
 	}
 }

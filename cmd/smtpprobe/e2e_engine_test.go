@@ -14,7 +14,7 @@ import (
 // (like some real servers) refuses with a 5yz; session, every timeout
 // phase that reaches RCPT, and mtu say which recipient was refused, with
 // the reply, and to pass one with --to. The report says it once.
-func TestCLIRecipientRefused(t *testing.T) {
+func TestCLIRecipientRefusedEveryCommand(t *testing.T) {
 	if testing.Short() && !inCI() {
 		t.Skip("e2e: builds the binary; skipped with -short")
 	}
@@ -35,7 +35,7 @@ func TestCLIRecipientRefused(t *testing.T) {
 			if n := strings.Count(r.stdout, want); n != 1 {
 				t.Errorf("smtpprobe %s: %d findings %q, want 1\nstdout:\n%s\nstderr: %s", strings.Join(tc.args, " "), n, want, r.stdout, r.stderr)
 			}
-			if !strings.Contains(r.stdout, "give a recipient the server accepts (--to)") {
+			if !strings.Contains(r.stdout, "give a recipient the server accepts (set with --to)") {
 				t.Errorf("smtpprobe %s stdout does not say to pass a recipient with --to:\n%s", strings.Join(tc.args, " "), r.stdout)
 			}
 			if r.code == 0 || r.code == 3 {

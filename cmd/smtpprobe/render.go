@@ -29,16 +29,21 @@ func emitCheck(combined *probe.Report, jobs []*batch.Check, cf *outputFlags, std
 }
 
 func emitRuns(rep *probe.Report, runs []render.Run, cf *outputFlags, stdout io.Writer) (int, error) {
-	optionName := flagName // a check's options are its modules' keys
-	if runs != nil {
-		optionName = func(key string) string { return "module key " + key }
-	}
 	st, err := output.Write(stdout, rep, runs, output.Options{Format: cf.format, Quiet: cf.quiet, PromFile: cf.promFile,
-		Options: render.Options{Verbose: cf.verbose, Warn: cf.warn, Crit: cf.crit, Color: colorOK(stdout), OptionName: optionName}})
+		Options: render.Options{Verbose: cf.verbose, Warn: cf.warn, Crit: cf.crit, Color: colorOK(stdout), Option: optionName(runs)}})
 	if fe := (*output.FileError)(nil); errors.As(err, &fe) {
 		return 0, fmt.Errorf("--prom-file: %w", fe.Err)
 	}
 	return int(st), err
+}
+
+// optionName spells a finding's option as the user gave it: a flag, or
+// for a check a module key.
+func optionName(runs []render.Run) func(string) string {
+	if runs != nil {
+		return func(key string) string { return "the module key " + key + ":" }
+	}
+	return flagName
 }
 
 // colorOK reports whether text output to w may use colour: w is a

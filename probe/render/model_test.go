@@ -47,11 +47,11 @@ func TestFindingOptionName(t *testing.T) {
 		name func(string) string
 		want string
 	}{
-		{func(o string) string { return "--" + o }, "give a recipient the server accepts (--to)\n"},
+		{func(o string) string { return "--" + o }, "give a recipient the server accepts (set with --to)\n"},
 		{nil, "give a recipient the server accepts\n"},
 	} {
 		var b bytes.Buffer
-		if err := render.Text(&b, rep, render.Options{OptionName: tc.name}); err != nil {
+		if err := render.Text(&b, rep, render.Options{Option: tc.name}); err != nil {
 			t.Fatal(err)
 		}
 		if !strings.Contains(b.String(), tc.want) {

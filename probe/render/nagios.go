@@ -51,7 +51,7 @@ func Nagios(w io.Writer, rep *probe.Report, opt Options) error {
 		}
 	}
 	for _, f := range rep.Findings {
-		printf(&b, "%s %s: %s\n", f.Severity, f.Code, sanitize(f.Message))
+		printf(&b, "%s %s: %s\n", f.Severity, f.Code, sanitize(opt.message(f)))
 	}
 	_, err := w.Write(b.Bytes())
 	return err

@@ -25,9 +25,19 @@ type Options struct {
 	// Color shows the status in colour (ANSI SGR); the front end sets it
 	// only for a terminal, and never with NO_COLOR set (no-color.org).
 	Color bool
-	// OptionName, if set, spells a finding's Option (a neutral key such
-	// as "to") in the front end's words ("--to"), shown after its message.
-	OptionName func(option string) string
+	// Option spells a finding's Option (a neutral key such as "to") in
+	// the front end's words ("--to"); nil leaves findings as they are.
+	Option func(key string) string
+}
+
+// message is a finding's message, with the option it advises changing
+// in the front end's words: "...; give a recipient the server accepts
+// (set with --to)".
+func (o Options) message(f probe.Finding) string {
+	if f.Option == "" || o.Option == nil {
+		return f.Message
+	}
+	return f.Message + " (set with " + o.Option(f.Option) + ")"
 }
 
 // status renders a status, in colour when o.Color: green OK, yellow
@@ -216,11 +226,7 @@ func text(w *bytes.Buffer, rep *probe.Report, opt Options) {
 	if len(findings) > 0 {
 		printf(w, "\nFindings\n")
 		for _, f := range findings {
-			msg := f.Message
-			if f.Option != "" && opt.OptionName != nil {
-				msg += " (" + opt.OptionName(f.Option) + ")"
-			}
-			printf(w, "  %-8s %s: %s\n", f.Severity, f.Code, msg)
+			printf(w, "  %-8s %s: %s\n", f.Severity, f.Code, opt.message(f))
 		}
 	}
 }

@@ -38,6 +38,7 @@ func EnumValues(fs *pflag.FlagSet, name string, values ...string) {
 // text after a blank line), its own flags, then the groups that InGroup
 // filed the shared flags under, in the order they were registered.
 func FromFlags(fs *pflag.FlagSet, synopsis string) Command {
+	fs.SortFlags = false
 	c, ok := Lookup(fs.Name())
 	if !ok {
 		c = Command{Name: fs.Name()}
@@ -113,8 +114,8 @@ func FlagError(fs *pflag.FlagSet, err error) string {
 	switch {
 	case errors.As(err, &ne):
 		name := ne.GetSpecifiedName()
-		if name == "" {
-			return fmt.Sprintf("%s: unknown flag -%s", fs.Name(), ne.GetSpecifiedShortnames())
+		if sh := ne.GetSpecifiedShortnames(); sh != "" {
+			return fmt.Sprintf("%s: unknown flag -%s in -%s", fs.Name(), name, sh)
 		}
 		if name == "port" {
 			return fmt.Sprintf("%s: unknown flag --port: give the port with the target, DOMAIN:PORT or [IPv6]:PORT", fs.Name())
