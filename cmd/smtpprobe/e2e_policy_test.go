@@ -441,6 +441,17 @@ func TestE2ECheckPolicy(t *testing.T) {
 		t.Errorf("%s has no dane-ta.sec.lab.example result with a DANE match:\n%s", r.in, r.stdout)
 	}
 
+	// Prometheus: check's metrics are per run, with the module label.
+	r = runCheckBinary(t, l, bin, "--config", cfg, "--format", "prom")
+	for _, series := range []string{
+		`smtpprobe_mta_sts_mode{command="mx",mode="enforce",module="mx",target="sts-enforce.plain.lab.example"} 1`,
+		`smtpprobe_dane_match{address="198.18.3.42",command="mx",host="mx-ta.sec.lab.example",idle_phase="",module="mx",port="25",target="dane-ta.sec.lab.example"} 1`,
+	} {
+		if !strings.Contains(r.stdout, series) {
+			t.Errorf("%s = exit %d\n%s\nwant %s", r.in, r.exit, r.stdout, series)
+		}
+	}
+
 	r = runCheckBinary(t, l, bin, "--config", cfg, "--json", "--baseline", base)
 	wantExit(t, r, 0)
 	if strings.Contains(r.stdout, "regression-") {
