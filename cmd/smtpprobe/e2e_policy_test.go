@@ -468,6 +468,24 @@ func TestE2ECheckPolicy(t *testing.T) {
 		}
 	}
 
+	// Text and Nagios: each run's policy in brief, under its row.
+	for _, tc := range []struct {
+		format string
+		lines  []string
+	}{
+		{"text", []string{"      policy: mta-sts enforce, no dane\n", "      policy: no mta-sts, dane 1 of 1 address matched\n"}},
+		{"nagios", []string{"\npolicy mx sts-enforce.plain.lab.example: mta-sts enforce, no dane\n",
+			"\npolicy mx dane-ta.sec.lab.example: no mta-sts, dane 1 of 1 address matched\n"}},
+	} {
+		r = runCheckBinary(t, l, bin, "--config", cfg, "--format", tc.format)
+		wantExit(t, r, 0)
+		for _, line := range tc.lines {
+			if !strings.Contains(r.stdout, line) {
+				t.Errorf("%s =\n%s\nwant it to contain %q", r.in, r.stdout, line)
+			}
+		}
+	}
+
 	r = runCheckBinary(t, l, bin, "--config", cfg, "--json", "--baseline", base)
 	wantExit(t, r, 0)
 	if strings.Contains(r.stdout, "regression-") {
