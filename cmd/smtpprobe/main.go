@@ -65,7 +65,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case f != nil:
 		code, err = f(ctx, rest, stdout, stderr)
 	case cmd == "help" || cmd == "-h" || cmd == "--help":
-		err = runHelp(ctx, rest, stdout, stderr)
+		code, err = runHelp(ctx, rest, stdout, stderr)
 	case cmd == "completion":
 		err = runCompletion(ctx, rest, stdout)
 	case cmd == "version" || cmd == "--version":
@@ -104,23 +104,33 @@ var globalFlags = map[string]bool{"--json": false, "--format": true, "-q": false
 	"-v": false, "--verbose": false, "--prom-file": true}
 
 // runHelp implements `smtpprobe help [COMMAND|config]`.
-func runHelp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func runHelp(ctx context.Context, args []string, stdout, stderr io.Writer) (int, error) {
 	switch {
 	case len(args) == 0:
-		return helptext.Overview(stdout, helptext.Commands, exitCodes)
+		return 0, helptext.Overview(stdout, helptext.Commands, exitCodes)
 	case args[0] == "config":
-		return helpConfig(stdout)
+		return 0, helpConfig(stdout)
 	case args[0] == "--man":
-		return helptext.Man(stdout, commandHelp(ctx), "2026-12-02", version, exitCodes)
+		return 0, helptext.Man(stdout, commandHelp(ctx), manDate, version, exitCodes)
 	}
-	if code := run(ctx, []string{args[0], "--help"}, stdout, stderr); code != 0 {
-		return errHelp // run printed why
+	if c, ok := helptext.Lookup(args[0]); ok && commands[args[0]] == nil { // completion, help
+		return 0, helptext.Text(stdout, c)
 	}
-	return errHelp
+	return run(ctx, []string{args[0], "--help"}, stdout, stderr), nil // run printed why, if it failed
 }
+
+// manDate is the man page's date: the day this help text last changed.
+const manDate = "2026-12-02"
 
 // runCompletion implements `smtpprobe completion bash|zsh|fish`.
 func runCompletion(ctx context.Context, args []string, stdout io.Writer) error {
+	if len(args) == 1 && (args[0] == "-h" || args[0] == "--help") {
+		c, _ := helptext.Lookup("completion")
+		if err := helptext.Text(stdout, c); err != nil {
+			return err
+		}
+		return errHelp
+	}
 	if len(args) != 1 {
 		return usagef("completion: want one shell: %s", strings.Join(helptext.Shells, ", "))
 	}
