@@ -116,7 +116,7 @@ func wantChecks(t testing.TB, rep probe.Report, want []checkWant) {
 	t.Helper()
 	var got []checkWant
 	for _, c := range rep.Checks {
-		got = append(got, checkWant{c.Target, c.Module, c.Status, c.Outcome})
+		got = append(got, checkWant{c.Target, c.Module, c.Status.String(), c.Outcome})
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("check checks = %+v\nwant %+v", got, want)

@@ -87,7 +87,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) (int,
 	started := time.Now()
 	r := p.Timeout(ctx, t, "ehlo", probe.TimeoutOptions{MaxWait: 10 * *idleFor})
 	idle := &probe.Report{Command: "timeout", Target: t.Host, Started: started, Outcome: r.Outcome,
-		Results: []probe.Result{r}, Findings: r.Findings, DurationMS: time.Since(started).Milliseconds()}
+		Results: []probe.Result{r}, Findings: r.Findings, Duration: time.Since(started)}
 	_, err = emit(idle, &outputFlags{format: "text", verbose: true}, stdout)
 	return 0, err
 }

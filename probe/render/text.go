@@ -79,15 +79,15 @@ func Text(w io.Writer, rep *probe.Report, opt Options) error {
 func CheckText(w io.Writer, combined *probe.Report, runs []Run, opt Options) error {
 	var b bytes.Buffer
 	printf(&b, "check %s: %s, outcome %s, %s: %s (%s)\n\n", combined.Target, opt.status(combined.Status()),
-		combined.Outcome, units.Count(len(combined.Checks), "check"), StatusCounts(combined.Checks), ms(float64(combined.DurationMS)))
+		combined.Outcome, units.Count(len(combined.Checks), "check"), StatusCounts(combined.Checks), ms(float64(combined.Duration.Milliseconds())))
 	head := []string{"TARGET", "MODULE", "STATUS", "OUTCOME", "DURATION"}
 	rows := [][]string{head}
 	for _, c := range combined.Checks {
-		out, dur := string(c.Outcome), ms(float64(c.DurationMS))
+		out, dur := string(c.Outcome), ms(float64(c.Duration.Milliseconds()))
 		if c.Error != "" {
 			out, dur = "-", "-"
 		}
-		rows = append(rows, []string{c.Target, c.Module, c.Status, out, dur})
+		rows = append(rows, []string{c.Target, c.Module, c.Status.String(), out, dur})
 	}
 	width := make([]int, len(head))
 	for _, r := range rows {
@@ -120,7 +120,7 @@ func CheckText(w io.Writer, combined *probe.Report, runs []Run, opt Options) err
 func StatusCounts(checks []probe.CheckSummary) string {
 	n := map[string]int{}
 	for _, c := range checks {
-		n[c.Status]++
+		n[c.Status.String()]++
 	}
 	var parts []string
 	for _, s := range []probe.Status{probe.StatusOK, probe.StatusWarning, probe.StatusCritical, probe.StatusUnknown} {
@@ -144,7 +144,7 @@ func text(w *bytes.Buffer, rep *probe.Report, opt Options) {
 		unit, units_ = "measurement", "measurements"
 	}
 	printf(w, "%s %s: %s, outcome %s, %d of %s ok (%s)\n",
-		rep.Command, Target(rep), opt.status(rep.Status()), rep.Outcome, ok, units.Count(len(rep.Results), unit, units_), ms(float64(rep.DurationMS)))
+		rep.Command, Target(rep), opt.status(rep.Status()), rep.Outcome, ok, units.Count(len(rep.Results), unit, units_), ms(float64(rep.Duration.Milliseconds())))
 	addrW, outW := 0, 0
 	for _, r := range rep.Results {
 		addrW = max(addrW, len(SafeText(label(r))))
@@ -162,12 +162,12 @@ func text(w *bytes.Buffer, rep *probe.Report, opt Options) {
 		}
 		printf(w, "  %-*s  %-*s  %s\n", addrW, label(r), outW, r.Outcome, phases(r))
 		indent := strings.Repeat(" ", 6)
-		if r.Error != "" && r.TimeoutMS == nil {
+		if r.Error != "" && r.Timeout == nil {
 			printf(w, "%s%s\n", indent, r.Error)
 		}
 		if r.Phase != "" {
-			if r.TimeoutMS != nil {
-				printf(w, "%sidle at %s: server hung up after %s, closed by %s", indent, r.Phase, ms(*r.TimeoutMS), r.ClosedBy)
+			if r.Timeout != nil {
+				printf(w, "%sidle at %s: server hung up after %s, closed by %s", indent, r.Phase, ms(probe.Millis(*r.Timeout)), r.ClosedBy)
 				if r.ServerLog != "" {
 					printf(w, "; Postfix logs %q", r.ServerLog)
 				}
@@ -276,6 +276,9 @@ func mtuText(w *bytes.Buffer, indent string, m *probe.MTUInfo, timeline bool) {
 		pm = fmt.Sprint(*m.PathMTU)
 	}
 	br := "nothing failed up to the interface MTU"
+	if m.Range[1] > 0 && m.Range[1] < m.InterfaceMTU {
+		br = fmt.Sprintf("nothing failed up to the maximum asked for, %d", m.Range[1])
+	}
 	if m.Bracket[1] != nil {
 		lo := 0
 		if m.Bracket[0] != nil {
@@ -352,7 +355,7 @@ func label(r probe.Result) string {
 func phases(r probe.Result) string {
 	parts := make([]string, 0, len(r.PhaseOrder))
 	for _, p := range r.PhaseOrder {
-		parts = append(parts, p+" "+ms(r.Phases[p]))
+		parts = append(parts, p+" "+ms(probe.Millis(r.Phases[p])))
 	}
 	return strings.Join(parts, ", ")
 }

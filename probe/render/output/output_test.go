@@ -15,9 +15,9 @@ import (
 )
 
 func okReport() *probe.Report {
-	return &probe.Report{Command: "mx", Target: "example.com", Started: time.Unix(0, 0), DurationMS: 3, Outcome: probe.OK,
+	return &probe.Report{Command: "mx", Target: "example.com", Started: time.Unix(0, 0), Duration: 3 * time.Millisecond, Outcome: probe.OK,
 		Results: []probe.Result{{Host: "mx1.example.com", Address: "192.0.2.10", Port: 25, Outcome: probe.OK,
-			Phases: map[string]float64{"connect": 0.4}, PhaseOrder: []string{"connect"}}}}
+			Phases: map[string]time.Duration{"connect": 400 * time.Microsecond}, PhaseOrder: []string{"connect"}}}}
 }
 
 // Quiet prints nothing when OK, except the Nagios status line; the

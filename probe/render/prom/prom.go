@@ -70,7 +70,7 @@ func (c Reports) Collect(ch chan<- prometheus.Metric) {
 		st := rep.Status()
 		gauge(descSuccess, b2f(st == probe.StatusOK), rl...)
 		gauge(descStatus, float64(st), rl...)
-		gauge(descDuration, float64(rep.DurationMS)/1000, rl...)
+		gauge(descDuration, float64(rep.Duration.Milliseconds())/1000, rl...)
 		bySev := map[string]int{probe.SevCritical: 0, probe.SevWarning: 0, probe.SevInfo: 0}
 		for _, f := range rep.Findings {
 			bySev[f.Severity]++
@@ -83,10 +83,10 @@ func (c Reports) Collect(ch chan<- prometheus.Metric) {
 			gauge(descResultSuccess, b2f(r.Good()), l...)
 			gauge(descOutcome, 1, append(l, string(r.Outcome))...)
 			for _, ph := range r.PhaseOrder {
-				gauge(descPhase, micro(r.Phases[ph]/1000), append(l, ph)...)
+				gauge(descPhase, micro(probe.Millis(r.Phases[ph])/1000), append(l, ph)...)
 			}
-			if r.TimeoutMS != nil {
-				gauge(descIdle, micro(*r.TimeoutMS/1000), append(l, string(r.ClosedBy))...)
+			if r.Timeout != nil {
+				gauge(descIdle, micro(probe.Millis(*r.Timeout)/1000), append(l, string(r.ClosedBy))...)
 			}
 			if m := r.MTUInfo; m != nil {
 				for _, d := range mtuDirections(m) {
@@ -94,7 +94,7 @@ func (c Reports) Collect(ch chan<- prometheus.Metric) {
 					if d.pathMTU != nil {
 						gauge(descPathMTU, float64(*d.pathMTU), dl...)
 					}
-					gauge(descVerdict, 1, append(dl, d.verdict)...)
+					gauge(descVerdict, 1, append(dl, string(d.verdict))...)
 					gauge(descMTUSessions, float64(d.sessions), dl...)
 				}
 			}
@@ -159,7 +159,7 @@ func Text(c prometheus.Collector) ([]byte, error) {
 // mtuDirection is one measured direction of an mtu result.
 type mtuDirection struct {
 	name     string // out or in
-	verdict  string
+	verdict  probe.Verdict
 	pathMTU  *int
 	sessions int
 }

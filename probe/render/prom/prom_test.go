@@ -59,18 +59,18 @@ next:
 
 // report is a run of one command against two ports of one address.
 func report(command string, ports ...uint16) *probe.Report {
-	rep := &probe.Report{Command: command, Target: "192.0.2.10", Started: time.Unix(0, 0), DurationMS: 1500, Outcome: probe.OK}
+	rep := &probe.Report{Command: command, Target: "192.0.2.10", Started: time.Unix(0, 0), Duration: 1500 * time.Millisecond, Outcome: probe.OK}
 	for _, p := range ports {
 		rep.Results = append(rep.Results, probe.Result{Host: "192.0.2.10", Address: "192.0.2.10", Port: p, Outcome: probe.OK,
-			Phases: map[string]float64{"connect": 0.4567891}, PhaseOrder: []string{"connect"}})
+			Phases: map[string]time.Duration{"connect": 456789 * time.Nanosecond}, PhaseOrder: []string{"connect"}})
 	}
 	return rep
 }
 
 func TestReports(t *testing.T) {
 	timeout := report("timeout", 25)
-	to := 300004.2
-	timeout.Results[0].Phase, timeout.Results[0].TimeoutMS, timeout.Results[0].ClosedBy = "ehlo", &to, probe.ClosedBy421
+	to := 300004200 * time.Microsecond
+	timeout.Results[0].Phase, timeout.Results[0].Timeout, timeout.Results[0].ClosedBy = "ehlo", &to, probe.ClosedBy421
 	timeout.Findings = []probe.Finding{{Severity: probe.SevWarning, Code: "x", Message: "y"}}
 	b, err := prom.Text(prom.Reports{Reports: []*probe.Report{report("session", 25, 587), timeout}, Modules: []string{"sub", "idle"}})
 	if err != nil {
