@@ -26,14 +26,6 @@ func main() {
 	os.Exit(code)
 }
 
-const exitCodes = `Exit codes (Nagios convention): 0 OK, 1 WARNING (some addresses fail),
-2 CRITICAL (none reachable, null MX, DNS failure), 3 UNKNOWN (bad usage or input).
-TARGET is a domain (its MX are used), a host name or an IP literal; an IPv6
-literal with a port is written [ADDRESS]:PORT.
-Run "smtpprobe help COMMAND" for a command's flags, "smtpprobe help config"
-for the keys of check and serve files.
-`
-
 // commands maps each command to its implementation.
 var commands = map[string]func(context.Context, []string, io.Writer, io.Writer) (int, error){
 	"mx": runMX, "session": runSession, "timeout": runTimeout, "mtu": runMTU,
@@ -53,7 +45,7 @@ func usagef(format string, args ...any) error {
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	args = helptext.Hoist(args, globalFlags)
 	if len(args) == 0 {
-		helptext.Overview(stderr, helptext.Commands, exitCodes)
+		helptext.Overview(stderr, helptext.Commands, helptext.ExitCodes)
 		return int(probe.StatusUnknown)
 	}
 	cmd, rest := args[0], args[1:]
@@ -107,11 +99,11 @@ var globalFlags = map[string]bool{"--json": false, "--format": true, "-q": false
 func runHelp(ctx context.Context, args []string, stdout, stderr io.Writer) (int, error) {
 	switch {
 	case len(args) == 0:
-		return 0, helptext.Overview(stdout, helptext.Commands, exitCodes)
+		return 0, helptext.Overview(stdout, helptext.Commands, helptext.ExitCodes)
 	case args[0] == "config":
 		return 0, helpConfig(stdout)
 	case args[0] == "--man":
-		return 0, helptext.Man(stdout, commandHelp(ctx), manDate, version, exitCodes)
+		return 0, helptext.Man(stdout, commandHelp(ctx), manDate, version, helptext.ExitCodes)
 	}
 	if c, ok := helptext.Lookup(args[0]); ok && commands[args[0]] == nil { // completion, help
 		return 0, helptext.Text(stdout, c)

@@ -96,3 +96,12 @@ func Lookup(name string) (Command, bool) {
 	}
 	return Command{}, false
 }
+
+// ExitCodes ends the overview and the man page.
+const ExitCodes = `Exit codes (Nagios convention): 0 OK, 1 WARNING (some addresses fail),
+2 CRITICAL (none reachable, null MX, DNS failure), 3 UNKNOWN (bad usage or input).
+TARGET is a domain (its MX are used), a host name or an IP literal; an IPv6
+literal with a port is written [ADDRESS]:PORT.
+Run "smtpprobe help COMMAND" for a command's flags, "smtpprobe help config"
+for the keys of check and serve files.
+`
