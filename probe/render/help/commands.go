@@ -62,6 +62,8 @@ var Commands = []Command{{
 	Synopsis: "smtpprobe serve --config FILE [flags]",
 	Examples: []string{
 		"smtpprobe serve --config /etc/smtpprobe/serve.yaml",
+		"smtpprobe serve --config serve.yaml --validate             # check the file only",
+		"smtpprobe serve --config serve.yaml --listen :9465 --web.config.file web.yml",
 		"curl 'http://127.0.0.1:9465/probe?target=example.com&module=mx'",
 	},
 }, {
@@ -70,7 +72,8 @@ var Commands = []Command{{
 	Synopsis: "smtpprobe demo [flags]",
 	Examples: []string{
 		"smtpprobe demo",
-		"smtpprobe demo -v --idle-timeout 1s",
+		"smtpprobe demo -v --idle-timeout 1s   # with every session's timeline",
+		"smtpprobe demo --json | jq .results",
 	},
 }, {
 	Name:     "completion",
