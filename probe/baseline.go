@@ -68,6 +68,7 @@ func Compare(base, cur *Report) []Finding {
 			add(SevWarning, "regression-tls", "%s: the certificate verified before and does not now", c.label())
 		}
 	}
+	fs = append(fs, comparePolicy(base, cur)...) // policy.go
 	for _, c := range cur.Results {
 		if !seen[c.key()] {
 			add(SevInfo, "baseline-new", "%s is new since the baseline", c.label())

@@ -78,6 +78,7 @@ type resultJSON struct {
 	Banner        string             `json:"banner,omitempty"`
 	Capabilities  []string           `json:"capabilities,omitempty"`
 	TLS           *TLSInfo           `json:"tls,omitempty"`
+	DANE          *DANEReport        `json:"dane,omitempty"`
 	PTR           []string           `json:"ptr,omitempty"`
 	FCrDNS        *bool              `json:"fcrdns,omitempty"`
 	MessageBytes  int                `json:"message_bytes,omitempty"`
@@ -100,7 +101,7 @@ func (r Result) MarshalJSON() ([]byte, error) {
 		Target: r.Target, Module: r.Module, Host: r.Host, Address: r.Address, Port: r.Port,
 		Preference: r.Preference, Outcome: r.Outcome, Error: r.Error, FailedPhase: r.FailedPhase,
 		Phases: msMap(r.Phases), PhaseOrder: r.PhaseOrder, Reply: r.Reply, Banner: r.Banner,
-		Capabilities: r.Capabilities, TLS: r.TLS, PTR: r.PTR, FCrDNS: r.FCrDNS,
+		Capabilities: r.Capabilities, TLS: r.TLS, DANE: r.DANE, PTR: r.PTR, FCrDNS: r.FCrDNS,
 		MessageBytes: r.MessageBytes, BytesWritten: r.BytesWritten, Acked: r.Acked, QueueID: r.QueueID,
 		IdleTimeoutMS: msPtr(r.IdleTimeout), Phase: r.Phase, TimeoutMS: msPtr(r.Timeout),
 		ClosedBy: r.ClosedBy, ServerLog: r.ServerLog, MTUInfo: r.MTUInfo, TCP: r.TCP, Timeline: r.Timeline,
@@ -118,7 +119,7 @@ func (r *Result) UnmarshalJSON(b []byte) error {
 		Target: w.Target, Module: w.Module, Host: w.Host, Address: w.Address, Port: w.Port,
 		Preference: w.Preference, Outcome: w.Outcome, Error: w.Error, FailedPhase: w.FailedPhase,
 		Phases: fromMSMap(w.Phases), PhaseOrder: w.PhaseOrder, Reply: w.Reply, Banner: w.Banner,
-		Capabilities: w.Capabilities, TLS: w.TLS, PTR: w.PTR, FCrDNS: w.FCrDNS,
+		Capabilities: w.Capabilities, TLS: w.TLS, DANE: w.DANE, PTR: w.PTR, FCrDNS: w.FCrDNS,
 		MessageBytes: w.MessageBytes, BytesWritten: w.BytesWritten, Acked: w.Acked, QueueID: w.QueueID,
 		IdleTimeout: fromMSPtr(w.IdleTimeoutMS), Phase: w.Phase, Timeout: fromMSPtr(w.TimeoutMS),
 		ClosedBy: w.ClosedBy, ServerLog: w.ServerLog, MTUInfo: w.MTUInfo, TCP: w.TCP, Timeline: w.Timeline,
@@ -135,13 +136,14 @@ type reportJSON struct {
 	Outcome    Outcome        `json:"outcome"`
 	Results    []Result       `json:"results"`
 	Findings   []Finding      `json:"findings"`
+	Policy     *PolicyReport  `json:"policy,omitempty"`
 	Checks     []CheckSummary `json:"checks,omitempty"`
 }
 
 // MarshalJSON writes the report with its duration in whole milliseconds.
 func (r Report) MarshalJSON() ([]byte, error) {
 	return json.Marshal(reportJSON{Command: r.Command, Target: r.Target, Started: r.Started,
-		DurationMS: r.Duration.Milliseconds(), Outcome: r.Outcome, Results: r.Results, Findings: r.Findings, Checks: r.Checks})
+		DurationMS: r.Duration.Milliseconds(), Outcome: r.Outcome, Results: r.Results, Findings: r.Findings, Policy: r.Policy, Checks: r.Checks})
 }
 
 // UnmarshalJSON reads a report as MarshalJSON writes it.
@@ -151,7 +153,7 @@ func (r *Report) UnmarshalJSON(b []byte) error {
 		return err
 	}
 	*r = Report{Command: w.Command, Target: w.Target, Started: w.Started,
-		Duration: time.Duration(w.DurationMS) * time.Millisecond, Outcome: w.Outcome, Results: w.Results, Findings: w.Findings, Checks: w.Checks}
+		Duration: time.Duration(w.DurationMS) * time.Millisecond, Outcome: w.Outcome, Results: w.Results, Findings: w.Findings, Policy: w.Policy, Checks: w.Checks}
 	return nil
 }
 

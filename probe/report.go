@@ -22,6 +22,8 @@ type Report struct {
 	Outcome  Outcome       `json:"outcome"` // the worst outcome
 	Results  []Result      `json:"results"`
 	Findings []Finding     `json:"findings"`
+	// Policy is the domain's MTA-STS and TLS-RPT (mx; policy.go).
+	Policy *PolicyReport `json:"policy,omitempty"`
 	// Checks summarises the runs of a combined check report, one per
 	// target and module; the report's status is the worst of theirs.
 	Checks []CheckSummary `json:"checks,omitempty"`
@@ -112,6 +114,7 @@ type RunOptions struct {
 	Family   dnscheck.Family
 	Parallel int  // concurrent sessions; 0 means 8
 	NoPTR    bool // skip reverse DNS
+	NoPolicy bool // mx: skip the MTA-STS, TLS-RPT and DANE lookups (policy.go)
 }
 
 // MX resolves domain's mail exchangers (RFC 5321 §5.1) and checks every
@@ -119,9 +122,31 @@ type RunOptions struct {
 // only for bad input (*dnscheck.InputError) or when ctx ends before DNS
 // resolution completes.
 func (p *Prober) MX(ctx context.Context, res *dnscheck.Resolver, domain string, opt RunOptions) (*Report, error) {
-	return p.Run(ctx, res, "mx", domain, opt, func(ctx context.Context, t Target) []Result {
+	return p.RunMX(ctx, res, domain, opt, func(ctx context.Context, t Target) []Result {
 		return []Result{p.Check(ctx, t)}
 	})
+}
+
+// RunMX is MX with fn in place of Check on every address (a front end's
+// wrapper of Check, such as a progress count): Run, then, unless
+// opt.NoPolicy, the domain's MTA-STS, TLS-RPT and DANE verdicts
+// (policy.go), looked up while the sessions run.
+func (p *Prober) RunMX(ctx context.Context, res *dnscheck.Resolver, domain string, opt RunOptions, fn func(context.Context, Target) []Result) (*Report, error) {
+	var pl *policyLookup
+	pctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	if !opt.NoPolicy {
+		pl = p.startPolicy(pctx, res, domain, opt)
+	}
+	rep, err := p.Run(ctx, res, "mx", domain, opt, fn)
+	if rep == nil || err != nil {
+		if cancel(); pl != nil {
+			<-pl.done // no policy fetch outlives a refused or cut run
+		}
+		return rep, err
+	}
+	p.finishPolicy(ctx, res, rep, pl) // MTA-STS, DANE and opportunistic TLS verdicts
+	return rep, nil
 }
 
 // Run resolves target and runs fn on every address, at most opt.Parallel

@@ -35,6 +35,7 @@ type Result struct {
 	Banner       string                   `json:"banner,omitempty"`
 	Capabilities []string                 `json:"capabilities,omitempty"`
 	TLS          *TLSInfo                 `json:"tls,omitempty"`
+	DANE         *DANEReport              `json:"dane,omitempty"` // the MX host's TLSA records (policy.go)
 	PTR          []string                 `json:"ptr,omitempty"`
 	FCrDNS       *bool                    `json:"fcrdns,omitempty"`
 	// Transactions (session).

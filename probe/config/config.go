@@ -74,6 +74,7 @@ type Module struct {
 	Helo           string   `yaml:"helo"`
 	NoStartTLS     bool     `yaml:"no_starttls"`
 	NoPTR          bool     `yaml:"no_ptr"`
+	NoPolicy       bool     `yaml:"no_policy"` // mx: no MTA-STS, TLS-RPT or DANE lookups (issue 12)
 	Warning        string   `yaml:"warning"`
 	Critical       string   `yaml:"critical"`
 
@@ -414,7 +415,7 @@ func (m *Module) Job(target string) (*job.Job, error) {
 	if m.Parallel != 0 || m.set("parallel") {
 		j.Parallel = m.Parallel
 	}
-	j.Helo, j.NoStartTLS, j.NoPTR = m.Helo, m.NoStartTLS, m.NoPTR
+	j.Helo, j.NoStartTLS, j.NoPTR, j.NoPolicy = m.Helo, m.NoStartTLS, m.NoPTR, m.NoPolicy
 	switch m.Command {
 	case "session":
 		o := &j.Session

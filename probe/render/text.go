@@ -204,6 +204,7 @@ func text(w *bytes.Buffer, rep *probe.Report, opt Options) {
 			printf(w, "%stls:    %s %s, cert %s, expires %s (%s), %s\n", indent,
 				t.Version, t.Cipher, strings.Join(t.Names, " "), t.NotAfter.Format(time.DateOnly), units.Count(t.DaysLeft, "day"), v)
 		}
+		daneText(w, indent, r.DANE) // policy.go
 		if r.FCrDNS != nil {
 			switch {
 			case len(r.PTR) == 0:
@@ -220,6 +221,7 @@ func text(w *bytes.Buffer, rep *probe.Report, opt Options) {
 			}
 		}
 	}
+	policyText(w, rep.Policy) // policy.go
 	findings := append(addressFindings(rep), rep.Findings...)
 	probe.SortFindings(findings)
 	if len(findings) > 0 {

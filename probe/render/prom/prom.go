@@ -40,6 +40,9 @@ var (
 	descMTUSessions   = prometheus.NewDesc("smtpprobe_pmtu_sessions", "Probe sessions the path MTU bracketing used, per direction.", append(resultLabels[:7:7], "direction"), nil)
 	descCertExpiry    = prometheus.NewDesc("smtpprobe_tls_cert_not_after_timestamp_seconds", "Expiry of the server certificate, Unix time.", resultLabels, nil)
 	descCertVerified  = prometheus.NewDesc("smtpprobe_tls_cert_verified", "Whether the certificate verified for the MX name (1) or not (0).", resultLabels, nil)
+	// Transport policies (issue 12, probe/policy.go).
+	descMTASTSMode = prometheus.NewDesc("smtpprobe_mta_sts_mode", "The mode of the domain's MTA-STS policy (always 1; the mode is the label), when one was fetched.", append(runLabels[:3:3], "mode"), nil)
+	descDANEMatch  = prometheus.NewDesc("smtpprobe_dane_match", "Whether a DNSSEC-validated TLSA record matched the certificate chain (1) or not (0), for hosts whose TLSA records senders use.", resultLabels, nil)
 )
 
 // Reports exposes reports as constant metrics: a prometheus.Collector
@@ -52,7 +55,7 @@ type Reports struct {
 
 func (c Reports) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descSuccess, descStatus, descDuration, descFindings, descResultSuccess,
-		descOutcome, descPhase, descIdle, descPathMTU, descVerdict, descMTUSessions, descCertExpiry, descCertVerified} {
+		descOutcome, descPhase, descIdle, descPathMTU, descVerdict, descMTUSessions, descCertExpiry, descCertVerified, descMTASTSMode, descDANEMatch} {
 		ch <- d
 	}
 }
@@ -78,8 +81,14 @@ func (c Reports) Collect(ch chan<- prometheus.Metric) {
 		for _, sev := range slices.Sorted(maps.Keys(bySev)) {
 			gauge(descFindings, float64(bySev[sev]), append(rl, sev)...)
 		}
+		if rep.Policy != nil && rep.Policy.MTASTS.Mode != "" {
+			gauge(descMTASTSMode, 1, append(rl, rep.Policy.MTASTS.Mode)...)
+		}
 		for _, r := range rep.Results {
 			l := []string{rep.Command, module, rep.Target, r.Host, r.Address, strconv.Itoa(int(r.Port)), r.Phase}
+			if d := r.DANE; d != nil && d.Enforced {
+				gauge(descDANEMatch, b2f(d.Matched != nil), l...)
+			}
 			gauge(descResultSuccess, b2f(r.Good()), l...)
 			gauge(descOutcome, 1, append(l, string(r.Outcome))...)
 			for _, ph := range r.PhaseOrder {
