@@ -8,8 +8,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 
@@ -45,7 +47,7 @@ func usagef(format string, args ...any) error {
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	args = helptext.Hoist(args, globalFlags)
 	if len(args) == 0 {
-		helptext.Overview(stderr, helptext.Commands, helptext.ExitCodes)
+		helptext.Overview(stderr, reference(), helptext.ExitCodes)
 		return int(probe.StatusUnknown)
 	}
 	cmd, rest := args[0], args[1:]
@@ -65,8 +67,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case strings.HasPrefix(cmd, "-"):
 		err = usagef("%s before a command: want smtpprobe COMMAND [flags] (global flags such as --json may come first)", cmd)
 	default:
-		names := make([]string, 0, len(helptext.Commands))
-		for _, c := range helptext.Commands {
+		var names []string
+		for _, c := range reference() {
 			names = append(names, c.Name)
 		}
 		hint := ""
@@ -99,7 +101,7 @@ var globalFlags = map[string]bool{"--json": false, "--format": true, "-q": false
 func runHelp(ctx context.Context, args []string, stdout, stderr io.Writer) (int, error) {
 	switch {
 	case len(args) == 0:
-		return 0, helptext.Overview(stdout, helptext.Commands, helptext.ExitCodes)
+		return 0, helptext.Overview(stdout, reference(), helptext.ExitCodes)
 	case args[0] == "config":
 		return 0, helpConfig(stdout)
 	case args[0] == "--man":
@@ -133,11 +135,24 @@ func runCompletion(ctx context.Context, args []string, stdout io.Writer) error {
 	return nil
 }
 
+// reference is the command reference of probe/render/help, with any
+// command of the table that has no entry there yet at the end (a new
+// command's synopsis and examples go in helptext.Commands).
+func reference() []helptext.Command {
+	cmds := slices.Clone(helptext.Commands)
+	for _, name := range slices.Sorted(maps.Keys(commands)) {
+		if _, ok := helptext.Lookup(name); !ok {
+			cmds = append(cmds, helptext.Command{Name: name, Synopsis: "smtpprobe " + name + " [flags]"})
+		}
+	}
+	return cmds
+}
+
 // commandHelp collects every command's reference, flags included, by
 // asking each for its help into a helpCollector.
 func commandHelp(ctx context.Context) []helptext.Command {
 	var out []helptext.Command
-	for _, c := range helptext.Commands {
+	for _, c := range reference() {
 		if commands[c.Name] == nil {
 			out = append(out, c)
 			continue

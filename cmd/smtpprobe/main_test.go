@@ -230,3 +230,17 @@ func TestRunBaselineRegression(t *testing.T) {
 		t.Errorf("timeout --baseline (mx report) = %d, %q; want 3 and why", code, stderr)
 	}
 }
+
+// Every command of the table is in the help overview, man page and
+// completion, and did-you-mean knows it.
+func TestReferenceCoversCommands(t *testing.T) {
+	names := map[string]bool{}
+	for _, c := range reference() {
+		names[c.Name] = true
+	}
+	for name := range commands {
+		if !names[name] {
+			t.Errorf("command %s is missing from the reference", name)
+		}
+	}
+}
