@@ -81,7 +81,7 @@ func (o *outputFlags) validate() error {
 	}
 	formats := output.Formats
 	if !slices.Contains(formats, o.format) {
-		return usagef("--format %q: want text, json, nagios or prom%s", o.format, didYouMean(o.format, formats))
+		return usagef("--format %q: want text, json, nagios or prom%s", o.format, job.DidYouMean(o.format, formats))
 	}
 	var err error
 	if o.warn, err = job.ParseThresholds("warning", o.warning, o.command); err != nil {
@@ -230,14 +230,6 @@ func parseFlags(fs *pflag.FlagSet, args []string, stdout io.Writer, synopsis str
 		return errHelp
 	}
 	return nil
-}
-
-// didYouMean is "; did you mean X?" for the closest of options, or "".
-func didYouMean(word string, options []string) string {
-	if s := job.Suggest(word, options); s != "" {
-		return fmt.Sprintf("; did you mean %q?", s)
-	}
-	return ""
 }
 
 // helpCollector is a writer that parseFlags hands a command's help model

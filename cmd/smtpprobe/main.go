@@ -130,7 +130,7 @@ func runCompletion(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	shell := strings.ToLower(args[0])
 	if err := helptext.Completion(stdout, shell, commandHelp(ctx)); err != nil {
-		return usagef("%v%s", err, didYouMean(shell, helptext.Shells))
+		return usagef("%v%s", err, job.DidYouMean(shell, helptext.Shells))
 	}
 	return nil
 }
