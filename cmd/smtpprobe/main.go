@@ -157,7 +157,7 @@ func commandHelp(ctx context.Context) []helptext.Command {
 			out = append(out, c)
 			continue
 		}
-		col := &helpCollector{}
+		col := &helpCollector{Writer: io.Discard}
 		run(ctx, []string{c.Name, "--help"}, col, io.Discard)
 		if col.cmd.Name == "" {
 			col.cmd = c
