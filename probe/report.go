@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"fmt"
 	"net/netip"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -204,7 +205,7 @@ func (p *Prober) Run(ctx context.Context, res *dnscheck.Resolver, command, targe
 		outs := make([]Outcome, len(rep.Results))
 		for i, r := range rep.Results {
 			outs[i] = r.Outcome
-			rep.Findings = append(rep.Findings, r.Findings...)
+			rep.Findings = appendNew(rep.Findings, r.Findings...)
 		}
 		rep.Outcome = Worst(outs...)
 		for _, r := range rep.Results {
@@ -266,6 +267,18 @@ func (p *Prober) runAll(ctx context.Context, res *dnscheck.Resolver, targets []T
 		out = append(out, rs...)
 	}
 	return out
+}
+
+// appendNew appends the findings not already in fs: the sessions of one
+// address (timeout's phases, say) may each find the same thing, which the
+// report says once.
+func appendNew(fs []Finding, more ...Finding) []Finding {
+	for _, f := range more {
+		if !slices.Contains(fs, f) {
+			fs = append(fs, f)
+		}
+	}
+	return fs
 }
 
 var sevOrder = map[string]int{SevCritical: 0, SevWarning: 1, SevInfo: 2}

@@ -233,10 +233,10 @@ func (j *Job) validateTimeout() error {
 	if err := nonNegative(cmp); err != nil {
 		return err
 	}
-	j.Timeout.Pauses = map[string]time.Duration{}
+	j.Timeout.Pauses = map[probe.Pause]time.Duration{}
 	for name, d := range j.PauseCmp {
 		if d > 0 {
-			j.Timeout.Pauses[name] = d
+			j.Timeout.Pauses[probe.Pause(name)] = d
 		}
 	}
 	if err := validPath("from", j.Timeout.From); err != nil {
