@@ -138,6 +138,11 @@ func TestCommands(t *testing.T) {
 		if !strings.HasPrefix(c.Synopsis, "smtpprobe "+c.Name) || c.Summary == "" {
 			t.Errorf("%s: synopsis %q, summary %q", c.Name, c.Synopsis, c.Summary)
 		}
+		for _, e := range c.Examples {
+			if n := len([]rune(e)); n+2 > Width {
+				t.Errorf("%s example of %d columns, indented past %d: %q", c.Name, n, Width, e)
+			}
+		}
 		if c.Name != "help" && (len(c.Examples) < 3 || len(c.Examples) > 5) {
 			t.Errorf("%s has %d examples, want 3 to 5", c.Name, len(c.Examples))
 		}
