@@ -4,7 +4,9 @@
 // probe/render/prom, the Prometheus text exposition. Each writer takes an
 // io.Writer, builds its output completely first and writes it once, so a
 // failure never leaves half a document. A new output format is a new
-// writer here.
+// writer here; probe/render/output picks the writer a front end asked
+// for (and writes the metrics file), and probe/render/help writes the
+// command line's own reference: help text, man page, completion.
 //
 // Output safety. Text from the network (replies, banners, DNS and TLS
 // names, error texts) and from the user ends up in every output format.
