@@ -1,6 +1,6 @@
 // Package render writes probe reports for people and monitoring systems:
-// Text (the terminal report), JSON (the report as one document, README.md
-// §3), Nagios (the monitoring-plugins output format) and, in
+// Text (the terminal report), JSON (the report as one document, README "JSON"),
+// Nagios (the monitoring-plugins output format) and, in
 // probe/render/prom, the Prometheus text exposition. Each writer takes an
 // io.Writer, builds its output completely first and writes it once, so a
 // failure never leaves half a document. A new output format is a new
