@@ -85,9 +85,10 @@ type Reply struct {
 	Err error
 }
 
-// ProbeFunc sends one SYN to dst with the given TTL (hop limit) and
-// waits for its end until ctx is done (then the reply is Silent).
-type ProbeFunc func(ctx context.Context, dst netip.AddrPort, ttl int) Reply
+// ProbeFunc sends one SYN to dst with the given TTL (hop limit), calls
+// sent once it left (or could not be sent), and waits for its end until
+// ctx is done (then the reply is Silent).
+type ProbeFunc func(ctx context.Context, dst netip.AddrPort, ttl int, sent func()) Reply
 
 // Hop is what the sweep learned about one TTL.
 type Hop struct {
@@ -341,14 +342,26 @@ func runRound(ctx context.Context, dst netip.AddrPort, ttls []int, opt Options, 
 	defer cancel()
 	out := make(chan Reply, len(ttls))
 	var wg sync.WaitGroup
+	// The SYNs leave in TTL order, one after the other: a hop that
+	// answers several of them (the target, or a router that rejects) and
+	// rate-limits its ICMP spends its burst on the lowest TTLs, which are
+	// the ones that say where the SYNs stop.
 	for _, ttl := range ttls {
 		wg.Add(1)
+		left := make(chan struct{})
+		var once sync.Once
+		sent := func() { once.Do(func() { close(left) }) }
 		go func() {
 			defer wg.Done()
-			r := probe(rctx, dst, ttl)
+			defer sent()
+			r := probe(rctx, dst, ttl, sent)
 			r.TTL = ttl
 			out <- r
 		}()
+		select {
+		case <-left:
+		case <-rctx.Done():
+		}
 	}
 	go func() { wg.Wait(); close(out) }()
 	quiet := func() time.Duration { return max(opt.MinWait, 3*maxRTT) }

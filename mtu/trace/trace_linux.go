@@ -21,11 +21,12 @@ import (
 // exceeded included) and, with RECVERR, first queues it with the sender's
 // address; a SYN-ACK completes the connect (which is then reset at once,
 // SO_LINGER 0), an RST refuses it. Silence lasts until ctx is done.
-func TCPProbe(ctx context.Context, dst netip.AddrPort, ttl int) Reply {
+func TCPProbe(ctx context.Context, dst netip.AddrPort, ttl int, sent func()) Reply {
 	start := time.Now()
 	v6 := is6(dst.Addr())
 	fd, err := socketFor(v6)
 	if err != nil {
+		sent()
 		return Reply{Kind: LocalError, Err: err}
 	}
 	f := os.NewFile(uintptr(fd), "trace-probe")
@@ -37,12 +38,15 @@ func TCPProbe(ctx context.Context, dst netip.AddrPort, ttl int) Reply {
 		f.Close()
 	}()
 	if err := setTTL(fd, v6, ttl); err != nil {
+		sent()
 		return Reply{Kind: LocalError, Err: err}
 	}
 	if err := setRecvErr(fd, v6, true); err != nil {
+		sent()
 		return Reply{Kind: LocalError, Err: err}
 	}
 	err = unix.Connect(fd, sockaddr(dst))
+	sent()
 	switch {
 	case err == nil:
 	case errors.Is(err, unix.EINPROGRESS):

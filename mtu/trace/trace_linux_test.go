@@ -36,10 +36,10 @@ func TestTCPProbeLoopback(t *testing.T) {
 			defer ln.Close()
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 			defer cancel()
-			if r := TCPProbe(ctx, open, 1); r.Kind != SynAck || r.From != open.Addr() {
+			if r := TCPProbe(ctx, open, 1, func() {}); r.Kind != SynAck || r.From != open.Addr() {
 				t.Errorf("TCPProbe(%s, ttl 1) = %+v, want syn-ack from %s", open, r, open.Addr())
 			}
-			if r := TCPProbe(ctx, closed, 1); r.Kind != Reset || r.From != closed.Addr() {
+			if r := TCPProbe(ctx, closed, 1, func() {}); r.Kind != Reset || r.From != closed.Addr() {
 				t.Errorf("TCPProbe(%s, ttl 1) = %+v, want rst from %s", closed, r, closed.Addr())
 			}
 			p := Sweep(ctx, closed, Options{Wait: time.Second}, TCPProbe)

@@ -10,7 +10,8 @@ import (
 
 // TCPProbe is not supported on this system: every probe is a LocalError
 // wrapping ErrNotSupported.
-func TCPProbe(ctx context.Context, dst netip.AddrPort, ttl int) Reply {
+func TCPProbe(ctx context.Context, dst netip.AddrPort, ttl int, sent func()) Reply {
+	sent()
 	return Reply{Kind: LocalError, Err: ErrNotSupported}
 }
 

@@ -28,7 +28,8 @@ type fakePath struct {
 	sent map[int]int
 }
 
-func (f *fakePath) probe(ctx context.Context, dst netip.AddrPort, ttl int) Reply {
+func (f *fakePath) probe(ctx context.Context, dst netip.AddrPort, ttl int, sent func()) Reply {
+	sent()
 	f.mu.Lock()
 	if f.sent == nil {
 		f.sent = map[int]int{}
