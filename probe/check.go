@@ -137,6 +137,9 @@ type Result struct {
 	// Path MTU (mtu): path_mtu, verdict, bracket... inline.
 	*MTUInfo
 	TCP      *TCPStats `json:"tcp,omitempty"` // TCP_INFO when the session ended (evidence.go)
+	// Path sweep (path; a connect-timeout or unreachable elsewhere): locate.go.
+	Hops    []Hop    `json:"hops,omitempty"`
+	PathEnd *PathEnd `json:"path_end,omitempty"`
 	Timeline []Event   `json:"timeline"`
 	Findings []Finding `json:"-"`
 }
@@ -342,6 +345,7 @@ func (p *Prober) begin(ctx context.Context, t Target, r *Result) *dialogue {
 		release()
 		r.timePhase("connect", dialElapsed(err))
 		r.setFailureIn("connect", Classify(err), err.Error())
+		p.locate(ctx, t, r, err) // where the SYNs stop (locate.go)
 		return nil
 	}
 	r.timePhase("connect", c.Since())

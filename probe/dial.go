@@ -8,6 +8,8 @@ import (
 	"net/netip"
 	"syscall"
 	"time"
+
+	"github.com/smtpprobe/smtpprobe/mtu/trace"
 )
 
 // DefaultConnectTimeout is Postfix's smtp_connect_timeout.
@@ -50,6 +52,9 @@ type DialError struct {
 	Outcome Outcome
 	Elapsed time.Duration
 	Err     error
+	// ICMP is the ICMP error that failed the connect, read from the
+	// connecting socket's error queue (IP_RECVERR), with its sender.
+	ICMP *trace.Reply
 }
 
 func (e *DialError) Error() string {
@@ -60,6 +65,9 @@ func (e *DialError) Error() string {
 		return "connection refused (RST to SYN): " + errnoOf(e.Err)
 	case Reset:
 		return "connection reset as it was established (RST after the handshake): " + errnoOf(e.Err)
+	}
+	if e.ICMP != nil {
+		return icmpDialText(e.ICMP) // locate.go
 	}
 	return "connect: " + e.Err.Error()
 }
@@ -87,7 +95,9 @@ func (d *Dialer) Dial(ctx context.Context, addr netip.AddrPort) (*Conn, error) {
 	start := now()
 	dctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	nd := net.Dialer{Control: d.Control}
+	eq := trace.NewErrQueue() // the ICMP error of a failed connect
+	defer eq.Done()
+	nd := net.Dialer{Control: eq.Control(d.Control)}
 	c, err := nd.DialContext(dctx, "tcp", addr.String())
 	if err != nil {
 		if dl, ok := ctx.Deadline(); ok && ctx.Err() == nil && !time.Now().Before(dl) {
@@ -98,7 +108,11 @@ func (d *Dialer) Dial(ctx context.Context, addr netip.AddrPort) (*Conn, error) {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		return nil, &DialError{Outcome: classifyDial(err, dctx), Elapsed: now().Sub(start), Err: err}
+		de := &DialError{Outcome: classifyDial(err, dctx), Elapsed: now().Sub(start), Err: err}
+		if icmp, ok := eq.Result(); ok && de.Outcome == Unreachable && icmp.Kind == trace.Unreachable {
+			de.ICMP = &icmp
+		}
+		return nil, de
 	}
 	if dl, ok := ctx.Deadline(); ok {
 		// The reader blocks in Read; the run's deadline bounds it.

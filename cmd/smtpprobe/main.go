@@ -30,6 +30,7 @@ Usage:
   smtpprobe session TARGET[:PORT]      one scripted transaction per address, with pauses (no mail delivered unless --deliver)
   smtpprobe timeout TARGET[:PORT]      measure the server's idle timeout per phase (--phase ...|all)
   smtpprobe mtu TARGET[:PORT]          bracket the path MTU on port 25 with DF set: black hole or working PMTUD
+  smtpprobe path TARGET[:PORT]         hop by hop on port 25: where SYNs stop (dropped, rejected with ICMP, answered)
   smtpprobe check --config FILE        run the targets and modules of a YAML file; one combined report
   smtpprobe serve --config FILE        Prometheus exporter: /probe?target=...&module=..., /metrics
   smtpprobe demo [flags]               run mx against an embedded lab (no network, no root)
@@ -70,6 +71,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		code, err = runTimeout(ctx, rest, stdout, stderr)
 	case "mtu":
 		code, err = runMTU(ctx, rest, stdout, stderr)
+	case "path":
+		code, err = runPath(ctx, rest, stdout, stderr)
 	case "check":
 		code, err = runCheck(ctx, rest, stdout, stderr)
 	case "serve":
@@ -86,7 +89,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stdout, "smtpprobe", version)
 		return 0
 	default:
-		err = usagef("unknown command %q (want mx, session, timeout, mtu, check, serve, demo or help)", cmd)
+		err = usagef("unknown command %q (want mx, session, timeout, mtu, path, check, serve, demo or help)", cmd)
 	}
 	var ue *usageError
 	switch {

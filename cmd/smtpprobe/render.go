@@ -139,6 +139,7 @@ func renderText(w *bytes.Buffer, rep *probe.Report, timeline bool) {
 			}
 			renderMTUMore(w, indent, m, timeline)
 		}
+		render.HopTable(w, indent, r) // path sweeps (probe/render/path.go)
 		if r.MessageBytes > 0 {
 			tprintf(w, "%smessage: %d bytes, %d written", indent, r.MessageBytes, r.BytesWritten)
 			if r.Acked {
