@@ -137,11 +137,12 @@ type Result struct {
 	// Path MTU (mtu): path_mtu, verdict, bracket... inline.
 	*MTUInfo
 	TCP      *TCPStats `json:"tcp,omitempty"` // TCP_INFO when the session ended (evidence.go)
+	Timeline []Event   `json:"timeline"`
+	Findings []Finding `json:"-"`
+
 	// Path sweep (path; a connect-timeout or unreachable elsewhere): locate.go.
 	Hops    []Hop    `json:"hops,omitempty"`
 	PathEnd *PathEnd `json:"path_end,omitempty"`
-	Timeline []Event   `json:"timeline"`
-	Findings []Finding `json:"-"`
 }
 
 func newResult(t Target) Result {

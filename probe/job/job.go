@@ -374,7 +374,9 @@ func (j *Job) Run(ctx context.Context, res *dnscheck.Resolver) (*probe.Report, e
 			return p.TimeoutAll(ctx, t, j.phases, j.Timeout)
 		}
 	case "path":
-		fn = func(ctx context.Context, t probe.Target) []probe.Result { return []probe.Result{p.Path(ctx, t, j.Path)} }
+		fn = func(ctx context.Context, t probe.Target) []probe.Result {
+			return []probe.Result{p.Path(ctx, t, j.Path)}
+		}
 	case "mtu":
 		opt.Parallel = 1 // addresses one after another; Parallel is per round
 		fn = func(ctx context.Context, t probe.Target) []probe.Result {
