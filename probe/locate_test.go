@@ -1,0 +1,158 @@
+package probe
+
+import (
+	"context"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/smtpprobe/smtpprobe/mtu/trace"
+)
+
+// fakeNet answers sweeps as a path of two routers and a target, per port.
+type fakeNet struct {
+	routers  []netip.Addr
+	ends     map[uint16]trace.Reply // per destination port; Kind Silent: dropped at the target
+	rejectAt int                    // TTL from which a router rejects port 25 (0: none)
+}
+
+func (f fakeNet) probe(ctx context.Context, dst netip.AddrPort, ttl int, sent func()) trace.Reply {
+	sent()
+	if f.rejectAt > 0 && dst.Port() == 25 && ttl >= f.rejectAt {
+		return trace.Reply{Kind: trace.Unreachable, From: f.routers[f.rejectAt-2], Type: 3, Code: 13, RTT: time.Millisecond}
+	}
+	if ttl <= len(f.routers) {
+		return trace.Reply{Kind: trace.TimeExceeded, From: f.routers[ttl-1], Type: 11, RTT: time.Millisecond}
+	}
+	end := f.ends[dst.Port()]
+	if end.Kind == trace.Silent {
+		<-ctx.Done()
+		return end
+	}
+	end.RTT = time.Millisecond
+	return end
+}
+
+func withTracer(t *testing.T, f trace.ProbeFunc) {
+	old := tracer
+	tracer = f
+	t.Cleanup(func() { tracer = old })
+}
+
+func TestPathFindings(t *testing.T) {
+	r1, r2 := netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("192.0.2.2")
+	dst := netip.MustParseAddr("192.0.2.25")
+	tests := []struct {
+		name        string
+		net         fakeNet
+		wantOutcome Outcome
+		wantCodes   []string
+		wantText    []string // substrings of the findings' messages
+		wantHops    int
+	}{
+		{
+			name:        "dropped at the destination, 587 answers",
+			net:         fakeNet{routers: []netip.Addr{r1, r2}, ends: map[uint16]trace.Reply{587: {Kind: trace.Reset, From: dst}}},
+			wantOutcome: ConnectTimeout,
+			wantCodes:   []string{"syn-dropped-after-hop", "port25-filtered-at-hop"},
+			wantText:    []string{"after hop 2 (192.0.2.2)", "3 hops away", "at the destination", "its firewall"},
+			wantHops:    3,
+		},
+		{
+			name:        "dropped on a dead path",
+			net:         fakeNet{routers: []netip.Addr{r1, r2}},
+			wantOutcome: ConnectTimeout,
+			wantCodes:   []string{"syn-dropped-after-hop"},
+			wantText:    []string{"after hop 2 (192.0.2.2)", "port 587 got no answer from it either"},
+			wantHops:    3,
+		},
+		{
+			name:        "dropped right after us",
+			net:         fakeNet{routers: []netip.Addr{r1}},
+			wantOutcome: ConnectTimeout,
+			wantCodes:   []string{"syn-dropped-after-hop"},
+			wantText:    []string{"after hop 1 (192.0.2.1)"},
+		},
+		{
+			name:        "admin-prohibited at router 2",
+			net:         fakeNet{routers: []netip.Addr{r1, r2}, rejectAt: 3},
+			wantOutcome: Unreachable,
+			wantCodes:   []string{"icmp-admin-prohibited"},
+			wantText:    []string{"hop 2 (192.0.2.2)", "administratively prohibited (type 3 code 13)", "reject rule for port 25 at 192.0.2.2"},
+			wantHops:    3,
+		},
+		{
+			name:        "open",
+			net:         fakeNet{routers: []netip.Addr{r1, r2}, ends: map[uint16]trace.Reply{25: {Kind: trace.SynAck, From: dst}}},
+			wantOutcome: OK,
+			wantHops:    3,
+		},
+		{
+			name:        "closed",
+			net:         fakeNet{routers: []netip.Addr{r1, r2}, ends: map[uint16]trace.Reply{25: {Kind: trace.Reset, From: dst}}},
+			wantOutcome: Refused,
+			wantHops:    3,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			withTracer(t, tt.net.probe)
+			p := &Prober{}
+			opt := PathOptions{}
+			opt.Wait, opt.MinWait, opt.Spacing = 200*time.Millisecond, 20*time.Millisecond, time.Millisecond
+			r := p.Path(context.Background(), Target{Host: dst.String(), Addr: netip.AddrPortFrom(dst, 25), Preference: -1}, opt)
+			if r.Outcome != tt.wantOutcome {
+				t.Errorf("Path() outcome = %s (%s), want %s", r.Outcome, r.Error, tt.wantOutcome)
+			}
+			var codes []string
+			var text string
+			for _, f := range r.Findings {
+				codes = append(codes, f.Code)
+				text += f.Message + "\n"
+				if strings.Contains(f.Message, "--") {
+					t.Errorf("finding %s names a flag: %q", f.Code, f.Message)
+				}
+			}
+			if strings.Join(codes, ",") != strings.Join(tt.wantCodes, ",") {
+				t.Errorf("Path() findings = %q, want %q\n%s", codes, tt.wantCodes, text)
+			}
+			for _, w := range tt.wantText {
+				if !strings.Contains(text, w) {
+					t.Errorf("Path() findings = %q, want them to say %q", text, w)
+				}
+			}
+			if tt.wantHops > 0 && len(r.Hops) != tt.wantHops {
+				t.Errorf("Path() hops = %+v, want %d", r.Hops, tt.wantHops)
+			}
+			if r.PathEnd == nil {
+				t.Fatalf("Path().PathEnd = nil")
+			}
+		})
+	}
+}
+
+// TestLocateHook: a connect-timeout from begin gets the sweep's hops and
+// findings; a refused connect gets none (the RST already says where).
+func TestLocateHook(t *testing.T) {
+	r1 := netip.MustParseAddr("192.0.2.1")
+	withTracer(t, fakeNet{routers: []netip.Addr{r1}}.probe)
+	dst := netip.MustParseAddrPort("192.0.2.25:25")
+	tg := Target{Host: "192.0.2.25", Addr: dst, Preference: -1}
+	p := &Prober{}
+	r := newResult(tg)
+	p.locate(context.Background(), tg, &r, &DialError{Outcome: ConnectTimeout})
+	if len(r.Hops) == 0 || r.PathEnd == nil || r.PathEnd.LastAddress != "192.0.2.1" || len(r.Findings) == 0 || r.Findings[0].Code != "syn-dropped-after-hop" {
+		t.Errorf("locate(connect-timeout) = hops %+v, end %+v, findings %+v; want the sweep and syn-dropped-after-hop after 192.0.2.1", r.Hops, r.PathEnd, r.Findings)
+	}
+	r = newResult(tg)
+	p.locate(context.Background(), tg, &r, &DialError{Outcome: Refused})
+	if len(r.Hops) != 0 || len(r.Findings) != 0 {
+		t.Errorf("locate(refused) = hops %+v, findings %+v; want none", r.Hops, r.Findings)
+	}
+	r = newResult(tg)
+	p.locate(context.Background(), tg, &r, &DialError{Outcome: Unreachable, Err: &PolicyError{Addr: dst}})
+	if len(r.Hops) != 0 {
+		t.Errorf("locate(policy refusal) swept %+v; want no packet at all", r.Hops)
+	}
+}
