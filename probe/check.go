@@ -143,6 +143,8 @@ type Result struct {
 	// Path sweep (path; a connect-timeout or unreachable elsewhere): locate.go.
 	Hops    []Hop    `json:"hops,omitempty"`
 	PathEnd *PathEnd `json:"path_end,omitempty"`
+	// BlackholeLink is where a forward pmtu-blackhole lies (mtu).
+	BlackholeLink *BlackholeLink `json:"blackhole_link,omitempty"`
 }
 
 func newResult(t Target) Result {

@@ -1,12 +1,16 @@
 package probe
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 	"sync"
+	"syscall"
 	"time"
 
+	"github.com/smtpprobe/smtpprobe/mtu"
 	"github.com/smtpprobe/smtpprobe/mtu/trace"
 	"github.com/smtpprobe/smtpprobe/probe/units"
 )
@@ -331,4 +335,185 @@ func addrAt(p *trace.Path, ttl int) netip.Addr {
 func icmpDialText(r *trace.Reply) string {
 	v6 := is6(r.From)
 	return fmt.Sprintf("connect: ICMP %s (type %d code %d) from %s", icmpWords(trace.Class(v6, r.Type, r.Code)), r.Type, r.Code, r.From)
+}
+
+// BlackholeLink is where a PMTU black hole was located (mtu): the link
+// between the last hop a full-size packet reached and the next one, which
+// only small packets reach.
+type BlackholeLink struct {
+	Located bool   `json:"located"`
+	Reason  string `json:"reason,omitempty"` // why it was not located
+	NearTTL int    `json:"near_ttl,omitempty"`
+	Near    string `json:"near,omitempty"` // absent: this host
+	FarTTL  int    `json:"far_ttl,omitempty"`
+	Far     string `json:"far,omitempty"`
+	// Size is the largest packet the near hop's time-exceeded quoted.
+	Size int `json:"size,omitempty"`
+}
+
+// blackholeWait bounds the wait for one TTL's time-exceeded; blackholeBudget
+// the whole location.
+const (
+	blackholeWait   = 500 * time.Millisecond
+	blackholeBudget = 5 * time.Second
+)
+
+// rawICMP opens the raw ICMP reader; tests replace it.
+var rawICMP = trace.ListenICMP
+
+// locateBlackhole locates the black-holed link of a forward pmtu-blackhole
+// verdict (the mtu hook). Full-size segments leave an abandoned session
+// (banner read, nothing sent) with TTL 1, 2, ... in parallel sessions; the
+// time-exceeded of hop k quotes the segment's IP header, whose total
+// length (IPv6: payload length) proves that a packet of that size reached
+// hop k (RFC 792; RFC 4443 §3.3 quotes as much as fits). A sweep of SYNs
+// shows which hops small packets reach. Reading the quotes needs a raw
+// ICMP socket; without one the finding says the link was not located and
+// why.
+func (p *Prober) locateBlackhole(ctx context.Context, t Target, r *Result, v6 bool) {
+	info := r.MTUInfo
+	if info == nil || info.Verdict != VerdictBlackhole || info.Bracket[0] == nil {
+		return
+	}
+	minLarge := *info.Bracket[0] + 1
+	bl := &BlackholeLink{}
+	r.BlackholeLink = bl
+	notLocated := func(why string) {
+		bl.Reason = why
+		r.Findings = append(r.Findings, Finding{SevInfo, "blackhole-link-not-located",
+			fmt.Sprintf("%s: the black-holed link was not located: %s", who(t, r.Address), why)})
+	}
+	rd, err := rawICMP(v6)
+	if err != nil {
+		notLocated(err.Error())
+		return
+	}
+	defer rd.Close()
+	ctx, cancel := context.WithTimeout(ctx, blackholeBudget)
+	defer cancel()
+	opt := trace.Options{Wait: time.Second, Now: p.Now}
+	path := trace.Sweep(ctx, t.Addr, opt, tracer)
+	r.setPath(path, nil)
+	dist := path.Stop.TTL
+	if path.Stop.Kind != trace.SynAck {
+		notLocated("the sweep of small packets did not reach the target: " + stopText(path))
+		return
+	}
+	large := make(map[int]int)
+	var (
+		mu    sync.Mutex
+		wg    sync.WaitGroup
+		fails []error
+	)
+	for ttl := 1; ttl < dist; ttl++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			size, err := p.largeReach(ctx, t, ttl, minLarge, v6, rd)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				fails = append(fails, err)
+				return
+			}
+			large[ttl] = size
+		}()
+	}
+	wg.Wait()
+	if len(fails) > 0 {
+		notLocated("a probe session failed: " + fails[0].Error())
+		return
+	}
+	link, ok := trace.FindLink(path, large, minLarge)
+	if !ok {
+		notLocated(fmt.Sprintf("no hop past %s is known to be reached by small packets", hopName(link.NearTTL, link.Near)))
+		return
+	}
+	bl.Located, bl.NearTTL, bl.FarTTL, bl.Far, bl.Size = true, link.NearTTL, link.FarTTL, link.Far.String(), link.Size
+	near := "this host"
+	if link.Near.IsValid() {
+		bl.Near = link.Near.String()
+		near = hopName(link.NearTTL, link.Near)
+	}
+	far := hopName(link.FarTTL, link.Far)
+	if link.Far == t.Addr.Addr() {
+		far = "the destination, " + far
+	}
+	why := fmt.Sprintf("a %d-byte packet reached %s", link.Size, near)
+	if link.NearTTL == 0 {
+		why = "no hop quoted back a packet above " + units.Bytes(int64(minLarge-1))
+	}
+	icmp := "ICMP fragmentation needed (type 3 code 4)"
+	if v6 {
+		icmp = "ICMPv6 packet too big (type 2)"
+	}
+	r.Findings = append(r.Findings, Finding{SevCritical, "blackhole-link", fmt.Sprintf(
+		"%s: the black-holed link lies between %s and %s: %s, but only small packets reach %s; the router at its near end cannot forward packets above %d bytes, and its %s never reaches us: a filter on the way back drops it",
+		who(t, r.Address), near, far, why, far, minLarge-1, icmp)})
+}
+
+// largeReach opens an abandoned session (connect with DF, read the
+// banner), sends a full-size segment with TTL ttl, and returns the
+// largest packet size quoted by the time-exceeded that came back for it
+// (0: none did within blackholeWait; it ends early once one of minLarge
+// bytes or more did). The session ends with an RST
+// with the default TTL again, so the server sees it end.
+func (p *Prober) largeReach(ctx context.Context, t Target, ttl, minLarge int, v6 bool, rd *trace.ICMPReader) (int, error) {
+	q := *p
+	q.Control = mtu.Control(0) // DF, no clamp
+	c, err := q.Dial(ctx, t.Addr)
+	if err != nil {
+		return 0, err
+	}
+	raw, ok := c.Raw().(syscall.Conn)
+	if !ok {
+		c.Close()
+		return 0, errors.ErrUnsupported
+	}
+	defer func() {
+		_ = trace.SetTTL(raw, v6, -1)
+		_ = trace.Abort(raw)
+		c.Close()
+	}()
+	if _, err := c.ReadReply(ctx, p.replyTimeout()); err != nil {
+		return 0, fmt.Errorf("banner: %w", err)
+	}
+	local, err := netip.ParseAddrPort(c.LocalAddr().String())
+	if err != nil {
+		return 0, err
+	}
+	quotes, stop := rd.Watch(local)
+	defer stop()
+	info, err := mtu.TCPInfo(raw)
+	if err != nil {
+		return 0, err
+	}
+	if err := trace.SetTTL(raw, v6, ttl); err != nil {
+		return 0, err
+	}
+	// One full-size segment: with more, segmentation offload can carry
+	// them as one larger packet as far as the first hop (veth), whose
+	// quote would then not be a size any link carries.
+	payload := bytes.Repeat([]byte("X"), int(max(info.SndMSS, 536)))
+	if _, err := c.Raw().Write(payload); err != nil {
+		return 0, err
+	}
+	best := 0
+	timer := time.NewTimer(blackholeWait)
+	defer timer.Stop()
+	for {
+		select {
+		case qt := <-quotes:
+			if qt.Dst.Addr() == t.Addr.Addr().Unmap() && (qt.Type == trace.ICMPv4TimeExceeded && !v6 || qt.Type == trace.ICMPv6TimeExceeded && v6) {
+				best = max(best, qt.Size)
+				if best >= minLarge {
+					return best, nil
+				}
+			}
+		case <-timer.C:
+			return best, nil
+		case <-ctx.Done():
+			return best, nil
+		}
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/netip"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -154,5 +155,36 @@ func TestLocateHook(t *testing.T) {
 	p.locate(context.Background(), tg, &r, &DialError{Outcome: Unreachable, Err: &PolicyError{Addr: dst}})
 	if len(r.Hops) != 0 {
 		t.Errorf("locate(policy refusal) swept %+v; want no packet at all", r.Hops)
+	}
+}
+
+// TestLocateBlackholeNoRaw: without a raw ICMP socket, a black-hole
+// verdict gets a finding that says the link was not located and why, and
+// nothing is sent.
+func TestLocateBlackholeNoRaw(t *testing.T) {
+	old := rawICMP
+	rawICMP = func(bool) (*trace.ICMPReader, error) {
+		return nil, &trace.RawSocketError{Err: syscall.EPERM}
+	}
+	t.Cleanup(func() { rawICMP = old })
+	withTracer(t, func(context.Context, netip.AddrPort, int, func()) trace.Reply {
+		t.Errorf("a probe was sent without the raw socket")
+		return trace.Reply{}
+	})
+	tg := Target{Host: "192.0.2.25", Addr: netip.MustParseAddrPort("192.0.2.25:25"), Preference: -1}
+	r := newResult(tg)
+	r.MTUInfo = &MTUInfo{Verdict: VerdictBlackhole, Bracket: [2]*int{ptr(1400), ptr(1401)}}
+	(&Prober{}).locateBlackhole(context.Background(), tg, &r, false)
+	if r.BlackholeLink == nil || r.BlackholeLink.Located || !strings.Contains(r.BlackholeLink.Reason, "CAP_NET_RAW") {
+		t.Errorf("locateBlackhole(no raw socket).BlackholeLink = %+v, want not located, naming CAP_NET_RAW", r.BlackholeLink)
+	}
+	if len(r.Findings) != 1 || r.Findings[0].Code != "blackhole-link-not-located" || !strings.Contains(r.Findings[0].Message, "not located") {
+		t.Errorf("locateBlackhole(no raw socket) findings = %+v, want one blackhole-link-not-located", r.Findings)
+	}
+	r = newResult(tg)
+	r.MTUInfo = &MTUInfo{Verdict: VerdictNoBottleneck}
+	(&Prober{}).locateBlackhole(context.Background(), tg, &r, false)
+	if r.BlackholeLink != nil || len(r.Findings) != 0 {
+		t.Errorf("locateBlackhole(no-bottleneck) = %+v, %+v; want nothing", r.BlackholeLink, r.Findings)
 	}
 }

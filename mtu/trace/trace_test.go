@@ -225,3 +225,40 @@ func TestSweepQuietWait(t *testing.T) {
 		t.Errorf("Sweep().Stop = %+v, want silent after hop 2", p.Stop)
 	}
 }
+
+func TestFindLink(t *testing.T) {
+	hops := func(kinds ...Kind) *Path {
+		p := &Path{}
+		for i, k := range kinds {
+			a := netip.AddrFrom4([4]byte{192, 0, 2, byte(i + 1)})
+			p.Hops = append(p.Hops, Hop{TTL: i + 1, Addr: a, Kind: k})
+			if k.Terminal() {
+				p.Stop = Stop{Kind: k, TTL: i + 1, From: a}
+			}
+		}
+		return p
+	}
+	te := TimeExceeded
+	tests := []struct {
+		name   string
+		path   *Path
+		large  map[int]int
+		want   Link
+		wantOK bool
+	}{
+		{"between hop 1 and 2", hops(te, te, SynAck), map[int]int{1: 1500, 2: 0}, Link{1, r1, 2, r2, 1500}, true},
+		{"between hop 2 and the target", hops(te, te, SynAck), map[int]int{1: 1500, 2: 1500}, Link{2, r2, 3, netip.MustParseAddr("192.0.2.3"), 1500}, true},
+		{"right after this host", hops(te, te, SynAck), map[int]int{1: 0, 2: 0}, Link{0, netip.Addr{}, 1, r1, 0}, true},
+		{"small ACK quotes do not count", hops(te, te, SynAck), map[int]int{1: 1500, 2: 52}, Link{1, r1, 2, r2, 1500}, true},
+		{"a silent hop is skipped", hops(te, Silent, te, SynAck), map[int]int{1: 1500}, Link{1, r1, 3, netip.MustParseAddr("192.0.2.3"), 1500}, true},
+		{"nothing past the last large hop answers", hops(te, Silent), map[int]int{1: 1500}, Link{NearTTL: 1, Near: r1, Size: 1500}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, ok := FindLink(tt.path, tt.large, 1401)
+			if got != tt.want || ok != tt.wantOK {
+				t.Errorf("FindLink() = %+v, %v; want %+v, %v", got, ok, tt.want, tt.wantOK)
+			}
+		})
+	}
+}
