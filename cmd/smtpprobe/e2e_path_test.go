@@ -9,6 +9,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -254,5 +255,82 @@ func TestE2EPathVerdicts(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+type blackholeReport struct {
+	Outcome string `json:"outcome"`
+	Results []struct {
+		Address       string    `json:"address"`
+		Verdict       *string   `json:"verdict"`
+		Hops          []pathHop `json:"hops"`
+		BlackholeLink *struct {
+			Located bool   `json:"located"`
+			Reason  string `json:"reason"`
+			NearTTL int    `json:"near_ttl"`
+			Near    string `json:"near"`
+			FarTTL  int    `json:"far_ttl"`
+			Far     string `json:"far"`
+			Size    int    `json:"size"`
+		} `json:"blackhole_link"`
+	} `json:"results"`
+	Findings []mxFinding `json:"findings"`
+}
+
+// TestE2EPathBlackhole: with r1 dropping frag-needed / packet-too-big, mtu's
+// pmtu-blackhole verdict names the black-holed link r1–r2 (both hops), over
+// IPv4 and IPv6; without CAP_NET_RAW it says the link was not located and
+// why.
+func TestE2EPathBlackhole(t *testing.T) {
+	l := startLab(t, "--icmp", "drop")
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	bin := smtpprobeBinary(t)
+	run := func(t *testing.T, prefix []string, addr string) blackholeReport {
+		t.Helper()
+		l.FlushPMTU(t)
+		args := append(prefix, bin, "mtu", addr, "--direction", "out", "--json")
+		stdout, stderr, exit := l.Exec(t, ctx, args[0], args[1:]...)
+		var rep blackholeReport
+		if err := json.Unmarshal([]byte(stdout), &rep); err != nil || len(rep.Results) != 1 {
+			t.Fatalf("%s: exit %d, not one JSON result: %v\n%s\n%s", strings.Join(args, " "), exit, err, stdout, stderr)
+		}
+		if exit != 2 || rep.Outcome != "pmtu-blackhole" {
+			t.Errorf("mtu %s: exit %d, outcome %s, want 2, pmtu-blackhole", addr, exit, rep.Outcome)
+		}
+		return rep
+	}
+	for _, f := range []struct{ mx1, r1, r2 string }{{labMX1v4, labR1v4, labR2v4}, {labMX1v6, labR1v6, labR2v6}} {
+		t.Run("located "+f.mx1, func(t *testing.T) {
+			rep := run(t, nil, f.mx1)
+			bl := rep.Results[0].BlackholeLink
+			if bl == nil || !bl.Located || bl.NearTTL != 1 || bl.Near != f.r1 || bl.FarTTL != 2 || bl.Far != f.r2 || bl.Size <= l.MTU {
+				t.Fatalf("mtu %s: blackhole_link %+v, want located between hop 1 (%s) and hop 2 (%s) with a quoted size above %d", f.mx1, bl, f.r1, f.r2, l.MTU)
+			}
+			fd, ok := pathFinding(rep.Findings, "blackhole-link")
+			if !ok || !strings.Contains(fd.Message, "between hop 1 ("+f.r1+") and hop 2 ("+f.r2+")") {
+				t.Errorf("mtu %s: findings %+v, want blackhole-link naming both hops", f.mx1, rep.Findings)
+			}
+		})
+		t.Run("no CAP_NET_RAW "+f.mx1, func(t *testing.T) {
+			if _, err := exec.LookPath("setpriv"); err != nil {
+				if inCI() {
+					t.Fatalf("setpriv not installed: %v", err)
+				}
+				t.Skipf("setpriv not installed: %v", err)
+			}
+			rep := run(t, []string{"setpriv", "--bounding-set", "-net_raw", "--inh-caps", "-net_raw"}, f.mx1)
+			bl := rep.Results[0].BlackholeLink
+			if bl == nil || bl.Located || !strings.Contains(bl.Reason, "CAP_NET_RAW") {
+				t.Errorf("mtu %s without CAP_NET_RAW: blackhole_link %+v, want not located, naming CAP_NET_RAW", f.mx1, bl)
+			}
+			fd, ok := pathFinding(rep.Findings, "blackhole-link-not-located")
+			if !ok || !strings.Contains(fd.Message, "not located") || !strings.Contains(fd.Message, "CAP_NET_RAW") {
+				t.Errorf("mtu %s without CAP_NET_RAW: findings %+v, want blackhole-link-not-located saying why", f.mx1, rep.Findings)
+			}
+			if _, ok := pathFinding(rep.Findings, "blackhole-link"); ok {
+				t.Errorf("mtu %s without CAP_NET_RAW: a blackhole-link finding, want none", f.mx1)
+			}
+		})
 	}
 }
