@@ -44,18 +44,20 @@ type PathEnd struct {
 	LastAddress string  `json:"last_address,omitempty"`
 	Probes      int     `json:"probes"`
 	ElapsedMS   float64 `json:"elapsed_ms"`
-	// ComparePort is a second port of the same host swept beside the
+	// ComparePort is a second port of the same host swept after the
 	// probed one when its SYNs went unanswered; CompareAnswer and
-	// CompareTTL are how and at which hop that port answered.
+	// CompareTTL are how and at which hop that port answered, with
+	// CompareProbes SYNs.
 	ComparePort   uint16 `json:"compare_port,omitempty"`
 	CompareAnswer string `json:"compare_answer,omitempty"`
 	CompareTTL    int    `json:"compare_ttl,omitempty"`
+	CompareProbes int    `json:"compare_probes,omitempty"`
 }
 
 // PathOptions tune a path sweep.
 type PathOptions struct {
 	trace.Options
-	// ComparePort is swept beside the probed port when that one's SYNs go
+	// ComparePort is swept after the probed port when that one's SYNs go
 	// unanswered, to tell a port filter from a dead path; 0 means 587
 	// (or 25 when the probed port is 587).
 	ComparePort uint16
@@ -70,8 +72,8 @@ const LocateBudget = 2 * time.Second
 // tracer is the sweep's probe; tests replace it.
 var tracer trace.ProbeFunc = trace.TCPProbe
 
-// sweepPath sweeps t's port and, when its SYNs go unanswered, a compare
-// port of the same host at the same time.
+// sweepPath sweeps t's port and, when its SYNs go unanswered, then a
+// compare port of the same host (nil otherwise).
 func (p *Prober) sweepPath(ctx context.Context, t Target, opt PathOptions) (*trace.Path, *trace.Path) {
 	if opt.Budget > 0 {
 		var cancel context.CancelFunc
@@ -88,16 +90,11 @@ func (p *Prober) sweepPath(ctx context.Context, t Target, opt PathOptions) (*tra
 	if opt.Now == nil {
 		opt.Now = p.Now
 	}
-	var main, other *trace.Path
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		other = trace.Sweep(ctx, netip.AddrPortFrom(t.Addr.Addr(), cmp), opt.Options, tracer)
-	}()
-	main = trace.Sweep(ctx, t.Addr, opt.Options, tracer)
-	wg.Wait()
-	return main, other
+	path := trace.Sweep(ctx, t.Addr, opt.Options, tracer)
+	if path.Stop.Kind != trace.Silent || ctx.Err() != nil {
+		return path, nil
+	}
+	return path, trace.Sweep(ctx, netip.AddrPortFrom(t.Addr.Addr(), cmp), opt.Options, tracer)
 }
 
 // Path sweeps t hop by hop on its port (`smtpprobe path`): the result's
@@ -175,6 +172,8 @@ func (r *Result) setPath(path, cmp *trace.Path) {
 		e.ComparePort = cmp.Target.Port()
 		e.CompareAnswer = cmp.Stop.Kind.String()
 		e.CompareTTL = cmp.Stop.TTL
+		e.CompareProbes = cmp.Probes
+		e.ElapsedMS = ms(path.Elapsed + cmp.Elapsed)
 	}
 	r.PathEnd = e
 }

@@ -44,7 +44,7 @@ func HopTable(w io.Writer, indent string, r probe.Result) {
 	}
 	if e := r.PathEnd; e != nil {
 		fmt.Fprintf(w, "%sSYNs stop: %s; %s in %s\n", indent, stopWords(e),
-			units.Count(e.Probes, "SYN"), units.Duration(time.Duration(e.ElapsedMS*float64(time.Millisecond))))
+			units.Count(e.Probes+e.CompareProbes, "SYN"), units.Duration(time.Duration(e.ElapsedMS*float64(time.Millisecond))))
 	}
 }
 
