@@ -571,7 +571,8 @@ dnsmasq_args() {
 		--txt-record=implicit.lab.example,"v=spf1 a -all"
 		--dns-rr=implicit.lab.example,1,c612030a
 		--dns-rr=implicit.lab.example,28,20010db8000300000000000000000010
-	)	rejection_dns_args
+	)
+	rejection_dns_args
 }
 
 cmd_up() {
