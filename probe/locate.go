@@ -277,7 +277,7 @@ func pathFindings(t Target, path, cmp *trace.Path) []Finding {
 		if hop <= nearHops && !atDst {
 			msg += "; this is near us: check the local firewall or the provider's outbound port-25 policy"
 		}
-		return []Finding{{SevCritical, code, msg}}
+		return []Finding{{SevWarning, code, msg}}
 	case trace.Silent:
 		var fs []Finding
 		dist := 0
@@ -304,19 +304,19 @@ func pathFindings(t Target, path, cmp *trace.Path) []Finding {
 		case dist > 0:
 			msg += fmt.Sprintf("; the drop is on the path, %s before the destination", units.Count(dist-at, "hop"))
 		}
-		fs = append(fs, Finding{SevCritical, "syn-dropped-after-hop", msg})
+		fs = append(fs, Finding{SevWarning, "syn-dropped-after-hop", msg})
 		if dist > 0 {
 			where := fmt.Sprintf("at %s", hopName(at, addrAt(cmp, at)))
 			if at >= dist {
 				where = fmt.Sprintf("at the destination, %s", hopName(dist, dst))
 			}
-			fs = append(fs, Finding{SevCritical, "port25-filtered-at-hop", fmt.Sprintf(
+			fs = append(fs, Finding{SevWarning, "port25-filtered-at-hop", fmt.Sprintf(
 				"%s: port %d is filtered %s, while port %d passes on the same path: a filter drops port %d, the path itself works",
 				who(t, dst.String()), port, where, cmp.Target.Port(), port)})
 		}
 		return fs
 	case trace.LocalError:
-		return []Finding{{SevCritical, "no-local-route", fmt.Sprintf("%s: SYNs to port %d cannot leave this host (no route or a local reject rule): check the local firewall and routes", who(t, dst.String()), port)}}
+		return []Finding{{SevWarning, "no-local-route", fmt.Sprintf("%s: SYNs to port %d cannot leave this host (no route or a local reject rule): check the local firewall and routes", who(t, dst.String()), port)}}
 	}
 	return nil
 }
