@@ -90,11 +90,15 @@ func (p *Prober) sweepPath(ctx context.Context, t Target, opt PathOptions) (*tra
 	if opt.Now == nil {
 		opt.Now = p.Now
 	}
+	if p.Allow != nil && p.Allow(t.Addr) != nil {
+		return &trace.Path{Target: t.Addr, Stop: trace.Stop{Kind: trace.Silent}}, nil // never sent
+	}
 	path := trace.Sweep(ctx, t.Addr, opt.Options, tracer)
-	if path.Stop.Kind != trace.Silent || ctx.Err() != nil {
+	other := netip.AddrPortFrom(t.Addr.Addr(), cmp)
+	if path.Stop.Kind != trace.Silent || ctx.Err() != nil || p.Allow != nil && p.Allow(other) != nil {
 		return path, nil
 	}
-	return path, trace.Sweep(ctx, netip.AddrPortFrom(t.Addr.Addr(), cmp), opt.Options, tracer)
+	return path, trace.Sweep(ctx, other, opt.Options, tracer)
 }
 
 // Path sweeps t hop by hop on its port (`smtpprobe path`): the result's
