@@ -21,12 +21,17 @@ import (
 	"github.com/miekg/dns"
 )
 
-// Finding is a human hint about DNS. probe converts it with a struct
-// conversion, so its fields and tags must not change.
+// Finding is a human hint about a run, with a stable code: DNS findings
+// here, and every probe's findings (probe.Finding is this type).
 type Finding struct {
 	Severity string `json:"severity"` // "info", "warning" or "critical"
 	Code     string `json:"code"`     // stable kebab-case id, e.g. "mx-cname"
-	Message  string `json:"message"`  // one line, names the record
+	Message  string `json:"message"`  // one line, names the record or address
+	// Option, when set, is the run option the finding advises changing,
+	// in neutral words ("to": the envelope recipient), for a front end to
+	// render as its own spelling (a flag, a config key, a URL parameter).
+	// The message reads on its own without it.
+	Option string `json:"-"`
 }
 
 // Finding severities.
@@ -36,7 +41,8 @@ const (
 	SeverityCritical = "critical"
 )
 
-// Outcomes of an MXReport, named as in the DESIGN taxonomy.
+// Outcomes of an MXReport, named as probe's outcomes (probe.Outcome):
+// null-mx is RFC 7505's "MX 0 .".
 const (
 	OutcomeOK       = "ok"
 	OutcomeDNSError = "dns-error"
@@ -142,17 +148,17 @@ func (r *Resolver) LookupMX(ctx context.Context, domain string, fam Family) (*MX
 	}
 	if len(real) == 0 {
 		rep.Outcome = OutcomeNullMX
-		rep.Findings = append(rep.Findings, Finding{SeverityCritical, "null-mx",
-			fmt.Sprintf("%s publishes a null MX (MX 0 .): the domain declares it accepts no mail (RFC 7505)", name)})
+		rep.Findings = append(rep.Findings, Finding{Severity: SeverityCritical, Code: "null-mx",
+			Message: fmt.Sprintf("%s publishes a null MX (MX 0 .): the domain declares it accepts no mail (RFC 7505)", name)})
 		if nulls > 1 || mxs[0].Preference != 0 {
-			rep.Findings = append(rep.Findings, Finding{SeverityWarning, "null-mx-malformed",
-				fmt.Sprintf("%s: a null MX must be a single record with preference 0 (RFC 7505 §3)", name)})
+			rep.Findings = append(rep.Findings, Finding{Severity: SeverityWarning, Code: "null-mx-malformed",
+				Message: fmt.Sprintf("%s: a null MX must be a single record with preference 0 (RFC 7505 §3)", name)})
 		}
 		return rep, nil
 	}
 	if nulls > 0 {
-		rep.Findings = append(rep.Findings, Finding{SeverityWarning, "null-mx-mixed",
-			fmt.Sprintf("%s publishes a null MX (MX 0 .) together with other MX records, a misconfiguration (RFC 7505 §3); using the other records", name)})
+		rep.Findings = append(rep.Findings, Finding{Severity: SeverityWarning, Code: "null-mx-mixed",
+			Message: fmt.Sprintf("%s publishes a null MX (MX 0 .) together with other MX records, a misconfiguration (RFC 7505 §3); using the other records", name)})
 	}
 
 	// An exchanger listed twice is listed once, at its lowest preference.
@@ -161,8 +167,8 @@ func (r *Resolver) LookupMX(ctx context.Context, domain string, fam Family) (*MX
 	for _, mx := range real {
 		host := strings.ToLower(strings.TrimSuffix(mx.Mx, "."))
 		if i, ok := index[host]; ok {
-			rep.Findings = append(rep.Findings, Finding{SeverityInfo, "mx-duplicate",
-				fmt.Sprintf("%s lists MX %s more than once; using preference %d", name, host, min(exs[i].Preference, mx.Preference))})
+			rep.Findings = append(rep.Findings, Finding{Severity: SeverityInfo, Code: "mx-duplicate",
+				Message: fmt.Sprintf("%s lists MX %s more than once; using preference %d", name, host, min(exs[i].Preference, mx.Preference))})
 			exs[i].Preference = min(exs[i].Preference, mx.Preference)
 			continue
 		}
@@ -229,17 +235,17 @@ func (r *Resolver) implicitMX(ctx context.Context, rep *MXReport, fam Family) (*
 			rep.fail(qe.RCode, failureFinding(qe, name, addrTypes(fam), r))
 			return rep, nil
 		}
-		rep.fail(rcodeNoData, Finding{SeverityCritical, "no-mx-no-address",
-			fmt.Sprintf("%s has no MX and no %s record; it cannot receive mail (RFC 5321 §5.1)", name, addrTypes(fam))})
+		rep.fail(rcodeNoData, Finding{Severity: SeverityCritical, Code: "no-mx-no-address",
+			Message: fmt.Sprintf("%s has no MX and no %s record; it cannot receive mail (RFC 5321 §5.1)", name, addrTypes(fam))})
 		return rep, nil
 	}
 	rep.Exchangers = []Exchanger{{Host: name, Preference: 0, Implicit: true, Addrs: res.addrs}}
-	rep.Findings = append(rep.Findings, Finding{SeverityInfo, "implicit-mx",
-		fmt.Sprintf("%s has no MX records; mail goes to its own %s records (implicit MX, RFC 5321 §5.1)", name, addrTypes(fam))})
+	rep.Findings = append(rep.Findings, Finding{Severity: SeverityInfo, Code: "implicit-mx",
+		Message: fmt.Sprintf("%s has no MX records; mail goes to its own %s records (implicit MX, RFC 5321 §5.1)", name, addrTypes(fam))})
 	for _, qe := range res.errs {
 		if !errors.Is(qe, ErrNXDOMAIN) {
-			rep.Findings = append(rep.Findings, Finding{SeverityWarning, "mx-lookup-failed",
-				fmt.Sprintf("%s lookup for %s failed: %s", qe.Type, name, describe(qe))})
+			rep.Findings = append(rep.Findings, Finding{Severity: SeverityWarning, Code: "mx-lookup-failed",
+				Message: fmt.Sprintf("%s lookup for %s failed: %s", qe.Type, name, describe(qe))})
 		}
 	}
 	return rep, nil
@@ -254,15 +260,15 @@ func (r *Resolver) resolveExchanger(ctx context.Context, domain, host string, fa
 	// literal; some publish one anyway ("MX 10 192.0.2.1").
 	if lit, looks := ipLiteral(host); looks {
 		if !lit.IsValid() {
-			fs = append(fs, Finding{SeverityWarning, "mx-ip-literal",
-				fmt.Sprintf("MX %s of %s looks like an IP address, not a host name (RFC 5321 §5.1), and is not a valid address either; not used", host, domain)})
+			fs = append(fs, Finding{Severity: SeverityWarning, Code: "mx-ip-literal",
+				Message: fmt.Sprintf("MX %s of %s looks like an IP address, not a host name (RFC 5321 §5.1), and is not a valid address either; not used", host, domain)})
 			return []netip.Addr{}, fs
 		}
-		fs = append(fs, Finding{SeverityWarning, "mx-ip-literal",
-			fmt.Sprintf("MX %s of %s is an IP address, not a host name (RFC 5321 §5.1); using it as the address", host, domain)})
+		fs = append(fs, Finding{Severity: SeverityWarning, Code: "mx-ip-literal",
+			Message: fmt.Sprintf("MX %s of %s is an IP address, not a host name (RFC 5321 §5.1); using it as the address", host, domain)})
 		if !fam.allows(lit) {
-			fs = append(fs, Finding{SeverityWarning, "mx-no-address",
-				fmt.Sprintf("MX %s of %s has no%s address", host, domain, famSuffix(fam))})
+			fs = append(fs, Finding{Severity: SeverityWarning, Code: "mx-no-address",
+				Message: fmt.Sprintf("MX %s of %s has no%s address", host, domain, famSuffix(fam))})
 			return []netip.Addr{}, fs
 		}
 		return []netip.Addr{lit}, fs
@@ -279,8 +285,8 @@ func (r *Resolver) resolveExchanger(ctx context.Context, domain, host string, fa
 		if errors.As(err, &ie) {
 			reason = ie.Reason
 		}
-		fs = append(fs, Finding{SeverityWarning, "mx-invalid-name",
-			fmt.Sprintf("MX %q of %s is not a valid host name (%s); not used", host, domain, reason)})
+		fs = append(fs, Finding{Severity: SeverityWarning, Code: "mx-invalid-name",
+			Message: fmt.Sprintf("MX %q of %s is not a valid host name (%s); not used", host, domain, reason)})
 		return []netip.Addr{}, fs
 	}
 
@@ -291,8 +297,8 @@ func (r *Resolver) resolveExchanger(ctx context.Context, domain, host string, fa
 	if res.alias {
 		// RFC 2181 §10.3: an MX must point at a name with address records,
 		// never at an alias. Mailers follow it anyway.
-		fs = append(fs, Finding{SeverityWarning, "mx-cname",
-			fmt.Sprintf("MX %s of %s is a CNAME (to %s); RFC 2181 §10.3 requires the target to have its own A/AAAA records", host, domain, strings.TrimSuffix(res.canonical, "."))})
+		fs = append(fs, Finding{Severity: SeverityWarning, Code: "mx-cname",
+			Message: fmt.Sprintf("MX %s of %s is a CNAME (to %s); RFC 2181 §10.3 requires the target to have its own A/AAAA records", host, domain, strings.TrimSuffix(res.canonical, "."))})
 	}
 	failed := false
 	for _, qe := range res.errs {
@@ -300,16 +306,16 @@ func (r *Resolver) resolveExchanger(ctx context.Context, domain, host string, fa
 			continue
 		}
 		failed = true
-		fs = append(fs, Finding{SeverityWarning, "mx-lookup-failed",
-			fmt.Sprintf("%s lookup for MX %s of %s failed: %s", qe.Type, host, domain, describe(qe))})
+		fs = append(fs, Finding{Severity: SeverityWarning, Code: "mx-lookup-failed",
+			Message: fmt.Sprintf("%s lookup for MX %s of %s failed: %s", qe.Type, host, domain, describe(qe))})
 	}
 	if len(res.addrs) == 0 && !failed {
 		why := "NODATA"
 		if qe := res.failure(); qe != nil {
 			why = qe.RCode
 		}
-		fs = append(fs, Finding{SeverityWarning, "mx-no-address",
-			fmt.Sprintf("MX %s of %s has no %s record (%s)", host, domain, addrTypes(fam), why)})
+		fs = append(fs, Finding{Severity: SeverityWarning, Code: "mx-no-address",
+			Message: fmt.Sprintf("MX %s of %s has no %s record (%s)", host, domain, addrTypes(fam), why)})
 	}
 	return res.addrs, fs
 }
@@ -457,7 +463,7 @@ func failureFinding(qe *QueryError, domain, qtype string, r *Resolver) Finding {
 	default:
 		msg = fmt.Sprintf("resolver %s answered %s for %s %s", qe.Server, qe.RCode, domain, qtype)
 	}
-	return Finding{SeverityCritical, code, msg}
+	return Finding{Severity: SeverityCritical, Code: code, Message: msg}
 }
 
 // describe is a short account of a failed lookup for a finding.

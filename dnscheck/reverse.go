@@ -30,7 +30,7 @@ type Reverse struct {
 func (r *Resolver) CheckReverse(ctx context.Context, addr netip.Addr) Reverse {
 	rev := Reverse{PTR: []string{}, Findings: []Finding{}}
 	note := func(code, format string, args ...any) {
-		rev.Findings = append(rev.Findings, Finding{SeverityInfo, code, fmt.Sprintf(format, args...)})
+		rev.Findings = append(rev.Findings, Finding{Severity: SeverityInfo, Code: code, Message: fmt.Sprintf(format, args...)})
 	}
 	if !addr.IsValid() {
 		note("ptr-lookup-failed", "no reverse DNS lookup for an invalid address")

@@ -490,10 +490,6 @@ func Watch(ctx context.Context, c syscall.Conn, want uint64, opt WatchOptions) (
 	}
 }
 
-// ErrClosed is returned by Watch when the connection was closed (RST, or
-// fully closed) before the watched bytes were acknowledged.
-var ErrClosed = errors.New("mtu: connection closed before the data was acknowledged")
-
 // CheckSocketOptions creates an unconnected TCP socket of the family and
 // sets the options Control sets, so that a prober can tell up front, with
 // the option's name, when this process may not set them (a seccomp filter
@@ -518,3 +514,55 @@ func CheckSocketOptions(v6 bool) error {
 	}
 	return nil
 }
+
+// WaitAcked waits until TCP has acknowledged every byte written on c
+// (Watch with no byte count: SIOCOUTQ empty), the connection closed
+// (ErrClosed), the segments are lost (Lost: retransmissions without ACK
+// progress), or timeout passes (Unknown).
+func WaitAcked(ctx context.Context, c syscall.Conn, timeout time.Duration) (Verdict, Info, error) {
+	return Watch(ctx, c, 0, WatchOptions{MaxWait: timeout})
+}
+
+// QuickAck asks the kernel to acknowledge the next segments on c at once
+// (TCP_QUICKACK, tcp(7)) instead of delaying the ACK up to 40 ms
+// (RFC 9293 §3.8.6.3 allows delayed ACKs). Without it a server that
+// sends TLS 1.3 session tickets and then, under Nagle's algorithm
+// (RFC 896), holds its next reply until those are acknowledged adds a
+// delayed-ACK stall to a probe's timing of that reply. The mode is not
+// sticky, so a caller renews it after each write. Errors are ignored: the
+// ACKs then stay delayed.
+func QuickAck(c syscall.Conn) {
+	raw, err := c.SyscallConn()
+	if err != nil {
+		return
+	}
+	_ = raw.Control(func(fd uintptr) {
+		_ = unix.SetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_QUICKACK, 1)
+	})
+}
+
+// Reset reports whether the socket c is in TCP state CLOSE, which after a
+// read's EOF means the peer reset the connection (RFC 9293 §3.10.7.4: an
+// RST closes it at once), while a FIN leaves it in CLOSE-WAIT.
+func Reset(c syscall.Conn) (bool, error) {
+	raw, err := c.SyscallConn()
+	if err != nil {
+		return false, err
+	}
+	var (
+		info *unix.TCPInfo
+		gerr error
+	)
+	if err := raw.Control(func(fd uintptr) {
+		info, gerr = unix.GetsockoptTCPInfo(int(fd), unix.IPPROTO_TCP, unix.TCP_INFO)
+	}); err != nil {
+		return false, err
+	}
+	if gerr != nil {
+		return false, gerr
+	}
+	return info.State == tcpStateClose, nil
+}
+
+// tcpStateClose is TCP_CLOSE in the kernel's include/net/tcp_states.h.
+const tcpStateClose = 7

@@ -410,7 +410,7 @@ func run(t testing.TB, name string, args ...string) {
 
 // netns creates a namespace with lo up and a veth pair v0/v1, v0 with MTU
 // 1400 and 198.18.0.1/24, 2001:db8::1/64 (RFC 2544 and documentation
-// ranges, DESIGN §5), and deletes it at cleanup.
+// ranges, RFC 2544 and RFC 3849), and deletes it at cleanup.
 func netns(t *testing.T) string {
 	t.Helper()
 	b := make([]byte, 4)
@@ -604,5 +604,79 @@ table inet mtutest {
 	cmd.Stdin = strings.NewReader(rules)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("nft: %v\n%s", err, out)
+	}
+}
+
+// Reset tells a peer's RST (state CLOSE) from its FIN (CLOSE-WAIT) once a
+// read has met the end of the connection.
+func TestReset(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		close func(*net.TCPConn)
+		want  bool
+	}{
+		{"fin", func(c *net.TCPConn) { c.Close() }, false},
+		{"rst", func(c *net.TCPConn) { c.SetLinger(0); c.Close() }, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ln, err := net.Listen("tcp4", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ln.Close()
+			accepted := make(chan *net.TCPConn, 1)
+			go func() {
+				c, err := ln.Accept()
+				if err != nil {
+					close(accepted)
+					return
+				}
+				accepted <- c.(*net.TCPConn)
+			}()
+			c := dial(t, "tcp4", ln.Addr(), 0)
+			peer, ok := <-accepted
+			if !ok {
+				t.Fatal("Accept failed")
+			}
+			tc.close(peer)
+			_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+			_, _ = c.Read(make([]byte, 1)) // EOF or ECONNRESET: the close has arrived
+			got, err := Reset(c)
+			if err != nil || got != tc.want {
+				t.Errorf("Reset(after peer %s) = %v, %v, want %v", tc.name, got, err, tc.want)
+			}
+		})
+	}
+}
+
+// QuickAck switches the socket into quick-ACK mode, which TCP_QUICKACK
+// reads back as 1.
+func TestQuickAck(t *testing.T) {
+	ln := sink(t, "tcp4", "127.0.0.1:0")
+	c := dial(t, "tcp4", ln.Addr(), 0)
+	raw, err := c.SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = raw.Control(func(fd uintptr) { _ = unix.SetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_QUICKACK, 0) })
+	if got := getsockoptInt(t, c, unix.IPPROTO_TCP, unix.TCP_QUICKACK); got != 0 {
+		t.Fatalf("TCP_QUICKACK after setting 0 = %d, want 0", got)
+	}
+	QuickAck(c)
+	if got := getsockoptInt(t, c, unix.IPPROTO_TCP, unix.TCP_QUICKACK); got != 1 {
+		t.Errorf("TCP_QUICKACK after QuickAck = %d, want 1", got)
+	}
+}
+
+// WaitAcked is Watch for everything written: 100 KB to a reading peer is
+// delivered.
+func TestWaitAcked(t *testing.T) {
+	ln := sink(t, "tcp4", "127.0.0.1:0")
+	c := dial(t, "tcp4", ln.Addr(), 0)
+	if _, err := c.Write(make([]byte, 100<<10)); err != nil {
+		t.Fatal(err)
+	}
+	if v, _, err := WaitAcked(t.Context(), c, 5*time.Second); err != nil || v != Delivered {
+		t.Errorf("WaitAcked(100 KB to a reading peer) = %v, %v, want delivered", v, err)
 	}
 }

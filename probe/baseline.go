@@ -17,7 +17,7 @@ import (
 func Compare(base, cur *Report) []Finding {
 	var fs []Finding
 	add := func(sev, code, format string, args ...any) {
-		fs = append(fs, Finding{sev, code, fmt.Sprintf(format, args...)})
+		fs = append(fs, Finding{Severity: sev, Code: code, Message: fmt.Sprintf(format, args...)})
 	}
 	if base.Outcome == OK && (cur.Outcome == DNSError || cur.Outcome == NullMX) {
 		add(SevCritical, "regression-dns", "%s %s: was resolving, now %s", cur.Command, cur.Target, cur.Outcome)

@@ -14,6 +14,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/smtpprobe/smtpprobe/mtu"
 )
 
 // Limits on what a peer may send. RFC 5321 §4.5.3.1.5 allows 512 octets per
@@ -61,6 +63,9 @@ type Event struct {
 	Count int           `json:"count,omitempty"` // writes a coalesced data event stands for
 	Reply *Reply        `json:"reply,omitempty"`
 	Last  time.Duration `json:"-"` // the last write of a coalesced event
+	// Pause names the pause a pause-start or pause-end event belongs to
+	// (Text says it with its length, for people).
+	Pause Pause `json:"-"`
 
 	chunk int    // a data run's chunk size
 	short bool   // the run ended with a shorter chunk
@@ -252,7 +257,7 @@ func (c *Conn) mergeData(e Event) bool {
 	switch {
 	case len(tail) == 0:
 	case len(tail) == 2 && tail[0].Kind == EvPauseStart && tail[1].Kind == EvPauseEnd &&
-		strings.HasPrefix(tail[0].Text, "chunk-pause "):
+		tail[0].Pause == ChunkPause:
 		gap = tail[0].Text
 	default:
 		return false
@@ -405,7 +410,9 @@ func (c *Conn) readFailed(err error) {
 	eof := errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
 	var stateReset bool
 	if eof {
-		stateReset, _ = tcpReset(c.raw)
+		if sc, ok := c.raw.(syscall.Conn); ok {
+			stateReset, _ = mtu.Reset(sc)
+		}
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -492,7 +499,7 @@ func (c *Conn) write(ctx context.Context, timeout time.Duration, p []byte) error
 		return se
 	}
 	if err == nil {
-		quickAck(c)
+		c.quickAck()
 		return nil
 	}
 	switch {
@@ -548,6 +555,37 @@ func (c *Conn) ReadReply(ctx context.Context, timeout time.Duration) (Reply, err
 	}
 }
 
+// Pause is the name of a pause in a session's timeline.
+type Pause string
+
+// The pauses a probe makes.
+const (
+	PauseBeforeData Pause = "pause-before-data" // after RCPT, before DATA
+	PauseAfterData  Pause = "pause-after-data"  // after the 354, before the body
+	ChunkPause      Pause = "chunk-pause"       // between body chunks
+	PauseQuiet      Pause = "quiet"             // a timeout probe's wait for the server to close
+)
+
+// Option is the run option that sets the pause, as a Finding.Option
+// ("pause_before_data"), or "" for a pause no option sets.
+func (p Pause) Option() string {
+	switch p {
+	case PauseBeforeData:
+		return "pause_before_data"
+	case PauseAfterData:
+		return "pause_after_data"
+	case ChunkPause:
+		return "chunk_pause"
+	}
+	return ""
+}
+
+func (c *Conn) pauseEvent(kind EventKind, label Pause, text string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.eventLocked(Event{Kind: kind, Text: text, Pause: label})
+}
+
 // Cmd sends one command and reads its reply.
 func (c *Conn) Cmd(ctx context.Context, timeout time.Duration, line string) (Reply, error) {
 	if err := c.Send(ctx, timeout, line); err != nil {
@@ -561,9 +599,9 @@ func (c *Conn) Cmd(ctx context.Context, timeout time.Duration, line string) (Rep
 // as they happen and stay queued for ReadReply. If untilPeer is true the
 // pause ends early when the peer sends anything or closes; Pause reports
 // whether it did.
-func (c *Conn) Pause(ctx context.Context, label string, d time.Duration, untilPeer bool) (peerActed bool, err error) {
-	c.Event(EvPauseStart, fmt.Sprintf("%s %s", label, d))
-	defer func() { c.Event(EvPauseEnd, label) }()
+func (c *Conn) Pause(ctx context.Context, label Pause, d time.Duration, untilPeer bool) (peerActed bool, err error) {
+	c.pauseEvent(EvPauseStart, label, fmt.Sprintf("%s %s", label, d))
+	defer c.pauseEvent(EvPauseEnd, label, string(label))
 	t := time.NewTimer(d)
 	defer t.Stop()
 	for {
@@ -657,7 +695,7 @@ func (c *Conn) StartTLS(ctx context.Context, timeout time.Duration, cfg *tls.Con
 		c.Event(EvError, "TLS handshake: "+err.Error())
 		return r, nil, &HandshakeError{Err: err}
 	}
-	quickAck(c)
+	c.quickAck()
 	st := tc.ConnectionState()
 	c.Event(EvTLS, fmt.Sprintf("%s %s", tls.VersionName(st.Version), tls.CipherSuiteName(st.CipherSuite)))
 	c.mu.Lock()
@@ -716,4 +754,14 @@ func errnoOf(err error) string {
 		return en.Error()
 	}
 	return err.Error()
+}
+
+// quickAck renews TCP_QUICKACK on the socket (mtu.QuickAck) after a
+// write or the TLS handshake, so that the peer's next segments are
+// acknowledged at once and a delayed ACK does not stall the timing of its
+// next reply.
+func (c *Conn) quickAck() {
+	if sc, ok := c.raw.(syscall.Conn); ok {
+		mtu.QuickAck(sc)
+	}
 }

@@ -12,7 +12,7 @@ import (
 	"github.com/smtpprobe/smtpprobe/probe/probetest"
 )
 
-// The field report's story (DESIGN §1): the server's idle timeout fires
+// The field reports' story (a pause past smtpd_timeout): the server's idle timeout fires
 // while the client pauses; the 421 and the FIN are noticed when they
 // arrive, not at the next write, and the late write meets a reset.
 func TestConnIdle421ThenFINThenRST(t *testing.T) {

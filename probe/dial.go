@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"strings"
 	"syscall"
 	"time"
 
@@ -74,8 +75,76 @@ func (e *DialError) Error() string {
 
 func (e *DialError) Unwrap() error { return e.Err }
 
-// Dial connects to addr. Failures are *DialError unless ctx itself ended,
-// in which case ctx's error is returned.
+// LocalError is a failure of this host's own socket layer: a socket
+// option the kernel refused (the MSS clamp of an mtu probe, say), or no
+// file descriptors, buffers or memory for a socket. Nothing was learnt
+// about the network or the peer, so it is never a network outcome: Run,
+// Session and MTU return it as their error, and front ends report it as
+// UNKNOWN, a local failure (exit 3), with the errno.
+type LocalError struct {
+	Op  string // what failed: "socket option", "socket"
+	Err error
+}
+
+func (e *LocalError) Error() string {
+	msg := "local " + e.Op + " error (not the network's): " + e.Err.Error()
+	if en := e.Errno(); en != 0 && !strings.Contains(e.Err.Error(), errnoName(en)) {
+		msg += " (" + errnoName(en) + ")"
+	}
+	return msg
+}
+
+func (e *LocalError) Unwrap() error { return e.Err }
+
+// Errno is the error number under e, or 0.
+func (e *LocalError) Errno() syscall.Errno {
+	var en syscall.Errno
+	if errors.As(e.Err, &en) {
+		return en
+	}
+	return 0
+}
+
+// localErrnos are connect failures of this host's resources, not of the
+// path: out of descriptors (EMFILE, ENFILE), buffers (ENOBUFS) or memory
+// (ENOMEM), or an address family the kernel lacks (EAFNOSUPPORT).
+var localErrnos = []syscall.Errno{syscall.EMFILE, syscall.ENFILE, syscall.ENOBUFS, syscall.ENOMEM, syscall.EAFNOSUPPORT}
+
+// errnoName is an errno's symbolic name for the ones a local failure
+// shows, and its number otherwise.
+func errnoName(en syscall.Errno) string {
+	for _, n := range []struct {
+		en   syscall.Errno
+		name string
+	}{{syscall.EINVAL, "EINVAL"}, {syscall.EPERM, "EPERM"}, {syscall.EACCES, "EACCES"}, {syscall.ENOPROTOOPT, "ENOPROTOOPT"},
+		{syscall.EMFILE, "EMFILE"}, {syscall.ENFILE, "ENFILE"}, {syscall.ENOBUFS, "ENOBUFS"}, {syscall.ENOMEM, "ENOMEM"},
+		{syscall.EAFNOSUPPORT, "EAFNOSUPPORT"}} {
+		if n.en == en {
+			return n.name
+		}
+	}
+	return fmt.Sprintf("errno %d", int(en))
+}
+
+// localDialError returns the *LocalError under a failed connect, if the
+// failure was local: the Control func failed (wrapped by Dial), or the
+// kernel ran out of a local resource.
+func localDialError(err error) *LocalError {
+	var le *LocalError
+	if errors.As(err, &le) {
+		return le
+	}
+	for _, en := range localErrnos {
+		if errors.Is(err, en) {
+			return &LocalError{Op: "socket", Err: err}
+		}
+	}
+	return nil
+}
+
+// Dial connects to addr. Failures are *DialError, or *LocalError when
+// this host's socket layer failed (see LocalError), unless ctx itself
+// ended, in which case ctx's error is returned.
 func (d *Dialer) Dial(ctx context.Context, addr netip.AddrPort) (*Conn, error) {
 	now := d.Now
 	if now == nil {
@@ -95,11 +164,20 @@ func (d *Dialer) Dial(ctx context.Context, addr netip.AddrPort) (*Conn, error) {
 	start := now()
 	dctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	eq := trace.NewErrQueue() // the ICMP error of a failed connect
+	eq := trace.NewErrQueue() // the ICMP error of a failed connect (locate.go)
 	defer eq.Done()
-	nd := net.Dialer{Control: eq.Control(d.Control)}
+	ctl := eq.Control(d.Control)
+	nd := net.Dialer{Control: func(network, address string, c syscall.RawConn) error {
+		if err := ctl(network, address, c); err != nil {
+			return &LocalError{Op: "socket option", Err: err}
+		}
+		return nil
+	}}
 	c, err := nd.DialContext(dctx, "tcp", addr.String())
 	if err != nil {
+		if le := localDialError(err); le != nil {
+			return nil, le
+		}
 		if dl, ok := ctx.Deadline(); ok && ctx.Err() == nil && !time.Now().Before(dl) {
 			// The dialer's own deadline, taken from ctx, can fail the
 			// connect a moment before ctx reports that it is done.

@@ -6,11 +6,14 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/smtpprobe/smtpprobe/mtu"
 )
 
 // blackholed returns a loopback address whose SYNs go unanswered: a
@@ -110,5 +113,60 @@ func TestClassifyDial(t *testing.T) {
 		if got := classifyDial(tc.err, context.Background()); got != tc.want {
 			t.Errorf("classifyDial(%v) = %s, want %s", tc.err, got, tc.want)
 		}
+	}
+}
+
+// A failure of this host's socket layer is a *LocalError with its errno,
+// never a network outcome: a Control func's error (a socket option the
+// kernel refused) and the resource errnos of a connect.
+func TestLocalDialError(t *testing.T) {
+	op := func(errno syscall.Errno) error {
+		return &net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", errno)}
+	}
+	ctl := &net.OpError{Op: "dial", Net: "tcp", Err: &LocalError{Op: "socket option", Err: os.NewSyscallError("setsockopt", syscall.EINVAL)}}
+	for _, tc := range []struct {
+		err   error
+		local bool
+		errno syscall.Errno
+	}{
+		{ctl, true, syscall.EINVAL},
+		{op(syscall.EMFILE), true, syscall.EMFILE},
+		{op(syscall.ENOBUFS), true, syscall.ENOBUFS},
+		{op(syscall.ECONNREFUSED), false, 0},
+		{op(syscall.EHOSTUNREACH), false, 0},
+		{op(syscall.ETIMEDOUT), false, 0},
+	} {
+		le := localDialError(tc.err)
+		if (le != nil) != tc.local {
+			t.Errorf("localDialError(%v) = %v, want local %v", tc.err, le, tc.local)
+			continue
+		}
+		if le != nil && le.Errno() != tc.errno {
+			t.Errorf("localDialError(%v).Errno() = %v, want %v", tc.err, le.Errno(), tc.errno)
+		}
+	}
+}
+
+// The MSS clamp of an mtu probe at a loopback-sized packet (65535 bytes:
+// TCP_MAXSEG 65495, above Linux's 32767) is refused by the kernel: Dial
+// says so as a *LocalError with EINVAL, not as unreachable.
+func TestDialRefusedClampIsLocal(t *testing.T) {
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	addr := netip.MustParseAddrPort(ln.Addr().String())
+	_, err = (&Dialer{Control: mtu.Control(mtu.ClampForPacket(65535, false))}).Dial(t.Context(), addr)
+	var le *LocalError
+	if !errors.As(err, &le) || le.Errno() != syscall.EINVAL {
+		t.Fatalf("Dial(with TCP_MAXSEG 65495) = %v, want a *LocalError with EINVAL", err)
+	}
+	var de *DialError
+	if errors.As(err, &de) {
+		t.Errorf("Dial(with TCP_MAXSEG 65495) = %v, a *DialError (%s); want only the local error", err, de.Outcome)
+	}
+	if !strings.Contains(err.Error(), "TCP_MAXSEG=65495") || !strings.Contains(err.Error(), "EINVAL") {
+		t.Errorf("Dial error %q, want the option, its value and EINVAL", err)
 	}
 }

@@ -11,5 +11,25 @@
 // discovery, MTU bracketing) drive it step by step.
 //
 // Failed probes are fields of a Result, not errors; errors returned by this
-// package are for misuse and cancellation.
+// package are for misuse, cancellation and local failures (*LocalError:
+// this host's socket layer, not the network).
+//
+// # Reports and statuses
+//
+// A Report is one run of a command over every address of a target: its
+// Outcome is the worst of its results' outcomes, and Status maps it to a
+// monitoring status whose value is the Nagios plugin exit code: OK (0)
+// when every address did what the probe wanted, WARNING (1) when some
+// did not or only transiently (a 4yz reply), CRITICAL (2) when none did,
+// and the findings' severities on top. UNKNOWN (3) is for what says
+// nothing about the servers: bad input, a cancelled run, a LocalError.
+// The outcome names (Outcome) and the JSON keys of Report and Result are
+// a stable interface for scripts and monitoring (README, "JSON").
+//
+// # Words, not flags
+//
+// The engine speaks no front end's language: its errors and findings
+// name an option in neutral words or in a typed field (Finding.Option,
+// RangeError.Field, CapabilityError.Field), which the command line, the
+// YAML configuration and the exporter each render in their own spelling.
 package probe

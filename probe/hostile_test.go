@@ -12,7 +12,8 @@ import (
 )
 
 // The hostile-peer suite (issue 9 item 6): scripted raw TCP peers on
-// 127.0.0.1:0 that misbehave in the ways DESIGN §2 lists, each with the
+// 127.0.0.1:0 that misbehave in the ways the outcome taxonomy (Outcome)
+// covers, each with the
 // outcome the probe must give, the finding it must carry where one
 // applies, and a wall-clock deadline the probe must meet. The deadlines
 // are generous for a loaded machine but well below the waits a wrong

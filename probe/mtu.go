@@ -14,7 +14,7 @@ import (
 	"github.com/smtpprobe/smtpprobe/mtu"
 )
 
-// Path MTU verdicts (DESIGN §2, §3).
+// Path MTU verdicts: an mtu result's "verdict" (README, "mtu" and "JSON").
 const (
 	VerdictNoBottleneck = "no-bottleneck"
 	VerdictPMTUDWorking = "pmtud-working"
@@ -184,7 +184,10 @@ func (c *roundClock) lossAfter(floor time.Duration, factor int) time.Duration {
 // Inbound, see mtuReverse.
 //
 // The error is non-nil only when this system cannot do it at all
-// (errors.ErrUnsupported off Linux, or the socket options are refused).
+// (errors.ErrUnsupported off Linux, or the socket options are refused),
+// for a *RangeError, or for a *LocalError: a probe session failed in this
+// host's socket layer (a clamp the kernel refused), which is no verdict
+// on the path.
 func (p *Prober) MTU(ctx context.Context, t Target, opt MTUOptions) (r Result, err error) {
 	r = newResult(t)
 	start := p.now()
@@ -230,6 +233,9 @@ func (p *Prober) MTU(ctx context.Context, t Target, opt MTUOptions) (r Result, e
 	if dir != DirectionIn {
 		if !p.mtuOut(ctx, t, &r, lo, hi, v6, opt) {
 			r.timePhase("mtu", p.now().Sub(start))
+			if r.local != nil {
+				return r, r.local
+			}
 			return r, nil
 		}
 	} else {
@@ -241,6 +247,9 @@ func (p *Prober) MTU(ctx context.Context, t Target, opt MTUOptions) (r Result, e
 		r.timePhase("mtu_in", p.now().Sub(rstart))
 	}
 	r.timePhase("mtu", p.now().Sub(start))
+	if r.local != nil {
+		return r, r.local
+	}
 	return r, nil
 }
 
@@ -288,10 +297,12 @@ func (p *Prober) mtuOut(ctx context.Context, t Target, r *Result, lo, hi int, v6
 	case errors.As(err, &pf):
 		// A session failed for a reason other than the path: say which.
 		fr := pf.r
+		r.local = fr.local
 		r.Outcome, r.Error, r.FailedPhase, r.Reply, r.Timeline = fr.Outcome, "probe session: "+fr.Error, fr.FailedPhase, fr.Reply, fr.Timeline
-		if fr.Outcome == Rejected && fr.Reply != nil && fr.Reply.Class() == 5 && fr.FailedPhase == "rcpt" {
-			r.Findings = append(r.Findings, Finding{SevWarning, "rcpt-refused",
-				fmt.Sprintf("%s refused the recipient (%s); give a recipient the server accepts", who(t, r.Address), fr.Reply.String())})
+		for _, f := range fr.Findings {
+			if f.Code == "rcpt-refused" { // the probe session's noteRejection
+				r.Findings = append(r.Findings, f)
+			}
 		}
 		return false
 	case err != nil:
@@ -344,7 +355,7 @@ func (p *Prober) mtuRetry(ctx context.Context, t Target, size int, run func(cont
 	for attempt := 1; attempt <= 3; attempt++ {
 		pr, res = run(ctx)
 		pr.Attempts = attempt
-		if res.Outcome == OK || ctx.Err() != nil {
+		if res.Outcome == OK || ctx.Err() != nil || res.local != nil {
 			return pr, res
 		}
 		switch res.Outcome {
@@ -574,32 +585,32 @@ func mtuFindings(t Target, r *Result, v6 bool) []Finding {
 			// finds its own last run's cache.
 			why = "; this run could not test whether ICMP still arrives: to validate a firewall change, flush the cache first (ip route flush cache; ip -6 route flush cache) and probe again"
 		}
-		fs = append(fs, Finding{SevInfo, "pmtu-cached",
-			fmt.Sprintf("the kernel had a path MTU of %d cached towards %s before the probe (learned from ICMP within about 10 minutes), so larger probes could not be sent%s", info.CachedPMTU, r.Address, why)})
+		fs = append(fs, Finding{Severity: SevInfo, Code: "pmtu-cached",
+			Message: fmt.Sprintf("the kernel had a path MTU of %d cached towards %s before the probe (learned from ICMP within about 10 minutes), so larger probes could not be sent%s", info.CachedPMTU, r.Address, why)})
 	}
 	if info.LossPct != nil && *info.LossPct > 0 {
-		fs = append(fs, Finding{SevInfo, "path-loss",
-			fmt.Sprintf("%s: %.1f%% of the passing probes' segments were retransmitted (random loss on the path); the bracket rests on %d re-tests of sizes tried before", w, *info.LossPct, info.Retests)})
+		fs = append(fs, Finding{Severity: SevInfo, Code: "path-loss",
+			Message: fmt.Sprintf("%s: %.1f%% of the passing probes' segments were retransmitted (random loss on the path); the bracket rests on %d re-tests of sizes tried before", w, *info.LossPct, info.Retests)})
 	}
 	switch info.Verdict {
 	case VerdictBlackhole:
-		fs = append(fs, Finding{SevCritical, "pmtu-blackhole",
-			fmt.Sprintf("%s: packets larger than %d bytes vanish and no %s comes back; mail larger than a few KB stalls (\"timeout after DATA\"). Fix: allow %s and ICMP time exceeded through the firewalls on the path", w, *info.PathMTU, icmp, icmp)})
-		fs = append(fs, Finding{SevWarning, "clamp-mss",
-			"or clamp the MSS on the bottleneck router to the path MTU (iptables -t mangle -A FORWARD -p tcp --tcp-flags SYN,RST SYN -j TCPMSS --clamp-mss-to-pmtu; nftables: tcp flags syn tcp option maxseg size set rt mtu)"})
+		fs = append(fs, Finding{Severity: SevCritical, Code: "pmtu-blackhole",
+			Message: fmt.Sprintf("%s: packets larger than %d bytes vanish and no %s comes back; mail larger than a few KB stalls (\"timeout after DATA\"). Fix: allow %s and ICMP time exceeded through the firewalls on the path", w, *info.PathMTU, icmp, icmp)})
+		fs = append(fs, Finding{Severity: SevWarning, Code: "clamp-mss",
+			Message: "or clamp the MSS on the bottleneck router to the path MTU (iptables -t mangle -A FORWARD -p tcp --tcp-flags SYN,RST SYN -j TCPMSS --clamp-mss-to-pmtu; nftables: tcp flags syn tcp option maxseg size set rt mtu)"})
 		stop := fmt.Sprintf("as a stopgap on this host, lower the interface MTU to %d (ip link set dev IFACE mtu %d) or enable net.ipv4.tcp_mtu_probing=1", *info.PathMTU, *info.PathMTU)
 		if info.MTUProbing != nil {
 			stop += fmt.Sprintf(" (currently %d)", *info.MTUProbing)
 		}
-		fs = append(fs, Finding{SevWarning, "pmtu-stopgap", stop})
+		fs = append(fs, Finding{Severity: SevWarning, Code: "pmtu-stopgap", Message: stop})
 	case VerdictPMTUDWorking:
 		if info.PathMTU != nil && info.ICMPSeen {
-			fs = append(fs, Finding{SevInfo, "pmtu-bottleneck",
-				fmt.Sprintf("%s: the path MTU is %d bytes (interface %d); %s reaches this host and TCP adapts", w, *info.PathMTU, info.InterfaceMTU, icmp)})
+			fs = append(fs, Finding{Severity: SevInfo, Code: "pmtu-bottleneck",
+				Message: fmt.Sprintf("%s: the path MTU is %d bytes (interface %d); %s reaches this host and TCP adapts", w, *info.PathMTU, info.InterfaceMTU, icmp)})
 		}
 	case VerdictMSSClamped:
-		fs = append(fs, Finding{SevInfo, "mss-clamped",
-			fmt.Sprintf("%s: the MSS the server's side advertises (an MSS-clamping router, or the server's own path MTU cache) keeps TCP packets at %d bytes or less (interface %d), so TCP on this path is protected; larger probes could not be sent, so whether %s reaches this host was not tested, and non-TCP traffic (UDP, IPsec, tunnels) may still hit the bottleneck", w, *info.PathMTU, info.InterfaceMTU, icmp)})
+		fs = append(fs, Finding{Severity: SevInfo, Code: "mss-clamped",
+			Message: fmt.Sprintf("%s: the MSS the server's side advertises (an MSS-clamping router, or the server's own path MTU cache) keeps TCP packets at %d bytes or less (interface %d), so TCP on this path is protected; larger probes could not be sent, so whether %s reaches this host was not tested, and non-TCP traffic (UDP, IPsec, tunnels) may still hit the bottleneck", w, *info.PathMTU, info.InterfaceMTU, icmp)})
 	}
 	return fs
 }

@@ -5,8 +5,10 @@ package probe
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"net"
+	"syscall"
 	"testing"
 	"time"
 
@@ -159,4 +161,34 @@ func fmtIntp(p *int) string {
 		return "null"
 	}
 	return fmt.Sprint(*p)
+}
+
+// On loopback with no maximum the range reaches the interface MTU, whose
+// MSS clamp Linux refuses (TCP_MAXSEG above 32767): MTU says so as a
+// *LocalError, with the result not passed off as unreachable.
+func TestMTULoopbackClampRefusedIsLocal(t *testing.T) {
+	t.Parallel()
+	s, err := probetest.StartSMTP("127.0.0.1:0", probetest.SMTPOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	p := &Prober{ReplyTimeout: 3 * time.Second}
+	r, err := p.MTU(ctx, Target{Host: "127.0.0.1", Addr: s.Addr, Preference: -1}, MTUOptions{To: "postmaster@example.com"})
+	var le *LocalError
+	if !errors.As(err, &le) || le.Errno() != syscall.EINVAL {
+		t.Fatalf("MTU(loopback, no max) = %s (%s), %v; want a *LocalError with EINVAL", r.Outcome, r.Error, err)
+	}
+	if r.LocalFailure() != le {
+		t.Errorf("MTU(loopback, no max).LocalFailure() = %v, want the returned error", r.LocalFailure())
+	}
+	rep, err := p.Run(ctx, nil, "mtu", "127.0.0.1", RunOptions{Port: s.Addr.Port(), NoPTR: true}, func(ctx context.Context, t Target) []Result {
+		r, _ := p.MTU(ctx, t, MTUOptions{To: "postmaster@example.com"})
+		return []Result{r}
+	})
+	if !errors.As(err, &le) || rep == nil {
+		t.Errorf("Run(mtu loopback, no max) = %v, want the report and a *LocalError", err)
+	}
 }

@@ -1,7 +1,9 @@
 package probe
 
+import "github.com/smtpprobe/smtpprobe/dnscheck"
+
 // Outcome is the classification of one probe step, shared by text, JSON and
-// metrics output. The names are a stable interface (DESIGN §2).
+// metrics output. The names are a stable interface (see the package doc).
 type Outcome string
 
 // The outcome taxonomy.
@@ -58,7 +60,8 @@ func Worst(outcomes ...Outcome) Outcome {
 // Status is a monitoring status with the Nagios plugin exit codes.
 type Status int
 
-// Nagios plugin statuses; the value is the process exit code (DESIGN §3).
+// Nagios plugin statuses; the value is the process exit code (README,
+// "Exit codes"; the package doc).
 const (
 	StatusOK       Status = 0
 	StatusWarning  Status = 1
@@ -78,21 +81,19 @@ func (s Status) String() string {
 	return "UNKNOWN"
 }
 
-// Finding is a human hint about a run, with a stable code.
-type Finding struct {
-	Severity string `json:"severity"` // "info", "warning" or "critical"
-	Code     string `json:"code"`
-	Message  string `json:"message"`
-}
+// Finding is a human hint about a run, with a stable code. It is
+// dnscheck's type, so that DNS findings join a report as they are.
+type Finding = dnscheck.Finding
 
 // Finding severities.
 const (
-	SevInfo     = "info"
-	SevWarning  = "warning"
-	SevCritical = "critical"
+	SevInfo     = dnscheck.SeverityInfo
+	SevWarning  = dnscheck.SeverityWarning
+	SevCritical = dnscheck.SeverityCritical
 )
 
-func (f Finding) status() Status {
+// findingStatus is the monitoring status a finding raises a report to.
+func findingStatus(f Finding) Status {
 	switch f.Severity {
 	case SevCritical:
 		return StatusCritical

@@ -13,7 +13,7 @@ import (
 )
 
 // Report is the result of one run of a command: one JSON document
-// (DESIGN §3).
+// (README, "JSON"; the package doc).
 type Report struct {
 	Command    string    `json:"command"`
 	Target     string    `json:"target"`
@@ -54,7 +54,7 @@ func NewCheckSummary(target, module, command string, rep *Report, err error) Che
 
 // Status maps the report to a monitoring status: CRITICAL when no address
 // is usable (or the domain has no usable MX at all), WARNING when some are
-// not, and the findings' severities on top (DESIGN §3). An address whose
+// not, and the findings' severities on top (see the package doc). An address whose
 // only failure is a transient rejection (a 4yz reply, such as
 // greylisting) is degraded, not down: a report whose failures are all
 // transient is WARNING, not CRITICAL. A critical Transient threshold
@@ -70,7 +70,7 @@ func (r *Report) Status() Status {
 			s = max(s, cs)
 		}
 		for _, f := range r.Findings {
-			s = max(s, f.status())
+			s = max(s, findingStatus(f))
 		}
 		return s
 	}
@@ -99,7 +99,7 @@ func (r *Report) Status() Status {
 		}
 	}
 	for _, f := range r.Findings {
-		if fs := f.status(); fs > s {
+		if fs := findingStatus(f); fs > s {
 			s = fs
 		}
 	}
@@ -134,8 +134,10 @@ func (p *Prober) MX(ctx context.Context, res *dnscheck.Resolver, domain string, 
 // at once, with reverse DNS beside each unless opt.NoPTR. target is a
 // domain (its MX, or the implicit MX of a host name, RFC 5321 §5.1) or an
 // IP literal. The report's outcome is the worst of the results. Errors
-// are for bad input, cancellation, and a *PolicyError when p.Allow
-// refuses one of the resolved addresses (then no session is started).
+// are for bad input, cancellation, a *PolicyError when p.Allow refuses
+// one of the resolved addresses (then no session is started), and a
+// *LocalError when a session failed in this host's own socket layer
+// (the report is then returned too, but says nothing about the servers).
 func (p *Prober) Run(ctx context.Context, res *dnscheck.Resolver, command, target string, opt RunOptions, fn func(context.Context, Target) []Result) (*Report, error) {
 	started := p.now()
 	if p.RootCAs == nil {
@@ -158,9 +160,7 @@ func (p *Prober) Run(ctx context.Context, res *dnscheck.Resolver, command, targe
 			return nil, err
 		}
 		rep.Target = dr.Domain
-		for _, f := range dr.Findings {
-			rep.Findings = append(rep.Findings, Finding(f))
-		}
+		rep.Findings = append(rep.Findings, dr.Findings...)
 		for _, ex := range dr.Exchangers {
 			for _, a := range ex.Addrs {
 				targets = append(targets, Target{Host: ex.Host, Addr: netip.AddrPortFrom(a, port), Preference: int(ex.Preference)})
@@ -169,8 +169,8 @@ func (p *Prober) Run(ctx context.Context, res *dnscheck.Resolver, command, targe
 		rep.Outcome = Outcome(dr.Outcome)
 		if rep.Outcome == OK && len(targets) == 0 {
 			rep.Outcome = DNSError
-			rep.Findings = append(rep.Findings, Finding{SevCritical, "no-addresses",
-				fmt.Sprintf("no exchanger of %s has an address to connect to", dr.Domain)})
+			rep.Findings = append(rep.Findings, Finding{Severity: SevCritical, Code: "no-addresses",
+				Message: fmt.Sprintf("no exchanger of %s has an address to connect to", dr.Domain)})
 		}
 	}
 	if p.Allow != nil {
@@ -188,6 +188,13 @@ func (p *Prober) Run(ctx context.Context, res *dnscheck.Resolver, command, targe
 			rep.Findings = append(rep.Findings, r.Findings...)
 		}
 		rep.Outcome = Worst(outs...)
+		for _, r := range rep.Results {
+			if r.local != nil && ctx.Err() == nil {
+				SortFindings(rep.Findings)
+				rep.DurationMS = p.now().Sub(started).Milliseconds()
+				return rep, r.local
+			}
+		}
 	}
 	SortFindings(rep.Findings)
 	rep.DurationMS = p.now().Sub(started).Milliseconds()
@@ -229,9 +236,7 @@ func (p *Prober) runAll(ctx context.Context, res *dnscheck.Resolver, targets []T
 				r.PTR = rev.PTR
 				r.FCrDNS = ptr(rev.Confirmed)
 				if j == 0 {
-					for _, f := range rev.Findings {
-						r.Findings = append(r.Findings, Finding(f))
-					}
+					r.Findings = append(r.Findings, rev.Findings...)
 				}
 			}
 		}()

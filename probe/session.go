@@ -7,7 +7,10 @@ import (
 	"iter"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
+
+	"github.com/smtpprobe/smtpprobe/mtu"
 )
 
 // SessionOptions script one synthetic mail transaction.
@@ -63,11 +66,15 @@ func (e *CapabilityError) Error() string {
 // pauses, the body in chunks, and then either the final dot (Deliver) or
 // an abandoned transaction once every byte is acknowledged. The timeline
 // records everything the wire did. The error is non-nil only for a
-// *CapabilityError or a cancelled ctx.
+// *CapabilityError, a *LocalError (this host's socket layer failed) or a
+// cancelled ctx.
 func (p *Prober) Session(ctx context.Context, t Target, opt SessionOptions) (r Result, err error) {
 	r = newResult(t)
 	d := p.begin(ctx, t, &r)
 	if d == nil {
+		if r.local != nil && ctx.Err() == nil {
+			return r, r.local
+		}
 		return r, ctx.Err()
 	}
 	defer d.end()
@@ -75,8 +82,8 @@ func (p *Prober) Session(ctx context.Context, t Target, opt SessionOptions) (r R
 		return r, ctx.Err()
 	}
 	if opt.StartTLS && r.TLS == nil {
-		r.Findings = append(r.Findings, Finding{SevWarning, "starttls-not-offered",
-			fmt.Sprintf("%s [%s] does not offer STARTTLS; the session went on in the clear", t.Host, r.Address)})
+		r.Findings = append(r.Findings, Finding{Severity: SevWarning, Code: "starttls-not-offered",
+			Message: fmt.Sprintf("%s [%s] does not offer STARTTLS; the session went on in the clear", t.Host, r.Address)})
 	}
 	rcpt := opt.To
 	if len(rcpt) == 0 {
@@ -96,8 +103,8 @@ func (p *Prober) Session(ctx context.Context, t Target, opt SessionOptions) (r R
 	}
 	pipelining := opt.Pipelining && hasCap(r.Capabilities, "PIPELINING")
 	if opt.Pipelining && !pipelining {
-		r.Findings = append(r.Findings, Finding{SevInfo, "pipelining-not-offered",
-			fmt.Sprintf("%s [%s] does not offer PIPELINING (RFC 2920); commands were sent one by one", t.Host, r.Address)})
+		r.Findings = append(r.Findings, Finding{Severity: SevInfo, Code: "pipelining-not-offered",
+			Message: fmt.Sprintf("%s [%s] does not offer PIPELINING (RFC 2920); commands were sent one by one", t.Host, r.Address)})
 	}
 
 	mail := "MAIL FROM:<" + opt.From + ">"
@@ -110,7 +117,7 @@ func (p *Prober) Session(ctx context.Context, t Target, opt SessionOptions) (r R
 	env := []string{mail}
 	phases := []string{"mail"}
 	for _, to := range rcpt {
-		env = append(env, "RCPT TO:<"+to+">")
+		env = append(env, d.rcptLine(to))
 		phases = append(phases, "rcpt")
 	}
 	withData := pipelining && !opt.BDAT && opt.PauseBeforeData == 0
@@ -134,7 +141,7 @@ func (p *Prober) Session(ctx context.Context, t Target, opt SessionOptions) (r R
 		}
 	}
 	if opt.PauseBeforeData > 0 {
-		if _, err := d.c.Pause(ctx, "pause-before-data", opt.PauseBeforeData, false); err != nil {
+		if _, err := d.c.Pause(ctx, PauseBeforeData, opt.PauseBeforeData, false); err != nil {
 			return d.cut(err)
 		}
 	}
@@ -148,14 +155,14 @@ func (p *Prober) Session(ctx context.Context, t Target, opt SessionOptions) (r R
 		}
 	}
 	if opt.PauseAfterData > 0 {
-		if _, err := d.c.Pause(ctx, "pause-after-data", opt.PauseAfterData, false); err != nil {
+		if _, err := d.c.Pause(ctx, PauseAfterData, opt.PauseAfterData, false); err != nil {
 			return d.cut(err)
 		}
 	}
 	start := d.c.Since()
 	for off, ch := range chunks(msg, opt.ChunkSize) {
 		if off > 0 && opt.ChunkPause > 0 {
-			if _, err := d.c.Pause(ctx, "chunk-pause", opt.ChunkPause, false); err != nil {
+			if _, err := d.c.Pause(ctx, ChunkPause, opt.ChunkPause, false); err != nil {
 				return d.cut(err)
 			}
 		}
@@ -191,7 +198,7 @@ func (p *Prober) Session(ctx context.Context, t Target, opt SessionOptions) (r R
 // (RSET) and the session ended with QUIT, so nothing is delivered.
 func (d *dialogue) bdat(msg []byte, opt SessionOptions) error {
 	if opt.PauseAfterData > 0 {
-		if _, err := d.c.Pause(d.ctx, "pause-after-data", opt.PauseAfterData, false); err != nil {
+		if _, err := d.c.Pause(d.ctx, PauseAfterData, opt.PauseAfterData, false); err != nil {
 			_, err = d.cut(err)
 			return err
 		}
@@ -199,7 +206,7 @@ func (d *dialogue) bdat(msg []byte, opt SessionOptions) error {
 	for off, ch := range chunks(msg, opt.ChunkSize) {
 		last := off+len(ch) == len(msg)
 		if off > 0 && opt.ChunkPause > 0 {
-			if _, err := d.c.Pause(d.ctx, "chunk-pause", opt.ChunkPause, false); err != nil {
+			if _, err := d.c.Pause(d.ctx, ChunkPause, opt.ChunkPause, false); err != nil {
 				_, err = d.cut(err)
 				return err
 			}
@@ -272,6 +279,36 @@ func queueID(rp Reply) string {
 	return rp.Text
 }
 
+// waitAcked waits until TCP has acknowledged every byte written on c
+// (mtu.WaitAcked over TCP_INFO and SIOCOUTQ), the peer reset the
+// connection, the segments are lost (retransmissions without ACK
+// progress), or timeout passes. Where mtu cannot watch (off Linux) it
+// returns errors.ErrUnsupported.
+func waitAcked(ctx context.Context, c *Conn, timeout time.Duration) error {
+	sc, ok := c.Raw().(syscall.Conn)
+	if !ok {
+		return errors.ErrUnsupported
+	}
+	v, info, err := mtu.WaitAcked(ctx, sc, timeout)
+	switch {
+	case errors.Is(err, mtu.ErrClosed):
+		c.Event(EvRST, "connection reset before the data was acknowledged")
+		return fmt.Errorf("%w: before the data was acknowledged", ErrReset)
+	case err != nil:
+		return err
+	}
+	switch v {
+	case mtu.Delivered:
+		c.Event(EvData, fmt.Sprintf("all bytes acknowledged (TCP_INFO: %d bytes acked, %d retransmits)", info.BytesAcked, info.TotalRetrans))
+		return nil
+	case mtu.Lost:
+		c.Event(EvDeadline, fmt.Sprintf("segments lost: %d retransmits without ACK progress (snd_mss %d, pmtu %d)", info.TotalRetrans, info.SndMSS, info.PMTU))
+		return &LostError{Retransmits: info.TotalRetrans, SndMSS: info.SndMSS, PMTU: info.PMTU}
+	}
+	c.Event(EvDeadline, fmt.Sprintf("bytes still unacknowledged after %s (%d segments unacked)", timeout, info.Unacked))
+	return fmt.Errorf("body not acknowledged within %s: %w", timeout, ErrReplyTimeout)
+}
+
 // awaitAcked waits until TCP has acknowledged every byte written (TCP_INFO
 // on Linux), so that abandoning the transaction still proves the path
 // carried the message. It records the phase and any failure, and reports
@@ -287,14 +324,14 @@ func (d *dialogue) awaitAcked(phase string, start time.Duration, opt SessionOpti
 	case errors.Is(err, errors.ErrUnsupported):
 		// No TCP_INFO here: the kernel accepted the bytes, which is
 		// all that can be said.
-		d.r.Findings = append(d.r.Findings, Finding{SevInfo, "ack-unverified",
-			"this system cannot read TCP_INFO; delivery of the body to the peer's TCP was not verified"})
+		d.r.Findings = append(d.r.Findings, Finding{Severity: SevInfo, Code: "ack-unverified",
+			Message: "this system cannot read TCP_INFO; delivery of the body to the peer's TCP was not verified"})
 		return true
 	}
 	var le *LostError
 	if errors.As(err, &le) {
-		d.r.Findings = append(d.r.Findings, Finding{SevCritical, "body-segments-lost",
-			fmt.Sprintf("%s: the commands passed but the body's full-size segments (snd_mss %d) were retransmitted %d times without an acknowledgement; a PMTU black hole looks like this (smtpprobe mtu %s brackets it)",
+		d.r.Findings = append(d.r.Findings, Finding{Severity: SevCritical, Code: "body-segments-lost",
+			Message: fmt.Sprintf("%s: the commands passed but the body's full-size segments (snd_mss %d) were retransmitted %d times without an acknowledgement; a PMTU black hole looks like this (smtpprobe mtu %s brackets it)",
 				who(d.t, d.r.Address), le.SndMSS, le.Retransmits, d.r.Address)})
 	}
 	d.writeFailed(err, opt)
@@ -337,9 +374,9 @@ func (d *dialogue) explainClose(opt SessionOptions) bool {
 		closeAt    time.Duration = -1
 		closeWhat  string
 		fin        bool
-		pause      string // the pause in progress
-		after      string // the pause that ended last, with nothing sent since
-		closePause string
+		pause      Pause // the pause in progress
+		after      Pause // the pause that ended last, with nothing sent since
+		closePause Pause
 		sending    bool                       // the body was being written
 		awaiting   = []string{"the greeting"} // commands awaiting their replies
 		doing      string                     // what the client was doing when the close came
@@ -366,7 +403,7 @@ func (d *dialogue) explainClose(opt SessionOptions) bool {
 				awaiting = awaiting[1:]
 			}
 		case EvPauseStart:
-			pause = strings.Fields(e.Text + " ")[0]
+			pause = e.Pause
 		case EvPauseEnd:
 			after, pause = pause, ""
 		case EvUnsolicited:
@@ -426,8 +463,8 @@ func (d *dialogue) explainClose(opt SessionOptions) bool {
 	// write, which a sender logs as "Broken pipe", is only its echo.
 	d.r.Outcome, d.r.Error, d.r.FailedPhase = ServerTimeout, msg+late, ""
 	if p := pauseLength(closePause, opt); p > 0 {
-		d.r.Findings = append(d.r.Findings, Finding{SevCritical, "pause-exceeds-server-timeout",
-			fmt.Sprintf("%s [%s]: the %s of %s is longer than the server's idle timeout of %s; shorten it below %s, or raise the server's timeout above %s (Postfix: postconf -e smtpd_timeout=%ds; postfix reload)",
+		d.r.Findings = append(d.r.Findings, Finding{Severity: SevCritical, Code: "pause-exceeds-server-timeout", Option: closePause.Option(),
+			Message: fmt.Sprintf("%s [%s]: the %s of %s is longer than the server's idle timeout of %s; shorten it below %s, or raise the server's timeout above %s (Postfix: postconf -e smtpd_timeout=%ds; postfix reload)",
 				d.t.Host, d.r.Address, closePause, p, fmtDur(idle), fmtDur(idle), p, advisedServerTimeout(p))})
 	}
 	return true
@@ -464,13 +501,13 @@ func (d *dialogue) peerSpoke(opt SessionOptions) bool {
 }
 
 // pauseLength returns the configured length of the named pause.
-func pauseLength(name string, opt SessionOptions) time.Duration {
+func pauseLength(name Pause, opt SessionOptions) time.Duration {
 	switch name {
-	case "pause-before-data":
+	case PauseBeforeData:
 		return opt.PauseBeforeData
-	case "pause-after-data":
+	case PauseAfterData:
 		return opt.PauseAfterData
-	case "chunk-pause":
+	case ChunkPause:
 		return opt.ChunkPause
 	}
 	return 0

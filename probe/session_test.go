@@ -179,6 +179,11 @@ func TestSession(t *testing.T) {
 			if !inOrder(r.Timeline, tc.wantEvents) {
 				t.Errorf("Session(%s) timeline lacks %v in order:%s", tc.name, tc.wantEvents, dump(r.Timeline))
 			}
+			for _, f := range r.Findings {
+				if f.Code == "pause-exceeds-server-timeout" && f.Option != "pause_after_data" {
+					t.Errorf("Session(%s) finding %s has Option %q, want pause_after_data", tc.name, f.Code, f.Option)
+				}
+			}
 			if tc.wantFinding != "" && !hasFinding(r.Findings, tc.wantFinding) {
 				t.Errorf("Session(%s).Findings = %+v, want %s", tc.name, r.Findings, tc.wantFinding)
 			}
@@ -247,6 +252,11 @@ func TestTimeout(t *testing.T) {
 	}
 	if below != 1 {
 		t.Errorf("TimeoutAll gave %d server-timeout-below-rfc findings, want 1 merged", below)
+	}
+	for _, f := range rs[4].Findings {
+		if f.Code == "pause-exceeds-server-timeout" && f.Option != "pause_after_data" {
+			t.Errorf("Timeout(data) finding %s has Option %q, want pause_after_data", f.Code, f.Option)
+		}
 	}
 	if rs[4].ServerLog != "timeout after DATA (0 bytes)" || !hasFinding(rs[4].Findings, "pause-exceeds-server-timeout") {
 		t.Errorf("Timeout(data) = log %q, findings %+v; want Postfix's line and pause-exceeds-server-timeout", rs[4].ServerLog, rs[4].Findings)

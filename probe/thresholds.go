@@ -130,7 +130,7 @@ func (r *Report) pastTransient(warn, crit Thresholds) (Finding, bool) {
 		n   int
 	}{{SevCritical, crit.Transient}, {SevWarning, warn.Transient}} {
 		if lvl.n > 0 && len(who) >= lvl.n {
-			return Finding{lvl.sev, "threshold-transient", fmt.Sprintf("%d address(es) rejected transiently, at least %d: %s",
+			return Finding{Severity: lvl.sev, Code: "threshold-transient", Message: fmt.Sprintf("%d address(es) rejected transiently, at least %d: %s",
 				len(who), lvl.n, strings.Join(who, ", "))}, true
 		}
 	}
@@ -147,20 +147,20 @@ func (res *Result) pastThreshold(t Thresholds, sev string) ([]Finding, bool) {
 	if t.Time > 0 {
 		for _, ph := range res.PhaseOrder {
 			if d := time.Duration(res.Phases[ph] * 1e6); d > t.Time && ph != "mtu" {
-				fs = append(fs, Finding{sev, "threshold-time", fmt.Sprintf("%s: %s took %s, above %s", who, ph, d.Round(time.Millisecond), t.Time)})
+				fs = append(fs, Finding{Severity: sev, Code: "threshold-time", Message: fmt.Sprintf("%s: %s took %s, above %s", who, ph, d.Round(time.Millisecond), t.Time)})
 			}
 		}
 	}
 	if t.Timeout > 0 && res.TimeoutMS != nil {
 		if d := time.Duration(*res.TimeoutMS * 1e6); d < t.Timeout {
-			fs = append(fs, Finding{sev, "threshold-timeout", fmt.Sprintf("%s: server idle timeout at %s is %s, below %s", who, res.Phase, d.Round(time.Millisecond), t.Timeout)})
+			fs = append(fs, Finding{Severity: sev, Code: "threshold-timeout", Message: fmt.Sprintf("%s: server idle timeout at %s is %s, below %s", who, res.Phase, d.Round(time.Millisecond), t.Timeout)})
 		}
 	}
 	if t.MTU > 0 && res.MTUInfo != nil && res.MTUInfo.PathMTU != nil && *res.MTUInfo.PathMTU < t.MTU {
-		fs = append(fs, Finding{sev, "threshold-mtu", fmt.Sprintf("%s: path MTU %d, below %d", who, *res.MTUInfo.PathMTU, t.MTU)})
+		fs = append(fs, Finding{Severity: sev, Code: "threshold-mtu", Message: fmt.Sprintf("%s: path MTU %d, below %d", who, *res.MTUInfo.PathMTU, t.MTU)})
 	}
 	if t.CertDays > 0 && res.TLS != nil && !res.TLS.NotAfter.IsZero() && res.TLS.DaysLeft < t.CertDays {
-		fs = append(fs, Finding{sev, "threshold-cert", fmt.Sprintf("%s: certificate expires in %d days, fewer than %d", who, res.TLS.DaysLeft, t.CertDays)})
+		fs = append(fs, Finding{Severity: sev, Code: "threshold-cert", Message: fmt.Sprintf("%s: certificate expires in %d days, fewer than %d", who, res.TLS.DaysLeft, t.CertDays)})
 	}
 	return fs, len(fs) > 0
 }

@@ -63,6 +63,9 @@ type TimeoutOptions struct {
 	// "pause-before-data", "pause-after-data", "chunk-pause"); a measured
 	// timeout shorter than one of them is a critical finding.
 	Pauses map[string]time.Duration
+	// Progress, if set, is called each time TimeoutAll ends the
+	// measurement of one phase, from that phase's goroutine.
+	Progress func()
 }
 
 // IsPhase reports whether s names a timeout phase.
@@ -143,14 +146,14 @@ func (p *Prober) Timeout(ctx context.Context, t Target, phase string, opt Timeou
 	)
 	quietEnd := d.c.Since() + maxWait
 	for {
-		acted, err := d.c.Pause(ctx, "quiet", max(quietEnd-d.c.Since(), 0), true)
+		acted, err := d.c.Pause(ctx, PauseQuiet, max(quietEnd-d.c.Since(), 0), true)
 		if err != nil {
 			r.setFailure(Classify(err), "run deadline: "+err.Error())
 			return r
 		}
 		if !acted {
-			r.Findings = append(r.Findings, Finding{SevInfo, "no-timeout-within-max-wait",
-				fmt.Sprintf("%s [%s] kept the idle session open for %s at phase %s, the longest this probe waits; allow a longer wait to measure its timeout", t.Host, r.Address, maxWait, phase)})
+			r.Findings = append(r.Findings, Finding{Severity: SevInfo, Code: "no-timeout-within-max-wait",
+				Message: fmt.Sprintf("%s [%s] kept the idle session open for %s at phase %s, the longest this probe waits; allow a longer wait to measure its timeout", t.Host, r.Address, maxWait, phase)})
 			if len(stray) > 0 {
 				rc := stray[len(stray)-1]
 				r.Reply = &rc
@@ -166,8 +169,8 @@ func (p *Prober) Timeout(ctx context.Context, t Target, phase string, opt Timeou
 		break
 	}
 	if len(stray) > 0 {
-		r.Findings = append(r.Findings, Finding{SevWarning, "unsolicited-reply",
-			fmt.Sprintf("%s sent %s during the idle wait at phase %s without being asked (%d in all); RFC 5321 §4.2 has a server reply only to commands. It was not taken as the close.",
+		r.Findings = append(r.Findings, Finding{Severity: SevWarning, Code: "unsolicited-reply",
+			Message: fmt.Sprintf("%s sent %s during the idle wait at phase %s without being asked (%d in all); RFC 5321 §4.2 has a server reply only to commands. It was not taken as the close.",
 				who(t, r.Address), stray[0].String(), phase, len(stray))})
 	}
 	keptOpen := false
@@ -216,14 +219,14 @@ func (p *Prober) Timeout(ctx context.Context, t Target, phase string, opt Timeou
 	}
 	r.setFailure(ServerTimeout, fmt.Sprintf("idle at phase %s, the server %s after %s", phase, what, fmtDur(idle)))
 	if idle < RFCServerTimeout {
-		r.Findings = append(r.Findings, Finding{SevWarning, "server-timeout-below-rfc",
-			fmt.Sprintf("%s drops a session idle at phase %s after %s; RFC 5321 §4.5.3.2.7 asks servers to wait at least 5 minutes",
+		r.Findings = append(r.Findings, Finding{Severity: SevWarning, Code: "server-timeout-below-rfc",
+			Message: fmt.Sprintf("%s drops a session idle at phase %s after %s; RFC 5321 §4.5.3.2.7 asks servers to wait at least 5 minutes",
 				who(t, r.Address), phase, fmtDur(idle))})
 	}
 	for name, pause := range opt.Pauses {
-		if applies(name, phase) && pause >= idle {
-			r.Findings = append(r.Findings, Finding{SevCritical, "pause-exceeds-server-timeout",
-				fmt.Sprintf("%s: the %s of %s would outlast the server's %s idle timeout at phase %s; shorten it below %s, or raise the server's timeout above %s (Postfix: postconf -e smtpd_timeout=%ds; postfix reload)",
+		if applies(Pause(name), phase) && pause >= idle {
+			r.Findings = append(r.Findings, Finding{Severity: SevCritical, Code: "pause-exceeds-server-timeout", Option: Pause(name).Option(),
+				Message: fmt.Sprintf("%s: the %s of %s would outlast the server's %s idle timeout at phase %s; shorten it below %s, or raise the server's timeout above %s (Postfix: postconf -e smtpd_timeout=%ds; postfix reload)",
 					who(t, r.Address), name, pause, fmtDur(idle), phase, fmtDur(idle), pause, advisedServerTimeout(pause))})
 		}
 	}
@@ -243,13 +246,13 @@ func advisedServerTimeout(pause time.Duration) int {
 }
 
 // applies reports whether a sender pause happens where phase goes quiet.
-func applies(pause, phase string) bool {
+func applies(pause Pause, phase string) bool {
 	switch pause {
-	case "pause-before-data":
+	case PauseBeforeData:
 		return phase == "rcpt"
-	case "pause-after-data":
+	case PauseAfterData:
 		return phase == "data"
-	case "chunk-pause":
+	case ChunkPause:
 		return phase == "body"
 	}
 	return false
@@ -265,6 +268,9 @@ func (p *Prober) TimeoutAll(ctx context.Context, t Target, phases []string, opt 
 		go func() {
 			defer wg.Done()
 			out[i] = p.Timeout(ctx, t, ph, opt)
+			if opt.Progress != nil {
+				opt.Progress()
+			}
 		}()
 	}
 	wg.Wait()
@@ -288,53 +294,10 @@ func mergeBelowRFC(rs []Result, who string) {
 		rs[i].Findings = kept
 	}
 	if len(parts) > 1 {
-		rs[0].Findings = append(rs[0].Findings, Finding{SevWarning, "server-timeout-below-rfc",
-			fmt.Sprintf("%s drops idle sessions at %s; RFC 5321 §4.5.3.2.7 asks servers to wait at least 5 minutes", who, strings.Join(parts, ", "))})
+		rs[0].Findings = append(rs[0].Findings, Finding{Severity: SevWarning, Code: "server-timeout-below-rfc",
+			Message: fmt.Sprintf("%s drops idle sessions at %s; RFC 5321 §4.5.3.2.7 asks servers to wait at least 5 minutes", who, strings.Join(parts, ", "))})
 	} else if len(parts) == 1 {
-		rs[0].Findings = append(rs[0].Findings, Finding{SevWarning, "server-timeout-below-rfc",
-			fmt.Sprintf("%s drops a session idle at %s; RFC 5321 §4.5.3.2.7 asks servers to wait at least 5 minutes", who, parts[0])})
+		rs[0].Findings = append(rs[0].Findings, Finding{Severity: SevWarning, Code: "server-timeout-below-rfc",
+			Message: fmt.Sprintf("%s drops a session idle at %s; RFC 5321 §4.5.3.2.7 asks servers to wait at least 5 minutes", who, parts[0])})
 	}
-}
-
-// Postmaster is the forward-path a probe uses when none is given:
-// every domain's postmaster, which RFC 5321 §4.5.1 requires a server to
-// accept.
-const Postmaster = "postmaster"
-
-// recipient returns to, or Postmaster when to is empty.
-func recipient(to string) string {
-	if to == "" {
-		return Postmaster
-	}
-	return to
-}
-
-// envelope opens a mail transaction one command at a time (RFC 5321
-// §3.3): MAIL FROM, RCPT TO and DATA, stopping after the step named last
-// ("mail", "rcpt" or "data"). It returns the last reply read and whether
-// every step passed; a failure is recorded by step.
-func (d *dialogue) envelope(from, to, last string) (Reply, bool) {
-	var (
-		rp Reply
-		ok bool
-	)
-	for _, s := range []struct{ phase, line string }{
-		{"mail", "MAIL FROM:<" + from + ">"},
-		{"rcpt", "RCPT TO:<" + to + ">"},
-		{"data", "DATA"},
-	} {
-		if rp, ok = d.step1(s.phase, s.line); !ok || s.phase == last {
-			break
-		}
-	}
-	return rp, ok
-}
-
-// who names an address for a finding: "host [address]", or the address
-// alone when the target was a literal.
-func who(t Target, address string) string {
-	if t.Host == address || t.Host == "" {
-		return address
-	}
-	return fmt.Sprintf("%s [%s]", t.Host, address)
 }

@@ -165,16 +165,16 @@ func TestMergeData(t *testing.T) {
 	c.mu.Lock()
 	c.eventLocked(Event{Kind: EvReply, Reply: &Reply{Code: 354}})
 	for i := 0; i < 3; i++ {
-		c.eventLocked(Event{Kind: EvPauseStart, Text: "chunk-pause 1ms"})
-		c.eventLocked(Event{Kind: EvPauseEnd, Text: "chunk-pause"})
+		c.eventLocked(Event{Kind: EvPauseStart, Text: "chunk-pause 1ms", Pause: ChunkPause})
+		c.eventLocked(Event{Kind: EvPauseEnd, Text: "chunk-pause", Pause: ChunkPause})
 		c.eventLocked(Event{Kind: EvData, Bytes: 10})
 	}
-	c.eventLocked(Event{Kind: EvPauseStart, Text: "chunk-pause 1ms"})
-	c.eventLocked(Event{Kind: EvPauseEnd, Text: "chunk-pause"})
+	c.eventLocked(Event{Kind: EvPauseStart, Text: "chunk-pause 1ms", Pause: ChunkPause})
+	c.eventLocked(Event{Kind: EvPauseEnd, Text: "chunk-pause", Pause: ChunkPause})
 	c.eventLocked(Event{Kind: EvData, Bytes: 4}) // the short last chunk
-	c.eventLocked(Event{Kind: EvPauseStart, Text: "chunk-pause 1ms"})
+	c.eventLocked(Event{Kind: EvPauseStart, Text: "chunk-pause 1ms", Pause: ChunkPause})
 	c.eventLocked(Event{Kind: EvUnsolicited, Reply: &Reply{Code: 421}})
-	c.eventLocked(Event{Kind: EvPauseEnd, Text: "chunk-pause"})
+	c.eventLocked(Event{Kind: EvPauseEnd, Text: "chunk-pause", Pause: ChunkPause})
 	c.eventLocked(Event{Kind: EvData, Bytes: 10})
 	c.mu.Unlock()
 	tl := c.Timeline()
@@ -188,6 +188,56 @@ func TestMergeData(t *testing.T) {
 	}
 	if d := tl[3]; d.Count != 4 || d.Bytes != 34 || !d.short {
 		t.Errorf("coalesced event = %+v, want 4 writes (the pause before the run stays), 34 bytes, short", d)
+	}
+}
+
+func TestPauseOption(t *testing.T) {
+	for _, tc := range []struct {
+		p    Pause
+		want string
+	}{
+		{PauseBeforeData, "pause_before_data"},
+		{PauseAfterData, "pause_after_data"},
+		{ChunkPause, "chunk_pause"},
+		{PauseQuiet, ""},
+		{"other", ""},
+	} {
+		if got := tc.p.Option(); got != tc.want {
+			t.Errorf("Pause(%q).Option() = %q, want %q", tc.p, got, tc.want)
+		}
+	}
+}
+
+// Only a chunk pause, told by the event's Pause label and not by its
+// text, joins the writes on either side into one data event.
+func TestMergeDataPauseLabel(t *testing.T) {
+	for _, tc := range []struct {
+		label Pause
+		text  string
+		want  int // data events
+	}{
+		{ChunkPause, "chunk-pause 1ms", 1},
+		{ChunkPause, "", 1},
+		{PauseAfterData, "chunk-pause 1ms", 2},
+		{PauseQuiet, "chunk-pause 1ms", 2},
+		{"", "chunk-pause 1ms", 2},
+	} {
+		c := &Conn{start: time.Now(), now: time.Now, run: -1, finAt: -1, notify: make(chan struct{}, 1)}
+		c.mu.Lock()
+		c.eventLocked(Event{Kind: EvData, Bytes: 10})
+		c.eventLocked(Event{Kind: EvPauseStart, Text: tc.text, Pause: tc.label})
+		c.eventLocked(Event{Kind: EvPauseEnd, Text: tc.text, Pause: tc.label})
+		c.eventLocked(Event{Kind: EvData, Bytes: 10})
+		c.mu.Unlock()
+		n := 0
+		for _, e := range c.Timeline() {
+			if e.Kind == EvData {
+				n++
+			}
+		}
+		if n != tc.want {
+			t.Errorf("two writes around pause %q (text %q): %d data events, want %d", tc.label, tc.text, n, tc.want)
+		}
 	}
 }
 

@@ -1,24 +1,15 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
-	"fmt"
 	"io"
-	"os"
 	"slices"
 	"strings"
-	"sync"
-	"sync/atomic"
-	"time"
 
 	"github.com/spf13/pflag"
 
-	"github.com/smtpprobe/smtpprobe/probe"
 	"github.com/smtpprobe/smtpprobe/probe/batch"
 	"github.com/smtpprobe/smtpprobe/probe/config"
-	promrender "github.com/smtpprobe/smtpprobe/probe/render/prom"
 )
 
 // runCheck implements `smtpprobe check --config FILE`: every target with
@@ -37,6 +28,7 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) (int
 		synopsisCmd = "smtpprobe check --config FILE [flags]"
 	)
 	fs.StringVar(&path, "config", "", "YAML file of modules and targets (required)")
+	validate := fs.Bool("validate", false, "check the file and probe nothing: exit 0 with a one-line summary, or 3 with the error")
 	fs.IntVar(&parallel, "parallel", 0, "checks (target and module pairs) at once (default: the file's parallel, else 16)")
 	fs.IntVar(&perHost, "per-host", 0, "sessions at once to one destination address (default: the file's per_host, else 4)")
 	fs.StringSliceVar(&onlyModule, "only-module", nil, "run only these modules (comma-separated or repeated)")
@@ -69,6 +61,9 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) (int
 	if err != nil {
 		return 0, err
 	}
+	if *validate {
+		return validateSummary(stdout, cfg, false)
+	}
 	if !fs.Changed("parallel") {
 		parallel = cfg.Parallel
 	}
@@ -80,7 +75,7 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) (int
 		return 0, err
 	}
 
-	pg := newCheckProgress(stderr, len(jobs), time.Now())
+	pg := startProgress(stderr, "check", "check", len(jobs), 0)
 	combined, err := batch.Run(ctx, cfg.Path, jobs, batch.Options{
 		Parallel: parallel, PerHost: perHost, Baseline: of.base,
 		Progress:  func(int, int) { pg.add() },
@@ -144,191 +139,4 @@ func checkJobs(cfg *config.Config, onlyModule, onlyTarget []string, of *outputFl
 		return nil, usagef("%s: no targets: want a targets: list with at least one entry", cfg.Path)
 	}
 	return jobs, nil
-}
-
-// emitCheck renders the combined report as emit does, except that the
-// metrics keep one run per target and module, and text and Nagios output
-// lead with the checks.
-func emitCheck(combined *probe.Report, jobs []*batch.Check, of *outputFlags, stdout io.Writer) (int, error) {
-	escapeInvalidUTF8(combined)
-	for _, cj := range jobs {
-		escapeInvalidUTF8(cj.Report)
-	}
-	st := combined.Status()
-	var prom []byte
-	if of.format == "prom" || of.promFile != "" {
-		col := promrender.Reports{}
-		for _, cj := range jobs {
-			col.Reports = append(col.Reports, cj.Report)
-			col.Modules = append(col.Modules, cj.Module.Name)
-		}
-		var err error
-		if prom, err = promrender.Text(col); err != nil {
-			return 0, err
-		}
-	}
-	if of.promFile != "" {
-		if err := writeFileAtomic(of.promFile, prom); err != nil {
-			return 0, fmt.Errorf("--prom-file: %w", err)
-		}
-	}
-	var buf bytes.Buffer
-	switch of.format {
-	case "prom":
-		buf.Write(prom)
-	case "nagios":
-		renderCheckNagios(&buf, combined, jobs)
-	case "json":
-		b, err := json.MarshalIndent(combined, "", "  ")
-		if err != nil {
-			return 0, fmt.Errorf("encoding JSON: %w", err)
-		}
-		buf.Write(b)
-		buf.WriteByte('\n')
-	default:
-		renderCheckText(&buf, combined, jobs, of.verbose)
-	}
-	if of.quiet && st == probe.StatusOK {
-		return int(st), nil
-	}
-	if _, err := stdout.Write(buf.Bytes()); err != nil {
-		return 0, fmt.Errorf("writing output: %w", err)
-	}
-	return int(st), nil
-}
-
-// statusCounts renders "4 OK, 1 WARNING, 2 CRITICAL" (statuses present).
-func statusCounts(checks []probe.CheckSummary) string {
-	n := map[string]int{}
-	for _, c := range checks {
-		n[c.Status]++
-	}
-	var parts []string
-	for _, s := range []probe.Status{probe.StatusOK, probe.StatusWarning, probe.StatusCritical, probe.StatusUnknown} {
-		if n[s.String()] > 0 {
-			parts = append(parts, fmt.Sprintf("%d %s", n[s.String()], s))
-		}
-	}
-	return strings.Join(parts, ", ")
-}
-
-// renderCheckText writes a table of the checks, then each check's details
-// and findings as its command would print them, headed by its module.
-func renderCheckText(w *bytes.Buffer, combined *probe.Report, jobs []*batch.Check, timeline bool) {
-	tprintf(w, "check %s: %s, outcome %s, %d checks: %s (%s)\n\n", combined.Target, combined.Status(),
-		combined.Outcome, len(combined.Checks), statusCounts(combined.Checks), fmtMS(float64(combined.DurationMS)))
-	head := []string{"TARGET", "MODULE", "STATUS", "OUTCOME", "DURATION"}
-	rows := [][]string{head}
-	for _, c := range combined.Checks {
-		out, dur := string(c.Outcome), fmtMS(float64(c.DurationMS))
-		if c.Error != "" {
-			out, dur = "-", "-"
-		}
-		rows = append(rows, []string{c.Target, c.Module, c.Status, out, dur})
-	}
-	width := make([]int, len(head))
-	for _, r := range rows {
-		for i, cell := range r {
-			width[i] = max(width[i], len(cell))
-		}
-	}
-	for k, r := range rows {
-		line := " "
-		for i, cell := range r {
-			line += fmt.Sprintf(" %-*s", width[i], cell)
-		}
-		tprintf(w, "%s\n", strings.TrimRight(line, " "))
-		if k > 0 && combined.Checks[k-1].Error != "" {
-			tprintf(w, "      error: %s\n", oneLine(combined.Checks[k-1].Error))
-		}
-	}
-	for _, cj := range jobs {
-		if cj.Err != nil {
-			continue
-		}
-		tprintf(w, "\n[%s] ", cj.Module.Name)
-		renderText(w, cj.Report, timeline)
-	}
-}
-
-// renderCheckNagios writes the combined report in the monitoring-plugins
-// format (see renderNagios): one status line with the counts of checks by
-// status and the perfdata of every run, labelled with its module and
-// target and carrying the run's own thresholds; then one line per check
-// that is not OK, and the findings.
-func renderCheckNagios(w *bytes.Buffer, combined *probe.Report, jobs []*batch.Check) {
-	text := fmt.Sprintf("check %s: %d checks, %s, outcome %s", combined.Target, len(combined.Checks), statusCounts(combined.Checks), combined.Outcome)
-	if len(combined.Findings) > 0 && combined.Findings[0].Severity != probe.SevInfo {
-		text += "; " + combined.Findings[0].Message
-	}
-	var perf []string
-	for _, cj := range jobs {
-		warn, crit := cj.Warn, cj.Crit
-		for _, r := range cj.Report.Results {
-			perf = append(perf, perfData(r, cj.Module.Name+" "+cj.Target+" "+r.Address, warn, crit)...)
-		}
-	}
-	tprintf(w, "SMTPPROBE %s - %s", combined.Status(), sanitize(text))
-	if len(perf) > 0 {
-		tprintf(w, " | %s", strings.Join(perf, " "))
-	}
-	w.WriteByte('\n')
-	for _, c := range combined.Checks {
-		switch {
-		case c.Error != "":
-			tprintf(w, "%s %s %s: %s\n", c.Status, c.Module, c.Target, sanitize(oneLine(c.Error)))
-		case c.Status != probe.StatusOK.String():
-			tprintf(w, "%s %s %s: outcome %s\n", c.Status, c.Module, c.Target, c.Outcome)
-		}
-	}
-	for _, f := range combined.Findings {
-		tprintf(w, "%s %s: %s\n", f.Severity, f.Code, sanitize(f.Message))
-	}
-}
-
-// checkProgress shows "check: N/M done" on stderr while a check runs,
-// only when stderr is a terminal (DESIGN §3), and only after the first
-// second, so that short runs print nothing.
-type checkProgress struct {
-	total int
-	done  atomic.Int64
-	stopc chan struct{}
-	once  sync.Once
-	wg    sync.WaitGroup
-}
-
-func newCheckProgress(w io.Writer, total int, start time.Time) *checkProgress {
-	p := &checkProgress{total: total, stopc: make(chan struct{})}
-	f, ok := w.(*os.File)
-	if !ok || !isTerminal(f) {
-		return p
-	}
-	p.wg.Add(1)
-	go func() {
-		defer p.wg.Done()
-		t := time.NewTicker(time.Second)
-		defer t.Stop()
-		shown := false
-		for {
-			select {
-			case <-p.stopc:
-				if shown {
-					fmt.Fprint(f, "\r\033[K")
-				}
-				return
-			case now := <-t.C:
-				shown = true
-				fmt.Fprintf(f, "\r\033[Kcheck: %d/%d done (%s)", p.done.Load(), p.total, now.Sub(start).Round(time.Second))
-			}
-		}
-	}()
-	return p
-}
-
-// add counts one ended check (batch.Options.Progress).
-func (p *checkProgress) add() { p.done.Add(1) }
-
-func (p *checkProgress) stop() {
-	p.once.Do(func() { close(p.stopc) })
-	p.wg.Wait()
 }

@@ -21,6 +21,7 @@ import (
 
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 
 	"github.com/smtpprobe/smtpprobe/probe"
 	"github.com/smtpprobe/smtpprobe/probe/probetest"
@@ -194,7 +195,7 @@ func TestCheckFormats(t *testing.T) {
 		if code != 2 || stderr != "" {
 			t.Errorf("check(--format prom) = %d, stderr %q; want 2 and nothing", code, stderr)
 		}
-		var parser expfmt.TextParser
+		parser := expfmt.NewTextParser(model.LegacyValidation)
 		mfs, err := parser.TextToMetricFamilies(strings.NewReader(stdout))
 		if err != nil {
 			t.Fatalf("check(--format prom) does not parse: %v\n%s", err, stdout)
@@ -233,7 +234,7 @@ func TestCheckFormats(t *testing.T) {
 			t.Errorf("check(--format nagios) first line = %q, want SMTPPROBE CRITICAL - check FILE: 4 checks, 1 OK, 1 WARNING, 2 CRITICAL ... | perfdata", first)
 		}
 		wantPerfdata(t, perf)
-		if !strings.Contains(perf, "'idle 127.0.0.4:"+p+" 127.0.0.4 ehlo server_timeout'=") || !strings.Contains(perf, ";30:;0") {
+		if !strings.Contains(perf, "'idle 127.0.0.4:"+p+" 127.0.0.4:"+p+" ehlo server_timeout'=") || !strings.Contains(perf, ";30:;0") {
 			t.Errorf("check(--format nagios) perfdata = %q, want the idle check's server_timeout with its module's critical range 30:", perf)
 		}
 		if !strings.Contains(rest, "CRITICAL send 127.0.0.5:"+p+": outcome refused") {
@@ -557,7 +558,7 @@ func TestCheckBadInput(t *testing.T) {
 	}{
 		{"no config", []string{"check"}, "--config FILE is required"},
 		{"missing file", []string{"check", "--config", "/nonexistent/check.yaml"}, "/nonexistent/check.yaml"},
-		{"bad line", []string{"check", "--config", writeConfig(t, "modules:\n  mx:\n    command: mx\n    timeout: soon\n")}, `check.yaml:4: "soon": want a duration`},
+		{"bad line", []string{"check", "--config", writeConfig(t, "modules:\n  mx:\n    command: mx\n    timeout: soon\n")}, `check.yaml:4: timeout: "soon": want a duration`},
 		{"unknown module", []string{"check", "--config", writeConfig(t, "modules:\n  mx:\n    command: mx\ntargets:\n  - target: example.com\n    module: nope\n")}, `check.yaml:5: target example.com: unknown module "nope"`},
 		{"duplicate", []string{"check", "--config", writeConfig(t, "modules:\n  mx:\n    command: mx\ntargets:\n  - target: example.com\n    module: mx\n  - target: example.com\n    module: mx\n")}, "check.yaml:7: target example.com with module mx is already listed at line 5"},
 		{"no targets", []string{"check", "--config", writeConfig(t, "modules:\n  mx:\n    command: mx\n")}, "no targets"},

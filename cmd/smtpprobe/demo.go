@@ -3,12 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/netip"
-	"strings"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -162,62 +160,14 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) (int,
 	if err != nil || *jsonOut {
 		return 0, err
 	}
-	out.Reset()
-	fmt.Fprintf(&out, "\n(smtpprobe mx would exit %d here: %s)\n", code, probe.Status(code))
-	fmt.Fprintf(&out, "\nThe same engine notices what a server does while the client is quiet:\n")
-	fmt.Fprintf(&out, "$ going quiet after EHLO on idle.demo.example (%s)\n", lab.idle)
-	if err := idleWatch(ctx, p, lab.idle, 10*(*idleFor), &out); err != nil {
-		return 0, err
-	}
-	_, err = stdout.Write(out.Bytes())
+	fmt.Fprintf(stdout, "\n(smtpprobe mx would exit %d here: %s)\n", code, probe.Status(code))
+	fmt.Fprintf(stdout, "\nThe same engine notices what a server does while the client is quiet:\n")
+	fmt.Fprintf(stdout, "$ smtpprobe timeout %s --phase ehlo -v\n", lab.idle)
+	t := probe.Target{Host: lab.idle.Addr().String(), Addr: lab.idle, Preference: -1}
+	started := time.Now()
+	r := p.Timeout(ctx, t, "ehlo", probe.TimeoutOptions{MaxWait: 10 * *idleFor})
+	idle := &probe.Report{Command: "timeout", Target: t.Host, Started: started, Outcome: r.Outcome,
+		Results: []probe.Result{r}, Findings: r.Findings, DurationMS: time.Since(started).Milliseconds()}
+	_, err = emit(idle, &outputFlags{format: "text", verbose: true}, stdout)
 	return 0, err
-}
-
-// idleWatch connects, says EHLO, goes quiet and reports how and when the
-// server ended the session: the 421 and the FIN, timed from the last
-// command.
-func idleWatch(ctx context.Context, p *probe.Prober, addr netip.AddrPort, max time.Duration, w io.Writer) error {
-	c, err := p.Dial(ctx, addr)
-	if err != nil {
-		fmt.Fprintf(w, "  connect failed: %v\n", err)
-		return nil
-	}
-	defer c.Close()
-	rt := p.ReplyTimeout
-	if _, err := c.ReadReply(ctx, rt); err != nil {
-		fmt.Fprintf(w, "  banner: %v\n", err)
-		return nil
-	}
-	ehlo, err := c.Cmd(ctx, rt, "EHLO "+p.Helo)
-	if err != nil {
-		fmt.Fprintf(w, "  EHLO: %v\n", err)
-		return nil
-	}
-	quietFrom := ehlo.At
-	if _, err := c.Pause(ctx, "quiet", max, true); err != nil {
-		return err
-	}
-	rp, rerr := c.ReadReply(ctx, time.Second)
-	// Give the FIN that follows a 421 a moment to arrive.
-	if _, fin := c.FINAt(); rerr == nil && !fin {
-		_ = c.WaitEnd(ctx, time.Second)
-	}
-	for _, e := range c.Timeline() {
-		fmt.Fprintf(w, "  %10s  %s\n", fmtMS(float64(e.At)/1e6), describe(e))
-	}
-	switch {
-	case rerr == nil && rp.Unsolicited:
-		fin, sawFIN := c.FINAt()
-		fmt.Fprintf(w, "Server idle timeout: %s (reply %q", fmtMS(float64(rp.At-quietFrom)/1e6), rp.String())
-		if sawFIN {
-			fmt.Fprintf(w, ", FIN %s later", fmtMS(float64(fin-rp.At)/1e6))
-		}
-		fmt.Fprintf(w, "); outcome %s.\n", probe.ServerTimeout)
-	case errors.Is(rerr, probe.ErrClosed):
-		fin, _ := c.FINAt()
-		fmt.Fprintf(w, "Server closed silently (FIN, no 421) after %s; outcome %s.\n", fmtMS(float64(fin-quietFrom)/1e6), probe.ServerTimeout)
-	default:
-		fmt.Fprintf(w, "The server stayed quiet for %s.\n", strings.TrimSpace(max.String()))
-	}
-	return nil
 }

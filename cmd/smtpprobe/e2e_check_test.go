@@ -1,4 +1,4 @@
-package main
+package main_test
 
 // End-to-end tests of `smtpprobe check`: the real binary in the lab's client
 // namespace (lab_test.go), over real Postfix, dnsmasq and nftables, with one

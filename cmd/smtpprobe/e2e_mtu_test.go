@@ -1,4 +1,4 @@
-package main
+package main_test
 
 // End-to-end tests of `smtpprobe mtu` (DESIGN.md §1 PMTU black hole, §2 "Bracket
 // the path MTU", §3 mtu results): the real binary in the lab's client namespace,

@@ -148,9 +148,9 @@ func parseCommand(j *job.Job, args []string, stdout io.Writer, synopsis string, 
 	return &of, fs, nil
 }
 
-// runJob validates and runs j and prints its report. With a progress
-// message, elapsed time shows on stderr while it runs (terminals only).
-func runJob(ctx context.Context, j *job.Job, of *outputFlags, stdout, stderr io.Writer, progress string) (int, error) {
+// runJob validates and runs j and prints its report. timeout and mtu,
+// which take minutes, show their progress on a terminal's stderr.
+func runJob(ctx context.Context, j *job.Job, of *outputFlags, stdout, stderr io.Writer) (int, error) {
 	if err := validateJob(j); err != nil {
 		return 0, err
 	}
@@ -158,12 +158,20 @@ func runJob(ctx context.Context, j *job.Job, of *outputFlags, stdout, stderr io.
 	if err != nil {
 		return 0, err
 	}
-	var pg *progressLine
-	if progress != "" {
-		pg = newProgress(stderr, progress)
+	var pg *progress
+	switch j.Command {
+	case "timeout":
+		pg = startProgress(stderr, "timeout: waiting for the server to hang up", "phase", 1, j.Timeout.MaxWait)
+	case "mtu":
+		pg = startProgress(stderr, "mtu: bracketing the path MTU of "+j.Target, "address", 1, 0)
+	}
+	if pg != nil {
+		j.Progress = pg.set
 	}
 	rep, err := runJobReport(ctx, j, res)
-	pg.stop()
+	if pg != nil {
+		pg.stop()
+	}
 	if err != nil {
 		return 0, err
 	}

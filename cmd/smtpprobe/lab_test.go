@@ -1,4 +1,4 @@
-package main
+package main_test
 
 // Helpers for tests that run against the network-namespace lab built by
 // testdata/lab/lab.sh (DESIGN.md §5): client — r1 — r2 — server, real Postfix,

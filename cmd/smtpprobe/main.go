@@ -10,10 +10,10 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 
 	"github.com/smtpprobe/smtpprobe/probe"
+	"github.com/smtpprobe/smtpprobe/probe/render"
 )
 
 func main() {
@@ -80,6 +80,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case "demo":
 		code, err = runDemo(ctx, rest, stdout, stderr)
 	case "help", "-h", "--help":
+		if len(rest) > 0 && rest[0] == "config" {
+			return exitOf(helpConfig(stdout))
+		}
 		if len(rest) > 0 {
 			return run(ctx, []string{rest[0], "--help"}, stdout, stderr)
 		}
@@ -107,8 +110,5 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 var version = "dev"
 
-// oneLine keeps an error message on one line, with what is left of
-// control characters and invalid UTF-8 escaped (safeText).
-func oneLine(s string) string {
-	return safeText(strings.Join(strings.Fields(s), " "))
-}
+// oneLine keeps an error message on one line (render.OneLine).
+func oneLine(s string) string { return render.OneLine(s) }

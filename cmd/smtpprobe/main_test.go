@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -146,7 +147,10 @@ func TestRunDemo(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("demo = %d, stderr %q", code, stderr)
 	}
-	for _, want := range []string{"MX 10 mx1.demo.example", "127.0.0.5  refused", "starttls", "banner 1.5", "421 4.4.2", "FIN from peer", "outcome server-timeout"} {
+	if !regexp.MustCompile(`127\.0\.0\.5:\d+ +refused`).MatchString(stdout) {
+		t.Errorf("demo output lacks the refused 127.0.0.5:PORT:\n%s", stdout)
+	}
+	for _, want := range []string{"MX 10 mx1.demo.example", "starttls", "banner 1.5", "421 4.4.2", "FIN from peer", "outcome server-timeout"} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("demo output lacks %q:\n%s", want, stdout)
 		}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"io"
 
 	"github.com/spf13/pflag"
@@ -35,5 +34,5 @@ func runMTU(ctx context.Context, args []string, stdout, stderr io.Writer) (int, 
 			return 0, usagef("--%s 0: want an IP packet size from %d to %d", name, mtu.MinIPv4, mtu.MaxIP)
 		}
 	}
-	return runJob(ctx, j, of, stdout, stderr, fmt.Sprintf("mtu: bracketing the path MTU of %s", j.Target))
+	return runJob(ctx, j, of, stdout, stderr)
 }

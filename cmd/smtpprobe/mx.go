@@ -19,5 +19,5 @@ func runMX(ctx context.Context, args []string, stdout, stderr io.Writer) (int, e
 	if err != nil {
 		return 0, err
 	}
-	return runJob(ctx, j, of, stdout, stderr, "")
+	return runJob(ctx, j, of, stdout, stderr)
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"io"
 
 	"github.com/spf13/pflag"
@@ -42,5 +41,5 @@ func runPath(ctx context.Context, args []string, stdout, stderr io.Writer) (int,
 		return 0, usagef("--compare-port %d: want a port from 1 to 65535", comparePort)
 	}
 	o.ComparePort = uint16(comparePort)
-	return runJob(ctx, j, of, stdout, stderr, fmt.Sprintf("path: sweeping the hops to %s", j.Target))
+	return runJob(ctx, j, of, stdout, stderr)
 }

@@ -5,21 +5,32 @@ import (
 	"io"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/term"
+
+	"github.com/smtpprobe/smtpprobe/probe/units"
 )
 
-// progress prints elapsed time on stderr during long runs, only when
-// stderr is a terminal (DESIGN §3), and never on stdout.
-type progressLine struct {
-	once sync.Once
-	done chan struct{}
-	wg   sync.WaitGroup
+// progress is the one progress line: on stderr, only when stderr is a
+// terminal, never on stdout, and only after the first second, so that
+// short runs print nothing. It shows what runs, the parts done out of
+// total (when total > 0) and the time elapsed out of bound (when bound >
+// 0): "timeout: 2/6 phases done, 65s of 10m".
+type progress struct {
+	what, unit string
+	total      atomic.Int64
+	bound      time.Duration
+	done       atomic.Int64
+	stopc      chan struct{}
+	once       sync.Once
+	wg         sync.WaitGroup
 }
 
-func newProgress(w io.Writer, what string) *progressLine {
-	p := &progressLine{done: make(chan struct{})}
+func startProgress(w io.Writer, what, unit string, total int, bound time.Duration) *progress {
+	p := &progress{what: what, unit: unit, bound: bound, stopc: make(chan struct{})}
+	p.total.Store(int64(total))
 	f, ok := w.(*os.File)
 	if !ok || !isTerminal(f) {
 		return p
@@ -30,24 +41,47 @@ func newProgress(w io.Writer, what string) *progressLine {
 		defer p.wg.Done()
 		t := time.NewTicker(time.Second)
 		defer t.Stop()
+		shown := false
 		for {
 			select {
-			case <-p.done:
-				fmt.Fprint(f, "\r\033[K")
+			case <-p.stopc:
+				if shown {
+					fmt.Fprint(f, "\r\033[K")
+				}
 				return
 			case now := <-t.C:
-				fmt.Fprintf(f, "\r\033[K%s (%s)", what, now.Sub(start).Round(time.Second))
+				shown = true
+				fmt.Fprintf(f, "\r\033[K%s", p.line(now.Sub(start)))
 			}
 		}
 	}()
 	return p
 }
 
-func (p *progressLine) stop() {
-	if p == nil {
-		return
+// line is the progress text after elapsed.
+func (p *progress) line(elapsed time.Duration) string {
+	s := p.what + ":"
+	if total := int(p.total.Load()); total > 0 {
+		s += fmt.Sprintf(" %d/%s done,", p.done.Load(), units.Count(total, p.unit))
 	}
-	p.once.Do(func() { close(p.done) })
+	s += " " + units.Setting(elapsed.Round(time.Second))
+	if p.bound > 0 {
+		s += " of " + units.Setting(p.bound)
+	}
+	return s
+}
+
+// add counts one part done; it may be called from any goroutine.
+func (p *progress) add() { p.done.Add(1) }
+
+// set sets the parts done and the total (job.Job.Progress).
+func (p *progress) set(done, total int) {
+	p.done.Store(int64(done))
+	p.total.Store(int64(total))
+}
+
+func (p *progress) stop() {
+	p.once.Do(func() { close(p.stopc) })
 	p.wg.Wait()
 }
 

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 )
 
 // lockedBuffer is a bytes.Buffer safe for the exporter's goroutines and
@@ -97,7 +98,6 @@ modules:
     connect_timeout: 2s
     timeout: 5s
     helo: probe.demo.example
-    no_starttls: true
     to: [postmaster@demo.example]
   idle:
     command: timeout
@@ -208,7 +208,7 @@ type series struct {
 // parseExposition parses a text exposition with Prometheus's own parser.
 func parseExposition(t testing.TB, body string) []series {
 	t.Helper()
-	var p expfmt.TextParser
+	p := expfmt.NewTextParser(model.LegacyValidation)
 	mfs, err := p.TextToMetricFamilies(strings.NewReader(body))
 	if err != nil {
 		t.Fatalf("exposition does not parse: %v\n%s", err, body)
@@ -296,6 +296,8 @@ func TestServeProbe(t *testing.T) {
 		within  time.Duration // the answer's deadline, when set
 		// outcomes by address, for a 200
 		outcomes map[string]string
+		// smtpprobe_probe_deadline_exceeded for a 200
+		deadlineCut float64
 	}{
 		{name: "mx with a closed address", query: "target=demo.example:" + p + "&module=mx", code: 200,
 			success: 0, status: []float64{1}, outcomes: map[string]string{
@@ -303,10 +305,11 @@ func TestServeProbe(t *testing.T) {
 		{name: "session to the healthy server", query: "target=127.0.0.2:" + p + "&module=session", code: 200,
 			success: 1, status: []float64{0}, outcomes: map[string]string{"127.0.0.2": "ok"}},
 		{name: "scrape timeout ends a long probe", query: "target=127.0.0.4:" + p + "&module=idle", timeout: "1",
-			// The deadline cuts the quiet wait: the results so far are
-			// exported, the cut session ending in reply-timeout
-			// (CRITICAL).
-			code: 200, success: 0, status: []float64{2}, outcomes: map[string]string{"127.0.0.4": "reply-timeout"},
+			// The deadline cuts the quiet wait: UNKNOWN, with
+			// smtpprobe_probe_deadline_exceeded 1 and no session series
+			// (the cut session's reply-timeout is the exporter's own
+			// deadline, not a failure of the server).
+			code: 200, success: 0, status: []float64{3}, outcomes: map[string]string{}, deadlineCut: 1,
 			within: 1500 * time.Millisecond},
 		{name: "address outside the allowlist", query: "target=198.51.100.1&module=session", code: 403,
 			reason: "target 198.51.100.1:25: 198.51.100.1 is outside every network in serve.allow"},
@@ -362,6 +365,9 @@ func TestServeProbe(t *testing.T) {
 			module := strings.TrimPrefix(regexp.MustCompile(`module=\w+`).FindString(tc.query), "module=")
 			if s := findSeries(samples, "smtpprobe_success", map[string]string{"module": module}); len(s) != 1 {
 				t.Errorf("serve(/probe?%s) smtpprobe_success{module=%q}: %d series, want 1", tc.query, module, len(s))
+			}
+			if v, ok := seriesValue(samples, "smtpprobe_probe_deadline_exceeded", nil); !ok || v != tc.deadlineCut {
+				t.Errorf("serve(/probe?%s) smtpprobe_probe_deadline_exceeded = %v (found %v), want %v", tc.query, v, ok, tc.deadlineCut)
 			}
 			if tc.outcomes != nil {
 				got := map[string]string{}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"strings"
 	"time"
@@ -37,7 +36,7 @@ func runSession(ctx context.Context, args []string, stdout, stderr io.Writer) (i
 		return 0, usagef("--chunk-size %d: want 1 to %d bytes", o.ChunkSize, job.MaxMessageSize)
 	}
 	of.verbose = true // the timeline is the point of a session
-	return runJob(ctx, j, of, stdout, stderr, "")
+	return runJob(ctx, j, of, stdout, stderr)
 }
 
 // runTimeout implements `smtpprobe timeout TARGET --phase PHASE`.
@@ -59,5 +58,5 @@ func runTimeout(ctx context.Context, args []string, stdout, stderr io.Writer) (i
 		return 0, err
 	}
 	j.PauseCmp["pause-before-data"], j.PauseCmp["pause-after-data"], j.PauseCmp["chunk-pause"] = before, after, chunk
-	return runJob(ctx, j, of, stdout, stderr, fmt.Sprintf("timeout: waiting up to %s for the server to hang up", j.Timeout.MaxWait))
+	return runJob(ctx, j, of, stdout, stderr)
 }

@@ -21,9 +21,14 @@ type ErrQueue struct{}
 // NewErrQueue returns a no-op ErrQueue.
 func NewErrQueue() *ErrQueue { return &ErrQueue{} }
 
-// Control returns next unchanged.
+// Control returns next (or a no-op when next is nil).
 func (q *ErrQueue) Control(next func(network, address string, c syscall.RawConn) error) func(network, address string, c syscall.RawConn) error {
-	return next
+	return func(network, address string, c syscall.RawConn) error {
+		if next != nil {
+			return next(network, address, c)
+		}
+		return nil
+	}
 }
 
 // Result reports nothing.

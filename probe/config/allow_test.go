@@ -126,6 +126,9 @@ func FuzzLoadConfig(f *testing.F) {
 	f.Add([]byte("modules: {a: null}\n"))
 	f.Add([]byte("---\n---\n"))
 	f.Add([]byte("modules:\n  \xff: {command: mx}\n"))
+	f.Add([]byte("modules:\n  mx:\n    comand: mx\n    min: 1200\n"))
+	f.Add([]byte("modules:\n  t:\n    command: timeout\n    timeout: 3\n    to: [a, b]\n"))
+	f.Add([]byte("serve: [1]\ntargets: {a: b}\nmodules: 3\n"))
 	dir := f.TempDir()
 	f.Fuzz(func(t *testing.T, b []byte) {
 		path := filepath.Join(dir, "check.yaml")

@@ -25,6 +25,7 @@ import (
 
 	"github.com/smtpprobe/smtpprobe/probe"
 	"github.com/smtpprobe/smtpprobe/probe/job"
+	"github.com/smtpprobe/smtpprobe/probe/units"
 )
 
 // Config is a check / serve configuration file: modules in the manner of
@@ -55,8 +56,10 @@ type Config struct {
 	Targets  []Target           `yaml:"targets"`
 	Serve    Serve              `yaml:"serve"`
 
-	Path  string         `yaml:"-"` // the file, for messages
-	lines map[string]int // module name -> line, for messages
+	Path       string                    `yaml:"-"` // the file, for messages
+	lines      map[string]int            // module name -> line, for messages
+	keyLines   map[string]int            // top-level key -> line
+	moduleKeys map[string]map[string]int // module name -> key -> line
 }
 
 // Module is one named way of probing a target.
@@ -97,6 +100,20 @@ type Module struct {
 	Name       string           `yaml:"-"` // its key under modules:
 	Line       int              `yaml:"-"` // its line, for messages
 	Warn, Crit probe.Thresholds `yaml:"-"` // warning: and critical:, parsed
+
+	keys map[string]int // the keys the file sets -> their lines
+}
+
+// set reports whether the file sets key in m, so that a value written
+// as zero reaches Validate instead of meaning the default.
+func (m *Module) set(key string) bool { _, ok := m.keys[key]; return ok }
+
+// lineOf is the line of key in m, or of the module when it is not set.
+func (m *Module) lineOf(key string) int {
+	if l, ok := m.keys[key]; ok {
+		return l
+	}
+	return m.Line
 }
 
 // Target is one entry of targets: a target and its modules.
@@ -138,6 +155,42 @@ func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 	return nil
 }
 
+// MarshalYAML writes d as people write it ("10s", "10m").
+func (d Duration) MarshalYAML() (any, error) { return units.Setting(time.Duration(d)), nil }
+
+// Settings returns the keys the file sets in m as "key: value" lines, in
+// the order of Keys (for the exporter's debug output).
+func (m *Module) Settings() []string {
+	b, err := yaml.Marshal(m)
+	if err != nil {
+		return nil
+	}
+	var all map[string]yaml.Node
+	if yaml.Unmarshal(b, &all) != nil {
+		return nil
+	}
+	var out []string
+	for _, k := range KeysIn(Modules) {
+		v, ok := all[k.Name]
+		if !ok || (m.keys != nil && !m.set(k.Name)) || (m.keys == nil && v.IsZero()) {
+			continue
+		}
+		if m.keys == nil && (v.Value == "" || v.Value == "0" || v.Value == "false" || v.Value == "0s" || v.Value == "[]") && v.Kind == yaml.ScalarNode {
+			continue
+		}
+		vb, err := yaml.Marshal(&v)
+		if err != nil {
+			continue
+		}
+		if v.Kind == yaml.SequenceNode {
+			v.Style = yaml.FlowStyle
+			vb, _ = yaml.Marshal(&v)
+		}
+		out = append(out, k.Name+": "+strings.TrimSpace(string(vb)))
+	}
+	return out
+}
+
 // lineError is a configuration problem at a line of the file.
 type lineError struct {
 	line int
@@ -161,19 +214,26 @@ func Load(path string) (*Config, error) {
 	if len(bytes.TrimSpace(b)) == 0 {
 		return nil, errorf(path, 0, "the file is empty: want modules: (and targets: for check, serve: {allow: [...]} for serve)")
 	}
+	var root yaml.Node
+	if err := yaml.Unmarshal(b, &root); err != nil {
+		return nil, c.wrap(err)
+	}
+	if len(root.Content) == 0 || isNull(root.Content[0]) {
+		// Only comments or document markers.
+		return nil, errorf(path, 0, "no settings, only comments: want modules: (and targets: for check, serve: {allow: [...]} for serve)")
+	}
+	if err := c.checkKeys(root.Content[0]); err != nil {
+		return nil, err
+	}
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	dec.KnownFields(true)
 	if err := dec.Decode(c); err != nil {
 		if errors.Is(err, io.EOF) {
-			// Only comments or document markers.
 			return nil, errorf(path, 0, "no settings, only comments: want modules: (and targets: for check, serve: {allow: [...]} for serve)")
 		}
 		return nil, c.wrap(err)
 	}
-	var root yaml.Node
-	if err := yaml.Unmarshal(b, &root); err == nil {
-		c.recordLines(&root)
-	}
+	c.recordLines(&root)
 	if err := c.check(); err != nil {
 		return nil, err
 	}
@@ -238,11 +298,11 @@ func (c *Config) check() error {
 	at := func(line int, format string, args ...any) error {
 		return &Error{c.Path, line, fmt.Sprintf(format, args...)}
 	}
-	if c.Parallel < 0 || c.Parallel > 1024 {
-		return &Error{c.Path, 0, fmt.Sprintf("parallel %d: want 1 to 1024", c.Parallel)}
+	if c.Parallel < 0 || c.Parallel > 1024 || (c.Parallel == 0 && c.keyLines["parallel"] > 0) {
+		return at(c.keyLines["parallel"], "parallel %d: want 1 to 1024", c.Parallel)
 	}
-	if c.PerHost < 0 || c.PerHost > 64 {
-		return &Error{c.Path, 0, fmt.Sprintf("per_host %d: want 1 to 64", c.PerHost)}
+	if c.PerHost < 0 || c.PerHost > 64 || (c.PerHost == 0 && c.keyLines["per_host"] > 0) {
+		return at(c.keyLines["per_host"], "per_host %d: want 1 to 64", c.PerHost)
 	}
 	if c.Parallel == 0 {
 		c.Parallel = DefaultParallel
@@ -257,16 +317,20 @@ func (c *Config) check() error {
 		if m == nil {
 			return at(c.lines[name], "module %q is empty: want at least command: mx|session|timeout|mtu", name)
 		}
-		m.Name, m.Line = name, c.lines[name]
+		m.Name, m.Line, m.keys = name, c.lines[name], c.moduleKeys[name]
 		var err error
 		if m.Warn, err = probe.ParseThresholds(m.Warning); err != nil {
-			return at(m.Line, "module %s: warning: %v", name, err)
+			return at(m.lineOf("warning"), "warning: %v (module %s)", err, name)
 		}
 		if m.Crit, err = probe.ParseThresholds(m.Critical); err != nil {
-			return at(m.Line, "module %s: critical: %v", name, err)
+			return at(m.lineOf("critical"), "critical: %v (module %s)", err, name)
 		}
 		placeholder := "example.com"
 		if _, err := m.Job(placeholder); err != nil {
+			var fe *job.FieldError
+			if errors.As(err, &fe) {
+				return at(m.lineOf(fe.Field), "%s (module %s)", fe.Error(), name)
+			}
 			return at(m.Line, "module %s: %s", name, err.Error())
 		}
 	}
@@ -284,7 +348,8 @@ func (c *Config) check() error {
 		for _, name := range t.Modules {
 			m, ok := c.Modules[name]
 			if !ok {
-				return at(t.Line, "target %s: unknown module %q (modules: %s)", t.Target, name, strings.Join(SortedKeys(c.Modules), ", "))
+				return at(t.Line, "target %s: unknown module %q%s (modules: %s)", t.Target, name,
+					didYouMean(name, SortedKeys(c.Modules)), strings.Join(SortedKeys(c.Modules), ", "))
 			}
 			if _, err := m.Job(t.Target); err != nil {
 				return at(t.Line, "target %s, module %s: %s", t.Target, name, err.Error())
@@ -318,14 +383,14 @@ func (m *Module) Job(target string) (*job.Job, error) {
 	j := job.New(m.Command)
 	j.Target = target
 	j.Resolver = m.Resolver
-	if m.ConnectTimeout > 0 {
+	if m.ConnectTimeout > 0 || m.set("connect_timeout") {
 		j.ConnectTimeout = time.Duration(m.ConnectTimeout)
 	}
-	if m.Timeout > 0 {
+	if m.Timeout > 0 || m.set("timeout") {
 		j.ReplyTimeout = time.Duration(m.Timeout)
 	}
 	j.IPv4, j.IPv6 = m.IPv4, m.IPv6
-	if m.Parallel != 0 {
+	if m.Parallel != 0 || m.set("parallel") {
 		j.Parallel = m.Parallel
 	}
 	j.Helo, j.NoStartTLS, j.NoPTR = m.Helo, m.NoStartTLS, m.NoPTR
@@ -333,17 +398,17 @@ func (m *Module) Job(target string) (*job.Job, error) {
 	case "session":
 		o := &j.Session
 		o.From, o.To, o.StartTLS = m.From, append([]string(nil), m.To...), m.StartTLS
-		if m.Size != 0 {
+		if m.Size != 0 || m.set("size") {
 			o.Size = m.Size
 		}
 		o.ChunkSize = m.ChunkSize
 		o.ChunkPause, o.PauseBeforeData, o.PauseAfterData = time.Duration(m.ChunkPause), time.Duration(m.PauseBeforeData), time.Duration(m.PauseAfterData)
 		o.Pipelining, o.BDAT, o.Deliver = m.Pipelining, m.BDAT, m.Deliver
 	case "timeout":
-		if m.Phase != "" {
+		if m.Phase != "" || m.set("phase") {
 			j.Phase = m.Phase
 		}
-		if m.MaxWait > 0 {
+		if m.MaxWait > 0 || m.set("max_wait") {
 			j.Timeout.MaxWait = time.Duration(m.MaxWait)
 		}
 		j.Timeout.From, j.Timeout.StartTLS = m.From, m.StartTLS
@@ -354,7 +419,7 @@ func (m *Module) Job(target string) (*job.Job, error) {
 			"pause-after-data": time.Duration(m.PauseAfterData), "chunk-pause": time.Duration(m.ChunkPause)}
 	case "mtu":
 		j.MTU.Min, j.MTU.Max, j.MTU.From = m.Min, m.Max, m.From
-		if m.Direction != "" {
+		if m.Direction != "" || m.set("direction") {
 			j.MTU.Direction = m.Direction
 		}
 		if len(m.To) > 0 {

@@ -2,14 +2,22 @@
 // http.Handler, in the multi-target pattern of blackbox_exporter:
 // /probe?target=TARGET&module=NAME probes a target in serve.allow with a
 // module of the configuration and answers with the run's metrics
-// (probe/render/prom); /metrics has the exporter's own; / lists the
-// endpoints and modules.
+// (probe/render/prom), or with debug=true the probe's log, timeline and
+// metrics as text; /metrics has the exporter's own; / is an HTML page of
+// the modules and the recent probes; POST /-/reload reloads the
+// configuration (Reload).
+//
+// A probe that the scrape deadline cuts short is not a failure of the
+// target: it is exported with smtpprobe_status 3 (UNKNOWN) and
+// smtpprobe_probe_deadline_exceeded 1, without the sessions the deadline
+// ended.
 //
 // What belongs here: a request's parsing and refusals (400, 403, 405,
 // 503), the allowlist checks, the probe's deadline from the scrape
-// timeout, the concurrency limit and the exporter's own metrics. The
-// listener, its connection cap, signals and shutdown belong to the
-// front end (cmd/smtpprobe serve).
+// timeout, the concurrency limit, reloads and the exporter's own
+// metrics. The listener, its TLS and authentication, its connection
+// cap, signals and shutdown belong to the front end (cmd/smtpprobe
+// serve).
 package exporter
 
 import (
@@ -22,6 +30,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 	"unicode/utf8"
@@ -36,6 +45,7 @@ import (
 	"github.com/smtpprobe/smtpprobe/probe/job"
 	"github.com/smtpprobe/smtpprobe/probe/render"
 	"github.com/smtpprobe/smtpprobe/probe/render/prom"
+	"github.com/smtpprobe/smtpprobe/probe/units"
 )
 
 const (
@@ -52,6 +62,8 @@ const (
 	// maxLogValue bounds what a log line or an error answer quotes of a
 	// request's values.
 	maxLogValue = 256
+	// maxDebug bounds the debug text kept of a recent probe.
+	maxDebug = 64 << 10
 	// scrapeTimeoutHeader is what Prometheus sends with every scrape.
 	scrapeTimeoutHeader = "X-Prometheus-Scrape-Timeout-Seconds"
 )
@@ -59,21 +71,42 @@ const (
 // Exporter is the http.Handler of one configuration: /probe, /metrics
 // and /. Make one with New.
 type Exporter struct {
+	st       atomic.Pointer[state] // the configuration in force
+	reloadMu sync.Mutex            // one Reload at a time
+	load     func() (*config.Config, error)
+	offset   time.Duration
+	log      *log.Logger
+	version  string
+	explain  func(error) error
+	text     func(error) string
+	timeline func(io.Writer, *probe.Report)
+	mux      *http.ServeMux
+	running  atomic.Int64 // probes holding a slot
+	started  time.Time
+	recent   *ring
+
+	reg          *prometheus.Registry
+	probes       *prometheus.CounterVec
+	inFlight     prometheus.Gauge
+	duration     *prometheus.HistogramVec
+	maxConc      prometheus.Gauge
+	reloadOK     prometheus.Gauge
+	reloadTime   prometheus.Gauge
+	deadlineCuts *prometheus.CounterVec
+}
+
+// state is one loaded configuration with what is sized from it. A reload
+// swaps it whole; a probe keeps the state it started with.
+type state struct {
 	cfg     *config.Config
-	offset  time.Duration
-	log     *log.Logger
-	version string
-	explain func(error) error
-	text    func(error) string
-	mux     *http.ServeMux
 	sem     chan struct{}
 	limiter *probe.HostLimiter
-	running atomic.Int64 // probes holding a slot
+	loaded  time.Time
+}
 
-	reg      *prometheus.Registry
-	probes   *prometheus.CounterVec
-	inFlight prometheus.Gauge
-	duration *prometheus.HistogramVec
+func newState(cfg *config.Config) *state {
+	return &state{cfg: cfg, sem: make(chan struct{}, cfg.Serve.MaxConcurrent),
+		limiter: probe.NewHostLimiter(cfg.PerHost), loaded: time.Now()}
 }
 
 // Results of smtpprobe_exporter_probes_total.
@@ -100,6 +133,14 @@ type Options struct {
 	// ErrorText, if set, is the text of an error in an answer or a log
 	// line; by default err.Error().
 	ErrorText func(error) string
+	// Load, if set, reads and checks the configuration again for Reload
+	// (SIGHUP, POST /-/reload); without it a reload fails.
+	Load func() (*config.Config, error)
+	// Timeline, if set, writes a report as text with every event on the
+	// wire, for debug=true; without it debug shows the outcome only.
+	Timeline func(io.Writer, *probe.Report)
+	// Recent is how many probes the landing page lists; 0 means 32.
+	Recent int
 }
 
 // New returns the exporter of opt.Config. Every module's series of its
@@ -110,16 +151,20 @@ func New(opt Options) *Exporter {
 	if logger == nil {
 		logger = log.New(io.Discard, "", 0)
 	}
+	if opt.Recent <= 0 {
+		opt.Recent = 32
+	}
 	e := &Exporter{
-		cfg:     cfg,
-		offset:  opt.Offset,
-		log:     logger,
-		version: opt.Version,
-		explain: opt.Explain,
-		text:    opt.ErrorText,
-		sem:     make(chan struct{}, cfg.Serve.MaxConcurrent),
-		limiter: probe.NewHostLimiter(cfg.PerHost),
-		reg:     prometheus.NewRegistry(),
+		load:     opt.Load,
+		offset:   opt.Offset,
+		log:      logger,
+		version:  opt.Version,
+		explain:  opt.Explain,
+		text:     opt.ErrorText,
+		timeline: opt.Timeline,
+		started:  time.Now(),
+		recent:   newRing(opt.Recent),
+		reg:      prometheus.NewRegistry(),
 		probes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "smtpprobe_exporter_probes_total",
 			Help: "Requests to /probe by module and result: success (status OK), failure (the probe ran, status not OK), rejected (4xx or 503, no probe).",
@@ -134,23 +179,29 @@ func New(opt Options) *Exporter {
 			Buckets: []float64{0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600},
 		}, []string{"module"}),
 	}
-	maxConc := prometheus.NewGauge(prometheus.GaugeOpts{
+	e.maxConc = prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "smtpprobe_exporter_max_concurrent",
 		Help: "Probes that may run at once (serve.max_concurrent).",
 	})
-	maxConc.Set(float64(cfg.Serve.MaxConcurrent))
+	e.reloadOK = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "smtpprobe_config_last_reload_successful",
+		Help: "Whether the last configuration reload succeeded (1) or failed and the previous configuration stayed in force (0).",
+	})
+	e.reloadTime = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "smtpprobe_config_last_reload_success_timestamp_seconds",
+		Help: "When the configuration in force was loaded, Unix time.",
+	})
+	e.deadlineCuts = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "smtpprobe_exporter_deadline_exceeded_total",
+		Help: "Probes cut short by their deadline (the scrape timeout less the offset), by module.",
+	}, []string{"module"})
 	e.reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		e.probes, e.inFlight, e.duration, maxConc,
+		e.probes, e.inFlight, e.duration, e.maxConc, e.reloadOK, e.reloadTime, e.deadlineCuts,
 	)
-	// Every module's series exist from the start, at zero.
-	for name := range cfg.Modules {
-		for _, r := range []string{resultSuccess, resultFailure, resultRejected} {
-			e.probes.WithLabelValues(name, r)
-		}
-		e.duration.WithLabelValues(name)
-	}
+	e.install(cfg)
+	e.reloadOK.Set(1)
 	if e.explain == nil {
 		e.explain = func(err error) error { return err }
 	}
@@ -159,6 +210,8 @@ func New(opt Options) *Exporter {
 	}
 	e.mux = http.NewServeMux()
 	e.mux.HandleFunc("/probe", e.handleProbe)
+	e.mux.HandleFunc("/-/reload", e.handleReload)
+	e.mux.HandleFunc("/logs", e.handleLogs)
 	e.mux.Handle("/metrics", promhttp.InstrumentMetricHandler(e.reg, promhttp.HandlerFor(e.reg, promhttp.HandlerOpts{ErrorLog: e.log})))
 	e.mux.HandleFunc("/", e.handleIndex)
 	return e
@@ -172,23 +225,6 @@ func (e *Exporter) ServeHTTP(w http.ResponseWriter, r *http.Request) { e.mux.Ser
 // Running returns the number of probes holding a slot now.
 func (e *Exporter) Running() int64 { return e.running.Load() }
 
-func (e *Exporter) handleIndex(w http.ResponseWriter, r *http.Request) {
-	if r.URL.Path != "/" {
-		http.NotFound(w, r)
-		return
-	}
-	var b strings.Builder
-	fmt.Fprintf(&b, "smtpprobe %s exporter\n\n", e.version)
-	fmt.Fprintf(&b, "/probe?target=TARGET&module=NAME  probe a target in serve.allow with a module\n")
-	fmt.Fprintf(&b, "/metrics                          the exporter's own metrics\n\n")
-	fmt.Fprintf(&b, "Modules:\n")
-	for _, name := range config.SortedKeys(e.cfg.Modules) {
-		fmt.Fprintf(&b, "  %-20s %s\n", name, e.cfg.Modules[name].Command)
-	}
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	io.WriteString(w, b.String())
-}
-
 // reject answers a request that runs no probe, with a reason line, and
 // logs it. module is "" unless it names a configured module, so that
 // requests cannot make up label values.
@@ -201,6 +237,7 @@ func (e *Exporter) reject(w http.ResponseWriter, code int, module, target, forma
 }
 
 func (e *Exporter) handleProbe(w http.ResponseWriter, r *http.Request) {
+	st := e.st.Load()
 	if r.Method != http.MethodGet {
 		w.Header().Set("Allow", http.MethodGet)
 		e.reject(w, http.StatusMethodNotAllowed, "", "", "method %s: /probe answers GET only", r.Method)
@@ -209,7 +246,16 @@ func (e *Exporter) handleProbe(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	target, name := q.Get("target"), q.Get("module")
 	qt := truncate(target, maxLogValue) // what messages quote of it
-	modules := strings.Join(config.SortedKeys(e.cfg.Modules), ", ")
+	modules := strings.Join(config.SortedKeys(st.cfg.Modules), ", ")
+	debug := false
+	if v := q.Get("debug"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			e.reject(w, http.StatusBadRequest, "", target, "debug=%q: want debug=true or debug=false", truncate(v, 32))
+			return
+		}
+		debug = b
+	}
 	switch {
 	case target == "":
 		e.reject(w, http.StatusBadRequest, "", "", "missing target: want /probe?target=DOMAIN[:PORT]&module=NAME")
@@ -218,14 +264,14 @@ func (e *Exporter) handleProbe(w http.ResponseWriter, r *http.Request) {
 		e.reject(w, http.StatusBadRequest, "", target, "missing module: want /probe?target=...&module=NAME (modules: %s)", modules)
 		return
 	}
-	m, ok := e.cfg.Modules[name]
+	m, ok := st.cfg.Modules[name]
 	if !ok {
 		e.reject(w, http.StatusBadRequest, "", target, "unknown module %q (modules: %s)", truncate(name, maxLogValue), modules)
 		return
 	}
 	j, err := m.Job(target)
 	if err != nil {
-		e.reject(w, http.StatusBadRequest, name, target, "module %s: %s", name, strings.TrimPrefix(e.text(e.explain(err)), m.Command+": "))
+		e.reject(w, http.StatusBadRequest, name, target, "module %s: %s", name, strings.TrimPrefix(e.words(err), m.Command+": "))
 		return
 	}
 	timeout, err := probeTimeout(r.Header.Get(scrapeTimeoutHeader), e.offset)
@@ -233,13 +279,13 @@ func (e *Exporter) handleProbe(w http.ResponseWriter, r *http.Request) {
 		e.reject(w, http.StatusBadRequest, name, target, "%v", err)
 		return
 	}
-	if err := e.cfg.Serve.Allowlist.CheckTarget(j.Host(), j.Port()); err != nil {
+	if err := st.cfg.Serve.Allowlist.CheckTarget(j.Host(), j.Port()); err != nil {
 		e.reject(w, http.StatusForbidden, name, target, "%v", err)
 		return
 	}
 	// Every address the probe connects to is checked again right before
 	// its connect (probe.Prober.Allow): DNS decides where a name leads.
-	j.Allow = e.cfg.Serve.Allowlist.CheckAddr
+	j.Allow = st.cfg.Serve.Allowlist.CheckAddr
 	// checkServe refused modules that deliver; a scrape never sends the
 	// final dot, whatever a module says.
 	j.Session.Deliver = false
@@ -249,90 +295,166 @@ func (e *Exporter) handleProbe(w http.ResponseWriter, r *http.Request) {
 	// A free slot is taken at once, so that an idle exporter never
 	// answers busy however short the deadline; otherwise wait for one.
 	select {
-	case e.sem <- struct{}{}:
+	case st.sem <- struct{}{}:
 	default:
 		select {
-		case e.sem <- struct{}{}:
+		case st.sem <- struct{}{}:
 		case <-ctx.Done():
 			if r.Context().Err() != nil {
 				return // the client went away
 			}
 			e.reject(w, http.StatusServiceUnavailable, name, target,
-				"busy: %d probes (serve.max_concurrent) ran for the whole deadline of %s", cap(e.sem), timeout.Round(time.Millisecond))
+				"busy: %d probes (serve.max_concurrent) ran for the whole deadline of %s", cap(st.sem), units.Setting(timeout.Round(time.Millisecond)))
 			return
 		}
 	}
 	e.running.Add(1)
 	e.inFlight.Inc()
-	reg, result, refused := e.probe(ctx, j, m)
+	run := e.probe(ctx, st, j, m, timeout)
 	e.inFlight.Dec()
 	e.running.Add(-1)
-	<-e.sem
-	if refused != nil {
-		e.reject(w, http.StatusForbidden, name, qt, "target %s: %v", qt, refused)
+	<-st.sem
+	if run.refused != nil {
+		e.reject(w, http.StatusForbidden, name, qt, "target %s: %v", qt, run.refused)
 		return
 	}
 
-	e.probes.WithLabelValues(name, result).Inc()
-	promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorLog: e.log, ErrorHandling: promhttp.ContinueOnError}).ServeHTTP(w, r)
+	e.probes.WithLabelValues(name, run.result).Inc()
+	if run.cut {
+		e.deadlineCuts.WithLabelValues(name).Inc()
+	}
+	metrics, err := gatherText(run.reg)
+	if err != nil {
+		e.log.Printf("probe module=%s target=%s: metrics: %v", name, logValue(target), err)
+	}
+	dbg := e.debugText(run, m, metrics)
+	e.recent.add(record{Time: run.start, Module: name, Target: truncate(target, maxLogValue), Status: run.status,
+		Outcome: run.outcome, Took: run.took, Cut: run.cut, Debug: truncate(dbg, maxDebug)})
+	if debug {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		io.WriteString(w, dbg)
+		return
+	}
+	promhttp.HandlerFor(run.reg, promhttp.HandlerOpts{ErrorLog: e.log, ErrorHandling: promhttp.ContinueOnError}).ServeHTTP(w, r)
 }
 
-// probe runs one job and returns a registry with its metrics, and the
-// result for smtpprobe_exporter_probes_total. A run that could not be
-// made (the deadline passed before DNS answered, a module the target's
-// servers cannot serve, a local failure) is a failed probe as in
-// blackbox_exporter: smtpprobe_success 0, with smtpprobe_status 3
-// (UNKNOWN), and the reason in the log; Prometheus still gets an answer
-// to alert on, not a scrape error.
+// words is the text of a job's error. A *job.FieldError names a key of
+// the module, so it is worded with the YAML key ("size 4096: ..."), never
+// a flag; the front end words the other errors (Options.Explain).
+func (e *Exporter) words(err error) string {
+	var fe *job.FieldError
+	if errors.As(err, &fe) {
+		return fe.Format(func(f string) string { return f })
+	}
+	return e.text(e.explain(err))
+}
+
+// run is what one probe left: its metrics, its report or error, and
+// its log lines, for the answer, the debug text and the landing page.
+type run struct {
+	reg      *prometheus.Registry
+	result   string // for smtpprobe_exporter_probes_total
+	refused  error  // a *probe.PolicyError: 403, no session started
+	rep      *probe.Report
+	err      error // the run could not be made
+	cut      bool  // the deadline ended it
+	status   string
+	outcome  string
+	start    time.Time
+	took     time.Duration
+	deadline time.Duration
+	logs     []string
+	target   string
+}
+
+// logf writes a log line of the probe to the exporter's log (one line
+// per probe) and keeps it for the debug text.
+func (e *Exporter) logf(r *run, format string, args ...any) {
+	line := e.debugf(r, format, args...)
+	e.log.Print(line)
+}
+
+// debugf keeps a line for the probe's debug text only.
+func (e *Exporter) debugf(r *run, format string, args ...any) string {
+	line := fmt.Sprintf(format, args...)
+	r.logs = append(r.logs, time.Now().UTC().Format("15:04:05.000")+" "+line)
+	return line
+}
+
+// probe runs one job. A run that could not be made (DNS did not answer,
+// a module the target's servers cannot serve, a local failure) is a
+// failed probe as in blackbox_exporter: smtpprobe_success 0 with
+// smtpprobe_status 3 (UNKNOWN), and the reason in the log; Prometheus
+// still gets an answer to alert on, not a scrape error.
+//
+// A run the deadline cut short is UNKNOWN too, with
+// smtpprobe_probe_deadline_exceeded 1: the sessions it ended saw the
+// exporter's deadline, not the server's behaviour (a timeout module
+// would read reply-timeout, CRITICAL), so none of their series are
+// exported; the debug text shows what they had seen.
 //
 // refused is the *probe.PolicyError of an address outside serve.allow:
 // then no session was started and the request gets 403.
-func (e *Exporter) probe(ctx context.Context, j *job.Job, m *config.Module) (reg *prometheus.Registry, result string, refused error) {
-	start := time.Now()
-	j.Limiter = e.limiter
-	var rep *probe.Report
+func (e *Exporter) probe(ctx context.Context, st *state, j *job.Job, m *config.Module, deadline time.Duration) (r run) {
+	r.start, r.deadline, r.target = time.Now(), deadline, j.Target
+	j.Limiter = st.limiter
+	e.debugf(&r, "probe module=%s target=%s command=%s deadline=%s", m.Name, logValue(j.Target), m.Command, units.Setting(deadline))
 	res, err := j.NewResolver()
-	err = e.explain(err)
 	if err == nil {
-		rep, err = j.Run(ctx, res)
-		err = e.explain(err)
+		r.rep, err = j.Run(ctx, res)
 	}
 	if pe := (*probe.PolicyError)(nil); errors.As(err, &pe) {
-		return nil, "", pe
+		r.refused = pe
+		return r
 	}
-	took := time.Since(start)
-	e.duration.WithLabelValues(m.Name).Observe(took.Seconds())
-	cut := ""
-	if err != nil && rep != nil && errors.Is(err, context.DeadlineExceeded) {
-		// Export what the sessions saw until the deadline: the cut
-		// ones end in reply-timeout, so the run is not a success.
-		cut = fmt.Sprintf(" (deadline of %s passed; results so far)", timeoutOf(ctx, start))
-		err = nil
-	}
-
-	reg = prometheus.NewRegistry()
-	result = resultFailure
-	if err != nil {
-		switch {
-		case errors.Is(err, context.DeadlineExceeded):
-			err = fmt.Errorf("the probe's deadline of %s passed before it ended", timeoutOf(ctx, start))
-		case errors.Is(err, context.Canceled):
+	r.took = time.Since(r.start)
+	e.duration.WithLabelValues(m.Name).Observe(r.took.Seconds())
+	// The deadline, not the client going away (context.Canceled) nor the
+	// module's own reply timeout, ended the run.
+	r.cut = errors.Is(ctx.Err(), context.DeadlineExceeded)
+	r.err = err
+	r.reg = prometheus.NewRegistry()
+	r.result = resultFailure
+	cutGauge := prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "smtpprobe_probe_deadline_exceeded",
+		Help: "Whether the probe's deadline (the scrape timeout less the offset) cut it short (1): then its status is UNKNOWN and says nothing of the target.",
+	})
+	r.reg.MustRegister(cutGauge)
+	failed := prom.FailedRun{Command: j.Command, Module: m.Name, Target: runTarget(j), Took: r.took}
+	switch {
+	case r.cut:
+		cutGauge.Set(1)
+		r.status, r.outcome = probe.StatusUnknown.String(), "deadline-exceeded"
+		so := ""
+		if r.rep != nil {
+			so = fmt.Sprintf("; the outcome so far was %s", r.rep.Outcome)
+		}
+		e.logf(&r, "probe module=%s target=%s status=%s duration=%s: the deadline of %s cut the probe short%s; raise scrape_timeout above the module's own bounds",
+			m.Name, logValue(j.Target), probe.StatusUnknown, units.Duration(r.took), units.Setting(deadline), so)
+		r.reg.MustRegister(failed)
+		if r.rep != nil {
+			r.rep.ApplyThresholds(m.Warn, m.Crit)
+		}
+	case err != nil:
+		if errors.Is(err, context.Canceled) {
 			err = errors.New("the request was cancelled (the client went away, or the exporter stopped)")
 		}
-		e.log.Printf("probe module=%s target=%s status=%s duration=%s error: %s",
-			m.Name, logValue(j.Target), probe.StatusUnknown, took.Round(time.Millisecond), oneLine(e.text(err)))
-		reg.MustRegister(prom.FailedRun{Command: j.Command, Module: m.Name, Target: runTarget(j), Took: took})
-		return reg, result, nil
+		r.status, r.outcome = probe.StatusUnknown.String(), "error"
+		e.logf(&r, "probe module=%s target=%s status=%s duration=%s error: %s",
+			m.Name, logValue(j.Target), probe.StatusUnknown, units.Duration(r.took), oneLine(e.words(err)))
+		r.reg.MustRegister(failed)
+	default:
+		r.rep.ApplyThresholds(m.Warn, m.Crit)
+		st := r.rep.Status()
+		if st == probe.StatusOK {
+			r.result = resultSuccess
+		}
+		r.status, r.outcome = st.String(), string(r.rep.Outcome)
+		e.logf(&r, "probe module=%s target=%s status=%s outcome=%s duration=%s",
+			m.Name, logValue(j.Target), st, r.rep.Outcome, units.Duration(r.took))
+		r.reg.MustRegister(prom.Reports{Reports: []*probe.Report{r.rep}, Modules: []string{m.Name}})
 	}
-	rep.ApplyThresholds(m.Warn, m.Crit)
-	st := rep.Status()
-	if st == probe.StatusOK {
-		result = resultSuccess
-	}
-	e.log.Printf("probe module=%s target=%s status=%s outcome=%s duration=%s%s",
-		m.Name, logValue(j.Target), st, rep.Outcome, took.Round(time.Millisecond), cut)
-	reg.MustRegister(prom.Reports{Reports: []*probe.Report{rep}, Modules: []string{m.Name}})
-	return reg, result, nil
+	return r
 }
 
 // logValue quotes a request's value for a log line when it is empty or

@@ -40,7 +40,6 @@ modules:
     resolver: %s
     connect_timeout: 2s
     timeout: 5s
-    no_starttls: true
     to: [someone@example.com]
 serve:
   allow: ["127.0.0.1/32:%d"]

@@ -72,10 +72,16 @@ type Job struct {
 	Limiter *probe.HostLimiter
 	// Allow, if set, decides which addresses may be connected to (serve).
 	Allow func(netip.AddrPort) error
+	// Progress, if set, is called as the run goes on with the parts done
+	// and the parts known so far (timeout: phases; the other commands:
+	// addresses), possibly from several goroutines at once. The total
+	// grows as the addresses of the target start.
+	Progress func(done, total int)
 
 	host   string
 	port   uint16
 	phases []string
+	note   string
 }
 
 // New returns a job for command with its defaults: the one place they
@@ -94,6 +100,10 @@ func New(command string) *Job {
 	}
 	return j
 }
+
+// Note is how Validate read a target that could be meant otherwise
+// (TargetNote), or "".
+func (j *Job) Note() string { return j.note }
 
 // Host is the target's host (a domain or an IP literal), set by Validate.
 func (j *Job) Host() string { return j.host }
@@ -146,10 +156,14 @@ func (j *Job) Validate() error {
 			return &FieldError{Field: "resolver", Reason: err.Error()}
 		}
 	}
+	if d, rcpt := TargetHint(j.Target); d != "" {
+		return &TargetError{Target: j.Target, Domain: d, Recipient: rcpt}
+	}
 	host, port, err := SplitTarget(j.Target, DefaultPort)
 	if err != nil {
 		return err
 	}
+	j.note = TargetNote(j.Target, port)
 	_, ipErr := netip.ParseAddr(host)
 	switch {
 	case ipErr == nil && j.Command == "mx":
@@ -208,12 +222,14 @@ func (j *Job) validateSession() error {
 }
 
 func (j *Job) validateTimeout() error {
+	j.Phase = strings.ToLower(j.Phase) // enum values are case-insensitive
 	j.phases = []string{j.Phase}
 	switch {
 	case j.Phase == "all":
 		j.phases = probe.TimeoutPhases
 	case !probe.IsPhase(j.Phase):
-		return &FieldError{Field: "phase", Value: fmt.Sprintf("%q", j.Phase), Reason: fmt.Sprintf("want one of %s or all", strings.Join(probe.TimeoutPhases, ", "))}
+		return &FieldError{Field: "phase", Value: fmt.Sprintf("%q", j.Phase),
+			Reason: fmt.Sprintf("want one of %s or all", strings.Join(probe.TimeoutPhases, ", ")) + didYouMean(j.Phase, append(probe.TimeoutPhases[:len(probe.TimeoutPhases):len(probe.TimeoutPhases)], "all"))}
 	}
 	if j.Timeout.MaxWait <= 0 {
 		return &FieldError{Field: "max_wait", Value: j.Timeout.MaxWait.String(), Reason: "want a positive duration such as 10m"}
@@ -256,8 +272,9 @@ func (j *Job) validateMTU() error {
 	if o.Min > 0 && o.Max > 0 && o.Min > o.Max {
 		return &FieldError{Field: "min", Value: fmt.Sprint(o.Min), Reason: "is above %s", Other: "max", OtherValue: fmt.Sprint(o.Max)}
 	}
+	o.Direction = strings.ToLower(o.Direction)
 	if !probe.ValidDirection(o.Direction) {
-		return &FieldError{Field: "direction", Value: fmt.Sprintf("%q", o.Direction), Reason: "want out, in or both"}
+		return &FieldError{Field: "direction", Value: fmt.Sprintf("%q", o.Direction), Reason: "want out, in or both" + didYouMean(o.Direction, []string{"out", "in", "both"})}
 	}
 	o.Parallel = j.Parallel
 	if err := validPath("from", o.From); err != nil {
@@ -358,6 +375,10 @@ func (j *Job) Run(ctx context.Context, res *dnscheck.Resolver) (*probe.Report, e
 			mu.Unlock()
 		}
 	}
+	var prog *counter
+	if j.Progress != nil {
+		prog = &counter{report: j.Progress}
+	}
 	var fn func(context.Context, probe.Target) []probe.Result
 	switch j.Command {
 	case "mx":
@@ -370,8 +391,13 @@ func (j *Job) Run(ctx context.Context, res *dnscheck.Resolver) (*probe.Report, e
 			return []probe.Result{r}
 		}
 	case "timeout":
+		topt := j.Timeout
+		if prog != nil {
+			topt.Progress = func() { prog.step(1, 0) }
+		}
 		fn = func(ctx context.Context, t probe.Target) []probe.Result {
-			return p.TimeoutAll(ctx, t, j.phases, j.Timeout)
+			prog.step(0, len(j.phases))
+			return p.TimeoutAll(ctx, t, j.phases, topt)
 		}
 	case "path":
 		fn = func(ctx context.Context, t probe.Target) []probe.Result {
@@ -383,6 +409,14 @@ func (j *Job) Run(ctx context.Context, res *dnscheck.Resolver) (*probe.Report, e
 			r, err := p.MTU(ctx, t, j.MTU)
 			keep(err)
 			return []probe.Result{r}
+		}
+	}
+	if prog != nil && j.Command != "timeout" {
+		inner := fn
+		fn = func(ctx context.Context, t probe.Target) []probe.Result {
+			prog.step(0, 1)
+			defer prog.step(1, 0)
+			return inner(ctx, t)
 		}
 	}
 	rep, err := p.Run(ctx, res, j.Command, j.host, opt, fn)
@@ -417,4 +451,23 @@ func (j *Job) Run(ctx context.Context, res *dnscheck.Resolver) (*probe.Report, e
 		}
 	}
 	return rep, nil
+}
+
+// counter adds up a run's parts done and known for Job.Progress; a nil
+// counter counts nothing.
+type counter struct {
+	mu          sync.Mutex
+	done, total int
+	report      func(done, total int)
+}
+
+func (c *counter) step(done, total int) {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	c.done, c.total = c.done+done, c.total+total
+	d, t := c.done, c.total
+	c.mu.Unlock()
+	c.report(d, t)
 }

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -23,7 +24,7 @@ import (
 // smtpprobe_ prefix and base units (seconds, bytes).
 var (
 	runLabels    = []string{"command", "module", "target"}
-	resultLabels = []string{"command", "module", "target", "host", "address", "idle_phase"}
+	resultLabels = []string{"command", "module", "target", "host", "address", "port", "idle_phase"}
 
 	descSuccess  = prometheus.NewDesc("smtpprobe_success", "Whether the run's status was OK (1) or not (0).", runLabels, nil)
 	descStatus   = prometheus.NewDesc("smtpprobe_status", "Monitoring status of the run: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.", runLabels, nil)
@@ -31,12 +32,12 @@ var (
 	descFindings = prometheus.NewDesc("smtpprobe_findings", "Findings of the run by severity.", append(runLabels[:3:3], "severity"), nil)
 
 	descResultSuccess = prometheus.NewDesc("smtpprobe_result_success", "Whether the probe of one address did what it should (1) or not (0).", resultLabels, nil)
-	descOutcome       = prometheus.NewDesc("smtpprobe_result_outcome", "The outcome of the probe of one address (always 1; the outcome is the label).", append(resultLabels[:6:6], "outcome"), nil)
-	descPhase         = prometheus.NewDesc("smtpprobe_phase_duration_seconds", "Duration of one phase of a session, from the command to the reply.", append(resultLabels[:6:6], "phase"), nil)
-	descIdle          = prometheus.NewDesc("smtpprobe_server_timeout_seconds", "How long the server waited on an idle session before it hung up.", append(resultLabels[:6:6], "closed_by"), nil)
-	descPathMTU       = prometheus.NewDesc("smtpprobe_path_mtu_bytes", "Largest IP packet that crossed the path with DF set, per direction (out: client to server, in: server to client).", append(resultLabels[:6:6], "direction"), nil)
-	descVerdict       = prometheus.NewDesc("smtpprobe_pmtu_verdict", "Path MTU verdict per direction (always 1; the verdict is the label).", append(resultLabels[:6:6], "direction", "verdict"), nil)
-	descMTUSessions   = prometheus.NewDesc("smtpprobe_pmtu_sessions", "Probe sessions the path MTU bracketing used, per direction.", append(resultLabels[:6:6], "direction"), nil)
+	descOutcome       = prometheus.NewDesc("smtpprobe_result_outcome", "The outcome of the probe of one address (always 1; the outcome is the label).", append(resultLabels[:7:7], "outcome"), nil)
+	descPhase         = prometheus.NewDesc("smtpprobe_phase_duration_seconds", "Duration of one phase of a session, from the command to the reply.", append(resultLabels[:7:7], "phase"), nil)
+	descIdle          = prometheus.NewDesc("smtpprobe_server_timeout_seconds", "How long the server waited on an idle session before it hung up.", append(resultLabels[:7:7], "closed_by"), nil)
+	descPathMTU       = prometheus.NewDesc("smtpprobe_path_mtu_bytes", "Largest IP packet that crossed the path with DF set, per direction (out: client to server, in: server to client).", append(resultLabels[:7:7], "direction"), nil)
+	descVerdict       = prometheus.NewDesc("smtpprobe_pmtu_verdict", "Path MTU verdict per direction (always 1; the verdict is the label).", append(resultLabels[:7:7], "direction", "verdict"), nil)
+	descMTUSessions   = prometheus.NewDesc("smtpprobe_pmtu_sessions", "Probe sessions the path MTU bracketing used, per direction.", append(resultLabels[:7:7], "direction"), nil)
 	descCertExpiry    = prometheus.NewDesc("smtpprobe_tls_cert_not_after_timestamp_seconds", "Expiry of the server certificate, Unix time.", resultLabels, nil)
 	descCertVerified  = prometheus.NewDesc("smtpprobe_tls_cert_verified", "Whether the certificate verified for the MX name (1) or not (0).", resultLabels, nil)
 )
@@ -78,7 +79,7 @@ func (c Reports) Collect(ch chan<- prometheus.Metric) {
 			gauge(descFindings, float64(bySev[sev]), append(rl, sev)...)
 		}
 		for _, r := range rep.Results {
-			l := []string{rep.Command, module, rep.Target, r.Host, r.Address, r.Phase}
+			l := []string{rep.Command, module, rep.Target, r.Host, r.Address, strconv.Itoa(int(r.Port)), r.Phase}
 			gauge(descResultSuccess, b2f(r.Good()), l...)
 			gauge(descOutcome, 1, append(l, string(r.Outcome))...)
 			for _, ph := range r.PhaseOrder {

@@ -1,9 +1,15 @@
 package mtu
 
 import (
+	"errors"
 	"fmt"
 	"time"
 )
+
+// ErrClosed is returned by Watch and WaitAcked when the connection was
+// closed (RST, or fully closed) before the watched bytes were
+// acknowledged.
+var ErrClosed = errors.New("mtu: connection closed before the data was acknowledged")
 
 // Verdict is Watch's answer.
 type Verdict int
@@ -106,8 +112,8 @@ const (
 // and 0 (TestMSSRule): with TCP_MAXSEG=1000, tcpi_snd_mss is 988 with
 // timestamps and 1000 without, and an nftables rule dropping packets longer
 // than 1040 (IPv4) / 1060 (IPv6) lets a full segment through while one
-// dropping longer than 1039 / 1059 makes it vanish, in both cases. DESIGN's
-// "MSS+40 (IPv4) or MSS+60 (IPv6) with timestamps" holds for MSS = the
+// dropping longer than 1039 / 1059 makes it vanish, in both cases. The rule
+// of thumb "MSS+40 (IPv4) or MSS+60 (IPv6) with timestamps" holds for MSS = the
 // TCP_MAXSEG value; with MSS = tcpi_snd_mss it is +52 / +72.
 //
 // SACK blocks are not counted: Linux shrinks a segment that carries them so

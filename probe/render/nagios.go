@@ -1,23 +1,23 @@
-package main
+package render
 
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/smtpprobe/smtpprobe/probe"
-
-	"github.com/smtpprobe/smtpprobe/probe/render"
 )
 
-// renderNagios writes the report in the monitoring-plugins output format:
-// one status line "SMTPPROBE STATUS - text | perfdata", then one line per
+// Nagios writes the report in the monitoring-plugins output format: one
+// status line "SMTPPROBE STATUS - text | perfdata", then one line per
 // problem. Perfdata is 'label'=value[UOM];warn;crit;min;max with base
 // units, and ranges in the plugin-guidelines syntax ("300:" alerts below
-// 300).
-func renderNagios(w *bytes.Buffer, rep *probe.Report, warn, crit probe.Thresholds) {
+// 300); opt.Warn and opt.Crit give the ranges.
+func Nagios(w io.Writer, rep *probe.Report, opt Options) error {
+	var b bytes.Buffer
 	st := rep.Status()
 	good := 0
 	for _, r := range rep.Results {
@@ -25,7 +25,7 @@ func renderNagios(w *bytes.Buffer, rep *probe.Report, warn, crit probe.Threshold
 			good++
 		}
 	}
-	text := fmt.Sprintf("%s %s: %d/%d ok, outcome %s", rep.Command, rep.Target, good, len(rep.Results), rep.Outcome)
+	text := fmt.Sprintf("%s %s: %d/%d ok, outcome %s", rep.Command, Target(rep), good, len(rep.Results), rep.Outcome)
 	if m := mtuSummary(rep); m != "" {
 		text += ", " + m
 	}
@@ -34,25 +34,64 @@ func renderNagios(w *bytes.Buffer, rep *probe.Report, warn, crit probe.Threshold
 	}
 	var perf []string
 	for _, r := range rep.Results {
-		who := r.Address
+		who := Addr(r)
 		if r.Target != "" {
 			who = r.Target + " " + who
 		}
-		perf = append(perf, perfData(r, who, warn, crit)...)
+		perf = append(perf, perfData(r, who, opt.Warn, opt.Crit)...)
 	}
-	tprintf(w, "SMTPPROBE %s - %s", st, sanitize(text))
+	printf(&b, "SMTPPROBE %s - %s", st, sanitize(text))
 	if len(perf) > 0 {
-		tprintf(w, " | %s", strings.Join(perf, " "))
+		printf(&b, " | %s", strings.Join(perf, " "))
 	}
-	w.WriteByte('\n')
+	b.WriteByte('\n')
 	for _, r := range rep.Results {
 		if !r.Good() {
-			tprintf(w, "%s %s [%s]: %s\n", r.Outcome, r.Host, r.Address, sanitize(r.Error))
+			printf(&b, "%s %s [%s]: %s\n", r.Outcome, r.Host, Addr(r), sanitize(r.Error))
 		}
 	}
 	for _, f := range rep.Findings {
-		tprintf(w, "%s %s: %s\n", f.Severity, f.Code, sanitize(f.Message))
+		printf(&b, "%s %s: %s\n", f.Severity, f.Code, sanitize(f.Message))
 	}
+	_, err := w.Write(b.Bytes())
+	return err
+}
+
+// CheckNagios writes a combined check report in the monitoring-plugins
+// format (see Nagios): one status line with the counts of checks by
+// status and the perfdata of every run, labelled with its module and
+// target and carrying the run's own thresholds; then one line per check
+// that is not OK, and the findings.
+func CheckNagios(w io.Writer, combined *probe.Report, runs []Run) error {
+	var b bytes.Buffer
+	text := fmt.Sprintf("check %s: %d checks, %s, outcome %s", combined.Target, len(combined.Checks), StatusCounts(combined.Checks), combined.Outcome)
+	if len(combined.Findings) > 0 && combined.Findings[0].Severity != probe.SevInfo {
+		text += "; " + combined.Findings[0].Message
+	}
+	var perf []string
+	for _, run := range runs {
+		for _, r := range run.Report.Results {
+			perf = append(perf, perfData(r, run.Module+" "+run.Target+" "+Addr(r), run.Warn, run.Crit)...)
+		}
+	}
+	printf(&b, "SMTPPROBE %s - %s", combined.Status(), sanitize(text))
+	if len(perf) > 0 {
+		printf(&b, " | %s", strings.Join(perf, " "))
+	}
+	b.WriteByte('\n')
+	for _, c := range combined.Checks {
+		switch {
+		case c.Error != "":
+			printf(&b, "%s %s %s: %s\n", c.Status, c.Module, c.Target, sanitize(OneLine(c.Error)))
+		case c.Status != probe.StatusOK.String():
+			printf(&b, "%s %s %s: outcome %s\n", c.Status, c.Module, c.Target, c.Outcome)
+		}
+	}
+	for _, f := range combined.Findings {
+		printf(&b, "%s %s: %s\n", f.Severity, f.Code, sanitize(f.Message))
+	}
+	_, err := w.Write(b.Bytes())
+	return err
 }
 
 // perfData returns the perfdata items of one result, labelled who (and
@@ -85,12 +124,22 @@ func perfData(r probe.Result, who string, warn, crit probe.Thresholds) []string 
 	return perf
 }
 
-// mtuSummary names the path MTU and verdict of a single-address mtu run.
+// mtuSummary names the path MTU and verdict of each measured direction of
+// the first mtu result that has one.
 func mtuSummary(rep *probe.Report) string {
 	for _, r := range rep.Results {
-		if m := r.MTUInfo; m != nil && (m.PathMTU != nil || m.Reverse != nil && m.Reverse.PathMTU != nil) {
-			return mtuSummaryOf(m)
+		m := r.MTUInfo
+		if m == nil || m.PathMTU == nil && (m.Reverse == nil || m.Reverse.PathMTU == nil) {
+			continue
 		}
+		var parts []string
+		if m.PathMTU != nil {
+			parts = append(parts, fmt.Sprintf("path MTU %d (%s)", *m.PathMTU, m.Verdict))
+		}
+		if rv := m.Reverse; rv != nil && rv.PathMTU != nil {
+			parts = append(parts, fmt.Sprintf("server to client %d (%s)", *rv.PathMTU, rv.Verdict))
+		}
+		return strings.Join(parts, ", ")
 	}
 	return ""
 }
@@ -98,7 +147,7 @@ func mtuSummary(rep *probe.Report) string {
 // perfItem renders one perfdata item; labels are always quoted, and the
 // characters the guidelines forbid in them (= and ') are replaced.
 func perfItem(label, value, uom, warn, crit, min, max string) string {
-	label = strings.NewReplacer("=", "_", "'", "_").Replace(safeText(label))
+	label = strings.NewReplacer("=", "_", "'", "_").Replace(SafeText(label))
 	return strings.TrimRight(fmt.Sprintf("'%s'=%s%s;%s;%s;%s;%s", label, value, uom, warn, crit, min, max), ";")
 }
 
@@ -124,26 +173,11 @@ func intRange(n int) string {
 }
 
 // fmtFloat renders a value with at most microsecond precision.
-func fmtFloat(v float64) string { return strconv.FormatFloat(micro(v), 'f', -1, 64) }
-
-// micro rounds seconds to the microsecond, the precision the probe has.
-var micro = render.Micro
+func fmtFloat(v float64) string { return strconv.FormatFloat(Micro(v), 'f', -1, 64) }
 
 // sanitize keeps plugin output on its line (control characters and
-// invalid UTF-8 escaped visibly, see safeText) and free of the perfdata
+// invalid UTF-8 escaped visibly, see SafeText) and free of the perfdata
 // separator.
 func sanitize(s string) string {
-	return strings.ReplaceAll(safeText(s), "|", "/")
-}
-
-// mtuSummaryOf names the path MTU and verdict of each measured direction.
-func mtuSummaryOf(m *probe.MTUInfo) string {
-	var parts []string
-	if m.PathMTU != nil {
-		parts = append(parts, fmt.Sprintf("path MTU %d (%s)", *m.PathMTU, m.Verdict))
-	}
-	if rv := m.Reverse; rv != nil && rv.PathMTU != nil {
-		parts = append(parts, fmt.Sprintf("server to client %d (%s)", *rv.PathMTU, rv.Verdict))
-	}
-	return strings.Join(parts, ", ")
+	return strings.ReplaceAll(SafeText(s), "|", "/")
 }

@@ -1,4 +1,4 @@
-package main
+package render_test
 
 import (
 	"bytes"
@@ -8,8 +8,10 @@ import (
 	"unicode/utf8"
 
 	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 
 	"github.com/smtpprobe/smtpprobe/probe"
+	"github.com/smtpprobe/smtpprobe/probe/render"
 )
 
 // FuzzRender puts arbitrary text where peers and users put text (target,
@@ -34,10 +36,8 @@ func FuzzRender(f *testing.F) {
 		rep.Findings = append(rep.Findings, probe.Finding{Severity: probe.SevWarning, Code: "fuzz", Message: msg})
 
 		var buf bytes.Buffer
-		if _, err := emit(rep, &outputFlags{format: "prom"}, &buf); err != nil {
-			t.Fatalf("emit(prom) = %v", err)
-		}
-		var p expfmt.TextParser
+		buf.Write(renderAs(t, rep, nil, "prom", render.Options{}))
+		p := expfmt.NewTextParser(model.LegacyValidation)
 		mfs, err := p.TextToMetricFamilies(bytes.NewReader(buf.Bytes()))
 		if err != nil {
 			t.Fatalf("prom output does not parse: %v\n%s", err, buf.Bytes())
@@ -59,19 +59,18 @@ func FuzzRender(f *testing.F) {
 			rep := pinnedReport()
 			rep.Target, rep.Results[0].Host, rep.Results[0].Error = target, host, errText
 			rep.Findings = append(rep.Findings, probe.Finding{Severity: probe.SevCritical, Code: "fuzz", Message: msg})
-			if _, err := emit(rep, &outputFlags{format: format, verbose: true}, &buf); err != nil {
-				t.Fatalf("emit(%s) = %v", format, err)
-			}
+			buf.Write(renderAs(t, rep, nil, format, render.Options{Verbose: true}))
 			if line, ok := lineSafe(buf.String()); !ok {
-				t.Errorf("emit(%s) line %q is not line-safe", format, line)
+				t.Errorf("render(%s) line %q is not line-safe", format, line)
 			}
 			if first, _, _ := strings.Cut(buf.String(), "\n"); format == "nagios" && strings.Count(first, "|") != 1 {
-				t.Errorf("emit(nagios) first line %q, want one perfdata separator", first)
+				t.Errorf("render(nagios) first line %q, want one perfdata separator", first)
 			}
 		}
 		buf.Reset()
-		if _, err := emit(rep, &outputFlags{format: "json"}, &buf); err != nil || !json.Valid(buf.Bytes()) || !utf8.Valid(buf.Bytes()) {
-			t.Errorf("emit(json) = %v, valid %v", err, json.Valid(buf.Bytes()))
+		buf.Write(renderAs(t, rep, nil, "json", render.Options{}))
+		if !json.Valid(buf.Bytes()) || !utf8.Valid(buf.Bytes()) {
+			t.Errorf("render(json) is not valid UTF-8 JSON:\n%s", buf.Bytes())
 		}
 	})
 }

@@ -1,0 +1,250 @@
+package config
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/smtpprobe/smtpprobe/probe/job"
+)
+
+// checkKeys walks the document before it is decoded and reports, with
+// the line of the key, what the Keys table does not allow: an unknown
+// key (with the nearest known one), a module key that does not apply to
+// the module's command, a module without a known command, and a
+// duration written without its unit. It records the line of every key
+// for later messages.
+func (c *Config) checkKeys(doc *yaml.Node) error {
+	at := func(n *yaml.Node, format string, args ...any) error {
+		return &Error{c.Path, n.Line, fmt.Sprintf(format, args...)}
+	}
+	if doc.Kind != yaml.MappingNode {
+		return at(doc, "want a mapping of keys such as modules:, not %s", kindWords(doc))
+	}
+	c.keyLines = map[string]int{}
+	for i := 0; i+1 < len(doc.Content); i += 2 {
+		key, val := doc.Content[i], doc.Content[i+1]
+		if _, ok := lookupKey(Top, key.Value); !ok {
+			return at(key, "unknown key %q at the top level%s", key.Value, hint(Top, key.Value))
+		}
+		c.keyLines[key.Value] = key.Line
+		switch key.Value {
+		case "modules":
+			if val.Kind != yaml.MappingNode {
+				if isNull(val) {
+					continue
+				}
+				return at(val, "modules: want a mapping of NAME: module, not %s", kindWords(val))
+			}
+			for j := 0; j+1 < len(val.Content); j += 2 {
+				if err := c.checkModule(val.Content[j], val.Content[j+1]); err != nil {
+					return err
+				}
+			}
+		case "targets":
+			if val.Kind != yaml.SequenceNode {
+				if isNull(val) {
+					continue
+				}
+				return at(val, "targets: want a list of entries such as - target: example.com, not %s", kindWords(val))
+			}
+			for _, t := range val.Content {
+				if t.Kind != yaml.MappingNode {
+					return at(t, "targets: want an entry such as {target: example.com, module: mx}, not %s", kindWords(t))
+				}
+				if err := c.checkSection(t, Targets, "in a target entry"); err != nil {
+					return err
+				}
+			}
+		case "serve":
+			if val.Kind != yaml.MappingNode {
+				if isNull(val) {
+					continue
+				}
+				return at(val, "serve: want a mapping such as {allow: [...]}, not %s", kindWords(val))
+			}
+			if err := c.checkSection(val, ServeS, "in serve"); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// checkSection checks the keys of one mapping of section s.
+func (c *Config) checkSection(m *yaml.Node, s Section, where string) error {
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		key := m.Content[i]
+		if _, ok := lookupKey(s, key.Value); !ok {
+			return &Error{c.Path, key.Line, fmt.Sprintf("unknown key %q %s%s", key.Value, where, hint(s, key.Value))}
+		}
+	}
+	return nil
+}
+
+// checkModule checks the keys of module name against its command.
+func (c *Config) checkModule(name, m *yaml.Node) error {
+	at := func(n *yaml.Node, format string, args ...any) error {
+		return &Error{c.Path, n.Line, fmt.Sprintf(format, args...)}
+	}
+	if m.Kind != yaml.MappingNode {
+		if isNull(m) {
+			return at(name, "module %q is empty: want at least command: %s", name.Value, strings.Join(job.Commands, "|"))
+		}
+		return at(m, "module %q: want a mapping of keys such as command: mx, not %s", name.Value, kindWords(m))
+	}
+	lines := map[string]int{}
+	command := ""
+	var commandNode *yaml.Node
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		key, val := m.Content[i], m.Content[i+1]
+		if _, ok := lookupKey(Modules, key.Value); !ok {
+			return at(key, "unknown key %q in module %q%s", key.Value, name.Value, hint(Modules, key.Value))
+		}
+		lines[key.Value] = key.Line
+		if key.Value == "command" {
+			command, commandNode = val.Value, val
+		}
+	}
+	if commandNode == nil {
+		return at(name, "module %q has no command: want command: %s", name.Value, strings.Join(job.Commands, "|"))
+	}
+	if !isCommand(command) {
+		return at(commandNode, "module %q: unknown command %q (want %s)%s", name.Value, command,
+			strings.Join(job.Commands, ", "), didYouMean(strings.ToLower(command), job.Commands))
+	}
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		key, val := m.Content[i], m.Content[i+1]
+		k, _ := lookupKey(Modules, key.Value)
+		if !k.AppliesTo(command) {
+			return at(key, "key %q does not apply to module %q (command %s): %s is for %s", key.Value, name.Value,
+				command, key.Value, strings.Join(k.Commands, ", "))
+		}
+		if k.Type == "duration" && val.Kind == yaml.ScalarNode {
+			if _, err := time.ParseDuration(val.Value); err != nil {
+				msg := fmt.Sprintf("%s: %q: want a duration such as %s", key.Value, val.Value, k.Example)
+				if f, err := strconv.ParseFloat(val.Value, 64); err == nil && f >= 0 {
+					msg += fmt.Sprintf(" (did you mean %ss?)", val.Value)
+				}
+				return at(val, "%s", msg)
+			}
+		}
+		if key.Value == "to" && command != "session" && val.Kind == yaml.SequenceNode && len(val.Content) > 1 {
+			return at(key, "to: %s takes one recipient, not %d (module %q)", command, len(val.Content), name.Value)
+		}
+	}
+	if c.moduleKeys == nil {
+		c.moduleKeys = map[string]map[string]int{}
+	}
+	c.moduleKeys[name.Value] = lines
+	return nil
+}
+
+func isCommand(s string) bool {
+	for _, c := range job.Commands {
+		if c == s {
+			return true
+		}
+	}
+	return false
+}
+
+func isNull(n *yaml.Node) bool {
+	return n.Kind == yaml.ScalarNode && (n.Tag == "!!null" || n.Value == "")
+}
+
+// kindWords names a node's kind for a message.
+func kindWords(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.AliasNode:
+		return "an alias"
+	}
+	if isNull(n) {
+		return "nothing"
+	}
+	return fmt.Sprintf("%q", n.Value)
+}
+
+// hint suggests the nearest key of section s to name, or says which
+// section a key of that name belongs to.
+func hint(s Section, name string) string {
+	var names []string
+	for _, k := range KeysIn(s) {
+		names = append(names, k.Name)
+	}
+	if h := didYouMean(strings.ToLower(name), names); h != "" {
+		return h
+	}
+	for _, k := range Keys {
+		if k.Name == name && k.Section != s {
+			switch k.Section {
+			case Top:
+				return fmt.Sprintf(" (%s is a top-level key)", name)
+			case Modules:
+				return fmt.Sprintf(" (%s is a module key: modules: NAME: %s: ...)", name, name)
+			case Targets:
+				return fmt.Sprintf(" (%s is a key of a targets: entry)", name)
+			case ServeS:
+				return fmt.Sprintf(" (%s goes under serve:)", name)
+			}
+		}
+	}
+	if len(names) > 8 {
+		return " (smtpprobe help config lists the keys)"
+	}
+	return fmt.Sprintf(" (want one of %s)", strings.Join(names, ", "))
+}
+
+// didYouMean returns ` (did you mean "x"?)` for the candidate nearest to
+// s in edit distance, if it is near enough to be a slip: at most one
+// edit for short words, two for longer ones, or s with "_" for "-".
+func didYouMean(s string, candidates []string) string {
+	best, bestD := "", 1<<30
+	for _, c := range candidates {
+		if d := editDistance(strings.ReplaceAll(s, "-", "_"), c); d < bestD {
+			best, bestD = c, d
+		}
+	}
+	limit := 1
+	if len(s) > 4 {
+		limit = 2
+	}
+	if best == "" || bestD > limit {
+		return ""
+	}
+	return fmt.Sprintf(" (did you mean %q?)", best)
+}
+
+// editDistance is the Levenshtein distance of a and b, with a swap of
+// two neighbours counted as one edit (optimal string alignment).
+func editDistance(a, b string) int {
+	ra, rb := []rune(a), []rune(b)
+	prev2 := make([]int, len(rb)+1)
+	prev := make([]int, len(rb)+1)
+	cur := make([]int, len(rb)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(ra); i++ {
+		cur[0] = i
+		for j := 1; j <= len(rb); j++ {
+			cost := 1
+			if ra[i-1] == rb[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+			if i > 1 && j > 1 && ra[i-1] == rb[j-2] && ra[i-2] == rb[j-1] {
+				cur[j] = min(cur[j], prev2[j-2]+1)
+			}
+		}
+		prev2, prev, cur = prev, cur, prev2
+	}
+	return prev[len(rb)]
+}

@@ -1,0 +1,154 @@
+package render_test
+
+import (
+	"bytes"
+	"flag"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/smtpprobe/smtpprobe/probe"
+	"github.com/smtpprobe/smtpprobe/probe/render"
+	"github.com/smtpprobe/smtpprobe/probe/render/prom"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/*.golden")
+
+// goldenWarn and goldenCrit are the Nagios thresholds of the golden files.
+var (
+	goldenWarn = probe.Thresholds{Time: 2 * time.Second, Timeout: 10 * time.Minute, MTU: 1450, CertDays: 14}
+	goldenCrit = probe.Thresholds{Time: 5 * time.Second, Timeout: 5 * time.Minute, MTU: 1280, CertDays: 7}
+)
+
+// wantGolden compares got with testdata/file, or rewrites it with -update.
+func wantGolden(t *testing.T, file string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", file)
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -update)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s changed:\n%s\nwant\n%s", file, got, want)
+	}
+}
+
+// renderAs renders rep (combining runs, when there are any) in format as
+// the command does: invalid UTF-8 escaped first, then one writer.
+func renderAs(t testing.TB, rep *probe.Report, runs []render.Run, format string, opt render.Options) []byte {
+	t.Helper()
+	render.EscapeInvalidUTF8(rep)
+	for _, r := range runs {
+		render.EscapeInvalidUTF8(r.Report)
+	}
+	var buf bytes.Buffer
+	var err error
+	switch {
+	case format == "prom":
+		col := prom.Reports{Reports: []*probe.Report{rep}}
+		if runs != nil {
+			col = prom.Reports{}
+			for _, r := range runs {
+				col.Reports = append(col.Reports, r.Report)
+				col.Modules = append(col.Modules, r.Module)
+			}
+		}
+		var b []byte
+		b, err = prom.Text(col)
+		buf.Write(b)
+	case format == "json":
+		err = render.JSON(&buf, rep)
+	case format == "nagios" && runs != nil:
+		err = render.CheckNagios(&buf, rep, runs)
+	case format == "nagios":
+		err = render.Nagios(&buf, rep, opt)
+	case runs != nil:
+		err = render.CheckText(&buf, rep, runs, opt)
+	default:
+		err = render.Text(&buf, rep, opt)
+	}
+	if err != nil {
+		t.Fatalf("render %s: %v", format, err)
+	}
+	return buf.Bytes()
+}
+
+// goldenFormats are the formats of the golden files, by file suffix.
+var goldenFormats = []struct {
+	suffix, format string
+	opt            render.Options
+}{
+	{"text", "text", render.Options{}},
+	{"verbose.text", "text", render.Options{Verbose: true}},
+	{"json", "json", render.Options{}},
+	{"nagios", "nagios", render.Options{Warn: goldenWarn, Crit: goldenCrit}},
+	{"prom", "prom", render.Options{}},
+}
+
+// TestMXGolden renders the pinned mx report.
+func TestMXGolden(t *testing.T) {
+	for _, tc := range []struct {
+		file, format string
+		opt          render.Options
+	}{
+		{"mx.text.golden", "text", render.Options{}},
+		{"mx-verbose.text.golden", "text", render.Options{Verbose: true}},
+		{"mx.json.golden", "json", render.Options{}},
+		{"mx.nagios.golden", "nagios", render.Options{Warn: probe.Thresholds{Time: 2 * time.Second, CertDays: 14}, Crit: probe.Thresholds{Time: 5 * time.Second, CertDays: 7}}},
+		{"mx.prom.golden", "prom", render.Options{}},
+	} {
+		rep := pinnedReport()
+		if st := rep.Status(); st != probe.StatusWarning {
+			t.Errorf("pinned mx report status %s, want WARNING", st)
+		}
+		wantGolden(t, tc.file, renderAs(t, rep, nil, tc.format, tc.opt))
+	}
+}
+
+// TestCommandGolden renders the pinned report of session, timeout and mtu
+// in every format.
+func TestCommandGolden(t *testing.T) {
+	for name, mk := range map[string]func() *probe.Report{
+		"session": goldenSession,
+		"timeout": goldenTimeout,
+		"mtu":     goldenMTU,
+	} {
+		for _, f := range goldenFormats {
+			wantGolden(t, name+"."+f.suffix+".golden", renderAs(t, mk(), nil, f.format, f.opt))
+		}
+	}
+}
+
+// TestCheckGolden renders the pinned combined check report in every
+// format; each run carries its own thresholds.
+func TestCheckGolden(t *testing.T) {
+	for _, f := range goldenFormats {
+		combined, runs := goldenCheck()
+		if st := combined.Status(); st != probe.StatusUnknown {
+			t.Errorf("pinned check report status %s, want UNKNOWN (a run could not be made)", st)
+		}
+		wantGolden(t, "check."+f.suffix+".golden", renderAs(t, combined, runs, f.format, render.Options{Verbose: f.opt.Verbose}))
+	}
+}
+
+// TestServeGolden renders what serve's /probe answers: a module's run,
+// and a run that could not be made.
+func TestServeGolden(t *testing.T) {
+	b, err := prom.Text(prom.Reports{Reports: []*probe.Report{goldenTimeout()}, Modules: []string{"idle"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantGolden(t, "serve-probe.prom.golden", b)
+	b, err = prom.Text(prom.FailedRun{Command: "session", Module: "submission", Target: "192.0.2.10:587", Took: 1500 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantGolden(t, "serve-failed.prom.golden", b)
+}

@@ -1,0 +1,411 @@
+package render
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"math"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/smtpprobe/smtpprobe/probe"
+	"github.com/smtpprobe/smtpprobe/probe/units"
+)
+
+// Options are the settings of the text and Nagios writers.
+type Options struct {
+	// Verbose adds each session's timeline (and each MTU probe) to the
+	// text output.
+	Verbose bool
+	// Warn and Crit are the thresholds a single report was judged by;
+	// Nagios shows them as perfdata ranges. A check's runs carry their own.
+	Warn, Crit probe.Thresholds
+	// Color shows the status in colour (ANSI SGR); the front end sets it
+	// only for a terminal, and never with NO_COLOR set (no-color.org).
+	Color bool
+}
+
+// status renders a status, in colour when o.Color: green OK, yellow
+// WARNING, red CRITICAL, magenta UNKNOWN.
+func (o Options) status(s probe.Status) trusted {
+	if !o.Color {
+		return trusted(s.String())
+	}
+	code := map[probe.Status]string{probe.StatusOK: "32", probe.StatusWarning: "33", probe.StatusCritical: "31"}[s]
+	if code == "" {
+		code = "35"
+	}
+	return trusted("\x1b[" + code + "m" + s.String() + "\x1b[0m")
+}
+
+// Run is one run of a combined check report: the target as written in the
+// configuration, the module, the run's report (for a run that could not
+// be made, one with a "check-failed" finding) and why it could not be
+// made, and the thresholds it was judged by.
+type Run struct {
+	Target, Module string
+	Report         *probe.Report
+	Err            error
+	Warn, Crit     probe.Thresholds
+}
+
+// Text writes the report as a table per exchanger and address, then the
+// findings.
+func Text(w io.Writer, rep *probe.Report, opt Options) error {
+	var b bytes.Buffer
+	text(&b, rep, opt)
+	_, err := w.Write(b.Bytes())
+	return err
+}
+
+// CheckText writes a combined check report: a table of the checks, then
+// each run's details and findings as its command would print them, headed
+// by its module.
+func CheckText(w io.Writer, combined *probe.Report, runs []Run, opt Options) error {
+	var b bytes.Buffer
+	printf(&b, "check %s: %s, outcome %s, %s: %s (%s)\n\n", combined.Target, opt.status(combined.Status()),
+		combined.Outcome, units.Count(len(combined.Checks), "check"), StatusCounts(combined.Checks), ms(float64(combined.DurationMS)))
+	head := []string{"TARGET", "MODULE", "STATUS", "OUTCOME", "DURATION"}
+	rows := [][]string{head}
+	for _, c := range combined.Checks {
+		out, dur := string(c.Outcome), ms(float64(c.DurationMS))
+		if c.Error != "" {
+			out, dur = "-", "-"
+		}
+		rows = append(rows, []string{c.Target, c.Module, c.Status, out, dur})
+	}
+	width := make([]int, len(head))
+	for _, r := range rows {
+		for i, cell := range r {
+			width[i] = max(width[i], len(cell))
+		}
+	}
+	for k, r := range rows {
+		line := " "
+		for i, cell := range r {
+			line += fmt.Sprintf(" %-*s", width[i], cell)
+		}
+		printf(&b, "%s\n", strings.TrimRight(line, " "))
+		if k > 0 && combined.Checks[k-1].Error != "" {
+			printf(&b, "      error: %s\n", OneLine(combined.Checks[k-1].Error))
+		}
+	}
+	for _, r := range runs {
+		if r.Err != nil {
+			continue
+		}
+		printf(&b, "\n[%s] ", r.Module)
+		text(&b, r.Report, opt)
+	}
+	_, err := w.Write(b.Bytes())
+	return err
+}
+
+// StatusCounts renders "4 OK, 1 WARNING, 2 CRITICAL" (statuses present).
+func StatusCounts(checks []probe.CheckSummary) string {
+	n := map[string]int{}
+	for _, c := range checks {
+		n[c.Status]++
+	}
+	var parts []string
+	for _, s := range []probe.Status{probe.StatusOK, probe.StatusWarning, probe.StatusCritical, probe.StatusUnknown} {
+		if n[s.String()] > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", n[s.String()], s))
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
+func text(w *bytes.Buffer, rep *probe.Report, opt Options) {
+	timeline := opt.Verbose
+	ok := 0
+	for _, r := range rep.Results {
+		if r.Good() {
+			ok++
+		}
+	}
+	unit, units_ := "address", "addresses"
+	if len(rep.Results) > 0 && rep.Results[0].Phase != "" {
+		unit, units_ = "measurement", "measurements"
+	}
+	printf(w, "%s %s: %s, outcome %s, %d of %s ok (%s)\n",
+		rep.Command, Target(rep), opt.status(rep.Status()), rep.Outcome, ok, units.Count(len(rep.Results), unit, units_), ms(float64(rep.DurationMS)))
+	addrW, outW := 0, 0
+	for _, r := range rep.Results {
+		addrW = max(addrW, len(SafeText(label(r))))
+		outW = max(outW, len(SafeText(string(r.Outcome))))
+	}
+	lastHost := ""
+	for _, r := range rep.Results {
+		if r.Host != lastHost {
+			lastHost = r.Host
+			if r.Preference != nil {
+				printf(w, "\nMX %d %s\n", *r.Preference, r.Host)
+			} else {
+				printf(w, "\n%s\n", r.Host)
+			}
+		}
+		printf(w, "  %-*s  %-*s  %s\n", addrW, label(r), outW, r.Outcome, phases(r))
+		indent := strings.Repeat(" ", 6)
+		if r.Error != "" && r.TimeoutMS == nil {
+			printf(w, "%s%s\n", indent, r.Error)
+		}
+		if r.Phase != "" {
+			if r.TimeoutMS != nil {
+				printf(w, "%sidle at %s: server hung up after %s, closed by %s", indent, r.Phase, ms(*r.TimeoutMS), r.ClosedBy)
+				if r.ServerLog != "" {
+					printf(w, "; Postfix logs %q", r.ServerLog)
+				}
+				w.WriteByte('\n')
+			} else if r.Outcome == probe.OK {
+				printf(w, "%sidle at %s: the server kept the session open for the whole --max-wait\n", indent, r.Phase)
+			}
+		}
+		if m := r.MTUInfo; m != nil && m.Verdict != "" {
+			mtuText(w, indent, m, timeline)
+		}
+		HopTable(w, indent, r) // path sweeps (path.go)
+		if r.MessageBytes > 0 {
+			printf(w, "%smessage: %s, %d written", indent, units.Count(r.MessageBytes, "byte"), r.BytesWritten)
+			if r.Acked {
+				printf(w, ", all acknowledged by the peer's TCP")
+			}
+			if r.QueueID != "" {
+				printf(w, ", delivered: queued as %s", r.QueueID)
+			} else if r.Outcome == probe.OK {
+				printf(w, ", not delivered (no final dot)")
+			}
+			w.WriteByte('\n')
+		}
+		if r.Banner != "" {
+			printf(w, "%sbanner: %s\n", indent, r.Banner)
+		}
+		if len(r.Capabilities) > 0 {
+			printf(w, "%sesmtp:  %s\n", indent, strings.Join(r.Capabilities, ", "))
+		}
+		if t := r.TLS; t != nil && t.Version != "" {
+			v := "verified"
+			if !t.Verified {
+				v = "not verified: " + t.VerifyError
+			}
+			printf(w, "%stls:    %s %s, cert %s, expires %s (%s), %s\n", indent,
+				t.Version, t.Cipher, strings.Join(t.Names, " "), t.NotAfter.Format(time.DateOnly), units.Count(t.DaysLeft, "day"), v)
+		}
+		if r.FCrDNS != nil {
+			switch {
+			case len(r.PTR) == 0:
+				printf(w, "%sptr:    none\n", indent)
+			case *r.FCrDNS:
+				printf(w, "%sptr:    %s (forward-confirmed)\n", indent, strings.Join(r.PTR, " "))
+			default:
+				printf(w, "%sptr:    %s (does not resolve back)\n", indent, strings.Join(r.PTR, " "))
+			}
+		}
+		if timeline {
+			for _, e := range r.Timeline {
+				printf(w, "%s%10s  %s\n", indent, units.Duration(e.At), Describe(e))
+			}
+		}
+	}
+	findings := append(addressFindings(rep), rep.Findings...)
+	probe.SortFindings(findings)
+	if len(findings) > 0 {
+		printf(w, "\nFindings\n")
+		for _, f := range findings {
+			printf(w, "  %-8s %s: %s\n", f.Severity, f.Code, f.Message)
+		}
+	}
+}
+
+// addressFindings are the failed addresses of an mx report as findings,
+// so that a refused or silent secondary MX shows among the findings and
+// not only in its row: a warning while another address works, else
+// critical.
+func addressFindings(rep *probe.Report) []probe.Finding {
+	if rep.Command != "mx" {
+		return nil
+	}
+	ok := 0
+	for _, r := range rep.Results {
+		if r.Good() {
+			ok++
+		}
+	}
+	var fs []probe.Finding
+	for _, r := range rep.Results {
+		if r.Good() {
+			continue
+		}
+		sev := probe.SevCritical
+		if ok > 0 {
+			sev = probe.SevWarning
+		}
+		who := Addr(r)
+		if r.Preference != nil {
+			who = fmt.Sprintf("MX %d %s (%s)", *r.Preference, r.Host, Addr(r))
+		}
+		msg := who + " is " + string(r.Outcome)
+		if r.Error != "" {
+			msg += ": " + r.Error
+		}
+		fs = append(fs, probe.Finding{Severity: sev, Code: "address-" + string(r.Outcome), Message: msg})
+	}
+	return fs
+}
+
+// mtuText writes the path MTU lines of an mtu result: the client-to-server
+// bracket and verdict, its evidence, and the server-to-client direction
+// (probe.MTUReverse).
+func mtuText(w *bytes.Buffer, indent string, m *probe.MTUInfo, timeline bool) {
+	pm := "unknown"
+	if m.PathMTU != nil {
+		pm = fmt.Sprint(*m.PathMTU)
+	}
+	br := "nothing failed up to the interface MTU"
+	if m.Bracket[1] != nil {
+		lo := 0
+		if m.Bracket[0] != nil {
+			lo = *m.Bracket[0]
+		}
+		br = fmt.Sprintf("bracket [%d, %d]", lo, *m.Bracket[1])
+	}
+	printf(w, "%spath MTU %s, %s, verdict %s\n", indent, pm, br, m.Verdict)
+	icmp := "no ICMP arrived"
+	if m.ICMPSeen {
+		icmp = "ICMP arrived (the kernel's path MTU dropped)"
+	}
+	printf(w, "%s%s in %s, %s, %s; interface MTU %d, range %d-%d", indent,
+		units.Count(m.Sessions, "session"), units.Count(m.Rounds, "round"), units.Count(m.Retransmits, "retransmit"), icmp, m.InterfaceMTU, m.Range[0], m.Range[1])
+	if m.CachedPMTU > 0 {
+		printf(w, ", cached path MTU %d before the probe", m.CachedPMTU)
+	}
+	if m.MTUProbing != nil {
+		printf(w, ", tcp_mtu_probing=%d", *m.MTUProbing)
+	}
+	w.WriteByte('\n')
+	if timeline {
+		for _, pr := range m.Probes {
+			printf(w, "%s  round %d  size %5d  sent %5d  %-14s retransmits %d  path MTU %d\n", indent,
+				pr.Round, pr.Size, pr.Sent, pr.Result, pr.Retransmits, pr.PMTU)
+		}
+	}
+	if m.Verdict != probe.VerdictUntested {
+		loss := "no loss on passing probes"
+		if m.LossPct != nil && *m.LossPct > 0 {
+			loss = fmt.Sprintf("%.1f%% of the passing probes' segments retransmitted", *m.LossPct)
+		}
+		printf(w, "%s%s, %s, %s\n", indent, units.Count(m.Retests, "re-test"), loss, units.Count(m.Transactions, "MAIL transaction"))
+	}
+	rv := m.Reverse
+	if rv == nil {
+		return
+	}
+	if rv.Verdict == "" || rv.Verdict == probe.VerdictUntested {
+		printf(w, "%sserver to client: untested\n", indent)
+		return
+	}
+	pm = "unknown"
+	if rv.PathMTU != nil {
+		pm = fmt.Sprint(*rv.PathMTU)
+	}
+	br = "nothing failed"
+	if rv.Bracket[1] != nil {
+		lo := 0
+		if rv.Bracket[0] != nil {
+			lo = *rv.Bracket[0]
+		}
+		br = fmt.Sprintf("bracket [%d, %d]", lo, *rv.Bracket[1])
+	}
+	printf(w, "%sserver to client: path MTU %s, %s, verdict %s\n", indent, pm, br, rv.Verdict)
+	printf(w, "%s%s in %s, %s; STARTTLS flight %s, tested up to %d\n", indent,
+		units.Count(rv.Sessions, "session"), units.Count(rv.Rounds, "round"), units.Count(rv.Retests, "re-test"), units.Count(rv.FlightBytes, "byte"), rv.TestedUpTo)
+	if timeline {
+		for _, pr := range rv.Probes {
+			printf(w, "%s  round %d  size %5d  got %5d  %-14s flight %d\n", indent, pr.Round, pr.Size, pr.Sent, pr.Result, pr.Flight)
+		}
+	}
+}
+
+// label names a result's row: its address, and the phase it measured.
+func label(r probe.Result) string {
+	if r.Phase != "" {
+		return Addr(r) + " " + r.Phase
+	}
+	return Addr(r)
+}
+
+// phases renders "connect 0.4 ms, banner 2.1 ms, ...".
+func phases(r probe.Result) string {
+	parts := make([]string, 0, len(r.PhaseOrder))
+	for _, p := range r.PhaseOrder {
+		parts = append(parts, p+" "+ms(r.Phases[p]))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// ms renders a measured duration given in milliseconds (units.Duration).
+func ms(v float64) string { return units.Duration(time.Duration(math.Round(v * 1e6))) }
+
+// Target is the report's target with the port its results probed:
+// "example.com port 2525", "192.0.2.10 port 25". A report without results
+// (a DNS failure) names only the target; a check's target, written with
+// its port, stays as it is.
+func Target(rep *probe.Report) string {
+	if len(rep.Results) == 0 || rep.Results[0].Port == 0 {
+		return rep.Target
+	}
+	port := strconv.Itoa(int(rep.Results[0].Port))
+	if strings.HasSuffix(rep.Target, ":"+port) { // a check's target, as written
+		return rep.Target
+	}
+	return rep.Target + " port " + port
+}
+
+// Addr is a result's address with its port: "192.0.2.10:25",
+// "[2001:db8::25]:25".
+func Addr(r probe.Result) string {
+	if r.Port == 0 {
+		return r.Address
+	}
+	return net.JoinHostPort(r.Address, strconv.Itoa(int(r.Port)))
+}
+
+// Describe renders a timeline event like a line of an annotated capture.
+func Describe(e probe.Event) string {
+	switch e.Kind {
+	case probe.EvSend:
+		return "C: " + e.Text
+	case probe.EvReply:
+		return "S: " + replyText(e.Reply)
+	case probe.EvUnsolicited:
+		return "S: " + replyText(e.Reply) + "   (unsolicited)"
+	case probe.EvData:
+		if e.Count > 1 && e.Text != "" {
+			// A coalesced run of writes: "2048 chunks of 1 B, 1ms apart".
+			return fmt.Sprintf("C: %d bytes of message data (%s)", e.Bytes, e.Text)
+		}
+		return fmt.Sprintf("C: %d bytes of message data", e.Bytes)
+	case probe.EvFIN:
+		return "FIN from peer"
+	case probe.EvRST:
+		return "RST: " + e.Text
+	}
+	if e.Text == "" {
+		return string(e.Kind)
+	}
+	return string(e.Kind) + ": " + e.Text
+}
+
+func replyText(r *probe.Reply) string {
+	if r == nil {
+		return ""
+	}
+	lines := strings.Split(r.Text, "\n")
+	s := r.String()
+	if len(lines) > 1 {
+		s += fmt.Sprintf(" (+%d lines)", len(lines)-1)
+	}
+	return s
+}

@@ -1,0 +1,136 @@
+package probe
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"os"
+	"syscall"
+)
+
+// Result is the outcome of probing one address. A failed probe is a field
+// of the result, never an error.
+type Result struct {
+	Target     string  `json:"target,omitempty"` // in a combined check report
+	Module     string  `json:"module,omitempty"` // in a combined check report
+	Host       string  `json:"host"`
+	Address    string  `json:"address"`
+	Port       uint16  `json:"port"`
+	Preference *int    `json:"preference,omitempty"`
+	Outcome    Outcome `json:"outcome"`
+	Error      string  `json:"error,omitempty"` // what went wrong, one line
+	// FailedPhase is the phase (a key of Phases: "connect", "banner",
+	// "ehlo", "rcpt", "body"...) whose step recorded the failure, when
+	// the failure belongs to one; Error then reads "phase: ...", except
+	// for "connect", whose Error is the dial error itself. A failure told
+	// as the server's own close of an idle or busy session (closed,
+	// server-timeout) belongs to no step.
+	FailedPhase  string             `json:"failed_phase,omitempty"`
+	Phases       map[string]float64 `json:"phases"` // milliseconds
+	PhaseOrder   []string           `json:"-"`
+	Reply        *Reply             `json:"reply,omitempty"` // the last reply
+	Banner       string             `json:"banner,omitempty"`
+	Capabilities []string           `json:"capabilities,omitempty"`
+	TLS          *TLSInfo           `json:"tls,omitempty"`
+	PTR          []string           `json:"ptr,omitempty"`
+	FCrDNS       *bool              `json:"fcrdns,omitempty"`
+	// Transactions (session).
+	MessageBytes  int      `json:"message_bytes,omitempty"`
+	BytesWritten  int      `json:"bytes_written,omitempty"`
+	Acked         bool     `json:"acked,omitempty"` // every byte acknowledged by the peer's TCP
+	QueueID       string   `json:"queue_id,omitempty"`
+	IdleTimeoutMS *float64 `json:"idle_timeout_ms,omitempty"` // how long the server waited before it ended the session
+	// Idle-timeout discovery (timeout).
+	Phase     string   `json:"phase,omitempty"`
+	TimeoutMS *float64 `json:"timeout_ms,omitempty"`
+	ClosedBy  ClosedBy `json:"closed_by,omitempty"`
+	ServerLog string   `json:"server_log,omitempty"` // what Postfix's smtpd logs for it
+	// Path MTU (mtu): path_mtu, verdict, bracket... inline.
+	*MTUInfo
+	TCP      *TCPStats `json:"tcp,omitempty"` // TCP_INFO when the session ended (evidence.go)
+	Timeline []Event   `json:"timeline"`
+	Findings []Finding `json:"-"`
+
+	local *LocalError // this host's socket layer failed (LocalFailure)
+
+	// Path sweep (path; a connect-timeout or unreachable elsewhere): locate.go.
+	Hops    []Hop    `json:"hops,omitempty"`
+	PathEnd *PathEnd `json:"path_end,omitempty"`
+	// BlackholeLink is where a forward pmtu-blackhole lies (mtu).
+	BlackholeLink *BlackholeLink `json:"blackhole_link,omitempty"`
+}
+
+// LocalFailure is the *LocalError that ended the probe, if this host's
+// own socket layer failed rather than the network or the peer; the
+// result's Outcome then says nothing about the server, and Run returns
+// the error.
+func (r *Result) LocalFailure() *LocalError { return r.local }
+
+func newResult(t Target) Result {
+	r := Result{Host: t.Host, Address: t.Addr.Addr().String(), Port: t.Addr.Port(),
+		Outcome: OK, Phases: map[string]float64{}, Timeline: []Event{}}
+	if t.Preference >= 0 {
+		pref := t.Preference
+		r.Preference = &pref
+	}
+	return r
+}
+
+// Classify maps an error from Dial or a Conn method to an outcome.
+//
+// It names only what the wire showed: closed needs a FIN (ErrClosed),
+// reset an RST (ErrReset, with its errno). Other socket errors of an
+// established connection are classified by their errno: ECONNABORTED is
+// a reset, EHOSTUNREACH and ENETUNREACH (an ICMP error for a connection
+// in progress) are unreachable, and ETIMEDOUT (the kernel gave up
+// retransmitting) is a reply timeout. TLS record errors after STARTTLS
+// are tls-error.
+//
+// context.Canceled and context.DeadlineExceeded are not the peer's doing:
+// the run was stopped while the step waited for the peer. The step is
+// recorded reply-timeout (it got no answer in the time the run allowed,
+// as the exporter reports sessions its scrape deadline cut), and the
+// caller tells a cancellation apart by the ctx.Err() that Run, Session
+// and the commands return, which they report as UNKNOWN, not as a
+// verdict on the server.
+//
+// An error Classify does not know (a local failure such as ENOBUFS) is
+// not passed off as a FIN or RST that nobody saw: it is reported as
+// reply-timeout too, since the step ended without its reply, and the
+// error's own text goes into Result.Error.
+func Classify(err error) Outcome {
+	var (
+		de *DialError
+		pv *ProtocolViolation
+		he *HandshakeError
+		se *StallError
+		ae tls.AlertError
+		re tls.RecordHeaderError
+	)
+	switch {
+	case err == nil:
+		return OK
+	case errors.As(err, &se) && se.Blackhole():
+		return PMTUBlackhole
+	case errors.As(err, &de):
+		return de.Outcome
+	case errors.Is(err, ErrReset), errors.Is(err, syscall.ECONNABORTED):
+		return Reset
+	case errors.Is(err, ErrClosed):
+		return Closed
+	case errors.As(err, &pv):
+		return ProtocolError
+	case errors.As(err, &he), errors.As(err, &ae), errors.As(err, &re):
+		return TLSError
+	case errors.As(err, new(*LostError)):
+		return ReplyTimeout
+	case errors.Is(err, syscall.EHOSTUNREACH), errors.Is(err, syscall.ENETUNREACH):
+		return Unreachable
+	case errors.Is(err, ErrReplyTimeout), errors.Is(err, os.ErrDeadlineExceeded),
+		errors.Is(err, context.DeadlineExceeded), errors.Is(err, syscall.ETIMEDOUT):
+		return ReplyTimeout
+	case errors.Is(err, context.Canceled):
+		return ReplyTimeout
+	}
+	return ReplyTimeout
+}
