@@ -132,10 +132,8 @@ func (p *Prober) locate(ctx context.Context, t Target, r *Result, err error) {
 	if o != ConnectTimeout && o != Unreachable || ctx.Err() != nil {
 		return
 	}
-	if de, ok := err.(*DialError); ok {
-		if _, policy := de.Err.(*PolicyError); policy {
-			return // nothing may be sent there
-		}
+	if errors.As(err, new(*PolicyError)) || errors.As(err, new(*LocalError)) {
+		return // nothing may be sent there, or this host's own sockets failed
 	}
 	opt := PathOptions{Budget: LocateBudget}
 	opt.Wait = time.Second

@@ -188,3 +188,18 @@ func TestLocateBlackholeNoRaw(t *testing.T) {
 		t.Errorf("locateBlackhole(no-bottleneck) = %+v, %+v; want nothing", r.BlackholeLink, r.Findings)
 	}
 }
+
+// TestLocateSkipsLocalErrors: a failure of this host's own socket layer
+// says nothing about the path; no sweep follows it.
+func TestLocateSkipsLocalErrors(t *testing.T) {
+	withTracer(t, func(context.Context, netip.AddrPort, int, func()) trace.Reply {
+		t.Errorf("a probe was sent after a local socket error")
+		return trace.Reply{}
+	})
+	tg := Target{Host: "192.0.2.25", Addr: netip.MustParseAddrPort("192.0.2.25:25"), Preference: -1}
+	r := newResult(tg)
+	(&Prober{}).locate(context.Background(), tg, &r, &LocalError{Op: "socket", Err: syscall.EMFILE})
+	if len(r.Hops) != 0 || len(r.Findings) != 0 {
+		t.Errorf("locate(local error) = hops %+v, findings %+v; want none", r.Hops, r.Findings)
+	}
+}
