@@ -383,6 +383,9 @@ func runRound(ctx context.Context, dst netip.AddrPort, ttls []int, opt Options, 
 				return replies
 			}
 			replies = append(replies, r)
+			if settled(ttls, replies) {
+				cancel() // the rest are past the stop: nothing they say matters
+			}
 			if r.Kind != Silent {
 				maxRTT = max(maxRTT, r.RTT)
 				if timer != nil {
@@ -396,6 +399,34 @@ func runRound(ctx context.Context, dst netip.AddrPort, ttls []int, opt Options, 
 			idle = nil
 		}
 	}
+}
+
+// settled reports whether a round's answers already tell where the SYNs
+// stop: a terminal answer at TTL s, and an answer from every TTL of the
+// round below s. Probes past s end the same way at the same hop, and a
+// hop that rate-limits its ICMP may leave them unanswered, so waiting for
+// them would only cost time.
+func settled(ttls []int, replies []Reply) bool {
+	stop := 0
+	answered := make(map[int]bool, len(replies))
+	for _, r := range replies {
+		if r.Kind == Silent {
+			continue
+		}
+		answered[r.TTL] = true
+		if r.Kind.Terminal() && (stop == 0 || r.TTL < stop) {
+			stop = r.TTL
+		}
+	}
+	if stop == 0 {
+		return false
+	}
+	for _, ttl := range ttls {
+		if ttl < stop && !answered[ttl] {
+			return false
+		}
+	}
+	return true
 }
 
 func sortReplies(rs []Reply) { sort.Slice(rs, func(i, j int) bool { return rs[i].TTL < rs[j].TTL }) }

@@ -262,3 +262,31 @@ func TestFindLink(t *testing.T) {
 		})
 	}
 }
+
+// TestSweepStopsAtTerminal: once every TTL below a terminal answer has
+// answered, the round does not wait for probes past it (a rejecting host
+// that rate-limits its ICMP leaves them unanswered).
+func TestSweepStopsAtTerminal(t *testing.T) {
+	// hops 1, 2 answer; TTL 3 is rejected by the target; TTLs 4+ (the
+	// target's rate limit) never answer.
+	f := &fakePath{routers: []netip.Addr{r1, r2}, target: target, silent: map[int]bool{}}
+	probe := func(ctx context.Context, dst netip.AddrPort, ttl int, sent func()) Reply {
+		if ttl > 3 {
+			sent()
+			<-ctx.Done()
+			return Reply{Kind: Silent}
+		}
+		f.end = Reply{Kind: Unreachable, From: target, Type: 3, Code: 13}
+		return f.probe(ctx, dst, ttl, sent)
+	}
+	f.rtt = time.Millisecond
+	opt := Options{Wait: 2 * time.Second, MinWait: time.Second, Spacing: time.Millisecond}
+	start := time.Now()
+	p := Sweep(context.Background(), dst, opt, probe)
+	if el := time.Since(start); el > 500*time.Millisecond {
+		t.Errorf("Sweep(rejected at 3, silent past it) took %v, want no wait for TTLs past the stop (MinWait %v)", el, opt.MinWait)
+	}
+	if p.Stop.Kind != Unreachable || p.Stop.TTL != 3 {
+		t.Errorf("Sweep().Stop = %+v, want unreachable at 3", p.Stop)
+	}
+}
