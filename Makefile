@@ -5,12 +5,20 @@ GO      ?= go
 BIN     ?= bin/smtpprobe
 PKGS    := ./...
 
-.PHONY: all build test vet cross fmt-check unit fuzz fuzz-short bench demo lab lab-down clean
+.PHONY: all build test vet cross fmt-check unit fuzz fuzz-short bench demo lab lab-down clean man completion
 
 all: build
 
 build:
-	$(GO) build -o $(BIN) ./cmd/smtpprobe
+	$(GO) build -buildvcs=auto -o $(BIN) ./cmd/smtpprobe
+
+# The man page and the completion scripts, generated from the help text
+# (probe/render/help) by the built binary.
+man: build
+	$(BIN) help --man > bin/smtpprobe.1
+
+completion: build
+	for sh in bash zsh fish; do $(BIN) completion $$sh > bin/smtpprobe.$$sh || exit 1; done
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

@@ -177,6 +177,13 @@ func typeString(qtype uint16) string {
 // server is). When none answers, the error is a *QueryError whose Err is
 // the last server's *ExchangeError.
 func (r *Resolver) exchange(ctx context.Context, name string, qtype uint16) (*dns.Msg, string, error) {
+	return r.exchangeDO(ctx, name, qtype, false)
+}
+
+// exchangeDO is exchange; with dnssec the query has the DO bit (RFC 3225)
+// and the AD bit (RFC 6840 §5.7) set, so that a validating resolver says
+// whether it validated the answer.
+func (r *Resolver) exchangeDO(ctx context.Context, name string, qtype uint16, dnssec bool) (*dns.Msg, string, error) {
 	servers, err := r.servers()
 	if err != nil {
 		return nil, "", err
@@ -184,7 +191,8 @@ func (r *Resolver) exchange(ctx context.Context, name string, qtype uint16) (*dn
 	q := new(dns.Msg)
 	q.SetQuestion(name, qtype)
 	q.RecursionDesired = true
-	q.SetEdns0(ednsBufSize, false)
+	q.AuthenticatedData = dnssec
+	q.SetEdns0(ednsBufSize, dnssec)
 
 	var lastErr *ExchangeError
 	var last string

@@ -2,7 +2,7 @@ package probe
 
 import (
 	"fmt"
-	"math"
+
 	"time"
 )
 
@@ -57,17 +57,18 @@ func Compare(base, cur *Report) []Finding {
 				}
 			}
 		}
-		if b.TimeoutMS != nil && c.TimeoutMS != nil {
-			noise := math.Max(100, *b.TimeoutMS/100)
-			if *b.TimeoutMS-*c.TimeoutMS > noise {
+		if b.Timeout != nil && c.Timeout != nil {
+			noise := max(100*time.Millisecond, *b.Timeout/100)
+			if *b.Timeout-*c.Timeout > noise {
 				add(SevCritical, "regression-server-timeout", "%s: server idle timeout shrank from %s to %s",
-					c.label(), time.Duration(*b.TimeoutMS*1e6).Round(time.Millisecond), time.Duration(*c.TimeoutMS*1e6).Round(time.Millisecond))
+					c.label(), b.Timeout.Round(time.Millisecond), c.Timeout.Round(time.Millisecond))
 			}
 		}
 		if b.TLS != nil && b.TLS.Verified && (c.TLS == nil || !c.TLS.Verified) && c.Good() {
 			add(SevWarning, "regression-tls", "%s: the certificate verified before and does not now", c.label())
 		}
 	}
+	fs = append(fs, comparePolicy(base, cur)...) // policy.go
 	for _, c := range cur.Results {
 		if !seen[c.key()] {
 			add(SevInfo, "baseline-new", "%s is new since the baseline", c.label())

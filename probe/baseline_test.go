@@ -37,12 +37,12 @@ func TestParseThresholds(t *testing.T) {
 
 func TestApplyThresholds(t *testing.T) {
 	mtuOf := func(n int) *MTUInfo { return &MTUInfo{PathMTU: &n, Verdict: VerdictPMTUDWorking} }
-	ms := func(v float64) *float64 { return &v }
+	ms := func(v float64) *time.Duration { d := time.Duration(v * float64(time.Millisecond)); return &d }
 	rep := &Report{Results: []Result{
-		{Host: "mx1", Address: "192.0.2.1", Outcome: OK, Phases: map[string]float64{"banner": 3500}, PhaseOrder: []string{"banner"}},
-		{Host: "mx2", Address: "192.0.2.2", Outcome: ServerTimeout, Phase: "data", TimeoutMS: ms(60000)},
+		{Host: "mx1", Address: "192.0.2.1", Outcome: OK, Phases: map[string]time.Duration{"banner": 3500 * time.Millisecond}, PhaseOrder: []string{"banner"}},
+		{Host: "mx2", Address: "192.0.2.2", Outcome: ServerTimeout, Phase: "data", Timeout: ms(60000)},
 		{Host: "mx3", Address: "192.0.2.3", Outcome: OK, MTUInfo: mtuOf(1400)},
-		{Host: "mx4", Address: "192.0.2.4", Outcome: OK, Phases: map[string]float64{"banner": 10}, PhaseOrder: []string{"banner"}},
+		{Host: "mx4", Address: "192.0.2.4", Outcome: OK, Phases: map[string]time.Duration{"banner": 10 * time.Millisecond}, PhaseOrder: []string{"banner"}},
 	}}
 	rep.ApplyThresholds(Thresholds{Time: 2 * time.Second, Timeout: 300 * time.Second, MTU: 1500},
 		Thresholds{Time: 5 * time.Second, Timeout: 120 * time.Second, MTU: 1280})
@@ -62,19 +62,19 @@ func TestApplyThresholds(t *testing.T) {
 
 func TestCompare(t *testing.T) {
 	n := func(v int) *int { return &v }
-	f := func(v float64) *float64 { return &v }
+	f := func(v float64) *time.Duration { d := time.Duration(v * float64(time.Millisecond)); return &d }
 	base := &Report{Command: "mtu", Target: "example.com", Outcome: OK, Results: []Result{
 		{Host: "mx1", Address: "192.0.2.1", Outcome: OK, MTUInfo: &MTUInfo{PathMTU: n(1500), Verdict: VerdictNoBottleneck}},
 		{Host: "mx2", Address: "192.0.2.2", Outcome: OK, MTUInfo: &MTUInfo{PathMTU: n(1400), Verdict: VerdictPMTUDWorking}},
 		{Host: "mx3", Address: "192.0.2.3", Outcome: OK},
-		{Host: "mx4", Address: "192.0.2.4", Outcome: ServerTimeout, Phase: "data", TimeoutMS: f(300000)},
+		{Host: "mx4", Address: "192.0.2.4", Outcome: ServerTimeout, Phase: "data", Timeout: f(300000)},
 		{Host: "mx5", Address: "192.0.2.5", Outcome: OK},
 	}}
 	cur := &Report{Command: "mtu", Target: "example.com", Outcome: PMTUBlackhole, Results: []Result{
 		{Host: "mx1", Address: "192.0.2.1", Outcome: OK, MTUInfo: &MTUInfo{PathMTU: n(1500), Verdict: VerdictNoBottleneck}},
 		{Host: "mx2", Address: "192.0.2.2", Outcome: PMTUBlackhole, MTUInfo: &MTUInfo{PathMTU: n(1400), Verdict: VerdictBlackhole}},
 		{Host: "mx3", Address: "192.0.2.3", Outcome: ConnectTimeout},
-		{Host: "mx4", Address: "192.0.2.4", Outcome: ServerTimeout, Phase: "data", TimeoutMS: f(60000)},
+		{Host: "mx4", Address: "192.0.2.4", Outcome: ServerTimeout, Phase: "data", Timeout: f(60000)},
 		{Host: "mx6", Address: "192.0.2.6", Outcome: OK},
 	}}
 	got := map[string]int{}
@@ -92,8 +92,8 @@ func TestCompare(t *testing.T) {
 	}
 	// Noise: 1 % of 300 s is 3 s; a 2 s change is not a regression, and
 	// the same run compared with itself yields nothing.
-	cur2 := &Report{Command: "timeout", Outcome: ServerTimeout, Results: []Result{{Host: "mx4", Address: "192.0.2.4", Outcome: ServerTimeout, Phase: "data", TimeoutMS: f(298000)}}}
-	base2 := &Report{Command: "timeout", Outcome: ServerTimeout, Results: []Result{{Host: "mx4", Address: "192.0.2.4", Outcome: ServerTimeout, Phase: "data", TimeoutMS: f(300000)}}}
+	cur2 := &Report{Command: "timeout", Outcome: ServerTimeout, Results: []Result{{Host: "mx4", Address: "192.0.2.4", Outcome: ServerTimeout, Phase: "data", Timeout: f(298000)}}}
+	base2 := &Report{Command: "timeout", Outcome: ServerTimeout, Results: []Result{{Host: "mx4", Address: "192.0.2.4", Outcome: ServerTimeout, Phase: "data", Timeout: f(300000)}}}
 	if fs := Compare(base2, cur2); len(fs) != 0 {
 		t.Errorf("Compare(300 s, 298 s) = %+v, want nothing (within 1 %%)", fs)
 	}
@@ -106,7 +106,7 @@ func TestCompare(t *testing.T) {
 // regresses on its own, with its own codes, while the outbound stays fine.
 func TestCompareReverse(t *testing.T) {
 	n := func(v int) *int { return &v }
-	res := func(out, in string, inMTU int) Result {
+	res := func(out, in Verdict, inMTU int) Result {
 		return Result{Host: "mx1", Address: "192.0.2.1", Outcome: OK, MTUInfo: &MTUInfo{PathMTU: n(1500), Verdict: out,
 			Reverse: &MTUReverse{PathMTU: n(inMTU), Verdict: in}}}
 	}

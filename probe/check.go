@@ -21,6 +21,9 @@ type TLSInfo struct {
 	DaysLeft    int       `json:"days_left"`
 	Verified    bool      `json:"verified"`
 	VerifyError string    `json:"verify_error,omitempty"`
+	// Chain is what the server sent, leaf first, for the DANE matcher
+	// (policy.go).
+	Chain []*x509.Certificate `json:"-"`
 }
 
 // Check probes one address the way `smtpprobe mx` does: connect, banner,
@@ -66,6 +69,7 @@ func (p *Prober) verifyTLS(t Target, r *Result, st *tls.ConnectionState) {
 		return
 	}
 	leaf := st.PeerCertificates[0]
+	r.TLS.Chain = append([]*x509.Certificate(nil), st.PeerCertificates...)
 	r.TLS.Subject = leaf.Subject.String()
 	r.TLS.Issuer = leaf.Issuer.String()
 	r.TLS.Names = append([]string(nil), leaf.DNSNames...)
@@ -94,7 +98,9 @@ func parseIP(s string) (netip.Addr, bool) {
 func (p *Prober) tlsFindings(t Target, r *Result, st *tls.ConnectionState) {
 	who := fmt.Sprintf("%s [%s]", t.Host, r.Address)
 	if r.TLS.VerifyError != "" {
-		r.Findings = append(r.Findings, Finding{Severity: SevWarning, Code: "tls-verify-failed",
+		// Info: opportunistic senders deliver over it (RFC 3207 §4.1);
+		// the domain's MTA-STS or DANE policy raises it (policy.go).
+		r.Findings = append(r.Findings, Finding{Severity: SevInfo, Code: "tls-verify-failed",
 			Message: fmt.Sprintf("%s: certificate does not verify for %q: %s", who, t.Host, r.TLS.VerifyError)})
 	}
 	warn := p.CertWarn

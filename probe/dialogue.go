@@ -21,7 +21,7 @@ func (r *Result) timePhase(name string, d time.Duration) {
 	if _, ok := r.Phases[name]; !ok {
 		r.PhaseOrder = append(r.PhaseOrder, name)
 	}
-	r.Phases[name] = ms(d)
+	r.Phases[name] = d
 }
 
 // setFailure records the first failure; later ones do not overwrite it.

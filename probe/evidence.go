@@ -407,15 +407,15 @@ func (t *tcpTrack) sample(raw net.Conn) {
 // TCPStats is a session's TCP as TCP_INFO (and IP_MTU) saw it when the
 // session ended: the evidence behind a verdict, for every session.
 type TCPStats struct {
-	RTTMS       float64 `json:"rtt_ms"`
-	RTOMS       float64 `json:"rto_ms"`
-	Retransmits int     `json:"retransmits"` // tcpi_total_retrans
-	Lost        int     `json:"lost"`        // tcpi_lost
-	Unacked     int     `json:"unacked"`     // tcpi_unacked
-	SndMSS      int     `json:"snd_mss"`
-	RcvMSS      int     `json:"rcv_mss"`
-	AdvMSS      int     `json:"adv_mss"`
-	PathMTU     int     `json:"path_mtu"`
+	RTT         time.Duration `json:"-"`           // smoothed RTT (JSON "rtt_ms")
+	RTO         time.Duration `json:"-"`           // retransmission timeout (JSON "rto_ms")
+	Retransmits int           `json:"retransmits"` // tcpi_total_retrans
+	Lost        int           `json:"lost"`        // tcpi_lost
+	Unacked     int           `json:"unacked"`     // tcpi_unacked
+	SndMSS      int           `json:"snd_mss"`
+	RcvMSS      int           `json:"rcv_mss"`
+	AdvMSS      int           `json:"adv_mss"`
+	PathMTU     int           `json:"path_mtu"`
 	// RcvOOOPack is tcpi_rcv_ooopack, where the kernel reports it.
 	RcvOOOPack *int `json:"rcv_ooopack,omitempty"`
 	// LargestAcked is the IP packet size of our largest segment known
@@ -439,7 +439,7 @@ func (c *Conn) tcpStats() *TCPStats {
 	c.tcp.mu.Lock()
 	n := c.tcp.samples + 1
 	c.tcp.mu.Unlock()
-	st := &TCPStats{RTTMS: ms(i.RTT), RTOMS: ms(i.RTO), Retransmits: i.TotalRetrans, Lost: i.Lost,
+	st := &TCPStats{RTT: i.RTT, RTO: i.RTO, Retransmits: i.TotalRetrans, Lost: i.Lost,
 		Unacked: i.Unacked, SndMSS: i.SndMSS, RcvMSS: i.RcvMSS, AdvMSS: i.AdvMSS, PathMTU: i.PMTU, Samples: n}
 	if p, err := mtu.PathMTU(sc); err == nil {
 		st.PathMTU = p

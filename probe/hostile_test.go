@@ -255,8 +255,8 @@ func TestHostilePeers(t *testing.T) {
 			fmt.Fprint(c, "421 4.4.2 mx.example.com Error: timeout exceeded\r\n")
 		}, run: "timeout:banner", maxWait: 3 * time.Second, want: ServerTimeout, finding: "unsolicited-reply", deadline: 3 * time.Second,
 			check: func(t *testing.T, r Result) {
-				if r.ClosedBy != "421" || r.TimeoutMS == nil || *r.TimeoutMS < 350 {
-					t.Errorf("closed by %q after %v ms; want the 421 at about 400 ms measured, not the keepalive at 100 ms", r.ClosedBy, r.TimeoutMS)
+				if r.ClosedBy != "421" || r.Timeout == nil || *r.Timeout < 350*time.Millisecond {
+					t.Errorf("closed by %q after %v; want the 421 at about 400 ms measured, not the keepalive at 100 ms", r.ClosedBy, r.Timeout)
 				}
 			}},
 		{class: "unsolicited", name: "keepalives during the idle wait and no close", script: func(c net.Conn, r *bufio.Reader) {
@@ -268,8 +268,8 @@ func TestHostilePeers(t *testing.T) {
 			drain(r)
 		}, run: "timeout:banner", maxWait: 800 * time.Millisecond, want: ProtocolError, errHas: "nobody asked for", deadline: 3 * time.Second,
 			check: func(t *testing.T, r Result) {
-				if r.TimeoutMS != nil || r.ClosedBy != "" {
-					t.Errorf("timeout %v, closed by %q; want no timeout measured from a keepalive", *r.TimeoutMS, r.ClosedBy)
+				if r.Timeout != nil || r.ClosedBy != "" {
+					t.Errorf("timeout %v, closed by %q; want no timeout measured from a keepalive", *r.Timeout, r.ClosedBy)
 				}
 			}},
 		{class: "unsolicited", name: "keepalive 250 during the pause after DATA", script: func(c net.Conn, r *bufio.Reader) {

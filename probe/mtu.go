@@ -14,16 +14,20 @@ import (
 	"github.com/smtpprobe/smtpprobe/mtu"
 )
 
-// Path MTU verdicts: an mtu result's "verdict" (README, "mtu" and "JSON").
+// Verdict is what an mtu probe found about one direction of the path: an
+// mtu result's "verdict" (README, "mtu" and "JSON").
+type Verdict string
+
+// Path MTU verdicts.
 const (
-	VerdictNoBottleneck = "no-bottleneck"
-	VerdictPMTUDWorking = "pmtud-working"
-	VerdictMSSClamped   = "mss-clamped"
-	VerdictBlackhole    = "pmtu-blackhole"
+	VerdictNoBottleneck Verdict = "no-bottleneck"
+	VerdictPMTUDWorking Verdict = "pmtud-working"
+	VerdictMSSClamped   Verdict = "mss-clamped"
+	VerdictBlackhole    Verdict = "pmtu-blackhole"
 	// VerdictUntested is a direction that was not measured: not asked
 	// for (Direction), or the inbound direction of a server without
 	// STARTTLS (its only large flight towards us).
-	VerdictUntested = "untested"
+	VerdictUntested Verdict = "untested"
 )
 
 // Directions of MTUOptions.Direction.
@@ -57,28 +61,43 @@ func ValidDirection(d string) bool {
 	return d == "" || d == DirectionOut || d == DirectionIn || d == DirectionBoth
 }
 
+// ProbeResult is how one MTU probe session ended.
+type ProbeResult string
+
+// MTU probe results.
+const (
+	ProbeDelivered     ProbeResult = "delivered"      // every byte acknowledged (inbound: the flight arrived whole)
+	ProbeLost          ProbeResult = "lost"           // retransmitted without an acknowledgement: a black hole
+	ProbeICMP          ProbeResult = "icmp"           // the kernel's path MTU dropped: ICMP arrived
+	ProbeClamped       ProbeResult = "clamped"        // the kernel could send only smaller packets (a cached PMTU, the peer's MSS)
+	ProbeTimedOut      ProbeResult = "timed-out"      // no verdict within the wait
+	ProbeSessionFailed ProbeResult = "session-failed" // the session failed before or apart from the probe
+	ProbeAdapted       ProbeResult = "adapted"        // inbound: the server sent smaller packets than it could fill (its PMTUD adapted)
+	ProbeUntested      ProbeResult = "untested"       // inbound: no STARTTLS flight to measure with
+)
+
 // MTUProbe is the evidence of one probe session.
 type MTUProbe struct {
-	Round       int     `json:"round"`
-	Size        int     `json:"size"`             // IP packet size asked for
-	Sent        int     `json:"sent,omitempty"`   // IP packet size TCP_INFO says was used (inbound: the largest received)
-	OK          bool    `json:"ok"`               // carried: a segment of that size was acknowledged (inbound: the flight arrived)
-	Result      string  `json:"result"`           // delivered, lost, icmp, clamped, timed-out, session-failed
-	Via         string  `json:"via,omitempty"`    // starttls (bytes after STARTTLS, no transaction), data (a message body), handshake (inbound)
-	Retransmits int     `json:"retransmits"`      // tcpi_total_retrans
-	Segments    int     `json:"segments"`         // data segments sent (inbound: received)
-	PMTU        int     `json:"pmtu,omitempty"`   // IP_MTU after the probe
-	RTTMS       float64 `json:"rtt_ms,omitempty"` // smoothed RTT
-	WaitMS      float64 `json:"wait_ms"`          // from the probe's write to its verdict
-	Attempts    int     `json:"attempts"`         // sessions it took: one lost to the dialogue is retried
-	Flight      int     `json:"flight,omitempty"` // inbound: bytes of the server's STARTTLS flight received
+	Round       int           `json:"round"`
+	Size        int           `json:"size"`             // IP packet size asked for
+	Sent        int           `json:"sent,omitempty"`   // IP packet size TCP_INFO says was used (inbound: the largest received)
+	OK          bool          `json:"ok"`               // carried: a segment of that size was acknowledged (inbound: the flight arrived)
+	Result      ProbeResult   `json:"result"`           // delivered, lost, icmp, clamped, timed-out, session-failed
+	Via         string        `json:"via,omitempty"`    // starttls (bytes after STARTTLS, no transaction), data (a message body), handshake (inbound)
+	Retransmits int           `json:"retransmits"`      // tcpi_total_retrans
+	Segments    int           `json:"segments"`         // data segments sent (inbound: received)
+	PMTU        int           `json:"pmtu,omitempty"`   // IP_MTU after the probe
+	RTT         time.Duration `json:"-"`                // smoothed RTT (JSON "rtt_ms")
+	Wait        time.Duration `json:"-"`                // from the probe's write to its verdict (JSON "wait_ms")
+	Attempts    int           `json:"attempts"`         // sessions it took: one lost to the dialogue is retried
+	Flight      int           `json:"flight,omitempty"` // inbound: bytes of the server's STARTTLS flight received
 }
 
 // MTUInfo is the path-MTU part of a Result. Its path_mtu, verdict and
 // bracket are the client-to-server direction; Reverse is the other one.
 type MTUInfo struct {
 	PathMTU      *int        `json:"path_mtu"`
-	Verdict      string      `json:"verdict,omitempty"` // absent when the probe sessions themselves failed
+	Verdict      Verdict     `json:"verdict,omitempty"` // absent when the probe sessions themselves failed
 	Bracket      [2]*int     `json:"bracket"`           // [largest_ok, smallest_failed]; smallest_failed null when nothing failed
 	Exact        bool        `json:"exact"`
 	Sessions     int         `json:"sessions"`
@@ -100,7 +119,7 @@ type MTUInfo struct {
 // advertise, with the server's STARTTLS flight as the payload.
 type MTUReverse struct {
 	PathMTU     *int       `json:"path_mtu"`
-	Verdict     string     `json:"verdict"`
+	Verdict     Verdict    `json:"verdict"`
 	Bracket     [2]*int    `json:"bracket"`
 	Exact       bool       `json:"exact"`
 	Sessions    int        `json:"sessions"`
@@ -283,7 +302,7 @@ func (p *Prober) mtuOut(ctx context.Context, t Target, r *Result, lo, hi int, v6
 	for _, pr := range info.Probes {
 		info.Sessions += max(pr.Attempts, 1)
 		info.Retransmits += pr.Retransmits
-		info.ICMPSeen = info.ICMPSeen || pr.Result == "icmp"
+		info.ICMPSeen = info.ICMPSeen || pr.Result == ProbeICMP
 		if pr.OK {
 			segs += pr.Segments
 			retrans += pr.Retransmits
@@ -318,19 +337,19 @@ func (p *Prober) mtuOut(ctx context.Context, t Target, r *Result, lo, hi int, v6
 	}
 	info.Exact = b.Exact()
 	// What made the smallest failed size fail, on its last attempt.
-	failedBy := ""
+	var failedBy ProbeResult
 	for _, pr := range info.Probes {
 		if b.SmallestFailed > 0 && pr.Size == b.SmallestFailed && !pr.OK {
 			failedBy = pr.Result
 		}
 	}
 	switch {
-	case failedBy == "lost" || failedBy == "timed-out":
+	case failedBy == ProbeLost || failedBy == ProbeTimedOut:
 		info.Verdict = VerdictBlackhole
 		r.setFailure(PMTUBlackhole, fmt.Sprintf("segments above %d bytes vanish and no ICMP comes back", b.LargestOK))
 	case info.ICMPSeen || info.CachedPMTU > 0:
 		info.Verdict = VerdictPMTUDWorking
-	case failedBy == "clamped" && info.PathMTU != nil && *info.PathMTU < info.InterfaceMTU:
+	case failedBy == ProbeClamped && info.PathMTU != nil && *info.PathMTU < info.InterfaceMTU:
 		// Larger segments were never sent: the peer's MSS (its own
 		// PMTUD, or an MSS-clamping router) keeps TCP below a
 		// bottleneck that does exist.
@@ -453,7 +472,7 @@ func (p *Prober) mtuProbe(ctx context.Context, t Target, size int, v6 bool, opt 
 	var r Result
 	d := p.beginProbe(ctx, t, size, v6, &r)
 	if d == nil {
-		pr.Result = "session-failed"
+		pr.Result = ProbeSessionFailed
 		return pr, r
 	}
 	defer d.end()
@@ -461,14 +480,14 @@ func (p *Prober) mtuProbe(ctx context.Context, t Target, size int, v6 bool, opt 
 	before, err := mtu.TCPInfo(sc)
 	if err != nil {
 		r.setFailure(ProtocolError, "TCP_INFO: "+err.Error())
-		pr.Result = "session-failed"
+		pr.Result = ProbeSessionFailed
 		return pr, r
 	}
 	// Never trust the clamp asked for: a cached path MTU or the peer's
 	// MSS may make the kernel's segments smaller.
 	pr.Sent = mtu.PacketSize(before, v6)
 	if pr.Sent < size {
-		pr.Result = "clamped"
+		pr.Result = ProbeClamped
 		d.c.Event(EvData, fmt.Sprintf("probe %d bytes: clamped (the kernel can send only %d-byte packets: snd_mss %d, pmtu %d)", size, pr.Sent, before.SndMSS, before.PMTU))
 		d.quit()
 		return pr, r
@@ -479,7 +498,7 @@ func (p *Prober) mtuProbe(ctx context.Context, t Target, size int, v6 bool, opt 
 	if hasCap(r.Capabilities, "STARTTLS") {
 		if _, ok := d.step1("starttls", "STARTTLS"); !ok {
 			d.quit()
-			pr.Result = "session-failed"
+			pr.Result = ProbeSessionFailed
 			return pr, r
 		}
 		pr.Via, payload = "starttls", tlsRecordStart(n)
@@ -488,20 +507,20 @@ func (p *Prober) mtuProbe(ctx context.Context, t Target, size int, v6 bool, opt 
 		pr.Via = "data"
 		if !ok {
 			d.quit()
-			pr.Result = "session-failed"
+			pr.Result = ProbeSessionFailed
 			return pr, r
 		}
 		payload = Message(opt.From, to, d.name, n, p.now())
 	}
 	if before, err = mtu.TCPInfo(sc); err != nil {
 		r.setFailure(ProtocolError, "TCP_INFO: "+err.Error())
-		pr.Result = "session-failed"
+		pr.Result = ProbeSessionFailed
 		return pr, r
 	}
 	wrote := time.Now()
 	if err := d.c.WriteData(ctx, d.rt, payload); err != nil {
 		r.setFailure(Classify(err), "probe write: "+err.Error())
-		pr.Result = "session-failed"
+		pr.Result = ProbeSessionFailed
 		return pr, r
 	}
 	w := opt.Loss
@@ -511,10 +530,10 @@ func (p *Prober) mtuProbe(ctx context.Context, t Target, size int, v6 bool, opt 
 	}
 	v, after, err := mtu.Watch(ctx, sc, before.BytesAcked+uint64(len(payload)), w)
 	waited := time.Since(wrote)
-	pr.WaitMS = ms(waited)
+	pr.Wait = waited
 	pr.Retransmits = after.TotalRetrans - before.TotalRetrans
 	pr.Segments = after.DataSegsOut - before.DataSegsOut
-	pr.RTTMS = ms(after.RTT)
+	pr.RTT = after.RTT
 	pmtu, _ := mtu.PathMTU(sc)
 	pr.PMTU = pmtu
 	abort(d.c) // the server is owed a TLS record or a final dot; neither comes
@@ -524,7 +543,7 @@ func (p *Prober) mtuProbe(ctx context.Context, t Target, size int, v6 bool, opt 
 		} else {
 			r.setFailure(Classify(err), "watching the probe: "+err.Error())
 		}
-		pr.Result = "session-failed"
+		pr.Result = ProbeSessionFailed
 		return pr, r
 	}
 	switch {
@@ -533,13 +552,13 @@ func (p *Prober) mtuProbe(ctx context.Context, t Target, size int, v6 bool, opt 
 		// while this probe's packets were in flight (RFC 1191 §4,
 		// RFC 8201 §4): the kernel lowered the path MTU below the size
 		// the probe had started with, and resegmented.
-		pr.Result = "icmp"
+		pr.Result = ProbeICMP
 	case v == mtu.Lost:
-		pr.Result = "lost"
+		pr.Result = ProbeLost
 	case v == mtu.TimedOut:
-		pr.Result = "timed-out"
+		pr.Result = ProbeTimedOut
 	default:
-		pr.OK, pr.Result = true, "delivered"
+		pr.OK, pr.Result = true, ProbeDelivered
 		clk.passed(waited)
 	}
 	d.c.Event(EvData, fmt.Sprintf("probe %d bytes: %s after %s (sent %d-byte packets, %d retransmits, path MTU %d)", size, pr.Result, fmtDur(waited), pr.Sent, pr.Retransmits, pmtu))

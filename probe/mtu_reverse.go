@@ -53,7 +53,7 @@ func (p *Prober) mtuReverse(ctx context.Context, t Target, r *Result, lo, hi int
 		rev.Probes = append(rev.Probes, pr)
 		rev.Sessions += max(pr.Attempts, 1)
 		if res.Outcome != OK && failed == nil {
-			failed, noTLS = &res, pr.Result == "untested"
+			failed, noTLS = &res, pr.Result == ProbeUntested
 		}
 		rev.FlightBytes = max(rev.FlightBytes, pr.Flight)
 		return pr
@@ -102,12 +102,12 @@ func (p *Prober) mtuReverse(ctx context.Context, t Target, r *Result, lo, hi int
 		rev.Bracket[0] = ptr(top.Sent)
 		p.reverseFindings(t, r, v6)
 		return
-	case top.Result == "adapted" || top.Result == "clamped":
+	case top.Result == ProbeAdapted || top.Result == ProbeClamped:
 		rev.PathMTU = ptr(top.Sent)
 		rev.Bracket = [2]*int{ptr(top.Sent), ptr(top.Sent + 1)}
 		rev.Exact = true
 		rev.Verdict = VerdictPMTUDWorking
-		if top.Result == "clamped" {
+		if top.Result == ProbeClamped {
 			rev.Verdict = VerdictMSSClamped
 		}
 		p.reverseFindings(t, r, v6)
@@ -208,21 +208,21 @@ func (p *Prober) revProbe(ctx context.Context, t Target, size int, v6 bool, clk 
 	var r Result
 	d := p.beginProbe(ctx, t, size, v6, &r)
 	if d == nil {
-		pr.Result = "session-failed"
+		pr.Result = ProbeSessionFailed
 		return pr, r
 	}
 	defer d.end()
 	if !hasCap(r.Capabilities, "STARTTLS") {
 		d.quit()
 		r.Outcome, r.Error = ProtocolError, "no STARTTLS"
-		pr.Result = "untested" // what mtuReverse tells apart
+		pr.Result = ProbeUntested // what mtuReverse tells apart
 		return pr, r
 	}
 	sc, _ := d.c.Raw().(syscall.Conn)
 	before, err := mtu.TCPInfo(sc)
 	if err != nil {
 		r.setFailure(ProtocolError, "TCP_INFO: "+err.Error())
-		pr.Result = "session-failed"
+		pr.Result = ProbeSessionFailed
 		return pr, r
 	}
 	// The server's SYN-ACK MSS: with our clamp at size, snd_mss is the
@@ -270,16 +270,16 @@ func (p *Prober) revProbe(ctx context.Context, t Target, size int, v6 bool, clk 
 	_, st, herr := d.c.StartTLS(hctx, d.rt, cfg)
 	close(done)
 	waited := time.Since(started)
-	pr.WaitMS = ms(waited)
+	pr.Wait = waited
 	after, _ := mtu.TCPInfo(sc)
 	pr.Retransmits = after.TotalRetrans - before.TotalRetrans
 	pr.Segments = after.DataSegsIn - before.DataSegsIn
-	pr.RTTMS = ms(after.RTT)
+	pr.RTT = after.RTT
 	pr.Flight = int(after.BytesReceived - before.BytesReceived)
 	abort(d.c)
 	select {
 	case i := <-stalled:
-		pr.Result = "lost"
+		pr.Result = ProbeLost
 		pr.Flight = int(i.BytesReceived - before.BytesReceived)
 		d.c.Event(EvDeadline, fmt.Sprintf("inbound probe %d bytes: the server's flight stalled after %s (%d bytes in order, %d out-of-order packets, rcv_mss %d)", size, fmtDur(waited), pr.Flight, i.RcvOOOPack-before.RcvOOOPack, i.RcvMSS))
 		return pr, r
@@ -290,7 +290,7 @@ func (p *Prober) revProbe(ctx context.Context, t Target, size int, v6 bool, clk 
 			herr = errors.New("STARTTLS refused")
 		}
 		r.setFailureIn("starttls", Classify(herr), "starttls: "+herr.Error())
-		pr.Result = "session-failed"
+		pr.Result = ProbeSessionFailed
 		return pr, r
 	}
 	clk.passed(waited)
@@ -305,11 +305,11 @@ func (p *Prober) revProbe(ctx context.Context, t Target, size int, v6 bool, clk 
 		// (our snd_mss is below both our clamp and our own path MTU,
 		// so the peer's MSS option set it), and its segments keep to
 		// it: clamped on the path.
-		pr.Result = "clamped"
+		pr.Result = ProbeClamped
 	case got < size && full:
-		pr.Result = "adapted"
+		pr.Result = ProbeAdapted
 	default:
-		pr.OK, pr.Result = true, "delivered"
+		pr.OK, pr.Result = true, ProbeDelivered
 	}
 	d.c.Event(EvData, fmt.Sprintf("inbound probe %d bytes: %s after %s (flight %d bytes, largest packet %d, peer MSS packet %d)", size, pr.Result, fmtDur(waited), pr.Flight, got, peer))
 	return pr, r

@@ -89,8 +89,8 @@ func TestMTULoopbackDirections(t *testing.T) {
 		name         string
 		tls          bool
 		dir          string
-		wantOut      string
-		wantIn       string // "" : no reverse object
+		wantOut      Verdict
+		wantIn       Verdict // "" : no reverse object
 		wantVia      string
 		wantFinding  string
 		transactions bool

@@ -15,13 +15,15 @@ import (
 // Report is the result of one run of a command: one JSON document
 // (README, "JSON"; the package doc).
 type Report struct {
-	Command    string    `json:"command"`
-	Target     string    `json:"target"`
-	Started    time.Time `json:"started"`
-	DurationMS int64     `json:"duration_ms"`
-	Outcome    Outcome   `json:"outcome"` // the worst outcome
-	Results    []Result  `json:"results"`
-	Findings   []Finding `json:"findings"`
+	Command  string        `json:"command"`
+	Target   string        `json:"target"`
+	Started  time.Time     `json:"started"`
+	Duration time.Duration `json:"-"`       // JSON "duration_ms", whole milliseconds
+	Outcome  Outcome       `json:"outcome"` // the worst outcome
+	Results  []Result      `json:"results"`
+	Findings []Finding     `json:"findings"`
+	// Policy is the domain's MTA-STS and TLS-RPT (mx; policy.go).
+	Policy *PolicyReport `json:"policy,omitempty"`
 	// Checks summarises the runs of a combined check report, one per
 	// target and module; the report's status is the worst of theirs.
 	Checks []CheckSummary `json:"checks,omitempty"`
@@ -29,14 +31,13 @@ type Report struct {
 
 // CheckSummary is one run inside a combined check report.
 type CheckSummary struct {
-	Target     string  `json:"target"`
-	Module     string  `json:"module"`
-	Command    string  `json:"command"`
-	Status     string  `json:"status"` // OK, WARNING, CRITICAL, UNKNOWN
-	Outcome    Outcome `json:"outcome"`
-	DurationMS int64   `json:"duration_ms"`
-	Error      string  `json:"error,omitempty"` // a run that could not be made
-	status     Status
+	Target   string        `json:"target"`
+	Module   string        `json:"module"`
+	Command  string        `json:"command"`
+	Status   Status        `json:"status"` // OK, WARNING, CRITICAL, UNKNOWN in JSON
+	Outcome  Outcome       `json:"outcome"`
+	Duration time.Duration `json:"-"`               // JSON "duration_ms", whole milliseconds
+	Error    string        `json:"error,omitempty"` // a run that could not be made
 }
 
 // NewCheckSummary summarises one run of a check; err is a run that could
@@ -44,11 +45,10 @@ type CheckSummary struct {
 func NewCheckSummary(target, module, command string, rep *Report, err error) CheckSummary {
 	c := CheckSummary{Target: target, Module: module, Command: command}
 	if err != nil {
-		c.status, c.Error = StatusUnknown, err.Error()
+		c.Status, c.Error = StatusUnknown, err.Error()
 	} else {
-		c.status, c.Outcome, c.DurationMS = rep.Status(), rep.Outcome, rep.DurationMS
+		c.Status, c.Outcome, c.Duration = rep.Status(), rep.Outcome, rep.Duration
 	}
-	c.Status = c.status.String()
 	return c
 }
 
@@ -63,11 +63,7 @@ func (r *Report) Status() Status {
 	if len(r.Checks) > 0 {
 		s := StatusOK
 		for _, c := range r.Checks {
-			cs := c.status
-			if cs == StatusOK && c.Status != "" && c.Status != StatusOK.String() {
-				cs = parseStatus(c.Status) // read back from JSON
-			}
-			s = max(s, cs)
+			s = max(s, c.Status)
 		}
 		for _, f := range r.Findings {
 			s = max(s, findingStatus(f))
@@ -118,6 +114,7 @@ type RunOptions struct {
 	Family   dnscheck.Family
 	Parallel int  // concurrent sessions; 0 means 8
 	NoPTR    bool // skip reverse DNS
+	NoPolicy bool // mx: skip the MTA-STS, TLS-RPT and DANE lookups (policy.go)
 }
 
 // MX resolves domain's mail exchangers (RFC 5321 §5.1) and checks every
@@ -125,9 +122,31 @@ type RunOptions struct {
 // only for bad input (*dnscheck.InputError) or when ctx ends before DNS
 // resolution completes.
 func (p *Prober) MX(ctx context.Context, res *dnscheck.Resolver, domain string, opt RunOptions) (*Report, error) {
-	return p.Run(ctx, res, "mx", domain, opt, func(ctx context.Context, t Target) []Result {
+	return p.RunMX(ctx, res, domain, opt, func(ctx context.Context, t Target) []Result {
 		return []Result{p.Check(ctx, t)}
 	})
+}
+
+// RunMX is MX with fn in place of Check on every address (a front end's
+// wrapper of Check, such as a progress count): Run, then, unless
+// opt.NoPolicy, the domain's MTA-STS, TLS-RPT and DANE verdicts
+// (policy.go), looked up while the sessions run.
+func (p *Prober) RunMX(ctx context.Context, res *dnscheck.Resolver, domain string, opt RunOptions, fn func(context.Context, Target) []Result) (*Report, error) {
+	var pl *policyLookup
+	pctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	if !opt.NoPolicy {
+		pl = p.startPolicy(pctx, res, domain, opt)
+	}
+	rep, err := p.Run(ctx, res, "mx", domain, opt, fn)
+	if rep == nil || err != nil {
+		if cancel(); pl != nil {
+			<-pl.done // no policy fetch outlives a refused or cut run
+		}
+		return rep, err
+	}
+	p.finishPolicy(ctx, res, rep, pl) // MTA-STS, DANE and opportunistic TLS verdicts
+	return rep, nil
 }
 
 // Run resolves target and runs fn on every address, at most opt.Parallel
@@ -191,13 +210,13 @@ func (p *Prober) Run(ctx context.Context, res *dnscheck.Resolver, command, targe
 		for _, r := range rep.Results {
 			if r.local != nil && ctx.Err() == nil {
 				SortFindings(rep.Findings)
-				rep.DurationMS = p.now().Sub(started).Milliseconds()
+				rep.Duration = p.now().Sub(started)
 				return rep, r.local
 			}
 		}
 	}
 	SortFindings(rep.Findings)
-	rep.DurationMS = p.now().Sub(started).Milliseconds()
+	rep.Duration = p.now().Sub(started)
 	return rep, ctx.Err()
 }
 
@@ -259,14 +278,20 @@ func SortFindings(fs []Finding) {
 // Good reports whether the result is what the probe wanted: OK, or for a
 // timeout measurement, a measured server timeout.
 func (r *Result) Good() bool {
-	return r.Outcome == OK || (r.Outcome == ServerTimeout && r.TimeoutMS != nil)
+	return r.Outcome == OK || (r.Outcome == ServerTimeout && r.Timeout != nil)
 }
 
-func parseStatus(s string) Status {
+// MarshalText writes the status's name: "OK", "WARNING", "CRITICAL" or
+// "UNKNOWN".
+func (s Status) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// UnmarshalText reads a status's name, as MarshalText writes it.
+func (s *Status) UnmarshalText(b []byte) error {
 	for _, st := range []Status{StatusOK, StatusWarning, StatusCritical, StatusUnknown} {
-		if st.String() == s {
-			return st
+		if st.String() == string(b) {
+			*s = st
+			return nil
 		}
 	}
-	return StatusUnknown
+	return fmt.Errorf("status %q: want OK, WARNING, CRITICAL or UNKNOWN", b)
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"syscall"
+	"time"
 )
 
 // Result is the outcome of probing one address. A failed probe is a field
@@ -25,26 +26,32 @@ type Result struct {
 	// for "connect", whose Error is the dial error itself. A failure told
 	// as the server's own close of an idle or busy session (closed,
 	// server-timeout) belongs to no step.
-	FailedPhase  string             `json:"failed_phase,omitempty"`
-	Phases       map[string]float64 `json:"phases"` // milliseconds
-	PhaseOrder   []string           `json:"-"`
-	Reply        *Reply             `json:"reply,omitempty"` // the last reply
-	Banner       string             `json:"banner,omitempty"`
-	Capabilities []string           `json:"capabilities,omitempty"`
-	TLS          *TLSInfo           `json:"tls,omitempty"`
-	PTR          []string           `json:"ptr,omitempty"`
-	FCrDNS       *bool              `json:"fcrdns,omitempty"`
+	FailedPhase string `json:"failed_phase,omitempty"`
+	// Phases times each phase (JSON "phases", in milliseconds), in the
+	// order of PhaseOrder (JSON "phase_order").
+	Phases       map[string]time.Duration `json:"-"`
+	PhaseOrder   []string                 `json:"-"`
+	Reply        *Reply                   `json:"reply,omitempty"` // the last reply
+	Banner       string                   `json:"banner,omitempty"`
+	Capabilities []string                 `json:"capabilities,omitempty"`
+	TLS          *TLSInfo                 `json:"tls,omitempty"`
+	DANE         *DANEReport              `json:"dane,omitempty"` // the MX host's TLSA records (policy.go)
+	PTR          []string                 `json:"ptr,omitempty"`
+	FCrDNS       *bool                    `json:"fcrdns,omitempty"`
 	// Transactions (session).
-	MessageBytes  int      `json:"message_bytes,omitempty"`
-	BytesWritten  int      `json:"bytes_written,omitempty"`
-	Acked         bool     `json:"acked,omitempty"` // every byte acknowledged by the peer's TCP
-	QueueID       string   `json:"queue_id,omitempty"`
-	IdleTimeoutMS *float64 `json:"idle_timeout_ms,omitempty"` // how long the server waited before it ended the session
+	MessageBytes int    `json:"message_bytes,omitempty"`
+	BytesWritten int    `json:"bytes_written,omitempty"`
+	Acked        bool   `json:"acked,omitempty"` // every byte acknowledged by the peer's TCP
+	QueueID      string `json:"queue_id,omitempty"`
+	// IdleTimeout is how long the server waited before it ended the
+	// session (JSON "idle_timeout_ms").
+	IdleTimeout *time.Duration `json:"-"`
 	// Idle-timeout discovery (timeout).
-	Phase     string   `json:"phase,omitempty"`
-	TimeoutMS *float64 `json:"timeout_ms,omitempty"`
-	ClosedBy  ClosedBy `json:"closed_by,omitempty"`
-	ServerLog string   `json:"server_log,omitempty"` // what Postfix's smtpd logs for it
+	Phase string `json:"phase,omitempty"`
+	// Timeout is the server's measured idle timeout (JSON "timeout_ms").
+	Timeout   *time.Duration `json:"-"`
+	ClosedBy  ClosedBy       `json:"closed_by,omitempty"`
+	ServerLog string         `json:"server_log,omitempty"` // what Postfix's smtpd logs for it
 	// Path MTU (mtu): path_mtu, verdict, bracket... inline.
 	*MTUInfo
 	TCP      *TCPStats `json:"tcp,omitempty"` // TCP_INFO when the session ended (evidence.go)
@@ -68,7 +75,7 @@ func (r *Result) LocalFailure() *LocalError { return r.local }
 
 func newResult(t Target) Result {
 	r := Result{Host: t.Host, Address: t.Addr.Addr().String(), Port: t.Addr.Port(),
-		Outcome: OK, Phases: map[string]float64{}, Timeline: []Event{}}
+		Outcome: OK, Phases: map[string]time.Duration{}, Timeline: []Event{}}
 	if t.Preference >= 0 {
 		pref := t.Preference
 		r.Preference = &pref

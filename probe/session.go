@@ -449,7 +449,7 @@ func (d *dialogue) explainClose(opt SessionOptions) bool {
 		d.r.Outcome, d.r.Error, d.r.FailedPhase = Closed, msg+late, ""
 		return true
 	}
-	d.r.IdleTimeoutMS = ptr(ms(idle))
+	d.r.IdleTimeout = ptr(idle)
 	var msg string
 	switch {
 	case fin:

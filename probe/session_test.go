@@ -234,12 +234,12 @@ func TestTimeout(t *testing.T) {
 		if r.Phase == "data" || r.Phase == "body" {
 			wantBy = "554"
 		}
-		if r.Phase != TimeoutPhases[i] || r.Outcome != ServerTimeout || r.TimeoutMS == nil || r.ClosedBy != wantBy {
-			t.Errorf("Timeout(%s) = phase %q, %s (%s), timeout %v, closed by %q; want a measured %s%s", TimeoutPhases[i], r.Phase, r.Outcome, r.Error, r.TimeoutMS, r.ClosedBy, wantBy, dump(r.Timeline))
+		if r.Phase != TimeoutPhases[i] || r.Outcome != ServerTimeout || r.Timeout == nil || r.ClosedBy != wantBy {
+			t.Errorf("Timeout(%s) = phase %q, %s (%s), timeout %v, closed by %q; want a measured %s%s", TimeoutPhases[i], r.Phase, r.Outcome, r.Error, r.Timeout, r.ClosedBy, wantBy, dump(r.Timeline))
 			continue
 		}
-		if got := time.Duration(*r.TimeoutMS * 1e6); got < idle-20*time.Millisecond || got > idle+100*time.Millisecond {
-			t.Errorf("Timeout(%s).TimeoutMS = %s, want about %s", r.Phase, got, idle)
+		if got := *r.Timeout; got < idle-20*time.Millisecond || got > idle+100*time.Millisecond {
+			t.Errorf("Timeout(%s).Timeout = %s, want about %s", r.Phase, got, idle)
 		}
 		if !r.Good() {
 			t.Errorf("Timeout(%s).Good() = false, want true", r.Phase)
@@ -286,15 +286,15 @@ func TestTimeoutClosedBy(t *testing.T) {
 	for _, tc := range tests {
 		addr := scriptPeer(t, tc.script)
 		r := (&Prober{ReplyTimeout: time.Second}).Timeout(context.Background(), Target{Host: "mx", Addr: addr, Preference: -1}, "banner", TimeoutOptions{MaxWait: 3 * time.Second})
-		if r.ClosedBy != tc.want || r.TimeoutMS == nil {
-			t.Errorf("Timeout(%s peer) = closed by %q, timeout %v (%s); want %s%s", tc.name, r.ClosedBy, r.TimeoutMS, r.Error, tc.want, dump(r.Timeline))
+		if r.ClosedBy != tc.want || r.Timeout == nil {
+			t.Errorf("Timeout(%s peer) = closed by %q, timeout %v (%s); want %s%s", tc.name, r.ClosedBy, r.Timeout, r.Error, tc.want, dump(r.Timeline))
 			continue
 		}
 		// The clock starts when this side read the banner, which a
 		// loaded machine may do late (once 166 ms measured under a
 		// parallel lab run): room below, as above.
-		if got := *r.TimeoutMS; got < 100 || got > 400 {
-			t.Errorf("Timeout(%s peer).TimeoutMS = %v, want about 200", tc.name, got)
+		if got := *r.Timeout; got < 100*time.Millisecond || got > 400*time.Millisecond {
+			t.Errorf("Timeout(%s peer).Timeout = %v, want about 200ms", tc.name, got)
 		}
 	}
 	// A server that keeps quiet longer than MaxWait: ok, with a note.
@@ -303,8 +303,8 @@ func TestTimeoutClosedBy(t *testing.T) {
 		time.Sleep(time.Second)
 	})
 	r := (&Prober{}).Timeout(context.Background(), Target{Host: "mx", Addr: addr, Preference: -1}, "banner", TimeoutOptions{MaxWait: 200 * time.Millisecond})
-	if r.Outcome != OK || r.TimeoutMS != nil || !hasFinding(r.Findings, "no-timeout-within-max-wait") {
-		t.Errorf("Timeout(patient peer) = %s, %v, %+v; want ok with no-timeout-within-max-wait", r.Outcome, r.TimeoutMS, r.Findings)
+	if r.Outcome != OK || r.Timeout != nil || !hasFinding(r.Findings, "no-timeout-within-max-wait") {
+		t.Errorf("Timeout(patient peer) = %s, %v, %+v; want ok with no-timeout-within-max-wait", r.Outcome, r.Timeout, r.Findings)
 	}
 }
 

@@ -146,13 +146,13 @@ func (res *Result) pastThreshold(t Thresholds, sev string) ([]Finding, bool) {
 	}
 	if t.Time > 0 {
 		for _, ph := range res.PhaseOrder {
-			if d := time.Duration(res.Phases[ph] * 1e6); d > t.Time && ph != "mtu" {
+			if d := res.Phases[ph]; d > t.Time && ph != "mtu" {
 				fs = append(fs, Finding{Severity: sev, Code: "threshold-time", Message: fmt.Sprintf("%s: %s took %s, above %s", who, ph, d.Round(time.Millisecond), t.Time)})
 			}
 		}
 	}
-	if t.Timeout > 0 && res.TimeoutMS != nil {
-		if d := time.Duration(*res.TimeoutMS * 1e6); d < t.Timeout {
+	if t.Timeout > 0 && res.Timeout != nil {
+		if d := *res.Timeout; d < t.Timeout {
 			fs = append(fs, Finding{Severity: sev, Code: "threshold-timeout", Message: fmt.Sprintf("%s: server idle timeout at %s is %s, below %s", who, res.Phase, d.Round(time.Millisecond), t.Timeout)})
 		}
 	}

@@ -201,7 +201,7 @@ func (p *Prober) Timeout(ctx context.Context, t Target, phase string, opt Timeou
 		return r
 	}
 	idle := closedAt - quietFrom
-	r.TimeoutMS = ptr(ms(idle))
+	r.Timeout = ptr(idle)
 	r.ServerLog = postfixLog[phase]
 	if phase == "body" {
 		r.ServerLog = fmt.Sprintf(postfixLog[phase], r.BytesWritten)
@@ -286,7 +286,7 @@ func mergeBelowRFC(rs []Result, who string) {
 		kept := rs[i].Findings[:0]
 		for _, f := range rs[i].Findings {
 			if f.Code == "server-timeout-below-rfc" {
-				parts = append(parts, fmt.Sprintf("%s after %s", rs[i].Phase, fmtDur(time.Duration(*rs[i].TimeoutMS*1e6))))
+				parts = append(parts, fmt.Sprintf("%s after %s", rs[i].Phase, fmtDur(*rs[i].Timeout)))
 				continue
 			}
 			kept = append(kept, f)

@@ -57,7 +57,7 @@ func TestBenchPeers(t *testing.T) {
 		lastErr error
 	)
 	for try := 0; try < 20 && servers == nil; try++ {
-		servers, lastErr = startOnOnePort(specs, ips, "127.0.1.254")
+		servers, lastErr = probetest.StartOnOnePort(specs, ips, "127.0.1.254")
 	}
 	if servers == nil {
 		t.Fatalf("no free port shared by 127.0.1.1-%d: %v", nServers, lastErr)

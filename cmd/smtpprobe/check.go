@@ -3,13 +3,10 @@ package main
 import (
 	"context"
 	"io"
-	"slices"
-	"strings"
 
 	"github.com/spf13/pflag"
 
 	"github.com/smtpprobe/smtpprobe/probe/batch"
-	"github.com/smtpprobe/smtpprobe/probe/config"
 )
 
 // runCheck implements `smtpprobe check --config FILE`: every target with
@@ -33,7 +30,7 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) (int
 	fs.IntVar(&perHost, "per-host", 0, "sessions at once to one destination address (default: the file's per_host, else 4)")
 	fs.StringSliceVar(&onlyModule, "only-module", nil, "run only these modules (comma-separated or repeated)")
 	fs.StringSliceVar(&onlyTarget, "only-target", nil, "run only these targets, as written in the file (comma-separated or repeated)")
-	of.register(fs)
+	of.register(fs, "check")
 	fs.Lookup("warning").Usage += "; overrides the same keys of a module's warning:"
 	fs.Lookup("critical").Usage += "; overrides the same keys of a module's critical:"
 	if err := parseFlags(fs, args, stdout, synopsisCmd); err != nil {
@@ -70,9 +67,9 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) (int
 	if !fs.Changed("per-host") {
 		perHost = cfg.PerHost
 	}
-	jobs, err := checkJobs(cfg, onlyModule, onlyTarget, &of)
+	jobs, err := batch.Checks(cfg, onlyModule, onlyTarget, of.warn, of.crit)
 	if err != nil {
-		return 0, err
+		return 0, usageOf(err)
 	}
 
 	pg := startProgress(stderr, "check", "check", len(jobs), 0)
@@ -93,50 +90,4 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) (int
 		return 0, err
 	}
 	return emitCheck(combined, jobs, &of, stdout)
-}
-
-// checkJobs builds the jobs of the configuration in its order: targets
-// as listed, each with its modules as listed.
-func checkJobs(cfg *config.Config, onlyModule, onlyTarget []string, of *outputFlags) ([]*batch.Check, error) {
-	for _, m := range onlyModule {
-		if _, ok := cfg.Modules[m]; !ok {
-			return nil, usagef("--only-module %q: %s has no such module (modules: %s)", m, cfg.Path, strings.Join(config.SortedKeys(cfg.Modules), ", "))
-		}
-	}
-	for _, t := range onlyTarget {
-		if !slices.ContainsFunc(cfg.Targets, func(s config.Target) bool { return s.Target == t }) {
-			return nil, usagef("--only-target %q: %s lists no such target", t, cfg.Path)
-		}
-	}
-	var jobs []*batch.Check
-	seen := map[[2]string]int{}
-	for _, t := range cfg.Targets {
-		if len(onlyTarget) > 0 && !slices.Contains(onlyTarget, t.Target) {
-			continue
-		}
-		for _, name := range t.Modules {
-			if len(onlyModule) > 0 && !slices.Contains(onlyModule, name) {
-				continue
-			}
-			key := [2]string{t.Target, name}
-			if line, dup := seen[key]; dup {
-				return nil, usagef("%s:%d: target %s with module %s is already listed at line %d: want each pair once", cfg.Path, t.Line, t.Target, name, line)
-			}
-			seen[key] = t.Line
-			m := cfg.Modules[name]
-			j, err := m.Job(t.Target)
-			if err != nil { // loadConfig checked every pair
-				return nil, usagef("%s:%d: target %s, module %s: %s", cfg.Path, t.Line, t.Target, name, err.Error())
-			}
-			jobs = append(jobs, &batch.Check{Target: t.Target, Module: m, Job: j,
-				Warn: batch.Overlay(m.Warn, of.warn), Crit: batch.Overlay(m.Crit, of.crit)})
-		}
-	}
-	if len(jobs) == 0 {
-		if len(onlyModule)+len(onlyTarget) > 0 {
-			return nil, usagef("check: no target of %s is left after --only-module and --only-target", cfg.Path)
-		}
-		return nil, usagef("%s: no targets: want a targets: list with at least one entry", cfg.Path)
-	}
-	return jobs, nil
 }

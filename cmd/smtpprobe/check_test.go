@@ -116,7 +116,7 @@ func wantChecks(t testing.TB, rep probe.Report, want []checkWant) {
 	t.Helper()
 	var got []checkWant
 	for _, c := range rep.Checks {
-		got = append(got, checkWant{c.Target, c.Module, c.Status, c.Outcome})
+		got = append(got, checkWant{c.Target, c.Module, c.Status.String(), c.Outcome})
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("check checks = %+v\nwant %+v", got, want)
@@ -174,7 +174,7 @@ func TestCheckCombined(t *testing.T) {
 		}
 		codes = append(codes, f.Severity+" "+f.Code+" "+strings.SplitN(f.Message, "]", 2)[0]+"]")
 	}
-	for _, want := range []string{"critical threshold-timeout [idle 127.0.0.4:" + p + "]", "warning tls-verify-failed [mx demo.example:" + p + "]"} {
+	for _, want := range []string{"critical threshold-timeout [idle 127.0.0.4:" + p + "]", "info tls-verify-failed [mx demo.example:" + p + "]"} { // info: opportunistic TLS (issue 12)
 		if !slices.Contains(codes, want) {
 			t.Errorf("check(demo) findings = %q, want one %q", codes, want)
 		}
@@ -335,11 +335,15 @@ targets:
   - target: %s
     modules: [send, quick]
 `, s.Addr))
-	for _, format := range []string{"text", "json", "nagios", "prom"} {
+	for _, format := range []string{"text", "json", "prom"} {
 		stdout, stderr, code := runArgs(t, "check", "--config", cfg, "-q", "--format", format)
 		if code != 0 || stdout != "" || stderr != "" {
 			t.Errorf("check(all OK, -q, %s) = %d, stdout %q, stderr %q; want 0 and nothing", format, code, stdout, stderr)
 		}
+	}
+	// A Nagios plugin prints its status line always, -q or not.
+	if stdout, stderr, code := runArgs(t, "check", "--config", cfg, "-q", "--format", "nagios"); code != 0 || !strings.HasPrefix(stdout, "SMTPPROBE OK - ") || stderr != "" {
+		t.Errorf("check(all OK, -q, nagios) = %d, stdout %q, stderr %q; want 0 and the SMTPPROBE OK status line", code, stdout, stderr)
 	}
 	stdout, _, code := runArgs(t, "check", "--config", cfg)
 	if code != 0 || !strings.Contains(stdout, ": OK, outcome ok, 2 checks: 2 OK") {

@@ -51,6 +51,7 @@ func TestE2EPrometheus(t *testing.T) {
 		t.Skip("e2e: a lab, the binary and Prometheus; skipped with -short")
 	}
 	prom := prometheusBinary(t)
+	t.Parallel()
 	l := startLab(t)
 	bin := smtpprobeBinary(t)
 	exe, err := os.Executable()
@@ -62,10 +63,10 @@ func TestE2EPrometheus(t *testing.T) {
 		t.Fatal(err)
 	}
 	args, _ := json.Marshal(promHelperArgs{Bin: bin, Prometheus: prom, DNS: l.DNS, Deploy: deploy})
-	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
+	ctx, cancel := context.WithTimeout(t.Context(), 4*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "ip", "netns", "exec", l.ClientNS, exe,
-		"-test.run=^TestE2EPrometheusHelper$", "-test.v", "-test.count=1", "-test.timeout=170s")
+		"-test.run=^TestE2EPrometheusHelper$", "-test.v", "-test.count=1", "-test.timeout=220s")
 	cmd.Env = append(os.Environ(), promHelperEnv+"="+string(args))
 	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) } // the helper's cleanups stop its children
 	cmd.WaitDelay = 15 * time.Second
@@ -212,7 +213,7 @@ serve:
 		}
 		return out, nil
 	}
-	// Wait (at most 90s) until every scrape has landed, then check them.
+	// Wait (at most 120s) until every scrape has landed, then check them.
 	want := []struct {
 		query string
 		want  map[string]float64
@@ -227,7 +228,7 @@ serve:
 		{`smtpprobe_config_last_reload_successful{job="smtpprobe_exporter"}`, map[string]float64{exporterAddr: 1}},
 	}
 	var last []string
-	deadline := time.Now().Add(90 * time.Second)
+	deadline := time.Now().Add(120 * time.Second)
 	for {
 		last = last[:0]
 		for _, w := range want {
@@ -307,7 +308,7 @@ func shippedPromConfig(t testing.TB, deploy, exporter string) []byte {
 		case "smtpprobe_mx":
 			job["params"] = map[string]any{"module": []string{"session"}}
 			job["static_configs"] = []any{map[string]any{"targets": []string{"198.18.3.10", "198.18.3.20"}}}
-			job["scrape_interval"], job["scrape_timeout"] = "4s", "4s"
+			job["scrape_interval"], job["scrape_timeout"] = "6s", "6s"
 		case "smtpprobe_idle":
 			job["static_configs"] = []any{map[string]any{"targets": []string{"198.18.3.10"}}}
 			job["scrape_interval"], job["scrape_timeout"] = "3s", "2s"

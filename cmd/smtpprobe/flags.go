@@ -2,18 +2,20 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
+	"strings"
 
 	"github.com/spf13/pflag"
 
 	"github.com/smtpprobe/smtpprobe/probe"
 	"github.com/smtpprobe/smtpprobe/probe/job"
+	helptext "github.com/smtpprobe/smtpprobe/probe/render/help"
+	"github.com/smtpprobe/smtpprobe/probe/render/output"
 )
 
 // errHelp means --help was asked for and printed.
@@ -33,37 +35,60 @@ type outputFlags struct {
 
 	warn, crit probe.Thresholds
 	base       *probe.Report
+	command    string
 }
 
-func (o *outputFlags) register(fs *pflag.FlagSet) {
-	fs.StringVar(&o.format, "format", "text", "output format: text, json, nagios or prom")
-	fs.BoolVar(&o.jsonOut, "json", false, "short for --format json")
-	fs.BoolVarP(&o.quiet, "quiet", "q", false, "print nothing when the result is OK (for cron)")
-	fs.BoolVarP(&o.verbose, "verbose", "v", false, "text output: show each session's timeline")
-	fs.StringVar(&o.promFile, "prom-file", "", "also write Prometheus metrics to this file, atomically (node_exporter textfile collector)")
-	fs.StringVar(&o.warning, "warning", "", "WARNING thresholds: time=DUR (a phase slower), timeout=DUR (server idle timeout shorter), mtu=N (path MTU lower), cert=DAYS")
-	fs.StringVar(&o.critical, "critical", "", "CRITICAL thresholds, same keys as --warning")
-	fs.StringVar(&o.baseline, "baseline", "", "compare with a report saved by --save-baseline; regressions exit 2")
-	fs.StringVar(&o.saveBaseline, "save-baseline", "", "save this run's report as a baseline (JSON)")
+// register binds the output flags (group output) and the monitoring ones
+// (thresholds, baseline, metrics file) of command.
+func (o *outputFlags) register(fs *pflag.FlagSet, command string) {
+	o.command = command
+	helptext.InGroup(fs, "output",
+		func() { fs.StringVar(&o.format, "format", "text", "output format: text, json, nagios or prom") },
+		func() { fs.BoolVar(&o.jsonOut, "json", false, "short for --format json") },
+		func() {
+			fs.BoolVarP(&o.quiet, "quiet", "q", false, "print nothing when the result is OK (for cron); Nagios still prints its status line")
+		},
+		func() { fs.BoolVarP(&o.verbose, "verbose", "v", false, "text output: show each session's timeline") },
+	)
+	helptext.EnumValues(fs, "format", "text", "json", "nagios", "prom")
+	var keys []string
+	for _, k := range job.ThresholdKeys[command] {
+		keys = append(keys, job.ThresholdHelp[k])
+	}
+	helptext.InGroup(fs, "monitoring",
+		func() {
+			fs.StringVar(&o.warning, "warning", "", "WARNING thresholds, comma-separated: "+strings.Join(keys, ", "))
+		},
+		func() { fs.StringVar(&o.critical, "critical", "", "CRITICAL thresholds, same keys as --warning") },
+		func() {
+			fs.StringVar(&o.baseline, "baseline", "", "compare with a report saved by --save-baseline; regressions exit 2")
+		},
+		func() {
+			fs.StringVar(&o.saveBaseline, "save-baseline", "", "save this run's report as a baseline (JSON)")
+		},
+		func() {
+			fs.StringVar(&o.promFile, "prom-file", "", "also write Prometheus metrics to this file, atomically (node_exporter textfile collector)")
+		},
+	)
 }
 
 // validate checks the output settings and reads the baseline, before any
 // probe runs.
 func (o *outputFlags) validate() error {
+	o.format = strings.ToLower(o.format)
 	if o.jsonOut {
 		o.format = "json"
 	}
-	switch o.format {
-	case "text", "json", "nagios", "prom":
-	default:
-		return usagef("--format %q: want text, json, nagios or prom", o.format)
+	formats := output.Formats
+	if !slices.Contains(formats, o.format) {
+		return usagef("--format %q: want text, json, nagios or prom%s", o.format, didYouMean(o.format, formats))
 	}
 	var err error
-	if o.warn, err = probe.ParseThresholds(o.warning); err != nil {
-		return usagef("--warning: %v", err)
+	if o.warn, err = job.ParseThresholds("warning", o.warning, o.command); err != nil {
+		return usageOf(err)
 	}
-	if o.crit, err = probe.ParseThresholds(o.critical); err != nil {
-		return usagef("--critical: %v", err)
+	if o.crit, err = job.ParseThresholds("critical", o.critical, o.command); err != nil {
+		return usageOf(err)
 	}
 	for flag, path := range map[string]string{"prom-file": o.promFile, "save-baseline": o.saveBaseline} {
 		if path == "" {
@@ -74,48 +99,45 @@ func (o *outputFlags) validate() error {
 		}
 	}
 	if o.baseline != "" {
-		b, err := os.ReadFile(o.baseline)
-		if err != nil {
-			return usagef("--baseline: %v", err)
-		}
-		var rep probe.Report
-		if err := json.Unmarshal(b, &rep); err != nil || rep.Command == "" {
-			return usagef("--baseline %s: not a report saved by --save-baseline or --json (%v)", o.baseline, err)
-		}
-		o.base = &rep
+		o.base, err = job.ReadBaseline(o.baseline)
 	}
-	return nil
+	return usageOf(err)
 }
 
 // judge applies the thresholds and the baseline to rep and saves it as a
 // baseline when asked.
 func (o *outputFlags) judge(rep *probe.Report) error {
-	rep.ApplyThresholds(o.warn, o.crit)
-	if o.base != nil {
-		rep.Findings = append(rep.Findings, probe.Compare(o.base, rep)...)
-		probe.SortFindings(rep.Findings)
-	}
+	job.Judge(rep, o.warn, o.crit, o.base)
 	if o.saveBaseline != "" {
-		b, err := json.MarshalIndent(rep, "", "  ")
-		if err != nil {
-			return err
-		}
-		if err := writeFileAtomic(o.saveBaseline, append(b, '\n')); err != nil {
+		if err := job.SaveReport(o.saveBaseline, rep); err != nil {
 			return fmt.Errorf("--save-baseline: %w", err)
 		}
 	}
 	return nil
 }
 
-// registerJob binds the flags every probe command shares to j.
+// registerJob binds the flags every probe command shares to j: the
+// network ones and the timing ones.
 func registerJob(fs *pflag.FlagSet, j *job.Job) {
-	fs.StringVar(&j.Resolver, "resolver", "", "DNS server host[:port] (default: nameservers in /etc/resolv.conf)")
-	fs.DurationVar(&j.ConnectTimeout, "connect-timeout", j.ConnectTimeout, "TCP connect limit (as Postfix smtp_connect_timeout)")
-	fs.DurationVar(&j.ReplyTimeout, "timeout", j.ReplyTimeout, "limit for each SMTP reply, the greeting included")
-	fs.BoolVarP(&j.IPv4, "ipv4", "4", false, "probe IPv4 addresses only")
-	fs.BoolVarP(&j.IPv6, "ipv6", "6", false, "probe IPv6 addresses only")
-	fs.IntVar(&j.Parallel, "parallel", j.Parallel, "sessions at once")
-	fs.StringVar(&j.Helo, "helo", "", "EHLO name (default: this host's FQDN, else its address literal)")
+	helptext.InGroup(fs, "network",
+		func() {
+			fs.StringVar(&j.Resolver, "resolver", "", "DNS server host[:port] (default: nameservers in /etc/resolv.conf)")
+		},
+		func() { fs.BoolVarP(&j.IPv4, "ipv4", "4", false, "probe IPv4 addresses only") },
+		func() { fs.BoolVarP(&j.IPv6, "ipv6", "6", false, "probe IPv6 addresses only") },
+		func() { fs.IntVar(&j.Parallel, "parallel", j.Parallel, "sessions at once") },
+		func() {
+			fs.StringVar(&j.Helo, "helo", "", "EHLO name (default: this host's FQDN, else its address literal)")
+		},
+	)
+	helptext.InGroup(fs, "timing",
+		func() {
+			fs.DurationVar(&j.ConnectTimeout, "connect-timeout", j.ConnectTimeout, "TCP connect limit (as Postfix smtp_connect_timeout)")
+		},
+		func() {
+			fs.DurationVar(&j.ReplyTimeout, "timeout", j.ReplyTimeout, "limit for each SMTP reply, the greeting included")
+		},
+	)
 }
 
 // parseCommand parses a probe command's flags: the shared ones, those
@@ -123,11 +145,11 @@ func registerJob(fs *pflag.FlagSet, j *job.Job) {
 func parseCommand(j *job.Job, args []string, stdout io.Writer, synopsis string, extra func(*pflag.FlagSet)) (*outputFlags, *pflag.FlagSet, error) {
 	fs := pflag.NewFlagSet(j.Command, pflag.ContinueOnError)
 	var of outputFlags
-	of.register(fs)
-	registerJob(fs, j)
 	if extra != nil {
 		extra(fs)
 	}
+	registerJob(fs, j)
+	of.register(fs, j.Command)
 	if err := parseFlags(fs, args, stdout, synopsis); err != nil {
 		return nil, nil, err
 	}
@@ -153,6 +175,9 @@ func parseCommand(j *job.Job, args []string, stdout io.Writer, synopsis string, 
 func runJob(ctx context.Context, j *job.Job, of *outputFlags, stdout, stderr io.Writer) (int, error) {
 	if err := validateJob(j); err != nil {
 		return 0, err
+	}
+	if n := j.Note(); n != "" {
+		fmt.Fprintf(stderr, "smtpprobe: note: %s\n", n)
 	}
 	res, err := jobResolver(j)
 	if err != nil {
@@ -181,30 +206,43 @@ func runJob(ctx context.Context, j *job.Job, of *outputFlags, stdout, stderr io.
 	return emit(rep, of, stdout)
 }
 
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
-
-// parseFlags parses args into fs; --help prints the command's usage.
+// parseFlags parses args into fs; --help prints the command's help (or
+// hands it to a helpCollector). A bad flag is a usage error with a hint:
+// the closest flag, the unit a bare number lacks.
 func parseFlags(fs *pflag.FlagSet, args []string, stdout io.Writer, synopsis string) error {
 	fs.SetOutput(io.Discard)
 	fs.SortFlags = false
 	help := fs.BoolP("help", "h", false, "show this help")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, pflag.ErrHelp) {
-			*help = true
-		} else {
-			return usagef("%s: %v", fs.Name(), err)
-		}
+	if err := fs.Parse(args); err != nil && !errors.Is(err, pflag.ErrHelp) {
+		return usagef("%s", helptext.FlagError(fs, err))
+	} else if err != nil {
+		*help = true
 	}
 	if *help {
-		fmt.Fprintf(stdout, "Usage: %s\n\nFlags:\n%s", synopsis, fs.FlagUsages())
+		c := helptext.FromFlags(fs, synopsis)
+		if col, ok := stdout.(*helpCollector); ok {
+			col.cmd = c
+			return errHelp
+		}
+		if err := helptext.Text(stdout, c); err != nil {
+			return err
+		}
 		return errHelp
 	}
 	return nil
+}
+
+// didYouMean is "; did you mean X?" for the closest of options, or "".
+func didYouMean(word string, options []string) string {
+	if s := job.Suggest(word, options); s != "" {
+		return fmt.Sprintf("; did you mean %q?", s)
+	}
+	return ""
+}
+
+// helpCollector is a writer that parseFlags hands a command's help model
+// to instead of printing it (man page, completion).
+type helpCollector struct {
+	io.Writer
+	cmd helptext.Command
 }

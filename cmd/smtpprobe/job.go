@@ -29,10 +29,13 @@ func usageOf(err error) error {
 	var (
 		fe *job.FieldError
 		ie *job.InputError
+		te *job.TargetError
 	)
 	switch {
 	case errors.As(err, &fe):
 		return usagef("%s", fe.Format(flagName))
+	case errors.As(err, &te):
+		return usagef("%s", te.Format(flagName))
 	case errors.As(err, &ie):
 		return usagef("%s", ie.Msg)
 	case errors.Is(err, job.ErrNoResolver):

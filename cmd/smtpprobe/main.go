@@ -10,10 +10,13 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/smtpprobe/smtpprobe/probe"
+	"github.com/smtpprobe/smtpprobe/probe/job"
 	"github.com/smtpprobe/smtpprobe/probe/render"
+	helptext "github.com/smtpprobe/smtpprobe/probe/render/help"
 )
 
 func main() {
@@ -23,24 +26,19 @@ func main() {
 	os.Exit(code)
 }
 
-const usage = `smtpprobe: an active SMTP probe
-
-Usage:
-  smtpprobe mx DOMAIN[:PORT] [flags]   check every MX address of DOMAIN
-  smtpprobe session TARGET[:PORT]      one scripted transaction per address, with pauses (no mail delivered unless --deliver)
-  smtpprobe timeout TARGET[:PORT]      measure the server's idle timeout per phase (--phase ...|all)
-  smtpprobe mtu TARGET[:PORT]          bracket the path MTU on port 25 with DF set: black hole or working PMTUD
-  smtpprobe path TARGET[:PORT]         hop by hop on port 25: where SYNs stop (dropped, rejected with ICMP, answered)
-  smtpprobe check --config FILE        run the targets and modules of a YAML file; one combined report
-  smtpprobe serve --config FILE        Prometheus exporter: /probe?target=...&module=..., /metrics
-  smtpprobe demo [flags]               run mx against an embedded lab (no network, no root)
-  smtpprobe help [COMMAND]             show help
-
-Exit codes (Nagios convention): 0 OK, 1 WARNING (some addresses fail),
+const exitCodes = `Exit codes (Nagios convention): 0 OK, 1 WARNING (some addresses fail),
 2 CRITICAL (none reachable, null MX, DNS failure), 3 UNKNOWN (bad usage or input).
-TARGET is a domain (its MX are used), a host name or an IP literal.
-Run "smtpprobe help COMMAND" for the flags.
+TARGET is a domain (its MX are used), a host name or an IP literal; an IPv6
+literal with a port is written [ADDRESS]:PORT.
+Run "smtpprobe help COMMAND" for a command's flags, "smtpprobe help config"
+for the keys of check and serve files.
 `
+
+// commands maps each command to its implementation.
+var commands = map[string]func(context.Context, []string, io.Writer, io.Writer) (int, error){
+	"mx": runMX, "session": runSession, "timeout": runTimeout, "mtu": runMTU, "path": runPath,
+	"check": runCheck, "serve": runServe, "demo": runDemo,
+}
 
 // usageError is bad usage or input: one line on stderr, exit 3.
 type usageError struct{ msg string }
@@ -53,8 +51,9 @@ func usagef(format string, args ...any) error {
 
 // run is the whole program; it returns the exit code.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	args = helptext.Hoist(args, globalFlags)
 	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
+		helptext.Overview(stderr, helptext.Commands, exitCodes)
 		return int(probe.StatusUnknown)
 	}
 	cmd, rest := args[0], args[1:]
@@ -62,37 +61,27 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		code int
 		err  error
 	)
-	switch cmd {
-	case "mx":
-		code, err = runMX(ctx, rest, stdout, stderr)
-	case "session":
-		code, err = runSession(ctx, rest, stdout, stderr)
-	case "timeout":
-		code, err = runTimeout(ctx, rest, stdout, stderr)
-	case "mtu":
-		code, err = runMTU(ctx, rest, stdout, stderr)
-	case "path":
-		code, err = runPath(ctx, rest, stdout, stderr)
-	case "check":
-		code, err = runCheck(ctx, rest, stdout, stderr)
-	case "serve":
-		code, err = runServe(ctx, rest, stdout, stderr)
-	case "demo":
-		code, err = runDemo(ctx, rest, stdout, stderr)
-	case "help", "-h", "--help":
-		if len(rest) > 0 && rest[0] == "config" {
-			return exitOf(helpConfig(stdout))
-		}
-		if len(rest) > 0 {
-			return run(ctx, []string{rest[0], "--help"}, stdout, stderr)
-		}
-		fmt.Fprint(stdout, usage)
-		return 0
-	case "version", "--version":
-		fmt.Fprintln(stdout, "smtpprobe", version)
-		return 0
+	switch f := commands[cmd]; {
+	case f != nil:
+		code, err = f(ctx, rest, stdout, stderr)
+	case cmd == "help" || cmd == "-h" || cmd == "--help":
+		err = runHelp(ctx, rest, stdout, stderr)
+	case cmd == "completion":
+		err = runCompletion(ctx, rest, stdout)
+	case cmd == "version" || cmd == "--version":
+		fmt.Fprint(stdout, helptext.Version(version))
+	case strings.HasPrefix(cmd, "-"):
+		err = usagef("%s before a command: want smtpprobe COMMAND [flags] (global flags such as --json may come first)", cmd)
 	default:
-		err = usagef("unknown command %q (want mx, session, timeout, mtu, path, check, serve, demo or help)", cmd)
+		names := make([]string, 0, len(helptext.Commands))
+		for _, c := range helptext.Commands {
+			names = append(names, c.Name)
+		}
+		hint := ""
+		if s := job.Suggest(cmd, names); s != "" {
+			hint = fmt.Sprintf("; did you mean %q?", s)
+		}
+		err = usagef("unknown command %q%s (want %s)", cmd, hint, strings.Join(names, ", "))
 	}
 	var ue *usageError
 	switch {
@@ -108,7 +97,62 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return code
 }
 
-var version = "dev"
+// globalFlags are the flags every reporting command shares, accepted
+// before the command too (`smtpprobe --json mx example.com`); the value
+// says whether the flag takes a separate argument.
+var globalFlags = map[string]bool{"--json": false, "--format": true, "-q": false, "--quiet": false,
+	"-v": false, "--verbose": false, "--prom-file": true}
+
+// runHelp implements `smtpprobe help [COMMAND|config]`.
+func runHelp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	switch {
+	case len(args) == 0:
+		return helptext.Overview(stdout, helptext.Commands, exitCodes)
+	case args[0] == "config":
+		return helpConfig(stdout)
+	case args[0] == "--man":
+		return helptext.Man(stdout, commandHelp(ctx), "2026-12-02", version, exitCodes)
+	}
+	if code := run(ctx, []string{args[0], "--help"}, stdout, stderr); code != 0 {
+		return errHelp // run printed why
+	}
+	return errHelp
+}
+
+// runCompletion implements `smtpprobe completion bash|zsh|fish`.
+func runCompletion(ctx context.Context, args []string, stdout io.Writer) error {
+	if len(args) != 1 {
+		return usagef("completion: want one shell: %s", strings.Join(helptext.Shells, ", "))
+	}
+	shell := strings.ToLower(args[0])
+	if err := helptext.Completion(stdout, shell, commandHelp(ctx)); err != nil {
+		return usagef("%v%s", err, didYouMean(shell, helptext.Shells))
+	}
+	return nil
+}
+
+// commandHelp collects every command's reference, flags included, by
+// asking each for its help into a helpCollector.
+func commandHelp(ctx context.Context) []helptext.Command {
+	var out []helptext.Command
+	for _, c := range helptext.Commands {
+		if commands[c.Name] == nil {
+			out = append(out, c)
+			continue
+		}
+		col := &helpCollector{}
+		run(ctx, []string{c.Name, "--help"}, col, io.Discard)
+		if col.cmd.Name == "" {
+			col.cmd = c
+		}
+		out = append(out, col.cmd)
+	}
+	return out
+}
+
+// version is the module version, or "dev" for a build outside a module
+// release (go build in a checkout); -ldflags "-X main.version=..." sets it.
+var version = helptext.ModuleVersion()
 
 // oneLine keeps an error message on one line (render.OneLine).
 func oneLine(s string) string { return render.OneLine(s) }

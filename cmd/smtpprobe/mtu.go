@@ -9,6 +9,7 @@ import (
 	"github.com/smtpprobe/smtpprobe/mtu"
 	"github.com/smtpprobe/smtpprobe/probe"
 	"github.com/smtpprobe/smtpprobe/probe/job"
+	helptext "github.com/smtpprobe/smtpprobe/probe/render/help"
 )
 
 // runMTU implements `smtpprobe mtu TARGET`.
@@ -24,6 +25,7 @@ func runMTU(ctx context.Context, args []string, stdout, stderr io.Writer) (int, 
 		fs.StringVar(&j.MTU.From, "from", "", "envelope sender (default <>)")
 		fs.StringVar(&j.MTU.To, "to", "", "envelope recipient (default: postmaster@DOMAIN)")
 		fs.StringVar(&j.MTU.Direction, "direction", probe.DirectionBoth, "out (client to server), in (server to client, through the MSS we advertise and the server's STARTTLS flight) or both")
+		helptext.EnumValues(fs, "direction", probe.DirectionOut, probe.DirectionIn, probe.DirectionBoth)
 	})
 	if err != nil {
 		return 0, err

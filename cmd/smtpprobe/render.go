@@ -1,23 +1,23 @@
 package main
 
 import (
-	"bytes"
+	"errors"
 	"fmt"
 	"io"
+	"os"
 
 	"github.com/smtpprobe/smtpprobe/probe"
 	"github.com/smtpprobe/smtpprobe/probe/batch"
 	"github.com/smtpprobe/smtpprobe/probe/render"
-	promrender "github.com/smtpprobe/smtpprobe/probe/render/prom"
+	"github.com/smtpprobe/smtpprobe/probe/render/output"
 )
 
-// emit renders a command's report in the chosen format and returns the
-// exit code.
+// emit prints a command's report as cf says and returns the exit code.
 func emit(rep *probe.Report, cf *outputFlags, stdout io.Writer) (int, error) {
 	return emitRuns(rep, nil, cf, stdout)
 }
 
-// emitCheck renders a check's combined report: its metrics keep one run
+// emitCheck prints a check's combined report: its metrics keep one run
 // per target and module, and its text and Nagios output lead with the
 // checks.
 func emitCheck(combined *probe.Report, jobs []*batch.Check, cf *outputFlags, stdout io.Writer) (int, error) {
@@ -28,58 +28,27 @@ func emitCheck(combined *probe.Report, jobs []*batch.Check, cf *outputFlags, std
 	return emitRuns(combined, runs, cf, stdout)
 }
 
-// emitRuns renders rep (combining runs, for check) as cf says, writes
-// --prom-file, and returns the exit code. The output is built completely
-// before anything is written, so a failure never leaves half a document.
 func emitRuns(rep *probe.Report, runs []render.Run, cf *outputFlags, stdout io.Writer) (int, error) {
-	render.EscapeInvalidUTF8(rep)
-	col := promrender.Reports{Reports: []*probe.Report{rep}}
+	st, err := output.Write(stdout, rep, runs, output.Options{Format: cf.format, Quiet: cf.quiet, PromFile: cf.promFile,
+		Options: render.Options{Verbose: cf.verbose, Warn: cf.warn, Crit: cf.crit, Color: colorOK(stdout), Option: optionName(runs)}})
+	if fe := (*output.FileError)(nil); errors.As(err, &fe) {
+		return 0, fmt.Errorf("--prom-file: %w", fe.Err)
+	}
+	return int(st), err
+}
+
+// optionName spells a finding's option as the user gave it: a flag, or
+// for a check a module key.
+func optionName(runs []render.Run) func(string) string {
 	if runs != nil {
-		col = promrender.Reports{}
-		for _, r := range runs {
-			render.EscapeInvalidUTF8(r.Report)
-			col.Reports = append(col.Reports, r.Report)
-			col.Modules = append(col.Modules, r.Module)
-		}
+		return func(key string) string { return "the module key " + key + ":" }
 	}
-	st := rep.Status()
-	var prom []byte
-	if cf.format == "prom" || cf.promFile != "" {
-		var err error
-		if prom, err = promrender.Text(col); err != nil {
-			return 0, err
-		}
-	}
-	if cf.promFile != "" {
-		if err := writeFileAtomic(cf.promFile, prom); err != nil {
-			return 0, fmt.Errorf("--prom-file: %w", err)
-		}
-	}
-	opt := render.Options{Verbose: cf.verbose, Warn: cf.warn, Crit: cf.crit}
-	var buf bytes.Buffer
-	var err error
-	switch {
-	case cf.format == "prom":
-		buf.Write(prom)
-	case cf.format == "json":
-		err = render.JSON(&buf, rep)
-	case cf.format == "nagios" && runs != nil:
-		err = render.CheckNagios(&buf, rep, runs)
-	case cf.format == "nagios":
-		err = render.Nagios(&buf, rep, opt)
-	case runs != nil:
-		err = render.CheckText(&buf, rep, runs, opt)
-	default:
-		err = render.Text(&buf, rep, opt)
-	}
-	if err != nil {
-		return 0, err
-	}
-	if cf.quiet && st == probe.StatusOK {
-		return int(st), nil
-	}
-	if _, err := stdout.Write(buf.Bytes()); err != nil {
-		return 0, fmt.Errorf("writing output: %w", err)
-	}
-	return int(st), nil
+	return flagName
+}
+
+// colorOK reports whether text output to w may use colour: w is a
+// terminal and NO_COLOR is unset or empty (no-color.org).
+func colorOK(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && os.Getenv("NO_COLOR") == "" && isTerminal(f)
 }

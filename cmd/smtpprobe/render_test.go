@@ -12,9 +12,9 @@ import (
 // okReport is a one-address report whose status is OK.
 func okReport() *probe.Report {
 	return &probe.Report{Command: "mx", Target: "example.com", Started: time.Date(2026, 11, 22, 8, 0, 0, 0, time.UTC),
-		DurationMS: 3, Outcome: probe.OK, Findings: []probe.Finding{},
+		Duration: 3 * time.Millisecond, Outcome: probe.OK, Findings: []probe.Finding{},
 		Results: []probe.Result{{Host: "mx1.example.com", Address: "192.0.2.10", Port: 25, Outcome: probe.OK,
-			Phases: map[string]float64{"connect": 0.4}, PhaseOrder: []string{"connect"}, Timeline: []probe.Event{}}}}
+			Phases: map[string]time.Duration{"connect": 400 * time.Microsecond}, PhaseOrder: []string{"connect"}, Timeline: []probe.Event{}}}}
 }
 
 func TestEmitQuiet(t *testing.T) {

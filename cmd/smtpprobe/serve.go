@@ -45,7 +45,9 @@ unless the entry names others: 192.0.2.0/24:25,587). Every address the
 probe would connect to, each MX host's included, must be inside an allowed
 network on an allowed port; anything else gets 403 naming the address, and
 no packet is sent to it. Modules with deliver: true are refused: a scrape
-never sends mail.
+never sends mail. An mx module fetches the domain's MTA-STS policy from
+port 443 of mta-sts.DOMAIN only if serve.allow admits that address on 443
+(192.0.2.0/24:25,443); otherwise the policy is reported as not checked.
 A probe's deadline is the scrape timeout Prometheus sends
 (X-Prometheus-Scrape-Timeout-Seconds) less --timeout-offset, or 10s.
 A probe the deadline cuts short is UNKNOWN (smtpprobe_status 3) with

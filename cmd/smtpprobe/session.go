@@ -10,6 +10,7 @@ import (
 
 	"github.com/smtpprobe/smtpprobe/probe"
 	"github.com/smtpprobe/smtpprobe/probe/job"
+	helptext "github.com/smtpprobe/smtpprobe/probe/render/help"
 )
 
 // runSession implements `smtpprobe session TARGET`.
@@ -46,6 +47,7 @@ func runTimeout(ctx context.Context, args []string, stdout, stderr io.Writer) (i
 	var before, after, chunk time.Duration
 	of, _, err := parseCommand(j, args, stdout, "smtpprobe timeout TARGET[:PORT] [--phase PHASE] [flags]", func(fs *pflag.FlagSet) {
 		fs.StringVar(&j.Phase, "phase", j.Phase, "where to go quiet: "+strings.Join(probe.TimeoutPhases, "|")+"|all")
+		helptext.EnumValues(fs, "phase", append(probe.TimeoutPhases[:len(probe.TimeoutPhases):len(probe.TimeoutPhases)], "all")...)
 		fs.DurationVar(&j.Timeout.MaxWait, "max-wait", j.Timeout.MaxWait, "longest quiet wait (RFC 5321 §4.5.3.2.7 asks servers for at least 5 min)")
 		fs.StringVar(&j.Timeout.From, "from", "", "envelope sender for the mail/rcpt/data/body phases (default <>)")
 		fs.StringVar(&j.Timeout.To, "to", "", "envelope recipient (default: postmaster@DOMAIN)")

@@ -212,6 +212,6 @@ func combine(path string, started time.Time, checks []*Check) *probe.Report {
 	}
 	c.Outcome = probe.Worst(outs...)
 	probe.SortFindings(c.Findings)
-	c.DurationMS = time.Since(started).Milliseconds()
+	c.Duration = time.Since(started)
 	return c
 }

@@ -104,7 +104,7 @@ func TestRun(t *testing.T) {
 	}
 	wantStatus := []probe.Status{probe.StatusOK, probe.StatusCritical}
 	for i, c := range rep.Checks {
-		if c.Target != checks[i].Target || c.Module != "send" || c.Status != wantStatus[i].String() {
+		if c.Target != checks[i].Target || c.Module != "send" || c.Status != wantStatus[i] {
 			t.Errorf("Run().Checks[%d] = %s %s %s, want %s send %s", i, c.Target, c.Module, c.Status, checks[i].Target, wantStatus[i])
 		}
 	}

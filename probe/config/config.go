@@ -74,6 +74,7 @@ type Module struct {
 	Helo           string   `yaml:"helo"`
 	NoStartTLS     bool     `yaml:"no_starttls"`
 	NoPTR          bool     `yaml:"no_ptr"`
+	NoPolicy       bool     `yaml:"no_policy"` // mx: no MTA-STS, TLS-RPT or DANE lookups (issue 12)
 	Warning        string   `yaml:"warning"`
 	Critical       string   `yaml:"critical"`
 
@@ -325,6 +326,14 @@ func (c *Config) check() error {
 		if m.Crit, err = probe.ParseThresholds(m.Critical); err != nil {
 			return at(m.lineOf("critical"), "critical: %v (module %s)", err, name)
 		}
+		for _, lv := range []struct {
+			key string
+			t   probe.Thresholds
+		}{{"warning", m.Warn}, {"critical", m.Crit}} {
+			if which, why := thresholdsApply(lv.t, m.Command); which != "" {
+				return at(m.lineOf(lv.key), "%s: %s does not apply to module %q (command %s): %s", lv.key, which, name, m.Command, why)
+			}
+		}
 		placeholder := "example.com"
 		if _, err := m.Job(placeholder); err != nil {
 			var fe *job.FieldError
@@ -376,6 +385,19 @@ func (c *Config) check() error {
 	return nil
 }
 
+// thresholdsApply returns a threshold of t that command never measures,
+// as written ("mtu=1400"), and why, or "": an idle timeout is measured
+// only by timeout, a path MTU only by mtu.
+func thresholdsApply(t probe.Thresholds, command string) (which, why string) {
+	switch {
+	case t.Timeout > 0 && command != "timeout":
+		return "timeout=" + units.Setting(t.Timeout), "only a timeout module measures the server's idle timeout"
+	case t.MTU > 0 && command != "mtu":
+		return fmt.Sprintf("mtu=%d", t.MTU), "only an mtu module measures a path MTU"
+	}
+	return "", ""
+}
+
 // Job builds and validates the job this module runs against target.
 // Its error is the job's: a *job.FieldError, whose Field is the YAML key,
 // or a *job.InputError.
@@ -393,7 +415,7 @@ func (m *Module) Job(target string) (*job.Job, error) {
 	if m.Parallel != 0 || m.set("parallel") {
 		j.Parallel = m.Parallel
 	}
-	j.Helo, j.NoStartTLS, j.NoPTR = m.Helo, m.NoStartTLS, m.NoPTR
+	j.Helo, j.NoStartTLS, j.NoPTR, j.NoPolicy = m.Helo, m.NoStartTLS, m.NoPTR, m.NoPolicy
 	switch m.Command {
 	case "session":
 		o := &j.Session

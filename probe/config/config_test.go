@@ -87,7 +87,7 @@ func TestLoadConfigErrors(t *testing.T) {
 		{"syntax", "modules:\n  mx:\n    command: mx\n\ttimeout: 1s\n", ":3: found a tab character"}, // yaml.v3 names the line before the tab
 		{"negative parallel", "modules:\n  mx:\n    command: mx\n    parallel: -1\n", ":4: parallel -1: want 1 to 1024 (module mx)"},
 		{"unknown field", "modules:\n  mx:\n    command: mx\n    colour: blue\n", `:4: unknown key "colour" in module "mx" (smtpprobe help config lists the keys)`},
-		{"bad duration", "modules:\n  mx:\n    command: mx\n    timeout: soon\n", `:4: timeout: "soon": want a duration such as 30s`},
+		{"bad duration", "modules:\n  mx:\n    command: mx\n    timeout: soon\n", `:4: timeout: "soon": want a duration such as 500ms, 30s or 10m`},
 		{"bad type", "parallel: many\nmodules:\n  mx:\n    command: mx\n", ":1: cannot use text"},
 		{"unknown command", "modules:\n  m:\n    command: ping\n", `:3: module "m": unknown command "ping" (want mx, session, timeout, mtu, path)`},
 		{"no modules", "targets: []\n", "no modules"},
@@ -112,12 +112,14 @@ func TestLoadConfigErrors(t *testing.T) {
 		{"no command", "modules:\n  mx:\n    timeout: 5s\n", `:2: module "mx" has no command: want command: mx|session|timeout|mtu`},
 		{"misspelt command", "modules:\n  s:\n    command: sesion\n", `:3: module "s": unknown command "sesion" (want mx, session, timeout, mtu, path) (did you mean "session"?)`},
 		{"empty module", "modules:\n  mx:\n", `:2: module "mx" is empty`},
-		{"bare number duration", "modules:\n  mx:\n    command: mx\n    timeout: 3\n", `:4: timeout: "3": want a duration such as 30s (did you mean 3s?)`},
+		{"bare number duration", "modules:\n  mx:\n    command: mx\n    timeout: 3\n", `:4: timeout: "3": a duration needs a unit: did you mean 3s?`},
 		{"zero timeout", "modules:\n  mx:\n    command: mx\n    timeout: 0s\n", `:4: timeout 0s: want a positive duration such as 60s (module mx)`},
 		{"zero parallel", "parallel: 0\nmodules:\n  mx:\n    command: mx\n", `:1: parallel 0: want 1 to 1024`},
 		{"two recipients for timeout", "modules:\n  t:\n    command: timeout\n    to: [a@example.com, b@example.com]\n", `:4: to: timeout takes one recipient, not 2 (module "t")`},
 		{"misspelt module of target", "modules:\n  mx:\n    command: mx\ntargets:\n  - target: example.com\n    module: m\n", `:5: target example.com: unknown module "m" (did you mean "mx"?)`},
 		{"not a mapping", "- modules\n", `:1: want a mapping of keys such as modules:, not a list`},
+		{"threshold not for command", "modules:\n  mx:\n    command: mx\n    warning: time=2s,mtu=1400\n", `:4: warning: mtu=1400 does not apply to module "mx" (command mx): only an mtu module measures a path MTU`},
+		{"timeout threshold", "modules:\n  s:\n    command: session\n    critical: timeout=300s\n", `:4: critical: timeout=300s does not apply to module "s" (command session): only a timeout module measures`},
 		{"max_connections", "modules:\n  mx:\n    command: mx\nserve:\n  max_connections: -1\n", ":4: serve.max_connections -1: want 1 to 4096"},
 	}
 	for _, tc := range tests {

@@ -2,7 +2,6 @@ package config
 
 import (
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
@@ -114,7 +113,7 @@ func (c *Config) checkModule(name, m *yaml.Node) error {
 	}
 	if !isCommand(command) {
 		return at(commandNode, "module %q: unknown command %q (want %s)%s", name.Value, command,
-			strings.Join(job.Commands, ", "), didYouMean(strings.ToLower(command), job.Commands))
+			strings.Join(job.Commands, ", "), didYouMean(command, job.Commands))
 	}
 	for i := 0; i+1 < len(m.Content); i += 2 {
 		key, val := m.Content[i], m.Content[i+1]
@@ -125,11 +124,7 @@ func (c *Config) checkModule(name, m *yaml.Node) error {
 		}
 		if k.Type == "duration" && val.Kind == yaml.ScalarNode {
 			if _, err := time.ParseDuration(val.Value); err != nil {
-				msg := fmt.Sprintf("%s: %q: want a duration such as %s", key.Value, val.Value, k.Example)
-				if f, err := strconv.ParseFloat(val.Value, 64); err == nil && f >= 0 {
-					msg += fmt.Sprintf(" (did you mean %ss?)", val.Value)
-				}
-				return at(val, "%s", msg)
+				return at(val, "%s: %q: %s", key.Value, val.Value, job.DurationHint(val.Value))
 			}
 		}
 		if key.Value == "to" && command != "session" && val.Kind == yaml.SequenceNode && len(val.Content) > 1 {
@@ -179,7 +174,7 @@ func hint(s Section, name string) string {
 	for _, k := range KeysIn(s) {
 		names = append(names, k.Name)
 	}
-	if h := didYouMean(strings.ToLower(name), names); h != "" {
+	if h := didYouMean(name, names); h != "" {
 		return h
 	}
 	for _, k := range Keys {
@@ -202,49 +197,11 @@ func hint(s Section, name string) string {
 	return fmt.Sprintf(" (want one of %s)", strings.Join(names, ", "))
 }
 
-// didYouMean returns ` (did you mean "x"?)` for the candidate nearest to
-// s in edit distance, if it is near enough to be a slip: at most one
-// edit for short words, two for longer ones, or s with "_" for "-".
+// didYouMean returns ` (did you mean "x"?)` for the candidate nearest
+// to s (job.Suggest, the did-you-mean of every front end), or "".
 func didYouMean(s string, candidates []string) string {
-	best, bestD := "", 1<<30
-	for _, c := range candidates {
-		if d := editDistance(strings.ReplaceAll(s, "-", "_"), c); d < bestD {
-			best, bestD = c, d
-		}
+	if best := job.Suggest(s, candidates); best != "" {
+		return fmt.Sprintf(" (did you mean %q?)", best)
 	}
-	limit := 1
-	if len(s) > 4 {
-		limit = 2
-	}
-	if best == "" || bestD > limit {
-		return ""
-	}
-	return fmt.Sprintf(" (did you mean %q?)", best)
-}
-
-// editDistance is the Levenshtein distance of a and b, with a swap of
-// two neighbours counted as one edit (optimal string alignment).
-func editDistance(a, b string) int {
-	ra, rb := []rune(a), []rune(b)
-	prev2 := make([]int, len(rb)+1)
-	prev := make([]int, len(rb)+1)
-	cur := make([]int, len(rb)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(ra); i++ {
-		cur[0] = i
-		for j := 1; j <= len(rb); j++ {
-			cost := 1
-			if ra[i-1] == rb[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-			if i > 1 && j > 1 && ra[i-1] == rb[j-2] && ra[i-2] == rb[j-1] {
-				cur[j] = min(cur[j], prev2[j-2]+1)
-			}
-		}
-		prev2, prev, cur = prev, cur, prev2
-	}
-	return prev[len(rb)]
+	return ""
 }

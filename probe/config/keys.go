@@ -87,8 +87,10 @@ var Keys = []Key{
 		"do not try STARTTLS (RFC 3207) or check certificates", "true"},
 	{Modules, "no_ptr", []string{"mx"}, "true or false", "false",
 		"skip the reverse DNS (PTR) check of each address", "true"},
+	{Modules, "no_policy", []string{"mx"}, "true or false", "false",
+		"skip the MTA-STS (RFC 8461), TLS-RPT (RFC 8460) and DANE (RFC 7672) lookups", "true"},
 	{Modules, "warning", nil, "KEY=VALUE,...", "",
-		"WARNING thresholds: time (phase slower than), timeout (idle timeout shorter than), mtu (path MTU below), cert (days to expiry), transient (addresses answering 4yz)", "time=2s,cert=14"},
+		"WARNING thresholds: time (phase slower than), timeout (idle timeout shorter than; timeout modules), mtu (path MTU below; mtu modules), cert (days to expiry), transient (addresses answering 4yz)", "time=2s,cert=14"},
 	{Modules, "critical", nil, "KEY=VALUE,...", "",
 		"CRITICAL thresholds, the same keys as warning", "timeout=300s,cert=3"},
 

@@ -4,8 +4,8 @@
 // module of the configuration and answers with the run's metrics
 // (probe/render/prom), or with debug=true the probe's log, timeline and
 // metrics as text; /metrics has the exporter's own; / is an HTML page of
-// the modules and the recent probes; POST /-/reload reloads the
-// configuration (Reload).
+// the modules and the recent probes, whose debug text /logs?id=N keeps;
+// POST /-/reload reloads the configuration (Reload).
 //
 // A probe that the scrape deadline cuts short is not a failure of the
 // target: it is exported with smtpprobe_status 3 (UNKNOWN) and
@@ -137,7 +137,7 @@ type Options struct {
 	// (SIGHUP, POST /-/reload); without it a reload fails.
 	Load func() (*config.Config, error)
 	// Timeline, if set, writes a report as text with every event on the
-	// wire, for debug=true; without it debug shows the outcome only.
+	// wire, for debug=true; by default render.Text with Verbose.
 	Timeline func(io.Writer, *probe.Report)
 	// Recent is how many probes the landing page lists; 0 means 32.
 	Recent int
@@ -207,6 +207,9 @@ func New(opt Options) *Exporter {
 	}
 	if e.text == nil {
 		e.text = func(err error) string { return err.Error() }
+	}
+	if e.timeline == nil {
+		e.timeline = func(w io.Writer, rep *probe.Report) { render.Text(w, rep, render.Options{Verbose: true}) }
 	}
 	e.mux = http.NewServeMux()
 	e.mux.HandleFunc("/probe", e.handleProbe)

@@ -2,6 +2,7 @@ package exporter
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"log"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/smtpprobe/smtpprobe/probe"
 	"github.com/smtpprobe/smtpprobe/probe/config"
+	"github.com/smtpprobe/smtpprobe/probe/job"
 	"github.com/smtpprobe/smtpprobe/probe/probetest"
 )
 
@@ -239,5 +241,77 @@ func TestReload(t *testing.T) {
 	_, metrics = scrape(t, e, "GET", "/metrics", "")
 	if !strings.Contains(metrics, "smtpprobe_config_last_reload_successful 1") {
 		t.Errorf("/metrics lacks smtpprobe_config_last_reload_successful 1 after a good reload")
+	}
+}
+
+// TestFieldErrorInYAMLWords: a module option the server cannot honour
+// (size above its SIZE, RFC 1870) is logged and shown with the module's
+// YAML key, not a flag, even with a front end whose Explain words errors
+// as flags.
+func TestFieldErrorInYAMLWords(t *testing.T) {
+	t.Parallel()
+	srv, err := probetest.StartSMTP("127.0.0.1:0", probetest.SMTPOptions{MaxBytes: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	path := filepath.Join(t.TempDir(), "serve.yaml")
+	text := fmt.Sprintf("modules:\n  big:\n    command: session\n    size: 4096\n    to: [someone@example.com]\nserve:\n  allow: [\"127.0.0.1/32:%d\"]\n", srv.Addr.Port())
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	flagWords := func(err error) error {
+		var fe *job.FieldError
+		if errors.As(err, &fe) {
+			return errors.New(fe.Format(func(f string) string { return "--" + f }))
+		}
+		return err
+	}
+	var logBuf bytes.Buffer
+	e := New(Options{Config: cfg, Log: log.New(&logBuf, "", 0), Explain: flagWords})
+	code, body := scrape(t, e, "GET", "/probe?target="+srv.Addr.String()+"&module=big&debug=true", "5")
+	if code != 200 || !strings.Contains(body, "status=UNKNOWN") || !strings.Contains(logBuf.String(), "error: size") {
+		t.Errorf("probe: %d, log %q, want UNKNOWN with the error on size:\n%s", code, logBuf.String(), body)
+	}
+	if strings.Contains(logBuf.String()+body, "--size") {
+		t.Errorf("the error names the flag --size, not the module's key:\n%s\n%s", logBuf.String(), body)
+	}
+}
+
+// TestReloadKeepsSlots: a reload that leaves serve.max_concurrent alone
+// keeps the slots of the probes in flight; one that changes it sizes new
+// ones.
+func TestReloadKeepsSlots(t *testing.T) {
+	t.Parallel()
+	l := startFeatureLab(t)
+	e, _ := l.exporter(t)
+	before := e.st.Load().sem
+	l.write(t, "  extra:\n    command: mx\n")
+	if err := e.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if e.st.Load().sem != before {
+		t.Errorf("a reload with the same max_concurrent made new slots")
+	}
+	text, err := os.ReadFile(l.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(l.path, append(text, []byte("  max_concurrent: 2\n")...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if got := cap(e.st.Load().sem); got != 2 {
+		t.Errorf("after a reload with max_concurrent 2: %d slots", got)
+	}
+	_, metrics := scrape(t, e, "GET", "/metrics", "")
+	if !strings.Contains(metrics, "smtpprobe_exporter_max_concurrent 2") {
+		t.Errorf("/metrics lacks smtpprobe_exporter_max_concurrent 2")
 	}
 }

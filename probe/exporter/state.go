@@ -20,6 +20,16 @@ import (
 // zero, and the gauges show its settings.
 func (e *Exporter) install(cfg *config.Config) {
 	st := newState(cfg)
+	// Unchanged bounds keep their slots, so that probes in flight across
+	// a reload still count against them.
+	if old := e.st.Load(); old != nil {
+		if cap(old.sem) == cap(st.sem) {
+			st.sem = old.sem
+		}
+		if old.cfg.PerHost == cfg.PerHost {
+			st.limiter = old.limiter
+		}
+	}
 	for name := range cfg.Modules {
 		for _, r := range []string{resultSuccess, resultFailure, resultRejected} {
 			e.probes.WithLabelValues(name, r)

@@ -59,3 +59,46 @@ func FuzzSplitTarget(f *testing.F) {
 		}
 	})
 }
+
+// FuzzTargetHints: the hints of a mistyped target never panic; a URL or
+// mail address hint is a clean domain and, for a mail address, the
+// address itself; a note is only for an IPv6 literal, and it names port.
+func FuzzTargetHints(f *testing.F) {
+	for _, s := range []string{"https://example.com", "smtp://mx.example.com:2525/x", "user@example.com", "\"a b\"@example.com",
+		"::1:2525", "2001:db8::25", "[::1]:25", "http://[::1]:80", "mailto:user@example.com", "a@b@c", "://", "@", "", "\xff@example.com"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		d, rcpt := TargetHint(s)
+		if d != "" && strings.ContainsFunc(d, func(r rune) bool { return unicode.IsControl(r) || unicode.IsSpace(r) }) {
+			t.Errorf("TargetHint(%q) domain %q holds a control character or space", s, d)
+		}
+		if rcpt != "" && !strings.HasSuffix(rcpt, "@"+d) {
+			t.Errorf("TargetHint(%q) = %q, %q; want the recipient at the domain", s, d, rcpt)
+		}
+		if n := TargetNote(s, 25); n != "" {
+			if _, err := netip.ParseAddr(s); err != nil || !strings.Contains(n, "on port 25") {
+				t.Errorf("TargetNote(%q) = %q, want a note only for an IPv6 literal, naming port 25", s, n)
+			}
+		}
+		opts := []string{"session", "timeout", "mx", s}
+		if got := Suggest(s, opts[:3]); got != "" && !slicesContains(opts[:3], got) {
+			t.Errorf("Suggest(%q) = %q, not an option", s, got)
+		}
+		if got := Suggest(s, opts); !strings.EqualFold(got, s) {
+			t.Errorf("Suggest(%q) = %q, though %q itself is an option", s, got, s)
+		}
+		if h := DurationHint(s); !utf8.ValidString(h) && utf8.ValidString(s) {
+			t.Errorf("DurationHint(%q) = %q", s, h)
+		}
+	})
+}
+
+func slicesContains(s []string, v string) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}

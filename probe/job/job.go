@@ -60,6 +60,7 @@ type Job struct {
 	Helo           string
 	NoStartTLS     bool // mx
 	NoPTR          bool // mx
+	NoPolicy       bool // mx: skip MTA-STS, TLS-RPT and DANE (issue 12)
 
 	Session  probe.SessionOptions // session
 	Timeout  probe.TimeoutOptions // timeout
@@ -382,7 +383,7 @@ func (j *Job) Run(ctx context.Context, res *dnscheck.Resolver) (*probe.Report, e
 	var fn func(context.Context, probe.Target) []probe.Result
 	switch j.Command {
 	case "mx":
-		opt.NoPTR = j.NoPTR
+		opt.NoPTR, opt.NoPolicy = j.NoPTR, j.NoPolicy
 		fn = func(ctx context.Context, t probe.Target) []probe.Result { return []probe.Result{p.Check(ctx, t)} }
 	case "session":
 		fn = func(ctx context.Context, t probe.Target) []probe.Result {
@@ -419,7 +420,13 @@ func (j *Job) Run(ctx context.Context, res *dnscheck.Resolver) (*probe.Report, e
 			return inner(ctx, t)
 		}
 	}
-	rep, err := p.Run(ctx, res, j.Command, j.host, opt, fn)
+	run := p.Run
+	if j.Command == "mx" {
+		run = func(ctx context.Context, res *dnscheck.Resolver, _, host string, opt probe.RunOptions, fn func(context.Context, probe.Target) []probe.Result) (*probe.Report, error) {
+			return p.RunMX(ctx, res, host, opt, fn) // the sessions, then the domain's policies (issue 12)
+		}
+	}
+	rep, err := run(ctx, res, j.Command, j.host, opt, fn)
 	var ie *dnscheck.InputError
 	switch {
 	case errors.As(err, &ie):

@@ -5,6 +5,7 @@ package render_test
 // golden file changes only when a renderer does.
 
 import (
+	"math"
 	"time"
 
 	"github.com/smtpprobe/smtpprobe/probe"
@@ -15,12 +16,25 @@ var goldenStart = time.Date(2026, 11, 22, 8, 0, 0, 0, time.UTC)
 
 func goldenInt(n int) *int           { return &n }
 func goldenFloat(f float64) *float64 { return &f }
-func goldenBool(b bool) *bool        { return &b }
-func goldenPhases(kv ...any) (map[string]float64, []string) {
-	m := map[string]float64{}
+
+// goldenMS is a duration given in milliseconds, as the JSON writes it.
+func goldenMS(v float64) time.Duration { return time.Duration(math.Round(v * 1e6)) }
+
+func goldenDur(v float64) *time.Duration { d := goldenMS(v); return &d }
+
+func goldenMap(m map[string]float64) map[string]time.Duration {
+	out := map[string]time.Duration{}
+	for k, v := range m {
+		out[k] = goldenMS(v)
+	}
+	return out
+}
+func goldenBool(b bool) *bool { return &b }
+func goldenPhases(kv ...any) (map[string]time.Duration, []string) {
+	m := map[string]time.Duration{}
 	var order []string
 	for i := 0; i+1 < len(kv); i += 2 {
-		m[kv[i].(string)] = kv[i+1].(float64)
+		m[kv[i].(string)] = goldenMS(kv[i+1].(float64))
 		order = append(order, kv[i].(string))
 	}
 	return m, order
@@ -34,7 +48,7 @@ func goldenSession() *probe.Report {
 		"mail", 0.44, "rcpt", 12.3, "data", 0.39, "body", 1.05, "rset", 0.3, "quit", 0.28)
 	ph2, order2 := goldenPhases("connect", 0.29, "banner", 1.9, "ehlo", 0.5, "mail", 0.4, "rcpt", 0.7)
 	return &probe.Report{
-		Command: "session", Target: "192.0.2.10", Started: goldenStart, DurationMS: 31, Outcome: probe.Rejected,
+		Command: "session", Target: "192.0.2.10", Started: goldenStart, Duration: 31 * time.Millisecond, Outcome: probe.Rejected,
 		Results: []probe.Result{{
 			Host: "192.0.2.10", Address: "192.0.2.10", Port: 587, Outcome: probe.OK,
 			Phases: ph, PhaseOrder: order,
@@ -78,10 +92,10 @@ func goldenTimeout() *probe.Report {
 	ph, order := goldenPhases("connect", 0.41, "banner", 2.3, "ehlo", 0.6)
 	ph2, order2 := goldenPhases("connect", 0.38, "banner", 2.1, "ehlo", 0.55, "mail", 0.4, "rcpt", 0.9, "data", 0.5)
 	return &probe.Report{
-		Command: "timeout", Target: "2001:db8::25", Started: goldenStart, DurationMS: 600012, Outcome: probe.ServerTimeout,
+		Command: "timeout", Target: "2001:db8::25", Started: goldenStart, Duration: 600012 * time.Millisecond, Outcome: probe.ServerTimeout,
 		Results: []probe.Result{{
 			Host: "2001:db8::25", Address: "2001:db8::25", Port: 25, Outcome: probe.ServerTimeout,
-			Phases: ph, PhaseOrder: order, Phase: "ehlo", TimeoutMS: goldenFloat(300004.2), ClosedBy: probe.ClosedBy421,
+			Phases: ph, PhaseOrder: order, Phase: "ehlo", Timeout: goldenDur(300004.2), ClosedBy: probe.ClosedBy421,
 			ServerLog: "timeout after EHLO",
 			Reply:     &probe.Reply{Code: 421, Enhanced: "4.4.2", Text: "mx.example.com Error: timeout exceeded"},
 			Timeline: []probe.Event{
@@ -107,7 +121,7 @@ func goldenTimeout() *probe.Report {
 func goldenMTU() *probe.Report {
 	ph, order := goldenPhases("connect", 20.4, "banner", 41.2, "ehlo", 20.9)
 	return &probe.Report{
-		Command: "mtu", Target: "mx1.example.com", Started: goldenStart, DurationMS: 14231, Outcome: probe.OK,
+		Command: "mtu", Target: "mx1.example.com", Started: goldenStart, Duration: 14231 * time.Millisecond, Outcome: probe.OK,
 		Results: []probe.Result{{
 			Host: "mx1.example.com", Address: "198.51.100.25", Port: 25, Preference: goldenInt(10), Outcome: probe.OK,
 			Phases: ph, PhaseOrder: order,
@@ -116,16 +130,16 @@ func goldenMTU() *probe.Report {
 				Exact: true, Sessions: 12, Transactions: 0, Rounds: 1, Retests: 3, Retransmits: 9, LossPct: goldenFloat(0),
 				ICMPSeen: false, CachedPMTU: 1500, InterfaceMTU: 1500, MTUProbing: goldenInt(0), Range: [2]int{1280, 1500},
 				Probes: []probe.MTUProbe{
-					{Round: 1, Size: 1500, Sent: 1500, Result: "lost", Via: "starttls", Retransmits: 5, Segments: 2, PMTU: 1500, WaitMS: 1203.5, Attempts: 1},
-					{Round: 1, Size: 1280, Sent: 1280, OK: true, Result: "delivered", Via: "starttls", Segments: 2, PMTU: 1500, RTTMS: 40.2, WaitMS: 41.9, Attempts: 1},
-					{Round: 1, Size: 1400, Sent: 1400, OK: true, Result: "delivered", Via: "starttls", Segments: 2, PMTU: 1500, RTTMS: 40.3, WaitMS: 42, Attempts: 1},
-					{Round: 1, Size: 1401, Sent: 1401, Result: "lost", Via: "starttls", Retransmits: 4, Segments: 2, PMTU: 1500, WaitMS: 1190, Attempts: 1},
+					{Round: 1, Size: 1500, Sent: 1500, Result: "lost", Via: "starttls", Retransmits: 5, Segments: 2, PMTU: 1500, Wait: goldenMS(1203.5), Attempts: 1},
+					{Round: 1, Size: 1280, Sent: 1280, OK: true, Result: "delivered", Via: "starttls", Segments: 2, PMTU: 1500, RTT: goldenMS(40.2), Wait: goldenMS(41.9), Attempts: 1},
+					{Round: 1, Size: 1400, Sent: 1400, OK: true, Result: "delivered", Via: "starttls", Segments: 2, PMTU: 1500, RTT: goldenMS(40.3), Wait: goldenMS(42), Attempts: 1},
+					{Round: 1, Size: 1401, Sent: 1401, Result: "lost", Via: "starttls", Retransmits: 4, Segments: 2, PMTU: 1500, Wait: goldenMS(1190), Attempts: 1},
 				},
 				Reverse: &probe.MTUReverse{
 					PathMTU: goldenInt(1500), Verdict: "no-bottleneck", Bracket: [2]*int{goldenInt(1500), nil},
 					Sessions: 2, Rounds: 1, Retests: 1, FlightBytes: 4211, TestedUpTo: 1500,
 					Probes: []probe.MTUProbe{
-						{Round: 1, Size: 1500, Sent: 1500, OK: true, Result: "delivered", Via: "handshake", Segments: 3, WaitMS: 60.1, Attempts: 1},
+						{Round: 1, Size: 1500, Sent: 1500, OK: true, Result: "delivered", Via: "handshake", Segments: 3, Wait: goldenMS(60.1), Attempts: 1},
 					},
 				},
 			},
@@ -165,7 +179,7 @@ func goldenCheck() (combined *probe.Report, runs []render.Run) {
 			Crit: probe.Thresholds{CertDays: 10}},
 		{Target: "mx9.example.net", Module: "idle", Report: failed, Err: errGolden("mx9.example.net: no such host")},
 	}
-	combined = &probe.Report{Command: "check", Target: "/etc/smtpprobe/check.yaml", Started: goldenStart, DurationMS: 2040,
+	combined = &probe.Report{Command: "check", Target: "/etc/smtpprobe/check.yaml", Started: goldenStart, Duration: 2040 * time.Millisecond,
 		Results: []probe.Result{}, Findings: []probe.Finding{}}
 	var outs []probe.Outcome
 	for _, r := range runs {
@@ -196,14 +210,14 @@ func pinnedReport() *probe.Report {
 	yes, no := true, false
 	ehlo := probe.Reply{Code: 250, Text: "mx1.example.com\nPIPELINING\nSIZE 10240000\nSTARTTLS", Lines: []string{"mx1.example.com", "PIPELINING", "SIZE 10240000", "STARTTLS"}}
 	return &probe.Report{
-		Command:    "mx",
-		Target:     "example.com",
-		Started:    time.Date(2026, 11, 22, 8, 0, 0, 0, time.UTC),
-		DurationMS: 2031,
-		Outcome:    probe.ConnectTimeout,
+		Command:  "mx",
+		Target:   "example.com",
+		Started:  time.Date(2026, 11, 22, 8, 0, 0, 0, time.UTC),
+		Duration: 2031 * time.Millisecond,
+		Outcome:  probe.ConnectTimeout,
 		Results: []probe.Result{{
 			Host: "mx1.example.com", Address: "192.0.2.10", Port: 25, Preference: pref(10), Outcome: probe.OK,
-			Phases:       map[string]float64{"connect": 0.41, "banner": 2.2, "ehlo": 0.52, "starttls": 8.1, "ehlo_tls": 0.6, "quit": 0.3},
+			Phases:       goldenMap(map[string]float64{"connect": 0.41, "banner": 2.2, "ehlo": 0.52, "starttls": 8.1, "ehlo_tls": 0.6, "quit": 0.3}),
 			PhaseOrder:   []string{"connect", "banner", "ehlo", "starttls", "ehlo_tls", "quit"},
 			Reply:        &probe.Reply{Code: 221, Enhanced: "2.0.0", Text: "Bye"},
 			Banner:       "220 mx1.example.com ESMTP Postfix",
@@ -221,7 +235,7 @@ func pinnedReport() *probe.Report {
 		}, {
 			Host: "mx2.example.com", Address: "2001:db8::25", Port: 25, Preference: pref(20), Outcome: probe.ConnectTimeout,
 			Error:  "no answer to SYN within 2s (4.4.1 No answer from host)",
-			Phases: map[string]float64{"connect": 2000}, PhaseOrder: []string{"connect"},
+			Phases: goldenMap(map[string]float64{"connect": 2000}), PhaseOrder: []string{"connect"},
 			PTR: []string{}, FCrDNS: &no, Timeline: []probe.Event{},
 		}},
 		Findings: []probe.Finding{

@@ -10,6 +10,7 @@ import (
 
 	"github.com/smtpprobe/smtpprobe/probe"
 	"github.com/smtpprobe/smtpprobe/probe/render"
+	"github.com/smtpprobe/smtpprobe/probe/render/output"
 	"github.com/smtpprobe/smtpprobe/probe/render/prom"
 )
 
@@ -40,41 +41,12 @@ func wantGolden(t *testing.T, file string, got []byte) {
 	}
 }
 
-// renderAs renders rep (combining runs, when there are any) in format as
-// the command does: invalid UTF-8 escaped first, then one writer.
+// renderAs renders rep (combining runs, when there are any) in format
+// through output.Write, as the command line does.
 func renderAs(t testing.TB, rep *probe.Report, runs []render.Run, format string, opt render.Options) []byte {
 	t.Helper()
-	render.EscapeInvalidUTF8(rep)
-	for _, r := range runs {
-		render.EscapeInvalidUTF8(r.Report)
-	}
 	var buf bytes.Buffer
-	var err error
-	switch {
-	case format == "prom":
-		col := prom.Reports{Reports: []*probe.Report{rep}}
-		if runs != nil {
-			col = prom.Reports{}
-			for _, r := range runs {
-				col.Reports = append(col.Reports, r.Report)
-				col.Modules = append(col.Modules, r.Module)
-			}
-		}
-		var b []byte
-		b, err = prom.Text(col)
-		buf.Write(b)
-	case format == "json":
-		err = render.JSON(&buf, rep)
-	case format == "nagios" && runs != nil:
-		err = render.CheckNagios(&buf, rep, runs)
-	case format == "nagios":
-		err = render.Nagios(&buf, rep, opt)
-	case runs != nil:
-		err = render.CheckText(&buf, rep, runs, opt)
-	default:
-		err = render.Text(&buf, rep, opt)
-	}
-	if err != nil {
+	if _, err := output.Write(&buf, rep, runs, output.Options{Format: format, Options: opt}); err != nil {
 		t.Fatalf("render %s: %v", format, err)
 	}
 	return buf.Bytes()

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
@@ -29,8 +30,8 @@ func hostileReport() *probe.Report {
 	r.PTR = []string{"p" + bad}
 	r.TLS.Names, r.TLS.Cipher, r.TLS.Version = []string{"n" + bad}, "c"+bad, "v"+bad
 	r.Phase, r.ClosedBy, r.ServerLog = "banner", "421"+bad, "log"+bad
-	to := 12.5
-	r.TimeoutMS = &to
+	to := 12500 * time.Microsecond
+	r.Timeout = &to
 	r.Timeline = append(r.Timeline, probe.Event{Kind: probe.EvReply, Reply: &probe.Reply{Code: 250, Text: bad + "\n" + bad}},
 		probe.Event{Kind: probe.EvRST, Text: bad})
 	rep.Results[1].Host = "h2" + bad

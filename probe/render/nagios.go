@@ -51,7 +51,7 @@ func Nagios(w io.Writer, rep *probe.Report, opt Options) error {
 		}
 	}
 	for _, f := range rep.Findings {
-		printf(&b, "%s %s: %s\n", f.Severity, f.Code, sanitize(f.Message))
+		printf(&b, "%s %s: %s\n", f.Severity, f.Code, sanitize(opt.message(f)))
 	}
 	_, err := w.Write(b.Bytes())
 	return err
@@ -82,9 +82,9 @@ func CheckNagios(w io.Writer, combined *probe.Report, runs []Run) error {
 	for _, c := range combined.Checks {
 		switch {
 		case c.Error != "":
-			printf(&b, "%s %s %s: %s\n", c.Status, c.Module, c.Target, sanitize(OneLine(c.Error)))
-		case c.Status != probe.StatusOK.String():
-			printf(&b, "%s %s %s: outcome %s\n", c.Status, c.Module, c.Target, c.Outcome)
+			printf(&b, "%s %s %s: %s\n", c.Status.String(), c.Module, c.Target, sanitize(OneLine(c.Error)))
+		case c.Status != probe.StatusOK:
+			printf(&b, "%s %s %s: outcome %s\n", c.Status.String(), c.Module, c.Target, c.Outcome)
 		}
 	}
 	for _, f := range combined.Findings {
@@ -102,11 +102,11 @@ func perfData(r probe.Result, who string, warn, crit probe.Thresholds) []string 
 	}
 	var perf []string
 	for _, ph := range r.PhaseOrder {
-		perf = append(perf, perfItem(who+" "+ph, fmtFloat(r.Phases[ph]/1000), "s",
+		perf = append(perf, perfItem(who+" "+ph, fmtFloat(probe.Millis(r.Phases[ph])/1000), "s",
 			durRange(warn.Time, false), durRange(crit.Time, false), "0", ""))
 	}
-	if r.TimeoutMS != nil {
-		perf = append(perf, perfItem(who+" server_timeout", fmtFloat(*r.TimeoutMS/1000), "s",
+	if r.Timeout != nil {
+		perf = append(perf, perfItem(who+" server_timeout", fmtFloat(probe.Millis(*r.Timeout)/1000), "s",
 			durRange(warn.Timeout, true), durRange(crit.Timeout, true), "0", ""))
 	}
 	if m := r.MTUInfo; m != nil && m.PathMTU != nil {

@@ -117,3 +117,20 @@ func TestWriteError(t *testing.T) {
 		}
 	}
 }
+
+// A finding's Option is named in the front end's words, when it gives them.
+func TestFindingOption(t *testing.T) {
+	rep := goldenSession()
+	rep.Findings = append(rep.Findings, probe.Finding{Severity: probe.SevWarning, Code: "rcpt-refused", Option: "to",
+		Message: "192.0.2.11 refused the recipient <postmaster>; give a recipient the server accepts"})
+	flag := func(k string) string { return "--" + k }
+	for _, format := range []string{"text", "nagios"} {
+		out := string(renderAs(t, rep, nil, format, render.Options{Option: flag}))
+		if !strings.Contains(out, "give a recipient the server accepts (set with --to)") {
+			t.Errorf("%s =\n%s\nwant the option as a flag", format, out)
+		}
+		if out := string(renderAs(t, goldenSession(), nil, format, render.Options{Option: flag})); strings.Contains(out, "set with") {
+			t.Errorf("%s names an option for findings without one:\n%s", format, out)
+		}
+	}
+}

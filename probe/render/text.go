@@ -25,6 +25,19 @@ type Options struct {
 	// Color shows the status in colour (ANSI SGR); the front end sets it
 	// only for a terminal, and never with NO_COLOR set (no-color.org).
 	Color bool
+	// Option spells a finding's Option (a neutral key such as "to") in
+	// the front end's words ("--to"); nil leaves findings as they are.
+	Option func(key string) string
+}
+
+// message is a finding's message, with the option it advises changing
+// in the front end's words: "...; give a recipient the server accepts
+// (set with --to)".
+func (o Options) message(f probe.Finding) string {
+	if f.Option == "" || o.Option == nil {
+		return f.Message
+	}
+	return f.Message + " (set with " + o.Option(f.Option) + ")"
 }
 
 // status renders a status, in colour when o.Color: green OK, yellow
@@ -66,15 +79,15 @@ func Text(w io.Writer, rep *probe.Report, opt Options) error {
 func CheckText(w io.Writer, combined *probe.Report, runs []Run, opt Options) error {
 	var b bytes.Buffer
 	printf(&b, "check %s: %s, outcome %s, %s: %s (%s)\n\n", combined.Target, opt.status(combined.Status()),
-		combined.Outcome, units.Count(len(combined.Checks), "check"), StatusCounts(combined.Checks), ms(float64(combined.DurationMS)))
+		combined.Outcome, units.Count(len(combined.Checks), "check"), StatusCounts(combined.Checks), ms(float64(combined.Duration.Milliseconds())))
 	head := []string{"TARGET", "MODULE", "STATUS", "OUTCOME", "DURATION"}
 	rows := [][]string{head}
 	for _, c := range combined.Checks {
-		out, dur := string(c.Outcome), ms(float64(c.DurationMS))
+		out, dur := string(c.Outcome), ms(float64(c.Duration.Milliseconds()))
 		if c.Error != "" {
 			out, dur = "-", "-"
 		}
-		rows = append(rows, []string{c.Target, c.Module, c.Status, out, dur})
+		rows = append(rows, []string{c.Target, c.Module, c.Status.String(), out, dur})
 	}
 	width := make([]int, len(head))
 	for _, r := range rows {
@@ -107,7 +120,7 @@ func CheckText(w io.Writer, combined *probe.Report, runs []Run, opt Options) err
 func StatusCounts(checks []probe.CheckSummary) string {
 	n := map[string]int{}
 	for _, c := range checks {
-		n[c.Status]++
+		n[c.Status.String()]++
 	}
 	var parts []string
 	for _, s := range []probe.Status{probe.StatusOK, probe.StatusWarning, probe.StatusCritical, probe.StatusUnknown} {
@@ -131,7 +144,7 @@ func text(w *bytes.Buffer, rep *probe.Report, opt Options) {
 		unit, units_ = "measurement", "measurements"
 	}
 	printf(w, "%s %s: %s, outcome %s, %d of %s ok (%s)\n",
-		rep.Command, Target(rep), opt.status(rep.Status()), rep.Outcome, ok, units.Count(len(rep.Results), unit, units_), ms(float64(rep.DurationMS)))
+		rep.Command, Target(rep), opt.status(rep.Status()), rep.Outcome, ok, units.Count(len(rep.Results), unit, units_), ms(float64(rep.Duration.Milliseconds())))
 	addrW, outW := 0, 0
 	for _, r := range rep.Results {
 		addrW = max(addrW, len(SafeText(label(r))))
@@ -149,12 +162,12 @@ func text(w *bytes.Buffer, rep *probe.Report, opt Options) {
 		}
 		printf(w, "  %-*s  %-*s  %s\n", addrW, label(r), outW, r.Outcome, phases(r))
 		indent := strings.Repeat(" ", 6)
-		if r.Error != "" && r.TimeoutMS == nil {
+		if r.Error != "" && r.Timeout == nil {
 			printf(w, "%s%s\n", indent, r.Error)
 		}
 		if r.Phase != "" {
-			if r.TimeoutMS != nil {
-				printf(w, "%sidle at %s: server hung up after %s, closed by %s", indent, r.Phase, ms(*r.TimeoutMS), r.ClosedBy)
+			if r.Timeout != nil {
+				printf(w, "%sidle at %s: server hung up after %s, closed by %s", indent, r.Phase, ms(probe.Millis(*r.Timeout)), r.ClosedBy)
 				if r.ServerLog != "" {
 					printf(w, "; Postfix logs %q", r.ServerLog)
 				}
@@ -193,6 +206,7 @@ func text(w *bytes.Buffer, rep *probe.Report, opt Options) {
 			printf(w, "%stls:    %s %s, cert %s, expires %s (%s), %s\n", indent,
 				t.Version, t.Cipher, strings.Join(t.Names, " "), t.NotAfter.Format(time.DateOnly), units.Count(t.DaysLeft, "day"), v)
 		}
+		daneText(w, indent, r.DANE) // policy.go
 		if r.FCrDNS != nil {
 			switch {
 			case len(r.PTR) == 0:
@@ -209,12 +223,13 @@ func text(w *bytes.Buffer, rep *probe.Report, opt Options) {
 			}
 		}
 	}
+	policyText(w, rep.Policy) // policy.go
 	findings := append(addressFindings(rep), rep.Findings...)
 	probe.SortFindings(findings)
 	if len(findings) > 0 {
 		printf(w, "\nFindings\n")
 		for _, f := range findings {
-			printf(w, "  %-8s %s: %s\n", f.Severity, f.Code, f.Message)
+			printf(w, "  %-8s %s: %s\n", f.Severity, f.Code, opt.message(f))
 		}
 	}
 }
@@ -264,6 +279,9 @@ func mtuText(w *bytes.Buffer, indent string, m *probe.MTUInfo, timeline bool) {
 		pm = fmt.Sprint(*m.PathMTU)
 	}
 	br := "nothing failed up to the interface MTU"
+	if m.Range[1] > 0 && m.Range[1] < m.InterfaceMTU {
+		br = fmt.Sprintf("nothing failed up to the maximum asked for, %d", m.Range[1])
+	}
 	if m.Bracket[1] != nil {
 		lo := 0
 		if m.Bracket[0] != nil {
@@ -340,7 +358,7 @@ func label(r probe.Result) string {
 func phases(r probe.Result) string {
 	parts := make([]string, 0, len(r.PhaseOrder))
 	for _, p := range r.PhaseOrder {
-		parts = append(parts, p+" "+ms(r.Phases[p]))
+		parts = append(parts, p+" "+ms(probe.Millis(r.Phases[p])))
 	}
 	return strings.Join(parts, ", ")
 }

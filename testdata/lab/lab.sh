@@ -12,6 +12,7 @@
 #   198.18.3.30  2001:db8:3::30  nothing listens                      -> refused (RST)
 #   198.18.3.40  2001:db8:3::40  Postfix smtpd that rejects EHLO/HELO -> rejected (5xx)
 #   198.18.3.53  2001:db8:3::53  dnsmasq serving lab.example
+#   198.18.3.41-.65, ::54, ::55  no-STARTTLS Postfix, DNSSEC, validating unbound (LAB_POLICY_DNS), MTA-STS (policy.sh)
 # 198.18.99.1 / 2001:db8:99::1 (unreachable.lab.example) have no route on r1 -> ICMP unreachable.
 # ICMP rejections of tcp/25 (nftables reject with icmpx ...; other ports answer as usual, RST):
 #   198.18.3.21  2001:db8:3::21  prohibited.lab.example   the server rejects: admin-prohibited (3/13, ICMPv6 1/1)
@@ -56,6 +57,8 @@ PROG=lab.sh
 ID_RE='^spl[0-9a-f]{5}$'
 DNS4=198.18.3.53
 DNS6=2001:db8:3::53
+# shellcheck source=policy.sh
+source "$(dirname "${BASH_SOURCE[0]}")/policy.sh" # issue 12: signed zone, validating unbound, MTA-STS
 
 log() { printf '%s: %s\n' "$PROG" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -91,7 +94,7 @@ cmd_check() {
 		echo "not root: the lab needs root to create network namespaces"
 		missing=1
 	fi
-	for t in ip nft postfix postconf dnsmasq openssl timeout; do
+	for t in ip nft postfix postconf dnsmasq openssl timeout "${POLICY_TOOLS[@]}"; do
 		if ! command -v "$t" >/dev/null 2>&1; then
 			echo "missing command: $t"
 			missing=1
@@ -512,6 +515,7 @@ write_postfix_config() {
 		[2001:db8:3::10]:smtp inet  n - n - - smtpd
 		198.18.3.40:smtp      inet  n - n - - smtpd $rejectopts
 		[2001:db8:3::40]:smtp inet  n - n - - smtpd $rejectopts
+		198.18.3.41:smtp      inet  n - n - - smtpd -o syslog_name=postfix/notls -o smtpd_tls_security_level=none
 		pickup    unix  n       -       n       60      1       pickup
 		cleanup   unix  n       -       n       -       0       cleanup
 		qmgr      unix  n       -       n       300     1       qmgr
@@ -659,7 +663,8 @@ cmd_up() {
 		v4+=("198.18.3.$last/24")
 		v6+=("2001:db8:3::$last/64")
 	done
-	addr "$S" s-r2 "${v4[@]}" "${v6[@]}"
+	# shellcheck disable=SC2046
+	addr "$S" s-r2 "${v4[@]}" "${v6[@]}" $(policy_addrs)
 
 	# Static routes, lab prefixes only: no default route anywhere, so nothing leaves the lab.
 	nsx "$C" ip -4 route add 198.18.0.0/15 via 198.18.1.1
@@ -713,6 +718,7 @@ cmd_up() {
 		fi
 	done
 	wait_until 50 0.1 test -s "$dir/dnsmasq.pid" || die "dnsmasq wrote no pid file"
+	policy_up "$dir" "$S" # policy.sh
 
 	cat >"$dir/lab.env" <<-EOF
 		LAB_ID=$id
@@ -734,6 +740,7 @@ cmd_up() {
 		LAB_LOSS=$loss
 		LAB_IN_FLOW_DELAY=$in_flow_delay
 	EOF
+	cat "$dir/policy.env" >>"$dir/lab.env"
 	UP_DONE=1
 	log "lab $id is up (mtu $mtu, smtpd_timeout $smtpd_timeout, icmp $icmp, icmp-reverse $icmp_reverse, clamp $clamp, loss $loss %, in_flow_delay $in_flow_delay); tear down with: $0 down $id"
 	cat "$dir/lab.env" >&3

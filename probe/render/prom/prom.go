@@ -40,6 +40,9 @@ var (
 	descMTUSessions   = prometheus.NewDesc("smtpprobe_pmtu_sessions", "Probe sessions the path MTU bracketing used, per direction.", append(resultLabels[:7:7], "direction"), nil)
 	descCertExpiry    = prometheus.NewDesc("smtpprobe_tls_cert_not_after_timestamp_seconds", "Expiry of the server certificate, Unix time.", resultLabels, nil)
 	descCertVerified  = prometheus.NewDesc("smtpprobe_tls_cert_verified", "Whether the certificate verified for the MX name (1) or not (0).", resultLabels, nil)
+	// Transport policies (issue 12, probe/policy.go).
+	descMTASTSMode = prometheus.NewDesc("smtpprobe_mta_sts_mode", "The mode of the domain's MTA-STS policy (always 1; the mode is the label), when one was fetched.", append(runLabels[:3:3], "mode"), nil)
+	descDANEMatch  = prometheus.NewDesc("smtpprobe_dane_match", "Whether a DNSSEC-validated TLSA record matched the certificate chain (1) or not (0), for hosts whose TLSA records senders use.", resultLabels, nil)
 )
 
 // Reports exposes reports as constant metrics: a prometheus.Collector
@@ -52,7 +55,7 @@ type Reports struct {
 
 func (c Reports) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descSuccess, descStatus, descDuration, descFindings, descResultSuccess,
-		descOutcome, descPhase, descIdle, descPathMTU, descVerdict, descMTUSessions, descCertExpiry, descCertVerified} {
+		descOutcome, descPhase, descIdle, descPathMTU, descVerdict, descMTUSessions, descCertExpiry, descCertVerified, descMTASTSMode, descDANEMatch} {
 		ch <- d
 	}
 }
@@ -70,7 +73,7 @@ func (c Reports) Collect(ch chan<- prometheus.Metric) {
 		st := rep.Status()
 		gauge(descSuccess, b2f(st == probe.StatusOK), rl...)
 		gauge(descStatus, float64(st), rl...)
-		gauge(descDuration, float64(rep.DurationMS)/1000, rl...)
+		gauge(descDuration, float64(rep.Duration.Milliseconds())/1000, rl...)
 		bySev := map[string]int{probe.SevCritical: 0, probe.SevWarning: 0, probe.SevInfo: 0}
 		for _, f := range rep.Findings {
 			bySev[f.Severity]++
@@ -78,15 +81,21 @@ func (c Reports) Collect(ch chan<- prometheus.Metric) {
 		for _, sev := range slices.Sorted(maps.Keys(bySev)) {
 			gauge(descFindings, float64(bySev[sev]), append(rl, sev)...)
 		}
+		if rep.Policy != nil && rep.Policy.MTASTS.Mode != "" {
+			gauge(descMTASTSMode, 1, append(rl, rep.Policy.MTASTS.Mode)...)
+		}
 		for _, r := range rep.Results {
 			l := []string{rep.Command, module, rep.Target, r.Host, r.Address, strconv.Itoa(int(r.Port)), r.Phase}
+			if d := r.DANE; d != nil && d.Enforced {
+				gauge(descDANEMatch, b2f(d.Matched != nil), l...)
+			}
 			gauge(descResultSuccess, b2f(r.Good()), l...)
 			gauge(descOutcome, 1, append(l, string(r.Outcome))...)
 			for _, ph := range r.PhaseOrder {
-				gauge(descPhase, micro(r.Phases[ph]/1000), append(l, ph)...)
+				gauge(descPhase, micro(probe.Millis(r.Phases[ph])/1000), append(l, ph)...)
 			}
-			if r.TimeoutMS != nil {
-				gauge(descIdle, micro(*r.TimeoutMS/1000), append(l, string(r.ClosedBy))...)
+			if r.Timeout != nil {
+				gauge(descIdle, micro(probe.Millis(*r.Timeout)/1000), append(l, string(r.ClosedBy))...)
 			}
 			if m := r.MTUInfo; m != nil {
 				for _, d := range mtuDirections(m) {
@@ -94,7 +103,7 @@ func (c Reports) Collect(ch chan<- prometheus.Metric) {
 					if d.pathMTU != nil {
 						gauge(descPathMTU, float64(*d.pathMTU), dl...)
 					}
-					gauge(descVerdict, 1, append(dl, d.verdict)...)
+					gauge(descVerdict, 1, append(dl, string(d.verdict))...)
 					gauge(descMTUSessions, float64(d.sessions), dl...)
 				}
 			}
@@ -159,7 +168,7 @@ func Text(c prometheus.Collector) ([]byte, error) {
 // mtuDirection is one measured direction of an mtu result.
 type mtuDirection struct {
 	name     string // out or in
-	verdict  string
+	verdict  probe.Verdict
 	pathMTU  *int
 	sessions int
 }

@@ -1,4 +1,4 @@
-package main
+package render
 
 import (
 	"fmt"
@@ -6,11 +6,11 @@ import (
 	"path/filepath"
 )
 
-// writeFileAtomic writes data to path through a temporary file in the
+// WriteFile writes data to path through a temporary file in the
 // same directory and a rename, so that a reader such as node_exporter's
 // textfile collector never sees half a file, and a failure leaves
 // nothing behind.
-func writeFileAtomic(path string, data []byte) error {
+func WriteFile(path string, data []byte) error {
 	dir := filepath.Dir(path)
 	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
 		return fmt.Errorf("directory %s does not exist", dir)

@@ -1,0 +1,67 @@
+package dnscheck
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/miekg/dns"
+)
+
+// adZone answers like a validating resolver: AD on answers for names
+// under secure.example., when the query asked for DNSSEC (DO, RFC 3225).
+type adZone struct{ *testZone }
+
+func (z adZone) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
+	rw := &adWriter{ResponseWriter: w, req: req}
+	z.testZone.ServeDNS(rw, req)
+}
+
+type adWriter struct {
+	dns.ResponseWriter
+	req *dns.Msg
+}
+
+func (w *adWriter) WriteMsg(m *dns.Msg) error {
+	opt := w.req.IsEdns0()
+	if opt != nil && opt.Do() && w.req.AuthenticatedData && dns.IsSubDomain("secure.example.", w.req.Question[0].Name) {
+		m.AuthenticatedData = true
+	}
+	return w.ResponseWriter.WriteMsg(m)
+}
+
+func TestLookup(t *testing.T) {
+	z := newZone(t,
+		"_25._tcp.mx.secure.example. 60 IN TLSA 3 1 1 d2abde240d7cd3ee6b4b28c54df034b97983a1d16e8a410e4561cb106618e971",
+		"_mta-sts.plain.example. 60 IN TXT \"v=STSv1; \" \"id=1\"",
+		"alias.secure.example. 60 IN CNAME mx.secure.example.",
+		"mx.secure.example. 60 IN A 192.0.2.1",
+	).force("_mta-sts.fail.example", dns.RcodeServerFailure)
+	r := newResolver(startServer(t, adZone{z}))
+	ctx := context.Background()
+
+	a, err := r.Lookup(ctx, "_25._tcp.mx.secure.example", dns.TypeTLSA)
+	if err != nil || !a.Secure || len(a.Records) != 1 {
+		t.Errorf("Lookup(TLSA in the secure zone) = %+v, %v; want one secure record", a, err)
+	}
+	a, err = r.Lookup(ctx, "_mta-sts.plain.example.", dns.TypeTXT)
+	if err != nil || a.Secure || len(a.Records) != 1 {
+		t.Errorf("Lookup(TXT in the plain zone) = %+v, %v; want one insecure record", a, err)
+	}
+	a, err = r.Lookup(ctx, "alias.secure.example", dns.TypeA)
+	if err != nil || len(a.Records) != 1 || a.Canonical != "mx.secure.example." {
+		t.Errorf("Lookup(CNAME) = %+v, %v; want the A record of mx.secure.example.", a, err)
+	}
+	a, err = r.Lookup(ctx, "_25._tcp.none.secure.example", dns.TypeTLSA)
+	if err != nil || !a.NXDomain || !a.Secure || len(a.Records) != 0 {
+		t.Errorf("Lookup(missing name) = %+v, %v; want a secure NXDOMAIN", a, err)
+	}
+	var qe *QueryError
+	if _, err = r.Lookup(ctx, "_mta-sts.fail.example", dns.TypeTXT); !errors.As(err, &qe) || !errors.Is(err, ErrServFail) {
+		t.Errorf("Lookup(SERVFAIL) = %v, want a *QueryError for SERVFAIL", err)
+	}
+	var ie *InputError
+	if _, err = r.Lookup(ctx, "a..example", dns.TypeTXT); !errors.As(err, &ie) {
+		t.Errorf("Lookup(a..example) = %v, want an *InputError", err)
+	}
+}

@@ -1,0 +1,267 @@
+package probe
+
+import (
+	"encoding/json"
+	"math"
+	"time"
+)
+
+// The model keeps every duration as a time.Duration; the JSON document
+// (README, "JSON") gives them in milliseconds, under names ending in _ms:
+// fractional milliseconds rounded to the microsecond for measured times
+// (ms), whole milliseconds for a report's duration. The wire structs
+// below are the JSON documents' layout, field for field and in the same
+// order as the model's structs, so that the output's keys keep their
+// order; TestWireFields checks that they stay in step.
+
+// fromMS converts milliseconds, as ms writes them, back to a duration,
+// to the nanosecond.
+func fromMS(m float64) time.Duration {
+	return time.Duration(math.Round(m * float64(time.Millisecond)))
+}
+
+// Millis is a duration in milliseconds rounded to the microsecond, as
+// the JSON gives it, for writers of other formats (Nagios perfdata,
+// Prometheus samples) that must agree with the JSON to the digit.
+func Millis(d time.Duration) float64 { return ms(d) }
+
+func msPtr(d *time.Duration) *float64 {
+	if d == nil {
+		return nil
+	}
+	return ptr(ms(*d))
+}
+
+func fromMSPtr(m *float64) *time.Duration {
+	if m == nil {
+		return nil
+	}
+	return ptr(fromMS(*m))
+}
+
+func msMap(m map[string]time.Duration) map[string]float64 {
+	if m == nil {
+		return nil
+	}
+	out := make(map[string]float64, len(m))
+	for k, d := range m {
+		out[k] = ms(d)
+	}
+	return out
+}
+
+func fromMSMap(m map[string]float64) map[string]time.Duration {
+	if m == nil {
+		return nil
+	}
+	out := make(map[string]time.Duration, len(m))
+	for k, v := range m {
+		out[k] = fromMS(v)
+	}
+	return out
+}
+
+// resultJSON is Result on the wire.
+type resultJSON struct {
+	Target        string             `json:"target,omitempty"`
+	Module        string             `json:"module,omitempty"`
+	Host          string             `json:"host"`
+	Address       string             `json:"address"`
+	Port          uint16             `json:"port"`
+	Preference    *int               `json:"preference,omitempty"`
+	Outcome       Outcome            `json:"outcome"`
+	Error         string             `json:"error,omitempty"`
+	FailedPhase   string             `json:"failed_phase,omitempty"`
+	Phases        map[string]float64 `json:"phases"`
+	PhaseOrder    []string           `json:"phase_order,omitempty"`
+	Reply         *Reply             `json:"reply,omitempty"`
+	Banner        string             `json:"banner,omitempty"`
+	Capabilities  []string           `json:"capabilities,omitempty"`
+	TLS           *TLSInfo           `json:"tls,omitempty"`
+	DANE          *DANEReport        `json:"dane,omitempty"`
+	PTR           []string           `json:"ptr,omitempty"`
+	FCrDNS        *bool              `json:"fcrdns,omitempty"`
+	MessageBytes  int                `json:"message_bytes,omitempty"`
+	BytesWritten  int                `json:"bytes_written,omitempty"`
+	Acked         bool               `json:"acked,omitempty"`
+	QueueID       string             `json:"queue_id,omitempty"`
+	IdleTimeoutMS *float64           `json:"idle_timeout_ms,omitempty"`
+	Phase         string             `json:"phase,omitempty"`
+	TimeoutMS     *float64           `json:"timeout_ms,omitempty"`
+	ClosedBy      ClosedBy           `json:"closed_by,omitempty"`
+	ServerLog     string             `json:"server_log,omitempty"`
+	*MTUInfo
+	TCP      *TCPStats `json:"tcp,omitempty"`
+	Timeline []Event   `json:"timeline"`
+}
+
+// MarshalJSON writes the result with its durations in milliseconds.
+func (r Result) MarshalJSON() ([]byte, error) {
+	return json.Marshal(resultJSON{
+		Target: r.Target, Module: r.Module, Host: r.Host, Address: r.Address, Port: r.Port,
+		Preference: r.Preference, Outcome: r.Outcome, Error: r.Error, FailedPhase: r.FailedPhase,
+		Phases: msMap(r.Phases), PhaseOrder: r.PhaseOrder, Reply: r.Reply, Banner: r.Banner,
+		Capabilities: r.Capabilities, TLS: r.TLS, DANE: r.DANE, PTR: r.PTR, FCrDNS: r.FCrDNS,
+		MessageBytes: r.MessageBytes, BytesWritten: r.BytesWritten, Acked: r.Acked, QueueID: r.QueueID,
+		IdleTimeoutMS: msPtr(r.IdleTimeout), Phase: r.Phase, TimeoutMS: msPtr(r.Timeout),
+		ClosedBy: r.ClosedBy, ServerLog: r.ServerLog, MTUInfo: r.MTUInfo, TCP: r.TCP, Timeline: r.Timeline,
+	})
+}
+
+// UnmarshalJSON reads a result as MarshalJSON writes it (a saved
+// baseline). Findings are the report's, so a result read back has none.
+func (r *Result) UnmarshalJSON(b []byte) error {
+	var w resultJSON
+	if err := json.Unmarshal(b, &w); err != nil {
+		return err
+	}
+	*r = Result{
+		Target: w.Target, Module: w.Module, Host: w.Host, Address: w.Address, Port: w.Port,
+		Preference: w.Preference, Outcome: w.Outcome, Error: w.Error, FailedPhase: w.FailedPhase,
+		Phases: fromMSMap(w.Phases), PhaseOrder: w.PhaseOrder, Reply: w.Reply, Banner: w.Banner,
+		Capabilities: w.Capabilities, TLS: w.TLS, DANE: w.DANE, PTR: w.PTR, FCrDNS: w.FCrDNS,
+		MessageBytes: w.MessageBytes, BytesWritten: w.BytesWritten, Acked: w.Acked, QueueID: w.QueueID,
+		IdleTimeout: fromMSPtr(w.IdleTimeoutMS), Phase: w.Phase, Timeout: fromMSPtr(w.TimeoutMS),
+		ClosedBy: w.ClosedBy, ServerLog: w.ServerLog, MTUInfo: w.MTUInfo, TCP: w.TCP, Timeline: w.Timeline,
+	}
+	return nil
+}
+
+// reportJSON is Report on the wire.
+type reportJSON struct {
+	Command    string         `json:"command"`
+	Target     string         `json:"target"`
+	Started    time.Time      `json:"started"`
+	DurationMS int64          `json:"duration_ms"`
+	Outcome    Outcome        `json:"outcome"`
+	Results    []Result       `json:"results"`
+	Findings   []Finding      `json:"findings"`
+	Policy     *PolicyReport  `json:"policy,omitempty"`
+	Checks     []CheckSummary `json:"checks,omitempty"`
+}
+
+// MarshalJSON writes the report with its duration in whole milliseconds.
+func (r Report) MarshalJSON() ([]byte, error) {
+	return json.Marshal(reportJSON{Command: r.Command, Target: r.Target, Started: r.Started,
+		DurationMS: r.Duration.Milliseconds(), Outcome: r.Outcome, Results: r.Results, Findings: r.Findings, Policy: r.Policy, Checks: r.Checks})
+}
+
+// UnmarshalJSON reads a report as MarshalJSON writes it.
+func (r *Report) UnmarshalJSON(b []byte) error {
+	var w reportJSON
+	if err := json.Unmarshal(b, &w); err != nil {
+		return err
+	}
+	*r = Report{Command: w.Command, Target: w.Target, Started: w.Started,
+		Duration: time.Duration(w.DurationMS) * time.Millisecond, Outcome: w.Outcome, Results: w.Results, Findings: w.Findings, Policy: w.Policy, Checks: w.Checks}
+	return nil
+}
+
+// checkSummaryJSON is CheckSummary on the wire.
+type checkSummaryJSON struct {
+	Target     string  `json:"target"`
+	Module     string  `json:"module"`
+	Command    string  `json:"command"`
+	Status     Status  `json:"status"`
+	Outcome    Outcome `json:"outcome"`
+	DurationMS int64   `json:"duration_ms"`
+	Error      string  `json:"error,omitempty"`
+}
+
+// MarshalJSON writes the summary with its duration in whole milliseconds.
+func (c CheckSummary) MarshalJSON() ([]byte, error) {
+	return json.Marshal(checkSummaryJSON{Target: c.Target, Module: c.Module, Command: c.Command,
+		Status: c.Status, Outcome: c.Outcome, DurationMS: c.Duration.Milliseconds(), Error: c.Error})
+}
+
+// UnmarshalJSON reads a summary as MarshalJSON writes it.
+func (c *CheckSummary) UnmarshalJSON(b []byte) error {
+	var w checkSummaryJSON
+	if err := json.Unmarshal(b, &w); err != nil {
+		return err
+	}
+	*c = CheckSummary{Target: w.Target, Module: w.Module, Command: w.Command,
+		Status: w.Status, Outcome: w.Outcome, Duration: time.Duration(w.DurationMS) * time.Millisecond, Error: w.Error}
+	return nil
+}
+
+// tcpStatsJSON is TCPStats on the wire: the RTT and RTO in milliseconds
+// first, then the plain fields.
+type tcpStatsJSON struct {
+	RTTMS float64 `json:"rtt_ms"`
+	RTOMS float64 `json:"rto_ms"`
+	*tcpStatsPlain
+}
+
+type tcpStatsPlain TCPStats
+
+// MarshalJSON writes the stats with the RTT and RTO in milliseconds.
+func (s TCPStats) MarshalJSON() ([]byte, error) {
+	p := tcpStatsPlain(s)
+	return json.Marshal(tcpStatsJSON{RTTMS: ms(s.RTT), RTOMS: ms(s.RTO), tcpStatsPlain: &p})
+}
+
+// UnmarshalJSON reads the stats as MarshalJSON writes them.
+func (s *TCPStats) UnmarshalJSON(b []byte) error {
+	w := tcpStatsJSON{tcpStatsPlain: (*tcpStatsPlain)(s)}
+	if err := json.Unmarshal(b, &w); err != nil {
+		return err
+	}
+	s.RTT, s.RTO = fromMS(w.RTTMS), fromMS(w.RTOMS)
+	return nil
+}
+
+// mtuProbeJSON is MTUProbe on the wire.
+type mtuProbeJSON struct {
+	Round       int         `json:"round"`
+	Size        int         `json:"size"`
+	Sent        int         `json:"sent,omitempty"`
+	OK          bool        `json:"ok"`
+	Result      ProbeResult `json:"result"`
+	Via         string      `json:"via,omitempty"`
+	Retransmits int         `json:"retransmits"`
+	Segments    int         `json:"segments"`
+	PMTU        int         `json:"pmtu,omitempty"`
+	RTTMS       float64     `json:"rtt_ms,omitempty"`
+	WaitMS      float64     `json:"wait_ms"`
+	Attempts    int         `json:"attempts"`
+	Flight      int         `json:"flight,omitempty"`
+}
+
+// MarshalJSON writes the probe with its RTT and wait in milliseconds.
+func (p MTUProbe) MarshalJSON() ([]byte, error) {
+	return json.Marshal(mtuProbeJSON{Round: p.Round, Size: p.Size, Sent: p.Sent, OK: p.OK, Result: p.Result,
+		Via: p.Via, Retransmits: p.Retransmits, Segments: p.Segments, PMTU: p.PMTU,
+		RTTMS: ms(p.RTT), WaitMS: ms(p.Wait), Attempts: p.Attempts, Flight: p.Flight})
+}
+
+// UnmarshalJSON reads a probe as MarshalJSON writes it.
+func (p *MTUProbe) UnmarshalJSON(b []byte) error {
+	var w mtuProbeJSON
+	if err := json.Unmarshal(b, &w); err != nil {
+		return err
+	}
+	*p = MTUProbe{Round: w.Round, Size: w.Size, Sent: w.Sent, OK: w.OK, Result: w.Result,
+		Via: w.Via, Retransmits: w.Retransmits, Segments: w.Segments, PMTU: w.PMTU,
+		RTT: fromMS(w.RTTMS), Wait: fromMS(w.WaitMS), Attempts: w.Attempts, Flight: w.Flight}
+	return nil
+}
+
+// UnmarshalJSON reads an event as MarshalJSON writes it, with its offsets
+// from milliseconds.
+func (e *Event) UnmarshalJSON(b []byte) error {
+	type plain Event
+	w := struct {
+		TMS float64 `json:"t_ms"`
+		*plain
+		LastMS *float64 `json:"last_ms,omitempty"`
+	}{plain: (*plain)(e)}
+	if err := json.Unmarshal(b, &w); err != nil {
+		return err
+	}
+	e.At = fromMS(w.TMS)
+	if w.LastMS != nil {
+		e.Last = fromMS(*w.LastMS)
+	}
+	return nil
+}

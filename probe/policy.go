@@ -1,0 +1,523 @@
+package probe
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/miekg/dns"
+	"github.com/smtpprobe/smtpprobe/dnscheck"
+	"github.com/smtpprobe/smtpprobe/dnscheck/dane"
+	"github.com/smtpprobe/smtpprobe/dnscheck/mtasts"
+	"github.com/smtpprobe/smtpprobe/dnscheck/tlsrpt"
+	"github.com/smtpprobe/smtpprobe/probe/units"
+)
+
+// The transport policies of a mail domain decide whether senders deliver
+// to its MX over the TLS they find there:
+//
+//   - MTA-STS (RFC 8461): in enforce mode, senders that honour it do not
+//     deliver to an MX that the policy does not list, that offers no
+//     STARTTLS, or whose certificate does not verify for its name (§4.2,
+//     §5). In testing mode they deliver and report (RFC 8460).
+//   - DANE (RFC 7672): with DNSSEC-validated TLSA records for an MX host
+//     reached through a validated MX RRset, validating senders defer the
+//     mail when the host offers no STARTTLS or no record matches (§2.2).
+//   - Neither: senders use opportunistic TLS (RFC 3207 §4.1, RFC 7435)
+//     and deliver over any certificate, or in the clear.
+//
+// The policy host of MTA-STS is resolved through the run's resolver, and
+// its addresses are checked with Prober.Allow on port 443 (mtasts.Port)
+// exactly as SMTP addresses are on theirs: an allowlist that admits only
+// port 25 refuses the fetch, and the report says that the policy was not
+// checked, rather than guessing it.
+
+// PolicyFetchTimeout bounds the MTA-STS policy fetch (mtasts.Fetcher).
+const PolicyFetchTimeout = mtasts.DefaultFetchTimeout
+
+// PolicyReport is what a mail domain publishes about its transport
+// security (JSON "policy").
+type PolicyReport struct {
+	Domain string `json:"domain"`
+	// MXSecure is whether the resolver validated the MX RRset (or its
+	// absence, for an implicit MX) with DNSSEC: DANE needs it (RFC 7672
+	// §2.2.1).
+	MXSecure bool         `json:"mx_secure"`
+	MTASTS   MTASTSReport `json:"mta_sts"`
+	TLSRPT   TLSRPTReport `json:"tls_rpt"`
+
+	policy   *mtasts.Policy
+	fetchErr error
+	txtFound bool
+}
+
+// MTASTSReport is the MTA-STS part of a PolicyReport (RFC 8461).
+type MTASTSReport struct {
+	TXT         []string `json:"txt,omitempty"`          // the _mta-sts TXT records
+	ID          string   `json:"id,omitempty"`           // of the selected record
+	RecordError string   `json:"record_error,omitempty"` // why no record was selected
+	URL         string   `json:"url,omitempty"`          // fetched when a record was selected
+	Mode        string   `json:"mode,omitempty"`         // enforce, testing, none; empty without a policy
+	MX          []string `json:"mx,omitempty"`           // the policy's patterns
+	MaxAge      *int64   `json:"max_age,omitempty"`      // seconds
+	FetchError  string   `json:"fetch_error,omitempty"`
+}
+
+// TLSRPTReport is the TLS-RPT record of the domain (RFC 8460 §3).
+type TLSRPTReport struct {
+	TXT   []string `json:"txt,omitempty"`
+	RUA   []string `json:"rua,omitempty"`
+	Error string   `json:"error,omitempty"` // why no record was used; empty when there is none at all
+
+	dnsFail bool // Error is the lookup's failure, not the record's
+}
+
+// DANEReport is the DANE state of one result's MX host (JSON "dane").
+type DANEReport struct {
+	Name    string        `json:"name"` // _25._tcp.HOST
+	Records []dane.Record `json:"records"`
+	Secure  bool          `json:"secure"` // the TLSA answer was validated (AD)
+	// Enforced: validating senders require a matching TLSA record (RFC
+	// 7672 §2.2): the MX RRset, the host's addresses and the TLSA
+	// records are all validated, and the host has TLSA records.
+	Enforced    bool   `json:"enforced"`
+	NotEnforced string `json:"not_enforced,omitempty"` // why not, when there are records
+	// Matched is the index in Records of the record that matched the
+	// chain the server sent; absent when none did or TLS was not reached.
+	Matched       *int   `json:"matched,omitempty"`
+	MatchedRecord string `json:"matched_record,omitempty"`
+	MatchDepth    *int   `json:"match_depth,omitempty"` // 0: the leaf
+	MatchError    string `json:"match_error,omitempty"`
+	LookupError   string `json:"lookup_error,omitempty"`
+}
+
+// policyLookup is the domain-wide lookups in flight while sessions run.
+type policyLookup struct {
+	done chan struct{}
+	rep  *PolicyReport
+	err  error // ctx
+}
+
+// startPolicy looks up domain's MTA-STS record and policy, its TLS-RPT
+// record and the DNSSEC state of its MX RRset in the background. It
+// returns nil for a target that is not a domain.
+func (p *Prober) startPolicy(ctx context.Context, res *dnscheck.Resolver, target string, opt RunOptions) *policyLookup {
+	if _, literal := parseIP(target); literal {
+		return nil
+	}
+	domain, err := dnscheck.NormalizeDomain(target)
+	if err != nil {
+		return nil // Run reports the bad input
+	}
+	pl := &policyLookup{done: make(chan struct{}), rep: &PolicyReport{Domain: domain}}
+	go func() {
+		defer close(pl.done)
+		pl.err = p.lookupPolicy(ctx, res, pl.rep, opt)
+	}()
+	return pl
+}
+
+// lookupPolicy fills in rep; only a cancelled ctx is an error.
+func (p *Prober) lookupPolicy(ctx context.Context, res *dnscheck.Resolver, rep *PolicyReport, opt RunOptions) error {
+	var wg sync.WaitGroup
+	var mxErr, rptErr error
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		ans, err := res.Lookup(ctx, rep.Domain, dns.TypeMX)
+		rep.MXSecure = err == nil && ans.Secure
+		mxErr = ctx.Err()
+	}()
+	go func() {
+		defer wg.Done()
+		l, err := tlsrpt.LookupRecord(ctx, res, rep.Domain)
+		if rptErr = err; err != nil {
+			return
+		}
+		rep.TLSRPT.TXT = l.TXT
+		switch {
+		case l.Err == nil:
+			rep.TLSRPT.RUA = l.Record.RUA
+		case errors.Is(l.Err, tlsrpt.ErrNoRecord) && !l.DNSFail:
+		default:
+			rep.TLSRPT.Error, rep.TLSRPT.dnsFail = l.Err.Error(), l.DNSFail
+		}
+	}()
+	l, err := mtasts.LookupRecord(ctx, res, rep.Domain)
+	if err == nil {
+		rep.MTASTS.TXT = l.TXT
+		switch {
+		case l.Err == nil:
+			rep.txtFound = true
+			rep.MTASTS.ID = l.Record.ID
+		case errors.Is(l.Err, mtasts.ErrNoRecord) && !l.DNSFail:
+		default:
+			rep.txtFound = !l.DNSFail
+			rep.MTASTS.RecordError = l.Err.Error()
+		}
+		if l.Err == nil {
+			rep.MTASTS.URL = mtasts.PolicyURL(rep.Domain)
+			f := &mtasts.Fetcher{Dial: p.policyDial(res, opt.Family), RootCAs: p.RootCAs, Timeout: PolicyFetchTimeout}
+			pol, ferr := f.Fetch(ctx, rep.Domain)
+			switch {
+			case ferr != nil && ctx.Err() != nil:
+				err = ctx.Err()
+			case ferr != nil:
+				rep.fetchErr = ferr
+				rep.MTASTS.FetchError = ferr.Error()
+			default:
+				rep.policy = pol
+				rep.MTASTS.Mode = string(pol.Mode)
+				rep.MTASTS.MX = pol.MX
+				rep.MTASTS.MaxAge = &pol.MaxAge
+			}
+		}
+	}
+	wg.Wait()
+	return errors.Join(err, mxErr, rptErr)
+}
+
+// policyDial opens the connection of a policy fetch: the name resolved
+// through res (never the system resolver), each address checked with
+// p.Allow on its port before any packet is sent, the connect bounded by
+// the prober's connect timeout.
+func (p *Prober) policyDial(res *dnscheck.Resolver, fam dnscheck.Family) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		host, portStr, err := net.SplitHostPort(addr)
+		if err != nil {
+			return nil, err
+		}
+		port, err := strconv.ParseUint(portStr, 10, 16)
+		if err != nil {
+			return nil, fmt.Errorf("port %q: %w", portStr, err)
+		}
+		addrs, err := res.LookupAddrs(ctx, host, fam)
+		if len(addrs) == 0 {
+			if err == nil {
+				err = fmt.Errorf("%s has no address", host)
+			}
+			return nil, err
+		}
+		timeout := p.ConnectTimeout
+		if timeout <= 0 {
+			timeout = DefaultConnectTimeout
+		}
+		var errs []error
+		for _, a := range addrs {
+			ap := netip.AddrPortFrom(a, uint16(port))
+			if p.Allow != nil {
+				if err := p.Allow(ap); err != nil {
+					errs = append(errs, &PolicyError{Host: host, Addr: ap, Err: err})
+					continue
+				}
+			}
+			d := net.Dialer{Timeout: timeout, Control: p.Control}
+			c, err := d.DialContext(ctx, "tcp", ap.String())
+			if err == nil {
+				return c, nil
+			}
+			errs = append(errs, err)
+			if ctx.Err() != nil {
+				break
+			}
+		}
+		return nil, errors.Join(errs...)
+	}
+}
+
+// finishPolicy waits for the domain's lookups, looks up the TLSA records
+// of every MX host, and applies the policies to the results.
+func (p *Prober) finishPolicy(ctx context.Context, res *dnscheck.Resolver, rep *Report, pl *policyLookup) {
+	if pl != nil {
+		<-pl.done
+		if pl.err != nil {
+			return // cancelled: the run reports it
+		}
+		rep.Policy = pl.rep
+		p.lookupDANE(ctx, res, rep)
+	}
+	fs := applyPolicy(rep, p.NoStartTLS, p.now())
+	rep.Findings = append(rep.Findings, fs...)
+	SortFindings(rep.Findings)
+}
+
+// lookupDANE sets Result.DANE for every result of an MX host: the host's
+// TLSA records, and whether they apply.
+func (p *Prober) lookupDANE(ctx context.Context, res *dnscheck.Resolver, rep *Report) {
+	type hostDANE struct {
+		d          DANEReport
+		addrSecure bool
+	}
+	var names []string
+	for _, r := range rep.Results {
+		if _, literal := parseIP(r.Host); !literal && r.Host != "" && !slices.Contains(names, r.Host) {
+			names = append(names, r.Host)
+		}
+	}
+	hosts := map[string]*hostDANE{}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 4)
+	for _, h := range names {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			hd := &hostDANE{addrSecure: true}
+			for _, t := range []uint16{dns.TypeA, dns.TypeAAAA} {
+				ans, err := res.Lookup(ctx, h, t)
+				if err != nil || !ans.Secure {
+					hd.addrSecure = false
+				}
+			}
+			l, _ := dane.LookupTLSA(ctx, res, h, 25)
+			hd.d = DANEReport{Name: l.Name, Records: l.Records, Secure: l.Secure}
+			if l.Err != nil {
+				hd.d.LookupError = l.Err.Error()
+			}
+			mu.Lock()
+			hosts[h] = hd
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	for i := range rep.Results {
+		r := &rep.Results[i]
+		hd := hosts[r.Host]
+		if hd == nil || (len(hd.d.Records) == 0 && hd.d.LookupError == "") {
+			continue
+		}
+		d := hd.d
+		d.Records = slices.Clone(d.Records)
+		switch {
+		case d.LookupError != "" && rep.Policy.MXSecure && hd.addrSecure:
+			// RFC 7672 §2.2: a failed TLSA lookup for a host in a signed
+			// zone makes validating senders defer, as a mismatch does.
+			d.Enforced = true
+		case d.LookupError != "":
+		case len(d.Records) == 0:
+		case !d.Secure:
+			d.NotEnforced = "the TLSA records are not DNSSEC-validated (an unsigned zone, or a resolver that does not validate)"
+		case !rep.Policy.MXSecure && r.Preference != nil:
+			d.NotEnforced = "the MX records are not DNSSEC-validated, so senders do not look for TLSA records (RFC 7672 §2.2.1)"
+		case !hd.addrSecure:
+			d.NotEnforced = "the host's address records are not DNSSEC-validated (RFC 7672 §2.2)"
+		default:
+			d.Enforced = true
+		}
+		r.DANE = &d
+	}
+}
+
+// sevFor is the severity of an MTA-STS failure in mode.
+func sevFor(mode mtasts.Mode) string {
+	switch mode {
+	case mtasts.ModeEnforce:
+		return SevCritical
+	case mtasts.ModeTesting:
+		return SevWarning
+	}
+	return SevInfo
+}
+
+// tlsReached is what the session tells about STARTTLS: offered is false
+// when EHLO did not list it; ok when the handshake completed. known is
+// false when the session ended before EHLO answered (the failure is the
+// result's outcome) or STARTTLS was not tried.
+func tlsReached(r *Result, noStartTLS bool) (offered, ok, known bool) {
+	if _, reachedEHLO := r.Phases["ehlo"]; !reachedEHLO {
+		if _, helo := r.Phases["helo"]; !helo {
+			return false, false, false
+		}
+	}
+	if r.FailedPhase == "ehlo" || r.FailedPhase == "helo" || r.FailedPhase == "banner" || r.FailedPhase == "connect" {
+		return false, false, false
+	}
+	if r.TLS != nil {
+		return true, r.FailedPhase != "starttls", true
+	}
+	if noStartTLS {
+		return false, false, false
+	}
+	return hasCap(r.Capabilities, "STARTTLS"), false, true
+}
+
+// applyPolicy matches every result against the domain's policies and
+// returns the findings (see the comment at the top of this file). It also
+// records DANE matches in Result.DANE. rep.Policy is nil when the
+// lookups were skipped: then every MX is judged by opportunistic TLS.
+func applyPolicy(rep *Report, noStartTLS bool, now time.Time) []Finding {
+	var fs []Finding
+	add := func(sev, code, format string, args ...any) {
+		fs = append(fs, Finding{Severity: sev, Code: code, Message: fmt.Sprintf(format, args...)})
+	}
+	pol := rep.Policy
+	var sts *mtasts.Policy
+	mode := mtasts.Mode("")
+	if pol != nil {
+		sts = pol.policy
+		if sts != nil {
+			mode = sts.Mode
+		}
+		switch {
+		case pol.MTASTS.RecordError != "" && pol.txtFound:
+			add(SevWarning, "mta-sts-record-invalid", "%s: the _mta-sts TXT record is not usable (%s); senders treat the domain as having no MTA-STS policy (RFC 8461 §3.1)",
+				pol.Domain, pol.MTASTS.RecordError)
+		case pol.MTASTS.RecordError != "":
+			add(SevWarning, "mta-sts-lookup-failed", "%s: the _mta-sts TXT lookup failed (%s); senders cannot discover an MTA-STS policy", pol.Domain, pol.MTASTS.RecordError)
+		case pol.fetchErr != nil && errors.As(pol.fetchErr, new(*PolicyError)):
+			add(SevInfo, "mta-sts-fetch-not-allowed", "%s publishes an MTA-STS record (id %s), but the policy host's address is not allowed for this prober (%s); the policy was not checked",
+				pol.Domain, pol.MTASTS.ID, pol.MTASTS.FetchError)
+		case pol.fetchErr != nil:
+			add(SevWarning, "mta-sts-policy-unavailable", "%s publishes an MTA-STS record (id %s), but its policy cannot be fetched: %s; senders that cached the policy keep applying it until its max_age ends, others treat the domain as having none (RFC 8461 §3.3, §5.1)",
+				pol.Domain, pol.MTASTS.ID, pol.MTASTS.FetchError)
+		case sts != nil:
+			add(SevInfo, "mta-sts-policy", "%s has an MTA-STS policy in %s mode (id %s, max_age %s, mx %s)",
+				pol.Domain, sts.Mode, pol.MTASTS.ID, units.Setting(time.Duration(sts.MaxAge)*time.Second), strings.Join(sts.MX, ", "))
+		}
+		switch {
+		case pol.TLSRPT.Error != "" && pol.TLSRPT.dnsFail:
+			add(SevInfo, "tls-rpt-lookup-failed", "%s: the _smtp._tls lookup failed (%s); whether senders send TLS reports is unknown", pol.Domain, pol.TLSRPT.Error)
+		case pol.TLSRPT.Error != "":
+			add(SevWarning, "tls-rpt-invalid", "%s: the _smtp._tls record is not usable (%s); senders send no TLS reports (RFC 8460 §3)", pol.Domain, pol.TLSRPT.Error)
+		case len(pol.TLSRPT.RUA) > 0:
+			add(SevInfo, "tls-rpt", "%s: senders report TLS failures to %s (RFC 8460)", pol.Domain, strings.Join(pol.TLSRPT.RUA, ", "))
+		}
+	}
+	stsApplies := mode == mtasts.ModeEnforce || mode == mtasts.ModeTesting
+	consequence := map[mtasts.Mode]string{
+		mtasts.ModeEnforce: "senders honouring MTA-STS will not deliver to it",
+		mtasts.ModeTesting: "in testing mode senders still deliver, and report the failure",
+		mtasts.ModeNone:    "the policy is in none mode, so senders do not enforce it",
+	}[mode]
+	unlisted := map[string]bool{}
+	for i := range rep.Results {
+		r := &rep.Results[i]
+		w := fmt.Sprintf("%s [%s]", r.Host, r.Address)
+		policyTLS := false // a policy finding covers this result's TLS
+		if sts != nil && sts.Mode != mtasts.ModeNone && r.Preference != nil {
+			if _, ok := sts.Match(r.Host); !ok && !unlisted[r.Host] {
+				unlisted[r.Host] = true
+				add(sevFor(mode), "mta-sts-mx-not-listed", "%s: MX %s is not matched by the MTA-STS policy's mx patterns (%s); %s",
+					pol.Domain, r.Host, strings.Join(sts.MX, ", "), consequence)
+			}
+		}
+		offered, ok, known := tlsReached(r, noStartTLS)
+		d := r.DANE
+		if d != nil && d.Enforced && r.TLS != nil && len(r.TLS.Chain) > 0 {
+			m := dane.MatchChain(d.Records, r.TLS.Chain, []string{r.Host}, now)
+			if m.Matched() {
+				idx, depth := m.Record, m.Depth
+				d.Matched, d.MatchDepth, d.MatchedRecord = &idx, &depth, d.Records[idx].String()
+			} else {
+				d.MatchError = m.Reason
+			}
+		}
+		switch {
+		case d == nil:
+		case d.Enforced && d.LookupError != "":
+			policyTLS = true
+			add(SevCritical, "dane-lookup-failed", "%s: the TLSA lookup failed in a DNSSEC-signed zone (%s); validating senders defer mail to it (RFC 7672 §2.2)", w, d.LookupError)
+		case d.Enforced && known && !offered:
+			policyTLS = true
+			add(SevCritical, "dane-no-starttls", "%s offers no STARTTLS, but has DNSSEC-validated TLSA records; validating senders defer mail to it (RFC 7672 §2.2)", w)
+		case d.Enforced && known && !ok:
+			policyTLS = true
+			add(SevCritical, "dane-tls-failed", "%s: the TLS handshake failed (%s), and the host has DNSSEC-validated TLSA records; validating senders defer mail to it (RFC 7672 §2.2)", w, r.Error)
+		case d.Enforced && d.Matched != nil:
+			policyTLS = true
+			add(SevInfo, "dane-match", "%s: TLSA record %s matches the certificate chain (DANE, RFC 7672 §3)", w, d.MatchedRecord)
+		case d.Enforced && d.MatchError != "" && hasUsable(d.Records):
+			policyTLS = true
+			add(SevCritical, "dane-mismatch", "%s: %s; validating senders defer mail to it (RFC 7672 §2.2)", w, d.MatchError)
+		case d.Enforced && d.MatchError != "":
+			// RFC 7672 §2.2: no usable record: mandatory TLS, unauthenticated.
+			add(SevWarning, "dane-unusable", "%s: none of the DNSSEC-validated TLSA records is usable for SMTP (%s); senders require TLS but do not authenticate it (RFC 7672 §2.2)",
+				w, unusableReasons(d.Records))
+		case d.NotEnforced != "" && len(d.Records) > 0:
+			add(SevInfo, "dane-not-validated", "%s has TLSA records that senders do not use: %s", w, d.NotEnforced)
+		}
+		if stsApplies && r.Preference != nil && known {
+			switch {
+			case !offered:
+				policyTLS = true
+				add(sevFor(mode), "mta-sts-no-starttls", "%s offers no STARTTLS, but the domain's MTA-STS policy is in %s mode; %s", w, mode, consequence)
+			case !ok:
+				policyTLS = true
+				add(sevFor(mode), "mta-sts-tls-failed", "%s: the TLS handshake failed, and the domain's MTA-STS policy is in %s mode; %s", w, mode, consequence)
+			case !r.TLS.Verified:
+				policyTLS = true
+				add(sevFor(mode), "mta-sts-cert-invalid", "%s: the certificate does not verify for %s (%s), and the domain's MTA-STS policy is in %s mode; %s",
+					w, r.Host, r.TLS.VerifyError, mode, consequence)
+			}
+		}
+		if !policyTLS && known && !offered {
+			add(SevWarning, "starttls-not-offered", "%s does not offer STARTTLS; mail to it travels in the clear", w)
+		}
+	}
+	return fs
+}
+
+func hasUsable(rs []dane.Record) bool {
+	return slices.ContainsFunc(rs, func(r dane.Record) bool { return r.Unusable() == "" })
+}
+
+func unusableReasons(rs []dane.Record) string {
+	var why []string
+	for _, r := range rs {
+		why = append(why, r.Unusable())
+	}
+	return strings.Join(slices.Compact(why), "; ")
+}
+
+// comparePolicy is Compare for the policies: an MTA-STS policy whose mode
+// or mx patterns changed, or that can no longer be fetched, and a DANE
+// match that was lost, are regressions.
+func comparePolicy(base, cur *Report) []Finding {
+	var fs []Finding
+	if b, c := base.Policy, cur.Policy; b != nil && c != nil {
+		switch {
+		case b.MTASTS.Mode != "" && c.MTASTS.Mode == "":
+			why := c.MTASTS.FetchError
+			if why == "" {
+				why = c.MTASTS.RecordError
+			}
+			if why == "" {
+				why = "the TXT record is gone"
+			}
+			fs = append(fs, Finding{Severity: SevCritical, Code: "regression-mta-sts-policy", Message: fmt.Sprintf("%s: the MTA-STS policy (%s mode) is no longer available: %s", cur.Target, b.MTASTS.Mode, why)})
+		case b.MTASTS.Mode != c.MTASTS.Mode || !slices.Equal(b.MTASTS.MX, c.MTASTS.MX):
+			fs = append(fs, Finding{Severity: SevCritical, Code: "regression-mta-sts-policy", Message: fmt.Sprintf("%s: the MTA-STS policy changed from %s mode (mx %s) to %s mode (mx %s)",
+				cur.Target, b.MTASTS.Mode, strings.Join(b.MTASTS.MX, ", "), c.MTASTS.Mode, strings.Join(c.MTASTS.MX, ", "))})
+		}
+	}
+	now := map[string]*Result{}
+	for i := range cur.Results {
+		now[cur.Results[i].key()] = &cur.Results[i]
+	}
+	for i := range base.Results {
+		b := &base.Results[i]
+		c, ok := now[b.key()]
+		if !ok || b.DANE == nil || b.DANE.Matched == nil {
+			continue
+		}
+		if c.DANE == nil || c.DANE.Matched == nil {
+			why := "no TLSA record now"
+			if c.DANE != nil && c.DANE.MatchError != "" {
+				why = c.DANE.MatchError
+			} else if c.DANE != nil && c.DANE.NotEnforced != "" {
+				why = c.DANE.NotEnforced
+			}
+			fs = append(fs, Finding{Severity: SevCritical, Code: "regression-dane-match", Message: fmt.Sprintf("%s: TLSA record %s matched before, and nothing matches now (%s)", c.label(), b.DANE.MatchedRecord, why)})
+		}
+	}
+	return fs
+}

@@ -1,0 +1,372 @@
+package probe
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/big"
+	"net"
+	"net/netip"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	mdns "github.com/miekg/dns"
+	"github.com/smtpprobe/smtpprobe/dnscheck"
+	"github.com/smtpprobe/smtpprobe/dnscheck/dane"
+	"github.com/smtpprobe/smtpprobe/dnscheck/mtasts"
+	"github.com/smtpprobe/smtpprobe/probe/probetest"
+)
+
+var policyNow = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+
+// selfSigned is a certificate for name (the probe's view: DANE-EE ignores
+// names and issuers).
+func selfSigned(t testing.TB, name string) *x509.Certificate {
+	t.Helper()
+	k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: name}, DNSNames: []string{name},
+		NotBefore: policyNow.Add(-time.Hour), NotAfter: policyNow.Add(time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &k.PublicKey, k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, _ := x509.ParseCertificate(der)
+	return c
+}
+
+func spki311(c *x509.Certificate) dane.Record {
+	h := sha256.Sum256(c.RawSubjectPublicKeyInfo)
+	return dane.Record{Usage: 3, Selector: 1, MatchingType: 1, Data: hex.EncodeToString(h[:])}
+}
+
+func TestApplyPolicy(t *testing.T) {
+	cert := selfSigned(t, "mx.example.com")
+	other := selfSigned(t, "mx.example.com")
+	pref := 10
+	res := func(tls string) Result {
+		r := Result{Host: "mx.example.com", Address: "192.0.2.1", Port: 25, Preference: &pref, Outcome: OK,
+			Phases: map[string]time.Duration{"connect": 1, "banner": 1, "ehlo": 1}}
+		switch tls {
+		case "verified", "unverified":
+			r.Capabilities = []string{"STARTTLS"}
+			r.TLS = &TLSInfo{Verified: tls == "verified", Chain: []*x509.Certificate{cert}}
+			if tls == "unverified" {
+				r.TLS.VerifyError = "x509: certificate signed by unknown authority"
+			}
+		case "handshake-failed":
+			r.Capabilities = []string{"STARTTLS"}
+			r.TLS = &TLSInfo{}
+			r.Outcome, r.FailedPhase, r.Error = TLSError, "starttls", "starttls: remote error: tls: handshake failure"
+		case "refused":
+			r.Phases = map[string]time.Duration{"connect": 1}
+			r.Outcome, r.FailedPhase, r.Error = Refused, "connect", "connection refused"
+		}
+		return r
+	}
+	sts := func(mode mtasts.Mode, mx ...string) *PolicyReport {
+		return &PolicyReport{Domain: "example.com", MTASTS: MTASTSReport{ID: "1", Mode: string(mode), MX: mx},
+			policy: &mtasts.Policy{Version: "STSv1", Mode: mode, MX: mx, MaxAge: 86400}}
+	}
+	withDANE := func(r Result, enforced bool, recs ...dane.Record) Result {
+		r.DANE = &DANEReport{Name: "_25._tcp.mx.example.com", Records: recs, Secure: enforced, Enforced: enforced}
+		if !enforced {
+			r.DANE.NotEnforced = "the TLSA records are not DNSSEC-validated"
+		}
+		return r
+	}
+	fetchFailed := &PolicyReport{Domain: "example.com", MTASTS: MTASTSReport{ID: "1", FetchError: "https://mta-sts.example.com/.well-known/mta-sts.txt: connection refused"},
+		fetchErr: errors.New("connection refused"), txtFound: true}
+	notAllowed := &PolicyReport{Domain: "example.com", MTASTS: MTASTSReport{ID: "1", FetchError: "address 192.0.2.9:443: not in serve.allow"},
+		fetchErr: &mtasts.FetchError{Err: &PolicyError{Addr: netip.MustParseAddrPort("192.0.2.9:443"), Err: errors.New("not in serve.allow")}}, txtFound: true}
+	for _, tc := range []struct {
+		name   string
+		policy *PolicyReport
+		result Result
+		want   []string // "severity code", in order
+		status Status
+		msg    string // substring of the first non-info finding
+	}{
+		{"opportunistic, unverifiable certificate", nil, res("unverified"), nil, StatusOK, ""},
+		{"opportunistic, no STARTTLS", nil, res("none"), []string{"warning starttls-not-offered"}, StatusWarning, "in the clear"},
+		{"opportunistic, refused", nil, res("refused"), nil, StatusCritical, ""},
+		{"enforce, all right", sts(mtasts.ModeEnforce, "mx.example.com"), res("verified"), []string{"info mta-sts-policy"}, StatusOK, ""},
+		{"enforce, wildcard", sts(mtasts.ModeEnforce, "*.example.com"), res("verified"), []string{"info mta-sts-policy"}, StatusOK, ""},
+		{"enforce, MX not listed", sts(mtasts.ModeEnforce, "mail.example.net"), res("verified"),
+			[]string{"info mta-sts-policy", "critical mta-sts-mx-not-listed"}, StatusCritical, "senders honouring MTA-STS will not deliver to it"},
+		{"enforce, certificate does not verify", sts(mtasts.ModeEnforce, "mx.example.com"), res("unverified"),
+			[]string{"info mta-sts-policy", "critical mta-sts-cert-invalid"}, StatusCritical, "senders honouring MTA-STS will not deliver to it"},
+		{"enforce, no STARTTLS", sts(mtasts.ModeEnforce, "mx.example.com"), res("none"),
+			[]string{"info mta-sts-policy", "critical mta-sts-no-starttls"}, StatusCritical, "offers no STARTTLS"},
+		{"enforce, handshake failed", sts(mtasts.ModeEnforce, "mx.example.com"), res("handshake-failed"),
+			[]string{"info mta-sts-policy", "critical mta-sts-tls-failed"}, StatusCritical, "will not deliver"},
+		{"enforce, refused: the outcome says it", sts(mtasts.ModeEnforce, "mx.example.com"), res("refused"), []string{"info mta-sts-policy"}, StatusCritical, ""},
+		{"testing, certificate does not verify", sts(mtasts.ModeTesting, "mx.example.com"), res("unverified"),
+			[]string{"info mta-sts-policy", "warning mta-sts-cert-invalid"}, StatusWarning, "senders still deliver"},
+		{"none, certificate does not verify", sts(mtasts.ModeNone), res("unverified"), []string{"info mta-sts-policy"}, StatusOK, ""},
+		{"TXT without a policy", fetchFailed, res("verified"), []string{"warning mta-sts-policy-unavailable"}, StatusWarning, "RFC 8461 §3.3, §5.1"},
+		{"policy host not allowed", notAllowed, res("verified"), []string{"info mta-sts-fetch-not-allowed"}, StatusOK, ""},
+		{"DANE-EE match, unverifiable certificate", nil, withDANE(res("unverified"), true, spki311(other), spki311(cert)), []string{"info dane-match"}, StatusOK, ""},
+		{"DANE mismatch", nil, withDANE(res("verified"), true, spki311(other)), []string{"critical dane-mismatch"}, StatusCritical, "validating senders defer"},
+		{"DANE, no STARTTLS", nil, withDANE(res("none"), true, spki311(cert)), []string{"critical dane-no-starttls"}, StatusCritical, "validating senders defer"},
+		{"DANE only PKIX-EE", nil, withDANE(res("verified"), true, dane.Record{Usage: 1, Selector: 1, MatchingType: 1, Data: spki311(cert).Data}),
+			[]string{"warning dane-unusable"}, StatusWarning, "RFC 7672 §3.1.3"},
+		{"TLSA not validated", nil, withDANE(res("unverified"), false, spki311(other)), []string{"info dane-not-validated"}, StatusOK, ""},
+		{"TLS-RPT", &PolicyReport{Domain: "example.com", TLSRPT: TLSRPTReport{RUA: []string{"mailto:r@example.com"}}}, res("verified"),
+			[]string{"info tls-rpt"}, StatusOK, ""},
+		{"TLS-RPT invalid", &PolicyReport{Domain: "example.com", TLSRPT: TLSRPTReport{Error: "TLS-RPT record: has no rua field"}}, res("verified"),
+			[]string{"warning tls-rpt-invalid"}, StatusWarning, "no rua"},
+		{"TLS-RPT lookup failed", &PolicyReport{Domain: "example.com", TLSRPT: TLSRPTReport{Error: "SERVFAIL", dnsFail: true}}, res("verified"),
+			[]string{"info tls-rpt-lookup-failed"}, StatusOK, ""},
+		{"enforce and DANE mismatch", sts(mtasts.ModeEnforce, "mx.example.com"), withDANE(res("verified"), true, spki311(other)),
+			[]string{"info mta-sts-policy", "critical dane-mismatch"}, StatusCritical, "no TLSA record matches"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rep := &Report{Command: "mx", Target: "example.com", Outcome: OK, Policy: tc.policy, Results: []Result{tc.result}}
+			fs := applyPolicy(rep, false, policyNow)
+			var got []string
+			for _, f := range fs {
+				got = append(got, f.Severity+" "+f.Code)
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("applyPolicy findings = %q, want %q\n%v", got, tc.want, fs)
+			}
+			rep.Findings = fs
+			if s := rep.Status(); s != tc.status {
+				t.Errorf("status = %v, want %v", s, tc.status)
+			}
+			for _, f := range fs {
+				if f.Severity != SevInfo {
+					if !strings.Contains(f.Message, tc.msg) {
+						t.Errorf("finding %q, want it to contain %q", f.Message, tc.msg)
+					}
+					break
+				}
+			}
+		})
+	}
+}
+
+func TestApplyPolicyRecordsMatch(t *testing.T) {
+	cert := selfSigned(t, "mx.example.com")
+	pref := 10
+	r := Result{Host: "mx.example.com", Address: "192.0.2.1", Preference: &pref, Outcome: OK,
+		Phases: map[string]time.Duration{"ehlo": 1}, Capabilities: []string{"STARTTLS"},
+		TLS:  &TLSInfo{Chain: []*x509.Certificate{cert}},
+		DANE: &DANEReport{Records: []dane.Record{spki311(cert)}, Secure: true, Enforced: true}}
+	rep := &Report{Results: []Result{r}}
+	applyPolicy(rep, false, policyNow)
+	d := rep.Results[0].DANE
+	if d.Matched == nil || *d.Matched != 0 || d.MatchedRecord != spki311(cert).String() || *d.MatchDepth != 0 {
+		t.Errorf("DANE after applyPolicy = %+v, want record 0 matched at the leaf", d)
+	}
+}
+
+func TestComparePolicy(t *testing.T) {
+	zero := 0
+	base := &Report{Target: "example.com", Policy: &PolicyReport{MTASTS: MTASTSReport{Mode: "enforce", MX: []string{"mx.example.com"}}},
+		Results: []Result{{Host: "mx.example.com", Address: "192.0.2.1", DANE: &DANEReport{Matched: &zero, MatchedRecord: "3 1 1 ab"}}}}
+	same := &Report{Target: "example.com", Policy: &PolicyReport{MTASTS: MTASTSReport{Mode: "enforce", MX: []string{"mx.example.com"}}},
+		Results: []Result{{Host: "mx.example.com", Address: "192.0.2.1", DANE: &DANEReport{Matched: &zero, MatchedRecord: "3 1 1 ab"}}}}
+	if fs := comparePolicy(base, same); len(fs) != 0 {
+		t.Errorf("comparePolicy(same) = %v, want nothing", fs)
+	}
+	changed := &Report{Target: "example.com", Policy: &PolicyReport{MTASTS: MTASTSReport{Mode: "testing", MX: []string{"mx.example.com"}}},
+		Results: []Result{{Host: "mx.example.com", Address: "192.0.2.1", DANE: &DANEReport{MatchError: "no TLSA record matches the certificate chain"}}}}
+	var got []string
+	for _, f := range Compare(base, changed) {
+		got = append(got, f.Severity+" "+f.Code)
+	}
+	want := []string{"critical regression-mta-sts-policy", "critical regression-dane-match"}
+	if !slices.Equal(got, want) {
+		t.Errorf("Compare(policy changed, match lost) = %q, want %q", got, want)
+	}
+	gone := &Report{Target: "example.com", Policy: &PolicyReport{MTASTS: MTASTSReport{FetchError: "https://mta-sts.example.com/...: 404"}}}
+	if fs := comparePolicy(base, gone); len(fs) == 0 || !strings.Contains(fs[0].Message, "no longer available") {
+		t.Errorf("comparePolicy(policy gone) = %v, want a regression", fs)
+	}
+}
+
+// TestPolicyDial: the MTA-STS policy host is resolved through the run's
+// resolver and every address is asked of Allow, with its port, before
+// any packet.
+func TestPolicyDial(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	var accepted atomic.Int32
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			accepted.Add(1)
+			c.Close()
+		}
+	}()
+	port := netip.MustParseAddrPort(ln.Addr().String()).Port()
+	dns, err := probetest.StartDNS("127.0.0.1:0", "mta-sts.example.com. 0 IN A 127.0.0.1\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dns.Close()
+	res := &dnscheck.Resolver{Servers: []string{dns.Addr}}
+	var asked []netip.AddrPort
+	refuse := errors.New("not in the test's allowlist")
+	p := &Prober{ConnectTimeout: 2 * time.Second, Allow: func(ap netip.AddrPort) error {
+		asked = append(asked, ap)
+		return refuse
+	}}
+	_, err = p.policyDial(res, dnscheck.AnyFamily)(context.Background(), "tcp", fmt.Sprintf("mta-sts.example.com:%d", port))
+	var pe *PolicyError
+	want := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), port)
+	if !errors.As(err, &pe) || pe.Addr != want || !errors.Is(err, refuse) || !slices.Equal(asked, []netip.AddrPort{want}) {
+		t.Fatalf("policyDial(refused) = %v, asked %v; want a *PolicyError for %v", err, asked, want)
+	}
+	p.Allow = func(netip.AddrPort) error { return nil }
+	c, err := p.policyDial(res, dnscheck.AnyFamily)(context.Background(), "tcp", fmt.Sprintf("mta-sts.example.com:%d", port))
+	if err != nil {
+		t.Fatalf("policyDial(allowed) = %v", err)
+	}
+	c.Close()
+	time.Sleep(50 * time.Millisecond)
+	if n := accepted.Load(); n != 1 {
+		t.Errorf("connections = %d, want 1 (only the allowed dial)", n)
+	}
+	if dns.Queries() == 0 {
+		t.Errorf("the policy host was not resolved through the run's resolver")
+	}
+}
+
+// adServer answers from rrs like a validating resolver: the AD bit on
+// answers (and denials) for names under secure.example. when the query
+// has the DO bit (RFC 3225, RFC 6840 §5.7).
+func adServer(t *testing.T, lines ...string) string {
+	t.Helper()
+	rrs := map[string][]mdns.RR{}
+	for _, l := range lines {
+		rr, err := mdns.NewRR(l)
+		if err != nil {
+			t.Fatal(err)
+		}
+		k := strings.ToLower(rr.Header().Name) + "/" + mdns.TypeToString[rr.Header().Rrtype]
+		rrs[k] = append(rrs[k], rr)
+	}
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &mdns.Server{PacketConn: pc, Handler: mdns.HandlerFunc(func(w mdns.ResponseWriter, q *mdns.Msg) {
+		m := new(mdns.Msg)
+		m.SetReply(q)
+		qq := q.Question[0]
+		m.Answer = rrs[strings.ToLower(qq.Name)+"/"+mdns.TypeToString[qq.Qtype]]
+		if opt := q.IsEdns0(); opt != nil && opt.Do() && mdns.IsSubDomain("secure.example.", qq.Name) {
+			m.AuthenticatedData = true
+		}
+		_ = w.WriteMsg(m)
+	})}
+	started := make(chan struct{})
+	srv.NotifyStartedFunc = func() { close(started) }
+	go srv.ActivateAndServe()
+	<-started
+	t.Cleanup(func() { srv.Shutdown() })
+	return pc.LocalAddr().String()
+}
+
+// TestLookupDANE: TLSA records are used only when the MX RRset, the
+// host's addresses and the TLSA answer are all validated (RFC 7672 §2.2).
+func TestLookupDANE(t *testing.T) {
+	tlsa := "3 1 1 " + strings.Repeat("ab", 32)
+	addr := adServer(t,
+		"mx.secure.example. 60 IN A 192.0.2.1",
+		"_25._tcp.mx.secure.example. 60 IN TLSA "+tlsa,
+		"mx.plain.example. 60 IN A 192.0.2.2",
+		"_25._tcp.mx.plain.example. 60 IN TLSA "+tlsa,
+		"none.secure.example. 60 IN A 192.0.2.3",
+	)
+	res := &dnscheck.Resolver{Servers: []string{addr}}
+	pref := 10
+	results := func() []Result {
+		var rs []Result
+		for _, h := range []string{"mx.secure.example", "mx.plain.example", "none.secure.example", "mx.secure.example"} {
+			rs = append(rs, Result{Host: h, Address: "192.0.2.1", Preference: &pref})
+		}
+		return rs
+	}
+	p := &Prober{}
+	for _, tc := range []struct {
+		mxSecure bool
+		want     []string // per result: "enforced", "not: <substring>", "none"
+	}{
+		{true, []string{"enforced", "not: not DNSSEC-validated (an unsigned zone", "none", "enforced"}},
+		{false, []string{"not: MX records are not DNSSEC-validated", "not: not DNSSEC-validated (an unsigned zone", "none", "not: MX records"}},
+	} {
+		rep := &Report{Policy: &PolicyReport{Domain: "example", MXSecure: tc.mxSecure}, Results: results()}
+		p.lookupDANE(context.Background(), res, rep)
+		for i, r := range rep.Results {
+			got := "none"
+			switch d := r.DANE; {
+			case d == nil:
+			case d.Enforced:
+				got = "enforced"
+			default:
+				got = "not: " + d.NotEnforced
+			}
+			w := tc.want[i]
+			bad := got != w
+			if sub, ok := strings.CutPrefix(w, "not: "); ok {
+				bad = !strings.HasPrefix(got, "not: ") || !strings.Contains(got, sub)
+			}
+			if bad {
+				t.Errorf("MX secure %v: %s DANE = %q, want %q", tc.mxSecure, r.Host, got, w)
+			}
+			if r.DANE != nil && (len(r.DANE.Records) != 1 || r.DANE.Records[0].String() != tlsa) {
+				t.Errorf("%s TLSA records = %v, want [%s]", r.Host, r.DANE.Records, tlsa)
+			}
+		}
+	}
+}
+
+// TestPolicyJSON: the policy and DANE objects survive a saved baseline
+// (JSON out and back in), so Compare can see a changed policy.
+func TestPolicyJSON(t *testing.T) {
+	zero, age := 0, int64(86400)
+	rep := &Report{Command: "mx", Target: "example.com", Results: []Result{{Host: "mx.example.com", Address: "192.0.2.1",
+		DANE: &DANEReport{Name: "_25._tcp.mx.example.com", Records: []dane.Record{{Usage: 3, Selector: 1, MatchingType: 1, Data: "ab"}}, Secure: true, Enforced: true, Matched: &zero, MatchedRecord: "3 1 1 ab"}}},
+		Policy: &PolicyReport{Domain: "example.com", MXSecure: true, MTASTS: MTASTSReport{ID: "1", Mode: "enforce", MX: []string{"mx.example.com"}, MaxAge: &age},
+			TLSRPT: TLSRPTReport{RUA: []string{"mailto:r@example.com"}}}}
+	b, err := json.Marshal(rep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"policy":{"domain":"example.com","mx_secure":true,"mta_sts":{"id":"1","mode":"enforce","mx":["mx.example.com"],"max_age":86400}`,
+		`"dane":{"name":"_25._tcp.mx.example.com","records":[{"usage":3,"selector":1,"matching_type":1,"data":"ab"}],"secure":true,"enforced":true,"matched":0`} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("json.Marshal(report) = %s, want it to contain %s", b, want)
+		}
+	}
+	var back Report
+	if err := json.Unmarshal(b, &back); err != nil {
+		t.Fatal(err)
+	}
+	if fs := Compare(rep, &back); len(fs) != 0 {
+		t.Errorf("Compare(report, report read back) = %v, want nothing", fs)
+	}
+	if back.Policy == nil || back.Policy.MTASTS.Mode != "enforce" || back.Results[0].DANE == nil || back.Results[0].DANE.Matched == nil {
+		t.Errorf("report read back: policy %+v, dane %+v; want both", back.Policy, back.Results[0].DANE)
+	}
+}

@@ -1,0 +1,38 @@
+package render_test
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+
+	"github.com/smtpprobe/smtpprobe/probe"
+	"github.com/smtpprobe/smtpprobe/probe/render"
+)
+
+// A run that found no bottleneck says what bounded the search: the
+// interface MTU, or the smaller maximum the user asked for (issue 11 §1:
+// an explicit 1500 must not read "up to the interface MTU 65535").
+func TestMTUNothingFailedBound(t *testing.T) {
+	for _, tc := range []struct {
+		rng   [2]int
+		iface int
+		want  string
+	}{
+		{[2]int{576, 1500}, 1500, "nothing failed up to the interface MTU,"},
+		{[2]int{576, 1500}, 65535, "nothing failed up to the maximum asked for, 1500,"},
+		{[2]int{1280, 9000}, 9000, "nothing failed up to the interface MTU,"},
+	} {
+		pm := tc.rng[1]
+		rep := &probe.Report{Command: "mtu", Target: "192.0.2.1", Outcome: probe.OK, Findings: []probe.Finding{},
+			Results: []probe.Result{{Host: "192.0.2.1", Address: "192.0.2.1", Port: 25, Outcome: probe.OK,
+				MTUInfo: &probe.MTUInfo{PathMTU: &pm, Verdict: probe.VerdictNoBottleneck, Bracket: [2]*int{&pm, nil},
+					InterfaceMTU: tc.iface, Range: tc.rng, Probes: []probe.MTUProbe{}}}}}
+		var b bytes.Buffer
+		if err := render.Text(&b, rep, render.Options{}); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(b.String(), tc.want) {
+			t.Errorf("Text(range %v, interface MTU %d) =\n%s\nwant it to contain %q", tc.rng, tc.iface, b.String(), tc.want)
+		}
+	}
+}

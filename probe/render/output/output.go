@@ -1,0 +1,93 @@
+// Package output prints a report the way a front end asked for: one
+// format (text, JSON, Nagios or Prometheus), the metrics file beside it,
+// and nothing when quiet and OK, except the Nagios status line, which a
+// plugin prints always. The CLI's commands and its check all go through
+// Write.
+package output
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+
+	"github.com/smtpprobe/smtpprobe/probe"
+	"github.com/smtpprobe/smtpprobe/probe/render"
+	"github.com/smtpprobe/smtpprobe/probe/render/prom"
+)
+
+// Formats are the output formats.
+var Formats = []string{"text", "json", "nagios", "prom"}
+
+// Options choose the output of a report.
+type Options struct {
+	render.Options
+	Format   string // one of Formats; "" is text
+	Quiet    bool   // print nothing when the status is OK (Nagios: the status line still)
+	PromFile string // also write the metrics here, atomically (render.WriteFile)
+}
+
+// Write renders rep, combining runs when it is a check's report (runs
+// non-nil), and returns its status. Invalid UTF-8 in the reports is
+// escaped first (render.EscapeInvalidUTF8). The output is built
+// completely before anything is written, so a failure never leaves half
+// a document; a metrics file that cannot be written is a *FileError.
+func Write(w io.Writer, rep *probe.Report, runs []render.Run, opt Options) (probe.Status, error) {
+	render.EscapeInvalidUTF8(rep)
+	col := prom.Reports{Reports: []*probe.Report{rep}}
+	if runs != nil {
+		col = prom.Reports{}
+		for _, r := range runs {
+			render.EscapeInvalidUTF8(r.Report)
+			col.Reports = append(col.Reports, r.Report)
+			col.Modules = append(col.Modules, r.Module)
+		}
+	}
+	st := rep.Status()
+	var metrics []byte
+	if opt.Format == "prom" || opt.PromFile != "" {
+		var err error
+		if metrics, err = prom.Text(col); err != nil {
+			return st, err
+		}
+	}
+	if opt.PromFile != "" {
+		if err := render.WriteFile(opt.PromFile, metrics); err != nil {
+			return st, &FileError{Path: opt.PromFile, Err: err}
+		}
+	}
+	var buf bytes.Buffer
+	var err error
+	switch {
+	case opt.Format == "prom":
+		buf.Write(metrics)
+	case opt.Format == "json":
+		err = render.JSON(&buf, rep)
+	case opt.Format == "nagios" && runs != nil:
+		err = render.CheckNagios(&buf, rep, runs)
+	case opt.Format == "nagios":
+		err = render.Nagios(&buf, rep, opt.Options)
+	case runs != nil:
+		err = render.CheckText(&buf, rep, runs, opt.Options)
+	default:
+		err = render.Text(&buf, rep, opt.Options)
+	}
+	if err != nil {
+		return st, err
+	}
+	if opt.Quiet && st == probe.StatusOK && opt.Format != "nagios" {
+		return st, nil
+	}
+	if _, err := w.Write(buf.Bytes()); err != nil {
+		return st, fmt.Errorf("writing output: %w", err)
+	}
+	return st, nil
+}
+
+// FileError is a metrics file that could not be written.
+type FileError struct {
+	Path string
+	Err  error
+}
+
+func (e *FileError) Error() string { return e.Path + ": " + e.Err.Error() }
+func (e *FileError) Unwrap() error { return e.Err }
