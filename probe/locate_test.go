@@ -2,7 +2,9 @@ package probe
 
 import (
 	"context"
+	"encoding/json"
 	"net/netip"
+	"reflect"
 	"strings"
 	"syscall"
 	"testing"
@@ -201,5 +203,22 @@ func TestLocateSkipsLocalErrors(t *testing.T) {
 	(&Prober{}).locate(context.Background(), tg, &r, &LocalError{Op: "socket", Err: syscall.EMFILE})
 	if len(r.Hops) != 0 || len(r.Findings) != 0 {
 		t.Errorf("locate(local error) = hops %+v, findings %+v; want none", r.Hops, r.Findings)
+	}
+}
+
+// TestPathJSON: a result's hops, path_end and blackhole_link survive the
+// JSON round trip (a saved baseline reads them back).
+func TestPathJSON(t *testing.T) {
+	r := Result{Host: "192.0.2.25", Address: "192.0.2.25", Port: 25, Outcome: ConnectTimeout,
+		Hops:          []Hop{{TTL: 1, Address: "192.0.2.1", Answer: "time-exceeded", ICMP: "time-exceeded", Type: ptr(uint8(11)), Code: ptr(uint8(0)), RTTMS: 0.5, Probes: 1}},
+		PathEnd:       &PathEnd{Answer: "silent", LastTTL: 1, LastAddress: "192.0.2.1", Probes: 9},
+		BlackholeLink: &BlackholeLink{Located: true, NearTTL: 1, Near: "192.0.2.1", FarTTL: 2, Far: "192.0.2.2", Size: 1500}}
+	b, err := json.Marshal(r)
+	if err != nil || !strings.Contains(string(b), `"hops":[{"ttl":1,"address":"192.0.2.1"`) || !strings.Contains(string(b), `"path_end":{"answer":"silent"`) {
+		t.Fatalf("json.Marshal(result with hops) = %s, %v; want hops and path_end", b, err)
+	}
+	var back Result
+	if err := json.Unmarshal(b, &back); err != nil || !reflect.DeepEqual(back.Hops, r.Hops) || *back.PathEnd != *r.PathEnd || *back.BlackholeLink != *r.BlackholeLink {
+		t.Errorf("json round trip = %+v, %+v, %+v (%v); want %+v, %+v, %+v", back.Hops, back.PathEnd, back.BlackholeLink, err, r.Hops, r.PathEnd, r.BlackholeLink)
 	}
 }
