@@ -4,8 +4,11 @@
 // written bytes were delivered or vanished.
 //
 // The bracketing algorithm (Search) is pure: it takes a SendFunc and never
-// touches a socket, so it is table-tested without a network. The socket
-// helpers live in sock_linux.go; other systems get stubs that return
+// touches a socket, so it is table-tested without a network. The types
+// every system shares (Info, Verdict, the TCP option bits, ErrClosed, the
+// packet-size arithmetic) are in info.go; the socket helpers (Control,
+// TCPInfo, Watch, WaitAcked, QuickAck, Reset...) live in sock_linux.go,
+// and other systems get stubs in sock_other.go that return
 // errors.ErrUnsupported.
 package mtu
 

@@ -126,10 +126,10 @@ func errnoName(en syscall.Errno) string {
 	return fmt.Sprintf("errno %d", int(en))
 }
 
-// localDialError returns the *LocalError under a failed connect, if the
-// failure was local: the Control func failed (wrapped by Dial), or the
-// kernel ran out of a local resource.
-func localDialError(err error) *LocalError {
+// localError returns the *LocalError under a failed connect or session
+// step, if the failure was local: the Control func failed (wrapped by
+// Dial), or the kernel ran out of a local resource.
+func localError(err error) *LocalError {
 	var le *LocalError
 	if errors.As(err, &le) {
 		return le
@@ -175,7 +175,7 @@ func (d *Dialer) Dial(ctx context.Context, addr netip.AddrPort) (*Conn, error) {
 	}}
 	c, err := nd.DialContext(dctx, "tcp", addr.String())
 	if err != nil {
-		if le := localDialError(err); le != nil {
+		if le := localError(err); le != nil {
 			return nil, le
 		}
 		if dl, ok := ctx.Deadline(); ok && ctx.Err() == nil && !time.Now().Before(dl) {

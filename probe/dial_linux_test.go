@@ -119,7 +119,7 @@ func TestClassifyDial(t *testing.T) {
 // A failure of this host's socket layer is a *LocalError with its errno,
 // never a network outcome: a Control func's error (a socket option the
 // kernel refused) and the resource errnos of a connect.
-func TestLocalDialError(t *testing.T) {
+func TestLocalError(t *testing.T) {
 	op := func(errno syscall.Errno) error {
 		return &net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", errno)}
 	}
@@ -136,13 +136,13 @@ func TestLocalDialError(t *testing.T) {
 		{op(syscall.EHOSTUNREACH), false, 0},
 		{op(syscall.ETIMEDOUT), false, 0},
 	} {
-		le := localDialError(tc.err)
+		le := localError(tc.err)
 		if (le != nil) != tc.local {
-			t.Errorf("localDialError(%v) = %v, want local %v", tc.err, le, tc.local)
+			t.Errorf("localError(%v) = %v, want local %v", tc.err, le, tc.local)
 			continue
 		}
 		if le != nil && le.Errno() != tc.errno {
-			t.Errorf("localDialError(%v).Errno() = %v, want %v", tc.err, le.Errno(), tc.errno)
+			t.Errorf("localError(%v).Errno() = %v, want %v", tc.err, le.Errno(), tc.errno)
 		}
 	}
 }

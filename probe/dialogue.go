@@ -138,9 +138,15 @@ func (d *dialogue) step(phases []string, lines ...string) ([]Reply, bool) {
 		r.timePhase(phase, c.Since()-prev)
 		r.setFailureIn(phase, o, phase+": "+msg)
 	}
+	failErr := func(i int, err error) {
+		if le := localError(err); le != nil && r.local == nil {
+			r.local = le // ENOBUFS on a write, say: this host's doing
+		}
+		fail(i, Classify(err), err.Error())
+	}
 	if len(lines) > 0 {
 		if err := c.Send(d.ctx, d.rt, lines...); err != nil {
-			fail(0, Classify(err), err.Error())
+			failErr(0, err)
 			return nil, false
 		}
 	}
@@ -148,7 +154,7 @@ func (d *dialogue) step(phases []string, lines ...string) ([]Reply, bool) {
 	for i := 0; i < n; i++ {
 		rp, err := c.ReadReply(d.ctx, d.rt)
 		if err != nil {
-			fail(i, Classify(err), err.Error())
+			failErr(i, err)
 			return replies, false
 		}
 		replies = append(replies, rp)

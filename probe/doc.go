@@ -26,6 +26,26 @@
 // The outcome names (Outcome) and the JSON keys of Report and Result are
 // a stable interface for scripts and monitoring (README, "JSON").
 //
+// # Where things are
+//
+// One file per layer, and one per probe kind:
+//
+//   - dial.go, conn.go, reply.go, replyreader.go: the wire (Dialer, Conn,
+//     replies read byte by byte, the timeline).
+//   - dialogue.go: the dialogue every probe kind shares (connect, greet,
+//     timed steps, the envelope, QUIT).
+//   - check.go (mx), session.go, timeout.go, mtu.go and mtu_reverse.go:
+//     one probe kind each, a Prober method that returns a Result. A new
+//     probe kind is a new file of this kind.
+//   - evidence.go: TCP_INFO evidence of stalls and black holes, for every
+//     kind.
+//   - prober.go, result.go, report.go (Run over a target's addresses),
+//     outcome.go, json.go (the JSON layout, durations in milliseconds).
+//   - thresholds.go and baseline.go: judging a report against limits and
+//     against a saved run.
+//
+// Output formats live in probe/render, options in probe/job.
+//
 // # Words, not flags
 //
 // The engine speaks no front end's language: its errors and findings

@@ -159,3 +159,21 @@ func FuzzReportJSON(f *testing.F) {
 		}
 	})
 }
+
+func TestAppendNew(t *testing.T) {
+	a := Finding{Severity: SevWarning, Code: "rcpt-refused", Message: "m", Option: OptionTo}
+	b := Finding{Severity: SevWarning, Code: "rcpt-refused", Message: "other address"}
+	for _, tc := range []struct {
+		fs, more []Finding
+		want     int
+	}{
+		{nil, []Finding{a, a, a}, 1},
+		{[]Finding{a}, []Finding{a, b}, 2},
+		{[]Finding{a}, []Finding{{Severity: SevWarning, Code: "rcpt-refused", Message: "m"}}, 2}, // the option differs
+		{nil, nil, 0},
+	} {
+		if got := appendNew(tc.fs, tc.more...); len(got) != tc.want {
+			t.Errorf("appendNew(%v, %v) = %v, want %d findings", tc.fs, tc.more, got, tc.want)
+		}
+	}
+}

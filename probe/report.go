@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"fmt"
 	"net/netip"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -38,6 +39,9 @@ type CheckSummary struct {
 	Outcome  Outcome       `json:"outcome"`
 	Duration time.Duration `json:"-"`               // JSON "duration_ms", whole milliseconds
 	Error    string        `json:"error,omitempty"` // a run that could not be made
+	// Policy is the run's Report.Policy (mx): the target's MTA-STS and
+	// TLS-RPT, carried into the combined report and its baseline.
+	Policy *PolicyReport `json:"policy,omitempty"`
 }
 
 // NewCheckSummary summarises one run of a check; err is a run that could
@@ -47,7 +51,7 @@ func NewCheckSummary(target, module, command string, rep *Report, err error) Che
 	if err != nil {
 		c.Status, c.Error = StatusUnknown, err.Error()
 	} else {
-		c.Status, c.Outcome, c.Duration = rep.Status(), rep.Outcome, rep.Duration
+		c.Status, c.Outcome, c.Duration, c.Policy = rep.Status(), rep.Outcome, rep.Duration, rep.Policy
 	}
 	return c
 }
@@ -204,7 +208,7 @@ func (p *Prober) Run(ctx context.Context, res *dnscheck.Resolver, command, targe
 		outs := make([]Outcome, len(rep.Results))
 		for i, r := range rep.Results {
 			outs[i] = r.Outcome
-			rep.Findings = append(rep.Findings, r.Findings...)
+			rep.Findings = appendNew(rep.Findings, r.Findings...)
 		}
 		rep.Outcome = Worst(outs...)
 		for _, r := range rep.Results {
@@ -266,6 +270,18 @@ func (p *Prober) runAll(ctx context.Context, res *dnscheck.Resolver, targets []T
 		out = append(out, rs...)
 	}
 	return out
+}
+
+// appendNew appends the findings not already in fs: the sessions of one
+// address (timeout's phases, say) may each find the same thing, which the
+// report says once.
+func appendNew(fs []Finding, more ...Finding) []Finding {
+	for _, f := range more {
+		if !slices.Contains(fs, f) {
+			fs = append(fs, f)
+		}
+	}
+	return fs
 }
 
 var sevOrder = map[string]int{SevCritical: 0, SevWarning: 1, SevInfo: 2}

@@ -101,10 +101,12 @@ func newResult(t Target) Result {
 // and the commands return, which they report as UNKNOWN, not as a
 // verdict on the server.
 //
-// An error Classify does not know (a local failure such as ENOBUFS) is
-// not passed off as a FIN or RST that nobody saw: it is reported as
-// reply-timeout too, since the step ended without its reply, and the
-// error's own text goes into Result.Error.
+// An error Classify does not know is not passed off as a FIN or RST that
+// nobody saw: it is reported as reply-timeout too, since the step ended
+// without its reply, and the error's own text goes into Result.Error. A
+// local failure (ENOBUFS, a refused socket option: *LocalError) is also
+// kept as the result's LocalFailure, which Run returns as its error, so
+// that no front end reports it as a verdict on the server.
 func Classify(err error) Outcome {
 	var (
 		de *DialError

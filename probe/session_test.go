@@ -219,7 +219,7 @@ func TestTimeout(t *testing.T) {
 	// go-smtp refuses the bare "postmaster" that RFC 5321 §4.1.1.3 says
 	// every server must accept, so name a domain.
 	rs := p.TimeoutAll(ctx, tgt, TimeoutPhases, TimeoutOptions{MaxWait: 5 * time.Second, To: "postmaster@example.com",
-		Pauses: map[string]time.Duration{"pause-after-data": time.Second}})
+		Pauses: map[Pause]time.Duration{PauseAfterData: time.Second}})
 	if wall := time.Since(start); wall > idle+time.Second {
 		t.Errorf("TimeoutAll wall time = %s, want about %s (parallel)", wall, idle)
 	}

@@ -59,10 +59,10 @@ type TimeoutOptions struct {
 	From     string        // reverse-path for the mail, rcpt, data and body phases
 	To       string        // forward-path; "" means Postmaster
 	StartTLS bool
-	// Pauses the user plans (the session's pauses, by event label:
-	// "pause-before-data", "pause-after-data", "chunk-pause"); a measured
-	// timeout shorter than one of them is a critical finding.
-	Pauses map[string]time.Duration
+	// Pauses the user plans (the session's pauses: PauseBeforeData,
+	// PauseAfterData, ChunkPause); a measured timeout shorter than one of
+	// them is a critical finding.
+	Pauses map[Pause]time.Duration
 	// Progress, if set, is called each time TimeoutAll ends the
 	// measurement of one phase, from that phase's goroutine.
 	Progress func()
@@ -224,8 +224,8 @@ func (p *Prober) Timeout(ctx context.Context, t Target, phase string, opt Timeou
 				who(t, r.Address), phase, fmtDur(idle))})
 	}
 	for name, pause := range opt.Pauses {
-		if applies(Pause(name), phase) && pause >= idle {
-			r.Findings = append(r.Findings, Finding{Severity: SevCritical, Code: "pause-exceeds-server-timeout", Option: Pause(name).Option(),
+		if applies(name, phase) && pause >= idle {
+			r.Findings = append(r.Findings, Finding{Severity: SevCritical, Code: "pause-exceeds-server-timeout", Option: name.Option(),
 				Message: fmt.Sprintf("%s: the %s of %s would outlast the server's %s idle timeout at phase %s; shorten it below %s, or raise the server's timeout above %s (Postfix: postconf -e smtpd_timeout=%ds; postfix reload)",
 					who(t, r.Address), name, pause, fmtDur(idle), phase, fmtDur(idle), pause, advisedServerTimeout(pause))})
 		}

@@ -36,3 +36,26 @@ func TestMTUNothingFailedBound(t *testing.T) {
 		}
 	}
 }
+
+// A finding's Option is shown in the front end's spelling when it gives
+// one (the command line's "--to"), and not at all otherwise.
+func TestFindingOptionName(t *testing.T) {
+	rep := &probe.Report{Command: "session", Target: "192.0.2.1", Outcome: probe.Rejected, Results: []probe.Result{},
+		Findings: []probe.Finding{{Severity: probe.SevWarning, Code: "rcpt-refused", Option: "to",
+			Message: "192.0.2.1 refused the recipient <postmaster> (501 5.1.3 Bad recipient address syntax); give a recipient the server accepts"}}}
+	for _, tc := range []struct {
+		name func(string) string
+		want string
+	}{
+		{func(o string) string { return "--" + o }, "give a recipient the server accepts (set with --to)\n"},
+		{nil, "give a recipient the server accepts\n"},
+	} {
+		var b bytes.Buffer
+		if err := render.Text(&b, rep, render.Options{Option: tc.name}); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(b.String(), tc.want) {
+			t.Errorf("Text(finding with Option) =\n%s\nwant it to contain %q", b.String(), tc.want)
+		}
+	}
+}
