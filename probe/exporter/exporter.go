@@ -15,8 +15,10 @@
 // What belongs here: a request's parsing and refusals (400, 403, 405,
 // 503), the allowlist checks, the probe's deadline from the scrape
 // timeout, the concurrency limit, reloads and the exporter's own
-// metrics. The listener, its TLS and authentication, its connection
-// cap, signals and shutdown belong to the front end (cmd/smtpprobe
+// metrics. Serve runs it on a listener: the connection cap,
+// exporter-toolkit's TLS and authentication, reloads on a channel (the
+// front end's SIGHUP) and a graceful shutdown when its context ends. Flags,
+// signals and the words of errors belong to the front end (cmd/smtpprobe
 // serve).
 package exporter
 
