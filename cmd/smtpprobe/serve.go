@@ -16,20 +16,16 @@ import (
 	"github.com/smtpprobe/smtpprobe/probe/exporter"
 )
 
-const defaultListen = "127.0.0.1:9465"
-
-const serveSynopsis = "smtpprobe serve --config FILE [--listen ADDR] [flags]\n\n" + exporter.About
-
 // runServe implements `smtpprobe serve --config FILE`.
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) (int, error) {
 	fs := pflag.NewFlagSet("serve", pflag.ContinueOnError)
 	cfgPath := fs.String("config", "", "YAML file with the modules and serve.allow (required)")
-	listen := fs.String("listen", defaultListen, "address to listen on; the default is loopback only")
+	listen := fs.String("listen", "127.0.0.1:9465", "address to listen on; the default is loopback only")
 	offset := fs.Duration("timeout-offset", 500*time.Millisecond, "subtracted from the scrape timeout Prometheus sends, to answer in time")
 	validate := fs.Bool("validate", false, "check the file and listen on nothing: exit 0 with a one-line summary, or 3 with the error")
 	webConfig := fs.String("web.config.file", "", "exporter-toolkit web configuration (TLS, basic auth) for the exporter's listener")
 	maxConc := fs.Int("max-concurrent", 0, "probes at once; more wait for a slot until their deadline, then get 503 (default serve.max_concurrent, else 8)")
-	if err := parseFlags(fs, args, stdout, serveSynopsis); err != nil {
+	if err := parseFlags(fs, args, stdout, "smtpprobe serve --config FILE [--listen ADDR] [flags]\n\n"+exporter.About); err != nil {
 		return 0, err
 	}
 	if fs.NArg() != 0 {
@@ -46,17 +42,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) (int
 	}
 	// load reads and checks --config, at start and on every reload.
 	load := func() (*config.Config, error) {
-		cfg, err := loadConfig(*cfgPath)
-		if err != nil {
-			return nil, err
-		}
-		if err := checkServe(cfg); err != nil {
-			return nil, err
-		}
-		if fs.Changed("max-concurrent") {
-			cfg.Serve.MaxConcurrent = *maxConc
-		}
-		return cfg, nil
+		cfg, err := config.LoadServe(*cfgPath)
+		return cfg, configUsage(err)
 	}
 	cfg, err := load()
 	if err != nil {
@@ -72,7 +59,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) (int
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
 	return 0, serveUsage(exporter.Serve(ctx, exporter.ServeOptions{Listen: *listen, WebConfigFile: *webConfig, Reload: hup,
-		Exporter: exporter.Options{Config: cfg, Offset: *offset, Version: version, Load: load,
+		Exporter: exporter.Options{Config: cfg, Offset: *offset, MaxConcurrent: *maxConc, Version: version, Load: load,
 			Log: log.New(stderr, "smtpprobe serve: ", 0), Explain: usageOf, ErrorText: usageText}}))
 }
 

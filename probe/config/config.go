@@ -473,6 +473,19 @@ func (c *Config) CheckServe() error {
 	return nil
 }
 
+// LoadServe is Load and then CheckServe: the configuration of the
+// exporter, at start and on every reload.
+func LoadServe(path string) (*Config, error) {
+	c, err := Load(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.CheckServe(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
 // Error is a problem in a configuration file, at a line when Line > 0.
 type Error struct {
 	Path string

@@ -73,19 +73,20 @@ const (
 // Exporter is the http.Handler of one configuration: /probe, /metrics
 // and /. Make one with New.
 type Exporter struct {
-	st       atomic.Pointer[state] // the configuration in force
-	reloadMu sync.Mutex            // one Reload at a time
-	load     func() (*config.Config, error)
-	offset   time.Duration
-	log      *log.Logger
-	version  string
-	explain  func(error) error
-	text     func(error) string
-	timeline func(io.Writer, *probe.Report)
-	mux      *http.ServeMux
-	running  atomic.Int64 // probes holding a slot
-	started  time.Time
-	recent   *ring
+	st          atomic.Pointer[state] // the configuration in force
+	reloadMu    sync.Mutex            // one Reload at a time
+	load        func() (*config.Config, error)
+	offset      time.Duration
+	maxOverride int // Options.MaxConcurrent
+	log         *log.Logger
+	version     string
+	explain     func(error) error
+	text        func(error) string
+	timeline    func(io.Writer, *probe.Report)
+	mux         *http.ServeMux
+	running     atomic.Int64 // probes holding a slot
+	started     time.Time
+	recent      *ring
 
 	reg          *prometheus.Registry
 	probes       *prometheus.CounterVec
@@ -141,6 +142,9 @@ type Options struct {
 	// Timeline, if set, writes a report as text with every event on the
 	// wire, for debug=true; by default render.Text with Verbose.
 	Timeline func(io.Writer, *probe.Report)
+	// MaxConcurrent, if > 0, overrides serve.max_concurrent of Config
+	// and of every configuration Load returns.
+	MaxConcurrent int
 	// Recent is how many probes the landing page lists; 0 means 32.
 	Recent int
 }
@@ -157,16 +161,17 @@ func New(opt Options) *Exporter {
 		opt.Recent = 32
 	}
 	e := &Exporter{
-		load:     opt.Load,
-		offset:   opt.Offset,
-		log:      logger,
-		version:  opt.Version,
-		explain:  opt.Explain,
-		text:     opt.ErrorText,
-		timeline: opt.Timeline,
-		started:  time.Now(),
-		recent:   newRing(opt.Recent),
-		reg:      prometheus.NewRegistry(),
+		load:        opt.Load,
+		offset:      opt.Offset,
+		maxOverride: opt.MaxConcurrent,
+		log:         logger,
+		version:     opt.Version,
+		explain:     opt.Explain,
+		text:        opt.ErrorText,
+		timeline:    opt.Timeline,
+		started:     time.Now(),
+		recent:      newRing(opt.Recent),
+		reg:         prometheus.NewRegistry(),
 		probes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "smtpprobe_exporter_probes_total",
 			Help: "Requests to /probe by module and result: success (status OK), failure (the probe ran, status not OK), rejected (4xx or 503, no probe).",

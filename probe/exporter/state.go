@@ -16,9 +16,13 @@ import (
 	"github.com/smtpprobe/smtpprobe/probe/units"
 )
 
-// install puts cfg in force: its modules' series exist from then on, at
-// zero, and the gauges show its settings.
+// install puts cfg in force, with Options.MaxConcurrent if set: its
+// modules' series exist from then on, at zero, and the gauges show its
+// settings.
 func (e *Exporter) install(cfg *config.Config) {
+	if e.maxOverride > 0 {
+		cfg.Serve.MaxConcurrent = e.maxOverride
+	}
 	st := newState(cfg)
 	// Unchanged bounds keep their slots, so that probes in flight across
 	// a reload still count against them.
