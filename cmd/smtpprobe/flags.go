@@ -36,6 +36,7 @@ type outputFlags struct {
 	warn, crit probe.Thresholds
 	base       *probe.Report
 	command    string
+	target     string // as written, with its port: the metrics' target label
 }
 
 // register binds the output flags (group output) and the monitoring ones
@@ -167,6 +168,7 @@ func parseCommand(j *job.Job, args []string, stdout io.Writer, synopsis string, 
 		return nil, nil, usagef("%s: want exactly one %s, got %d arguments", j.Command, what, fs.NArg())
 	}
 	j.Target = fs.Arg(0)
+	of.target = j.Target
 	return &of, fs, nil
 }
 

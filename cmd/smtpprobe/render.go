@@ -29,7 +29,7 @@ func emitCheck(combined *probe.Report, jobs []*batch.Check, cf *outputFlags, std
 }
 
 func emitRuns(rep *probe.Report, runs []render.Run, cf *outputFlags, stdout io.Writer) (int, error) {
-	st, err := output.Write(stdout, rep, runs, output.Options{Format: cf.format, Quiet: cf.quiet, PromFile: cf.promFile,
+	st, err := output.Write(stdout, rep, runs, output.Options{Format: cf.format, Quiet: cf.quiet, PromFile: cf.promFile, Target: cf.target,
 		Options: render.Options{Verbose: cf.verbose, Warn: cf.warn, Crit: cf.crit, Color: colorOK(stdout), Option: optionName(runs)}})
 	if fe := (*output.FileError)(nil); errors.As(err, &fe) {
 		return 0, fmt.Errorf("--prom-file: %w", fe.Err)
