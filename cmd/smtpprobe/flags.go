@@ -36,7 +36,7 @@ type outputFlags struct {
 	warn, crit probe.Thresholds
 	base       *probe.Report
 	command    string
-	target     string // as written, with its port: the metrics' target label
+	port       uint16 // the target's port: in the metrics' target label unless 25
 }
 
 // register binds the output flags (group output) and the monitoring ones
@@ -168,7 +168,6 @@ func parseCommand(j *job.Job, args []string, stdout io.Writer, synopsis string, 
 		return nil, nil, usagef("%s: want exactly one %s, got %d arguments", j.Command, what, fs.NArg())
 	}
 	j.Target = fs.Arg(0)
-	of.target = j.Target
 	return &of, fs, nil
 }
 
@@ -178,6 +177,7 @@ func runJob(ctx context.Context, j *job.Job, of *outputFlags, stdout, stderr io.
 	if err := usageOf(j.Validate()); err != nil {
 		return 0, err
 	}
+	of.port = j.Port()
 	if n := j.Note(); n != "" {
 		fmt.Fprintf(stderr, "smtpprobe: note: %s\n", n)
 	}

@@ -24,8 +24,9 @@ type Options struct {
 	Format   string // one of Formats; "" is text
 	Quiet    bool   // print nothing when the status is OK (Nagios: the status line still)
 	PromFile string // also write the metrics here, atomically (render.WriteFile)
-	// Target, when set, is the metrics' target label of a single report:
-	// the target as written, with its port (prom.Reports.Targets).
+	// Target, when set, is the metrics' target label of a single report
+	// instead of its Target: with a port other than 25, "host:port"
+	// (prom.Reports.Targets).
 	Target string
 }
 
