@@ -103,6 +103,11 @@ func CheckText(w io.Writer, combined *probe.Report, runs []Run, opt Options) err
 		if k > 0 && combined.Checks[k-1].Error != "" {
 			printf(&b, "      error: %s\n", OneLine(combined.Checks[k-1].Error))
 		}
+		if k > 0 {
+			if p := runPolicy(runs, combined.Checks[k-1]); p != "" {
+				printf(&b, "      policy: %s\n", p) // policy.go
+			}
+		}
 	}
 	for _, r := range runs {
 		if r.Err != nil {
