@@ -117,12 +117,34 @@ func policyBrief(rep *probe.Report) string {
 	return strings.Join(parts, ", ")
 }
 
-// runPolicy is policyBrief of the run that c summarises.
+// runPolicy is policyBrief of the run that c summarises, or "" when the
+// run's domain publishes no transport policy at all (no MTA-STS record and
+// no TLSA records): check's summary table then stays one row per check.
 func runPolicy(runs []Run, c probe.CheckSummary) string {
 	for _, r := range runs {
 		if r.Err == nil && r.Target == c.Target && r.Module == c.Module {
+			if !publishesPolicy(r.Report) {
+				return ""
+			}
 			return policyBrief(r.Report)
 		}
 	}
 	return ""
+}
+
+// publishesPolicy tells whether rep found an MTA-STS TXT record or TLSA
+// records for any of its exchangers.
+func publishesPolicy(rep *probe.Report) bool {
+	if rep == nil {
+		return false
+	}
+	if p := rep.Policy; p != nil && (len(p.MTASTS.TXT) > 0 || p.MTASTS.Mode != "" || p.MTASTS.FetchError != "" || p.MTASTS.RecordError != "") {
+		return true
+	}
+	for _, r := range rep.Results {
+		if r.DANE != nil && len(r.DANE.Records) > 0 {
+			return true
+		}
+	}
+	return false
 }

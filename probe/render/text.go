@@ -183,6 +183,7 @@ func text(w *bytes.Buffer, rep *probe.Report, opt Options) {
 		if m := r.MTUInfo; m != nil && m.Verdict != "" {
 			mtuText(w, indent, m, timeline)
 		}
+		HopTable(w, indent, r) // path sweeps (path.go)
 		if r.MessageBytes > 0 {
 			printf(w, "%smessage: %s, %d written", indent, units.Count(r.MessageBytes, "byte"), r.BytesWritten)
 			if r.Acked {
