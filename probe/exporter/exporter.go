@@ -296,7 +296,7 @@ func (e *Exporter) handleProbe(w http.ResponseWriter, r *http.Request) {
 	// Every address the probe connects to is checked again right before
 	// its connect (probe.Prober.Allow): DNS decides where a name leads.
 	j.Allow = st.cfg.Serve.Allowlist.CheckAddr
-	// checkServe refused modules that deliver; a scrape never sends the
+	// config.CheckServe refused modules that deliver; a scrape never sends the
 	// final dot, whatever a module says.
 	j.Session.Deliver = false
 	ctx, cancel := context.WithTimeout(r.Context(), timeout)
