@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log"
 	"net"
@@ -19,6 +20,7 @@ import (
 	"time"
 
 	"github.com/smtpprobe/smtpprobe/probe/config"
+	"github.com/smtpprobe/smtpprobe/probe/probetest"
 )
 
 // syncBuffer is a log buffer that the server's goroutines and the test
@@ -207,5 +209,94 @@ func TestServeErrors(t *testing.T) {
 	}
 	if err := CheckWebConfig(""); err != nil {
 		t.Errorf(`CheckWebConfig("") = %v, want nil`, err)
+	}
+}
+
+// When its context ends, Serve stops accepting at once but lets a probe
+// in flight answer before it returns; with a Grace shorter than the
+// probe, it abandons the probe and says so.
+func TestServeShutdown(t *testing.T) {
+	smtpSrv, err := probetest.StartSMTP("127.0.0.1:0", probetest.SMTPOptions{GreetDelay: 800 * time.Millisecond})
+	if err != nil {
+		t.Fatalf("StartSMTP: %v", err)
+	}
+	t.Cleanup(func() { smtpSrv.Close() })
+	text := fmt.Sprintf("modules:\n  s:\n    command: session\n    connect_timeout: 2s\n    timeout: 5s\n    to: [someone@example.com]\n"+
+		"serve:\n  allow: [\"127.0.0.1/32:%d\"]\n", smtpSrv.Addr.Port())
+	path := filepath.Join(t.TempDir(), "serve.yaml")
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name  string
+		grace time.Duration
+		code  int    // of the probe in flight; 0: no answer
+		log   string // in the serve log
+	}{
+		{"graceful", 0, 200, "shutting down: waiting up to 15s for 1 probes in flight"},
+		{"grace too short", 100 * time.Millisecond, 0, "shutdown: 1 probes still running after 100ms; abandoning them"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, err := config.LoadServe(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var logs syncBuffer
+			addrs := make(chan net.Addr, 1)
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			done := make(chan error, 1)
+			go func() {
+				done <- Serve(ctx, ServeOptions{Listen: "127.0.0.1:0", Grace: tc.grace,
+					Ready:    func(a net.Addr) { addrs <- a },
+					Exporter: Options{Config: cfg, Log: log.New(&logs, "", 0)}})
+			}()
+			var base string
+			select {
+			case a := <-addrs:
+				base = "http://" + a.String()
+			case <-time.After(5 * time.Second):
+				t.Fatal("Serve: not listening within 5s")
+			}
+			codes := make(chan int, 1)
+			go func() {
+				c := &http.Client{Timeout: 10 * time.Second}
+				resp, err := c.Get(base + "/probe?module=s&target=" + smtpSrv.Addr.String())
+				if err != nil {
+					codes <- 0
+					return
+				}
+				resp.Body.Close()
+				codes <- resp.StatusCode
+			}()
+			if !waitFor(func() bool {
+				_, body := getURL(t, base+"/metrics")
+				return strings.Contains(body, "\nsmtpprobe_exporter_probes_in_flight 1\n")
+			}) {
+				t.Fatal("no probe in flight within 5s")
+			}
+			cancel()
+			// A 200 proves that Serve let the handler finish: closing the
+			// connections would have cut the answer off.
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Errorf("Serve = %v, want nil", err)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("Serve did not return within 10s")
+			}
+			select {
+			case code := <-codes:
+				if code != tc.code {
+					t.Errorf("probe in flight = %d, want %d", code, tc.code)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("the probe in flight got no answer within 10s")
+			}
+			if !strings.Contains(logs.String(), tc.log) {
+				t.Errorf("log %q lacks %q", logs.String(), tc.log)
+			}
+		})
 	}
 }
