@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -58,6 +59,7 @@ func TestSession(t *testing.T) {
 		wantQueueID  bool
 		wantEvents   []EventKind // in this order, among others
 		wantFinding  string
+		wantError    string // a regexp Result.Error matches
 		wantCapErr   string
 		wantField    string // CapabilityError.Field
 	}{{
@@ -93,12 +95,20 @@ func TestSession(t *testing.T) {
 		want:       OK,
 		wantEvents: []EventKind{EvSend, EvReply, EvSend, EvReply},
 	}, {
+		// go-smtp's idle timeout inside DATA takes two read timeouts:
+		// the body read fails ("554 5.0.0 Error: transaction failed"),
+		// the session goes on, and the next command read fails ("421
+		// 4.4.2 Idle timeout", then FIN), so both come about 600 ms
+		// into the pause. The pause outlasts that by 1.4 s: with 800 ms
+		// a loaded machine once ran go-smtp 216 ms late, the body met
+		// the command reader, and the 421 never came.
 		name:        "idle 421 during pause after DATA, then RST",
 		peer:        gosmtp(probetest.SMTPOptions{ReadTimeout: 300 * time.Millisecond}),
-		opt:         SessionOptions{Size: 2000, Pipelining: true, PauseAfterData: 800 * time.Millisecond},
+		opt:         SessionOptions{Size: 2000, Pipelining: true, PauseAfterData: 2 * time.Second},
 		want:        ServerTimeout,
-		wantEvents:  []EventKind{EvReply, EvPauseStart, EvUnsolicited, EvFIN, EvPauseEnd, EvData, EvRST},
+		wantEvents:  []EventKind{EvReply, EvPauseStart, EvUnsolicited, EvUnsolicited, EvFIN, EvPauseEnd, EvData, EvRST},
 		wantFinding: "pause-exceeds-server-timeout",
+		wantError:   `during the pause-after-data\), FIN at .*; the late write at .* met RST`,
 	}, {
 		name: "silent close (FIN, no 421) during the pause",
 		peer: script(func(c net.Conn, r *bufio.Reader) {
@@ -183,6 +193,9 @@ func TestSession(t *testing.T) {
 				if f.Code == "pause-exceeds-server-timeout" && f.Option != "pause_after_data" {
 					t.Errorf("Session(%s) finding %s has Option %q, want pause_after_data", tc.name, f.Code, f.Option)
 				}
+			}
+			if !regexp.MustCompile(tc.wantError).MatchString(r.Error) {
+				t.Errorf("Session(%s).Error = %q, want it to match %q", tc.name, r.Error, tc.wantError)
 			}
 			if tc.wantFinding != "" && !hasFinding(r.Findings, tc.wantFinding) {
 				t.Errorf("Session(%s).Findings = %+v, want %s", tc.name, r.Findings, tc.wantFinding)
