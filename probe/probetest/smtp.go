@@ -14,9 +14,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log"
 	"math/big"
 	"net"
 	"net/netip"
+	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -40,6 +43,7 @@ type SMTPServer struct {
 	Cert *x509.Certificate // when TLS is on
 
 	srv      *smtp.Server
+	log      *panicLog
 	ln       *trackListener
 	messages atomic.Int64
 	sessions atomic.Int64
@@ -63,6 +67,8 @@ func StartSMTP(addr string, opt SMTPOptions) (*SMTPServer, error) {
 	}
 	s.Addr = ap
 	srv := smtp.NewServer(&backend{s: s})
+	s.log = &panicLog{Logger: log.New(os.Stderr, "smtp/server ", log.LstdFlags)}
+	srv.ErrorLog = s.log
 	srv.Domain = opt.Domain
 	srv.ReadTimeout = opt.ReadTimeout
 	srv.WriteTimeout = 10 * time.Second
@@ -119,6 +125,35 @@ func (s *SMTPServer) Close() error {
 	// listener closed above, or a second Close.
 	if err := s.srv.Shutdown(ctx); errors.Is(err, context.DeadlineExceeded) {
 		return errors.New("probetest: go-smtp handlers still running 10s after their sockets were closed")
+	}
+	return s.log.err()
+}
+
+// panicLog is go-smtp's error log, which also remembers the first panic
+// a handler recovered from, for Close to return.
+type panicLog struct {
+	*log.Logger
+	mu    sync.Mutex
+	panic string
+}
+
+func (l *panicLog) Printf(format string, v ...any) {
+	msg := fmt.Sprintf(format, v...)
+	if strings.HasPrefix(msg, "panic serving") {
+		l.mu.Lock()
+		if l.panic == "" {
+			l.panic, _, _ = strings.Cut(msg, "\n")
+		}
+		l.mu.Unlock()
+	}
+	l.Logger.Print(msg)
+}
+
+func (l *panicLog) err() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.panic != "" {
+		return errors.New("probetest: a go-smtp handler panicked: " + l.panic)
 	}
 	return nil
 }
