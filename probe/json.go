@@ -166,12 +166,14 @@ type checkSummaryJSON struct {
 	Outcome    Outcome `json:"outcome"`
 	DurationMS int64   `json:"duration_ms"`
 	Error      string  `json:"error,omitempty"`
+
+	Policy *PolicyReport `json:"policy,omitempty"` // mx
 }
 
 // MarshalJSON writes the summary with its duration in whole milliseconds.
 func (c CheckSummary) MarshalJSON() ([]byte, error) {
 	return json.Marshal(checkSummaryJSON{Target: c.Target, Module: c.Module, Command: c.Command,
-		Status: c.Status, Outcome: c.Outcome, DurationMS: c.Duration.Milliseconds(), Error: c.Error})
+		Status: c.Status, Outcome: c.Outcome, DurationMS: c.Duration.Milliseconds(), Error: c.Error, Policy: c.Policy})
 }
 
 // UnmarshalJSON reads a summary as MarshalJSON writes it.
@@ -181,7 +183,7 @@ func (c *CheckSummary) UnmarshalJSON(b []byte) error {
 		return err
 	}
 	*c = CheckSummary{Target: w.Target, Module: w.Module, Command: w.Command,
-		Status: w.Status, Outcome: w.Outcome, Duration: time.Duration(w.DurationMS) * time.Millisecond, Error: w.Error}
+		Status: w.Status, Outcome: w.Outcome, Duration: time.Duration(w.DurationMS) * time.Millisecond, Error: w.Error, Policy: w.Policy}
 	return nil
 }
 

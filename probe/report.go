@@ -39,6 +39,9 @@ type CheckSummary struct {
 	Outcome  Outcome       `json:"outcome"`
 	Duration time.Duration `json:"-"`               // JSON "duration_ms", whole milliseconds
 	Error    string        `json:"error,omitempty"` // a run that could not be made
+	// Policy is the run's Report.Policy (mx): the target's MTA-STS and
+	// TLS-RPT, carried into the combined report and its baseline.
+	Policy *PolicyReport `json:"policy,omitempty"`
 }
 
 // NewCheckSummary summarises one run of a check; err is a run that could
@@ -48,7 +51,7 @@ func NewCheckSummary(target, module, command string, rep *Report, err error) Che
 	if err != nil {
 		c.Status, c.Error = StatusUnknown, err.Error()
 	} else {
-		c.Status, c.Outcome, c.Duration = rep.Status(), rep.Outcome, rep.Duration
+		c.Status, c.Outcome, c.Duration, c.Policy = rep.Status(), rep.Outcome, rep.Duration, rep.Policy
 	}
 	return c
 }

@@ -3,7 +3,7 @@ package main_test
 // End-to-end tests of `smtpprobe check`: the real binary in the lab's client
 // namespace (lab_test.go), over real Postfix, dnsmasq and nftables, with one
 // configuration of many targets and modules. And the pre-change validation
-// story of DESIGN.md §2: a baseline saved on the lab's open path and compared
+// story of the README's monitoring section: a baseline saved on the lab's open path and compared
 // on the black-holed path reports a regression and exits 2.
 
 import (
@@ -19,7 +19,7 @@ import (
 )
 
 // checkReport is the JSON document of `smtpprobe check --json`: a report
-// (DESIGN.md §3) with one summary per check.
+// (README "JSON") with one summary per check.
 type checkReport struct {
 	Command    string          `json:"command"`
 	Target     string          `json:"target"`

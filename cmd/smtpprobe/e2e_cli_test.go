@@ -146,6 +146,7 @@ func TestCLIConventions(t *testing.T) {
 	bin := cliPrereqs(t)
 	t.Parallel()
 	wantUsage(t, "sesion", isolated(t, bin, "sesion", "example.com"), `unknown command "sesion"; did you mean "session"?`)
+	wantUsage(t, "help sesion", isolated(t, bin, "help", "sesion"), `did you mean "session"?`)
 	wantUsage(t, "--jsn", isolated(t, bin, "mx", "example.com", "--jsn"), "unknown flag --jsn; did you mean --json?")
 	wantUsage(t, "--port", isolated(t, bin, "mx", "example.com", "--port", "2525"), "unknown flag --port: give the port with the target, DOMAIN:PORT")
 	wantUsage(t, "--phase dta", isolated(t, bin, "timeout", "example.com", "--phase", "dta"), `--phase "dta": want one of`, `did you mean "data"?`)
@@ -192,8 +193,8 @@ func TestCLIHelp(t *testing.T) {
 		if examples < 0 || own < examples {
 			t.Errorf("%s --help: want Examples, then the command's own flags:\n%s", cmd, r.stdout)
 		}
-		if n := strings.Count(r.stdout[examples:own], "\n  smtpprobe ") + strings.Count(r.stdout[examples:own], "\n  curl "); n < 2 || n > 5 {
-			t.Errorf("%s --help has %d examples, want 2 to 5", cmd, n)
+		if n := strings.Count(r.stdout[examples:own], "\n  smtpprobe ") + strings.Count(r.stdout[examples:own], "\n  curl "); n < 3 || n > 5 {
+			t.Errorf("%s --help has %d examples, want 3 to 5", cmd, n)
 		}
 		for _, line := range strings.Split(r.stdout, "\n") {
 			if len([]rune(line)) > 80 {
@@ -220,6 +221,14 @@ func TestCLIHelp(t *testing.T) {
 	}
 	if r := isolated(t, bin, "help", "timeout"); r.code != 0 || !strings.HasPrefix(r.stdout, "Usage: smtpprobe timeout") {
 		t.Errorf("help timeout = %d, %q", r.code, r.stdout)
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{{[]string{"help", "completion"}, "completion"}, {[]string{"completion", "--help"}, "completion"}, {[]string{"help", "help"}, "help"}} {
+		if r := isolated(t, bin, tc.args...); r.code != 0 || !strings.HasPrefix(r.stdout, "Usage: smtpprobe "+tc.want+" ") {
+			t.Errorf("%v = %d, %q; want the help of %s", tc.args, r.code, r.stdout, tc.want)
+		}
 	}
 	if r := isolated(t, bin, "help", "config"); r.code != 0 || !strings.Contains(r.stdout, "command") {
 		t.Errorf("help config = %d, %q; want the config keys", r.code, r.stdout)

@@ -1,7 +1,7 @@
 package main_test
 
-// End-to-end tests of `smtpprobe mtu` (DESIGN.md §1 PMTU black hole, §2 "Bracket
-// the path MTU", §3 mtu results): the real binary in the lab's client namespace,
+// End-to-end tests of `smtpprobe mtu` (README "mtu": the PMTU black hole, the
+// bracketing, the results): the real binary in the lab's client namespace,
 // against real Postfix behind a real r1–r2 bottleneck whose ICMP frag-needed /
 // packet-too-big r1 drops (black hole) or lets through (working PMTUD).
 //
@@ -26,7 +26,7 @@ import (
 	"time"
 )
 
-// mtuReport is the JSON document of `smtpprobe mtu --json` (DESIGN.md §3).
+// mtuReport is the JSON document of `smtpprobe mtu --json` (README "JSON").
 type mtuReport struct {
 	Command    string      `json:"command"`
 	Target     string      `json:"target"`
@@ -523,7 +523,7 @@ func TestE2EMTUOther(t *testing.T) {
 			if res.PathMTU != nil {
 				t.Errorf("mtu(%s) results[0].path_mtu = %d, want null", r.in, *res.PathMTU)
 			}
-			// DESIGN.md §3: verdict is no-bottleneck, pmtud-working or
+			// README "mtu": verdict is no-bottleneck, pmtud-working or
 			// pmtu-blackhole; with no verdict reached it should be absent or null,
 			// not a value outside the enum.
 			t.Run("verdict", func(t *testing.T) {

@@ -15,7 +15,7 @@ import (
 	"time"
 )
 
-// mxReport is the JSON document of `smtpprobe mx --json` (DESIGN.md §3).
+// mxReport is the JSON document of `smtpprobe mx --json` (README "JSON").
 type mxReport struct {
 	Command    string      `json:"command"`
 	Target     string      `json:"target"`
@@ -57,7 +57,7 @@ type mxFinding struct {
 	Message  string `json:"message"`
 }
 
-// The outcome taxonomy (DESIGN.md §2).
+// The outcome taxonomy (the README's first paragraph).
 var outcomes = []string{"ok", "dns-error", "null-mx", "connect-timeout", "refused", "unreachable",
 	"reply-timeout", "server-timeout", "reset", "closed", "rejected", "tls-error", "protocol-error", "pmtu-blackhole"}
 

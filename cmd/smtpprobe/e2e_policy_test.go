@@ -6,6 +6,7 @@ package main_test
 // served over HTTPS by openssl s_server (testdata/lab/policy.sh).
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -52,6 +53,7 @@ type policyDoc struct {
 			NotEnforced   string `json:"not_enforced"`
 			Matched       *int   `json:"matched"`
 			MatchedRecord string `json:"matched_record"`
+			MatchDepth    *int   `json:"match_depth"`
 			MatchError    string `json:"match_error"`
 		} `json:"dane"`
 	} `json:"results"`
@@ -128,6 +130,36 @@ func TestE2EPolicy(t *testing.T) {
 				for _, r := range doc.Results {
 					if d := r.DANE; d == nil || !d.Enforced || d.Matched != nil || d.MatchError == "" {
 						t.Errorf("result %s dane = %+v, want enforced, nothing matched, a match error", r.Address, d)
+					}
+				}
+			}},
+		// DANE-TA(2): the server at 198.18.3.42 sends a leaf from the lab intermediate CA
+		// and the intermediate (testdata/lab/policy.sh); RFC 7672 §3.1.2, §3.2.2.
+		{name: "DANE-TA matching, 2 0 1 of the intermediate", domain: "dane-ta.sec.lab.example", exit: 0,
+			findings: []want{{"info", "dane-match", []string{"mx-ta.sec.lab.example [198.18.3.42]", "TLSA record 2 0 1 "}}},
+			absent:   []string{"dane-mismatch", "tls-verify-failed"}, maxSev: "info",
+			check: daneTAMatch("2 0 1 ")},
+		{name: "DANE-TA matching, 2 1 1 of the intermediate's key", domain: "dane-ta-spki.sec.lab.example", exit: 0,
+			findings: []want{{"info", "dane-match", []string{"mx-ta-spki.sec.lab.example [198.18.3.42]", "TLSA record 2 1 1 "}}},
+			absent:   []string{"dane-mismatch"}, maxSev: "info",
+			check: daneTAMatch("2 1 1 ")},
+		{name: "DANE-TA with the TLSA of another CA", domain: "dane-ta-bad.sec.lab.example", exit: 2,
+			findings: []want{{"critical", "dane-mismatch", []string{"mx-ta-bad.sec.lab.example [198.18.3.42]", "no TLSA record matches the certificate chain", defer_}}},
+			absent:   []string{"dane-match", "tls-verify-failed"}, maxSev: "critical",
+			check: func(t *testing.T, doc policyDoc) {
+				for _, r := range doc.Results {
+					if d := r.DANE; d == nil || !d.Enforced || d.Matched != nil || len(d.Records) != 1 || d.Records[0].Usage != 2 {
+						t.Errorf("result %s dane = %+v, want one enforced DANE-TA record, nothing matched", r.Address, d)
+					}
+				}
+			}},
+		{name: "DANE-TA, the leaf does not name the MX host", domain: "dane-ta-name.sec.lab.example", exit: 2,
+			findings: []want{{"critical", "dane-mismatch", []string{"mx-ta-name.sec.lab.example [198.18.3.42]", "a DANE-TA record matches the chain, but the leaf does not verify", "not mx-ta-name.sec.lab.example", defer_}}},
+			absent:   []string{"dane-match"}, maxSev: "critical",
+			check: func(t *testing.T, doc policyDoc) {
+				for _, r := range doc.Results {
+					if d := r.DANE; d == nil || !d.Enforced || d.Matched != nil || !strings.Contains(d.MatchError, "mx-ta-name.sec.lab.example") {
+						t.Errorf("result %s dane = %+v, want enforced, nothing matched, a match error naming the MX host", r.Address, d)
 					}
 				}
 			}},
@@ -301,6 +333,23 @@ kill $pid; wait $pid`
 	})
 }
 
+// daneTAMatch checks that every result matched its one DANE-TA record, with
+// prefix, at depth 1: the intermediate the server sent after its leaf.
+func daneTAMatch(prefix string) func(t *testing.T, doc policyDoc) {
+	return func(t *testing.T, doc policyDoc) {
+		if len(doc.Results) == 0 {
+			t.Errorf("no results")
+		}
+		for _, r := range doc.Results {
+			d := r.DANE
+			if d == nil || !d.Secure || !d.Enforced || d.Matched == nil || *d.Matched != 0 || d.MatchDepth == nil || *d.MatchDepth != 1 ||
+				!strings.HasPrefix(d.MatchedRecord, prefix) || r.Address != "198.18.3.42" {
+				t.Errorf("result %s dane = %+v, want secure, enforced, record 0 (%s...) matched at depth 1", r.Address, d, prefix)
+			}
+		}
+	}
+}
+
 func containsAll(s string, subs []string) bool {
 	for _, sub := range subs {
 		if !strings.Contains(s, sub) {
@@ -316,4 +365,122 @@ func fmtFindings(rep mxReport) string {
 		fmt.Fprintf(&b, "\n  %s %s: %s", f.Severity, f.Code, f.Message)
 	}
 	return b.String()
+}
+
+// checkPolicyDoc is the policy part of `smtpprobe check --json`: each run's
+// policy in its line of checks.
+type checkPolicyDoc struct {
+	Checks []struct {
+		Target string          `json:"target"`
+		Module string          `json:"module"`
+		Status string          `json:"status"`
+		Policy json.RawMessage `json:"policy"`
+	} `json:"checks"`
+	Results []struct {
+		Target string `json:"target"`
+		DANE   *struct {
+			Matched *int `json:"matched"`
+		} `json:"dane"`
+	} `json:"results"`
+}
+
+// TestE2ECheckPolicy: `check` carries each mx run's policy into the combined
+// report (checks[].policy), and its baseline compare catches a changed
+// MTA-STS policy as mx's does (issue 12). The saved baseline is edited to
+// what the domain published "before the change".
+func TestE2ECheckPolicy(t *testing.T) {
+	t.Parallel()
+	l := startLab(t)
+	bin := smtpprobeBinary(t)
+	resolver := l.Env["LAB_POLICY_DNS"]
+	if resolver == "" {
+		t.Fatalf("lab.sh up printed no LAB_POLICY_DNS (policy.sh)")
+	}
+	cfg := filepath.Join(l.Dir, "check-policy.yaml")
+	text := fmt.Sprintf("modules:\n  mx:\n    command: mx\n    resolver: %s:53\n    connect_timeout: 2s\n    timeout: 10s\n    no_ptr: true\n"+
+		"targets:\n  - target: sts-enforce.plain.lab.example\n    module: mx\n  - target: dane-ta.sec.lab.example\n    module: mx\n", resolver)
+	if err := os.WriteFile(cfg, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	decode := func(t *testing.T, r probeRun) checkPolicyDoc {
+		t.Helper()
+		var doc checkPolicyDoc
+		if err := json.Unmarshal([]byte(r.stdout), &doc); err != nil {
+			t.Fatalf("%s JSON: %v\n%s", r.in, err, r.stdout)
+		}
+		return doc
+	}
+	base := filepath.Join(t.TempDir(), "check-policy-baseline.json")
+	r := runCheckBinary(t, l, bin, "--config", cfg, "--json", "--save-baseline", base)
+	wantExit(t, r, 0)
+	doc := decode(t, r)
+	policies := map[string]string{}
+	for _, c := range doc.Checks {
+		var b bytes.Buffer
+		if len(c.Policy) > 0 {
+			if err := json.Compact(&b, c.Policy); err != nil {
+				t.Fatalf("%s checks[%s].policy: %v", r.in, c.Target, err)
+			}
+		}
+		policies[c.Target] = b.String()
+	}
+	if p := policies["sts-enforce.plain.lab.example"]; !strings.Contains(p, `"mode":"enforce"`) || !strings.Contains(p, `"mx":["mx1.lab.example"]`) ||
+		!strings.Contains(p, `"rua":["mailto:tlsrpt@lab.example"]`) {
+		t.Errorf("%s checks[sts-enforce].policy = %s, want enforce mode, mx mx1.lab.example and the TLS-RPT rua", r.in, p)
+	}
+	if p := policies["dane-ta.sec.lab.example"]; !strings.Contains(p, `"domain":"dane-ta.sec.lab.example","mx_secure":true`) {
+		t.Errorf("%s checks[dane-ta].policy = %s, want the domain with mx_secure", r.in, p)
+	}
+	matched := 0
+	for _, res := range doc.Results {
+		if res.Target == "dane-ta.sec.lab.example" && res.DANE != nil && res.DANE.Matched != nil {
+			matched++
+		}
+	}
+	if matched == 0 {
+		t.Errorf("%s has no dane-ta.sec.lab.example result with a DANE match:\n%s", r.in, r.stdout)
+	}
+
+	// Prometheus: check's metrics are per run, with the module label.
+	r = runCheckBinary(t, l, bin, "--config", cfg, "--format", "prom")
+	for _, series := range []string{
+		`smtpprobe_mta_sts_mode{command="mx",mode="enforce",module="mx",target="sts-enforce.plain.lab.example"} 1`,
+		`smtpprobe_dane_match{address="198.18.3.42",command="mx",host="mx-ta.sec.lab.example",idle_phase="",module="mx",port="25",target="dane-ta.sec.lab.example"} 1`,
+	} {
+		if !strings.Contains(r.stdout, series) {
+			t.Errorf("%s = exit %d\n%s\nwant %s", r.in, r.exit, r.stdout, series)
+		}
+	}
+
+	r = runCheckBinary(t, l, bin, "--config", cfg, "--json", "--baseline", base)
+	wantExit(t, r, 0)
+	if strings.Contains(r.stdout, "regression-") {
+		t.Errorf("%s against its own baseline:\n%s\nwant no regression", r.in, r.stdout)
+	}
+
+	b, err := os.ReadFile(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	edited := strings.NewReplacer(`"mode":"enforce"`, `"mode":"testing"`, `"mode": "enforce"`, `"mode": "testing"`).Replace(string(b))
+	if edited == string(b) {
+		t.Fatalf("the saved baseline %s has no enforce mode to edit:\n%s", base, b)
+	}
+	if err := os.WriteFile(base, []byte(edited), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r = runCheckBinary(t, l, bin, "--config", cfg, "--json", "--baseline", base)
+	wantExit(t, r, 2)
+	rep := decodeCheckReport(t, r)
+	if !slices.ContainsFunc(rep.Findings, func(f mxFinding) bool {
+		return f.Code == "regression-mta-sts-policy" && f.Severity == "critical" &&
+			strings.HasPrefix(f.Message, "[mx sts-enforce.plain.lab.example] ") && containsAll(f.Message, []string{"from testing mode", "to enforce mode"})
+	}) {
+		t.Errorf("%s findings = %+v, want a critical regression-mta-sts-policy of [mx sts-enforce.plain.lab.example]", r.in, rep.Findings)
+	}
+	for _, c := range decode(t, r).Checks {
+		if want := map[string]string{"sts-enforce.plain.lab.example": "CRITICAL", "dane-ta.sec.lab.example": "OK"}[c.Target]; c.Status != want {
+			t.Errorf("%s check %s status = %s, want %s", r.in, c.Target, c.Status, want)
+		}
+	}
 }

@@ -2,7 +2,7 @@ package main_test
 
 // End-to-end tests of `smtpprobe session` and `smtpprobe timeout`: the real
 // binary, run inside the lab's client namespace against real Postfix (see
-// lab_test.go), with the evidence the field report of DESIGN.md §1 asks for —
+// lab_test.go), with the evidence a pause past the server's timeout leaves —
 // the 421 4.4.2 after smtpd_timeout, the FIN, the RST to the late body — and
 // Postfix's own maillog as the independent witness.
 //
@@ -26,7 +26,7 @@ import (
 )
 
 // probeReport is the JSON document of `smtpprobe session|timeout --json`
-// (DESIGN.md §3).
+// (README "JSON").
 type probeReport struct {
 	Command    string        `json:"command"`
 	Target     string        `json:"target"`
@@ -100,7 +100,7 @@ const probeKill = 45 * time.Second
 
 // labSMTPDTimeout is the smtpd_timeout of the labs of this file: short, so a
 // test pauses past it quickly, and long enough that 100 ms of tolerance
-// (DESIGN.md: max(100 ms, 1 %)) is not eaten by scheduling noise.
+// (max(100 ms, 1 %), timeoutTolerance) is not eaten by scheduling noise.
 const labSMTPDTimeout = 3 * time.Second
 
 // timeoutTolerance is how close a measured idle timeout must be to the
@@ -415,7 +415,7 @@ func TestE2ESession(t *testing.T) {
 		wantExit(t, r, 2)
 	})
 
-	// The field report (DESIGN.md §1): RCPT and DATA pipelined, 354, then a
+	// A pipelining client that pauses too long: RCPT and DATA pipelined, 354, then a
 	// pause longer than smtpd_timeout before the body.
 	t.Run("pause-exceeds-timeout", func(t *testing.T) {
 		t.Parallel()

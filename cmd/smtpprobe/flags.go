@@ -81,7 +81,7 @@ func (o *outputFlags) validate() error {
 	}
 	formats := output.Formats
 	if !slices.Contains(formats, o.format) {
-		return usagef("--format %q: want text, json, nagios or prom%s", o.format, didYouMean(o.format, formats))
+		return usagef("--format %q: want text, json, nagios or prom%s", o.format, job.DidYouMean(o.format, formats))
 	}
 	var err error
 	if o.warn, err = job.ParseThresholds("warning", o.warning, o.command); err != nil {
@@ -173,14 +173,14 @@ func parseCommand(j *job.Job, args []string, stdout io.Writer, synopsis string, 
 // runJob validates and runs j and prints its report. timeout and mtu,
 // which take minutes, show their progress on a terminal's stderr.
 func runJob(ctx context.Context, j *job.Job, of *outputFlags, stdout, stderr io.Writer) (int, error) {
-	if err := validateJob(j); err != nil {
+	if err := usageOf(j.Validate()); err != nil {
 		return 0, err
 	}
 	if n := j.Note(); n != "" {
 		fmt.Fprintf(stderr, "smtpprobe: note: %s\n", n)
 	}
-	res, err := jobResolver(j)
-	if err != nil {
+	res, err := j.NewResolver()
+	if err = usageOf(err); err != nil {
 		return 0, err
 	}
 	var pg *progress
@@ -193,12 +193,12 @@ func runJob(ctx context.Context, j *job.Job, of *outputFlags, stdout, stderr io.
 	if pg != nil {
 		j.Progress = pg.set
 	}
-	rep, err := runJobReport(ctx, j, res)
+	rep, err := j.Run(ctx, res)
 	if pg != nil {
 		pg.stop()
 	}
-	if err != nil {
-		return 0, err
+	if err != nil { // input the servers showed to be unusable is a usage error
+		return 0, usageOf(err)
 	}
 	if err := of.judge(rep); err != nil {
 		return 0, err
@@ -230,14 +230,6 @@ func parseFlags(fs *pflag.FlagSet, args []string, stdout io.Writer, synopsis str
 		return errHelp
 	}
 	return nil
-}
-
-// didYouMean is "; did you mean X?" for the closest of options, or "".
-func didYouMean(word string, options []string) string {
-	if s := job.Suggest(word, options); s != "" {
-		return fmt.Sprintf("; did you mean %q?", s)
-	}
-	return ""
 }
 
 // helpCollector is a writer that parseFlags hands a command's help model

@@ -1,13 +1,10 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"strings"
 
-	"github.com/smtpprobe/smtpprobe/dnscheck"
-	"github.com/smtpprobe/smtpprobe/probe"
 	"github.com/smtpprobe/smtpprobe/probe/job"
 )
 
@@ -42,21 +39,4 @@ func usageOf(err error) error {
 		return fmt.Errorf("%v (use --resolver host:port)", err)
 	}
 	return err
-}
-
-// validateJob validates j; a problem is a *usageError naming the flag.
-func validateJob(j *job.Job) error { return usageOf(j.Validate()) }
-
-// jobResolver builds j's DNS resolver.
-func jobResolver(j *job.Job) (*dnscheck.Resolver, error) {
-	res, err := j.NewResolver()
-	return res, usageOf(err)
-}
-
-// runJobReport runs a validated job; input the servers showed to be
-// unusable is a *usageError. With ctx's error it may also return the
-// report of the sessions the deadline cut short.
-func runJobReport(ctx context.Context, j *job.Job, res *dnscheck.Resolver) (*probe.Report, error) {
-	rep, err := j.Run(ctx, res)
-	return rep, usageOf(err)
 }

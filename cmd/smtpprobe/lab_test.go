@@ -1,7 +1,7 @@
 package main_test
 
 // Helpers for tests that run against the network-namespace lab built by
-// testdata/lab/lab.sh (DESIGN.md §5): client — r1 — r2 — server, real Postfix,
+// testdata/lab/lab.sh (README "The lab"): client — r1 — r2 — server, real Postfix,
 // dnsmasq for lab.example, a bottleneck MTU on r1–r2 and a PMTU black-hole switch.
 //
 // Lab tests need root, iproute2, nftables, Postfix, dnsmasq and openssl. They skip

@@ -8,8 +8,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 
@@ -25,14 +27,6 @@ func main() {
 	stop()
 	os.Exit(code)
 }
-
-const exitCodes = `Exit codes (Nagios convention): 0 OK, 1 WARNING (some addresses fail),
-2 CRITICAL (none reachable, null MX, DNS failure), 3 UNKNOWN (bad usage or input).
-TARGET is a domain (its MX are used), a host name or an IP literal; an IPv6
-literal with a port is written [ADDRESS]:PORT.
-Run "smtpprobe help COMMAND" for a command's flags, "smtpprobe help config"
-for the keys of check and serve files.
-`
 
 // commands maps each command to its implementation.
 var commands = map[string]func(context.Context, []string, io.Writer, io.Writer) (int, error){
@@ -53,7 +47,7 @@ func usagef(format string, args ...any) error {
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	args = helptext.Hoist(args, globalFlags)
 	if len(args) == 0 {
-		helptext.Overview(stderr, helptext.Commands, exitCodes)
+		helptext.Overview(stderr, reference(), helptext.ExitCodes)
 		return int(probe.StatusUnknown)
 	}
 	cmd, rest := args[0], args[1:]
@@ -65,7 +59,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case f != nil:
 		code, err = f(ctx, rest, stdout, stderr)
 	case cmd == "help" || cmd == "-h" || cmd == "--help":
-		err = runHelp(ctx, rest, stdout, stderr)
+		code, err = runHelp(ctx, rest, stdout, stderr)
 	case cmd == "completion":
 		err = runCompletion(ctx, rest, stdout)
 	case cmd == "version" || cmd == "--version":
@@ -73,8 +67,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case strings.HasPrefix(cmd, "-"):
 		err = usagef("%s before a command: want smtpprobe COMMAND [flags] (global flags such as --json may come first)", cmd)
 	default:
-		names := make([]string, 0, len(helptext.Commands))
-		for _, c := range helptext.Commands {
+		var names []string
+		for _, c := range reference() {
 			names = append(names, c.Name)
 		}
 		hint := ""
@@ -104,43 +98,66 @@ var globalFlags = map[string]bool{"--json": false, "--format": true, "-q": false
 	"-v": false, "--verbose": false, "--prom-file": true}
 
 // runHelp implements `smtpprobe help [COMMAND|config]`.
-func runHelp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func runHelp(ctx context.Context, args []string, stdout, stderr io.Writer) (int, error) {
 	switch {
 	case len(args) == 0:
-		return helptext.Overview(stdout, helptext.Commands, exitCodes)
+		return 0, helptext.Overview(stdout, reference(), helptext.ExitCodes)
 	case args[0] == "config":
-		return helpConfig(stdout)
+		return 0, helpConfig(stdout)
 	case args[0] == "--man":
-		return helptext.Man(stdout, commandHelp(ctx), "2026-12-02", version, exitCodes)
+		return 0, helptext.Man(stdout, commandHelp(ctx), manDate, version, helptext.ExitCodes)
 	}
-	if code := run(ctx, []string{args[0], "--help"}, stdout, stderr); code != 0 {
-		return errHelp // run printed why
+	if c, ok := helptext.Lookup(args[0]); ok && commands[args[0]] == nil { // completion, help
+		return 0, helptext.Text(stdout, c)
 	}
-	return errHelp
+	return run(ctx, []string{args[0], "--help"}, stdout, stderr), nil // run printed why, if it failed
 }
+
+// manDate is the man page's date: the day this help text last changed.
+const manDate = "2026-12-02"
 
 // runCompletion implements `smtpprobe completion bash|zsh|fish`.
 func runCompletion(ctx context.Context, args []string, stdout io.Writer) error {
+	if len(args) == 1 && (args[0] == "-h" || args[0] == "--help") {
+		c, _ := helptext.Lookup("completion")
+		if err := helptext.Text(stdout, c); err != nil {
+			return err
+		}
+		return errHelp
+	}
 	if len(args) != 1 {
 		return usagef("completion: want one shell: %s", strings.Join(helptext.Shells, ", "))
 	}
 	shell := strings.ToLower(args[0])
 	if err := helptext.Completion(stdout, shell, commandHelp(ctx)); err != nil {
-		return usagef("%v%s", err, didYouMean(shell, helptext.Shells))
+		return usagef("%v%s", err, job.DidYouMean(shell, helptext.Shells))
 	}
 	return nil
+}
+
+// reference is the command reference of probe/render/help, with any
+// command of the table that has no entry there yet at the end (a new
+// command's synopsis and examples go in helptext.Commands).
+func reference() []helptext.Command {
+	cmds := slices.Clone(helptext.Commands)
+	for _, name := range slices.Sorted(maps.Keys(commands)) {
+		if _, ok := helptext.Lookup(name); !ok {
+			cmds = append(cmds, helptext.Command{Name: name, Synopsis: "smtpprobe " + name + " [flags]"})
+		}
+	}
+	return cmds
 }
 
 // commandHelp collects every command's reference, flags included, by
 // asking each for its help into a helpCollector.
 func commandHelp(ctx context.Context) []helptext.Command {
 	var out []helptext.Command
-	for _, c := range helptext.Commands {
+	for _, c := range reference() {
 		if commands[c.Name] == nil {
 			out = append(out, c)
 			continue
 		}
-		col := &helpCollector{}
+		col := &helpCollector{Writer: io.Discard}
 		run(ctx, []string{c.Name, "--help"}, col, io.Discard)
 		if col.cmd.Name == "" {
 			col.cmd = c

@@ -147,10 +147,14 @@ func TestRunDemo(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("demo = %d, stderr %q", code, stderr)
 	}
+	// slow greets after 1.5 s: its banner phase reads 1.5 s or a little more.
+	if !regexp.MustCompile(`banner 1\.[5-9]\d\d s`).MatchString(stdout) {
+		t.Errorf("demo output lacks slow's banner of about 1.5 s:\n%s", stdout)
+	}
 	if !regexp.MustCompile(`127\.0\.0\.5:\d+ +refused`).MatchString(stdout) {
 		t.Errorf("demo output lacks the refused 127.0.0.5:PORT:\n%s", stdout)
 	}
-	for _, want := range []string{"MX 10 mx1.demo.example", "starttls", "banner 1.5", "421 4.4.2", "FIN from peer", "outcome server-timeout"} {
+	for _, want := range []string{"MX 10 mx1.demo.example", "starttls", "421 4.4.2", "FIN from peer", "outcome server-timeout"} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("demo output lacks %q:\n%s", want, stdout)
 		}
@@ -228,5 +232,19 @@ func TestRunBaselineRegression(t *testing.T) {
 	_, stderr, code = runArgs(t, "timeout", "127.0.0.2:1", "--baseline", base)
 	if code != 3 || !strings.Contains(stderr, "is a mx report") {
 		t.Errorf("timeout --baseline (mx report) = %d, %q; want 3 and why", code, stderr)
+	}
+}
+
+// Every command of the table is in the help overview, man page and
+// completion, and did-you-mean knows it.
+func TestReferenceCoversCommands(t *testing.T) {
+	names := map[string]bool{}
+	for _, c := range reference() {
+		names[c.Name] = true
+	}
+	for name := range commands {
+		if !names[name] {
+			t.Errorf("command %s is missing from the reference", name)
+		}
 	}
 }

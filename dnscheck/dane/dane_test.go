@@ -72,6 +72,8 @@ func TestMatchChain(t *testing.T) {
 	other := newPKI(t, []string{"mx.example.com"}, now.Add(-time.Hour), now.Add(time.Hour))
 	chain := []*x509.Certificate{good.leaf, good.inter}
 	names := []string{"mx.example.com"}
+	wild := newPKI(t, []string{"*.example.com"}, now.Add(-time.Hour), now.Add(time.Hour))
+	wchain := []*x509.Certificate{wild.leaf, wild.inter}
 	for _, tc := range []struct {
 		name    string
 		records []Record
@@ -97,6 +99,15 @@ func TestMatchChain(t *testing.T) {
 		{"DANE-TA root in chain", []Record{rec(2, 1, 1, good.root)}, []*x509.Certificate{good.leaf, good.inter, good.root}, names, 0, 2, ""},
 		{"DANE-TA wrong name", []Record{rec(2, 0, 1, good.inter)}, chain, []string{"mx2.example.com"}, -1, 0, "does not verify"},
 		{"DANE-TA expired leaf", []Record{rec(2, 0, 1, expiredOther.inter)}, []*x509.Certificate{expiredOther.leaf, expiredOther.inter}, []string{"other.example.net"}, -1, 0, "does not verify"},
+		// RFC 7672 §3.2.2: the reference identifiers are the MX host and the
+		// TLSA base domain; either one in the leaf is enough.
+		{"DANE-TA second reference name", []Record{rec(2, 0, 1, good.inter)}, chain, []string{"mx2.example.com", "mx.example.com."}, 0, 1, ""},
+		// RFC 7672 §3.2.3: a wildcard is the whole left-most label, and stands for one label.
+		{"DANE-TA wildcard leaf", []Record{rec(2, 1, 1, wild.inter)}, wchain, names, 0, 1, ""},
+		{"DANE-TA wildcard, two labels", []Record{rec(2, 1, 1, wild.inter)}, wchain, []string{"a.mx.example.com"}, -1, 0, "does not verify"},
+		{"DANE-TA wildcard, parent domain", []Record{rec(2, 1, 1, wild.inter)}, wchain, []string{"example.com"}, -1, 0, "does not verify"},
+		{"DANE-TA no reference name", []Record{rec(2, 0, 1, good.inter)}, chain, nil, -1, 0, "no reference name"},
+		{"DANE-TA of another CA", []Record{rec(2, 0, 1, other.inter)}, chain, names, -1, 0, "no TLSA record matches"},
 		{"DANE-TA on the leaf does not match", []Record{rec(2, 1, 1, good.leaf)}, chain, names, -1, 0, "no TLSA record matches"},
 		{"DANE-TA not sent", []Record{rec(2, 0, 1, good.root)}, chain, names, -1, 0, "no TLSA record matches"},
 		// RFC 7672 §3.1.3: PKIX-TA(0) and PKIX-EE(1) are not used.

@@ -168,12 +168,13 @@ func (c *Check) judge(base *probe.Report, text func(error) string) {
 }
 
 // baselineOf cuts the part of a combined baseline that one run compares
-// with: its check's outcome and its results.
+// with: its check's outcome, its policy (mx: MTA-STS, TLS-RPT) and its
+// results.
 func baselineOf(base *probe.Report, target, module string) *probe.Report {
 	b := &probe.Report{Command: base.Command, Target: target}
 	for _, c := range base.Checks {
 		if c.Target == target && c.Module == module {
-			b.Command, b.Outcome = c.Command, c.Outcome
+			b.Command, b.Outcome, b.Policy = c.Command, c.Outcome, c.Policy
 		}
 	}
 	for _, r := range base.Results {

@@ -92,8 +92,8 @@ func TargetHint(s string) (domain, recipient string) {
 	return "", ""
 }
 
-// didYouMean is "; did you mean X?" for the option closest to word, or "".
-func didYouMean(word string, options []string) string {
+// DidYouMean is "; did you mean X?" for the option closest to word, or "".
+func DidYouMean(word string, options []string) string {
 	if s := Suggest(word, options); s != "" {
 		return fmt.Sprintf("; did you mean %q?", s)
 	}

@@ -1,10 +1,12 @@
 // Package render writes probe reports for people and monitoring systems:
-// Text (the terminal report), JSON (the report as one document, DESIGN.md
-// §3), Nagios (the monitoring-plugins output format) and, in
+// Text (the terminal report), JSON (the report as one document, README "JSON"),
+// Nagios (the monitoring-plugins output format) and, in
 // probe/render/prom, the Prometheus text exposition. Each writer takes an
 // io.Writer, builds its output completely first and writes it once, so a
 // failure never leaves half a document. A new output format is a new
-// writer here.
+// writer here; probe/render/output picks the writer a front end asked
+// for (and writes the metrics file), and probe/render/help writes the
+// command line's own reference: help text, man page, completion.
 //
 // Output safety. Text from the network (replies, banners, DNS and TLS
 // names, error texts) and from the user ends up in every output format.

@@ -48,7 +48,7 @@ func goldenSession() *probe.Report {
 		"mail", 0.44, "rcpt", 12.3, "data", 0.39, "body", 1.05, "rset", 0.3, "quit", 0.28)
 	ph2, order2 := goldenPhases("connect", 0.29, "banner", 1.9, "ehlo", 0.5, "mail", 0.4, "rcpt", 0.7)
 	return &probe.Report{
-		Command: "session", Target: "192.0.2.10", Started: goldenStart, Duration: 31 * time.Millisecond, Outcome: probe.Rejected,
+		Command: "session", Target: "192.0.2.10", Started: goldenStart, Duration: 31412 * time.Microsecond, Outcome: probe.Rejected,
 		Results: []probe.Result{{
 			Host: "192.0.2.10", Address: "192.0.2.10", Port: 587, Outcome: probe.OK,
 			Phases: ph, PhaseOrder: order,

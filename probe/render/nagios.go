@@ -102,11 +102,11 @@ func perfData(r probe.Result, who string, warn, crit probe.Thresholds) []string 
 	}
 	var perf []string
 	for _, ph := range r.PhaseOrder {
-		perf = append(perf, perfItem(who+" "+ph, fmtFloat(probe.Millis(r.Phases[ph])/1000), "s",
+		perf = append(perf, perfItem(who+" "+ph, fmtFloat(r.Phases[ph].Seconds()), "s",
 			durRange(warn.Time, false), durRange(crit.Time, false), "0", ""))
 	}
 	if r.Timeout != nil {
-		perf = append(perf, perfItem(who+" server_timeout", fmtFloat(probe.Millis(*r.Timeout)/1000), "s",
+		perf = append(perf, perfItem(who+" server_timeout", fmtFloat(r.Timeout.Seconds()), "s",
 			durRange(warn.Timeout, true), durRange(crit.Timeout, true), "0", ""))
 	}
 	if m := r.MTUInfo; m != nil && m.PathMTU != nil {

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"io"
-	"math"
 	"net"
 	"strconv"
 	"strings"
@@ -79,11 +78,11 @@ func Text(w io.Writer, rep *probe.Report, opt Options) error {
 func CheckText(w io.Writer, combined *probe.Report, runs []Run, opt Options) error {
 	var b bytes.Buffer
 	printf(&b, "check %s: %s, outcome %s, %s: %s (%s)\n\n", combined.Target, opt.status(combined.Status()),
-		combined.Outcome, units.Count(len(combined.Checks), "check"), StatusCounts(combined.Checks), ms(float64(combined.Duration.Milliseconds())))
+		combined.Outcome, units.Count(len(combined.Checks), "check"), StatusCounts(combined.Checks), units.Duration(combined.Duration))
 	head := []string{"TARGET", "MODULE", "STATUS", "OUTCOME", "DURATION"}
 	rows := [][]string{head}
 	for _, c := range combined.Checks {
-		out, dur := string(c.Outcome), ms(float64(c.Duration.Milliseconds()))
+		out, dur := string(c.Outcome), units.Duration(c.Duration)
 		if c.Error != "" {
 			out, dur = "-", "-"
 		}
@@ -144,7 +143,7 @@ func text(w *bytes.Buffer, rep *probe.Report, opt Options) {
 		unit, units_ = "measurement", "measurements"
 	}
 	printf(w, "%s %s: %s, outcome %s, %d of %s ok (%s)\n",
-		rep.Command, Target(rep), opt.status(rep.Status()), rep.Outcome, ok, units.Count(len(rep.Results), unit, units_), ms(float64(rep.Duration.Milliseconds())))
+		rep.Command, Target(rep), opt.status(rep.Status()), rep.Outcome, ok, units.Count(len(rep.Results), unit, units_), units.Duration(rep.Duration))
 	addrW, outW := 0, 0
 	for _, r := range rep.Results {
 		addrW = max(addrW, len(SafeText(label(r))))
@@ -167,7 +166,7 @@ func text(w *bytes.Buffer, rep *probe.Report, opt Options) {
 		}
 		if r.Phase != "" {
 			if r.Timeout != nil {
-				printf(w, "%sidle at %s: server hung up after %s, closed by %s", indent, r.Phase, ms(probe.Millis(*r.Timeout)), r.ClosedBy)
+				printf(w, "%sidle at %s: server hung up after %s, closed by %s", indent, r.Phase, units.Duration(*r.Timeout), r.ClosedBy)
 				if r.ServerLog != "" {
 					printf(w, "; Postfix logs %q", r.ServerLog)
 				}
@@ -357,13 +356,10 @@ func label(r probe.Result) string {
 func phases(r probe.Result) string {
 	parts := make([]string, 0, len(r.PhaseOrder))
 	for _, p := range r.PhaseOrder {
-		parts = append(parts, p+" "+ms(probe.Millis(r.Phases[p])))
+		parts = append(parts, p+" "+units.Duration(r.Phases[p]))
 	}
 	return strings.Join(parts, ", ")
 }
-
-// ms renders a measured duration given in milliseconds (units.Duration).
-func ms(v float64) string { return units.Duration(time.Duration(math.Round(v * 1e6))) }
 
 // Target is the report's target with the port its results probed:
 // "example.com port 2525", "192.0.2.10 port 25". A report without results

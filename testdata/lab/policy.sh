@@ -14,6 +14,9 @@
 #                                certificate from the lab intermediate CA (trusted via LAB_TLS_CERT)
 #   198.18.3.64                  mta-sts host with nothing listening (policy fetch fails)
 #   198.18.3.41                  lab.sh's Postfix smtpd without STARTTLS (smtpd_tls_security_level=none)
+#   198.18.3.42                  lab.sh's Postfix smtpd with its own leaf (policy_master_cf): issued
+#                                by the lab intermediate CA for mx-ta, mx-ta-spki and
+#                                mx-ta-bad.sec.lab.example (not mx-ta-name), chain leaf + intermediate
 #
 # Mail domains (MX -> Postfix at 198.18.3.10, whose certificate names mx1.lab.example only):
 #   dane-ok.sec.lab.example        MX mx-ok.sec.lab.example, TLSA 3 1 1 = Postfix's key (match)
@@ -30,6 +33,12 @@
 #   cleartext.plain.lab.example    MX notls.plain.lab.example (no STARTTLS), no policy at all
 #   insecure-mx.plain.lab.example  MX mx-bad.sec.lab.example: secure TLSA (mismatch) behind an
 #                                  unsigned MX RRset, which senders do not use (RFC 7672 §2.2.1)
+#   DANE-TA(2), all MX at 198.18.3.42 (RFC 7672 §3.1.2, §3.2.2):
+#   dane-ta.sec.lab.example        MX mx-ta.sec.lab.example, TLSA 2 0 1 = the intermediate (match)
+#   dane-ta-spki.sec.lab.example   MX mx-ta-spki.sec.lab.example, TLSA 2 1 1 = the intermediate's key
+#   dane-ta-bad.sec.lab.example    MX mx-ta-bad.sec.lab.example, TLSA 2 1 1 = another CA (mismatch)
+#   dane-ta-name.sec.lab.example   MX mx-ta-name.sec.lab.example, TLSA 2 0 1 = the intermediate, but
+#                                  the leaf does not name mx-ta-name (mismatch: the name check)
 
 POLICY_AUTH4=198.18.3.54
 POLICY_AUTH6=2001:db8:3::54
@@ -46,10 +55,11 @@ POLICY_STS=(
 	"sts-notls:65:enforce:*.plain.lab.example"
 )
 POLICY_NOTLS4=198.18.3.41
+POLICY_TA4=198.18.3.42
 
 # policy_addrs: the addresses lab.sh puts on the server's interface.
 policy_addrs() {
-	printf '%s\n' "$POLICY_NOTLS4/24" "$POLICY_AUTH4/24" "$POLICY_AUTH6/64" "$POLICY_DNS4/24" "$POLICY_DNS6/64"
+	printf '%s\n' "$POLICY_NOTLS4/24" "$POLICY_TA4/24" "$POLICY_AUTH4/24" "$POLICY_AUTH6/64" "$POLICY_DNS4/24" "$POLICY_DNS6/64"
 	local s
 	for s in "${POLICY_STS[@]}"; do
 		IFS=: read -r _ last _ _ <<<"$s"
@@ -60,6 +70,42 @@ policy_addrs() {
 # spki_sha256 CERT: the hex SHA-256 of the certificate's SubjectPublicKeyInfo (TLSA 3 1 1 data).
 spki_sha256() {
 	openssl x509 -in "$1" -noout -pubkey | openssl pkey -pubin -outform DER | openssl dgst -sha256 -r | cut -d' ' -f1
+}
+
+# cert_sha256 CERT: the hex SHA-256 of the whole certificate (TLSA 2 0 1 data).
+cert_sha256() {
+	openssl x509 -in "$1" -outform DER | openssl dgst -sha256 -r | cut -d' ' -f1
+}
+
+# policy_smtpd_certs DIR: before Postfix starts (lab.sh write_postfix_config), the DANE-TA
+# server's leaf from the lab intermediate CA (DIR/policy/ta.key, ta-chain.pem: leaf then
+# intermediate, so the trust anchor is in the chain, RFC 7672 §3.1.2), and another CA that
+# issued nothing the lab serves (other-ca.crt, the TLSA of dane-ta-bad).
+policy_smtpd_certs() {
+	local d=$1 pd=$1/policy
+	mkdir -p "$pd"
+	(
+		set -e
+		cd "$pd"
+		openssl req -new -newkey rsa:2048 -nodes -subj /CN=mx-ta.sec.lab.example -keyout ta.key -out ta.csr
+		printf '%s\n' basicConstraints=critical,CA:FALSE keyUsage=critical,digitalSignature,keyEncipherment \
+			extendedKeyUsage=serverAuth \
+			subjectAltName=DNS:mx-ta.sec.lab.example,DNS:mx-ta-spki.sec.lab.example,DNS:mx-ta-bad.sec.lab.example >ta.ext
+		openssl x509 -req -in ta.csr -CA "$d/tls/inter.crt" -CAkey "$d/tls/inter.key" -CAcreateserial \
+			-days 30 -extfile ta.ext -out ta.crt
+		cat ta.crt "$d/tls/inter.crt" >ta-chain.pem
+		openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 \
+			-subj "/O=smtpprobe lab/CN=smtpprobe lab other CA" -addext basicConstraints=critical,CA:TRUE \
+			-keyout other-ca.key -out other-ca.crt
+		chmod 600 ta.key other-ca.key
+		rm -f ta.csr ta.ext "$d"/tls/*.srl
+	) >/dev/null 2>&1
+}
+
+# policy_master_cf DIR: lab.sh's master.cf line of the DANE-TA smtpd.
+policy_master_cf() {
+	printf '%s:smtp inet n - n - - smtpd -o syslog_name=postfix/dane-ta -o { smtpd_tls_chain_files = %s, %s }\n' \
+		"$POLICY_TA4" "$1/policy/ta.key" "$1/policy/ta-chain.pem"
 }
 
 # policy_certs DIR: the MTA-STS servers' certificate, from the lab intermediate CA.
@@ -83,10 +129,15 @@ policy_certs() {
 
 # policy_zones DIR: the two zone files, sec.lab.example signed.
 policy_zones() {
-	local d=$1 pd=$1/policy good bad s name last ksk zsk
+	local d=$1 pd=$1/policy good bad ta taspki other s name last ksk zsk
 	good=$(spki_sha256 "$d/tls/mx1.crt")
 	bad=$(spki_sha256 "$d/tls/root.crt") # a key Postfix does not have, as after a botched rollover
-	[[ $good =~ ^[0-9a-f]{64}$ && $bad =~ ^[0-9a-f]{64}$ ]] || return 1
+	ta=$(cert_sha256 "$d/tls/inter.crt")
+	taspki=$(spki_sha256 "$d/tls/inter.crt")
+	other=$(spki_sha256 "$pd/other-ca.crt")
+	for s in "$good" "$bad" "$ta" "$taspki" "$other"; do
+		[[ $s =~ ^[0-9a-f]{64}$ ]] || return 1
+	done
 	cat >"$pd/sec.lab.example.zone" <<-EOF
 		\$ORIGIN sec.lab.example.
 		\$TTL 60
@@ -102,6 +153,18 @@ policy_zones() {
 		dane-notls IN MX 10 mx-notls
 		mx-notls IN A $POLICY_NOTLS4
 		_25._tcp.mx-notls IN TLSA 3 1 1 $good
+		dane-ta IN MX 10 mx-ta
+		mx-ta IN A $POLICY_TA4
+		_25._tcp.mx-ta IN TLSA 2 0 1 $ta
+		dane-ta-spki IN MX 10 mx-ta-spki
+		mx-ta-spki IN A $POLICY_TA4
+		_25._tcp.mx-ta-spki IN TLSA 2 1 1 $taspki
+		dane-ta-bad IN MX 10 mx-ta-bad
+		mx-ta-bad IN A $POLICY_TA4
+		_25._tcp.mx-ta-bad IN TLSA 2 1 1 $other
+		dane-ta-name IN MX 10 mx-ta-name
+		mx-ta-name IN A $POLICY_TA4
+		_25._tcp.mx-ta-name IN TLSA 2 0 1 $ta
 	EOF
 	{
 		cat <<-EOF
@@ -252,7 +315,9 @@ policy_up() {
 		(cd "$pd/www/$name" && exec ip netns exec "$ns" openssl s_server -quiet -WWW -accept "198.18.3.$last:443" \
 			-cert "$pd/mta-sts.crt" -key "$pd/mta-sts.key" -cert_chain "$d/tls/inter.crt") </dev/null >"$pd/$name.log" 2>&1 3>&- &
 	done
-	wait_until 100 0.1 nsx "$ns" timeout 1 bash -c "exec 5<>/dev/tcp/$POLICY_NOTLS4/25" 2>/dev/null || die "postfix does not answer on [$POLICY_NOTLS4]:25"
+	for a in "$POLICY_NOTLS4" "$POLICY_TA4"; do
+		wait_until 100 0.1 nsx "$ns" timeout 1 bash -c "exec 5<>/dev/tcp/$a/25" 2>/dev/null || die "postfix does not answer on [$a]:25"
+	done
 	for a in "$POLICY_AUTH4" "$POLICY_DNS4"; do
 		wait_until 100 0.1 nsx "$ns" timeout 1 bash -c "exec 5<>/dev/tcp/$a/53" 2>/dev/null || die "unbound does not answer on [$a]:53"
 	done

@@ -10,7 +10,7 @@ var Commands = []Command{{
 	About:    "Resolves the domain's MX (RFC 5321 §5.1), opens one session to every address and times each phase on the wire. Exit 0 OK, 1 WARNING (some addresses fail), 2 CRITICAL (none works), 3 UNKNOWN.",
 	Examples: []string{
 		"smtpprobe mx example.com                      # every exchanger, text",
-		"smtpprobe mx example.com --json               # the report as one JSON document",
+		"smtpprobe mx example.com --json               # one JSON document",
 		"smtpprobe mx example.com -q --format nagios   # a Nagios/Icinga check",
 		"smtpprobe mx example.com:2525 -4 --no-ptr     # another port, IPv4 only",
 	},
@@ -33,7 +33,7 @@ var Commands = []Command{{
 	Examples: []string{
 		"smtpprobe timeout mx1.example.com --to postmaster@example.com",
 		"smtpprobe timeout 192.0.2.10 --phase ehlo --max-wait 10m",
-		"smtpprobe timeout example.com --phase data --pause-after-data 60s   # will my pause fit?",
+		"smtpprobe timeout example.com --phase data --pause-after-data 60s  # fits?",
 	},
 }, {
 	Name:     "mtu",
@@ -53,7 +53,7 @@ var Commands = []Command{{
 	Examples: []string{
 		"smtpprobe check --config /etc/smtpprobe/check.yaml",
 		"smtpprobe check --config check.yaml --format nagios -q",
-		"smtpprobe check --config check.yaml --prom-file /var/lib/node_exporter/smtpprobe.prom -q",
+		"smtpprobe check --config check.yaml -q --prom-file /var/lib/smtpprobe.prom",
 		"smtpprobe check --config check.yaml --only-module mx --json",
 	},
 }, {
@@ -62,6 +62,8 @@ var Commands = []Command{{
 	Synopsis: "smtpprobe serve --config FILE [flags]",
 	Examples: []string{
 		"smtpprobe serve --config /etc/smtpprobe/serve.yaml",
+		"smtpprobe serve --config serve.yaml --validate   # check the file only",
+		"smtpprobe serve --config serve.yaml --listen :9465 --web.config.file web.yml",
 		"curl 'http://127.0.0.1:9465/probe?target=example.com&module=mx'",
 	},
 }, {
@@ -70,7 +72,8 @@ var Commands = []Command{{
 	Synopsis: "smtpprobe demo [flags]",
 	Examples: []string{
 		"smtpprobe demo",
-		"smtpprobe demo -v --idle-timeout 1s",
+		"smtpprobe demo -v --idle-timeout 1s   # with every session's timeline",
+		"smtpprobe demo --json | jq .results",
 	},
 }, {
 	Name:     "completion",
@@ -96,3 +99,12 @@ func Lookup(name string) (Command, bool) {
 	}
 	return Command{}, false
 }
+
+// ExitCodes ends the overview and the man page.
+const ExitCodes = `Exit codes (Nagios convention): 0 OK, 1 WARNING (some addresses fail),
+2 CRITICAL (none reachable, null MX, DNS failure), 3 UNKNOWN (bad usage or input).
+TARGET is a domain (its MX are used), a host name or an IP literal; an IPv6
+literal with a port is written [ADDRESS]:PORT.
+Run "smtpprobe help COMMAND" for a command's flags, "smtpprobe help config"
+for the keys of check and serve files.
+`

@@ -132,14 +132,19 @@ func TestVersion(t *testing.T) {
 	}
 }
 
-// Every command of the reference has a synopsis, and 2 to 5 examples.
+// Every command of the reference has a synopsis, and 3 to 5 examples.
 func TestCommands(t *testing.T) {
 	for _, c := range Commands {
 		if !strings.HasPrefix(c.Synopsis, "smtpprobe "+c.Name) || c.Summary == "" {
 			t.Errorf("%s: synopsis %q, summary %q", c.Name, c.Synopsis, c.Summary)
 		}
-		if c.Name != "help" && (len(c.Examples) < 2 || len(c.Examples) > 5) {
-			t.Errorf("%s has %d examples, want 2 to 5", c.Name, len(c.Examples))
+		for _, e := range c.Examples {
+			if n := len([]rune(e)); n+2 > Width {
+				t.Errorf("%s example of %d columns, indented past %d: %q", c.Name, n, Width, e)
+			}
+		}
+		if c.Name != "help" && (len(c.Examples) < 3 || len(c.Examples) > 5) {
+			t.Errorf("%s has %d examples, want 3 to 5", c.Name, len(c.Examples))
 		}
 	}
 }

@@ -73,7 +73,7 @@ func (c Reports) Collect(ch chan<- prometheus.Metric) {
 		st := rep.Status()
 		gauge(descSuccess, b2f(st == probe.StatusOK), rl...)
 		gauge(descStatus, float64(st), rl...)
-		gauge(descDuration, float64(rep.Duration.Milliseconds())/1000, rl...)
+		gauge(descDuration, micro(rep.Duration.Seconds()), rl...)
 		bySev := map[string]int{probe.SevCritical: 0, probe.SevWarning: 0, probe.SevInfo: 0}
 		for _, f := range rep.Findings {
 			bySev[f.Severity]++
@@ -92,10 +92,10 @@ func (c Reports) Collect(ch chan<- prometheus.Metric) {
 			gauge(descResultSuccess, b2f(r.Good()), l...)
 			gauge(descOutcome, 1, append(l, string(r.Outcome))...)
 			for _, ph := range r.PhaseOrder {
-				gauge(descPhase, micro(probe.Millis(r.Phases[ph])/1000), append(l, ph)...)
+				gauge(descPhase, micro(r.Phases[ph].Seconds()), append(l, ph)...)
 			}
 			if r.Timeout != nil {
-				gauge(descIdle, micro(probe.Millis(*r.Timeout)/1000), append(l, string(r.ClosedBy))...)
+				gauge(descIdle, micro(r.Timeout.Seconds()), append(l, string(r.ClosedBy))...)
 			}
 			if m := r.MTUInfo; m != nil {
 				for _, d := range mtuDirections(m) {
