@@ -116,7 +116,7 @@ func TestSession(t *testing.T) {
 				time.Sleep(200 * time.Millisecond)
 			}
 		}),
-		opt:         SessionOptions{Size: 2000, PauseAfterData: 600 * time.Millisecond},
+		opt:         SessionOptions{Size: 2000, PauseAfterData: 1500 * time.Millisecond}, // 1.3 s past the FIN, for load
 		want:        ServerTimeout,
 		wantEvents:  []EventKind{EvPauseStart, EvFIN, EvPauseEnd, EvData},
 		wantFinding: "pause-exceeds-server-timeout",
