@@ -53,13 +53,14 @@ unit:
 	$(GO) test -race -count=1 -short $(PKGS)
 
 # Go benchmarks, then lab runs beside the peer tools (swaks, check_smtp,
-# tracepath): medians and ratios, printed as tables. Needs root.
+# tracepath, mtr, tcptraceroute): medians and ratios, printed as tables. Needs root.
 bench: build
 	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./probe/ ./dnscheck/
 	bash testdata/bench/mx.sh $(BIN)
 	bash testdata/bench/timeout.sh $(BIN)
 	bash testdata/bench/mtu.sh $(BIN)
 	bash testdata/bench/check.sh $(BIN)
+	bash testdata/bench/path.sh $(BIN)
 
 demo:
 	$(GO) run ./cmd/smtpprobe demo

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/smtpprobe/smtpprobe/mtu/trace"
 )
 
 // DefaultConnectTimeout is Postfix's smtp_connect_timeout.
@@ -51,6 +53,9 @@ type DialError struct {
 	Outcome Outcome
 	Elapsed time.Duration
 	Err     error
+	// ICMP is the ICMP error that failed the connect, read from the
+	// connecting socket's error queue (IP_RECVERR), with its sender.
+	ICMP *trace.Reply
 }
 
 func (e *DialError) Error() string {
@@ -61,6 +66,9 @@ func (e *DialError) Error() string {
 		return "connection refused (RST to SYN): " + errnoOf(e.Err)
 	case Reset:
 		return "connection reset as it was established (RST after the handshake): " + errnoOf(e.Err)
+	}
+	if e.ICMP != nil {
+		return icmpDialText(e.ICMP) // locate.go
 	}
 	return "connect: " + e.Err.Error()
 }
@@ -156,15 +164,15 @@ func (d *Dialer) Dial(ctx context.Context, addr netip.AddrPort) (*Conn, error) {
 	start := now()
 	dctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	nd := net.Dialer{}
-	if d.Control != nil {
-		nd.Control = func(network, address string, c syscall.RawConn) error {
-			if err := d.Control(network, address, c); err != nil {
-				return &LocalError{Op: "socket option", Err: err}
-			}
-			return nil
+	eq := trace.NewErrQueue() // the ICMP error of a failed connect (locate.go)
+	defer eq.Done()
+	ctl := eq.Control(d.Control)
+	nd := net.Dialer{Control: func(network, address string, c syscall.RawConn) error {
+		if err := ctl(network, address, c); err != nil {
+			return &LocalError{Op: "socket option", Err: err}
 		}
-	}
+		return nil
+	}}
 	c, err := nd.DialContext(dctx, "tcp", addr.String())
 	if err != nil {
 		if le := localError(err); le != nil {
@@ -178,7 +186,11 @@ func (d *Dialer) Dial(ctx context.Context, addr netip.AddrPort) (*Conn, error) {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		return nil, &DialError{Outcome: classifyDial(err, dctx), Elapsed: now().Sub(start), Err: err}
+		de := &DialError{Outcome: classifyDial(err, dctx), Elapsed: now().Sub(start), Err: err}
+		if icmp, ok := eq.Result(); ok && de.Outcome == Unreachable && icmp.Kind == trace.Unreachable {
+			de.ICMP = &icmp
+		}
+		return nil, de
 	}
 	if dl, ok := ctx.Deadline(); ok {
 		// The reader blocks in Read; the run's deadline bounds it.

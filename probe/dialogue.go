@@ -107,6 +107,7 @@ func (p *Prober) begin(ctx context.Context, t Target, r *Result) *dialogue {
 		r.timePhase("connect", dialElapsed(err))
 		r.setFailureIn("connect", Classify(err), err.Error())
 		errors.As(err, &r.local)
+		p.locate(ctx, t, r, err) // where the SYNs stop (locate.go)
 		return nil
 	}
 	r.timePhase("connect", c.Since())

@@ -93,6 +93,10 @@ type resultJSON struct {
 	*MTUInfo
 	TCP      *TCPStats `json:"tcp,omitempty"`
 	Timeline []Event   `json:"timeline"`
+	// The path sweep (locate.go).
+	Hops          []Hop          `json:"hops,omitempty"`
+	PathEnd       *PathEnd       `json:"path_end,omitempty"`
+	BlackholeLink *BlackholeLink `json:"blackhole_link,omitempty"`
 }
 
 // MarshalJSON writes the result with its durations in milliseconds.
@@ -105,6 +109,7 @@ func (r Result) MarshalJSON() ([]byte, error) {
 		MessageBytes: r.MessageBytes, BytesWritten: r.BytesWritten, Acked: r.Acked, QueueID: r.QueueID,
 		IdleTimeoutMS: msPtr(r.IdleTimeout), Phase: r.Phase, TimeoutMS: msPtr(r.Timeout),
 		ClosedBy: r.ClosedBy, ServerLog: r.ServerLog, MTUInfo: r.MTUInfo, TCP: r.TCP, Timeline: r.Timeline,
+		Hops: r.Hops, PathEnd: r.PathEnd, BlackholeLink: r.BlackholeLink,
 	})
 }
 
@@ -123,6 +128,7 @@ func (r *Result) UnmarshalJSON(b []byte) error {
 		MessageBytes: w.MessageBytes, BytesWritten: w.BytesWritten, Acked: w.Acked, QueueID: w.QueueID,
 		IdleTimeout: fromMSPtr(w.IdleTimeoutMS), Phase: w.Phase, Timeout: fromMSPtr(w.TimeoutMS),
 		ClosedBy: w.ClosedBy, ServerLog: w.ServerLog, MTUInfo: w.MTUInfo, TCP: w.TCP, Timeline: w.Timeline,
+		Hops: w.Hops, PathEnd: w.PathEnd, BlackholeLink: w.BlackholeLink,
 	}
 	return nil
 }

@@ -358,6 +358,7 @@ func (p *Prober) mtuOut(ctx context.Context, t Target, r *Result, lo, hi int, v6
 		info.Verdict = VerdictNoBottleneck
 	}
 	r.Findings = append(r.Findings, mtuFindings(t, r, v6)...)
+	p.locateBlackhole(ctx, t, r, v6) // the black-holed link (locate.go)
 	return true
 }
 

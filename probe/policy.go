@@ -81,9 +81,16 @@ type TLSRPTReport struct {
 
 // DANEReport is the DANE state of one result's MX host (JSON "dane").
 type DANEReport struct {
-	Name    string        `json:"name"` // _25._tcp.HOST
-	Records []dane.Record `json:"records"`
-	Secure  bool          `json:"secure"` // the TLSA answer was validated (AD)
+	// Name is where the TLSA records were looked up: _25._tcp. and the
+	// TLSA base domain, the MX host or its CNAME expansion (RFC 7672
+	// §2.2.3).
+	Name string `json:"name"`
+	// Expanded is the end of the MX host's CNAME chain, when the host is
+	// an alias and the chain and its address records are validated (RFC
+	// 7672 §2.2.3); empty otherwise.
+	Expanded string        `json:"expanded,omitempty"`
+	Records  []dane.Record `json:"records"`
+	Secure   bool          `json:"secure"` // the TLSA answer was validated (AD)
 	// Enforced: validating senders require a matching TLSA record (RFC
 	// 7672 §2.2): the MX RRset, the host's addresses and the TLSA
 	// records are all validated, and the host has TLSA records.
@@ -248,8 +255,26 @@ func (p *Prober) finishPolicy(ctx context.Context, res *dnscheck.Resolver, rep *
 	SortFindings(rep.Findings)
 }
 
+// referenceNames are the names a DANE-TA(2) match checks the leaf against
+// (RFC 7672 §3.2.2): the MX host and, when it is a validated alias, its
+// CNAME expansion.
+func (d *DANEReport) referenceNames(host string) []string {
+	names := []string{host}
+	if d.Expanded != "" && !strings.EqualFold(d.Expanded, host) {
+		names = append(names, d.Expanded)
+	}
+	return names
+}
+
 // lookupDANE sets Result.DANE for every result of an MX host: the host's
 // TLSA records, and whether they apply.
+//
+// A host that is an alias (CNAME) whose chain and address records the
+// resolver validated has its TLSA records looked up at the CNAME-expanded
+// name first, and at the original name only when the expanded name has
+// none (RFC 7672 §2.2.3); a failed lookup at the expanded name is not
+// retried at the original, as a validating sender does not either. With
+// an insecure chain only the original name is looked up.
 func (p *Prober) lookupDANE(ctx context.Context, res *dnscheck.Resolver, rep *Report) {
 	type hostDANE struct {
 		d          DANEReport
@@ -272,14 +297,28 @@ func (p *Prober) lookupDANE(ctx context.Context, res *dnscheck.Resolver, rep *Re
 			sem <- struct{}{}
 			defer func() { <-sem }()
 			hd := &hostDANE{addrSecure: true}
+			expanded := ""
 			for _, t := range []uint16{dns.TypeA, dns.TypeAAAA} {
 				ans, err := res.Lookup(ctx, h, t)
 				if err != nil || !ans.Secure {
 					hd.addrSecure = false
+					continue
+				}
+				if c := strings.TrimSuffix(ans.Canonical, "."); c != "" && !strings.EqualFold(c, strings.TrimSuffix(h, ".")) {
+					expanded = c
 				}
 			}
-			l, _ := dane.LookupTLSA(ctx, res, h, 25)
-			hd.d = DANEReport{Name: l.Name, Records: l.Records, Secure: l.Secure}
+			if !hd.addrSecure {
+				expanded = ""
+			}
+			var l dane.Lookup
+			if expanded != "" {
+				l, _ = dane.LookupTLSA(ctx, res, expanded, 25)
+			}
+			if expanded == "" || (l.Err == nil && len(l.Records) == 0 && ctx.Err() == nil) {
+				l, _ = dane.LookupTLSA(ctx, res, h, 25)
+			}
+			hd.d = DANEReport{Name: l.Name, Expanded: expanded, Records: l.Records, Secure: l.Secure}
 			if l.Err != nil {
 				hd.d.LookupError = l.Err.Error()
 			}
@@ -413,7 +452,7 @@ func applyPolicy(rep *Report, noStartTLS bool, now time.Time) []Finding {
 		offered, ok, known := tlsReached(r, noStartTLS)
 		d := r.DANE
 		if d != nil && d.Enforced && r.TLS != nil && len(r.TLS.Chain) > 0 {
-			m := dane.MatchChain(d.Records, r.TLS.Chain, []string{r.Host}, now)
+			m := dane.MatchChain(d.Records, r.TLS.Chain, d.referenceNames(r.Host), now)
 			if m.Matched() {
 				idx, depth := m.Record, m.Depth
 				d.Matched, d.MatchDepth, d.MatchedRecord = &idx, &depth, d.Records[idx].String()

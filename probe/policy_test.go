@@ -273,8 +273,23 @@ func adServer(t *testing.T, lines ...string) string {
 		m := new(mdns.Msg)
 		m.SetReply(q)
 		qq := q.Question[0]
-		m.Answer = rrs[strings.ToLower(qq.Name)+"/"+mdns.TypeToString[qq.Qtype]]
-		if opt := q.IsEdns0(); opt != nil && opt.Do() && mdns.IsSubDomain("secure.example.", qq.Name) {
+		// A CNAME chain is answered as a recursive resolver does (RFC
+		// 1034 §3.6.2), validated only when every name is secure.
+		name, secure := strings.ToLower(qq.Name), true
+		for range 8 {
+			secure = secure && mdns.IsSubDomain("secure.example.", name)
+			if a := rrs[name+"/"+mdns.TypeToString[qq.Qtype]]; len(a) > 0 {
+				m.Answer = append(m.Answer, a...)
+				break
+			}
+			c := rrs[name+"/CNAME"]
+			if len(c) == 0 {
+				break
+			}
+			m.Answer = append(m.Answer, c[0])
+			name = strings.ToLower(c[0].(*mdns.CNAME).Target)
+		}
+		if opt := q.IsEdns0(); opt != nil && opt.Do() && secure {
 			m.AuthenticatedData = true
 		}
 		_ = w.WriteMsg(m)
@@ -337,6 +352,104 @@ func TestLookupDANE(t *testing.T) {
 			if r.DANE != nil && (len(r.DANE.Records) != 1 || r.DANE.Records[0].String() != tlsa) {
 				t.Errorf("%s TLSA records = %v, want [%s]", r.Host, r.DANE.Records, tlsa)
 			}
+		}
+	}
+}
+
+// TestLookupDANECNAME: an MX host that is an alias has its TLSA records
+// looked up at the CNAME-expanded name first when the chain is validated,
+// at the original name when the expanded name has none, and only at the
+// original name when the chain is not validated (RFC 7672 §2.2.3).
+func TestLookupDANECNAME(t *testing.T) {
+	target := "3 1 1 " + strings.Repeat("aa", 32)
+	orig := "3 1 1 " + strings.Repeat("bb", 32)
+	addr := adServer(t,
+		"alias.secure.example. 60 IN CNAME mx-ta.secure.example.",
+		"mx-ta.secure.example. 60 IN A 192.0.2.1",
+		"_25._tcp.mx-ta.secure.example. 60 IN TLSA "+target,
+		"_25._tcp.alias.secure.example. 60 IN TLSA "+orig,
+		"fallback.secure.example. 60 IN CNAME bare.secure.example.",
+		"bare.secure.example. 60 IN A 192.0.2.2",
+		"_25._tcp.fallback.secure.example. 60 IN TLSA "+orig,
+		"out.secure.example. 60 IN CNAME mx.plain.example.",
+		"mx.plain.example. 60 IN A 192.0.2.3",
+		"_25._tcp.mx.plain.example. 60 IN TLSA "+target,
+		"_25._tcp.out.secure.example. 60 IN TLSA "+orig,
+	)
+	res := &dnscheck.Resolver{Servers: []string{addr}}
+	pref := 10
+	for _, tc := range []struct {
+		host, name, expanded, record string
+		enforced                     bool
+	}{
+		{"alias.secure.example", "_25._tcp.mx-ta.secure.example", "mx-ta.secure.example", target, true},
+		{"fallback.secure.example", "_25._tcp.fallback.secure.example", "bare.secure.example", orig, true},
+		{"out.secure.example", "_25._tcp.out.secure.example", "", orig, false},
+	} {
+		rep := &Report{Policy: &PolicyReport{Domain: "example", MXSecure: true},
+			Results: []Result{{Host: tc.host, Address: "192.0.2.1", Preference: &pref}}}
+		(&Prober{}).lookupDANE(context.Background(), res, rep)
+		d := rep.Results[0].DANE
+		if d == nil {
+			t.Errorf("%s: no DANE report", tc.host)
+			continue
+		}
+		if d.Name != tc.name || d.Expanded != tc.expanded || d.Enforced != tc.enforced ||
+			len(d.Records) != 1 || d.Records[0].String() != tc.record {
+			t.Errorf("%s: DANE = name %q expanded %q enforced %v records %v, want %q %q %v [%s]",
+				tc.host, d.Name, d.Expanded, d.Enforced, d.Records, tc.name, tc.expanded, tc.enforced, tc.record)
+		}
+	}
+}
+
+// TestApplyPolicyDANETACNAME: a DANE-TA(2) match of an alias MX host
+// accepts a leaf that names only the CNAME-expanded name (RFC 7672
+// §3.2.2), and without the expansion the same chain is a mismatch.
+func TestApplyPolicyDANETACNAME(t *testing.T) {
+	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "lab CA"},
+		NotBefore: policyNow.Add(-time.Hour), NotAfter: policyNow.Add(time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, _ := x509.ParseCertificate(caDER)
+	leafKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	leafTmpl := &x509.Certificate{SerialNumber: big.NewInt(3), Subject: pkix.Name{CommonName: "mx-ta.example.com"},
+		DNSNames: []string{"mx-ta.example.com"}, NotBefore: policyNow.Add(-time.Hour), NotAfter: policyNow.Add(time.Hour),
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+	leafDER, err := x509.CreateCertificate(rand.Reader, leafTmpl, ca, &leafKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, _ := x509.ParseCertificate(leafDER)
+	h := sha256.Sum256(ca.Raw)
+	ta := dane.Record{Usage: 2, Selector: 0, MatchingType: 1, Data: hex.EncodeToString(h[:])}
+	pref := 10
+	for _, tc := range []struct {
+		expanded string
+		want     string
+	}{
+		{"mx-ta.example.com", "info dane-match"},
+		{"", "critical dane-mismatch"},
+	} {
+		r := Result{Host: "alias.example.com", Address: "192.0.2.1", Preference: &pref, Outcome: OK,
+			Phases: map[string]time.Duration{"ehlo": 1}, Capabilities: []string{"STARTTLS"},
+			TLS: &TLSInfo{Chain: []*x509.Certificate{leaf, ca}, VerifyError: "not trusted"},
+			DANE: &DANEReport{Name: "_25._tcp.mx-ta.example.com", Expanded: tc.expanded,
+				Records: []dane.Record{ta}, Secure: true, Enforced: true}}
+		rep := &Report{Results: []Result{r}}
+		var got []string
+		for _, f := range applyPolicy(rep, false, policyNow) {
+			got = append(got, f.Severity+" "+f.Code)
+		}
+		if !slices.Contains(got, tc.want) {
+			t.Errorf("expanded %q: findings %v, want %q", tc.expanded, got, tc.want)
+		}
+		d := rep.Results[0].DANE
+		if matched := d.Matched != nil && *d.Matched == 0 && *d.MatchDepth == 1; matched != (tc.expanded != "") {
+			t.Errorf("expanded %q: DANE = %+v", tc.expanded, d)
 		}
 	}
 }

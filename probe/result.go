@@ -59,6 +59,12 @@ type Result struct {
 	Findings []Finding `json:"-"`
 
 	local *LocalError // this host's socket layer failed (LocalFailure)
+
+	// Path sweep (path; a connect-timeout or unreachable elsewhere): locate.go.
+	Hops    []Hop    `json:"hops,omitempty"`
+	PathEnd *PathEnd `json:"path_end,omitempty"`
+	// BlackholeLink is where a forward pmtu-blackhole lies (mtu).
+	BlackholeLink *BlackholeLink `json:"blackhole_link,omitempty"`
 }
 
 // LocalFailure is the *LocalError that ended the probe, if this host's

@@ -41,8 +41,9 @@ type policyDoc struct {
 		Host    string `json:"host"`
 		Address string `json:"address"`
 		DANE    *struct {
-			Name    string `json:"name"`
-			Records []struct {
+			Name     string `json:"name"`
+			Expanded string `json:"expanded"`
+			Records  []struct {
 				Usage        int    `json:"usage"`
 				Selector     int    `json:"selector"`
 				MatchingType int    `json:"matching_type"`
@@ -160,6 +161,21 @@ func TestE2EPolicy(t *testing.T) {
 				for _, r := range doc.Results {
 					if d := r.DANE; d == nil || !d.Enforced || d.Matched != nil || !strings.Contains(d.MatchError, "mx-ta-name.sec.lab.example") {
 						t.Errorf("result %s dane = %+v, want enforced, nothing matched, a match error naming the MX host", r.Address, d)
+					}
+				}
+			}},
+		// An alias MX host in the signed zone: TLSA at the CNAME-expanded name, and the
+		// leaf names only that name (RFC 7672 §2.2.3, §3.2.2). The CNAME MX itself is a
+		// warning (RFC 2181 §10.3), so the exit code is 1, not 0.
+		{name: "DANE-TA through a CNAME'd MX host", domain: "dane-ta-cname.sec.lab.example", exit: 1,
+			findings: []want{{"info", "dane-match", []string{"mx-ta-alias.sec.lab.example [198.18.3.42]", "TLSA record 2 0 1 "}},
+				{"warning", "mx-cname", []string{"mx-ta-alias.sec.lab.example", "mx-ta.sec.lab.example"}}},
+			absent: []string{"dane-mismatch"}, maxSev: "warning",
+			check: func(t *testing.T, doc policyDoc) {
+				daneTAMatch("2 0 1 ")(t, doc)
+				for _, r := range doc.Results {
+					if d := r.DANE; d == nil || d.Name != "_25._tcp.mx-ta.sec.lab.example" || d.Expanded != "mx-ta.sec.lab.example" {
+						t.Errorf("result %s dane = %+v, want name _25._tcp.mx-ta.sec.lab.example, expanded mx-ta.sec.lab.example", r.Address, d)
 					}
 				}
 			}},
@@ -449,6 +465,24 @@ func TestE2ECheckPolicy(t *testing.T) {
 	} {
 		if !strings.Contains(r.stdout, series) {
 			t.Errorf("%s = exit %d\n%s\nwant %s", r.in, r.exit, r.stdout, series)
+		}
+	}
+
+	// Text and Nagios: each run's policy in brief, under its row.
+	for _, tc := range []struct {
+		format string
+		lines  []string
+	}{
+		{"text", []string{"      policy: mta-sts enforce, no dane\n", "      policy: no mta-sts, dane 1 of 1 address matched\n"}},
+		{"nagios", []string{"\npolicy mx sts-enforce.plain.lab.example: mta-sts enforce, no dane\n",
+			"\npolicy mx dane-ta.sec.lab.example: no mta-sts, dane 1 of 1 address matched\n"}},
+	} {
+		r = runCheckBinary(t, l, bin, "--config", cfg, "--format", tc.format)
+		wantExit(t, r, 0)
+		for _, line := range tc.lines {
+			if !strings.Contains(r.stdout, line) {
+				t.Errorf("%s =\n%s\nwant it to contain %q", r.in, r.stdout, line)
+			}
 		}
 	}
 

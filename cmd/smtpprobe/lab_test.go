@@ -399,6 +399,26 @@ printf '%s\n%s\n' "${greeting%$'\r'}" "${ehlo%$'\r'}"`
 		}
 	})
 
+	// The ICMP rejections (issue 13): the SYN is answered at once with an ICMP
+	// error (bash reports the errno), and the rejecting rule counted it.
+	t.Run("rejections", func(t *testing.T) {
+		for _, r := range []struct{ addr, ns, want string }{
+			{labProhibitedv4, l.ServerNS, "No route to host"}, {labProhibitedv6, l.ServerNS, "Permission denied"},
+			{labFilteredv4, l.R2NS, "No route to host"}, {labFilteredv6, l.R2NS, "Permission denied"},
+			{labHostUnreachv4, l.R2NS, "No route to host"}, {labHostUnreachv6, l.R2NS, "No route to host"},
+			{labNetUnreachv4, l.R2NS, "Network is unreachable"}, {labNetUnreachv6, l.R2NS, "Network is unreachable"},
+		} {
+			_, errOut, exit := l.Exec(t, ctx, "timeout", "2", "bash", "-c", `exec 3<>"/dev/tcp/$1/25"`, "connect", r.addr)
+			if exit == 0 || exit == 124 || !strings.Contains(errOut, r.want) {
+				t.Errorf("connect(%s) exit = %d, stderr %q; want an immediate %q", r.addr, exit, errOut, r.want)
+			}
+			out, _, _ := l.ExecNS(t, ctx, r.ns, "nft", "list", "chain", "inet", "smtpprobe_lab", "rejects")
+			if !strings.Contains(out, r.addr) || strings.Contains(out, r.addr+" tcp dport 25 counter packets 0 ") {
+				t.Errorf("%s rejects chain = %q, want the rule for %s with packets counted", r.ns, out, r.addr)
+			}
+		}
+	})
+
 	t.Run("dns", func(t *testing.T) {
 		if _, err := exec.LookPath("dig"); err != nil {
 			if inCI() {

@@ -30,7 +30,7 @@ func main() {
 
 // commands maps each command to its implementation.
 var commands = map[string]func(context.Context, []string, io.Writer, io.Writer) (int, error){
-	"mx": runMX, "session": runSession, "timeout": runTimeout, "mtu": runMTU,
+	"mx": runMX, "session": runSession, "timeout": runTimeout, "mtu": runMTU, "path": runPath,
 	"check": runCheck, "serve": runServe, "demo": runDemo,
 }
 

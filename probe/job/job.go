@@ -22,11 +22,12 @@ import (
 
 	"github.com/smtpprobe/smtpprobe/dnscheck"
 	"github.com/smtpprobe/smtpprobe/mtu"
+	"github.com/smtpprobe/smtpprobe/mtu/trace"
 	"github.com/smtpprobe/smtpprobe/probe"
 )
 
 // Commands are the probe commands a job can run.
-var Commands = []string{"mx", "session", "timeout", "mtu"}
+var Commands = []string{"mx", "session", "timeout", "mtu", "path"}
 
 // Defaults and bounds of a job.
 const (
@@ -65,6 +66,7 @@ type Job struct {
 	Timeout  probe.TimeoutOptions // timeout
 	Phase    string               // timeout: one phase or "all"
 	MTU      probe.MTUOptions     // mtu
+	Path     probe.PathOptions    // path
 	PauseCmp map[string]time.Duration
 
 	// Limiter bounds the sessions per destination address (check).
@@ -131,7 +133,7 @@ func DefaultRecipient(host string) string {
 // is an *InputError.
 func (j *Job) Validate() error {
 	switch j.Command {
-	case "mx", "session", "timeout", "mtu":
+	case "mx", "session", "timeout", "mtu", "path":
 	default:
 		return inputf("unknown command %q (want %s)", j.Command, strings.Join(Commands, ", "))
 	}
@@ -180,6 +182,13 @@ func (j *Job) Validate() error {
 		return j.validateTimeout()
 	case "mtu":
 		return j.validateMTU()
+	case "path":
+		if j.Path.MaxHops < 0 || j.Path.MaxHops > trace.MaxMaxHops {
+			return &FieldError{Field: "max_hops", Value: fmt.Sprint(j.Path.MaxHops), Reason: fmt.Sprintf("want 1 to %d", trace.MaxMaxHops)}
+		}
+		if j.Path.Probes < 0 || j.Path.Probes > 10 {
+			return &FieldError{Field: "probes", Value: fmt.Sprint(j.Path.Probes), Reason: "want 1 to 10 SYNs per hop"}
+		}
 	}
 	return nil
 }
@@ -390,6 +399,10 @@ func (j *Job) Run(ctx context.Context, res *dnscheck.Resolver) (*probe.Report, e
 		fn = func(ctx context.Context, t probe.Target) []probe.Result {
 			prog.step(0, len(j.phases))
 			return p.TimeoutAll(ctx, t, j.phases, topt)
+		}
+	case "path":
+		fn = func(ctx context.Context, t probe.Target) []probe.Result {
+			return []probe.Result{p.Path(ctx, t, j.Path)}
 		}
 	case "mtu":
 		opt.Parallel = 1 // addresses one after another; Parallel is per round

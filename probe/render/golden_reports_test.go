@@ -6,8 +6,10 @@ package render_test
 
 import (
 	"math"
+	"strings"
 	"time"
 
+	"github.com/smtpprobe/smtpprobe/dnscheck/dane"
 	"github.com/smtpprobe/smtpprobe/probe"
 	"github.com/smtpprobe/smtpprobe/probe/render"
 )
@@ -156,6 +158,18 @@ func goldenMTU() *probe.Report {
 func goldenCheck() (combined *probe.Report, runs []render.Run) {
 	mx := pinnedReport()
 	mx.Target = "example.com"
+	// The mx run's transport policy (issue 12): MTA-STS in enforce mode and
+	// a validated TLSA record of mx1 that matched its certificate.
+	age, zero := int64(86400), 0
+	tlsa := dane.Record{Usage: 3, Selector: 1, MatchingType: 1, Data: strings.Repeat("5a", 32)}
+	mx.Policy = &probe.PolicyReport{Domain: "example.com", MXSecure: true,
+		MTASTS: probe.MTASTSReport{ID: "20260101", Mode: "enforce", MX: []string{"*.example.com"}, MaxAge: &age}}
+	mx.Results[0].DANE = &probe.DANEReport{Name: "_25._tcp.mx1.example.com", Records: []dane.Record{tlsa}, Secure: true,
+		Enforced: true, Matched: &zero, MatchedRecord: tlsa.String()}
+	mx.Findings = append(mx.Findings,
+		probe.Finding{Severity: probe.SevInfo, Code: "mta-sts-policy", Message: "example.com has an MTA-STS policy in enforce mode (id 20260101, max_age 24h, mx *.example.com)"},
+		probe.Finding{Severity: probe.SevInfo, Code: "dane-match", Message: "mx1.example.com [192.0.2.10]: TLSA record " + tlsa.String() + " matches the certificate chain (DANE, RFC 7672 §3)"})
+	probe.SortFindings(mx.Findings)
 	for i := range mx.Results {
 		mx.Results[i].Target, mx.Results[i].Module = "example.com", "mx"
 	}

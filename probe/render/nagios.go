@@ -86,6 +86,9 @@ func CheckNagios(w io.Writer, combined *probe.Report, runs []Run) error {
 		case c.Status != probe.StatusOK:
 			printf(&b, "%s %s %s: outcome %s\n", c.Status.String(), c.Module, c.Target, c.Outcome)
 		}
+		if p := runPolicy(runs, c); p != "" {
+			printf(&b, "policy %s %s: %s\n", c.Module, c.Target, sanitize(p)) // policy.go
+		}
 	}
 	for _, f := range combined.Findings {
 		printf(&b, "%s %s: %s\n", f.Severity, f.Code, sanitize(f.Message))

@@ -1,6 +1,7 @@
 package render
 
 import (
+	"fmt"
 	"io"
 	"strings"
 	"time"
@@ -68,4 +69,82 @@ func daneText(w io.Writer, indent string, d *probe.DANEReport) {
 	default:
 		printf(w, "%sdane:   %s, not checked (no TLS session)\n", indent, recs)
 	}
+}
+
+// policyBrief is a run's transport policy in one line, for check's table
+// and its Nagios output (issue 12), as mx's text gives it in full: the
+// MTA-STS mode (RFC 8461 §3.2) and how many of the addresses whose TLSA
+// records senders use (RFC 7672 §2.2) matched them. It is "" for a run
+// that made no policy lookups (another module, or --no-policy).
+func policyBrief(rep *probe.Report) string {
+	if rep == nil {
+		return ""
+	}
+	var parts []string
+	if p := rep.Policy; p != nil {
+		switch m := p.MTASTS; {
+		case m.Mode != "":
+			parts = append(parts, "mta-sts "+m.Mode)
+		case m.FetchError != "":
+			parts = append(parts, "mta-sts policy unavailable")
+		case m.RecordError != "":
+			parts = append(parts, "mta-sts record unusable")
+		default:
+			parts = append(parts, "no mta-sts")
+		}
+	}
+	enforced, matched, unused := 0, 0, 0
+	for _, r := range rep.Results {
+		switch d := r.DANE; {
+		case d == nil:
+		case d.Enforced:
+			enforced++
+			if d.Matched != nil {
+				matched++
+			}
+		default:
+			unused++
+		}
+	}
+	switch {
+	case enforced > 0:
+		parts = append(parts, fmt.Sprintf("dane %d of %s matched", matched, units.Count(enforced, "address", "addresses")))
+	case unused > 0:
+		parts = append(parts, "dane not used (TLSA records not validated)")
+	case rep.Policy != nil:
+		parts = append(parts, "no dane")
+	}
+	return strings.Join(parts, ", ")
+}
+
+// runPolicy is policyBrief of the run that c summarises, or "" when the
+// run's domain publishes no transport policy at all (no MTA-STS record and
+// no TLSA records): check's summary table then stays one row per check.
+func runPolicy(runs []Run, c probe.CheckSummary) string {
+	for _, r := range runs {
+		if r.Err == nil && r.Target == c.Target && r.Module == c.Module {
+			if !publishesPolicy(r.Report) {
+				return ""
+			}
+			return policyBrief(r.Report)
+		}
+	}
+	return ""
+}
+
+// publishesPolicy tells whether rep found an MTA-STS TXT record or TLSA
+// records for any of its exchangers.
+func publishesPolicy(rep *probe.Report) bool {
+	if rep == nil {
+		return false
+	}
+	if p := rep.Policy; p != nil && (len(p.MTASTS.TXT) > 0 || p.MTASTS.Mode != "" || p.MTASTS.FetchError != "" || p.MTASTS.RecordError != "") {
+		return true
+	}
+	for _, r := range rep.Results {
+		if r.DANE != nil && len(r.DANE.Records) > 0 {
+			return true
+		}
+	}
+	return false
 }

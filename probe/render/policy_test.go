@@ -44,3 +44,36 @@ func TestPolicyText(t *testing.T) {
 		t.Errorf("Text() =\n%s\nwant it to contain %q", b.String(), want)
 	}
 }
+
+// TestPolicyBrief: the one line of a run's policy in check's table and
+// Nagios output.
+func TestPolicyBrief(t *testing.T) {
+	zero := 0
+	rec := dane.Record{Usage: 2, Selector: 0, MatchingType: 1, Data: strings.Repeat("cd", 32)}
+	enforced := func(matched bool) *probe.DANEReport {
+		d := &probe.DANEReport{Records: []dane.Record{rec}, Secure: true, Enforced: true}
+		if matched {
+			d.Matched = &zero
+		}
+		return d
+	}
+	for _, tc := range []struct {
+		name string
+		rep  *probe.Report
+		want string
+	}{
+		{"no lookups", &probe.Report{Results: []probe.Result{{}}}, ""},
+		{"nil", nil, ""},
+		{"nothing published", &probe.Report{Policy: &probe.PolicyReport{}}, "no mta-sts, no dane"},
+		{"testing, one of two matched", &probe.Report{Policy: &probe.PolicyReport{MTASTS: probe.MTASTSReport{Mode: "testing"}},
+			Results: []probe.Result{{DANE: enforced(true)}, {DANE: enforced(false)}, {}}}, "mta-sts testing, dane 1 of 2 addresses matched"},
+		{"fetch failed, TLSA not validated", &probe.Report{Policy: &probe.PolicyReport{MTASTS: probe.MTASTSReport{ID: "1", FetchError: "refused"}},
+			Results: []probe.Result{{DANE: &probe.DANEReport{Records: []dane.Record{rec}, NotEnforced: "unsigned"}}}},
+			"mta-sts policy unavailable, dane not used (TLSA records not validated)"},
+		{"bad record", &probe.Report{Policy: &probe.PolicyReport{MTASTS: probe.MTASTSReport{RecordError: "no v=STSv1"}}}, "mta-sts record unusable, no dane"},
+	} {
+		if got := policyBrief(tc.rep); got != tc.want {
+			t.Errorf("%s: policyBrief = %q, want %q", tc.name, got, tc.want)
+		}
+	}
+}

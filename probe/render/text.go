@@ -103,6 +103,11 @@ func CheckText(w io.Writer, combined *probe.Report, runs []Run, opt Options) err
 		if k > 0 && combined.Checks[k-1].Error != "" {
 			printf(&b, "      error: %s\n", OneLine(combined.Checks[k-1].Error))
 		}
+		if k > 0 {
+			if p := runPolicy(runs, combined.Checks[k-1]); p != "" {
+				printf(&b, "      policy: %s\n", p) // policy.go
+			}
+		}
 	}
 	for _, r := range runs {
 		if r.Err != nil {
@@ -178,6 +183,7 @@ func text(w *bytes.Buffer, rep *probe.Report, opt Options) {
 		if m := r.MTUInfo; m != nil && m.Verdict != "" {
 			mtuText(w, indent, m, timeline)
 		}
+		HopTable(w, indent, r) // path sweeps (path.go)
 		if r.MessageBytes > 0 {
 			printf(w, "%smessage: %s, %d written", indent, units.Count(r.MessageBytes, "byte"), r.BytesWritten)
 			if r.Acked {

@@ -14,6 +14,12 @@
 #   198.18.3.53  2001:db8:3::53  dnsmasq serving lab.example
 #   198.18.3.41-.65, ::54, ::55  no-STARTTLS Postfix, DNSSEC, validating unbound (LAB_POLICY_DNS), MTA-STS (policy.sh)
 # 198.18.99.1 / 2001:db8:99::1 (unreachable.lab.example) have no route on r1 -> ICMP unreachable.
+# ICMP rejections of tcp/25 (nftables reject with icmpx ...; other ports answer as usual, RST):
+#   198.18.3.21  2001:db8:3::21  prohibited.lab.example   the server rejects: admin-prohibited (3/13, ICMPv6 1/1)
+#   198.18.3.22  2001:db8:3::22  filtered.lab.example     r2 rejects: admin-prohibited, from 198.18.2.2 / 2001:db8:2::2
+#   198.18.3.23  2001:db8:3::23  hostunreach.lab.example  r2 rejects: host-unreachable (3/1, ICMPv6 1/3)
+#   198.18.3.24  2001:db8:3::24  netunreach.lab.example   r2 rejects: no-route (net unreachable 3/0, ICMPv6 1/0)
+# Hops from the client: 1 r1 (198.18.1.1, 2001:db8:1::1), 2 r2 (198.18.2.2, 2001:db8:2::2), 3 the server.
 #
 # Usage:
 #   lab.sh up [--mtu N] [--smtpd-timeout S] [--icmp drop|allow] [--icmp-reverse drop|allow]
@@ -323,6 +329,46 @@ cmd_list() {
 	ip netns list 2>/dev/null | awk '{print $1}' | sed -n 's/^\(spl[0-9a-f]\{5\}\)-client$/\1/p'
 }
 
+# ---------------------------------------------------------------- rejections (issue 13)
+
+# The ICMP rejections: addresses on the server whose tcp/25 SYNs are rejected with ICMP by
+# the server itself or by r2 (see the header). Each side gets its own chain, so that
+# the other switches (which flush their own chains) never undo them.
+REJECT_SERVER=(21:admin-prohibited)
+REJECT_R2=(22:admin-prohibited 23:host-unreachable 24:no-route)
+REJECT_NAMES=(21:prohibited 22:filtered 23:hostunreach 24:netunreach)
+
+reject_rules() { # reject_rules CHAIN LAST:KIND...
+	local chain=$1 r
+	shift
+	for r in "$@"; do
+		printf 'add rule inet %s %s ip daddr 198.18.3.%s tcp dport 25 counter reject with icmpx type %s\n' "$NFT_TABLE" "$chain" "${r%%:*}" "${r##*:}"
+		printf 'add rule inet %s %s ip6 daddr 2001:db8:3::%s tcp dport 25 counter reject with icmpx type %s\n' "$NFT_TABLE" "$chain" "${r%%:*}" "${r##*:}"
+	done
+}
+
+setup_rejections() { # setup_rejections SERVER_NS R2_NS
+	local s=$1 r2=$2 r
+	for r in "${REJECT_NAMES[@]}"; do
+		addr "$s" s-r2 "198.18.3.${r%%:*}/24" "2001:db8:3::${r%%:*}/64"
+	done
+	nsx "$s" nft -f - <<-EOF
+		add chain inet $NFT_TABLE rejects { type filter hook input priority 10; policy accept; }
+		$(reject_rules rejects "${REJECT_SERVER[@]}")
+	EOF
+	nsx "$r2" nft -f - <<-EOF
+		add chain inet $NFT_TABLE rejects { type filter hook forward priority 10; policy accept; }
+		$(reject_rules rejects "${REJECT_R2[@]}")
+	EOF
+}
+
+rejection_dns_args() {
+	local r
+	for r in "${REJECT_NAMES[@]}"; do
+		DNSMASQ_ARGS+=(--host-record="${r##*:}.lab.example,198.18.3.${r%%:*},2001:db8:3::${r%%:*}")
+	done
+}
+
 # ---------------------------------------------------------------- up
 
 LAB_ID=""
@@ -532,6 +578,7 @@ dnsmasq_args() {
 		--dns-rr=implicit.lab.example,1,c612030a
 		--dns-rr=implicit.lab.example,28,20010db8000300000000000000000010
 	)
+	rejection_dns_args
 }
 
 cmd_up() {
@@ -648,6 +695,8 @@ cmd_up() {
 			}
 		}
 	EOF
+
+	setup_rejections "$S" "$R2"
 
 	# dnsmasq
 	dnsmasq_args "$dir"

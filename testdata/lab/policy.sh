@@ -39,6 +39,8 @@
 #   dane-ta-bad.sec.lab.example    MX mx-ta-bad.sec.lab.example, TLSA 2 1 1 = another CA (mismatch)
 #   dane-ta-name.sec.lab.example   MX mx-ta-name.sec.lab.example, TLSA 2 0 1 = the intermediate, but
 #                                  the leaf does not name mx-ta-name (mismatch: the name check)
+#   dane-ta-cname.sec.lab.example  MX mx-ta-alias.sec.lab.example, a CNAME to mx-ta: TLSA at the
+#                                  expanded name, whose name the leaf carries (RFC 7672 §2.2.3)
 
 POLICY_AUTH4=198.18.3.54
 POLICY_AUTH6=2001:db8:3::54
@@ -165,6 +167,8 @@ policy_zones() {
 		dane-ta-name IN MX 10 mx-ta-name
 		mx-ta-name IN A $POLICY_TA4
 		_25._tcp.mx-ta-name IN TLSA 2 0 1 $ta
+		dane-ta-cname IN MX 10 mx-ta-alias
+		mx-ta-alias IN CNAME mx-ta
 	EOF
 	{
 		cat <<-EOF

@@ -46,6 +46,16 @@ var Commands = []Command{{
 		"smtpprobe mtu example.com -6 --json",
 	},
 }, {
+	Name:     "path",
+	Summary:  "hop by hop on port 25: where SYNs stop (dropped, rejected with ICMP, answered)",
+	Synopsis: "smtpprobe path TARGET[:PORT] [flags]",
+	About:    "Sends SYNs to the target's port with TTL (IPv6: hop limit) 1, 2, ... in parallel and reads each hop's ICMP answer from the socket's error queue (IP_RECVERR): every hop's address and round trip, and where the SYNs stop: a SYN-ACK, an RST, an ICMP error from a named hop, or silence after the last hop that answered (RFC 792, RFC 4443). A silent port is compared with another port of the same host.",
+	Examples: []string{
+		"smtpprobe path mx1.example.com                # the hop table",
+		"smtpprobe path 192.0.2.10 --json              # hops and path_end as JSON",
+		"smtpprobe path example.com:587 -6 --max-hops 20",
+	},
+}, {
 	Name:     "check",
 	Summary:  "run the targets and modules of a YAML file; one combined report",
 	Synopsis: "smtpprobe check --config FILE [flags]",

@@ -1,0 +1,54 @@
+package render
+
+import (
+	"bytes"
+	"testing"
+
+	"github.com/smtpprobe/smtpprobe/probe"
+)
+
+func u8(v uint8) *uint8 { return &v }
+
+func TestHopTable(t *testing.T) {
+	tests := []struct {
+		name string
+		r    probe.Result
+		want string
+	}{
+		{"no hops", probe.Result{}, ""},
+		{"dropped after hop 2", probe.Result{
+			Hops: []probe.Hop{
+				{TTL: 1, Address: "192.0.2.1", Answer: "time-exceeded", ICMP: "time-exceeded", Type: u8(11), Code: u8(0), RTTMS: 0.5, Probes: 1},
+				{TTL: 2, Address: "192.0.2.2", Answer: "time-exceeded", ICMP: "time-exceeded", Type: u8(11), Code: u8(0), RTTMS: 1.25, Probes: 1},
+				{TTL: 3, Answer: "silent", Probes: 3},
+			},
+			PathEnd: &probe.PathEnd{Answer: "silent", LastTTL: 2, LastAddress: "192.0.2.2", Probes: 18, ElapsedMS: 655,
+				ComparePort: 587, CompareAnswer: "rst", CompareTTL: 3, CompareProbes: 8},
+		}, "" +
+			"  hop  address    answer                        rtt  probes\n" +
+			"    1  192.0.2.1  time-exceeded            0.500 ms  1\n" +
+			"    2  192.0.2.2  time-exceeded             1.25 ms  1\n" +
+			"    3  *          silent                             3\n" +
+			"  SYNs stop: silent after hop 2 (192.0.2.2); port 587 answers (rst) at hop 3; 26 SYNs in 655 ms\n"},
+		{"rejected at hop 2", probe.Result{
+			Hops: []probe.Hop{
+				{TTL: 1, Address: "192.0.2.1", Answer: "time-exceeded", ICMP: "time-exceeded", Type: u8(11), Code: u8(0), RTTMS: 0.5, Probes: 1},
+				{TTL: 2, Address: "192.0.2.2\n", Answer: "unreachable", ICMP: "admin-prohibited", Type: u8(3), Code: u8(13), RTTMS: 0.5, Probes: 1},
+			},
+			PathEnd: &probe.PathEnd{Answer: "unreachable", TTL: 2, HopTTL: 2, Address: "192.0.2.2", ICMP: "admin-prohibited", Type: u8(3), Code: u8(13), LastTTL: 1, Probes: 8, ElapsedMS: 1},
+		}, "" +
+			"  hop  address        answer                        rtt  probes\n" +
+			"    1  192.0.2.1      time-exceeded            0.500 ms  1\n" +
+			"    2  192.0.2.2\\x0a  admin-prohibited 3/13    0.500 ms  1\n" +
+			"  SYNs stop: ICMP admin-prohibited (3/13) from hop 2 (192.0.2.2); 8 SYNs in 1.00 ms\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var b bytes.Buffer
+			HopTable(&b, "  ", tt.r)
+			if b.String() != tt.want {
+				t.Errorf("HopTable() =\n%s\nwant\n%s", b.String(), tt.want)
+			}
+		})
+	}
+}
