@@ -168,9 +168,9 @@ func (p *Prober) mtuReverse(ctx context.Context, t Target, r *Result, lo, hi int
 //     server and it lowered its path MTU to the bottleneck (RFC 1191 §4,
 //     RFC 8201 §4), so PMTUD works, however the sizes above failed. On a
 //     loaded host the first flight at Max can outlast the round's loss
-//     limit while the server is still resending it in smaller segments;
-//     from then on the server's cached path MTU makes every larger size
-//     adapted, which Search counts as not carried;
+//     limit while the server is still resending it in smaller segments,
+//     and Search then counts every larger size as not carried, adapted
+//     or not;
 //   - otherwise the flights above the bracket stalled without the server
 //     ever adapting: pmtu-blackhole.
 func revVerdict(b mtu.Bracket, probes []MTUProbe) Verdict {
