@@ -251,7 +251,7 @@ func TestCheckFormats(t *testing.T) {
 		if !strings.HasPrefix(lines[0], "check "+cfg+": CRITICAL, outcome refused, 4 checks") {
 			t.Errorf("check(text) first line = %q", lines[0])
 		}
-		table := regexp.MustCompile(`(?m)^  TARGET +MODULE +STATUS +OUTCOME +DURATION\n  demo\.example:\d+ +mx +WARNING +refused .*\n  127\.0\.0\.2:\d+ +send +OK +ok .*\n  127\.0\.0\.4:\d+ +idle +CRITICAL +server-timeout .*\n  127\.0\.0\.5:\d+ +send +CRITICAL +refused `)
+		table := regexp.MustCompile(`(?m)^  TARGET +MODULE +STATUS +OUTCOME +DURATION\n  demo\.example:\d+ +mx +WARNING +refused .*\n(      policy: .*\n)?  127\.0\.0\.2:\d+ +send +OK +ok .*\n  127\.0\.0\.4:\d+ +idle +CRITICAL +server-timeout .*\n  127\.0\.0\.5:\d+ +send +CRITICAL +refused `)
 		if !table.MatchString(stdout) {
 			t.Errorf("check(text) has no summary table of the four checks:\n%s", stdout)
 		}

@@ -128,6 +128,9 @@ func TestCLITargets(t *testing.T) {
 	if !regexp.MustCompile(`smtpprobe_result_success\{address="127\.0\.0\.1",[^}]*port="` + port + `"`).MatchString(prom.stdout) {
 		t.Errorf("session(prom) =\n%s\nwant a port label on the result's series", prom.stdout)
 	}
+	if !strings.Contains(prom.stdout, `smtpprobe_success{command="session",module="",target="127.0.0.1:`+port+`"} 1`) {
+		t.Errorf("session(prom) =\n%s\nwant the run's target label as written, with its port", prom.stdout)
+	}
 
 	note := isolated(t, bin, "timeout", "::1:2525", "--phase", "ehlo", "--max-wait", "1s", "--connect-timeout", "1s")
 	if !strings.Contains(note.stderr, "smtpprobe: note: read ::1:2525 as the IPv6 address ::1:2525 on port 25; for ::1 on port 2525 write [::1]:2525") ||

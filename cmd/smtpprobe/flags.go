@@ -36,6 +36,7 @@ type outputFlags struct {
 	warn, crit probe.Thresholds
 	base       *probe.Report
 	command    string
+	port       uint16 // the target's port: in the metrics' target label unless 25
 }
 
 // register binds the output flags (group output) and the monitoring ones
@@ -176,6 +177,7 @@ func runJob(ctx context.Context, j *job.Job, of *outputFlags, stdout, stderr io.
 	if err := usageOf(j.Validate()); err != nil {
 		return 0, err
 	}
+	of.port = j.Port()
 	if n := j.Note(); n != "" {
 		fmt.Fprintf(stderr, "smtpprobe: note: %s\n", n)
 	}

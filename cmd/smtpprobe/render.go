@@ -4,10 +4,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
+	"strconv"
 
 	"github.com/smtpprobe/smtpprobe/probe"
 	"github.com/smtpprobe/smtpprobe/probe/batch"
+	"github.com/smtpprobe/smtpprobe/probe/job"
 	"github.com/smtpprobe/smtpprobe/probe/render"
 	"github.com/smtpprobe/smtpprobe/probe/render/output"
 )
@@ -29,7 +32,11 @@ func emitCheck(combined *probe.Report, jobs []*batch.Check, cf *outputFlags, std
 }
 
 func emitRuns(rep *probe.Report, runs []render.Run, cf *outputFlags, stdout io.Writer) (int, error) {
-	st, err := output.Write(stdout, rep, runs, output.Options{Format: cf.format, Quiet: cf.quiet, PromFile: cf.promFile,
+	target := "" // the report's own, unless the port is not the default
+	if cf.port != 0 && cf.port != job.DefaultPort {
+		target = net.JoinHostPort(rep.Target, strconv.Itoa(int(cf.port)))
+	}
+	st, err := output.Write(stdout, rep, runs, output.Options{Format: cf.format, Quiet: cf.quiet, PromFile: cf.promFile, Target: target,
 		Options: render.Options{Verbose: cf.verbose, Warn: cf.warn, Crit: cf.crit, Color: colorOK(stdout), Option: optionName(runs)}})
 	if fe := (*output.FileError)(nil); errors.As(err, &fe) {
 		return 0, fmt.Errorf("--prom-file: %w", fe.Err)

@@ -24,6 +24,10 @@ type Options struct {
 	Format   string // one of Formats; "" is text
 	Quiet    bool   // print nothing when the status is OK (Nagios: the status line still)
 	PromFile string // also write the metrics here, atomically (render.WriteFile)
+	// Target, when set, is the metrics' target label of a single report
+	// instead of its Target: with a port other than 25, "host:port"
+	// (prom.Reports.Targets).
+	Target string
 }
 
 // Write renders rep, combining runs when it is a check's report (runs
@@ -33,7 +37,7 @@ type Options struct {
 // a document; a metrics file that cannot be written is a *FileError.
 func Write(w io.Writer, rep *probe.Report, runs []render.Run, opt Options) (probe.Status, error) {
 	render.EscapeInvalidUTF8(rep)
-	col := prom.Reports{Reports: []*probe.Report{rep}}
+	col := prom.Reports{Reports: []*probe.Report{rep}, Targets: []string{opt.Target}}
 	if runs != nil {
 		col = prom.Reports{}
 		for _, r := range runs {

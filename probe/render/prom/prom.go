@@ -47,10 +47,14 @@ var (
 
 // Reports exposes reports as constant metrics: a prometheus.Collector
 // of the runs' smtpprobe_* series. Modules[i] is the module of
-// Reports[i], "" outside check.
+// Reports[i], "" outside check. Targets[i], when set, is the target label
+// of Reports[i] instead of its Target: the target as the user wrote it,
+// port included, so that two runs against one host on different ports
+// (two --prom-file files of one textfile collector) stay apart.
 type Reports struct {
 	Reports []*probe.Report
 	Modules []string
+	Targets []string
 }
 
 func (c Reports) Describe(ch chan<- *prometheus.Desc) {
@@ -69,7 +73,11 @@ func (c Reports) Collect(ch chan<- prometheus.Metric) {
 		if i < len(c.Modules) {
 			module = c.Modules[i]
 		}
-		rl := []string{rep.Command, module, rep.Target}
+		target := rep.Target
+		if i < len(c.Targets) && c.Targets[i] != "" {
+			target = c.Targets[i]
+		}
+		rl := []string{rep.Command, module, target}
 		st := rep.Status()
 		gauge(descSuccess, b2f(st == probe.StatusOK), rl...)
 		gauge(descStatus, float64(st), rl...)
@@ -85,7 +93,7 @@ func (c Reports) Collect(ch chan<- prometheus.Metric) {
 			gauge(descMTASTSMode, 1, append(rl, rep.Policy.MTASTS.Mode)...)
 		}
 		for _, r := range rep.Results {
-			l := []string{rep.Command, module, rep.Target, r.Host, r.Address, strconv.Itoa(int(r.Port)), r.Phase}
+			l := []string{rep.Command, module, target, r.Host, r.Address, strconv.Itoa(int(r.Port)), r.Phase}
 			if d := r.DANE; d != nil && d.Enforced {
 				gauge(descDANEMatch, b2f(d.Matched != nil), l...)
 			}

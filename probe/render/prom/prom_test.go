@@ -144,3 +144,22 @@ func TestFailedRun(t *testing.T) {
 		t.Errorf("a failed run has result series:\n%s", b)
 	}
 }
+
+// Targets names the runs as written, ports included: two runs against one
+// address on different ports are two series.
+func TestReportsTargets(t *testing.T) {
+	b, err := prom.Text(prom.Reports{Reports: []*probe.Report{report("session", 25), report("session", 587)},
+		Modules: []string{"", ""}, Targets: []string{"192.0.2.10", "192.0.2.10:587"}})
+	if err != nil {
+		t.Fatalf("Text(two targets) = %v", err)
+	}
+	ss := parse(t, b)
+	for _, target := range []string{"192.0.2.10", "192.0.2.10:587"} {
+		if got := find(ss, "smtpprobe_success", map[string]string{"target": target}); len(got) != 1 {
+			t.Errorf("smtpprobe_success{target=%q} = %+v, want one", target, got)
+		}
+		if got := find(ss, "smtpprobe_result_success", map[string]string{"target": target}); len(got) != 1 {
+			t.Errorf("smtpprobe_result_success{target=%q} = %+v, want one", target, got)
+		}
+	}
+}
