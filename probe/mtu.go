@@ -388,7 +388,8 @@ func outVerdict(b mtu.Bracket, info *MTUInfo) Verdict {
 // mtuRetry runs a probe session again (at most twice more) when it died of
 // something random loss does to a session: a lost segment in the dialogue
 // that ran into a reply timeout or the server's own timeout, a reset or a
-// close. A rejection is the server's answer and is not retried.
+// close, or the server's 421 4.4.2 after its own timeout. A rejection is
+// the server's answer and is not retried.
 func (p *Prober) mtuRetry(ctx context.Context, t Target, size int, run func(context.Context) (MTUProbe, Result)) (MTUProbe, Result) {
 	var (
 		pr  MTUProbe
@@ -402,6 +403,12 @@ func (p *Prober) mtuRetry(ctx context.Context, t Target, size int, run func(cont
 		}
 		switch res.Outcome {
 		case ReplyTimeout, ServerTimeout, Reset, Closed, ConnectTimeout:
+			continue
+		}
+		if rp := res.Reply; rp != nil && rp.Code == 421 && rp.Enhanced == "4.4.2" {
+			// "421 4.4.2 ... timeout exceeded": the server's own
+			// timeout ended the session (RFC 3463 §3.5, bad
+			// connection), as lost dialogue segments make it.
 			continue
 		}
 		return pr, res
