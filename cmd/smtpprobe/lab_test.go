@@ -24,6 +24,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/smtpprobe/smtpprobe/probe/units"
 )
 
 // labScript is lab.sh relative to this package's directory (the cwd of `go test`).
@@ -310,6 +312,9 @@ func (l *Lab) endLingering(t testing.TB) {
 	}
 	for _, ns := range []string{l.ClientNS, l.ServerNS} {
 		killed := list(ns, true)
+		if len(killed) > 0 {
+			t.Logf("lab %s: ended %s in %s before the flush", l.ID, units.Count(len(killed), "lingering connection"), ns)
+		}
 		for c := range list(ns, false) {
 			if killed[c] {
 				t.Fatalf("lab %s: ss -K left the lingering connection %s in %s; the kernel needs CONFIG_INET_DIAG_DESTROY", l.ID, c, ns)
