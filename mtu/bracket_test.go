@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -445,5 +446,74 @@ func TestRunInconsistent(t *testing.T) {
 	}
 	if n := len(triesOf(b.Tried, 1480, -1)); n != inconsistentAfter {
 		t.Errorf("1480 tried %d times, want %d", n, inconsistentAfter)
+	}
+}
+
+// TestRunReplay replays probe lists from lab runs through the pure Search:
+// SendFunc answers each (round, size) as the lab did, and fails the test on
+// a probe the lab run did not send, so the rounds must match too. "cached-4
+// under load" is the TestE2EMTUWorking/cached-4 failure (load ~6): round 1
+// saw ICMP at 1460..1500 (the kernel lowered its path MTU to 1400), later
+// rounds only clamped sizes above 1400. Search treats icmp and clamped as
+// not carried (false), never as noise, and must give [1400, 1401] in the
+// same 4 rounds; that run's wrong pmtu-blackhole came from elsewhere (the
+// server-to-client verdict, probe.mtuReverse).
+func TestRunReplay(t *testing.T) {
+	type probe struct{ round, size int }
+	tests := []struct {
+		name       string
+		search     Search
+		log        string // round:size->result, as the e2e tests print it
+		wantOK     int
+		wantFailed int
+		wantRounds int
+	}{
+		{
+			name:   "cached-4 under load",
+			search: Search{Min: 576, Max: 1500},
+			log: "1:722->delivered 1:870->delivered 1:1017->delivered 1:1165->delivered " +
+				"1:1312->delivered 1:1460->icmp 1:1461->icmp 1:1480->icmp 1:1481->icmp " +
+				"1:1492->icmp 1:1493->clamped 1:1500->icmp 2:1312->delivered " +
+				"2:1334->delivered 2:1357->delivered 2:1380->delivered 2:1381->delivered " +
+				"2:1400->delivered 2:1401->clamped 2:1420->clamped 2:1421->clamped " +
+				"2:1440->clamped 2:1441->clamped 2:1460->clamped 3:1400->delivered " +
+				"3:1401->clamped 4:1400->delivered 4:1401->clamped",
+			wantOK: 1400, wantFailed: 1401, wantRounds: 4,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			results := map[probe]string{}
+			for _, f := range strings.Fields(tt.log) {
+				var p probe
+				var res string
+				if _, err := fmt.Sscanf(strings.Replace(f, "->", " ", 1), "%d:%d %s", &p.round, &p.size, &res); err != nil {
+					t.Fatalf("bad log entry %q: %v", f, err)
+				}
+				results[p] = res
+			}
+			var mu sync.Mutex
+			send := func(ctx context.Context, size int) (bool, error) {
+				mu.Lock()
+				defer mu.Unlock()
+				p := probe{RoundOf(ctx), size}
+				res, ok := results[p]
+				if !ok {
+					return false, fmt.Errorf("round %d probes %d, which the lab run did not", p.round, p.size)
+				}
+				delete(results, p)
+				return res == "delivered", nil
+			}
+			b, err := tt.search.Run(t.Context(), send)
+			if err != nil {
+				t.Fatalf("Run error: %v; tried %v", err, b.Tried)
+			}
+			if b.LargestOK != tt.wantOK || b.SmallestFailed != tt.wantFailed || b.Rounds != tt.wantRounds {
+				t.Errorf("Run = [%d, %d] in %d rounds, want [%d, %d] in %d; tried %v", b.LargestOK, b.SmallestFailed, b.Rounds, tt.wantOK, tt.wantFailed, tt.wantRounds, b.Tried)
+			}
+			if len(results) > 0 {
+				t.Errorf("Run did not send %v, which the lab run did", results)
+			}
+		})
 	}
 }

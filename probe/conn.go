@@ -152,6 +152,13 @@ type Conn struct {
 	start time.Time
 	now   func() time.Time
 
+	// judging is held while the reader judges the bytes of one read,
+	// and by Send before it counts its commands: replies that arrived
+	// together (one read) are all judged against the commands sent
+	// before them, however the goroutines are scheduled. Taken before
+	// mu, never while holding it.
+	judging sync.Mutex
+
 	mu        sync.Mutex
 	events    []Event
 	pending   int  // replies the server owes: the greeting plus one per command
@@ -317,6 +324,8 @@ func (c *Conn) readLoop(conn net.Conn, buf []byte, done chan struct{}) {
 	// protocol violation, or a reply after which the reader stops (the
 	// 220 to STARTTLS), with the bytes after it kept as leftover.
 	judge := func(b []byte) bool {
+		c.judging.Lock()
+		defer c.judging.Unlock()
 		rest, stopped, pv := rr.feed(b, emit)
 		if pv == nil {
 			pv = fault
@@ -460,6 +469,7 @@ func (c *Conn) readDone() error {
 // deadline is the earlier of ctx's deadline and timeout from now.
 func (c *Conn) Send(ctx context.Context, timeout time.Duration, lines ...string) error {
 	var b strings.Builder
+	c.judging.Lock() // a reply read before this send is not its reply
 	c.mu.Lock()
 	for _, l := range lines {
 		b.WriteString(l)
@@ -468,6 +478,7 @@ func (c *Conn) Send(ctx context.Context, timeout time.Duration, lines ...string)
 		c.eventLocked(Event{Kind: EvSend, Text: l})
 	}
 	c.mu.Unlock()
+	c.judging.Unlock()
 	return c.write(ctx, timeout, []byte(b.String()))
 }
 

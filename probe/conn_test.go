@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -47,12 +48,21 @@ func TestConnIdle421ThenFINThenRST(t *testing.T) {
 		t.Errorf("reply during pause = %+v, want unsolicited 421 4.4.2", r)
 	}
 	// The 421 is timestamped at arrival, about idle after the last
-	// command, not at the end of the 2 s pause.
-	if got := r.At - ehlo.At; got < idle-50*time.Millisecond || got > idle+300*time.Millisecond {
-		t.Errorf("421 arrived %s after EHLO reply, want about %s", got, idle)
+	// command, not at the end of the 2 s pause. go-smtp's clock starts
+	// after it answered the EHLO, so after the EHLO was sent: that bound
+	// is hard. Above, a loaded machine reads late (216 ms seen), so
+	// allow a second, still well before the pause's end.
+	var ehloSent time.Duration
+	for _, e := range c.Timeline() {
+		if e.Kind == EvSend && strings.HasPrefix(e.Text, "EHLO") {
+			ehloSent = e.At
+		}
+	}
+	if got := r.At - ehloSent; got < idle || r.At-ehlo.At > idle+time.Second {
+		t.Errorf("421 arrived %s after EHLO was sent, %s after its reply; want about %s", got, r.At-ehlo.At, idle)
 	}
 	fin, ok := c.FINAt()
-	if !ok || fin < r.At || fin-pauseStart > idle+300*time.Millisecond {
+	if !ok || fin < r.At || fin-pauseStart > idle+time.Second {
 		t.Errorf("FINAt() = %s, %v; want a FIN right after the 421 at %s", fin, ok, r.At)
 	}
 	// The late write: the peer's socket is gone, so it answers RST;

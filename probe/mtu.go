@@ -336,36 +336,60 @@ func (p *Prober) mtuOut(ctx context.Context, t Target, r *Result, lo, hi int, v6
 		info.Bracket[1] = ptr(b.SmallestFailed)
 	}
 	info.Exact = b.Exact()
-	// What made the smallest failed size fail, on its last attempt.
-	var failedBy ProbeResult
-	for _, pr := range info.Probes {
-		if b.SmallestFailed > 0 && pr.Size == b.SmallestFailed && !pr.OK {
-			failedBy = pr.Result
-		}
-	}
-	switch {
-	case failedBy == ProbeLost || failedBy == ProbeTimedOut:
-		info.Verdict = VerdictBlackhole
+	info.Verdict = outVerdict(b, info)
+	if info.Verdict == VerdictBlackhole {
 		r.setFailure(PMTUBlackhole, fmt.Sprintf("segments above %d bytes vanish and no ICMP comes back", b.LargestOK))
-	case info.ICMPSeen || info.CachedPMTU > 0:
-		info.Verdict = VerdictPMTUDWorking
-	case failedBy == ProbeClamped && info.PathMTU != nil && *info.PathMTU < info.InterfaceMTU:
-		// Larger segments were never sent: the peer's MSS (its own
-		// PMTUD, or an MSS-clamping router) keeps TCP below a
-		// bottleneck that does exist.
-		info.Verdict = VerdictMSSClamped
-	default:
-		info.Verdict = VerdictNoBottleneck
 	}
 	r.Findings = append(r.Findings, mtuFindings(t, r, v6)...)
 	p.locateBlackhole(ctx, t, r, v6) // the black-holed link (locate.go)
 	return true
 }
 
+// outVerdict is the client-to-server verdict of bracketing b, from the
+// evidence in info (its Probes in round order, ICMPSeen, CachedPMTU,
+// InterfaceMTU):
+//
+//   - the smallest failed size's last attempt was lost (or timed out): a
+//     black hole, unless ICMP did lower the kernel's path MTU to the
+//     bracket (an icmp probe's PMTU, or the cached one, no larger than
+//     LargestOK): then the loss is the loss timer on a loaded host, and
+//     the kernel's own path MTU says PMTUD works (RFC 1191 §4, RFC 8201
+//     §4). A path MTU learned above LargestOK (ICMP from one hop, a black
+//     hole behind it) stays a black hole;
+//   - ICMP seen or a cached path MTU: pmtud-working;
+//   - clamped below the interface MTU: mss-clamped (larger segments were
+//     never sent: the peer's MSS, its own PMTUD or an MSS-clamping router,
+//     keeps TCP below a bottleneck that does exist);
+//   - otherwise no-bottleneck.
+func outVerdict(b mtu.Bracket, info *MTUInfo) Verdict {
+	// What made the smallest failed size fail, on its last attempt.
+	var failedBy ProbeResult
+	learned := info.CachedPMTU // the kernel's path MTU lowered by ICMP, 0 if never
+	for _, pr := range info.Probes {
+		if b.SmallestFailed > 0 && pr.Size == b.SmallestFailed && !pr.OK {
+			failedBy = pr.Result
+		}
+		if pr.Result == ProbeICMP && pr.PMTU > 0 && (learned == 0 || pr.PMTU < learned) {
+			learned = pr.PMTU
+		}
+	}
+	icmpToBracket := learned > 0 && b.LargestOK > 0 && learned <= b.LargestOK
+	switch {
+	case (failedBy == ProbeLost || failedBy == ProbeTimedOut) && !icmpToBracket:
+		return VerdictBlackhole
+	case info.ICMPSeen || info.CachedPMTU > 0:
+		return VerdictPMTUDWorking
+	case failedBy == ProbeClamped && b.LargestOK > 0 && b.LargestOK < info.InterfaceMTU:
+		return VerdictMSSClamped
+	}
+	return VerdictNoBottleneck
+}
+
 // mtuRetry runs a probe session again (at most twice more) when it died of
 // something random loss does to a session: a lost segment in the dialogue
 // that ran into a reply timeout or the server's own timeout, a reset or a
-// close. A rejection is the server's answer and is not retried.
+// close, or the server's 421 4.4.2 after its own timeout. A rejection is
+// the server's answer and is not retried.
 func (p *Prober) mtuRetry(ctx context.Context, t Target, size int, run func(context.Context) (MTUProbe, Result)) (MTUProbe, Result) {
 	var (
 		pr  MTUProbe
@@ -379,6 +403,12 @@ func (p *Prober) mtuRetry(ctx context.Context, t Target, size int, run func(cont
 		}
 		switch res.Outcome {
 		case ReplyTimeout, ServerTimeout, Reset, Closed, ConnectTimeout:
+			continue
+		}
+		if rp := res.Reply; rp != nil && rp.Code == 421 && rp.Enhanced == "4.4.2" {
+			// "421 4.4.2 ... timeout exceeded": the server's own
+			// timeout ended the session (RFC 3463 §3.5, bad
+			// connection), as lost dialogue segments make it.
 			continue
 		}
 		return pr, res

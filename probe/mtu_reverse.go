@@ -150,12 +150,50 @@ func (p *Prober) mtuReverse(ctx context.Context, t Target, r *Result, lo, hi int
 	}
 	if b.SmallestFailed > 0 {
 		rev.Bracket[1] = ptr(b.SmallestFailed)
-		rev.Verdict = VerdictBlackhole
-	} else {
-		rev.Verdict = VerdictNoBottleneck
 	}
+	rev.Verdict = revVerdict(b, rev.Probes)
 	rev.Exact = b.Exact()
 	p.reverseFindings(t, r, v6)
+}
+
+// revVerdict is the server-to-client verdict of a bracketing that followed a
+// stalled Max flight, from what its probes (round 1's pair included, in
+// round order) showed rather than from the stall timer alone:
+//
+//   - no size failed: no-bottleneck;
+//   - the smallest failed size's last attempt was clamped (the SYN-ACK's MSS
+//     already small): mss-clamped;
+//   - some probe's flight arrived in segments smaller than advertised, no
+//     larger than the largest size that passed (adapted): ICMP reached the
+//     server and it lowered its path MTU to the bottleneck (RFC 1191 §4,
+//     RFC 8201 §4), so PMTUD works, however the sizes above failed. On a
+//     loaded host the first flight at Max can outlast the round's loss
+//     limit while the server is still resending it in smaller segments,
+//     and Search then counts every larger size as not carried, adapted
+//     or not;
+//   - otherwise the flights above the bracket stalled without the server
+//     ever adapting: pmtu-blackhole.
+func revVerdict(b mtu.Bracket, probes []MTUProbe) Verdict {
+	if b.SmallestFailed == 0 {
+		return VerdictNoBottleneck
+	}
+	var failedBy ProbeResult
+	adapted := false
+	for _, pr := range probes {
+		if pr.Size == b.SmallestFailed && !pr.OK {
+			failedBy = pr.Result
+		}
+		if pr.Result == ProbeAdapted && pr.Sent > 0 && pr.Sent <= b.LargestOK {
+			adapted = true
+		}
+	}
+	switch {
+	case failedBy == ProbeClamped:
+		return VerdictMSSClamped
+	case adapted:
+		return VerdictPMTUDWorking
+	}
+	return VerdictBlackhole
 }
 
 // reverseFailed records an inbound probe session that failed for a reason

@@ -331,6 +331,15 @@ func checkPath(t *testing.T, r mxRun, rep mtuReport, addr string, w wantPath) mt
 	}
 	if t.Failed() {
 		t.Logf("mtu(%s) took %v, %d sessions, %d rounds, probes: %s", r.in, r.elapsed.Round(time.Millisecond), res.Sessions, res.Rounds, probeSummary(res))
+		// The outcome covers both directions: a server-to-client verdict
+		// can fail a run whose client-to-server bracket is right.
+		if rv := res.Reverse; rv != nil {
+			var ps []string
+			for _, p := range rv.Probes {
+				ps = append(ps, fmt.Sprintf("%d:%d->%s(%d)", p.Round, p.Size, p.Result, p.Sent))
+			}
+			t.Logf("mtu(%s) reverse: verdict %s, bracket %s, %d sessions, %d rounds, probes: %s", r.in, strp(rv.Verdict), bracketString(rv.Bracket), rv.Sessions, rv.Rounds, strings.Join(ps, " "))
+		}
 	}
 	return res
 }

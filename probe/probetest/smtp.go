@@ -4,6 +4,7 @@
 package probetest
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -13,9 +14,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log"
 	"math/big"
 	"net"
 	"net/netip"
+	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -39,7 +43,8 @@ type SMTPServer struct {
 	Cert *x509.Certificate // when TLS is on
 
 	srv      *smtp.Server
-	ln       net.Listener
+	log      *panicLog
+	ln       *trackListener
 	messages atomic.Int64
 	sessions atomic.Int64
 	wg       sync.WaitGroup
@@ -54,7 +59,7 @@ func StartSMTP(addr string, opt SMTPOptions) (*SMTPServer, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &SMTPServer{ln: ln}
+	s := &SMTPServer{ln: &trackListener{Listener: ln, conns: map[net.Conn]struct{}{}}}
 	ap, err := netip.ParseAddrPort(ln.Addr().String())
 	if err != nil {
 		ln.Close()
@@ -62,6 +67,8 @@ func StartSMTP(addr string, opt SMTPOptions) (*SMTPServer, error) {
 	}
 	s.Addr = ap
 	srv := smtp.NewServer(&backend{s: s})
+	s.log = &panicLog{Logger: log.New(os.Stderr, "smtp/server ", log.LstdFlags)}
+	srv.ErrorLog = s.log
 	srv.Domain = opt.Domain
 	srv.ReadTimeout = opt.ReadTimeout
 	srv.WriteTimeout = 10 * time.Second
@@ -81,9 +88,9 @@ func StartSMTP(addr string, opt SMTPOptions) (*SMTPServer, error) {
 		s.Cert = cert
 	}
 	s.srv = srv
-	var l net.Listener = ln
+	var l net.Listener = s.ln
 	if opt.GreetDelay > 0 {
-		l = &delayListener{Listener: ln, delay: opt.GreetDelay}
+		l = &delayListener{Listener: s.ln, delay: opt.GreetDelay}
 	}
 	s.wg.Add(1)
 	go func() {
@@ -99,17 +106,91 @@ func (s *SMTPServer) Messages() int64 { return s.messages.Load() }
 // Sessions returns how many sessions the server saw.
 func (s *SMTPServer) Sessions() int64 { return s.sessions.Load() }
 
-// Close stops the server and closes its connections.
+// Close stops the server and closes its connections, in an order that
+// keeps go-smtp's handlers to themselves: stop accepting and wait for
+// Serve to return, then close each connection's socket underneath
+// go-smtp, so that every handler fails its read or write and ends the
+// session in its own goroutine, and wait for the handlers. go-smtp's own
+// Server.Close instead closes each Conn from this goroutine while its
+// handler runs, which (v0.25.1) races with handleStartTLS replacing
+// Conn.conn and nils the session that handleData is about to call
+// (panic: nil pointer in handleData).
 func (s *SMTPServer) Close() error {
-	err := s.srv.Close()
-	// go-smtp closes only listeners its Serve has registered; one that
-	// has not started yet would accept forever.
-	s.ln.Close()
-	s.wg.Wait()
-	if errors.Is(err, smtp.ErrServerClosed) {
-		err = nil
+	s.ln.Close() // Serve's Accept fails and Serve returns
+	s.wg.Wait()  // no handler starts after this
+	s.ln.closeConns()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	// Shutdown waits for the handlers; its other errors are only the
+	// listener closed above, or a second Close.
+	if err := s.srv.Shutdown(ctx); errors.Is(err, context.DeadlineExceeded) {
+		return errors.New("probetest: go-smtp handlers still running 10s after their sockets were closed")
 	}
-	return err
+	return s.log.err()
+}
+
+// panicLog is go-smtp's error log, which also remembers the first panic
+// a handler recovered from, for Close to return.
+type panicLog struct {
+	*log.Logger
+	mu    sync.Mutex
+	panic string
+}
+
+func (l *panicLog) Printf(format string, v ...any) {
+	msg := fmt.Sprintf(format, v...)
+	if strings.HasPrefix(msg, "panic serving") {
+		l.mu.Lock()
+		if l.panic == "" {
+			l.panic, _, _ = strings.Cut(msg, "\n")
+		}
+		l.mu.Unlock()
+	}
+	l.Logger.Print(msg)
+}
+
+func (l *panicLog) err() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.panic != "" {
+		return errors.New("probetest: a go-smtp handler panicked: " + l.panic)
+	}
+	return nil
+}
+
+// trackListener remembers the sockets it accepted, so that Close can
+// shut them underneath go-smtp.
+type trackListener struct {
+	net.Listener
+	mu     sync.Mutex
+	closed bool
+	conns  map[net.Conn]struct{}
+}
+
+func (l *trackListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		c.Close()
+	} else {
+		l.conns[c] = struct{}{}
+	}
+	return c, nil
+}
+
+// closeConns closes every accepted socket, and any accepted later.
+func (l *trackListener) closeConns() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.closed = true
+	for c := range l.conns {
+		c.Close()
+	}
+	l.conns = nil
 }
 
 type backend struct{ s *SMTPServer }
