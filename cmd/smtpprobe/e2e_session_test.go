@@ -944,6 +944,14 @@ func TestE2ESessionBlackhole(t *testing.T) {
 		res := oneResult(t, r, rep)
 		if r.exit != 2 || rep.Outcome != "pmtu-blackhole" || res.Outcome != "pmtu-blackhole" {
 			t.Errorf("%s = exit %d, outcome %q (result %q: %s), want exit 2, pmtu-blackhole", r.in, r.exit, rep.Outcome, res.Outcome, res.Error)
+			// A learned path MTU hides a black hole: say who had one.
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			for _, ns := range []string{l.ClientNS, l.ServerNS} {
+				out, _, _ := l.ExecNS(t, ctx, ns, "ip", fam, "route", "show", "cache")
+				t.Logf("%s: ip %s route show cache in %s after the run:\n%s", r.in, fam, ns, out)
+			}
+			cancel()
+			t.Logf("%s timeline:\n%s", r.in, timelineString(res.Timeline))
 		}
 		if r.elapsed >= blackholeVerdictMax {
 			t.Errorf("%s took %v, want < %v at --timeout %s", r.in, r.elapsed.Round(time.Millisecond), blackholeVerdictMax, blackholeTimeout)

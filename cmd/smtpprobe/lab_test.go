@@ -24,6 +24,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/smtpprobe/smtpprobe/probe/units"
 )
 
 // labScript is lab.sh relative to this package's directory (the cwd of `go test`).
@@ -265,9 +267,60 @@ func (l *Lab) SetLoss(t testing.TB, pct int) {
 
 // FlushPMTU makes every lab namespace forget learned path MTUs (the client's and
 // the server's caches included).
+//
+// It first ends the lab's lingering connections (endLingering): a connection
+// an earlier run closed with unsent data, such as a body or ClientHello a
+// black hole swallowed, stays in FIN-WAIT-1 and keeps retransmitting its
+// full-size segments for minutes. Once ICMP is let through again, the
+// frag-needed / packet-too-big those retransmissions draw would teach the
+// kernel the path MTU again after the flush, and the next session's SYN would
+// advertise the smaller MSS that hides a reverse black hole (RFC 9293 §3.7.1).
 func (l *Lab) FlushPMTU(t testing.TB) {
 	t.Helper()
+	l.endLingering(t)
 	l.SetMTU(t, l.MTU)
+}
+
+// lingeringStates are the TCP states of a connection its process has already
+// closed (RFC 9293 §3.3.2) that can still have data to retransmit. Ending
+// them cannot disturb a session that is still running in the lab.
+var lingeringStates = []string{"state", "fin-wait-1", "state", "closing", "state", "last-ack"}
+
+// endLingering ends (ss -K, SOCK_DESTROY) the lingering TCP connections of
+// the client and server namespaces, and fails if one survives (a kernel
+// without CONFIG_INET_DIAG_DESTROY).
+func (l *Lab) endLingering(t testing.TB) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	list := func(ns string, kill bool) map[string]bool {
+		args := []string{"-Htn"}
+		if kill {
+			args = []string{"-HtnK"}
+		}
+		out, errOut, exit := l.ExecNS(t, ctx, ns, "ss", append(args, lingeringStates...)...)
+		if exit != 0 {
+			t.Fatalf("ss %s in %s: exit %d: %s", strings.Join(args, " "), ns, exit, errOut)
+		}
+		conns := map[string]bool{}
+		for _, line := range strings.Split(out, "\n") {
+			if f := strings.Fields(line); len(f) >= 5 {
+				conns[f[3]+" -> "+f[4]] = true
+			}
+		}
+		return conns
+	}
+	for _, ns := range []string{l.ClientNS, l.ServerNS} {
+		killed := list(ns, true)
+		if len(killed) > 0 {
+			t.Logf("lab %s: ended %s in %s before the flush", l.ID, units.Count(len(killed), "lingering connection"), ns)
+		}
+		for c := range list(ns, false) {
+			if killed[c] {
+				t.Fatalf("lab %s: ss -K left the lingering connection %s in %s; the kernel needs CONFIG_INET_DIAG_DESTROY", l.ID, c, ns)
+			}
+		}
+	}
 }
 
 // SetMTU changes the bottleneck MTU (1280..1500) and flushes learned path MTUs.
