@@ -73,20 +73,20 @@ const (
 // Exporter is the http.Handler of one configuration: /probe, /metrics
 // and /. Make one with New.
 type Exporter struct {
-	st          atomic.Pointer[state] // the configuration in force
-	reloadMu    sync.Mutex            // one Reload at a time
-	load        func() (*config.Config, error)
-	offset      time.Duration
-	maxOverride int // Options.MaxConcurrent
-	log         *log.Logger
-	version     string
-	explain     func(error) error
-	text        func(error) string
-	timeline    func(io.Writer, *probe.Report)
-	mux         *http.ServeMux
-	running     atomic.Int64 // probes holding a slot
-	started     time.Time
-	recent      *ring
+	st       atomic.Pointer[state] // the configuration in force
+	reloadMu sync.Mutex            // one Reload at a time
+	load     func() (*config.Config, error)
+	offset   time.Duration
+	override int // Options.MaxConcurrent
+	log      *log.Logger
+	version  string
+	explain  func(error) error
+	text     func(error) string
+	timeline func(io.Writer, *probe.Report)
+	mux      *http.ServeMux
+	running  atomic.Int64 // probes holding a slot
+	started  time.Time
+	recent   *ring
 
 	reg          *prometheus.Registry
 	probes       *prometheus.CounterVec
@@ -161,17 +161,17 @@ func New(opt Options) *Exporter {
 		opt.Recent = 32
 	}
 	e := &Exporter{
-		load:        opt.Load,
-		offset:      opt.Offset,
-		maxOverride: opt.MaxConcurrent,
-		log:         logger,
-		version:     opt.Version,
-		explain:     opt.Explain,
-		text:        opt.ErrorText,
-		timeline:    opt.Timeline,
-		started:     time.Now(),
-		recent:      newRing(opt.Recent),
-		reg:         prometheus.NewRegistry(),
+		load:     opt.Load,
+		offset:   opt.Offset,
+		override: opt.MaxConcurrent,
+		log:      logger,
+		version:  opt.Version,
+		explain:  opt.Explain,
+		text:     opt.ErrorText,
+		timeline: opt.Timeline,
+		started:  time.Now(),
+		recent:   newRing(opt.Recent),
+		reg:      prometheus.NewRegistry(),
 		probes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "smtpprobe_exporter_probes_total",
 			Help: "Requests to /probe by module and result: success (status OK), failure (the probe ran, status not OK), rejected (4xx or 503, no probe).",

@@ -20,8 +20,8 @@ import (
 // modules' series exist from then on, at zero, and the gauges show its
 // settings.
 func (e *Exporter) install(cfg *config.Config) {
-	if e.maxOverride > 0 {
-		cfg.Serve.MaxConcurrent = e.maxOverride
+	if e.override > 0 {
+		cfg.Serve.MaxConcurrent = e.override
 	}
 	st := newState(cfg)
 	// Unchanged bounds keep their slots, so that probes in flight across
