@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net/netip"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -14,24 +13,6 @@ import (
 	"github.com/smtpprobe/smtpprobe/probe"
 	"github.com/smtpprobe/smtpprobe/probe/probetest"
 )
-
-// demoLab is probetest's demo lab, under the names this package's tests
-// use.
-type demoLab struct {
-	*probetest.DemoLab
-	dns     *probetest.DNSServer
-	servers []*probetest.SMTPServer
-	port    uint16
-	idle    netip.AddrPort
-}
-
-func startDemoLab(idleFor time.Duration) (*demoLab, error) {
-	d, err := probetest.StartDemoLab(idleFor)
-	if err != nil {
-		return nil, err
-	}
-	return &demoLab{d, d.DNS, d.Servers, d.Port, d.Idle}, nil
-}
 
 // runDemo implements `smtpprobe demo`.
 func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) (int, error) {
@@ -48,7 +29,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) (int,
 	if *idleFor <= 0 || *idleFor > time.Minute {
 		return 0, usagef("--idle-timeout %s: want a duration from 1ms to 1m", *idleFor)
 	}
-	lab, err := startDemoLab(*idleFor)
+	lab, err := probetest.StartDemoLab(*idleFor)
 	if err != nil {
 		return 0, err
 	}
@@ -58,21 +39,21 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) (int,
 	if *jsonOut {
 		cf.format = "json"
 	}
-	res := &dnscheck.Resolver{Servers: []string{lab.dns.Addr}, Timeout: time.Second}
+	res := &dnscheck.Resolver{Servers: []string{lab.DNS.Addr}, Timeout: time.Second}
 	p := &probe.Prober{ConnectTimeout: 2 * time.Second, ReplyTimeout: 5 * time.Second, Helo: "probe.demo.example"}
 	var out bytes.Buffer
 	if !*jsonOut {
-		fmt.Fprintf(&out, "Embedded lab: DNS on %s serves demo.example; SMTP on port %d:\n", lab.dns.Addr, lab.port)
+		fmt.Fprintf(&out, "Embedded lab: DNS on %s serves demo.example; SMTP on port %d:\n", lab.DNS.Addr, lab.Port)
 		fmt.Fprintf(&out, "  mx1    127.0.0.2  healthy go-smtp server with STARTTLS (self-signed)\n")
 		fmt.Fprintf(&out, "  slow   127.0.0.3  greets after 1.5 s\n")
 		fmt.Fprintf(&out, "  idle   127.0.0.4  hangs up on a client quiet for %s (421 4.4.2)\n", *idleFor)
 		fmt.Fprintf(&out, "  closed 127.0.0.5  nothing listens\n\n")
-		fmt.Fprintf(&out, "$ smtpprobe mx demo.example:%d --resolver %s\n", lab.port, lab.dns.Addr)
+		fmt.Fprintf(&out, "$ smtpprobe mx demo.example:%d --resolver %s\n", lab.Port, lab.DNS.Addr)
 	}
 	if _, err := stdout.Write(out.Bytes()); err != nil {
 		return 0, err
 	}
-	rep, err := p.MX(ctx, res, "demo.example", probe.RunOptions{Port: lab.port, Parallel: 8})
+	rep, err := p.MX(ctx, res, "demo.example", probe.RunOptions{Port: lab.Port, Parallel: 8})
 	if err != nil {
 		return 0, err
 	}
@@ -82,8 +63,8 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) (int,
 	}
 	fmt.Fprintf(stdout, "\n(smtpprobe mx would exit %d here: %s)\n", code, probe.Status(code))
 	fmt.Fprintf(stdout, "\nThe same engine notices what a server does while the client is quiet:\n")
-	fmt.Fprintf(stdout, "$ smtpprobe timeout %s --phase ehlo -v\n", lab.idle)
-	t := probe.Target{Host: lab.idle.Addr().String(), Addr: lab.idle, Preference: -1}
+	fmt.Fprintf(stdout, "$ smtpprobe timeout %s --phase ehlo -v\n", lab.Idle)
+	t := probe.Target{Host: lab.Idle.Addr().String(), Addr: lab.Idle, Preference: -1}
 	started := time.Now()
 	r := p.Timeout(ctx, t, "ehlo", probe.TimeoutOptions{MaxWait: 10 * *idleFor})
 	idle := &probe.Report{Command: "timeout", Target: t.Host, Started: started, Outcome: r.Outcome,
