@@ -40,7 +40,7 @@ func validateSummary(w io.Writer, c *config.Config, serve bool) (int, error) {
 func usageText(err error) string {
 	var ue *usageError
 	if errors.As(usageOf(err), &ue) {
-		return ue.msg
+		return ue.Msg
 	}
 	return err.Error()
 }

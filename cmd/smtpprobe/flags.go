@@ -19,7 +19,7 @@ import (
 )
 
 // errHelp means --help was asked for and printed.
-var errHelp = errors.New("help printed")
+var errHelp = helptext.ErrHelp
 
 // outputFlags choose how a report is printed, judged and kept.
 type outputFlags struct {
@@ -209,7 +209,7 @@ func runJob(ctx context.Context, j *job.Job, of *outputFlags, stdout, stderr io.
 }
 
 // parseFlags parses args into fs; --help prints the command's help (or
-// hands it to a helpCollector). A bad flag is a usage error with a hint:
+// hands it to a helptext.Collector). A bad flag is a usage error with a hint:
 // the closest flag, the unit a bare number lacks.
 func parseFlags(fs *pflag.FlagSet, args []string, stdout io.Writer, synopsis string) error {
 	fs.SetOutput(io.Discard)
@@ -222,8 +222,8 @@ func parseFlags(fs *pflag.FlagSet, args []string, stdout io.Writer, synopsis str
 	}
 	if *help {
 		c := helptext.FromFlags(fs, synopsis)
-		if col, ok := stdout.(*helpCollector); ok {
-			col.cmd = c
+		if col, ok := stdout.(*helptext.Collector); ok {
+			col.Cmd = c
 			return errHelp
 		}
 		if err := helptext.Text(stdout, c); err != nil {
@@ -232,11 +232,4 @@ func parseFlags(fs *pflag.FlagSet, args []string, stdout io.Writer, synopsis str
 		return errHelp
 	}
 	return nil
-}
-
-// helpCollector is a writer that parseFlags hands a command's help model
-// to instead of printing it (man page, completion).
-type helpCollector struct {
-	io.Writer
-	cmd helptext.Command
 }

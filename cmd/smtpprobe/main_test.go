@@ -239,7 +239,7 @@ func TestRunBaselineRegression(t *testing.T) {
 // completion, and did-you-mean knows it.
 func TestReferenceCoversCommands(t *testing.T) {
 	names := map[string]bool{}
-	for _, c := range reference() {
+	for _, c := range cli(context.Background()).Reference() {
 		names[c.Name] = true
 	}
 	for name := range commands {
