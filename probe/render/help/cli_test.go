@@ -52,7 +52,7 @@ func TestCLIHelp(t *testing.T) {
 		args      []string
 		want, ran string
 	}{
-		{nil, "smtpprobe zap", ""},
+		{nil, "smtpprobe completion  print", ""},
 		{[]string{"config"}, "CONFIG\n", ""},
 		{[]string{"--man"}, ".TH SMTPPROBE 1", "mx --help;zap --help"},
 		{[]string{"completion"}, "Usage: smtpprobe completion", ""},
