@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/smtpprobe/smtpprobe/probe/batch"
+	"github.com/smtpprobe/smtpprobe/probe/job"
 )
 
 // runCheck implements `smtpprobe check --config FILE`: every target with
@@ -51,9 +52,6 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) (int
 	if err := of.validate(); err != nil {
 		return 0, err
 	}
-	if of.base != nil && of.base.Command != "check" {
-		return 0, usagef("--baseline %s is a %s report; this is check", of.baseline, of.base.Command)
-	}
 	cfg, err := loadConfig(path)
 	if err != nil {
 		return 0, err
@@ -67,14 +65,14 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) (int
 	if !fs.Changed("per-host") {
 		perHost = cfg.PerHost
 	}
-	jobs, err := batch.Checks(cfg, onlyModule, onlyTarget, of.warn, of.crit)
+	jobs, err := batch.Checks(cfg, onlyModule, onlyTarget, of.Warn, of.Crit)
 	if err != nil {
 		return 0, usageOf(err)
 	}
 
 	pg := startProgress(stderr, "check", "check", len(jobs), 0)
 	combined, err := batch.Run(ctx, cfg.Path, jobs, batch.Options{
-		Parallel: parallel, PerHost: perHost, Baseline: of.base,
+		Parallel: parallel, PerHost: perHost, Baseline: of.Base,
 		Progress:  func(int, int) { pg.add() },
 		Explain:   usageOf,
 		ErrorText: func(err error) string { return oneLine(usageText(err)) },
@@ -85,7 +83,7 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) (int
 	}
 	// Thresholds and the baseline were applied per run, so that each
 	// run's status (and its metrics) shows them; judge only saves.
-	saver := outputFlags{saveBaseline: of.saveBaseline}
+	saver := outputFlags{Output: job.Output{SaveBaseline: of.SaveBaseline}}
 	if err := saver.judge(combined); err != nil {
 		return 0, err
 	}

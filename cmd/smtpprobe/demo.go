@@ -11,6 +11,7 @@ import (
 
 	"github.com/smtpprobe/smtpprobe/dnscheck"
 	"github.com/smtpprobe/smtpprobe/probe"
+	"github.com/smtpprobe/smtpprobe/probe/job"
 	"github.com/smtpprobe/smtpprobe/probe/probetest"
 )
 
@@ -35,9 +36,9 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) (int,
 	}
 	defer lab.Close()
 
-	cf := outputFlags{format: "text", verbose: *verbose}
+	cf := outputFlags{Output: job.Output{Format: "text"}, verbose: *verbose}
 	if *jsonOut {
-		cf.format = "json"
+		cf.Format = "json"
 	}
 	res := &dnscheck.Resolver{Servers: []string{lab.DNS.Addr}, Timeout: time.Second}
 	p := &probe.Prober{ConnectTimeout: 2 * time.Second, ReplyTimeout: 5 * time.Second, Helo: "probe.demo.example"}
@@ -69,6 +70,6 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) (int,
 	r := p.Timeout(ctx, t, "ehlo", probe.TimeoutOptions{MaxWait: 10 * *idleFor})
 	idle := &probe.Report{Command: "timeout", Target: t.Host, Started: started, Outcome: r.Outcome,
 		Results: []probe.Result{r}, Findings: r.Findings, Duration: time.Since(started)}
-	_, err = emit(idle, &outputFlags{format: "text", verbose: true}, stdout)
+	_, err = emit(idle, &outputFlags{Output: job.Output{Format: "text"}, verbose: true}, stdout)
 	return 0, err
 }

@@ -5,9 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
-	"slices"
 	"strings"
 
 	"github.com/spf13/pflag"
@@ -15,7 +12,6 @@ import (
 	"github.com/smtpprobe/smtpprobe/probe"
 	"github.com/smtpprobe/smtpprobe/probe/job"
 	helptext "github.com/smtpprobe/smtpprobe/probe/render/help"
-	"github.com/smtpprobe/smtpprobe/probe/render/output"
 )
 
 // errHelp means --help was asked for and printed.
@@ -23,29 +19,19 @@ var errHelp = helptext.ErrHelp
 
 // outputFlags choose how a report is printed, judged and kept.
 type outputFlags struct {
-	format       string
-	jsonOut      bool
-	quiet        bool
-	verbose      bool
-	promFile     string
-	warning      string
-	critical     string
-	baseline     string
-	saveBaseline string
-
-	warn, crit probe.Thresholds
-	base       *probe.Report
-	command    string
-	port       uint16 // the target's port: in the metrics' target label unless 25
+	job.Output
+	quiet   bool
+	verbose bool
+	port    uint16 // the target's port: in the metrics' target label unless 25
 }
 
 // register binds the output flags (group output) and the monitoring ones
 // (thresholds, baseline, metrics file) of command.
 func (o *outputFlags) register(fs *pflag.FlagSet, command string) {
-	o.command = command
+	o.Command = command
 	helptext.InGroup(fs, "output",
-		func() { fs.StringVar(&o.format, "format", "text", "output format: text, json, nagios or prom") },
-		func() { fs.BoolVar(&o.jsonOut, "json", false, "short for --format json") },
+		func() { fs.StringVar(&o.Format, "format", "text", "output format: text, json, nagios or prom") },
+		func() { fs.BoolVar(&o.JSON, "json", false, "short for --format json") },
 		func() {
 			fs.BoolVarP(&o.quiet, "quiet", "q", false, "print nothing when the result is OK (for cron); Nagios still prints its status line")
 		},
@@ -58,59 +44,39 @@ func (o *outputFlags) register(fs *pflag.FlagSet, command string) {
 	}
 	helptext.InGroup(fs, "monitoring",
 		func() {
-			fs.StringVar(&o.warning, "warning", "", "WARNING thresholds, comma-separated: "+strings.Join(keys, ", "))
+			fs.StringVar(&o.Warning, "warning", "", "WARNING thresholds, comma-separated: "+strings.Join(keys, ", "))
 		},
-		func() { fs.StringVar(&o.critical, "critical", "", "CRITICAL thresholds, same keys as --warning") },
+		func() { fs.StringVar(&o.Critical, "critical", "", "CRITICAL thresholds, same keys as --warning") },
 		func() {
-			fs.StringVar(&o.baseline, "baseline", "", "compare with a report saved by --save-baseline; regressions exit 2")
-		},
-		func() {
-			fs.StringVar(&o.saveBaseline, "save-baseline", "", "save this run's report as a baseline (JSON)")
+			fs.StringVar(&o.Baseline, "baseline", "", "compare with a report saved by --save-baseline; regressions exit 2")
 		},
 		func() {
-			fs.StringVar(&o.promFile, "prom-file", "", "also write Prometheus metrics to this file, atomically (node_exporter textfile collector)")
+			fs.StringVar(&o.SaveBaseline, "save-baseline", "", "save this run's report as a baseline (JSON)")
+		},
+		func() {
+			fs.StringVar(&o.PromFile, "prom-file", "", "also write Prometheus metrics to this file, atomically (node_exporter textfile collector)")
 		},
 	)
 }
 
-// validate checks the output settings and reads the baseline, before any
-// probe runs.
+// validate checks the output settings and reads the baseline, which
+// must be one of this command's reports, before any probe runs.
 func (o *outputFlags) validate() error {
-	o.format = strings.ToLower(o.format)
-	if o.jsonOut {
-		o.format = "json"
-	}
-	formats := output.Formats
-	if !slices.Contains(formats, o.format) {
-		return usagef("--format %q: want text, json, nagios or prom%s", o.format, job.DidYouMean(o.format, formats))
-	}
-	var err error
-	if o.warn, err = job.ParseThresholds("warning", o.warning, o.command); err != nil {
+	if err := o.Check(); err != nil {
 		return usageOf(err)
 	}
-	if o.crit, err = job.ParseThresholds("critical", o.critical, o.command); err != nil {
-		return usageOf(err)
+	if o.Base != nil && o.Base.Command != o.Command {
+		return usagef("--baseline %s is a %s report; this is %s", o.Baseline, o.Base.Command, o.Command)
 	}
-	for flag, path := range map[string]string{"prom-file": o.promFile, "save-baseline": o.saveBaseline} {
-		if path == "" {
-			continue
-		}
-		if st, err := os.Stat(filepath.Dir(path)); err != nil || !st.IsDir() {
-			return usagef("--%s %s: directory %s does not exist", flag, path, filepath.Dir(path))
-		}
-	}
-	if o.baseline != "" {
-		o.base, err = job.ReadBaseline(o.baseline)
-	}
-	return usageOf(err)
+	return nil
 }
 
 // judge applies the thresholds and the baseline to rep and saves it as a
 // baseline when asked.
 func (o *outputFlags) judge(rep *probe.Report) error {
-	job.Judge(rep, o.warn, o.crit, o.base)
-	if o.saveBaseline != "" {
-		if err := job.SaveReport(o.saveBaseline, rep); err != nil {
+	job.Judge(rep, o.Warn, o.Crit, o.Base)
+	if o.SaveBaseline != "" {
+		if err := job.SaveReport(o.SaveBaseline, rep); err != nil {
 			return fmt.Errorf("--save-baseline: %w", err)
 		}
 	}
@@ -156,9 +122,6 @@ func parseCommand(j *job.Job, args []string, stdout io.Writer, synopsis string, 
 	}
 	if err := of.validate(); err != nil {
 		return nil, nil, err
-	}
-	if of.base != nil && of.base.Command != j.Command {
-		return nil, nil, usagef("--baseline %s is a %s report; this is %s", of.baseline, of.base.Command, j.Command)
 	}
 	if fs.NArg() != 1 {
 		what := "TARGET (domain, host or IP, optional :PORT)"

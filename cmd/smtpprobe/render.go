@@ -36,8 +36,8 @@ func emitRuns(rep *probe.Report, runs []render.Run, cf *outputFlags, stdout io.W
 	if cf.port != 0 && cf.port != job.DefaultPort {
 		target = net.JoinHostPort(rep.Target, strconv.Itoa(int(cf.port)))
 	}
-	st, err := output.Write(stdout, rep, runs, output.Options{Format: cf.format, Quiet: cf.quiet, PromFile: cf.promFile, Target: target,
-		Options: render.Options{Verbose: cf.verbose, Warn: cf.warn, Crit: cf.crit, Color: colorOK(stdout), Option: optionName(runs)}})
+	st, err := output.Write(stdout, rep, runs, output.Options{Format: cf.Format, Quiet: cf.quiet, PromFile: cf.PromFile, Target: target,
+		Options: render.Options{Verbose: cf.verbose, Warn: cf.Warn, Crit: cf.Crit, Color: colorOK(stdout), Option: optionName(runs)}})
 	if fe := (*output.FileError)(nil); errors.As(err, &fe) {
 		return 0, fmt.Errorf("--prom-file: %w", fe.Err)
 	}

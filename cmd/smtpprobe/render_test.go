@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/smtpprobe/smtpprobe/probe"
+	"github.com/smtpprobe/smtpprobe/probe/job"
 	"github.com/smtpprobe/smtpprobe/probe/render"
 )
 
@@ -19,7 +20,7 @@ func okReport() *probe.Report {
 
 func TestEmitQuiet(t *testing.T) {
 	var buf bytes.Buffer
-	code, err := emit(okReport(), &outputFlags{format: "json", quiet: true}, &buf)
+	code, err := emit(okReport(), &outputFlags{Output: job.Output{Format: "json"}, quiet: true}, &buf)
 	if code != 0 || err != nil || buf.Len() != 0 {
 		t.Errorf("emit(OK, quiet) = %d, %v, %q; want 0, nil, nothing", code, err, buf.String())
 	}
@@ -37,7 +38,7 @@ func TestEmitFormats(t *testing.T) {
 		{"nagios", func(b *bytes.Buffer, r *probe.Report) error { return render.Nagios(b, r, render.Options{}) }},
 	} {
 		var got, want bytes.Buffer
-		code, err := emit(okReport(), &outputFlags{format: tc.format}, &got)
+		code, err := emit(okReport(), &outputFlags{Output: job.Output{Format: tc.format}}, &got)
 		if code != 0 || err != nil {
 			t.Errorf("emit(%s) = %d, %v; want 0, nil", tc.format, code, err)
 		}

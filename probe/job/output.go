@@ -4,12 +4,64 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 
 	"github.com/smtpprobe/smtpprobe/probe"
 	"github.com/smtpprobe/smtpprobe/probe/render"
+	"github.com/smtpprobe/smtpprobe/probe/render/output"
 )
+
+// Output is how a command's report is printed, judged and kept: the
+// settings as given, then (after Check) what they parse to.
+type Output struct {
+	Format       string // one of output.Formats, any case
+	JSON         bool   // short for Format "json"
+	Warning      string // thresholds, as ParseThresholds reads them
+	Critical     string
+	Baseline     string // a report saved by SaveReport, to compare with
+	SaveBaseline string // where to save this run's report
+	PromFile     string // where to write the metrics too
+	Command      string // the command whose report this is
+
+	Warn, Crit probe.Thresholds
+	Base       *probe.Report
+}
+
+// Check normalises o.Format, parses the thresholds, checks that the
+// directories of the files to write exist and reads the baseline, before
+// any probe runs. Every problem is a *FieldError ("format", "warning",
+// "critical", "prom_file", "save_baseline", "baseline").
+func (o *Output) Check() error {
+	o.Format = strings.ToLower(o.Format)
+	if o.JSON {
+		o.Format = "json"
+	}
+	if !slices.Contains(output.Formats, o.Format) {
+		return &FieldError{Field: "format", Value: fmt.Sprintf("%q", o.Format),
+			Reason: "want text, json, nagios or prom" + DidYouMean(o.Format, output.Formats)}
+	}
+	var err error
+	if o.Warn, err = ParseThresholds("warning", o.Warning, o.Command); err != nil {
+		return err
+	}
+	if o.Crit, err = ParseThresholds("critical", o.Critical, o.Command); err != nil {
+		return err
+	}
+	for _, f := range []struct{ field, path string }{{"prom_file", o.PromFile}, {"save_baseline", o.SaveBaseline}} {
+		if f.path == "" {
+			continue
+		}
+		if st, err := os.Stat(filepath.Dir(f.path)); err != nil || !st.IsDir() {
+			return &FieldError{Field: f.field, Value: f.path, Reason: "directory " + filepath.Dir(f.path) + " does not exist"}
+		}
+	}
+	if o.Baseline != "" {
+		o.Base, err = ReadBaseline(o.Baseline)
+	}
+	return err
+}
 
 // ThresholdKeys are the threshold keys that apply to each command: mx
 // and session measure no idle timeout and no path MTU, timeout no
