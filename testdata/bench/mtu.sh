@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # mtu.sh BIN - time `smtpprobe mtu` next to tracepath(8) on the lab's bottlenecked path
-# (testdata/lab/lab.sh, DESIGN.md §1 PMTU black hole, §2 "Bracket the path MTU", §5), in
+# (testdata/lab/lab.sh; README.md "mtu" and "The lab"), in
 # both directions, against the lab's stock Postfix (in_flow_delay 1s).
 #
 # One lab, bottleneck MTU 1400 on r1-r2, paths:

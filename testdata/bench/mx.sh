@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # mx.sh BIN - time `smtpprobe mx` next to swaks and check_smtp against the lab's real
-# Postfix (testdata/lab/lab.sh, DESIGN.md §5), with medians over repeated runs and peak RSS.
+# Postfix (testdata/lab/lab.sh, README.md "The lab"), with medians over repeated runs and peak RSS.
 #
 # Every tool runs inside the lab's client namespace, so all traffic stays in the lab
 # (198.18.0.0/15); runs are interleaved round-robin so that drift hits every tool alike.

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # timeout.sh BIN - how exactly and how fast `smtpprobe timeout --phase all` measures a real
-# Postfix's smtpd_timeout in the lab (testdata/lab/lab.sh, DESIGN.md §5).
+# Postfix's smtpd_timeout in the lab (testdata/lab/lab.sh, README.md "The lab").
 #
 # One lab with --smtpd-timeout 3s; BENCH_RUNS runs of `timeout ok.lab.example -4 --phase all
 # --json` inside the client namespace (all traffic stays in 198.18.0.0/15). Per run: the wall

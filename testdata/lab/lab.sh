@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# lab.sh - a network-namespace lab for smtpprobe's end-to-end tests (DESIGN.md §5).
+# lab.sh - a network-namespace lab for smtpprobe's end-to-end tests (README.md, "The lab").
 #
 #   client ──── r1 ════ r2 ──── server
 #   198.18.1.0/24   198.18.2.0/24    198.18.3.0/24
