@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/smtpprobe/smtpprobe/probe/render"
 	"github.com/smtpprobe/smtpprobe/probe/units"
@@ -52,46 +51,22 @@ func WriteHelp(w io.Writer) error {
 	}
 	for _, sec := range sections {
 		b.WriteString("\n")
-		b.WriteString(wrapText(sec.title+":", 80, "", ""))
+		b.WriteString(units.Wrap(sec.title+":", 80, "", ""))
 		for _, k := range KeysIn(sec.s) {
 			head := "  " + k.Name + " (" + k.Type + ")"
 			if k.Commands != nil {
 				head += " [" + strings.Join(k.Commands, ", ") + "]"
 			}
 			b.WriteString(head + "\n")
-			b.WriteString(wrapText(k.Meaning+".", 80, "      ", "      "))
+			b.WriteString(units.Wrap(k.Meaning+".", 80, "      ", "      "))
 			if k.Default != "" {
-				b.WriteString(wrapText("default: "+k.Default, 80, "      ", "        "))
+				b.WriteString(units.Wrap("default: "+k.Default, 80, "      ", "        "))
 			}
-			b.WriteString(wrapText("example: "+k.Name+": "+k.Example, 80, "      ", "        "))
+			b.WriteString(units.Wrap("example: "+k.Name+": "+k.Example, 80, "      ", "        "))
 		}
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
-}
-
-// wrapText fills s into lines of at most width columns, the first
-// prefixed by first and the rest by rest; a word longer than a line
-// stands alone.
-func wrapText(s string, width int, first, rest string) string {
-	var b strings.Builder
-	line := first
-	empty := true
-	for _, word := range strings.Fields(s) {
-		if !empty && utf8.RuneCountInString(line)+1+utf8.RuneCountInString(word) > width {
-			b.WriteString(line + "\n")
-			line, empty = rest, true
-		}
-		if !empty {
-			line += " "
-		}
-		line += word
-		empty = false
-	}
-	if !empty {
-		b.WriteString(line + "\n")
-	}
-	return b.String()
 }
 
 // Summary is the one line of `--validate` for a checked file: its

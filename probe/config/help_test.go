@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/smtpprobe/smtpprobe/probe/units"
 )
 
 func TestWrapText(t *testing.T) {
@@ -20,8 +22,8 @@ func TestWrapText(t *testing.T) {
 		{"a " + long + " b", "", "", 10, "a\n" + long + "\nb\n"}, // a long word stands alone
 		{"héllo wörld", "", "", 11, "héllo wörld\n"},             // columns are runes, not bytes
 	} {
-		if got := wrapText(tc.s, tc.width, tc.first, tc.rest); got != tc.want {
-			t.Errorf("wrapText(%q, %d, %q, %q) = %q, want %q", tc.s, tc.width, tc.first, tc.rest, got, tc.want)
+		if got := units.Wrap(tc.s, tc.width, tc.first, tc.rest); got != tc.want {
+			t.Errorf("units.Wrap(%q, %d, %q, %q) = %q, want %q", tc.s, tc.width, tc.first, tc.rest, got, tc.want)
 		}
 	}
 }

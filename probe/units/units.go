@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Duration renders a measured duration: milliseconds below one second
@@ -82,4 +83,28 @@ func Bytes(n int64) string {
 		return fmt.Sprintf("%.1f KiB", float64(n)/k)
 	}
 	return fmt.Sprintf("%.1f MiB", float64(n)/(k*k))
+}
+
+// Wrap fills s into lines of at most width columns (runes), the first
+// prefixed by first and the rest by rest, each ending in a newline; a word
+// longer than a line stands alone. Help texts and the config reference use
+// it, so both wrap the same way.
+func Wrap(s string, width int, first, rest string) string {
+	var b strings.Builder
+	line, empty := first, true
+	for _, word := range strings.Fields(s) {
+		if !empty && utf8.RuneCountInString(line)+1+utf8.RuneCountInString(word) > width {
+			b.WriteString(line + "\n")
+			line, empty = rest, true
+		}
+		if !empty {
+			line += " "
+		}
+		line += word
+		empty = false
+	}
+	if !empty {
+		b.WriteString(line + "\n")
+	}
+	return b.String()
 }

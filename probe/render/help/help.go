@@ -10,6 +10,8 @@ import (
 	"io"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/smtpprobe/smtpprobe/probe/units"
 )
 
 // Width is the column the help text wraps at.
@@ -101,23 +103,7 @@ func flagText(f Flag) string {
 // Wrap fills s into lines of at most width columns, the first prefixed
 // by first and the rest by rest; a word longer than a line stands alone.
 func Wrap(s string, width int, first, rest string) string {
-	var b strings.Builder
-	line, empty := first, true
-	for _, word := range strings.Fields(s) {
-		if !empty && utf8.RuneCountInString(line)+1+utf8.RuneCountInString(word) > width {
-			b.WriteString(line + "\n")
-			line, empty = rest, true
-		}
-		if !empty {
-			line += " "
-		}
-		line += word
-		empty = false
-	}
-	if !empty {
-		b.WriteString(line + "\n")
-	}
-	return b.String()
+	return units.Wrap(s, width, first, rest)
 }
 
 // Overview writes the command list: the top of `smtpprobe help`.
