@@ -41,8 +41,8 @@ const (
 	MaxMessageSize = 256 << 20
 
 	// Postmaster is the recipient every server must accept for an IP
-	// literal target (RFC 5321 §4.5.1).
-	Postmaster = "postmaster"
+	// literal target (RFC 5321 §4.5.1): probe.Postmaster.
+	Postmaster = probe.Postmaster
 )
 
 // Job is one run of a probe command against one target. Command lines
@@ -116,16 +116,7 @@ func (j *Job) Port() uint16 { return j.port }
 // DefaultRecipient is postmaster at the target's domain, which RFC 5321
 // §4.5.1 requires to exist; for an IP literal it is the bare "postmaster"
 // every server must accept.
-func DefaultRecipient(host string) string {
-	if _, err := netip.ParseAddr(host); err == nil {
-		return Postmaster
-	}
-	d, err := dnscheck.NormalizeDomain(host)
-	if err != nil {
-		return Postmaster
-	}
-	return Postmaster + "@" + d
-}
+func DefaultRecipient(host string) string { return probe.DefaultRecipient(host) }
 
 // Validate checks the job, fills in defaults that depend on the target
 // (the postmaster recipient) and resolves the target's syntax. A problem
