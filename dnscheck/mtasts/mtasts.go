@@ -95,10 +95,10 @@ func ParseRecord(txt string) (Record, error) {
 		if !ok || f == "" {
 			return Record{}, recordError("field %d %q is not NAME=VALUE", i+2, clip(f))
 		}
-		if !extName(name) {
+		if !dnscheck.ExtName(name) {
 			return Record{}, recordError("field name %q is not 1 to 32 letters, digits, '_', '-' or '.'", clip(name))
 		}
-		if !extValue(value) {
+		if !dnscheck.ExtValue(value) {
 			return Record{}, recordError("field %s has an empty value or one with '=', ';', space or control characters", clip(name))
 		}
 		if name == "id" && rec.ID == "" {
@@ -196,7 +196,7 @@ func ParsePolicy(text string) (*Policy, error) {
 			return nil, policyError(n, "%q is not KEY: VALUE", clip(line))
 		}
 		value = strings.Trim(value, " \t")
-		if !extName(key) {
+		if !dnscheck.ExtName(key) {
 			return nil, policyError(n, "key %q is not 1 to 32 letters, digits, '_', '-' or '.'", clip(key))
 		}
 		if value == "" || !vchars(value) {
@@ -291,32 +291,6 @@ func validPattern(p string) bool {
 			if !isAlnum(c) && c != '-' {
 				return false
 			}
-		}
-	}
-	return true
-}
-
-// extName: (ALPHA / DIGIT) *31(ALPHA / DIGIT / "_" / "-" / ".").
-func extName(s string) bool {
-	if s == "" || len(s) > 32 || !isAlnum(s[0]) {
-		return false
-	}
-	for _, c := range []byte(s) {
-		if !isAlnum(c) && c != '_' && c != '-' && c != '.' {
-			return false
-		}
-	}
-	return true
-}
-
-// extValue: 1*(%x21-3A / %x3C / %x3E-7E).
-func extValue(s string) bool {
-	if s == "" {
-		return false
-	}
-	for _, c := range []byte(s) {
-		if c < 0x21 || c > 0x7e || c == ';' || c == '=' {
-			return false
 		}
 	}
 	return true

@@ -59,11 +59,11 @@ func ParseRecord(txt string) (Record, error) {
 	for i, f := range rest {
 		f = strings.Trim(f, " \t")
 		name, value, ok := strings.Cut(f, "=")
-		if !ok || !extName(name) {
+		if !ok || !dnscheck.ExtName(name) {
 			return Record{}, syntax("field %d %s is not NAME=VALUE", i+2, strconv.Quote(clip(f)))
 		}
 		if name != "rua" {
-			if !extValue(value) {
+			if !dnscheck.ExtValue(value) {
 				return Record{}, syntax("field %s has an empty value or one with '=', ';', space or control characters", name)
 			}
 			continue
@@ -155,31 +155,6 @@ func LookupRecord(ctx context.Context, res *dnscheck.Resolver, domain string) (L
 	}
 	l.Record, l.Err = SelectRecord(l.TXT)
 	return l, nil
-}
-
-func extName(s string) bool {
-	if s == "" || len(s) > 32 {
-		return false
-	}
-	for i, c := range []byte(s) {
-		alnum := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
-		if !alnum && (i == 0 || c != '_' && c != '-' && c != '.') {
-			return false
-		}
-	}
-	return true
-}
-
-func extValue(s string) bool {
-	if s == "" {
-		return false
-	}
-	for _, c := range []byte(s) {
-		if c < 0x21 || c > 0x7e || c == ';' || c == '=' {
-			return false
-		}
-	}
-	return true
 }
 
 func clip(s string) string {
