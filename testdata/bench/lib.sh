@@ -1,4 +1,4 @@
-# Shared by the lab benchmarks (mx.sh, timeout.sh, mtu.sh); sourced after
+# Shared by the lab benchmarks (mx.sh, timeout.sh, mtu.sh, path.sh, check.sh); sourced after
 # PROG and LAB are set.
 
 die() { printf '%s: %s\n' "$PROG" "$*" >&2; exit 1; }
@@ -47,3 +47,19 @@ _bench_cleanup() {
 	rm -rf "$_bench_work"
 	exit "$rc"
 }
+
+# bench_stats DECIMALS NONE: "median min max" of the numbers on stdin, one a
+# line, each with DECIMALS decimals; NONE when there are none. Each script's
+# med_min_max picks its precision and its empty answer.
+bench_stats() {
+	sort -g | awk -v d="$1" -v none="$2" '{ a[NR] = $1 }
+		END {
+			if (NR == 0) { print none; exit }
+			m = NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2
+			f = "%." d "f %." d "f %." d "f\n"
+			printf f, m, a[1], a[NR]
+		}'
+}
+
+# median: the first field of the script's med_min_max.
+median() { med_min_max | awk '{print $1}'; }

@@ -221,16 +221,8 @@ fi
 
 # ------------------------------------------------------------------ report
 
-# med: "median min max" of the numbers on stdin, one a line ("- - -" for none).
-med_min_max() {
-	sort -g | awk '{ a[NR] = $1 }
-		END {
-			if (NR == 0) { print "- - -"; exit }
-			m = NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2
-			printf "%.0f %.0f %.0f\n", m, a[1], a[NR]
-		}'
-}
-median() { med_min_max | awk '{print $1}'; }
+# med_min_max: "median min max" of the numbers on stdin ("- - -" for none).
+med_min_max() { bench_stats 0 "- - -"; }
 distinct() { sort -u | paste -sd/ -; }
 R=$BENCH_WORK/results
 # Columns of R: 1 path 2 id 3 round 4 wall_us 5 rc 6 out_pmtu 7 out_exact 8 out_sessions 9 out_mail

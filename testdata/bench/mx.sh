@@ -221,15 +221,8 @@ fi
 
 # ------------------------------------------------------------------ report
 
-# med_min_max: "median min max" of the numbers on stdin, one a line ("0 0 0" for none).
-med_min_max() {
-	sort -g | awk '{ a[NR] = $1 }
-		END {
-			if (NR == 0) { print "0 0 0"; exit }
-			m = NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2
-			printf "%.1f %.1f %.1f\n", m, a[1], a[NR]
-		}'
-}
+# med_min_max: "median min max" of the numbers on stdin ("0 0 0" for none).
+med_min_max() { bench_stats 1 "0 0 0"; }
 
 # stats ID: "median_ms min_ms max_ms median_rss_mib ok n" over the variant's runs.
 stats() {

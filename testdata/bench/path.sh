@@ -188,15 +188,8 @@ done
 
 # ------------------------------------------------------------------ report
 
-med_min_max() {
-	sort -g | awk '{ a[NR] = $1 }
-		END {
-			if (NR == 0) { print "- - -"; exit }
-			m = NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2
-			printf "%.1f %.1f %.1f\n", m, a[1], a[NR]
-		}'
-}
-median() { med_min_max | awk '{print $1}'; }
+# med_min_max: "median min max" of the numbers on stdin ("- - -" for none).
+med_min_max() { bench_stats 1 "- - -"; }
 R=$BENCH_WORK/results
 # Columns of R: 1 target 2 id 3 round 4 wall_us 5 rc 6 probes 7 stop_ttl 8 stop_addr
 col() { awk -v t="$1" -v id="$2" -v c="$3" '$1 == t && $2 == id { print $c }' "$R"; }
