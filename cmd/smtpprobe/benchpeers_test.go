@@ -26,8 +26,9 @@ const (
 // TestBenchPeers serves the benchmark's peers until DIR/stop appears or
 // benchServe passes. It writes into DIR (SMTPPROBE_BENCH_PEERS):
 //
-//	check.yaml   a check of every domain with module mx (resolver: the zone; no_ptr: true,
-//	             as check_smtp does no reverse DNS; the servers offer no STARTTLS)
+//	check.yaml   a check of every domain with module mx (resolver: the zone; no_ptr,
+//	             no_starttls and no_policy, as check_smtp does no reverse DNS, no
+//	             STARTTLS and no MTA-STS/DANE lookups; the servers offer no STARTTLS)
 //	targets.txt  "IP PORT" of each domain's one MX, in the same order, for check_smtp
 //	pid          this process, for the harness to end it if stop is not obeyed
 //	ready        written last
@@ -92,7 +93,7 @@ func TestBenchPeers(t *testing.T) {
 	defer dns.Close()
 
 	fmt.Fprintf(&check, "# %d domains, each with one MX among %d go-smtp servers on port %d\n", nTargets, nServers, port)
-	fmt.Fprintf(&check, "parallel: 64\nper_host: 4\nmodules:\n  mx:\n    command: mx\n    resolver: %s\n    no_ptr: true\n    connect_timeout: 5s\n    timeout: 10s\ntargets:\n", dns.Addr)
+	fmt.Fprintf(&check, "parallel: 64\nper_host: 4\nmodules:\n  mx:\n    command: mx\n    resolver: %s\n    no_ptr: true\n    no_starttls: true\n    no_policy: true\n    connect_timeout: 5s\n    timeout: 10s\ntargets:\n", dns.Addr)
 	for i := range nTargets {
 		fmt.Fprintf(&check, "  - {target: \"t%04d.bench.example:%d\", module: mx}\n", i, port)
 	}

@@ -4,8 +4,9 @@
 #
 # The peers come from TestBenchPeers (cmd/smtpprobe/benchpeers_test.go): 1,000 domains
 # t0000.bench.example ... each with one MX among 50 go-smtp servers on 127.0.1.1-50 (one
-# port), served by probetest's DNS server on 127.0.0.1. Module mx with no_ptr: true (check_smtp
-# does no reverse DNS) and no STARTTLS offered; parallel 64, per_host 4.
+# port), served by probetest's DNS server on 127.0.0.1. Module mx with no_ptr, no_starttls and
+# no_policy (check_smtp does no reverse DNS, STARTTLS or MTA-STS/DANE lookups; the servers offer
+# no STARTTLS, which is a WARNING when it is tried); parallel 64, per_host 4.
 #
 # Per smtpprobe run: wall (fork to exit), peak RSS (GNU time %M), sessions/s = results / wall;
 # median over BENCH_RUNS runs. check_smtp: one sequential loop (it checks one host per
@@ -28,8 +29,8 @@ ROOT=$(cd "$(dirname "$SELF")/../.." && pwd)
 CHECK_SMTP=/usr/lib/nagios/plugins/check_smtp
 GNUTIME=/usr/bin/time
 
-die() { printf '%s: %s\n' "$PROG" "$*" >&2; exit 1; }
-now_us() { local t=$EPOCHREALTIME; printf '%s' "${t/./}"; } # bash 5: no fork
+# shellcheck source=lib.sh
+. "$(dirname "$SELF")/lib.sh" # die, now_us, bench_stats
 
 missing=()
 command -v go >/dev/null 2>&1 || missing+=("go")
@@ -97,7 +98,7 @@ echo "smtpprobe benchmark: check over $N_TARGETS targets (testdata/bench/check.s
 echo "machine:  $(nproc) CPUs${cpu:+ ($cpu)}, $(uname -sr), $(awk '/MemTotal/ {printf "%.1f GiB RAM", $2/1048576}' /proc/meminfo)"
 echo "peers:    $N_TARGETS domains, one MX each among $N_SERVERS go-smtp servers (127.0.1.x, one port), DNS $(<"$PEERS/ready") (probetest, in process)"
 echo "tools:    smtpprobe ($(go version | awk '{print $3}')), $("$CHECK_SMTP" -V 2>/dev/null | head -n 1)"
-echo "config:   $(grep -E '^(parallel|per_host):' "$CFG" | tr '\n' ' ')module mx: no_ptr, no STARTTLS offered; $BENCH_RUNS runs after one warm-up; ulimit -n $(ulimit -n)"
+echo "config:   $(grep -E '^(parallel|per_host):' "$CFG" | tr '\n' ' ')module mx: no_ptr, no_starttls, no_policy; $BENCH_RUNS runs after one warm-up; ulimit -n $(ulimit -n)"
 echo
 
 # run_check I: one smtpprobe run; appends "I WALL_US RSS_KIB RC RESULTS OKCHECKS CHECKS DURATION_MS".
@@ -137,15 +138,8 @@ for ((i = 0; i < 100; i++)); do [[ -s $PEERS/served ]] && break; sleep 0.1; done
 
 # ------------------------------------------------------------------ report
 
-# med_min_max: "median min max" of the numbers on stdin.
-med_min_max() {
-	sort -g | awk '{ a[NR] = $1 }
-		END {
-			if (NR == 0) { print "0 0 0"; exit }
-			m = NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2
-			printf "%.2f %.2f %.2f\n", m, a[1], a[NR]
-		}'
-}
+# med_min_max: "median min max" of the numbers on stdin ("0 0 0" for none).
+med_min_max() { bench_stats 2 "0 0 0"; }
 read -r wall_med wall_min wall_max < <(awk '{ print $2 / 1e6 }' "$WORK/runs" | med_min_max)
 read -r rss_med rss_min rss_max < <(awk '{ print $3 / 1024 }' "$WORK/runs" | med_min_max)
 read -r sps_med _ _ < <(awk '$2 > 0 { print $5 / ($2 / 1e6) }' "$WORK/runs" | med_min_max)
