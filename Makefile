@@ -13,7 +13,7 @@ build:
 	$(GO) build -buildvcs=auto -o $(BIN) ./cmd/smtpprobe
 
 # The man page and the completion scripts, generated from the help text
-# (probe/render/help) by the built binary.
+# (cmd/smtpprobe/internal/help) by the built binary.
 man: build
 	$(BIN) help --man > bin/smtpprobe.1
 

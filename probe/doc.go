@@ -44,7 +44,7 @@
 //   - thresholds.go and baseline.go: judging a report against limits and
 //     against a saved run.
 //
-// Output formats live in probe/render, options in probe/job.
+// Output formats live in probe/render, options in cmd/smtpprobe/internal/job (the command's run layer).
 //
 // # Words, not flags
 //

@@ -6,8 +6,8 @@ import (
 
 	"github.com/spf13/pflag"
 
-	"github.com/smtpprobe/smtpprobe/probe/batch"
-	"github.com/smtpprobe/smtpprobe/probe/job"
+	"github.com/smtpprobe/smtpprobe/cmd/smtpprobe/internal/batch"
+	"github.com/smtpprobe/smtpprobe/cmd/smtpprobe/internal/job"
 )
 
 // runCheck implements `smtpprobe check --config FILE`: every target with

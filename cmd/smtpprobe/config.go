@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/smtpprobe/smtpprobe/probe/config"
+	"github.com/smtpprobe/smtpprobe/cmd/smtpprobe/internal/config"
 )
 
 // loadConfig reads --config; every problem is a *usageError.

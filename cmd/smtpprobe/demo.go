@@ -9,9 +9,9 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/smtpprobe/smtpprobe/cmd/smtpprobe/internal/job"
 	"github.com/smtpprobe/smtpprobe/dnscheck"
 	"github.com/smtpprobe/smtpprobe/probe"
-	"github.com/smtpprobe/smtpprobe/probe/job"
 	"github.com/smtpprobe/smtpprobe/probe/probetest"
 )
 

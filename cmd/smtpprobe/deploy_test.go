@@ -59,7 +59,7 @@ func TestDeployPromtool(t *testing.T) {
 // renamed metric cannot leave a rule that never fires.
 func TestDeployRulesNameMetrics(t *testing.T) {
 	var src strings.Builder
-	for _, glob := range []string{"../../probe/render/prom/*.go", "../../probe/exporter/*.go"} {
+	for _, glob := range []string{"../../probe/render/prom/*.go", "internal/exporter/*.go"} {
 		files, _ := filepath.Glob(glob)
 		for _, f := range files {
 			if strings.HasSuffix(f, "_test.go") {
@@ -86,7 +86,7 @@ func TestDeployRulesNameMetrics(t *testing.T) {
 			}
 			seen[n] = true
 			if !strings.Contains(src.String(), `"`+n+`"`) {
-				t.Errorf("%s names %s, which neither probe/render/prom nor probe/exporter exports", f, n)
+				t.Errorf("%s names %s, which neither probe/render/prom nor cmd/smtpprobe/internal/exporter exports", f, n)
 			}
 		}
 		if f == "deploy/smtpprobe.rules.yml" && len(seen) < 6 {

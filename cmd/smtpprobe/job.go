@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/smtpprobe/smtpprobe/probe/job"
+	"github.com/smtpprobe/smtpprobe/cmd/smtpprobe/internal/job"
 )
 
 // flagName spells a job's field as the command line does: the neutral

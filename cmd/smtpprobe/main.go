@@ -15,10 +15,10 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/smtpprobe/smtpprobe/cmd/smtpprobe/internal/help"
+	helptext "github.com/smtpprobe/smtpprobe/cmd/smtpprobe/internal/help"
 	"github.com/smtpprobe/smtpprobe/probe"
-	"github.com/smtpprobe/smtpprobe/probe/job"
 	"github.com/smtpprobe/smtpprobe/probe/render"
-	helptext "github.com/smtpprobe/smtpprobe/probe/render/help"
 )
 
 func main() {
@@ -70,7 +70,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			names = append(names, c.Name)
 		}
 		hint := ""
-		if s := job.Suggest(cmd, names); s != "" {
+		if s := help.Suggest(cmd, names); s != "" {
 			hint = fmt.Sprintf("; did you mean %q?", s)
 		}
 		err = usagef("unknown command %q%s (want %s)", cmd, hint, strings.Join(names, ", "))
@@ -95,7 +95,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 var globalFlags = map[string]bool{"--json": false, "--format": true, "-q": false, "--quiet": false,
 	"-v": false, "--verbose": false, "--prom-file": true}
 
-// cli is the command line as probe/render/help sees it, for help, the
+// cli is the command line as cmd/smtpprobe/internal/help sees it, for help, the
 // man page and completion.
 func cli(ctx context.Context) helptext.CLI {
 	return helptext.CLI{Names: slices.Sorted(maps.Keys(commands)), ManDate: manDate, Version: version,

@@ -6,7 +6,7 @@ import (
 
 	"github.com/spf13/pflag"
 
-	"github.com/smtpprobe/smtpprobe/probe/job"
+	"github.com/smtpprobe/smtpprobe/cmd/smtpprobe/internal/job"
 )
 
 // runMX implements `smtpprobe mx DOMAIN[:PORT]`.

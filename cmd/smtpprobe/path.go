@@ -6,8 +6,8 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/smtpprobe/smtpprobe/cmd/smtpprobe/internal/job"
 	"github.com/smtpprobe/smtpprobe/mtu/trace"
-	"github.com/smtpprobe/smtpprobe/probe/job"
 )
 
 // runPath implements `smtpprobe path TARGET`: a TTL / hop-limit sweep of

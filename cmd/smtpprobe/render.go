@@ -8,9 +8,9 @@ import (
 	"os"
 	"strconv"
 
+	"github.com/smtpprobe/smtpprobe/cmd/smtpprobe/internal/batch"
+	"github.com/smtpprobe/smtpprobe/cmd/smtpprobe/internal/job"
 	"github.com/smtpprobe/smtpprobe/probe"
-	"github.com/smtpprobe/smtpprobe/probe/batch"
-	"github.com/smtpprobe/smtpprobe/probe/job"
 	"github.com/smtpprobe/smtpprobe/probe/render"
 	"github.com/smtpprobe/smtpprobe/probe/render/output"
 )

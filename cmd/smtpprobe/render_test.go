@@ -5,8 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/smtpprobe/smtpprobe/cmd/smtpprobe/internal/job"
 	"github.com/smtpprobe/smtpprobe/probe"
-	"github.com/smtpprobe/smtpprobe/probe/job"
 	"github.com/smtpprobe/smtpprobe/probe/render"
 )
 

@@ -12,8 +12,8 @@ import (
 
 	"github.com/spf13/pflag"
 
-	"github.com/smtpprobe/smtpprobe/probe/config"
-	"github.com/smtpprobe/smtpprobe/probe/exporter"
+	"github.com/smtpprobe/smtpprobe/cmd/smtpprobe/internal/config"
+	"github.com/smtpprobe/smtpprobe/cmd/smtpprobe/internal/exporter"
 )
 
 // runServe implements `smtpprobe serve --config FILE`.

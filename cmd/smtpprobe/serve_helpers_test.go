@@ -6,7 +6,7 @@ import (
 )
 
 // truncate shortens s to at most n bytes (on a rune boundary) for a test
-// failure message; the exporter's own is in probe/exporter.
+// failure message; the exporter's own is in internal/exporter.
 func truncate(s string, n int) string {
 	if len(s) <= n {
 		return s

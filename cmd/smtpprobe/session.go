@@ -8,9 +8,9 @@ import (
 
 	"github.com/spf13/pflag"
 
+	helptext "github.com/smtpprobe/smtpprobe/cmd/smtpprobe/internal/help"
+	"github.com/smtpprobe/smtpprobe/cmd/smtpprobe/internal/job"
 	"github.com/smtpprobe/smtpprobe/probe"
-	"github.com/smtpprobe/smtpprobe/probe/job"
-	helptext "github.com/smtpprobe/smtpprobe/probe/render/help"
 )
 
 // runSession implements `smtpprobe session TARGET`.

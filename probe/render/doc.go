@@ -5,7 +5,7 @@
 // io.Writer, builds its output completely first and writes it once, so a
 // failure never leaves half a document. A new output format is a new
 // writer here; probe/render/output picks the writer a front end asked
-// for (and writes the metrics file), and probe/render/help writes the
+// for (and writes the metrics file), and cmd/smtpprobe/internal/help writes the
 // command line's own reference: help text, man page, completion.
 //
 // Output safety. Text from the network (replies, banners, DNS and TLS

@@ -9,6 +9,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/smtpprobe/smtpprobe/cmd/smtpprobe/internal/help"
 	"github.com/smtpprobe/smtpprobe/dnscheck"
 )
 
@@ -82,13 +83,13 @@ func FuzzTargetHints(f *testing.F) {
 			}
 		}
 		opts := []string{"session", "timeout", "mx", s}
-		if got := Suggest(s, opts[:3]); got != "" && !slicesContains(opts[:3], got) {
+		if got := help.Suggest(s, opts[:3]); got != "" && !slicesContains(opts[:3], got) {
 			t.Errorf("Suggest(%q) = %q, not an option", s, got)
 		}
-		if got := Suggest(s, opts); !strings.EqualFold(got, s) {
+		if got := help.Suggest(s, opts); !strings.EqualFold(got, s) {
 			t.Errorf("Suggest(%q) = %q, though %q itself is an option", s, got, s)
 		}
-		if h := DurationHint(s); !utf8.ValidString(h) && utf8.ValidString(s) {
+		if h := help.DurationHint(s); !utf8.ValidString(h) && utf8.ValidString(s) {
 			t.Errorf("DurationHint(%q) = %q", s, h)
 		}
 	})

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/smtpprobe/smtpprobe/probe/job"
+	"github.com/smtpprobe/smtpprobe/cmd/smtpprobe/internal/job"
 )
 
 func writeConfig(t testing.TB, text string) string {

@@ -5,9 +5,9 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/smtpprobe/smtpprobe/cmd/smtpprobe/internal/config"
+	"github.com/smtpprobe/smtpprobe/cmd/smtpprobe/internal/job"
 	"github.com/smtpprobe/smtpprobe/probe"
-	"github.com/smtpprobe/smtpprobe/probe/config"
-	"github.com/smtpprobe/smtpprobe/probe/job"
 )
 
 // Checks builds the checks of cfg in its order: targets as listed, each

@@ -19,7 +19,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/smtpprobe/smtpprobe/probe/config"
+	"github.com/smtpprobe/smtpprobe/cmd/smtpprobe/internal/config"
 	"github.com/smtpprobe/smtpprobe/probe/probetest"
 )
 

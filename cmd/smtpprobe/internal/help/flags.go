@@ -8,7 +8,6 @@ import (
 
 	"github.com/spf13/pflag"
 
-	"github.com/smtpprobe/smtpprobe/probe/job"
 	"github.com/smtpprobe/smtpprobe/probe/units"
 )
 
@@ -123,14 +122,14 @@ func FlagError(fs *pflag.FlagSet, err error) string {
 		var names []string
 		fs.VisitAll(func(f *pflag.Flag) { names = append(names, f.Name) })
 		hint := ""
-		if s := job.Suggest(name, names); s != "" {
+		if s := Suggest(name, names); s != "" {
 			hint = fmt.Sprintf("; did you mean --%s?", s)
 		}
 		return fmt.Sprintf("%s: unknown flag --%s%s", fs.Name(), name, hint)
 	case errors.As(err, &ie):
 		f := ie.GetFlag()
 		if f.Value.Type() == "duration" {
-			return fmt.Sprintf("--%s %q: %s", f.Name, ie.GetValue(), job.DurationHint(ie.GetValue()))
+			return fmt.Sprintf("--%s %q: %s", f.Name, ie.GetValue(), DurationHint(ie.GetValue()))
 		}
 		return fmt.Sprintf("--%s %q: want %s", f.Name, ie.GetValue(), ArgName(f))
 	}

@@ -10,7 +10,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/smtpprobe/smtpprobe/probe/config"
+	"github.com/smtpprobe/smtpprobe/cmd/smtpprobe/internal/config"
 	"github.com/smtpprobe/smtpprobe/probe/units"
 )
 

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/smtpprobe/smtpprobe/cmd/smtpprobe/internal/help"
 	"github.com/smtpprobe/smtpprobe/probe"
 	"github.com/smtpprobe/smtpprobe/probe/render"
 	"github.com/smtpprobe/smtpprobe/probe/render/output"
@@ -40,7 +41,7 @@ func (o *Output) Check() error {
 	}
 	if !slices.Contains(output.Formats, o.Format) {
 		return &FieldError{Field: "format", Value: fmt.Sprintf("%q", o.Format),
-			Reason: "want text, json, nagios or prom" + DidYouMean(o.Format, output.Formats)}
+			Reason: "want text, json, nagios or prom" + help.DidYouMean(o.Format, output.Formats)}
 	}
 	var err error
 	if o.Warn, err = ParseThresholds("warning", o.Warning, o.Command); err != nil {

@@ -6,8 +6,6 @@ import (
 	"io"
 	"slices"
 	"strings"
-
-	"github.com/smtpprobe/smtpprobe/probe/job"
 )
 
 // ErrHelp means --help was asked for and printed (or collected).
@@ -102,7 +100,7 @@ func (c CLI) Completion(args []string, stdout io.Writer) error {
 	}
 	shell := strings.ToLower(args[0])
 	if err := Completion(stdout, shell, c.Collect()); err != nil {
-		return &UsageError{Msg: fmt.Sprintf("%v%s", err, job.DidYouMean(shell, Shells))}
+		return &UsageError{Msg: fmt.Sprintf("%v%s", err, DidYouMean(shell, Shells))}
 	}
 	return nil
 }

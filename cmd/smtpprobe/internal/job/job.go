@@ -8,7 +8,7 @@
 // A new probe option goes here: a field of Job (or of the probe options
 // it carries), its default in New, its check in Validate under a neutral
 // Field key. The flag that sets it belongs to cmd/smtpprobe, the YAML
-// key to probe/config.
+// key to the config package.
 package job
 
 import (
@@ -20,6 +20,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/smtpprobe/smtpprobe/cmd/smtpprobe/internal/help"
 	"github.com/smtpprobe/smtpprobe/dnscheck"
 	"github.com/smtpprobe/smtpprobe/mtu"
 	"github.com/smtpprobe/smtpprobe/mtu/trace"
@@ -221,7 +222,7 @@ func (j *Job) validateTimeout() error {
 		j.phases = probe.TimeoutPhases
 	case !probe.IsPhase(j.Phase):
 		return &FieldError{Field: "phase", Value: fmt.Sprintf("%q", j.Phase),
-			Reason: fmt.Sprintf("want one of %s or all", strings.Join(probe.TimeoutPhases, ", ")) + DidYouMean(j.Phase, append(probe.TimeoutPhases[:len(probe.TimeoutPhases):len(probe.TimeoutPhases)], "all"))}
+			Reason: fmt.Sprintf("want one of %s or all", strings.Join(probe.TimeoutPhases, ", ")) + help.DidYouMean(j.Phase, append(probe.TimeoutPhases[:len(probe.TimeoutPhases):len(probe.TimeoutPhases)], "all"))}
 	}
 	if j.Timeout.MaxWait <= 0 {
 		return &FieldError{Field: "max_wait", Value: j.Timeout.MaxWait.String(), Reason: "want a positive duration such as 10m"}
@@ -266,7 +267,7 @@ func (j *Job) validateMTU() error {
 	}
 	o.Direction = strings.ToLower(o.Direction)
 	if !probe.ValidDirection(o.Direction) {
-		return &FieldError{Field: "direction", Value: fmt.Sprintf("%q", o.Direction), Reason: "want out, in or both" + DidYouMean(o.Direction, []string{"out", "in", "both"})}
+		return &FieldError{Field: "direction", Value: fmt.Sprintf("%q", o.Direction), Reason: "want out, in or both" + help.DidYouMean(o.Direction, []string{"out", "in", "both"})}
 	}
 	o.Parallel = j.Parallel
 	if err := validPath("from", o.From); err != nil {

@@ -15,8 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/smtpprobe/smtpprobe/cmd/smtpprobe/internal/config"
 	"github.com/smtpprobe/smtpprobe/probe"
-	"github.com/smtpprobe/smtpprobe/probe/config"
 	"github.com/smtpprobe/smtpprobe/probe/probetest"
 )
 

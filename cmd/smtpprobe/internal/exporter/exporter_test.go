@@ -15,7 +15,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/smtpprobe/smtpprobe/probe/config"
+	"github.com/smtpprobe/smtpprobe/cmd/smtpprobe/internal/config"
 	"github.com/smtpprobe/smtpprobe/probe/probetest"
 )
 

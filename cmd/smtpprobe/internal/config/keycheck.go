@@ -7,7 +7,8 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/smtpprobe/smtpprobe/probe/job"
+	"github.com/smtpprobe/smtpprobe/cmd/smtpprobe/internal/help"
+	"github.com/smtpprobe/smtpprobe/cmd/smtpprobe/internal/job"
 )
 
 // checkKeys walks the document before it is decoded and reports, with
@@ -124,7 +125,7 @@ func (c *Config) checkModule(name, m *yaml.Node) error {
 		}
 		if k.Type == "duration" && val.Kind == yaml.ScalarNode {
 			if _, err := time.ParseDuration(val.Value); err != nil {
-				return at(val, "%s: %q: %s", key.Value, val.Value, job.DurationHint(val.Value))
+				return at(val, "%s: %q: %s", key.Value, val.Value, help.DurationHint(val.Value))
 			}
 		}
 		if key.Value == "to" && command != "session" && val.Kind == yaml.SequenceNode && len(val.Content) > 1 {
@@ -200,7 +201,7 @@ func hint(s Section, name string) string {
 // didYouMean returns ` (did you mean "x"?)` for the candidate nearest
 // to s (job.Suggest, the did-you-mean of every front end), or "".
 func didYouMean(s string, candidates []string) string {
-	if best := job.Suggest(s, candidates); best != "" {
+	if best := help.Suggest(s, candidates); best != "" {
 		return fmt.Sprintf(" (did you mean %q?)", best)
 	}
 	return ""

@@ -6,7 +6,7 @@
 //
 // A new config key goes here: a field of Module (or of Config or Serve)
 // with its yaml tag, copied into the job in Module.Job. What the key
-// means and how it is checked belongs to probe/job.
+// means and how it is checked belongs to the job package.
 package config
 
 import (
@@ -23,8 +23,8 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/smtpprobe/smtpprobe/cmd/smtpprobe/internal/job"
 	"github.com/smtpprobe/smtpprobe/probe"
-	"github.com/smtpprobe/smtpprobe/probe/job"
 	"github.com/smtpprobe/smtpprobe/probe/units"
 )
 
