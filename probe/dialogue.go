@@ -118,6 +118,8 @@ func (p *Prober) begin(ctx context.Context, t Target, r *Result) *dialogue {
 // end closes the connection, copies the timeline into the result and
 // frees the session slot.
 func (d *dialogue) end() {
+	srv := d.identify() // server.go
+	d.r.Server = &srv
 	d.r.TCP = d.c.tcpStats()
 	d.c.Close()
 	d.r.Timeline = d.c.Timeline()

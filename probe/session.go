@@ -463,9 +463,10 @@ func (d *dialogue) explainClose(opt SessionOptions) bool {
 	// write, which a sender logs as "Broken pipe", is only its echo.
 	d.r.Outcome, d.r.Error, d.r.FailedPhase = ServerTimeout, msg+late, ""
 	if p := pauseLength(closePause, opt); p > 0 {
+		srv := d.identify()
 		d.r.Findings = append(d.r.Findings, Finding{Severity: SevCritical, Code: "pause-exceeds-server-timeout", Option: closePause.Option(),
-			Message: fmt.Sprintf("%s [%s]: the %s of %s is longer than the server's idle timeout of %s; shorten it below %s, or raise the server's timeout above %s (Postfix: postconf -e smtpd_timeout=%ds; postfix reload)",
-				d.t.Host, d.r.Address, closePause, p, fmtDur(idle), fmtDur(idle), p, advisedServerTimeout(p))})
+			Message: fmt.Sprintf("%s [%s]: the %s of %s is longer than the server's idle timeout of %s; shorten it below %s, %s",
+				d.t.Host, d.r.Address, closePause, p, fmtDur(idle), fmtDur(idle), pauseAdvice(srv.Software, pausePhase(closePause), p))})
 	}
 	return true
 }

@@ -173,7 +173,7 @@ func text(w *bytes.Buffer, rep *probe.Report, opt Options) {
 			if r.Timeout != nil {
 				printf(w, "%sidle at %s: server hung up after %s, closed by %s", indent, r.Phase, units.Duration(*r.Timeout), r.ClosedBy)
 				if r.ServerLog != "" {
-					printf(w, "; Postfix logs %q", r.ServerLog)
+					printf(w, "; %s logs %q", serverName(r.Server), r.ServerLog)
 				}
 				w.WriteByte('\n')
 			} else if r.Outcome == probe.OK {
@@ -195,6 +195,12 @@ func text(w *bytes.Buffer, rep *probe.Report, opt Options) {
 				printf(w, ", not delivered (no final dot)")
 			}
 			w.WriteByte('\n')
+		}
+		if r.Server.Known() {
+			printf(w, "%sserver: %s (%s confidence: %s)\n", indent, serverName(r.Server), r.Server.Confidence, strings.Join(r.Server.Evidence, "; "))
+		}
+		if r.GreetingDelay != nil {
+			printf(w, "%sgreeting delayed: %s after connect\n", indent, units.Duration(*r.GreetingDelay))
 		}
 		if r.Banner != "" {
 			printf(w, "%sbanner: %s\n", indent, r.Banner)
@@ -427,4 +433,12 @@ func replyText(r *probe.Reply) string {
 		s += fmt.Sprintf(" (+%d lines)", len(lines)-1)
 	}
 	return s
+}
+
+// serverName is how text output names a recognised server's software.
+func serverName(s *probe.Server) string {
+	if !s.Known() {
+		return "the server"
+	}
+	return probe.ServerName(s.Software)
 }
