@@ -58,6 +58,9 @@ type Result struct {
 	// GreetingDelay is how long the greeting took from connect (JSON
 	// "greeting_delay_ms"), set when it came late (a tarpit).
 	GreetingDelay *time.Duration `json:"-"`
+	// Deferred is the first session when postscreen deferred it and the
+	// probe retried (RetryDeferral); this result is the second session's.
+	Deferred *Result `json:"deferred_session,omitempty"`
 	// Path MTU (mtu): path_mtu, verdict, bracket... inline.
 	*MTUInfo
 	TCP      *TCPStats `json:"tcp,omitempty"` // TCP_INFO when the session ended (evidence.go)

@@ -66,6 +66,9 @@ type TimeoutOptions struct {
 	// Progress, if set, is called each time TimeoutAll ends the
 	// measurement of one phase, from that phase's goroutine.
 	Progress func()
+	// RetryDeferral reconnects once when postscreen deferred the new
+	// client before the phase was reached, and reports both sessions.
+	RetryDeferral bool
 }
 
 // IsPhase reports whether s names a timeout phase.
@@ -84,7 +87,15 @@ func IsPhase(s string) bool {
 // session (an unsolicited 421, a bare FIN, or RST), the server's software
 // as recognised from the session (Server) and, where that software's line
 // is known, the line it logs for it.
-func (p *Prober) Timeout(ctx context.Context, t Target, phase string, opt TimeoutOptions) (r Result) {
+func (p *Prober) Timeout(ctx context.Context, t Target, phase string, opt TimeoutOptions) Result {
+	r := p.timeout(ctx, t, phase, opt)
+	if !opt.RetryDeferral || !deferred(r) || ctx.Err() != nil {
+		return r
+	}
+	return retried(r, p.timeout(ctx, t, phase, opt))
+}
+
+func (p *Prober) timeout(ctx context.Context, t Target, phase string, opt TimeoutOptions) (r Result) {
 	r = newResult(t)
 	r.Phase = phase
 	d := p.begin(ctx, t, &r)
@@ -99,8 +110,7 @@ func (p *Prober) Timeout(ctx context.Context, t Target, phase string, opt Timeou
 	var rp Reply
 	switch phase {
 	case "banner":
-		rp, ok = d.step1("banner")
-		r.Banner = rp.String()
+		rp, ok = d.greeting()
 		mark(rp)
 	default:
 		if ok = d.greet(opt.StartTLS); ok {

@@ -29,6 +29,7 @@ func runSession(ctx context.Context, args []string, stdout, stderr io.Writer) (i
 		fs.BoolVar(&o.BDAT, "bdat", false, "send the body with BDAT chunks (RFC 3030; needs CHUNKING)")
 		fs.BoolVar(&o.StartTLS, "starttls", false, "run STARTTLS before the transaction")
 		fs.BoolVar(&o.Deliver, "deliver", false, "send the final dot so the message is really delivered (default: abort, nothing is delivered)")
+		fs.BoolVar(&o.RetryDeferral, "retry-deferral", false, "reconnect once when postscreen defers the new client (450 4.3.2) and report both sessions")
 	})
 	if err != nil {
 		return 0, err
@@ -52,6 +53,7 @@ func runTimeout(ctx context.Context, args []string, stdout, stderr io.Writer) (i
 		fs.StringVar(&j.Timeout.From, "from", "", "envelope sender for the mail/rcpt/data/body phases (default <>)")
 		fs.StringVar(&j.Timeout.To, "to", "", "envelope recipient (default: postmaster@DOMAIN)")
 		fs.BoolVar(&j.Timeout.StartTLS, "starttls", false, "run STARTTLS first")
+		fs.BoolVar(&j.Timeout.RetryDeferral, "retry-deferral", false, "reconnect once when postscreen defers the new client (450 4.3.2) and report both sessions")
 		fs.DurationVar(&before, "pause-before-data", 0, "a sender pause to compare with the rcpt timeout")
 		fs.DurationVar(&after, "pause-after-data", 0, "a sender pause to compare with the data timeout")
 		fs.DurationVar(&chunk, "chunk-pause", 0, "a sender pause to compare with the body timeout")
