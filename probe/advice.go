@@ -68,26 +68,39 @@ func pausePhase(p Pause) string {
 // serverLog is the line the server logs when its idle timer fires at
 // phase, in its own words; "" where the probe does not know the line
 // (an unknown server, or one whose line is not documented), so that no
-// log line is ever claimed for a server that does not write it. bytes is
-// what the body phase had sent; client is the probe's address.
-func serverLog(sw Software, phase string, bytes int, client string) string {
+// log line is ever claimed for a server that does not write it.
+func serverLog(sw Software, phase string, lc logContext) string {
 	switch sw {
 	case SoftwarePostfix:
 		switch phase {
 		case "body":
-			return fmt.Sprintf(postfixLog[phase], bytes)
+			return fmt.Sprintf(postfixLog[phase], lc.Bytes)
 		default:
 			return postfixLog[phase]
 		}
 	case SoftwareExim:
-		if isDataPhase(phase) {
-			return "SMTP data timeout (message abandoned) on connection from " + client
+		// Exim names the client "(helo) [ip]" once it said EHLO, and
+		// the sender of an abandoned message.
+		from := "[" + lc.Client + "]"
+		if phase != "banner" {
+			from = "(" + lc.Helo + ") " + from
 		}
-		return "SMTP command timeout on connection from " + client
+		if isDataPhase(phase) {
+			return fmt.Sprintf("SMTP data timeout (message abandoned) on connection from %s F=<%s>", from, lc.From)
+		}
+		return "SMTP command timeout on connection from " + from
 	case SoftwareOpenSMTPD:
 		return "smtp disconnected reason=timeout"
 	}
 	return ""
+}
+
+// logContext is what a server's log line names of the session: the
+// client's address (without brackets), its EHLO name, the envelope
+// sender and the body bytes sent.
+type logContext struct {
+	Client, Helo, From string
+	Bytes              int
 }
 
 // ServerName is how a finding or a report names the software ("Exim",

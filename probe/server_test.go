@@ -86,7 +86,7 @@ func TestIdentifyServer(t *testing.T) {
 }
 
 func TestServerLog(t *testing.T) {
-	const client = "[198.18.1.2]"
+	lc := logContext{Client: "198.18.1.2", Helo: "[198.18.1.2]"}
 	tests := []struct {
 		sw    Software
 		phase string
@@ -94,8 +94,10 @@ func TestServerLog(t *testing.T) {
 	}{
 		{SoftwarePostfix, "data", "timeout after DATA (0 bytes)"},
 		{SoftwarePostfix, "ehlo", "timeout after EHLO"},
-		{SoftwareExim, "rcpt", "SMTP command timeout on connection from [198.18.1.2]"},
-		{SoftwareExim, "data", "SMTP data timeout (message abandoned) on connection from [198.18.1.2]"},
+		// As the lab's Exim 4.96 logs them.
+		{SoftwareExim, "banner", "SMTP command timeout on connection from [198.18.1.2]"},
+		{SoftwareExim, "rcpt", "SMTP command timeout on connection from ([198.18.1.2]) [198.18.1.2]"},
+		{SoftwareExim, "data", "SMTP data timeout (message abandoned) on connection from ([198.18.1.2]) [198.18.1.2] F=<>"},
 		{SoftwareOpenSMTPD, "banner", "smtp disconnected reason=timeout"},
 		{SoftwareSendmail, "rcpt", ""},
 		{SoftwarePostscreen, "rcpt", ""},
@@ -103,11 +105,12 @@ func TestServerLog(t *testing.T) {
 		{SoftwareUnknown, "data", ""},
 	}
 	for _, tc := range tests {
-		if got := serverLog(tc.sw, tc.phase, 0, client); got != tc.want {
+		if got := serverLog(tc.sw, tc.phase, lc); got != tc.want {
 			t.Errorf("serverLog(%s, %s) = %q, want %q", tc.sw, tc.phase, got, tc.want)
 		}
 	}
-	if got := serverLog(SoftwarePostfix, "body", 812, client); got != "timeout after DATA (812 bytes)" {
+	lc.Bytes = 812
+	if got := serverLog(SoftwarePostfix, "body", lc); got != "timeout after DATA (812 bytes)" {
 		t.Errorf("serverLog(postfix, body, 812) = %q", got)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 	"strconv"
 	"strings"
 	"sync"
@@ -215,7 +216,7 @@ func (p *Prober) timeout(ctx context.Context, t Target, phase string, opt Timeou
 	r.Timeout = ptr(idle)
 	srv := d.identify()
 	r.Server = &srv
-	r.ServerLog = serverLog(srv.Software, phase, r.BytesWritten, clientAddr(d.c))
+	r.ServerLog = serverLog(srv.Software, phase, logContext{Client: clientIP(d.c), Helo: d.name, From: opt.From, Bytes: r.BytesWritten})
 	what := "sent " + rp.String() + " and closed the connection"
 	switch {
 	case r.ClosedBy == ClosedByFIN:
@@ -243,10 +244,14 @@ func (p *Prober) timeout(ctx context.Context, t Target, phase string, opt Timeou
 	return r
 }
 
-// clientAddr is the probe's own address on c, as a server's log line
-// names it ("[192.0.2.1]").
-func clientAddr(c *Conn) string {
-	return AddressLiteral(c.LocalAddr())
+// clientIP is the probe's own address on c, as a server's log line names
+// it.
+func clientIP(c *Conn) string {
+	ap, err := netip.ParseAddrPort(c.LocalAddr().String())
+	if err != nil {
+		return ""
+	}
+	return ap.Addr().Unmap().WithZone("").String()
 }
 
 // advisedServerTimeout is the server idle timeout, in whole seconds, that
