@@ -200,7 +200,9 @@ type Options struct {
 	// destination after a burst of six) answers again only when its
 	// bucket refilled, so a retry within Spacing meets the same silence.
 	// A hop that answers a paced retry is reported with Unanswered > 0.
-	// 0 keeps Spacing (a sweep under a tight budget).
+	// Only the first retry round is paced: it costs Pace once, on a path
+	// that really drops SYNs too. 0 keeps Spacing (a sweep under a tight
+	// budget).
 	Pace time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
@@ -257,6 +259,7 @@ func Sweep(ctx context.Context, dst netip.AddrPort, opt Options, probe ProbeFunc
 	launched := 0 // highest TTL sent so far
 	var maxRTT time.Duration
 	var roundStart time.Time // when the last round's SYNs left
+	paced := false           // a retry waited for Pace already
 
 	stopTTL := func() int { // smallest TTL with a terminal answer, 0 if none
 		for ttl := 1; ttl <= launched; ttl++ {
@@ -300,8 +303,10 @@ func Sweep(ctx context.Context, dst netip.AddrPort, opt Options, probe ProbeFunc
 		}
 		if retry && round > 0 {
 			wait := opt.Spacing
-			if opt.Pace > 0 && lastAnswered(launched+1) > 0 {
-				wait = max(wait, opt.Pace-opt.Now().Sub(roundStart))
+			if opt.Pace > 0 && !paced && lastAnswered(launched+1) > 0 {
+				// One paced retry is enough: the bucket holds a
+				// token again; later retries keep Spacing.
+				wait, paced = max(wait, opt.Pace-opt.Now().Sub(roundStart)), true
 			}
 			t := time.NewTimer(wait)
 			select {
