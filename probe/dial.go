@@ -69,7 +69,7 @@ func (e *DialError) Error() string {
 		return "connection reset as it was established (RST after the handshake): " + errnoOf(e.Err)
 	}
 	if e.ICMP != nil {
-		return icmpDialText(e.ICMP) // locate.go
+		return icmpDialText(e.ICMP) // path.go
 	}
 	return "connect: " + e.Err.Error()
 }
@@ -165,7 +165,7 @@ func (d *Dialer) Dial(ctx context.Context, addr netip.AddrPort) (*Conn, error) {
 	start := now()
 	dctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	eq := trace.NewErrQueue() // the ICMP error of a failed connect (locate.go)
+	eq := trace.NewErrQueue() // the ICMP error of a failed connect (path.go)
 	defer eq.Done()
 	ctl := eq.Control(d.Control)
 	nd := net.Dialer{Control: func(network, address string, c syscall.RawConn) error {

@@ -90,7 +90,7 @@ targets:
 func demoCheckConfig(t testing.TB, lab *demoLab) string {
 	t.Helper()
 	text := strings.NewReplacer("DNS", lab.dns.Addr, "PORT", fmt.Sprint(lab.port)).Replace(demoConfig)
-	return writeConfig(t, text)
+	return probetest.WriteConfig(t, text)
 }
 
 // decodeCheck parses stdout as exactly one combined check report.
@@ -233,7 +233,7 @@ func TestCheckFormats(t *testing.T) {
 		if !ok || !strings.HasPrefix(status, "SMTPPROBE CRITICAL - check "+cfg+": 4 checks, 1 OK, 1 WARNING, 2 CRITICAL") {
 			t.Errorf("check(--format nagios) first line = %q, want SMTPPROBE CRITICAL - check FILE: 4 checks, 1 OK, 1 WARNING, 2 CRITICAL ... | perfdata", first)
 		}
-		wantPerfdata(t, perf)
+		probetest.WantPerfdata(t, perf)
 		if !strings.Contains(perf, "'idle 127.0.0.4:"+p+" 127.0.0.4:"+p+" ehlo server_timeout'=") || !strings.Contains(perf, ";30:;0") {
 			t.Errorf("check(--format nagios) perfdata = %q, want the idle check's server_timeout with its module's critical range 30:", perf)
 		}
@@ -295,33 +295,10 @@ func mapsEqual[K comparable, V comparable](a, b map[K]V) bool {
 	return true
 }
 
-// wantPerfdata checks the plugin guidelines' perfdata syntax:
-// 'label'=value[UOM];[warn];[crit];[min];[max], space-separated, unique labels.
-func wantPerfdata(t testing.TB, perf string) {
-	t.Helper()
-	item := regexp.MustCompile(`^'([^'=]+)'=-?[0-9.]+(s|B|%|KB|MB|TB|c)?(;[0-9.:~@]*){0,4}$`)
-	items := regexp.MustCompile(`'[^']*'=\S*`).FindAllString(perf, -1)
-	if len(items) == 0 || len(strings.Join(items, " ")) != len(perf) {
-		t.Errorf("nagios perfdata %q is not a space-separated list of 'label'=value items", perf)
-	}
-	seen := map[string]bool{}
-	for _, it := range items {
-		m := item.FindStringSubmatch(it)
-		if m == nil {
-			t.Errorf("nagios perfdata item %q does not follow 'label'=value[UOM];warn;crit;min;max", it)
-			continue
-		}
-		if seen[m[1]] {
-			t.Errorf("nagios perfdata label %q appears twice", m[1])
-		}
-		seen[m[1]] = true
-	}
-}
-
 func TestCheckQuiet(t *testing.T) {
 	t.Parallel()
 	s := startSMTP(t, probetest.SMTPOptions{Domain: "mx.check.example"})
-	cfg := writeConfig(t, fmt.Sprintf(`
+	cfg := probetest.WriteConfig(t, fmt.Sprintf(`
 modules:
   send:
     command: session
@@ -445,7 +422,7 @@ func TestCheckPerHost(t *testing.T) {
 			t.Parallel()
 			s := startSMTP(t, probetest.SMTPOptions{GreetDelay: greet})
 			px := startCountingProxy(t, s.Addr.String())
-			path := writeConfig(t, cfg.String()+fmt.Sprintf("targets:\n  - target: %s\n    modules: [%s]\n", px.addr, strings.Join(mods, ", ")))
+			path := probetest.WriteConfig(t, cfg.String()+fmt.Sprintf("targets:\n  - target: %s\n    modules: [%s]\n", px.addr, strings.Join(mods, ", ")))
 			start := time.Now()
 			_, stderr, code := runArgs(t, "check", "--config", path, "--per-host", tc.perHost, "-q")
 			elapsed := time.Since(start)
@@ -470,7 +447,7 @@ func TestCheckPerHost(t *testing.T) {
 func TestCheckJobError(t *testing.T) {
 	t.Parallel()
 	s := startSMTP(t, probetest.SMTPOptions{MaxBytes: 1000})
-	cfg := writeConfig(t, fmt.Sprintf(`
+	cfg := probetest.WriteConfig(t, fmt.Sprintf(`
 modules:
   big:
     command: session
@@ -510,7 +487,7 @@ targets:
 func TestCheckBaseline(t *testing.T) {
 	t.Parallel()
 	s := startSMTP(t, probetest.SMTPOptions{})
-	cfg := writeConfig(t, fmt.Sprintf(`
+	cfg := probetest.WriteConfig(t, fmt.Sprintf(`
 modules:
   send:
     command: session
@@ -554,7 +531,7 @@ targets:
 
 func TestCheckBadInput(t *testing.T) {
 	t.Parallel()
-	good := writeConfig(t, "modules:\n  mx:\n    command: mx\ntargets:\n  - target: example.com\n    module: mx\n")
+	good := probetest.WriteConfig(t, "modules:\n  mx:\n    command: mx\ntargets:\n  - target: example.com\n    module: mx\n")
 	tests := []struct {
 		name string
 		args []string
@@ -562,10 +539,10 @@ func TestCheckBadInput(t *testing.T) {
 	}{
 		{"no config", []string{"check"}, "--config FILE is required"},
 		{"missing file", []string{"check", "--config", "/nonexistent/check.yaml"}, "/nonexistent/check.yaml"},
-		{"bad line", []string{"check", "--config", writeConfig(t, "modules:\n  mx:\n    command: mx\n    timeout: soon\n")}, `check.yaml:4: timeout: "soon": want a duration`},
-		{"unknown module", []string{"check", "--config", writeConfig(t, "modules:\n  mx:\n    command: mx\ntargets:\n  - target: example.com\n    module: nope\n")}, `check.yaml:5: target example.com: unknown module "nope"`},
-		{"duplicate", []string{"check", "--config", writeConfig(t, "modules:\n  mx:\n    command: mx\ntargets:\n  - target: example.com\n    module: mx\n  - target: example.com\n    module: mx\n")}, "check.yaml:7: target example.com with module mx is already listed at line 5"},
-		{"no targets", []string{"check", "--config", writeConfig(t, "modules:\n  mx:\n    command: mx\n")}, "no targets"},
+		{"bad line", []string{"check", "--config", probetest.WriteConfig(t, "modules:\n  mx:\n    command: mx\n    timeout: soon\n")}, `check.yaml:4: timeout: "soon": want a duration`},
+		{"unknown module", []string{"check", "--config", probetest.WriteConfig(t, "modules:\n  mx:\n    command: mx\ntargets:\n  - target: example.com\n    module: nope\n")}, `check.yaml:5: target example.com: unknown module "nope"`},
+		{"duplicate", []string{"check", "--config", probetest.WriteConfig(t, "modules:\n  mx:\n    command: mx\ntargets:\n  - target: example.com\n    module: mx\n  - target: example.com\n    module: mx\n")}, "check.yaml:7: target example.com with module mx is already listed at line 5"},
+		{"no targets", []string{"check", "--config", probetest.WriteConfig(t, "modules:\n  mx:\n    command: mx\n")}, "no targets"},
 		{"argument", []string{"check", "--config", good, "example.com"}, "takes no arguments"},
 		{"parallel", []string{"check", "--config", good, "--parallel", "0"}, "--parallel 0"},
 		{"per-host", []string{"check", "--config", good, "--per-host", "100"}, "--per-host 100"},

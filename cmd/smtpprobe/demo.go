@@ -55,7 +55,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) (int,
 	if _, err := stdout.Write(out.Bytes()); err != nil {
 		return 0, err
 	}
-	rep, err := p.MX(ctx, res, "demo.example", probe.RunOptions{Port: lab.Port, Parallel: 8})
+	rep, err := p.RunMX(ctx, res, "demo.example", probe.RunOptions{Port: lab.Port, Parallel: 8})
 	if err != nil {
 		return 0, err
 	}

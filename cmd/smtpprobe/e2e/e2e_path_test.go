@@ -1,4 +1,4 @@
-package main_test
+package e2e
 
 // End-to-end tests of `smtpprobe path` and of the path findings in the other
 // commands (issue 13): the real binary in the lab's client namespace. The
