@@ -144,7 +144,7 @@ func TestRunDemo(t *testing.T) {
 		t.Fatalf("demo = %d, stderr %q", code, stderr)
 	}
 	// slow greets after 1.5 s: its banner phase reads 1.5 s or a little more.
-	if !regexp.MustCompile(`banner 1\.[5-9]\d\d s`).MatchString(stdout) {
+	if !regexp.MustCompile(`banner 1\.[5-9]\d\ds`).MatchString(stdout) {
 		t.Errorf("demo output lacks slow's banner of about 1.5 s:\n%s", stdout)
 	}
 	if !regexp.MustCompile(`127\.0\.0\.5:\d+ +refused`).MatchString(stdout) {
