@@ -1,4 +1,4 @@
-package main_test
+package e2e
 
 // Issue 20, friction 9: bounded, non-destructive input, through the built
 // binary. Every run whose input is hostile runs in a namespace that has
