@@ -9,7 +9,6 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,44 +18,15 @@ import (
 // serveLab is the demo lab with an idle server that stays quiet far
 // longer than any test waits, and a configuration for it.
 type serveLab struct {
-	lab  *demoLab
+	lab  *probetest.DemoLab
 	port string
 }
 
 // startServeLab starts the demo lab for a serve test.
-//
-// startDemoLab can fail when its DNS server's TCP port is taken, and can
-// hang when it closes a go-smtp server that has not yet registered its
-// listener (probetest.SMTPServer.Close waits for a Serve that never
-// returns). Both are rare under parallel tests; a few bounded attempts
-// keep them from failing or hanging a serve test.
 func startServeLab(t testing.TB) *serveLab {
 	t.Helper()
-	type started struct {
-		lab *demoLab
-		err error
-	}
-	var lastErr error
-	for try := 0; try < 3; try++ {
-		ch := make(chan started, 1)
-		go func() {
-			lab, err := startDemoLab(time.Minute)
-			ch <- started{lab, err}
-		}()
-		select {
-		case s := <-ch:
-			if s.err != nil {
-				lastErr = s.err
-				continue
-			}
-			t.Cleanup(s.lab.Close)
-			return &serveLab{lab: s.lab, port: fmt.Sprint(s.lab.port)}
-		case <-time.After(10 * time.Second):
-			lastErr = fmt.Errorf("startDemoLab did not return within 10s")
-		}
-	}
-	t.Fatalf("startDemoLab: %v (3 attempts)", lastErr)
-	return nil
+	lab := probetest.DemoLabFor(t, time.Minute)
+	return &serveLab{lab: lab, port: fmt.Sprint(lab.Port)}
 }
 
 // config returns a serve configuration for the lab; extra goes under
@@ -86,7 +56,7 @@ modules:
     helo: probe.demo.example
 serve:
   allow: ["demo.example:%[3]s", "127.0.0.0/8:%[3]s"]
-%[2]s`, l.lab.dns.Addr, extra, l.port))
+%[2]s`, l.lab.DNS.Addr, extra, l.port))
 }
 
 // exporterRun is a runServe running in the background.
@@ -318,122 +288,6 @@ func TestServeProbe(t *testing.T) {
 	}
 }
 
-// With one slot, a probe that cannot get it before its deadline gets 503;
-// one with time to spare waits for the slot and runs.
-func TestServeConcurrency(t *testing.T) {
-	t.Parallel()
-	l := startServeLab(t)
-	// The flag overrides serve.max_concurrent.
-	srv := startServe(t, "--config", l.config(t, "  max_concurrent: 4\n"), "--max-concurrent", "1")
-	p := l.port
-
-	var wg sync.WaitGroup
-	var first, waiter probetest.ScrapeResult
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		// Holds the slot for its whole deadline of 2.5s.
-		first = srv.get(t, "/probe?target=127.0.0.4:"+p+"&module=idle", "3")
-	}()
-	srv.waitInFlight(t, 1)
-
-	busy := srv.get(t, "/probe?target=127.0.0.2:"+p+"&module=session", "1")
-	if busy.Code != http.StatusServiceUnavailable || !strings.Contains(busy.Body, "max_concurrent") {
-		t.Errorf("serve(second probe, deadline 0.5s, slot taken) = %d %q, want 503 naming max_concurrent", busy.Code, busy.Body)
-	}
-	if busy.Took > 1500*time.Millisecond {
-		t.Errorf("serve(second probe, deadline 0.5s) took %s, want about 0.5s", busy.Took)
-	}
-
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		waiter = srv.get(t, "/probe?target=127.0.0.2:"+p+"&module=session", "10")
-	}()
-	wg.Wait()
-	if first.Code != 200 {
-		t.Errorf("serve(first probe) = %d %q, want 200", first.Code, first.Body)
-	}
-	if waiter.Code != 200 {
-		t.Fatalf("serve(probe waiting for the slot, deadline 9.5s) = %d %q, want 200", waiter.Code, waiter.Body)
-	}
-	if v, ok := probetest.SeriesValue(probetest.ParseExposition(t, waiter.Body), "smtpprobe_success", nil); !ok || v != 1 {
-		t.Errorf("serve(probe waiting for the slot) smtpprobe_success = %v, want 1", v)
-	}
-	samples := probetest.ParseExposition(t, srv.get(t, "/metrics", "").Body)
-	for _, c := range []struct {
-		name   string
-		labels map[string]string
-		want   float64
-	}{
-		{"smtpprobe_exporter_max_concurrent", nil, 1},
-		{"smtpprobe_exporter_probes_in_flight", nil, 0},
-		{"smtpprobe_exporter_probes_total", map[string]string{"module": "session", "result": "rejected"}, 1},
-		{"smtpprobe_exporter_probes_total", map[string]string{"module": "session", "result": "success"}, 1},
-	} {
-		if v, ok := probetest.SeriesValue(samples, c.name, c.labels); !ok || v != c.want {
-			t.Errorf("serve(/metrics) %s%v = %v (found %v), want %v", c.name, c.labels, v, ok, c.want)
-		}
-	}
-}
-
-// Cancelling the context stops the listener at once, lets the probe in
-// flight answer, and returns 0.
-func TestServeShutdown(t *testing.T) {
-	t.Parallel()
-	l := startServeLab(t)
-	srv := startServe(t, "--config", l.config(t, ""))
-
-	got := make(chan probetest.ScrapeResult, 1)
-	go func() {
-		// Takes about 1.5s: the slow server greets late.
-		got <- srv.get(t, "/probe?target=demo.example:"+l.port+"&module=mx", "")
-	}()
-	srv.waitInFlight(t, 1)
-	srv.cancel()
-
-	// New connections are refused while the probe still runs.
-	closed := false
-	for i := 0; i < 200 && !closed; i++ {
-		c, err := net.DialTimeout("tcp", srv.addr, time.Second)
-		if err != nil {
-			closed = true
-			break
-		}
-		c.Close()
-		time.Sleep(5 * time.Millisecond)
-	}
-	if !closed {
-		t.Errorf("serve still accepts connections on %s after its context ended", srv.addr)
-	}
-	select {
-	case code := <-srv.done:
-		t.Fatalf("serve = %d before the probe in flight answered", code)
-	default:
-	}
-
-	res := <-got
-	if res.Code != 200 {
-		t.Fatalf("serve(probe in flight at shutdown) = %d %q, want 200", res.Code, res.Body)
-	}
-	if v, ok := probetest.SeriesValue(probetest.ParseExposition(t, res.Body), "smtpprobe_status", nil); !ok || v != 1 {
-		t.Errorf("serve(probe in flight at shutdown) smtpprobe_status = %v, want 1 (a whole report)", v)
-	}
-	select {
-	case code := <-srv.done:
-		srv.done <- code
-		if code != 0 {
-			t.Errorf("serve after shutdown = %d, want 0; stderr %q", code, srv.stderr.String())
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatalf("serve did not return within 5s of the last probe")
-	}
-	if c, err := net.DialTimeout("tcp", srv.addr, time.Second); err == nil {
-		c.Close()
-		t.Errorf("serve returned, but %s still accepts connections", srv.addr)
-	}
-}
-
 func TestServeBadInput(t *testing.T) {
 	t.Parallel()
 	busy, err := net.Listen("tcp", "127.0.0.1:0")
@@ -470,38 +324,5 @@ func TestServeBadInput(t *testing.T) {
 	stdout, _, code := runArgs(t, "serve", "--help")
 	if code != 0 || !strings.Contains(stdout, "loopback") || !strings.Contains(stdout, "--timeout-offset") {
 		t.Errorf("serve(--help) = %d, %q; want 0 and the flags, saying the default is loopback", code, stdout)
-	}
-}
-
-// TestServeShortDeadlineNeverBusy: an idle exporter takes a free slot at
-// once, so the shortest deadline it accepts never gets a false 503.
-func TestServeShortDeadlineNeverBusy(t *testing.T) {
-	t.Parallel()
-	l := startServeLab(t)
-	srv := startServe(t, "--config", l.config(t, ""))
-	for i := 0; i < 20; i++ {
-		res := srv.get(t, "/probe?target=127.0.0.2:"+l.port+"&module=session", "0.5") // 250ms, the minimum
-		if res.Code != http.StatusOK {
-			t.Fatalf("scrape %d with a 250ms deadline on an idle exporter = %d %q, want 200", i, res.Code, res.Body)
-		}
-	}
-}
-
-// TestServeBoundedLog: a request with a huge query costs a log line and
-// an answer of bounded size, not a copy of the query.
-func TestServeBoundedLog(t *testing.T) {
-	t.Parallel()
-	l := startServeLab(t)
-	srv := startServe(t, "--config", l.config(t, ""))
-	before := len(srv.stderr.String())
-	huge := strings.Repeat("a", 500_000)
-	for _, q := range []string{"target=" + huge + "&module=mx", "target=demo.example&module=" + huge, "target=" + huge} {
-		res := srv.get(t, "/probe?"+q, "")
-		if res.Code != http.StatusBadRequest || len(res.Body) > 1024 {
-			t.Errorf("GET /probe with a %d-byte query = %d, %d-byte body; want 400 and at most 1 KiB", len(q), res.Code, len(res.Body))
-		}
-	}
-	if grown := len(srv.stderr.String()) - before; grown > 3*1024 {
-		t.Errorf("three requests with 500 kB queries wrote %d bytes to the log, want at most 3 KiB", grown)
 	}
 }

@@ -220,3 +220,46 @@ func WaitInFlight(t T, base string, n float64) {
 	}
 	t.Fatalf("%s did not reach %v within 5s", name, n)
 }
+
+// CleanupT is a T that also registers cleanups, as testing.TB does.
+type CleanupT interface {
+	T
+	Cleanup(func())
+}
+
+// DemoLabFor starts the demo lab (StartDemoLab) for the test and closes it
+// when the test ends.
+//
+// StartDemoLab can fail when its DNS server's TCP port is taken, and can
+// hang when it closes a go-smtp server that has not yet registered its
+// listener (SMTPServer.Close waits for a Serve that never returns). Both
+// are rare under parallel tests; three bounded attempts keep them from
+// failing or hanging a test.
+func DemoLabFor(t CleanupT, idleFor time.Duration) *DemoLab {
+	t.Helper()
+	type started struct {
+		lab *DemoLab
+		err error
+	}
+	var lastErr error
+	for try := 0; try < 3; try++ {
+		ch := make(chan started, 1)
+		go func() {
+			lab, err := StartDemoLab(idleFor)
+			ch <- started{lab, err}
+		}()
+		select {
+		case s := <-ch:
+			if s.err != nil {
+				lastErr = s.err
+				continue
+			}
+			t.Cleanup(s.lab.Close)
+			return s.lab
+		case <-time.After(10 * time.Second):
+			lastErr = fmt.Errorf("StartDemoLab did not return within 10s")
+		}
+	}
+	t.Fatalf("StartDemoLab: %v (3 attempts)", lastErr)
+	return nil
+}
