@@ -1,4 +1,4 @@
-package main_test
+package e2e
 
 // End-to-end tests of `smtpprobe mx`: the real binary, run inside the lab's client
 // namespace against real Postfix, dnsmasq and nftables (see lab_test.go).
@@ -59,7 +59,7 @@ type mxFinding struct {
 
 // The outcome taxonomy (the README's first paragraph).
 var outcomes = []string{"ok", "dns-error", "null-mx", "connect-timeout", "refused", "unreachable",
-	"reply-timeout", "server-timeout", "reset", "closed", "rejected", "tls-error", "protocol-error", "pmtu-blackhole"}
+	"reply-timeout", "server-timeout", "reset", "closed", "rejected", "tls-error", "protocol-error", "pmtu-blackhole", "tls-middlebox"}
 
 // mxRun is one run of the smtpprobe binary in the client namespace.
 type mxRun struct {
