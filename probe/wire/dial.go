@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/smtpprobe/smtpprobe/mtu/trace"
+	"github.com/smtpprobe/smtpprobe/probe/units"
 )
 
 // DefaultConnectTimeout is Postfix's smtp_connect_timeout.
@@ -85,7 +86,7 @@ type DialError struct {
 func (e *DialError) Error() string {
 	switch e.Kind {
 	case DialTimeout:
-		return fmt.Sprintf("no answer to SYN within %s (4.4.1 No answer from host)", e.Elapsed.Round(time.Millisecond))
+		return fmt.Sprintf("no answer to SYN within %s (4.4.1 No answer from host)", units.Duration(e.Elapsed))
 	case DialRefused:
 		return "connection refused (RST to SYN): " + errnoOf(e.Err)
 	case DialReset:

@@ -82,13 +82,13 @@ func (e *StallError) Error() string {
 	switch {
 	case e.Direction == Outbound:
 		return fmt.Sprintf("%s stalled: %s (%d bytes, %d segments) unacknowledged after %d retransmits in %s; %d-byte packets lost, largest acknowledged %d (TCP_INFO, path MTU %d)",
-			e.Phase, e.Write, e.Bytes, e.Segments, e.Retransmits, fmtDur(e.After), e.LostPacket, e.AckedPacket, e.PMTU)
+			e.Phase, e.Write, e.Bytes, e.Segments, e.Retransmits, units.Duration(e.After), e.LostPacket, e.AckedPacket, e.PMTU)
 	case e.Confirmed:
 		return fmt.Sprintf("%s stalled: the server's TLS flight never completed (%s out of order, none in order for %s); with our MSS clamped from %d to %d it completed: reverse PMTU black hole",
-			e.Phase, units.Count(e.OutOfOrder, "segment"), fmtDur(e.After), e.AdvMSS, e.ClampMSS)
+			e.Phase, units.Count(e.OutOfOrder, "segment"), units.Duration(e.After), e.AdvMSS, e.ClampMSS)
 	}
 	s := fmt.Sprintf("%s stalled: %s was acknowledged but the server's TLS flight never completed (%s out of order, none in order for %s)",
-		e.Phase, e.Write, units.Count(e.OutOfOrder, "segment"), fmtDur(e.After))
+		e.Phase, e.Write, units.Count(e.OutOfOrder, "segment"), units.Duration(e.After))
 	if e.RetryErr != nil {
 		s += fmt.Sprintf("; a retry with our MSS clamped to %d failed too: %v", e.ClampMSS, e.RetryErr)
 	}

@@ -2,7 +2,6 @@ package wire
 
 import (
 	"encoding/json"
-	"fmt"
 	"math"
 	"time"
 )
@@ -23,11 +22,6 @@ func fromMS(m float64) time.Duration {
 }
 
 func ptr[T any](v T) *T { return &v }
-
-// fmtDur renders a duration in seconds with millisecond precision.
-func fmtDur(d time.Duration) string {
-	return fmt.Sprintf("%.3f s", d.Seconds())
-}
 
 // tcpStatsJSON is TCPStats on the wire: the RTT and RTO in milliseconds
 // first, then the plain fields.

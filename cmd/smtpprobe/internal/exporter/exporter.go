@@ -529,7 +529,7 @@ func probeTimeout(header string, offset time.Duration) (time.Duration, error) {
 	d = max(d-offset, d/2)
 	if d < minProbeTimeout {
 		return 0, fmt.Errorf("%s %s leaves %s for the probe, below the minimum of %s: raise the scrape_timeout",
-			scrapeTimeoutHeader, truncate(strings.TrimSpace(header), 32), d, minProbeTimeout)
+			scrapeTimeoutHeader, truncate(strings.TrimSpace(header), 32), units.Duration(d), units.Setting(minProbeTimeout))
 	}
 	return min(d, maxProbeTimeout), nil
 }
