@@ -41,6 +41,8 @@ import (
 	"time"
 
 	"github.com/smtpprobe/smtpprobe/mtu"
+	"github.com/smtpprobe/smtpprobe/probe/units"
+	"github.com/smtpprobe/smtpprobe/probe/wire"
 )
 
 // TLSGroups chooses the key shares of the ClientHello (RFC 8446 §4.2.7,
@@ -200,7 +202,7 @@ func groupNames(ids []tls.CurveID) []string {
 }
 
 // helloConn is the connection the TLS client writes to during STARTTLS
-// (Conn.WrapTLS). It records the ClientHello (Go writes the record in one
+// (wire.Conn.WrapTLS). It records the ClientHello (Go writes the record in one
 // Write) and, with split > 0, writes its first split bytes and the rest
 // as two writes, waiting in between until TCP_INFO shows the first part
 // sent, so that each part is its own segment (TCP_NODELAY, which Go sets).
@@ -215,7 +217,7 @@ type helloConn struct {
 	segments int    // data segments TCP_INFO counted for them (first transmissions)
 }
 
-// wrap is a Conn.WrapTLS that records the hello into h.
+// wrap is a wire.Conn.WrapTLS that records the hello into h.
 func (h *helloConn) wrap(nc net.Conn) net.Conn {
 	h.Conn = nc
 	return h
@@ -440,7 +442,7 @@ func (d *dialogue) fullSegmentRetry() (*SegmentCheck, mtu.Verdict) {
 		chk.Error = err.Error()
 		return chk, mtu.Unknown
 	}
-	chk.Packet = mtu.PacketSize(before, isV6(c.RemoteAddr()))
+	chk.Packet = mtu.PacketSize(before, d.t.Addr.Addr().Unmap().Is6())
 	wait := min(d.rt, mtu.DefaultMaxWait)
 	payload := recordStart(fullSegments * before.SndMSS)
 	_ = c.Raw().SetWriteDeadline(time.Now().Add(wait))
@@ -466,7 +468,7 @@ func (d *dialogue) fullSegmentRetry() (*SegmentCheck, mtu.Verdict) {
 }
 
 // retryGreet reads a retry session's greeting and says EHLO.
-func (d *dialogue) retryGreet(c *Conn) error {
+func (d *dialogue) retryGreet(c *wire.Conn) error {
 	if rp, err := c.ReadReply(d.ctx, d.rt); err != nil {
 		return err
 	} else if rp.Code != 220 {
@@ -509,7 +511,7 @@ func (d *dialogue) helloRetry(kind string, cfg *tls.Config, split int) helloRetr
 		abort(c)
 		c.Close()
 	}()
-	c.tcp.watch = true // a retry that stalls ends early too
+	c.WatchStalls(true) // a retry that stalls ends early too
 	h := &helloConn{raw: c.Raw(), split: split}
 	c.WrapTLS = h.wrap
 	var (
@@ -519,7 +521,7 @@ func (d *dialogue) helloRetry(kind string, cfg *tls.Config, split int) helloRetr
 	err = d.retryGreet(c)
 	if err == nil {
 		start = c.Since()
-		var rp Reply
+		var rp wire.Reply
 		rp, st, err = c.StartTLS(d.ctx, d.rt, cfg)
 		if err == nil && st == nil {
 			err = fmt.Errorf("STARTTLS: %s", rp.String())
@@ -570,8 +572,8 @@ func (t *TLSInfo) noteHello(a HelloAttempt, st *tls.ConnectionState) {
 // when they passed (the workaround a middlebox leaves). The MX's TLS is
 // evaluated over the second retry's handshake.
 func (d *dialogue) diagnoseHello(err error, h *helloConn) bool {
-	var se *StallError
-	if !errors.As(err, &se) || se.Direction != Outbound || !se.Blackhole() {
+	var se *wire.StallError
+	if !errors.As(err, &se) || se.Direction != wire.Outbound || !se.Blackhole() {
 		return false
 	}
 	whole := h.record("whole")
@@ -585,7 +587,7 @@ func (d *dialogue) diagnoseHello(err error, h *helloConn) bool {
 
 	full, fullV := d.fullSegmentRetry()
 	diag.FullSegment = full
-	d.c.Event(EvTCP, "retry: "+fullOutcome(full))
+	d.c.Event(wire.EvTCP, "retry: "+fullOutcome(full))
 	cfg := d.p.tlsConfig(d.t, &Result{})
 	var retry helloRetry
 	if fullV == mtu.Lost {
@@ -596,7 +598,7 @@ func (d *dialogue) diagnoseHello(err error, h *helloConn) bool {
 		retry = d.helloRetry("classical", cl, 0)
 	}
 	diag.Retry = &retry.attempt
-	d.c.Event(EvTCP, retryText(retry.attempt))
+	d.c.Event(wire.EvTCP, retryText(retry.attempt))
 	diag.Verdict = helloVerdict(helloEvidence{Full: fullV, Passed: retry.attempt.Passed})
 
 	if retry.tls != nil { // the MX's TLS, over the hello that passed
@@ -612,11 +614,11 @@ func (d *dialogue) diagnoseHello(err error, h *helloConn) bool {
 	w := who(d.t, r.Address)
 	switch diag.Verdict {
 	case TLSMiddlebox:
-		se.noted = true // not a black hole: no finding of its own
+		d.noted = append(d.noted, se) // not a black hole: no finding of its own
 		r.setFailureIn("starttls", TLSMiddlebox, "starttls: "+middleboxError(diag))
 		r.Findings = append(r.Findings, middleboxFinding(w, diag, se))
 	case TLSError:
-		se.noted = true
+		d.noted = append(d.noted, se)
 		msg := fmt.Sprintf("the ClientHello (%d bytes) stalled, but %s, so the path carries the size; %s",
 			whole.Bytes, strings.TrimPrefix(fullOutcome(full), "then "), retryText(retry.attempt))
 		r.setFailureIn("starttls", TLSError, "starttls: "+msg)
@@ -655,7 +657,7 @@ func attemptText(a HelloAttempt) string {
 	}
 	s := fmt.Sprintf("%s (%d bytes, key share %s)", what, a.Bytes, strings.Join(a.KeyShare, ", "))
 	if len(a.Writes) == 2 {
-		s += fmt.Sprintf(" in two writes of %d and %d bytes (%s)", a.Writes[0], a.Writes[1], segments(a.Segments))
+		s += fmt.Sprintf(" in two writes of %d and %d bytes (%s)", a.Writes[0], a.Writes[1], units.Count(a.Segments, "segment"))
 	}
 	return s
 }
@@ -681,12 +683,12 @@ func middleboxError(s *HelloStall) string {
 
 // middleboxFinding says what drops the hello, how it was told from a black
 // hole, and what to do.
-func middleboxFinding(w string, s *HelloStall, se *StallError) Finding {
+func middleboxFinding(w string, s *HelloStall, se *wire.StallError) Finding {
 	return Finding{Severity: SevCritical, Code: string(TLSMiddlebox), Option: OptionTLSGroups, Message: fmt.Sprintf(
 		"%s: a middlebox on the path drops the TLS ClientHello with a post-quantum key share (%s; %d bytes, %s): its %d-byte segment was retransmitted %d times without an acknowledgement, "+
 			"while on new connections full-size %d-byte segments that do not begin a ClientHello were acknowledged (not a PMTU black hole: the path carries the size) and a classical hello (key share %s, %d bytes) completed the handshake. "+
 			"Senders whose TLS offers such a key share by default (OpenSSL 3.5, Go 1.24 and later) stall at STARTTLS here (openssl/openssl#27557; AWS Network Firewall with Suricata 6, hashicorp/terraform-provider-aws#39432; tldr.fail). "+
 			"Fix or update the firewall's TLS inspection so that it accepts ClientHellos that span segments; as a workaround, senders can offer a classical key share",
-		w, strings.Join(s.Hello.KeyShare, ", "), s.Hello.Bytes, segments(se.Segments), se.LostPacket, se.Retransmits,
+		w, strings.Join(s.Hello.KeyShare, ", "), s.Hello.Bytes, units.Count(se.Segments, "segment"), se.LostPacket, se.Retransmits,
 		s.FullSegment.Packet, strings.Join(s.Retry.KeyShare, ", "), s.Retry.Bytes)}
 }
