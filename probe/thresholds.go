@@ -102,7 +102,7 @@ func (r *Report) ApplyThresholds(warn, crit Thresholds) {
 	var fs []Finding
 	for _, res := range r.Results {
 		for _, lvl := range []struct {
-			sev string
+			sev Severity
 			t   Thresholds
 		}{{SevCritical, crit}, {SevWarning, warn}} {
 			if f, ok := res.pastThreshold(lvl.t, lvl.sev); ok {
@@ -128,7 +128,7 @@ func (r *Report) pastTransient(warn, crit Thresholds) (Finding, bool) {
 		}
 	}
 	for _, lvl := range []struct {
-		sev string
+		sev Severity
 		n   int
 	}{{SevCritical, crit.Transient}, {SevWarning, warn.Transient}} {
 		if lvl.n > 0 && len(who) >= lvl.n {
@@ -140,7 +140,7 @@ func (r *Report) pastTransient(warn, crit Thresholds) (Finding, bool) {
 }
 
 // pastThreshold returns the findings for one result at one level.
-func (res *Result) pastThreshold(t Thresholds, sev string) ([]Finding, bool) {
+func (res *Result) pastThreshold(t Thresholds, sev Severity) ([]Finding, bool) {
 	var fs []Finding
 	who := res.Address
 	if res.Host != "" && res.Host != res.Address {
