@@ -11,6 +11,7 @@ import (
 
 	"github.com/smtpprobe/smtpprobe/probe"
 	"github.com/smtpprobe/smtpprobe/probe/units"
+	"github.com/smtpprobe/smtpprobe/probe/wire"
 )
 
 // Options are the settings of the text and Nagios writers.
@@ -414,23 +415,23 @@ func Addr(r probe.Result) string {
 }
 
 // Describe renders a timeline event like a line of an annotated capture.
-func Describe(e probe.Event) string {
+func Describe(e wire.Event) string {
 	switch e.Kind {
-	case probe.EvSend:
+	case wire.EvSend:
 		return "C: " + e.Text
-	case probe.EvReply:
+	case wire.EvReply:
 		return "S: " + replyText(e.Reply)
-	case probe.EvUnsolicited:
+	case wire.EvUnsolicited:
 		return "S: " + replyText(e.Reply) + "   (unsolicited)"
-	case probe.EvData:
+	case wire.EvData:
 		if e.Count > 1 && e.Text != "" {
 			// A coalesced run of writes: "2048 chunks of 1 B, 1ms apart".
 			return fmt.Sprintf("C: %d bytes of message data (%s)", e.Bytes, e.Text)
 		}
 		return fmt.Sprintf("C: %d bytes of message data", e.Bytes)
-	case probe.EvFIN:
+	case wire.EvFIN:
 		return "FIN from peer"
-	case probe.EvRST:
+	case wire.EvRST:
 		return "RST: " + e.Text
 	}
 	if e.Text == "" {
@@ -439,7 +440,7 @@ func Describe(e probe.Event) string {
 	return string(e.Kind) + ": " + e.Text
 }
 
-func replyText(r *probe.Reply) string {
+func replyText(r *wire.Reply) string {
 	if r == nil {
 		return ""
 	}
