@@ -35,6 +35,9 @@ type DFReply struct {
 	Type   int           `json:"-"` // ICMP type and code of DFOther
 	Code   int           `json:"-"`
 	After  time.Duration `json:"-"`
+	// Raw: sent and answered through raw sockets, so the kernel cached
+	// nothing from the answer (SendDF).
+	Raw bool `json:"-"`
 }
 
 // DFVerdict is the conclusion of CheckDF.

@@ -313,6 +313,7 @@ func mtuText(w *bytes.Buffer, indent string, m *probe.MTUInfo, timeline bool) {
 				pr.Round, pr.Size, pr.Sent, pr.Result, pr.Retransmits, pr.PMTU)
 		}
 	}
+	printf(w, "%stested: %s\n", indent, testedText(m))
 	if m.Verdict != probe.VerdictUntested {
 		loss := "no loss on passing probes"
 		if m.LossPct != nil && *m.LossPct > 0 {
@@ -427,4 +428,28 @@ func replyText(r *probe.Reply) string {
 		s += fmt.Sprintf(" (+%d lines)", len(lines)-1)
 	}
 	return s
+}
+
+// testedText is the one line that says which sizes each direction's
+// verdict rests on: "client to server 576-1400 (tcp), server to client
+// untested (576-1400 only)".
+func testedText(m *probe.MTUInfo) string {
+	one := func(r *[2]int, method string, asked bool) string {
+		switch {
+		case !asked:
+			return "not asked"
+		case r == nil:
+			return "no size"
+		}
+		if method == "" {
+			method = probe.MethodTCP
+		}
+		return fmt.Sprintf("%d-%d (%s)", r[0], r[1], method)
+	}
+	out := one(m.Tested, m.Method, m.Method != "" || m.Tested != nil || len(m.Probes) > 0)
+	in := "not asked"
+	if rv := m.Reverse; rv != nil {
+		in = one(rv.Tested, rv.Method, true)
+	}
+	return "client to server " + out + ", server to client " + in
 }
