@@ -120,21 +120,21 @@ type MTUProbe struct {
 // MTUInfo is the path-MTU part of a Result. Its path_mtu, verdict and
 // bracket are the client-to-server direction; Reverse is the other one.
 type MTUInfo struct {
-	PathMTU      *int        `json:"path_mtu"`
-	Verdict      Verdict     `json:"verdict,omitempty"` // absent when the probe sessions themselves failed
-	Bracket      [2]*int     `json:"bracket"`           // [largest_ok, smallest_failed]; smallest_failed null when nothing failed
-	Exact        bool        `json:"exact"`
-	Sessions     int         `json:"sessions"`
-	Transactions int         `json:"transactions"` // MAIL transactions opened (0 when STARTTLS carries the probes)
-	Rounds       int         `json:"rounds"`
-	Retests      int         `json:"retests"` // probes of a size tried before: controls and confirmations
-	Retransmits  int         `json:"retransmits"`
-	LossPct      *float64    `json:"loss_pct"`  // segments retransmitted per data segment sent, over the passing probes
-	ICMPSeen     bool        `json:"icmp_seen"` // the kernel's path MTU dropped during a probe
-	CachedPMTU   int         `json:"cached_pmtu,omitempty"`
-	InterfaceMTU int         `json:"interface_mtu"`
-	MTUProbing   *int        `json:"tcp_mtu_probing,omitempty"` // this host's net.ipv4.tcp_mtu_probing
-	Range        [2]int      `json:"range"`
+	PathMTU      *int     `json:"path_mtu"`
+	Verdict      Verdict  `json:"verdict,omitempty"` // absent when the probe sessions themselves failed
+	Bracket      [2]*int  `json:"bracket"`           // [largest_ok, smallest_failed]; smallest_failed null when nothing failed
+	Exact        bool     `json:"exact"`
+	Sessions     int      `json:"sessions"`
+	Transactions int      `json:"transactions"` // MAIL transactions opened (0 when STARTTLS carries the probes)
+	Rounds       int      `json:"rounds"`
+	Retests      int      `json:"retests"` // probes of a size tried before: controls and confirmations
+	Retransmits  int      `json:"retransmits"`
+	LossPct      *float64 `json:"loss_pct"`  // segments retransmitted per data segment sent, over the passing probes
+	ICMPSeen     bool     `json:"icmp_seen"` // the kernel's path MTU dropped during a probe
+	CachedPMTU   int      `json:"cached_pmtu,omitempty"`
+	InterfaceMTU int      `json:"interface_mtu"`
+	MTUProbing   *int     `json:"tcp_mtu_probing,omitempty"` // this host's net.ipv4.tcp_mtu_probing
+	Range        [2]int   `json:"range"`
 	// CachedExpiresS is how long CachedPMTU had left, in seconds, as
 	// the kernel reported it (0: not reported).
 	CachedExpiresS int `json:"cached_pmtu_expires_s,omitempty"`
@@ -149,24 +149,24 @@ type MTUInfo struct {
 	// Method is what decided Verdict: MethodTCP, or MethodUDP when the
 	// peer's MSS or our cache kept TCP below the size under test and DF
 	// datagrams decided (UDP).
-	Method string        `json:"method,omitempty"`
-	UDP    *mtu.DFCheck  `json:"udp,omitempty"`
-	Probes []MTUProbe    `json:"probes"`
+	Method  string       `json:"method,omitempty"`
+	UDP     *mtu.DFCheck `json:"udp,omitempty"`
+	Probes  []MTUProbe   `json:"probes"`
 	Reverse *MTUReverse  `json:"reverse,omitempty"`
 }
 
 // MTUReverse is the server-to-client direction, measured through the MSS we
 // advertise, with the server's STARTTLS flight as the payload.
 type MTUReverse struct {
-	PathMTU     *int       `json:"path_mtu"`
-	Verdict     Verdict    `json:"verdict"`
-	Bracket     [2]*int    `json:"bracket"`
-	Exact       bool       `json:"exact"`
-	Sessions    int        `json:"sessions"`
-	Rounds      int        `json:"rounds"`
-	Retests     int        `json:"retests"`
-	FlightBytes int        `json:"flight_bytes"` // the server's STARTTLS flight, as received
-	TestedUpTo  int        `json:"tested_up_to"` // the largest packet the flight could fill; larger sizes prove nothing
+	PathMTU     *int    `json:"path_mtu"`
+	Verdict     Verdict `json:"verdict"`
+	Bracket     [2]*int `json:"bracket"`
+	Exact       bool    `json:"exact"`
+	Sessions    int     `json:"sessions"`
+	Rounds      int     `json:"rounds"`
+	Retests     int     `json:"retests"`
+	FlightBytes int     `json:"flight_bytes"` // the server's STARTTLS flight, as received
+	TestedUpTo  int     `json:"tested_up_to"` // the largest packet the flight could fill; larger sizes prove nothing
 	// Tested is the range of IP packet sizes the server was actually let
 	// send (our SYN advertised them, and its flight could fill them); nil
 	// when none.
