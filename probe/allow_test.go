@@ -57,7 +57,7 @@ out.example.com. 0 IN A 127.0.0.9
 			return errTestPolicy
 		}}
 	res := &dnscheck.Resolver{Servers: []string{dns.Addr}}
-	rep, err := p.MX(context.Background(), res, "example.com", RunOptions{Port: port, NoPTR: true})
+	rep, err := p.RunMX(context.Background(), res, "example.com", RunOptions{Port: port, NoPTR: true})
 	var pe *PolicyError
 	if !errors.As(err, &pe) || pe.Addr.Addr() != netip.MustParseAddr("127.0.0.9") || pe.Host != "out.example.com" ||
 		!errors.Is(err, errTestPolicy) || rep != nil {

@@ -11,11 +11,11 @@ import (
 	"github.com/smtpprobe/smtpprobe/probe/probetest"
 )
 
-// BenchmarkCheck runs the whole `mx` session against an in-process go-smtp
+// BenchmarkMX runs the whole `mx` session against an in-process go-smtp
 // server on loopback: connect, banner, EHLO, (STARTTLS, EHLO,) QUIT. The
 // TLS variant trusts the server's certificate, so verification succeeds
 // without loading the system roots.
-func BenchmarkCheck(b *testing.B) {
+func BenchmarkMX(b *testing.B) {
 	for _, bc := range []struct {
 		name string
 		tls  bool
@@ -35,12 +35,12 @@ func BenchmarkCheck(b *testing.B) {
 			b.ReportAllocs()
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
-				r := p.Check(ctx, t)
+				r := p.MX(ctx, t)
 				if r.Outcome != OK {
-					b.Fatalf("Check = %s (%s), want ok\n%s", r.Outcome, r.Error, dump(r.Timeline))
+					b.Fatalf("MX = %s (%s), want ok\n%s", r.Outcome, r.Error, dump(r.Timeline))
 				}
 				if bc.tls && (r.TLS == nil || !r.TLS.Verified) {
-					b.Fatalf("Check.TLS = %+v, want a verified TLS session", r.TLS)
+					b.Fatalf("MX.TLS = %+v, want a verified TLS session", r.TLS)
 				}
 			}
 		})

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/smtpprobe/smtpprobe/mtu"
+	"github.com/smtpprobe/smtpprobe/probe/units"
 )
 
 // Limits on what a peer may send. RFC 5321 §4.5.3.1.5 allows 512 octets per
@@ -101,10 +102,7 @@ func (e *Event) describeRun() {
 		return
 	}
 	apart := (e.Last - e.At) / time.Duration(e.Count-1)
-	gap := fmt.Sprintf("%.1f ms", float64(apart)/1e6)
-	if apart < time.Millisecond {
-		gap = fmt.Sprintf("%.1f µs", float64(apart)/1e3)
-	}
+	gap := units.Duration(apart)
 	e.Text = fmt.Sprintf("%d chunks of %d B, %s apart", e.Count, e.chunk, gap)
 	if e.short {
 		e.Text += ", the last one shorter"
@@ -557,7 +555,7 @@ func (c *Conn) ReadReply(ctx context.Context, timeout time.Duration) (Reply, err
 		select {
 		case <-c.notify:
 		case <-t.C:
-			c.Event(EvDeadline, fmt.Sprintf("no reply within %s", timeout))
+			c.Event(EvDeadline, fmt.Sprintf("no reply within %s", units.Setting(timeout)))
 			return Reply{}, ErrReplyTimeout
 		case <-ctx.Done():
 			c.Event(EvDeadline, "run deadline: "+ctx.Err().Error())
@@ -611,7 +609,7 @@ func (c *Conn) Cmd(ctx context.Context, timeout time.Duration, line string) (Rep
 // pause ends early when the peer sends anything or closes; Pause reports
 // whether it did.
 func (c *Conn) Pause(ctx context.Context, label Pause, d time.Duration, untilPeer bool) (peerActed bool, err error) {
-	c.pauseEvent(EvPauseStart, label, fmt.Sprintf("%s %s", label, d))
+	c.pauseEvent(EvPauseStart, label, fmt.Sprintf("%s %s", label, pauseLen(d)))
 	defer c.pauseEvent(EvPauseEnd, label, string(label))
 	t := time.NewTimer(d)
 	defer t.Stop()
@@ -775,4 +773,15 @@ func (c *Conn) quickAck() {
 	if sc, ok := c.raw.(syscall.Conn); ok {
 		mtu.QuickAck(sc)
 	}
+}
+
+// pauseLen spells a pause's length: as set (units.Setting) when it is a
+// whole number of milliseconds, else, for a pause computed from a
+// deadline ("quiet" until the longest wait ends), as measured
+// (units.Duration: "20.000s", not "19.99999979s").
+func pauseLen(d time.Duration) string {
+	if d%time.Millisecond == 0 {
+		return units.Setting(d)
+	}
+	return units.Duration(d)
 }

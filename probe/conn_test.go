@@ -127,8 +127,8 @@ func TestConnUnsolicitedNon421(t *testing.T) {
 		time.Sleep(time.Second)
 	})
 	p := &Prober{ReplyTimeout: 2 * time.Second, Helo: "probe.example.com"}
-	r := p.Check(context.Background(), Target{Host: "mx.example.com", Addr: addr, Preference: -1})
+	r := p.MX(context.Background(), Target{Host: "mx.example.com", Addr: addr, Preference: -1})
 	if r.Outcome != ProtocolError {
-		t.Errorf("Check(unsolicited 250).Outcome = %s (%s), want protocol-error", r.Outcome, r.Error)
+		t.Errorf("MX(unsolicited 250).Outcome = %s (%s), want protocol-error", r.Outcome, r.Error)
 	}
 }

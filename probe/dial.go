@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/smtpprobe/smtpprobe/mtu/trace"
+	"github.com/smtpprobe/smtpprobe/probe/units"
 )
 
 // DefaultConnectTimeout is Postfix's smtp_connect_timeout.
@@ -61,14 +62,14 @@ type DialError struct {
 func (e *DialError) Error() string {
 	switch e.Outcome {
 	case ConnectTimeout:
-		return fmt.Sprintf("no answer to SYN within %s (4.4.1 No answer from host)", e.Elapsed.Round(time.Millisecond))
+		return fmt.Sprintf("no answer to SYN within %s (4.4.1 No answer from host)", units.Duration(e.Elapsed))
 	case Refused:
 		return "connection refused (RST to SYN): " + errnoOf(e.Err)
 	case Reset:
 		return "connection reset as it was established (RST after the handshake): " + errnoOf(e.Err)
 	}
 	if e.ICMP != nil {
-		return icmpDialText(e.ICMP) // locate.go
+		return icmpDialText(e.ICMP) // path.go
 	}
 	return "connect: " + e.Err.Error()
 }
@@ -164,7 +165,7 @@ func (d *Dialer) Dial(ctx context.Context, addr netip.AddrPort) (*Conn, error) {
 	start := now()
 	dctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	eq := trace.NewErrQueue() // the ICMP error of a failed connect (locate.go)
+	eq := trace.NewErrQueue() // the ICMP error of a failed connect (path.go)
 	defer eq.Done()
 	ctl := eq.Control(d.Control)
 	nd := net.Dialer{Control: func(network, address string, c syscall.RawConn) error {

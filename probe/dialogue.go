@@ -1,6 +1,6 @@
 package probe
 
-// The dialogue shared by every probe kind (mx's Check, Session, Timeout
+// The dialogue shared by every probe kind (MX, Session, Timeout
 // and the mtu probes' sessions): connect, greet (banner, EHLO or HELO,
 // STARTTLS), timed steps, the envelope, QUIT.
 
@@ -107,7 +107,7 @@ func (p *Prober) begin(ctx context.Context, t Target, r *Result) *dialogue {
 		r.timePhase("connect", dialElapsed(err))
 		r.setFailureIn("connect", Classify(err), err.Error())
 		errors.As(err, &r.local)
-		p.locate(ctx, t, r, err) // where the SYNs stop (locate.go)
+		p.locate(ctx, t, r, err) // where the SYNs stop (path.go)
 		return nil
 	}
 	r.timePhase("connect", c.Since())

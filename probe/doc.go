@@ -34,7 +34,7 @@
 //     replies read byte by byte, the timeline).
 //   - dialogue.go: the dialogue every probe kind shares (connect, greet,
 //     timed steps, the envelope, QUIT).
-//   - check.go (mx), session.go, timeout.go, mtu.go and mtu_reverse.go:
+//   - mx.go, session.go, timeout.go, mtu.go and mtu_reverse.go:
 //     one probe kind each, a Prober method that returns a Result. A new
 //     probe kind is a new file of this kind.
 //   - evidence.go: TCP_INFO evidence of stalls and black holes, for every

@@ -559,7 +559,7 @@ func TestHostilePeers(t *testing.T) {
 				var r Result
 				switch {
 				case tc.run == "check":
-					r = p.Check(ctx, tgt)
+					r = p.MX(ctx, tgt)
 				case tc.run == "session":
 					opt := tc.opt
 					opt.To = []string{"postmaster@example.com"}

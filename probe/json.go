@@ -93,7 +93,7 @@ type resultJSON struct {
 	*MTUInfo
 	TCP      *TCPStats `json:"tcp,omitempty"`
 	Timeline []Event   `json:"timeline"`
-	// The path sweep (locate.go).
+	// The path sweep (path.go).
 	Hops          []Hop          `json:"hops,omitempty"`
 	PathEnd       *PathEnd       `json:"path_end,omitempty"`
 	BlackholeLink *BlackholeLink `json:"blackhole_link,omitempty"`

@@ -447,7 +447,7 @@ func (p *Prober) mtuOut(ctx context.Context, t Target, r *Result, lo, hi int, v6
 		r.setFailure(PMTUBlackhole, fmt.Sprintf("segments above %s bytes vanish and no ICMP comes back", intOr(info.PathMTU, "?")))
 	}
 	r.Findings = append(r.Findings, mtuFindings(t, r, v6)...)
-	p.locateBlackhole(ctx, t, r, v6) // the black-holed link (locate.go)
+	p.locateBlackhole(ctx, t, r, v6) // the black-holed link (path.go)
 	return true
 }
 

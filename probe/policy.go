@@ -440,6 +440,7 @@ func applyPolicy(rep *Report, noStartTLS bool, now time.Time) []Finding {
 	unlisted := map[string]bool{}
 	for i := range rep.Results {
 		r := &rep.Results[i]
+		from := len(fs)
 		w := fmt.Sprintf("%s [%s]", r.Host, r.Address)
 		policyTLS := false // a policy finding covers this result's TLS
 		if sts != nil && sts.Mode != mtasts.ModeNone && r.Preference != nil {
@@ -501,6 +502,9 @@ func applyPolicy(rep *Report, noStartTLS bool, now time.Time) []Finding {
 		if !policyTLS && known && !offered {
 			add(SevWarning, "starttls-not-offered", "%s does not offer STARTTLS; mail to it travels in the clear", w)
 		}
+		// They are this result's findings too, so that a renderer can
+		// tell which address each one is about (JSON lists them once).
+		r.Findings = append(r.Findings, fs[from:len(fs):len(fs)]...)
 	}
 	return fs
 }

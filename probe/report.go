@@ -121,21 +121,21 @@ type RunOptions struct {
 	NoPolicy bool // mx: skip the MTA-STS, TLS-RPT and DANE lookups (policy.go)
 }
 
-// MX resolves domain's mail exchangers (RFC 5321 §5.1) and checks every
-// address of every exchanger, concurrently, with Check. It returns an error
+// RunMX resolves domain's mail exchangers (RFC 5321 §5.1) and checks every
+// address of every exchanger, concurrently, with MX. It returns an error
 // only for bad input (*dnscheck.InputError) or when ctx ends before DNS
 // resolution completes.
-func (p *Prober) MX(ctx context.Context, res *dnscheck.Resolver, domain string, opt RunOptions) (*Report, error) {
-	return p.RunMX(ctx, res, domain, opt, func(ctx context.Context, t Target) []Result {
-		return []Result{p.Check(ctx, t)}
+func (p *Prober) RunMX(ctx context.Context, res *dnscheck.Resolver, domain string, opt RunOptions) (*Report, error) {
+	return p.RunMXWith(ctx, res, domain, opt, func(ctx context.Context, t Target) []Result {
+		return []Result{p.MX(ctx, t)}
 	})
 }
 
-// RunMX is MX with fn in place of Check on every address (a front end's
-// wrapper of Check, such as a progress count): Run, then, unless
+// RunMXWith is RunMX with fn in place of MX on every address (a front end's
+// wrapper of MX, such as a progress count): Run, then, unless
 // opt.NoPolicy, the domain's MTA-STS, TLS-RPT and DANE verdicts
 // (policy.go), looked up while the sessions run.
-func (p *Prober) RunMX(ctx context.Context, res *dnscheck.Resolver, domain string, opt RunOptions, fn func(context.Context, Target) []Result) (*Report, error) {
+func (p *Prober) RunMXWith(ctx context.Context, res *dnscheck.Resolver, domain string, opt RunOptions, fn func(context.Context, Target) []Result) (*Report, error) {
 	var pl *policyLookup
 	pctx, cancel := context.WithCancel(ctx)
 	defer cancel()

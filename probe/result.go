@@ -60,7 +60,7 @@ type Result struct {
 
 	local *LocalError // this host's socket layer failed (LocalFailure)
 
-	// Path sweep (path; a connect-timeout or unreachable elsewhere): locate.go.
+	// Path sweep (path; a connect-timeout or unreachable elsewhere): path.go.
 	Hops    []Hop    `json:"hops,omitempty"`
 	PathEnd *PathEnd `json:"path_end,omitempty"`
 	// BlackholeLink is where a forward pmtu-blackhole lies (mtu).

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/smtpprobe/smtpprobe/mtu"
+	"github.com/smtpprobe/smtpprobe/probe/units"
 )
 
 // SessionOptions script one synthetic mail transaction.
@@ -305,8 +306,8 @@ func waitAcked(ctx context.Context, c *Conn, timeout time.Duration) error {
 		c.Event(EvDeadline, fmt.Sprintf("segments lost: %d retransmits without ACK progress (snd_mss %d, pmtu %d)", info.TotalRetrans, info.SndMSS, info.PMTU))
 		return &LostError{Retransmits: info.TotalRetrans, SndMSS: info.SndMSS, PMTU: info.PMTU}
 	}
-	c.Event(EvDeadline, fmt.Sprintf("bytes still unacknowledged after %s (%d segments unacked)", timeout, info.Unacked))
-	return fmt.Errorf("body not acknowledged within %s: %w", timeout, ErrReplyTimeout)
+	c.Event(EvDeadline, fmt.Sprintf("bytes still unacknowledged after %s (%d segments unacked)", units.Setting(timeout), info.Unacked))
+	return fmt.Errorf("body not acknowledged within %s: %w", units.Setting(timeout), ErrReplyTimeout)
 }
 
 // awaitAcked waits until TCP has acknowledged every byte written (TCP_INFO
@@ -465,7 +466,7 @@ func (d *dialogue) explainClose(opt SessionOptions) bool {
 	if p := pauseLength(closePause, opt); p > 0 {
 		d.r.Findings = append(d.r.Findings, Finding{Severity: SevCritical, Code: "pause-exceeds-server-timeout", Option: closePause.Option(),
 			Message: fmt.Sprintf("%s [%s]: the %s of %s is longer than the server's idle timeout of %s; shorten it below %s, or raise the server's timeout above %s (Postfix: postconf -e smtpd_timeout=%ds; postfix reload)",
-				d.t.Host, d.r.Address, closePause, p, fmtDur(idle), fmtDur(idle), p, advisedServerTimeout(p))})
+				d.t.Host, d.r.Address, closePause, units.Setting(p), fmtDur(idle), fmtDur(idle), units.Setting(p), advisedServerTimeout(p))})
 	}
 	return true
 }
@@ -515,7 +516,6 @@ func pauseLength(name Pause, opt SessionOptions) time.Duration {
 
 func ptr[T any](v T) *T { return &v }
 
-// fmtDur renders a duration in seconds with millisecond precision.
-func fmtDur(d time.Duration) string {
-	return fmt.Sprintf("%.3f s", d.Seconds())
-}
+// fmtDur renders a measured duration the one way people read it
+// (units.Duration).
+func fmtDur(d time.Duration) string { return units.Duration(d) }

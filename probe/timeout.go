@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/smtpprobe/smtpprobe/probe/units"
 )
 
 // TimeoutPhases are the points of a session at which Timeout can go
@@ -153,11 +155,11 @@ func (p *Prober) Timeout(ctx context.Context, t Target, phase string, opt Timeou
 		}
 		if !acted {
 			r.Findings = append(r.Findings, Finding{Severity: SevInfo, Code: "no-timeout-within-max-wait",
-				Message: fmt.Sprintf("%s [%s] kept the idle session open for %s at phase %s, the longest this probe waits; allow a longer wait to measure its timeout", t.Host, r.Address, maxWait, phase)})
+				Message: fmt.Sprintf("%s [%s] kept the idle session open for %s at phase %s, the longest this probe waits; allow a longer wait to measure its timeout", t.Host, r.Address, units.Setting(maxWait), phase)})
 			if len(stray) > 0 {
 				rc := stray[len(stray)-1]
 				r.Reply = &rc
-				r.setFailure(ProtocolError, fmt.Sprintf("reply nobody asked for during the idle wait: %s (%d in all), and no close within %s", rc.String(), len(stray), maxWait))
+				r.setFailure(ProtocolError, fmt.Sprintf("reply nobody asked for during the idle wait: %s (%d in all), and no close within %s", rc.String(), len(stray), units.Setting(maxWait)))
 			}
 			return r
 		}
@@ -227,7 +229,7 @@ func (p *Prober) Timeout(ctx context.Context, t Target, phase string, opt Timeou
 		if applies(name, phase) && pause >= idle {
 			r.Findings = append(r.Findings, Finding{Severity: SevCritical, Code: "pause-exceeds-server-timeout", Option: name.Option(),
 				Message: fmt.Sprintf("%s: the %s of %s would outlast the server's %s idle timeout at phase %s; shorten it below %s, or raise the server's timeout above %s (Postfix: postconf -e smtpd_timeout=%ds; postfix reload)",
-					who(t, r.Address), name, pause, fmtDur(idle), phase, fmtDur(idle), pause, advisedServerTimeout(pause))})
+					who(t, r.Address), name, units.Setting(pause), fmtDur(idle), phase, fmtDur(idle), units.Setting(pause), advisedServerTimeout(pause))})
 		}
 	}
 	return r

@@ -113,7 +113,7 @@ func goldenTimeout() *probe.Report {
 			Timeline: []probe.Event{},
 		}},
 		Findings: []probe.Finding{
-			{Severity: probe.SevWarning, Code: "short-idle-timeout", Message: "2001:db8::25 hung up 300.004 s after EHLO, below the 5 minutes RFC 5321 §4.5.3.2 asks for"},
+			{Severity: probe.SevWarning, Code: "short-idle-timeout", Message: "2001:db8::25 hung up 300.004s after EHLO, below the 5 minutes RFC 5321 §4.5.3.2 asks for"},
 		},
 	}
 }
@@ -250,7 +250,7 @@ func pinnedReport() *probe.Report {
 			},
 		}, {
 			Host: "mx2.example.com", Address: "2001:db8::25", Port: 25, Preference: pref(20), Outcome: probe.ConnectTimeout,
-			Error:  "no answer to SYN within 2s (4.4.1 No answer from host)",
+			Error:  "no answer to SYN within 2.000s (4.4.1 No answer from host)",
 			Phases: goldenMap(map[string]float64{"connect": 2000}), PhaseOrder: []string{"connect"},
 			PTR: []string{}, FCrDNS: &no, Timeline: []probe.Event{},
 		}},

@@ -19,6 +19,9 @@
 #   198.18.3.22  2001:db8:3::22  filtered.lab.example     r2 rejects: admin-prohibited, from 198.18.2.2 / 2001:db8:2::2
 #   198.18.3.23  2001:db8:3::23  hostunreach.lab.example  r2 rejects: host-unreachable (3/1, ICMPv6 1/3)
 #   198.18.3.24  2001:db8:3::24  netunreach.lab.example   r2 rejects: no-route (net unreachable 3/0, ICMPv6 1/0)
+#   198.18.3.25  2001:db8:3::25  hostreject.lab.example   the server rejects: host-unreachable (3/1, ICMPv6 1/3);
+#                                the server keeps Linux's ICMP rate limit (about 1/s per destination after
+#                                a burst of 6), the routers have none (but see ptb-limit)
 # Hops from the client: 1 r1 (198.18.1.1, 2001:db8:1::1), 2 r2 (198.18.2.2, 2001:db8:2::2), 3 the server.
 #
 # Usage:
@@ -44,6 +47,13 @@
 #   lab.sh loss ID N     drop N % (0..50) of forwarded TCP packets at random on r2, both ways
 #                        (nftables numgen; this kernel has no netem); 0 removes the rule
 #   lab.sh mtu ID N      set the bottleneck (r1-r2) MTU
+#   lab.sh ptb-limit ID N|off
+#                        r1 sends at most N ICMP frag-needed / packet-too-big a second (nftables
+#                        "limit rate over N/second" drop on its output), as routers rate-limit ICMP
+#   lab.sh bottleneck2 ID N|off
+#                        a second, silent bottleneck on r2 toward the server: forwarded packets
+#                        larger than N bytes (IPv4 total length, IPv6 payload + 40) are dropped
+#                        without ICMP, while r1's bottleneck answers as set by icmp
 #   lab.sh env ID        print the KEY=VALUE lines of a running lab again
 #   lab.sh list          print the ids of labs whose namespaces exist
 #   lab.sh check         exit non-zero, one line per missing prerequisite
@@ -329,14 +339,63 @@ cmd_list() {
 	ip netns list 2>/dev/null | awk '{print $1}' | sed -n 's/^\(spl[0-9a-f]\{5\}\)-client$/\1/p'
 }
 
+# ---------------------------------------------------------------- ICMP rate limit, second bottleneck (issue 17)
+
+# set_ptb_limit NS N|off: the router's own frag-needed / packet-too-big go out at most N a
+# second; the rest are dropped (a chain of its own, so icmp's flush never undoes it).
+set_ptb_limit() {
+	local ns=$1 n=$2 rules=""
+	if [[ $n != off ]]; then
+		rules="add rule inet $NFT_TABLE ptblimit icmp type destination-unreachable icmp code frag-needed limit rate over $n/second burst 1 packets counter drop"$'\n'
+		rules+="add rule inet $NFT_TABLE ptblimit icmpv6 type packet-too-big limit rate over $n/second burst 1 packets counter drop"
+	fi
+	nsx "$ns" nft -f - <<-EOF
+		add chain inet $NFT_TABLE ptblimit { type filter hook output priority 10; policy accept; }
+		flush chain inet $NFT_TABLE ptblimit
+		$rules
+	EOF
+}
+
+# set_bottleneck2 NS N|off: drop forwarded packets above N bytes toward the server, silently.
+set_bottleneck2() {
+	local ns=$1 n=$2 rules=""
+	if [[ $n != off ]]; then
+		rules="add rule inet $NFT_TABLE bottleneck2 oifname r2-s ip length > $n counter drop"$'\n'
+		rules+="add rule inet $NFT_TABLE bottleneck2 oifname r2-s ip6 length > $((n - 40)) counter drop"
+	fi
+	nsx "$ns" nft -f - <<-EOF
+		add chain inet $NFT_TABLE bottleneck2 { type filter hook forward priority 5; policy accept; }
+		flush chain inet $NFT_TABLE bottleneck2
+		$rules
+	EOF
+}
+
+cmd_ptb_limit() {
+	[[ $# -eq 2 ]] || usage
+	[[ $2 == off || $2 =~ ^[1-9][0-9]{0,3}$ ]] || die "ptb-limit \"$2\": want a rate a second (1..9999) or off"
+	local ns
+	ns=$(running_router "$1" r1)
+	set_ptb_limit "$ns" "$2"
+	log "lab $1: ptb-limit $2"
+}
+
+cmd_bottleneck2() {
+	[[ $# -eq 2 ]] || usage
+	[[ $2 == off ]] || valid_mtu "$2" || die "bottleneck2 \"$2\": want a size from 1280 to 1500 or off"
+	local ns
+	ns=$(running_router "$1" r2)
+	set_bottleneck2 "$ns" "$2"
+	log "lab $1: bottleneck2 $2"
+}
+
 # ---------------------------------------------------------------- rejections (issue 13)
 
 # The ICMP rejections: addresses on the server whose tcp/25 SYNs are rejected with ICMP by
 # the server itself or by r2 (see the header). Each side gets its own chain, so that
 # the other switches (which flush their own chains) never undo them.
-REJECT_SERVER=(21:admin-prohibited)
+REJECT_SERVER=(21:admin-prohibited 25:host-unreachable)
 REJECT_R2=(22:admin-prohibited 23:host-unreachable 24:no-route)
-REJECT_NAMES=(21:prohibited 22:filtered 23:hostunreach 24:netunreach)
+REJECT_NAMES=(21:prohibited 22:filtered 23:hostunreach 24:netunreach 25:hostreject)
 
 reject_rules() { # reject_rules CHAIN LAST:KIND...
 	local chain=$1 r
@@ -760,6 +819,8 @@ main() {
 	clamp) cmd_clamp "$@" ;;
 	loss) cmd_loss "$@" ;;
 	mtu) cmd_mtu "$@" ;;
+	ptb-limit) cmd_ptb_limit "$@" ;;
+	bottleneck2) cmd_bottleneck2 "$@" ;;
 	env) cmd_env "$@" ;;
 	list) cmd_list "$@" ;;
 	check) cmd_check ;;

@@ -25,6 +25,7 @@ import (
 	"github.com/smtpprobe/smtpprobe/cmd/smtpprobe/internal/job"
 	"github.com/smtpprobe/smtpprobe/dnscheck"
 	"github.com/smtpprobe/smtpprobe/probe"
+	"github.com/smtpprobe/smtpprobe/probe/units"
 )
 
 // Check is one (target, module) pair of a check configuration and, once
@@ -110,7 +111,7 @@ func Run(ctx context.Context, path string, checks []*Check, opt Options) (*probe
 	}
 	wg.Wait()
 	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("interrupted after %s: %w", time.Since(started).Round(time.Millisecond), err)
+		return nil, fmt.Errorf("interrupted after %s: %w", units.Duration(time.Since(started)), err)
 	}
 	text := opt.ErrorText
 	if text == nil {

@@ -229,8 +229,13 @@ func New(opt Options) *Exporter {
 
 // ServeHTTP answers /probe?target=TARGET&module=NAME with the run's
 // metrics, /metrics with the exporter's own, and / with the endpoints and
-// modules.
-func (e *Exporter) ServeHTTP(w http.ResponseWriter, r *http.Request) { e.mux.ServeHTTP(w, r) }
+// modules. Every answer carries X-Content-Type-Options: nosniff, because
+// the text ones (debug=true, /logs, errors) quote what probed servers
+// said, which may be HTML with a script: a browser must not sniff it.
+func (e *Exporter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	e.mux.ServeHTTP(w, r)
+}
 
 // Running returns the number of probes holding a slot now.
 func (e *Exporter) Running() int64 { return e.running.Load() }
@@ -528,7 +533,7 @@ func probeTimeout(header string, offset time.Duration) (time.Duration, error) {
 	d = max(d-offset, d/2)
 	if d < minProbeTimeout {
 		return 0, fmt.Errorf("%s %s leaves %s for the probe, below the minimum of %s: raise the scrape_timeout",
-			scrapeTimeoutHeader, truncate(strings.TrimSpace(header), 32), d, minProbeTimeout)
+			scrapeTimeoutHeader, truncate(strings.TrimSpace(header), 32), units.Duration(d), units.Setting(minProbeTimeout))
 	}
 	return min(d, maxProbeTimeout), nil
 }

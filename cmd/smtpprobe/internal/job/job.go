@@ -376,7 +376,7 @@ func (j *Job) Run(ctx context.Context, res *dnscheck.Resolver) (*probe.Report, e
 	switch j.Command {
 	case "mx":
 		opt.NoPTR, opt.NoPolicy = j.NoPTR, j.NoPolicy
-		fn = func(ctx context.Context, t probe.Target) []probe.Result { return []probe.Result{p.Check(ctx, t)} }
+		fn = func(ctx context.Context, t probe.Target) []probe.Result { return []probe.Result{p.MX(ctx, t)} }
 	case "session":
 		fn = func(ctx context.Context, t probe.Target) []probe.Result {
 			r, err := p.Session(ctx, t, j.Session)
@@ -415,7 +415,7 @@ func (j *Job) Run(ctx context.Context, res *dnscheck.Resolver) (*probe.Report, e
 	run := p.Run
 	if j.Command == "mx" {
 		run = func(ctx context.Context, res *dnscheck.Resolver, _, host string, opt probe.RunOptions, fn func(context.Context, probe.Target) []probe.Result) (*probe.Report, error) {
-			return p.RunMX(ctx, res, host, opt, fn) // the sessions, then the domain's policies (issue 12)
+			return p.RunMXWith(ctx, res, host, opt, fn) // the sessions, then the domain's policies (issue 12)
 		}
 	}
 	rep, err := run(ctx, res, j.Command, j.host, opt, fn)

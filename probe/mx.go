@@ -26,10 +26,10 @@ type TLSInfo struct {
 	Chain []*x509.Certificate `json:"-"`
 }
 
-// Check probes one address the way `smtpprobe mx` does: connect, banner,
+// MX probes one address the way `smtpprobe mx` does: connect, banner,
 // EHLO (HELO if EHLO gets 5yz, RFC 5321 §4.1.4), STARTTLS when offered
 // (RFC 3207) and EHLO again, then QUIT. Every phase is timed.
-func (p *Prober) Check(ctx context.Context, t Target) (r Result) {
+func (p *Prober) MX(ctx context.Context, t Target) (r Result) {
 	r = newResult(t)
 	d := p.begin(ctx, t, &r)
 	if d == nil {

@@ -1,4 +1,4 @@
-package main_test
+package e2e
 
 import (
 	"context"
@@ -8,6 +8,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/smtpprobe/smtpprobe/probe/probetest"
 )
 
 // TestE2EServe runs the built binary against the in-process demo lab and
@@ -22,7 +24,7 @@ func TestE2EServe(t *testing.T) {
 	bin := smtpprobeBinary(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	stderr := &lockedBuffer{}
+	stderr := &probetest.LockedBuffer{}
 	cmd := exec.CommandContext(ctx, bin, "serve", "--config", l.config(t, ""), "--listen", "127.0.0.1:0")
 	cmd.Stderr = stderr
 	cmd.WaitDelay = 5 * time.Second
@@ -48,15 +50,15 @@ func TestE2EServe(t *testing.T) {
 		t.Fatalf("smtpprobe serve: no \"listening on\" line within 5s; stderr %q", stderr.String())
 	}
 
-	got := make(chan scrapeResult, 1)
+	got := make(chan probetest.ScrapeResult, 1)
 	go func() { got <- srv.get(t, "/probe?target=demo.example:"+l.port+"&module=mx", "5") }()
 	srv.waitInFlight(t, 1)
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
 	res := <-got
-	if res.code != http.StatusOK || !strings.Contains(res.body, "smtpprobe_result_outcome") {
-		t.Errorf("serve(probe in flight at SIGTERM) = %d %q, want 200 and the report's metrics", res.code, res.body)
+	if res.Code != http.StatusOK || !strings.Contains(res.Body, "smtpprobe_result_outcome") {
+		t.Errorf("serve(probe in flight at SIGTERM) = %d %q, want 200 and the report's metrics", res.Code, res.Body)
 	}
 	select {
 	case err := <-exited:

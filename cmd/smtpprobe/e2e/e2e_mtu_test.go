@@ -1,4 +1,4 @@
-package main_test
+package e2e
 
 // End-to-end tests of `smtpprobe mtu` (README "mtu": the PMTU black hole, the
 // bracketing, the results): the real binary in the lab's client namespace,

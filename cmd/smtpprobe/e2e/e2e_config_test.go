@@ -1,4 +1,4 @@
-package main_test
+package e2e
 
 import (
 	"context"
@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/smtpprobe/smtpprobe/probe/probetest"
 )
 
 // runBinary runs the built smtpprobe (bounded) and returns its output
@@ -45,7 +47,7 @@ func TestE2EConfigValidate(t *testing.T) {
 			t.Errorf("help config: exit %d, lacks %q", code, want)
 		}
 	}
-	good := writeConfig(t, "modules:\n  mx:\n    command: mx\n    timeout: 10s\ntargets:\n  - target: example.invalid\n    module: mx\n"+
+	good := probetest.WriteConfig(t, "modules:\n  mx:\n    command: mx\n    timeout: 10s\ntargets:\n  - target: example.invalid\n    module: mx\n"+
 		"serve:\n  allow: [example.invalid, 192.0.2.0/24]\n")
 	tests := []struct {
 		args       []string
@@ -54,14 +56,14 @@ func TestE2EConfigValidate(t *testing.T) {
 	}{
 		{[]string{"check", "--config", good, "--validate"}, 0, ": OK: 1 module (mx), 1 target, 1 check\n", ""},
 		{[]string{"serve", "--config", good, "--validate"}, 0, ": OK: 1 module (mx), serve.allow example.invalid, 192.0.2.0/24\n", ""},
-		{[]string{"check", "--validate", "--config", writeConfig(t, "modules:\n  mx:\n    comand: mx\n")}, 3, "",
+		{[]string{"check", "--validate", "--config", probetest.WriteConfig(t, "modules:\n  mx:\n    comand: mx\n")}, 3, "",
 			`check.yaml:3: unknown key "comand" in module "mx" (did you mean "command"?)`},
-		{[]string{"check", "--validate", "--config", writeConfig(t, "modules:\n  mx:\n    command: mx\n    min: 1200\n")}, 3, "",
+		{[]string{"check", "--validate", "--config", probetest.WriteConfig(t, "modules:\n  mx:\n    command: mx\n    min: 1200\n")}, 3, "",
 			`check.yaml:4: key "min" does not apply to module "mx" (command mx): min is for mtu`},
-		{[]string{"serve", "--validate", "--config", writeConfig(t, "")}, 3, "", "check.yaml: the file is empty"},
-		{[]string{"check", "--validate", "--config", writeConfig(t, "modules:\n  t:\n    command: timeout\n    max_wait: 10\n")}, 3, "",
+		{[]string{"serve", "--validate", "--config", probetest.WriteConfig(t, "")}, 3, "", "check.yaml: the file is empty"},
+		{[]string{"check", "--validate", "--config", probetest.WriteConfig(t, "modules:\n  t:\n    command: timeout\n    max_wait: 10\n")}, 3, "",
 			`check.yaml:4: max_wait: "10": a duration needs a unit: did you mean 10s?`},
-		{[]string{"check", "--validate", "--config", writeConfig(t, "modules:\n  mx:\n    command: mx\n    timeout: 0s\n")}, 3, "",
+		{[]string{"check", "--validate", "--config", probetest.WriteConfig(t, "modules:\n  mx:\n    command: mx\n    timeout: 0s\n")}, 3, "",
 			"check.yaml:4: timeout 0s: want a positive duration such as 60s (module mx)"},
 	}
 	for _, tc := range tests {

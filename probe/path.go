@@ -26,6 +26,9 @@ type Hop struct {
 	Code    *uint8  `json:"icmp_code,omitempty"`
 	RTTMS   float64 `json:"rtt_ms,omitempty"`
 	Probes  int     `json:"probes"`
+	// Unanswered is how many of the hop's SYNs got no answer although a
+	// later one did: its ICMP rate limit, most likely.
+	Unanswered int `json:"unanswered,omitempty"`
 }
 
 // PathEnd says where a path sweep's SYNs stopped.
@@ -41,7 +44,11 @@ type PathEnd struct {
 	Code    *uint8 `json:"icmp_code,omitempty"`
 	LastTTL int    `json:"last_ttl"`
 	// LastAddress is the last hop that answered before the stop.
-	LastAddress string  `json:"last_address,omitempty"`
+	LastAddress string `json:"last_address,omitempty"`
+	// RateLimited: the stop is the ICMP error the connect itself received,
+	// and the sweep's own SYNs met silence there: the sender's ICMP rate
+	// limit, not a drop.
+	RateLimited bool    `json:"rate_limited,omitempty"`
 	Probes      int     `json:"probes"`
 	ElapsedMS   float64 `json:"elapsed_ms"`
 	// ComparePort is a second port of the same host swept after the
@@ -108,6 +115,9 @@ func (p *Prober) sweepPath(ctx context.Context, t Target, opt PathOptions) (*tra
 func (p *Prober) Path(ctx context.Context, t Target, opt PathOptions) Result {
 	r := newResult(t)
 	start := p.now()
+	if opt.Pace == 0 {
+		opt.Pace = trace.DefaultPace // a silent hop is asked again once its ICMP bucket refilled
+	}
 	path, cmp := p.sweepPath(ctx, t, opt)
 	r.timePhase("path", p.now().Sub(start))
 	r.setPath(path, cmp)
@@ -138,15 +148,37 @@ func (p *Prober) locate(ctx context.Context, t Target, r *Result, err error) {
 	opt := PathOptions{Budget: LocateBudget}
 	opt.Wait = time.Second
 	path, cmp := p.sweepPath(ctx, t, opt)
+	// The sweep never contradicts the connect: when the connect got an
+	// ICMP error, silence where the sweep's SYNs met its sender is that
+	// sender's ICMP rate limit (it has just spent a token on us), not a
+	// drop.
+	var de *DialError
+	if errors.As(err, &de) && de.ICMP != nil && trace.Heed(path, *de.ICMP) {
+		cmp = nil
+	}
 	r.setPath(path, cmp)
 	r.Findings = append(r.Findings, pathFindings(t, path, cmp)...)
+	if path.Stop.RateLimited {
+		r.Findings = append(r.Findings, rateLimitFinding(t, path))
+	}
+}
+
+// rateLimitFinding explains a sweep whose stop came from the connect's own
+// ICMP error because the sweep's SYNs met silence there.
+func rateLimitFinding(t Target, path *trace.Path) Finding {
+	s := path.Stop
+	return Finding{Severity: SevInfo, Code: "icmp-rate-limited", Message: fmt.Sprintf(
+		"%s: the follow-up sweep's SYNs got no answer at hop %d, where the connect had just received ICMP %s from %s: "+
+			"that sender rate-limits its ICMP errors (Linux: about one per second per destination after a burst of six), "+
+			"so the silence is its rate limit, not a drop; the connect's answer stands",
+		who(t, path.Target.Addr().String()), s.TTL, icmpWords(trace.Class(is6(path.Target.Addr()), s.Type, s.Code)), s.From)}
 }
 
 func (r *Result) setPath(path, cmp *trace.Path) {
 	v6 := is6(path.Target.Addr())
 	r.Hops = make([]Hop, 0, len(path.Hops))
 	for _, h := range path.Hops {
-		hop := Hop{TTL: h.TTL, Answer: h.Kind.String(), Probes: h.Sent}
+		hop := Hop{TTL: h.TTL, Answer: h.Kind.String(), Probes: h.Sent, Unanswered: h.Unanswered}
 		if h.Addr.IsValid() {
 			hop.Address = h.Addr.String()
 			hop.RTTMS = ms(h.RTT)
@@ -158,7 +190,7 @@ func (r *Result) setPath(path, cmp *trace.Path) {
 		r.Hops = append(r.Hops, hop)
 	}
 	s := path.Stop
-	e := &PathEnd{Answer: s.Kind.String(), TTL: s.TTL, LastTTL: s.LastTTL, Probes: path.Probes, ElapsedMS: ms(path.Elapsed)}
+	e := &PathEnd{Answer: s.Kind.String(), TTL: s.TTL, LastTTL: s.LastTTL, Probes: path.Probes, ElapsedMS: ms(path.Elapsed), RateLimited: s.RateLimited}
 	if s.From.IsValid() {
 		e.Address = s.From.String()
 		e.HopTTL = hopOf(path, s.From)

@@ -1,4 +1,4 @@
-package main_test
+package e2e
 
 // End-to-end tests of the transport policies of `smtpprobe mx` (issue 12): the real
 // binary in the lab's client namespace, real Postfix, a DNSSEC-signed zone served by
@@ -15,6 +15,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/smtpprobe/smtpprobe/probe/probetest"
 )
 
 // policyDoc is the policy part of `smtpprobe mx --json`.
@@ -322,7 +324,7 @@ func TestE2EPolicy(t *testing.T) {
 	// client namespace's loopback and scraped from inside it.
 	t.Run("serve.allow and port 443", func(t *testing.T) {
 		scrape := func(allow string) string {
-			cfg := writeConfig(t, fmt.Sprintf("modules:\n  mx:\n    command: mx\n    resolver: %s:53\n    connect_timeout: 2s\n    timeout: 10s\n    no_ptr: true\nserve:\n  allow: [%s]\n", resolver, allow))
+			cfg := probetest.WriteConfig(t, fmt.Sprintf("modules:\n  mx:\n    command: mx\n    resolver: %s:53\n    connect_timeout: 2s\n    timeout: 10s\n    no_ptr: true\nserve:\n  allow: [%s]\n", resolver, allow))
 			script := `"$1" serve --config "$2" --listen 127.0.0.1:9925 2>"$2.log" & pid=$!
 for i in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/9925) 2>/dev/null && break; sleep 0.1; done
 exec 3<>/dev/tcp/127.0.0.1/9925

@@ -1,4 +1,4 @@
-package main_test
+package e2e
 
 import (
 	"context"
@@ -174,7 +174,7 @@ mapped.allowed.test. 0 IN AAAA ::ffff:127.0.0.2
 	}
 	t.Cleanup(func() { dns.Close() })
 
-	cfg := writeConfig(t, fmt.Sprintf(`
+	cfg := probetest.WriteConfig(t, fmt.Sprintf(`
 modules:
   mx:
     command: mx
@@ -195,22 +195,22 @@ serve:
 `, dns.Addr, port))
 
 	// A module that delivers is refused before anything listens.
-	deliver := writeConfig(t, fmt.Sprintf("modules:\n  send:\n    command: session\n    deliver: true\nserve:\n  allow: [\"127.0.0.1/32:%d\"]\n", port))
+	deliver := probetest.WriteConfig(t, fmt.Sprintf("modules:\n  send:\n    command: session\n    deliver: true\nserve:\n  allow: [\"127.0.0.1/32:%d\"]\n", port))
 	out, err := exec.Command(bin, "serve", "--config", deliver, "--listen", "127.0.0.1:0").CombinedOutput()
 	if code := exitCode(err); code != 3 || !strings.Contains(string(out), "serve never delivers mail") || strings.Count(string(out), "\n") != 1 {
 		t.Errorf("serve with a deliver module = exit %d, %q; want 3 and one line saying serve never delivers mail", code, out)
 	}
 
 	srv := startServeBinary(t, bin, cfg)
-	scrape := func(query string) scrapeResult {
+	scrape := func(query string) probetest.ScrapeResult {
 		t.Helper()
 		return srv.get(t, "/probe?"+query, "5")
 	}
 	expect := func(name, query string, code int, reason string) {
 		t.Helper()
 		res := scrape(query)
-		if res.code != code || !strings.Contains(res.body, reason) {
-			t.Errorf("%s: GET /probe?%s = %d %q; want %d containing %q", name, query, res.code, truncate(res.body, 300), code, reason)
+		if res.Code != code || !strings.Contains(res.Body, reason) {
+			t.Errorf("%s: GET /probe?%s = %d %q; want %d containing %q", name, query, res.Code, probetest.Truncate(res.Body, 300), code, reason)
 		}
 	}
 	p := fmt.Sprint(port)
@@ -256,7 +256,7 @@ func exitCode(err error) int {
 func startServeBinary(t testing.TB, bin, cfg string) *exporterRun {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	stderr := &lockedBuffer{}
+	stderr := &probetest.LockedBuffer{}
 	cmd := exec.CommandContext(ctx, bin, "serve", "--config", cfg, "--listen", "127.0.0.1:0")
 	cmd.Stderr = stderr
 	cmd.WaitDelay = 5 * time.Second

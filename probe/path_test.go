@@ -222,3 +222,31 @@ func TestPathJSON(t *testing.T) {
 		t.Errorf("json round trip = %+v, %+v, %+v (%v); want %+v, %+v, %+v", back.Hops, back.PathEnd, back.BlackholeLink, err, r.Hops, r.PathEnd, r.BlackholeLink)
 	}
 }
+
+// TestLocateHeedsConnectICMP: a connect that got ICMP from the target,
+// whose follow-up sweep meets silence there (the target's ICMP rate
+// limit), keeps the connect's answer: the ICMP finding and a rate-limit
+// note, never a drop finding beside an unreachable outcome (issue 17).
+func TestLocateHeedsConnectICMP(t *testing.T) {
+	r1, r2 := netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("192.0.2.2")
+	dst := netip.MustParseAddrPort("192.0.2.25:25")
+	// port 25 silent at the target (rate-limited), 587 answers RST there
+	withTracer(t, fakeNet{routers: []netip.Addr{r1, r2}, ends: map[uint16]trace.Reply{587: {Kind: trace.Reset, From: dst.Addr()}}}.probe)
+	tg := Target{Host: "192.0.2.25", Addr: dst, Preference: -1}
+	r := newResult(tg)
+	icmp := &trace.Reply{Kind: trace.Unreachable, From: dst.Addr(), Type: 3, Code: 1}
+	(&Prober{}).locate(context.Background(), tg, &r, &DialError{Outcome: Unreachable, ICMP: icmp})
+	var codes []string
+	for _, f := range r.Findings {
+		codes = append(codes, f.Code)
+	}
+	if want := "icmp-host-unreachable,icmp-rate-limited"; strings.Join(codes, ",") != want {
+		t.Errorf("locate(unreachable, sweep silent at the target) findings = %q, want %q", codes, want)
+	}
+	if e := r.PathEnd; e == nil || e.Answer != "unreachable" || !e.RateLimited || e.Address != "192.0.2.25" || e.TTL != 3 {
+		t.Errorf("locate(unreachable, sweep silent at the target) end = %+v, want unreachable from 192.0.2.25 at hop 3, rate_limited", e)
+	}
+	if n := len(r.Hops); n != 3 || r.Hops[2].Answer != "rate-limited" {
+		t.Errorf("locate(unreachable, sweep silent at the target) hops = %+v, want 3, the last rate-limited", r.Hops)
+	}
+}

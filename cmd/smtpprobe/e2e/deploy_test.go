@@ -1,4 +1,4 @@
-package main_test
+package e2e
 
 // Tests of the shipped integration in deploy/: the alerting rules with
 // promtool (check and unit tests), the scrape configuration, and the
@@ -13,7 +13,13 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/smtpprobe/smtpprobe/probe/probetest"
 )
+
+// deployDir is cmd/smtpprobe/deploy relative to this package's directory
+// (the cwd of `go test`).
+const deployDir = "../deploy"
 
 // promtool returns the path of promtool; under CI=true its absence fails
 // the test (.ci/run installs it), elsewhere it skips.
@@ -47,7 +53,7 @@ func TestDeployPromtool(t *testing.T) {
 		{"test", "rules", "smtpprobe.rules.test.yml"},
 		{"check", "config", "prometheus.yml"},
 	} {
-		out, err := runTool(t, "deploy", tool, args...)
+		out, err := runTool(t, deployDir, tool, args...)
 		if err != nil || !strings.Contains(out, "SUCCESS") {
 			t.Errorf("promtool %s: %v\n%s", strings.Join(args, " "), err, out)
 		}
@@ -59,7 +65,7 @@ func TestDeployPromtool(t *testing.T) {
 // renamed metric cannot leave a rule that never fires.
 func TestDeployRulesNameMetrics(t *testing.T) {
 	var src strings.Builder
-	for _, glob := range []string{"../../probe/render/prom/*.go", "internal/exporter/*.go"} {
+	for _, glob := range []string{"../../../probe/render/prom/*.go", "../internal/exporter/*.go"} {
 		files, _ := filepath.Glob(glob)
 		for _, f := range files {
 			if strings.HasSuffix(f, "_test.go") {
@@ -73,8 +79,8 @@ func TestDeployRulesNameMetrics(t *testing.T) {
 		}
 	}
 	names := regexp.MustCompile(`\bsmtpprobe_[a-z_]+[a-z]`)
-	for _, f := range []string{"deploy/smtpprobe.rules.yml", "deploy/prometheus.yml"} {
-		b, err := os.ReadFile(f)
+	for _, f := range []string{"smtpprobe.rules.yml", "prometheus.yml"} {
+		b, err := os.ReadFile(filepath.Join(deployDir, f))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -89,7 +95,7 @@ func TestDeployRulesNameMetrics(t *testing.T) {
 				t.Errorf("%s names %s, which neither probe/render/prom nor cmd/smtpprobe/internal/exporter exports", f, n)
 			}
 		}
-		if f == "deploy/smtpprobe.rules.yml" && len(seen) < 6 {
+		if f == "smtpprobe.rules.yml" && len(seen) < 6 {
 			t.Errorf("%s: found only %d metric names (%v); the pattern is broken", f, len(seen), seen)
 		}
 	}
@@ -104,10 +110,10 @@ func TestDeploySystemdCommands(t *testing.T) {
 		t.Skip("e2e: builds the binary; skipped with -short")
 	}
 	bin := smtpprobeBinary(t)
-	cfg := writeConfig(t, "modules:\n  mx:\n    command: mx\ntargets:\n  - target: example.invalid\n    module: mx\nserve:\n  allow: [192.0.2.0/24]\n")
+	cfg := probetest.WriteConfig(t, "modules:\n  mx:\n    command: mx\ntargets:\n  - target: example.invalid\n    module: mx\nserve:\n  allow: [192.0.2.0/24]\n")
 	dir := t.TempDir()
 	for _, unit := range []string{"smtpprobe.service", "smtpprobe-check.service"} {
-		b, err := os.ReadFile(filepath.Join("deploy", "systemd", unit))
+		b, err := os.ReadFile(filepath.Join(deployDir, "systemd", unit))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -149,7 +155,7 @@ func TestDeploySystemdCommands(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	timer, err := os.ReadFile(filepath.Join("deploy", "systemd", "smtpprobe-check.timer"))
+	timer, err := os.ReadFile(filepath.Join(deployDir, "systemd", "smtpprobe-check.timer"))
 	if err != nil {
 		t.Fatal(err)
 	}

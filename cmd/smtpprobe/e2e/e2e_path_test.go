@@ -1,4 +1,4 @@
-package main_test
+package e2e
 
 // End-to-end tests of `smtpprobe path` and of the path findings in the other
 // commands (issue 13): the real binary in the lab's client namespace. The
@@ -144,7 +144,7 @@ func TestE2EPath(t *testing.T) {
 				"syn-ack", f.mx1, 3, "", nil, nil, time.Second},
 			{"dropped", f.dropped, 2, "connect-timeout", []string{f.r1 + " time-exceeded", f.r2 + " time-exceeded", " silent"},
 				"silent", "", 0, "", []string{"syn-dropped-after-hop", "port25-filtered-at-hop"},
-				[]string{"after hop 2 (" + f.r2 + ")", "3 hops away", "at the destination"}, time.Second},
+				[]string{"after hop 2 (" + f.r2 + ")", "3 hops away", "at the destination"}, 2500 * time.Millisecond}, // one retry paced by an ICMP token (issue 17)
 			{"prohibited at the server", f.prohibited, 2, "unreachable", []string{f.r1 + " time-exceeded", f.r2 + " time-exceeded", f.prohibited + " unreachable"},
 				"unreachable", f.prohibited, 3, "admin-prohibited", []string{"icmp-admin-prohibited"},
 				[]string{"by the destination itself, hop 3 (" + f.prohibited + ")", "reject rule"}, time.Second},

@@ -1,4 +1,4 @@
-package main_test
+package e2e
 
 import (
 	"context"
@@ -21,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/smtpprobe/smtpprobe/probe/probetest"
 	"golang.org/x/crypto/bcrypt"
 )
 
@@ -32,7 +33,7 @@ func serveBinary(t testing.TB, args ...string) (*exporterRun, *exec.Cmd) {
 	bin := smtpprobeBinary(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	t.Cleanup(cancel)
-	stderr := &lockedBuffer{}
+	stderr := &probetest.LockedBuffer{}
 	cmd := exec.CommandContext(ctx, bin, append([]string{"serve", "--listen", "127.0.0.1:0"}, args...)...)
 	cmd.Stderr = stderr
 	cmd.WaitDelay = 5 * time.Second
@@ -76,7 +77,7 @@ func serveBinary(t testing.TB, args ...string) (*exporterRun, *exec.Cmd) {
 func waitFor(t testing.TB, srv *exporterRun, want string) bool {
 	t.Helper()
 	for i := 0; i < 100; i++ {
-		if res := srv.get(t, "/metrics", ""); strings.Contains(res.body, want) {
+		if res := srv.get(t, "/metrics", ""); strings.Contains(res.Body, want) {
 			return true
 		}
 		time.Sleep(50 * time.Millisecond)
@@ -103,7 +104,7 @@ func TestE2EServeReload(t *testing.T) {
 	}
 	srv, cmd := serveBinary(t, "--config", path)
 	probeMX := func() int {
-		return srv.get(t, "/probe?target=demo.example:"+l.port+"&module=mx", "5").code
+		return srv.get(t, "/probe?target=demo.example:"+l.port+"&module=mx", "5").Code
 	}
 	if code := probeMX(); code != 200 {
 		t.Fatalf("probe before the reload: %d", code)

@@ -23,7 +23,7 @@ func startSMTP(tb testing.TB, opt probetest.SMTPOptions) netip.AddrPort {
 	return s.Addr
 }
 
-func TestCheck(t *testing.T) {
+func TestMX(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name        string
@@ -279,39 +279,39 @@ func TestCheck(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 			defer cancel()
 			start := time.Now()
-			r := p.Check(ctx, Target{Host: "mx.example.com", Addr: addr, Preference: 10})
+			r := p.MX(ctx, Target{Host: "mx.example.com", Addr: addr, Preference: 10})
 			if el := time.Since(start); el > 10*time.Second {
-				t.Errorf("Check took %s", el)
+				t.Errorf("MX took %s", el)
 			}
 			if r.Outcome != tc.want {
-				t.Fatalf("Check(%s).Outcome = %s (%s), want %s\ntimeline: %s", tc.name, r.Outcome, r.Error, tc.want, dump(r.Timeline))
+				t.Fatalf("MX(%s).Outcome = %s (%s), want %s\ntimeline: %s", tc.name, r.Outcome, r.Error, tc.want, dump(r.Timeline))
 			}
 			// An empty wantErr means no error; it does not match anything.
 			switch {
 			case tc.wantErr == "" && r.Error != "":
-				t.Errorf("Check(%s).Error = %q, want none", tc.name, r.Error)
+				t.Errorf("MX(%s).Error = %q, want none", tc.name, r.Error)
 			case tc.wantErr != "" && !strings.Contains(r.Error, tc.wantErr):
-				t.Errorf("Check(%s).Error = %q, want it to contain %q", tc.name, r.Error, tc.wantErr)
+				t.Errorf("MX(%s).Error = %q, want it to contain %q", tc.name, r.Error, tc.wantErr)
 			}
 			if (tc.want == OK || tc.wantFailed != "") && r.FailedPhase != tc.wantFailed {
-				t.Errorf("Check(%s).FailedPhase = %q, want %q", tc.name, r.FailedPhase, tc.wantFailed)
+				t.Errorf("MX(%s).FailedPhase = %q, want %q", tc.name, r.FailedPhase, tc.wantFailed)
 			}
 			if tc.wantPhases != nil && strings.Join(r.PhaseOrder, ",") != strings.Join(tc.wantPhases, ",") {
-				t.Errorf("Check(%s).PhaseOrder = %v, want %v", tc.name, r.PhaseOrder, tc.wantPhases)
+				t.Errorf("MX(%s).PhaseOrder = %v, want %v", tc.name, r.PhaseOrder, tc.wantPhases)
 			}
 			for _, ph := range r.PhaseOrder {
 				if v, ok := r.Phases[ph]; !ok || v < 0 {
-					t.Errorf("Check(%s).Phases[%s] = %v, %v; want a duration", tc.name, ph, v, ok)
+					t.Errorf("MX(%s).Phases[%s] = %v, %v; want a duration", tc.name, ph, v, ok)
 				}
 			}
 			if tc.wantCode != 0 && (r.Reply == nil || r.Reply.Code != tc.wantCode) {
-				t.Errorf("Check(%s).Reply = %+v, want code %d", tc.name, r.Reply, tc.wantCode)
+				t.Errorf("MX(%s).Reply = %+v, want code %d", tc.name, r.Reply, tc.wantCode)
 			}
 			if tc.wantFinding != "" && !hasFinding(r.Findings, tc.wantFinding) {
-				t.Errorf("Check(%s).Findings = %+v, want code %s", tc.name, r.Findings, tc.wantFinding)
+				t.Errorf("MX(%s).Findings = %+v, want code %s", tc.name, r.Findings, tc.wantFinding)
 			}
 			if len(r.Timeline) == 0 && tc.want != Refused {
-				t.Errorf("Check(%s).Timeline is empty", tc.name)
+				t.Errorf("MX(%s).Timeline is empty", tc.name)
 			}
 		})
 	}
@@ -337,7 +337,7 @@ func dump(tl []Event) string {
 	return b.String()
 }
 
-func TestCheckTLSDetails(t *testing.T) {
+func TestMXTLSDetails(t *testing.T) {
 	t.Parallel()
 	s, err := probetest.StartSMTP("127.0.0.1:0", probetest.SMTPOptions{Domain: "mx.example.com", TLS: true, CertTTL: 5 * 24 * time.Hour})
 	if err != nil {
@@ -348,32 +348,32 @@ func TestCheckTLSDetails(t *testing.T) {
 	defer cancel()
 
 	// Untrusted: reported, not fatal.
-	r := (&Prober{Helo: "probe.example.com"}).Check(ctx, Target{Host: "mx.example.com", Addr: s.Addr, Preference: -1})
+	r := (&Prober{Helo: "probe.example.com"}).MX(ctx, Target{Host: "mx.example.com", Addr: s.Addr, Preference: -1})
 	if r.Outcome != OK || r.TLS == nil {
-		t.Fatalf("Check(untrusted) = %s %+v, want ok with TLS", r.Outcome, r.TLS)
+		t.Fatalf("MX(untrusted) = %s %+v, want ok with TLS", r.Outcome, r.TLS)
 	}
 	if r.TLS.Verified || r.TLS.VerifyError == "" {
-		t.Errorf("Check(untrusted).TLS.Verified = %v (%q), want false with a reason", r.TLS.Verified, r.TLS.VerifyError)
+		t.Errorf("MX(untrusted).TLS.Verified = %v (%q), want false with a reason", r.TLS.Verified, r.TLS.VerifyError)
 	}
 	if !hasFinding(r.Findings, "tls-cert-expiring") {
-		t.Errorf("Check(5-day cert).Findings = %+v, want tls-cert-expiring", r.Findings)
+		t.Errorf("MX(5-day cert).Findings = %+v, want tls-cert-expiring", r.Findings)
 	}
 	if r.Preference != nil {
-		t.Errorf("Check(Preference -1).Preference = %v, want nil", *r.Preference)
+		t.Errorf("MX(Preference -1).Preference = %v, want nil", *r.Preference)
 	}
 
 	// Trusted, and the name matches.
 	pool := x509CertPool(s)
-	r = (&Prober{Helo: "probe.example.com", RootCAs: pool}).Check(ctx, Target{Host: "mx.example.com", Addr: s.Addr, Preference: 10})
+	r = (&Prober{Helo: "probe.example.com", RootCAs: pool}).MX(ctx, Target{Host: "mx.example.com", Addr: s.Addr, Preference: 10})
 	if !r.TLS.Verified {
-		t.Errorf("Check(trusted).TLS = %+v, want verified", r.TLS)
+		t.Errorf("MX(trusted).TLS = %+v, want verified", r.TLS)
 	}
 	if r.TLS.Version == "" || r.TLS.Cipher == "" || len(r.TLS.Names) != 1 || r.TLS.Names[0] != "mx.example.com" {
-		t.Errorf("Check(trusted).TLS = %+v, want version, cipher and names [mx.example.com]", r.TLS)
+		t.Errorf("MX(trusted).TLS = %+v, want version, cipher and names [mx.example.com]", r.TLS)
 	}
 	// Trusted, but the MX name differs.
-	r = (&Prober{Helo: "probe.example.com", RootCAs: pool}).Check(ctx, Target{Host: "other.example.net", Addr: s.Addr, Preference: 10})
+	r = (&Prober{Helo: "probe.example.com", RootCAs: pool}).MX(ctx, Target{Host: "other.example.net", Addr: s.Addr, Preference: 10})
 	if r.TLS.Verified || !strings.Contains(r.TLS.VerifyError, "other.example.net") {
-		t.Errorf("Check(wrong name).TLS = %+v, want a name mismatch", r.TLS)
+		t.Errorf("MX(wrong name).TLS = %+v, want a name mismatch", r.TLS)
 	}
 }

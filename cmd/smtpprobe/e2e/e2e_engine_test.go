@@ -1,4 +1,4 @@
-package main_test
+package e2e
 
 // Issue 11's engine frictions through the built binary, against go-smtp
 // servers of the test's own on 127.0.0.1: a recipient refused at RCPT

@@ -1,4 +1,4 @@
-package main_test
+package e2e
 
 // End-to-end tests of `smtpprobe check`: the real binary in the lab's client
 // namespace (lab_test.go), over real Postfix, dnsmasq and nftables, with one
@@ -16,6 +16,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/smtpprobe/smtpprobe/probe/probetest"
 )
 
 // checkReport is the JSON document of `smtpprobe check --json`: a report
@@ -272,7 +274,7 @@ func TestE2ECheck(t *testing.T) {
 					if !hasPerf {
 						t.Errorf("%s first line = %q, want perfdata", r.in, first)
 					}
-					wantPerfdata(t, perf)
+					probetest.WantPerfdata(t, perf)
 				}
 				if tc.status != "OK" && strings.TrimSpace(rest) == "" {
 					t.Errorf("%s = %q, want a line per problem after the status line", r.in, r.stdout)

@@ -1,4 +1,4 @@
-package main_test
+package e2e
 
 // Helpers for tests that run against the network-namespace lab built by
 // testdata/lab/lab.sh (README "The lab"): client — r1 — r2 — server, real Postfix,
@@ -29,7 +29,7 @@ import (
 )
 
 // labScript is lab.sh relative to this package's directory (the cwd of `go test`).
-const labScript = "../../testdata/lab/lab.sh"
+const labScript = "../../../testdata/lab/lab.sh"
 
 // Lab is a running network-namespace lab (testdata/lab/lab.sh).
 type Lab struct {
@@ -347,7 +347,7 @@ var (
 	binErr  error
 )
 
-// smtpprobeBinary builds ./cmd/smtpprobe once per test binary and returns its path.
+// smtpprobeBinary builds ./cmd/smtpprobe (this package's parent) once per test binary and returns its path.
 // The binary lives in $TMPDIR/smtpprobe-e2e-PID; directories of test processes that
 // are gone are removed on the next build.
 func smtpprobeBinary(t testing.TB) string {
@@ -360,15 +360,15 @@ func smtpprobeBinary(t testing.TB) string {
 		}
 		gobin, err := exec.LookPath("go")
 		if err != nil {
-			gobin = filepath.Join(runtime.GOROOT(), "bin", "go")
+			gobin = "/usr/local/go/bin/go" // where .ci/run also looks
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 		defer cancel()
 		out := filepath.Join(dir, "smtpprobe")
-		cmd := exec.CommandContext(ctx, gobin, "build", "-o", out, ".")
+		cmd := exec.CommandContext(ctx, gobin, "build", "-o", out, "..")
 		cmd.WaitDelay = 10 * time.Second
 		if b, err := cmd.CombinedOutput(); err != nil {
-			binErr = fmt.Errorf("go build -o %s .: %v\n%s", out, err, b)
+			binErr = fmt.Errorf("go build -o %s ..: %v\n%s", out, err, b)
 			return
 		}
 		binPath = out

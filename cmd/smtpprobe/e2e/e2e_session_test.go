@@ -1,4 +1,4 @@
-package main_test
+package e2e
 
 // End-to-end tests of `smtpprobe session` and `smtpprobe timeout`: the real
 // binary, run inside the lab's client namespace against real Postfix (see

@@ -1,4 +1,4 @@
-package main
+package e2e
 
 // The peers of testdata/bench/check.sh: an in-process DNS zone of many
 // domains and go-smtp servers on loopback, for timing `smtpprobe check`

@@ -1,4 +1,4 @@
-package main_test
+package e2e
 
 // The exporter with a real Prometheus: Debian's prometheus (2.42) runs the
 // shipped deploy/prometheus.yml (targets and the exporter's address
@@ -22,6 +22,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/smtpprobe/smtpprobe/probe/probetest"
 	"gopkg.in/yaml.v3"
 )
 
@@ -58,7 +59,7 @@ func TestE2EPrometheus(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	deploy, err := filepath.Abs("deploy")
+	deploy, err := filepath.Abs(deployDir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,7 +142,7 @@ serve:
 `, a.DNS)), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	serveLog := &lockedBuffer{}
+	serveLog := &probetest.LockedBuffer{}
 	startDaemon(t, serveLog, a.Bin, "serve", "--config", cfg, "--listen", "127.0.0.1:0")
 	var exporterAddr string
 	for i := 0; i < 500 && exporterAddr == ""; i++ {
@@ -173,7 +174,7 @@ serve:
 		t.Fatal(err)
 	}
 	const promAddr = "127.0.0.1:19090" // loopback of the lab's own namespace
-	promLog := &lockedBuffer{}
+	promLog := &probetest.LockedBuffer{}
 	startDaemon(t, promLog, a.Prometheus, "--config.file="+filepath.Join(dir, "prometheus.yml"),
 		"--storage.tsdb.path="+filepath.Join(dir, "tsdb"), "--web.listen-address="+promAddr)
 	t.Cleanup(func() {
