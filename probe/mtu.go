@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/smtpprobe/smtpprobe/mtu"
+	"github.com/smtpprobe/smtpprobe/probe/wire"
 )
 
 // Verdict is what an mtu probe found about one direction of the path: an
@@ -731,7 +732,7 @@ func (p *Prober) mtuProbe(ctx context.Context, t Target, size int, v6 bool, opt 
 		if pm, err := mtu.PathMTU(sc); err == nil && pm < size && pm <= pr.Sent {
 			pr.Limit = LimitPathMTU // our own cached path MTU, not the server's MSS
 		}
-		d.c.Event(EvData, fmt.Sprintf("probe %d bytes: clamped (the kernel can send only %d-byte packets: snd_mss %d, pmtu %d)", size, pr.Sent, before.SndMSS, before.PMTU))
+		d.c.Event(wire.EvData, fmt.Sprintf("probe %d bytes: clamped (the kernel can send only %d-byte packets: snd_mss %d, pmtu %d)", size, pr.Sent, before.SndMSS, before.PMTU))
 		d.quit()
 		return pr, r
 	}
@@ -804,7 +805,7 @@ func (p *Prober) mtuProbe(ctx context.Context, t Target, size int, v6 bool, opt 
 		pr.OK, pr.Result = true, ProbeDelivered
 		clk.passed(waited)
 	}
-	d.c.Event(EvData, fmt.Sprintf("probe %d bytes: %s after %s (sent %d-byte packets, %d retransmits, path MTU %d)", size, pr.Result, fmtDur(waited), pr.Sent, pr.Retransmits, pmtu))
+	d.c.Event(wire.EvData, fmt.Sprintf("probe %d bytes: %s after %s (sent %d-byte packets, %d retransmits, path MTU %d)", size, pr.Result, fmtDur(waited), pr.Sent, pr.Retransmits, pmtu))
 	return pr, r
 }
 
@@ -831,7 +832,7 @@ func tlsRecordStart(n int) []byte {
 
 // abort resets the connection so that neither side keeps retransmitting
 // data the path cannot carry, and the server drops the session.
-func abort(c *Conn) {
+func abort(c *wire.Conn) {
 	if tc, ok := c.Raw().(*net.TCPConn); ok {
 		_ = tc.SetLinger(0)
 	}

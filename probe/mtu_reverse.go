@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/smtpprobe/smtpprobe/mtu"
+	"github.com/smtpprobe/smtpprobe/probe/wire"
 )
 
 // Inbound loss timing: a STARTTLS handshake whose flight has not arrived
@@ -306,7 +307,7 @@ func (p *Prober) revProbe(ctx context.Context, t Target, size int, v6 bool, clk 
 			// Our kernel's cached path MTU lowered the MSS our SYN
 			// advertised (the route exception: dst_metric_advmss),
 			// so the server cannot send packets of this size.
-			d.c.Event(EvData, fmt.Sprintf("inbound probe %d bytes: cached (our SYN advertised %d-byte packets: path MTU %d cached)", size, pr.Adv, pm))
+			d.c.Event(wire.EvData, fmt.Sprintf("inbound probe %d bytes: cached (our SYN advertised %d-byte packets: path MTU %d cached)", size, pr.Adv, pm))
 			d.quit()
 			pr.Result, pr.Limit, pr.Sent = ProbeCached, LimitPathMTU, pr.Adv
 			return pr, r
@@ -364,7 +365,7 @@ func (p *Prober) revProbe(ctx context.Context, t Target, size int, v6 bool, clk 
 	case i := <-stalled:
 		pr.Result = ProbeLost
 		pr.Flight = int(i.BytesReceived - before.BytesReceived)
-		d.c.Event(EvDeadline, fmt.Sprintf("inbound probe %d bytes: the server's flight stalled after %s (%d bytes in order, %d out-of-order packets, rcv_mss %d)", size, fmtDur(waited), pr.Flight, i.RcvOOOPack-before.RcvOOOPack, i.RcvMSS))
+		d.c.Event(wire.EvDeadline, fmt.Sprintf("inbound probe %d bytes: the server's flight stalled after %s (%d bytes in order, %d out-of-order packets, rcv_mss %d)", size, fmtDur(waited), pr.Flight, i.RcvOOOPack-before.RcvOOOPack, i.RcvMSS))
 		return pr, r
 	default:
 	}
@@ -394,6 +395,6 @@ func (p *Prober) revProbe(ctx context.Context, t Target, size int, v6 bool, clk 
 	default:
 		pr.OK, pr.Result = true, ProbeDelivered
 	}
-	d.c.Event(EvData, fmt.Sprintf("inbound probe %d bytes: %s after %s (flight %d bytes, largest packet %d, peer MSS packet %d)", size, pr.Result, fmtDur(waited), pr.Flight, got, peer))
+	d.c.Event(wire.EvData, fmt.Sprintf("inbound probe %d bytes: %s after %s (flight %d bytes, largest packet %d, peer MSS packet %d)", size, pr.Result, fmtDur(waited), pr.Flight, got, peer))
 	return pr, r
 }

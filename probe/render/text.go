@@ -11,6 +11,7 @@ import (
 
 	"github.com/smtpprobe/smtpprobe/probe"
 	"github.com/smtpprobe/smtpprobe/probe/units"
+	"github.com/smtpprobe/smtpprobe/probe/wire"
 )
 
 // Options are the settings of the text and Nagios writers.
@@ -327,7 +328,9 @@ func mtuText(w *bytes.Buffer, indent string, m *probe.MTUInfo, verbose, timeline
 		if rv := m.Reverse; rv != nil {
 			printf(w, "%sserver to client: %s\n", indent, reverseBrief(rv))
 		}
-		printf(w, "%stested: %s\n", indent, testedText(m))
+		if s := testedText(m); s != "" {
+		printf(w, "%stested: %s\n", indent, s)
+	}
 		return
 	}
 	icmp := "no ICMP arrived"
@@ -349,7 +352,9 @@ func mtuText(w *bytes.Buffer, indent string, m *probe.MTUInfo, verbose, timeline
 				pr.Round, pr.Size, pr.Sent, pr.Result, pr.Retransmits, pr.PMTU)
 		}
 	}
-	printf(w, "%stested: %s\n", indent, testedText(m))
+	if s := testedText(m); s != "" {
+		printf(w, "%stested: %s\n", indent, s)
+	}
 	if m.Verdict != probe.VerdictUntested {
 		loss := "no loss on passing probes"
 		if m.LossPct != nil && *m.LossPct > 0 {
@@ -416,23 +421,23 @@ func Addr(r probe.Result) string {
 }
 
 // Describe renders a timeline event like a line of an annotated capture.
-func Describe(e probe.Event) string {
+func Describe(e wire.Event) string {
 	switch e.Kind {
-	case probe.EvSend:
+	case wire.EvSend:
 		return "C: " + e.Text
-	case probe.EvReply:
+	case wire.EvReply:
 		return "S: " + replyText(e.Reply)
-	case probe.EvUnsolicited:
+	case wire.EvUnsolicited:
 		return "S: " + replyText(e.Reply) + "   (unsolicited)"
-	case probe.EvData:
+	case wire.EvData:
 		if e.Count > 1 && e.Text != "" {
 			// A coalesced run of writes: "2048 chunks of 1 B, 1ms apart".
 			return fmt.Sprintf("C: %d bytes of message data (%s)", e.Bytes, e.Text)
 		}
 		return fmt.Sprintf("C: %d bytes of message data", e.Bytes)
-	case probe.EvFIN:
+	case wire.EvFIN:
 		return "FIN from peer"
-	case probe.EvRST:
+	case wire.EvRST:
 		return "RST: " + e.Text
 	}
 	if e.Text == "" {
@@ -441,7 +446,7 @@ func Describe(e probe.Event) string {
 	return string(e.Kind) + ": " + e.Text
 }
 
-func replyText(r *probe.Reply) string {
+func replyText(r *wire.Reply) string {
 	if r == nil {
 		return ""
 	}
@@ -457,24 +462,27 @@ func replyText(r *probe.Reply) string {
 // verdict rests on: "client to server 576-1400 (tcp), server to client
 // untested (576-1400 only)".
 func testedText(m *probe.MTUInfo) string {
-	one := func(r *[2]int, method string, asked bool) string {
+	one := func(r *[2]int, method string) string {
 		switch {
-		case !asked:
+		case method == "":
 			return "not asked"
 		case r == nil:
 			return "no size"
 		}
-		if method == "" {
-			method = probe.MethodTCP
-		}
 		return fmt.Sprintf("%d-%d (%s)", r[0], r[1], method)
 	}
-	out := one(m.Tested, m.Method, m.Method != "" || m.Tested != nil || len(m.Probes) > 0)
-	in := "not asked"
+	in := ""
 	if rv := m.Reverse; rv != nil {
-		in = one(rv.Tested, rv.Method, true)
+		in = rv.Method
 	}
-	return "client to server " + out + ", server to client " + in
+	if m.Method == "" && in == "" {
+		return "" // a report from before the ranges were recorded
+	}
+	s := "client to server " + one(m.Tested, m.Method) + ", server to client "
+	if rv := m.Reverse; rv != nil {
+		return s + one(rv.Tested, rv.Method)
+	}
+	return s + "not asked"
 }
 
 // reverseBrief is the server-to-client path MTU, bracket and verdict:
