@@ -329,8 +329,8 @@ func mtuText(w *bytes.Buffer, indent string, m *probe.MTUInfo, verbose, timeline
 			printf(w, "%sserver to client: %s\n", indent, reverseBrief(rv))
 		}
 		if s := testedText(m); s != "" {
-		printf(w, "%stested: %s\n", indent, s)
-	}
+			printf(w, "%stested: %s\n", indent, s)
+		}
 		return
 	}
 	icmp := "no ICMP arrived"
