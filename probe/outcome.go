@@ -85,6 +85,9 @@ func (s Status) String() string {
 // dnscheck's type, so that DNS findings join a report as they are.
 type Finding = dnscheck.Finding
 
+// Severity is how much a finding matters (dnscheck's type).
+type Severity = dnscheck.Severity
+
 // Finding severities.
 const (
 	SevInfo     = dnscheck.SeverityInfo

@@ -358,7 +358,7 @@ func (p *Prober) lookupDANE(ctx context.Context, res *dnscheck.Resolver, rep *Re
 }
 
 // sevFor is the severity of an MTA-STS failure in mode.
-func sevFor(mode mtasts.Mode) string {
+func sevFor(mode mtasts.Mode) Severity {
 	switch mode {
 	case mtasts.ModeEnforce:
 		return SevCritical
@@ -396,7 +396,7 @@ func tlsReached(r *Result, noStartTLS bool) (offered, ok, known bool) {
 // lookups were skipped: then every MX is judged by opportunistic TLS.
 func applyPolicy(rep *Report, noStartTLS bool, now time.Time) []Finding {
 	var fs []Finding
-	add := func(sev, code, format string, args ...any) {
+	add := func(sev Severity, code, format string, args ...any) {
 		fs = append(fs, Finding{Severity: sev, Code: code, Message: fmt.Sprintf(format, args...)})
 	}
 	pol := rep.Policy
