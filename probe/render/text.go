@@ -329,6 +329,9 @@ func mtuText(w *bytes.Buffer, indent string, m *probe.MTUInfo, verbose, timeline
 		if rv := m.Reverse; rv != nil {
 			printf(w, "%sserver to client: %s\n", indent, reverseBrief(rv))
 		}
+		if s := testedText(m); s != "" {
+			printf(w, "%stested: %s\n", indent, s)
+		}
 		return
 	}
 	icmp := "no ICMP arrived"
@@ -349,6 +352,9 @@ func mtuText(w *bytes.Buffer, indent string, m *probe.MTUInfo, verbose, timeline
 			printf(w, "%s  round %d  size %5d  sent %5d  %-14s retransmits %d  path MTU %d\n", indent,
 				pr.Round, pr.Size, pr.Sent, pr.Result, pr.Retransmits, pr.PMTU)
 		}
+	}
+	if s := testedText(m); s != "" {
+		printf(w, "%stested: %s\n", indent, s)
 	}
 	if m.Verdict != probe.VerdictUntested {
 		loss := "no loss on passing probes"
@@ -453,54 +459,31 @@ func replyText(r *wire.Reply) string {
 	return s
 }
 
-// helloText prints the ClientHello's key shares and, after a stalled
-// hello, what the retries showed (probe/tlshello.go).
-func helloText(w io.Writer, indent string, t *probe.TLSInfo) {
-	if t == nil || (len(t.KeyShare) == 0 && t.HelloStall == nil) {
-		return
-	}
-	var parts []string
-	if len(t.KeyShare) > 0 {
-		p := fmt.Sprintf("key share %s (ClientHello %s)", strings.Join(t.KeyShare, ", "), units.Count(t.HelloBytes, "byte"))
-		if t.Group != "" {
-			p += ", negotiated " + t.Group
+// testedText is the one line that says which sizes each direction's
+// verdict rests on: "client to server 576-1400 (tcp), server to client
+// untested (576-1400 only)".
+func testedText(m *probe.MTUInfo) string {
+	one := func(r *[2]int, method string) string {
+		switch {
+		case method == "":
+			return "not asked"
+		case r == nil:
+			return "no size"
 		}
-		parts = append(parts, p)
+		return fmt.Sprintf("%d-%d (%s)", r[0], r[1], method)
 	}
-	if s := t.HelloStall; s != nil {
-		p := fmt.Sprintf("first hello (key share %s, %s) stalled: %d-byte packets lost", strings.Join(s.Hello.KeyShare, ", "), units.Count(s.Hello.Bytes, "byte"), s.LostPacket)
-		if f := s.FullSegment; f != nil && f.Packet > 0 && f.Error == "" {
-			fate := "vanished too"
-			if f.Passed {
-				fate = "passed"
-			}
-			p += fmt.Sprintf("; full-size %d-byte segments without a hello %s", f.Packet, fate)
-		}
-		if a := s.Retry; a != nil {
-			fate := "failed"
-			if a.Passed {
-				fate = "passed"
-			}
-			what := "a classical hello"
-			if a.Kind == "split" {
-				what = fmt.Sprintf("the hello in writes of %s bytes", joinInts(a.Writes, "+"))
-			}
-			p += fmt.Sprintf("; %s %s", what, fate)
-		}
-		if s.Verdict != "" {
-			p += ": " + string(s.Verdict)
-		}
-		parts = append(parts, p)
+	in := ""
+	if rv := m.Reverse; rv != nil {
+		in = rv.Method
 	}
-	printf(w, "%shello:  %s\n", indent, strings.Join(parts, "; "))
-}
-
-func joinInts(v []int, sep string) string {
-	s := make([]string, len(v))
-	for i, x := range v {
-		s[i] = strconv.Itoa(x)
+	if m.Method == "" && in == "" {
+		return "" // a report from before the ranges were recorded
 	}
-	return strings.Join(s, sep)
+	s := "client to server " + one(m.Tested, m.Method) + ", server to client "
+	if rv := m.Reverse; rv != nil {
+		return s + one(rv.Tested, rv.Method)
+	}
+	return s + "not asked"
 }
 
 // reverseBrief is the server-to-client path MTU, bracket and verdict:
