@@ -3,6 +3,8 @@ package probe
 import (
 	"fmt"
 	"time"
+
+	"github.com/smtpprobe/smtpprobe/probe/wire"
 )
 
 // RFCDataBlockTimeout is the least time a server should wait for each
@@ -53,13 +55,13 @@ func belowRFC(idle time.Duration, phase string) bool {
 }
 
 // pausePhase is the idle phase a sender pause falls in.
-func pausePhase(p Pause) string {
+func pausePhase(p wire.Pause) string {
 	switch p {
-	case PauseBeforeData:
+	case wire.PauseBeforeData:
 		return "rcpt"
-	case PauseAfterData:
+	case wire.PauseAfterData:
 		return "data"
-	case ChunkPause:
+	case wire.ChunkPause:
 		return "body"
 	}
 	return ""

@@ -4,6 +4,8 @@ import (
 	"fmt"
 
 	"time"
+
+	"github.com/smtpprobe/smtpprobe/probe/units"
 )
 
 // Compare reports how cur regressed from base, a saved run of the same
@@ -16,7 +18,7 @@ import (
 // warnings.
 func Compare(base, cur *Report) []Finding {
 	var fs []Finding
-	add := func(sev, code, format string, args ...any) {
+	add := func(sev Severity, code, format string, args ...any) {
 		fs = append(fs, Finding{Severity: sev, Code: code, Message: fmt.Sprintf(format, args...)})
 	}
 	if base.Outcome == OK && (cur.Outcome == DNSError || cur.Outcome == NullMX) {
@@ -61,7 +63,7 @@ func Compare(base, cur *Report) []Finding {
 			noise := max(100*time.Millisecond, *b.Timeout/100)
 			if *b.Timeout-*c.Timeout > noise {
 				add(SevCritical, "regression-server-timeout", "%s: server idle timeout shrank from %s to %s",
-					c.label(), b.Timeout.Round(time.Millisecond), c.Timeout.Round(time.Millisecond))
+					c.label(), units.Duration(*b.Timeout), units.Duration(*c.Timeout))
 			}
 		}
 		if b.TLS != nil && b.TLS.Verified && (c.TLS == nil || !c.TLS.Verified) && c.Good() {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/smtpprobe/smtpprobe/dnscheck"
+	"github.com/smtpprobe/smtpprobe/probe/wire"
 )
 
 // Report is the result of one run of a command: one JSON document
@@ -121,21 +122,21 @@ type RunOptions struct {
 	NoPolicy bool // mx: skip the MTA-STS, TLS-RPT and DANE lookups (policy.go)
 }
 
-// MX resolves domain's mail exchangers (RFC 5321 §5.1) and checks every
-// address of every exchanger, concurrently, with Check. It returns an error
+// RunMX resolves domain's mail exchangers (RFC 5321 §5.1) and checks every
+// address of every exchanger, concurrently, with MX. It returns an error
 // only for bad input (*dnscheck.InputError) or when ctx ends before DNS
 // resolution completes.
-func (p *Prober) MX(ctx context.Context, res *dnscheck.Resolver, domain string, opt RunOptions) (*Report, error) {
-	return p.RunMX(ctx, res, domain, opt, func(ctx context.Context, t Target) []Result {
-		return []Result{p.Check(ctx, t)}
+func (p *Prober) RunMX(ctx context.Context, res *dnscheck.Resolver, domain string, opt RunOptions) (*Report, error) {
+	return p.RunMXWith(ctx, res, domain, opt, func(ctx context.Context, t Target) []Result {
+		return []Result{p.MX(ctx, t)}
 	})
 }
 
-// RunMX is MX with fn in place of Check on every address (a front end's
-// wrapper of Check, such as a progress count): Run, then, unless
+// RunMXWith is RunMX with fn in place of MX on every address (a front end's
+// wrapper of MX, such as a progress count): Run, then, unless
 // opt.NoPolicy, the domain's MTA-STS, TLS-RPT and DANE verdicts
 // (policy.go), looked up while the sessions run.
-func (p *Prober) RunMX(ctx context.Context, res *dnscheck.Resolver, domain string, opt RunOptions, fn func(context.Context, Target) []Result) (*Report, error) {
+func (p *Prober) RunMXWith(ctx context.Context, res *dnscheck.Resolver, domain string, opt RunOptions, fn func(context.Context, Target) []Result) (*Report, error) {
 	var pl *policyLookup
 	pctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -159,7 +160,7 @@ func (p *Prober) RunMX(ctx context.Context, res *dnscheck.Resolver, domain strin
 // IP literal. The report's outcome is the worst of the results. Errors
 // are for bad input, cancellation, a *PolicyError when p.Allow refuses
 // one of the resolved addresses (then no session is started), and a
-// *LocalError when a session failed in this host's own socket layer
+// *wire.LocalError when a session failed in this host's own socket layer
 // (the report is then returned too, but says nothing about the servers).
 func (p *Prober) Run(ctx context.Context, res *dnscheck.Resolver, command, target string, opt RunOptions, fn func(context.Context, Target) []Result) (*Report, error) {
 	started := p.now()
@@ -199,7 +200,7 @@ func (p *Prober) Run(ctx context.Context, res *dnscheck.Resolver, command, targe
 	if p.Allow != nil {
 		for _, t := range targets {
 			if err := p.Allow(t.Addr); err != nil {
-				return nil, &PolicyError{Host: t.Host, Addr: t.Addr, Err: err}
+				return nil, &wire.PolicyError{Host: t.Host, Addr: t.Addr, Err: err}
 			}
 		}
 	}
@@ -284,11 +285,9 @@ func appendNew(fs []Finding, more ...Finding) []Finding {
 	return fs
 }
 
-var sevOrder = map[string]int{SevCritical: 0, SevWarning: 1, SevInfo: 2}
-
 // SortFindings orders findings by severity, keeping their order otherwise.
 func SortFindings(fs []Finding) {
-	sort.SliceStable(fs, func(i, j int) bool { return sevOrder[fs[i].Severity] < sevOrder[fs[j].Severity] })
+	sort.SliceStable(fs, func(i, j int) bool { return fs[i].Severity.Rank() < fs[j].Severity.Rank() })
 }
 
 // Good reports whether the result is what the probe wanted: OK, or for a

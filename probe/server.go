@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/smtpprobe/smtpprobe/probe/wire"
 )
 
 // Software names the receiving server's software, as recognised from what
@@ -52,11 +54,11 @@ func (s *Server) Known() bool { return s != nil && s.Software != SoftwareUnknown
 // ServerEvidence is what a session saw of a server that can name its
 // software.
 type ServerEvidence struct {
-	Banner     Reply         // the greeting, every line
+	Banner     wire.Reply    // the greeting, every line
 	BannerWait time.Duration // from connect to the greeting's last line
-	EHLO       Reply         // the reply to EHLO, every line
-	Replies    []Reply       // the other replies, in order
-	Close      *Reply        // the 4yz/5yz the server sent unasked when it ended the session
+	EHLO       wire.Reply    // the reply to EHLO, every line
+	Replies    []wire.Reply  // the other replies, in order
+	Close      *wire.Reply   // the 4yz/5yz the server sent unasked when it ended the session
 }
 
 // hint is one piece of evidence for a software, with its weight: 3 for
@@ -223,14 +225,14 @@ func weigh(hints []hint) Server {
 
 // teaser reports whether a greeting is postscreen's: a multi-line 220
 // whose first line (sent as "220-" at once) is repeated as its last.
-func teaser(banner Reply) bool {
+func teaser(banner wire.Reply) bool {
 	n := len(banner.Lines)
 	return banner.Code == 220 && n >= 2 && strings.TrimSpace(banner.Lines[0]) == strings.TrimSpace(banner.Lines[n-1])
 }
 
 // bannerHost is the first word of the greeting: the server's name (RFC
 // 5321 §4.3.1, "220 <domain> ...").
-func bannerHost(banner Reply) string {
+func bannerHost(banner wire.Reply) string {
 	if len(banner.Lines) == 0 {
 		return ""
 	}
@@ -247,7 +249,7 @@ func isOutlookHost(host string) bool {
 	return strings.HasSuffix(host, ".outlook.com")
 }
 
-func firstLine(rp Reply) string {
+func firstLine(rp wire.Reply) string {
 	if len(rp.Lines) == 0 {
 		return rp.String()
 	}
@@ -278,14 +280,14 @@ func isWordByte(b byte) bool {
 }
 
 // serverEvidence gathers what the dialogue's timeline shows of the server.
-func serverEvidence(events []Event) ServerEvidence {
+func serverEvidence(events []wire.Event) ServerEvidence {
 	var ev ServerEvidence
 	lastSent := ""
 	for _, e := range events {
 		switch e.Kind {
-		case EvSend:
+		case wire.EvSend:
 			lastSent = e.Text
-		case EvReply:
+		case wire.EvReply:
 			if e.Reply == nil {
 				continue
 			}
@@ -297,7 +299,7 @@ func serverEvidence(events []Event) ServerEvidence {
 			default:
 				ev.Replies = append(ev.Replies, *e.Reply)
 			}
-		case EvUnsolicited:
+		case wire.EvUnsolicited:
 			if e.Reply != nil && !e.Reply.OK() && ev.Close == nil {
 				rc := *e.Reply
 				ev.Close = &rc

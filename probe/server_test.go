@@ -4,10 +4,12 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/smtpprobe/smtpprobe/probe/wire"
 )
 
 // rl makes a reply from its wire lines ("250-a", "250 b").
-func rl(lines ...string) Reply {
+func rl(lines ...string) wire.Reply {
 	code := 0
 	var texts []string
 	for _, l := range lines {
@@ -16,7 +18,7 @@ func rl(lines ...string) Reply {
 		}
 		texts = append(texts, l[4:])
 	}
-	return newReply(code, texts, 0)
+	return wire.NewReply(code, texts, 0)
 }
 
 // The banners, EHLO replies and closes below are the real ones of the lab's
@@ -44,21 +46,21 @@ func TestIdentifyServer(t *testing.T) {
 		{"postfix hidden banner, 421 on idle", ServerEvidence{Banner: rl("220 mail.example.com ESMTP"),
 			Close: ptr(rl("421 4.4.2 mail.example.com Error: timeout exceeded"))}, SoftwarePostfix, ConfidenceHigh},
 		{"postfix hidden banner, 354 text", ServerEvidence{Banner: rl("220 mail.example.com ESMTP"),
-			Replies: []Reply{rl("250 2.1.0 Ok"), rl("354 End data with <CR><LF>.<CR><LF>")}}, SoftwarePostfix, ConfidenceMedium},
+			Replies: []wire.Reply{rl("250 2.1.0 Ok"), rl("354 End data with <CR><LF>.<CR><LF>")}}, SoftwarePostfix, ConfidenceMedium},
 		{"postscreen teaser", ServerEvidence{Banner: rl("220-mx1.lab.example ESMTP Postfix (smtpprobe lab)", "220 mx1.lab.example ESMTP Postfix (smtpprobe lab)"),
 			BannerWait: 3 * time.Second}, SoftwarePostscreen, ConfidenceHigh},
 		{"postscreen deferral", ServerEvidence{Banner: rl("220 mx.example.net ESMTP"),
-			Replies: []Reply{rl("250 2.1.0 Ok"), rl("450 4.3.2 Service currently unavailable")}}, SoftwarePostscreen, ConfidenceMedium},
+			Replies: []wire.Reply{rl("250 2.1.0 Ok"), rl("450 4.3.2 Service currently unavailable")}}, SoftwarePostscreen, ConfidenceMedium},
 		{"exim", ServerEvidence{Banner: rl("220 exim.lab.example ESMTP Exim 4.96 Mon, 07 Dec 2026 16:01:26 +0000"), EHLO: eximEHLO}, SoftwareExim, ConfidenceHigh},
 		{"exim hidden banner, command timeout", ServerEvidence{Banner: rl("220 mx.example.org ESMTP"),
 			Close: ptr(rl("421 mx.example.org: SMTP command timeout - closing connection"))}, SoftwareExim, ConfidenceHigh},
 		{"exim hidden banner, data timeout", ServerEvidence{Banner: rl("220 mx.example.org ESMTP"),
-			Replies: []Reply{rl(`354 Enter message, ending with "." on a line by itself`)},
+			Replies: []wire.Reply{rl(`354 Enter message, ending with "." on a line by itself`)},
 			Close:   ptr(rl("421 mx.example.org SMTP incoming data timeout - closing connection."))}, SoftwareExim, ConfidenceHigh},
 		{"exim hidden banner, EHLO keyword", ServerEvidence{Banner: rl("220 mx.example.org ESMTP"), EHLO: eximEHLO}, SoftwareExim, ConfidenceMedium},
 		{"sendmail", ServerEvidence{Banner: rl("220 sendmail.lab.example ESMTP Sendmail 8.17.1.9/8.17.1.9; Mon, 7 Dec 2026 16:01:29 GMT"), EHLO: sendmailEHLO}, SoftwareSendmail, ConfidenceHigh},
 		{"sendmail hidden banner", ServerEvidence{Banner: rl("220 mx.example.org ESMTP ready"), EHLO: sendmailEHLO,
-			Replies: []Reply{rl("250 2.1.0 <>... Sender ok")}}, SoftwareSendmail, ConfidenceHigh},
+			Replies: []wire.Reply{rl("250 2.1.0 <>... Sender ok")}}, SoftwareSendmail, ConfidenceHigh},
 		{"opensmtpd", ServerEvidence{Banner: rl("220 opensmtpd.lab.example ESMTP OpenSMTPD"), EHLO: opensmtpdEHLO}, SoftwareOpenSMTPD, ConfidenceHigh},
 		{"exchange", ServerEvidence{Banner: rl("220 mail.contoso.com Microsoft ESMTP MAIL Service ready at Mon, 7 Dec 2026 16:00:00 +0000"), EHLO: exchangeEHLO}, SoftwareExchange, ConfidenceHigh},
 		{"exchange hidden banner", ServerEvidence{Banner: rl("220 mail.contoso.com"), EHLO: exchangeEHLO}, SoftwareExchange, ConfidenceHigh},

@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/smtpprobe/smtpprobe/probe/units"
 )
 
 // Thresholds mark measured figures as a problem, as a monitoring plugin's
@@ -98,13 +100,17 @@ func (t Thresholds) String() string {
 // was not also passed.
 func (r *Report) ApplyThresholds(warn, crit Thresholds) {
 	var fs []Finding
-	for _, res := range r.Results {
+	for i := range r.Results {
+		res := &r.Results[i]
 		for _, lvl := range []struct {
-			sev string
+			sev Severity
 			t   Thresholds
 		}{{SevCritical, crit}, {SevWarning, warn}} {
 			if f, ok := res.pastThreshold(lvl.t, lvl.sev); ok {
 				fs = append(fs, f...)
+				// The result's own too, so that a renderer can tell
+				// which address a finding is about.
+				res.Findings = append(res.Findings, f...)
 				break
 			}
 		}
@@ -126,7 +132,7 @@ func (r *Report) pastTransient(warn, crit Thresholds) (Finding, bool) {
 		}
 	}
 	for _, lvl := range []struct {
-		sev string
+		sev Severity
 		n   int
 	}{{SevCritical, crit.Transient}, {SevWarning, warn.Transient}} {
 		if lvl.n > 0 && len(who) >= lvl.n {
@@ -138,7 +144,7 @@ func (r *Report) pastTransient(warn, crit Thresholds) (Finding, bool) {
 }
 
 // pastThreshold returns the findings for one result at one level.
-func (res *Result) pastThreshold(t Thresholds, sev string) ([]Finding, bool) {
+func (res *Result) pastThreshold(t Thresholds, sev Severity) ([]Finding, bool) {
 	var fs []Finding
 	who := res.Address
 	if res.Host != "" && res.Host != res.Address {
@@ -147,13 +153,13 @@ func (res *Result) pastThreshold(t Thresholds, sev string) ([]Finding, bool) {
 	if t.Time > 0 {
 		for _, ph := range res.PhaseOrder {
 			if d := res.Phases[ph]; d > t.Time && ph != "mtu" {
-				fs = append(fs, Finding{Severity: sev, Code: "threshold-time", Message: fmt.Sprintf("%s: %s took %s, above %s", who, ph, d.Round(time.Millisecond), t.Time)})
+				fs = append(fs, Finding{Severity: sev, Code: "threshold-time", Message: fmt.Sprintf("%s: %s took %s, above %s", who, ph, units.Duration(d), units.Setting(t.Time))})
 			}
 		}
 	}
 	if t.Timeout > 0 && res.Timeout != nil {
 		if d := *res.Timeout; d < t.Timeout {
-			fs = append(fs, Finding{Severity: sev, Code: "threshold-timeout", Message: fmt.Sprintf("%s: server idle timeout at %s is %s, below %s", who, res.Phase, d.Round(time.Millisecond), t.Timeout)})
+			fs = append(fs, Finding{Severity: sev, Code: "threshold-timeout", Message: fmt.Sprintf("%s: server idle timeout at %s is %s, below %s", who, res.Phase, units.Duration(d), units.Setting(t.Timeout))})
 		}
 	}
 	if t.MTU > 0 && res.MTUInfo != nil && res.MTUInfo.PathMTU != nil && *res.MTUInfo.PathMTU < t.MTU {

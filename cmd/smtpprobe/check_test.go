@@ -7,15 +7,11 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"io"
-	"net"
 	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
-	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -26,18 +22,6 @@ import (
 	"github.com/smtpprobe/smtpprobe/probe"
 	"github.com/smtpprobe/smtpprobe/probe/probetest"
 )
-
-// checkDemoLab starts the demo lab of startDemoLab (idle timeout 1 s)
-// for the test.
-func checkDemoLab(t testing.TB) *demoLab {
-	t.Helper()
-	l, err := startDemoLab(time.Second)
-	if err != nil {
-		t.Fatalf("demo lab: %v", err)
-	}
-	t.Cleanup(l.Close)
-	return l
-}
 
 // startSMTP starts a go-smtp server on 127.0.0.1 for the test.
 func startSMTP(t testing.TB, opt probetest.SMTPOptions) *probetest.SMTPServer {
@@ -87,10 +71,10 @@ targets:
     modules: [send]
 `
 
-func demoCheckConfig(t testing.TB, lab *demoLab) string {
+func demoCheckConfig(t testing.TB, lab *probetest.DemoLab) string {
 	t.Helper()
-	text := strings.NewReplacer("DNS", lab.dns.Addr, "PORT", fmt.Sprint(lab.port)).Replace(demoConfig)
-	return writeConfig(t, text)
+	text := strings.NewReplacer("DNS", lab.DNS.Addr, "PORT", fmt.Sprint(lab.Port)).Replace(demoConfig)
+	return probetest.WriteConfig(t, text)
 }
 
 // decodeCheck parses stdout as exactly one combined check report.
@@ -125,9 +109,9 @@ func wantChecks(t testing.TB, rep probe.Report, want []checkWant) {
 
 func TestCheckCombined(t *testing.T) {
 	t.Parallel()
-	lab := checkDemoLab(t)
+	lab := probetest.DemoLabFor(t, time.Second)
 	cfg := demoCheckConfig(t, lab)
-	p := fmt.Sprint(lab.port)
+	p := fmt.Sprint(lab.Port)
 	stdout, stderr, code := runArgs(t, "check", "--config", cfg, "--json")
 	if code != 2 {
 		t.Errorf("check(demo) = %d, want 2 (the worst check is CRITICAL)\nstderr: %s", code, stderr)
@@ -172,7 +156,7 @@ func TestCheckCombined(t *testing.T) {
 		if !prefix.MatchString(f.Message) {
 			t.Errorf("check(demo) finding %q, want its message to start with [module target]", f.Message)
 		}
-		codes = append(codes, f.Severity+" "+f.Code+" "+strings.SplitN(f.Message, "]", 2)[0]+"]")
+		codes = append(codes, string(f.Severity)+" "+f.Code+" "+strings.SplitN(f.Message, "]", 2)[0]+"]")
 	}
 	for _, want := range []string{"critical threshold-timeout [idle 127.0.0.4:" + p + "]", "info tls-verify-failed [mx demo.example:" + p + "]"} { // info: opportunistic TLS (issue 12)
 		if !slices.Contains(codes, want) {
@@ -186,9 +170,9 @@ func TestCheckCombined(t *testing.T) {
 
 func TestCheckFormats(t *testing.T) {
 	t.Parallel()
-	lab := checkDemoLab(t)
+	lab := probetest.DemoLabFor(t, time.Second)
 	cfg := demoCheckConfig(t, lab)
-	p := fmt.Sprint(lab.port)
+	p := fmt.Sprint(lab.Port)
 
 	t.Run("prom", func(t *testing.T) {
 		stdout, stderr, code := runArgs(t, "check", "--config", cfg, "--format", "prom")
@@ -233,7 +217,7 @@ func TestCheckFormats(t *testing.T) {
 		if !ok || !strings.HasPrefix(status, "SMTPPROBE CRITICAL - check "+cfg+": 4 checks, 1 OK, 1 WARNING, 2 CRITICAL") {
 			t.Errorf("check(--format nagios) first line = %q, want SMTPPROBE CRITICAL - check FILE: 4 checks, 1 OK, 1 WARNING, 2 CRITICAL ... | perfdata", first)
 		}
-		wantPerfdata(t, perf)
+		probetest.WantPerfdata(t, perf)
 		if !strings.Contains(perf, "'idle 127.0.0.4:"+p+" 127.0.0.4:"+p+" ehlo server_timeout'=") || !strings.Contains(perf, ";30:;0") {
 			t.Errorf("check(--format nagios) perfdata = %q, want the idle check's server_timeout with its module's critical range 30:", perf)
 		}
@@ -255,8 +239,21 @@ func TestCheckFormats(t *testing.T) {
 		if !table.MatchString(stdout) {
 			t.Errorf("check(text) has no summary table of the four checks:\n%s", stdout)
 		}
-		if i, j := strings.Index(stdout, "[mx] mx demo.example:"+p+": WARNING"), strings.Index(stdout, "[idle] timeout 127.0.0.4:"+p+": CRITICAL"); i < 0 || j < i {
-			t.Errorf("check(text) = \n%s\nwant each check's details in order", stdout)
+		// Issue 20: the table, then only the problems of each check that
+		// has some, in order; the OK check says nothing more.
+		if i, j := strings.Index(stdout, "[mx] demo.example:"+p+": WARNING\n"), strings.Index(stdout, "[idle] 127.0.0.4:"+p+": CRITICAL\n"); i < 0 || j < i {
+			t.Errorf("check(text) = \n%s\nwant each failing check's problems in order", stdout)
+		}
+		if strings.Contains(stdout, "[send] 127.0.0.2") || strings.Contains(stdout, "banner:") || strings.Contains(stdout, "\ninfo ") {
+			t.Errorf("check(text) = \n%s\nwant no details of the OK check, no banners and no info findings (those are -v's)", stdout)
+		}
+		verbose, _, code := runArgs(t, "check", "--config", cfg, "-v")
+		if code != 2 {
+			t.Errorf("check(-v) = %d, want 2", code)
+		}
+		if i, j := strings.Index(verbose, "[mx] mx demo.example:"+p+": WARNING"), strings.Index(verbose, "[idle] timeout 127.0.0.4:"+p+": CRITICAL"); i < 0 || j < i ||
+			!strings.Contains(verbose, "[send] session 127.0.0.2:"+p+": OK") {
+			t.Errorf("check(-v) = \n%s\nwant every check's full report in order", verbose)
 		}
 	})
 
@@ -295,33 +292,10 @@ func mapsEqual[K comparable, V comparable](a, b map[K]V) bool {
 	return true
 }
 
-// wantPerfdata checks the plugin guidelines' perfdata syntax:
-// 'label'=value[UOM];[warn];[crit];[min];[max], space-separated, unique labels.
-func wantPerfdata(t testing.TB, perf string) {
-	t.Helper()
-	item := regexp.MustCompile(`^'([^'=]+)'=-?[0-9.]+(s|B|%|KB|MB|TB|c)?(;[0-9.:~@]*){0,4}$`)
-	items := regexp.MustCompile(`'[^']*'=\S*`).FindAllString(perf, -1)
-	if len(items) == 0 || len(strings.Join(items, " ")) != len(perf) {
-		t.Errorf("nagios perfdata %q is not a space-separated list of 'label'=value items", perf)
-	}
-	seen := map[string]bool{}
-	for _, it := range items {
-		m := item.FindStringSubmatch(it)
-		if m == nil {
-			t.Errorf("nagios perfdata item %q does not follow 'label'=value[UOM];warn;crit;min;max", it)
-			continue
-		}
-		if seen[m[1]] {
-			t.Errorf("nagios perfdata label %q appears twice", m[1])
-		}
-		seen[m[1]] = true
-	}
-}
-
 func TestCheckQuiet(t *testing.T) {
 	t.Parallel()
 	s := startSMTP(t, probetest.SMTPOptions{Domain: "mx.check.example"})
-	cfg := writeConfig(t, fmt.Sprintf(`
+	cfg := probetest.WriteConfig(t, fmt.Sprintf(`
 modules:
   send:
     command: session
@@ -351,126 +325,12 @@ targets:
 	}
 }
 
-// countingProxy forwards TCP connections to backend and notes when each
-// was accepted.
-type countingProxy struct {
-	addr string
-	mu   sync.Mutex
-	at   []time.Time
-}
-
-func startCountingProxy(t testing.TB, backend string) *countingProxy {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &countingProxy{addr: ln.Addr().String()}
-	var wg sync.WaitGroup
-	t.Cleanup(func() { ln.Close(); wg.Wait() })
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			p.mu.Lock()
-			p.at = append(p.at, time.Now())
-			p.mu.Unlock()
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer c.Close()
-				b, err := net.DialTimeout("tcp", backend, 5*time.Second)
-				if err != nil {
-					return
-				}
-				defer b.Close()
-				done := make(chan struct{}, 2)
-				go func() { io.Copy(b, c); b.(*net.TCPConn).CloseWrite(); done <- struct{}{} }()
-				go func() { io.Copy(c, b); c.(*net.TCPConn).CloseWrite(); done <- struct{}{} }()
-				<-done
-				<-done
-			}()
-		}
-	}()
-	return p
-}
-
-func (p *countingProxy) count() int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return len(p.at)
-}
-
-// maxWithin returns the most connections accepted within any window of
-// length d. A session holds its per-host slot from before its connect
-// until after the greeting, which the server sends d after accepting, so
-// no more than per_host connections can be accepted within any window
-// shorter than d.
-func (p *countingProxy) maxWithin(d time.Duration) int {
-	p.mu.Lock()
-	at := slices.Clone(p.at)
-	p.mu.Unlock()
-	sort.Slice(at, func(i, j int) bool { return at[i].Before(at[j]) })
-	most := 0
-	for i := range at {
-		n := 0
-		for j := i; j < len(at) && at[j].Sub(at[i]) < d; j++ {
-			n++
-		}
-		most = max(most, n)
-	}
-	return most
-}
-
-func TestCheckPerHost(t *testing.T) {
-	t.Parallel()
-	const greet = 300 * time.Millisecond
-	const n = 6
-	var cfg strings.Builder
-	cfg.WriteString("parallel: 16\nper_host: 4\nmodules:\n")
-	var mods []string
-	for i := range n {
-		fmt.Fprintf(&cfg, "  s%d:\n    command: session\n    timeout: 5s\n    to: [postmaster@check.example]\n", i)
-		mods = append(mods, fmt.Sprintf("s%d", i))
-	}
-	for _, tc := range []struct {
-		perHost string
-		want    int
-	}{{"1", 1}, {"3", 3}} {
-		t.Run("per-host="+tc.perHost, func(t *testing.T) {
-			t.Parallel()
-			s := startSMTP(t, probetest.SMTPOptions{GreetDelay: greet})
-			px := startCountingProxy(t, s.Addr.String())
-			path := writeConfig(t, cfg.String()+fmt.Sprintf("targets:\n  - target: %s\n    modules: [%s]\n", px.addr, strings.Join(mods, ", ")))
-			start := time.Now()
-			_, stderr, code := runArgs(t, "check", "--config", path, "--per-host", tc.perHost, "-q")
-			elapsed := time.Since(start)
-			if code != 0 {
-				t.Fatalf("check(per-host %s) = %d, want 0\n%s", tc.perHost, code, stderr)
-			}
-			if got := px.count(); got != n {
-				t.Errorf("check(per-host %s) opened %d sessions, want %d", tc.perHost, got, n)
-			}
-			if got := px.maxWithin(greet - 20*time.Millisecond); got != tc.want {
-				t.Errorf("check(per-host %s): at most %d sessions at once to %s, want %d", tc.perHost, got, px.addr, tc.want)
-			}
-			if minWall := time.Duration(n/tc.want) * greet; elapsed < minWall {
-				t.Errorf("check(per-host %s) took %v, want at least %v", tc.perHost, elapsed, minWall)
-			}
-		})
-	}
-}
-
 // A check that cannot run (a message above the server's SIZE) is UNKNOWN,
 // with a critical finding; the others still run.
 func TestCheckJobError(t *testing.T) {
 	t.Parallel()
 	s := startSMTP(t, probetest.SMTPOptions{MaxBytes: 1000})
-	cfg := writeConfig(t, fmt.Sprintf(`
+	cfg := probetest.WriteConfig(t, fmt.Sprintf(`
 modules:
   big:
     command: session
@@ -510,7 +370,7 @@ targets:
 func TestCheckBaseline(t *testing.T) {
 	t.Parallel()
 	s := startSMTP(t, probetest.SMTPOptions{})
-	cfg := writeConfig(t, fmt.Sprintf(`
+	cfg := probetest.WriteConfig(t, fmt.Sprintf(`
 modules:
   send:
     command: session
@@ -554,7 +414,7 @@ targets:
 
 func TestCheckBadInput(t *testing.T) {
 	t.Parallel()
-	good := writeConfig(t, "modules:\n  mx:\n    command: mx\ntargets:\n  - target: example.com\n    module: mx\n")
+	good := probetest.WriteConfig(t, "modules:\n  mx:\n    command: mx\ntargets:\n  - target: example.com\n    module: mx\n")
 	tests := []struct {
 		name string
 		args []string
@@ -562,10 +422,10 @@ func TestCheckBadInput(t *testing.T) {
 	}{
 		{"no config", []string{"check"}, "--config FILE is required"},
 		{"missing file", []string{"check", "--config", "/nonexistent/check.yaml"}, "/nonexistent/check.yaml"},
-		{"bad line", []string{"check", "--config", writeConfig(t, "modules:\n  mx:\n    command: mx\n    timeout: soon\n")}, `check.yaml:4: timeout: "soon": want a duration`},
-		{"unknown module", []string{"check", "--config", writeConfig(t, "modules:\n  mx:\n    command: mx\ntargets:\n  - target: example.com\n    module: nope\n")}, `check.yaml:5: target example.com: unknown module "nope"`},
-		{"duplicate", []string{"check", "--config", writeConfig(t, "modules:\n  mx:\n    command: mx\ntargets:\n  - target: example.com\n    module: mx\n  - target: example.com\n    module: mx\n")}, "check.yaml:7: target example.com with module mx is already listed at line 5"},
-		{"no targets", []string{"check", "--config", writeConfig(t, "modules:\n  mx:\n    command: mx\n")}, "no targets"},
+		{"bad line", []string{"check", "--config", probetest.WriteConfig(t, "modules:\n  mx:\n    command: mx\n    timeout: soon\n")}, `check.yaml:4: timeout: "soon": want a duration`},
+		{"unknown module", []string{"check", "--config", probetest.WriteConfig(t, "modules:\n  mx:\n    command: mx\ntargets:\n  - target: example.com\n    module: nope\n")}, `check.yaml:5: target example.com: unknown module "nope"`},
+		{"duplicate", []string{"check", "--config", probetest.WriteConfig(t, "modules:\n  mx:\n    command: mx\ntargets:\n  - target: example.com\n    module: mx\n  - target: example.com\n    module: mx\n")}, "check.yaml:7: target example.com with module mx is already listed at line 5"},
+		{"no targets", []string{"check", "--config", probetest.WriteConfig(t, "modules:\n  mx:\n    command: mx\n")}, "no targets"},
 		{"argument", []string{"check", "--config", good, "example.com"}, "takes no arguments"},
 		{"parallel", []string{"check", "--config", good, "--parallel", "0"}, "--parallel 0"},
 		{"per-host", []string{"check", "--config", good, "--per-host", "100"}, "--per-host 100"},
@@ -580,30 +440,4 @@ func TestCheckBadInput(t *testing.T) {
 			t.Errorf("check(%s) = %d, stdout %q, stderr %q; want 3, no stdout, one line containing %q", tc.name, code, stdout, stderr, tc.want)
 		}
 	}
-}
-
-func TestCheckOnly(t *testing.T) {
-	t.Parallel()
-	lab := checkDemoLab(t)
-	cfg := demoCheckConfig(t, lab)
-	p := fmt.Sprint(lab.port)
-	stdout, _, code := runArgs(t, "check", "--config", cfg, "--only-module", "send", "--json")
-	rep := decodeCheck(t, stdout)
-	if code != 2 {
-		t.Errorf("check(--only-module send) = %d, want 2", code)
-	}
-	wantChecks(t, rep, []checkWant{{"127.0.0.2:" + p, "send", "OK", probe.OK}, {"127.0.0.5:" + p, "send", "CRITICAL", probe.Refused}})
-	stdout, _, code = runArgs(t, "check", "--config", cfg, "--only-target", "127.0.0.2:"+p, "--json")
-	if code != 0 {
-		t.Errorf("check(--only-target 127.0.0.2) = %d, want 0", code)
-	}
-	wantChecks(t, decodeCheck(t, stdout), []checkWant{{"127.0.0.2:" + p, "send", "OK", probe.OK}})
-	// --critical on the command line overrides the module's own threshold
-	// key by key: timeout=500ms lets the 1 s idle timeout pass, and only the
-	// warning that it is below RFC 5321's 5 minutes is left.
-	stdout, _, code = runArgs(t, "check", "--config", cfg, "--only-module", "idle", "--critical", "timeout=500ms", "--json")
-	if code != 1 {
-		t.Errorf("check(--only-module idle --critical timeout=500ms) = %d, want 1", code)
-	}
-	wantChecks(t, decodeCheck(t, stdout), []checkWant{{"127.0.0.4:" + p, "idle", "WARNING", probe.ServerTimeout}})
 }

@@ -1,24 +1,13 @@
 package main
 
 import (
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"unicode/utf8"
 
 	"github.com/smtpprobe/smtpprobe/cmd/smtpprobe/internal/config"
+	"github.com/smtpprobe/smtpprobe/probe/probetest"
 )
-
-// writeConfig writes text as check.yaml in a temporary directory.
-func writeConfig(t testing.TB, text string) string {
-	t.Helper()
-	p := filepath.Join(t.TempDir(), "check.yaml")
-	if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
 
 // TestHelpConfig checks that help config documents every key of the
 // table the checker uses, with an example, within 80 columns.
@@ -47,7 +36,7 @@ func TestHelpConfig(t *testing.T) {
 // gets one OK line and exit 0, a bad one its file:line error and exit 3,
 // and neither probes (the targets are unroutable documentation names).
 func TestValidate(t *testing.T) {
-	good := writeConfig(t, "modules:\n  mx:\n    command: mx\n  idle:\n    command: timeout\n    phase: data\n"+
+	good := probetest.WriteConfig(t, "modules:\n  mx:\n    command: mx\n  idle:\n    command: timeout\n    phase: data\n"+
 		"targets:\n  - target: example.invalid\n    modules: [mx, idle]\nserve:\n  allow: [example.invalid, 192.0.2.0/24]\n")
 	tests := []struct {
 		name       string
@@ -57,14 +46,14 @@ func TestValidate(t *testing.T) {
 	}{
 		{"check ok", []string{"check", "--config", good, "--validate"}, 0, "check.yaml: OK: 2 modules (idle, mx), 1 target, 2 checks\n", ""},
 		{"serve ok", []string{"serve", "--config", good, "--validate"}, 0, "check.yaml: OK: 2 modules (idle, mx), serve.allow example.invalid, 192.0.2.0/24\n", ""},
-		{"misspelt", []string{"check", "--validate", "--config", writeConfig(t, "modules:\n  mx:\n    comand: mx\n")}, 3, "",
+		{"misspelt", []string{"check", "--validate", "--config", probetest.WriteConfig(t, "modules:\n  mx:\n    comand: mx\n")}, 3, "",
 			`check.yaml:3: unknown key "comand" in module "mx" (did you mean "command"?)`},
-		{"not for command", []string{"serve", "--validate", "--config", writeConfig(t, "modules:\n  mx:\n    command: mx\n    min: 1200\nserve:\n  allow: [192.0.2.0/24]\n")}, 3, "",
+		{"not for command", []string{"serve", "--validate", "--config", probetest.WriteConfig(t, "modules:\n  mx:\n    command: mx\n    min: 1200\nserve:\n  allow: [192.0.2.0/24]\n")}, 3, "",
 			`check.yaml:4: key "min" does not apply to module "mx" (command mx): min is for mtu`},
-		{"empty", []string{"check", "--validate", "--config", writeConfig(t, "")}, 3, "", "check.yaml: the file is empty"},
-		{"field", []string{"check", "--validate", "--config", writeConfig(t, "modules:\n  mx:\n    command: mx\n    timeout: 0s\n")}, 3, "",
+		{"empty", []string{"check", "--validate", "--config", probetest.WriteConfig(t, "")}, 3, "", "check.yaml: the file is empty"},
+		{"field", []string{"check", "--validate", "--config", probetest.WriteConfig(t, "modules:\n  mx:\n    command: mx\n    timeout: 0s\n")}, 3, "",
 			"check.yaml:4: timeout 0s: want a positive duration such as 60s (module mx)"},
-		{"serve needs allow", []string{"serve", "--validate", "--config", writeConfig(t, "modules:\n  mx:\n    command: mx\n")}, 3, "", "no serve.allow"},
+		{"serve needs allow", []string{"serve", "--validate", "--config", probetest.WriteConfig(t, "modules:\n  mx:\n    command: mx\n")}, 3, "", "no serve.allow"},
 	}
 	for _, tc := range tests {
 		out, errOut, code := runArgs(t, tc.args...)

@@ -13,6 +13,7 @@ import (
 	"github.com/smtpprobe/smtpprobe/dnscheck"
 	"github.com/smtpprobe/smtpprobe/probe"
 	"github.com/smtpprobe/smtpprobe/probe/probetest"
+	"github.com/smtpprobe/smtpprobe/probe/units"
 )
 
 // runDemo implements `smtpprobe demo`.
@@ -28,7 +29,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) (int,
 		return 0, usagef("demo takes no arguments")
 	}
 	if *idleFor <= 0 || *idleFor > time.Minute {
-		return 0, usagef("--idle-timeout %s: want a duration from 1ms to 1m", *idleFor)
+		return 0, usagef("--idle-timeout %s: want a duration from 1ms to 1m", units.Setting(*idleFor))
 	}
 	lab, err := probetest.StartDemoLab(*idleFor)
 	if err != nil {
@@ -46,15 +47,15 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) (int,
 	if !*jsonOut {
 		fmt.Fprintf(&out, "Embedded lab: DNS on %s serves demo.example; SMTP on port %d:\n", lab.DNS.Addr, lab.Port)
 		fmt.Fprintf(&out, "  mx1    127.0.0.2  healthy go-smtp server with STARTTLS (self-signed)\n")
-		fmt.Fprintf(&out, "  slow   127.0.0.3  greets after 1.5 s\n")
-		fmt.Fprintf(&out, "  idle   127.0.0.4  hangs up on a client quiet for %s (421 4.4.2)\n", *idleFor)
+		fmt.Fprintf(&out, "  slow   127.0.0.3  greets after 1.5s\n")
+		fmt.Fprintf(&out, "  idle   127.0.0.4  hangs up on a client quiet for %s (421 4.4.2)\n", units.Setting(*idleFor))
 		fmt.Fprintf(&out, "  closed 127.0.0.5  nothing listens\n\n")
 		fmt.Fprintf(&out, "$ smtpprobe mx demo.example:%d --resolver %s\n", lab.Port, lab.DNS.Addr)
 	}
 	if _, err := stdout.Write(out.Bytes()); err != nil {
 		return 0, err
 	}
-	rep, err := p.MX(ctx, res, "demo.example", probe.RunOptions{Port: lab.Port, Parallel: 8})
+	rep, err := p.RunMX(ctx, res, "demo.example", probe.RunOptions{Port: lab.Port, Parallel: 8})
 	if err != nil {
 		return 0, err
 	}

@@ -96,12 +96,8 @@ func TestRunHelp(t *testing.T) {
 // that share one port, as the demo does.
 func miniLab(t testing.TB) (resolver string, port uint16) {
 	t.Helper()
-	lab, err := startDemoLab(time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(lab.Close)
-	return lab.dns.Addr, lab.port
+	lab := probetest.DemoLabFor(t, time.Second)
+	return lab.DNS.Addr, lab.Port
 }
 
 func TestRunMXExitCodes(t *testing.T) {
@@ -148,7 +144,7 @@ func TestRunDemo(t *testing.T) {
 		t.Fatalf("demo = %d, stderr %q", code, stderr)
 	}
 	// slow greets after 1.5 s: its banner phase reads 1.5 s or a little more.
-	if !regexp.MustCompile(`banner 1\.[5-9]\d\d s`).MatchString(stdout) {
+	if !regexp.MustCompile(`banner 1\.[5-9]\d\ds`).MatchString(stdout) {
 		t.Errorf("demo output lacks slow's banner of about 1.5 s:\n%s", stdout)
 	}
 	if !regexp.MustCompile(`127\.0\.0\.5:\d+ +refused`).MatchString(stdout) {
@@ -200,16 +196,12 @@ func TestRunSessionCapabilityErrors(t *testing.T) {
 // away: a regression, exit 2. The prom file is written atomically beside.
 func TestRunBaselineRegression(t *testing.T) {
 	t.Parallel()
-	lab, err := startDemoLab(time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(lab.Close)
+	lab := probetest.DemoLabFor(t, time.Second)
 	dir := t.TempDir()
 	base := dir + "/base.json"
 	prom := dir + "/smtpprobe.prom"
-	target := fmt.Sprintf("demo.example:%d", lab.port)
-	common := []string{"mx", target, "--resolver", lab.dns.Addr, "--connect-timeout", "2s", "--timeout", "5s", "--no-ptr"}
+	target := fmt.Sprintf("demo.example:%d", lab.Port)
+	common := []string{"mx", target, "--resolver", lab.DNS.Addr, "--connect-timeout", "2s", "--timeout", "5s", "--no-ptr"}
 	_, stderr, code := runArgs(t, append(common, "--save-baseline", base, "--prom-file", prom, "-q")...)
 	if code != 1 { // the closed address makes the baseline a WARNING already
 		t.Fatalf("mx --save-baseline = %d (%s), want 1", code, stderr)
@@ -220,7 +212,7 @@ func TestRunBaselineRegression(t *testing.T) {
 	if leftovers, _ := filepath.Glob(dir + "/.*tmp*"); len(leftovers) != 0 {
 		t.Errorf("--prom-file left temporary files %v", leftovers)
 	}
-	lab.servers[0].Close() // mx1 goes away
+	lab.Servers[0].Close() // mx1 goes away
 	stdout, stderr, code := runArgs(t, append(common, "--baseline", base, "--json")...)
 	if code != 2 {
 		t.Errorf("mx --baseline after mx1 went away = %d (%s), want 2", code, stderr)

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -10,81 +9,31 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
+	"github.com/smtpprobe/smtpprobe/probe/probetest"
 )
-
-// lockedBuffer is a bytes.Buffer safe for the exporter's goroutines and
-// the test reading it.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *lockedBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *lockedBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // serveLab is the demo lab with an idle server that stays quiet far
 // longer than any test waits, and a configuration for it.
 type serveLab struct {
-	lab  *demoLab
+	lab  *probetest.DemoLab
 	port string
 }
 
 // startServeLab starts the demo lab for a serve test.
-//
-// startDemoLab can fail when its DNS server's TCP port is taken, and can
-// hang when it closes a go-smtp server that has not yet registered its
-// listener (probetest.SMTPServer.Close waits for a Serve that never
-// returns). Both are rare under parallel tests; a few bounded attempts
-// keep them from failing or hanging a serve test.
 func startServeLab(t testing.TB) *serveLab {
 	t.Helper()
-	type started struct {
-		lab *demoLab
-		err error
-	}
-	var lastErr error
-	for try := 0; try < 3; try++ {
-		ch := make(chan started, 1)
-		go func() {
-			lab, err := startDemoLab(time.Minute)
-			ch <- started{lab, err}
-		}()
-		select {
-		case s := <-ch:
-			if s.err != nil {
-				lastErr = s.err
-				continue
-			}
-			t.Cleanup(s.lab.Close)
-			return &serveLab{lab: s.lab, port: fmt.Sprint(s.lab.port)}
-		case <-time.After(10 * time.Second):
-			lastErr = fmt.Errorf("startDemoLab did not return within 10s")
-		}
-	}
-	t.Fatalf("startDemoLab: %v (3 attempts)", lastErr)
-	return nil
+	lab := probetest.DemoLabFor(t, time.Minute)
+	return &serveLab{lab: lab, port: fmt.Sprint(lab.Port)}
 }
 
 // config returns a serve configuration for the lab; extra goes under
 // serve:.
 func (l *serveLab) config(t testing.TB, extra string) string {
 	t.Helper()
-	return writeConfig(t, fmt.Sprintf(`
+	return probetest.WriteConfig(t, fmt.Sprintf(`
 modules:
   mx:
     command: mx
@@ -107,13 +56,13 @@ modules:
     helo: probe.demo.example
 serve:
   allow: ["demo.example:%[3]s", "127.0.0.0/8:%[3]s"]
-%[2]s`, l.lab.dns.Addr, extra, l.port))
+%[2]s`, l.lab.DNS.Addr, extra, l.port))
 }
 
 // exporterRun is a runServe running in the background.
 type exporterRun struct {
 	addr   string // host:port it listens on
-	stderr *lockedBuffer
+	stderr *probetest.LockedBuffer
 	cancel context.CancelFunc
 	done   chan int // exit code, once runServe returned
 }
@@ -125,7 +74,7 @@ var listeningRE = regexp.MustCompile(`smtpprobe serve: listening on (\S+) \(`)
 func startServe(t testing.TB, args ...string) *exporterRun {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	r := &exporterRun{stderr: &lockedBuffer{}, cancel: cancel, done: make(chan int, 1)}
+	r := &exporterRun{stderr: &probetest.LockedBuffer{}, cancel: cancel, done: make(chan int, 1)}
 	args = append([]string{"serve", "--listen", "127.0.0.1:0"}, args...)
 	go func() {
 		r.done <- run(ctx, args, io.Discard, r.stderr)
@@ -160,122 +109,22 @@ func startServe(t testing.TB, args ...string) *exporterRun {
 	return nil
 }
 
-// scrapeResult is one HTTP answer of the exporter.
-type scrapeResult struct {
-	code int
-	body string
-	took time.Duration
-}
-
 // get requests path (with its query) with an optional scrape timeout
 // header, as Prometheus does.
-func (r *exporterRun) get(t testing.TB, path, scrapeTimeout string) scrapeResult {
+func (r *exporterRun) get(t testing.TB, path, scrapeTimeout string) probetest.ScrapeResult {
 	t.Helper()
 	return r.do(t, http.MethodGet, path, scrapeTimeout)
 }
 
-func (r *exporterRun) do(t testing.TB, method, path, scrapeTimeout string) scrapeResult {
+func (r *exporterRun) do(t testing.TB, method, path, scrapeTimeout string) probetest.ScrapeResult {
 	t.Helper()
-	req, err := http.NewRequest(method, "http://"+r.addr+path, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if scrapeTimeout != "" {
-		req.Header.Set(scrapeTimeoutHeader, scrapeTimeout)
-	}
-	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
-	start := time.Now()
-	resp, err := client.Do(req)
-	if err != nil {
-		t.Errorf("%s %s: %v", method, path, err)
-		return scrapeResult{}
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Errorf("%s %s: reading the body: %v", method, path, err)
-	}
-	return scrapeResult{code: resp.StatusCode, body: string(b), took: time.Since(start)}
-}
-
-// series is one time series of a scrape (a histogram gives its count).
-type series struct {
-	name   string
-	labels map[string]string
-	value  float64
-}
-
-// parseExposition parses a text exposition with Prometheus's own parser.
-func parseExposition(t testing.TB, body string) []series {
-	t.Helper()
-	p := expfmt.NewTextParser(model.LegacyValidation)
-	mfs, err := p.TextToMetricFamilies(strings.NewReader(body))
-	if err != nil {
-		t.Fatalf("exposition does not parse: %v\n%s", err, body)
-	}
-	var out []series
-	for name, mf := range mfs {
-		for _, m := range mf.GetMetric() {
-			s := series{name: name, labels: map[string]string{}}
-			for _, l := range m.GetLabel() {
-				s.labels[l.GetName()] = l.GetValue()
-			}
-			switch {
-			case m.Gauge != nil:
-				s.value = m.GetGauge().GetValue()
-			case m.Counter != nil:
-				s.value = m.GetCounter().GetValue()
-			case m.Untyped != nil:
-				s.value = m.GetUntyped().GetValue()
-			case m.Histogram != nil:
-				s.value = float64(m.GetHistogram().GetSampleCount())
-			}
-			out = append(out, s)
-		}
-	}
-	return out
-}
-
-// findSeries returns the samples named name whose labels include want.
-func findSeries(samples []series, name string, want map[string]string) []series {
-	var out []series
-next:
-	for _, s := range samples {
-		if s.name != name {
-			continue
-		}
-		for k, v := range want {
-			if s.labels[k] != v {
-				continue next
-			}
-		}
-		out = append(out, s)
-	}
-	return out
-}
-
-// seriesValue returns the value of the one sample named name with labels
-// want, and whether there is exactly one.
-func seriesValue(samples []series, name string, want map[string]string) (float64, bool) {
-	s := findSeries(samples, name, want)
-	if len(s) != 1 {
-		return 0, false
-	}
-	return s[0].value, true
+	return probetest.Scrape(t, method, "http://"+r.addr+path, scrapeTimeout)
 }
 
 // waitInFlight polls /metrics until n probes are in flight.
 func (r *exporterRun) waitInFlight(t testing.TB, n float64) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for time.Now().Before(deadline) {
-		res := r.get(t, "/metrics", "")
-		if v, ok := seriesValue(parseExposition(t, res.body), "smtpprobe_exporter_probes_in_flight", nil); ok && v == n {
-			return
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	t.Fatalf("smtpprobe_exporter_probes_in_flight did not reach %v within 5s", n)
+	probetest.WaitInFlight(t, "http://"+r.addr, n)
 }
 
 func TestServeProbe(t *testing.T) {
@@ -343,36 +192,36 @@ func TestServeProbe(t *testing.T) {
 				method = http.MethodGet
 			}
 			res := srv.do(t, method, "/probe?"+tc.query, tc.timeout)
-			if res.code != tc.code {
-				t.Fatalf("serve(%s /probe?%s) = %d %q, want %d", method, tc.query, res.code, res.body, tc.code)
+			if res.Code != tc.code {
+				t.Fatalf("serve(%s /probe?%s) = %d %q, want %d", method, tc.query, res.Code, res.Body, tc.code)
 			}
-			if tc.within > 0 && res.took > tc.within {
-				t.Errorf("serve(/probe?%s, scrape timeout %ss) took %s, want at most %s", tc.query, tc.timeout, res.took, tc.within)
+			if tc.within > 0 && res.Took > tc.within {
+				t.Errorf("serve(/probe?%s, scrape timeout %ss) took %s, want at most %s", tc.query, tc.timeout, res.Took, tc.within)
 			}
 			if tc.code != 200 {
-				if !strings.Contains(res.body, tc.reason) || strings.Count(strings.TrimSpace(res.body), "\n") != 0 {
-					t.Errorf("serve(/probe?%s) body = %q, want one line with %q", tc.query, res.body, tc.reason)
+				if !strings.Contains(res.Body, tc.reason) || strings.Count(strings.TrimSpace(res.Body), "\n") != 0 {
+					t.Errorf("serve(/probe?%s) body = %q, want one line with %q", tc.query, res.Body, tc.reason)
 				}
 				return
 			}
-			samples := parseExposition(t, res.body)
-			if v, ok := seriesValue(samples, "smtpprobe_success", nil); !ok || v != tc.success {
-				t.Errorf("serve(/probe?%s) smtpprobe_success = %v (found %v), want %v\n%s", tc.query, v, ok, tc.success, res.body)
+			samples := probetest.ParseExposition(t, res.Body)
+			if v, ok := probetest.SeriesValue(samples, "smtpprobe_success", nil); !ok || v != tc.success {
+				t.Errorf("serve(/probe?%s) smtpprobe_success = %v (found %v), want %v\n%s", tc.query, v, ok, tc.success, res.Body)
 			}
-			if v, ok := seriesValue(samples, "smtpprobe_status", nil); !ok || !slices.Contains(tc.status, v) {
-				t.Errorf("serve(/probe?%s) smtpprobe_status = %v (found %v), want %v\n%s", tc.query, v, ok, tc.status, res.body)
+			if v, ok := probetest.SeriesValue(samples, "smtpprobe_status", nil); !ok || !slices.Contains(tc.status, v) {
+				t.Errorf("serve(/probe?%s) smtpprobe_status = %v (found %v), want %v\n%s", tc.query, v, ok, tc.status, res.Body)
 			}
 			module := strings.TrimPrefix(regexp.MustCompile(`module=\w+`).FindString(tc.query), "module=")
-			if s := findSeries(samples, "smtpprobe_success", map[string]string{"module": module}); len(s) != 1 {
+			if s := probetest.FindSeries(samples, "smtpprobe_success", map[string]string{"module": module}); len(s) != 1 {
 				t.Errorf("serve(/probe?%s) smtpprobe_success{module=%q}: %d series, want 1", tc.query, module, len(s))
 			}
-			if v, ok := seriesValue(samples, "smtpprobe_probe_deadline_exceeded", nil); !ok || v != tc.deadlineCut {
+			if v, ok := probetest.SeriesValue(samples, "smtpprobe_probe_deadline_exceeded", nil); !ok || v != tc.deadlineCut {
 				t.Errorf("serve(/probe?%s) smtpprobe_probe_deadline_exceeded = %v (found %v), want %v", tc.query, v, ok, tc.deadlineCut)
 			}
 			if tc.outcomes != nil {
 				got := map[string]string{}
-				for _, s := range findSeries(samples, "smtpprobe_result_outcome", nil) {
-					got[s.labels["address"]] = s.labels["outcome"]
+				for _, s := range probetest.FindSeries(samples, "smtpprobe_result_outcome", nil) {
+					got[s.Labels["address"]] = s.Labels["outcome"]
 				}
 				if fmt.Sprint(got) != fmt.Sprint(tc.outcomes) {
 					t.Errorf("serve(/probe?%s) smtpprobe_result_outcome = %v, want %v", tc.query, got, tc.outcomes)
@@ -383,10 +232,10 @@ func TestServeProbe(t *testing.T) {
 
 	// The exporter's own metrics count what happened above.
 	res := srv.get(t, "/metrics", "")
-	if res.code != 200 {
-		t.Fatalf("serve(/metrics) = %d, want 200", res.code)
+	if res.Code != 200 {
+		t.Fatalf("serve(/metrics) = %d, want 200", res.Code)
 	}
-	samples := parseExposition(t, res.body)
+	samples := probetest.ParseExposition(t, res.Body)
 	counts := []struct {
 		module, result string
 		want           float64
@@ -400,21 +249,21 @@ func TestServeProbe(t *testing.T) {
 		{"idle", "rejected", 0},
 	}
 	for _, c := range counts {
-		v, ok := seriesValue(samples, "smtpprobe_exporter_probes_total", map[string]string{"module": c.module, "result": c.result})
+		v, ok := probetest.SeriesValue(samples, "smtpprobe_exporter_probes_total", map[string]string{"module": c.module, "result": c.result})
 		if !ok || v != c.want {
 			t.Errorf("serve(/metrics) smtpprobe_exporter_probes_total{module=%q,result=%q} = %v (found %v), want %v",
 				c.module, c.result, v, ok, c.want)
 		}
 	}
-	if v, ok := seriesValue(samples, "smtpprobe_exporter_probe_duration_seconds", map[string]string{"module": "mx"}); !ok || v != 1 {
+	if v, ok := probetest.SeriesValue(samples, "smtpprobe_exporter_probe_duration_seconds", map[string]string{"module": "mx"}); !ok || v != 1 {
 		t.Errorf("serve(/metrics) smtpprobe_exporter_probe_duration_seconds{module=mx} count = %v, want 1", v)
 	}
 	for _, name := range []string{"smtpprobe_exporter_probes_in_flight", "go_goroutines", "process_open_fds", "smtpprobe_exporter_max_concurrent"} {
-		if len(findSeries(samples, name, nil)) == 0 {
+		if len(probetest.FindSeries(samples, name, nil)) == 0 {
 			t.Errorf("serve(/metrics) lacks %s", name)
 		}
 	}
-	if v, _ := seriesValue(samples, "smtpprobe_exporter_max_concurrent", nil); v != 8 {
+	if v, _ := probetest.SeriesValue(samples, "smtpprobe_exporter_max_concurrent", nil); v != 8 {
 		t.Errorf("serve(/metrics) smtpprobe_exporter_max_concurrent = %v, want 8 (the default)", v)
 	}
 
@@ -430,128 +279,12 @@ func TestServeProbe(t *testing.T) {
 
 	idx := srv.get(t, "/", "")
 	for _, w := range []string{"/probe?target=", "/metrics", "mx", "session", "idle"} {
-		if idx.code != 200 || !strings.Contains(idx.body, w) {
-			t.Errorf("serve(/) = %d %q, want 200 and %q", idx.code, idx.body, w)
+		if idx.Code != 200 || !strings.Contains(idx.Body, w) {
+			t.Errorf("serve(/) = %d %q, want 200 and %q", idx.Code, idx.Body, w)
 		}
 	}
-	if res := srv.get(t, "/nothing", ""); res.code != 404 {
-		t.Errorf("serve(/nothing) = %d, want 404", res.code)
-	}
-}
-
-// With one slot, a probe that cannot get it before its deadline gets 503;
-// one with time to spare waits for the slot and runs.
-func TestServeConcurrency(t *testing.T) {
-	t.Parallel()
-	l := startServeLab(t)
-	// The flag overrides serve.max_concurrent.
-	srv := startServe(t, "--config", l.config(t, "  max_concurrent: 4\n"), "--max-concurrent", "1")
-	p := l.port
-
-	var wg sync.WaitGroup
-	var first, waiter scrapeResult
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		// Holds the slot for its whole deadline of 2.5s.
-		first = srv.get(t, "/probe?target=127.0.0.4:"+p+"&module=idle", "3")
-	}()
-	srv.waitInFlight(t, 1)
-
-	busy := srv.get(t, "/probe?target=127.0.0.2:"+p+"&module=session", "1")
-	if busy.code != http.StatusServiceUnavailable || !strings.Contains(busy.body, "max_concurrent") {
-		t.Errorf("serve(second probe, deadline 0.5s, slot taken) = %d %q, want 503 naming max_concurrent", busy.code, busy.body)
-	}
-	if busy.took > 1500*time.Millisecond {
-		t.Errorf("serve(second probe, deadline 0.5s) took %s, want about 0.5s", busy.took)
-	}
-
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		waiter = srv.get(t, "/probe?target=127.0.0.2:"+p+"&module=session", "10")
-	}()
-	wg.Wait()
-	if first.code != 200 {
-		t.Errorf("serve(first probe) = %d %q, want 200", first.code, first.body)
-	}
-	if waiter.code != 200 {
-		t.Fatalf("serve(probe waiting for the slot, deadline 9.5s) = %d %q, want 200", waiter.code, waiter.body)
-	}
-	if v, ok := seriesValue(parseExposition(t, waiter.body), "smtpprobe_success", nil); !ok || v != 1 {
-		t.Errorf("serve(probe waiting for the slot) smtpprobe_success = %v, want 1", v)
-	}
-	samples := parseExposition(t, srv.get(t, "/metrics", "").body)
-	for _, c := range []struct {
-		name   string
-		labels map[string]string
-		want   float64
-	}{
-		{"smtpprobe_exporter_max_concurrent", nil, 1},
-		{"smtpprobe_exporter_probes_in_flight", nil, 0},
-		{"smtpprobe_exporter_probes_total", map[string]string{"module": "session", "result": "rejected"}, 1},
-		{"smtpprobe_exporter_probes_total", map[string]string{"module": "session", "result": "success"}, 1},
-	} {
-		if v, ok := seriesValue(samples, c.name, c.labels); !ok || v != c.want {
-			t.Errorf("serve(/metrics) %s%v = %v (found %v), want %v", c.name, c.labels, v, ok, c.want)
-		}
-	}
-}
-
-// Cancelling the context stops the listener at once, lets the probe in
-// flight answer, and returns 0.
-func TestServeShutdown(t *testing.T) {
-	t.Parallel()
-	l := startServeLab(t)
-	srv := startServe(t, "--config", l.config(t, ""))
-
-	got := make(chan scrapeResult, 1)
-	go func() {
-		// Takes about 1.5s: the slow server greets late.
-		got <- srv.get(t, "/probe?target=demo.example:"+l.port+"&module=mx", "")
-	}()
-	srv.waitInFlight(t, 1)
-	srv.cancel()
-
-	// New connections are refused while the probe still runs.
-	closed := false
-	for i := 0; i < 200 && !closed; i++ {
-		c, err := net.DialTimeout("tcp", srv.addr, time.Second)
-		if err != nil {
-			closed = true
-			break
-		}
-		c.Close()
-		time.Sleep(5 * time.Millisecond)
-	}
-	if !closed {
-		t.Errorf("serve still accepts connections on %s after its context ended", srv.addr)
-	}
-	select {
-	case code := <-srv.done:
-		t.Fatalf("serve = %d before the probe in flight answered", code)
-	default:
-	}
-
-	res := <-got
-	if res.code != 200 {
-		t.Fatalf("serve(probe in flight at shutdown) = %d %q, want 200", res.code, res.body)
-	}
-	if v, ok := seriesValue(parseExposition(t, res.body), "smtpprobe_status", nil); !ok || v != 1 {
-		t.Errorf("serve(probe in flight at shutdown) smtpprobe_status = %v, want 1 (a whole report)", v)
-	}
-	select {
-	case code := <-srv.done:
-		srv.done <- code
-		if code != 0 {
-			t.Errorf("serve after shutdown = %d, want 0; stderr %q", code, srv.stderr.String())
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatalf("serve did not return within 5s of the last probe")
-	}
-	if c, err := net.DialTimeout("tcp", srv.addr, time.Second); err == nil {
-		c.Close()
-		t.Errorf("serve returned, but %s still accepts connections", srv.addr)
+	if res := srv.get(t, "/nothing", ""); res.Code != 404 {
+		t.Errorf("serve(/nothing) = %d, want 404", res.Code)
 	}
 }
 
@@ -563,10 +296,10 @@ func TestServeBadInput(t *testing.T) {
 	}
 	defer busy.Close()
 	modules := "modules:\n  mx:\n    command: mx\n"
-	noAllow := writeConfig(t, modules)
-	good := writeConfig(t, modules+"serve:\n  allow: [example.com, 192.0.2.0/24]\n")
-	namesOnly := writeConfig(t, modules+"serve:\n  allow: [example.com]\n")
-	deliver := writeConfig(t, "modules:\n  send:\n    command: session\n    deliver: true\nserve:\n  allow: [192.0.2.0/24]\n")
+	noAllow := probetest.WriteConfig(t, modules)
+	good := probetest.WriteConfig(t, modules+"serve:\n  allow: [example.com, 192.0.2.0/24]\n")
+	namesOnly := probetest.WriteConfig(t, modules+"serve:\n  allow: [example.com]\n")
+	deliver := probetest.WriteConfig(t, "modules:\n  send:\n    command: session\n    deliver: true\nserve:\n  allow: [192.0.2.0/24]\n")
 	tests := []struct {
 		args []string
 		want string // substring of the one stderr line
@@ -591,38 +324,5 @@ func TestServeBadInput(t *testing.T) {
 	stdout, _, code := runArgs(t, "serve", "--help")
 	if code != 0 || !strings.Contains(stdout, "loopback") || !strings.Contains(stdout, "--timeout-offset") {
 		t.Errorf("serve(--help) = %d, %q; want 0 and the flags, saying the default is loopback", code, stdout)
-	}
-}
-
-// TestServeShortDeadlineNeverBusy: an idle exporter takes a free slot at
-// once, so the shortest deadline it accepts never gets a false 503.
-func TestServeShortDeadlineNeverBusy(t *testing.T) {
-	t.Parallel()
-	l := startServeLab(t)
-	srv := startServe(t, "--config", l.config(t, ""))
-	for i := 0; i < 20; i++ {
-		res := srv.get(t, "/probe?target=127.0.0.2:"+l.port+"&module=session", "0.5") // 250ms, the minimum
-		if res.code != http.StatusOK {
-			t.Fatalf("scrape %d with a 250ms deadline on an idle exporter = %d %q, want 200", i, res.code, res.body)
-		}
-	}
-}
-
-// TestServeBoundedLog: a request with a huge query costs a log line and
-// an answer of bounded size, not a copy of the query.
-func TestServeBoundedLog(t *testing.T) {
-	t.Parallel()
-	l := startServeLab(t)
-	srv := startServe(t, "--config", l.config(t, ""))
-	before := len(srv.stderr.String())
-	huge := strings.Repeat("a", 500_000)
-	for _, q := range []string{"target=" + huge + "&module=mx", "target=demo.example&module=" + huge, "target=" + huge} {
-		res := srv.get(t, "/probe?"+q, "")
-		if res.code != http.StatusBadRequest || len(res.body) > 1024 {
-			t.Errorf("GET /probe with a %d-byte query = %d, %d-byte body; want 400 and at most 1 KiB", len(q), res.code, len(res.body))
-		}
-	}
-	if grown := len(srv.stderr.String()) - before; grown > 3*1024 {
-		t.Errorf("three requests with 500 kB queries wrote %d bytes to the log, want at most 3 KiB", grown)
 	}
 }

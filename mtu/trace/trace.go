@@ -49,10 +49,17 @@ const (
 	Reset
 	// LocalError: the probe could not be sent (no route here, no buffer).
 	LocalError
+	// RateLimited: no answer, where the sender's ICMP rate limit explains
+	// the silence rather than a drop: the hop is silent between answers
+	// of one address, or the ICMP error that ends it reached us another
+	// way (the connect's own). Linux sends about one ICMP error per second
+	// per destination after a burst of six (icmp_ratelimit, net/ipv4/icmp.c;
+	// RFC 1812 §4.3.2.8 and RFC 4443 §2.4(f) ask routers to limit them).
+	RateLimited
 )
 
 var kindNames = map[Kind]string{Silent: "silent", TimeExceeded: "time-exceeded", Unreachable: "unreachable",
-	SynAck: "syn-ack", Reset: "rst", LocalError: "local-error"}
+	SynAck: "syn-ack", Reset: "rst", LocalError: "local-error", RateLimited: "rate-limited"}
 
 func (k Kind) String() string {
 	if s, ok := kindNames[k]; ok {
@@ -99,6 +106,9 @@ type Hop struct {
 	Code uint8
 	RTT  time.Duration // the fastest answer
 	Sent int           // probes with this TTL
+	// Unanswered is how many of them got no answer although a later one
+	// did: the hop's ICMP rate limit, most likely (Options.Pace).
+	Unanswered int
 }
 
 // Stop says where and how the SYNs stopped.
@@ -117,6 +127,10 @@ type Stop struct {
 	// stop (0 and invalid when none did).
 	LastTTL  int
 	LastAddr netip.Addr
+	// RateLimited marks a stop taken from an ICMP error the caller
+	// received itself (Heed), where the sweep's own SYNs met silence: the
+	// sender's ICMP rate limit, not a drop.
+	RateLimited bool
 }
 
 // Path is a sweep's report. A probe that got no answer is a Silent hop,
@@ -149,6 +163,9 @@ const (
 	DefaultMaxSilent = 5
 	DefaultWindow    = 8
 	DefaultSpacing   = 100 * time.Millisecond
+	// DefaultPace is Options.Pace for callers that want it: one token of
+	// Linux's per-destination ICMP rate limit (icmp_ratelimit, 1 s).
+	DefaultPace = time.Second
 )
 
 // Options tune a sweep. The zero value is usable.
@@ -177,6 +194,16 @@ type Options struct {
 	// net/ipv4/icmp.c); the target, which answers every TTL at or past its
 	// distance, gets at most Window of them at once.
 	Spacing time.Duration
+	// Pace, when positive, is the least time between two rounds that ask
+	// silent hops again once some hop has answered: a router or host that
+	// rate-limits its ICMP errors (Linux: about one per second per
+	// destination after a burst of six) answers again only when its
+	// bucket refilled, so a retry within Spacing meets the same silence.
+	// A hop that answers a paced retry is reported with Unanswered > 0.
+	// Only the first retry round is paced: it costs Pace once, on a path
+	// that really drops SYNs too. 0 keeps Spacing (a sweep under a tight
+	// budget).
+	Pace time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -222,14 +249,17 @@ func Sweep(ctx context.Context, dst netip.AddrPort, opt Options, probe ProbeFunc
 	opt = opt.withDefaults()
 	start := opt.Now()
 	type hopState struct {
-		best Reply
-		seen bool // an answer (not Silent)
-		sent int
+		best   Reply
+		seen   bool // an answer (not Silent)
+		sent   int
+		silent int // probes that got no answer before one did
 	}
 	st := make([]hopState, opt.MaxHops+1) // index = TTL
 	path := &Path{Target: dst}
 	launched := 0 // highest TTL sent so far
 	var maxRTT time.Duration
+	var roundStart time.Time // when the last round's SYNs left
+	paced := false           // a retry waited for Pace already
 
 	stopTTL := func() int { // smallest TTL with a terminal answer, 0 if none
 		for ttl := 1; ttl <= launched; ttl++ {
@@ -272,7 +302,13 @@ func Sweep(ctx context.Context, dst netip.AddrPort, opt Options, probe ProbeFunc
 			break
 		}
 		if retry && round > 0 {
-			t := time.NewTimer(opt.Spacing)
+			wait := opt.Spacing
+			if opt.Pace > 0 && !paced && lastAnswered(launched+1) > 0 {
+				// One paced retry is enough: the bucket holds a
+				// token again; later retries keep Spacing.
+				wait, paced = max(wait, opt.Pace-opt.Now().Sub(roundStart)), true
+			}
+			t := time.NewTimer(wait)
 			select {
 			case <-ctx.Done():
 				t.Stop()
@@ -282,6 +318,7 @@ func Sweep(ctx context.Context, dst netip.AddrPort, opt Options, probe ProbeFunc
 				break
 			}
 		}
+		roundStart = opt.Now()
 		replies := runRound(ctx, dst, ttls, opt, maxRTT, probe)
 		for _, r := range replies {
 			h := &st[r.TTL]
@@ -290,6 +327,7 @@ func Sweep(ctx context.Context, dst netip.AddrPort, opt Options, probe ProbeFunc
 			if r.Kind == Silent {
 				if !h.seen {
 					h.best = r
+					h.silent++
 				}
 				continue
 			}
@@ -312,9 +350,11 @@ func Sweep(ctx context.Context, dst netip.AddrPort, opt Options, probe ProbeFunc
 		hop := Hop{TTL: ttl, Sent: h.sent, Kind: Silent}
 		if h.seen {
 			hop.Addr, hop.Kind, hop.Type, hop.Code, hop.RTT = h.best.From, h.best.Kind, h.best.Type, h.best.Code, h.best.RTT
+			hop.Unanswered = h.silent
 		}
 		path.Hops = append(path.Hops, hop)
 	}
+	markRateLimited(path.Hops)
 	if s > 0 {
 		b := st[s].best
 		path.Stop = Stop{Kind: b.Kind, TTL: s, From: b.From, Type: b.Type, Code: b.Code}
@@ -331,6 +371,68 @@ func Sweep(ctx context.Context, dst netip.AddrPort, opt Options, probe ProbeFunc
 	}
 	path.Elapsed = opt.Now().Sub(start)
 	return path
+}
+
+// markRateLimited calls a silent hop RateLimited when the hops on both
+// sides of it answered from one address: that address is the router that
+// rejects (time exceeded one TTL earlier, its rejection at every later
+// one) or the target itself, and it was only silent in between because its
+// ICMP bucket was empty. Forwarded SYNs cannot vanish at a router that
+// answers the very next TTL.
+func markRateLimited(hops []Hop) {
+	for i := range hops {
+		if hops[i].Kind != Silent || i == 0 {
+			continue
+		}
+		before := hops[i-1].Addr
+		if !before.IsValid() {
+			continue
+		}
+		for j := i + 1; j < len(hops); j++ {
+			if hops[j].Kind == Silent || hops[j].Kind == RateLimited {
+				continue
+			}
+			if hops[j].Addr == before {
+				hops[i].Kind = RateLimited
+			}
+			break
+		}
+	}
+}
+
+// Heed makes a sweep agree with an ICMP error the caller received itself
+// for the same destination (a connect's, from its error queue): when the
+// sweep's SYNs went unanswered after hop LastTTL, that sender's rate limit
+// swallowed the sweep's copies of the error, since it has just sent one to
+// us. The stop becomes that error at the first silent hop, marked
+// RateLimited, and the report says so instead of calling it a drop. It
+// reports whether it changed the path.
+func Heed(path *Path, known Reply) bool {
+	if path == nil || path.Stop.Kind != Silent || known.Kind != Unreachable || !known.From.IsValid() {
+		return false
+	}
+	ttl := path.Stop.LastTTL + 1
+	last, lastAddr := path.Stop.LastTTL, path.Stop.LastAddr
+	hops := path.Hops[:0]
+	for _, h := range path.Hops {
+		if h.TTL < ttl {
+			hops = append(hops, h)
+		}
+	}
+	hops = append(hops, Hop{TTL: ttl, Kind: RateLimited, Sent: sentAt(path.Hops, ttl)})
+	path.Hops = hops
+	path.Stop = Stop{Kind: Unreachable, TTL: ttl, From: known.From, Type: known.Type, Code: known.Code,
+		LastTTL: last, LastAddr: lastAddr, RateLimited: true}
+	return true
+}
+
+func sentAt(hops []Hop, ttl int) int {
+	for _, h := range hops {
+		if h.TTL == ttl {
+			return h.Sent
+		}
+	}
+	return 0
 }
 
 // runRound sends one probe per TTL at once and collects the replies. The

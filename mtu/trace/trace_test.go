@@ -290,3 +290,133 @@ func TestSweepStopsAtTerminal(t *testing.T) {
 		t.Errorf("Sweep().Stop = %+v, want unreachable at 3", p.Stop)
 	}
 }
+
+// bucketTarget is a host three hops away that rejects SYNs with ICMP and
+// rate-limits its ICMP errors as Linux does: a burst, then one per refill.
+type bucketTarget struct {
+	mu     sync.Mutex
+	tokens int
+	last   time.Time
+	refill time.Duration
+}
+
+func (b *bucketTarget) allow() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	now := time.Now()
+	if !b.last.IsZero() && now.Sub(b.last) >= b.refill {
+		b.tokens++
+		b.last = now
+	}
+	if b.last.IsZero() {
+		b.last = now
+	}
+	if b.tokens == 0 {
+		return false
+	}
+	b.tokens--
+	return true
+}
+
+// TestSweepPacesRateLimited: a target whose ICMP bucket is empty answers
+// a retry only once it refilled. With Pace the retry waits for that and
+// the stop is found, the hop marked as once unanswered; without it the
+// retries meet the same silence and the sweep calls it a drop.
+func TestSweepPacesRateLimited(t *testing.T) {
+	for _, tt := range []struct {
+		name     string
+		pace     time.Duration
+		wantKind Kind
+	}{
+		{"paced", 300 * time.Millisecond, Unreachable},
+		{"unpaced", 0, Silent},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			b := &bucketTarget{refill: 250 * time.Millisecond}
+			f := &fakePath{routers: []netip.Addr{r1, r2}, rtt: time.Millisecond}
+			probe := func(ctx context.Context, dst netip.AddrPort, ttl int, sent func()) Reply {
+				if ttl < 3 {
+					return f.probe(ctx, dst, ttl, sent)
+				}
+				sent()
+				if !b.allow() {
+					<-ctx.Done()
+					return Reply{Kind: Silent}
+				}
+				return Reply{Kind: Unreachable, From: target, Type: 3, Code: 13, RTT: time.Millisecond}
+			}
+			opt := Options{Wait: 300 * time.Millisecond, MinWait: 20 * time.Millisecond, Spacing: time.Millisecond, Pace: tt.pace}
+			p := Sweep(context.Background(), dst, opt, probe)
+			if p.Stop.Kind != tt.wantKind {
+				t.Fatalf("Sweep(rate-limited target, Pace %v).Stop = %+v, want %v", tt.pace, p.Stop, tt.wantKind)
+			}
+			if tt.wantKind == Unreachable {
+				h, _ := p.Hop(3)
+				if p.Stop.TTL != 3 || h.Unanswered == 0 {
+					t.Errorf("Sweep(rate-limited target, Pace %v) = stop %+v, hop 3 %+v; want unreachable at 3 after an unanswered probe", tt.pace, p.Stop, h)
+				}
+			}
+		})
+	}
+}
+
+func TestHeed(t *testing.T) {
+	known := Reply{Kind: Unreachable, From: target, Type: 3, Code: 1}
+	silent := func() *Path {
+		return &Path{Target: dst, Hops: []Hop{
+			{TTL: 1, Addr: r1, Kind: TimeExceeded, Sent: 1},
+			{TTL: 2, Addr: r2, Kind: TimeExceeded, Sent: 1},
+			{TTL: 3, Kind: Silent, Sent: 3},
+		}, Stop: Stop{Kind: Silent, LastTTL: 2, LastAddr: r2}}
+	}
+	tests := []struct {
+		name    string
+		path    *Path
+		known   Reply
+		want    bool
+		wantTop Stop
+	}{
+		{"silence after the connect's ICMP", silent(), known, true,
+			Stop{Kind: Unreachable, TTL: 3, From: target, Type: 3, Code: 1, LastTTL: 2, LastAddr: r2, RateLimited: true}},
+		{"no ICMP known", silent(), Reply{}, false, Stop{Kind: Silent, LastTTL: 2, LastAddr: r2}},
+		{"the sweep found the stop itself",
+			&Path{Stop: Stop{Kind: Unreachable, TTL: 3, From: target, Type: 3, Code: 1}}, known, false,
+			Stop{Kind: Unreachable, TTL: 3, From: target, Type: 3, Code: 1}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := Heed(tt.path, tt.known)
+			if got != tt.want || tt.path.Stop != tt.wantTop {
+				t.Errorf("Heed() = %v, stop %+v; want %v, %+v", got, tt.path.Stop, tt.want, tt.wantTop)
+			}
+			if got {
+				h, ok := tt.path.Hop(3)
+				if !ok || h.Kind != RateLimited || len(tt.path.Hops) != 3 {
+					t.Errorf("Heed() hops = %+v; want hop 3 rate-limited, last", tt.path.Hops)
+				}
+			}
+		})
+	}
+}
+
+func TestMarkRateLimited(t *testing.T) {
+	hops := []Hop{
+		{TTL: 1, Addr: r1, Kind: TimeExceeded},
+		{TTL: 2, Addr: r2, Kind: TimeExceeded},
+		{TTL: 3, Kind: Silent},
+		{TTL: 4, Addr: r2, Kind: Unreachable},
+	}
+	markRateLimited(hops)
+	if hops[2].Kind != RateLimited {
+		t.Errorf("markRateLimited(silent between two answers of %s) = %v, want rate-limited", r2, hops[2].Kind)
+	}
+	other := []Hop{
+		{TTL: 1, Addr: r1, Kind: TimeExceeded},
+		{TTL: 2, Kind: Silent},
+		{TTL: 3, Addr: r3, Kind: TimeExceeded},
+	}
+	markRateLimited(other)
+	if other[1].Kind != Silent {
+		t.Errorf("markRateLimited(silent between %s and %s) = %v, want silent (a router that never answers)", r1, r3, other[1].Kind)
+	}
+}

@@ -40,7 +40,14 @@ func HopTable(w io.Writer, indent string, r probe.Result) {
 		if h.Type != nil && h.ICMP != "time-exceeded" {
 			ans = fmt.Sprintf("%s %d/%d", h.ICMP, *h.Type, *h.Code)
 		}
-		fmt.Fprintf(w, "%s%3d  %-*s  %-22s  %9s  %d\n", indent, h.TTL, addrW, addr, ans, rtt, h.Probes)
+		note := ""
+		switch {
+		case h.Answer == "rate-limited":
+			ans, note = "silent", "  no answer (ICMP rate limit likely)"
+		case h.Unanswered > 0:
+			note = fmt.Sprintf("  %d× no answer (ICMP rate limit likely), then this answer", h.Unanswered)
+		}
+		fmt.Fprintf(w, "%s%3d  %-*s  %-22s  %9s  %d%s\n", indent, h.TTL, addrW, addr, ans, rtt, h.Probes, note)
 	}
 	if e := r.PathEnd; e != nil {
 		fmt.Fprintf(w, "%sSYNs stop: %s; %s in %s\n", indent, stopWords(e),
@@ -61,7 +68,11 @@ func stopWords(e *probe.PathEnd) string {
 	case "rst":
 		return "RST from the target at " + hop(e.TTL, e.Address)
 	case "unreachable":
-		return fmt.Sprintf("ICMP %s (%d/%d) from %s", e.ICMP, deref(e.Type), deref(e.Code), hop(e.HopTTL, e.Address))
+		s := fmt.Sprintf("ICMP %s (%d/%d) from %s", e.ICMP, deref(e.Type), deref(e.Code), hop(e.HopTTL, e.Address))
+		if e.RateLimited {
+			s += fmt.Sprintf(", as the connect received it; the sweep's SYNs at hop %d got no answer (ICMP rate limit likely)", e.TTL)
+		}
+		return s
 	case "local-error":
 		return "the SYNs could not leave this host"
 	}

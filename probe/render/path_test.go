@@ -26,10 +26,10 @@ func TestHopTable(t *testing.T) {
 				ComparePort: 587, CompareAnswer: "rst", CompareTTL: 3, CompareProbes: 8},
 		}, "" +
 			"  hop  address    answer                        rtt  probes\n" +
-			"    1  192.0.2.1  time-exceeded            0.500 ms  1\n" +
-			"    2  192.0.2.2  time-exceeded             1.25 ms  1\n" +
+			"    1  192.0.2.1  time-exceeded             0.500ms  1\n" +
+			"    2  192.0.2.2  time-exceeded              1.25ms  1\n" +
 			"    3  *          silent                             3\n" +
-			"  SYNs stop: silent after hop 2 (192.0.2.2); port 587 answers (rst) at hop 3; 26 SYNs in 655 ms\n"},
+			"  SYNs stop: silent after hop 2 (192.0.2.2); port 587 answers (rst) at hop 3; 26 SYNs in 655ms\n"},
 		{"rejected at hop 2", probe.Result{
 			Hops: []probe.Hop{
 				{TTL: 1, Address: "192.0.2.1", Answer: "time-exceeded", ICMP: "time-exceeded", Type: u8(11), Code: u8(0), RTTMS: 0.5, Probes: 1},
@@ -38,9 +38,9 @@ func TestHopTable(t *testing.T) {
 			PathEnd: &probe.PathEnd{Answer: "unreachable", TTL: 2, HopTTL: 2, Address: "192.0.2.2", ICMP: "admin-prohibited", Type: u8(3), Code: u8(13), LastTTL: 1, Probes: 8, ElapsedMS: 1},
 		}, "" +
 			"  hop  address        answer                        rtt  probes\n" +
-			"    1  192.0.2.1      time-exceeded            0.500 ms  1\n" +
-			"    2  192.0.2.2\\x0a  admin-prohibited 3/13    0.500 ms  1\n" +
-			"  SYNs stop: ICMP admin-prohibited (3/13) from hop 2 (192.0.2.2); 8 SYNs in 1.00 ms\n"},
+			"    1  192.0.2.1      time-exceeded             0.500ms  1\n" +
+			"    2  192.0.2.2\\x0a  admin-prohibited 3/13     0.500ms  1\n" +
+			"  SYNs stop: ICMP admin-prohibited (3/13) from hop 2 (192.0.2.2); 8 SYNs in 1.00ms\n"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

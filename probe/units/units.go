@@ -12,32 +12,40 @@ import (
 	"unicode/utf8"
 )
 
-// Duration renders a measured duration: milliseconds below one second
-// ("0.318 ms", "2.20 ms", "12.3 ms", "512 ms"), then seconds with three
-// decimals ("1.000 s", "8.006 s", "300.000 s"). A negative duration gets a
-// leading minus sign.
+// Duration renders a measured duration, the one way smtpprobe spells a
+// duration a person reads (text, findings, advice, demo, help): a number
+// and its unit with no space, as a flag value is written and
+// time.ParseDuration reads it. Below one second it is milliseconds with
+// three significant digits ("0.318ms", "2.20ms", "12.3ms", "512ms"), from
+// one second on seconds with millisecond precision ("1.000s", "5.002s",
+// "300.004s"). A negative duration gets a leading minus sign. Configured
+// values (a flag, a config key) are written exactly by Setting ("5s",
+// "90s"); machine output (JSON, Prometheus, Nagios perfdata) keeps its
+// base units and does not use either.
 func Duration(d time.Duration) string {
 	if d < 0 {
 		return "-" + Duration(-d)
 	}
 	ms := float64(d) / float64(time.Millisecond)
 	switch {
-	case d >= time.Second:
-		return fmt.Sprintf("%.3f s", d.Seconds())
-	case ms >= 100:
-		return fmt.Sprintf("%.0f ms", ms)
-	case ms >= 10:
-		return fmt.Sprintf("%.1f ms", ms)
-	case ms >= 1:
-		return fmt.Sprintf("%.2f ms", ms)
+	case ms >= 999.5: // rounds to 1000 ms or more: seconds
+		return fmt.Sprintf("%.3fs", d.Seconds())
+	case ms >= 99.95:
+		return fmt.Sprintf("%.0fms", ms)
+	case ms >= 9.995:
+		return fmt.Sprintf("%.1fms", ms)
+	case ms >= 0.9995:
+		return fmt.Sprintf("%.2fms", ms)
 	}
-	return fmt.Sprintf("%.3f ms", ms)
+	return fmt.Sprintf("%.3fms", ms)
 }
 
 // Setting renders a configured duration the way people write it in a flag
 // or config value, and the way the flag parser reads it back: "250ms",
-// "60s", "90s", "10m", "1h", "1.5s". Values that are whole minutes or hours
-// use that unit; others use the largest of ms and s that is exact.
+// "60s", "90s", "10m", "1h", "1.5s" (never Go's "1m30s" or "5m0s").
+// Values that are whole hours, or whole minutes from 10 minutes on, use
+// that unit; others use the largest of ms and s that is exact. It is
+// Duration's spelling for a value that was set, not measured.
 func Setting(d time.Duration) string {
 	if d < 0 {
 		return "-" + Setting(-d)

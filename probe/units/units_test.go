@@ -10,19 +10,32 @@ func TestDuration(t *testing.T) {
 		d    time.Duration
 		want string
 	}{
-		{0, "0.000 ms"},
-		{318 * time.Microsecond, "0.318 ms"},
-		{2200 * time.Microsecond, "2.20 ms"},
-		{12340 * time.Microsecond, "12.3 ms"},
-		{512 * time.Millisecond, "512 ms"},
-		{999499 * time.Microsecond, "999 ms"},
-		{time.Second, "1.000 s"},
-		{8006 * time.Millisecond, "8.006 s"},
-		{5 * time.Minute, "300.000 s"},
-		{-2 * time.Millisecond, "-2.00 ms"},
+		{0, "0.000ms"},
+		{318 * time.Microsecond, "0.318ms"},
+		{999600 * time.Nanosecond, "1.00ms"},
+		{2200 * time.Microsecond, "2.20ms"},
+		{9996 * time.Microsecond, "10.0ms"},
+		{12340 * time.Microsecond, "12.3ms"},
+		{99960 * time.Microsecond, "100ms"},
+		{512 * time.Millisecond, "512ms"},
+		{999499 * time.Microsecond, "999ms"},
+		{999600 * time.Microsecond, "1.000s"},
+		{time.Second, "1.000s"},
+		{5002 * time.Millisecond, "5.002s"},
+		{8006 * time.Millisecond, "8.006s"},
+		{19999999790 * time.Nanosecond, "20.000s"},
+		{5 * time.Minute, "300.000s"},
+		{-2 * time.Millisecond, "-2.00ms"},
 	} {
-		if got := Duration(tc.d); got != tc.want {
+		got := Duration(tc.d)
+		if got != tc.want {
 			t.Errorf("Duration(%v) = %q, want %q", tc.d, got, tc.want)
+		}
+		// One spelling: what a person reads is what a flag takes.
+		if back, err := time.ParseDuration(got); err != nil {
+			t.Errorf("Duration(%v) = %q, which time.ParseDuration does not read: %v", tc.d, got, err)
+		} else if diff := (back - tc.d).Abs(); diff > max(tc.d.Abs()/200, 500*time.Microsecond) {
+			t.Errorf("Duration(%v) = %q reads back as %v, off by %v", tc.d, got, back, diff)
 		}
 	}
 }

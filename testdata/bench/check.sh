@@ -2,7 +2,7 @@
 # check.sh - time `smtpprobe check` over 1,000 targets (loopback go-smtp servers and an
 # in-process DNS zone) and, beside it, a shell loop of check_smtp over the same targets.
 #
-# The peers come from TestBenchPeers (cmd/smtpprobe/benchpeers_test.go): 1,000 domains
+# The peers come from TestBenchPeers (cmd/smtpprobe/e2e/benchpeers_test.go): 1,000 domains
 # t0000.bench.example ... each with one MX among 50 go-smtp servers on 127.0.1.1-50 (one
 # port), served by probetest's DNS server on 127.0.0.1. Module mx with no_ptr, no_starttls and
 # no_policy (check_smtp does no reverse DNS, STARTTLS or MTA-STS/DANE lookups; the servers offer
@@ -79,9 +79,9 @@ cd "$ROOT"
 BIN=$WORK/smtpprobe
 go build -o "$BIN" ./cmd/smtpprobe || die "go build failed"
 # Compile the peers before starting them, so the wait below is for the servers only.
-go test -count=1 -run '^$' ./cmd/smtpprobe/ >/dev/null || die "go test (compile) failed"
+go test -count=1 -run '^$' ./cmd/smtpprobe/e2e/ >/dev/null || die "go test (compile) failed"
 
-SMTPPROBE_BENCH_PEERS=$PEERS go test -count=1 -timeout 8m -run '^TestBenchPeers$' -v ./cmd/smtpprobe/ >"$WORK/peers.log" 2>&1 &
+SMTPPROBE_BENCH_PEERS=$PEERS go test -count=1 -timeout 8m -run '^TestBenchPeers$' -v ./cmd/smtpprobe/e2e/ >"$WORK/peers.log" 2>&1 &
 PEERS_PID=$!
 for ((i = 0; i < 600; i++)); do
 	[[ -e $PEERS/ready ]] && break

@@ -20,6 +20,9 @@
 #   198.18.3.22  2001:db8:3::22  filtered.lab.example     r2 rejects: admin-prohibited, from 198.18.2.2 / 2001:db8:2::2
 #   198.18.3.23  2001:db8:3::23  hostunreach.lab.example  r2 rejects: host-unreachable (3/1, ICMPv6 1/3)
 #   198.18.3.24  2001:db8:3::24  netunreach.lab.example   r2 rejects: no-route (net unreachable 3/0, ICMPv6 1/0)
+#   198.18.3.25  2001:db8:3::25  hostreject.lab.example   the server rejects: host-unreachable (3/1, ICMPv6 1/3);
+#                                the server keeps Linux's ICMP rate limit (about 1/s per destination after
+#                                a burst of 6), the routers have none (but see ptb-limit)
 # Hops from the client: 1 r1 (198.18.1.1, 2001:db8:1::1), 2 r2 (198.18.2.2, 2001:db8:2::2), 3 the server.
 #
 # Usage:
@@ -45,6 +48,17 @@
 #   lab.sh loss ID N     drop N % (0..50) of forwarded TCP packets at random on r2, both ways
 #                        (nftables numgen; this kernel has no netem); 0 removes the rule
 #   lab.sh mtu ID N      set the bottleneck (r1-r2) MTU
+#   lab.sh ptb-limit ID N|off
+#                        r1 sends at most N ICMP frag-needed / packet-too-big a second (nftables
+#                        "limit rate over N/second" drop on its output), as routers rate-limit ICMP
+#   lab.sh bottleneck2 ID N|off
+#                        a second, silent bottleneck on r2 toward the server: forwarded packets
+#                        larger than N bytes (IPv4 total length, IPv6 payload + 40) are dropped
+#                        without ICMP, while r1's bottleneck answers as set by icmp
+#   lab.sh middlebox ID on|off
+#                        a TLS-inspecting middlebox on r1 (issue 18): drop client->server segments to
+#                        tcp/25 whose payload starts a TLS ClientHello (record type 0x16, handshake
+#                        type 0x01) in a packet over 1000 bytes, IPv4 and IPv6; other segments pass
 #   lab.sh env ID        print the KEY=VALUE lines of a running lab again
 #   lab.sh list          print the ids of labs whose namespaces exist
 #   lab.sh check         exit non-zero, one line per missing prerequisite
@@ -337,14 +351,100 @@ cmd_list() {
 	ip netns list 2>/dev/null | awk '{print $1}' | sed -n 's/^\(spl[0-9a-f]\{5\}\)-client$/\1/p'
 }
 
+# ---------------------------------------------------------------- ICMP rate limit, second bottleneck (issue 17)
+
+# set_ptb_limit NS N|off: the router's own frag-needed / packet-too-big go out at most N a
+# second; the rest are dropped (a chain of its own, so icmp's flush never undoes it).
+set_ptb_limit() {
+	local ns=$1 n=$2 rules=""
+	if [[ $n != off ]]; then
+		rules="add rule inet $NFT_TABLE ptblimit icmp type destination-unreachable icmp code frag-needed limit rate over $n/second burst 1 packets counter drop"$'\n'
+		rules+="add rule inet $NFT_TABLE ptblimit icmpv6 type packet-too-big limit rate over $n/second burst 1 packets counter drop"
+	fi
+	nsx "$ns" nft -f - <<-EOF
+		add chain inet $NFT_TABLE ptblimit { type filter hook output priority 10; policy accept; }
+		flush chain inet $NFT_TABLE ptblimit
+		$rules
+	EOF
+}
+
+# set_bottleneck2 NS N|off: drop forwarded packets above N bytes toward the server, silently.
+set_bottleneck2() {
+	local ns=$1 n=$2 rules=""
+	if [[ $n != off ]]; then
+		rules="add rule inet $NFT_TABLE bottleneck2 oifname r2-s ip length > $n counter drop"$'\n'
+		rules+="add rule inet $NFT_TABLE bottleneck2 oifname r2-s ip6 length > $((n - 40)) counter drop"
+	fi
+	nsx "$ns" nft -f - <<-EOF
+		add chain inet $NFT_TABLE bottleneck2 { type filter hook forward priority 5; policy accept; }
+		flush chain inet $NFT_TABLE bottleneck2
+		$rules
+	EOF
+}
+
+cmd_ptb_limit() {
+	[[ $# -eq 2 ]] || usage
+	[[ $2 == off || $2 =~ ^[1-9][0-9]{0,3}$ ]] || die "ptb-limit \"$2\": want a rate a second (1..9999) or off"
+	local ns
+	ns=$(running_router "$1" r1)
+	set_ptb_limit "$ns" "$2"
+	log "lab $1: ptb-limit $2"
+}
+
+cmd_bottleneck2() {
+	[[ $# -eq 2 ]] || usage
+	[[ $2 == off ]] || valid_mtu "$2" || die "bottleneck2 \"$2\": want a size from 1280 to 1500 or off"
+	local ns
+	ns=$(running_router "$1" r2)
+	set_bottleneck2 "$ns" "$2"
+	log "lab $1: bottleneck2 $2"
+}
+
+# ---------------------------------------------------------------- middlebox (issue 18)
+
+# set_middlebox NS on|off: the firewall of the post-quantum field reports (openssl/openssl#27557,
+# AWS Network Firewall with Suricata 6, tldr.fail), per segment: a forwarded segment to tcp/25
+# whose TCP payload begins a TLS handshake record (@ih,0,8: content type 22) holding a
+# ClientHello (@ih,40,8: handshake type 1), in an IP packet over 1000 bytes (meta length, the
+# IPv4 total length or the IPv6 payload plus its 40-byte header), is dropped. A ClientHello
+# with an X25519MLKEM768 key share (about 1.5 KB) fills a full-size segment and vanishes;
+# a classical one (about 300 bytes) passes, and so does every segment that does not begin
+# a ClientHello (the rest of a split hello, the mtu probe's data after its first segment).
+# Its own chain on r1, so that the other switches never undo it.
+set_middlebox() {
+	local ns=$1 mode=$2 rules=""
+	if [[ $mode == on ]]; then
+		rules="add rule inet $NFT_TABLE middlebox meta l4proto tcp tcp dport 25 meta length > 1000 @ih,0,8 0x16 @ih,40,8 0x01 counter drop"
+	fi
+	nsx "$ns" nft -f - <<-EOF
+		add chain inet $NFT_TABLE middlebox { type filter hook forward priority 5; policy accept; }
+		flush chain inet $NFT_TABLE middlebox
+		$rules
+	EOF
+}
+
+cmd_middlebox() {
+	[[ $# -eq 2 ]] || usage
+	[[ $2 == on || $2 == off ]] || die "middlebox mode \"$2\": want on or off"
+	local ns f
+	ns=$(running_router "$1" r1)
+	set_middlebox "$ns" "$2"
+	f=$(lab_dir "$1")/lab.env
+	if [[ -f $f ]] && ! grep -q '^LAB_MIDDLEBOX=' "$f"; then
+		printf 'LAB_MIDDLEBOX=off\n' >>"$f"
+	fi
+	set_state "$(lab_dir "$1")" LAB_MIDDLEBOX "$2"
+	log "lab $1: middlebox $2"
+}
+
 # ---------------------------------------------------------------- rejections (issue 13)
 
 # The ICMP rejections: addresses on the server whose tcp/25 SYNs are rejected with ICMP by
 # the server itself or by r2 (see the header). Each side gets its own chain, so that
 # the other switches (which flush their own chains) never undo them.
-REJECT_SERVER=(21:admin-prohibited)
+REJECT_SERVER=(21:admin-prohibited 25:host-unreachable)
 REJECT_R2=(22:admin-prohibited 23:host-unreachable 24:no-route)
-REJECT_NAMES=(21:prohibited 22:filtered 23:hostunreach 24:netunreach)
+REJECT_NAMES=(21:prohibited 22:filtered 23:hostunreach 24:netunreach 25:hostreject)
 
 reject_rules() { # reject_rules CHAIN LAST:KIND...
 	local chain=$1 r
@@ -771,6 +871,9 @@ main() {
 	clamp) cmd_clamp "$@" ;;
 	loss) cmd_loss "$@" ;;
 	mtu) cmd_mtu "$@" ;;
+	middlebox) cmd_middlebox "$@" ;;
+	ptb-limit) cmd_ptb_limit "$@" ;;
+	bottleneck2) cmd_bottleneck2 "$@" ;;
 	env) cmd_env "$@" ;;
 	list) cmd_list "$@" ;;
 	check) cmd_check ;;

@@ -14,7 +14,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"regexp"
 	"sort"
 	"strconv"
@@ -74,7 +73,8 @@ type Module struct {
 	Helo           string   `yaml:"helo"`
 	NoStartTLS     bool     `yaml:"no_starttls"`
 	NoPTR          bool     `yaml:"no_ptr"`
-	NoPolicy       bool     `yaml:"no_policy"` // mx: no MTA-STS, TLS-RPT or DANE lookups (issue 12)
+	NoPolicy       bool     `yaml:"no_policy"`  // mx: no MTA-STS, TLS-RPT or DANE lookups (issue 12)
+	TLSGroups      string   `yaml:"tls_groups"` // mx, session, timeout: pq, classical or default (issue 18)
 	Warning        string   `yaml:"warning"`
 	Critical       string   `yaml:"critical"`
 
@@ -205,10 +205,11 @@ func (e *lineError) Error() string { return fmt.Sprintf("line %d: %s", e.line, e
 var yamlLine = regexp.MustCompile(`line (\d+): (.*)`)
 
 // Load reads and checks a configuration file. An error reading it is
-// the *fs.PathError of os.ReadFile; every other error is an *Error of
+// the *fs.PathError of os.ReadFile, or a *job.FileSizeError for a file
+// beyond job.ConfigLimit (read no further); every other error is an *Error of
 // one line: "FILE:LINE: what is wrong, and what was expected".
 func Load(path string) (*Config, error) {
-	b, err := os.ReadFile(path)
+	b, err := job.ReadFile(path, job.ConfigLimit)
 	if err != nil {
 		return nil, err
 	}
@@ -417,6 +418,7 @@ func (m *Module) Job(target string) (*job.Job, error) {
 		j.Parallel = m.Parallel
 	}
 	j.Helo, j.NoStartTLS, j.NoPTR, j.NoPolicy = m.Helo, m.NoStartTLS, m.NoPTR, m.NoPolicy
+	j.TLSGroups = m.TLSGroups
 	switch m.Command {
 	case "session":
 		o := &j.Session

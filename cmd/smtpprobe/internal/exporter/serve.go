@@ -14,7 +14,10 @@ import (
 	"time"
 
 	"github.com/prometheus/exporter-toolkit/web"
+	"github.com/smtpprobe/smtpprobe/probe/units"
 	"golang.org/x/net/netutil"
+
+	"github.com/smtpprobe/smtpprobe/cmd/smtpprobe/internal/job"
 )
 
 // DefaultGrace bounds the wait for probes in flight on shutdown.
@@ -64,6 +67,11 @@ func (e *WebConfigError) Unwrap() error { return e.Err }
 func CheckWebConfig(file string) error {
 	if file == "" {
 		return nil
+	}
+	// exporter-toolkit reads the file without a limit; a bounded read
+	// first refuses /dev/zero and its kind.
+	if _, err := job.ReadFile(file, job.ConfigLimit); err != nil {
+		return &WebConfigError{File: file, Err: err}
 	}
 	if err := web.Validate(file); err != nil {
 		return &WebConfigError{File: file, Err: err}
@@ -135,14 +143,14 @@ wait:
 	// Stop accepting, and let the probes in flight finish and answer
 	// (http.Server.Shutdown leaves request contexts alone), up to a bound.
 	if n := e.Running(); n > 0 {
-		logger.Printf("shutting down: waiting up to %s for %d probes in flight", grace, n)
+		logger.Printf("shutting down: waiting up to %s for %d probes in flight", units.Setting(grace), n)
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), grace)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
 		// Closing the connections cancels the requests' contexts, and the
 		// probes end at once; give their handlers a moment to return.
-		logger.Printf("shutdown: %d probes still running after %s; abandoning them", e.Running(), grace)
+		logger.Printf("shutdown: %d probes still running after %s; abandoning them", e.Running(), units.Setting(grace))
 		srv.Close()
 		for i := 0; i < 100 && e.Running() > 0; i++ {
 			time.Sleep(20 * time.Millisecond)

@@ -14,7 +14,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -22,25 +21,6 @@ import (
 	"github.com/smtpprobe/smtpprobe/cmd/smtpprobe/internal/config"
 	"github.com/smtpprobe/smtpprobe/probe/probetest"
 )
-
-// syncBuffer is a log buffer that the server's goroutines and the test
-// share.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // serveConfig writes a configuration the exporter accepts and returns
 // its path and the loaded configuration.
@@ -90,7 +70,7 @@ func waitFor(cond func() bool) bool {
 // with the override), and returns nil once its context ends.
 func TestServe(t *testing.T) {
 	path, cfg := serveConfig(t, "one")
-	var logs syncBuffer
+	var logs probetest.LockedBuffer
 	reload := make(chan os.Signal, 1)
 	addrs := make(chan net.Addr, 1)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -241,7 +221,7 @@ func TestServeShutdown(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var logs syncBuffer
+			var logs probetest.LockedBuffer
 			addrs := make(chan net.Addr, 1)
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
@@ -276,6 +256,21 @@ func TestServeShutdown(t *testing.T) {
 				t.Fatal("no probe in flight within 5s")
 			}
 			cancel()
+			// New connections are refused at once, while the probe still runs.
+			addr := strings.TrimPrefix(base, "http://")
+			closed := false
+			for i := 0; i < 200 && !closed; i++ {
+				c, err := net.DialTimeout("tcp", addr, time.Second)
+				if err != nil {
+					closed = true
+					break
+				}
+				c.Close()
+				time.Sleep(5 * time.Millisecond)
+			}
+			if !closed {
+				t.Errorf("Serve still accepts connections on %s after its context ended", addr)
+			}
 			// A 200 proves that Serve let the handler finish: closing the
 			// connections would have cut the answer off.
 			select {

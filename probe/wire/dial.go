@@ -1,0 +1,268 @@
+package wire
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/smtpprobe/smtpprobe/mtu/trace"
+	"github.com/smtpprobe/smtpprobe/probe/units"
+)
+
+// DefaultConnectTimeout is Postfix's smtp_connect_timeout.
+const DefaultConnectTimeout = 30 * time.Second
+
+// Dialer opens the TCP connection of a session.
+type Dialer struct {
+	// Timeout bounds the connect; 0 means DefaultConnectTimeout.
+	Timeout time.Duration
+	// Control, if set, runs on the socket before connect, for options such
+	// as IP_MTU_DISCOVER and TCP_MAXSEG (see package mtu).
+	Control func(network, address string, c syscall.RawConn) error
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// Allow, if set, is asked about every address right before its
+	// socket is created; an address it refuses gets no packet at all.
+	Allow func(netip.AddrPort) error
+}
+
+// PolicyError is an address that the prober's Allow refused: nothing was
+// sent to it.
+type PolicyError struct {
+	Host string // the name it was resolved from, or the literal
+	Addr netip.AddrPort
+	Err  error
+}
+
+func (e *PolicyError) Error() string {
+	if e.Host == "" || e.Host == e.Addr.Addr().String() {
+		return fmt.Sprintf("address %s: %v", e.Addr, e.Err)
+	}
+	return fmt.Sprintf("address %s of %s: %v", e.Addr, e.Host, e.Err)
+}
+
+func (e *PolicyError) Unwrap() error { return e.Err }
+
+// DialKind is how a connect failed.
+type DialKind int
+
+// The ways a connect fails.
+const (
+	// DialUnreachable: an ICMP unreachable, a route or policy of this
+	// host, or a failure nothing else names.
+	DialUnreachable DialKind = iota
+	DialTimeout              // the SYN went unanswered (4.4.1 No answer from host)
+	DialRefused              // an RST answered the SYN
+	DialReset                // an RST came right after the handshake completed
+)
+
+func (k DialKind) String() string {
+	switch k {
+	case DialTimeout:
+		return "connect-timeout"
+	case DialRefused:
+		return "refused"
+	case DialReset:
+		return "reset"
+	}
+	return "unreachable"
+}
+
+// DialError is a failed connect, classified by its Kind.
+type DialError struct {
+	Kind    DialKind
+	Elapsed time.Duration
+	Err     error
+	// ICMP is the ICMP error that failed the connect, read from the
+	// connecting socket's error queue (IP_RECVERR), with its sender.
+	ICMP *trace.Reply
+}
+
+func (e *DialError) Error() string {
+	switch e.Kind {
+	case DialTimeout:
+		return fmt.Sprintf("no answer to SYN within %s (4.4.1 No answer from host)", units.Duration(e.Elapsed))
+	case DialRefused:
+		return "connection refused (RST to SYN): " + errnoOf(e.Err)
+	case DialReset:
+		return "connection reset as it was established (RST after the handshake): " + errnoOf(e.Err)
+	}
+	if e.ICMP != nil {
+		return icmpDialText(e.ICMP)
+	}
+	return "connect: " + e.Err.Error()
+}
+
+func (e *DialError) Unwrap() error { return e.Err }
+
+// icmpDialText is a connect failed by an ICMP error, in words that name
+// the error and who sent it.
+func icmpDialText(r *trace.Reply) string {
+	v6 := r.From.Is6() && !r.From.Is4In6()
+	return fmt.Sprintf("connect: ICMP %s (type %d code %d) from %s", ICMPWords(trace.Class(v6, r.Type, r.Code)), r.Type, r.Code, r.From)
+}
+
+// ICMPWords names an ICMP unreachable class (trace.Class) in words:
+// "host unreachable", "administratively prohibited".
+func ICMPWords(class string) string {
+	switch class {
+	case "admin-prohibited":
+		return "administratively prohibited"
+	case "host-unreachable":
+		return "host unreachable"
+	case "net-unreachable":
+		return "network unreachable"
+	case "port-unreachable":
+		return "port unreachable"
+	}
+	return class
+}
+
+// LocalError is a failure of this host's own socket layer: a socket
+// option the kernel refused (the MSS clamp of an mtu probe, say), or no
+// file descriptors, buffers or memory for a socket. Nothing was learnt
+// about the network or the peer, so it is never a network outcome: the
+// probe kinds of package probe return it as their error, and front ends report it as
+// UNKNOWN, a local failure (exit 3), with the errno.
+type LocalError struct {
+	Op  string // what failed: "socket option", "socket"
+	Err error
+}
+
+func (e *LocalError) Error() string {
+	msg := "local " + e.Op + " error (not the network's): " + e.Err.Error()
+	if en := e.Errno(); en != 0 && !strings.Contains(e.Err.Error(), errnoName(en)) {
+		msg += " (" + errnoName(en) + ")"
+	}
+	return msg
+}
+
+func (e *LocalError) Unwrap() error { return e.Err }
+
+// Errno is the error number under e, or 0.
+func (e *LocalError) Errno() syscall.Errno {
+	var en syscall.Errno
+	if errors.As(e.Err, &en) {
+		return en
+	}
+	return 0
+}
+
+// localErrnos are connect failures of this host's resources, not of the
+// path: out of descriptors (EMFILE, ENFILE), buffers (ENOBUFS) or memory
+// (ENOMEM), or an address family the kernel lacks (EAFNOSUPPORT).
+var localErrnos = []syscall.Errno{syscall.EMFILE, syscall.ENFILE, syscall.ENOBUFS, syscall.ENOMEM, syscall.EAFNOSUPPORT}
+
+// errnoName is an errno's symbolic name for the ones a local failure
+// shows, and its number otherwise.
+func errnoName(en syscall.Errno) string {
+	for _, n := range []struct {
+		en   syscall.Errno
+		name string
+	}{{syscall.EINVAL, "EINVAL"}, {syscall.EPERM, "EPERM"}, {syscall.EACCES, "EACCES"}, {syscall.ENOPROTOOPT, "ENOPROTOOPT"},
+		{syscall.EMFILE, "EMFILE"}, {syscall.ENFILE, "ENFILE"}, {syscall.ENOBUFS, "ENOBUFS"}, {syscall.ENOMEM, "ENOMEM"},
+		{syscall.EAFNOSUPPORT, "EAFNOSUPPORT"}} {
+		if n.en == en {
+			return n.name
+		}
+	}
+	return fmt.Sprintf("errno %d", int(en))
+}
+
+// LocalFailure returns the *LocalError under a failed connect or session
+// step, if the failure was local: the Control func failed (wrapped by
+// Dial), or the kernel ran out of a local resource.
+func LocalFailure(err error) *LocalError {
+	var le *LocalError
+	if errors.As(err, &le) {
+		return le
+	}
+	for _, en := range localErrnos {
+		if errors.Is(err, en) {
+			return &LocalError{Op: "socket", Err: err}
+		}
+	}
+	return nil
+}
+
+// Dial connects to addr. Failures are *DialError, or *LocalError when
+// this host's socket layer failed (see LocalError), unless ctx itself
+// ended, in which case ctx's error is returned.
+func (d *Dialer) Dial(ctx context.Context, addr netip.AddrPort) (*Conn, error) {
+	now := d.Now
+	if now == nil {
+		now = time.Now
+	}
+	timeout := d.Timeout
+	if timeout <= 0 {
+		timeout = DefaultConnectTimeout
+	}
+	if d.Allow != nil {
+		if err := d.Allow(addr); err != nil {
+			// Unreachable by policy: no SYN leaves. probe.Prober.Run refuses
+			// such a run before any session; this is the last line.
+			return nil, &DialError{Kind: DialUnreachable, Err: &PolicyError{Addr: addr, Err: err}}
+		}
+	}
+	start := now()
+	dctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	eq := trace.NewErrQueue() // the ICMP error of a failed connect
+	defer eq.Done()
+	ctl := eq.Control(d.Control)
+	nd := net.Dialer{Control: func(network, address string, c syscall.RawConn) error {
+		if err := ctl(network, address, c); err != nil {
+			return &LocalError{Op: "socket option", Err: err}
+		}
+		return nil
+	}}
+	c, err := nd.DialContext(dctx, "tcp", addr.String())
+	if err != nil {
+		if le := LocalFailure(err); le != nil {
+			return nil, le
+		}
+		if dl, ok := ctx.Deadline(); ok && ctx.Err() == nil && !time.Now().Before(dl) {
+			// The dialer's own deadline, taken from ctx, can fail the
+			// connect a moment before ctx reports that it is done.
+			<-ctx.Done()
+		}
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		de := &DialError{Kind: classifyDial(err, dctx), Elapsed: now().Sub(start), Err: err}
+		if icmp, ok := eq.Result(); ok && de.Kind == DialUnreachable && icmp.Kind == trace.Unreachable {
+			de.ICMP = &icmp
+		}
+		return nil, de
+	}
+	if dl, ok := ctx.Deadline(); ok {
+		// The reader blocks in Read; the run's deadline bounds it.
+		_ = c.SetReadDeadline(dl)
+	}
+	return newConn(c, start, now, fmt.Sprintf("%s -> %s", c.LocalAddr(), c.RemoteAddr())), nil
+}
+
+// classifyDial names a failed connect. An RST is the peer's TCP, never an
+// ICMP unreachable: in answer to the SYN (ECONNREFUSED) it is refused;
+// right after the handshake completed, before the connect returned
+// (ECONNRESET), it is a reset.
+func classifyDial(err error, dctx context.Context) DialKind {
+	switch {
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return DialRefused
+	case errors.Is(err, syscall.ECONNRESET):
+		return DialReset
+	case errors.Is(err, syscall.EHOSTUNREACH), errors.Is(err, syscall.ENETUNREACH),
+		errors.Is(err, syscall.EACCES), errors.Is(err, syscall.EPERM),
+		errors.Is(err, syscall.EADDRNOTAVAIL):
+		return DialUnreachable
+	case errors.Is(err, syscall.ETIMEDOUT), errors.Is(dctx.Err(), context.DeadlineExceeded), isTimeout(err):
+		return DialTimeout
+	}
+	return DialUnreachable
+}
