@@ -127,11 +127,25 @@ func ServerName(sw Software) string {
 	return "the server"
 }
 
-// advisedTimeout is the server idle timeout to advise at phase for a
-// sender pause: the headroom rule of advisedServerTimeout, but never less
-// than RFC 5321 §4.5.3.2's minimum for the phase. It also says how it
-// relates to that minimum.
-func advisedTimeout(phase string, pause time.Duration) (secs int, why string) {
+// adviceMinimum is the least value to advise for the server's timer at
+// phase: RFC 5321 §4.5.3.2's minimum for the phase where the server has a
+// timer of its own for message data (sendmail's Timeout.datablock), and
+// the 5 minutes for commands otherwise, since one setting (smtpd_timeout,
+// smtp_receive_timeout...) then governs commands and data alike and a
+// lower value would break §4.5.3.2.7 for commands.
+func adviceMinimum(sw Software, phase string) string {
+	if sw == SoftwareSendmail {
+		return phase
+	}
+	return "rcpt"
+}
+
+// advisedTimeout is the server idle timeout to advise for sw at phase for
+// a sender pause: the headroom rule of advisedServerTimeout, but never
+// less than RFC 5321 §4.5.3.2's minimum (adviceMinimum). It also says how
+// it relates to that minimum.
+func advisedTimeout(sw Software, phase string, pause time.Duration) (secs int, why string) {
+	phase = adviceMinimum(sw, phase)
 	rfc := rfcIdleMinimum(phase)
 	need := advisedServerTimeout(pause)
 	rfcSecs := int(rfc / time.Second)
@@ -184,7 +198,7 @@ func hms(secs int) string {
 // 5321 §4.5.3.2, and how much above it the pause needs) in the server's
 // words. For OpenSMTPD, whose timeout cannot change, it says so.
 func pauseAdvice(sw Software, phase string, pause time.Duration) string {
-	secs, why := advisedTimeout(phase, pause)
+	secs, why := advisedTimeout(sw, phase, pause)
 	if sw == SoftwareOpenSMTPD {
 		return raiseAdvice(sw, phase, secs) + "; keep the pause below it"
 	}
@@ -194,6 +208,6 @@ func pauseAdvice(sw Software, phase string, pause time.Duration) string {
 // belowRFCAdvice is the advice of a server-timeout-below-rfc finding: the
 // RFC minimum for phase, in the server's words.
 func belowRFCAdvice(sw Software, phase string) string {
-	secs := int(rfcIdleMinimum(phase) / time.Second)
+	secs := int(rfcIdleMinimum(adviceMinimum(sw, phase)) / time.Second)
 	return raiseAdvice(sw, phase, secs)
 }

@@ -131,9 +131,12 @@ func TestPauseAdvice(t *testing.T) {
 		// smtpd_timeout=20s while the next finding said below 300 s
 		// breaks the RFC.
 		{SoftwarePostfix, "rcpt", 8 * time.Second, []string{"smtpd_timeout=300s", "minimum of RFC 5321 §4.5.3.2.7"}, []string{"=20s"}},
-		{SoftwarePostfix, "data", 8 * time.Second, []string{"smtpd_timeout=180s", "§4.5.3.2.6"}, nil},
+		// One timer for commands and data: never below the 5 minutes
+		// for commands.
+		{SoftwarePostfix, "data", 8 * time.Second, []string{"smtpd_timeout=300s", "§4.5.3.2.7"}, []string{"180"}},
 		{SoftwarePostfix, "rcpt", 400 * time.Second, []string{"smtpd_timeout=540s", "240 s more than the minimum"}, nil},
-		{SoftwareExim, "data", 90 * time.Second, []string{"smtp_receive_timeout = 180s"}, []string{"Postfix", "smtpd_timeout"}},
+		{SoftwareExim, "data", 90 * time.Second, []string{"smtp_receive_timeout = 300s"}, []string{"Postfix", "smtpd_timeout", "180"}},
+		{SoftwareExim, "data", 250 * time.Second, []string{"smtp_receive_timeout = 340s", "40 s more"}, []string{"Postfix"}},
 		{SoftwareSendmail, "rcpt", 8 * time.Second, []string{"confTO_COMMAND", "Timeout.command=300s"}, []string{"Postfix"}},
 		{SoftwareSendmail, "body", 8 * time.Second, []string{"Timeout.datablock=180s"}, []string{"Postfix"}},
 		{SoftwareOpenSMTPD, "rcpt", 400 * time.Second, []string{"fixed at 300 s", "keep the pause below it"}, []string{"Postfix", "540"}},

@@ -287,8 +287,8 @@ func TestTimeout(t *testing.T) {
 		t.Errorf("Timeout(data) findings %+v; want pause-exceeds-server-timeout", rs[4].Findings)
 	}
 	for _, f := range rs[4].Findings {
-		if f.Code == "pause-exceeds-server-timeout" && (strings.Contains(f.Message, "Postfix") || !strings.Contains(f.Message, "to 180 s")) {
-			t.Errorf("Timeout(data) advice %q; want neutral words and RFC 5321's 3 minutes for data", f.Message)
+		if f.Code == "pause-exceeds-server-timeout" && (strings.Contains(f.Message, "Postfix") || !strings.Contains(f.Message, "to 300 s")) {
+			t.Errorf("Timeout(data) advice %q; want neutral words and RFC 5321's 5 minutes (one timer for commands and data)", f.Message)
 		}
 	}
 }

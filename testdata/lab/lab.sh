@@ -578,7 +578,7 @@ write_postfix_config() {
 		myhostname = mx1.lab.example
 		mydomain = lab.example
 		myorigin = lab.example
-		mydestination = lab.example, mx1.lab.example, ok.lab.example, mixed.lab.example, implicit.lab.example, cname.lab.example, literal.lab.example
+		mydestination = lab.example, mx1.lab.example, ok.lab.example, mixed.lab.example, implicit.lab.example, cname.lab.example, literal.lab.example, postscreen.lab.example
 		inet_interfaces = 198.18.3.10, 2001:db8:3::10
 		inet_protocols = all
 		mynetworks = 198.18.0.0/15 [2001:db8::]/32

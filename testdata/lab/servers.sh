@@ -106,7 +106,7 @@ servers_master_cf() {
 		a=${fam#*:}
 		printf '%s:smtp inet n - n - 1 postscreen %s -o postscreen_cache_map=btree:%s/data/postscreen_cache%s\n' "$a" "$o" "$d" "${fam%%:*}"
 	done
-	printf 'smtpd pass - - n - - smtpd -o syslog_name=postfix/postscreen-smtpd -o mydestination=lab.example,mx1.lab.example,postscreen.lab.example\n'
+	printf 'smtpd pass - - n - - smtpd -o syslog_name=postfix/postscreen-smtpd\n'
 }
 
 # servers_up DIR NS: start Exim, sendmail and OpenSMTPD in namespace NS.
@@ -135,9 +135,14 @@ servers_up() {
 	sed -e "s|@DIR@|$md|g" "$SERVERS_MTA_DIR/sendmail.mc" >"$md/sendmail.mc"
 	m4 -D_CF_DIR_="$SERVERS_CACHE/root/usr/share/sendmail/cf/" "$SERVERS_CACHE/root/usr/share/sendmail/cf/m4/cf.m4" \
 		"$md/sendmail.mc" >"$md/sendmail.cf" 2>"$md/m4.log" || { cat "$md/m4.log" >&2; die "m4 could not make sendmail.cf"; }
-	ip netns exec "$ns" "$(servers_sendmail)" -C "$md/sendmail.cf" -bi </dev/null >"$md/newaliases.log" 2>&1 3>&- ||
+	# sendmail looks its own host name up and, when that fails, sleeps a
+	# minute and retries ("My unqualified host name ... unknown"): it runs
+	# in its own UTS namespace named sendmail.lab.example, which the lab's
+	# DNS resolves.
+	local sm=(unshare --uts bash -c 'hostname sendmail.lab.example && exec "$@"' sendmail "$(servers_sendmail)" -C "$md/sendmail.cf")
+	ip netns exec "$ns" "${sm[@]}" -bi </dev/null >"$md/newaliases.log" 2>&1 3>&- ||
 		{ cat "$md/newaliases.log" >&2; die "sendmail could not build its aliases"; }
-	ip netns exec "$ns" "$(servers_sendmail)" -C "$md/sendmail.cf" -L sm-mta -bd -q1h </dev/null >"$md/start.log" 2>&1 3>&- ||
+	ip netns exec "$ns" "${sm[@]}" -L sm-mta -bd -q1h </dev/null >"$md/start.log" 2>&1 3>&- ||
 		{ cat "$md/start.log" >&2; die "sendmail did not start"; }
 
 	# OpenSMTPD: its spool, chroot and control socket paths are compiled in
