@@ -38,8 +38,8 @@ type srvFinding struct {
 }
 
 type srvReport struct {
-	Outcome  string      `json:"outcome"`
-	Results  []srvResult `json:"results"`
+	Outcome  string       `json:"outcome"`
+	Results  []srvResult  `json:"results"`
 	Findings []srvFinding `json:"findings"`
 }
 
