@@ -142,7 +142,7 @@ func (r *Report) ApplyThresholds(warn, crit Thresholds) {
 	for i := range r.Results {
 		res := &r.Results[i]
 		for _, lvl := range []struct {
-			sev string
+			sev Severity
 			t   Thresholds
 		}{{SevCritical, crit}, {SevWarning, warn}} {
 			if f, ok := res.pastThreshold(lvl.t, lvl.sev); ok {
@@ -171,7 +171,7 @@ func (r *Report) pastTransient(warn, crit Thresholds) (Finding, bool) {
 		}
 	}
 	for _, lvl := range []struct {
-		sev string
+		sev Severity
 		n   int
 	}{{SevCritical, crit.Transient}, {SevWarning, warn.Transient}} {
 		if lvl.n > 0 && len(who) >= lvl.n {
@@ -183,7 +183,7 @@ func (r *Report) pastTransient(warn, crit Thresholds) (Finding, bool) {
 }
 
 // pastThreshold returns the findings for one result at one level.
-func (res *Result) pastThreshold(t Thresholds, sev string) ([]Finding, bool) {
+func (res *Result) pastThreshold(t Thresholds, sev Severity) ([]Finding, bool) {
 	var fs []Finding
 	who := res.Address
 	if res.Host != "" && res.Host != res.Address {
@@ -214,7 +214,7 @@ func (res *Result) pastThreshold(t Thresholds, sev string) ([]Finding, bool) {
 // of one level: tls-cert-expired once it has expired, tls-cert-expiring
 // before. The TLS policy does not matter (a verification failure under
 // opportunistic TLS stays info; expiry does not).
-func (res *Result) certPast(t Thresholds, sev, who string) (Finding, bool) {
+func (res *Result) certPast(t Thresholds, sev Severity, who string) (Finding, bool) {
 	days, ok := t.CertLimit(sev == SevCritical)
 	if !ok || res.TLS == nil || res.TLS.NotAfter.IsZero() || res.TLS.DaysLeft >= days {
 		return Finding{}, false

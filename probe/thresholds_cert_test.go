@@ -57,7 +57,7 @@ func TestApplyThresholdsCert(t *testing.T) {
 			if got != "" {
 				t.Errorf("%s: a second finding %s %s", tt.name, f.Severity, f.Code)
 			}
-			got = f.Severity + " " + f.Code
+			got = string(f.Severity) + " " + f.Code
 		}
 		if got != tt.want {
 			t.Errorf("%s (DaysLeft %d): ApplyThresholds(%q, %q) = %q, want %q", tt.name, res.TLS.DaysLeft, tt.warn, tt.crit, got, tt.want)
