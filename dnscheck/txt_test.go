@@ -49,7 +49,7 @@ func TestSelectTXT(t *testing.T) {
 		{[]string{"v=STSv1"}, "v=STSv1", "v=STSv1", 1},
 		{[]string{"v=STSv10; id=1"}, "v=STSv1", "", 0},
 		{[]string{"v=STSv1 id=1"}, "v=STSv1", "v=STSv1 id=1", 1}, // kept, for ParseRecord to refuse
-		{[]string{"V=STSv1; id=1"}, "v=STSv1", "", 0}, // %s: case-sensitive
+		{[]string{"V=STSv1; id=1"}, "v=STSv1", "", 0},            // %s: case-sensitive
 		{[]string{"v=STSv10; id=2", "v=STSv1; id=1"}, "v=STSv1", "v=STSv1; id=1", 1},
 		{[]string{"v=STSv1; id=1", "v=STSv1; id=2"}, "v=STSv1", "v=STSv1; id=1", 2},
 		{[]string{"v=TLSRPTv1; rua=mailto:a@example.com", "v=TLSRPTv10; rua=mailto:b@example.com"}, "v=TLSRPTv1", "v=TLSRPTv1; rua=mailto:a@example.com", 1},
