@@ -35,11 +35,11 @@ type Output struct {
 func (o *Output) Check() error {
 	o.Format = strings.ToLower(o.Format)
 	if o.JSON {
-		o.Format = "json"
+		o.Format = output.FormatJSON
 	}
 	if !slices.Contains(output.Formats, o.Format) {
 		return &FieldError{Field: "format", Value: fmt.Sprintf("%q", o.Format),
-			Reason: "want text, json, nagios or prom" + help.DidYouMean(o.Format, output.Formats)}
+			Reason: "want " + output.FormatWords() + help.DidYouMean(o.Format, output.Formats)}
 	}
 	var err error
 	if o.Warn, err = ParseThresholds("warning", o.Warning, o.Command); err != nil {
