@@ -67,6 +67,10 @@ var relations = map[string]rel{
 	"segments-lost":          {evidence, []probe.Outcome{probe.PMTUBlackhole, probe.ReplyTimeout}},
 	"body-segments-lost":     {evidence, []probe.Outcome{probe.PMTUBlackhole, probe.ReplyTimeout}},
 	"server-flight-stalled":  {evidence, []probe.Outcome{probe.PMTUBlackhole, probe.ReplyTimeout}},
+	// A large ClientHello that stalled (probe/tlshello.go).
+	"tls-middlebox":          {headline, []probe.Outcome{probe.TLSMiddlebox}},
+	"tls-hello-stalled":      {headline, []probe.Outcome{probe.TLSError}},
+	"tls-evaluated-on-retry": {evidence, []probe.Outcome{probe.PMTUBlackhole}},
 	// Remedies.
 	"clamp-mss":    {kind: fix},
 	"pmtu-stopgap": {kind: fix},

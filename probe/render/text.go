@@ -230,6 +230,7 @@ func text(w *bytes.Buffer, rep *probe.Report, opt Options) {
 			printf(w, "%stls:    %s %s, cert %s, expires %s (%s), %s\n", indent,
 				t.Version, t.Cipher, strings.Join(t.Names, " "), t.NotAfter.Format(time.DateOnly), units.Count(t.DaysLeft, "day"), v)
 		}
+		helloText(w, indent, r.TLS)
 		daneText(w, indent, r.DANE) // policy.go; only where TLSA records were looked up
 		if r.FCrDNS != nil && verbose {
 			switch {
