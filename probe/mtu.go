@@ -869,8 +869,12 @@ func mtuFindings(t Target, r *Result, v6 bool) []Finding {
 	}
 	switch info.Verdict {
 	case VerdictBlackhole:
+		stalls := "mail larger than a few KB stalls (\"timeout after DATA\")"
+		if info.Method == MethodUDP && limitText(info) == "the server's MSS" {
+			stalls = "TCP is kept below that size only by the MSS the server's SYN-ACK carries (a router that clamps it, or the server's own cached path MTU, which it forgets about 10 minutes after it learned it: then mail larger than a few KB stalls), and everything else (UDP, IPsec, tunnels) that large is lost"
+		}
 		fs = append(fs, Finding{Severity: SevCritical, Code: "pmtu-blackhole",
-			Message: fmt.Sprintf("%s: packets larger than %d bytes vanish and no %s comes back; mail larger than a few KB stalls (\"timeout after DATA\"). Fix: allow %s and ICMP time exceeded through the firewalls on the path", w, *info.PathMTU, icmp, icmp)})
+			Message: fmt.Sprintf("%s: packets larger than %d bytes vanish and no %s comes back; %s. Fix: allow %s and ICMP time exceeded through the firewalls on the path", w, *info.PathMTU, icmp, stalls, icmp)})
 		fs = append(fs, Finding{Severity: SevWarning, Code: "clamp-mss",
 			Message: "or clamp the MSS on the bottleneck router to the path MTU (iptables -t mangle -A FORWARD -p tcp --tcp-flags SYN,RST SYN -j TCPMSS --clamp-mss-to-pmtu; nftables: tcp flags syn tcp option maxseg size set rt mtu)"})
 		stop := fmt.Sprintf("as a stopgap on this host, lower the interface MTU to %d (ip link set dev IFACE mtu %d) or enable net.ipv4.tcp_mtu_probing=1", *info.PathMTU, *info.PathMTU)
