@@ -18,6 +18,7 @@ import (
 	"github.com/smtpprobe/smtpprobe/dnscheck/mtasts"
 	"github.com/smtpprobe/smtpprobe/dnscheck/tlsrpt"
 	"github.com/smtpprobe/smtpprobe/probe/units"
+	"github.com/smtpprobe/smtpprobe/probe/wire"
 )
 
 // The transport policies of a mail domain decide whether senders deliver
@@ -221,7 +222,7 @@ func (p *Prober) policyDial(res *dnscheck.Resolver, fam dnscheck.Family) func(ct
 			ap := netip.AddrPortFrom(a, uint16(port))
 			if p.Allow != nil {
 				if err := p.Allow(ap); err != nil {
-					errs = append(errs, &PolicyError{Host: host, Addr: ap, Err: err})
+					errs = append(errs, &wire.PolicyError{Host: host, Addr: ap, Err: err})
 					continue
 				}
 			}
@@ -357,7 +358,7 @@ func (p *Prober) lookupDANE(ctx context.Context, res *dnscheck.Resolver, rep *Re
 }
 
 // sevFor is the severity of an MTA-STS failure in mode.
-func sevFor(mode mtasts.Mode) string {
+func sevFor(mode mtasts.Mode) Severity {
 	switch mode {
 	case mtasts.ModeEnforce:
 		return SevCritical
@@ -381,7 +382,9 @@ func tlsReached(r *Result, noStartTLS bool) (offered, ok, known bool) {
 		return false, false, false
 	}
 	if r.TLS != nil {
-		return true, r.FailedPhase != "starttls", true
+		// A handshake completed on a retry after a stalled hello
+		// (tlshello.go) counts: the MX's TLS was evaluated over it.
+		return true, r.FailedPhase != "starttls" || r.TLS.Version != "", true
 	}
 	if noStartTLS {
 		return false, false, false
@@ -395,7 +398,7 @@ func tlsReached(r *Result, noStartTLS bool) (offered, ok, known bool) {
 // lookups were skipped: then every MX is judged by opportunistic TLS.
 func applyPolicy(rep *Report, noStartTLS bool, now time.Time) []Finding {
 	var fs []Finding
-	add := func(sev, code, format string, args ...any) {
+	add := func(sev Severity, code, format string, args ...any) {
 		fs = append(fs, Finding{Severity: sev, Code: code, Message: fmt.Sprintf(format, args...)})
 	}
 	pol := rep.Policy
@@ -412,7 +415,7 @@ func applyPolicy(rep *Report, noStartTLS bool, now time.Time) []Finding {
 				pol.Domain, pol.MTASTS.RecordError)
 		case pol.MTASTS.RecordError != "":
 			add(SevWarning, "mta-sts-lookup-failed", "%s: the _mta-sts TXT lookup failed (%s); senders cannot discover an MTA-STS policy", pol.Domain, pol.MTASTS.RecordError)
-		case pol.fetchErr != nil && errors.As(pol.fetchErr, new(*PolicyError)):
+		case pol.fetchErr != nil && errors.As(pol.fetchErr, new(*wire.PolicyError)):
 			add(SevInfo, "mta-sts-fetch-not-allowed", "%s publishes an MTA-STS record (id %s), but the policy host's address is not allowed for this prober (%s); the policy was not checked",
 				pol.Domain, pol.MTASTS.ID, pol.MTASTS.FetchError)
 		case pol.fetchErr != nil:

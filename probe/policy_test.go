@@ -26,6 +26,7 @@ import (
 	"github.com/smtpprobe/smtpprobe/dnscheck/dane"
 	"github.com/smtpprobe/smtpprobe/dnscheck/mtasts"
 	"github.com/smtpprobe/smtpprobe/probe/probetest"
+	"github.com/smtpprobe/smtpprobe/probe/wire"
 )
 
 var policyNow = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
@@ -88,7 +89,7 @@ func TestApplyPolicy(t *testing.T) {
 	fetchFailed := &PolicyReport{Domain: "example.com", MTASTS: MTASTSReport{ID: "1", FetchError: "https://mta-sts.example.com/.well-known/mta-sts.txt: connection refused"},
 		fetchErr: errors.New("connection refused"), txtFound: true}
 	notAllowed := &PolicyReport{Domain: "example.com", MTASTS: MTASTSReport{ID: "1", FetchError: "address 192.0.2.9:443: not in serve.allow"},
-		fetchErr: &mtasts.FetchError{Err: &PolicyError{Addr: netip.MustParseAddrPort("192.0.2.9:443"), Err: errors.New("not in serve.allow")}}, txtFound: true}
+		fetchErr: &mtasts.FetchError{Err: &wire.PolicyError{Addr: netip.MustParseAddrPort("192.0.2.9:443"), Err: errors.New("not in serve.allow")}}, txtFound: true}
 	for _, tc := range []struct {
 		name   string
 		policy *PolicyReport
@@ -136,7 +137,7 @@ func TestApplyPolicy(t *testing.T) {
 			fs := applyPolicy(rep, false, policyNow)
 			var got []string
 			for _, f := range fs {
-				got = append(got, f.Severity+" "+f.Code)
+				got = append(got, string(f.Severity)+" "+f.Code)
 			}
 			if !slices.Equal(got, tc.want) {
 				t.Errorf("applyPolicy findings = %q, want %q\n%v", got, tc.want, fs)
@@ -185,7 +186,7 @@ func TestComparePolicy(t *testing.T) {
 		Results: []Result{{Host: "mx.example.com", Address: "192.0.2.1", DANE: &DANEReport{MatchError: "no TLSA record matches the certificate chain"}}}}
 	var got []string
 	for _, f := range Compare(base, changed) {
-		got = append(got, f.Severity+" "+f.Code)
+		got = append(got, string(f.Severity)+" "+f.Code)
 	}
 	want := []string{"critical regression-mta-sts-policy", "critical regression-dane-match"}
 	if !slices.Equal(got, want) {
@@ -231,7 +232,7 @@ func TestPolicyDial(t *testing.T) {
 		return refuse
 	}}
 	_, err = p.policyDial(res, dnscheck.AnyFamily)(context.Background(), "tcp", fmt.Sprintf("mta-sts.example.com:%d", port))
-	var pe *PolicyError
+	var pe *wire.PolicyError
 	want := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), port)
 	if !errors.As(err, &pe) || pe.Addr != want || !errors.Is(err, refuse) || !slices.Equal(asked, []netip.AddrPort{want}) {
 		t.Fatalf("policyDial(refused) = %v, asked %v; want a *PolicyError for %v", err, asked, want)
@@ -442,7 +443,7 @@ func TestApplyPolicyDANETACNAME(t *testing.T) {
 		rep := &Report{Results: []Result{r}}
 		var got []string
 		for _, f := range applyPolicy(rep, false, policyNow) {
-			got = append(got, f.Severity+" "+f.Code)
+			got = append(got, string(f.Severity)+" "+f.Code)
 		}
 		if !slices.Contains(got, tc.want) {
 			t.Errorf("expanded %q: findings %v, want %q", tc.expanded, got, tc.want)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/smtpprobe/smtpprobe/probe"
 	"github.com/smtpprobe/smtpprobe/probe/render"
+	"github.com/smtpprobe/smtpprobe/probe/wire"
 )
 
 // The prom output must parse with Prometheus's own text parser, and the
@@ -86,21 +87,21 @@ func lineSafe(out string) (bad string, ok bool) {
 }
 
 func TestDescribeCoalescedData(t *testing.T) {
-	e := probe.Event{Kind: probe.EvData, Bytes: 2048, Count: 2048, Text: "2048 chunks of 1 B, 1ms apart"}
+	e := wire.Event{Kind: wire.EvData, Bytes: 2048, Count: 2048, Text: "2048 chunks of 1 B, 1ms apart"}
 	if got, want := render.Describe(e), "C: 2048 bytes of message data (2048 chunks of 1 B, 1ms apart)"; got != want {
 		t.Errorf("Describe(coalesced) = %q, want %q", got, want)
 	}
-	if got, want := render.Describe(probe.Event{Kind: probe.EvData, Bytes: 10}), "C: 10 bytes of message data"; got != want {
+	if got, want := render.Describe(wire.Event{Kind: wire.EvData, Bytes: 10}), "C: 10 bytes of message data"; got != want {
 		t.Errorf("Describe(one write) = %q, want %q", got, want)
 	}
 	// Issue 20: a data event of no bytes is what TCP showed, not a
 	// write; it never reads "C: 0 bytes of message data".
 	for _, tc := range []struct {
-		e    probe.Event
+		e    wire.Event
 		want string
 	}{
-		{probe.Event{Kind: probe.EvData, Text: "all bytes acknowledged (TCP_INFO: 2100 bytes acked, 0 retransmits)"}, "data: all bytes acknowledged (TCP_INFO: 2100 bytes acked, 0 retransmits)"},
-		{probe.Event{Kind: probe.EvData}, ""},
+		{wire.Event{Kind: wire.EvData, Text: "all bytes acknowledged (TCP_INFO: 2100 bytes acked, 0 retransmits)"}, "data: all bytes acknowledged (TCP_INFO: 2100 bytes acked, 0 retransmits)"},
+		{wire.Event{Kind: wire.EvData}, ""},
 	} {
 		if got := render.Describe(tc.e); got != tc.want {
 			t.Errorf("Describe(%+v) = %q, want %q", tc.e, got, tc.want)
@@ -108,7 +109,7 @@ func TestDescribeCoalescedData(t *testing.T) {
 	}
 	rep := &probe.Report{Command: "session", Target: "192.0.2.10", Outcome: probe.OK, Results: []probe.Result{{
 		Host: "192.0.2.10", Address: "192.0.2.10", Port: 25, Outcome: probe.OK,
-		Timeline: []probe.Event{{Kind: probe.EvData, Bytes: 2048}, {Kind: probe.EvData}, {Kind: probe.EvData, Text: "all bytes acknowledged"}},
+		Timeline: []wire.Event{{Kind: wire.EvData, Bytes: 2048}, {Kind: wire.EvData}, {Kind: wire.EvData, Text: "all bytes acknowledged"}},
 	}}}
 	var b strings.Builder
 	if err := render.Text(&b, rep, render.Options{Verbose: true}); err != nil {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/smtpprobe/smtpprobe/probe"
 	"github.com/smtpprobe/smtpprobe/probe/units"
+	"github.com/smtpprobe/smtpprobe/probe/wire"
 )
 
 // Options are the settings of the text and Nagios writers.
@@ -229,6 +230,7 @@ func text(w *bytes.Buffer, rep *probe.Report, opt Options) {
 			printf(w, "%stls:    %s %s, cert %s, expires %s (%s), %s\n", indent,
 				t.Version, t.Cipher, strings.Join(t.Names, " "), t.NotAfter.Format(time.DateOnly), units.Count(t.DaysLeft, "day"), v)
 		}
+		helloText(w, indent, r.TLS)
 		daneText(w, indent, r.DANE) // policy.go; only where TLSA records were looked up
 		if r.FCrDNS != nil && verbose {
 			switch {
@@ -329,6 +331,9 @@ func mtuText(w *bytes.Buffer, indent string, m *probe.MTUInfo, verbose, timeline
 		if rv := m.Reverse; rv != nil {
 			printf(w, "%sserver to client: %s\n", indent, reverseBrief(rv))
 		}
+		if s := testedText(m); s != "" {
+			printf(w, "%stested: %s\n", indent, s)
+		}
 		return
 	}
 	icmp := "no ICMP arrived"
@@ -349,6 +354,9 @@ func mtuText(w *bytes.Buffer, indent string, m *probe.MTUInfo, verbose, timeline
 			printf(w, "%s  round %d  size %5d  sent %5d  %-14s retransmits %d  path MTU %d\n", indent,
 				pr.Round, pr.Size, pr.Sent, pr.Result, pr.Retransmits, pr.PMTU)
 		}
+	}
+	if s := testedText(m); s != "" {
+		printf(w, "%stested: %s\n", indent, s)
 	}
 	if m.Verdict != probe.VerdictUntested {
 		loss := "no loss on passing probes"
@@ -418,15 +426,15 @@ func Addr(r probe.Result) string {
 // Describe renders a timeline event like a line of an annotated capture;
 // it is "" for an event that says nothing (a data event of no bytes and
 // no text).
-func Describe(e probe.Event) string {
+func Describe(e wire.Event) string {
 	switch e.Kind {
-	case probe.EvSend:
+	case wire.EvSend:
 		return "C: " + e.Text
-	case probe.EvReply:
+	case wire.EvReply:
 		return "S: " + replyText(e.Reply)
-	case probe.EvUnsolicited:
+	case wire.EvUnsolicited:
 		return "S: " + replyText(e.Reply) + "   (unsolicited)"
-	case probe.EvData:
+	case wire.EvData:
 		if e.Bytes == 0 {
 			// Not a write but what TCP showed of the data ("all bytes
 			// acknowledged", an MTU probe's fate); no line when empty.
@@ -440,9 +448,9 @@ func Describe(e probe.Event) string {
 			return fmt.Sprintf("C: %d bytes of message data (%s)", e.Bytes, e.Text)
 		}
 		return fmt.Sprintf("C: %d bytes of message data", e.Bytes)
-	case probe.EvFIN:
+	case wire.EvFIN:
 		return "FIN from peer"
-	case probe.EvRST:
+	case wire.EvRST:
 		return "RST: " + e.Text
 	}
 	if e.Text == "" {
@@ -451,7 +459,7 @@ func Describe(e probe.Event) string {
 	return string(e.Kind) + ": " + e.Text
 }
 
-func replyText(r *probe.Reply) string {
+func replyText(r *wire.Reply) string {
 	if r == nil {
 		return ""
 	}
@@ -461,6 +469,33 @@ func replyText(r *probe.Reply) string {
 		s += fmt.Sprintf(" (+%d lines)", len(lines)-1)
 	}
 	return s
+}
+
+// testedText is the one line that says which sizes each direction's
+// verdict rests on: "client to server 576-1400 (tcp), server to client
+// untested (576-1400 only)".
+func testedText(m *probe.MTUInfo) string {
+	one := func(r *[2]int, method string) string {
+		switch {
+		case method == "":
+			return "not asked"
+		case r == nil:
+			return "no size"
+		}
+		return fmt.Sprintf("%d-%d (%s)", r[0], r[1], method)
+	}
+	in := ""
+	if rv := m.Reverse; rv != nil {
+		in = rv.Method
+	}
+	if m.Method == "" && in == "" {
+		return "" // a report from before the ranges were recorded
+	}
+	s := "client to server " + one(m.Tested, m.Method) + ", server to client "
+	if rv := m.Reverse; rv != nil {
+		return s + one(rv.Tested, rv.Method)
+	}
+	return s + "not asked"
 }
 
 // reverseBrief is the server-to-client path MTU, bracket and verdict:

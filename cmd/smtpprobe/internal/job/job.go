@@ -25,6 +25,7 @@ import (
 	"github.com/smtpprobe/smtpprobe/mtu"
 	"github.com/smtpprobe/smtpprobe/mtu/trace"
 	"github.com/smtpprobe/smtpprobe/probe"
+	"github.com/smtpprobe/smtpprobe/probe/wire"
 )
 
 // Commands are the probe commands a job can run.
@@ -62,6 +63,9 @@ type Job struct {
 	NoStartTLS     bool // mx
 	NoPTR          bool // mx
 	NoPolicy       bool // mx: skip MTA-STS, TLS-RPT and DANE (issue 12)
+	// TLSGroups is the ClientHello's key shares (probe.TLSGroups): pq,
+	// classical, default; "" is default (mx, session, timeout).
+	TLSGroups string
 
 	Session  probe.SessionOptions // session
 	Timeout  probe.TimeoutOptions // timeout
@@ -71,7 +75,7 @@ type Job struct {
 	PauseCmp map[string]time.Duration
 
 	// Limiter bounds the sessions per destination address (check).
-	Limiter *probe.HostLimiter
+	Limiter *wire.HostLimiter
 	// Allow, if set, decides which addresses may be connected to (serve).
 	Allow func(netip.AddrPort) error
 	// Progress, if set, is called as the run goes on with the parts done
@@ -143,6 +147,10 @@ func (j *Job) Validate() error {
 	}
 	if err := CheckHelo(j.Helo); err != nil {
 		return err
+	}
+	j.TLSGroups = strings.ToLower(j.TLSGroups)
+	if !probe.ValidTLSGroups(j.TLSGroups) {
+		return &FieldError{Field: "tls_groups", Value: fmt.Sprintf("%q", j.TLSGroups), Reason: "want " + strings.Join(probe.TLSGroupsChoices, ", ") + help.DidYouMean(j.TLSGroups, probe.TLSGroupsChoices)}
 	}
 	if j.Resolver != "" {
 		if _, err := dnscheck.ParseServer(j.Resolver); err != nil {
@@ -234,10 +242,10 @@ func (j *Job) validateTimeout() error {
 	if err := nonNegative(cmp); err != nil {
 		return err
 	}
-	j.Timeout.Pauses = map[probe.Pause]time.Duration{}
+	j.Timeout.Pauses = map[wire.Pause]time.Duration{}
 	for name, d := range j.PauseCmp {
 		if d > 0 {
-			j.Timeout.Pauses[probe.Pause(name)] = d
+			j.Timeout.Pauses[wire.Pause(name)] = d
 		}
 	}
 	if err := validPath("from", j.Timeout.From); err != nil {
@@ -339,6 +347,7 @@ func (j *Job) prober() *probe.Prober {
 		ReplyTimeout:   j.ReplyTimeout,
 		Helo:           j.Helo,
 		NoStartTLS:     j.NoStartTLS,
+		TLSGroups:      probe.TLSGroups(j.TLSGroups),
 		Limiter:        j.Limiter,
 		Allow:          j.Allow,
 	}
