@@ -28,8 +28,8 @@ func TestCLIMXAddress(t *testing.T) {
 	}
 	js := runCLI(t, nil, bin, append(args, "--json")...)
 	var rep struct {
-		Outcome string
-		Results []struct{ Address, Outcome string }
+		Outcome  string
+		Results  []struct{ Address, Outcome string }
 		Findings []struct{ Severity, Code string }
 	}
 	if err := json.Unmarshal([]byte(js.stdout), &rep); err != nil {
