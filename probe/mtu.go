@@ -236,8 +236,10 @@ func (c *roundClock) lossAfter(floor time.Duration, factor int) time.Duration {
 //
 // Outbound, each probe is a session with DF set and the MSS clamped
 // (mtu.Control) that writes three full-size segments: after STARTTLS's 220,
-// as the start of a TLS record that is never completed (no mail
-// transaction, no handshake for the server to compute), or, when the server
+// as the start of a TLS record that is never completed and begins no
+// ClientHello (recordStart: no mail transaction, no handshake for the server
+// to compute, nothing a middlebox that drops large ClientHellos would drop,
+// so that mtu measures sizes, not contents), or, when the server
 // offers no STARTTLS, as a message body after DATA that is abandoned without
 // the final dot. A probe passes when any of its segments is acknowledged at
 // the requested packet size; it fails when they vanish (lost), when ICMP
@@ -745,7 +747,7 @@ func (p *Prober) mtuProbe(ctx context.Context, t Target, size int, v6 bool, opt 
 			pr.Result = ProbeSessionFailed
 			return pr, r
 		}
-		pr.Via, payload = "starttls", tlsRecordStart(n)
+		pr.Via, payload = "starttls", recordStart(n) // begins no ClientHello (tlshello.go)
 	} else {
 		_, ok := d.envelope(opt.From, to, "data")
 		pr.Via = "data"
@@ -817,17 +819,6 @@ func advPacket(i mtu.Info, v6 bool) int {
 		return 0
 	}
 	return i.AdvMSS + mtu.Overhead(v6, i.Timestamps())
-}
-
-// tlsRecordStart is n bytes that begin a TLS handshake record (RFC 8446
-// §5.1: type 22, legacy version 3.1, length 16384) holding a ClientHello
-// (§4: type 1) that never completes: the server's TLS library waits for the
-// rest of the record, so its kernel acknowledges the bytes and nothing
-// else happens before the reset.
-func tlsRecordStart(n int) []byte {
-	b := make([]byte, n)
-	copy(b, []byte{22, 3, 1, 0x40, 0x00, 1, 0x00, 0x3f, 0xfc, 3, 3})
-	return b
 }
 
 // abort resets the connection so that neither side keeps retransmitting
