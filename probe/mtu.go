@@ -54,6 +54,11 @@ type MTUOptions struct {
 	// Direction is DirectionOut, DirectionIn or DirectionBoth; "" means
 	// both.
 	Direction string
+	// Budget bounds the whole run; 0 means DefaultMTUBudget. A direction
+	// not decided within it is inconclusive (mtu_loss.go).
+	Budget time.Duration
+
+	outEnd time.Time // the client-to-server half's deadline (budgetCtx)
 }
 
 // ValidDirection reports whether d is a Direction MTUOptions accepts.
@@ -105,8 +110,9 @@ type MTUInfo struct {
 	Rounds       int         `json:"rounds"`
 	Retests      int         `json:"retests"` // probes of a size tried before: controls and confirmations
 	Retransmits  int         `json:"retransmits"`
-	LossPct      *float64    `json:"loss_pct"`  // segments retransmitted per data segment sent, over the passing probes
-	ICMPSeen     bool        `json:"icmp_seen"` // the kernel's path MTU dropped during a probe
+	LossPct      *float64    `json:"loss_pct"`              // segments retransmitted per data segment sent, over the passing probes
+	NoEvidence   int         `json:"no_evidence,omitempty"` // probe sessions that died of loss before their probe (planned again)
+	ICMPSeen     bool        `json:"icmp_seen"`             // the kernel's path MTU dropped during a probe
 	CachedPMTU   int         `json:"cached_pmtu,omitempty"`
 	InterfaceMTU int         `json:"interface_mtu"`
 	MTUProbing   *int        `json:"tcp_mtu_probing,omitempty"` // this host's net.ipv4.tcp_mtu_probing
@@ -248,6 +254,9 @@ func (p *Prober) MTU(ctx context.Context, t Target, opt MTUOptions) (r Result, e
 	if dir == "" {
 		dir = DirectionBoth
 	}
+	ctx, cancel, outEnd := opt.budgetCtx(ctx, time.Now(), dir)
+	defer cancel()
+	opt.outEnd = outEnd
 
 	if dir != DirectionIn {
 		if !p.mtuOut(ctx, t, &r, lo, hi, v6, opt) {
@@ -279,23 +288,27 @@ func (p *Prober) mtuOut(ctx context.Context, t Target, r *Result, lo, hi int, v6
 	var (
 		mu     sync.Mutex
 		clocks roundClocks
+		lt     lossTally
 	)
+	started := time.Now()
+	sctx, cancel := context.WithDeadlineCause(ctx, opt.outEnd, errBudget)
+	defer cancel()
 	send := func(ctx context.Context, size int) (bool, error) {
 		pr, res := p.mtuRetry(ctx, t, size, func(ctx context.Context) (MTUProbe, Result) {
 			return p.mtuProbe(ctx, t, size, v6, opt, clocks.of(ctx))
 		})
 		mu.Lock()
-		defer mu.Unlock()
 		info.Probes = append(info.Probes, pr)
 		if pr.Via == "data" {
 			info.Transactions += pr.Attempts
 		}
-		if res.Outcome != OK {
-			return false, &probeFailed{res}
+		mu.Unlock()
+		if err := lt.sent(ctx, pr, res); err != nil {
+			return false, err
 		}
 		return pr.OK, nil
 	}
-	b, err := mtu.Search{Min: lo, Max: hi, Parallel: opt.Parallel}.Run(ctx, send)
+	b, err := mtu.Search{Min: lo, Max: hi, Parallel: opt.Parallel}.Run(sctx, send)
 	numberRounds(info.Probes, b.Tried)
 	info.Rounds, info.Retests = b.Rounds, b.Retests
 	var segs, retrans int
@@ -310,6 +323,16 @@ func (p *Prober) mtuOut(ctx context.Context, t Target, r *Result, lo, hi int, v6
 	}
 	if segs > 0 {
 		info.LossPct = ptr(float64(int(1000*float64(retrans)/float64(segs))) / 10)
+	}
+	info.NoEvidence = b.Blind
+	undecided, err := lt.undecided(ctx, err)
+	if undecided {
+		info.Verdict = VerdictInconclusive
+		if ok := largestCarried(b); ok > 0 {
+			info.Bracket[0] = ptr(ok)
+		}
+		r.Findings = append(r.Findings, inconclusiveFinding(t, r, "client to server", time.Since(started), b, b.Blind, info.LossPct, err))
+		return true
 	}
 	var pf *probeFailed
 	switch {
