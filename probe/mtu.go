@@ -360,6 +360,7 @@ func (p *Prober) mtuOut(ctx context.Context, t Target, r *Result, lo, hi int, v6
 	}
 	info.Exact = b.Exact()
 	info.Verdict = outVerdict(b, info)
+	p.confirmPTB(ctx, t, r, b, v6, opt) // a rate-limited PTB is not a black hole (mtu_ptb.go)
 	if info.Verdict == VerdictBlackhole {
 		r.setFailure(PMTUBlackhole, fmt.Sprintf("segments above %d bytes vanish and no ICMP comes back", b.LargestOK))
 	}
