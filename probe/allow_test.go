@@ -12,6 +12,7 @@ import (
 
 	"github.com/smtpprobe/smtpprobe/dnscheck"
 	"github.com/smtpprobe/smtpprobe/probe/probetest"
+	"github.com/smtpprobe/smtpprobe/probe/wire"
 )
 
 var errTestPolicy = errors.New("not allowed by the test")
@@ -58,7 +59,7 @@ out.example.com. 0 IN A 127.0.0.9
 		}}
 	res := &dnscheck.Resolver{Servers: []string{dns.Addr}}
 	rep, err := p.RunMX(context.Background(), res, "example.com", RunOptions{Port: port, NoPTR: true})
-	var pe *PolicyError
+	var pe *wire.PolicyError
 	if !errors.As(err, &pe) || pe.Addr.Addr() != netip.MustParseAddr("127.0.0.9") || pe.Host != "out.example.com" ||
 		!errors.Is(err, errTestPolicy) || rep != nil {
 		t.Fatalf("MX(one exchanger refused) = %v, %v; want a *PolicyError for 127.0.0.9 of out.example.com and no report", rep, err)
@@ -74,7 +75,7 @@ out.example.com. 0 IN A 127.0.0.9
 	}
 	c.Close()
 	_, err = (&Prober{Allow: func(netip.AddrPort) error { return errTestPolicy }}).Dial(context.Background(), allowed)
-	var de *DialError
+	var de *wire.DialError
 	if !errors.As(err, &de) || !errors.As(err, &pe) || Classify(err) != Unreachable {
 		t.Errorf("Dial(refused) = %v, want a *DialError (unreachable) wrapping a *PolicyError", err)
 	}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/smtpprobe/smtpprobe/dnscheck"
+	"github.com/smtpprobe/smtpprobe/probe/wire"
 )
 
 func (r *Result) timePhase(name string, d time.Duration) {
@@ -46,7 +47,7 @@ func (r *Result) setFailureIn(phase string, o Outcome, msg string) {
 // 421 the server sent while the client was quiet is then retold as a
 // server timeout by explainClose). want is the code the command needs
 // (354 for DATA, RFC 5321 §4.1.1.4), or 0 for any 2yz.
-func replyOutcome(rp Reply, want int) (Outcome, string) {
+func replyOutcome(rp wire.Reply, want int) (Outcome, string) {
 	switch {
 	case rp.Unsolicited && rp.OK():
 		return ProtocolError, "reply nobody asked for: " + rp.String()
@@ -82,15 +83,16 @@ func (p *Prober) helo(local net.Addr) string {
 type dialogue struct {
 	p    *Prober
 	ctx  context.Context
-	c    *Conn
+	c    *wire.Conn
 	r    *Result
 	t    Target
 	rt   time.Duration
 	name string // the EHLO name
 
-	release func()            // frees the Limiter slot
-	rcpts   map[string]string // RCPT TO line -> its recipient (rcptLine)
-	inData  bool              // a pipelined DATA got its 354 after the group failed
+	release func()             // frees the Limiter slot
+	rcpts   map[string]string  // RCPT TO line -> its recipient (rcptLine)
+	inData  bool               // a pipelined DATA got its 354 after the group failed
+	noted   []*wire.StallError // stalls whose finding was added (evidence.go)
 }
 
 // begin connects to t; on failure it records the outcome in r and
@@ -111,14 +113,14 @@ func (p *Prober) begin(ctx context.Context, t Target, r *Result) *dialogue {
 		return nil
 	}
 	r.timePhase("connect", c.Since())
-	c.tcp.watch = p.watchStalls() // stalls decided from TCP evidence (evidence.go)
+	c.WatchStalls(p.watchStalls()) // stalls decided from TCP evidence (evidence.go)
 	return &dialogue{p: p, ctx: ctx, c: c, r: r, t: t, rt: p.replyTimeout(), name: p.helo(c.LocalAddr()), release: release}
 }
 
 // end closes the connection, copies the timeline into the result and
 // frees the session slot.
 func (d *dialogue) end() {
-	d.r.TCP = d.c.tcpStats()
+	d.r.TCP = d.c.TCPStats()
 	d.c.Close()
 	d.r.Timeline = d.c.Timeline()
 	d.release()
@@ -129,7 +131,7 @@ func (d *dialogue) end() {
 // replies in order; each is timed from the previous reply's arrival (the
 // first from the write). It stops at the first failure, records it and
 // returns false.
-func (d *dialogue) step(phases []string, lines ...string) ([]Reply, bool) {
+func (d *dialogue) step(phases []string, lines ...string) ([]wire.Reply, bool) {
 	c, r := d.c, d.r
 	prev := c.Since()
 	n := max(len(lines), 1)
@@ -139,7 +141,7 @@ func (d *dialogue) step(phases []string, lines ...string) ([]Reply, bool) {
 		r.setFailureIn(phase, o, phase+": "+msg)
 	}
 	failErr := func(i int, err error) {
-		if le := localError(err); le != nil && r.local == nil {
+		if le := wire.LocalFailure(err); le != nil && r.local == nil {
 			r.local = le // ENOBUFS on a write, say: this host's doing
 		}
 		fail(i, Classify(err), err.Error())
@@ -150,7 +152,7 @@ func (d *dialogue) step(phases []string, lines ...string) ([]Reply, bool) {
 			return nil, false
 		}
 	}
-	var replies []Reply
+	var replies []wire.Reply
 	for i := 0; i < n; i++ {
 		rp, err := c.ReadReply(d.ctx, d.rt)
 		if err != nil {
@@ -215,7 +217,7 @@ func wantCode(phase string) int {
 // calls for: greylisting is a healthy server asking for a retry later,
 // not a failure; a recipient refused for good is the probe's own input
 // to change (rcptRefused).
-func (d *dialogue) noteRejection(phase, line string, rp Reply) {
+func (d *dialogue) noteRejection(phase, line string, rp wire.Reply) {
 	if to, ok := d.rcpts[line]; ok && phase == "rcpt" && rp.Class() == 5 {
 		d.r.Findings = append(d.r.Findings, rcptRefused(who(d.t, d.r.Address), to, rp))
 	}
@@ -247,16 +249,16 @@ const OptionTo = "to"
 // unavailable, 501 syntax, 553 name not allowed): the probe cannot go on
 // past RCPT until it is given a recipient the server accepts. Every probe
 // kind that sends RCPT (session, timeout, mtu) reports it the same way.
-func rcptRefused(who, to string, rp Reply) Finding {
+func rcptRefused(who, to string, rp wire.Reply) Finding {
 	return Finding{Severity: SevWarning, Code: "rcpt-refused", Option: OptionTo,
 		Message: fmt.Sprintf("%s refused the recipient <%s> (%s); give a recipient the server accepts", who, to, rp.String())}
 }
 
 // step1 is step for one command (or the greeting, with no line).
-func (d *dialogue) step1(phase string, line ...string) (Reply, bool) {
+func (d *dialogue) step1(phase string, line ...string) (wire.Reply, bool) {
 	rs, ok := d.step([]string{phase}, line...)
 	if len(rs) == 0 {
-		return Reply{}, ok
+		return wire.Reply{}, ok
 	}
 	return rs[len(rs)-1], ok
 }
@@ -267,7 +269,7 @@ func (d *dialogue) step1(phase string, line ...string) (Reply, bool) {
 // reads message text, so the session just ends (the message is never
 // completed, nothing is delivered).
 func (d *dialogue) quit() {
-	if d.r.Reply != nil && !d.r.Reply.Unsolicited && d.c.readDone() == nil && !d.inData {
+	if d.r.Reply != nil && !d.r.Reply.Unsolicited && d.c.Ended() == nil && !d.inData {
 		_, _ = d.c.Cmd(d.ctx, min(d.rt, QuitTimeout), "QUIT")
 	}
 }
@@ -352,7 +354,7 @@ func (d *dialogue) greet(starttls bool) bool {
 }
 
 func dialElapsed(err error) time.Duration {
-	var de *DialError
+	var de *wire.DialError
 	if errors.As(err, &de) {
 		return de.Elapsed
 	}
@@ -361,7 +363,7 @@ func dialElapsed(err error) time.Duration {
 
 // capabilities returns the EHLO keywords (RFC 5321 §4.1.1.1): every line
 // after the first, keyword upper-cased, parameters as sent.
-func capabilities(ehlo Reply) []string {
+func capabilities(ehlo wire.Reply) []string {
 	if len(ehlo.Lines) < 2 {
 		return nil
 	}
@@ -426,9 +428,9 @@ func recipient(to string) string {
 // §3.3): MAIL FROM, RCPT TO and DATA, stopping after the step named last
 // ("mail", "rcpt" or "data"). It returns the last reply read and whether
 // every step passed; a failure is recorded by step.
-func (d *dialogue) envelope(from, to, last string) (Reply, bool) {
+func (d *dialogue) envelope(from, to, last string) (wire.Reply, bool) {
 	var (
-		rp Reply
+		rp wire.Reply
 		ok bool
 	)
 	for _, s := range []struct{ phase, line string }{
@@ -462,7 +464,7 @@ const QuitTimeout = 2 * time.Second
 // with enhanced code 4.2.0 or 4.7.1 (RFC 3463 §3.3, §3.8, as Postgrey
 // and Postfix's policy services send them), or a text that says
 // "greylist" (or "graylist"), in any case.
-func IsGreylisting(rp Reply) bool {
+func IsGreylisting(rp wire.Reply) bool {
 	if rp.Code != 450 && rp.Code != 451 {
 		return false
 	}

@@ -3,15 +3,13 @@
 // the probe is idle is noticed when it happens, and every outcome falls into
 // one fixed taxonomy (see Outcome).
 //
-// The dialogue layer (Conn) is deliberately not go-smtp's Client: that client
-// clears its deadlines around every command, takes no context and chooses its
-// own EHLO name. Conn reads replies in a background goroutine so that an
-// unsolicited "421 4.4.2" during a pause is seen at the millisecond it
-// arrives, and the higher layers (mx checks, scripted transactions, timeout
-// discovery, MTU bracketing) drive it step by step.
+// The connection is package probe/wire (wire.Conn, deliberately not
+// go-smtp's Client); this package drives it step by step in the probe kinds
+// (mx checks, scripted transactions, timeout discovery, MTU bracketing,
+// the path sweep) and judges what it saw.
 //
 // Failed probes are fields of a Result, not errors; errors returned by this
-// package are for misuse, cancellation and local failures (*LocalError:
+// package are for misuse, cancellation and local failures (*wire.LocalError:
 // this host's socket layer, not the network).
 //
 // # Reports and statuses
@@ -22,7 +20,7 @@
 // when every address did what the probe wanted, WARNING (1) when some
 // did not or only transiently (a 4yz reply), CRITICAL (2) when none did,
 // and the findings' severities on top. UNKNOWN (3) is for what says
-// nothing about the servers: bad input, a cancelled run, a LocalError.
+// nothing about the servers: bad input, a cancelled run, a wire.LocalError.
 // The outcome names (Outcome) and the JSON keys of Report and Result are
 // a stable interface for scripts and monitoring (README, "JSON").
 //
@@ -30,15 +28,15 @@
 //
 // One file per layer, and one per probe kind:
 //
-//   - dial.go, conn.go, reply.go, replyreader.go: the wire (Dialer, Conn,
-//     replies read byte by byte, the timeline).
+//   - probe/wire: the connection (Dialer, Conn, replies read byte by
+//     byte, the timeline, the limits, the TCP_INFO sampling).
 //   - dialogue.go: the dialogue every probe kind shares (connect, greet,
 //     timed steps, the envelope, QUIT).
-//   - mx.go, session.go, timeout.go, mtu.go and mtu_reverse.go:
+//   - mx.go, session.go, timeout.go, mtu.go and mtu_reverse.go, path.go:
 //     one probe kind each, a Prober method that returns a Result. A new
 //     probe kind is a new file of this kind.
-//   - evidence.go: TCP_INFO evidence of stalls and black holes, for every
-//     kind.
+//   - evidence.go: the verdicts and findings of stalls and black holes
+//     from the connection's TCP_INFO evidence, for every kind.
 //   - prober.go, result.go, report.go (Run over a target's addresses),
 //     outcome.go, json.go (the JSON layout, durations in milliseconds).
 //   - thresholds.go and baseline.go: judging a report against limits and

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/smtpprobe/smtpprobe/probe/wire"
 )
 
 // The hostile-peer suite (issue 9 item 6): scripted raw TCP peers on
@@ -174,7 +176,7 @@ func TestHostilePeers(t *testing.T) {
 		afterData   = map[string]string{}
 		afterDataMu sync.Mutex
 	)
-	long := "220 " + strings.Repeat("x", MaxLineBytes-4)
+	long := "220 " + strings.Repeat("x", wire.MaxLineBytes-4)
 	cases := []hostileCase{
 		// Binary bytes.
 		{class: "binary", name: "NUL in the banner", script: func(c net.Conn, r *bufio.Reader) {
@@ -221,7 +223,7 @@ func TestHostilePeers(t *testing.T) {
 
 		// Replies that never end, or have too many lines.
 		{class: "never-ending", name: "EHLO reply of 201 lines", script: func(c net.Conn, r *bufio.Reader) {
-			greet(c, r, manyLines(MaxReplyLines+1, true))
+			greet(c, r, manyLines(wire.MaxReplyLines+1, true))
 			drain(r)
 		}, run: "check", want: ProtocolError, errHas: "201 lines, more than the 200 allowed", errLacks: "without a final line", deadline: 2 * time.Second},
 		{class: "never-ending", name: "EHLO continuation lines forever", script: func(c net.Conn, r *bufio.Reader) {
@@ -229,7 +231,7 @@ func TestHostilePeers(t *testing.T) {
 			drain(r)
 		}, run: "check", want: ProtocolError, errHas: "never ends", deadline: 2 * time.Second},
 		{class: "never-ending", name: "EHLO reply of 200 lines is legal", script: func(c net.Conn, r *bufio.Reader) {
-			greet(c, r, manyLines(MaxReplyLines, true))
+			greet(c, r, manyLines(wire.MaxReplyLines, true))
 			serveRest(c, r)
 		}, run: "check", want: OK, deadline: 2 * time.Second},
 
@@ -243,8 +245,8 @@ func TestHostilePeers(t *testing.T) {
 			drain(r)
 		}, run: "timeout:banner", maxWait: 3 * time.Second, want: ProtocolError, deadline: 2 * time.Second,
 			check: func(t *testing.T, r Result) {
-				if len(r.Timeline) > 4*MaxUnsolicited {
-					t.Errorf("timeline holds %d events, want the flood cut at %d", len(r.Timeline), MaxUnsolicited)
+				if len(r.Timeline) > 4*wire.MaxUnsolicited {
+					t.Errorf("timeline holds %d events, want the flood cut at %d", len(r.Timeline), wire.MaxUnsolicited)
 				}
 			}},
 		{class: "unsolicited", name: "keepalive 250 during the idle wait, then 421 and FIN", script: func(c net.Conn, r *bufio.Reader) {
@@ -364,7 +366,7 @@ func TestHostilePeers(t *testing.T) {
 			want: Reset, errLacks: "FIN", deadline: 4 * time.Second,
 			check: func(t *testing.T, r Result) {
 				for _, e := range r.Timeline {
-					if e.Kind == EvFIN {
+					if e.Kind == wire.EvFIN {
 						t.Errorf("timeline has a FIN; the peer only reset:%s", dump(r.Timeline))
 					}
 				}
@@ -531,10 +533,10 @@ func TestHostilePeers(t *testing.T) {
 			check: func(t *testing.T, r Result) {
 				var quitAt, closeAt time.Duration
 				for _, e := range r.Timeline {
-					if e.Kind == EvSend && e.Text == "QUIT" {
+					if e.Kind == wire.EvSend && e.Text == "QUIT" {
 						quitAt = e.At
 					}
-					if e.Kind == EvClose {
+					if e.Kind == wire.EvClose {
 						closeAt = e.At
 					}
 				}
@@ -592,5 +594,20 @@ func TestHostilePeers(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestConnUnsolicitedNon421(t *testing.T) {
+	t.Parallel()
+	addr := scriptPeer(t, func(c net.Conn, r *bufio.Reader) {
+		fmt.Fprint(c, "220 mx.example.com ESMTP\r\n")
+		expect(r, "EHLO")
+		fmt.Fprint(c, "250 mx.example.com\r\n250 surprise\r\n")
+		time.Sleep(time.Second)
+	})
+	p := &Prober{ReplyTimeout: 2 * time.Second, Helo: "probe.example.com"}
+	r := p.MX(context.Background(), Target{Host: "mx.example.com", Addr: addr, Preference: -1})
+	if r.Outcome != ProtocolError {
+		t.Errorf("MX(unsolicited 250).Outcome = %s (%s), want protocol-error", r.Outcome, r.Error)
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"math"
 	"time"
+
+	"github.com/smtpprobe/smtpprobe/probe/wire"
 )
 
 // The model keeps every duration as a time.Duration; the JSON document
@@ -13,6 +15,11 @@ import (
 // below are the JSON documents' layout, field for field and in the same
 // order as the model's structs, so that the output's keys keep their
 // order; TestWireFields checks that they stay in step.
+
+// ms converts a duration to milliseconds rounded to the microsecond.
+func ms(d time.Duration) float64 {
+	return math.Round(float64(d)/1e3) / 1e3
+}
 
 // fromMS converts milliseconds, as ms writes them, back to a duration,
 // to the nanosecond.
@@ -74,7 +81,7 @@ type resultJSON struct {
 	FailedPhase   string             `json:"failed_phase,omitempty"`
 	Phases        map[string]float64 `json:"phases"`
 	PhaseOrder    []string           `json:"phase_order,omitempty"`
-	Reply         *Reply             `json:"reply,omitempty"`
+	Reply         *wire.Reply        `json:"reply,omitempty"`
 	Banner        string             `json:"banner,omitempty"`
 	Capabilities  []string           `json:"capabilities,omitempty"`
 	TLS           *TLSInfo           `json:"tls,omitempty"`
@@ -91,8 +98,8 @@ type resultJSON struct {
 	ClosedBy      ClosedBy           `json:"closed_by,omitempty"`
 	ServerLog     string             `json:"server_log,omitempty"`
 	*MTUInfo
-	TCP      *TCPStats `json:"tcp,omitempty"`
-	Timeline []Event   `json:"timeline"`
+	TCP      *wire.TCPStats `json:"tcp,omitempty"`
+	Timeline []wire.Event   `json:"timeline"`
 	// The path sweep (path.go).
 	Hops          []Hop          `json:"hops,omitempty"`
 	PathEnd       *PathEnd       `json:"path_end,omitempty"`
@@ -193,32 +200,6 @@ func (c *CheckSummary) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// tcpStatsJSON is TCPStats on the wire: the RTT and RTO in milliseconds
-// first, then the plain fields.
-type tcpStatsJSON struct {
-	RTTMS float64 `json:"rtt_ms"`
-	RTOMS float64 `json:"rto_ms"`
-	*tcpStatsPlain
-}
-
-type tcpStatsPlain TCPStats
-
-// MarshalJSON writes the stats with the RTT and RTO in milliseconds.
-func (s TCPStats) MarshalJSON() ([]byte, error) {
-	p := tcpStatsPlain(s)
-	return json.Marshal(tcpStatsJSON{RTTMS: ms(s.RTT), RTOMS: ms(s.RTO), tcpStatsPlain: &p})
-}
-
-// UnmarshalJSON reads the stats as MarshalJSON writes them.
-func (s *TCPStats) UnmarshalJSON(b []byte) error {
-	w := tcpStatsJSON{tcpStatsPlain: (*tcpStatsPlain)(s)}
-	if err := json.Unmarshal(b, &w); err != nil {
-		return err
-	}
-	s.RTT, s.RTO = fromMS(w.RTTMS), fromMS(w.RTOMS)
-	return nil
-}
-
 // mtuProbeJSON is MTUProbe on the wire.
 type mtuProbeJSON struct {
 	Round       int         `json:"round"`
@@ -252,24 +233,5 @@ func (p *MTUProbe) UnmarshalJSON(b []byte) error {
 	*p = MTUProbe{Round: w.Round, Size: w.Size, Sent: w.Sent, OK: w.OK, Result: w.Result,
 		Via: w.Via, Retransmits: w.Retransmits, Segments: w.Segments, PMTU: w.PMTU,
 		RTT: fromMS(w.RTTMS), Wait: fromMS(w.WaitMS), Attempts: w.Attempts, Flight: w.Flight}
-	return nil
-}
-
-// UnmarshalJSON reads an event as MarshalJSON writes it, with its offsets
-// from milliseconds.
-func (e *Event) UnmarshalJSON(b []byte) error {
-	type plain Event
-	w := struct {
-		TMS float64 `json:"t_ms"`
-		*plain
-		LastMS *float64 `json:"last_ms,omitempty"`
-	}{plain: (*plain)(e)}
-	if err := json.Unmarshal(b, &w); err != nil {
-		return err
-	}
-	e.At = fromMS(w.TMS)
-	if w.LastMS != nil {
-		e.Last = fromMS(*w.LastMS)
-	}
 	return nil
 }

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/smtpprobe/smtpprobe/probe/wire"
 )
 
 // jsonName is the JSON key of a struct field, "" for a skipped one and
@@ -89,9 +91,9 @@ func TestReportJSONRoundTrip(t *testing.T) {
 		Results: []Result{{Host: "mx.example.com", Address: "192.0.2.1", Port: 25, Outcome: ServerTimeout,
 			Phases: map[string]time.Duration{"connect": d("290us"), "banner": d("1.9ms")}, PhaseOrder: []string{"connect", "banner"},
 			Phase: "data", Timeout: &to, IdleTimeout: &idle,
-			TCP:      &TCPStats{RTT: d("1.234ms"), RTO: d("201ms"), SndMSS: 1448},
+			TCP:      &wire.TCPStats{RTT: d("1.234ms"), RTO: d("201ms"), SndMSS: 1448},
 			MTUInfo:  &MTUInfo{Probes: []MTUProbe{{Size: 1500, RTT: d("0.5ms"), Wait: d("12.345678ms"), Attempts: 1}}},
-			Timeline: []Event{{At: d("1.9ms"), Kind: EvReply}, {At: d("2ms"), Last: d("3ms"), Kind: EvData, Count: 2, Bytes: 20}}}},
+			Timeline: []wire.Event{{At: d("1.9ms"), Kind: wire.EvReply}, {At: d("2ms"), Last: d("3ms"), Kind: wire.EvData, Count: 2, Bytes: 20}}}},
 		Findings: []Finding{},
 		Checks:   []CheckSummary{{Target: "example.com", Module: "m", Command: "timeout", Status: StatusCritical, Duration: d("1.5s")}},
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/smtpprobe/smtpprobe/mtu"
+	"github.com/smtpprobe/smtpprobe/probe/wire"
 )
 
 // Verdict is what an mtu probe found about one direction of the path: an
@@ -542,7 +543,7 @@ func (p *Prober) mtuProbe(ctx context.Context, t Target, size int, v6 bool, opt 
 	pr.Sent = mtu.PacketSize(before, v6)
 	if pr.Sent < size {
 		pr.Result = ProbeClamped
-		d.c.Event(EvData, fmt.Sprintf("probe %d bytes: clamped (the kernel can send only %d-byte packets: snd_mss %d, pmtu %d)", size, pr.Sent, before.SndMSS, before.PMTU))
+		d.c.Event(wire.EvData, fmt.Sprintf("probe %d bytes: clamped (the kernel can send only %d-byte packets: snd_mss %d, pmtu %d)", size, pr.Sent, before.SndMSS, before.PMTU))
 		d.quit()
 		return pr, r
 	}
@@ -615,7 +616,7 @@ func (p *Prober) mtuProbe(ctx context.Context, t Target, size int, v6 bool, opt 
 		pr.OK, pr.Result = true, ProbeDelivered
 		clk.passed(waited)
 	}
-	d.c.Event(EvData, fmt.Sprintf("probe %d bytes: %s after %s (sent %d-byte packets, %d retransmits, path MTU %d)", size, pr.Result, fmtDur(waited), pr.Sent, pr.Retransmits, pmtu))
+	d.c.Event(wire.EvData, fmt.Sprintf("probe %d bytes: %s after %s (sent %d-byte packets, %d retransmits, path MTU %d)", size, pr.Result, fmtDur(waited), pr.Sent, pr.Retransmits, pmtu))
 	return pr, r
 }
 
@@ -632,7 +633,7 @@ func tlsRecordStart(n int) []byte {
 
 // abort resets the connection so that neither side keeps retransmitting
 // data the path cannot carry, and the server drops the session.
-func abort(c *Conn) {
+func abort(c *wire.Conn) {
 	if tc, ok := c.Raw().(*net.TCPConn); ok {
 		_ = tc.SetLinger(0)
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/smtpprobe/smtpprobe/mtu"
+	"github.com/smtpprobe/smtpprobe/probe/wire"
 )
 
 // Inbound loss timing: a STARTTLS handshake whose flight has not arrived
@@ -345,7 +346,7 @@ func (p *Prober) revProbe(ctx context.Context, t Target, size int, v6 bool, clk 
 	case i := <-stalled:
 		pr.Result = ProbeLost
 		pr.Flight = int(i.BytesReceived - before.BytesReceived)
-		d.c.Event(EvDeadline, fmt.Sprintf("inbound probe %d bytes: the server's flight stalled after %s (%d bytes in order, %d out-of-order packets, rcv_mss %d)", size, fmtDur(waited), pr.Flight, i.RcvOOOPack-before.RcvOOOPack, i.RcvMSS))
+		d.c.Event(wire.EvDeadline, fmt.Sprintf("inbound probe %d bytes: the server's flight stalled after %s (%d bytes in order, %d out-of-order packets, rcv_mss %d)", size, fmtDur(waited), pr.Flight, i.RcvOOOPack-before.RcvOOOPack, i.RcvMSS))
 		return pr, r
 	default:
 	}
@@ -375,6 +376,6 @@ func (p *Prober) revProbe(ctx context.Context, t Target, size int, v6 bool, clk 
 	default:
 		pr.OK, pr.Result = true, ProbeDelivered
 	}
-	d.c.Event(EvData, fmt.Sprintf("inbound probe %d bytes: %s after %s (flight %d bytes, largest packet %d, peer MSS packet %d)", size, pr.Result, fmtDur(waited), pr.Flight, got, peer))
+	d.c.Event(wire.EvData, fmt.Sprintf("inbound probe %d bytes: %s after %s (flight %d bytes, largest packet %d, peer MSS packet %d)", size, pr.Result, fmtDur(waited), pr.Flight, got, peer))
 	return pr, r
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/smtpprobe/smtpprobe/probe/probetest"
+	"github.com/smtpprobe/smtpprobe/probe/wire"
 )
 
 // On loopback nothing is lost and no ICMP comes: every size up to --max
@@ -177,7 +178,7 @@ func TestMTULoopbackClampRefusedIsLocal(t *testing.T) {
 	defer cancel()
 	p := &Prober{ReplyTimeout: 3 * time.Second}
 	r, err := p.MTU(ctx, Target{Host: "127.0.0.1", Addr: s.Addr, Preference: -1}, MTUOptions{To: "postmaster@example.com"})
-	var le *LocalError
+	var le *wire.LocalError
 	if !errors.As(err, &le) || le.Errno() != syscall.EINVAL {
 		t.Fatalf("MTU(loopback, no max) = %s (%s), %v; want a *LocalError with EINVAL", r.Outcome, r.Error, err)
 	}

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/smtpprobe/smtpprobe/mtu"
+	"github.com/smtpprobe/smtpprobe/probe/wire"
 )
 
 // probesOf parses a probe list as the e2e tests print it,
@@ -109,8 +110,8 @@ func TestRevVerdict(t *testing.T) {
 }
 
 func TestMTURetry(t *testing.T) {
-	timeout421 := Result{Outcome: Rejected, Reply: &Reply{Code: 421, Enhanced: "4.4.2"}}
-	refused := Result{Outcome: Rejected, Reply: &Reply{Code: 550, Enhanced: "5.7.1"}}
+	timeout421 := Result{Outcome: Rejected, Reply: &wire.Reply{Code: 421, Enhanced: "4.4.2"}}
+	refused := Result{Outcome: Rejected, Reply: &wire.Reply{Code: 550, Enhanced: "5.7.1"}}
 	tests := []struct {
 		name         string
 		first        Result

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/smtpprobe/smtpprobe/probe/probetest"
+	"github.com/smtpprobe/smtpprobe/probe/wire"
 )
 
 func startSMTP(tb testing.TB, opt probetest.SMTPOptions) netip.AddrPort {
@@ -326,7 +327,7 @@ func hasFinding(fs []Finding, code string) bool {
 	return false
 }
 
-func dump(tl []Event) string {
+func dump(tl []wire.Event) string {
 	var b strings.Builder
 	for _, e := range tl {
 		fmt.Fprintf(&b, "\n  %8.3f %s %s", ms(e.At), e.Kind, e.Text)

@@ -61,7 +61,7 @@ func TestFlagNames(t *testing.T) {
 // (a flag, a config key, a URL parameter).
 func TestNoFlagNamesInEngine(t *testing.T) {
 	files := 0
-	for _, dir := range []string{".", "../mtu", "../dnscheck"} {
+	for _, dir := range []string{".", "wire", "../mtu", "../dnscheck"} {
 		paths, err := filepath.Glob(filepath.Join(dir, "*.go"))
 		if err != nil {
 			t.Fatal(err)
@@ -94,6 +94,6 @@ func TestNoFlagNamesInEngine(t *testing.T) {
 		}
 	}
 	if files < 20 {
-		t.Fatalf("scanned %d engine files, want the probe, mtu and dnscheck sources", files)
+		t.Fatalf("scanned %d engine files, want the probe, wire, mtu and dnscheck sources", files)
 	}
 }

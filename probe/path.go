@@ -13,6 +13,7 @@ import (
 	"github.com/smtpprobe/smtpprobe/mtu"
 	"github.com/smtpprobe/smtpprobe/mtu/trace"
 	"github.com/smtpprobe/smtpprobe/probe/units"
+	"github.com/smtpprobe/smtpprobe/probe/wire"
 )
 
 // Hop is one TTL of a path sweep, as JSON carries it in a result's
@@ -142,7 +143,7 @@ func (p *Prober) locate(ctx context.Context, t Target, r *Result, err error) {
 	if o != ConnectTimeout && o != Unreachable || ctx.Err() != nil {
 		return
 	}
-	if errors.As(err, new(*PolicyError)) || errors.As(err, new(*LocalError)) {
+	if errors.As(err, new(*wire.PolicyError)) || errors.As(err, new(*wire.LocalError)) {
 		return // nothing may be sent there, or this host's own sockets failed
 	}
 	opt := PathOptions{Budget: LocateBudget}
@@ -152,7 +153,7 @@ func (p *Prober) locate(ctx context.Context, t Target, r *Result, err error) {
 	// ICMP error, silence where the sweep's SYNs met its sender is that
 	// sender's ICMP rate limit (it has just spent a token on us), not a
 	// drop.
-	var de *DialError
+	var de *wire.DialError
 	if errors.As(err, &de) && de.ICMP != nil && trace.Heed(path, *de.ICMP) {
 		cmp = nil
 	}
@@ -171,7 +172,7 @@ func rateLimitFinding(t Target, path *trace.Path) Finding {
 		"%s: the follow-up sweep's SYNs got no answer at hop %d, where the connect had just received ICMP %s from %s: "+
 			"that sender rate-limits its ICMP errors (Linux: about one per second per destination after a burst of six), "+
 			"so the silence is its rate limit, not a drop; the connect's answer stands",
-		who(t, path.Target.Addr().String()), s.TTL, icmpWords(trace.Class(is6(path.Target.Addr()), s.Type, s.Code)), s.From)}
+		who(t, path.Target.Addr().String()), s.TTL, wire.ICMPWords(trace.Class(is6(path.Target.Addr()), s.Type, s.Code)), s.From)}
 }
 
 func (r *Result) setPath(path, cmp *trace.Path) {
@@ -244,7 +245,7 @@ func stopText(path *trace.Path) string {
 	case trace.Reset:
 		return fmt.Sprintf("RST from %s at hop %d", s.From, s.TTL)
 	case trace.Unreachable:
-		return fmt.Sprintf("ICMP %s (type %d code %d) from %s", icmpWords(trace.Class(v6, s.Type, s.Code)), s.Type, s.Code, hopName(hopOf(path, s.From), s.From))
+		return fmt.Sprintf("ICMP %s (type %d code %d) from %s", wire.ICMPWords(trace.Class(v6, s.Type, s.Code)), s.Type, s.Code, hopName(hopOf(path, s.From), s.From))
 	case trace.LocalError:
 		return "the SYN could not leave this host: no route to it here"
 	}
@@ -252,20 +253,6 @@ func stopText(path *trace.Path) string {
 		return fmt.Sprintf("no answer from any hop to SYNs to port %d", path.Target.Port())
 	}
 	return fmt.Sprintf("SYNs to port %d dropped after %s: no answer from hop %d on", path.Target.Port(), hopName(s.LastTTL, s.LastAddr), s.LastTTL+1)
-}
-
-func icmpWords(class string) string {
-	switch class {
-	case "admin-prohibited":
-		return "administratively prohibited"
-	case "host-unreachable":
-		return "host unreachable"
-	case "net-unreachable":
-		return "network unreachable"
-	case "port-unreachable":
-		return "port unreachable"
-	}
-	return class
 }
 
 // nearHops is how far from us a drop still counts as "near": this host's
@@ -289,7 +276,7 @@ func pathFindings(t Target, path, cmp *trace.Path) []Finding {
 		if atDst {
 			where = fmt.Sprintf("by the destination itself, %s", hopName(hop, s.From))
 		}
-		msg := fmt.Sprintf("%s: SYNs to port %d are answered %s with ICMP %s (type %d code %d)", who(t, dst.String()), port, where, icmpWords(class), s.Type, s.Code)
+		msg := fmt.Sprintf("%s: SYNs to port %d are answered %s with ICMP %s (type %d code %d)", who(t, dst.String()), port, where, wire.ICMPWords(class), s.Type, s.Code)
 		var code string
 		switch class {
 		case "admin-prohibited":
@@ -361,13 +348,6 @@ func addrAt(p *trace.Path, ttl int) netip.Addr {
 		return h.Addr
 	}
 	return netip.Addr{}
-}
-
-// icmpDialText is a connect failed by an ICMP error, in words that name
-// the error and the hop that sent it, not the errno it maps to.
-func icmpDialText(r *trace.Reply) string {
-	v6 := is6(r.From)
-	return fmt.Sprintf("connect: ICMP %s (type %d code %d) from %s", icmpWords(trace.Class(v6, r.Type, r.Code)), r.Type, r.Code, r.From)
 }
 
 // BlackholeLink is where a PMTU black hole was located (mtu): the link

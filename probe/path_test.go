@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/smtpprobe/smtpprobe/mtu/trace"
+	"github.com/smtpprobe/smtpprobe/probe/wire"
 )
 
 // fakeNet answers sweeps as a path of two routers and a target, per port.
@@ -144,17 +145,17 @@ func TestLocateHook(t *testing.T) {
 	tg := Target{Host: "192.0.2.25", Addr: dst, Preference: -1}
 	p := &Prober{}
 	r := newResult(tg)
-	p.locate(context.Background(), tg, &r, &DialError{Outcome: ConnectTimeout})
+	p.locate(context.Background(), tg, &r, &wire.DialError{Kind: wire.DialTimeout})
 	if len(r.Hops) == 0 || r.PathEnd == nil || r.PathEnd.LastAddress != "192.0.2.1" || len(r.Findings) == 0 || r.Findings[0].Code != "syn-dropped-after-hop" {
 		t.Errorf("locate(connect-timeout) = hops %+v, end %+v, findings %+v; want the sweep and syn-dropped-after-hop after 192.0.2.1", r.Hops, r.PathEnd, r.Findings)
 	}
 	r = newResult(tg)
-	p.locate(context.Background(), tg, &r, &DialError{Outcome: Refused})
+	p.locate(context.Background(), tg, &r, &wire.DialError{Kind: wire.DialRefused})
 	if len(r.Hops) != 0 || len(r.Findings) != 0 {
 		t.Errorf("locate(refused) = hops %+v, findings %+v; want none", r.Hops, r.Findings)
 	}
 	r = newResult(tg)
-	p.locate(context.Background(), tg, &r, &DialError{Outcome: Unreachable, Err: &PolicyError{Addr: dst}})
+	p.locate(context.Background(), tg, &r, &wire.DialError{Kind: wire.DialUnreachable, Err: &wire.PolicyError{Addr: dst}})
 	if len(r.Hops) != 0 {
 		t.Errorf("locate(policy refusal) swept %+v; want no packet at all", r.Hops)
 	}
@@ -200,7 +201,7 @@ func TestLocateSkipsLocalErrors(t *testing.T) {
 	})
 	tg := Target{Host: "192.0.2.25", Addr: netip.MustParseAddrPort("192.0.2.25:25"), Preference: -1}
 	r := newResult(tg)
-	(&Prober{}).locate(context.Background(), tg, &r, &LocalError{Op: "socket", Err: syscall.EMFILE})
+	(&Prober{}).locate(context.Background(), tg, &r, &wire.LocalError{Op: "socket", Err: syscall.EMFILE})
 	if len(r.Hops) != 0 || len(r.Findings) != 0 {
 		t.Errorf("locate(local error) = hops %+v, findings %+v; want none", r.Hops, r.Findings)
 	}
@@ -235,7 +236,7 @@ func TestLocateHeedsConnectICMP(t *testing.T) {
 	tg := Target{Host: "192.0.2.25", Addr: dst, Preference: -1}
 	r := newResult(tg)
 	icmp := &trace.Reply{Kind: trace.Unreachable, From: dst.Addr(), Type: 3, Code: 1}
-	(&Prober{}).locate(context.Background(), tg, &r, &DialError{Outcome: Unreachable, ICMP: icmp})
+	(&Prober{}).locate(context.Background(), tg, &r, &wire.DialError{Kind: wire.DialUnreachable, ICMP: icmp})
 	var codes []string
 	for _, f := range r.Findings {
 		codes = append(codes, f.Code)

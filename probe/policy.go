@@ -18,6 +18,7 @@ import (
 	"github.com/smtpprobe/smtpprobe/dnscheck/mtasts"
 	"github.com/smtpprobe/smtpprobe/dnscheck/tlsrpt"
 	"github.com/smtpprobe/smtpprobe/probe/units"
+	"github.com/smtpprobe/smtpprobe/probe/wire"
 )
 
 // The transport policies of a mail domain decide whether senders deliver
@@ -221,7 +222,7 @@ func (p *Prober) policyDial(res *dnscheck.Resolver, fam dnscheck.Family) func(ct
 			ap := netip.AddrPortFrom(a, uint16(port))
 			if p.Allow != nil {
 				if err := p.Allow(ap); err != nil {
-					errs = append(errs, &PolicyError{Host: host, Addr: ap, Err: err})
+					errs = append(errs, &wire.PolicyError{Host: host, Addr: ap, Err: err})
 					continue
 				}
 			}
@@ -412,7 +413,7 @@ func applyPolicy(rep *Report, noStartTLS bool, now time.Time) []Finding {
 				pol.Domain, pol.MTASTS.RecordError)
 		case pol.MTASTS.RecordError != "":
 			add(SevWarning, "mta-sts-lookup-failed", "%s: the _mta-sts TXT lookup failed (%s); senders cannot discover an MTA-STS policy", pol.Domain, pol.MTASTS.RecordError)
-		case pol.fetchErr != nil && errors.As(pol.fetchErr, new(*PolicyError)):
+		case pol.fetchErr != nil && errors.As(pol.fetchErr, new(*wire.PolicyError)):
 			add(SevInfo, "mta-sts-fetch-not-allowed", "%s publishes an MTA-STS record (id %s), but the policy host's address is not allowed for this prober (%s); the policy was not checked",
 				pol.Domain, pol.MTASTS.ID, pol.MTASTS.FetchError)
 		case pol.fetchErr != nil:
@@ -440,6 +441,7 @@ func applyPolicy(rep *Report, noStartTLS bool, now time.Time) []Finding {
 	unlisted := map[string]bool{}
 	for i := range rep.Results {
 		r := &rep.Results[i]
+		from := len(fs)
 		w := fmt.Sprintf("%s [%s]", r.Host, r.Address)
 		policyTLS := false // a policy finding covers this result's TLS
 		if sts != nil && sts.Mode != mtasts.ModeNone && r.Preference != nil {
@@ -501,6 +503,9 @@ func applyPolicy(rep *Report, noStartTLS bool, now time.Time) []Finding {
 		if !policyTLS && known && !offered {
 			add(SevWarning, "starttls-not-offered", "%s does not offer STARTTLS; mail to it travels in the clear", w)
 		}
+		// They are this result's findings too, so that a renderer can
+		// tell which address each one is about (JSON lists them once).
+		r.Findings = append(r.Findings, fs[from:len(fs):len(fs)]...)
 	}
 	return fs
 }

@@ -26,6 +26,7 @@ import (
 	"github.com/smtpprobe/smtpprobe/dnscheck/dane"
 	"github.com/smtpprobe/smtpprobe/dnscheck/mtasts"
 	"github.com/smtpprobe/smtpprobe/probe/probetest"
+	"github.com/smtpprobe/smtpprobe/probe/wire"
 )
 
 var policyNow = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
@@ -88,7 +89,7 @@ func TestApplyPolicy(t *testing.T) {
 	fetchFailed := &PolicyReport{Domain: "example.com", MTASTS: MTASTSReport{ID: "1", FetchError: "https://mta-sts.example.com/.well-known/mta-sts.txt: connection refused"},
 		fetchErr: errors.New("connection refused"), txtFound: true}
 	notAllowed := &PolicyReport{Domain: "example.com", MTASTS: MTASTSReport{ID: "1", FetchError: "address 192.0.2.9:443: not in serve.allow"},
-		fetchErr: &mtasts.FetchError{Err: &PolicyError{Addr: netip.MustParseAddrPort("192.0.2.9:443"), Err: errors.New("not in serve.allow")}}, txtFound: true}
+		fetchErr: &mtasts.FetchError{Err: &wire.PolicyError{Addr: netip.MustParseAddrPort("192.0.2.9:443"), Err: errors.New("not in serve.allow")}}, txtFound: true}
 	for _, tc := range []struct {
 		name   string
 		policy *PolicyReport
@@ -231,7 +232,7 @@ func TestPolicyDial(t *testing.T) {
 		return refuse
 	}}
 	_, err = p.policyDial(res, dnscheck.AnyFamily)(context.Background(), "tcp", fmt.Sprintf("mta-sts.example.com:%d", port))
-	var pe *PolicyError
+	var pe *wire.PolicyError
 	want := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), port)
 	if !errors.As(err, &pe) || pe.Addr != want || !errors.Is(err, refuse) || !slices.Equal(asked, []netip.AddrPort{want}) {
 		t.Fatalf("policyDial(refused) = %v, asked %v; want a *PolicyError for %v", err, asked, want)

@@ -6,6 +6,8 @@ import (
 	"net/netip"
 	"syscall"
 	"time"
+
+	"github.com/smtpprobe/smtpprobe/probe/wire"
 )
 
 // DefaultReplyTimeout bounds the wait for each reply. RFC 5321 §4.5.3.2
@@ -29,12 +31,12 @@ type Prober struct {
 	// RootCAs verifies server certificates; nil means the system pool.
 	RootCAs  *x509.CertPool
 	CertWarn time.Duration // 0 means DefaultCertWarn
-	// Control runs on each socket before connect (see Dialer).
+	// Control runs on each socket before connect (see wire.Dialer).
 	Control func(network, address string, c syscall.RawConn) error
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// Limiter, if set, bounds the sessions open at once per address.
-	Limiter *HostLimiter
+	Limiter *wire.HostLimiter
 	// Hostname returns the local host name; nil means os.Hostname.
 	Hostname func() (string, error)
 	// Allow, if set, decides which addresses may be probed at all (the
@@ -59,9 +61,12 @@ func (p *Prober) replyTimeout() time.Duration {
 	return DefaultReplyTimeout
 }
 
+// DefaultConnectTimeout is Postfix's smtp_connect_timeout.
+const DefaultConnectTimeout = wire.DefaultConnectTimeout
+
 // Dial opens a session to addr with the prober's connect settings.
-func (p *Prober) Dial(ctx context.Context, addr netip.AddrPort) (*Conn, error) {
-	d := Dialer{Timeout: p.ConnectTimeout, Control: p.Control, Now: p.Now, Allow: p.Allow}
+func (p *Prober) Dial(ctx context.Context, addr netip.AddrPort) (*wire.Conn, error) {
+	d := wire.Dialer{Timeout: p.ConnectTimeout, Control: p.Control, Now: p.Now, Allow: p.Allow}
 	return d.Dial(ctx, addr)
 }
 
@@ -70,4 +75,18 @@ type Target struct {
 	Host       string // exchanger name, host name, or the literal
 	Addr       netip.AddrPort
 	Preference int // MX preference, or -1 when the target is not an MX
+}
+
+// pauseOption is the run option that sets the pause, as a Finding.Option
+// ("pause_before_data"), or "" for a pause no option sets.
+func pauseOption(p wire.Pause) string {
+	switch p {
+	case wire.PauseBeforeData:
+		return "pause_before_data"
+	case wire.PauseAfterData:
+		return "pause_after_data"
+	case wire.ChunkPause:
+		return "chunk_pause"
+	}
+	return ""
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/smtpprobe/smtpprobe/dnscheck"
+	"github.com/smtpprobe/smtpprobe/probe/wire"
 )
 
 // Report is the result of one run of a command: one JSON document
@@ -159,7 +160,7 @@ func (p *Prober) RunMXWith(ctx context.Context, res *dnscheck.Resolver, domain s
 // IP literal. The report's outcome is the worst of the results. Errors
 // are for bad input, cancellation, a *PolicyError when p.Allow refuses
 // one of the resolved addresses (then no session is started), and a
-// *LocalError when a session failed in this host's own socket layer
+// *wire.LocalError when a session failed in this host's own socket layer
 // (the report is then returned too, but says nothing about the servers).
 func (p *Prober) Run(ctx context.Context, res *dnscheck.Resolver, command, target string, opt RunOptions, fn func(context.Context, Target) []Result) (*Report, error) {
 	started := p.now()
@@ -199,7 +200,7 @@ func (p *Prober) Run(ctx context.Context, res *dnscheck.Resolver, command, targe
 	if p.Allow != nil {
 		for _, t := range targets {
 			if err := p.Allow(t.Addr); err != nil {
-				return nil, &PolicyError{Host: t.Host, Addr: t.Addr, Err: err}
+				return nil, &wire.PolicyError{Host: t.Host, Addr: t.Addr, Err: err}
 			}
 		}
 	}

@@ -7,6 +7,8 @@ import (
 	"os"
 	"syscall"
 	"time"
+
+	"github.com/smtpprobe/smtpprobe/probe/wire"
 )
 
 // Result is the outcome of probing one address. A failed probe is a field
@@ -31,7 +33,7 @@ type Result struct {
 	// order of PhaseOrder (JSON "phase_order").
 	Phases       map[string]time.Duration `json:"-"`
 	PhaseOrder   []string                 `json:"-"`
-	Reply        *Reply                   `json:"reply,omitempty"` // the last reply
+	Reply        *wire.Reply              `json:"reply,omitempty"` // the last reply
 	Banner       string                   `json:"banner,omitempty"`
 	Capabilities []string                 `json:"capabilities,omitempty"`
 	TLS          *TLSInfo                 `json:"tls,omitempty"`
@@ -54,11 +56,11 @@ type Result struct {
 	ServerLog string         `json:"server_log,omitempty"` // what Postfix's smtpd logs for it
 	// Path MTU (mtu): path_mtu, verdict, bracket... inline.
 	*MTUInfo
-	TCP      *TCPStats `json:"tcp,omitempty"` // TCP_INFO when the session ended (evidence.go)
-	Timeline []Event   `json:"timeline"`
-	Findings []Finding `json:"-"`
+	TCP      *wire.TCPStats `json:"tcp,omitempty"` // TCP_INFO when the session ended (evidence.go)
+	Timeline []wire.Event   `json:"timeline"`
+	Findings []Finding      `json:"-"`
 
-	local *LocalError // this host's socket layer failed (LocalFailure)
+	local *wire.LocalError // this host's socket layer failed (LocalFailure)
 
 	// Path sweep (path; a connect-timeout or unreachable elsewhere): path.go.
 	Hops    []Hop    `json:"hops,omitempty"`
@@ -67,15 +69,15 @@ type Result struct {
 	BlackholeLink *BlackholeLink `json:"blackhole_link,omitempty"`
 }
 
-// LocalFailure is the *LocalError that ended the probe, if this host's
+// LocalFailure is the *wire.LocalError that ended the probe, if this host's
 // own socket layer failed rather than the network or the peer; the
 // result's Outcome then says nothing about the server, and Run returns
 // the error.
-func (r *Result) LocalFailure() *LocalError { return r.local }
+func (r *Result) LocalFailure() *wire.LocalError { return r.local }
 
 func newResult(t Target) Result {
 	r := Result{Host: t.Host, Address: t.Addr.Addr().String(), Port: t.Addr.Port(),
-		Outcome: OK, Phases: map[string]time.Duration{}, Timeline: []Event{}}
+		Outcome: OK, Phases: map[string]time.Duration{}, Timeline: []wire.Event{}}
 	if t.Preference >= 0 {
 		pref := t.Preference
 		r.Preference = &pref
@@ -109,10 +111,10 @@ func newResult(t Target) Result {
 // that no front end reports it as a verdict on the server.
 func Classify(err error) Outcome {
 	var (
-		de *DialError
-		pv *ProtocolViolation
-		he *HandshakeError
-		se *StallError
+		de *wire.DialError
+		pv *wire.ProtocolViolation
+		he *wire.HandshakeError
+		se *wire.StallError
 		ae tls.AlertError
 		re tls.RecordHeaderError
 	)
@@ -122,10 +124,10 @@ func Classify(err error) Outcome {
 	case errors.As(err, &se) && se.Blackhole():
 		return PMTUBlackhole
 	case errors.As(err, &de):
-		return de.Outcome
-	case errors.Is(err, ErrReset), errors.Is(err, syscall.ECONNABORTED):
+		return dialOutcome(de.Kind)
+	case errors.Is(err, wire.ErrReset), errors.Is(err, syscall.ECONNABORTED):
 		return Reset
-	case errors.Is(err, ErrClosed):
+	case errors.Is(err, wire.ErrClosed):
 		return Closed
 	case errors.As(err, &pv):
 		return ProtocolError
@@ -135,11 +137,24 @@ func Classify(err error) Outcome {
 		return ReplyTimeout
 	case errors.Is(err, syscall.EHOSTUNREACH), errors.Is(err, syscall.ENETUNREACH):
 		return Unreachable
-	case errors.Is(err, ErrReplyTimeout), errors.Is(err, os.ErrDeadlineExceeded),
+	case errors.Is(err, wire.ErrReplyTimeout), errors.Is(err, os.ErrDeadlineExceeded),
 		errors.Is(err, context.DeadlineExceeded), errors.Is(err, syscall.ETIMEDOUT):
 		return ReplyTimeout
 	case errors.Is(err, context.Canceled):
 		return ReplyTimeout
 	}
 	return ReplyTimeout
+}
+
+// dialOutcome is the outcome of a connect that failed the way k says.
+func dialOutcome(k wire.DialKind) Outcome {
+	switch k {
+	case wire.DialTimeout:
+		return ConnectTimeout
+	case wire.DialRefused:
+		return Refused
+	case wire.DialReset:
+		return Reset
+	}
+	return Unreachable
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/smtpprobe/smtpprobe/mtu"
 	"github.com/smtpprobe/smtpprobe/probe/units"
+	"github.com/smtpprobe/smtpprobe/probe/wire"
 )
 
 // SessionOptions script one synthetic mail transaction.
@@ -142,7 +143,7 @@ func (p *Prober) Session(ctx context.Context, t Target, opt SessionOptions) (r R
 		}
 	}
 	if opt.PauseBeforeData > 0 {
-		if _, err := d.c.Pause(ctx, PauseBeforeData, opt.PauseBeforeData, false); err != nil {
+		if _, err := d.c.Pause(ctx, wire.PauseBeforeData, opt.PauseBeforeData, false); err != nil {
 			return d.cut(err)
 		}
 	}
@@ -156,14 +157,14 @@ func (p *Prober) Session(ctx context.Context, t Target, opt SessionOptions) (r R
 		}
 	}
 	if opt.PauseAfterData > 0 {
-		if _, err := d.c.Pause(ctx, PauseAfterData, opt.PauseAfterData, false); err != nil {
+		if _, err := d.c.Pause(ctx, wire.PauseAfterData, opt.PauseAfterData, false); err != nil {
 			return d.cut(err)
 		}
 	}
 	start := d.c.Since()
 	for off, ch := range chunks(msg, opt.ChunkSize) {
 		if off > 0 && opt.ChunkPause > 0 {
-			if _, err := d.c.Pause(ctx, ChunkPause, opt.ChunkPause, false); err != nil {
+			if _, err := d.c.Pause(ctx, wire.ChunkPause, opt.ChunkPause, false); err != nil {
 				return d.cut(err)
 			}
 		}
@@ -177,7 +178,7 @@ func (p *Prober) Session(ctx context.Context, t Target, opt SessionOptions) (r R
 	if !opt.Deliver {
 		ok := d.awaitAcked("body", start, opt)
 		if ok && !d.peerSpoke(opt) {
-			d.c.Event(EvClose, "every byte acknowledged; closing without the final dot, so no mail is delivered")
+			d.c.Event(wire.EvClose, "every byte acknowledged; closing without the final dot, so no mail is delivered")
 		}
 		return r, ctx.Err()
 	}
@@ -199,7 +200,7 @@ func (p *Prober) Session(ctx context.Context, t Target, opt SessionOptions) (r R
 // (RSET) and the session ended with QUIT, so nothing is delivered.
 func (d *dialogue) bdat(msg []byte, opt SessionOptions) error {
 	if opt.PauseAfterData > 0 {
-		if _, err := d.c.Pause(d.ctx, PauseAfterData, opt.PauseAfterData, false); err != nil {
+		if _, err := d.c.Pause(d.ctx, wire.PauseAfterData, opt.PauseAfterData, false); err != nil {
 			_, err = d.cut(err)
 			return err
 		}
@@ -207,7 +208,7 @@ func (d *dialogue) bdat(msg []byte, opt SessionOptions) error {
 	for off, ch := range chunks(msg, opt.ChunkSize) {
 		last := off+len(ch) == len(msg)
 		if off > 0 && opt.ChunkPause > 0 {
-			if _, err := d.c.Pause(d.ctx, ChunkPause, opt.ChunkPause, false); err != nil {
+			if _, err := d.c.Pause(d.ctx, wire.ChunkPause, opt.ChunkPause, false); err != nil {
 				_, err = d.cut(err)
 				return err
 			}
@@ -273,7 +274,7 @@ func (d *dialogue) cut(err error) (Result, error) {
 
 // queueID extracts the queue id from a 250 reply to the final dot, such
 // as Postfix's "250 2.0.0 Ok: queued as 4Xb1Y20Q3Tz8".
-func queueID(rp Reply) string {
+func queueID(rp wire.Reply) string {
 	if _, after, ok := strings.Cut(rp.Text, "queued as "); ok {
 		return strings.Fields(after + " ")[0]
 	}
@@ -285,7 +286,7 @@ func queueID(rp Reply) string {
 // connection, the segments are lost (retransmissions without ACK
 // progress), or timeout passes. Where mtu cannot watch (off Linux) it
 // returns errors.ErrUnsupported.
-func waitAcked(ctx context.Context, c *Conn, timeout time.Duration) error {
+func waitAcked(ctx context.Context, c *wire.Conn, timeout time.Duration) error {
 	sc, ok := c.Raw().(syscall.Conn)
 	if !ok {
 		return errors.ErrUnsupported
@@ -293,21 +294,21 @@ func waitAcked(ctx context.Context, c *Conn, timeout time.Duration) error {
 	v, info, err := mtu.WaitAcked(ctx, sc, timeout)
 	switch {
 	case errors.Is(err, mtu.ErrClosed):
-		c.Event(EvRST, "connection reset before the data was acknowledged")
-		return fmt.Errorf("%w: before the data was acknowledged", ErrReset)
+		c.Event(wire.EvRST, "connection reset before the data was acknowledged")
+		return fmt.Errorf("%w: before the data was acknowledged", wire.ErrReset)
 	case err != nil:
 		return err
 	}
 	switch v {
 	case mtu.Delivered:
-		c.Event(EvData, fmt.Sprintf("all bytes acknowledged (TCP_INFO: %d bytes acked, %d retransmits)", info.BytesAcked, info.TotalRetrans))
+		c.Event(wire.EvData, fmt.Sprintf("all bytes acknowledged (TCP_INFO: %d bytes acked, %d retransmits)", info.BytesAcked, info.TotalRetrans))
 		return nil
 	case mtu.Lost:
-		c.Event(EvDeadline, fmt.Sprintf("segments lost: %d retransmits without ACK progress (snd_mss %d, pmtu %d)", info.TotalRetrans, info.SndMSS, info.PMTU))
+		c.Event(wire.EvDeadline, fmt.Sprintf("segments lost: %d retransmits without ACK progress (snd_mss %d, pmtu %d)", info.TotalRetrans, info.SndMSS, info.PMTU))
 		return &LostError{Retransmits: info.TotalRetrans, SndMSS: info.SndMSS, PMTU: info.PMTU}
 	}
-	c.Event(EvDeadline, fmt.Sprintf("bytes still unacknowledged after %s (%d segments unacked)", units.Setting(timeout), info.Unacked))
-	return fmt.Errorf("body not acknowledged within %s: %w", units.Setting(timeout), ErrReplyTimeout)
+	c.Event(wire.EvDeadline, fmt.Sprintf("bytes still unacknowledged after %s (%d segments unacked)", units.Setting(timeout), info.Unacked))
+	return fmt.Errorf("body not acknowledged within %s: %w", units.Setting(timeout), wire.ErrReplyTimeout)
 }
 
 // awaitAcked waits until TCP has acknowledged every byte written (TCP_INFO
@@ -375,44 +376,44 @@ func (d *dialogue) explainClose(opt SessionOptions) bool {
 		closeAt    time.Duration = -1
 		closeWhat  string
 		fin        bool
-		pause      Pause // the pause in progress
-		after      Pause // the pause that ended last, with nothing sent since
-		closePause Pause
+		pause      wire.Pause // the pause in progress
+		after      wire.Pause // the pause that ended last, with nothing sent since
+		closePause wire.Pause
 		sending    bool                       // the body was being written
 		awaiting   = []string{"the greeting"} // commands awaiting their replies
 		doing      string                     // what the client was doing when the close came
-		rst        *Event                     // the RST after the close
+		rst        *wire.Event                // the RST after the close
 	)
 	for _, e := range d.c.Timeline() {
 		if closeAt >= 0 {
-			if e.Kind == EvRST && rst == nil {
+			if e.Kind == wire.EvRST && rst == nil {
 				rst = &e
 			}
 			continue
 		}
 		switch e.Kind {
-		case EvSend:
+		case wire.EvSend:
 			idleFrom, after, sending = e.At, "", false
 			awaiting = append(awaiting, fmt.Sprintf("%q", e.Text))
-		case EvData:
+		case wire.EvData:
 			if e.Text == "" || e.Count > 1 {
-				idleFrom, after, sending = e.end(), "", true
+				idleFrom, after, sending = e.End(), "", true
 			}
-		case EvReply:
+		case wire.EvReply:
 			idleFrom = e.At
 			if len(awaiting) > 0 {
 				awaiting = awaiting[1:]
 			}
-		case EvPauseStart:
+		case wire.EvPauseStart:
 			pause = e.Pause
-		case EvPauseEnd:
+		case wire.EvPauseEnd:
 			after, pause = pause, ""
-		case EvUnsolicited:
+		case wire.EvUnsolicited:
 			if e.Reply == nil || e.Reply.OK() {
 				continue // a stray 2yz is a protocol event, not a close
 			}
 			closeAt, closeWhat = e.At, e.Reply.String()
-		case EvFIN:
+		case wire.EvFIN:
 			closeAt, closeWhat, fin = e.At, "FIN", true
 		}
 		if closeAt >= 0 {
@@ -464,7 +465,7 @@ func (d *dialogue) explainClose(opt SessionOptions) bool {
 	// write, which a sender logs as "Broken pipe", is only its echo.
 	d.r.Outcome, d.r.Error, d.r.FailedPhase = ServerTimeout, msg+late, ""
 	if p := pauseLength(closePause, opt); p > 0 {
-		d.r.Findings = append(d.r.Findings, Finding{Severity: SevCritical, Code: "pause-exceeds-server-timeout", Option: closePause.Option(),
+		d.r.Findings = append(d.r.Findings, Finding{Severity: SevCritical, Code: "pause-exceeds-server-timeout", Option: pauseOption(closePause),
 			Message: fmt.Sprintf("%s [%s]: the %s of %s is longer than the server's idle timeout of %s; shorten it below %s, or raise the server's timeout above %s (Postfix: postconf -e smtpd_timeout=%ds; postfix reload)",
 				d.t.Host, d.r.Address, closePause, units.Setting(p), fmtDur(idle), fmtDur(idle), units.Setting(p), advisedServerTimeout(p))})
 	}
@@ -483,7 +484,7 @@ func (d *dialogue) abandon(opt SessionOptions) {
 // reply nobody asked for is a protocol error. It reports whether there
 // was anything.
 func (d *dialogue) peerSpoke(opt SessionOptions) bool {
-	if !d.c.peerActed() {
+	if !d.c.PeerActed() {
 		return false
 	}
 	if rp, err := d.c.ReadReply(d.ctx, time.Millisecond); err == nil {
@@ -502,13 +503,13 @@ func (d *dialogue) peerSpoke(opt SessionOptions) bool {
 }
 
 // pauseLength returns the configured length of the named pause.
-func pauseLength(name Pause, opt SessionOptions) time.Duration {
+func pauseLength(name wire.Pause, opt SessionOptions) time.Duration {
 	switch name {
-	case PauseBeforeData:
+	case wire.PauseBeforeData:
 		return opt.PauseBeforeData
-	case PauseAfterData:
+	case wire.PauseAfterData:
 		return opt.PauseAfterData
-	case ChunkPause:
+	case wire.ChunkPause:
 		return opt.ChunkPause
 	}
 	return 0

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/smtpprobe/smtpprobe/probe/probetest"
+	"github.com/smtpprobe/smtpprobe/probe/wire"
 )
 
 func TestSession(t *testing.T) {
@@ -57,7 +58,7 @@ func TestSession(t *testing.T) {
 		want         Outcome
 		wantMessages int64 // messages the go-smtp peer accepted
 		wantQueueID  bool
-		wantEvents   []EventKind // in this order, among others
+		wantEvents   []wire.EventKind // in this order, among others
 		wantFinding  string
 		wantError    string // a regexp Result.Error matches
 		wantCapErr   string
@@ -67,7 +68,7 @@ func TestSession(t *testing.T) {
 		peer:       gosmtp(probetest.SMTPOptions{}),
 		opt:        SessionOptions{Size: 5000},
 		want:       OK,
-		wantEvents: []EventKind{EvReply, EvData, EvData, EvClose},
+		wantEvents: []wire.EventKind{wire.EvReply, wire.EvData, wire.EvData, wire.EvClose},
 	}, {
 		name:         "delivered with the dot",
 		peer:         gosmtp(probetest.SMTPOptions{}),
@@ -80,7 +81,7 @@ func TestSession(t *testing.T) {
 		peer:       gosmtp(probetest.SMTPOptions{}),
 		opt:        SessionOptions{Size: 3000, ChunkSize: 1000, ChunkPause: 50 * time.Millisecond},
 		want:       OK,
-		wantEvents: []EventKind{EvData}, // one event, count 3 (see TestTimelineCoalesced)
+		wantEvents: []wire.EventKind{wire.EvData}, // one event, count 3 (see TestTimelineCoalesced)
 	}, {
 		name:         "BDAT delivered",
 		peer:         gosmtp(probetest.SMTPOptions{}),
@@ -93,7 +94,7 @@ func TestSession(t *testing.T) {
 		peer:       gosmtp(probetest.SMTPOptions{}),
 		opt:        SessionOptions{Size: 3000, ChunkSize: 1000, BDAT: true},
 		want:       OK,
-		wantEvents: []EventKind{EvSend, EvReply, EvSend, EvReply},
+		wantEvents: []wire.EventKind{wire.EvSend, wire.EvReply, wire.EvSend, wire.EvReply},
 	}, {
 		// go-smtp's idle timeout inside DATA takes two read timeouts:
 		// the body read fails ("554 5.0.0 Error: transaction failed"),
@@ -106,7 +107,7 @@ func TestSession(t *testing.T) {
 		peer:        gosmtp(probetest.SMTPOptions{ReadTimeout: 300 * time.Millisecond}),
 		opt:         SessionOptions{Size: 2000, Pipelining: true, PauseAfterData: 2 * time.Second},
 		want:        ServerTimeout,
-		wantEvents:  []EventKind{EvReply, EvPauseStart, EvUnsolicited, EvUnsolicited, EvFIN, EvPauseEnd, EvData, EvRST},
+		wantEvents:  []wire.EventKind{wire.EvReply, wire.EvPauseStart, wire.EvUnsolicited, wire.EvUnsolicited, wire.EvFIN, wire.EvPauseEnd, wire.EvData, wire.EvRST},
 		wantFinding: "pause-exceeds-server-timeout",
 		wantError:   `during the pause-after-data\), FIN at .*; the late write at .* met RST`,
 	}, {
@@ -118,7 +119,7 @@ func TestSession(t *testing.T) {
 		}),
 		opt:         SessionOptions{Size: 2000, PauseAfterData: 1500 * time.Millisecond}, // 1.3 s past the FIN, for load
 		want:        ServerTimeout,
-		wantEvents:  []EventKind{EvPauseStart, EvFIN, EvPauseEnd, EvData},
+		wantEvents:  []wire.EventKind{wire.EvPauseStart, wire.EvFIN, wire.EvPauseEnd, wire.EvData},
 		wantFinding: "pause-exceeds-server-timeout",
 	}, {
 		name: "reset while the body is sent",
@@ -130,7 +131,7 @@ func TestSession(t *testing.T) {
 		}),
 		opt:        SessionOptions{Size: 200000, ChunkSize: 20000, ChunkPause: 20 * time.Millisecond},
 		want:       Reset,
-		wantEvents: []EventKind{EvData, EvRST},
+		wantEvents: []wire.EventKind{wire.EvData, wire.EvRST},
 	}, {
 		name:       "BDAT without CHUNKING",
 		peer:       script(func(c net.Conn, r *bufio.Reader) { upToData(c, r) }),
@@ -206,7 +207,7 @@ func TestSession(t *testing.T) {
 
 // inOrder reports whether kinds appear in tl in this order (not
 // necessarily adjacent).
-func inOrder(tl []Event, kinds []EventKind) bool {
+func inOrder(tl []wire.Event, kinds []wire.EventKind) bool {
 	i := 0
 	for _, e := range tl {
 		if i < len(kinds) && e.Kind == kinds[i] {
@@ -232,7 +233,7 @@ func TestTimeout(t *testing.T) {
 	// go-smtp refuses the bare "postmaster" that RFC 5321 §4.1.1.3 says
 	// every server must accept, so name a domain.
 	rs := p.TimeoutAll(ctx, tgt, TimeoutPhases, TimeoutOptions{MaxWait: 5 * time.Second, To: "postmaster@example.com",
-		Pauses: map[Pause]time.Duration{PauseAfterData: time.Second}})
+		Pauses: map[wire.Pause]time.Duration{wire.PauseAfterData: time.Second}})
 	if wall := time.Since(start); wall > idle+time.Second {
 		t.Errorf("TimeoutAll wall time = %s, want about %s (parallel)", wall, idle)
 	}
@@ -345,15 +346,15 @@ func checkMeasured(t *testing.T, what string, r Result, idle time.Duration, send
 	)
 	for _, e := range r.Timeline {
 		switch {
-		case !waiting && e.Kind == EvPauseStart && e.Pause == PauseQuiet:
+		case !waiting && e.Kind == wire.EvPauseStart && e.Pause == wire.PauseQuiet:
 			wait, waiting = e.At, true
-		case !waiting && (e.Kind == EvReply || e.Kind == EvData):
-			from = e.end()
-		case !waiting && e.Kind == EvSend:
+		case !waiting && (e.Kind == wire.EvReply || e.Kind == wire.EvData):
+			from = e.End()
+		case !waiting && e.Kind == wire.EvSend:
 			from = e.At
 			sends = append(sends, e.At)
-		case waiting && !closed && (e.Kind == EvFIN || e.Kind == EvRST ||
-			e.Kind == EvUnsolicited && e.Reply != nil && !e.Reply.OK()):
+		case waiting && !closed && (e.Kind == wire.EvFIN || e.Kind == wire.EvRST ||
+			e.Kind == wire.EvUnsolicited && e.Reply != nil && !e.Reply.OK()):
 			closeAt, closed = e.At, true
 		}
 	}

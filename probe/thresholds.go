@@ -100,13 +100,17 @@ func (t Thresholds) String() string {
 // was not also passed.
 func (r *Report) ApplyThresholds(warn, crit Thresholds) {
 	var fs []Finding
-	for _, res := range r.Results {
+	for i := range r.Results {
+		res := &r.Results[i]
 		for _, lvl := range []struct {
 			sev string
 			t   Thresholds
 		}{{SevCritical, crit}, {SevWarning, warn}} {
 			if f, ok := res.pastThreshold(lvl.t, lvl.sev); ok {
 				fs = append(fs, f...)
+				// The result's own too, so that a renderer can tell
+				// which address a finding is about.
+				res.Findings = append(res.Findings, f...)
 				break
 			}
 		}

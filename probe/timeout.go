@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/smtpprobe/smtpprobe/probe/units"
+	"github.com/smtpprobe/smtpprobe/probe/wire"
 )
 
 // TimeoutPhases are the points of a session at which Timeout can go
@@ -48,7 +49,7 @@ const (
 )
 
 // closedByReply is the ClosedBy of a close by the unsolicited reply rp.
-func closedByReply(rp Reply) ClosedBy {
+func closedByReply(rp wire.Reply) ClosedBy {
 	if rp.Code == 421 {
 		return ClosedBy421
 	}
@@ -64,7 +65,7 @@ type TimeoutOptions struct {
 	// Pauses the user plans (the session's pauses: PauseBeforeData,
 	// PauseAfterData, ChunkPause); a measured timeout shorter than one of
 	// them is a critical finding.
-	Pauses map[Pause]time.Duration
+	Pauses map[wire.Pause]time.Duration
 	// Progress, if set, is called each time TimeoutAll ends the
 	// measurement of one phase, from that phase's goroutine.
 	Progress func()
@@ -95,9 +96,9 @@ func (p *Prober) Timeout(ctx context.Context, t Target, phase string, opt Timeou
 	defer d.end()
 	to := recipient(opt.To)
 	var quietFrom time.Duration
-	mark := func(rp Reply) { quietFrom = rp.At }
+	mark := func(rp wire.Reply) { quietFrom = rp.At }
 	ok := true
-	var rp Reply
+	var rp wire.Reply
 	switch phase {
 	case "banner":
 		rp, ok = d.step1("banner")
@@ -142,13 +143,13 @@ func (p *Prober) Timeout(ctx context.Context, t Target, phase string, opt Timeou
 	// not the close: the wait goes on, and the timeout is still measured
 	// from the last thing the client sent or heard in answer.
 	var (
-		stray    []Reply
+		stray    []wire.Reply
 		closedAt time.Duration
 		rerr     error
 	)
 	quietEnd := d.c.Since() + maxWait
 	for {
-		acted, err := d.c.Pause(ctx, PauseQuiet, max(quietEnd-d.c.Since(), 0), true)
+		acted, err := d.c.Pause(ctx, wire.PauseQuiet, max(quietEnd-d.c.Since(), 0), true)
 		if err != nil {
 			r.setFailure(Classify(err), "run deadline: "+err.Error())
 			return r
@@ -184,17 +185,17 @@ func (p *Prober) Timeout(ctx context.Context, t Target, phase string, opt Timeou
 		// The FIN that follows the 421 (RFC 5321 §3.8).
 		_ = d.c.WaitEnd(ctx, QuitTimeout)
 		_, fin := d.c.FINAt()
-		keptOpen = !fin && d.c.readDone() == nil
+		keptOpen = !fin && d.c.Ended() == nil
 	case rerr == nil:
 		r.setFailure(ProtocolError, "reply during an idle wait: "+rp.String())
 		return r
-	case errors.Is(rerr, ErrClosed):
+	case errors.Is(rerr, wire.ErrClosed):
 		closedAt, _ = d.c.FINAt()
 		r.ClosedBy = ClosedByFIN
-	case errors.Is(rerr, ErrReset):
+	case errors.Is(rerr, wire.ErrReset):
 		closedAt, r.ClosedBy = d.c.Since(), ClosedByRST
 		for _, e := range d.c.Timeline() {
-			if e.Kind == EvRST {
+			if e.Kind == wire.EvRST {
 				closedAt = e.At
 			}
 		}
@@ -227,7 +228,7 @@ func (p *Prober) Timeout(ctx context.Context, t Target, phase string, opt Timeou
 	}
 	for name, pause := range opt.Pauses {
 		if applies(name, phase) && pause >= idle {
-			r.Findings = append(r.Findings, Finding{Severity: SevCritical, Code: "pause-exceeds-server-timeout", Option: name.Option(),
+			r.Findings = append(r.Findings, Finding{Severity: SevCritical, Code: "pause-exceeds-server-timeout", Option: pauseOption(name),
 				Message: fmt.Sprintf("%s: the %s of %s would outlast the server's %s idle timeout at phase %s; shorten it below %s, or raise the server's timeout above %s (Postfix: postconf -e smtpd_timeout=%ds; postfix reload)",
 					who(t, r.Address), name, units.Setting(pause), fmtDur(idle), phase, fmtDur(idle), units.Setting(pause), advisedServerTimeout(pause))})
 		}
@@ -248,13 +249,13 @@ func advisedServerTimeout(pause time.Duration) int {
 }
 
 // applies reports whether a sender pause happens where phase goes quiet.
-func applies(pause Pause, phase string) bool {
+func applies(pause wire.Pause, phase string) bool {
 	switch pause {
-	case PauseBeforeData:
+	case wire.PauseBeforeData:
 		return phase == "rcpt"
-	case PauseAfterData:
+	case wire.PauseAfterData:
 		return phase == "data"
-	case ChunkPause:
+	case wire.ChunkPause:
 		return phase == "body"
 	}
 	return false

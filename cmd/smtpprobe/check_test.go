@@ -239,8 +239,21 @@ func TestCheckFormats(t *testing.T) {
 		if !table.MatchString(stdout) {
 			t.Errorf("check(text) has no summary table of the four checks:\n%s", stdout)
 		}
-		if i, j := strings.Index(stdout, "[mx] mx demo.example:"+p+": WARNING"), strings.Index(stdout, "[idle] timeout 127.0.0.4:"+p+": CRITICAL"); i < 0 || j < i {
-			t.Errorf("check(text) = \n%s\nwant each check's details in order", stdout)
+		// Issue 20: the table, then only the problems of each check that
+		// has some, in order; the OK check says nothing more.
+		if i, j := strings.Index(stdout, "[mx] demo.example:"+p+": WARNING\n"), strings.Index(stdout, "[idle] 127.0.0.4:"+p+": CRITICAL\n"); i < 0 || j < i {
+			t.Errorf("check(text) = \n%s\nwant each failing check's problems in order", stdout)
+		}
+		if strings.Contains(stdout, "[send] 127.0.0.2") || strings.Contains(stdout, "banner:") || strings.Contains(stdout, "\ninfo ") {
+			t.Errorf("check(text) = \n%s\nwant no details of the OK check, no banners and no info findings (those are -v's)", stdout)
+		}
+		verbose, _, code := runArgs(t, "check", "--config", cfg, "-v")
+		if code != 2 {
+			t.Errorf("check(-v) = %d, want 2", code)
+		}
+		if i, j := strings.Index(verbose, "[mx] mx demo.example:"+p+": WARNING"), strings.Index(verbose, "[idle] timeout 127.0.0.4:"+p+": CRITICAL"); i < 0 || j < i ||
+			!strings.Contains(verbose, "[send] session 127.0.0.2:"+p+": OK") {
+			t.Errorf("check(-v) = \n%s\nwant every check's full report in order", verbose)
 		}
 	})
 

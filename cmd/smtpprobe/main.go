@@ -22,10 +22,37 @@ import (
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, cancel := context.WithCancelCause(context.Background())
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		if s, ok := <-sig; ok {
+			cancel(interrupted{s.(syscall.Signal)})
+		}
+	}()
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop()
+	signal.Stop(sig)
 	os.Exit(code)
+}
+
+// interrupted is the cause of the context of a run that a signal ended:
+// SIGINT (Ctrl-C) or SIGTERM.
+type interrupted struct{ sig syscall.Signal }
+
+func (i interrupted) Error() string { return "interrupted by " + signalName(i.sig) }
+
+// code is the exit code of an interrupted run: 128 plus the signal's
+// number, as a shell reports it (130 for SIGINT, 143 for SIGTERM).
+func (i interrupted) code() int { return 128 + int(i.sig) }
+
+func signalName(s syscall.Signal) string {
+	switch s {
+	case syscall.SIGINT:
+		return "SIGINT"
+	case syscall.SIGTERM:
+		return "SIGTERM"
+	}
+	return s.String()
 }
 
 // commands maps each command to its implementation.
@@ -76,7 +103,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = usagef("unknown command %q%s (want %s)", cmd, hint, strings.Join(names, ", "))
 	}
 	var ue *usageError
+	var intr interrupted
 	switch {
+	case cmd != "serve" && errors.As(context.Cause(ctx), &intr):
+		// A signal ended the run (serve's shutdown on one is its normal
+		// end): whatever was printed is partial, so say so, once.
+		fmt.Fprintf(stderr, "smtpprobe: %s: %s\n", cmd, intr)
+		return intr.code()
 	case errors.Is(err, errHelp):
 		return 0
 	case errors.As(err, &ue):

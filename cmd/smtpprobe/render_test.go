@@ -8,6 +8,7 @@ import (
 	"github.com/smtpprobe/smtpprobe/cmd/smtpprobe/internal/job"
 	"github.com/smtpprobe/smtpprobe/probe"
 	"github.com/smtpprobe/smtpprobe/probe/render"
+	"github.com/smtpprobe/smtpprobe/probe/wire"
 )
 
 // okReport is a one-address report whose status is OK.
@@ -15,7 +16,7 @@ func okReport() *probe.Report {
 	return &probe.Report{Command: "mx", Target: "example.com", Started: time.Date(2026, 11, 22, 8, 0, 0, 0, time.UTC),
 		Duration: 3 * time.Millisecond, Outcome: probe.OK, Findings: []probe.Finding{},
 		Results: []probe.Result{{Host: "mx1.example.com", Address: "192.0.2.10", Port: 25, Outcome: probe.OK,
-			Phases: map[string]time.Duration{"connect": 400 * time.Microsecond}, PhaseOrder: []string{"connect"}, Timeline: []probe.Event{}}}}
+			Phases: map[string]time.Duration{"connect": 400 * time.Microsecond}, PhaseOrder: []string{"connect"}, Timeline: []wire.Event{}}}}
 }
 
 func TestEmitQuiet(t *testing.T) {

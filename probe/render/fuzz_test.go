@@ -12,6 +12,7 @@ import (
 
 	"github.com/smtpprobe/smtpprobe/probe"
 	"github.com/smtpprobe/smtpprobe/probe/render"
+	"github.com/smtpprobe/smtpprobe/probe/wire"
 )
 
 // FuzzRender puts arbitrary text where peers and users put text (target,
@@ -30,8 +31,8 @@ func FuzzRender(f *testing.F) {
 		r := &rep.Results[0]
 		r.Host, r.Address, r.Banner, r.Error = host, addr, banner, errText
 		r.TLS.Names = []string{tlsName}
-		r.Reply = &probe.Reply{Code: 250, Text: banner + "\n" + errText}
-		r.Timeline = append(r.Timeline, probe.Event{Kind: probe.EvReply, Reply: r.Reply}, probe.Event{Kind: probe.EvRST, Text: errText})
+		r.Reply = &wire.Reply{Code: 250, Text: banner + "\n" + errText}
+		r.Timeline = append(r.Timeline, wire.Event{Kind: wire.EvReply, Reply: r.Reply}, wire.Event{Kind: wire.EvRST, Text: errText})
 		rep.Results[1].Host = tlsName
 		rep.Findings = append(rep.Findings, probe.Finding{Severity: probe.SevWarning, Code: "fuzz", Message: msg})
 

@@ -12,6 +12,7 @@ import (
 	"github.com/smtpprobe/smtpprobe/dnscheck/dane"
 	"github.com/smtpprobe/smtpprobe/probe"
 	"github.com/smtpprobe/smtpprobe/probe/render"
+	"github.com/smtpprobe/smtpprobe/probe/wire"
 )
 
 var goldenStart = time.Date(2026, 11, 22, 8, 0, 0, 0, time.UTC)
@@ -54,7 +55,7 @@ func goldenSession() *probe.Report {
 		Results: []probe.Result{{
 			Host: "192.0.2.10", Address: "192.0.2.10", Port: 587, Outcome: probe.OK,
 			Phases: ph, PhaseOrder: order,
-			Reply:        &probe.Reply{Code: 221, Enhanced: "2.0.0", Text: "Bye"},
+			Reply:        &wire.Reply{Code: 221, Enhanced: "2.0.0", Text: "Bye"},
 			Banner:       "220 mx1.example.com ESMTP Postfix",
 			Capabilities: []string{"PIPELINING", "SIZE 10240000", "STARTTLS", "8BITMIME"},
 			TLS: &probe.TLSInfo{Version: "TLS 1.3", Cipher: "TLS_AES_256_GCM_SHA384", Subject: "CN=mx1.example.com",
@@ -62,24 +63,24 @@ func goldenSession() *probe.Report {
 				DaysLeft: 8, Verified: false, VerifyError: "x509: certificate signed by unknown authority"},
 			MessageBytes: 10240, BytesWritten: 10240, Acked: true,
 			PTR: []string{"mx1.example.com"}, FCrDNS: goldenBool(true),
-			Timeline: []probe.Event{
-				{At: 318 * time.Microsecond, Kind: probe.EvConnect, Text: "192.0.2.1:40000 -> 192.0.2.10:587"},
-				{At: 2518 * time.Microsecond, Kind: probe.EvReply, Reply: &probe.Reply{Code: 220, Text: "mx1.example.com ESMTP Postfix"}},
-				{At: 2530 * time.Microsecond, Kind: probe.EvSend, Text: "EHLO probe.example.com"},
-				{At: 3050 * time.Microsecond, Kind: probe.EvReply, Reply: &probe.Reply{Code: 250, Text: "mx1.example.com\nPIPELINING\nSTARTTLS",
+			Timeline: []wire.Event{
+				{At: 318 * time.Microsecond, Kind: wire.EvConnect, Text: "192.0.2.1:40000 -> 192.0.2.10:587"},
+				{At: 2518 * time.Microsecond, Kind: wire.EvReply, Reply: &wire.Reply{Code: 220, Text: "mx1.example.com ESMTP Postfix"}},
+				{At: 2530 * time.Microsecond, Kind: wire.EvSend, Text: "EHLO probe.example.com"},
+				{At: 3050 * time.Microsecond, Kind: wire.EvReply, Reply: &wire.Reply{Code: 250, Text: "mx1.example.com\nPIPELINING\nSTARTTLS",
 					Lines: []string{"mx1.example.com", "PIPELINING", "STARTTLS"}}},
-				{At: 11200 * time.Microsecond, Kind: probe.EvTLS, Text: "TLS 1.3 TLS_AES_256_GCM_SHA384"},
-				{At: 26100 * time.Microsecond, Kind: probe.EvData, Bytes: 10240, Count: 10, Text: "10 chunks of 1024 B"},
-				{At: 28400 * time.Microsecond, Kind: probe.EvSend, Text: "QUIT"},
-				{At: 28680 * time.Microsecond, Kind: probe.EvReply, Reply: &probe.Reply{Code: 221, Enhanced: "2.0.0", Text: "Bye"}},
-				{At: 28700 * time.Microsecond, Kind: probe.EvFIN},
+				{At: 11200 * time.Microsecond, Kind: wire.EvTLS, Text: "TLS 1.3 TLS_AES_256_GCM_SHA384"},
+				{At: 26100 * time.Microsecond, Kind: wire.EvData, Bytes: 10240, Count: 10, Text: "10 chunks of 1024 B"},
+				{At: 28400 * time.Microsecond, Kind: wire.EvSend, Text: "QUIT"},
+				{At: 28680 * time.Microsecond, Kind: wire.EvReply, Reply: &wire.Reply{Code: 221, Enhanced: "2.0.0", Text: "Bye"}},
+				{At: 28700 * time.Microsecond, Kind: wire.EvFIN},
 			},
 		}, {
 			Host: "192.0.2.11", Address: "192.0.2.11", Port: 587, Outcome: probe.Rejected, FailedPhase: "rcpt",
 			Error:  "rcpt: 550 5.1.1 <postmaster@example.com>: Recipient address rejected",
 			Phases: ph2, PhaseOrder: order2,
-			Reply:  &probe.Reply{Code: 550, Enhanced: "5.1.1", Text: "<postmaster@example.com>: Recipient address rejected"},
-			Banner: "220 mx2.example.com ESMTP", PTR: []string{}, FCrDNS: goldenBool(false), Timeline: []probe.Event{},
+			Reply:  &wire.Reply{Code: 550, Enhanced: "5.1.1", Text: "<postmaster@example.com>: Recipient address rejected"},
+			Banner: "220 mx2.example.com ESMTP", PTR: []string{}, FCrDNS: goldenBool(false), Timeline: []wire.Event{},
 		}},
 		Findings: []probe.Finding{
 			{Severity: probe.SevCritical, Code: "cert-expiring", Message: "the certificate of 192.0.2.10 expires in 8 days"},
@@ -99,18 +100,18 @@ func goldenTimeout() *probe.Report {
 			Host: "2001:db8::25", Address: "2001:db8::25", Port: 25, Outcome: probe.ServerTimeout,
 			Phases: ph, PhaseOrder: order, Phase: "ehlo", Timeout: goldenDur(300004.2), ClosedBy: probe.ClosedBy421,
 			ServerLog: "timeout after EHLO",
-			Reply:     &probe.Reply{Code: 421, Enhanced: "4.4.2", Text: "mx.example.com Error: timeout exceeded"},
-			Timeline: []probe.Event{
-				{At: 410 * time.Microsecond, Kind: probe.EvConnect, Text: "[2001:db8::1]:40000 -> [2001:db8::25]:25"},
-				{At: 3310 * time.Microsecond, Kind: probe.EvSend, Text: "EHLO probe.example.com"},
-				{At: 3910 * time.Microsecond, Kind: probe.EvPauseStart, Text: "after ehlo"},
-				{At: 300008 * time.Millisecond, Kind: probe.EvUnsolicited, Reply: &probe.Reply{Code: 421, Enhanced: "4.4.2", Text: "mx.example.com Error: timeout exceeded"}},
-				{At: 300009 * time.Millisecond, Kind: probe.EvFIN},
+			Reply:     &wire.Reply{Code: 421, Enhanced: "4.4.2", Text: "mx.example.com Error: timeout exceeded"},
+			Timeline: []wire.Event{
+				{At: 410 * time.Microsecond, Kind: wire.EvConnect, Text: "[2001:db8::1]:40000 -> [2001:db8::25]:25"},
+				{At: 3310 * time.Microsecond, Kind: wire.EvSend, Text: "EHLO probe.example.com"},
+				{At: 3910 * time.Microsecond, Kind: wire.EvPauseStart, Text: "after ehlo"},
+				{At: 300008 * time.Millisecond, Kind: wire.EvUnsolicited, Reply: &wire.Reply{Code: 421, Enhanced: "4.4.2", Text: "mx.example.com Error: timeout exceeded"}},
+				{At: 300009 * time.Millisecond, Kind: wire.EvFIN},
 			},
 		}, {
 			Host: "2001:db8::25", Address: "2001:db8::25", Port: 25, Outcome: probe.OK,
 			Phases: ph2, PhaseOrder: order2, Phase: "data",
-			Timeline: []probe.Event{},
+			Timeline: []wire.Event{},
 		}},
 		Findings: []probe.Finding{
 			{Severity: probe.SevWarning, Code: "short-idle-timeout", Message: "2001:db8::25 hung up 300.004s after EHLO, below the 5 minutes RFC 5321 §4.5.3.2 asks for"},
@@ -145,7 +146,7 @@ func goldenMTU() *probe.Report {
 					},
 				},
 			},
-			Timeline: []probe.Event{},
+			Timeline: []wire.Event{},
 		}},
 		Findings: []probe.Finding{
 			{Severity: probe.SevCritical, Code: "pmtu-blackhole", Message: "packets above 1400 bytes to 198.51.100.25 vanish and no ICMP comes back (RFC 1191, RFC 8201)"},
@@ -222,7 +223,7 @@ func (e errGolden) Error() string { return string(e) }
 func pinnedReport() *probe.Report {
 	pref := func(n int) *int { return &n }
 	yes, no := true, false
-	ehlo := probe.Reply{Code: 250, Text: "mx1.example.com\nPIPELINING\nSIZE 10240000\nSTARTTLS", Lines: []string{"mx1.example.com", "PIPELINING", "SIZE 10240000", "STARTTLS"}}
+	ehlo := wire.Reply{Code: 250, Text: "mx1.example.com\nPIPELINING\nSIZE 10240000\nSTARTTLS", Lines: []string{"mx1.example.com", "PIPELINING", "SIZE 10240000", "STARTTLS"}}
 	return &probe.Report{
 		Command:  "mx",
 		Target:   "example.com",
@@ -233,24 +234,24 @@ func pinnedReport() *probe.Report {
 			Host: "mx1.example.com", Address: "192.0.2.10", Port: 25, Preference: pref(10), Outcome: probe.OK,
 			Phases:       goldenMap(map[string]float64{"connect": 0.41, "banner": 2.2, "ehlo": 0.52, "starttls": 8.1, "ehlo_tls": 0.6, "quit": 0.3}),
 			PhaseOrder:   []string{"connect", "banner", "ehlo", "starttls", "ehlo_tls", "quit"},
-			Reply:        &probe.Reply{Code: 221, Enhanced: "2.0.0", Text: "Bye"},
+			Reply:        &wire.Reply{Code: 221, Enhanced: "2.0.0", Text: "Bye"},
 			Banner:       "220 mx1.example.com ESMTP Postfix",
 			Capabilities: []string{"PIPELINING", "SIZE 10240000", "8BITMIME"},
 			TLS: &probe.TLSInfo{Version: "TLS 1.3", Cipher: "TLS_AES_128_GCM_SHA256", Subject: "CN=mx1.example.com",
 				Issuer: "CN=Example CA", Names: []string{"mx1.example.com"}, NotAfter: time.Date(2027, 2, 20, 0, 0, 0, 0, time.UTC),
 				DaysLeft: 89, Verified: true},
 			PTR: []string{"mx1.example.com"}, FCrDNS: &yes,
-			Timeline: []probe.Event{
-				{At: 410 * time.Microsecond, Kind: probe.EvConnect, Text: "192.0.2.1:40000 -> 192.0.2.10:25"},
-				{At: 2610 * time.Microsecond, Kind: probe.EvReply, Reply: &probe.Reply{Code: 220, Text: "mx1.example.com ESMTP Postfix"}},
-				{At: 2620 * time.Microsecond, Kind: probe.EvSend, Text: "EHLO probe.example.com"},
-				{At: 3140 * time.Microsecond, Kind: probe.EvReply, Reply: &ehlo},
+			Timeline: []wire.Event{
+				{At: 410 * time.Microsecond, Kind: wire.EvConnect, Text: "192.0.2.1:40000 -> 192.0.2.10:25"},
+				{At: 2610 * time.Microsecond, Kind: wire.EvReply, Reply: &wire.Reply{Code: 220, Text: "mx1.example.com ESMTP Postfix"}},
+				{At: 2620 * time.Microsecond, Kind: wire.EvSend, Text: "EHLO probe.example.com"},
+				{At: 3140 * time.Microsecond, Kind: wire.EvReply, Reply: &ehlo},
 			},
 		}, {
 			Host: "mx2.example.com", Address: "2001:db8::25", Port: 25, Preference: pref(20), Outcome: probe.ConnectTimeout,
 			Error:  "no answer to SYN within 2.000s (4.4.1 No answer from host)",
 			Phases: goldenMap(map[string]float64{"connect": 2000}), PhaseOrder: []string{"connect"},
-			PTR: []string{}, FCrDNS: &no, Timeline: []probe.Event{},
+			PTR: []string{}, FCrDNS: &no, Timeline: []wire.Event{},
 		}},
 		Findings: []probe.Finding{
 			{Severity: "warning", Code: "mx-cname", Message: "MX target mx2.example.com is a CNAME (RFC 2181 §10.3)"},

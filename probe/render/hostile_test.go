@@ -16,6 +16,7 @@ import (
 
 	"github.com/smtpprobe/smtpprobe/probe"
 	"github.com/smtpprobe/smtpprobe/probe/render"
+	"github.com/smtpprobe/smtpprobe/probe/wire"
 )
 
 // hostileReport is the pinned report with hostile text in every string
@@ -32,8 +33,8 @@ func hostileReport() *probe.Report {
 	r.Phase, r.ClosedBy, r.ServerLog = "banner", "421"+bad, "log"+bad
 	to := 12500 * time.Microsecond
 	r.Timeout = &to
-	r.Timeline = append(r.Timeline, probe.Event{Kind: probe.EvReply, Reply: &probe.Reply{Code: 250, Text: bad + "\n" + bad}},
-		probe.Event{Kind: probe.EvRST, Text: bad})
+	r.Timeline = append(r.Timeline, wire.Event{Kind: wire.EvReply, Reply: &wire.Reply{Code: 250, Text: bad + "\n" + bad}},
+		wire.Event{Kind: wire.EvRST, Text: bad})
 	rep.Results[1].Host = "h2" + bad
 	rep.Findings = append(rep.Findings, probe.Finding{Severity: probe.SevWarning, Code: "x" + bad, Message: "m" + bad})
 	return rep

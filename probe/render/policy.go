@@ -51,6 +51,25 @@ func policyText(w io.Writer, p *probe.PolicyReport) {
 	}
 }
 
+// emptyPolicy tells whether the policy block of the compact text would
+// say nothing: no policy looked up; nothing published (no MTA-STS, no
+// TLS-RPT, MX records not DNSSEC-validated: the default of most
+// domains, which -v still shows); or only lookups that failed because
+// the MX lookup itself failed (the resolver is down: its error is the
+// report's finding, once).
+func emptyPolicy(rep *probe.Report) bool {
+	p := rep.Policy
+	if p == nil {
+		return true
+	}
+	m := p.MTASTS
+	if dnsFailed(rep) && m.Mode == "" && m.FetchError == "" && len(p.TLSRPT.RUA) == 0 && !p.MXSecure {
+		return true
+	}
+	return m.Mode == "" && m.FetchError == "" && m.RecordError == "" && len(m.TXT) == 0 &&
+		len(p.TLSRPT.RUA) == 0 && p.TLSRPT.Error == "" && !p.MXSecure
+}
+
 // daneText writes a result's TLSA records and what became of them.
 func daneText(w io.Writer, indent string, d *probe.DANEReport) {
 	if d == nil {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/smtpprobe/smtpprobe/probe"
 	"github.com/smtpprobe/smtpprobe/probe/render"
+	"github.com/smtpprobe/smtpprobe/probe/wire"
 )
 
 // The prom output must parse with Prometheus's own text parser, and the
@@ -86,11 +87,11 @@ func lineSafe(out string) (bad string, ok bool) {
 }
 
 func TestDescribeCoalescedData(t *testing.T) {
-	e := probe.Event{Kind: probe.EvData, Bytes: 2048, Count: 2048, Text: "2048 chunks of 1 B, 1ms apart"}
+	e := wire.Event{Kind: wire.EvData, Bytes: 2048, Count: 2048, Text: "2048 chunks of 1 B, 1ms apart"}
 	if got, want := render.Describe(e), "C: 2048 bytes of message data (2048 chunks of 1 B, 1ms apart)"; got != want {
 		t.Errorf("Describe(coalesced) = %q, want %q", got, want)
 	}
-	if got, want := render.Describe(probe.Event{Kind: probe.EvData, Bytes: 10}), "C: 10 bytes of message data"; got != want {
+	if got, want := render.Describe(wire.Event{Kind: wire.EvData, Bytes: 10}), "C: 10 bytes of message data"; got != want {
 		t.Errorf("Describe(one write) = %q, want %q", got, want)
 	}
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/smtpprobe/smtpprobe/probe"
 	"github.com/smtpprobe/smtpprobe/probe/units"
+	"github.com/smtpprobe/smtpprobe/probe/wire"
 )
 
 // Options are the settings of the text and Nagios writers.
@@ -73,8 +74,9 @@ func Text(w io.Writer, rep *probe.Report, opt Options) error {
 }
 
 // CheckText writes a combined check report: a table of the checks, then
-// each run's details and findings as its command would print them, headed
-// by its module.
+// the problems of each run (its warnings and criticals, folded as its
+// command's compact text folds them), headed by its module and target;
+// with opt.Verbose, each run's full report as its command would print it.
 func CheckText(w io.Writer, combined *probe.Report, runs []Run, opt Options) error {
 	var b bytes.Buffer
 	printf(&b, "check %s: %s, outcome %s, %s: %s (%s)\n\n", combined.Target, opt.status(combined.Status()),
@@ -113,8 +115,16 @@ func CheckText(w io.Writer, combined *probe.Report, runs []Run, opt Options) err
 		if r.Err != nil {
 			continue
 		}
-		printf(&b, "\n[%s] ", r.Module)
-		text(&b, r.Report, opt)
+		if opt.Verbose {
+			printf(&b, "\n[%s] ", r.Module)
+			text(&b, r.Report, opt)
+			continue
+		}
+		// Only the problems: each run's warnings and criticals, folded
+		// as its command folds them; the table said the rest.
+		var head bytes.Buffer
+		printf(&head, "\n[%s] %s: %s\n", r.Module, r.Target, opt.status(r.Report.Status()))
+		writeFolded(&b, r.Report, opt, head.String(), true)
 	}
 	_, err := w.Write(b.Bytes())
 	return err
@@ -154,20 +164,28 @@ func text(w *bytes.Buffer, rep *probe.Report, opt Options) {
 		addrW = max(addrW, len(SafeText(label(r))))
 		outW = max(outW, len(SafeText(string(r.Outcome))))
 	}
+	// The compact text (the default) gives each address one row and
+	// the lines that answer the command (idle timeout, path MTU, message,
+	// certificate, DANE); -v adds the rest (banner, extensions, PTR, hops,
+	// the MTU probes' counts, each timeline) and lists every finding.
+	verbose := opt.Verbose
 	lastHost := ""
-	for _, r := range rep.Results {
-		if r.Host != lastHost {
+	for k, r := range rep.Results {
+		if r.Host != lastHost || k == 0 {
 			lastHost = r.Host
+			if verbose || k == 0 {
+				w.WriteByte('\n')
+			}
 			if r.Preference != nil {
-				printf(w, "\nMX %d %s\n", *r.Preference, r.Host)
+				printf(w, "MX %d %s\n", *r.Preference, r.Host)
 			} else {
-				printf(w, "\n%s\n", r.Host)
+				printf(w, "%s\n", r.Host)
 			}
 		}
 		printf(w, "  %-*s  %-*s  %s\n", addrW, label(r), outW, r.Outcome, phases(r))
 		indent := strings.Repeat(" ", 6)
-		if r.Error != "" && r.Timeout == nil {
-			printf(w, "%s%s\n", indent, r.Error)
+		if r.Error != "" && r.Timeout == nil && (verbose || r.Good()) {
+			printf(w, "%s%s\n", indent, r.Error) // else its cause line says it
 		}
 		if r.Phase != "" {
 			if r.Timeout != nil {
@@ -181,9 +199,11 @@ func text(w *bytes.Buffer, rep *probe.Report, opt Options) {
 			}
 		}
 		if m := r.MTUInfo; m != nil && m.Verdict != "" {
-			mtuText(w, indent, m, timeline)
+			mtuText(w, indent, m, verbose, timeline)
 		}
-		HopTable(w, indent, r) // path sweeps (path.go)
+		if verbose || rep.Command == "path" {
+			HopTable(w, indent, r) // path sweeps (path.go)
+		}
 		if r.MessageBytes > 0 {
 			printf(w, "%smessage: %s, %d written", indent, units.Count(r.MessageBytes, "byte"), r.BytesWritten)
 			if r.Acked {
@@ -196,10 +216,10 @@ func text(w *bytes.Buffer, rep *probe.Report, opt Options) {
 			}
 			w.WriteByte('\n')
 		}
-		if r.Banner != "" {
+		if r.Banner != "" && verbose {
 			printf(w, "%sbanner: %s\n", indent, r.Banner)
 		}
-		if len(r.Capabilities) > 0 {
+		if len(r.Capabilities) > 0 && verbose {
 			printf(w, "%sesmtp:  %s\n", indent, strings.Join(r.Capabilities, ", "))
 		}
 		if t := r.TLS; t != nil && t.Version != "" {
@@ -210,8 +230,8 @@ func text(w *bytes.Buffer, rep *probe.Report, opt Options) {
 			printf(w, "%stls:    %s %s, cert %s, expires %s (%s), %s\n", indent,
 				t.Version, t.Cipher, strings.Join(t.Names, " "), t.NotAfter.Format(time.DateOnly), units.Count(t.DaysLeft, "day"), v)
 		}
-		daneText(w, indent, r.DANE) // policy.go
-		if r.FCrDNS != nil {
+		daneText(w, indent, r.DANE) // policy.go; only where TLSA records were looked up
+		if r.FCrDNS != nil && verbose {
 			switch {
 			case len(r.PTR) == 0:
 				printf(w, "%sptr:    none\n", indent)
@@ -227,13 +247,23 @@ func text(w *bytes.Buffer, rep *probe.Report, opt Options) {
 			}
 		}
 	}
-	policyText(w, rep.Policy) // policy.go
+	if verbose || !emptyPolicy(rep) {
+		policyText(w, rep.Policy) // policy.go
+	}
+	if !verbose {
+		writeFolded(w, rep, opt, "\nFindings\n", false) // fold.go
+		return
+	}
 	findings := append(addressFindings(rep), rep.Findings...)
 	probe.SortFindings(findings)
 	if len(findings) > 0 {
 		printf(w, "\nFindings\n")
 		for _, f := range findings {
-			printf(w, "  %-8s %s: %s\n", f.Severity, f.Code, opt.message(f))
+			sev := f.Severity
+			if relations[f.Code].kind == fix {
+				sev = "fix"
+			}
+			printf(w, "  %-8s %s: %s\n", sev, f.Code, opt.message(f))
 		}
 	}
 }
@@ -277,7 +307,7 @@ func addressFindings(rep *probe.Report) []probe.Finding {
 // mtuText writes the path MTU lines of an mtu result: the client-to-server
 // bracket and verdict, its evidence, and the server-to-client direction
 // (probe.MTUReverse).
-func mtuText(w *bytes.Buffer, indent string, m *probe.MTUInfo, timeline bool) {
+func mtuText(w *bytes.Buffer, indent string, m *probe.MTUInfo, verbose, timeline bool) {
 	pm := "unknown"
 	if m.PathMTU != nil {
 		pm = fmt.Sprint(*m.PathMTU)
@@ -294,6 +324,12 @@ func mtuText(w *bytes.Buffer, indent string, m *probe.MTUInfo, timeline bool) {
 		br = fmt.Sprintf("bracket [%d, %d]", lo, *m.Bracket[1])
 	}
 	printf(w, "%spath MTU %s, %s, verdict %s\n", indent, pm, br, m.Verdict)
+	if !verbose {
+		if rv := m.Reverse; rv != nil {
+			printf(w, "%sserver to client: %s\n", indent, reverseBrief(rv))
+		}
+		return
+	}
 	icmp := "no ICMP arrived"
 	if m.ICMPSeen {
 		icmp = "ICMP arrived (the kernel's path MTU dropped)"
@@ -324,23 +360,10 @@ func mtuText(w *bytes.Buffer, indent string, m *probe.MTUInfo, timeline bool) {
 	if rv == nil {
 		return
 	}
+	printf(w, "%sserver to client: %s\n", indent, reverseBrief(rv))
 	if rv.Verdict == "" || rv.Verdict == probe.VerdictUntested {
-		printf(w, "%sserver to client: untested\n", indent)
 		return
 	}
-	pm = "unknown"
-	if rv.PathMTU != nil {
-		pm = fmt.Sprint(*rv.PathMTU)
-	}
-	br = "nothing failed"
-	if rv.Bracket[1] != nil {
-		lo := 0
-		if rv.Bracket[0] != nil {
-			lo = *rv.Bracket[0]
-		}
-		br = fmt.Sprintf("bracket [%d, %d]", lo, *rv.Bracket[1])
-	}
-	printf(w, "%sserver to client: path MTU %s, %s, verdict %s\n", indent, pm, br, rv.Verdict)
 	printf(w, "%s%s in %s, %s; STARTTLS flight %s, tested up to %d\n", indent,
 		units.Count(rv.Sessions, "session"), units.Count(rv.Rounds, "round"), units.Count(rv.Retests, "re-test"), units.Count(rv.FlightBytes, "byte"), rv.TestedUpTo)
 	if timeline {
@@ -392,23 +415,23 @@ func Addr(r probe.Result) string {
 }
 
 // Describe renders a timeline event like a line of an annotated capture.
-func Describe(e probe.Event) string {
+func Describe(e wire.Event) string {
 	switch e.Kind {
-	case probe.EvSend:
+	case wire.EvSend:
 		return "C: " + e.Text
-	case probe.EvReply:
+	case wire.EvReply:
 		return "S: " + replyText(e.Reply)
-	case probe.EvUnsolicited:
+	case wire.EvUnsolicited:
 		return "S: " + replyText(e.Reply) + "   (unsolicited)"
-	case probe.EvData:
+	case wire.EvData:
 		if e.Count > 1 && e.Text != "" {
 			// A coalesced run of writes: "2048 chunks of 1 B, 1ms apart".
 			return fmt.Sprintf("C: %d bytes of message data (%s)", e.Bytes, e.Text)
 		}
 		return fmt.Sprintf("C: %d bytes of message data", e.Bytes)
-	case probe.EvFIN:
+	case wire.EvFIN:
 		return "FIN from peer"
-	case probe.EvRST:
+	case wire.EvRST:
 		return "RST: " + e.Text
 	}
 	if e.Text == "" {
@@ -417,7 +440,7 @@ func Describe(e probe.Event) string {
 	return string(e.Kind) + ": " + e.Text
 }
 
-func replyText(r *probe.Reply) string {
+func replyText(r *wire.Reply) string {
 	if r == nil {
 		return ""
 	}
@@ -427,4 +450,26 @@ func replyText(r *probe.Reply) string {
 		s += fmt.Sprintf(" (+%d lines)", len(lines)-1)
 	}
 	return s
+}
+
+// reverseBrief is the server-to-client path MTU, bracket and verdict:
+// "path MTU 1400, bracket [1400, 1401], verdict pmtud-working", or
+// "untested".
+func reverseBrief(rv *probe.MTUReverse) string {
+	if rv.Verdict == "" || rv.Verdict == probe.VerdictUntested {
+		return "untested"
+	}
+	pm := "unknown"
+	if rv.PathMTU != nil {
+		pm = fmt.Sprint(*rv.PathMTU)
+	}
+	br := "nothing failed"
+	if rv.Bracket[1] != nil {
+		lo := 0
+		if rv.Bracket[0] != nil {
+			lo = *rv.Bracket[0]
+		}
+		br = fmt.Sprintf("bracket [%d, %d]", lo, *rv.Bracket[1])
+	}
+	return fmt.Sprintf("path MTU %s, %s, verdict %s", pm, br, rv.Verdict)
 }

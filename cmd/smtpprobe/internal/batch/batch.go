@@ -26,6 +26,7 @@ import (
 	"github.com/smtpprobe/smtpprobe/dnscheck"
 	"github.com/smtpprobe/smtpprobe/probe"
 	"github.com/smtpprobe/smtpprobe/probe/units"
+	"github.com/smtpprobe/smtpprobe/probe/wire"
 )
 
 // Check is one (target, module) pair of a check configuration and, once
@@ -74,7 +75,7 @@ func Run(ctx context.Context, path string, checks []*Check, opt Options) (*probe
 		explain = func(err error) error { return err }
 	}
 	started := time.Now()
-	limiter := probe.NewHostLimiter(max(opt.PerHost, 1))
+	limiter := wire.NewHostLimiter(max(opt.PerHost, 1))
 	resolvers := map[string]*dnscheck.Resolver{}
 	resolverErrs := map[string]error{}
 	for _, c := range checks {

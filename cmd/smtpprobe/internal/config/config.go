@@ -14,7 +14,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"regexp"
 	"sort"
 	"strconv"
@@ -204,10 +203,11 @@ func (e *lineError) Error() string { return fmt.Sprintf("line %d: %s", e.line, e
 var yamlLine = regexp.MustCompile(`line (\d+): (.*)`)
 
 // Load reads and checks a configuration file. An error reading it is
-// the *fs.PathError of os.ReadFile; every other error is an *Error of
+// the *fs.PathError of os.ReadFile, or a *job.FileSizeError for a file
+// beyond job.ConfigLimit (read no further); every other error is an *Error of
 // one line: "FILE:LINE: what is wrong, and what was expected".
 func Load(path string) (*Config, error) {
-	b, err := os.ReadFile(path)
+	b, err := job.ReadFile(path, job.ConfigLimit)
 	if err != nil {
 		return nil, err
 	}

@@ -48,6 +48,7 @@ import (
 	"github.com/smtpprobe/smtpprobe/probe/render"
 	"github.com/smtpprobe/smtpprobe/probe/render/prom"
 	"github.com/smtpprobe/smtpprobe/probe/units"
+	"github.com/smtpprobe/smtpprobe/probe/wire"
 )
 
 const (
@@ -103,13 +104,13 @@ type Exporter struct {
 type state struct {
 	cfg     *config.Config
 	sem     chan struct{}
-	limiter *probe.HostLimiter
+	limiter *wire.HostLimiter
 	loaded  time.Time
 }
 
 func newState(cfg *config.Config) *state {
 	return &state{cfg: cfg, sem: make(chan struct{}, cfg.Serve.MaxConcurrent),
-		limiter: probe.NewHostLimiter(cfg.PerHost), loaded: time.Now()}
+		limiter: wire.NewHostLimiter(cfg.PerHost), loaded: time.Now()}
 }
 
 // Results of smtpprobe_exporter_probes_total.
@@ -229,8 +230,13 @@ func New(opt Options) *Exporter {
 
 // ServeHTTP answers /probe?target=TARGET&module=NAME with the run's
 // metrics, /metrics with the exporter's own, and / with the endpoints and
-// modules.
-func (e *Exporter) ServeHTTP(w http.ResponseWriter, r *http.Request) { e.mux.ServeHTTP(w, r) }
+// modules. Every answer carries X-Content-Type-Options: nosniff, because
+// the text ones (debug=true, /logs, errors) quote what probed servers
+// said, which may be HTML with a script: a browser must not sniff it.
+func (e *Exporter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	e.mux.ServeHTTP(w, r)
+}
 
 // Running returns the number of probes holding a slot now.
 func (e *Exporter) Running() int64 { return e.running.Load() }
@@ -364,7 +370,7 @@ func (e *Exporter) words(err error) string {
 type run struct {
 	reg      *prometheus.Registry
 	result   string // for smtpprobe_exporter_probes_total
-	refused  error  // a *probe.PolicyError: 403, no session started
+	refused  error  // a *wire.PolicyError: 403, no session started
 	rep      *probe.Report
 	err      error // the run could not be made
 	cut      bool  // the deadline ended it
@@ -403,7 +409,7 @@ func (e *Exporter) debugf(r *run, format string, args ...any) string {
 // would read reply-timeout, CRITICAL), so none of their series are
 // exported; the debug text shows what they had seen.
 //
-// refused is the *probe.PolicyError of an address outside serve.allow:
+// refused is the *wire.PolicyError of an address outside serve.allow:
 // then no session was started and the request gets 403.
 func (e *Exporter) probe(ctx context.Context, st *state, j *job.Job, m *config.Module, deadline time.Duration) (r run) {
 	r.start, r.deadline, r.target = time.Now(), deadline, j.Target
@@ -413,7 +419,7 @@ func (e *Exporter) probe(ctx context.Context, st *state, j *job.Job, m *config.M
 	if err == nil {
 		r.rep, err = j.Run(ctx, res)
 	}
-	if pe := (*probe.PolicyError)(nil); errors.As(err, &pe) {
+	if pe := (*wire.PolicyError)(nil); errors.As(err, &pe) {
 		r.refused = pe
 		return r
 	}

@@ -16,6 +16,8 @@ import (
 	"github.com/prometheus/exporter-toolkit/web"
 	"github.com/smtpprobe/smtpprobe/probe/units"
 	"golang.org/x/net/netutil"
+
+	"github.com/smtpprobe/smtpprobe/cmd/smtpprobe/internal/job"
 )
 
 // DefaultGrace bounds the wait for probes in flight on shutdown.
@@ -65,6 +67,11 @@ func (e *WebConfigError) Unwrap() error { return e.Err }
 func CheckWebConfig(file string) error {
 	if file == "" {
 		return nil
+	}
+	// exporter-toolkit reads the file without a limit; a bounded read
+	// first refuses /dev/zero and its kind.
+	if _, err := job.ReadFile(file, job.ConfigLimit); err != nil {
+		return &WebConfigError{File: file, Err: err}
 	}
 	if err := web.Validate(file); err != nil {
 		return &WebConfigError{File: file, Err: err}

@@ -112,7 +112,8 @@ func Lookup(name string) (Command, bool) {
 
 // ExitCodes ends the overview and the man page.
 const ExitCodes = `Exit codes (Nagios convention): 0 OK, 1 WARNING (some addresses fail),
-2 CRITICAL (none reachable, null MX, DNS failure), 3 UNKNOWN (bad usage or input).
+2 CRITICAL (none reachable, null MX, DNS failure), 3 UNKNOWN (bad usage or input);
+an interrupted run says so and exits 130 (SIGINT) or 143 (SIGTERM).
 TARGET is a domain (its MX are used), a host name or an IP literal; an IPv6
 literal with a port is written [ADDRESS]:PORT.
 Run "smtpprobe help COMMAND" for a command's flags, "smtpprobe help config"

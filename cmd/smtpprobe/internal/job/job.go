@@ -25,6 +25,7 @@ import (
 	"github.com/smtpprobe/smtpprobe/mtu"
 	"github.com/smtpprobe/smtpprobe/mtu/trace"
 	"github.com/smtpprobe/smtpprobe/probe"
+	"github.com/smtpprobe/smtpprobe/probe/wire"
 )
 
 // Commands are the probe commands a job can run.
@@ -71,7 +72,7 @@ type Job struct {
 	PauseCmp map[string]time.Duration
 
 	// Limiter bounds the sessions per destination address (check).
-	Limiter *probe.HostLimiter
+	Limiter *wire.HostLimiter
 	// Allow, if set, decides which addresses may be connected to (serve).
 	Allow func(netip.AddrPort) error
 	// Progress, if set, is called as the run goes on with the parts done
@@ -234,10 +235,10 @@ func (j *Job) validateTimeout() error {
 	if err := nonNegative(cmp); err != nil {
 		return err
 	}
-	j.Timeout.Pauses = map[probe.Pause]time.Duration{}
+	j.Timeout.Pauses = map[wire.Pause]time.Duration{}
 	for name, d := range j.PauseCmp {
 		if d > 0 {
-			j.Timeout.Pauses[probe.Pause(name)] = d
+			j.Timeout.Pauses[wire.Pause(name)] = d
 		}
 	}
 	if err := validPath("from", j.Timeout.From); err != nil {

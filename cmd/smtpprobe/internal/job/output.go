@@ -3,8 +3,6 @@ package job
 import (
 	"encoding/json"
 	"fmt"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 
@@ -51,11 +49,8 @@ func (o *Output) Check() error {
 		return err
 	}
 	for _, f := range []struct{ field, path string }{{"prom_file", o.PromFile}, {"save_baseline", o.SaveBaseline}} {
-		if f.path == "" {
-			continue
-		}
-		if st, err := os.Stat(filepath.Dir(f.path)); err != nil || !st.IsDir() {
-			return &FieldError{Field: f.field, Value: f.path, Reason: "directory " + filepath.Dir(f.path) + " does not exist"}
+		if err := CheckWritable(f.field, f.path); err != nil {
+			return err
 		}
 	}
 	if o.Baseline != "" {
@@ -99,7 +94,7 @@ func ParseThresholds(field, s, command string) (probe.Thresholds, error) {
 // ReadBaseline reads a report saved by SaveReport (or printed as JSON) to
 // compare a run with. Its error is a *FieldError for "baseline".
 func ReadBaseline(path string) (*probe.Report, error) {
-	b, err := os.ReadFile(path)
+	b, err := ReadFile(path, BaselineLimit)
 	if err != nil {
 		return nil, &FieldError{Field: "baseline", Reason: err.Error()}
 	}

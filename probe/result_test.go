@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/smtpprobe/smtpprobe/probe/probetest"
+	"github.com/smtpprobe/smtpprobe/probe/wire"
 )
 
 func TestClassify(t *testing.T) {
@@ -22,12 +23,12 @@ func TestClassify(t *testing.T) {
 		want Outcome
 	}{
 		{nil, OK},
-		{ErrClosed, Closed},
-		{fmt.Errorf("%w: ECONNRESET", ErrReset), Reset},
-		{&ProtocolViolation{Reason: "binary bytes in reply"}, ProtocolError},
-		{&HandshakeError{Err: errors.New("bad certificate")}, TLSError},
+		{wire.ErrClosed, Closed},
+		{fmt.Errorf("%w: ECONNRESET", wire.ErrReset), Reset},
+		{&wire.ProtocolViolation{Reason: "binary bytes in reply"}, ProtocolError},
+		{&wire.HandshakeError{Err: errors.New("bad certificate")}, TLSError},
 		{fmt.Errorf("read: %w", tls.AlertError(20)), TLSError},
-		{ErrReplyTimeout, ReplyTimeout},
+		{wire.ErrReplyTimeout, ReplyTimeout},
 		{context.DeadlineExceeded, ReplyTimeout},
 		// Cancellation is not the peer's doing; see Classify.
 		{context.Canceled, ReplyTimeout},
@@ -38,6 +39,10 @@ func TestClassify(t *testing.T) {
 		{fmt.Errorf("write: %w", syscall.ENOBUFS), ReplyTimeout},
 		{errors.New("something else"), ReplyTimeout},
 		{io.ErrShortWrite, ReplyTimeout},
+		{&wire.DialError{Kind: wire.DialTimeout}, ConnectTimeout},
+		{&wire.DialError{Kind: wire.DialRefused}, Refused},
+		{&wire.DialError{Kind: wire.DialReset}, Reset},
+		{&wire.DialError{Kind: wire.DialUnreachable}, Unreachable},
 	}
 	for _, tc := range tests {
 		if got := Classify(tc.err); got != tc.want {
@@ -62,9 +67,9 @@ func TestReplyTransient(t *testing.T) {
 		{250, []string{"2.0.0 Ok"}, false, false},
 	}
 	for _, tc := range tests {
-		r := newReply(tc.code, tc.lines, 0)
+		r := wire.NewReply(tc.code, tc.lines, 0)
 		if r.Transient != tc.transient || IsGreylisting(r) != tc.grey {
-			t.Errorf("newReply(%d %q) = transient %v, greylisting %v; want %v, %v", tc.code, tc.lines, r.Transient, IsGreylisting(r), tc.transient, tc.grey)
+			t.Errorf("wire.NewReply(%d %q) = transient %v, greylisting %v; want %v, %v", tc.code, tc.lines, r.Transient, IsGreylisting(r), tc.transient, tc.grey)
 		}
 		b, _ := json.Marshal(r)
 		var m map[string]any
@@ -78,9 +83,9 @@ func TestReplyTransient(t *testing.T) {
 // A transient rejection is WARNING, not CRITICAL, unless --critical
 // transient=N says so (issue 8 item 6).
 func TestStatusTransient(t *testing.T) {
-	grey := newReply(450, []string{"4.2.0 Greylisted"}, 0)
-	perm := newReply(550, []string{"5.1.1 User unknown"}, 0)
-	res := func(o Outcome, rp *Reply) Result {
+	grey := wire.NewReply(450, []string{"4.2.0 Greylisted"}, 0)
+	perm := wire.NewReply(550, []string{"5.1.1 User unknown"}, 0)
+	res := func(o Outcome, rp *wire.Reply) Result {
 		return Result{Address: "192.0.2.1", Outcome: o, Reply: rp}
 	}
 	tests := []struct {
@@ -139,9 +144,9 @@ func TestTimelineCoalesced(t *testing.T) {
 	if err != nil || r.Outcome != OK {
 		t.Fatalf("Session(chunk 1) = %s (%s), %v", r.Outcome, r.Error, err)
 	}
-	var data []Event
+	var data []wire.Event
 	for _, e := range r.Timeline {
-		if e.Kind == EvData && e.Count > 0 {
+		if e.Kind == wire.EvData && e.Count > 0 {
 			data = append(data, e)
 		}
 	}
@@ -158,110 +163,19 @@ func TestTimelineCoalesced(t *testing.T) {
 	t.Logf("%d B body in 1 B chunks: %d timeline events, %d B of JSON; data event %q", r.MessageBytes, len(r.Timeline), len(js), data[0].Text)
 }
 
-// Chunks of one size separated by chunk pauses coalesce; a pause in which
-// the peer acted does not.
-func TestMergeData(t *testing.T) {
-	c := &Conn{start: time.Now(), now: time.Now, run: -1, finAt: -1, notify: make(chan struct{}, 1)}
-	c.mu.Lock()
-	c.eventLocked(Event{Kind: EvReply, Reply: &Reply{Code: 354}})
-	for i := 0; i < 3; i++ {
-		c.eventLocked(Event{Kind: EvPauseStart, Text: "chunk-pause 1ms", Pause: ChunkPause})
-		c.eventLocked(Event{Kind: EvPauseEnd, Text: "chunk-pause", Pause: ChunkPause})
-		c.eventLocked(Event{Kind: EvData, Bytes: 10})
-	}
-	c.eventLocked(Event{Kind: EvPauseStart, Text: "chunk-pause 1ms", Pause: ChunkPause})
-	c.eventLocked(Event{Kind: EvPauseEnd, Text: "chunk-pause", Pause: ChunkPause})
-	c.eventLocked(Event{Kind: EvData, Bytes: 4}) // the short last chunk
-	c.eventLocked(Event{Kind: EvPauseStart, Text: "chunk-pause 1ms", Pause: ChunkPause})
-	c.eventLocked(Event{Kind: EvUnsolicited, Reply: &Reply{Code: 421}})
-	c.eventLocked(Event{Kind: EvPauseEnd, Text: "chunk-pause", Pause: ChunkPause})
-	c.eventLocked(Event{Kind: EvData, Bytes: 10})
-	c.mu.Unlock()
-	tl := c.Timeline()
-	var kinds []EventKind
-	for _, e := range tl {
-		kinds = append(kinds, e.Kind)
-	}
-	want := []EventKind{EvReply, EvPauseStart, EvPauseEnd, EvData, EvPauseStart, EvUnsolicited, EvPauseEnd, EvData}
-	if fmt.Sprint(kinds) != fmt.Sprint(want) {
-		t.Fatalf("Timeline() kinds = %v, want %v", kinds, want)
-	}
-	if d := tl[3]; d.Count != 4 || d.Bytes != 34 || !d.short {
-		t.Errorf("coalesced event = %+v, want 4 writes (the pause before the run stays), 34 bytes, short", d)
-	}
-}
-
 func TestPauseOption(t *testing.T) {
 	for _, tc := range []struct {
-		p    Pause
+		p    wire.Pause
 		want string
 	}{
-		{PauseBeforeData, "pause_before_data"},
-		{PauseAfterData, "pause_after_data"},
-		{ChunkPause, "chunk_pause"},
-		{PauseQuiet, ""},
+		{wire.PauseBeforeData, "pause_before_data"},
+		{wire.PauseAfterData, "pause_after_data"},
+		{wire.ChunkPause, "chunk_pause"},
+		{wire.PauseQuiet, ""},
 		{"other", ""},
 	} {
-		if got := tc.p.Option(); got != tc.want {
-			t.Errorf("Pause(%q).Option() = %q, want %q", tc.p, got, tc.want)
-		}
-	}
-}
-
-// Only a chunk pause, told by the event's Pause label and not by its
-// text, joins the writes on either side into one data event.
-func TestMergeDataPauseLabel(t *testing.T) {
-	for _, tc := range []struct {
-		label Pause
-		text  string
-		want  int // data events
-	}{
-		{ChunkPause, "chunk-pause 1ms", 1},
-		{ChunkPause, "", 1},
-		{PauseAfterData, "chunk-pause 1ms", 2},
-		{PauseQuiet, "chunk-pause 1ms", 2},
-		{"", "chunk-pause 1ms", 2},
-	} {
-		c := &Conn{start: time.Now(), now: time.Now, run: -1, finAt: -1, notify: make(chan struct{}, 1)}
-		c.mu.Lock()
-		c.eventLocked(Event{Kind: EvData, Bytes: 10})
-		c.eventLocked(Event{Kind: EvPauseStart, Text: tc.text, Pause: tc.label})
-		c.eventLocked(Event{Kind: EvPauseEnd, Text: tc.text, Pause: tc.label})
-		c.eventLocked(Event{Kind: EvData, Bytes: 10})
-		c.mu.Unlock()
-		n := 0
-		for _, e := range c.Timeline() {
-			if e.Kind == EvData {
-				n++
-			}
-		}
-		if n != tc.want {
-			t.Errorf("two writes around pause %q (text %q): %d data events, want %d", tc.label, tc.text, n, tc.want)
-		}
-	}
-}
-
-// When a write met the reset first, the reader's EOF is that reset, not
-// a FIN (issue 9 item 3: "the reset seems to be consumed on the write
-// side, so the reader sees EOF").
-func TestReadEOFAfterWriteReset(t *testing.T) {
-	for _, tc := range []struct {
-		writeReset string
-		want       error
-		kind       EventKind
-	}{
-		{"ECONNRESET", ErrReset, EvRST},
-		{"EPIPE", ErrReset, EvRST},
-		{"", ErrClosed, EvFIN},
-	} {
-		c := &Conn{start: time.Now(), now: time.Now, run: -1, finAt: -1, notify: make(chan struct{}, 1), writeReset: tc.writeReset}
-		c.readFailed(io.EOF)
-		tl := c.Timeline()
-		if !errors.Is(c.readErr, tc.want) || len(tl) != 1 || tl[0].Kind != tc.kind {
-			t.Errorf("readFailed(EOF) after write %q = %v, %v; want %v and a %s event", tc.writeReset, c.readErr, tl, tc.want, tc.kind)
-		}
-		if _, fin := c.FINAt(); fin != (tc.kind == EvFIN) {
-			t.Errorf("readFailed(EOF) after write %q: FINAt set = %v, want %v", tc.writeReset, fin, tc.kind == EvFIN)
+		if got := pauseOption(tc.p); got != tc.want {
+			t.Errorf("pauseOption(%q) = %q, want %q", tc.p, got, tc.want)
 		}
 	}
 }

@@ -1,4 +1,4 @@
-package probe
+package wire
 
 import (
 	"context"
@@ -35,7 +35,7 @@ func connRead(tb testing.TB, pieces [][]byte) []string {
 		r, err := c.ReadReply(ctx, 5*time.Second)
 		if err != nil {
 			var pv *ProtocolViolation
-			end := string(Classify(err))
+			end := endKind(err)
 			if errors.As(err, &pv) {
 				end += ": " + pv.Error()
 			} else if errors.Is(err, ErrReplyTimeout) || ctx.Err() != nil {
@@ -50,6 +50,20 @@ func connRead(tb testing.TB, pieces [][]byte) []string {
 	server.Close()
 	<-wrote
 	return out
+}
+
+// endKind names how reading ended, in probe.Classify's words.
+func endKind(err error) string {
+	var pv *ProtocolViolation
+	switch {
+	case errors.As(err, &pv):
+		return "protocol-error"
+	case errors.Is(err, ErrReset):
+		return "reset"
+	case errors.Is(err, ErrClosed):
+		return "closed"
+	}
+	return "other: " + err.Error()
 }
 
 // FuzzConnSegmentation is FuzzReplyReader through a whole Conn: the

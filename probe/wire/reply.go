@@ -1,4 +1,4 @@
-package probe
+package wire
 
 import (
 	"fmt"
@@ -124,8 +124,11 @@ func parseEnhanced(s string) (smtp.EnhancedCode, bool) {
 	return c, true
 }
 
-// newReply assembles a reply from its lines' texts.
-func newReply(code int, lines []string, at time.Duration) Reply {
+// NewReply assembles a reply from the text of its lines (what follows
+// "ddd-" or "ddd "); at is when its last line arrived. The enhanced status
+// code is split off the first line (RFC 2034 §4), and a 4yz reply is
+// Transient.
+func NewReply(code int, lines []string, at time.Duration) Reply {
 	r := Reply{Code: code, Lines: lines, At: at, Transient: code/100 == 4}
 	texts := make([]string, len(lines))
 	copy(texts, lines)

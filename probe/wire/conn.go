@@ -1,4 +1,4 @@
-package probe
+package wire
 
 import (
 	"context"
@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"net"
 	"os"
 	"strings"
@@ -88,8 +87,8 @@ func (e Event) MarshalJSON() ([]byte, error) {
 	}{ms(e.At), plain(e), last})
 }
 
-// end returns when the event ended: its last write, for a coalesced one.
-func (e Event) end() time.Duration {
+// End returns when the event ended: its last write, for a coalesced one.
+func (e Event) End() time.Duration {
 	if e.Count > 1 {
 		return e.Last
 	}
@@ -112,11 +111,6 @@ func (e *Event) describeRun() {
 	}
 }
 
-// ms converts a duration to milliseconds rounded to the microsecond.
-func ms(d time.Duration) float64 {
-	return math.Round(float64(d)/1e3) / 1e3
-}
-
 // Sentinel errors of a session; check them with errors.Is.
 var (
 	// ErrClosed means the peer closed the connection (FIN, read EOF).
@@ -125,8 +119,9 @@ var (
 	ErrReset = errors.New("connection reset by peer")
 	// ErrReplyTimeout means no complete reply arrived within the limit.
 	ErrReplyTimeout = errors.New("no reply within the limit")
-	// ErrLocalClose means the probe itself closed the connection.
-	ErrLocalClose = errors.New("connection closed locally")
+	// errLocalClose means the probe itself closed the connection; it ends
+	// the reader and is never a verdict.
+	errLocalClose = errors.New("connection closed locally")
 )
 
 // ProtocolViolation means the peer's bytes are not SMTP.
@@ -193,17 +188,11 @@ func newConn(c net.Conn, start time.Time, now func() time.Time, connectText stri
 // Since returns the time elapsed since the session's connect began.
 func (c *Conn) Since() time.Duration { return c.now().Sub(c.start) }
 
-// Start returns the time the connect began.
-func (c *Conn) Start() time.Time { return c.start }
-
 // Raw returns the underlying TCP connection, for socket options and TCP_INFO.
 func (c *Conn) Raw() net.Conn { return c.raw }
 
-// LocalAddr and RemoteAddr return the TCP endpoints.
+// LocalAddr returns this end's address of the TCP connection.
 func (c *Conn) LocalAddr() net.Addr { return c.raw.LocalAddr() }
-
-// RemoteAddr returns the peer's address.
-func (c *Conn) RemoteAddr() net.Addr { return c.raw.RemoteAddr() }
 
 // Timeline returns a copy of the events so far.
 func (c *Conn) Timeline() []Event {
@@ -314,7 +303,7 @@ func (c *Conn) readLoop(conn net.Conn, buf []byte, done chan struct{}) {
 		fault *ProtocolViolation
 	)
 	emit := func(code int, lines []string) bool {
-		stop, pv := c.deliver(newReply(code, lines, c.Since()))
+		stop, pv := c.deliver(NewReply(code, lines, c.Since()))
 		fault = pv
 		return stop || pv != nil
 	}
@@ -426,7 +415,7 @@ func (c *Conn) readFailed(err error) {
 	var e error
 	switch {
 	case c.closed || errors.Is(err, net.ErrClosed):
-		e = ErrLocalClose
+		e = errLocalClose
 	case eof && c.writeReset != "":
 		e = fmt.Errorf("%w: %s (met by a write; the read saw EOF)", ErrReset, c.writeReset)
 		c.eventLocked(Event{Kind: EvRST, Text: "read: EOF after the write met " + c.writeReset})
@@ -452,11 +441,13 @@ func (c *Conn) readFailed(err error) {
 	}
 }
 
-// readDone returns the reader's terminal error, if it has ended.
-func (c *Conn) readDone() error {
+// Ended returns the reader's terminal error once it has ended (FIN, RST,
+// a protocol error or its deadline), and nil while it reads or after a
+// local close.
+func (c *Conn) Ended() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.readErr != nil && !errors.Is(c.readErr, ErrLocalClose) {
+	if c.readErr != nil && !errors.Is(c.readErr, errLocalClose) {
 		return c.readErr
 	}
 	return nil
@@ -527,7 +518,7 @@ func (c *Conn) write(ctx context.Context, timeout time.Duration, p []byte) error
 		}
 		return fmt.Errorf("write deadline: %w", os.ErrDeadlineExceeded)
 	case errors.Is(err, net.ErrClosed):
-		return ErrLocalClose
+		return errLocalClose
 	}
 	c.Event(EvError, "write: "+err.Error())
 	return fmt.Errorf("write: %w", err)
@@ -575,20 +566,6 @@ const (
 	PauseQuiet      Pause = "quiet"             // a timeout probe's wait for the server to close
 )
 
-// Option is the run option that sets the pause, as a Finding.Option
-// ("pause_before_data"), or "" for a pause no option sets.
-func (p Pause) Option() string {
-	switch p {
-	case PauseBeforeData:
-		return "pause_before_data"
-	case PauseAfterData:
-		return "pause_after_data"
-	case ChunkPause:
-		return "chunk_pause"
-	}
-	return ""
-}
-
 func (c *Conn) pauseEvent(kind EventKind, label Pause, text string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -614,13 +591,13 @@ func (c *Conn) Pause(ctx context.Context, label Pause, d time.Duration, untilPee
 	t := time.NewTimer(d)
 	defer t.Stop()
 	for {
-		acted := c.peerActed()
+		acted := c.PeerActed()
 		if acted && untilPeer {
 			return true, nil
 		}
 		select {
 		case <-t.C:
-			return c.peerActed(), nil
+			return c.PeerActed(), nil
 		case <-ctx.Done():
 			return acted, ctx.Err()
 		case <-c.notify:
@@ -628,13 +605,13 @@ func (c *Conn) Pause(ctx context.Context, label Pause, d time.Duration, untilPee
 	}
 }
 
-// peerActed reports whether a reply is queued or the peer ended the
+// PeerActed reports whether a reply is queued or the peer ended the
 // connection.
-func (c *Conn) peerActed() bool {
+func (c *Conn) PeerActed() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	// The run's own deadline ending a read is not the peer acting.
-	return len(c.queue) > 0 || (c.readErr != nil && !errors.Is(c.readErr, ErrLocalClose) &&
+	return len(c.queue) > 0 || (c.readErr != nil && !errors.Is(c.readErr, errLocalClose) &&
 		!errors.Is(c.readErr, os.ErrDeadlineExceeded))
 }
 
@@ -645,12 +622,12 @@ func (c *Conn) WaitEnd(ctx context.Context, d time.Duration) error {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	for {
-		if err := c.readDone(); err != nil {
+		if err := c.Ended(); err != nil {
 			return err
 		}
 		select {
 		case <-t.C:
-			return c.readDone()
+			return c.Ended()
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-c.notify:

@@ -1,4 +1,4 @@
-package probe
+package wire
 
 import (
 	"context"
@@ -48,10 +48,34 @@ func (e *PolicyError) Error() string {
 
 func (e *PolicyError) Unwrap() error { return e.Err }
 
-// DialError is a failed connect, classified as ConnectTimeout, Refused or
-// Unreachable.
+// DialKind is how a connect failed.
+type DialKind int
+
+// The ways a connect fails.
+const (
+	// DialUnreachable: an ICMP unreachable, a route or policy of this
+	// host, or a failure nothing else names.
+	DialUnreachable DialKind = iota
+	DialTimeout              // the SYN went unanswered (4.4.1 No answer from host)
+	DialRefused              // an RST answered the SYN
+	DialReset                // an RST came right after the handshake completed
+)
+
+func (k DialKind) String() string {
+	switch k {
+	case DialTimeout:
+		return "connect-timeout"
+	case DialRefused:
+		return "refused"
+	case DialReset:
+		return "reset"
+	}
+	return "unreachable"
+}
+
+// DialError is a failed connect, classified by its Kind.
 type DialError struct {
-	Outcome Outcome
+	Kind    DialKind
 	Elapsed time.Duration
 	Err     error
 	// ICMP is the ICMP error that failed the connect, read from the
@@ -60,27 +84,50 @@ type DialError struct {
 }
 
 func (e *DialError) Error() string {
-	switch e.Outcome {
-	case ConnectTimeout:
+	switch e.Kind {
+	case DialTimeout:
 		return fmt.Sprintf("no answer to SYN within %s (4.4.1 No answer from host)", units.Duration(e.Elapsed))
-	case Refused:
+	case DialRefused:
 		return "connection refused (RST to SYN): " + errnoOf(e.Err)
-	case Reset:
+	case DialReset:
 		return "connection reset as it was established (RST after the handshake): " + errnoOf(e.Err)
 	}
 	if e.ICMP != nil {
-		return icmpDialText(e.ICMP) // path.go
+		return icmpDialText(e.ICMP)
 	}
 	return "connect: " + e.Err.Error()
 }
 
 func (e *DialError) Unwrap() error { return e.Err }
 
+// icmpDialText is a connect failed by an ICMP error, in words that name
+// the error and who sent it.
+func icmpDialText(r *trace.Reply) string {
+	v6 := r.From.Is6() && !r.From.Is4In6()
+	return fmt.Sprintf("connect: ICMP %s (type %d code %d) from %s", ICMPWords(trace.Class(v6, r.Type, r.Code)), r.Type, r.Code, r.From)
+}
+
+// ICMPWords names an ICMP unreachable class (trace.Class) in words:
+// "host unreachable", "administratively prohibited".
+func ICMPWords(class string) string {
+	switch class {
+	case "admin-prohibited":
+		return "administratively prohibited"
+	case "host-unreachable":
+		return "host unreachable"
+	case "net-unreachable":
+		return "network unreachable"
+	case "port-unreachable":
+		return "port unreachable"
+	}
+	return class
+}
+
 // LocalError is a failure of this host's own socket layer: a socket
 // option the kernel refused (the MSS clamp of an mtu probe, say), or no
 // file descriptors, buffers or memory for a socket. Nothing was learnt
-// about the network or the peer, so it is never a network outcome: Run,
-// Session and MTU return it as their error, and front ends report it as
+// about the network or the peer, so it is never a network outcome: the
+// probe kinds of package probe return it as their error, and front ends report it as
 // UNKNOWN, a local failure (exit 3), with the errno.
 type LocalError struct {
 	Op  string // what failed: "socket option", "socket"
@@ -127,10 +174,10 @@ func errnoName(en syscall.Errno) string {
 	return fmt.Sprintf("errno %d", int(en))
 }
 
-// localError returns the *LocalError under a failed connect or session
+// LocalFailure returns the *LocalError under a failed connect or session
 // step, if the failure was local: the Control func failed (wrapped by
 // Dial), or the kernel ran out of a local resource.
-func localError(err error) *LocalError {
+func LocalFailure(err error) *LocalError {
 	var le *LocalError
 	if errors.As(err, &le) {
 		return le
@@ -157,15 +204,15 @@ func (d *Dialer) Dial(ctx context.Context, addr netip.AddrPort) (*Conn, error) {
 	}
 	if d.Allow != nil {
 		if err := d.Allow(addr); err != nil {
-			// Unreachable by policy: no SYN leaves. Prober.Run refuses
+			// Unreachable by policy: no SYN leaves. probe.Prober.Run refuses
 			// such a run before any session; this is the last line.
-			return nil, &DialError{Outcome: Unreachable, Err: &PolicyError{Addr: addr, Err: err}}
+			return nil, &DialError{Kind: DialUnreachable, Err: &PolicyError{Addr: addr, Err: err}}
 		}
 	}
 	start := now()
 	dctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	eq := trace.NewErrQueue() // the ICMP error of a failed connect (path.go)
+	eq := trace.NewErrQueue() // the ICMP error of a failed connect
 	defer eq.Done()
 	ctl := eq.Control(d.Control)
 	nd := net.Dialer{Control: func(network, address string, c syscall.RawConn) error {
@@ -176,7 +223,7 @@ func (d *Dialer) Dial(ctx context.Context, addr netip.AddrPort) (*Conn, error) {
 	}}
 	c, err := nd.DialContext(dctx, "tcp", addr.String())
 	if err != nil {
-		if le := localError(err); le != nil {
+		if le := LocalFailure(err); le != nil {
 			return nil, le
 		}
 		if dl, ok := ctx.Deadline(); ok && ctx.Err() == nil && !time.Now().Before(dl) {
@@ -187,8 +234,8 @@ func (d *Dialer) Dial(ctx context.Context, addr netip.AddrPort) (*Conn, error) {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		de := &DialError{Outcome: classifyDial(err, dctx), Elapsed: now().Sub(start), Err: err}
-		if icmp, ok := eq.Result(); ok && de.Outcome == Unreachable && icmp.Kind == trace.Unreachable {
+		de := &DialError{Kind: classifyDial(err, dctx), Elapsed: now().Sub(start), Err: err}
+		if icmp, ok := eq.Result(); ok && de.Kind == DialUnreachable && icmp.Kind == trace.Unreachable {
 			de.ICMP = &icmp
 		}
 		return nil, de
@@ -204,18 +251,18 @@ func (d *Dialer) Dial(ctx context.Context, addr netip.AddrPort) (*Conn, error) {
 // ICMP unreachable: in answer to the SYN (ECONNREFUSED) it is refused;
 // right after the handshake completed, before the connect returned
 // (ECONNRESET), it is a reset.
-func classifyDial(err error, dctx context.Context) Outcome {
+func classifyDial(err error, dctx context.Context) DialKind {
 	switch {
 	case errors.Is(err, syscall.ECONNREFUSED):
-		return Refused
+		return DialRefused
 	case errors.Is(err, syscall.ECONNRESET):
-		return Reset
+		return DialReset
 	case errors.Is(err, syscall.EHOSTUNREACH), errors.Is(err, syscall.ENETUNREACH),
 		errors.Is(err, syscall.EACCES), errors.Is(err, syscall.EPERM),
 		errors.Is(err, syscall.EADDRNOTAVAIL):
-		return Unreachable
+		return DialUnreachable
 	case errors.Is(err, syscall.ETIMEDOUT), errors.Is(dctx.Err(), context.DeadlineExceeded), isTimeout(err):
-		return ConnectTimeout
+		return DialTimeout
 	}
-	return Unreachable
+	return DialUnreachable
 }

@@ -1,4 +1,4 @@
-package probe
+package wire
 
 import "testing"
 
@@ -51,38 +51,20 @@ func TestNewReplyEnhanced(t *testing.T) {
 		{550, []string{"5.1.1"}, "5.1.1", "", "550 5.1.1"},
 	}
 	for _, tc := range tests {
-		r := newReply(tc.code, tc.lines, 0)
+		r := NewReply(tc.code, tc.lines, 0)
 		if r.Enhanced != tc.enhanced || r.Text != tc.text || r.String() != tc.str {
-			t.Errorf("newReply(%d, %q) = {%q, %q, %q}, want {%q, %q, %q}", tc.code, tc.lines, r.Enhanced, r.Text, r.String(), tc.enhanced, tc.text, tc.str)
+			t.Errorf("NewReply(%d, %q) = {%q, %q, %q}, want {%q, %q, %q}", tc.code, tc.lines, r.Enhanced, r.Text, r.String(), tc.enhanced, tc.text, tc.str)
 		}
 	}
 }
 
 func TestReplyErr(t *testing.T) {
-	r := newReply(421, []string{"4.4.2 bye"}, 0)
+	r := NewReply(421, []string{"4.4.2 bye"}, 0)
 	e := r.Err()
 	if e == nil || e.Code != 421 || e.EnhancedCode != [3]int{4, 4, 2} || e.Message != "bye" {
 		t.Errorf("Reply(421 4.4.2 bye).Err() = %+v, want code 421, 4.4.2, bye", e)
 	}
-	if e := newReply(250, []string{"ok"}, 0).Err(); e != nil {
+	if e := NewReply(250, []string{"ok"}, 0).Err(); e != nil {
 		t.Errorf("Reply(250).Err() = %v, want nil", e)
-	}
-}
-
-func TestWorst(t *testing.T) {
-	tests := []struct {
-		in   []Outcome
-		want Outcome
-	}{
-		{nil, OK},
-		{[]Outcome{OK, OK}, OK},
-		{[]Outcome{OK, Rejected}, Rejected},
-		{[]Outcome{Refused, OK, ConnectTimeout}, ConnectTimeout},
-		{[]Outcome{Reset, NullMX}, NullMX},
-	}
-	for _, tc := range tests {
-		if got := Worst(tc.in...); got != tc.want {
-			t.Errorf("Worst(%v) = %s, want %s", tc.in, got, tc.want)
-		}
 	}
 }
