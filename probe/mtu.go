@@ -361,12 +361,9 @@ func (p *Prober) mtuOut(ctx context.Context, t Target, r *Result, lo, hi int, v6
 	}
 	info.Exact = b.Exact()
 	info.Verdict = outVerdict(b, info)
-	p.confirmPTB(ctx, t, r, b, v6, opt) // a rate-limited PTB is not a black hole (mtu_ptb.go)
-	if info.Verdict == VerdictBlackhole {
-		r.setFailure(PMTUBlackhole, fmt.Sprintf("segments above %d bytes vanish and no ICMP comes back", b.LargestOK))
-	}
-	r.Findings = append(r.Findings, mtuFindings(t, r, v6)...)
-	p.locateBlackhole(ctx, t, r, v6) // the black-holed link (path.go)
+	// A black hole is believed only after a patient probe (a rate-limited
+	// PTB is not one), while its link is located (mtu_ptb.go, path.go).
+	p.confirmBlackhole(ctx, t, r, b, v6, opt)
 	return true
 }
 

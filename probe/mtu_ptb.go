@@ -8,7 +8,7 @@ import (
 	"github.com/smtpprobe/smtpprobe/mtu"
 )
 
-// ptbPatience is how long the patient probe (confirmPTB) waits for a
+// ptbPatience is how long the patient probe (patientProbe) waits for a
 // frag-needed / packet-too-big before a black hole is believed. Routers
 // rate-limit the ICMP errors they send (RFC 1812 §4.3.2.8, RFC 4443
 // §2.4(f); Cisco's default is one unreachable per 500 ms), and the
@@ -18,39 +18,65 @@ import (
 // that allows two a second has had a token for one of them.
 const ptbPatience = 700 * time.Millisecond
 
-// confirmPTB is the last word before a forward pmtu-blackhole verdict: one
-// more probe at the smallest failed size that waits ptbPatience, through
-// TCP's own retransmissions, for ICMP. If the kernel's path MTU drops
-// meanwhile, ICMP does reach us, only slowly: the probe (result icmp) joins
-// the evidence and the verdict is recomputed; a finding says the router
-// rate-limits its ICMP. It reports whether the verdict changed.
-func (p *Prober) confirmPTB(ctx context.Context, t Target, r *Result, b mtu.Bracket, v6 bool, opt MTUOptions) bool {
+// confirmBlackhole settles the forward verdict's findings. A
+// pmtu-blackhole is the last word only after a patient probe
+// (patientProbe) found no ICMP either; the black-holed link is located
+// (locateBlackhole) at the same time, into a scratch result that is kept
+// only if the verdict stands. If the patient probe's ICMP arrives, ICMP
+// does reach us, only slowly: the probe (result icmp) joins the evidence,
+// the verdict is recomputed, and a finding says that a router rate-limits
+// its ICMP.
+func (p *Prober) confirmBlackhole(ctx context.Context, t Target, r *Result, b mtu.Bracket, v6 bool, opt MTUOptions) {
 	info := r.MTUInfo
 	if info.Verdict != VerdictBlackhole || b.SmallestFailed == 0 {
-		return false
+		r.Findings = append(r.Findings, mtuFindings(t, r, v6)...)
+		return
 	}
+	lr := newResult(t)
+	lr.Address, lr.MTUInfo = r.Address, info
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		p.locateBlackhole(ctx, t, &lr, v6) // reads info, writes lr only
+	}()
+	pr, icmp := p.patientProbe(ctx, t, b.SmallestFailed, v6, opt)
+	<-done
+	if icmp {
+		pr.Round, pr.Attempts = b.Rounds+1, 1
+		info.Probes = append(info.Probes, pr)
+		info.Sessions++
+		info.Rounds++
+		info.ICMPSeen = true
+		info.Verdict = outVerdict(b, info)
+	}
+	if info.Verdict != VerdictBlackhole {
+		r.Findings = append(r.Findings, ptbRateLimited(t, r, pr, v6))
+		r.Findings = append(r.Findings, mtuFindings(t, r, v6)...)
+		return
+	}
+	r.setFailure(PMTUBlackhole, fmt.Sprintf("segments above %d bytes vanish and no ICMP comes back", b.LargestOK))
+	r.Findings = append(r.Findings, mtuFindings(t, r, v6)...)
+	r.Findings = append(r.Findings, lr.Findings...)
+	r.BlackholeLink, r.Hops, r.PathEnd = lr.BlackholeLink, lr.Hops, lr.PathEnd
+}
+
+// patientProbe runs one probe at size that waits ptbPatience, through
+// TCP's own retransmissions, and reports whether ICMP lowered the path MTU
+// during it. A session that failed proves nothing (false).
+func (p *Prober) patientProbe(ctx context.Context, t Target, size int, v6 bool, opt MTUOptions) (MTUProbe, bool) {
 	o := opt
 	o.Loss = mtu.WatchOptions{MinWait: ptbPatience, RTOs: 1 << 10, MaxWait: ptbPatience + time.Second,
 		LostAfter: func() time.Duration { return ptbPatience }}
-	pr, res := p.mtuProbe(ctx, t, b.SmallestFailed, v6, o, &roundClock{})
-	if res.Outcome != OK || pr.Result != ProbeICMP {
-		return false // a session that failed proves nothing: the verdict stands
-	}
-	pr.Round, pr.Attempts = b.Rounds+1, 1
-	info.Probes = append(info.Probes, pr)
-	info.Sessions++
-	info.Rounds++
-	info.ICMPSeen = true
-	info.Verdict = outVerdict(b, info)
-	if info.Verdict == VerdictBlackhole {
-		return false
-	}
+	pr, res := p.mtuProbe(ctx, t, size, v6, o, &roundClock{})
+	return pr, res.Outcome == OK && pr.Result == ProbeICMP
+}
+
+func ptbRateLimited(t Target, r *Result, pr MTUProbe, v6 bool) Finding {
 	icmp := "ICMP fragmentation needed"
 	if v6 {
 		icmp = "ICMPv6 packet too big"
 	}
-	r.Findings = append(r.Findings, Finding{Severity: SevInfo, Code: "icmp-rate-limited", Message: fmt.Sprintf(
+	return Finding{Severity: SevInfo, Code: "icmp-rate-limited", Message: fmt.Sprintf(
 		"%s: %s arrived only for a probe that waited %s and was retransmitted (%d retransmits): a router on the path rate-limits the ICMP it sends, so PMTUD works but a connection's first full-size segments may wait for a retransmission",
-		who(t, r.Address), icmp, fmtDur(pr.Wait), pr.Retransmits)})
-	return true
+		who(t, r.Address), icmp, fmtDur(pr.Wait), pr.Retransmits)}
 }
