@@ -21,26 +21,6 @@ import (
 	"github.com/miekg/dns"
 )
 
-// Finding is a human hint about a run, with a stable code: DNS findings
-// here, and every probe's findings (probe.Finding is this type).
-type Finding struct {
-	Severity string `json:"severity"` // "info", "warning" or "critical"
-	Code     string `json:"code"`     // stable kebab-case id, e.g. "mx-cname"
-	Message  string `json:"message"`  // one line, names the record or address
-	// Option, when set, is the run option the finding advises changing,
-	// in neutral words ("to": the envelope recipient), for a front end to
-	// render as its own spelling (a flag, a config key, a URL parameter).
-	// The message reads on its own without it.
-	Option string `json:"-"`
-}
-
-// Finding severities.
-const (
-	SeverityInfo     = "info"
-	SeverityWarning  = "warning"
-	SeverityCritical = "critical"
-)
-
 // Outcomes of an MXReport, named as probe's outcomes (probe.Outcome):
 // null-mx is RFC 7505's "MX 0 .".
 const (

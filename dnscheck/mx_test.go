@@ -34,7 +34,7 @@ func exStrings(exs []Exchanger) []string {
 func codes(fs []Finding) []string {
 	out := []string{}
 	for _, f := range fs {
-		out = append(out, f.Severity+":"+f.Code)
+		out = append(out, string(f.Severity)+":"+f.Code)
 	}
 	return out
 }

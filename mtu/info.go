@@ -237,3 +237,10 @@ type Info struct {
 // Timestamps reports whether the connection negotiated TCP timestamps
 // (RFC 7323), which take 12 bytes of every segment.
 func (i Info) Timestamps() bool { return i.Options&OptTimestamps != 0 }
+
+// PMTUCache is a path MTU the kernel learned from ICMP towards one
+// destination and keeps for a while (CachedPMTU).
+type PMTUCache struct {
+	MTU     int           // the cached path MTU; 0: none
+	Expires time.Duration // time left before the kernel forgets it
+}

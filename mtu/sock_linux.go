@@ -221,9 +221,36 @@ func InterfaceMTU(dst netip.Addr) (int, error) {
 // routeOIF asks the kernel, like "ip route get", for the outgoing interface
 // towards dst.
 func routeOIF(dst netip.Addr) (int, error) {
+	ri, err := routeGet(dst)
+	if err != nil {
+		return 0, err
+	}
+	if ri.oif == 0 {
+		return 0, fmt.Errorf("mtu: route to %s has no outgoing interface", dst)
+	}
+	return ri.oif, nil
+}
+
+// routeInfo is what RTM_GETROUTE says about the route towards one address.
+type routeInfo struct {
+	oif     int           // RTA_OIF
+	mtu     int           // RTA_METRICS RTAX_MTU: the route's MTU or a learned path MTU; 0 if none
+	expires time.Duration // RTA_CACHEINFO rta_expires: when a learned path MTU expires; 0 if never
+	cloned  bool          // RTM_F_CLONED: a route exception (cached entry)
+}
+
+// userHZ is the unit of rta_cacheinfo's times (clock_t, USER_HZ): 100 on
+// every Linux architecture that Go supports.
+const userHZ = 100
+
+// netlinkRoute sends one rtnetlink request (an rtmsg with rtm_flags flags
+// and RTA_DST dst) and hands each reply message of its sequence to each.
+// With ack, the request asks for an acknowledgement and a zero error ends
+// the exchange.
+func netlinkRoute(dst netip.Addr, typ uint16, flags uint32, table uint8, ack bool, each func(*syscall.NetlinkMessage) (bool, error)) error {
 	dst = dst.Unmap()
 	if !dst.IsValid() {
-		return 0, errors.New("mtu: route lookup: invalid address")
+		return errors.New("mtu: route lookup: invalid address")
 	}
 	fam := unix.AF_INET
 	if dst.Is6() {
@@ -231,15 +258,15 @@ func routeOIF(dst netip.Addr) (int, error) {
 	}
 	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_ROUTE)
 	if err != nil {
-		return 0, os.NewSyscallError("socket AF_NETLINK", err)
+		return os.NewSyscallError("socket AF_NETLINK", err)
 	}
 	defer unix.Close(fd)
 	tv := unix.NsecToTimeval((2 * time.Second).Nanoseconds())
 	if err := unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
-		return 0, os.NewSyscallError("setsockopt SO_RCVTIMEO", err)
+		return os.NewSyscallError("setsockopt SO_RCVTIMEO", err)
 	}
 	if err := unix.Bind(fd, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
-		return 0, os.NewSyscallError("bind AF_NETLINK", err)
+		return os.NewSyscallError("bind AF_NETLINK", err)
 	}
 
 	addr := dst.AsSlice()
@@ -247,59 +274,162 @@ func routeOIF(dst netip.Addr) (int, error) {
 	msg := make([]byte, unix.SizeofNlMsghdr+unix.SizeofRtMsg+attrLen)
 	ne := binary.NativeEndian
 	const seq = 1
+	nlFlags := uint16(unix.NLM_F_REQUEST)
+	if ack {
+		nlFlags |= unix.NLM_F_ACK
+	}
 	ne.PutUint32(msg[0:], uint32(len(msg)))
-	ne.PutUint16(msg[4:], unix.RTM_GETROUTE)
-	ne.PutUint16(msg[6:], unix.NLM_F_REQUEST)
+	ne.PutUint16(msg[4:], typ)
+	ne.PutUint16(msg[6:], nlFlags)
 	ne.PutUint32(msg[8:], seq)
 	rt := msg[unix.SizeofNlMsghdr:]
 	rt[0] = byte(fam)           // rtm_family
 	rt[1] = byte(len(addr) * 8) // rtm_dst_len
+	rt[4] = table               // rtm_table
+	ne.PutUint32(rt[8:], flags) // rtm_flags
 	a := rt[unix.SizeofRtMsg:]
 	ne.PutUint16(a[0:], uint16(attrLen))
 	ne.PutUint16(a[2:], unix.RTA_DST)
 	copy(a[unix.SizeofRtAttr:], addr)
 	if err := unix.Sendto(fd, msg, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
-		return 0, os.NewSyscallError("sendto netlink", err)
+		return os.NewSyscallError("sendto netlink", err)
 	}
 
 	buf := make([]byte, 1<<16)
-	for range 8 { // a reply is one message; skip at most a few strays
+	for range 8 { // a reply is one message (and an ack); skip at most a few strays
 		n, _, err := unix.Recvfrom(fd, buf, 0)
 		if err != nil {
-			return 0, os.NewSyscallError("recvfrom netlink", err)
+			return os.NewSyscallError("recvfrom netlink", err)
 		}
 		msgs, err := syscall.ParseNetlinkMessage(buf[:n])
 		if err != nil {
-			return 0, fmt.Errorf("mtu: route lookup: %w", err)
+			return fmt.Errorf("mtu: netlink: %w", err)
 		}
 		for i := range msgs {
 			m := &msgs[i]
 			if m.Header.Seq != seq {
 				continue
 			}
-			switch m.Header.Type {
-			case unix.NLMSG_ERROR:
+			if m.Header.Type == unix.NLMSG_ERROR {
 				if len(m.Data) < 4 {
-					return 0, errors.New("mtu: route lookup: short netlink error")
+					return errors.New("mtu: netlink: short error message")
 				}
 				if errno := -int32(ne.Uint32(m.Data)); errno != 0 {
-					return 0, fmt.Errorf("mtu: no route to %s: %w", dst, syscall.Errno(errno))
+					return syscall.Errno(errno)
 				}
-			case unix.RTM_NEWROUTE:
-				attrs, err := syscall.ParseNetlinkRouteAttr(m)
-				if err != nil {
-					return 0, fmt.Errorf("mtu: route lookup: %w", err)
+				if ack {
+					return nil
 				}
-				for _, at := range attrs {
-					if at.Attr.Type == unix.RTA_OIF && len(at.Value) >= 4 {
-						return int(ne.Uint32(at.Value)), nil
-					}
-				}
-				return 0, fmt.Errorf("mtu: route to %s has no outgoing interface", dst)
+				continue
+			}
+			done, err := each(m)
+			if err != nil || done {
+				return err
 			}
 		}
 	}
-	return 0, fmt.Errorf("mtu: route lookup for %s: no answer", dst)
+	return fmt.Errorf("mtu: netlink request for %s: no answer", dst)
+}
+
+// routeGet asks the kernel, like "ip route get", for the route towards dst.
+func routeGet(dst netip.Addr) (routeInfo, error) {
+	var ri routeInfo
+	ne := binary.NativeEndian
+	err := netlinkRoute(dst, unix.RTM_GETROUTE, 0, 0, false, func(m *syscall.NetlinkMessage) (bool, error) {
+		if m.Header.Type != unix.RTM_NEWROUTE {
+			return false, nil
+		}
+		if len(m.Data) >= unix.SizeofRtMsg {
+			ri.cloned = ne.Uint32(m.Data[8:])&unix.RTM_F_CLONED != 0
+		}
+		attrs, err := syscall.ParseNetlinkRouteAttr(m)
+		if err != nil {
+			return true, fmt.Errorf("mtu: route lookup: %w", err)
+		}
+		for _, at := range attrs {
+			switch {
+			case at.Attr.Type == unix.RTA_OIF && len(at.Value) >= 4:
+				ri.oif = int(ne.Uint32(at.Value))
+			case at.Attr.Type == unix.RTA_METRICS:
+				ri.mtu = metricMTU(at.Value)
+			case at.Attr.Type == unix.RTA_CACHEINFO && len(at.Value) >= 12:
+				// struct rta_cacheinfo: clntref, lastuse, expires (int32, clock_t)
+				if e := int32(ne.Uint32(at.Value[8:])); e > 0 {
+					ri.expires = time.Duration(e) * time.Second / userHZ
+				}
+			}
+		}
+		return true, nil
+	})
+	if err != nil {
+		var errno syscall.Errno
+		if errors.As(err, &errno) {
+			return ri, fmt.Errorf("mtu: no route to %s: %w", dst, err)
+		}
+		return ri, err
+	}
+	return ri, nil
+}
+
+// metricMTU finds RTAX_MTU in the nested attributes of RTA_METRICS.
+func metricMTU(b []byte) int {
+	ne := binary.NativeEndian
+	for len(b) >= unix.SizeofRtAttr {
+		l := int(ne.Uint16(b[0:]))
+		typ := ne.Uint16(b[2:])
+		if l < unix.SizeofRtAttr || l > len(b) {
+			return 0
+		}
+		if typ == unix.RTAX_MTU && l >= unix.SizeofRtAttr+4 {
+			return int(ne.Uint32(b[unix.SizeofRtAttr:]))
+		}
+		l = (l + unix.RTA_ALIGNTO - 1) &^ (unix.RTA_ALIGNTO - 1)
+		if l > len(b) {
+			return 0
+		}
+		b = b[l:]
+	}
+	return 0
+}
+
+// CachedPMTU reports the path MTU the kernel learned from ICMP towards dst
+// (RFC 1191 §4, RFC 8201 §4) and still keeps, as "ip route get" shows it
+// ("cache expires 512sec mtu 1400"): a route exception that lowers the
+// MSS our SYNs advertise and caps the segments we send, for every
+// connection to dst, until it expires (net.ipv4.route.mtu_expires, 600 s,
+// for IPv6 too). The zero PMTUCache means none is cached.
+func CachedPMTU(dst netip.Addr) (PMTUCache, error) {
+	ri, err := routeGet(dst)
+	if err != nil {
+		return PMTUCache{}, err
+	}
+	if ri.mtu == 0 || ri.expires == 0 {
+		return PMTUCache{}, nil // no exception, or a route's own (permanent) mtu
+	}
+	return PMTUCache{MTU: ri.mtu, Expires: ri.expires}, nil
+}
+
+// ForgetPMTU deletes the path MTU the kernel learned towards dst, and only
+// that one (RTM_DELROUTE with RTM_F_CLONED: a route exception, never a
+// route; "ip -6 route flush cache DST/128" does the same for IPv6). It
+// needs CAP_NET_ADMIN. IPv4 has no such request (the kernel flushes its
+// exceptions only all at once), so for IPv4 it returns
+// errors.ErrUnsupported without asking.
+func ForgetPMTU(dst netip.Addr) error {
+	dst = dst.Unmap()
+	if !dst.Is6() {
+		return fmt.Errorf("mtu: forgetting the path MTU towards %s: %w", dst, errors.ErrUnsupported)
+	}
+	err := netlinkRoute(dst, unix.RTM_DELROUTE, unix.RTM_F_CLONED, unix.RT_TABLE_MAIN, true, func(*syscall.NetlinkMessage) (bool, error) { return false, nil })
+	switch {
+	case errors.Is(err, syscall.ESRCH):
+		return nil // nothing cached
+	case errors.Is(err, syscall.EPERM), errors.Is(err, syscall.EACCES):
+		return fmt.Errorf("mtu: forgetting the path MTU towards %s: %w", dst, os.ErrPermission)
+	case err != nil:
+		return fmt.Errorf("mtu: forgetting the path MTU towards %s: %w", dst, err)
+	}
+	return nil
 }
 
 // RouteMTU returns the MTU the kernel uses towards dst right now: the route's

@@ -40,3 +40,6 @@ func Reset(c syscall.Conn) (bool, error) { return false, errors.ErrUnsupported }
 
 // CheckSocketOptions is not supported on this system.
 func CheckSocketOptions(v6 bool) error { return errors.ErrUnsupported }
+
+func CachedPMTU(dst netip.Addr) (PMTUCache, error) { return PMTUCache{}, errors.ErrUnsupported }
+func ForgetPMTU(dst netip.Addr) error              { return errors.ErrUnsupported }

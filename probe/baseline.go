@@ -18,7 +18,7 @@ import (
 // warnings.
 func Compare(base, cur *Report) []Finding {
 	var fs []Finding
-	add := func(sev, code, format string, args ...any) {
+	add := func(sev Severity, code, format string, args ...any) {
 		fs = append(fs, Finding{Severity: sev, Code: code, Message: fmt.Sprintf(format, args...)})
 	}
 	if base.Outcome == OK && (cur.Outcome == DNSError || cur.Outcome == NullMX) {

@@ -46,7 +46,7 @@ func TestApplyThresholds(t *testing.T) {
 	}}
 	rep.ApplyThresholds(Thresholds{Time: 2 * time.Second, Timeout: 300 * time.Second, MTU: 1500},
 		Thresholds{Time: 5 * time.Second, Timeout: 120 * time.Second, MTU: 1280})
-	want := map[string]string{"threshold-time": SevWarning, "threshold-timeout": SevCritical, "threshold-mtu": SevWarning}
+	want := map[string]Severity{"threshold-time": SevWarning, "threshold-timeout": SevCritical, "threshold-mtu": SevWarning}
 	if len(rep.Findings) != len(want) {
 		t.Fatalf("ApplyThresholds findings = %+v, want %d", rep.Findings, len(want))
 	}

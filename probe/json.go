@@ -215,13 +215,15 @@ type mtuProbeJSON struct {
 	WaitMS      float64     `json:"wait_ms"`
 	Attempts    int         `json:"attempts"`
 	Flight      int         `json:"flight,omitempty"`
+	Adv         int         `json:"adv,omitempty"`
+	Limit       string      `json:"limit,omitempty"`
 }
 
 // MarshalJSON writes the probe with its RTT and wait in milliseconds.
 func (p MTUProbe) MarshalJSON() ([]byte, error) {
 	return json.Marshal(mtuProbeJSON{Round: p.Round, Size: p.Size, Sent: p.Sent, OK: p.OK, Result: p.Result,
 		Via: p.Via, Retransmits: p.Retransmits, Segments: p.Segments, PMTU: p.PMTU,
-		RTTMS: ms(p.RTT), WaitMS: ms(p.Wait), Attempts: p.Attempts, Flight: p.Flight})
+		RTTMS: ms(p.RTT), WaitMS: ms(p.Wait), Attempts: p.Attempts, Flight: p.Flight, Adv: p.Adv, Limit: p.Limit})
 }
 
 // UnmarshalJSON reads a probe as MarshalJSON writes it.
@@ -232,6 +234,6 @@ func (p *MTUProbe) UnmarshalJSON(b []byte) error {
 	}
 	*p = MTUProbe{Round: w.Round, Size: w.Size, Sent: w.Sent, OK: w.OK, Result: w.Result,
 		Via: w.Via, Retransmits: w.Retransmits, Segments: w.Segments, PMTU: w.PMTU,
-		RTT: fromMS(w.RTTMS), Wait: fromMS(w.WaitMS), Attempts: w.Attempts, Flight: w.Flight}
+		RTT: fromMS(w.RTTMS), Wait: fromMS(w.WaitMS), Attempts: w.Attempts, Flight: w.Flight, Adv: w.Adv, Limit: w.Limit}
 	return nil
 }

@@ -58,8 +58,6 @@ type MTUOptions struct {
 	// Budget bounds the whole run; 0 means DefaultMTUBudget. A direction
 	// not decided within it is inconclusive (mtu_loss.go).
 	Budget time.Duration
-
-	outEnd time.Time // the client-to-server half's deadline (budgetCtx)
 }
 
 // ValidDirection reports whether d is a Direction MTUOptions accepts.
@@ -80,6 +78,23 @@ const (
 	ProbeSessionFailed ProbeResult = "session-failed" // the session failed before or apart from the probe
 	ProbeAdapted       ProbeResult = "adapted"        // inbound: the server sent smaller packets than it could fill (its PMTUD adapted)
 	ProbeUntested      ProbeResult = "untested"       // inbound: no STARTTLS flight to measure with
+	// ProbeCached: inbound, our kernel's cached path MTU towards the
+	// server lowered the MSS our SYN advertised below the size under test
+	// (the route exception lowers tcpi_advmss; tcp_metrics do not), so
+	// the server never sent packets that large.
+	ProbeCached ProbeResult = "cached"
+)
+
+// What kept a probe's packets below the size under test (MTUProbe.Limit).
+const (
+	LimitPathMTU = "path-mtu" // this host's path MTU towards the server: a cached PMTU
+	LimitPeerMSS = "peer-mss" // the MSS the server's SYN-ACK carried (its own cache, or a clamping router)
+)
+
+// Methods that decided a verdict (MTUInfo.Method, MTUReverse.Method).
+const (
+	MethodTCP = "tcp" // the SMTP sessions' own segments
+	MethodUDP = "udp" // DF datagrams to a closed port (mtu.CheckDF)
 )
 
 // MTUProbe is the evidence of one probe session.
@@ -97,44 +112,74 @@ type MTUProbe struct {
 	Wait        time.Duration `json:"-"`                // from the probe's write to its verdict (JSON "wait_ms")
 	Attempts    int           `json:"attempts"`         // sessions it took: one lost to the dialogue is retried
 	Flight      int           `json:"flight,omitempty"` // inbound: bytes of the server's STARTTLS flight received
+	// Adv is the IP packet size our SYN's MSS option allowed the server
+	// (tcpi_advmss as a packet): below Size when our kernel's cached path
+	// MTU lowered it.
+	Adv int `json:"adv,omitempty"`
+	// Limit says what kept a clamped or cached probe below Size:
+	// LimitPathMTU or LimitPeerMSS.
+	Limit string `json:"limit,omitempty"`
 }
 
 // MTUInfo is the path-MTU part of a Result. Its path_mtu, verdict and
 // bracket are the client-to-server direction; Reverse is the other one.
 type MTUInfo struct {
-	PathMTU      *int        `json:"path_mtu"`
-	Verdict      Verdict     `json:"verdict,omitempty"` // absent when the probe sessions themselves failed
-	Bracket      [2]*int     `json:"bracket"`           // [largest_ok, smallest_failed]; smallest_failed null when nothing failed
-	Exact        bool        `json:"exact"`
-	Sessions     int         `json:"sessions"`
-	Transactions int         `json:"transactions"` // MAIL transactions opened (0 when STARTTLS carries the probes)
-	Rounds       int         `json:"rounds"`
-	Retests      int         `json:"retests"` // probes of a size tried before: controls and confirmations
-	Retransmits  int         `json:"retransmits"`
-	LossPct      *float64    `json:"loss_pct"`              // segments retransmitted per data segment sent, over the passing probes
-	NoEvidence   int         `json:"no_evidence,omitempty"` // probe sessions that died of loss before their probe (planned again)
-	ICMPSeen     bool        `json:"icmp_seen"`             // the kernel's path MTU dropped during a probe
-	CachedPMTU   int         `json:"cached_pmtu,omitempty"`
-	InterfaceMTU int         `json:"interface_mtu"`
-	MTUProbing   *int        `json:"tcp_mtu_probing,omitempty"` // this host's net.ipv4.tcp_mtu_probing
-	Range        [2]int      `json:"range"`
-	Probes       []MTUProbe  `json:"probes"`
-	Reverse      *MTUReverse `json:"reverse,omitempty"`
+	PathMTU      *int     `json:"path_mtu"`
+	Verdict      Verdict  `json:"verdict,omitempty"` // absent when the probe sessions themselves failed
+	Bracket      [2]*int  `json:"bracket"`           // [largest_ok, smallest_failed]; smallest_failed null when nothing failed
+	Exact        bool     `json:"exact"`
+	Sessions     int      `json:"sessions"`
+	Transactions int      `json:"transactions"` // MAIL transactions opened (0 when STARTTLS carries the probes)
+	Rounds       int      `json:"rounds"`
+	Retests      int      `json:"retests"` // probes of a size tried before: controls and confirmations
+	Retransmits  int      `json:"retransmits"`
+	LossPct      *float64 `json:"loss_pct"` // segments retransmitted per data segment sent, over the passing probes
+	// NoEvidence is how many probe sessions died of loss before their
+	// probe proved anything (their sizes were planned again).
+	NoEvidence   int    `json:"no_evidence,omitempty"`
+	ICMPSeen     bool   `json:"icmp_seen"` // the kernel's path MTU dropped during a probe
+	CachedPMTU   int    `json:"cached_pmtu,omitempty"`
+	InterfaceMTU int    `json:"interface_mtu"`
+	MTUProbing   *int   `json:"tcp_mtu_probing,omitempty"` // this host's net.ipv4.tcp_mtu_probing
+	Range        [2]int `json:"range"`
+	// CachedExpiresS is how long CachedPMTU had left, in seconds, as
+	// the kernel reported it (0: not reported).
+	CachedExpiresS int `json:"cached_pmtu_expires_s,omitempty"`
+	// CacheCleared: our cached path MTU towards this one address was
+	// deleted before the inbound half, so that it could not lower the MSS
+	// our SYNs advertise (IPv6 only: mtu.ForgetPMTU).
+	CacheCleared bool `json:"cache_cleared,omitempty"`
+	// Tested is the range of IP packet sizes that actually went out at
+	// their size and were judged, client to server; nil when none did. A
+	// verdict says nothing about sizes above Tested[1].
+	Tested *[2]int `json:"tested"`
+	// Method is what decided Verdict: MethodTCP, or MethodUDP when the
+	// peer's MSS or our cache kept TCP below the size under test and DF
+	// datagrams decided (UDP).
+	Method  string       `json:"method,omitempty"`
+	UDP     *mtu.DFCheck `json:"udp,omitempty"`
+	Probes  []MTUProbe   `json:"probes"`
+	Reverse *MTUReverse  `json:"reverse,omitempty"`
 }
 
 // MTUReverse is the server-to-client direction, measured through the MSS we
 // advertise, with the server's STARTTLS flight as the payload.
 type MTUReverse struct {
-	PathMTU     *int       `json:"path_mtu"`
-	Verdict     Verdict    `json:"verdict"`
-	Bracket     [2]*int    `json:"bracket"`
-	Exact       bool       `json:"exact"`
-	Sessions    int        `json:"sessions"`
-	Rounds      int        `json:"rounds"`
-	Retests     int        `json:"retests"`
-	FlightBytes int        `json:"flight_bytes"` // the server's STARTTLS flight, as received
-	TestedUpTo  int        `json:"tested_up_to"` // the largest packet the flight could fill; larger sizes prove nothing
-	Probes      []MTUProbe `json:"probes"`
+	PathMTU     *int    `json:"path_mtu"`
+	Verdict     Verdict `json:"verdict"`
+	Bracket     [2]*int `json:"bracket"`
+	Exact       bool    `json:"exact"`
+	Sessions    int     `json:"sessions"`
+	Rounds      int     `json:"rounds"`
+	Retests     int     `json:"retests"`
+	FlightBytes int     `json:"flight_bytes"` // the server's STARTTLS flight, as received
+	TestedUpTo  int     `json:"tested_up_to"` // the largest packet the flight could fill; larger sizes prove nothing
+	// Tested is the range of IP packet sizes the server was actually let
+	// send (our SYN advertised them, and its flight could fill them); nil
+	// when none.
+	Tested *[2]int    `json:"tested"`
+	Method string     `json:"method,omitempty"`
+	Probes []MTUProbe `json:"probes"`
 }
 
 // Loss timing. A probe's segments that are not acknowledged within
@@ -230,7 +275,9 @@ func (p *Prober) MTU(ctx context.Context, t Target, opt MTUOptions) (r Result, e
 		return r, nil
 	}
 	info.InterfaceMTU = ifMTU
-	if cached, err := mtu.RouteMTU(dst); err == nil && cached < ifMTU {
+	if c, err := mtu.CachedPMTU(dst); err == nil && c.MTU > 0 && c.MTU < ifMTU {
+		info.CachedPMTU, info.CachedExpiresS = c.MTU, int(c.Expires/time.Second)
+	} else if cached, err := mtu.RouteMTU(dst); err == nil && cached < ifMTU {
 		info.CachedPMTU = cached
 	}
 	if v, err := mtu.MTUProbing(); err == nil {
@@ -255,12 +302,38 @@ func (p *Prober) MTU(ctx context.Context, t Target, opt MTUOptions) (r Result, e
 	if dir == "" {
 		dir = DirectionBoth
 	}
-	ctx, cancel, outEnd := opt.budgetCtx(ctx, time.Now(), dir)
+	ctx, cancel, firstEnd := opt.budgetCtx(ctx, time.Now(), dir)
 	defer cancel()
-	opt.outEnd = outEnd
 
+	// The inbound half first: the outbound half's full-size probes draw
+	// the bottleneck's ICMP, our kernel caches the path MTU it carries
+	// for about 10 minutes, and every later SYN to the server then
+	// advertises an MSS that keeps the server's packets below the
+	// bottleneck, which would read as a server that adapted. A cache left
+	// by an earlier run is deleted for this one address where the kernel
+	// allows it (IPv6), and otherwise makes the inbound sizes above it
+	// untested (ProbeCached). The outbound half cannot hurt the inbound
+	// one after it; the server's cache it may meet (its SYN-ACK's MSS) is
+	// what the DF datagrams are for (mtuOut).
+	if dir != DirectionOut {
+		if info.CachedPMTU > 0 && mtu.ForgetPMTU(dst) == nil {
+			if c, err := mtu.CachedPMTU(dst); err == nil && c.MTU == 0 {
+				info.CacheCleared = true
+			}
+		}
+		rstart := p.now()
+		rctx, rcancel := context.WithDeadlineCause(ctx, firstEnd, errBudget) // the outbound half keeps the rest
+		p.mtuReverse(rctx, t, &r, lo, hi, v6, opt)
+		rcancel()
+		info.Reverse.Tested = revTested(info.Reverse, lo)
+		info.Reverse.Method = MethodTCP
+		r.timePhase("mtu_in", p.now().Sub(rstart))
+	}
 	if dir != DirectionIn {
 		if !p.mtuOut(ctx, t, &r, lo, hi, v6, opt) {
+			if info.Reverse != nil && info.Reverse.Verdict != "" {
+				p.reverseFindings(t, &r, v6)
+			}
 			r.timePhase("mtu", p.now().Sub(start))
 			if r.local != nil {
 				return r, r.local
@@ -270,10 +343,8 @@ func (p *Prober) MTU(ctx context.Context, t Target, opt MTUOptions) (r Result, e
 	} else {
 		info.Verdict = VerdictUntested
 	}
-	if dir != DirectionOut {
-		rstart := p.now()
-		p.mtuReverse(ctx, t, &r, lo, hi, v6, opt)
-		r.timePhase("mtu_in", p.now().Sub(rstart))
+	if info.Reverse != nil && info.Reverse.Verdict != "" {
+		p.reverseFindings(t, &r, v6)
 	}
 	r.timePhase("mtu", p.now().Sub(start))
 	if r.local != nil {
@@ -292,8 +363,6 @@ func (p *Prober) mtuOut(ctx context.Context, t Target, r *Result, lo, hi int, v6
 		lt     lossTally
 	)
 	started := time.Now()
-	sctx, cancel := context.WithDeadlineCause(ctx, opt.outEnd, errBudget)
-	defer cancel()
 	send := func(ctx context.Context, size int) (bool, error) {
 		pr, res := p.mtuRetry(ctx, t, size, func(ctx context.Context) (MTUProbe, Result) {
 			return p.mtuProbe(ctx, t, size, v6, opt, clocks.of(ctx))
@@ -309,7 +378,8 @@ func (p *Prober) mtuOut(ctx context.Context, t Target, r *Result, lo, hi int, v6
 		}
 		return pr.OK, nil
 	}
-	b, err := mtu.Search{Min: lo, Max: hi, Parallel: opt.Parallel}.Run(sctx, send)
+	shi := p.dfFirst(ctx, t, info, lo, hi)
+	b, err := mtu.Search{Min: lo, Max: shi, Parallel: opt.Parallel}.Run(ctx, send)
 	numberRounds(info.Probes, b.Tried)
 	info.Rounds, info.Retests = b.Rounds, b.Retests
 	var segs, retrans int
@@ -360,7 +430,42 @@ func (p *Prober) mtuOut(ctx context.Context, t Target, r *Result, lo, hi int, v6
 		info.Bracket[1] = ptr(b.SmallestFailed)
 	}
 	info.Exact = b.Exact()
+	info.Method = MethodTCP
+	if limit, _ := clampedBy(b, info); info.UDP == nil && limit != "" && !info.ICMPSeen && b.LargestOK > 0 && b.LargestOK < hi {
+		// TCP could not send above LargestOK (the server's MSS or our
+		// cached path MTU): ask the path with DF datagrams instead.
+		wait := dfWait(info.Probes)
+		if c, err := mtu.CheckDF(ctx, t.Addr.Addr().Unmap(), b.LargestOK, hi, wait); err == nil || len(c.Replies) > 0 {
+			info.UDP = &c
+		}
+	}
 	info.Verdict = outVerdict(b, info)
+	udp := info.UDP
+	info.UDP = nil
+	tcpOnly := outVerdict(b, info)
+	info.UDP = udp
+	if udp != nil && udp.Verdict != mtu.DFUnknown && !info.ICMPSeen && tcpOnly != VerdictBlackhole {
+		// The DF datagrams decided: TCP could not send above
+		// LargestOK, or dfFirst kept it there.
+		info.Method = MethodUDP
+		switch udp.Verdict {
+		case mtu.DFICMPWorks:
+			if udp.MTU > 0 && udp.MTU < hi {
+				info.PathMTU = ptr(udp.MTU)
+				info.Bracket = [2]*int{ptr(udp.MTU), ptr(udp.MTU + 1)}
+				info.Exact = true
+			}
+		case mtu.DFNoBottleneck:
+			info.PathMTU = ptr(udp.LargestArrived)
+			info.Bracket = [2]*int{ptr(udp.LargestArrived), nil}
+			info.Exact = false
+		case mtu.DFBlackhole:
+			info.PathMTU = ptr(udp.LargestArrived)
+			info.Bracket = [2]*int{ptr(udp.LargestArrived), ptr(udp.SmallestSilent)}
+			info.Exact = udp.SmallestSilent == udp.LargestArrived+1
+		}
+	}
+	info.Tested = outTested(info, lo, hi)
 	// A black hole is believed only after a patient probe (a rate-limited
 	// PTB is not one), while its link is located (mtu_ptb.go, path.go).
 	p.confirmBlackhole(ctx, t, r, b, v6, opt)
@@ -383,6 +488,14 @@ func (p *Prober) mtuOut(ctx context.Context, t Target, r *Result, lo, hi int, v6
 //     never sent: the peer's MSS, its own PMTUD or an MSS-clamping router,
 //     keeps TCP below a bottleneck that does exist);
 //   - otherwise no-bottleneck.
+//
+// A cached path MTU alone is never pmtud-working: it says ICMP reached this
+// host within the last ten minutes, not that it does now. When TCP could
+// not send above LargestOK (clampedBy), the DF datagrams' check (info.UDP)
+// decides: a hop's packet-too-big is pmtud-working, the largest size
+// arriving is no-bottleneck, silence above answered siblings is
+// pmtu-blackhole. Without an answer there, a probe kept small by our own
+// cache is untested, and one kept small by the server's MSS is mss-clamped.
 func outVerdict(b mtu.Bracket, info *MTUInfo) Verdict {
 	// What made the smallest failed size fail, on its last attempt.
 	var failedBy ProbeResult
@@ -399,12 +512,106 @@ func outVerdict(b mtu.Bracket, info *MTUInfo) Verdict {
 	switch {
 	case (failedBy == ProbeLost || failedBy == ProbeTimedOut) && !icmpToBracket:
 		return VerdictBlackhole
-	case info.ICMPSeen || info.CachedPMTU > 0:
+	case info.ICMPSeen:
 		return VerdictPMTUDWorking
+	}
+	if u := info.UDP; u != nil {
+		switch u.Verdict {
+		case mtu.DFICMPWorks:
+			return VerdictPMTUDWorking
+		case mtu.DFNoBottleneck:
+			return VerdictNoBottleneck
+		case mtu.DFBlackhole:
+			return VerdictBlackhole
+		}
+	}
+	limit, _ := clampedBy(b, info)
+	switch {
+	case limit == LimitPathMTU:
+		return VerdictUntested
 	case failedBy == ProbeClamped && b.LargestOK > 0 && b.LargestOK < info.InterfaceMTU:
 		return VerdictMSSClamped
+	case failedBy == ProbeLost || failedBy == ProbeTimedOut:
+		// Lost above a path MTU that only the cache lowered to the
+		// bracket: what ICMP does now was not seen.
+		return VerdictUntested
 	}
 	return VerdictNoBottleneck
+}
+
+// dfFirst asks the path with one DF datagram of size hi before any TCP
+// probe, where doing so leaves no path MTU cached here (an IPv4 host allowed
+// raw sockets: mtu.SendDF). A hop's packet-too-big proves that ICMP
+// reaches this host and names the bottleneck; the TCP probes then stay at
+// or below it and draw no ICMP themselves, so this run leaves no cached
+// path MTU behind to lower the next run's SYNs (a cron job's next inbound
+// half would otherwise be untested for ten minutes). It returns the largest
+// size the TCP probes should try.
+func (p *Prober) dfFirst(ctx context.Context, t Target, info *MTUInfo, lo, hi int) int {
+	dst := t.Addr.Addr().Unmap()
+	if !dst.Is4() || lo >= hi {
+		return hi
+	}
+	rep, err := mtu.SendDF(ctx, dst, mtu.DFPort, hi, dfWait(nil))
+	if err != nil || !rep.Raw || rep.Answer != mtu.DFTooBig || rep.MTU < lo || rep.MTU >= hi {
+		return hi
+	}
+	info.UDP = &mtu.DFCheck{Verdict: mtu.DFICMPWorks, Hop: rep.From, MTU: rep.MTU, Replies: []mtu.DFReply{rep}}
+	return rep.MTU
+}
+
+// clampedBy says what kept TCP below the smallest failed size of b, when
+// its last attempt there was clamped: LimitPathMTU (our cached path MTU)
+// or LimitPeerMSS (the server's MSS); "" when it was not clamped. The
+// second value is the probe.
+func clampedBy(b mtu.Bracket, info *MTUInfo) (string, MTUProbe) {
+	var last MTUProbe
+	for _, pr := range info.Probes {
+		if b.SmallestFailed > 0 && pr.Size == b.SmallestFailed && !pr.OK {
+			last = pr
+		}
+	}
+	if last.Result != ProbeClamped {
+		return "", last
+	}
+	if last.Limit == "" {
+		return LimitPeerMSS, last
+	}
+	return last.Limit, last
+}
+
+// dfWait is how long a DF datagram waits for its ICMP: four of the slowest
+// smoothed RTT the TCP probes measured, at least 250 ms.
+func dfWait(probes []MTUProbe) time.Duration {
+	var rtt time.Duration
+	for _, pr := range probes {
+		rtt = max(rtt, pr.RTT)
+	}
+	return max(250*time.Millisecond, 4*rtt)
+}
+
+// outTested is the client-to-server range of sizes that were put on the
+// wire at their size and judged: the TCP probes that were not clamped, and
+// the DF datagrams when they decided.
+func outTested(info *MTUInfo, lo, hi int) *[2]int {
+	top := 0
+	for _, pr := range info.Probes {
+		switch pr.Result {
+		case ProbeDelivered, ProbeLost, ProbeICMP, ProbeTimedOut:
+			top = max(top, pr.Size)
+		}
+	}
+	if u := info.UDP; u != nil && u.Verdict != mtu.DFUnknown {
+		for _, d := range u.Replies {
+			if d.Answer != mtu.DFSilent || u.Verdict == mtu.DFBlackhole {
+				top = max(top, d.Size)
+			}
+		}
+	}
+	if top == 0 {
+		return nil
+	}
+	return &[2]int{lo, min(top, hi)}
 }
 
 // mtuRetry runs a probe session again (at most twice more) when it died of
@@ -538,8 +745,13 @@ func (p *Prober) mtuProbe(ctx context.Context, t Target, size int, v6 bool, opt 
 	// Never trust the clamp asked for: a cached path MTU or the peer's
 	// MSS may make the kernel's segments smaller.
 	pr.Sent = mtu.PacketSize(before, v6)
+	pr.Adv = advPacket(before, v6)
 	if pr.Sent < size {
 		pr.Result = ProbeClamped
+		pr.Limit = LimitPeerMSS
+		if pm, err := mtu.PathMTU(sc); err == nil && pm < size && pm <= pr.Sent {
+			pr.Limit = LimitPathMTU // our own cached path MTU, not the server's MSS
+		}
 		d.c.Event(wire.EvData, fmt.Sprintf("probe %d bytes: clamped (the kernel can send only %d-byte packets: snd_mss %d, pmtu %d)", size, pr.Sent, before.SndMSS, before.PMTU))
 		d.quit()
 		return pr, r
@@ -617,6 +829,16 @@ func (p *Prober) mtuProbe(ctx context.Context, t Target, size int, v6 bool, opt 
 	return pr, r
 }
 
+// advPacket is the IP packet size the MSS option of our SYN allowed the
+// server: tcpi_advmss is that option less the timestamp option once
+// negotiated, like tcpi_snd_mss.
+func advPacket(i mtu.Info, v6 bool) int {
+	if i.AdvMSS == 0 {
+		return 0
+	}
+	return i.AdvMSS + mtu.Overhead(v6, i.Timestamps())
+}
+
 // tlsRecordStart is n bytes that begin a TLS handshake record (RFC 8446
 // §5.1: type 22, legacy version 3.1, length 16384) holding a ClientHello
 // (§4: type 1) that never completes: the server's TLS library waits for the
@@ -648,16 +870,18 @@ func mtuFindings(t Target, r *Result, v6 bool) []Finding {
 		icmp = "ICMPv6 type 2 (packet too big)"
 	}
 	if info.CachedPMTU > 0 {
-		why := ""
-		if !info.ICMPSeen {
-			// The verdict rests on the cache alone: a firewall change
-			// since then (ICMP now dropped) would not show. Not a
-			// warning: a cron job probing every few minutes always
-			// finds its own last run's cache.
-			why = "; this run could not test whether ICMP still arrives: to validate a firewall change, flush the cache first (ip route flush cache; ip -6 route flush cache) and probe again"
+		what := "so our SYNs advertised an MSS no larger than it allows and the kernel sent no larger segments"
+		if info.CacheCleared {
+			what = "and deleted it for this address before the probes, so it could not hide either direction"
 		}
 		fs = append(fs, Finding{Severity: SevInfo, Code: "pmtu-cached",
-			Message: fmt.Sprintf("the kernel had a path MTU of %d cached towards %s before the probe (learned from ICMP within about 10 minutes), so larger probes could not be sent%s", info.CachedPMTU, r.Address, why)})
+			Message: fmt.Sprintf("%s %s; %s", cachedText(info.CachedPMTU, info.CachedExpiresS, r.Address), what, retestText(r.Address, v6, info.CachedExpiresS))})
+	}
+	if info.Verdict == VerdictUntested && info.Method == MethodTCP {
+		if info.CachedPMTU > 0 && info.PathMTU != nil {
+			fs = append(fs, Finding{Severity: SevInfo, Code: "pmtu-untested-cached",
+				Message: fmt.Sprintf("%s: client to server, nothing above %d bytes was tested: %s kept every probe at or below it, and the DF datagrams got no answer to decide with%s. Never read a cache as working PMTUD: a firewall that started dropping %s since it was learned would not show; %s", w, *info.PathMTU, cachedText(info.CachedPMTU, info.CachedExpiresS, r.Address), udpWhy(info.UDP), icmp, retestText(r.Address, v6, info.CachedExpiresS))})
+		}
 	}
 	if info.LossPct != nil && *info.LossPct > 0 {
 		fs = append(fs, Finding{Severity: SevInfo, Code: "path-loss",
@@ -675,13 +899,76 @@ func mtuFindings(t Target, r *Result, v6 bool) []Finding {
 		}
 		fs = append(fs, Finding{Severity: SevWarning, Code: "pmtu-stopgap", Message: stop})
 	case VerdictPMTUDWorking:
-		if info.PathMTU != nil && info.ICMPSeen {
+		switch {
+		case info.Method == MethodUDP && info.UDP != nil && limitText(info) == "":
+			fs = append(fs, Finding{Severity: SevInfo, Code: "pmtu-bottleneck",
+				Message: fmt.Sprintf("%s: the path MTU is %d bytes (interface %d): a DF datagram of %d bytes to a closed UDP port drew %s from %s before any TCP probe, so %s reaches this host; the TCP probes then stayed at or below %d bytes and carried it, and left no path MTU cached on this host", w, *info.PathMTU, info.InterfaceMTU, info.Range[1], icmp, info.UDP.Hop, icmp, *info.PathMTU)})
+		case info.Method == MethodUDP && info.UDP != nil:
+			fs = append(fs, Finding{Severity: SevInfo, Code: "pmtu-bottleneck",
+				Message: fmt.Sprintf("%s: the path MTU is %d bytes (interface %d); TCP could not send larger packets (%s), so a DF datagram of %d bytes to a closed UDP port tested the path instead: %s came back from %s, so it reaches this host", w, *info.PathMTU, info.InterfaceMTU, limitText(info), info.Range[1], icmp, info.UDP.Hop)})
+		case info.PathMTU != nil && info.ICMPSeen:
 			fs = append(fs, Finding{Severity: SevInfo, Code: "pmtu-bottleneck",
 				Message: fmt.Sprintf("%s: the path MTU is %d bytes (interface %d); %s reaches this host and TCP adapts", w, *info.PathMTU, info.InterfaceMTU, icmp)})
 		}
 	case VerdictMSSClamped:
 		fs = append(fs, Finding{Severity: SevInfo, Code: "mss-clamped",
-			Message: fmt.Sprintf("%s: the MSS the server's side advertises (an MSS-clamping router, or the server's own path MTU cache) keeps TCP packets at %d bytes or less (interface %d), so TCP on this path is protected; larger probes could not be sent, so whether %s reaches this host was not tested, and non-TCP traffic (UDP, IPsec, tunnels) may still hit the bottleneck", w, *info.PathMTU, info.InterfaceMTU, icmp)})
+			Message: fmt.Sprintf("%s: the MSS the server's SYN-ACK carried keeps TCP packets at %d bytes or less (interface %d): either a router on the path clamps the MSS, or the server cached a path MTU towards this host (learned from ICMP within about 10 minutes, which a remote host cannot flush). TCP on this path is protected; larger probes could not be sent, so whether %s reaches this host was not tested by TCP%s, and non-TCP traffic (UDP, IPsec, tunnels) may still hit the bottleneck", w, *info.PathMTU, info.InterfaceMTU, icmp, udpWhy(info.UDP))})
+	}
+	if info.Method == MethodUDP && info.Verdict == VerdictBlackhole && info.UDP != nil {
+		fs = append(fs, Finding{Severity: SevInfo, Code: "pmtu-tested-by-udp",
+			Message: fmt.Sprintf("%s: TCP could not send packets above %d bytes (%s), so DF datagrams to a closed UDP port decided: those of %d bytes drew the server's port unreachable, larger ones (%d and up) vanished twice without any %s", w, *info.PathMTU, limitText(info), info.UDP.LargestArrived, info.UDP.SmallestSilent, icmp)})
 	}
 	return fs
+}
+
+// cachedText names a cached path MTU, its source and its expiry.
+func cachedText(pmtu, expiresS int, addr string) string {
+	exp := "it expires about 10 minutes after it was learned"
+	if expiresS > 0 {
+		exp = fmt.Sprintf("it expires in %d s", expiresS)
+	}
+	return fmt.Sprintf("this host's kernel had a path MTU of %d cached towards %s (learned from ICMP; %s)", pmtu, addr, exp)
+}
+
+// retestText says how to test again without a cache.
+func retestText(addr string, v6 bool, expiresS int) string {
+	wait := "wait until it expires (about 10 minutes)"
+	if expiresS > 0 {
+		wait = fmt.Sprintf("wait until it expires (%d s)", expiresS)
+	}
+	if v6 {
+		return fmt.Sprintf("to retest, %s or delete it for this address only (ip -6 route flush cache %s/128, as root; this tool does that itself when it may)", wait, addr)
+	}
+	return fmt.Sprintf("to retest, %s or, as root, flush all of them (ip route flush cache: Linux cannot delete the IPv4 one of a single address)", wait)
+}
+
+// limitText says what kept the outbound TCP probes small.
+func limitText(info *MTUInfo) string {
+	for _, pr := range info.Probes {
+		if pr.Result == ProbeClamped && pr.Limit == LimitPathMTU {
+			return "our own cached path MTU"
+		}
+	}
+	for _, pr := range info.Probes {
+		if pr.Result == ProbeClamped {
+			return "the server's MSS"
+		}
+	}
+	return ""
+}
+
+// udpWhy says why the DF datagrams did not decide, for a finding.
+func udpWhy(u *mtu.DFCheck) string {
+	switch {
+	case u == nil:
+		return " (DF datagrams could not be sent from this host)"
+	case u.Verdict != mtu.DFUnknown:
+		return ""
+	}
+	for _, d := range u.Replies {
+		if d.Answer == mtu.DFOther {
+			return fmt.Sprintf(" (DF datagrams to a closed UDP port drew ICMP type %d code %d from %s instead of an answer that decides)", d.Type, d.Code, d.From)
+		}
+	}
+	return " (DF datagrams to a closed UDP port drew no port unreachable even at the smaller size: the target filters UDP or limits its ICMP, so they could not decide either)"
 }

@@ -24,24 +24,25 @@ const VerdictInconclusive Verdict = "inconclusive"
 // for minutes (issue 17).
 const DefaultMTUBudget = 25 * time.Second
 
-// outShare is the part of the budget the client-to-server half may use
-// when the server-to-client half follows.
-const outShare = 0.6
+// firstShare is the part of the budget the first half (server to client)
+// may use when the other half follows.
+const firstShare = 0.4
 
 // budgetCtx bounds the whole run by opt.Budget (DefaultMTUBudget when 0),
-// and returns the deadline of the client-to-server half.
+// and returns the deadline of the first half when both directions run
+// (the end of the budget otherwise).
 func (opt MTUOptions) budgetCtx(ctx context.Context, start time.Time, dir string) (context.Context, context.CancelFunc, time.Time) {
 	b := opt.Budget
 	if b <= 0 {
 		b = DefaultMTUBudget
 	}
 	end := start.Add(b)
-	out := end
+	first := end
 	if dir == DirectionBoth {
-		out = start.Add(time.Duration(float64(b) * outShare))
+		first = start.Add(time.Duration(float64(b) * firstShare))
 	}
 	ctx, cancel := context.WithDeadlineCause(ctx, end, errBudget)
-	return ctx, cancel, out
+	return ctx, cancel, first
 }
 
 // errBudget is the cause of a context ended by the run's budget (rather

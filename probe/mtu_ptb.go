@@ -28,7 +28,7 @@ const ptbPatience = 700 * time.Millisecond
 // its ICMP.
 func (p *Prober) confirmBlackhole(ctx context.Context, t Target, r *Result, b mtu.Bracket, v6 bool, opt MTUOptions) {
 	info := r.MTUInfo
-	if info.Verdict != VerdictBlackhole || b.SmallestFailed == 0 {
+	if info.Verdict != VerdictBlackhole {
 		r.Findings = append(r.Findings, mtuFindings(t, r, v6)...)
 		return
 	}
@@ -39,7 +39,13 @@ func (p *Prober) confirmBlackhole(ctx context.Context, t Target, r *Result, b mt
 		defer close(done)
 		p.locateBlackhole(ctx, t, &lr, v6) // reads info, writes lr only
 	}()
-	pr, icmp := p.patientProbe(ctx, t, b.SmallestFailed, v6, opt)
+	var (
+		pr   MTUProbe
+		icmp bool
+	)
+	if b.SmallestFailed > 0 && info.Method != MethodUDP { // TCP's own black hole
+		pr, icmp = p.patientProbe(ctx, t, b.SmallestFailed, v6, opt)
+	}
 	<-done
 	if icmp {
 		pr.Round, pr.Attempts = b.Rounds+1, 1
@@ -48,13 +54,14 @@ func (p *Prober) confirmBlackhole(ctx context.Context, t Target, r *Result, b mt
 		info.Rounds++
 		info.ICMPSeen = true
 		info.Verdict = outVerdict(b, info)
+		info.Tested = outTested(info, info.Range[0], info.Range[1])
 	}
 	if info.Verdict != VerdictBlackhole {
 		r.Findings = append(r.Findings, ptbRateLimited(t, r, pr, v6))
 		r.Findings = append(r.Findings, mtuFindings(t, r, v6)...)
 		return
 	}
-	r.setFailure(PMTUBlackhole, fmt.Sprintf("segments above %d bytes vanish and no ICMP comes back", b.LargestOK))
+	r.setFailure(PMTUBlackhole, fmt.Sprintf("segments above %s bytes vanish and no ICMP comes back", intOr(info.PathMTU, "?")))
 	r.Findings = append(r.Findings, mtuFindings(t, r, v6)...)
 	r.Findings = append(r.Findings, lr.Findings...)
 	r.BlackholeLink, r.Hops, r.PathEnd = lr.BlackholeLink, lr.Hops, lr.PathEnd

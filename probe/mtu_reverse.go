@@ -115,7 +115,6 @@ func (p *Prober) mtuReverse(ctx context.Context, t Target, r *Result, lo, hi int
 		rev.Verdict = VerdictNoBottleneck
 		rev.PathMTU = ptr(top.Sent)
 		rev.Bracket[0] = ptr(top.Sent)
-		p.reverseFindings(t, r, v6)
 		return
 	case top.Result == ProbeAdapted || top.Result == ProbeClamped:
 		rev.PathMTU = ptr(top.Sent)
@@ -125,7 +124,11 @@ func (p *Prober) mtuReverse(ctx context.Context, t Target, r *Result, lo, hi int
 		if top.Result == ProbeClamped {
 			rev.Verdict = VerdictMSSClamped
 		}
-		p.reverseFindings(t, r, v6)
+		return
+	case top.Result == ProbeCached:
+		// Our SYN could not advertise the size: our own cached path
+		// MTU hides everything above it (reverseFindings says so).
+		rev.Verdict = VerdictUntested
 		return
 	}
 
@@ -180,7 +183,27 @@ func (p *Prober) mtuReverse(ctx context.Context, t Target, r *Result, lo, hi int
 	}
 	rev.Verdict = revVerdict(b, rev.Probes)
 	rev.Exact = b.Exact()
-	p.reverseFindings(t, r, v6)
+}
+
+// revTested is the server-to-client range of sizes the server was let send
+// and could fill: probes whose SYN advertised their size (not cached),
+// whose server did not advertise less (not clamped), and whose flight came
+// or stalled, capped by what the flight could fill (TestedUpTo).
+func revTested(rev *MTUReverse, lo int) *[2]int {
+	top := 0
+	for _, pr := range rev.Probes {
+		switch pr.Result {
+		case ProbeDelivered, ProbeLost, ProbeAdapted:
+			top = max(top, pr.Size)
+		}
+	}
+	if rev.TestedUpTo > 0 {
+		top = min(top, rev.TestedUpTo)
+	}
+	if top == 0 {
+		return nil
+	}
+	return &[2]int{lo, top}
 }
 
 // revVerdict is the server-to-client verdict of a bracketing that followed a
@@ -250,6 +273,16 @@ func (p *Prober) reverseFindings(t Target, r *Result, v6 bool) {
 			Message: fmt.Sprintf("%s: the server's STARTTLS flight (%d bytes) fills packets of at most %d bytes, so the server-to-client direction was tested up to %d bytes only", w, rev.FlightBytes, rev.TestedUpTo, rev.TestedUpTo)})
 	}
 	switch rev.Verdict {
+	case VerdictUntested:
+		for _, pr := range rev.Probes {
+			if pr.Result != ProbeCached {
+				continue
+			}
+			info := r.MTUInfo
+			r.Findings = append(r.Findings, Finding{Severity: SevInfo, Code: "reverse-untested-cached",
+				Message: fmt.Sprintf("%s: server to client, nothing above %d bytes was tested: %s, so our SYNs advertised an MSS for %d-byte packets and the server's full-size flight never came; a reverse PMTU black hole above %d would not show. Never read this as working PMTUD; %s", w, pr.Adv, cachedText(pr.Adv, info.CachedExpiresS, r.Address), pr.Adv, pr.Adv, retestText(r.Address, v6, info.CachedExpiresS))})
+			break
+		}
 	case VerdictBlackhole:
 		if r.Outcome == OK {
 			r.setFailure(PMTUBlackhole, fmt.Sprintf("server-to-client: segments above %d bytes vanish and no ICMP reaches the server", *rev.PathMTU))
@@ -261,7 +294,7 @@ func (p *Prober) reverseFindings(t Target, r *Result, v6 bool) {
 			Message: fmt.Sprintf("%s: server-to-client, the path MTU is %d bytes: the server's segments arrived smaller than the MSS advertised (tcpi_rcv_mss), so %s reaches the server and its TCP adapts", w, *rev.PathMTU, icmp)})
 	case VerdictMSSClamped:
 		r.Findings = append(r.Findings, Finding{Severity: SevInfo, Code: "reverse-mss-clamped",
-			Message: fmt.Sprintf("%s: server-to-client, the MSS was clamped on the path (the server's SYN-ACK and its segments both stay at %d-byte packets), so TCP on this path is protected; whether %s reaches the server was not tested, and non-TCP traffic may still hit the bottleneck", w, *rev.PathMTU, icmp)})
+			Message: fmt.Sprintf("%s: server-to-client, the server's SYN-ACK and its segments both stay at %d-byte packets: either a router on the path clamps the MSS, or the server cached a path MTU towards this host (learned from ICMP within about 10 minutes; only the server's administrator can flush it). TCP on this path is protected; whether %s reaches the server was not tested, and non-TCP traffic may still hit the bottleneck", w, *rev.PathMTU, icmp)})
 	}
 }
 
@@ -294,6 +327,18 @@ func (p *Prober) revProbe(ctx context.Context, t Target, size int, v6 bool, clk 
 	// smaller of the two; below size only if the server's side (or a
 	// router rewriting it) advertised less.
 	peer := mtu.PacketSize(before, v6)
+	pr.Adv = advPacket(before, v6)
+	if pr.Adv > 0 && pr.Adv < size {
+		if pm, err := mtu.PathMTU(sc); err == nil && pm < size {
+			// Our kernel's cached path MTU lowered the MSS our SYN
+			// advertised (the route exception: dst_metric_advmss),
+			// so the server cannot send packets of this size.
+			d.c.Event(wire.EvData, fmt.Sprintf("inbound probe %d bytes: cached (our SYN advertised %d-byte packets: path MTU %d cached)", size, pr.Adv, pm))
+			d.quit()
+			pr.Result, pr.Limit, pr.Sent = ProbeCached, LimitPathMTU, pr.Adv
+			return pr, r
+		}
+	}
 
 	hctx, cancel := context.WithCancel(ctx)
 	defer cancel()

@@ -49,25 +49,41 @@ func TestOutVerdict(t *testing.T) {
 		probes   string
 		pmtu     int // icmp probes' IP_MTU
 		cached   int
+		udp      mtu.DFVerdict // the DF datagrams' answer; "" none sent
 		ok, fail int
 		want     Verdict
 	}{
-		{"cached-4 under load: ICMP in round 1, clamped after", cached4Out, 1400, 0, 1400, 1401, VerdictPMTUDWorking},
-		{"black hole", "1:1400->delivered(1400) 1:1401->lost(1401) 2:1400->delivered(1400) 2:1401->lost(1401)", 0, 0, 1400, 1401, VerdictBlackhole},
+		{"cached-4 under load: ICMP in round 1, clamped after", cached4Out, 1400, 0, "", 1400, 1401, VerdictPMTUDWorking},
+		{"black hole", "1:1400->delivered(1400) 1:1401->lost(1401) 2:1400->delivered(1400) 2:1401->lost(1401)", 0, 0, "", 1400, 1401, VerdictBlackhole},
 		{"upper end lost by the timer after ICMP lowered the path MTU to the bracket",
-			"1:1400->delivered(1400) 1:1460->icmp(1460) 2:1400->delivered(1400) 2:1401->lost(1401)", 1400, 0, 1400, 1401, VerdictPMTUDWorking},
+			"1:1400->delivered(1400) 1:1460->icmp(1460) 2:1400->delivered(1400) 2:1401->lost(1401)", 1400, 0, "", 1400, 1401, VerdictPMTUDWorking},
 		{"ICMP from a 1480 hop, black hole at 1400 behind it",
-			"1:1400->delivered(1400) 1:1500->icmp(1500) 2:1400->delivered(1400) 2:1401->lost(1401)", 1480, 0, 1400, 1401, VerdictBlackhole},
-		{"upper end timed out, no ICMP", "1:1400->delivered(1400) 1:1401->timed-out(1401)", 0, 0, 1400, 1401, VerdictBlackhole},
-		{"cached path MTU", "1:1400->delivered(1400) 1:1401->clamped(1400)", 0, 1400, 1400, 1401, VerdictPMTUDWorking},
-		{"peer MSS clamp", "1:1400->delivered(1400) 1:1401->clamped(1400)", 0, 0, 1400, 1401, VerdictMSSClamped},
-		{"no bottleneck", "1:1500->delivered(1500)", 0, 0, 1500, 0, VerdictNoBottleneck},
+			"1:1400->delivered(1400) 1:1500->icmp(1500) 2:1400->delivered(1400) 2:1401->lost(1401)", 1480, 0, "", 1400, 1401, VerdictBlackhole},
+		{"upper end timed out, no ICMP", "1:1400->delivered(1400) 1:1401->timed-out(1401)", 0, 0, "", 1400, 1401, VerdictBlackhole},
+		// A cache is never pmtud-working: untested, unless the DF
+		// datagrams decide (issue 17).
+		{"cached path MTU", "1:1400->delivered(1400) 1:1401->clamped(1400)", 0, 1400, "", 1400, 1401, VerdictUntested},
+		{"cached path MTU, DF datagrams unanswered", "1:1400->delivered(1400) 1:1401->clamped(1400)", 0, 1400, mtu.DFUnknown, 1400, 1401, VerdictUntested},
+		{"cached path MTU, a hop's packet-too-big", "1:1400->delivered(1400) 1:1401->clamped(1400)", 0, 1400, mtu.DFICMPWorks, 1400, 1401, VerdictPMTUDWorking},
+		{"cached path MTU, DF datagrams vanish", "1:1400->delivered(1400) 1:1401->clamped(1400)", 0, 1400, mtu.DFBlackhole, 1400, 1401, VerdictBlackhole},
+		{"peer MSS clamp", "1:1400->delivered(1400) 1:1401->clamped(1400)", 0, 0, "", 1400, 1401, VerdictMSSClamped},
+		{"peer MSS clamp, DF datagrams unanswered", "1:1400->delivered(1400) 1:1401->clamped(1400)", 0, 0, mtu.DFUnknown, 1400, 1401, VerdictMSSClamped},
+		{"peer MSS (the server's cache), DF datagrams vanish", "1:1400->delivered(1400) 1:1401->clamped(1400)", 0, 0, mtu.DFBlackhole, 1400, 1401, VerdictBlackhole},
+		{"peer MSS, a hop's packet-too-big", "1:1400->delivered(1400) 1:1401->clamped(1400)", 0, 0, mtu.DFICMPWorks, 1400, 1401, VerdictPMTUDWorking},
+		{"peer MSS, the largest datagram arrives", "1:1400->delivered(1400) 1:1401->clamped(1400)", 0, 0, mtu.DFNoBottleneck, 1400, 1401, VerdictNoBottleneck},
+		{"no bottleneck", "1:1500->delivered(1500)", 0, 0, "", 1500, 0, VerdictNoBottleneck},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			info := &MTUInfo{Probes: probesOf(t, tt.probes, tt.pmtu), CachedPMTU: tt.cached, InterfaceMTU: 1500}
-			for _, pr := range info.Probes {
+			for i, pr := range info.Probes {
 				info.ICMPSeen = info.ICMPSeen || pr.Result == ProbeICMP
+				if pr.Result == ProbeClamped && tt.cached > 0 && pr.Sent <= tt.cached {
+					info.Probes[i].Limit = LimitPathMTU
+				}
+			}
+			if tt.udp != "" {
+				info.UDP = &mtu.DFCheck{Verdict: tt.udp}
 			}
 			b := mtu.Bracket{LargestOK: tt.ok, SmallestFailed: tt.fail}
 			if got := outVerdict(b, info); got != tt.want {

@@ -21,6 +21,15 @@ type TLSInfo struct {
 	DaysLeft    int       `json:"days_left"`
 	Verified    bool      `json:"verified"`
 	VerifyError string    `json:"verify_error,omitempty"`
+	// KeyShare names the groups whose key shares the ClientHello offered
+	// (RFC 8446 §4.2.8), as the hello on the wire shows them; HelloBytes
+	// is its size; Group is the group negotiated (tlshello.go).
+	KeyShare   []string `json:"key_share,omitempty"`
+	HelloBytes int      `json:"hello_bytes,omitempty"`
+	Group      string   `json:"group,omitempty"`
+	// HelloStall is what the retries after a stalled ClientHello showed;
+	// the fields above then describe the retry that completed.
+	HelloStall *HelloStall `json:"hello_stall,omitempty"`
 	// Chain is what the server sent, leaf first, for the DANE matcher
 	// (policy.go).
 	Chain []*x509.Certificate `json:"-"`
@@ -52,6 +61,7 @@ func (p *Prober) tlsConfig(t Target, r *Result) *tls.Config {
 	cfg := &tls.Config{
 		MinVersion:         tls.VersionTLS10,
 		InsecureSkipVerify: true, // verified by verifyTLS, and reported rather than fatal
+		CurvePreferences:   p.TLSGroups.curves(),
 	}
 	if _, literal := parseIP(t.Host); !literal {
 		cfg.ServerName = t.Host

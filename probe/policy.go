@@ -358,7 +358,7 @@ func (p *Prober) lookupDANE(ctx context.Context, res *dnscheck.Resolver, rep *Re
 }
 
 // sevFor is the severity of an MTA-STS failure in mode.
-func sevFor(mode mtasts.Mode) string {
+func sevFor(mode mtasts.Mode) Severity {
 	switch mode {
 	case mtasts.ModeEnforce:
 		return SevCritical
@@ -382,7 +382,9 @@ func tlsReached(r *Result, noStartTLS bool) (offered, ok, known bool) {
 		return false, false, false
 	}
 	if r.TLS != nil {
-		return true, r.FailedPhase != "starttls", true
+		// A handshake completed on a retry after a stalled hello
+		// (tlshello.go) counts: the MX's TLS was evaluated over it.
+		return true, r.FailedPhase != "starttls" || r.TLS.Version != "", true
 	}
 	if noStartTLS {
 		return false, false, false
@@ -396,7 +398,7 @@ func tlsReached(r *Result, noStartTLS bool) (offered, ok, known bool) {
 // lookups were skipped: then every MX is judged by opportunistic TLS.
 func applyPolicy(rep *Report, noStartTLS bool, now time.Time) []Finding {
 	var fs []Finding
-	add := func(sev, code, format string, args ...any) {
+	add := func(sev Severity, code, format string, args ...any) {
 		fs = append(fs, Finding{Severity: sev, Code: code, Message: fmt.Sprintf(format, args...)})
 	}
 	pol := rep.Policy

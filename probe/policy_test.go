@@ -137,7 +137,7 @@ func TestApplyPolicy(t *testing.T) {
 			fs := applyPolicy(rep, false, policyNow)
 			var got []string
 			for _, f := range fs {
-				got = append(got, f.Severity+" "+f.Code)
+				got = append(got, string(f.Severity)+" "+f.Code)
 			}
 			if !slices.Equal(got, tc.want) {
 				t.Errorf("applyPolicy findings = %q, want %q\n%v", got, tc.want, fs)
@@ -186,7 +186,7 @@ func TestComparePolicy(t *testing.T) {
 		Results: []Result{{Host: "mx.example.com", Address: "192.0.2.1", DANE: &DANEReport{MatchError: "no TLSA record matches the certificate chain"}}}}
 	var got []string
 	for _, f := range Compare(base, changed) {
-		got = append(got, f.Severity+" "+f.Code)
+		got = append(got, string(f.Severity)+" "+f.Code)
 	}
 	want := []string{"critical regression-mta-sts-policy", "critical regression-dane-match"}
 	if !slices.Equal(got, want) {
@@ -443,7 +443,7 @@ func TestApplyPolicyDANETACNAME(t *testing.T) {
 		rep := &Report{Results: []Result{r}}
 		var got []string
 		for _, f := range applyPolicy(rep, false, policyNow) {
-			got = append(got, f.Severity+" "+f.Code)
+			got = append(got, string(f.Severity)+" "+f.Code)
 		}
 		if !slices.Contains(got, tc.want) {
 			t.Errorf("expanded %q: findings %v, want %q", tc.expanded, got, tc.want)

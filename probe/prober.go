@@ -28,6 +28,9 @@ type Prober struct {
 	// (RFC 5321 §4.1.1.1).
 	Helo       string
 	NoStartTLS bool
+	// TLSGroups chooses the ClientHello's key shares; "" is the TLS
+	// stack's default (tlshello.go).
+	TLSGroups TLSGroups
 	// RootCAs verifies server certificates; nil means the system pool.
 	RootCAs  *x509.CertPool
 	CertWarn time.Duration // 0 means DefaultCertWarn

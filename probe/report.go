@@ -285,11 +285,9 @@ func appendNew(fs []Finding, more ...Finding) []Finding {
 	return fs
 }
 
-var sevOrder = map[string]int{SevCritical: 0, SevWarning: 1, SevInfo: 2}
-
 // SortFindings orders findings by severity, keeping their order otherwise.
 func SortFindings(fs []Finding) {
-	sort.SliceStable(fs, func(i, j int) bool { return sevOrder[fs[i].Severity] < sevOrder[fs[j].Severity] })
+	sort.SliceStable(fs, func(i, j int) bool { return fs[i].Severity.Rank() < fs[j].Severity.Rank() })
 }
 
 // Good reports whether the result is what the probe wanted: OK, or for a

@@ -103,7 +103,7 @@ func (r *Report) ApplyThresholds(warn, crit Thresholds) {
 	for i := range r.Results {
 		res := &r.Results[i]
 		for _, lvl := range []struct {
-			sev string
+			sev Severity
 			t   Thresholds
 		}{{SevCritical, crit}, {SevWarning, warn}} {
 			if f, ok := res.pastThreshold(lvl.t, lvl.sev); ok {
@@ -132,7 +132,7 @@ func (r *Report) pastTransient(warn, crit Thresholds) (Finding, bool) {
 		}
 	}
 	for _, lvl := range []struct {
-		sev string
+		sev Severity
 		n   int
 	}{{SevCritical, crit.Transient}, {SevWarning, warn.Transient}} {
 		if lvl.n > 0 && len(who) >= lvl.n {
@@ -144,7 +144,7 @@ func (r *Report) pastTransient(warn, crit Thresholds) (Finding, bool) {
 }
 
 // pastThreshold returns the findings for one result at one level.
-func (res *Result) pastThreshold(t Thresholds, sev string) ([]Finding, bool) {
+func (res *Result) pastThreshold(t Thresholds, sev Severity) ([]Finding, bool) {
 	var fs []Finding
 	who := res.Address
 	if res.Host != "" && res.Host != res.Address {

@@ -156,7 +156,7 @@ func TestCheckCombined(t *testing.T) {
 		if !prefix.MatchString(f.Message) {
 			t.Errorf("check(demo) finding %q, want its message to start with [module target]", f.Message)
 		}
-		codes = append(codes, f.Severity+" "+f.Code+" "+strings.SplitN(f.Message, "]", 2)[0]+"]")
+		codes = append(codes, string(f.Severity)+" "+f.Code+" "+strings.SplitN(f.Message, "]", 2)[0]+"]")
 	}
 	for _, want := range []string{"critical threshold-timeout [idle 127.0.0.4:" + p + "]", "info tls-verify-failed [mx demo.example:" + p + "]"} { // info: opportunistic TLS (issue 12)
 		if !slices.Contains(codes, want) {

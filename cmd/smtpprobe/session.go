@@ -28,6 +28,7 @@ func runSession(ctx context.Context, args []string, stdout, stderr io.Writer) (i
 		fs.BoolVar(&o.Pipelining, "pipelining", false, "send MAIL, RCPT and DATA in one write when PIPELINING is offered (RFC 2920)")
 		fs.BoolVar(&o.BDAT, "bdat", false, "send the body with BDAT chunks (RFC 3030; needs CHUNKING)")
 		fs.BoolVar(&o.StartTLS, "starttls", false, "run STARTTLS before the transaction")
+		registerTLSGroups(fs, j)
 		fs.BoolVar(&o.Deliver, "deliver", false, "send the final dot so the message is really delivered (default: abort, nothing is delivered)")
 	})
 	if err != nil {
@@ -52,6 +53,7 @@ func runTimeout(ctx context.Context, args []string, stdout, stderr io.Writer) (i
 		fs.StringVar(&j.Timeout.From, "from", "", "envelope sender for the mail/rcpt/data/body phases (default <>)")
 		fs.StringVar(&j.Timeout.To, "to", "", "envelope recipient (default: postmaster@DOMAIN)")
 		fs.BoolVar(&j.Timeout.StartTLS, "starttls", false, "run STARTTLS first")
+		registerTLSGroups(fs, j)
 		fs.DurationVar(&before, "pause-before-data", 0, "a sender pause to compare with the rcpt timeout")
 		fs.DurationVar(&after, "pause-after-data", 0, "a sender pause to compare with the data timeout")
 		fs.DurationVar(&chunk, "chunk-pause", 0, "a sender pause to compare with the body timeout")

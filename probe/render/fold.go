@@ -67,6 +67,10 @@ var relations = map[string]rel{
 	"segments-lost":          {evidence, []probe.Outcome{probe.PMTUBlackhole, probe.ReplyTimeout}},
 	"body-segments-lost":     {evidence, []probe.Outcome{probe.PMTUBlackhole, probe.ReplyTimeout}},
 	"server-flight-stalled":  {evidence, []probe.Outcome{probe.PMTUBlackhole, probe.ReplyTimeout}},
+	// A large ClientHello that stalled (probe/tlshello.go).
+	"tls-middlebox":          {headline, []probe.Outcome{probe.TLSMiddlebox}},
+	"tls-hello-stalled":      {headline, []probe.Outcome{probe.TLSError}},
+	"tls-evaluated-on-retry": {evidence, []probe.Outcome{probe.PMTUBlackhole}},
 	// Remedies.
 	"clamp-mss":    {kind: fix},
 	"pmtu-stopgap": {kind: fix},
@@ -89,7 +93,7 @@ func dnsFailed(rep *probe.Report) bool {
 // folded is one line of the compact findings: a cause (an address's
 // outcome) or a finding, with the addresses it was seen at.
 type folded struct {
-	sev  string
+	sev  probe.Severity
 	code string // the finding's code, or the cause's outcome
 	text string
 	// cause is set for an address's outcome; text then follows the
@@ -208,7 +212,7 @@ func foldFindings(rep *probe.Report, opt Options) []*folded {
 		}
 		out[0].fixes = append(out[0].fixes, loose...)
 	}
-	slices.SortStableFunc(out, func(a, b *folded) int { return sevRank(a.sev) - sevRank(b.sev) })
+	slices.SortStableFunc(out, func(a, b *folded) int { return a.sev.Rank() - b.sev.Rank() })
 	return out
 }
 
@@ -286,22 +290,9 @@ func anonymous(text string, r probe.Result) string {
 	return strings.NewReplacer(repl...).Replace(text)
 }
 
-// sevRank orders severities, most severe first.
-func sevRank(s string) int {
-	switch s {
-	case probe.SevCritical:
-		return 0
-	case probe.SevWarning:
-		return 1
-	case probe.SevInfo:
-		return 2
-	}
-	return 3
-}
-
 // worse is the more severe of a and b.
-func worse(a, b string) string {
-	if sevRank(b) < sevRank(a) {
+func worse(a, b probe.Severity) probe.Severity {
+	if b.Rank() < a.Rank() {
 		return b
 	}
 	return a

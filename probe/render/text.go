@@ -230,6 +230,7 @@ func text(w *bytes.Buffer, rep *probe.Report, opt Options) {
 			printf(w, "%stls:    %s %s, cert %s, expires %s (%s), %s\n", indent,
 				t.Version, t.Cipher, strings.Join(t.Names, " "), t.NotAfter.Format(time.DateOnly), units.Count(t.DaysLeft, "day"), v)
 		}
+		helloText(w, indent, r.TLS)
 		daneText(w, indent, r.DANE) // policy.go; only where TLSA records were looked up
 		if r.FCrDNS != nil && verbose {
 			switch {
@@ -328,6 +329,9 @@ func mtuText(w *bytes.Buffer, indent string, m *probe.MTUInfo, verbose, timeline
 		if rv := m.Reverse; rv != nil {
 			printf(w, "%sserver to client: %s\n", indent, reverseBrief(rv))
 		}
+		if s := testedText(m); s != "" {
+			printf(w, "%stested: %s\n", indent, s)
+		}
 		return
 	}
 	icmp := "no ICMP arrived"
@@ -348,6 +352,9 @@ func mtuText(w *bytes.Buffer, indent string, m *probe.MTUInfo, verbose, timeline
 			printf(w, "%s  round %d  size %5d  sent %5d  %-14s retransmits %d  path MTU %d\n", indent,
 				pr.Round, pr.Size, pr.Sent, pr.Result, pr.Retransmits, pr.PMTU)
 		}
+	}
+	if s := testedText(m); s != "" {
+		printf(w, "%stested: %s\n", indent, s)
 	}
 	if m.Verdict != probe.VerdictUntested {
 		loss := "no loss on passing probes"
@@ -450,6 +457,33 @@ func replyText(r *wire.Reply) string {
 		s += fmt.Sprintf(" (+%d lines)", len(lines)-1)
 	}
 	return s
+}
+
+// testedText is the one line that says which sizes each direction's
+// verdict rests on: "client to server 576-1400 (tcp), server to client
+// untested (576-1400 only)".
+func testedText(m *probe.MTUInfo) string {
+	one := func(r *[2]int, method string) string {
+		switch {
+		case method == "":
+			return "not asked"
+		case r == nil:
+			return "no size"
+		}
+		return fmt.Sprintf("%d-%d (%s)", r[0], r[1], method)
+	}
+	in := ""
+	if rv := m.Reverse; rv != nil {
+		in = rv.Method
+	}
+	if m.Method == "" && in == "" {
+		return "" // a report from before the ranges were recorded
+	}
+	s := "client to server " + one(m.Tested, m.Method) + ", server to client "
+	if rv := m.Reverse; rv != nil {
+		return s + one(rv.Tested, rv.Method)
+	}
+	return s + "not asked"
 }
 
 // reverseBrief is the server-to-client path MTU, bracket and verdict:

@@ -82,12 +82,12 @@ func (c Reports) Collect(ch chan<- prometheus.Metric) {
 		gauge(descSuccess, b2f(st == probe.StatusOK), rl...)
 		gauge(descStatus, float64(st), rl...)
 		gauge(descDuration, micro(rep.Duration.Seconds()), rl...)
-		bySev := map[string]int{probe.SevCritical: 0, probe.SevWarning: 0, probe.SevInfo: 0}
+		bySev := map[probe.Severity]int{probe.SevCritical: 0, probe.SevWarning: 0, probe.SevInfo: 0}
 		for _, f := range rep.Findings {
 			bySev[f.Severity]++
 		}
 		for _, sev := range slices.Sorted(maps.Keys(bySev)) {
-			gauge(descFindings, float64(bySev[sev]), append(rl, sev)...)
+			gauge(descFindings, float64(bySev[sev]), append(rl, string(sev))...)
 		}
 		if rep.Policy != nil && rep.Policy.MTASTS.Mode != "" {
 			gauge(descMTASTSMode, 1, append(rl, rep.Policy.MTASTS.Mode)...)

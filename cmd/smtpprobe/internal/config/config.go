@@ -73,7 +73,8 @@ type Module struct {
 	Helo           string   `yaml:"helo"`
 	NoStartTLS     bool     `yaml:"no_starttls"`
 	NoPTR          bool     `yaml:"no_ptr"`
-	NoPolicy       bool     `yaml:"no_policy"` // mx: no MTA-STS, TLS-RPT or DANE lookups (issue 12)
+	NoPolicy       bool     `yaml:"no_policy"`  // mx: no MTA-STS, TLS-RPT or DANE lookups (issue 12)
+	TLSGroups      string   `yaml:"tls_groups"` // mx, session, timeout: pq, classical or default (issue 18)
 	Warning        string   `yaml:"warning"`
 	Critical       string   `yaml:"critical"`
 
@@ -416,6 +417,7 @@ func (m *Module) Job(target string) (*job.Job, error) {
 		j.Parallel = m.Parallel
 	}
 	j.Helo, j.NoStartTLS, j.NoPTR, j.NoPolicy = m.Helo, m.NoStartTLS, m.NoPTR, m.NoPolicy
+	j.TLSGroups = m.TLSGroups
 	switch m.Command {
 	case "session":
 		o := &j.Session

@@ -63,6 +63,9 @@ type Job struct {
 	NoStartTLS     bool // mx
 	NoPTR          bool // mx
 	NoPolicy       bool // mx: skip MTA-STS, TLS-RPT and DANE (issue 12)
+	// TLSGroups is the ClientHello's key shares (probe.TLSGroups): pq,
+	// classical, default; "" is default (mx, session, timeout).
+	TLSGroups string
 
 	Session  probe.SessionOptions // session
 	Timeout  probe.TimeoutOptions // timeout
@@ -144,6 +147,10 @@ func (j *Job) Validate() error {
 	}
 	if err := CheckHelo(j.Helo); err != nil {
 		return err
+	}
+	j.TLSGroups = strings.ToLower(j.TLSGroups)
+	if !probe.ValidTLSGroups(j.TLSGroups) {
+		return &FieldError{Field: "tls_groups", Value: fmt.Sprintf("%q", j.TLSGroups), Reason: "want " + strings.Join(probe.TLSGroupsChoices, ", ") + help.DidYouMean(j.TLSGroups, probe.TLSGroupsChoices)}
 	}
 	if j.Resolver != "" {
 		if _, err := dnscheck.ParseServer(j.Resolver); err != nil {
@@ -340,6 +347,7 @@ func (j *Job) prober() *probe.Prober {
 		ReplyTimeout:   j.ReplyTimeout,
 		Helo:           j.Helo,
 		NoStartTLS:     j.NoStartTLS,
+		TLSGroups:      probe.TLSGroups(j.TLSGroups),
 		Limiter:        j.Limiter,
 		Allow:          j.Allow,
 	}
