@@ -12,6 +12,7 @@ import (
 	helptext "github.com/smtpprobe/smtpprobe/cmd/smtpprobe/internal/help"
 	"github.com/smtpprobe/smtpprobe/cmd/smtpprobe/internal/job"
 	"github.com/smtpprobe/smtpprobe/probe"
+	"github.com/smtpprobe/smtpprobe/probe/render/output"
 )
 
 // errHelp means --help was asked for and printed.
@@ -30,14 +31,14 @@ type outputFlags struct {
 func (o *outputFlags) register(fs *pflag.FlagSet, command string) {
 	o.Command = command
 	helptext.InGroup(fs, "output",
-		func() { fs.StringVar(&o.Format, "format", "text", "output format: text, json, nagios or prom") },
+		func() { fs.StringVar(&o.Format, "format", output.FormatText, "output format: "+output.FormatWords()) },
 		func() { fs.BoolVar(&o.JSON, "json", false, "short for --format json") },
 		func() {
 			fs.BoolVarP(&o.quiet, "quiet", "q", false, "print nothing when the result is OK (for cron); Nagios still prints its status line")
 		},
 		func() { fs.BoolVarP(&o.verbose, "verbose", "v", false, "text output: show each session's timeline") },
 	)
-	helptext.EnumValues(fs, "format", "text", "json", "nagios", "prom")
+	helptext.EnumValues(fs, "format", output.Formats...)
 	var keys []string
 	for _, k := range job.ThresholdKeys[command] {
 		keys = append(keys, job.ThresholdHelp[k])
