@@ -93,7 +93,7 @@ func TestLoadConfigErrors(t *testing.T) {
 		{"unknown command", "modules:\n  m:\n    command: ping\n", `:3: module "m": unknown command "ping" (want mx, session, timeout, mtu, path)`},
 		{"no modules", "targets: []\n", "no modules"},
 		{"unknown module", "modules:\n  mx:\n    command: mx\ntargets:\n  - target: example.com\n    module: nope\n", `:5: target example.com: unknown module "nope"`},
-		{"bad target", "modules:\n  mx:\n    command: mx\ntargets:\n  - target: 192.0.2.1\n    module: mx\n", ":5: target 192.0.2.1, module mx: mx: \"192.0.2.1\" is an address"},
+		{"bad target", "modules:\n  mx:\n    command: mx\ntargets:\n  - target: bad..example\n    module: mx\n", ":5: target bad..example, module mx: mx: invalid domain"},
 		{"module option", "modules:\n  s:\n    command: session\n    size: -5\n", ":4: size -5: want 1 to 268435456 bytes (module s)"},
 		{"direction", "modules:\n  p:\n    command: mtu\n    direction: sideways\n", `:4: direction "sideways": want out, in or both (module p)`},
 		{"threshold", "modules:\n  s:\n    command: mx\n    warning: speed=1\n", `:4: warning: unknown threshold "speed"`},
