@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"net/netip"
 	"sync"
 	"syscall"
 	"time"
@@ -169,6 +170,8 @@ func revTested(rev *MTUReverse, lo int) *[2]int {
 		switch pr.Result {
 		case ProbeDelivered, ProbeLost, ProbeAdapted:
 			top = max(top, pr.Size)
+		case ProbeClamped:
+			top = max(top, pr.Sent) // what the server's MSS let it send, and arrived
 		}
 	}
 	if rev.TestedUpTo > 0 {
@@ -397,4 +400,71 @@ func (p *Prober) revProbe(ctx context.Context, t Target, size int, v6 bool, clk 
 	}
 	d.c.Event(wire.EvData, fmt.Sprintf("inbound probe %d bytes: %s after %s (flight %d bytes, largest packet %d, peer MSS packet %d)", size, pr.Result, fmtDur(waited), pr.Flight, got, peer))
 	return pr, r
+}
+
+// noteCachedAdv adds, to a session of mx, session or timeout (not an mtu
+// probe, which sets its own clamp and judges it), the finding that our SYN
+// advertised less than the interface allows because this host's kernel had
+// a path MTU cached towards the server: the server's full-size flight (its
+// STARTTLS certificate chain, a long reply) was then never sent above that
+// size, so a server-to-client PMTU black hole above it cannot show, and the
+// reverse confirmation (dialogue.confirmReverse) is never reached. The
+// route exception lowers tcpi_advmss (dst_metric_advmss); tcp_metrics do
+// not (checked on the lab: deleting the tcp_metrics entry left advmss at
+// 1348, flushing the route cache restored 1448).
+func (d *dialogue) noteCachedAdv() {
+	st := d.r.TCP
+	if d.p.Control != nil || st == nil || st.AdvMSS == 0 || st.PathMTU == 0 {
+		return
+	}
+	ap, err := netip.ParseAddrPort(d.r.Address)
+	if err != nil {
+		if a, err2 := netip.ParseAddr(d.r.Address); err2 == nil {
+			ap = netip.AddrPortFrom(a, 25)
+		} else {
+			return
+		}
+	}
+	dst := ap.Addr().Unmap()
+	hdr := mtu.Overhead(dst.Is6(), false)
+	ifMTU, err := mtu.InterfaceMTU(dst)
+	// +12: the timestamp option tcpi_advmss leaves out once negotiated, so
+	// that a full-size SYN never counts as lowered.
+	if err != nil || st.AdvMSS+hdr+12 >= ifMTU {
+		return
+	}
+	c, err := mtu.CachedPMTU(dst)
+	if err != nil || c.MTU == 0 || c.MTU >= ifMTU {
+		return
+	}
+	exp := int(c.Expires / time.Second)
+	d.r.Findings = append(d.r.Findings, Finding{Severity: SevInfo, Code: "reverse-untested-cached",
+		Message: fmt.Sprintf("%s: our SYN advertised MSS %d rather than what the interface allows (%d-byte packets), because %s: the server's full-size flight (packets above %d bytes) was not tested in this session, so a server-to-client PMTU black hole above %d would not show here; %s", who(d.t, d.r.Address), st.AdvMSS, ifMTU, cachedText(c.MTU, exp, dst.String()), c.MTU, c.MTU, retestText(dst.String(), dst.Is6(), exp))})
+}
+
+// forgetCachedPMTU deletes this host's cached path MTU towards t before a
+// session of mx, session or timeout connects, where the kernel allows it
+// for one address (IPv6, CAP_NET_ADMIN: mtu.ForgetPMTU), so that our SYN
+// advertises the interface's MSS and the server's full-size flight is
+// tested on every run rather than on the first of every ten minutes (a
+// cron job's next run otherwise finds the path MTU its own ClientHello
+// taught the kernel). It adds an info finding when it did; elsewhere the
+// session runs with the cache and noteCachedAdv says what that hid.
+func (p *Prober) forgetCachedPMTU(t Target, r *Result) {
+	dst := t.Addr.Addr().Unmap()
+	if p.Control != nil || !dst.Is6() {
+		return
+	}
+	c, err := mtu.CachedPMTU(dst)
+	if err != nil || c.MTU == 0 {
+		return
+	}
+	if ifMTU, err := mtu.InterfaceMTU(dst); err != nil || c.MTU >= ifMTU {
+		return
+	}
+	if mtu.ForgetPMTU(dst) != nil {
+		return
+	}
+	r.Findings = append(r.Findings, Finding{Severity: SevInfo, Code: "pmtu-cache-cleared",
+		Message: fmt.Sprintf("%s, and deleted it for this address before connecting, so that our SYN advertised the interface's MSS and the server's full-size flight was tested (the path MTU is learned again from ICMP if it still holds)", cachedText(c.MTU, int(c.Expires/time.Second), dst.String()))})
 }

@@ -112,7 +112,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case errors.Is(err, errHelp):
 		return 0
 	case errors.As(err, &ue):
-		fmt.Fprintf(stderr, "smtpprobe: %s\n", oneLine(ue.Msg))
+		// One line per problem: a configuration file's problems are all
+		// listed (config.Error), each on its own line.
+		for _, line := range strings.Split(ue.Msg, "\n") {
+			fmt.Fprintf(stderr, "smtpprobe: %s\n", oneLine(line))
+		}
 		return int(probe.StatusUnknown)
 	case err != nil:
 		fmt.Fprintf(stderr, "smtpprobe: %s: %s\n", cmd, oneLine(err.Error()))

@@ -244,7 +244,9 @@ func text(w *bytes.Buffer, rep *probe.Report, opt Options) {
 		}
 		if timeline {
 			for _, e := range r.Timeline {
-				printf(w, "%s%10s  %s\n", indent, units.Duration(e.At), Describe(e))
+				if d := Describe(e); d != "" {
+					printf(w, "%s%10s  %s\n", indent, units.Duration(e.At), d)
+				}
 			}
 		}
 	}
@@ -421,7 +423,9 @@ func Addr(r probe.Result) string {
 	return net.JoinHostPort(r.Address, strconv.Itoa(int(r.Port)))
 }
 
-// Describe renders a timeline event like a line of an annotated capture.
+// Describe renders a timeline event like a line of an annotated capture;
+// it is "" for an event that says nothing (a data event of no bytes and
+// no text).
 func Describe(e wire.Event) string {
 	switch e.Kind {
 	case wire.EvSend:
@@ -431,6 +435,14 @@ func Describe(e wire.Event) string {
 	case wire.EvUnsolicited:
 		return "S: " + replyText(e.Reply) + "   (unsolicited)"
 	case wire.EvData:
+		if e.Bytes == 0 {
+			// Not a write but what TCP showed of the data ("all bytes
+			// acknowledged", an MTU probe's fate); no line when empty.
+			if e.Text == "" {
+				return ""
+			}
+			return "data: " + e.Text
+		}
 		if e.Count > 1 && e.Text != "" {
 			// A coalesced run of writes: "2048 chunks of 1 B, 1ms apart".
 			return fmt.Sprintf("C: %d bytes of message data (%s)", e.Bytes, e.Text)
