@@ -40,6 +40,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/smtpprobe/smtpprobe/dnscheck"
 	"github.com/smtpprobe/smtpprobe/mtu"
 	"github.com/smtpprobe/smtpprobe/probe/units"
 	"github.com/smtpprobe/smtpprobe/probe/wire"
@@ -622,12 +623,12 @@ func (d *dialogue) diagnoseHello(err error, h *helloConn) bool {
 		msg := fmt.Sprintf("the ClientHello (%d bytes) stalled, but %s, so the path carries the size; %s",
 			whole.Bytes, strings.TrimPrefix(fullOutcome(full), "then "), retryText(retry.attempt))
 		r.setFailureIn("starttls", TLSError, "starttls: "+msg)
-		r.Findings = append(r.Findings, Finding{Severity: SevWarning, Code: "tls-hello-stalled", Message: w + ": " + msg})
+		r.Findings = append(r.Findings, Finding{Severity: SevWarning, Code: dnscheck.CodeTLSHelloStalled, Message: w + ": " + msg})
 	default:
 		d.explainStall(err)
 		r.setFailureIn("starttls", Classify(err), "starttls: "+err.Error())
 		if retry.tls != nil {
-			r.Findings = append(r.Findings, Finding{Severity: SevInfo, Code: "tls-evaluated-on-retry", Message: fmt.Sprintf(
+			r.Findings = append(r.Findings, Finding{Severity: SevInfo, Code: dnscheck.CodeTLSEvaluatedOnRetry, Message: fmt.Sprintf(
 				"%s: the TLS above was evaluated over a new connection, where %s completed the handshake; before it, %s",
 				w, attemptText(retry.attempt), strings.TrimPrefix(fullOutcome(full), "then "))})
 		}
@@ -684,7 +685,7 @@ func middleboxError(s *HelloStall) string {
 // middleboxFinding says what drops the hello, how it was told from a black
 // hole, and what to do.
 func middleboxFinding(w string, s *HelloStall, se *wire.StallError) Finding {
-	return Finding{Severity: SevCritical, Code: string(TLSMiddlebox), Option: OptionTLSGroups, Message: fmt.Sprintf(
+	return Finding{Severity: SevCritical, Code: dnscheck.CodeTLSMiddlebox, Option: OptionTLSGroups, Message: fmt.Sprintf(
 		"%s: a middlebox on the path drops the TLS ClientHello with a post-quantum key share (%s; %d bytes, %s): its %d-byte segment was retransmitted %d times without an acknowledgement, "+
 			"while on new connections full-size %d-byte segments that do not begin a ClientHello were acknowledged (not a PMTU black hole: the path carries the size) and a classical hello (key share %s, %d bytes) completed the handshake. "+
 			"Senders whose TLS offers such a key share by default (OpenSSL 3.5, Go 1.24 and later) stall at STARTTLS here (openssl/openssl#27557; AWS Network Firewall with Suricata 6, hashicorp/terraform-provider-aws#39432; tldr.fail). "+

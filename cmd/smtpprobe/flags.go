@@ -23,7 +23,10 @@ type outputFlags struct {
 	job.Output
 	quiet   bool
 	verbose bool
-	port    uint16 // the target's port: in the metrics' target label unless 25
+	// timeline shows each session's timeline without the rest of -v
+	// (session's default).
+	timeline bool
+	port     uint16 // the target's port: in the metrics' target label unless 25
 }
 
 // register binds the output flags (group output) and the monitoring ones
@@ -36,7 +39,9 @@ func (o *outputFlags) register(fs *pflag.FlagSet, command string) {
 		func() {
 			fs.BoolVarP(&o.quiet, "quiet", "q", false, "print nothing when the result is OK (for cron); Nagios still prints its status line")
 		},
-		func() { fs.BoolVarP(&o.verbose, "verbose", "v", false, "text output: show each session's timeline") },
+		func() {
+			fs.BoolVarP(&o.verbose, "verbose", "v", false, "text output: the full report (each session's timeline, banner, extensions, PTR, hops, every finding)")
+		},
 	)
 	helptext.EnumValues(fs, "format", output.Formats...)
 	var keys []string
@@ -154,7 +159,7 @@ func runJob(ctx context.Context, j *job.Job, of *outputFlags, stdout, stderr io.
 	case "timeout":
 		pg = startProgress(stderr, "timeout: waiting for the server to hang up", "phase", 1, j.Timeout.MaxWait)
 	case "mtu":
-		pg = startProgress(stderr, "mtu: bracketing the path MTU of "+j.Target, "address", 1, 0)
+		pg = startProgress(stderr, "mtu: bracketing the path MTU of "+j.Target, "address", 1, probe.DefaultMTUBudget) // per address (issue 17)
 	}
 	if pg != nil {
 		j.Progress = pg.set

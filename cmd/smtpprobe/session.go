@@ -37,7 +37,7 @@ func runSession(ctx context.Context, args []string, stdout, stderr io.Writer) (i
 	if fs.Changed("chunk-size") && o.ChunkSize < 1 {
 		return 0, usagef("--chunk-size %d: want 1 to %d bytes", o.ChunkSize, job.MaxMessageSize)
 	}
-	of.verbose = true // the timeline is the point of a session
+	of.timeline = true // the timeline is the point of a session
 	return runJob(ctx, j, of, stdout, stderr)
 }
 

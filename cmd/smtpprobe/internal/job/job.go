@@ -165,11 +165,7 @@ func (j *Job) Validate() error {
 		return err
 	}
 	j.note = TargetNote(j.Target, port)
-	_, ipErr := netip.ParseAddr(host)
-	switch {
-	case ipErr == nil && j.Command == "mx":
-		return inputf("mx: %q is an address; mx wants a domain", host)
-	case ipErr != nil:
+	if _, ipErr := netip.ParseAddr(host); ipErr != nil {
 		if _, err := dnscheck.NormalizeDomain(host); err != nil {
 			return inputf("%s: %v", j.Command, err)
 		}
@@ -422,7 +418,8 @@ func (j *Job) Run(ctx context.Context, res *dnscheck.Resolver) (*probe.Report, e
 		}
 	}
 	run := p.Run
-	if j.Command == "mx" {
+	_, ipErr := netip.ParseAddr(j.host)
+	if j.Command == "mx" && ipErr != nil {
 		run = func(ctx context.Context, res *dnscheck.Resolver, _, host string, opt probe.RunOptions, fn func(context.Context, probe.Target) []probe.Result) (*probe.Report, error) {
 			return p.RunMXWith(ctx, res, host, opt, fn) // the sessions, then the domain's policies (issue 12)
 		}
@@ -439,6 +436,12 @@ func (j *Job) Run(ctx context.Context, res *dnscheck.Resolver) (*probe.Report, e
 		return rep, err
 	case err != nil:
 		return nil, err
+	}
+	if j.Command == "mx" && ipErr == nil {
+		// An address, as check_smtp -H takes one: probed as it is.
+		rep.Findings = append(rep.Findings, probe.Finding{Severity: probe.SevInfo, Code: "mx-address",
+			Message: fmt.Sprintf("%s is an address: probed directly, without an MX lookup or the domain's MTA-STS and DANE policies; give the domain to check its MX", j.host)})
+		probe.SortFindings(rep.Findings)
 	}
 	for _, e := range errs {
 		var (
