@@ -45,26 +45,37 @@ func (p *Prober) mtuReverse(ctx context.Context, t Target, r *Result, lo, hi int
 		clocks roundClocks
 		failed *Result
 		noTLS  bool // failed is a session without STARTTLS: untested
+		lt     lossTally
 	)
-	run := func(ctx context.Context, size int, clk *roundClock) MTUProbe {
+	started := time.Now()
+	// run returns the probe and, for one that proved nothing (a session
+	// that died of loss), its noEvidence error.
+	run := func(ctx context.Context, size int, clk *roundClock) (MTUProbe, error) {
 		pr, res := p.mtuRetry(ctx, t, size, func(ctx context.Context) (MTUProbe, Result) {
 			return p.revProbe(ctx, t, size, v6, clk)
 		})
+		var blind error
+		if pr.Result != ProbeUntested {
+			if err := lt.sent(ctx, pr, res); errors.Is(err, mtu.ErrNoEvidence) {
+				blind = err
+			}
+		}
 		mu.Lock()
 		defer mu.Unlock()
 		rev.Probes = append(rev.Probes, pr)
 		rev.Sessions += max(pr.Attempts, 1)
-		if res.Outcome != OK && failed == nil {
+		if res.Outcome != OK && failed == nil && blind == nil {
 			failed, noTLS = &res, pr.Result == ProbeUntested
 		}
 		rev.FlightBytes = max(rev.FlightBytes, pr.Flight)
-		return pr
+		return pr, blind
 	}
 
 	// Round 0: Max, with a control at Min.
 	clk := &roundClock{}
 	var wg sync.WaitGroup
 	var top MTUProbe
+	var topBlind error
 	sizes := []int{hi}
 	if lo < hi {
 		sizes = append(sizes, lo)
@@ -73,9 +84,9 @@ func (p *Prober) mtuReverse(ctx context.Context, t Target, r *Result, lo, hi int
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			pr := run(ctx, size, clk)
+			pr, blind := run(ctx, size, clk)
 			if i == 0 {
-				top = pr
+				top, topBlind = pr, blind
 			}
 		}()
 	}
@@ -96,6 +107,9 @@ func (p *Prober) mtuReverse(ctx context.Context, t Target, r *Result, lo, hi int
 		return
 	}
 	switch {
+	case topBlind != nil:
+		// The Max session died of loss before its flight: the search
+		// below decides, with the sizes planned again.
 	case top.OK:
 		// The flight arrived in segments as large as allowed (or as
 		// large as it was): no bottleneck up to what it could fill.
@@ -121,11 +135,14 @@ func (p *Prober) mtuReverse(ctx context.Context, t Target, r *Result, lo, hi int
 
 	// The Max flight stalled: bracket the black hole.
 	send := func(ctx context.Context, size int) (bool, error) {
-		pr := run(ctx, size, clocks.of(ctx))
+		pr, blind := run(ctx, size, clocks.of(ctx))
 		mu.Lock()
 		defer mu.Unlock()
 		if failed != nil {
 			return false, &probeFailed{*failed}
+		}
+		if blind != nil {
+			return false, blind
 		}
 		return pr.OK, nil
 	}
@@ -139,6 +156,15 @@ func (p *Prober) mtuReverse(ctx context.Context, t Target, r *Result, lo, hi int
 	rev.Retests = b.Retests
 	if rev.FlightBytes > 0 {
 		rev.TestedUpTo = min(hi, rev.FlightBytes+ovh)
+	}
+	undecided, err := lt.undecided(ctx, err)
+	if undecided {
+		rev.Verdict = VerdictInconclusive
+		if ok := largestCarried(b); ok > 0 {
+			rev.Bracket[0] = ptr(ok)
+		}
+		r.Findings = append(r.Findings, inconclusiveFinding(t, r, "server to client", time.Since(started), b, b.Blind, nil, err))
+		return
 	}
 	var pf *probeFailed
 	switch {

@@ -161,7 +161,7 @@ func runJob(ctx context.Context, j *job.Job, of *outputFlags, stdout, stderr io.
 	case "timeout":
 		pg = startProgress(stderr, "timeout: waiting for the server to hang up", "phase", 1, j.Timeout.MaxWait)
 	case "mtu":
-		pg = startProgress(stderr, "mtu: bracketing the path MTU of "+j.Target, "address", 1, 0)
+		pg = startProgress(stderr, "mtu: bracketing the path MTU of "+j.Target, "address", 1, probe.DefaultMTUBudget) // per address (issue 17)
 	case "mx", "session":
 		// The addresses are known once DNS answers (job.Job.Progress).
 		pg = startProgress(stderr, j.Command+": probing "+j.Target, "address", 0, 0)

@@ -15,7 +15,6 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/smtpprobe/smtpprobe/cmd/smtpprobe/internal/help"
 	helptext "github.com/smtpprobe/smtpprobe/cmd/smtpprobe/internal/help"
 	"github.com/smtpprobe/smtpprobe/probe"
 	"github.com/smtpprobe/smtpprobe/probe/render"
@@ -97,7 +96,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			names = append(names, c.Name)
 		}
 		hint := ""
-		if s := help.Suggest(cmd, names); s != "" {
+		if s := helptext.Suggest(cmd, names); s != "" {
 			hint = fmt.Sprintf("; did you mean %q?", s)
 		}
 		err = usagef("unknown command %q%s (want %s)", cmd, hint, strings.Join(names, ", "))
@@ -143,9 +142,18 @@ func cli(ctx context.Context) helptext.CLI {
 // manDate is the man page's date: the day this help text last changed.
 const manDate = "2026-12-02"
 
-// version is the module version, or "dev" for a build outside a module
-// release (go build in a checkout); -ldflags "-X main.version=..." sets it.
-var version = helptext.ModuleVersion()
+// version is what `make build` sets with -ldflags "-X main.version=$(git
+// describe)"; otherwise the module version from the build information
+// (go install ...@v1.2.3 or @latest), or "dev" for a plain go build in a
+// checkout. (-X sets only a variable initialised to a constant, hence
+// the init.)
+var version = ""
+
+func init() {
+	if version == "" {
+		version = helptext.ModuleVersion()
+	}
+}
 
 // oneLine keeps an error message on one line (render.OneLine).
 func oneLine(s string) string { return render.OneLine(s) }
