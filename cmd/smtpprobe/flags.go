@@ -39,7 +39,7 @@ func (o *outputFlags) register(fs *pflag.FlagSet, command string) {
 	)
 	helptext.EnumValues(fs, "format", "text", "json", "nagios", "prom")
 	var keys []string
-	for _, k := range job.ThresholdKeys[command] {
+	for _, k := range job.ThresholdKeys(command) {
 		keys = append(keys, job.ThresholdHelp[k])
 	}
 	helptext.InGroup(fs, "monitoring",
@@ -125,7 +125,7 @@ func parseCommand(j *job.Job, args []string, stdout io.Writer, synopsis string, 
 	}
 	if fs.NArg() != 1 {
 		what := "TARGET (domain, host or IP, optional :PORT)"
-		if j.Command == "mx" {
+		if k, _ := job.KindOf(j.Command); k.DomainOnly {
 			what = "DOMAIN[:PORT]"
 		}
 		return nil, nil, usagef("%s: want exactly one %s, got %d arguments", j.Command, what, fs.NArg())
@@ -184,7 +184,7 @@ func parseFlags(fs *pflag.FlagSet, args []string, stdout io.Writer, synopsis str
 		*help = true
 	}
 	if *help {
-		c := helptext.FromFlags(fs, synopsis)
+		c := helptext.FromFlags(fs, entry(fs.Name()), synopsis)
 		if col, ok := stdout.(*helptext.Collector); ok {
 			col.Cmd = c
 			return errHelp

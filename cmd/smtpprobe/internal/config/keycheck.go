@@ -92,7 +92,7 @@ func (c *Config) checkModule(name, m *yaml.Node) error {
 	}
 	if m.Kind != yaml.MappingNode {
 		if isNull(m) {
-			return at(name, "module %q is empty: want at least command: %s", name.Value, strings.Join(job.Commands, "|"))
+			return at(name, "module %q is empty: want at least command: %s", name.Value, strings.Join(job.KindNames(), "|"))
 		}
 		return at(m, "module %q: want a mapping of keys such as command: mx, not %s", name.Value, kindWords(m))
 	}
@@ -110,11 +110,11 @@ func (c *Config) checkModule(name, m *yaml.Node) error {
 		}
 	}
 	if commandNode == nil {
-		return at(name, "module %q has no command: want command: %s", name.Value, strings.Join(job.Commands, "|"))
+		return at(name, "module %q has no command: want command: %s", name.Value, strings.Join(job.KindNames(), "|"))
 	}
 	if !isCommand(command) {
 		return at(commandNode, "module %q: unknown command %q (want %s)%s", name.Value, command,
-			strings.Join(job.Commands, ", "), didYouMean(command, job.Commands))
+			strings.Join(job.KindNames(), ", "), didYouMean(command, job.KindNames()))
 	}
 	for i := 0; i+1 < len(m.Content); i += 2 {
 		key, val := m.Content[i], m.Content[i+1]
@@ -140,7 +140,7 @@ func (c *Config) checkModule(name, m *yaml.Node) error {
 }
 
 func isCommand(s string) bool {
-	for _, c := range job.Commands {
+	for _, c := range job.KindNames() {
 		if c == s {
 			return true
 		}
