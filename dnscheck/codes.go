@@ -53,6 +53,9 @@ const (
 	CodeServerFlightStalled            = "server-flight-stalled"
 	CodePMTUBlackhole                  = "pmtu-blackhole"
 	CodeReversePMTUBlackhole           = "reverse-pmtu-blackhole"
+	CodeTLSMiddlebox                   = "tls-middlebox"
+	CodeTLSHelloStalled                = "tls-hello-stalled"
+	CodeTLSEvaluatedOnRetry            = "tls-evaluated-on-retry"
 	CodePMTUBottleneck                 = "pmtu-bottleneck"
 	CodePMTUCached                     = "pmtu-cached"
 	CodePMTUStopgap                    = "pmtu-stopgap"
@@ -214,6 +217,9 @@ var Codes = []CodeInfo{
 	{CodeServerFlightStalled, warning, "the server's TLS flight stalled, and a retry with a smaller MSS failed too"},
 	{CodePMTUBlackhole, critical, "segments above a size vanish and no ICMP says why (RFC 2923 §2.1)"},
 	{CodeReversePMTUBlackhole, critical, "the same black hole from the server toward us"},
+	{CodeTLSMiddlebox, critical, "a middlebox drops the large (post-quantum) ClientHello: full-size segments that begin no ClientHello pass and a classical hello completes"},
+	{CodeTLSHelloStalled, warning, "the large ClientHello stalled while full-size segments pass, and a classical hello failed too"},
+	{CodeTLSEvaluatedOnRetry, info, "after a black hole swallowed the ClientHello, TLS was evaluated over the same hello split in two writes on a new connection"},
 	{CodePMTUBottleneck, info, "the path MTU is below the interface MTU"},
 	{CodePMTUCached, info, "the kernel had a path MTU cached toward the target (learned from ICMP), so larger probes could not be sent"},
 	{CodePMTUStopgap, warning, "a stopgap on this host for a black hole: a lower interface MTU or tcp_mtu_probing"},

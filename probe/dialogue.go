@@ -103,6 +103,7 @@ func (p *Prober) begin(ctx context.Context, t Target, r *Result) *dialogue {
 		r.setFailure(ReplyTimeout, "waiting for a session slot: "+err.Error())
 		return nil
 	}
+	p.forgetCachedPMTU(t, r) // mtu_reverse.go
 	c, err := p.Dial(ctx, t.Addr)
 	if err != nil {
 		release()
@@ -121,6 +122,7 @@ func (p *Prober) begin(ctx context.Context, t Target, r *Result) *dialogue {
 // frees the session slot.
 func (d *dialogue) end() {
 	d.r.TCP = d.c.TCPStats()
+	d.noteCachedAdv() // mtu_reverse.go
 	d.c.Close()
 	d.r.Timeline = d.c.Timeline()
 	d.release()
@@ -325,13 +327,18 @@ func (d *dialogue) greet(starttls bool) bool {
 		return true
 	}
 	start := d.c.Since()
+	hello := &helloConn{raw: d.c.Raw()} // records the ClientHello (tlshello.go)
+	d.c.WrapTLS = hello.wrap
 	rp, st, err := d.c.StartTLS(d.ctx, d.rt, d.p.tlsConfig(t, r))
 	r.timePhase("starttls", d.c.Since()-start)
-	err = d.explainStall(err) // TCP evidence of a stalled handshake (evidence.go)
 	if rp.Code != 0 {
 		rc := rp
 		r.Reply = &rc
 	}
+	if d.diagnoseHello(err, hello) { // a large hello that stalled: middlebox or black hole
+		return false
+	}
+	err = d.explainStall(err) // TCP evidence of a stalled handshake (evidence.go)
 	switch {
 	case err != nil:
 		r.setFailureIn("starttls", Classify(err), "starttls: "+err.Error())
@@ -343,6 +350,7 @@ func (d *dialogue) greet(starttls bool) bool {
 		return false
 	}
 	d.p.verifyTLS(t, r, st)
+	r.TLS.noteHello(hello.record("whole"), st)
 	d.p.tlsFindings(t, r, st)
 	ehlo2, ok := d.step1("ehlo_tls", "EHLO "+d.name)
 	if !ok {

@@ -90,6 +90,7 @@ type resultJSON struct {
 	FCrDNS        *bool              `json:"fcrdns,omitempty"`
 	MessageBytes  int                `json:"message_bytes,omitempty"`
 	BytesWritten  int                `json:"bytes_written,omitempty"`
+	BodyTCP       *BodyTCP           `json:"body_tcp,omitempty"`
 	Acked         bool               `json:"acked,omitempty"`
 	QueueID       string             `json:"queue_id,omitempty"`
 	IdleTimeoutMS *float64           `json:"idle_timeout_ms,omitempty"`
@@ -113,7 +114,7 @@ func (r Result) MarshalJSON() ([]byte, error) {
 		Preference: r.Preference, Outcome: r.Outcome, Error: r.Error, FailedPhase: r.FailedPhase,
 		Phases: msMap(r.Phases), PhaseOrder: r.PhaseOrder, Reply: r.Reply, Banner: r.Banner,
 		Capabilities: r.Capabilities, TLS: r.TLS, DANE: r.DANE, PTR: r.PTR, FCrDNS: r.FCrDNS,
-		MessageBytes: r.MessageBytes, BytesWritten: r.BytesWritten, Acked: r.Acked, QueueID: r.QueueID,
+		MessageBytes: r.MessageBytes, BytesWritten: r.BytesWritten, BodyTCP: r.BodyTCP, Acked: r.Acked, QueueID: r.QueueID,
 		IdleTimeoutMS: msPtr(r.IdleTimeout), Phase: r.Phase, TimeoutMS: msPtr(r.Timeout),
 		ClosedBy: r.ClosedBy, ServerLog: r.ServerLog, MTUInfo: r.MTUInfo, TCP: r.TCP, Timeline: r.Timeline,
 		Hops: r.Hops, PathEnd: r.PathEnd, BlackholeLink: r.BlackholeLink,
@@ -132,7 +133,7 @@ func (r *Result) UnmarshalJSON(b []byte) error {
 		Preference: w.Preference, Outcome: w.Outcome, Error: w.Error, FailedPhase: w.FailedPhase,
 		Phases: fromMSMap(w.Phases), PhaseOrder: w.PhaseOrder, Reply: w.Reply, Banner: w.Banner,
 		Capabilities: w.Capabilities, TLS: w.TLS, DANE: w.DANE, PTR: w.PTR, FCrDNS: w.FCrDNS,
-		MessageBytes: w.MessageBytes, BytesWritten: w.BytesWritten, Acked: w.Acked, QueueID: w.QueueID,
+		MessageBytes: w.MessageBytes, BytesWritten: w.BytesWritten, BodyTCP: w.BodyTCP, Acked: w.Acked, QueueID: w.QueueID,
 		IdleTimeout: fromMSPtr(w.IdleTimeoutMS), Phase: w.Phase, Timeout: fromMSPtr(w.TimeoutMS),
 		ClosedBy: w.ClosedBy, ServerLog: w.ServerLog, MTUInfo: w.MTUInfo, TCP: w.TCP, Timeline: w.Timeline,
 		Hops: w.Hops, PathEnd: w.PathEnd, BlackholeLink: w.BlackholeLink,

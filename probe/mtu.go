@@ -55,6 +55,9 @@ type MTUOptions struct {
 	// Direction is DirectionOut, DirectionIn or DirectionBoth; "" means
 	// both.
 	Direction string
+	// Budget bounds the whole run; 0 means DefaultMTUBudget. A direction
+	// not decided within it is inconclusive (mtu_loss.go).
+	Budget time.Duration
 }
 
 // ValidDirection reports whether d is a Direction MTUOptions accepts.
@@ -130,12 +133,15 @@ type MTUInfo struct {
 	Rounds       int      `json:"rounds"`
 	Retests      int      `json:"retests"` // probes of a size tried before: controls and confirmations
 	Retransmits  int      `json:"retransmits"`
-	LossPct      *float64 `json:"loss_pct"`  // segments retransmitted per data segment sent, over the passing probes
-	ICMPSeen     bool     `json:"icmp_seen"` // the kernel's path MTU dropped during a probe
-	CachedPMTU   int      `json:"cached_pmtu,omitempty"`
-	InterfaceMTU int      `json:"interface_mtu"`
-	MTUProbing   *int     `json:"tcp_mtu_probing,omitempty"` // this host's net.ipv4.tcp_mtu_probing
-	Range        [2]int   `json:"range"`
+	LossPct      *float64 `json:"loss_pct"` // segments retransmitted per data segment sent, over the passing probes
+	// NoEvidence is how many probe sessions died of loss before their
+	// probe proved anything (their sizes were planned again).
+	NoEvidence   int    `json:"no_evidence,omitempty"`
+	ICMPSeen     bool   `json:"icmp_seen"` // the kernel's path MTU dropped during a probe
+	CachedPMTU   int    `json:"cached_pmtu,omitempty"`
+	InterfaceMTU int    `json:"interface_mtu"`
+	MTUProbing   *int   `json:"tcp_mtu_probing,omitempty"` // this host's net.ipv4.tcp_mtu_probing
+	Range        [2]int `json:"range"`
 	// CachedExpiresS is how long CachedPMTU had left, in seconds, as
 	// the kernel reported it (0: not reported).
 	CachedExpiresS int `json:"cached_pmtu_expires_s,omitempty"`
@@ -296,6 +302,8 @@ func (p *Prober) MTU(ctx context.Context, t Target, opt MTUOptions) (r Result, e
 	if dir == "" {
 		dir = DirectionBoth
 	}
+	ctx, cancel, firstEnd := opt.budgetCtx(ctx, time.Now(), dir)
+	defer cancel()
 
 	// The inbound half first: the outbound half's full-size probes draw
 	// the bottleneck's ICMP, our kernel caches the path MTU it carries
@@ -314,7 +322,9 @@ func (p *Prober) MTU(ctx context.Context, t Target, opt MTUOptions) (r Result, e
 			}
 		}
 		rstart := p.now()
-		p.mtuReverse(ctx, t, &r, lo, hi, v6, opt)
+		rctx, rcancel := context.WithDeadlineCause(ctx, firstEnd, errBudget) // the outbound half keeps the rest
+		p.mtuReverse(rctx, t, &r, lo, hi, v6, opt)
+		rcancel()
 		info.Reverse.Tested = revTested(info.Reverse, lo)
 		info.Reverse.Method = MethodTCP
 		r.timePhase("mtu_in", p.now().Sub(rstart))
@@ -350,19 +360,21 @@ func (p *Prober) mtuOut(ctx context.Context, t Target, r *Result, lo, hi int, v6
 	var (
 		mu     sync.Mutex
 		clocks roundClocks
+		lt     lossTally
 	)
+	started := time.Now()
 	send := func(ctx context.Context, size int) (bool, error) {
 		pr, res := p.mtuRetry(ctx, t, size, func(ctx context.Context) (MTUProbe, Result) {
 			return p.mtuProbe(ctx, t, size, v6, opt, clocks.of(ctx))
 		})
 		mu.Lock()
-		defer mu.Unlock()
 		info.Probes = append(info.Probes, pr)
 		if pr.Via == "data" {
 			info.Transactions += pr.Attempts
 		}
-		if res.Outcome != OK {
-			return false, &probeFailed{res}
+		mu.Unlock()
+		if err := lt.sent(ctx, pr, res); err != nil {
+			return false, err
 		}
 		return pr.OK, nil
 	}
@@ -382,6 +394,16 @@ func (p *Prober) mtuOut(ctx context.Context, t Target, r *Result, lo, hi int, v6
 	}
 	if segs > 0 {
 		info.LossPct = ptr(float64(int(1000*float64(retrans)/float64(segs))) / 10)
+	}
+	info.NoEvidence = b.Blind
+	undecided, err := lt.undecided(ctx, err)
+	if undecided {
+		info.Verdict = VerdictInconclusive
+		if ok := largestCarried(b); ok > 0 {
+			info.Bracket[0] = ptr(ok)
+		}
+		r.Findings = append(r.Findings, inconclusiveFinding(t, r, "client to server", time.Since(started), b, b.Blind, info.LossPct, err))
+		return true
 	}
 	var pf *probeFailed
 	switch {
@@ -444,11 +466,9 @@ func (p *Prober) mtuOut(ctx context.Context, t Target, r *Result, lo, hi int, v6
 		}
 	}
 	info.Tested = outTested(info, lo, hi)
-	if info.Verdict == VerdictBlackhole {
-		r.setFailure(PMTUBlackhole, fmt.Sprintf("segments above %s bytes vanish and no ICMP comes back", intOr(info.PathMTU, "?")))
-	}
-	r.Findings = append(r.Findings, mtuFindings(t, r, v6)...)
-	p.locateBlackhole(ctx, t, r, v6) // the black-holed link (path.go)
+	// A black hole is believed only after a patient probe (a rate-limited
+	// PTB is not one), while its link is located (mtu_ptb.go, path.go).
+	p.confirmBlackhole(ctx, t, r, b, v6, opt)
 	return true
 }
 

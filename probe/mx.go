@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
+	"math"
 	"net/netip"
 	"strings"
 	"time"
@@ -21,6 +22,15 @@ type TLSInfo struct {
 	DaysLeft    int       `json:"days_left"`
 	Verified    bool      `json:"verified"`
 	VerifyError string    `json:"verify_error,omitempty"`
+	// KeyShare names the groups whose key shares the ClientHello offered
+	// (RFC 8446 §4.2.8), as the hello on the wire shows them; HelloBytes
+	// is its size; Group is the group negotiated (tlshello.go).
+	KeyShare   []string `json:"key_share,omitempty"`
+	HelloBytes int      `json:"hello_bytes,omitempty"`
+	Group      string   `json:"group,omitempty"`
+	// HelloStall is what the retries after a stalled ClientHello showed;
+	// the fields above then describe the retry that completed.
+	HelloStall *HelloStall `json:"hello_stall,omitempty"`
 	// Chain is what the server sent, leaf first, for the DANE matcher
 	// (policy.go).
 	Chain []*x509.Certificate `json:"-"`
@@ -64,6 +74,7 @@ func (p *Prober) tlsConfig(t Target, r *Result) *tls.Config {
 	cfg := &tls.Config{
 		MinVersion:         tls.VersionTLS10,
 		InsecureSkipVerify: true, // verified by verifyTLS, and reported rather than fatal
+		CurvePreferences:   p.TLSGroups.curves(),
 	}
 	if _, literal := parseIP(t.Host); !literal {
 		cfg.ServerName = t.Host
@@ -89,7 +100,7 @@ func (p *Prober) verifyTLS(t Target, r *Result, st *tls.ConnectionState) {
 		r.TLS.Names = append(r.TLS.Names, ip.String())
 	}
 	r.TLS.NotAfter = leaf.NotAfter.UTC()
-	r.TLS.DaysLeft = int(leaf.NotAfter.Sub(p.now()).Hours() / 24)
+	r.TLS.DaysLeft = daysLeft(leaf.NotAfter, p.now())
 	opts := x509.VerifyOptions{DNSName: strings.Trim(t.Host, "[]"), Roots: p.RootCAs,
 		Intermediates: x509.NewCertPool(), CurrentTime: p.now()}
 	for _, ic := range st.PeerCertificates[1:] {
@@ -115,16 +126,17 @@ func (p *Prober) tlsFindings(t Target, r *Result, st *tls.ConnectionState) {
 		r.Findings = append(r.Findings, Finding{Severity: SevInfo, Code: "tls-verify-failed",
 			Message: fmt.Sprintf("%s: certificate does not verify for %q: %s", who, t.Host, r.TLS.VerifyError)})
 	}
-	warn := p.CertWarn
-	if warn <= 0 {
-		warn = DefaultCertWarn
-	}
-	if left := r.TLS.NotAfter.Sub(p.now()); !r.TLS.NotAfter.IsZero() && left < warn && left > 0 {
-		r.Findings = append(r.Findings, Finding{Severity: SevWarning, Code: "tls-cert-expiring",
-			Message: fmt.Sprintf("%s: certificate expires %s (in %d days)", who, r.TLS.NotAfter.Format(time.RFC3339), r.TLS.DaysLeft)})
-	}
+	// Expiry is judged with the thresholds (Report.ApplyThresholds), by
+	// default whatever the TLS policy: see DefaultCertWarnDays.
 	if st.Version < tls.VersionTLS12 {
 		r.Findings = append(r.Findings, Finding{Severity: SevWarning, Code: "tls-old-version",
 			Message: fmt.Sprintf("%s: negotiated %s; RFC 8996 deprecates TLS 1.0 and 1.1", who, tls.VersionName(st.Version))})
 	}
+}
+
+// daysLeft is the whole days from now to notAfter, rounded down: 0 in the
+// last day, negative once the certificate has expired (-1 in the first
+// day after).
+func daysLeft(notAfter, now time.Time) int {
+	return int(math.Floor(notAfter.Sub(now).Hours() / 24))
 }

@@ -356,8 +356,13 @@ func TestMXTLSDetails(t *testing.T) {
 	if r.TLS.Verified || r.TLS.VerifyError == "" {
 		t.Errorf("MX(untrusted).TLS.Verified = %v (%q), want false with a reason", r.TLS.Verified, r.TLS.VerifyError)
 	}
-	if !hasFinding(r.Findings, "tls-cert-expiring") {
-		t.Errorf("MX(5-day cert).Findings = %+v, want tls-cert-expiring", r.Findings)
+	if r.TLS.DaysLeft != 4 && r.TLS.DaysLeft != 5 {
+		t.Errorf("MX(5-day cert).TLS.DaysLeft = %d, want 4 or 5", r.TLS.DaysLeft)
+	}
+	rep := &Report{Results: []Result{r}}
+	rep.ApplyThresholds(Thresholds{}, Thresholds{}) // the defaults: a warning within 14 days
+	if !hasFinding(rep.Findings, "tls-cert-expiring") {
+		t.Errorf("MX(5-day cert), default thresholds: findings %+v, want tls-cert-expiring", rep.Findings)
 	}
 	if r.Preference != nil {
 		t.Errorf("MX(Preference -1).Preference = %v, want nil", *r.Preference)

@@ -22,6 +22,7 @@ const (
 	TLSError       Outcome = "tls-error"       // STARTTLS handshake failed
 	ProtocolError  Outcome = "protocol-error"  // the peer's bytes are not SMTP
 	PMTUBlackhole  Outcome = "pmtu-blackhole"  // segments above N bytes vanish, no ICMP
+	TLSMiddlebox   Outcome = "tls-middlebox"   // a large ClientHello vanishes, full-size segments pass (tlshello.go)
 )
 
 // rank orders outcomes from best to worst, for the top-level "outcome" of a
@@ -38,6 +39,7 @@ var rank = map[Outcome]int{
 	Closed:         21,
 	Reset:          22,
 	ReplyTimeout:   23,
+	TLSMiddlebox:   24,
 	PMTUBlackhole:  30,
 	Unreachable:    31,
 	Refused:        32,

@@ -382,7 +382,9 @@ func tlsReached(r *Result, noStartTLS bool) (offered, ok, known bool) {
 		return false, false, false
 	}
 	if r.TLS != nil {
-		return true, r.FailedPhase != "starttls", true
+		// A handshake completed on a retry after a stalled hello
+		// (tlshello.go) counts: the MX's TLS was evaluated over it.
+		return true, r.FailedPhase != "starttls" || r.TLS.Version != "", true
 	}
 	if noStartTLS {
 		return false, false, false

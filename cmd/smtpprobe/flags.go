@@ -12,6 +12,7 @@ import (
 	helptext "github.com/smtpprobe/smtpprobe/cmd/smtpprobe/internal/help"
 	"github.com/smtpprobe/smtpprobe/cmd/smtpprobe/internal/job"
 	"github.com/smtpprobe/smtpprobe/probe"
+	"github.com/smtpprobe/smtpprobe/probe/render/output"
 )
 
 // errHelp means --help was asked for and printed.
@@ -22,7 +23,10 @@ type outputFlags struct {
 	job.Output
 	quiet   bool
 	verbose bool
-	port    uint16 // the target's port: in the metrics' target label unless 25
+	// timeline shows each session's timeline without the rest of -v
+	// (session's default).
+	timeline bool
+	port     uint16 // the target's port: in the metrics' target label unless 25
 }
 
 // register binds the output flags (group output) and the monitoring ones
@@ -30,14 +34,16 @@ type outputFlags struct {
 func (o *outputFlags) register(fs *pflag.FlagSet, command string) {
 	o.Command = command
 	helptext.InGroup(fs, "output",
-		func() { fs.StringVar(&o.Format, "format", "text", "output format: text, json, nagios or prom") },
+		func() { fs.StringVar(&o.Format, "format", output.FormatText, "output format: "+output.FormatWords()) },
 		func() { fs.BoolVar(&o.JSON, "json", false, "short for --format json") },
 		func() {
 			fs.BoolVarP(&o.quiet, "quiet", "q", false, "print nothing when the result is OK (for cron); Nagios still prints its status line")
 		},
-		func() { fs.BoolVarP(&o.verbose, "verbose", "v", false, "text output: show each session's timeline") },
+		func() {
+			fs.BoolVarP(&o.verbose, "verbose", "v", false, "text output: the full report (each session's timeline, banner, extensions, PTR, hops, every finding)")
+		},
 	)
-	helptext.EnumValues(fs, "format", "text", "json", "nagios", "prom")
+	helptext.EnumValues(fs, "format", output.Formats...)
 	var keys []string
 	for _, k := range job.ThresholdKeys(command) {
 		keys = append(keys, job.ThresholdHelp[k])
@@ -125,7 +131,7 @@ func parseCommand(j *job.Job, args []string, stdout io.Writer, synopsis string, 
 	}
 	if fs.NArg() != 1 {
 		what := "TARGET (domain, host or IP, optional :PORT)"
-		if k, _ := job.KindOf(j.Command); k.DomainOnly {
+		if j.Command == "mx" {
 			what = "DOMAIN[:PORT]"
 		}
 		return nil, nil, usagef("%s: want exactly one %s, got %d arguments", j.Command, what, fs.NArg())
@@ -153,7 +159,7 @@ func runJob(ctx context.Context, j *job.Job, of *outputFlags, stdout, stderr io.
 	case "timeout":
 		pg = startProgress(stderr, "timeout: waiting for the server to hang up", "phase", 1, j.Timeout.MaxWait)
 	case "mtu":
-		pg = startProgress(stderr, "mtu: bracketing the path MTU of "+j.Target, "address", 1, 0)
+		pg = startProgress(stderr, "mtu: bracketing the path MTU of "+j.Target, "address", 1, probe.DefaultMTUBudget) // per address (issue 17)
 	}
 	if pg != nil {
 		j.Progress = pg.set

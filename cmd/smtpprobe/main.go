@@ -154,7 +154,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case errors.Is(err, errHelp):
 		return 0
 	case errors.As(err, &ue):
-		fmt.Fprintf(stderr, "smtpprobe: %s\n", oneLine(ue.Msg))
+		// One line per problem: a configuration file's problems are all
+		// listed (config.Error), each on its own line.
+		for _, line := range strings.Split(ue.Msg, "\n") {
+			fmt.Fprintf(stderr, "smtpprobe: %s\n", oneLine(line))
+		}
 		return int(probe.StatusUnknown)
 	case err != nil:
 		fmt.Fprintf(stderr, "smtpprobe: %s: %s\n", cmd, oneLine(err.Error()))
@@ -180,9 +184,18 @@ func cli(ctx context.Context) helptext.CLI {
 // manDate is the man page's date: the day this help text last changed.
 const manDate = "2026-12-02"
 
-// version is the module version, or "dev" for a build outside a module
-// release (go build in a checkout); -ldflags "-X main.version=..." sets it.
-var version = helptext.ModuleVersion()
+// version is what `make build` sets with -ldflags "-X main.version=$(git
+// describe)"; otherwise the module version from the build information
+// (go install ...@v1.2.3 or @latest), or "dev" for a plain go build in a
+// checkout. (-X sets only a variable initialised to a constant, hence
+// the init.)
+var version = ""
+
+func init() {
+	if version == "" {
+		version = helptext.ModuleVersion()
+	}
+}
 
 // oneLine keeps an error message on one line (render.OneLine).
 func oneLine(s string) string { return render.OneLine(s) }

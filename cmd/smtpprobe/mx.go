@@ -18,6 +18,7 @@ func runMX(ctx context.Context, args []string, stdout, stderr io.Writer) (int, e
 		fs.BoolVar(&j.NoStartTLS, "no-starttls", false, "do not try STARTTLS even when offered")
 		fs.BoolVar(&j.NoPTR, "no-ptr", false, "skip reverse DNS (PTR, forward-confirmed) checks")
 		fs.BoolVar(&j.NoPolicy, "no-policy", false, "skip the MTA-STS, TLS-RPT and DANE lookups (judge TLS as opportunistic)")
+		registerTLSGroups(fs, j)
 	})
 	if err != nil {
 		return 0, err

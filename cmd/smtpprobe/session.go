@@ -26,6 +26,7 @@ func runSession(ctx context.Context, args []string, stdout, stderr io.Writer) (i
 		fs.BoolVar(&o.Pipelining, "pipelining", false, "send MAIL, RCPT and DATA in one write when PIPELINING is offered (RFC 2920)")
 		fs.BoolVar(&o.BDAT, "bdat", false, "send the body with BDAT chunks (RFC 3030; needs CHUNKING)")
 		fs.BoolVar(&o.StartTLS, "starttls", false, "run STARTTLS before the transaction")
+		registerTLSGroups(fs, j)
 		fs.BoolVar(&o.Deliver, "deliver", false, "send the final dot so the message is really delivered (default: abort, nothing is delivered)")
 	})
 	if err != nil {
@@ -34,6 +35,6 @@ func runSession(ctx context.Context, args []string, stdout, stderr io.Writer) (i
 	if fs.Changed("chunk-size") && o.ChunkSize < 1 {
 		return 0, usagef("--chunk-size %d: want 1 to %d bytes", o.ChunkSize, job.MaxMessageSize)
 	}
-	of.verbose = true // the timeline is the point of a session
+	of.timeline = true // the timeline is the point of a session
 	return runJob(ctx, j, of, stdout, stderr)
 }

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/smtpprobe/smtpprobe/dnscheck"
 	"github.com/smtpprobe/smtpprobe/probe"
 	"github.com/smtpprobe/smtpprobe/probe/units"
 )
@@ -67,6 +68,10 @@ var relations = map[string]rel{
 	"segments-lost":          {evidence, []probe.Outcome{probe.PMTUBlackhole, probe.ReplyTimeout}},
 	"body-segments-lost":     {evidence, []probe.Outcome{probe.PMTUBlackhole, probe.ReplyTimeout}},
 	"server-flight-stalled":  {evidence, []probe.Outcome{probe.PMTUBlackhole, probe.ReplyTimeout}},
+	// A large ClientHello that stalled (probe/tlshello.go).
+	dnscheck.CodeTLSMiddlebox:        {headline, []probe.Outcome{probe.TLSMiddlebox}},
+	dnscheck.CodeTLSHelloStalled:     {headline, []probe.Outcome{probe.TLSError}},
+	dnscheck.CodeTLSEvaluatedOnRetry: {evidence, []probe.Outcome{probe.PMTUBlackhole}},
 	// Remedies.
 	"clamp-mss":    {kind: fix},
 	"pmtu-stopgap": {kind: fix},

@@ -170,6 +170,11 @@ type Conn struct {
 
 	tcp tcpTrack // bytes written, for TCP_INFO evidence (evidence.go)
 
+	// WrapTLS, if set, wraps the connection the TLS client of StartTLS
+	// writes to: the ClientHello is recorded, or written in two parts,
+	// there (tlshello.go).
+	WrapTLS func(net.Conn) net.Conn
+
 	notify chan struct{} // signalled when the queue grows or the reader ends
 }
 

@@ -511,7 +511,11 @@ const stallPoll = 5 * time.Millisecond
 // stalls inbound, it ends the handshake early with a *StallError instead
 // of waiting for ctx's deadline. Without TCP_INFO it is a plain handshake.
 func (c *Conn) handshake(ctx context.Context, cfg *tls.Config) (*tls.Conn, error) {
-	tc := tls.Client(&countConn{Conn: c.raw, t: &c.tcp}, cfg)
+	var nc net.Conn = &countConn{Conn: c.raw, t: &c.tcp}
+	if c.WrapTLS != nil {
+		nc = c.WrapTLS(nc)
+	}
+	tc := tls.Client(nc, cfg)
 	if !c.tcp.watch {
 		return tc, tc.HandshakeContext(ctx)
 	}

@@ -54,6 +54,10 @@
 #                        a second, silent bottleneck on r2 toward the server: forwarded packets
 #                        larger than N bytes (IPv4 total length, IPv6 payload + 40) are dropped
 #                        without ICMP, while r1's bottleneck answers as set by icmp
+#   lab.sh middlebox ID on|off
+#                        a TLS-inspecting middlebox on r1 (issue 18): drop client->server segments to
+#                        tcp/25 whose payload starts a TLS ClientHello (record type 0x16, handshake
+#                        type 0x01) in a packet over 1000 bytes, IPv4 and IPv6; other segments pass
 #   lab.sh env ID        print the KEY=VALUE lines of a running lab again
 #   lab.sh list          print the ids of labs whose namespaces exist
 #   lab.sh check         exit non-zero, one line per missing prerequisite
@@ -386,6 +390,43 @@ cmd_bottleneck2() {
 	ns=$(running_router "$1" r2)
 	set_bottleneck2 "$ns" "$2"
 	log "lab $1: bottleneck2 $2"
+}
+
+# ---------------------------------------------------------------- middlebox (issue 18)
+
+# set_middlebox NS on|off: the firewall of the post-quantum field reports (openssl/openssl#27557,
+# AWS Network Firewall with Suricata 6, tldr.fail), per segment: a forwarded segment to tcp/25
+# whose TCP payload begins a TLS handshake record (@ih,0,8: content type 22) holding a
+# ClientHello (@ih,40,8: handshake type 1), in an IP packet over 1000 bytes (meta length, the
+# IPv4 total length or the IPv6 payload plus its 40-byte header), is dropped. A ClientHello
+# with an X25519MLKEM768 key share (about 1.5 KB) fills a full-size segment and vanishes;
+# a classical one (about 300 bytes) passes, and so does every segment that does not begin
+# a ClientHello (the rest of a split hello, the mtu probe's data after its first segment).
+# Its own chain on r1, so that the other switches never undo it.
+set_middlebox() {
+	local ns=$1 mode=$2 rules=""
+	if [[ $mode == on ]]; then
+		rules="add rule inet $NFT_TABLE middlebox meta l4proto tcp tcp dport 25 meta length > 1000 @ih,0,8 0x16 @ih,40,8 0x01 counter drop"
+	fi
+	nsx "$ns" nft -f - <<-EOF
+		add chain inet $NFT_TABLE middlebox { type filter hook forward priority 5; policy accept; }
+		flush chain inet $NFT_TABLE middlebox
+		$rules
+	EOF
+}
+
+cmd_middlebox() {
+	[[ $# -eq 2 ]] || usage
+	[[ $2 == on || $2 == off ]] || die "middlebox mode \"$2\": want on or off"
+	local ns f
+	ns=$(running_router "$1" r1)
+	set_middlebox "$ns" "$2"
+	f=$(lab_dir "$1")/lab.env
+	if [[ -f $f ]] && ! grep -q '^LAB_MIDDLEBOX=' "$f"; then
+		printf 'LAB_MIDDLEBOX=off\n' >>"$f"
+	fi
+	set_state "$(lab_dir "$1")" LAB_MIDDLEBOX "$2"
+	log "lab $1: middlebox $2"
 }
 
 # ---------------------------------------------------------------- rejections (issue 13)
@@ -819,6 +860,7 @@ main() {
 	clamp) cmd_clamp "$@" ;;
 	loss) cmd_loss "$@" ;;
 	mtu) cmd_mtu "$@" ;;
+	middlebox) cmd_middlebox "$@" ;;
 	ptb-limit) cmd_ptb_limit "$@" ;;
 	bottleneck2) cmd_bottleneck2 "$@" ;;
 	env) cmd_env "$@" ;;

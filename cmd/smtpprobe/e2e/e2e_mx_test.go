@@ -59,7 +59,7 @@ type mxFinding struct {
 
 // The outcome taxonomy (the README's first paragraph).
 var outcomes = []string{"ok", "dns-error", "null-mx", "connect-timeout", "refused", "unreachable",
-	"reply-timeout", "server-timeout", "reset", "closed", "rejected", "tls-error", "protocol-error", "pmtu-blackhole"}
+	"reply-timeout", "server-timeout", "reset", "closed", "rejected", "tls-error", "protocol-error", "pmtu-blackhole", "tls-middlebox"}
 
 // mxRun is one run of the smtpprobe binary in the client namespace.
 type mxRun struct {

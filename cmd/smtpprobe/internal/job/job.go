@@ -60,6 +60,9 @@ type Job struct {
 	NoStartTLS     bool // mx
 	NoPTR          bool // mx
 	NoPolicy       bool // mx: skip MTA-STS, TLS-RPT and DANE (issue 12)
+	// TLSGroups is the ClientHello's key shares (probe.TLSGroups): pq,
+	// classical, default; "" is default (mx, session, timeout).
+	TLSGroups string
 
 	Session  probe.SessionOptions // session
 	Timeout  probe.TimeoutOptions // timeout
@@ -135,6 +138,10 @@ func (j *Job) Validate() error {
 	if err := CheckHelo(j.Helo); err != nil {
 		return err
 	}
+	j.TLSGroups = strings.ToLower(j.TLSGroups)
+	if !probe.ValidTLSGroups(j.TLSGroups) {
+		return &FieldError{Field: "tls_groups", Value: fmt.Sprintf("%q", j.TLSGroups), Reason: "want " + strings.Join(probe.TLSGroupsChoices, ", ") + help.DidYouMean(j.TLSGroups, probe.TLSGroupsChoices)}
+	}
 	if j.Resolver != "" {
 		if _, err := dnscheck.ParseServer(j.Resolver); err != nil {
 			return &FieldError{Field: "resolver", Reason: err.Error()}
@@ -148,11 +155,7 @@ func (j *Job) Validate() error {
 		return err
 	}
 	j.note = TargetNote(j.Target, port)
-	_, ipErr := netip.ParseAddr(host)
-	switch {
-	case ipErr == nil && kind.DomainOnly:
-		return inputf("%s: %q is an address; %s wants a domain", j.Command, host, j.Command)
-	case ipErr != nil:
+	if _, ipErr := netip.ParseAddr(host); ipErr != nil {
 		if _, err := dnscheck.NormalizeDomain(host); err != nil {
 			return inputf("%s: %v", j.Command, err)
 		}
@@ -318,6 +321,7 @@ func (j *Job) prober() *probe.Prober {
 		ReplyTimeout:   j.ReplyTimeout,
 		Helo:           j.Helo,
 		NoStartTLS:     j.NoStartTLS,
+		TLSGroups:      probe.TLSGroups(j.TLSGroups),
 		Limiter:        j.Limiter,
 		Allow:          j.Allow,
 	}
@@ -376,7 +380,8 @@ func (j *Job) Run(ctx context.Context, res *dnscheck.Resolver) (*probe.Report, e
 		return out
 	}
 	run := p.Run
-	if kind.policy {
+	_, ipErr := netip.ParseAddr(j.host)
+	if kind.policy && ipErr != nil { // a domain: the sessions, then its policies; an address is probed as it is
 		run = func(ctx context.Context, res *dnscheck.Resolver, _, host string, opt probe.RunOptions, fn func(context.Context, probe.Target) []probe.Result) (*probe.Report, error) {
 			return p.RunMXWith(ctx, res, host, opt, fn) // the sessions, then the domain's policies (issue 12)
 		}
@@ -393,6 +398,9 @@ func (j *Job) Run(ctx context.Context, res *dnscheck.Resolver) (*probe.Report, e
 		return rep, err
 	case err != nil:
 		return nil, err
+	}
+	if kind.after != nil {
+		kind.after(j, rep)
 	}
 	for _, e := range errs {
 		var (

@@ -97,7 +97,7 @@ func TestDefaultRecipient(t *testing.T) {
 func TestValidateInputError(t *testing.T) {
 	for _, tc := range []struct{ command, target, want string }{
 		{"ping", "example.com", `unknown command "ping"`},
-		{"mx", "192.0.2.1", `mx: "192.0.2.1" is an address; mx wants a domain`},
+		{"mx", "bad..example", `mx: invalid domain "bad..example"`},
 		{"mx", "", "empty target"},
 	} {
 		j := New(tc.command)

@@ -3,6 +3,7 @@ package job
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"sync"
 
 	"github.com/smtpprobe/smtpprobe/cmd/smtpprobe/internal/help"
@@ -28,15 +29,13 @@ type Kind struct {
 	// Thresholds are the threshold keys (ThresholdHelp) the kind
 	// measures; nil means any.
 	Thresholds []string
-	// DomainOnly: the target must be a domain, not an IP literal.
-	DomainOnly bool
-
-	defaults func(j *Job)                        // after the shared ones (New)
-	validate func(j *Job) error                  // after the shared checks and the target's (Validate)
-	tune     func(j *Job, opt *probe.RunOptions) // the run's settings beyond the shared ones (Run)
-	parts    func(j *Job) int                    // sessions per address, run at once; nil means 1
-	policy   bool                                // the run adds the domain's MTA-STS, TLS-RPT and DANE verdicts
-	probe    func(ctx context.Context, j *Job, p *probe.Prober, t probe.Target, part int) (probe.Result, error)
+	defaults   func(j *Job)                        // after the shared ones (New)
+	validate   func(j *Job) error                  // after the shared checks and the target's (Validate)
+	tune       func(j *Job, opt *probe.RunOptions) // the run's settings beyond the shared ones (Run)
+	parts      func(j *Job) int                    // sessions per address, run at once; nil means 1
+	policy     bool                                // a domain's run adds its MTA-STS, TLS-RPT and DANE verdicts
+	after      func(j *Job, rep *probe.Report)     // what the kind adds to the report once its sessions ran
+	probe      func(ctx context.Context, j *Job, p *probe.Prober, t probe.Target, part int) (probe.Result, error)
 }
 
 // Kinds are the probe kinds, in the order the reference lists them.
@@ -55,9 +54,16 @@ var Kinds = []Kind{{
 		},
 	},
 	Thresholds: []string{"time", "cert", "transient"},
-	DomainOnly: true,
 	tune:       func(j *Job, opt *probe.RunOptions) { opt.NoPTR, opt.NoPolicy = j.NoPTR, j.NoPolicy },
 	policy:     true,
+	after: func(j *Job, rep *probe.Report) {
+		if _, err := netip.ParseAddr(j.host); err == nil {
+			// An address, as check_smtp -H takes one: probed as it is.
+			rep.Findings = append(rep.Findings, probe.Finding{Severity: probe.SevInfo, Code: "mx-address",
+				Message: fmt.Sprintf("%s is an address: probed directly, without an MX lookup or the domain's MTA-STS and DANE policies; give the domain to check its MX", j.host)})
+			probe.SortFindings(rep.Findings)
+		}
+	},
 	probe: func(ctx context.Context, j *Job, p *probe.Prober, t probe.Target, _ int) (probe.Result, error) {
 		return p.MX(ctx, t, probe.MXOptions{})
 	},
