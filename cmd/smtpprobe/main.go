@@ -15,7 +15,6 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/smtpprobe/smtpprobe/cmd/smtpprobe/internal/help"
 	helptext "github.com/smtpprobe/smtpprobe/cmd/smtpprobe/internal/help"
 	"github.com/smtpprobe/smtpprobe/cmd/smtpprobe/internal/job"
 	"github.com/smtpprobe/smtpprobe/probe"
@@ -138,7 +137,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			names = append(names, c.Name)
 		}
 		hint := ""
-		if s := help.Suggest(cmd, names); s != "" {
+		if s := helptext.Suggest(cmd, names); s != "" {
 			hint = fmt.Sprintf("; did you mean %q?", s)
 		}
 		err = usagef("unknown command %q%s (want %s)", cmd, hint, strings.Join(names, ", "))
