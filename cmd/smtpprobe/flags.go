@@ -45,7 +45,7 @@ func (o *outputFlags) register(fs *pflag.FlagSet, command string) {
 	)
 	helptext.EnumValues(fs, "format", output.Formats...)
 	var keys []string
-	for _, k := range job.ThresholdKeys[command] {
+	for _, k := range job.ThresholdKeys(command) {
 		keys = append(keys, job.ThresholdHelp[k])
 	}
 	helptext.InGroup(fs, "monitoring",
@@ -195,7 +195,7 @@ func parseFlags(fs *pflag.FlagSet, args []string, stdout io.Writer, synopsis str
 		*help = true
 	}
 	if *help {
-		c := helptext.FromFlags(fs, synopsis)
+		c := helptext.FromFlags(fs, entry(fs.Name()), synopsis)
 		if col, ok := stdout.(*helptext.Collector); ok {
 			col.Cmd = c
 			return errHelp
