@@ -5,12 +5,24 @@ GO      ?= go
 BIN     ?= bin/smtpprobe
 PKGS    := ./...
 
-.PHONY: all build test vet cross fmt-check unit fuzz fuzz-short bench demo lab lab-down clean man completion
+# Installation: `make install PREFIX=/usr DESTDIR=/tmp/pkg` for a package.
+PREFIX  ?= /usr/local
+DESTDIR ?=
+BINDIR  ?= $(PREFIX)/bin
+DATADIR ?= $(PREFIX)/share
+MANDIR  ?= $(DATADIR)/man
+# --version: `git describe` (a tag, commits since and the commit; the
+# commit alone before the first tag), or the module version of the build
+# information when git has nothing to say (a tarball).
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null)
+LDFLAGS := $(if $(VERSION),-X main.version=$(VERSION))
+
+.PHONY: all build test vet lint cross fmt-check unit fuzz fuzz-short bench demo demo-blackhole lab lab-down clean man completion install uninstall
 
 all: build
 
 build:
-	$(GO) build -buildvcs=auto -o $(BIN) ./cmd/smtpprobe
+	$(GO) build -buildvcs=auto -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/smtpprobe
 
 # The man page and the completion scripts, generated from the help text
 # (cmd/smtpprobe/internal/help) by the built binary.
@@ -35,7 +47,23 @@ cross:
 	GOOS=freebsd $(GO) build ./...
 	GOOS=darwin $(GO) vet ./...
 
-test: fmt-check vet cross
+# The static gates: staticcheck and deadcode -test, both clean, and
+# promtool's metric lint over the Prometheus golden files. .ci/run installs
+# staticcheck and deadcode (pinned, from the Go module proxy) into GOPATH/bin
+# and promtool from Debian's prometheus package.
+GOBIN_DIR   := $(shell $(GO) env GOPATH)/bin
+STATICCHECK ?= $(GOBIN_DIR)/staticcheck
+DEADCODE    ?= $(GOBIN_DIR)/deadcode
+PROMTOOL    ?= promtool
+lint:
+	$(STATICCHECK) $(PKGS)
+	@out=$$($(DEADCODE) -test $(PKGS)) || exit 1; \
+	if [ -n "$$out" ]; then echo "deadcode -test: unreachable functions:"; echo "$$out"; exit 1; fi
+	@for f in probe/render/testdata/*.prom.golden; do \
+		$(PROMTOOL) check metrics < $$f || { echo "promtool check metrics: $$f"; exit 1; }; \
+	done
+
+test: fmt-check vet lint cross
 	$(GO) test -race -count=1 -timeout 15m $(PKGS)
 	$(MAKE) fuzz-short
 
@@ -61,6 +89,32 @@ bench: build
 	bash testdata/bench/mtu.sh $(BIN)
 	bash testdata/bench/check.sh $(BIN)
 	bash testdata/bench/path.sh $(BIN)
+
+# Everything at its standard path under $(DESTDIR)$(PREFIX): the binary,
+# the man page, the bash, zsh and fish completions, and the deploy files
+# (Prometheus scrape config and rules, systemd units, whose ExecStart names
+# $(BINDIR)) under share/smtpprobe, to copy from.
+install: build man completion
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 \
+		$(DESTDIR)$(DATADIR)/bash-completion/completions $(DESTDIR)$(DATADIR)/zsh/site-functions \
+		$(DESTDIR)$(DATADIR)/fish/vendor_completions.d $(DESTDIR)$(DATADIR)/smtpprobe/systemd
+	install -m 0755 $(BIN) $(DESTDIR)$(BINDIR)/smtpprobe
+	install -m 0644 bin/smtpprobe.1 $(DESTDIR)$(MANDIR)/man1/smtpprobe.1
+	install -m 0644 bin/smtpprobe.bash $(DESTDIR)$(DATADIR)/bash-completion/completions/smtpprobe
+	install -m 0644 bin/smtpprobe.zsh $(DESTDIR)$(DATADIR)/zsh/site-functions/_smtpprobe
+	install -m 0644 bin/smtpprobe.fish $(DESTDIR)$(DATADIR)/fish/vendor_completions.d/smtpprobe.fish
+	install -m 0644 cmd/smtpprobe/deploy/prometheus.yml cmd/smtpprobe/deploy/smtpprobe.rules.yml \
+		cmd/smtpprobe/deploy/smtpprobe.rules.test.yml $(DESTDIR)$(DATADIR)/smtpprobe/
+	for f in cmd/smtpprobe/deploy/systemd/*; do \
+		sed 's|/usr/local/bin/smtpprobe|$(BINDIR)/smtpprobe|g' $$f > $(DESTDIR)$(DATADIR)/smtpprobe/systemd/$${f##*/} && \
+		chmod 0644 $(DESTDIR)$(DATADIR)/smtpprobe/systemd/$${f##*/} || exit 1; \
+	done
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/smtpprobe $(DESTDIR)$(MANDIR)/man1/smtpprobe.1 \
+		$(DESTDIR)$(DATADIR)/bash-completion/completions/smtpprobe $(DESTDIR)$(DATADIR)/zsh/site-functions/_smtpprobe \
+		$(DESTDIR)$(DATADIR)/fish/vendor_completions.d/smtpprobe.fish
+	rm -rf $(DESTDIR)$(DATADIR)/smtpprobe
 
 demo:
 	$(GO) run ./cmd/smtpprobe demo

@@ -44,21 +44,7 @@ func (r *Resolver) Lookup(ctx context.Context, name string, qtype uint16) (Answe
 	if err != nil {
 		return ans, err
 	}
-	target := fqdn
-	for range maxCNAMEHops {
-		next := ""
-		for _, rr := range msg.Answer {
-			if c, ok := rr.(*dns.CNAME); ok && strings.EqualFold(c.Hdr.Name, target) {
-				next = c.Target
-				break
-			}
-		}
-		if next == "" {
-			break
-		}
-		target = next
-	}
-	ans.Canonical = target
+	ans.Canonical, _ = followCNAME(msg.Answer, fqdn)
 	ans.Secure = msg.AuthenticatedData
 	if qerr := rcodeError(msg, fqdn, qtype, server); qerr != nil {
 		if errors.Is(qerr, ErrNXDOMAIN) {
@@ -68,7 +54,7 @@ func (r *Resolver) Lookup(ctx context.Context, name string, qtype uint16) (Answe
 		return ans, qerr
 	}
 	for _, rr := range msg.Answer {
-		if rr.Header().Rrtype == qtype && strings.EqualFold(rr.Header().Name, target) {
+		if rr.Header().Rrtype == qtype && strings.EqualFold(rr.Header().Name, ans.Canonical) {
 			ans.Records = append(ans.Records, rr)
 		}
 	}

@@ -65,3 +65,33 @@ func TestLookup(t *testing.T) {
 		t.Errorf("Lookup(a..example) = %v, want an *InputError", err)
 	}
 }
+
+func TestFollowCNAME(t *testing.T) {
+	cname := func(from, to string) dns.RR {
+		return &dns.CNAME{Hdr: dns.RR_Header{Name: from, Rrtype: dns.TypeCNAME, Class: dns.ClassINET}, Target: to}
+	}
+	a := &dns.A{Hdr: dns.RR_Header{Name: "c.example.", Rrtype: dns.TypeA, Class: dns.ClassINET}}
+	loop := []dns.RR{cname("x.example.", "y.example."), cname("y.example.", "x.example.")}
+	for _, tc := range []struct {
+		name   string
+		answer []dns.RR
+		want   string
+		hops   int
+	}{
+		{"no alias", []dns.RR{a}, "c.example.", 0},
+		{"chain, out of order, case-blind", []dns.RR{cname("B.example.", "c.example."), a, cname("a.example.", "b.example.")}, "c.example.", 2},
+		{"another name's alias", []dns.RR{cname("z.example.", "c.example.")}, "a.example.", 0},
+		{"loop", loop, "x.example.", maxCNAMEHops},
+	} {
+		start := "a.example."
+		if tc.name == "no alias" {
+			start = "c.example."
+		}
+		if tc.name == "loop" {
+			start = "x.example."
+		}
+		if got, hops := followCNAME(tc.answer, start); got != tc.want || hops != tc.hops {
+			t.Errorf("%s: followCNAME(%s) = %s, %d; want %s, %d", tc.name, start, got, hops, tc.want, tc.hops)
+		}
+	}
+}

@@ -88,6 +88,28 @@ type answer struct {
 	server    string   // the server that answered last
 }
 
+// followCNAME follows the alias chain from name within an answer section
+// (RFC 1034 §3.6.2), for at most maxCNAMEHops aliases, and returns where
+// it ends and how many aliases it followed.
+func followCNAME(answer []dns.RR, name string) (target string, hops int) {
+	target = name
+	for hops < maxCNAMEHops {
+		next := ""
+		for _, rr := range answer {
+			if c, ok := rr.(*dns.CNAME); ok && strings.EqualFold(c.Hdr.Name, target) {
+				next = c.Target
+				break
+			}
+		}
+		if next == "" {
+			break
+		}
+		target = next
+		hops++
+	}
+	return target, hops
+}
+
 // resolve looks up name (fully qualified) and type, following CNAME chains
 // within the answer and, where a server returned a chain without the final
 // records, by asking again for the chain's end. A DNS failure is a
@@ -104,23 +126,9 @@ func (r *Resolver) resolve(ctx context.Context, name string, qtype uint16) (answ
 		if err != nil {
 			return ans, err
 		}
-		// Follow the alias chain within the answer section.
-		target := cur
-		for range maxCNAMEHops {
-			next := ""
-			for _, rr := range msg.Answer {
-				if c, ok := rr.(*dns.CNAME); ok && strings.EqualFold(c.Hdr.Name, target) {
-					next = c.Target
-					break
-				}
-			}
-			if next == "" {
-				break
-			}
-			if hop == 0 && target == name {
-				ans.alias = true
-			}
-			target = next
+		target, hops := followCNAME(msg.Answer, cur)
+		if hop == 0 && hops > 0 {
+			ans.alias = true
 		}
 		ans.canonical = target
 		if qerr := rcodeError(msg, cur, qtype, server); qerr != nil {

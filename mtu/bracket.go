@@ -14,6 +14,7 @@ package mtu
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -63,12 +64,38 @@ const maxRounds = 64
 // ok=true means they arrived (acknowledged), ok=false means they were lost.
 // err is for anything else (the search stops and returns it).
 //
+// An error that wraps ErrNoEvidence says the probe proved nothing either
+// way (its session died of loss before the probe was sent, say): the
+// search neither counts it nor stops, and plans the size again.
+//
 // SendFunc is called concurrently, up to Parallel calls at once. An
 // acknowledgement is taken as proof that the path carries size bytes, so ok
 // must only be reported when packets of that size really were sent: a
 // middlebox that rewrites the MSS option (PPPoE routers "clamp MSS") makes
 // segments smaller than asked for, which TCP_INFO's snd_mss shows.
 type SendFunc func(ctx context.Context, size int) (ok bool, err error)
+
+// ErrNoEvidence, wrapped in a SendFunc's error, marks a probe that proved
+// nothing: neither carried nor lost.
+var ErrNoEvidence = errors.New("mtu: the probe proved nothing")
+
+// maxBlindRounds is how many rounds in a row may end without any evidence
+// before Run gives up with a *BlindError.
+const maxBlindRounds = 3
+
+// BlindError is a search that stopped because maxBlindRounds rounds in a
+// row proved nothing (every SendFunc call wrapped ErrNoEvidence). Last is
+// the last such error.
+type BlindError struct {
+	Rounds int
+	Last   error
+}
+
+func (e *BlindError) Error() string {
+	return fmt.Sprintf("mtu: %d rounds in a row proved nothing: %v", e.Rounds, e.Last)
+}
+
+func (e *BlindError) Unwrap() error { return e.Last }
 
 // Search is the configuration of one path MTU bracketing.
 type Search struct {
@@ -112,7 +139,8 @@ type Bracket struct {
 	Probes         int   // SendFunc calls
 	Retests        int   // SendFunc calls for a size tried before (controls and confirmations)
 	Noise          int   // losses that the rest of the search showed were not the path: the size passed later or a larger one passed
-	Tried          []Try // every probe in order, for the evidence table
+	Blind          int   // SendFunc calls that proved nothing (ErrNoEvidence); not in Probes
+	Tried          []Try // every probe in order, for the evidence table (Err set for the blind ones)
 }
 
 // Exact reports whether the bracket pins the path MTU to the byte: the
@@ -221,6 +249,7 @@ func (s Search) Run(ctx context.Context, send SendFunc) (Bracket, error) {
 	counted := map[int]int{} // of those, losses in a round where a smaller size was acknowledged
 	tried := map[int]bool{}
 	noisy := false
+	blind := 0 // rounds in a row without evidence
 	lo := s.Min - 1
 	for round := 1; ; round++ {
 		if err := ctx.Err(); err != nil {
@@ -289,18 +318,35 @@ func (s Search) Run(ctx context.Context, send SendFunc) (Bracket, error) {
 		slices.Sort(sizes)
 		logf("mtu: round %d probes %v within ok %d, failed %d (confirmed %v)", round, sizes, lo, hi, hiFailing)
 
-		tries, err := runRound(context.WithValue(ctx, roundKey{}, round), send, round, sizes)
+		all, err := runRound(context.WithValue(ctx, roundKey{}, round), send, round, sizes)
 		b.Rounds++
+		b.Tried = append(b.Tried, all...)
+		if err != nil {
+			return b, err
+		}
+		var tries []Try // the ones that proved something
+		var lastBlind error
+		for _, t := range all {
+			if t.Err != nil { // ErrNoEvidence: runRound returned the others
+				lastBlind = t.Err
+				b.Blind++
+				continue
+			}
+			tries = append(tries, t)
+		}
+		if len(tries) == 0 {
+			if blind++; blind >= maxBlindRounds {
+				return b, &BlindError{Rounds: blind, Last: lastBlind}
+			}
+			continue
+		}
+		blind = 0
 		b.Probes += len(tries)
 		for _, t := range tries {
 			if tried[t.Size] {
 				b.Retests++
 			}
 			tried[t.Size] = true
-		}
-		b.Tried = append(b.Tried, tries...)
-		if err != nil {
-			return b, err
 		}
 		if err := ctx.Err(); err != nil {
 			return b, err // results of a cancelled round are not evidence
@@ -373,15 +419,16 @@ func (b *Bracket) finish(s Search, lo, hi int) {
 func triesOf(tried []Try, a, b int) []Try {
 	var out []Try
 	for _, t := range tried {
-		if t.Size == a || t.Size == b {
+		if t.Err == nil && (t.Size == a || t.Size == b) {
 			out = append(out, t)
 		}
 	}
 	return out
 }
 
-// runRound calls send for every size at once. The first error cancels the
-// others and is returned. Tries are in the order of sizes.
+// runRound calls send for every size at once. The first error other than
+// ErrNoEvidence cancels the others and is returned; a probe that proved
+// nothing keeps its error in its Try. Tries are in the order of sizes.
 func runRound(ctx context.Context, send SendFunc, round int, sizes []int) ([]Try, error) {
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -397,7 +444,7 @@ func runRound(ctx context.Context, send SendFunc, round int, sizes []int) ([]Try
 			defer wg.Done()
 			ok, err := send(rctx, size)
 			tries[i] = Try{Round: round, Size: size, OK: ok && err == nil, Err: err}
-			if err != nil {
+			if err != nil && !errors.Is(err, ErrNoEvidence) {
 				mu.Lock()
 				if firstErr == nil {
 					firstErr = err

@@ -517,3 +517,49 @@ func TestRunReplay(t *testing.T) {
 		})
 	}
 }
+
+// TestRunNoEvidence: probes that prove nothing (ErrNoEvidence: a session
+// lost to the dialogue) are neither carried nor lost; the search plans
+// those sizes again and still pins the path MTU, and the other probes of
+// the round are not cancelled. A search that never gets evidence stops
+// with *BlindError after maxBlindRounds rounds.
+func TestRunNoEvidence(t *testing.T) {
+	blind := fmt.Errorf("session died: %w", ErrNoEvidence)
+	tests := []struct {
+		name      string
+		blindIf   func(size, call int) bool // call: the n-th call for size, from 1
+		wantOK    int
+		wantBlind bool
+	}{
+		{"every size's first call", func(size, call int) bool { return call == 1 }, 1436, false},
+		{"every third call", func(size, call int) bool { return (size+call)%3 == 0 }, 1436, false},
+		{"all calls", func(int, int) bool { return true }, 0, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var mu sync.Mutex
+			calls := map[int]int{}
+			send := func(ctx context.Context, size int) (bool, error) {
+				mu.Lock()
+				calls[size]++
+				n := calls[size]
+				mu.Unlock()
+				if tt.blindIf(size, n) {
+					return false, blind
+				}
+				return size <= 1436, nil
+			}
+			b, err := Search{Min: 576, Max: 1500}.Run(t.Context(), send)
+			var be *BlindError
+			if tt.wantBlind {
+				if !errors.As(err, &be) || !errors.Is(err, ErrNoEvidence) || b.Rounds != maxBlindRounds {
+					t.Errorf("Run(never any evidence) = %+v rounds, %v; want *BlindError after %d rounds", b.Rounds, err, maxBlindRounds)
+				}
+				return
+			}
+			if err != nil || b.LargestOK != tt.wantOK || !b.Exact() || b.Blind == 0 {
+				t.Errorf("Run() = [%d, %d] blind %d, %v; want exact at %d with blind probes counted", b.LargestOK, b.SmallestFailed, b.Blind, err, tt.wantOK)
+			}
+		})
+	}
+}

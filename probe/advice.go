@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/smtpprobe/smtpprobe/probe/units"
 	"github.com/smtpprobe/smtpprobe/probe/wire"
 )
 
@@ -152,7 +153,7 @@ func advisedTimeout(sw Software, phase string, pause time.Duration) (secs int, w
 	if need <= rfcSecs {
 		return rfcSecs, fmt.Sprintf("the minimum of %s, which also covers the %s pause", rfcSection(phase), fmtDur(pause))
 	}
-	return need, fmt.Sprintf("%d s more than the minimum of %s, for the %s pause with a third of headroom", need-rfcSecs, rfcSection(phase), fmtDur(pause))
+	return need, fmt.Sprintf("%ds more than the minimum of %s, for the %s pause with a third of headroom", need-rfcSecs, rfcSection(phase), fmtDur(pause))
 }
 
 // raiseAdvice tells how to raise the server's idle timeout at phase to
@@ -175,7 +176,7 @@ func raiseAdvice(sw Software, phase string, secs int) string {
 		}
 		return fmt.Sprintf("sendmail: define(`confTO_COMMAND', `%ds') in sendmail.mc (O Timeout.command=%ds in sendmail.cf), then rebuild sendmail.cf and restart sendmail", secs, secs)
 	case SoftwareOpenSMTPD:
-		return fmt.Sprintf("OpenSMTPD: its session timeout is fixed at %d s when it is compiled (SMTPD_SESSION_TIMEOUT); no setting changes it", int(OpenSMTPDTimeout/time.Second))
+		return fmt.Sprintf("OpenSMTPD: its session timeout is fixed at %s when it is compiled (SMTPD_SESSION_TIMEOUT); no setting changes it", units.Setting(OpenSMTPDTimeout))
 	case SoftwareExchange:
 		return fmt.Sprintf("Exchange: Set-ReceiveConnector -Identity <connector> -ConnectionInactivityTimeout %s (and -ConnectionTimeout above it)", hms(secs))
 	case SoftwareM365:
@@ -185,7 +186,7 @@ func raiseAdvice(sw Software, phase string, secs int) string {
 	if isDataPhase(phase) {
 		what = "message data"
 	}
-	return fmt.Sprintf("raise the server's idle timeout for %s to %d s (the setting's name depends on its software)", what, secs)
+	return fmt.Sprintf("raise the server's idle timeout for %s to %ds (the setting's name depends on its software)", what, secs)
 }
 
 // hms renders seconds as Exchange's hh:mm:ss time span.
@@ -202,7 +203,7 @@ func pauseAdvice(sw Software, phase string, pause time.Duration) string {
 	if sw == SoftwareOpenSMTPD {
 		return raiseAdvice(sw, phase, secs) + "; keep the pause below it"
 	}
-	return fmt.Sprintf("or raise the server's timeout to %d s, %s (%s)", secs, why, raiseAdvice(sw, phase, secs))
+	return fmt.Sprintf("or raise the server's timeout to %ds, %s (%s)", secs, why, raiseAdvice(sw, phase, secs))
 }
 
 // belowRFCAdvice is the advice of a server-timeout-below-rfc finding: the

@@ -2,9 +2,9 @@ package probe
 
 import (
 	"fmt"
-
 	"time"
 
+	"github.com/smtpprobe/smtpprobe/dnscheck"
 	"github.com/smtpprobe/smtpprobe/probe/units"
 )
 
@@ -15,7 +15,9 @@ import (
 // direction (MTUInfo.Reverse is server to client), a server idle
 // timeout that shrank beyond measurement noise (max(100 ms, 1 %)), a
 // domain that stopped resolving. Addresses that appeared or vanished are
-// warnings.
+// warnings, and so is a path MTU verdict that is less tested than the
+// baseline's (compareTested): a firewall change that the caches at either
+// end hid is not a pass.
 func Compare(base, cur *Report) []Finding {
 	var fs []Finding
 	add := func(sev Severity, code, format string, args ...any) {
@@ -58,6 +60,7 @@ func Compare(base, cur *Report) []Finding {
 					add(SevCritical, "regression-reverse-path-mtu", "%s: server to client, path MTU dropped from %d to %d", c.label(), *br.PathMTU, *cr.PathMTU)
 				}
 			}
+			fs = append(fs, compareTested(c, bm, cm)...)
 		}
 		if b.Timeout != nil && c.Timeout != nil {
 			noise := max(100*time.Millisecond, *b.Timeout/100)
@@ -107,4 +110,86 @@ func intOr(p *int, dflt string) string {
 		return dflt
 	}
 	return fmt.Sprint(*p)
+}
+
+// testedVerdict reports whether v rests on probes of the sizes above the
+// bottleneck (or of every size, up to the maximum): what a firewall change
+// can be checked against.
+func testedVerdict(v Verdict) bool {
+	return v == VerdictPMTUDWorking || v == VerdictNoBottleneck || v == VerdictBlackhole
+}
+
+// compareTested warns, as regression-unverified, for each direction of an
+// mtu result that the current run tested less than the baseline did: a
+// tested verdict became mss-clamped, untested or absent, or the range of
+// sizes tested shrank. A proven regression (a new black hole, a lower
+// path MTU) is reported by Compare itself and is not repeated here. The
+// message names what could not be tested and how to test it again: both
+// ends cache a path MTU learned from ICMP for about 10 minutes (Linux:
+// net.ipv4.route.mtu_expires), ours lowers the MSS our SYNs advertise and
+// the server's lowers the MSS of its SYN-ACK, so after the baseline's own
+// probes taught the server, TCP alone cannot send above the bottleneck
+// until the server forgets.
+func compareTested(c *Result, bm, cm *MTUInfo) []Finding {
+	var fs []Finding
+	one := func(dir string, bv, cv Verdict, bt, ct *[2]int, hint string) {
+		if cv == VerdictBlackhole || !testedVerdict(bv) {
+			return
+		}
+		was := string(bv)
+		if bt != nil {
+			was += fmt.Sprintf(", sizes %d-%d tested", bt[0], bt[1])
+		}
+		now := string(cv)
+		if cv == "" {
+			now = "no verdict"
+		}
+		if ct != nil {
+			now += fmt.Sprintf(", sizes %d-%d tested", ct[0], ct[1])
+		} else {
+			now += ", no size tested"
+		}
+		var untested string
+		switch {
+		case !testedVerdict(cv):
+			untested = "whether ICMP about packet size still gets through"
+			if ct != nil {
+				untested = fmt.Sprintf("sizes above %d bytes, and so whether ICMP about packet size still gets through,", ct[1])
+			}
+		case bt != nil && ct != nil && ct[1] < bt[1]:
+			untested = fmt.Sprintf("sizes %d-%d", ct[1]+1, bt[1])
+		default:
+			return
+		}
+		fs = append(fs, Finding{Severity: SevWarning, Code: dnscheck.CodeRegressionUnverified,
+			Message: fmt.Sprintf("%s: %s, the baseline was %s, this run %s: %s could not be tested, so this run neither confirms nor refutes a regression; %s", c.label(), dir, was, now, untested, hint)})
+	}
+	one("client to server", bm.Verdict, cm.Verdict, bm.Tested, cm.Tested, retestHint(cm, false))
+	if br, cr := bm.Reverse, cm.Reverse; br != nil && cr != nil {
+		one("server to client", br.Verdict, cr.Verdict, br.Tested, cr.Tested, retestHint(cm, true))
+	}
+	return fs
+}
+
+// retestHint says what hid the sizes and how to test them again.
+func retestHint(m *MTUInfo, reverse bool) string {
+	ours := m.CachedPMTU > 0 && !m.CacheCleared
+	if reverse && m.Reverse != nil {
+		for _, pr := range m.Reverse.Probes {
+			if pr.Result == ProbeCached {
+				ours = true
+			}
+		}
+	}
+	if !reverse {
+		for _, pr := range m.Probes {
+			if pr.Result == ProbeClamped && pr.Limit == LimitPathMTU {
+				ours = true
+			}
+		}
+	}
+	if ours {
+		return fmt.Sprintf("this host's kernel had a path MTU of %d cached (it forgets it about 10 minutes after it learned it; see the pmtu-cached finding): run the comparison again once it has expired, or after flushing it (as root: ip route flush cache; for IPv6 this tool deletes its own cache entry for the one address)", m.CachedPMTU)
+	}
+	return "the server's SYN-ACK advertised a small MSS: a router that clamps the MSS, or the server's own cached path MTU towards this host, learned from ICMP (for instance during the baseline's probes) and kept about 10 minutes after it last learned it, which only the server's administrator can flush: run the comparison again after 10 minutes without probing this server, or from a host the server has not talked to"
 }

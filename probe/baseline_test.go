@@ -2,6 +2,7 @@ package probe
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 )
@@ -131,6 +132,70 @@ func TestCompareReverse(t *testing.T) {
 			}
 			if fmt.Sprint(got) != fmt.Sprint(tc.want) {
 				t.Errorf("Compare(%s) = %v, want %v", tc.name, got, tc.want)
+			}
+		})
+	}
+}
+
+// TestCompareUnverified: a verdict less tested than the baseline's is a
+// regression-unverified warning (issue 17: the firewall workflow with the
+// server's cache intact), in either direction; a proven regression keeps its
+// critical codes and is not doubled.
+func TestCompareUnverified(t *testing.T) {
+	n := func(v int) *int { return &v }
+	rng := func(lo, hi int) *[2]int { return &[2]int{lo, hi} }
+	res := func(out Verdict, outT *[2]int, in Verdict, inT *[2]int, probes ...MTUProbe) Result {
+		return Result{Host: "mx1", Address: "192.0.2.1", Outcome: OK, MTUInfo: &MTUInfo{PathMTU: n(1400), Verdict: out, Tested: outT,
+			Method: MethodTCP, Probes: probes,
+			Reverse: &MTUReverse{PathMTU: n(1400), Verdict: in, Tested: inT, Method: MethodTCP}}}
+	}
+	full := rng(576, 1500)
+	for _, tc := range []struct {
+		name      string
+		base, cur Result
+		want      []string
+		hint      string // in the message
+	}{
+		{"pmtud-working to mss-clamped (the server's cache)",
+			res(VerdictPMTUDWorking, full, VerdictPMTUDWorking, full),
+			res(VerdictMSSClamped, rng(576, 1400), VerdictPMTUDWorking, full, MTUProbe{Size: 1401, Result: ProbeClamped, Limit: LimitPeerMSS}),
+			[]string{"regression-unverified"}, "only the server's administrator can flush"},
+		{"inbound pmtud-working to untested (our cache)",
+			res(VerdictPMTUDWorking, full, VerdictPMTUDWorking, full),
+			res(VerdictPMTUDWorking, full, VerdictUntested, rng(576, 576)),
+			[]string{"regression-unverified"}, "server to client"},
+		{"smaller tested range",
+			res(VerdictNoBottleneck, full, VerdictNoBottleneck, full),
+			res(VerdictNoBottleneck, rng(576, 1450), VerdictNoBottleneck, full),
+			[]string{"regression-unverified"}, "sizes 1451-1500"},
+		{"a proven black hole stays critical only",
+			res(VerdictPMTUDWorking, full, VerdictPMTUDWorking, full),
+			res(VerdictBlackhole, full, VerdictPMTUDWorking, full),
+			[]string{"regression-pmtu-blackhole"}, ""},
+		{"same", res(VerdictPMTUDWorking, full, VerdictPMTUDWorking, full), res(VerdictPMTUDWorking, full, VerdictPMTUDWorking, full), nil, ""},
+		{"mss-clamped before and after", res(VerdictMSSClamped, rng(576, 1400), VerdictPMTUDWorking, full),
+			res(VerdictMSSClamped, rng(576, 1400), VerdictPMTUDWorking, full), nil, ""},
+		{"a baseline without ranges", res(VerdictPMTUDWorking, nil, VerdictPMTUDWorking, nil), res(VerdictPMTUDWorking, full, VerdictPMTUDWorking, full), nil, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			base := &Report{Command: "mtu", Target: "example.com", Outcome: OK, Results: []Result{tc.base}}
+			cur := &Report{Command: "mtu", Target: "example.com", Outcome: OK, Results: []Result{tc.cur}}
+			var got []string
+			var msg string
+			for _, f := range Compare(base, cur) {
+				got = append(got, f.Code)
+				if f.Code == "regression-unverified" {
+					msg = f.Message
+					if f.Severity != SevWarning {
+						t.Errorf("regression-unverified severity %s, want warning", f.Severity)
+					}
+				}
+			}
+			if fmt.Sprint(got) != fmt.Sprint(tc.want) {
+				t.Errorf("Compare(%s) = %v, want %v", tc.name, got, tc.want)
+			}
+			if tc.hint != "" && !strings.Contains(msg, tc.hint) {
+				t.Errorf("Compare(%s) message %q lacks %q", tc.name, msg, tc.hint)
 			}
 		})
 	}

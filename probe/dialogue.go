@@ -103,6 +103,7 @@ func (p *Prober) begin(ctx context.Context, t Target, r *Result) *dialogue {
 		r.setFailure(ReplyTimeout, "waiting for a session slot: "+err.Error())
 		return nil
 	}
+	p.forgetCachedPMTU(t, r) // mtu_reverse.go
 	c, err := p.Dial(ctx, t.Addr)
 	if err != nil {
 		release()
@@ -123,6 +124,7 @@ func (d *dialogue) end() {
 	srv := d.identify() // server.go
 	d.r.Server = &srv
 	d.r.TCP = d.c.TCPStats()
+	d.noteCachedAdv() // mtu_reverse.go
 	d.c.Close()
 	d.r.Timeline = d.c.Timeline()
 	d.release()

@@ -27,11 +27,6 @@ func fromMS(m float64) time.Duration {
 	return time.Duration(math.Round(m * float64(time.Millisecond)))
 }
 
-// Millis is a duration in milliseconds rounded to the microsecond, as
-// the JSON gives it, for writers of other formats (Nagios perfdata,
-// Prometheus samples) that must agree with the JSON to the digit.
-func Millis(d time.Duration) float64 { return ms(d) }
-
 func msPtr(d *time.Duration) *float64 {
 	if d == nil {
 		return nil
@@ -90,6 +85,7 @@ type resultJSON struct {
 	FCrDNS        *bool              `json:"fcrdns,omitempty"`
 	MessageBytes  int                `json:"message_bytes,omitempty"`
 	BytesWritten  int                `json:"bytes_written,omitempty"`
+	BodyTCP       *BodyTCP           `json:"body_tcp,omitempty"`
 	Acked         bool               `json:"acked,omitempty"`
 	QueueID       string             `json:"queue_id,omitempty"`
 	IdleTimeoutMS *float64           `json:"idle_timeout_ms,omitempty"`
@@ -116,7 +112,7 @@ func (r Result) MarshalJSON() ([]byte, error) {
 		Preference: r.Preference, Outcome: r.Outcome, Error: r.Error, FailedPhase: r.FailedPhase,
 		Phases: msMap(r.Phases), PhaseOrder: r.PhaseOrder, Reply: r.Reply, Banner: r.Banner,
 		Capabilities: r.Capabilities, TLS: r.TLS, DANE: r.DANE, PTR: r.PTR, FCrDNS: r.FCrDNS,
-		MessageBytes: r.MessageBytes, BytesWritten: r.BytesWritten, Acked: r.Acked, QueueID: r.QueueID,
+		MessageBytes: r.MessageBytes, BytesWritten: r.BytesWritten, BodyTCP: r.BodyTCP, Acked: r.Acked, QueueID: r.QueueID,
 		IdleTimeoutMS: msPtr(r.IdleTimeout), Phase: r.Phase, TimeoutMS: msPtr(r.Timeout),
 		ClosedBy: r.ClosedBy, ServerLog: r.ServerLog, Server: r.Server, GreetingDelay: msPtr(r.GreetingDelay), Deferred: r.Deferred, MTUInfo: r.MTUInfo, TCP: r.TCP, Timeline: r.Timeline,
 		Hops: r.Hops, PathEnd: r.PathEnd, BlackholeLink: r.BlackholeLink,
@@ -135,7 +131,7 @@ func (r *Result) UnmarshalJSON(b []byte) error {
 		Preference: w.Preference, Outcome: w.Outcome, Error: w.Error, FailedPhase: w.FailedPhase,
 		Phases: fromMSMap(w.Phases), PhaseOrder: w.PhaseOrder, Reply: w.Reply, Banner: w.Banner,
 		Capabilities: w.Capabilities, TLS: w.TLS, DANE: w.DANE, PTR: w.PTR, FCrDNS: w.FCrDNS,
-		MessageBytes: w.MessageBytes, BytesWritten: w.BytesWritten, Acked: w.Acked, QueueID: w.QueueID,
+		MessageBytes: w.MessageBytes, BytesWritten: w.BytesWritten, BodyTCP: w.BodyTCP, Acked: w.Acked, QueueID: w.QueueID,
 		IdleTimeout: fromMSPtr(w.IdleTimeoutMS), Phase: w.Phase, Timeout: fromMSPtr(w.TimeoutMS),
 		ClosedBy: w.ClosedBy, ServerLog: w.ServerLog, Server: w.Server, GreetingDelay: fromMSPtr(w.GreetingDelay), Deferred: w.Deferred, MTUInfo: w.MTUInfo, TCP: w.TCP, Timeline: w.Timeline,
 		Hops: w.Hops, PathEnd: w.PathEnd, BlackholeLink: w.BlackholeLink,

@@ -5,10 +5,12 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"net/netip"
 	"sync"
 	"syscall"
 	"time"
 
+	"github.com/smtpprobe/smtpprobe/dnscheck"
 	"github.com/smtpprobe/smtpprobe/mtu"
 	"github.com/smtpprobe/smtpprobe/probe/wire"
 )
@@ -44,26 +46,37 @@ func (p *Prober) mtuReverse(ctx context.Context, t Target, r *Result, lo, hi int
 		clocks roundClocks
 		failed *Result
 		noTLS  bool // failed is a session without STARTTLS: untested
+		lt     lossTally
 	)
-	run := func(ctx context.Context, size int, clk *roundClock) MTUProbe {
+	started := time.Now()
+	// run returns the probe and, for one that proved nothing (a session
+	// that died of loss), its noEvidence error.
+	run := func(ctx context.Context, size int, clk *roundClock) (MTUProbe, error) {
 		pr, res := p.mtuRetry(ctx, t, size, func(ctx context.Context) (MTUProbe, Result) {
 			return p.revProbe(ctx, t, size, v6, clk)
 		})
+		var blind error
+		if pr.Result != ProbeUntested {
+			if err := lt.sent(ctx, pr, res); errors.Is(err, mtu.ErrNoEvidence) {
+				blind = err
+			}
+		}
 		mu.Lock()
 		defer mu.Unlock()
 		rev.Probes = append(rev.Probes, pr)
 		rev.Sessions += max(pr.Attempts, 1)
-		if res.Outcome != OK && failed == nil {
+		if res.Outcome != OK && failed == nil && blind == nil {
 			failed, noTLS = &res, pr.Result == ProbeUntested
 		}
 		rev.FlightBytes = max(rev.FlightBytes, pr.Flight)
-		return pr
+		return pr, blind
 	}
 
 	// Round 0: Max, with a control at Min.
 	clk := &roundClock{}
 	var wg sync.WaitGroup
 	var top MTUProbe
+	var topBlind error
 	sizes := []int{hi}
 	if lo < hi {
 		sizes = append(sizes, lo)
@@ -72,9 +85,9 @@ func (p *Prober) mtuReverse(ctx context.Context, t Target, r *Result, lo, hi int
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			pr := run(ctx, size, clk)
+			pr, blind := run(ctx, size, clk)
 			if i == 0 {
-				top = pr
+				top, topBlind = pr, blind
 			}
 		}()
 	}
@@ -95,6 +108,9 @@ func (p *Prober) mtuReverse(ctx context.Context, t Target, r *Result, lo, hi int
 		return
 	}
 	switch {
+	case topBlind != nil:
+		// The Max session died of loss before its flight: the search
+		// below decides, with the sizes planned again.
 	case top.OK:
 		// The flight arrived in segments as large as allowed (or as
 		// large as it was): no bottleneck up to what it could fill.
@@ -120,11 +136,14 @@ func (p *Prober) mtuReverse(ctx context.Context, t Target, r *Result, lo, hi int
 
 	// The Max flight stalled: bracket the black hole.
 	send := func(ctx context.Context, size int) (bool, error) {
-		pr := run(ctx, size, clocks.of(ctx))
+		pr, blind := run(ctx, size, clocks.of(ctx))
 		mu.Lock()
 		defer mu.Unlock()
 		if failed != nil {
 			return false, &probeFailed{*failed}
+		}
+		if blind != nil {
+			return false, blind
 		}
 		return pr.OK, nil
 	}
@@ -138,6 +157,15 @@ func (p *Prober) mtuReverse(ctx context.Context, t Target, r *Result, lo, hi int
 	rev.Retests = b.Retests
 	if rev.FlightBytes > 0 {
 		rev.TestedUpTo = min(hi, rev.FlightBytes+ovh)
+	}
+	undecided, err := lt.undecided(ctx, err)
+	if undecided {
+		rev.Verdict = VerdictInconclusive
+		if ok := largestCarried(b); ok > 0 {
+			rev.Bracket[0] = ptr(ok)
+		}
+		r.Findings = append(r.Findings, inconclusiveFinding(t, r, "server to client", time.Since(started), b, b.Blind, nil, err))
+		return
 	}
 	var pf *probeFailed
 	switch {
@@ -169,6 +197,8 @@ func revTested(rev *MTUReverse, lo int) *[2]int {
 		switch pr.Result {
 		case ProbeDelivered, ProbeLost, ProbeAdapted:
 			top = max(top, pr.Size)
+		case ProbeClamped:
+			top = max(top, pr.Sent) // what the server's MSS let it send, and arrived
 		}
 	}
 	if rev.TestedUpTo > 0 {
@@ -253,7 +283,7 @@ func (p *Prober) reverseFindings(t Target, r *Result, v6 bool) {
 				continue
 			}
 			info := r.MTUInfo
-			r.Findings = append(r.Findings, Finding{Severity: SevInfo, Code: "reverse-untested-cached",
+			r.Findings = append(r.Findings, Finding{Severity: SevInfo, Code: dnscheck.CodeReverseUntestedCached,
 				Message: fmt.Sprintf("%s: server to client, nothing above %d bytes was tested: %s, so our SYNs advertised an MSS for %d-byte packets and the server's full-size flight never came; a reverse PMTU black hole above %d would not show. Never read this as working PMTUD; %s", w, pr.Adv, cachedText(pr.Adv, info.CachedExpiresS, r.Address), pr.Adv, pr.Adv, retestText(r.Address, v6, info.CachedExpiresS))})
 			break
 		}
@@ -397,4 +427,71 @@ func (p *Prober) revProbe(ctx context.Context, t Target, size int, v6 bool, clk 
 	}
 	d.c.Event(wire.EvData, fmt.Sprintf("inbound probe %d bytes: %s after %s (flight %d bytes, largest packet %d, peer MSS packet %d)", size, pr.Result, fmtDur(waited), pr.Flight, got, peer))
 	return pr, r
+}
+
+// noteCachedAdv adds, to a session of mx, session or timeout (not an mtu
+// probe, which sets its own clamp and judges it), the finding that our SYN
+// advertised less than the interface allows because this host's kernel had
+// a path MTU cached towards the server: the server's full-size flight (its
+// STARTTLS certificate chain, a long reply) was then never sent above that
+// size, so a server-to-client PMTU black hole above it cannot show, and the
+// reverse confirmation (dialogue.confirmReverse) is never reached. The
+// route exception lowers tcpi_advmss (dst_metric_advmss); tcp_metrics do
+// not (checked on the lab: deleting the tcp_metrics entry left advmss at
+// 1348, flushing the route cache restored 1448).
+func (d *dialogue) noteCachedAdv() {
+	st := d.r.TCP
+	if d.p.Control != nil || st == nil || st.AdvMSS == 0 || st.PathMTU == 0 {
+		return
+	}
+	ap, err := netip.ParseAddrPort(d.r.Address)
+	if err != nil {
+		if a, err2 := netip.ParseAddr(d.r.Address); err2 == nil {
+			ap = netip.AddrPortFrom(a, 25)
+		} else {
+			return
+		}
+	}
+	dst := ap.Addr().Unmap()
+	hdr := mtu.Overhead(dst.Is6(), false)
+	ifMTU, err := mtu.InterfaceMTU(dst)
+	// +12: the timestamp option tcpi_advmss leaves out once negotiated, so
+	// that a full-size SYN never counts as lowered.
+	if err != nil || st.AdvMSS+hdr+12 >= ifMTU {
+		return
+	}
+	c, err := mtu.CachedPMTU(dst)
+	if err != nil || c.MTU == 0 || c.MTU >= ifMTU {
+		return
+	}
+	exp := int(c.Expires / time.Second)
+	d.r.Findings = append(d.r.Findings, Finding{Severity: SevInfo, Code: dnscheck.CodeReverseUntestedCached,
+		Message: fmt.Sprintf("%s: our SYN advertised MSS %d rather than what the interface allows (%d-byte packets), because %s: the server's full-size flight (packets above %d bytes) was not tested in this session, so a server-to-client PMTU black hole above %d would not show here; %s", who(d.t, d.r.Address), st.AdvMSS, ifMTU, cachedText(c.MTU, exp, dst.String()), c.MTU, c.MTU, retestText(dst.String(), dst.Is6(), exp))})
+}
+
+// forgetCachedPMTU deletes this host's cached path MTU towards t before a
+// session of mx, session or timeout connects, where the kernel allows it
+// for one address (IPv6, CAP_NET_ADMIN: mtu.ForgetPMTU), so that our SYN
+// advertises the interface's MSS and the server's full-size flight is
+// tested on every run rather than on the first of every ten minutes (a
+// cron job's next run otherwise finds the path MTU its own ClientHello
+// taught the kernel). It adds an info finding when it did; elsewhere the
+// session runs with the cache and noteCachedAdv says what that hid.
+func (p *Prober) forgetCachedPMTU(t Target, r *Result) {
+	dst := t.Addr.Addr().Unmap()
+	if p.Control != nil || !dst.Is6() {
+		return
+	}
+	c, err := mtu.CachedPMTU(dst)
+	if err != nil || c.MTU == 0 {
+		return
+	}
+	if ifMTU, err := mtu.InterfaceMTU(dst); err != nil || c.MTU >= ifMTU {
+		return
+	}
+	if mtu.ForgetPMTU(dst) != nil {
+		return
+	}
+	r.Findings = append(r.Findings, Finding{Severity: SevInfo, Code: dnscheck.CodePMTUCacheCleared,
+		Message: fmt.Sprintf("%s, and deleted it for this address before connecting, so that our SYN advertised the interface's MSS and the server's full-size flight was tested (the path MTU is learned again from ICMP if it still holds)", cachedText(c.MTU, int(c.Expires/time.Second), dst.String()))})
 }

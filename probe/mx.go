@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
+	"math"
 	"net/netip"
 	"strings"
 	"time"
@@ -35,10 +36,22 @@ type TLSInfo struct {
 	Chain []*x509.Certificate `json:"-"`
 }
 
+// MXOptions are the settings of an mx probe beyond the Prober's (whose
+// NoStartTLS the domain's policy verdicts read too); there are none yet,
+// and the type keeps the one signature of every probe kind.
+type MXOptions struct{}
+
 // MX probes one address the way `smtpprobe mx` does: connect, banner,
 // EHLO (HELO if EHLO gets 5yz, RFC 5321 §4.1.4), STARTTLS when offered
-// (RFC 3207) and EHLO again, then QUIT. Every phase is timed.
-func (p *Prober) MX(ctx context.Context, t Target) (r Result) {
+// (RFC 3207) and EHLO again, then QUIT. Every phase is timed. The error
+// is non-nil only for a *wire.LocalError (this host's socket layer
+// failed) or a cancelled ctx.
+func (p *Prober) MX(ctx context.Context, t Target, _ MXOptions) (Result, error) {
+	r := p.mx(ctx, t)
+	return r, r.err(ctx)
+}
+
+func (p *Prober) mx(ctx context.Context, t Target) (r Result) {
 	r = newResult(t)
 	d := p.begin(ctx, t, &r)
 	if d == nil {
@@ -87,7 +100,7 @@ func (p *Prober) verifyTLS(t Target, r *Result, st *tls.ConnectionState) {
 		r.TLS.Names = append(r.TLS.Names, ip.String())
 	}
 	r.TLS.NotAfter = leaf.NotAfter.UTC()
-	r.TLS.DaysLeft = int(leaf.NotAfter.Sub(p.now()).Hours() / 24)
+	r.TLS.DaysLeft = daysLeft(leaf.NotAfter, p.now())
 	opts := x509.VerifyOptions{DNSName: strings.Trim(t.Host, "[]"), Roots: p.RootCAs,
 		Intermediates: x509.NewCertPool(), CurrentTime: p.now()}
 	for _, ic := range st.PeerCertificates[1:] {
@@ -113,16 +126,17 @@ func (p *Prober) tlsFindings(t Target, r *Result, st *tls.ConnectionState) {
 		r.Findings = append(r.Findings, Finding{Severity: SevInfo, Code: "tls-verify-failed",
 			Message: fmt.Sprintf("%s: certificate does not verify for %q: %s", who, t.Host, r.TLS.VerifyError)})
 	}
-	warn := p.CertWarn
-	if warn <= 0 {
-		warn = DefaultCertWarn
-	}
-	if left := r.TLS.NotAfter.Sub(p.now()); !r.TLS.NotAfter.IsZero() && left < warn && left > 0 {
-		r.Findings = append(r.Findings, Finding{Severity: SevWarning, Code: "tls-cert-expiring",
-			Message: fmt.Sprintf("%s: certificate expires %s (in %d days)", who, r.TLS.NotAfter.Format(time.RFC3339), r.TLS.DaysLeft)})
-	}
+	// Expiry is judged with the thresholds (Report.ApplyThresholds), by
+	// default whatever the TLS policy: see DefaultCertWarnDays.
 	if st.Version < tls.VersionTLS12 {
 		r.Findings = append(r.Findings, Finding{Severity: SevWarning, Code: "tls-old-version",
 			Message: fmt.Sprintf("%s: negotiated %s; RFC 8996 deprecates TLS 1.0 and 1.1", who, tls.VersionName(st.Version))})
 	}
+}
+
+// daysLeft is the whole days from now to notAfter, rounded down: 0 in the
+// last day, negative once the certificate has expired (-1 in the first
+// day after).
+func daysLeft(notAfter, now time.Time) int {
+	return int(math.Floor(notAfter.Sub(now).Hours() / 24))
 }

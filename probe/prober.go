@@ -16,9 +16,6 @@ import (
 // a probe that waits a minute tells "slow" from "stuck" without hanging.
 const DefaultReplyTimeout = 60 * time.Second
 
-// DefaultCertWarn is how close to expiry a certificate raises a warning.
-const DefaultCertWarn = 14 * 24 * time.Hour
-
 // Prober holds the settings of SMTP probes. The zero value is usable.
 type Prober struct {
 	ConnectTimeout time.Duration // 0 means DefaultConnectTimeout
@@ -32,8 +29,7 @@ type Prober struct {
 	// stack's default (tlshello.go).
 	TLSGroups TLSGroups
 	// RootCAs verifies server certificates; nil means the system pool.
-	RootCAs  *x509.CertPool
-	CertWarn time.Duration // 0 means DefaultCertWarn
+	RootCAs *x509.CertPool
 	// Control runs on each socket before connect (see wire.Dialer).
 	Control func(network, address string, c syscall.RawConn) error
 	// Now is the clock; nil means time.Now.

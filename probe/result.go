@@ -41,10 +41,14 @@ type Result struct {
 	PTR          []string                 `json:"ptr,omitempty"`
 	FCrDNS       *bool                    `json:"fcrdns,omitempty"`
 	// Transactions (session).
-	MessageBytes int    `json:"message_bytes,omitempty"`
-	BytesWritten int    `json:"bytes_written,omitempty"`
-	Acked        bool   `json:"acked,omitempty"` // every byte acknowledged by the peer's TCP
-	QueueID      string `json:"queue_id,omitempty"`
+	MessageBytes int `json:"message_bytes,omitempty"`
+	BytesWritten int `json:"bytes_written,omitempty"`
+	// BodyTCP is what TCP did with the message body (TCP_INFO before and
+	// after it), where the system tells: the count of bytes the probe
+	// handed over (BytesWritten) stays 0 for a write a black hole held.
+	BodyTCP *BodyTCP `json:"body_tcp,omitempty"`
+	Acked   bool     `json:"acked,omitempty"` // every byte acknowledged by the peer's TCP
+	QueueID string   `json:"queue_id,omitempty"`
 	// IdleTimeout is how long the server waited before it ended the
 	// session (JSON "idle_timeout_ms").
 	IdleTimeout *time.Duration `json:"-"`
@@ -83,6 +87,15 @@ type Result struct {
 // result's Outcome then says nothing about the server, and Run returns
 // the error.
 func (r *Result) LocalFailure() *wire.LocalError { return r.local }
+
+// err is the error a probe kind returns beside r: this host's local
+// failure unless ctx ended, else ctx's error (nil while it lasts).
+func (r *Result) err(ctx context.Context) error {
+	if r.local != nil && ctx.Err() == nil {
+		return r.local
+	}
+	return ctx.Err()
+}
 
 func newResult(t Target) Result {
 	r := Result{Host: t.Host, Address: t.Addr.Addr().String(), Port: t.Addr.Port(),
@@ -166,4 +179,20 @@ func dialOutcome(k wire.DialKind) Outcome {
 		return Reset
 	}
 	return Unreachable
+}
+
+// BodyTCP is what TCP did with a message body: the deltas of the
+// connection's TCP_INFO counters over the body (Linux).
+type BodyTCP struct {
+	// Sent is tcpi_bytes_sent over the body, retransmissions included
+	// (Linux 4.19 and later; 0 where the kernel does not count it).
+	Sent int64 `json:"bytes_sent"`
+	// Retransmitted is tcpi_bytes_retrans over the body.
+	Retransmitted int64 `json:"bytes_retransmitted"`
+	// Acked is tcpi_bytes_acked over the body: the body's bytes the peer's
+	// TCP acknowledged.
+	Acked int64 `json:"bytes_acked"`
+	// Segments is tcpi_data_segs_out over the body: segments that carried
+	// its bytes, retransmissions included.
+	Segments int `json:"segments"`
 }

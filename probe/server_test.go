@@ -134,15 +134,15 @@ func TestPauseAdvice(t *testing.T) {
 		// One timer for commands and data: never below the 5 minutes
 		// for commands.
 		{SoftwarePostfix, "data", 8 * time.Second, []string{"smtpd_timeout=300s", "§4.5.3.2.7"}, []string{"180"}},
-		{SoftwarePostfix, "rcpt", 400 * time.Second, []string{"smtpd_timeout=540s", "240 s more than the minimum"}, nil},
+		{SoftwarePostfix, "rcpt", 400 * time.Second, []string{"smtpd_timeout=540s", "240s more than the minimum"}, nil},
 		{SoftwareExim, "data", 90 * time.Second, []string{"smtp_receive_timeout = 300s"}, []string{"Postfix", "smtpd_timeout", "180"}},
-		{SoftwareExim, "data", 250 * time.Second, []string{"smtp_receive_timeout = 340s", "40 s more"}, []string{"Postfix"}},
+		{SoftwareExim, "data", 250 * time.Second, []string{"smtp_receive_timeout = 340s", "40s more"}, []string{"Postfix"}},
 		{SoftwareSendmail, "rcpt", 8 * time.Second, []string{"confTO_COMMAND", "Timeout.command=300s"}, []string{"Postfix"}},
 		{SoftwareSendmail, "body", 8 * time.Second, []string{"Timeout.datablock=180s"}, []string{"Postfix"}},
-		{SoftwareOpenSMTPD, "rcpt", 400 * time.Second, []string{"fixed at 300 s", "keep the pause below it"}, []string{"Postfix", "540"}},
+		{SoftwareOpenSMTPD, "rcpt", 400 * time.Second, []string{"fixed at 300s", "keep the pause below it"}, []string{"Postfix", "540"}},
 		{SoftwareExchange, "rcpt", 8 * time.Second, []string{"-ConnectionInactivityTimeout 00:05:00"}, []string{"Postfix"}},
 		{SoftwarePostscreen, "rcpt", 8 * time.Second, []string{"postscreen_command_time_limit=300s"}, nil},
-		{SoftwareUnknown, "rcpt", 8 * time.Second, []string{"to 300 s", "depends on its software"}, []string{"Postfix", "smtpd_timeout", "Exim"}},
+		{SoftwareUnknown, "rcpt", 8 * time.Second, []string{"to 300s", "depends on its software"}, []string{"Postfix", "smtpd_timeout", "Exim"}},
 	}
 	for _, tc := range tests {
 		got := pauseAdvice(tc.sw, tc.phase, tc.pause)

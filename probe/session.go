@@ -204,6 +204,7 @@ func (p *Prober) session(ctx context.Context, t Target, opt SessionOptions) (r R
 		}
 	}
 	start := d.c.Since()
+	defer d.bodyTCP()() // the true byte counts, from TCP_INFO
 	for off, ch := range chunks(msg, opt.ChunkSize) {
 		if off > 0 && opt.ChunkPause > 0 {
 			if _, err := d.c.Pause(ctx, wire.ChunkPause, opt.ChunkPause, false); err != nil {
@@ -241,6 +242,7 @@ func (p *Prober) session(ctx context.Context, t Target, opt SessionOptions) (r R
 // 250. Without Deliver no chunk is LAST and the transaction is reset
 // (RSET) and the session ended with QUIT, so nothing is delivered.
 func (d *dialogue) bdat(msg []byte, opt SessionOptions) error {
+	defer d.bodyTCP()() // the true byte counts, from TCP_INFO
 	if opt.PauseAfterData > 0 {
 		if _, err := d.c.Pause(d.ctx, wire.PauseAfterData, opt.PauseAfterData, false); err != nil {
 			_, err = d.cut(err)
@@ -321,6 +323,35 @@ func queueID(rp wire.Reply) string {
 		return strings.Fields(after + " ")[0]
 	}
 	return rp.Text
+}
+
+// bodyTCP reads TCP_INFO before the body and returns the function that
+// reads it again after it and records the difference in Result.BodyTCP:
+// the bytes TCP sent and the peer acknowledged. A write that a black
+// hole holds never returns its count, so BytesWritten alone would say
+// "0 written" of a body whose segments went out. Where TCP_INFO cannot
+// be read, it records nothing.
+func (d *dialogue) bodyTCP() func() {
+	sc, ok := d.c.Raw().(syscall.Conn)
+	if !ok {
+		return func() {}
+	}
+	before, err := mtu.TCPInfo(sc)
+	if err != nil {
+		return func() {}
+	}
+	return func() {
+		after, err := mtu.TCPInfo(sc)
+		if err != nil || after.State == 0 {
+			return
+		}
+		d.r.BodyTCP = &BodyTCP{
+			Sent:          int64(after.BytesSent - before.BytesSent),
+			Retransmitted: int64(after.BytesRetrans - before.BytesRetrans),
+			Acked:         min(int64(after.BytesAcked-before.BytesAcked), int64(d.r.MessageBytes)),
+			Segments:      after.DataSegsOut - before.DataSegsOut,
+		}
+	}
 }
 
 // waitAcked waits until TCP has acknowledged every byte written on c

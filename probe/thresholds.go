@@ -10,17 +10,46 @@ import (
 )
 
 // Thresholds mark measured figures as a problem, as a monitoring plugin's
-// warning and critical thresholds do. Zero fields are not checked.
+// warning and critical thresholds do. Zero fields are not checked, except
+// CertDays: certificate expiry is judged by default (see CertLimit).
 type Thresholds struct {
-	Time     time.Duration // a session phase slower than this
-	Timeout  time.Duration // a server idle timeout shorter than this
-	MTU      int           // a path MTU below this
-	CertDays int           // a TLS certificate expiring in fewer days
+	Time    time.Duration // a session phase slower than this
+	Timeout time.Duration // a server idle timeout shorter than this
+	MTU     int           // a path MTU below this
+	// CertDays: a TLS certificate expiring in fewer days. 0 is the
+	// default of the level (a warning within DefaultCertWarnDays, a
+	// critical once expired) and CertOff ("cert=0") checks nothing.
+	CertDays int
 	// Transient counts transient rejections (4yz replies, greylisting
 	// among them): at least this many addresses rejecting transiently is
 	// past the threshold. They make a report WARNING by themselves, so
 	// a critical Transient of 1 is how a user makes them CRITICAL.
 	Transient int
+}
+
+// DefaultCertWarnDays is how close to expiry a certificate is a warning
+// by default (blackbox_exporter's users alert at 14 days); an expired one
+// is critical by default, whatever the TLS policy, because every sender
+// that verifies refuses it and the rest are one renewal from it.
+const DefaultCertWarnDays = 14
+
+// CertOff is the CertDays of "cert=0": certificate expiry not judged.
+const CertOff = -1
+
+// CertLimit returns the certificate threshold of a level (critical or
+// not): a certificate with fewer than days whole days left
+// (Result.TLS.DaysLeft, negative once expired) is past it. ok is false
+// when expiry is not judged at that level.
+func (t Thresholds) CertLimit(critical bool) (days int, ok bool) {
+	switch {
+	case t.CertDays == CertOff:
+		return 0, false
+	case t.CertDays > 0:
+		return t.CertDays, true
+	case critical:
+		return 0, true // expired
+	}
+	return DefaultCertWarnDays, true
 }
 
 // IsZero reports whether no threshold is set.
@@ -30,7 +59,8 @@ func (t Thresholds) IsZero() bool { return t == Thresholds{} }
 //   - time: a session phase slower than this duration;
 //   - timeout: a server idle timeout shorter than this duration;
 //   - mtu: a path MTU below this many bytes;
-//   - cert: a TLS certificate expiring in fewer days;
+//   - cert: a TLS certificate expiring in fewer days (0: not checked;
+//     unset: a warning within 14 days, critical once expired);
 //   - transient: this many or more addresses answering a transient (4yz)
 //     rejection, such as greylisting (by default these are WARNING).
 func ParseThresholds(s string) (Thresholds, error) {
@@ -54,7 +84,16 @@ func ParseThresholds(s string) (Thresholds, error) {
 			} else {
 				t.Timeout = d
 			}
-		case "mtu", "cert", "transient":
+		case "cert":
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 0 || n > 65535 {
+				return t, fmt.Errorf("%s=%s: want a whole number of days, 0 to turn the check off", k, v)
+			}
+			t.CertDays = n
+			if n == 0 {
+				t.CertDays = CertOff
+			}
+		case "mtu", "transient":
 			n, err := strconv.Atoi(v)
 			if err != nil || n <= 0 || n > 65535 {
 				return t, fmt.Errorf("%s=%s: want a positive whole number", k, v)
@@ -62,8 +101,6 @@ func ParseThresholds(s string) (Thresholds, error) {
 			switch k {
 			case "mtu":
 				t.MTU = n
-			case "cert":
-				t.CertDays = n
 			default:
 				t.Transient = n
 			}
@@ -86,7 +123,9 @@ func (t Thresholds) String() string {
 	if t.MTU > 0 {
 		parts = append(parts, fmt.Sprintf("mtu=%d", t.MTU))
 	}
-	if t.CertDays > 0 {
+	if t.CertDays == CertOff {
+		parts = append(parts, "cert=0")
+	} else if t.CertDays > 0 {
 		parts = append(parts, fmt.Sprintf("cert=%d", t.CertDays))
 	}
 	if t.Transient > 0 {
@@ -165,8 +204,25 @@ func (res *Result) pastThreshold(t Thresholds, sev Severity) ([]Finding, bool) {
 	if t.MTU > 0 && res.MTUInfo != nil && res.MTUInfo.PathMTU != nil && *res.MTUInfo.PathMTU < t.MTU {
 		fs = append(fs, Finding{Severity: sev, Code: "threshold-mtu", Message: fmt.Sprintf("%s: path MTU %d, below %d", who, *res.MTUInfo.PathMTU, t.MTU)})
 	}
-	if t.CertDays > 0 && res.TLS != nil && !res.TLS.NotAfter.IsZero() && res.TLS.DaysLeft < t.CertDays {
-		fs = append(fs, Finding{Severity: sev, Code: "threshold-cert", Message: fmt.Sprintf("%s: certificate expires in %d days, fewer than %d", who, res.TLS.DaysLeft, t.CertDays)})
+	if f, ok := res.certPast(t, sev, who); ok {
+		fs = append(fs, f)
 	}
 	return fs, len(fs) > 0
+}
+
+// certPast returns the finding for a certificate past the cert threshold
+// of one level: tls-cert-expired once it has expired, tls-cert-expiring
+// before. The TLS policy does not matter (a verification failure under
+// opportunistic TLS stays info; expiry does not).
+func (res *Result) certPast(t Thresholds, sev Severity, who string) (Finding, bool) {
+	days, ok := t.CertLimit(sev == SevCritical)
+	if !ok || res.TLS == nil || res.TLS.NotAfter.IsZero() || res.TLS.DaysLeft >= days {
+		return Finding{}, false
+	}
+	if res.TLS.DaysLeft < 0 {
+		return Finding{Severity: sev, Code: "tls-cert-expired", Message: fmt.Sprintf("%s: certificate expired on %s",
+			who, res.TLS.NotAfter.Format(time.DateOnly))}, true
+	}
+	return Finding{Severity: sev, Code: "tls-cert-expiring", Message: fmt.Sprintf("%s: certificate expires on %s, in %s, fewer than %d",
+		who, res.TLS.NotAfter.Format(time.DateOnly), units.Count(res.TLS.DaysLeft, "day"), days)}, true
 }

@@ -40,6 +40,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/smtpprobe/smtpprobe/dnscheck"
 	"github.com/smtpprobe/smtpprobe/mtu"
 	"github.com/smtpprobe/smtpprobe/probe/units"
 	"github.com/smtpprobe/smtpprobe/probe/wire"
@@ -622,12 +623,12 @@ func (d *dialogue) diagnoseHello(err error, h *helloConn) bool {
 		msg := fmt.Sprintf("the ClientHello (%d bytes) stalled, but %s, so the path carries the size; %s",
 			whole.Bytes, strings.TrimPrefix(fullOutcome(full), "then "), retryText(retry.attempt))
 		r.setFailureIn("starttls", TLSError, "starttls: "+msg)
-		r.Findings = append(r.Findings, Finding{Severity: SevWarning, Code: "tls-hello-stalled", Message: w + ": " + msg})
+		r.Findings = append(r.Findings, Finding{Severity: SevWarning, Code: dnscheck.CodeTLSHelloStalled, Message: w + ": " + msg})
 	default:
 		d.explainStall(err)
 		r.setFailureIn("starttls", Classify(err), "starttls: "+err.Error())
 		if retry.tls != nil {
-			r.Findings = append(r.Findings, Finding{Severity: SevInfo, Code: "tls-evaluated-on-retry", Message: fmt.Sprintf(
+			r.Findings = append(r.Findings, Finding{Severity: SevInfo, Code: dnscheck.CodeTLSEvaluatedOnRetry, Message: fmt.Sprintf(
 				"%s: the TLS above was evaluated over a new connection, where %s completed the handshake; before it, %s",
 				w, attemptText(retry.attempt), strings.TrimPrefix(fullOutcome(full), "then "))})
 		}
@@ -642,7 +643,7 @@ func retryText(a HelloAttempt) string {
 		s += fmt.Sprintf(", advertising MSS %d", a.AdvMSS)
 	}
 	if a.Passed {
-		return s + fmt.Sprintf(": the TLS handshake completed in %.3f ms (new connection)", a.MS)
+		return s + fmt.Sprintf(": the TLS handshake completed in %s (new connection)", msDur(a.MS))
 	}
 	return s + ": " + a.Error
 }
@@ -666,13 +667,13 @@ func attemptText(a HelloAttempt) string {
 func fullOutcome(f *SegmentCheck) string {
 	switch {
 	case f.Passed:
-		return fmt.Sprintf("%d full-size %d-byte segments that do not begin a ClientHello were acknowledged (%.3f ms, %d retransmits)", f.Segments, f.Packet, f.MS, f.Retransmits)
+		return fmt.Sprintf("%d full-size %d-byte segments that do not begin a ClientHello were acknowledged (%s, %d retransmits)", f.Segments, f.Packet, msDur(f.MS), f.Retransmits)
 	case f.Error != "" && f.Packet == 0:
 		return "full-size segments could not be sent: " + f.Error
 	case f.Error != "":
 		return fmt.Sprintf("%d full-size %d-byte segments that do not begin a ClientHello were not judged: %s", f.Segments, f.Packet, f.Error)
 	}
-	return fmt.Sprintf("%d full-size %d-byte segments that do not begin a ClientHello vanished too (%d retransmits in %.3f ms)", f.Segments, f.Packet, f.Retransmits, f.MS)
+	return fmt.Sprintf("%d full-size %d-byte segments that do not begin a ClientHello vanished too (%d retransmits in %s)", f.Segments, f.Packet, f.Retransmits, msDur(f.MS))
 }
 
 // middleboxError is the result's one-line error for tls-middlebox.
@@ -684,7 +685,7 @@ func middleboxError(s *HelloStall) string {
 // middleboxFinding says what drops the hello, how it was told from a black
 // hole, and what to do.
 func middleboxFinding(w string, s *HelloStall, se *wire.StallError) Finding {
-	return Finding{Severity: SevCritical, Code: string(TLSMiddlebox), Option: OptionTLSGroups, Message: fmt.Sprintf(
+	return Finding{Severity: SevCritical, Code: dnscheck.CodeTLSMiddlebox, Option: OptionTLSGroups, Message: fmt.Sprintf(
 		"%s: a middlebox on the path drops the TLS ClientHello with a post-quantum key share (%s; %d bytes, %s): its %d-byte segment was retransmitted %d times without an acknowledgement, "+
 			"while on new connections full-size %d-byte segments that do not begin a ClientHello were acknowledged (not a PMTU black hole: the path carries the size) and a classical hello (key share %s, %d bytes) completed the handshake. "+
 			"Senders whose TLS offers such a key share by default (OpenSSL 3.5, Go 1.24 and later) stall at STARTTLS here (openssl/openssl#27557; AWS Network Firewall with Suricata 6, hashicorp/terraform-provider-aws#39432; tldr.fail). "+
@@ -692,3 +693,7 @@ func middleboxFinding(w string, s *HelloStall, se *wire.StallError) Finding {
 		w, strings.Join(s.Hello.KeyShare, ", "), s.Hello.Bytes, units.Count(se.Segments, "segment"), se.LostPacket, se.Retransmits,
 		s.FullSegment.Packet, strings.Join(s.Retry.KeyShare, ", "), s.Retry.Bytes)}
 }
+
+// msDur spells a duration measured in milliseconds the one way people
+// read durations (units.Duration).
+func msDur(ms float64) string { return units.Duration(time.Duration(ms * float64(time.Millisecond))) }

@@ -12,6 +12,7 @@ import (
 	helptext "github.com/smtpprobe/smtpprobe/cmd/smtpprobe/internal/help"
 	"github.com/smtpprobe/smtpprobe/cmd/smtpprobe/internal/job"
 	"github.com/smtpprobe/smtpprobe/probe"
+	"github.com/smtpprobe/smtpprobe/probe/render/output"
 )
 
 // errHelp means --help was asked for and printed.
@@ -22,7 +23,10 @@ type outputFlags struct {
 	job.Output
 	quiet   bool
 	verbose bool
-	port    uint16 // the target's port: in the metrics' target label unless 25
+	// timeline shows each session's timeline without the rest of -v
+	// (session's default).
+	timeline bool
+	port     uint16 // the target's port: in the metrics' target label unless 25
 }
 
 // register binds the output flags (group output) and the monitoring ones
@@ -30,16 +34,18 @@ type outputFlags struct {
 func (o *outputFlags) register(fs *pflag.FlagSet, command string) {
 	o.Command = command
 	helptext.InGroup(fs, "output",
-		func() { fs.StringVar(&o.Format, "format", "text", "output format: text, json, nagios or prom") },
+		func() { fs.StringVar(&o.Format, "format", output.FormatText, "output format: "+output.FormatWords()) },
 		func() { fs.BoolVar(&o.JSON, "json", false, "short for --format json") },
 		func() {
 			fs.BoolVarP(&o.quiet, "quiet", "q", false, "print nothing when the result is OK (for cron); Nagios still prints its status line")
 		},
-		func() { fs.BoolVarP(&o.verbose, "verbose", "v", false, "text output: show each session's timeline") },
+		func() {
+			fs.BoolVarP(&o.verbose, "verbose", "v", false, "text output: the full report (each session's timeline, banner, extensions, PTR, hops, every finding)")
+		},
 	)
-	helptext.EnumValues(fs, "format", "text", "json", "nagios", "prom")
+	helptext.EnumValues(fs, "format", output.Formats...)
 	var keys []string
-	for _, k := range job.ThresholdKeys[command] {
+	for _, k := range job.ThresholdKeys(command) {
 		keys = append(keys, job.ThresholdHelp[k])
 	}
 	helptext.InGroup(fs, "monitoring",
@@ -134,8 +140,10 @@ func parseCommand(j *job.Job, args []string, stdout io.Writer, synopsis string, 
 	return &of, fs, nil
 }
 
-// runJob validates and runs j and prints its report. timeout and mtu,
-// which take minutes, show their progress on a terminal's stderr.
+// runJob validates and runs j and prints its report. Its progress shows
+// on a terminal's stderr after the first second (progress.go): timeout
+// and mtu take minutes, and an mx or session whose SYNs go unanswered
+// waits out the connect timeout (30s by default).
 func runJob(ctx context.Context, j *job.Job, of *outputFlags, stdout, stderr io.Writer) (int, error) {
 	if err := usageOf(j.Validate()); err != nil {
 		return 0, err
@@ -153,7 +161,10 @@ func runJob(ctx context.Context, j *job.Job, of *outputFlags, stdout, stderr io.
 	case "timeout":
 		pg = startProgress(stderr, "timeout: waiting for the server to hang up", "phase", 1, j.Timeout.MaxWait)
 	case "mtu":
-		pg = startProgress(stderr, "mtu: bracketing the path MTU of "+j.Target, "address", 1, 0)
+		pg = startProgress(stderr, "mtu: bracketing the path MTU of "+j.Target, "address", 1, probe.DefaultMTUBudget) // per address (issue 17)
+	case "mx", "session":
+		// The addresses are known once DNS answers (job.Job.Progress).
+		pg = startProgress(stderr, j.Command+": probing "+j.Target, "address", 0, 0)
 	}
 	if pg != nil {
 		j.Progress = pg.set
@@ -184,7 +195,7 @@ func parseFlags(fs *pflag.FlagSet, args []string, stdout io.Writer, synopsis str
 		*help = true
 	}
 	if *help {
-		c := helptext.FromFlags(fs, synopsis)
+		c := helptext.FromFlags(fs, entry(fs.Name()), synopsis)
 		if col, ok := stdout.(*helptext.Collector); ok {
 			col.Cmd = c
 			return errHelp

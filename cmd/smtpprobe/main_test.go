@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/smtpprobe/smtpprobe/cmd/smtpprobe/internal/job"
 	"github.com/smtpprobe/smtpprobe/probe/probetest"
 )
 
@@ -38,7 +39,6 @@ func TestRunBadInput(t *testing.T) {
 		{[]string{"mx", "example.com:70000"}, "out of range 1-65535"},
 		{[]string{"mx", "example.com:0"}, "out of range 1-65535"},
 		{[]string{"mx", "example.com:smtp"}, "out of range"},
-		{[]string{"mx", "192.0.2.1"}, "mx wants a domain"},
 		{[]string{"mx", "a..b"}, "invalid domain"},
 		{[]string{"mx", "example.com", "--timeout", "-1s"}, "--timeout -1s"},
 		{[]string{"mx", "example.com", "--connect-timeout", "soon"}, `--connect-timeout "soon": want a duration such as 500ms`},
@@ -234,9 +234,27 @@ func TestReferenceCoversCommands(t *testing.T) {
 	for _, c := range cli(context.Background()).Reference() {
 		names[c.Name] = true
 	}
-	for name := range commands {
+	for _, name := range commandNames() {
 		if !names[name] {
 			t.Errorf("command %s is missing from the reference", name)
+		}
+	}
+}
+
+// Every probe kind of the registry has its flags file, which runs it,
+// and no flags file runs what is not a kind.
+func TestKindsHaveFlagsFiles(t *testing.T) {
+	for _, name := range job.KindNames() {
+		if kindCommands[name] == nil {
+			t.Errorf("kind %s has no flags file (one that puts its command in kindCommands)", name)
+		}
+		if commands[name] != nil {
+			t.Errorf("kind %s is in commands too", name)
+		}
+	}
+	for name := range kindCommands {
+		if _, ok := job.KindOf(name); !ok {
+			t.Errorf("kindCommands has %s, which is no kind of job.Kinds", name)
 		}
 	}
 }

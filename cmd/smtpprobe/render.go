@@ -37,7 +37,7 @@ func emitRuns(rep *probe.Report, runs []render.Run, cf *outputFlags, stdout io.W
 		target = net.JoinHostPort(rep.Target, strconv.Itoa(int(cf.port)))
 	}
 	st, err := output.Write(stdout, rep, runs, output.Options{Format: cf.Format, Quiet: cf.quiet, PromFile: cf.PromFile, Target: target,
-		Options: render.Options{Verbose: cf.verbose, Warn: cf.Warn, Crit: cf.Crit, Color: colorOK(stdout), Option: optionName(runs)}})
+		Options: render.Options{Verbose: cf.verbose, Timeline: cf.timeline, Warn: cf.Warn, Crit: cf.Crit, Color: colorOK(stdout), Option: optionName(runs)}})
 	if fe := (*output.FileError)(nil); errors.As(err, &fe) {
 		return 0, fmt.Errorf("--prom-file: %w", fe.Err)
 	}

@@ -115,20 +115,15 @@ func ParseRecord(txt string) (Record, error) {
 }
 
 // SelectRecord applies RFC 8461 §3.1 to the TXT records found at
-// _mta-sts.DOMAIN: those that do not begin with "v=STSv1;" are discarded,
-// and exactly one must remain and parse.
+// _mta-sts.DOMAIN: those that do not begin with "v=STSv1" and a field
+// delimiter are discarded (dnscheck.SelectTXT), and exactly one must
+// remain and parse.
 func SelectRecord(txts []string) (Record, error) {
-	var sts []string
-	for _, t := range txts {
-		if strings.HasPrefix(t, "v=STSv1;") || t == "v=STSv1" || strings.HasPrefix(t, "v=STSv1 ") {
-			sts = append(sts, t)
-		}
-	}
-	switch len(sts) {
+	switch rec, n := dnscheck.SelectTXT(txts, "v=STSv1"); n {
 	case 0:
 		return Record{}, ErrNoRecord
 	case 1:
-		return ParseRecord(sts[0])
+		return ParseRecord(rec)
 	}
 	return Record{}, ErrMultipleRecords
 }

@@ -111,20 +111,15 @@ func checkURI(s string) error {
 }
 
 // SelectRecord applies RFC 8460 §3 to the TXT records at _smtp._tls.DOMAIN:
-// records that do not begin with "v=TLSRPTv1;" are discarded, and exactly
-// one must remain and parse.
+// records that do not begin with "v=TLSRPTv1" and a field delimiter are
+// discarded (dnscheck.SelectTXT; "v=TLSRPTv10" is another version), and
+// exactly one must remain and parse.
 func SelectRecord(txts []string) (Record, error) {
-	var rs []string
-	for _, t := range txts {
-		if strings.HasPrefix(t, "v=TLSRPTv1") {
-			rs = append(rs, t)
-		}
-	}
-	switch len(rs) {
+	switch rec, n := dnscheck.SelectTXT(txts, "v=TLSRPTv1"); n {
 	case 0:
 		return Record{}, ErrNoRecord
 	case 1:
-		return ParseRecord(rs[0])
+		return ParseRecord(rec)
 	}
 	return Record{}, ErrMultipleRecords
 }

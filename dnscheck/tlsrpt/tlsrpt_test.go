@@ -49,4 +49,13 @@ func TestSelectRecord(t *testing.T) {
 	if _, err := SelectRecord(two); !errors.Is(err, ErrMultipleRecords) {
 		t.Errorf("SelectRecord(two) = %v, want ErrMultipleRecords", err)
 	}
+	// v=TLSRPTv10 is not version 1: it is discarded, as the record's
+	// selection discards every record of another version (RFC 8460 §3).
+	mixed := []string{"v=TLSRPTv1; rua=mailto:a@example.com", "v=TLSRPTv10; rua=mailto:b@example.com"}
+	if r, err := SelectRecord(mixed); err != nil || len(r.RUA) != 1 || r.RUA[0] != "mailto:a@example.com" {
+		t.Errorf("SelectRecord(v1, v10) = %+v, %v; want the v1 record", r, err)
+	}
+	if _, err := SelectRecord([]string{"v=TLSRPTv10; rua=mailto:b@example.com"}); !errors.Is(err, ErrNoRecord) {
+		t.Errorf("SelectRecord(v10 only) = %v, want ErrNoRecord", err)
+	}
 }

@@ -33,7 +33,7 @@ type SMTPOptions struct {
 	GreetDelay  time.Duration // delay before the 220 greeting
 	ReadTimeout time.Duration // go-smtp answers "421 4.4.2 Idle timeout" after this much silence
 	TLS         bool          // offer STARTTLS with a fresh self-signed certificate for Domain
-	CertTTL     time.Duration // certificate lifetime; default 90 days
+	CertTTL     time.Duration // certificate lifetime; default 90 days; negative: expired that long ago
 	MaxBytes    int64         // advertised SIZE; 0 means go-smtp's default
 }
 
@@ -258,7 +258,7 @@ func SelfSigned(name string, ttl time.Duration) (*tls.Config, *x509.Certificate,
 		SerialNumber: serial,
 		Subject:      pkix.Name{CommonName: name},
 		DNSNames:     []string{name},
-		NotBefore:    time.Now().Add(-time.Hour),
+		NotBefore:    time.Now().Add(min(-time.Hour, ttl-24*time.Hour)), // a negative ttl: expired
 		NotAfter:     time.Now().Add(ttl),
 		KeyUsage:     x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},

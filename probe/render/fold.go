@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/smtpprobe/smtpprobe/dnscheck"
 	"github.com/smtpprobe/smtpprobe/probe"
 	"github.com/smtpprobe/smtpprobe/probe/units"
 )
@@ -27,6 +28,7 @@ type relation int
 
 const (
 	// own: a line of its own (any code the table does not name).
+	//lint:ignore U1000 the zero relation, which relations gives every code it does not name
 	own relation = iota
 	// headline: it states the cause best; its message, less the name of
 	// the address, becomes the cause line's text.
@@ -68,9 +70,9 @@ var relations = map[string]rel{
 	"body-segments-lost":     {evidence, []probe.Outcome{probe.PMTUBlackhole, probe.ReplyTimeout}},
 	"server-flight-stalled":  {evidence, []probe.Outcome{probe.PMTUBlackhole, probe.ReplyTimeout}},
 	// A large ClientHello that stalled (probe/tlshello.go).
-	"tls-middlebox":          {headline, []probe.Outcome{probe.TLSMiddlebox}},
-	"tls-hello-stalled":      {headline, []probe.Outcome{probe.TLSError}},
-	"tls-evaluated-on-retry": {evidence, []probe.Outcome{probe.PMTUBlackhole}},
+	dnscheck.CodeTLSMiddlebox:        {headline, []probe.Outcome{probe.TLSMiddlebox}},
+	dnscheck.CodeTLSHelloStalled:     {headline, []probe.Outcome{probe.TLSError}},
+	dnscheck.CodeTLSEvaluatedOnRetry: {evidence, []probe.Outcome{probe.PMTUBlackhole}},
 	// Remedies.
 	"clamp-mss":    {kind: fix},
 	"pmtu-stopgap": {kind: fix},

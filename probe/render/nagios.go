@@ -122,7 +122,7 @@ func perfData(r probe.Result, who string, warn, crit probe.Thresholds) []string 
 	}
 	if t := r.TLS; t != nil && !t.NotAfter.IsZero() {
 		perf = append(perf, perfItem(who+" cert_days", strconv.Itoa(t.DaysLeft), "",
-			intRange(warn.CertDays), intRange(crit.CertDays), "", ""))
+			certRange(warn, false), certRange(crit, true), "", ""))
 	}
 	return perf
 }
@@ -173,6 +173,16 @@ func intRange(n int) string {
 		return ""
 	}
 	return strconv.Itoa(n) + ":"
+}
+
+// certRange is the range of a level's certificate threshold: fewer than
+// N days left is past it, so N: is the range that is fine ("" when
+// expiry is not judged).
+func certRange(t probe.Thresholds, critical bool) string {
+	if n, ok := t.CertLimit(critical); ok {
+		return strconv.Itoa(n) + ":"
+	}
+	return ""
 }
 
 // fmtFloat renders a value with at most microsecond precision.

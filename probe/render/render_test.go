@@ -94,6 +94,30 @@ func TestDescribeCoalescedData(t *testing.T) {
 	if got, want := render.Describe(wire.Event{Kind: wire.EvData, Bytes: 10}), "C: 10 bytes of message data"; got != want {
 		t.Errorf("Describe(one write) = %q, want %q", got, want)
 	}
+	// Issue 20: a data event of no bytes is what TCP showed, not a
+	// write; it never reads "C: 0 bytes of message data".
+	for _, tc := range []struct {
+		e    wire.Event
+		want string
+	}{
+		{wire.Event{Kind: wire.EvData, Text: "all bytes acknowledged (TCP_INFO: 2100 bytes acked, 0 retransmits)"}, "data: all bytes acknowledged (TCP_INFO: 2100 bytes acked, 0 retransmits)"},
+		{wire.Event{Kind: wire.EvData}, ""},
+	} {
+		if got := render.Describe(tc.e); got != tc.want {
+			t.Errorf("Describe(%+v) = %q, want %q", tc.e, got, tc.want)
+		}
+	}
+	rep := &probe.Report{Command: "session", Target: "192.0.2.10", Outcome: probe.OK, Results: []probe.Result{{
+		Host: "192.0.2.10", Address: "192.0.2.10", Port: 25, Outcome: probe.OK,
+		Timeline: []wire.Event{{Kind: wire.EvData, Bytes: 2048}, {Kind: wire.EvData}, {Kind: wire.EvData, Text: "all bytes acknowledged"}},
+	}}}
+	var b strings.Builder
+	if err := render.Text(&b, rep, render.Options{Verbose: true}); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(b.String(), "C: 0 bytes") || !strings.Contains(b.String(), "data: all bytes acknowledged") || strings.Count(b.String(), "\n") != 6 {
+		t.Errorf("Text(-v) = \n%s\nwant the write, the acknowledgement, and no line for the empty event", b.String())
+	}
 }
 
 // failingWriter fails every write.

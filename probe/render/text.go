@@ -16,9 +16,12 @@ import (
 
 // Options are the settings of the text and Nagios writers.
 type Options struct {
-	// Verbose adds each session's timeline (and each MTU probe) to the
-	// text output.
+	// Verbose gives the full text report: each session's timeline (and
+	// each MTU probe), its banner, extensions, PTR and hops, and every
+	// finding as it is; without it the text is compact (fold.go).
 	Verbose bool
+	// Timeline adds each session's timeline to the compact text.
+	Timeline bool
 	// Warn and Crit are the thresholds a single report was judged by;
 	// Nagios shows them as perfdata ranges. A check's runs carry their own.
 	Warn, Crit probe.Thresholds
@@ -146,7 +149,7 @@ func StatusCounts(checks []probe.CheckSummary) string {
 }
 
 func text(w *bytes.Buffer, rep *probe.Report, opt Options) {
-	timeline := opt.Verbose
+	timeline := opt.Verbose || opt.Timeline
 	ok := 0
 	for _, r := range rep.Results {
 		if r.Good() {
@@ -205,9 +208,20 @@ func text(w *bytes.Buffer, rep *probe.Report, opt Options) {
 			HopTable(w, indent, r) // path sweeps (path.go)
 		}
 		if r.MessageBytes > 0 {
-			printf(w, "%smessage: %s, %d written", indent, units.Count(r.MessageBytes, "byte"), r.BytesWritten)
-			if r.Acked {
+			printf(w, "%smessage: %s", indent, units.Count(r.MessageBytes, "byte"))
+			switch b := r.BodyTCP; {
+			case r.Acked:
 				printf(w, ", all acknowledged by the peer's TCP")
+			case b != nil:
+				// What TCP did, not what the write returned: a write a
+				// black hole holds returns nothing.
+				printf(w, "; TCP sent %s", units.Count(int(b.Sent), "byte"))
+				if b.Retransmitted > 0 {
+					printf(w, " (%d retransmitted)", b.Retransmitted)
+				}
+				printf(w, " in %s, the peer acknowledged %d", units.Count(b.Segments, "segment"), b.Acked)
+			default:
+				printf(w, ", %d written", r.BytesWritten)
 			}
 			if r.QueueID != "" {
 				printf(w, ", delivered: queued as %s", r.QueueID)
@@ -254,7 +268,9 @@ func text(w *bytes.Buffer, rep *probe.Report, opt Options) {
 		}
 		if timeline {
 			for _, e := range r.Timeline {
-				printf(w, "%s%10s  %s\n", indent, units.Duration(e.At), Describe(e))
+				if d := Describe(e); d != "" {
+					printf(w, "%s%10s  %s\n", indent, units.Duration(e.At), d)
+				}
 			}
 		}
 	}
@@ -431,7 +447,9 @@ func Addr(r probe.Result) string {
 	return net.JoinHostPort(r.Address, strconv.Itoa(int(r.Port)))
 }
 
-// Describe renders a timeline event like a line of an annotated capture.
+// Describe renders a timeline event like a line of an annotated capture;
+// it is "" for an event that says nothing (a data event of no bytes and
+// no text).
 func Describe(e wire.Event) string {
 	switch e.Kind {
 	case wire.EvSend:
@@ -441,6 +459,14 @@ func Describe(e wire.Event) string {
 	case wire.EvUnsolicited:
 		return "S: " + replyText(e.Reply) + "   (unsolicited)"
 	case wire.EvData:
+		if e.Bytes == 0 {
+			// Not a write but what TCP showed of the data ("all bytes
+			// acknowledged", an MTU probe's fate); no line when empty.
+			if e.Text == "" {
+				return ""
+			}
+			return "data: " + e.Text
+		}
 		if e.Count > 1 && e.Text != "" {
 			// A coalesced run of writes: "2048 chunks of 1 B, 1ms apart".
 			return fmt.Sprintf("C: %d bytes of message data (%s)", e.Bytes, e.Text)

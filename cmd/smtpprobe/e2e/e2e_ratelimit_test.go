@@ -118,3 +118,147 @@ func TestE2EICMPRateLimit(t *testing.T) {
 		})
 	}
 }
+
+// blackholeLink is results[].blackhole_link.
+type blackholeLink struct {
+	Located bool   `json:"located"`
+	Reason  string `json:"reason"`
+	NearTTL int    `json:"near_ttl"`
+	Near    string `json:"near"`
+	FarTTL  int    `json:"far_ttl"`
+	Far     string `json:"far"`
+}
+
+// flushClientPMTU makes only the client forget its learned path MTUs; the
+// server keeps what it learned (issue 17: never flush the server's cache).
+func flushClientPMTU(t *testing.T, l *Lab) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for _, v := range []string{"-4", "-6"} {
+		if _, stderr, exit := l.ExecNS(t, ctx, l.ClientNS, "ip", v, "route", "flush", "cache"); exit != 0 {
+			t.Fatalf("ip %s route flush cache in %s: exit %d: %s", v, l.ClientNS, exit, stderr)
+		}
+	}
+}
+
+// TestE2EMTUPTBRateLimit: r1's bottleneck (1436, not a plateau) answers
+// with frag-needed / packet-too-big, but at most two a second. Runs in a
+// row, each with a fresh client cache, all say pmtud-working at 1436
+// (issue 17, item 5: before, about half of them said pmtu-blackhole,
+// because every probe's PTB fell between two tokens); runs without any
+// flush never say pmtu-blackhole.
+func TestE2EMTUPTBRateLimit(t *testing.T) {
+	t.Parallel()
+	l := startLab(t, "--mtu", "1436")
+	l.run(t, "ptb-limit", l.ID, "2")
+	bin := smtpprobeBinary(t)
+	for _, fam := range mtuFamilies {
+		t.Run(fam.flag, func(t *testing.T) {
+			for i := range 4 {
+				flushClientPMTU(t, l)
+				r := runMTUBinary(t, l, bin, append([]string{"ok.lab.example", fam.flag, "--direction", "out"}, mtuLabArgs(l)...)...)
+				res := oneMTUResult(t, r, decodeMTU(t, r), fam.addr)
+				if r.exit != 0 || sv(res.Verdict) != "pmtud-working" || bracketString(res.Bracket) != "[1436, 1437]" {
+					t.Errorf("run %d mtu(%s), PTBs limited to 2/s: exit %d, verdict %s, bracket %s; want 0, pmtud-working, [1436, 1437] (%s)\nprobes: %s",
+						i+1, r.in, r.exit, strp(res.Verdict), bracketString(res.Bracket), res.Error, probeSummary(res))
+				}
+				t.Logf("run %d mtu(%s): %v, verdict %s", i+1, r.in, r.elapsed.Round(time.Millisecond), strp(res.Verdict))
+			}
+			for i := range 2 { // cron: no flush between
+				r := runMTUBinary(t, l, bin, append([]string{"ok.lab.example", fam.flag}, mtuLabArgs(l)...)...)
+				res := oneMTUResult(t, r, decodeMTU(t, r), fam.addr)
+				if sv(res.Verdict) == "pmtu-blackhole" || res.Reverse != nil && sv(res.Reverse.Verdict) == "pmtu-blackhole" {
+					t.Errorf("unflushed run %d mtu(%s): verdict %s, reverse %v; want no black hole", i+1, r.in, strp(res.Verdict), res.Reverse)
+				}
+			}
+		})
+	}
+}
+
+// TestE2EMTUTwoBottlenecks: r1's bottleneck (1436) answers with ICMP; a
+// second, smaller one on r2 toward the server (1371) drops silently. The
+// verdict is pmtu-blackhole at the smaller one, and the black-holed link
+// is located after r2 (issue 17, item 6).
+func TestE2EMTUTwoBottlenecks(t *testing.T) {
+	t.Parallel()
+	l := startLab(t, "--mtu", "1436")
+	l.run(t, "bottleneck2", l.ID, "1371")
+	bin := smtpprobeBinary(t)
+	for _, fam := range []struct {
+		mtuFamily
+		r2 string
+	}{{mtuFamilies[0], labR2v4}, {mtuFamilies[1], labR2v6}} {
+		t.Run(fam.flag, func(t *testing.T) {
+			for i := range 2 {
+				flushClientPMTU(t, l)
+				r := runMTUBinary(t, l, bin, append([]string{"ok.lab.example", fam.flag, "--direction", "out"}, mtuLabArgs(l)...)...)
+				res := oneMTUResult(t, r, decodeMTU(t, r), fam.addr)
+				if r.exit != 2 || sv(res.Verdict) != "pmtu-blackhole" || bracketString(res.Bracket) != "[1371, 1372]" {
+					t.Errorf("run %d mtu(%s): exit %d, verdict %s, bracket %s; want 2, pmtu-blackhole, [1371, 1372] (%s)\nprobes: %s",
+						i+1, r.in, r.exit, strp(res.Verdict), bracketString(res.Bracket), res.Error, probeSummary(res))
+				}
+				var doc struct {
+					Results []struct {
+						Link *blackholeLink `json:"blackhole_link"`
+					} `json:"results"`
+				}
+				if err := json.Unmarshal([]byte(r.stdout), &doc); err != nil || len(doc.Results) != 1 {
+					t.Fatalf("mtu(%s): %v", r.in, err)
+				}
+				if bl := doc.Results[0].Link; bl == nil || !bl.Located || bl.Near != fam.r2 || bl.NearTTL != 2 || bl.Far != fam.addr || bl.FarTTL != 3 {
+					t.Errorf("run %d mtu(%s): blackhole_link %+v; want located between hop 2 (%s) and the server, hop 3 (%s)", i+1, r.in, bl, fam.r2, fam.addr)
+				}
+				t.Logf("run %d mtu(%s): %v, verdict %s %s", i+1, r.in, r.elapsed.Round(time.Millisecond), strp(res.Verdict), bracketString(res.Bracket))
+			}
+		})
+	}
+}
+
+// TestE2EMTUHeavyLoss: a black hole with 30 % random loss. Each run ends
+// within 30 s, with the black hole or inconclusive (the loss measured, a
+// retry hint), never a rejection or a bare reply-timeout; off a terminal
+// nothing is printed on stderr (issue 17, item 7: before, 84 to 173 s and
+// once rejected or reply-timeout).
+func TestE2EMTUHeavyLoss(t *testing.T) {
+	t.Parallel()
+	l := startLab(t, "--icmp", "drop", "--icmp-reverse", "drop", "--loss", "30")
+	bin := smtpprobeBinary(t)
+	for i, fam := range []mtuFamily{mtuFamilies[0], mtuFamilies[1], mtuFamilies[0], mtuFamilies[1]} {
+		r := runMTUBinary(t, l, bin, append([]string{"ok.lab.example", fam.flag}, mtuLabArgs(l)...)...)
+		rep := decodeMTU(t, r)
+		res := oneMTUResult(t, r, rep, fam.addr)
+		v := sv(res.Verdict)
+		if r.elapsed > 30*time.Second {
+			t.Errorf("run %d mtu(%s) took %v, want at most 30 s", i+1, r.in, r.elapsed)
+		}
+		if res.Outcome == "rejected" || res.Outcome == "reply-timeout" || res.Outcome == "connect-timeout" {
+			t.Errorf("run %d mtu(%s): outcome %s (%s); want a verdict, never a dying probe session's outcome", i+1, r.in, res.Outcome, res.Error)
+		}
+		switch v {
+		case "pmtu-blackhole":
+			if bracketString(res.Bracket) != "[1400, 1401]" || r.exit != 2 {
+				t.Errorf("run %d mtu(%s): pmtu-blackhole %s, exit %d; want [1400, 1401], 2", i+1, r.in, bracketString(res.Bracket), r.exit)
+			}
+		case "inconclusive":
+			f, ok := pathFinding(rep.Findings, "mtu-inconclusive")
+			if !ok || !strings.Contains(f.Message, "%") || !strings.Contains(f.Message, "Retry") || r.exit != 1 {
+				t.Errorf("run %d mtu(%s): inconclusive, exit %d, finding %+v; want exit 1 and mtu-inconclusive with the loss and a retry hint", i+1, r.in, r.exit, f)
+			}
+		default:
+			t.Errorf("run %d mtu(%s): verdict %q (%s), want pmtu-blackhole or inconclusive\nprobes: %s", i+1, r.in, v, res.Error, probeSummary(res))
+		}
+		if strings.TrimSpace(r.stderr) != "" {
+			t.Errorf("run %d mtu(%s): stderr %q off a terminal, want nothing", i+1, r.in, r.stderr)
+		}
+		t.Logf("run %d mtu(%s): %v, verdict %s %s, reverse %v, loss %s %%", i+1, r.in, r.elapsed.Round(time.Millisecond), v, bracketString(res.Bracket), res.Reverse, floatp(res.LossPct))
+	}
+}
+
+// sv is *p, or "" for nil.
+func sv(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return *p
+}

@@ -89,7 +89,7 @@ func srvRun(t *testing.T, l *Lab, bin string, limit time.Duration, cmd string, a
 	return r, rep
 }
 
-func findingsOf(rep srvReport, code string) []srvFinding {
+func srvFindings(rep srvReport, code string) []srvFinding {
 	var out []srvFinding
 	for _, f := range rep.Findings {
 		if f.Code == code {
@@ -234,7 +234,7 @@ func testExim(t *testing.T, l *Lab, bin, fam, client string) {
 			t.Errorf("%s phase %s: server_log %q, want Exim's %q... [%s]", r.in, phase, res.ServerLog, line, client)
 		}
 	}
-	below := findingsOf(rep, "server-timeout-below-rfc")
+	below := srvFindings(rep, "server-timeout-below-rfc")
 	if len(below) != 1 || !strings.Contains(below[0].Message, "smtp_receive_timeout = 300s") || strings.Contains(below[0].Message, "180s") {
 		t.Errorf("%s: server-timeout-below-rfc %+v, want one in Exim's words (smtp_receive_timeout = 300s: one timer for commands and data)", r.in, below)
 	}
@@ -274,11 +274,11 @@ func testSendmail(t *testing.T, l *Lab, bin, fam string) {
 			t.Errorf("%s phase %s: server_log %q claimed for sendmail", r.in, phase, res.ServerLog)
 		}
 	}
-	pause := findingsOf(rep, "pause-exceeds-server-timeout")
+	pause := srvFindings(rep, "pause-exceeds-server-timeout")
 	if len(pause) != 1 || !strings.Contains(pause[0].Message, "Timeout.command=300s") || !strings.Contains(pause[0].Message, "confTO_COMMAND") {
 		t.Errorf("%s: pause-exceeds-server-timeout %+v, want sendmail's Timeout.command=300s (RFC 5321's 5 minutes, not 20 s)", r.in, pause)
 	}
-	below := findingsOf(rep, "server-timeout-below-rfc")
+	below := srvFindings(rep, "server-timeout-below-rfc")
 	if len(below) != 1 || !strings.Contains(below[0].Message, "Timeout.datablock=180s") {
 		t.Errorf("%s: server-timeout-below-rfc %+v, want sendmail's Timeout.datablock=180s for data", r.in, below)
 	}
@@ -318,7 +318,7 @@ func testOpenSMTPD(t *testing.T, l *Lab, bin string) {
 		logRow(t, serverRow{"OpenSMTPD 6.8", fam, "banner", ms(res.TimeoutMS), closeText(res), "none (fixed at 300 s)", res.ServerLog})
 	}
 	// 299.997 s is 300 s: the timer's tolerance, not a short timeout.
-	if f := findingsOf(rep, "server-timeout-below-rfc"); len(f) > 0 {
+	if f := srvFindings(rep, "server-timeout-below-rfc"); len(f) > 0 {
 		t.Errorf("%s: %+v; OpenSMTPD's fixed 300 s meets RFC 5321 §4.5.3.2.7", r.in, f)
 	}
 	waitFile(t, filepath.Join(l.Dir, "opensmtpd", "smtpd.log"), 5*time.Second, "smtp disconnected reason=timeout")
@@ -331,7 +331,7 @@ func testTarpit(t *testing.T, l *Lab, bin, fam string) {
 	if rep.Outcome != "reply-timeout" {
 		t.Errorf("%s outcome = %s, want reply-timeout", r.in, rep.Outcome)
 	}
-	gt := findingsOf(rep, "greeting-timeout")
+	gt := srvFindings(rep, "greeting-timeout")
 	if len(gt) != 1 || !strings.Contains(gt[0].Message, "2s") || !strings.Contains(gt[0].Message, "5 minutes") ||
 		!strings.Contains(gt[0].Message, "probe's own") {
 		t.Fatalf("%s: greeting-timeout %+v, want one naming the probe's 2s limit and RFC 5321's 5 minutes", r.in, gt)
@@ -352,7 +352,7 @@ func testTarpit(t *testing.T, l *Lab, bin, fam string) {
 	if res.GreetingDelayMS == nil || !withinTolerance(*res.GreetingDelayMS, tarpitDelay) {
 		t.Errorf("%s: greeting_delay_ms %s, want %v ± %v", r.in, ptrString(res.GreetingDelayMS), tarpitDelay, timeoutTolerance(tarpitDelay))
 	}
-	if len(findingsOf(rep, "greeting-delayed")) != 1 || res.software() != "exim" {
+	if len(srvFindings(rep, "greeting-delayed")) != 1 || res.software() != "exim" {
 		t.Errorf("%s: findings %v, server %s; want greeting-delayed from exim", r.in, srvCodes(rep), res.software())
 	}
 	logRow(t, serverRow{"tarpit (Exim, 4 s delay)", fam, "greeting", ms(res.GreetingDelayMS), "-", gt[0].Message, "-"})
@@ -369,7 +369,7 @@ func testPostfixRow(t *testing.T, l *Lab, bin, fam string) {
 	if res.TimeoutMS == nil || !withinTolerance(*res.TimeoutMS, l.SMTPDTimeout) || res.ClosedBy != "421" || res.software() != "postfix" || res.ServerLog != "timeout after RCPT" {
 		t.Errorf("%s: timeout %s ms closed by %q, server %s, log %q; want %v, 421, postfix, timeout after RCPT", r.in, ptrString(res.TimeoutMS), res.ClosedBy, res.software(), res.ServerLog, l.SMTPDTimeout)
 	}
-	pause := findingsOf(rep, "pause-exceeds-server-timeout")
+	pause := srvFindings(rep, "pause-exceeds-server-timeout")
 	// The field report's contradiction: an 8 s pause advised 20 s, below
 	// the RFC's 300 s that the next finding asked for.
 	if len(pause) != 1 || !strings.Contains(pause[0].Message, "smtpd_timeout=300s") || strings.Contains(pause[0].Message, "smtpd_timeout=20s") {
@@ -406,7 +406,7 @@ func testPostscreen(t *testing.T, l *Lab, bin, fam, client string) {
 		t.Errorf("%s: second session server %s, greeting delay %s; want Postfix's smtpd at once", r.in, res.software(), ptrString(res.GreetingDelayMS))
 	}
 	for _, code := range []string{"postscreen-pregreet", "postscreen-deferral", "postscreen-deferral-retried"} {
-		if len(findingsOf(rep, code)) != 1 {
+		if len(srvFindings(rep, code)) != 1 {
 			t.Errorf("%s: findings %v, want one %s", r.in, srvCodes(rep), code)
 		}
 	}
@@ -423,10 +423,10 @@ func testPostscreen(t *testing.T, l *Lab, bin, fam, client string) {
 	if pregreetFor(log, client) {
 		t.Errorf("postscreen logged PREGREET for %s: the probe talked before the final 220", client)
 	}
-	deferral := firstAdvice(findingsOf(rep, "postscreen-deferral"))
+	deferral := firstAdvice(srvFindings(rep, "postscreen-deferral"))
 	// Again, caches untouched: the client is known now and passes at once.
 	r, rep = srvRun(t, l, bin, 40*time.Second, "session", "postscreen.lab.example", fam, "--timeout", "10s", "--retry-deferral")
-	if rep.Outcome != "ok" || len(rep.Results) != 1 || rep.Results[0].Deferred != nil || len(findingsOf(rep, "postscreen-deferral")) != 0 {
+	if rep.Outcome != "ok" || len(rep.Results) != 1 || rep.Results[0].Deferred != nil || len(srvFindings(rep, "postscreen-deferral")) != 0 {
 		t.Errorf("%s again = %s, findings %v; want ok at once for a client postscreen passed", r.in, rep.Outcome, srvCodes(rep))
 	}
 	logRow(t, serverRow{"postscreen (Postfix 3.7)", fam, "greeting", ms(first.GreetingDelayMS), "450 4.3.2 at RCPT, then PASS", deferral, "-"})

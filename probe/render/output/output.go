@@ -9,14 +9,28 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/smtpprobe/smtpprobe/probe"
 	"github.com/smtpprobe/smtpprobe/probe/render"
 	"github.com/smtpprobe/smtpprobe/probe/render/prom"
 )
 
-// Formats are the output formats.
-var Formats = []string{"text", "json", "nagios", "prom"}
+// The output formats.
+const (
+	FormatText   = "text"   // render.Text, the default
+	FormatJSON   = "json"   // render.JSON
+	FormatNagios = "nagios" // render.Nagios: the Monitoring Plugins status line and perfdata
+	FormatProm   = "prom"   // prom.Text: the Prometheus text exposition
+)
+
+// Formats are the output formats, in the order help lists them.
+var Formats = []string{FormatText, FormatJSON, FormatNagios, FormatProm}
+
+// FormatWords lists Formats for a sentence: "text, json, nagios or prom".
+func FormatWords() string {
+	return strings.Join(Formats[:len(Formats)-1], ", ") + " or " + Formats[len(Formats)-1]
+}
 
 // Options choose the output of a report.
 type Options struct {
@@ -48,7 +62,7 @@ func Write(w io.Writer, rep *probe.Report, runs []render.Run, opt Options) (prob
 	}
 	st := rep.Status()
 	var metrics []byte
-	if opt.Format == "prom" || opt.PromFile != "" {
+	if opt.Format == FormatProm || opt.PromFile != "" {
 		var err error
 		if metrics, err = prom.Text(col); err != nil {
 			return st, err
@@ -62,13 +76,13 @@ func Write(w io.Writer, rep *probe.Report, runs []render.Run, opt Options) (prob
 	var buf bytes.Buffer
 	var err error
 	switch {
-	case opt.Format == "prom":
+	case opt.Format == FormatProm:
 		buf.Write(metrics)
-	case opt.Format == "json":
+	case opt.Format == FormatJSON:
 		err = render.JSON(&buf, rep)
-	case opt.Format == "nagios" && runs != nil:
+	case opt.Format == FormatNagios && runs != nil:
 		err = render.CheckNagios(&buf, rep, runs)
-	case opt.Format == "nagios":
+	case opt.Format == FormatNagios:
 		err = render.Nagios(&buf, rep, opt.Options)
 	case runs != nil:
 		err = render.CheckText(&buf, rep, runs, opt.Options)
@@ -78,7 +92,7 @@ func Write(w io.Writer, rep *probe.Report, runs []render.Run, opt Options) (prob
 	if err != nil {
 		return st, err
 	}
-	if opt.Quiet && st == probe.StatusOK && opt.Format != "nagios" {
+	if opt.Quiet && st == probe.StatusOK && opt.Format != FormatNagios {
 		return st, nil
 	}
 	if _, err := w.Write(buf.Bytes()); err != nil {

@@ -136,7 +136,7 @@ func Overlay(base, top probe.Thresholds) probe.Thresholds {
 	if top.MTU > 0 {
 		base.MTU = top.MTU
 	}
-	if top.CertDays > 0 {
+	if top.CertDays != 0 { // cert=0 (CertOff) too
 		base.CertDays = top.CertDays
 	}
 	return base

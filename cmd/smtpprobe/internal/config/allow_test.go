@@ -137,9 +137,16 @@ func FuzzLoadConfig(f *testing.F) {
 		}
 		c, err := Load(path)
 		if err != nil {
-			msg := err.Error()
-			if strings.Contains(msg, "\n") || !strings.Contains(msg, "check.yaml") {
-				t.Fatalf("Load(%q) = %q, want one line naming the file", b, msg)
+			// One line per problem, each naming the file, at most
+			// MaxErrors and a count of the rest (issue 20, item 8).
+			lines := strings.Split(err.Error(), "\n")
+			for _, l := range lines {
+				if !strings.Contains(l, "check.yaml") {
+					t.Fatalf("Load(%q) = %q, want every line to name the file", b, err.Error())
+				}
+			}
+			if len(lines) > MaxErrors+1 {
+				t.Fatalf("Load(%q) = %d lines, want at most %d", b, len(lines), MaxErrors+1)
 			}
 			return
 		}

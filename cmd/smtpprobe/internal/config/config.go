@@ -59,6 +59,14 @@ type Config struct {
 	lines      map[string]int            // module name -> line, for messages
 	keyLines   map[string]int            // top-level key -> line
 	moduleKeys map[string]map[string]int // module name -> key -> line
+	// keyBad is where checkKeys found problems: check leaves those
+	// modules and targets alone, so that one mistake is reported once
+	// and not again as its consequences.
+	keyBad struct {
+		any     bool
+		modules map[string]bool
+		targets map[int]bool
+	}
 }
 
 // Module is one named way of probing a target.
@@ -151,7 +159,9 @@ type Duration time.Duration
 func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 	v, err := time.ParseDuration(n.Value)
 	if err != nil || v < 0 {
-		return &lineError{n.Line, fmt.Sprintf("%q: want a duration such as 10s", n.Value)}
+		// A *yaml.TypeError lets the decoder go on to the other values,
+		// so that one reading reports every problem (Load).
+		return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: %q: want a duration such as 10s", n.Line, n.Value)}}
 	}
 	*d = Duration(v)
 	return nil
@@ -225,19 +235,29 @@ func Load(path string) (*Config, error) {
 		// Only comments or document markers.
 		return nil, errorf(path, 0, "no settings, only comments: want modules: (and targets: for check, serve: {allow: [...]} for serve)")
 	}
-	if err := c.checkKeys(root.Content[0]); err != nil {
-		return nil, err
-	}
+	// Every problem of the file is reported in one reading: the keys',
+	// the values' types, and then what the values mean.
+	var p problems
+	keysBad := p.add(c.checkKeys(root.Content[0]))
+	c.keyBad.any = keysBad
 	dec := yaml.NewDecoder(bytes.NewReader(b))
-	dec.KnownFields(true)
+	dec.KnownFields(!keysBad) // checkKeys has named the unknown keys
 	if err := dec.Decode(c); err != nil {
 		if errors.Is(err, io.EOF) {
 			return nil, errorf(path, 0, "no settings, only comments: want modules: (and targets: for check, serve: {allow: [...]} for serve)")
 		}
-		return nil, c.wrap(err)
+		te := (*yaml.TypeError)(nil)
+		if !errors.As(err, &te) {
+			p.add(c.wrap(err)) // the decoding stopped: nothing more to check
+			return nil, p.err()
+		}
+		for _, msg := range te.Errors {
+			p.add(c.wrap(&yaml.TypeError{Errors: []string{msg}}))
+		}
 	}
 	c.recordLines(&root)
-	if err := c.check(); err != nil {
+	p.add(c.check())
+	if err := p.err(); err != nil {
 		return nil, err
 	}
 	return c, nil
@@ -247,7 +267,7 @@ func Load(path string) (*Config, error) {
 func (c *Config) wrap(err error) error {
 	var le *lineError
 	if errors.As(err, &le) {
-		return &Error{c.Path, le.line, le.msg}
+		return &Error{Path: c.Path, Line: le.line, Msg: le.msg}
 	}
 	msg := strings.TrimPrefix(err.Error(), "yaml: ")
 	if te := (*yaml.TypeError)(nil); errors.As(err, &te) && len(te.Errors) > 0 {
@@ -255,9 +275,9 @@ func (c *Config) wrap(err error) error {
 	}
 	if m := yamlLine.FindStringSubmatch(msg); m != nil {
 		line, _ := strconv.Atoi(m[1])
-		return &Error{c.Path, line, explainYAML(m[2])}
+		return &Error{Path: c.Path, Line: line, Msg: explainYAML(m[2])}
 	}
-	return &Error{c.Path, 0, msg}
+	return &Error{Path: c.Path, Line: 0, Msg: msg}
 }
 
 // explainYAML rewords yaml.v3's type errors for people.
@@ -296,95 +316,120 @@ func (c *Config) recordLines(root *yaml.Node) {
 }
 
 // check validates the configuration: every module turns into a valid
-// job (with a placeholder target), every target names known modules.
+// job (with a placeholder target), every target names known modules. It
+// reports every problem it finds (problems), not only the first.
 func (c *Config) check() error {
-	at := func(line int, format string, args ...any) error {
-		return &Error{c.Path, line, fmt.Sprintf(format, args...)}
+	var p problems
+	at := func(line int, format string, args ...any) {
+		p.add(&Error{Path: c.Path, Line: line, Msg: fmt.Sprintf(format, args...)})
 	}
 	if c.Parallel < 0 || c.Parallel > 1024 || (c.Parallel == 0 && c.keyLines["parallel"] > 0) {
-		return at(c.keyLines["parallel"], "parallel %d: want 1 to 1024", c.Parallel)
+		at(c.keyLines["parallel"], "parallel %d: want 1 to 1024", c.Parallel)
 	}
 	if c.PerHost < 0 || c.PerHost > 64 || (c.PerHost == 0 && c.keyLines["per_host"] > 0) {
-		return at(c.keyLines["per_host"], "per_host %d: want 1 to 64", c.PerHost)
+		at(c.keyLines["per_host"], "per_host %d: want 1 to 64", c.PerHost)
 	}
-	if c.Parallel == 0 {
+	if c.Parallel <= 0 || c.Parallel > 1024 {
 		c.Parallel = DefaultParallel
 	}
-	if c.PerHost == 0 {
+	if c.PerHost <= 0 || c.PerHost > 64 {
 		c.PerHost = DefaultPerHost
 	}
-	if len(c.Modules) == 0 {
-		return &Error{c.Path, 0, "no modules: want a modules: mapping with at least one module"}
+	if len(c.Modules) == 0 && !c.keyBad.any {
+		at(0, "no modules: want a modules: mapping with at least one module")
 	}
-	for name, m := range c.Modules {
+	bad := map[string]bool{} // modules with a problem: their targets are not checked against them
+	for _, name := range SortedKeys(c.Modules) {
+		m := c.Modules[name]
+		if c.keyBad.modules[name] {
+			bad[name] = true
+			continue
+		}
 		if m == nil {
-			return at(c.lines[name], "module %q is empty: want at least command: mx|session|timeout|mtu", name)
+			at(c.lines[name], "module %q is empty: want at least command: mx|session|timeout|mtu", name)
+			bad[name] = true
+			continue
 		}
 		m.Name, m.Line, m.keys = name, c.lines[name], c.moduleKeys[name]
 		var err error
 		if m.Warn, err = probe.ParseThresholds(m.Warning); err != nil {
-			return at(m.lineOf("warning"), "warning: %v (module %s)", err, name)
+			at(m.lineOf("warning"), "warning: %v (module %s)", err, name)
+			bad[name] = true
 		}
 		if m.Crit, err = probe.ParseThresholds(m.Critical); err != nil {
-			return at(m.lineOf("critical"), "critical: %v (module %s)", err, name)
+			at(m.lineOf("critical"), "critical: %v (module %s)", err, name)
+			bad[name] = true
 		}
 		for _, lv := range []struct {
 			key string
 			t   probe.Thresholds
 		}{{"warning", m.Warn}, {"critical", m.Crit}} {
 			if which, why := thresholdsApply(lv.t, m.Command); which != "" {
-				return at(m.lineOf(lv.key), "%s: %s does not apply to module %q (command %s): %s", lv.key, which, name, m.Command, why)
+				at(m.lineOf(lv.key), "%s: %s does not apply to module %q (command %s): %s", lv.key, which, name, m.Command, why)
+				bad[name] = true
 			}
 		}
 		placeholder := "example.com"
 		if _, err := m.Job(placeholder); err != nil {
+			bad[name] = true
 			var fe *job.FieldError
 			if errors.As(err, &fe) {
-				return at(m.lineOf(fe.Field), "%s (module %s)", fe.Error(), name)
+				at(m.lineOf(fe.Field), "%s (module %s)", fe.Error(), name)
+				continue
 			}
-			return at(m.Line, "module %s: %s", name, err.Error())
+			at(m.Line, "module %s: %s", name, err.Error())
 		}
 	}
 	for i := range c.Targets {
 		t := &c.Targets[i]
+		if c.keyBad.targets[i] {
+			continue
+		}
 		if t.Target == "" {
-			return at(t.Line, "target entry without target:")
+			at(t.Line, "target entry without target:")
+			continue
 		}
 		if t.Module != "" {
 			t.Modules = append([]string{t.Module}, t.Modules...)
 		}
 		if len(t.Modules) == 0 {
-			return at(t.Line, "target %s: no module: want module: NAME or modules: [NAME, ...]", t.Target)
+			at(t.Line, "target %s: no module: want module: NAME or modules: [NAME, ...]", t.Target)
+			continue
 		}
 		for _, name := range t.Modules {
 			m, ok := c.Modules[name]
 			if !ok {
-				return at(t.Line, "target %s: unknown module %q%s (modules: %s)", t.Target, name,
+				at(t.Line, "target %s: unknown module %q%s (modules: %s)", t.Target, name,
 					didYouMean(name, SortedKeys(c.Modules)), strings.Join(SortedKeys(c.Modules), ", "))
+				break
+			}
+			if bad[name] {
+				continue
 			}
 			if _, err := m.Job(t.Target); err != nil {
-				return at(t.Line, "target %s, module %s: %s", t.Target, name, err.Error())
+				at(t.Line, "target %s, module %s: %s", t.Target, name, err.Error())
+				break
 			}
 		}
 	}
 	allow, err := ParseAllowlist(c.Serve.Allow)
 	if err != nil {
-		return at(c.Serve.Line, "%v", err)
+		at(c.Serve.Line, "%v", err)
 	}
 	c.Serve.Allowlist = allow
 	if c.Serve.MaxConcurrent < 0 || c.Serve.MaxConcurrent > 1024 {
-		return at(c.Serve.Line, "serve.max_concurrent %d: want 1 to 1024", c.Serve.MaxConcurrent)
+		at(c.Serve.Line, "serve.max_concurrent %d: want 1 to 1024", c.Serve.MaxConcurrent)
 	}
-	if c.Serve.MaxConcurrent == 0 {
+	if c.Serve.MaxConcurrent <= 0 || c.Serve.MaxConcurrent > 1024 {
 		c.Serve.MaxConcurrent = DefaultMaxConcurrent
 	}
 	if c.Serve.MaxConnections < 0 || c.Serve.MaxConnections > MaxMaxConnections {
-		return at(c.Serve.Line, "serve.max_connections %d: want 1 to %d", c.Serve.MaxConnections, MaxMaxConnections)
+		at(c.Serve.Line, "serve.max_connections %d: want 1 to %d", c.Serve.MaxConnections, MaxMaxConnections)
 	}
 	if c.Serve.MaxConnections == 0 {
 		c.Serve.MaxConnections = max(DefaultMaxConnections, 2*c.Serve.MaxConcurrent)
 	}
-	return nil
+	return p.err()
 }
 
 // thresholdsApply returns a threshold of t that command never measures,
@@ -492,21 +537,86 @@ func LoadServe(path string) (*Config, error) {
 }
 
 // Error is a problem in a configuration file, at a line when Line > 0.
+// Also holds the further problems found in the same reading, so that one
+// run (check --validate, say) lists every mistake, not one per run; its
+// text is one line per problem, in the order of the file.
 type Error struct {
 	Path string
 	Line int
 	Msg  string
+	Also []*Error
+	// More counts the problems beyond MaxErrors that were not kept.
+	More int
 }
 
+// MaxErrors is how many problems of a file one reading reports.
+const MaxErrors = 20
+
 func (e *Error) Error() string {
+	s := e.line()
+	for _, a := range e.Also {
+		s += "\n" + a.line()
+	}
+	if e.More > 0 {
+		s += fmt.Sprintf("\n%s: and %d more problems (the first %d are listed)", e.Path, e.More, MaxErrors)
+	}
+	return s
+}
+
+func (e *Error) line() string {
 	if e.Line > 0 {
 		return fmt.Sprintf("%s:%d: %s", e.Path, e.Line, e.Msg)
 	}
 	return fmt.Sprintf("%s: %s", e.Path, e.Msg)
 }
 
+// problems collects the problems of one reading of a file: at most one per
+// line (a mistake often upsets the later checks of its line too), at most
+// MaxErrors in all.
+type problems struct {
+	list  []*Error
+	lines map[int]bool
+	more  int
+}
+
+// add records err (an *Error, or a list of them) and reports whether
+// there was one.
+func (p *problems) add(err error) bool {
+	var e *Error
+	if !errors.As(err, &e) {
+		return false
+	}
+	for _, x := range append([]*Error{{Path: e.Path, Line: e.Line, Msg: e.Msg}}, e.Also...) {
+		if x.Line > 0 && p.lines[x.Line] {
+			continue
+		}
+		if p.lines == nil {
+			p.lines = map[int]bool{}
+		}
+		p.lines[x.Line] = true
+		if len(p.list) == MaxErrors {
+			p.more++
+			continue
+		}
+		p.list = append(p.list, x)
+	}
+	p.more += e.More
+	return true
+}
+
+// err is the problems as one *Error, in the order of the file, or nil.
+func (p *problems) err() error {
+	if len(p.list) == 0 {
+		return nil
+	}
+	sort.SliceStable(p.list, func(i, j int) bool { return p.list[i].Line < p.list[j].Line })
+	first := *p.list[0]
+	first.Also, first.More = p.list[1:], p.more
+	return &first
+}
+
 func errorf(path string, line int, format string, args ...any) error {
-	return &Error{path, line, fmt.Sprintf(format, args...)}
+	return &Error{Path: path, Line: line, Msg: fmt.Sprintf(format, args...)}
 }
 
 // SortedKeys returns m's keys in order, for messages and listings.

@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -92,7 +93,7 @@ func TestLoadConfigErrors(t *testing.T) {
 		{"unknown command", "modules:\n  m:\n    command: ping\n", `:3: module "m": unknown command "ping" (want mx, session, timeout, mtu, path)`},
 		{"no modules", "targets: []\n", "no modules"},
 		{"unknown module", "modules:\n  mx:\n    command: mx\ntargets:\n  - target: example.com\n    module: nope\n", `:5: target example.com: unknown module "nope"`},
-		{"bad target", "modules:\n  mx:\n    command: mx\ntargets:\n  - target: 192.0.2.1\n    module: mx\n", ":5: target 192.0.2.1, module mx: mx: \"192.0.2.1\" is an address"},
+		{"bad target", "modules:\n  mx:\n    command: mx\ntargets:\n  - target: bad..example\n    module: mx\n", ":5: target bad..example, module mx: mx: invalid domain"},
 		{"module option", "modules:\n  s:\n    command: session\n    size: -5\n", ":4: size -5: want 1 to 268435456 bytes (module s)"},
 		{"direction", "modules:\n  p:\n    command: mtu\n    direction: sideways\n", `:4: direction "sideways": want out, in or both (module p)`},
 		{"threshold", "modules:\n  s:\n    command: mx\n    warning: speed=1\n", `:4: warning: unknown threshold "speed"`},
@@ -137,5 +138,57 @@ func TestLoadConfigErrors(t *testing.T) {
 		if err != nil && strings.Contains(err.Error(), " --") {
 			t.Errorf("Load(%s) = %v, want the YAML keys, not flags", tc.name, err)
 		}
+	}
+}
+
+// TestLoadConfigEveryError: one reading lists every mistake of the file,
+// one line each in the order of the file (issue 20, item 8: --validate
+// used to report one of five per run), and at most MaxErrors of them.
+func TestLoadConfigEveryError(t *testing.T) {
+	five := "parallel: 0\n" + // 1
+		"modules:\n" +
+		"  mx:\n" +
+		"    command: mx\n" +
+		"    timeout: 3\n" + // 5: no unit
+		"    warning: time=2s,mtu=1400\n" + // 6: mtu does not apply
+		"  s:\n" +
+		"    comand: session\n" + // 8: misspelt key
+		"targets:\n" +
+		"  - target: example.com\n" +
+		"    module: mz\n" // 10: unknown module
+	_, err := Load(writeConfig(t, five))
+	if err == nil {
+		t.Fatal("Load(five mistakes) = nil error")
+	}
+	lines := strings.Split(err.Error(), "\n")
+	want := []string{
+		`:1: parallel 0: want 1 to 1024`,
+		`:5: timeout: "3": a duration needs a unit: did you mean 3s?`,
+		`:6: warning: mtu=1400 does not apply to module "mx"`,
+		`:8: unknown key "comand" in module "s" (did you mean "command"?)`,
+		`:10: target example.com: unknown module "mz"`,
+	}
+	if len(lines) != len(want) {
+		t.Fatalf("Load(five mistakes) = %d lines, want %d:\n%s", len(lines), len(want), err)
+	}
+	for i, w := range want {
+		if !strings.Contains(lines[i], w) || !strings.Contains(lines[i], "check.yaml") {
+			t.Errorf("Load(five mistakes) line %d = %q, want the file and %q", i+1, lines[i], w)
+		}
+	}
+	var ce *Error
+	if !errors.As(err, &ce) || ce.Line != 1 || len(ce.Also) != 4 {
+		t.Errorf("Load(five mistakes) = %#v, want a *config.Error at line 1 with 4 more", err)
+	}
+
+	var many strings.Builder
+	many.WriteString("modules:\n  mx:\n    command: mx\n")
+	for i := range 30 {
+		fmt.Fprintf(&many, "    bogus%d: 1\n", i)
+	}
+	_, err = Load(writeConfig(t, many.String()))
+	lines = strings.Split(fmt.Sprint(err), "\n")
+	if len(lines) != MaxErrors+1 || !strings.HasSuffix(lines[MaxErrors], "and 10 more problems (the first 20 are listed)") {
+		t.Errorf("Load(30 mistakes) = %d lines ending %q, want %d and a count of the other 10", len(lines), lines[len(lines)-1], MaxErrors+1)
 	}
 }

@@ -15,132 +15,156 @@ import (
 // the line of the key, what the Keys table does not allow: an unknown
 // key (with the nearest known one), a module key that does not apply to
 // the module's command, a module without a known command, and a
-// duration written without its unit. It records the line of every key
-// for later messages.
+// duration written without its unit. It reports every such problem
+// (problems), and records the line of every key for later messages.
 func (c *Config) checkKeys(doc *yaml.Node) error {
 	at := func(n *yaml.Node, format string, args ...any) error {
-		return &Error{c.Path, n.Line, fmt.Sprintf(format, args...)}
+		return &Error{Path: c.Path, Line: n.Line, Msg: fmt.Sprintf(format, args...)}
 	}
 	if doc.Kind != yaml.MappingNode {
 		return at(doc, "want a mapping of keys such as modules:, not %s", kindWords(doc))
 	}
+	var p problems
 	c.keyLines = map[string]int{}
+	c.keyBad.modules, c.keyBad.targets = map[string]bool{}, map[int]bool{}
 	for i := 0; i+1 < len(doc.Content); i += 2 {
 		key, val := doc.Content[i], doc.Content[i+1]
 		if _, ok := lookupKey(Top, key.Value); !ok {
-			return at(key, "unknown key %q at the top level%s", key.Value, hint(Top, key.Value))
+			p.add(at(key, "unknown key %q at the top level%s", key.Value, hint(Top, key.Value)))
+			continue
 		}
 		c.keyLines[key.Value] = key.Line
 		switch key.Value {
 		case "modules":
 			if val.Kind != yaml.MappingNode {
-				if isNull(val) {
-					continue
+				if !isNull(val) {
+					p.add(at(val, "modules: want a mapping of NAME: module, not %s", kindWords(val)))
 				}
-				return at(val, "modules: want a mapping of NAME: module, not %s", kindWords(val))
+				continue
 			}
 			for j := 0; j+1 < len(val.Content); j += 2 {
-				if err := c.checkModule(val.Content[j], val.Content[j+1]); err != nil {
-					return err
-				}
+				p.add(c.checkModule(val.Content[j], val.Content[j+1]))
 			}
 		case "targets":
 			if val.Kind != yaml.SequenceNode {
-				if isNull(val) {
+				if !isNull(val) {
+					p.add(at(val, "targets: want a list of entries such as - target: example.com, not %s", kindWords(val)))
+				}
+				continue
+			}
+			for k, t := range val.Content {
+				if t.Kind != yaml.MappingNode {
+					p.add(at(t, "targets: want an entry such as {target: example.com, module: mx}, not %s", kindWords(t)))
+					c.keyBad.targets[k] = true
 					continue
 				}
-				return at(val, "targets: want a list of entries such as - target: example.com, not %s", kindWords(val))
-			}
-			for _, t := range val.Content {
-				if t.Kind != yaml.MappingNode {
-					return at(t, "targets: want an entry such as {target: example.com, module: mx}, not %s", kindWords(t))
-				}
-				if err := c.checkSection(t, Targets, "in a target entry"); err != nil {
-					return err
+				if p.add(c.checkSection(t, Targets, "in a target entry")) {
+					c.keyBad.targets[k] = true
 				}
 			}
 		case "serve":
 			if val.Kind != yaml.MappingNode {
-				if isNull(val) {
-					continue
+				if !isNull(val) {
+					p.add(at(val, "serve: want a mapping such as {allow: [...]}, not %s", kindWords(val)))
 				}
-				return at(val, "serve: want a mapping such as {allow: [...]}, not %s", kindWords(val))
+				continue
 			}
-			if err := c.checkSection(val, ServeS, "in serve"); err != nil {
-				return err
-			}
+			p.add(c.checkSection(val, ServeS, "in serve"))
 		}
 	}
-	return nil
+	return p.err()
 }
 
 // checkSection checks the keys of one mapping of section s.
 func (c *Config) checkSection(m *yaml.Node, s Section, where string) error {
+	var p problems
 	for i := 0; i+1 < len(m.Content); i += 2 {
 		key := m.Content[i]
 		if _, ok := lookupKey(s, key.Value); !ok {
-			return &Error{c.Path, key.Line, fmt.Sprintf("unknown key %q %s%s", key.Value, where, hint(s, key.Value))}
+			p.add(&Error{Path: c.Path, Line: key.Line, Msg: fmt.Sprintf("unknown key %q %s%s", key.Value, where, hint(s, key.Value))})
 		}
 	}
-	return nil
+	return p.err()
 }
 
-// checkModule checks the keys of module name against its command.
+// checkModule checks the keys of module name against its command. A
+// module whose shape is wrong (not a mapping, an unknown key, no known
+// command) is marked for check to leave alone; one with a bad value is
+// not, so that check still finds its other problems.
 func (c *Config) checkModule(name, m *yaml.Node) error {
 	at := func(n *yaml.Node, format string, args ...any) error {
-		return &Error{c.Path, n.Line, fmt.Sprintf(format, args...)}
+		return &Error{Path: c.Path, Line: n.Line, Msg: fmt.Sprintf(format, args...)}
+	}
+	shape := func(err error) error {
+		if err != nil {
+			c.keyBad.modules[name.Value] = true
+		}
+		return err
 	}
 	if m.Kind != yaml.MappingNode {
+		c.keyBad.modules[name.Value] = true
 		if isNull(m) {
-			return at(name, "module %q is empty: want at least command: %s", name.Value, strings.Join(job.Commands, "|"))
+			return at(name, "module %q is empty: want at least command: %s", name.Value, strings.Join(job.KindNames(), "|"))
 		}
 		return at(m, "module %q: want a mapping of keys such as command: mx, not %s", name.Value, kindWords(m))
 	}
+	var p problems
 	lines := map[string]int{}
 	command := ""
 	var commandNode *yaml.Node
 	for i := 0; i+1 < len(m.Content); i += 2 {
 		key, val := m.Content[i], m.Content[i+1]
 		if _, ok := lookupKey(Modules, key.Value); !ok {
-			return at(key, "unknown key %q in module %q%s", key.Value, name.Value, hint(Modules, key.Value))
+			p.add(at(key, "unknown key %q in module %q%s", key.Value, name.Value, hint(Modules, key.Value)))
+			continue
 		}
 		lines[key.Value] = key.Line
 		if key.Value == "command" {
 			command, commandNode = val.Value, val
 		}
 	}
-	if commandNode == nil {
-		return at(name, "module %q has no command: want command: %s", name.Value, strings.Join(job.Commands, "|"))
-	}
-	if !isCommand(command) {
-		return at(commandNode, "module %q: unknown command %q (want %s)%s", name.Value, command,
-			strings.Join(job.Commands, ", "), didYouMean(command, job.Commands))
-	}
-	for i := 0; i+1 < len(m.Content); i += 2 {
-		key, val := m.Content[i], m.Content[i+1]
-		k, _ := lookupKey(Modules, key.Value)
-		if !k.AppliesTo(command) {
-			return at(key, "key %q does not apply to module %q (command %s): %s is for %s", key.Value, name.Value,
-				command, key.Value, strings.Join(k.Commands, ", "))
-		}
-		if k.Type == "duration" && val.Kind == yaml.ScalarNode {
-			if _, err := time.ParseDuration(val.Value); err != nil {
-				return at(val, "%s: %q: %s", key.Value, val.Value, help.DurationHint(val.Value))
-			}
-		}
-		if key.Value == "to" && command != "session" && val.Kind == yaml.SequenceNode && len(val.Content) > 1 {
-			return at(key, "to: %s takes one recipient, not %d (module %q)", command, len(val.Content), name.Value)
-		}
-	}
 	if c.moduleKeys == nil {
 		c.moduleKeys = map[string]map[string]int{}
 	}
 	c.moduleKeys[name.Value] = lines
-	return nil
+	if commandNode == nil {
+		if len(p.list) == 0 { // else a misspelt key is likely the command
+			p.add(at(name, "module %q has no command: want command: %s", name.Value, strings.Join(job.KindNames(), "|")))
+		}
+		return shape(p.err())
+	}
+	if !isCommand(command) {
+		p.add(at(commandNode, "module %q: unknown command %q (want %s)%s", name.Value, command,
+			strings.Join(job.KindNames(), ", "), didYouMean(command, job.KindNames())))
+		return shape(p.err())
+	}
+	shape(p.err()) // unknown keys
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		key, val := m.Content[i], m.Content[i+1]
+		k, known := lookupKey(Modules, key.Value)
+		if !known {
+			continue // said above
+		}
+		if !k.AppliesTo(command) {
+			p.add(at(key, "key %q does not apply to module %q (command %s): %s is for %s", key.Value, name.Value,
+				command, key.Value, strings.Join(k.Commands, ", ")))
+			continue
+		}
+		if k.Type == "duration" && val.Kind == yaml.ScalarNode {
+			if _, err := time.ParseDuration(val.Value); err != nil {
+				p.add(at(val, "%s: %q: %s", key.Value, val.Value, help.DurationHint(val.Value)))
+				continue
+			}
+		}
+		if key.Value == "to" && command != "session" && val.Kind == yaml.SequenceNode && len(val.Content) > 1 {
+			p.add(at(key, "to: %s takes one recipient, not %d (module %q)", command, len(val.Content), name.Value))
+		}
+	}
+	return p.err()
 }
 
 func isCommand(s string) bool {
-	for _, c := range job.Commands {
+	for _, c := range job.KindNames() {
 		if c == s {
 			return true
 		}

@@ -78,6 +78,8 @@ func SplitTarget(s string, defPort uint16) (host string, port uint16, err error)
 		if a, perr := netip.ParseAddr(host); perr == nil {
 			if zerr := dnscheck.CheckZone(a.Zone()); zerr != nil {
 				host, port, err = "", 0, inputf("target %s: %v", dnscheck.QuoteInput(s), zerr)
+			} else if why := LinkLocalProblem(a); why != "" { // target.go
+				host, port, err = "", 0, inputf("target %s: %s", dnscheck.QuoteInput(s), why)
 			}
 		}
 	}()

@@ -73,3 +73,16 @@ func TargetNote(target string, port uint16) string {
 	}
 	return note + "; a port goes after brackets: [ADDRESS]:PORT"
 }
+
+// LinkLocalProblem says why an IPv6 link-local address cannot be dialled
+// as written, or returns "". Every interface has its own fe80::/10 link
+// (RFC 4291 §2.5.6), so such an address names a host only together with
+// its zone, the interface (RFC 4007 §11): fe80::1%eth0. Without one the
+// kernel refuses the connect ("invalid argument"), which says nothing
+// about the server. IPv4 link-local addresses (169.254/16) need no zone.
+func LinkLocalProblem(a netip.Addr) string {
+	if !a.Is6() || a.Is4In6() || a.Zone() != "" || !(a.IsLinkLocalUnicast() || a.IsLinkLocalMulticast()) {
+		return ""
+	}
+	return fmt.Sprintf("a link-local address needs a zone: %s%%eth0", a)
+}

@@ -66,3 +66,33 @@ func TestValidateHints(t *testing.T) {
 		t.Errorf("Validate(direction BOTH) = %v, %q; want nil, both", err, j.MTU.Direction)
 	}
 }
+
+// TestLinkLocalTarget: an IPv6 link-local address without a zone is bad
+// input (issue 20, item 8), not a connect that fails with "invalid
+// argument" and a no-local-route finding.
+func TestLinkLocalTarget(t *testing.T) {
+	for _, tc := range []struct {
+		target, want string
+	}{
+		{"[fe80::1]:25", "target \"[fe80::1]:25\": a link-local address needs a zone: fe80::1%eth0"},
+		{"fe80::1", "target \"fe80::1\": a link-local address needs a zone: fe80::1%eth0"},
+		{"[FE80::a:b]", "target \"[FE80::a:b]\": a link-local address needs a zone: fe80::a:b%eth0"},
+		{"[ff02::1]:25", "target \"[ff02::1]:25\": a link-local address needs a zone: ff02::1%eth0"},
+		{"[fe80::1%eth0]:25", ""},
+		{"[2001:db8::25]:25", ""},
+		{"169.254.1.1:25", ""},
+		{"[::ffff:169.254.1.1]:25", ""},
+	} {
+		_, _, err := SplitTarget(tc.target, 25)
+		got := ""
+		if err != nil {
+			got = err.Error()
+			if _, ok := err.(*InputError); !ok {
+				t.Errorf("SplitTarget(%q) error is a %T, want an *InputError (exit 3)", tc.target, err)
+			}
+		}
+		if got != tc.want {
+			t.Errorf("SplitTarget(%q) = %q, want %q", tc.target, got, tc.want)
+		}
+	}
+}

@@ -1,0 +1,89 @@
+package probe
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/smtpprobe/smtpprobe/mtu"
+)
+
+// ptbPatience is how long the patient probe (patientProbe) waits for a
+// frag-needed / packet-too-big before a black hole is believed. Routers
+// rate-limit the ICMP errors they send (RFC 1812 §4.3.2.8, RFC 4443
+// §2.4(f); Cisco's default is one unreachable per 500 ms), and the
+// search's probes, decided within tens of milliseconds, can all fall
+// between two tokens. TCP resends the probe's segments after 200 ms and
+// 600 ms (the minimum RTO, doubled: RFC 6298 §5.5), so by 700 ms a router
+// that allows two a second has had a token for one of them.
+const ptbPatience = 700 * time.Millisecond
+
+// confirmBlackhole settles the forward verdict's findings. A
+// pmtu-blackhole is the last word only after a patient probe
+// (patientProbe) found no ICMP either; the black-holed link is located
+// (locateBlackhole) at the same time, into a scratch result that is kept
+// only if the verdict stands. If the patient probe's ICMP arrives, ICMP
+// does reach us, only slowly: the probe (result icmp) joins the evidence,
+// the verdict is recomputed, and a finding says that a router rate-limits
+// its ICMP.
+func (p *Prober) confirmBlackhole(ctx context.Context, t Target, r *Result, b mtu.Bracket, v6 bool, opt MTUOptions) {
+	info := r.MTUInfo
+	if info.Verdict != VerdictBlackhole {
+		r.Findings = append(r.Findings, mtuFindings(t, r, v6)...)
+		return
+	}
+	lr := newResult(t)
+	lr.Address, lr.MTUInfo = r.Address, info
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		p.locateBlackhole(ctx, t, &lr, v6) // reads info, writes lr only
+	}()
+	var (
+		pr   MTUProbe
+		icmp bool
+	)
+	if b.SmallestFailed > 0 && info.Method != MethodUDP { // TCP's own black hole
+		pr, icmp = p.patientProbe(ctx, t, b.SmallestFailed, v6, opt)
+	}
+	<-done
+	if icmp {
+		pr.Round, pr.Attempts = b.Rounds+1, 1
+		info.Probes = append(info.Probes, pr)
+		info.Sessions++
+		info.Rounds++
+		info.ICMPSeen = true
+		info.Verdict = outVerdict(b, info)
+		info.Tested = outTested(info, info.Range[0], info.Range[1])
+	}
+	if info.Verdict != VerdictBlackhole {
+		r.Findings = append(r.Findings, ptbRateLimited(t, r, pr, v6))
+		r.Findings = append(r.Findings, mtuFindings(t, r, v6)...)
+		return
+	}
+	r.setFailure(PMTUBlackhole, fmt.Sprintf("segments above %s bytes vanish and no ICMP comes back", intOr(info.PathMTU, "?")))
+	r.Findings = append(r.Findings, mtuFindings(t, r, v6)...)
+	r.Findings = append(r.Findings, lr.Findings...)
+	r.BlackholeLink, r.Hops, r.PathEnd = lr.BlackholeLink, lr.Hops, lr.PathEnd
+}
+
+// patientProbe runs one probe at size that waits ptbPatience, through
+// TCP's own retransmissions, and reports whether ICMP lowered the path MTU
+// during it. A session that failed proves nothing (false).
+func (p *Prober) patientProbe(ctx context.Context, t Target, size int, v6 bool, opt MTUOptions) (MTUProbe, bool) {
+	o := opt
+	o.Loss = mtu.WatchOptions{MinWait: ptbPatience, RTOs: 1 << 10, MaxWait: ptbPatience + time.Second,
+		LostAfter: func() time.Duration { return ptbPatience }}
+	pr, res := p.mtuProbe(ctx, t, size, v6, o, &roundClock{})
+	return pr, res.Outcome == OK && pr.Result == ProbeICMP
+}
+
+func ptbRateLimited(t Target, r *Result, pr MTUProbe, v6 bool) Finding {
+	icmp := "ICMP fragmentation needed"
+	if v6 {
+		icmp = "ICMPv6 packet too big"
+	}
+	return Finding{Severity: SevInfo, Code: "icmp-rate-limited", Message: fmt.Sprintf(
+		"%s: %s arrived only for a probe that waited %s and was retransmitted (%d retransmits): a router on the path rate-limits the ICMP it sends, so PMTUD works but a connection's first full-size segments may wait for a retransmission",
+		who(t, r.Address), icmp, fmtDur(pr.Wait), pr.Retransmits)}
+}
