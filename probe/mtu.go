@@ -13,6 +13,7 @@ import (
 
 	"github.com/smtpprobe/smtpprobe/dnscheck"
 	"github.com/smtpprobe/smtpprobe/mtu"
+	"github.com/smtpprobe/smtpprobe/probe/units"
 	"github.com/smtpprobe/smtpprobe/probe/wire"
 )
 
@@ -503,6 +504,9 @@ func outVerdict(b mtu.Bracket, info *MTUInfo) Verdict {
 	// What made the smallest failed size fail, on its last attempt.
 	var failedBy ProbeResult
 	learned := info.CachedPMTU // the kernel's path MTU lowered by ICMP, 0 if never
+	if info.CacheCleared {
+		learned = 0 // deleted before the probes: nothing this run relied on
+	}
 	for _, pr := range info.Probes {
 		if b.SmallestFailed > 0 && pr.Size == b.SmallestFailed && !pr.OK {
 			failedBy = pr.Result
@@ -921,7 +925,7 @@ func mtuFindings(t Target, r *Result, v6 bool) []Finding {
 func cachedText(pmtu, expiresS int, addr string) string {
 	exp := "it expires about 10 minutes after it was learned"
 	if expiresS > 0 {
-		exp = fmt.Sprintf("it expires in %d s", expiresS)
+		exp = "it expires in " + units.Setting(time.Duration(expiresS)*time.Second)
 	}
 	return fmt.Sprintf("this host's kernel had a path MTU of %d cached towards %s (learned from ICMP; %s)", pmtu, addr, exp)
 }
@@ -930,7 +934,7 @@ func cachedText(pmtu, expiresS int, addr string) string {
 func retestText(addr string, v6 bool, expiresS int) string {
 	wait := "wait until it expires (about 10 minutes)"
 	if expiresS > 0 {
-		wait = fmt.Sprintf("wait until it expires (%d s)", expiresS)
+		wait = "wait until it expires (" + units.Setting(time.Duration(expiresS)*time.Second) + ")"
 	}
 	if v6 {
 		return fmt.Sprintf("to retest, %s or delete it for this address only (ip -6 route flush cache %s/128, as root; this tool does that itself when it may)", wait, addr)
