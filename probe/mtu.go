@@ -504,6 +504,9 @@ func outVerdict(b mtu.Bracket, info *MTUInfo) Verdict {
 	// What made the smallest failed size fail, on its last attempt.
 	var failedBy ProbeResult
 	learned := info.CachedPMTU // the kernel's path MTU lowered by ICMP, 0 if never
+	if info.CacheCleared {
+		learned = 0 // deleted before the probes: nothing this run relied on
+	}
 	for _, pr := range info.Probes {
 		if b.SmallestFailed > 0 && pr.Size == b.SmallestFailed && !pr.OK {
 			failedBy = pr.Result

@@ -107,14 +107,6 @@ func setUDP(t testing.TB, l *Lab, mode string) {
 	l.run(t, "udp", l.ID, mode)
 }
 
-// sv is the value of a JSON string field, "" when absent or null.
-func sv(p *string) string {
-	if p == nil {
-		return ""
-	}
-	return *p
-}
-
 func bracketEq(b []*int, lo, hi int) bool {
 	return len(b) == 2 && b[0] != nil && *b[0] == lo && b[1] != nil && *b[1] == hi
 }
