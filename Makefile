@@ -119,9 +119,15 @@ uninstall:
 demo:
 	$(GO) run ./cmd/smtpprobe demo
 
-# A lab left running for manual use; `make lab-down LAB_ID=...` removes it.
+# The PMTU black hole on a namespace lab (needs root): mx, mtu and path,
+# each output explained, then everything torn down; under 30 s.
+demo-blackhole: build
+	@bash testdata/lab/demo-blackhole.sh $(BIN)
+
+# A lab left running for manual use: KEY=VALUE lines on stdout, then the
+# cheat sheet of its targets on stderr; `make lab-down LAB_ID=...` removes it.
 lab:
-	bash testdata/lab/lab.sh up
+	@bash testdata/lab/lab.sh up --cheat-sheet
 
 lab-down:
 	bash testdata/lab/lab.sh down $(LAB_ID)
