@@ -108,3 +108,11 @@ serve:
   allow: ["demo.example:%[3]s", "127.0.0.0/8:%[3]s"]
 %[2]s`, l.dns.Addr, extra, l.port))
 }
+
+// sv is the value of a JSON string field, "" when absent or null.
+func sv(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return *p
+}

@@ -255,10 +255,3 @@ func TestE2EMTUHeavyLoss(t *testing.T) {
 	}
 }
 
-// sv is *p, or "" for nil.
-func sv(p *string) string {
-	if p == nil {
-		return ""
-	}
-	return *p
-}

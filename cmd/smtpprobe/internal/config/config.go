@@ -138,6 +138,10 @@ type Serve struct {
 	Allow          []string `yaml:"allow"`
 	MaxConcurrent  int      `yaml:"max_concurrent"`
 	MaxConnections int      `yaml:"max_connections"`
+	// Vantage names where this exporter stands ("fra1", "home-dsl"):
+	// the vantage label of every series it exports, so that one
+	// Prometheus can compare several places (deploy/smtpprobe.vantage.rules.yml).
+	Vantage string `yaml:"vantage"`
 
 	Allowlist *Allowlist `yaml:"-"` // Allow, parsed
 	Line      int        `yaml:"-"` // of serve:, for messages
@@ -428,6 +432,9 @@ func (c *Config) check() error {
 	if c.Serve.MaxConnections == 0 {
 		c.Serve.MaxConnections = max(DefaultMaxConnections, 2*c.Serve.MaxConcurrent)
 	}
+	if err := CheckVantage(c.Serve.Vantage); err != nil {
+		at(c.Serve.Line, "serve.vantage %q: %v", c.Serve.Vantage, err)
+	}
 	return p.err()
 }
 
@@ -624,4 +631,17 @@ func SortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// vantageRE is what a vantage name may be: a short word of letters,
+// digits, dot, dash and underscore, fit for a label value and a legend.
+var vantageRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$`)
+
+// CheckVantage checks a vantage name (serve.vantage, --vantage); "" is
+// none.
+func CheckVantage(v string) error {
+	if v == "" || vantageRE.MatchString(v) {
+		return nil
+	}
+	return errors.New("want a short name of letters, digits, '.', '-' and '_' (at most 63), such as fra1 or home-dsl")
 }

@@ -143,6 +143,8 @@ var Keys = []Key{
 	{ServeS, "max_connections", nil, fmt.Sprintf("whole number, 1 to %d", MaxMaxConnections),
 		fmt.Sprintf("%d, at least twice max_concurrent", DefaultMaxConnections),
 		"HTTP connections the exporter accepts at once", "128"},
+	{ServeS, "vantage", nil, "name: letters, digits, '.', '-', '_'", "none",
+		"where this exporter stands: the vantage label of every series it exports, so that one Prometheus tells a target failing from every place from one failing from one place (--vantage overrides it)", "fra1"},
 }
 
 // KeysIn returns the keys of a section, in table order.
