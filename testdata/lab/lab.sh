@@ -41,6 +41,8 @@
 #                        --cheat-sheet: then print every lab target and its expected verdict on stderr
 #   lab.sh cheat-sheet [ID]
 #                        every lab target, what it is and the verdict to expect (`make lab` prints it)
+#   lab.sh client2 ID    add a second client namespace (198.18.4.2, 2001:db8:4::2) behind r1, whose
+#                        tcp/25 r1 drops (an ISP's port-25 block); prints LAB_CLIENT2_NS=...
 #   lab.sh down ID       tear a lab down (idempotent)
 #   lab.sh icmp ID drop|allow
 #                        drop|allow ICMP frag-needed / ICMPv6 packet-too-big on r1 (PMTU black hole
@@ -181,7 +183,7 @@ down_lab() {
 			kill -TERM "$pid" 2>/dev/null || true
 		fi
 	fi
-	for role in server r2 r1 client; do
+	for role in server r2 r1 client client2; do
 		ns=$(ns_of "$id" "$role")
 		if [[ -e /run/netns/$ns ]]; then
 			kill_ns_pids "$ns"
@@ -510,6 +512,41 @@ rejection_dns_args() {
 	for r in "${REJECT_NAMES[@]}"; do
 		DNSMASQ_ARGS+=(--host-record="${r##*:}.lab.example,198.18.3.${r%%:*},2001:db8:3::${r%%:*}")
 	done
+}
+
+# ---------------------------------------------------------------- a second vantage point (issue 20)
+
+# cmd_client2 ID: a second client namespace, ID-client2 (198.18.4.2/24, 2001:db8:4::2/64),
+# behind r1 like the first, whose tcp/25 r1 drops as an ISP blocking port 25 does: the
+# same server seen from a place where port 25 is filtered near the client. Other ports
+# (an exporter on 198.18.4.2:9465) stay reachable from the rest of the lab.
+cmd_client2() {
+	[[ $# -eq 1 ]] || usage
+	local r1 c2
+	r1=$(running_router "$1" r1)
+	c2=$(ns_of "$1" client2)
+	[[ ! -e /run/netns/$c2 ]] || die "lab $1 already has $c2"
+	ip netns add "$c2"
+	nsx "$c2" ip link set dev lo up
+	nsx "$c2" sysctl -qw net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0 \
+		net.ipv6.conf.all.accept_ra=0 net.ipv6.conf.default.accept_ra=0
+	mkdir -p "/etc/netns/$c2"
+	printf 'nameserver %s\nnameserver %s\noptions timeout:1 attempts:1\n' "$DNS4" "$DNS6" >"/etc/netns/$c2/resolv.conf"
+	link "$1" "$c2" c2-r1 "$r1" r1-c2
+	addr "$c2" c2-r1 198.18.4.2/24 2001:db8:4::2/64
+	addr "$r1" r1-c2 198.18.4.1/24 2001:db8:4::1/64
+	nsx "$c2" ip -4 route add 198.18.0.0/15 via 198.18.4.1
+	nsx "$c2" ip -6 route add 2001:db8::/32 via 2001:db8:4::1
+	nsx "$(ns_of "$1" r2)" ip -4 route add 198.18.4.0/24 via 198.18.2.1
+	nsx "$(ns_of "$1" r2)" ip -6 route add 2001:db8:4::/64 via 2001:db8:2::1
+	nsx "$r1" nft -f - <<-EOF
+		add chain inet $NFT_TABLE port25block { type filter hook forward priority 5; policy accept; }
+		add rule inet $NFT_TABLE port25block iifname "r1-c2" tcp dport 25 counter drop
+	EOF
+	set_state "$(lab_dir "$1")" LAB_CLIENT2_NS "$c2"
+	grep -q '^LAB_CLIENT2_NS=' "$(lab_dir "$1")/lab.env" || echo "LAB_CLIENT2_NS=$c2" >>"$(lab_dir "$1")/lab.env"
+	log "lab $1: second client $c2 (198.18.4.2, 2001:db8:4::2) behind r1, tcp/25 dropped at r1"
+	printf 'LAB_CLIENT2_NS=%s\n' "$c2"
 }
 
 # ---------------------------------------------------------------- cheat sheet (issue 20)
@@ -972,6 +1009,7 @@ main() {
 	list) cmd_list "$@" ;;
 	check) cmd_check ;;
 	cheat-sheet) cmd_cheat_sheet "$@" ;;
+	client2) cmd_client2 "$@" ;;
 	-h | --help | help) usage ;;
 	*) log "unknown command \"$cmd\""; usage ;;
 	esac

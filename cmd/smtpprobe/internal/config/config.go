@@ -23,6 +23,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/smtpprobe/smtpprobe/cmd/smtpprobe/internal/job"
+	"github.com/smtpprobe/smtpprobe/mtu/trace"
 	"github.com/smtpprobe/smtpprobe/probe"
 	"github.com/smtpprobe/smtpprobe/probe/units"
 )
@@ -107,6 +108,11 @@ type Module struct {
 	Max       int    `yaml:"max"`
 	Direction string `yaml:"direction"` // out, in or both (default)
 
+	// path (issue 20: a path module for check and serve)
+	MaxHops     int `yaml:"max_hops"`
+	Probes      int `yaml:"probes"`
+	ComparePort int `yaml:"compare_port"`
+
 	Name       string           `yaml:"-"` // its key under modules:
 	Line       int              `yaml:"-"` // its line, for messages
 	Warn, Crit probe.Thresholds `yaml:"-"` // warning: and critical:, parsed
@@ -139,6 +145,10 @@ type Serve struct {
 	Allow          []string `yaml:"allow"`
 	MaxConcurrent  int      `yaml:"max_concurrent"`
 	MaxConnections int      `yaml:"max_connections"`
+	// Vantage names where this exporter stands ("fra1", "home-dsl"):
+	// the vantage label of every series it exports, so that one
+	// Prometheus can compare several places (deploy/smtpprobe.vantage.rules.yml).
+	Vantage string `yaml:"vantage"`
 
 	Allowlist *Allowlist `yaml:"-"` // Allow, parsed
 	Line      int        `yaml:"-"` // of serve:, for messages
@@ -429,6 +439,9 @@ func (c *Config) check() error {
 	if c.Serve.MaxConnections == 0 {
 		c.Serve.MaxConnections = max(DefaultMaxConnections, 2*c.Serve.MaxConcurrent)
 	}
+	if err := CheckVantage(c.Serve.Vantage); err != nil {
+		at(c.Serve.Line, "serve.vantage %q: %v", c.Serve.Vantage, err)
+	}
 	return p.err()
 }
 
@@ -496,6 +509,25 @@ func (m *Module) Job(target string) (*job.Job, error) {
 		}
 		if len(m.To) > 0 {
 			j.MTU.To = m.To[0]
+		}
+	case "path":
+		if m.MaxHops != 0 || m.set("max_hops") {
+			if m.MaxHops < 1 {
+				return nil, &job.FieldError{Field: "max_hops", Value: fmt.Sprint(m.MaxHops), Reason: fmt.Sprintf("want 1 to %d", trace.MaxMaxHops)}
+			}
+			j.Path.MaxHops = m.MaxHops
+		}
+		if m.Probes != 0 || m.set("probes") {
+			if m.Probes < 1 {
+				return nil, &job.FieldError{Field: "probes", Value: fmt.Sprint(m.Probes), Reason: "want 1 to 10 SYNs per hop"}
+			}
+			j.Path.Probes = m.Probes
+		}
+		if m.ComparePort != 0 || m.set("compare_port") {
+			if m.ComparePort < 1 || m.ComparePort > 65535 {
+				return nil, &job.FieldError{Field: "compare_port", Value: fmt.Sprint(m.ComparePort), Reason: "want a port from 1 to 65535"}
+			}
+			j.Path.ComparePort = uint16(m.ComparePort)
 		}
 	}
 	if err := j.Validate(); err != nil {
@@ -627,4 +659,17 @@ func SortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// vantageRE is what a vantage name may be: a short word of letters,
+// digits, dot, dash and underscore, fit for a label value and a legend.
+var vantageRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$`)
+
+// CheckVantage checks a vantage name (serve.vantage, --vantage); "" is
+// none.
+func CheckVantage(v string) error {
+	if v == "" || vantageRE.MatchString(v) {
+		return nil
+	}
+	return errors.New("want a short name of letters, digits, '.', '-' and '_' (at most 63), such as fra1 or home-dsl")
 }
