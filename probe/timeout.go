@@ -225,7 +225,8 @@ func (p *Prober) timeout(ctx context.Context, t Target, phase string, opt Timeou
 	r.Timeout = ptr(idle)
 	srv := d.identify()
 	r.Server = &srv
-	r.ServerLog = serverLog(srv.Software, phase, logContext{Client: clientIP(d.c), Helo: d.name, From: opt.From, Bytes: r.BytesWritten})
+	ip, port := clientAddr(d.c)
+	r.ServerLog = serverLog(srv.Software, phase, logContext{Client: ip, Port: port, Helo: d.name, From: opt.From, Bytes: r.BytesWritten})
 	what := "sent " + rp.String() + " and closed the connection"
 	switch {
 	case r.ClosedBy == ClosedByFIN:
@@ -253,14 +254,14 @@ func (p *Prober) timeout(ctx context.Context, t Target, phase string, opt Timeou
 	return r
 }
 
-// clientIP is the probe's own address on c, as a server's log line names
-// it.
-func clientIP(c *wire.Conn) string {
+// clientAddr is the probe's own address and port on c, as a server's log
+// line names them.
+func clientAddr(c *wire.Conn) (string, int) {
 	ap, err := netip.ParseAddrPort(c.LocalAddr().String())
 	if err != nil {
-		return ""
+		return "", 0
 	}
-	return ap.Addr().Unmap().WithZone("").String()
+	return ap.Addr().Unmap().WithZone("").String(), int(ap.Port())
 }
 
 // advisedServerTimeout is the server idle timeout, in whole seconds, that
@@ -288,9 +289,30 @@ func applies(pause wire.Pause, phase string) bool {
 	return false
 }
 
+// onePerAddress are the codes of findings about the server as a whole
+// (its greeting, postscreen's tests), which each phase's session of one
+// address finds alike: mergeBelowRFC keeps the first of each.
+var onePerAddress = map[string]bool{"greeting-delayed": true, "postscreen-pregreet": true, "postscreen-deferral": true}
+
 // mergeBelowRFC replaces the per-phase "server-timeout-below-rfc" findings
-// of one address by one that lists every phase (Run, for each address).
+// of one address by one that lists every phase (Run, for each address),
+// and keeps one of each finding about the server as a whole
+// (onePerAddress).
 func mergeBelowRFC(rs []Result, who string) {
+	seen := map[string]bool{}
+	for i := range rs {
+		kept := rs[i].Findings[:0]
+		for _, f := range rs[i].Findings {
+			if onePerAddress[f.Code] {
+				if seen[f.Code] {
+					continue
+				}
+				seen[f.Code] = true
+			}
+			kept = append(kept, f)
+		}
+		rs[i].Findings = kept
+	}
 	var (
 		parts  []string
 		advice = map[string]bool{}
