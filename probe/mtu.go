@@ -203,6 +203,7 @@ type roundClock struct {
 	mu      sync.Mutex
 	slowest time.Duration // slowest acknowledgement of a passing probe
 	n       int
+	st      straggle // cuts the round's stragglers (mtu_straggle.go)
 }
 
 func (rc *roundClocks) of(ctx context.Context) *roundClock {
@@ -364,8 +365,11 @@ func (p *Prober) mtuOut(ctx context.Context, t Target, r *Result, lo, hi int, v6
 	)
 	started := time.Now()
 	send := func(ctx context.Context, size int) (bool, error) {
+		clk := clocks.of(ctx)
+		ctx, done := clk.st.start(ctx)
+		defer done()
 		pr, res := p.mtuRetry(ctx, t, size, func(ctx context.Context) (MTUProbe, Result) {
-			return p.mtuProbe(ctx, t, size, v6, opt, clocks.of(ctx))
+			return p.mtuProbe(ctx, t, size, v6, opt, clk)
 		})
 		mu.Lock()
 		info.Probes = append(info.Probes, pr)

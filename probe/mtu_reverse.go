@@ -51,6 +51,8 @@ func (p *Prober) mtuReverse(ctx context.Context, t Target, r *Result, lo, hi int
 	// run returns the probe and, for one that proved nothing (a session
 	// that died of loss), its noEvidence error.
 	run := func(ctx context.Context, size int, clk *roundClock) (MTUProbe, error) {
+		ctx, done := clk.st.start(ctx) // stragglers are cut (mtu_straggle.go)
+		defer done()
 		pr, res := p.mtuRetry(ctx, t, size, func(ctx context.Context) (MTUProbe, Result) {
 			return p.revProbe(ctx, t, size, v6, clk)
 		})
