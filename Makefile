@@ -17,7 +17,7 @@ MANDIR  ?= $(DATADIR)/man
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null)
 LDFLAGS := $(if $(VERSION),-X main.version=$(VERSION))
 
-.PHONY: all build test vet cross fmt-check unit fuzz fuzz-short bench demo demo-blackhole lab lab-down clean man completion install uninstall
+.PHONY: all build test vet lint cross fmt-check unit fuzz fuzz-short bench demo demo-blackhole lab lab-down clean man completion install uninstall
 
 all: build
 
@@ -47,7 +47,23 @@ cross:
 	GOOS=freebsd $(GO) build ./...
 	GOOS=darwin $(GO) vet ./...
 
-test: fmt-check vet cross
+# The static gates: staticcheck and deadcode -test, both clean, and
+# promtool's metric lint over the Prometheus golden files. .ci/run installs
+# staticcheck and deadcode (pinned, from the Go module proxy) into GOPATH/bin
+# and promtool from Debian's prometheus package.
+GOBIN_DIR   := $(shell $(GO) env GOPATH)/bin
+STATICCHECK ?= $(GOBIN_DIR)/staticcheck
+DEADCODE    ?= $(GOBIN_DIR)/deadcode
+PROMTOOL    ?= promtool
+lint:
+	$(STATICCHECK) $(PKGS)
+	@out=$$($(DEADCODE) -test $(PKGS)) || exit 1; \
+	if [ -n "$$out" ]; then echo "deadcode -test: unreachable functions:"; echo "$$out"; exit 1; fi
+	@for f in probe/render/testdata/*.prom.golden; do \
+		$(PROMTOOL) check metrics < $$f || { echo "promtool check metrics: $$f"; exit 1; }; \
+	done
+
+test: fmt-check vet lint cross
 	$(GO) test -race -count=1 -timeout 15m $(PKGS)
 	$(MAKE) fuzz-short
 

@@ -58,6 +58,11 @@ const (
 	CodeTLSEvaluatedOnRetry            = "tls-evaluated-on-retry"
 	CodePMTUBottleneck                 = "pmtu-bottleneck"
 	CodePMTUCached                     = "pmtu-cached"
+	CodePMTUUntestedCached             = "pmtu-untested-cached"
+	CodeReverseUntestedCached          = "reverse-untested-cached"
+	CodePMTUCacheCleared               = "pmtu-cache-cleared"
+	CodePMTUTestedByUDP                = "pmtu-tested-by-udp"
+	CodeRegressionUnverified           = "regression-unverified"
 	CodePMTUStopgap                    = "pmtu-stopgap"
 	CodeMSSClamped                     = "mss-clamped"
 	CodeClampMSS                       = "clamp-mss"
@@ -221,7 +226,11 @@ var Codes = []CodeInfo{
 	{CodeTLSHelloStalled, warning, "the large ClientHello stalled while full-size segments pass, and a classical hello failed too"},
 	{CodeTLSEvaluatedOnRetry, info, "after a black hole swallowed the ClientHello, TLS was evaluated over the same hello split in two writes on a new connection"},
 	{CodePMTUBottleneck, info, "the path MTU is below the interface MTU"},
-	{CodePMTUCached, info, "the kernel had a path MTU cached toward the target (learned from ICMP), so larger probes could not be sent"},
+	{CodePMTUCached, info, "the kernel had a path MTU cached toward the target (learned from ICMP), with its expiry; deleted first for IPv6 where allowed"},
+	{CodePMTUUntestedCached, info, "client to server, nothing above the cached path MTU was tested and the DF datagrams did not decide: `untested`"},
+	{CodeReverseUntestedCached, info, "our cached path MTU lowered the MSS our SYN advertised, so the server's full-size flight was not tested"},
+	{CodePMTUCacheCleared, info, "`mx`, `session`, `timeout`: our cached IPv6 path MTU toward the address was deleted before connecting"},
+	{CodePMTUTestedByUDP, info, "TCP could not send above the bottleneck (the server's MSS or our cache); DF datagrams decided the black hole"},
 	{CodePMTUStopgap, warning, "a stopgap on this host for a black hole: a lower interface MTU or tcp_mtu_probing"},
 	{CodeMSSClamped, info, "a router on the path clamps the MSS"},
 	{CodeClampMSS, warning, "the fix for a black hole: clamp the MSS on the bottleneck router"},
@@ -275,6 +284,7 @@ var Codes = []CodeInfo{
 	{CodeRegressionReversePathMTU, critical, "against a baseline: the reverse path MTU shrank"},
 	{CodeRegressionServerTimeout, critical, "against a baseline: the server idle timeout shrank"},
 	{CodeRegressionTLS, warning, "against a baseline: the certificate verified before and does not now"},
+	{CodeRegressionUnverified, warning, "against a baseline: a direction was tested less than before (a cache or the server's MSS hid sizes); what, and how to retest"},
 	{CodeRegressionMTASTSPolicy, critical, "against a baseline: the MTA-STS mode or mx patterns changed, or the policy is gone"},
 	{CodeRegressionDANEMatch, critical, "against a baseline: a TLSA record matched before, nothing matches now"},
 	{CodeBaselineMissing, warning, "against a baseline: an address is no longer among the results"},

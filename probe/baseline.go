@@ -2,9 +2,9 @@ package probe
 
 import (
 	"fmt"
-
 	"time"
 
+	"github.com/smtpprobe/smtpprobe/dnscheck"
 	"github.com/smtpprobe/smtpprobe/probe/units"
 )
 
@@ -161,7 +161,7 @@ func compareTested(c *Result, bm, cm *MTUInfo) []Finding {
 		default:
 			return
 		}
-		fs = append(fs, Finding{Severity: SevWarning, Code: "regression-unverified",
+		fs = append(fs, Finding{Severity: SevWarning, Code: dnscheck.CodeRegressionUnverified,
 			Message: fmt.Sprintf("%s: %s, the baseline was %s, this run %s: %s could not be tested, so this run neither confirms nor refutes a regression; %s", c.label(), dir, was, now, untested, hint)})
 	}
 	one("client to server", bm.Verdict, cm.Verdict, bm.Tested, cm.Tested, retestHint(cm, false))

@@ -32,7 +32,7 @@ func BenchmarkMX(b *testing.B) {
 			b.ReportAllocs()
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
-				r := p.MX(ctx, t)
+				r, _ := p.MX(ctx, t, MXOptions{})
 				if r.Outcome != OK {
 					b.Fatalf("MX = %s (%s), want ok\n%s", r.Outcome, r.Error, dump(r.Timeline))
 				}

@@ -52,7 +52,7 @@ func TestRcptRefusedEveryCommand(t *testing.T) {
 			return []Result{r}
 		}, []bool{true}},
 		{"timeout all", func(ctx context.Context) []Result {
-			return p.TimeoutAll(ctx, tgt, TimeoutPhases, TimeoutOptions{MaxWait: 100 * time.Millisecond, To: "postmaster"})
+			return timeoutPhases(ctx, p, tgt, TimeoutPhases, TimeoutOptions{MaxWait: 100 * time.Millisecond, To: "postmaster"})
 		}, []bool{false, false, false, true, true, true}},
 		{"mtu", func(ctx context.Context) []Result {
 			r, err := p.MTU(ctx, tgt, MTUOptions{Min: 576, Max: 1500, Parallel: 2, To: "postmaster"})

@@ -33,8 +33,10 @@
 //   - dialogue.go: the dialogue every probe kind shares (connect, greet,
 //     timed steps, the envelope, QUIT).
 //   - mx.go, session.go, timeout.go, mtu.go and mtu_reverse.go, path.go:
-//     one probe kind each, a Prober method that returns a Result. A new
-//     probe kind is a new file of this kind.
+//     one probe kind each, a Prober method with one signature,
+//     func (p *Prober) K(ctx context.Context, t Target, opt KOptions) (Result, error).
+//     A new probe kind is a new file of this kind, a row of the command's
+//     registry (cmd/smtpprobe/internal/job, kinds.go) and a flags file.
 //   - evidence.go: the verdicts and findings of stalls and black holes
 //     from the connection's TCP_INFO evidence, for every kind.
 //   - prober.go, result.go, report.go (Run over a target's addresses),

@@ -561,7 +561,7 @@ func TestHostilePeers(t *testing.T) {
 				var r Result
 				switch {
 				case tc.run == "check":
-					r = p.MX(ctx, tgt)
+					r, _ = p.MX(ctx, tgt, MXOptions{})
 				case tc.run == "session":
 					opt := tc.opt
 					opt.To = []string{"postmaster@example.com"}
@@ -570,7 +570,7 @@ func TestHostilePeers(t *testing.T) {
 						t.Fatalf("Session() error = %v", err)
 					}
 				case strings.HasPrefix(tc.run, "timeout:"):
-					r = p.Timeout(ctx, tgt, strings.TrimPrefix(tc.run, "timeout:"), TimeoutOptions{MaxWait: tc.maxWait, To: "postmaster@example.com"})
+					r, _ = p.Timeout(ctx, tgt, TimeoutOptions{Phase: strings.TrimPrefix(tc.run, "timeout:"), MaxWait: tc.maxWait, To: "postmaster@example.com"})
 				}
 				took := time.Since(start)
 				cancel()
@@ -606,7 +606,7 @@ func TestConnUnsolicitedNon421(t *testing.T) {
 		time.Sleep(time.Second)
 	})
 	p := &Prober{ReplyTimeout: 2 * time.Second, Helo: "probe.example.com"}
-	r := p.MX(context.Background(), Target{Host: "mx.example.com", Addr: addr, Preference: -1})
+	r, _ := p.MX(context.Background(), Target{Host: "mx.example.com", Addr: addr, Preference: -1}, MXOptions{})
 	if r.Outcome != ProtocolError {
 		t.Errorf("MX(unsolicited 250).Outcome = %s (%s), want protocol-error", r.Outcome, r.Error)
 	}

@@ -27,11 +27,6 @@ func fromMS(m float64) time.Duration {
 	return time.Duration(math.Round(m * float64(time.Millisecond)))
 }
 
-// Millis is a duration in milliseconds rounded to the microsecond, as
-// the JSON gives it, for writers of other formats (Nagios perfdata,
-// Prometheus samples) that must agree with the JSON to the digit.
-func Millis(d time.Duration) float64 { return ms(d) }
-
 func msPtr(d *time.Duration) *float64 {
 	if d == nil {
 		return nil

@@ -11,7 +11,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/smtpprobe/smtpprobe/dnscheck"
 	"github.com/smtpprobe/smtpprobe/mtu"
+	"github.com/smtpprobe/smtpprobe/probe/units"
 	"github.com/smtpprobe/smtpprobe/probe/wire"
 )
 
@@ -243,8 +245,10 @@ func (c *roundClock) lossAfter(floor time.Duration, factor int) time.Duration {
 //
 // Outbound, each probe is a session with DF set and the MSS clamped
 // (mtu.Control) that writes three full-size segments: after STARTTLS's 220,
-// as the start of a TLS record that is never completed (no mail
-// transaction, no handshake for the server to compute), or, when the server
+// as the start of a TLS record that is never completed and begins no
+// ClientHello (recordStart: no mail transaction, no handshake for the server
+// to compute, nothing a middlebox that drops large ClientHellos would drop,
+// so that mtu measures sizes, not contents), or, when the server
 // offers no STARTTLS, as a message body after DATA that is abandoned without
 // the final dot. A probe passes when any of its segments is acknowledged at
 // the requested packet size; it fails when they vanish (lost), when ICMP
@@ -504,6 +508,9 @@ func outVerdict(b mtu.Bracket, info *MTUInfo) Verdict {
 	// What made the smallest failed size fail, on its last attempt.
 	var failedBy ProbeResult
 	learned := info.CachedPMTU // the kernel's path MTU lowered by ICMP, 0 if never
+	if info.CacheCleared {
+		learned = 0 // deleted before the probes: nothing this run relied on
+	}
 	for _, pr := range info.Probes {
 		if b.SmallestFailed > 0 && pr.Size == b.SmallestFailed && !pr.OK {
 			failedBy = pr.Result
@@ -769,7 +776,7 @@ func (p *Prober) mtuProbe(ctx context.Context, t Target, size int, v6 bool, opt 
 			pr.Result = ProbeSessionFailed
 			return pr, r
 		}
-		pr.Via, payload = "starttls", tlsRecordStart(n)
+		pr.Via, payload = "starttls", recordStart(n) // begins no ClientHello (tlshello.go)
 	} else {
 		_, ok := d.envelope(opt.From, to, "data")
 		pr.Via = "data"
@@ -843,17 +850,6 @@ func advPacket(i mtu.Info, v6 bool) int {
 	return i.AdvMSS + mtu.Overhead(v6, i.Timestamps())
 }
 
-// tlsRecordStart is n bytes that begin a TLS handshake record (RFC 8446
-// §5.1: type 22, legacy version 3.1, length 16384) holding a ClientHello
-// (§4: type 1) that never completes: the server's TLS library waits for the
-// rest of the record, so its kernel acknowledges the bytes and nothing
-// else happens before the reset.
-func tlsRecordStart(n int) []byte {
-	b := make([]byte, n)
-	copy(b, []byte{22, 3, 1, 0x40, 0x00, 1, 0x00, 0x3f, 0xfc, 3, 3})
-	return b
-}
-
 // abort resets the connection so that neither side keeps retransmitting
 // data the path cannot carry, and the server drops the session.
 func abort(c *wire.Conn) {
@@ -883,7 +879,7 @@ func mtuFindings(t Target, r *Result, v6 bool) []Finding {
 	}
 	if info.Verdict == VerdictUntested && info.Method == MethodTCP {
 		if info.CachedPMTU > 0 && info.PathMTU != nil {
-			fs = append(fs, Finding{Severity: SevInfo, Code: "pmtu-untested-cached",
+			fs = append(fs, Finding{Severity: SevInfo, Code: dnscheck.CodePMTUUntestedCached,
 				Message: fmt.Sprintf("%s: client to server, nothing above %d bytes was tested: %s kept every probe at or below it, and the DF datagrams got no answer to decide with%s. Never read a cache as working PMTUD: a firewall that started dropping %s since it was learned would not show; %s", w, *info.PathMTU, cachedText(info.CachedPMTU, info.CachedExpiresS, r.Address), udpWhy(info.UDP), icmp, retestText(r.Address, v6, info.CachedExpiresS))})
 		}
 	}
@@ -893,8 +889,12 @@ func mtuFindings(t Target, r *Result, v6 bool) []Finding {
 	}
 	switch info.Verdict {
 	case VerdictBlackhole:
+		stalls := "mail larger than a few KB stalls (\"timeout after DATA\")"
+		if info.Method == MethodUDP && limitText(info) == "the server's MSS" {
+			stalls = "TCP is kept below that size only by the MSS the server's SYN-ACK carries (a router that clamps it, or the server's own cached path MTU, which it forgets about 10 minutes after it learned it: then mail larger than a few KB stalls), and everything else (UDP, IPsec, tunnels) that large is lost"
+		}
 		fs = append(fs, Finding{Severity: SevCritical, Code: "pmtu-blackhole",
-			Message: fmt.Sprintf("%s: packets larger than %d bytes vanish and no %s comes back; mail larger than a few KB stalls (\"timeout after DATA\"). Fix: allow %s and ICMP time exceeded through the firewalls on the path", w, *info.PathMTU, icmp, icmp)})
+			Message: fmt.Sprintf("%s: packets larger than %d bytes vanish and no %s comes back; %s. Fix: allow %s and ICMP time exceeded through the firewalls on the path", w, *info.PathMTU, icmp, stalls, icmp)})
 		fs = append(fs, Finding{Severity: SevWarning, Code: "clamp-mss",
 			Message: "or clamp the MSS on the bottleneck router to the path MTU (iptables -t mangle -A FORWARD -p tcp --tcp-flags SYN,RST SYN -j TCPMSS --clamp-mss-to-pmtu; nftables: tcp flags syn tcp option maxseg size set rt mtu)"})
 		stop := fmt.Sprintf("as a stopgap on this host, lower the interface MTU to %d (ip link set dev IFACE mtu %d) or enable net.ipv4.tcp_mtu_probing=1", *info.PathMTU, *info.PathMTU)
@@ -919,7 +919,7 @@ func mtuFindings(t Target, r *Result, v6 bool) []Finding {
 			Message: fmt.Sprintf("%s: the MSS the server's SYN-ACK carried keeps TCP packets at %d bytes or less (interface %d): either a router on the path clamps the MSS, or the server cached a path MTU towards this host (learned from ICMP within about 10 minutes, which a remote host cannot flush). TCP on this path is protected; larger probes could not be sent, so whether %s reaches this host was not tested by TCP%s, and non-TCP traffic (UDP, IPsec, tunnels) may still hit the bottleneck", w, *info.PathMTU, info.InterfaceMTU, icmp, udpWhy(info.UDP))})
 	}
 	if info.Method == MethodUDP && info.Verdict == VerdictBlackhole && info.UDP != nil {
-		fs = append(fs, Finding{Severity: SevInfo, Code: "pmtu-tested-by-udp",
+		fs = append(fs, Finding{Severity: SevInfo, Code: dnscheck.CodePMTUTestedByUDP,
 			Message: fmt.Sprintf("%s: TCP could not send packets above %d bytes (%s), so DF datagrams to a closed UDP port decided: those of %d bytes drew the server's port unreachable, larger ones (%d and up) vanished twice without any %s", w, *info.PathMTU, limitText(info), info.UDP.LargestArrived, info.UDP.SmallestSilent, icmp)})
 	}
 	return fs
@@ -929,7 +929,7 @@ func mtuFindings(t Target, r *Result, v6 bool) []Finding {
 func cachedText(pmtu, expiresS int, addr string) string {
 	exp := "it expires about 10 minutes after it was learned"
 	if expiresS > 0 {
-		exp = fmt.Sprintf("it expires in %d s", expiresS)
+		exp = "it expires in " + units.Setting(time.Duration(expiresS)*time.Second)
 	}
 	return fmt.Sprintf("this host's kernel had a path MTU of %d cached towards %s (learned from ICMP; %s)", pmtu, addr, exp)
 }
@@ -938,7 +938,7 @@ func cachedText(pmtu, expiresS int, addr string) string {
 func retestText(addr string, v6 bool, expiresS int) string {
 	wait := "wait until it expires (about 10 minutes)"
 	if expiresS > 0 {
-		wait = fmt.Sprintf("wait until it expires (%d s)", expiresS)
+		wait = "wait until it expires (" + units.Setting(time.Duration(expiresS)*time.Second) + ")"
 	}
 	if v6 {
 		return fmt.Sprintf("to retest, %s or delete it for this address only (ip -6 route flush cache %s/128, as root; this tool does that itself when it may)", wait, addr)

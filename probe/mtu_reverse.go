@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/smtpprobe/smtpprobe/dnscheck"
 	"github.com/smtpprobe/smtpprobe/mtu"
 	"github.com/smtpprobe/smtpprobe/probe/wire"
 )
@@ -284,7 +285,7 @@ func (p *Prober) reverseFindings(t Target, r *Result, v6 bool) {
 				continue
 			}
 			info := r.MTUInfo
-			r.Findings = append(r.Findings, Finding{Severity: SevInfo, Code: "reverse-untested-cached",
+			r.Findings = append(r.Findings, Finding{Severity: SevInfo, Code: dnscheck.CodeReverseUntestedCached,
 				Message: fmt.Sprintf("%s: server to client, nothing above %d bytes was tested: %s, so our SYNs advertised an MSS for %d-byte packets and the server's full-size flight never came; a reverse PMTU black hole above %d would not show. Never read this as working PMTUD; %s", w, pr.Adv, cachedText(pr.Adv, info.CachedExpiresS, r.Address), pr.Adv, pr.Adv, retestText(r.Address, v6, info.CachedExpiresS))})
 			break
 		}
@@ -466,7 +467,7 @@ func (d *dialogue) noteCachedAdv() {
 		return
 	}
 	exp := int(c.Expires / time.Second)
-	d.r.Findings = append(d.r.Findings, Finding{Severity: SevInfo, Code: "reverse-untested-cached",
+	d.r.Findings = append(d.r.Findings, Finding{Severity: SevInfo, Code: dnscheck.CodeReverseUntestedCached,
 		Message: fmt.Sprintf("%s: our SYN advertised MSS %d rather than what the interface allows (%d-byte packets), because %s: the server's full-size flight (packets above %d bytes) was not tested in this session, so a server-to-client PMTU black hole above %d would not show here; %s", who(d.t, d.r.Address), st.AdvMSS, ifMTU, cachedText(c.MTU, exp, dst.String()), c.MTU, c.MTU, retestText(dst.String(), dst.Is6(), exp))})
 }
 
@@ -493,6 +494,6 @@ func (p *Prober) forgetCachedPMTU(t Target, r *Result) {
 	if mtu.ForgetPMTU(dst) != nil {
 		return
 	}
-	r.Findings = append(r.Findings, Finding{Severity: SevInfo, Code: "pmtu-cache-cleared",
+	r.Findings = append(r.Findings, Finding{Severity: SevInfo, Code: dnscheck.CodePMTUCacheCleared,
 		Message: fmt.Sprintf("%s, and deleted it for this address before connecting, so that our SYN advertised the interface's MSS and the server's full-size flight was tested (the path MTU is learned again from ICMP if it still holds)", cachedText(c.MTU, int(c.Expires/time.Second), dst.String()))})
 }

@@ -47,8 +47,8 @@ func TestOutVerdict(t *testing.T) {
 	tests := []struct {
 		name     string
 		probes   string
-		pmtu     int // icmp probes' IP_MTU
-		cached   int
+		pmtu     int           // icmp probes' IP_MTU
+		cached   int           // < 0: cached and deleted before the probes (CacheCleared)
 		udp      mtu.DFVerdict // the DF datagrams' answer; "" none sent
 		ok, fail int
 		want     Verdict
@@ -70,12 +70,16 @@ func TestOutVerdict(t *testing.T) {
 		{"peer MSS clamp, DF datagrams unanswered", "1:1400->delivered(1400) 1:1401->clamped(1400)", 0, 0, mtu.DFUnknown, 1400, 1401, VerdictMSSClamped},
 		{"peer MSS (the server's cache), DF datagrams vanish", "1:1400->delivered(1400) 1:1401->clamped(1400)", 0, 0, mtu.DFBlackhole, 1400, 1401, VerdictBlackhole},
 		{"peer MSS, a hop's packet-too-big", "1:1400->delivered(1400) 1:1401->clamped(1400)", 0, 0, mtu.DFICMPWorks, 1400, 1401, VerdictPMTUDWorking},
+		{"a cache deleted before the probes (IPv6), then lost above it: a black hole", "1:1400->delivered(1400) 1:1401->lost(1401) 2:1400->delivered(1400) 2:1401->lost(1401)", 0, -1400, "", 1400, 1401, VerdictBlackhole},
 		{"peer MSS, the largest datagram arrives", "1:1400->delivered(1400) 1:1401->clamped(1400)", 0, 0, mtu.DFNoBottleneck, 1400, 1401, VerdictNoBottleneck},
 		{"no bottleneck", "1:1500->delivered(1500)", 0, 0, "", 1500, 0, VerdictNoBottleneck},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			info := &MTUInfo{Probes: probesOf(t, tt.probes, tt.pmtu), CachedPMTU: tt.cached, InterfaceMTU: 1500}
+			if tt.cached < 0 { // cached, and deleted before the probes
+				info.CachedPMTU, info.CacheCleared = -tt.cached, true
+			}
 			for i, pr := range info.Probes {
 				info.ICMPSeen = info.ICMPSeen || pr.Result == ProbeICMP
 				if pr.Result == ProbeClamped && tt.cached > 0 && pr.Sent <= tt.cached {

@@ -36,10 +36,22 @@ type TLSInfo struct {
 	Chain []*x509.Certificate `json:"-"`
 }
 
+// MXOptions are the settings of an mx probe beyond the Prober's (whose
+// NoStartTLS the domain's policy verdicts read too); there are none yet,
+// and the type keeps the one signature of every probe kind.
+type MXOptions struct{}
+
 // MX probes one address the way `smtpprobe mx` does: connect, banner,
 // EHLO (HELO if EHLO gets 5yz, RFC 5321 §4.1.4), STARTTLS when offered
-// (RFC 3207) and EHLO again, then QUIT. Every phase is timed.
-func (p *Prober) MX(ctx context.Context, t Target) (r Result) {
+// (RFC 3207) and EHLO again, then QUIT. Every phase is timed. The error
+// is non-nil only for a *wire.LocalError (this host's socket layer
+// failed) or a cancelled ctx.
+func (p *Prober) MX(ctx context.Context, t Target, _ MXOptions) (Result, error) {
+	r := p.mx(ctx, t)
+	return r, r.err(ctx)
+}
+
+func (p *Prober) mx(ctx context.Context, t Target) (r Result) {
 	r = newResult(t)
 	d := p.begin(ctx, t, &r)
 	if d == nil {

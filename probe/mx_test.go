@@ -280,7 +280,7 @@ func TestMX(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 			defer cancel()
 			start := time.Now()
-			r := p.MX(ctx, Target{Host: "mx.example.com", Addr: addr, Preference: 10})
+			r, _ := p.MX(ctx, Target{Host: "mx.example.com", Addr: addr, Preference: 10}, MXOptions{})
 			if el := time.Since(start); el > 10*time.Second {
 				t.Errorf("MX took %s", el)
 			}
@@ -349,7 +349,7 @@ func TestMXTLSDetails(t *testing.T) {
 	defer cancel()
 
 	// Untrusted: reported, not fatal.
-	r := (&Prober{Helo: "probe.example.com"}).MX(ctx, Target{Host: "mx.example.com", Addr: s.Addr, Preference: -1})
+	r, _ := (&Prober{Helo: "probe.example.com"}).MX(ctx, Target{Host: "mx.example.com", Addr: s.Addr, Preference: -1}, MXOptions{})
 	if r.Outcome != OK || r.TLS == nil {
 		t.Fatalf("MX(untrusted) = %s %+v, want ok with TLS", r.Outcome, r.TLS)
 	}
@@ -370,7 +370,7 @@ func TestMXTLSDetails(t *testing.T) {
 
 	// Trusted, and the name matches.
 	pool := x509CertPool(s)
-	r = (&Prober{Helo: "probe.example.com", RootCAs: pool}).MX(ctx, Target{Host: "mx.example.com", Addr: s.Addr, Preference: 10})
+	r, _ = (&Prober{Helo: "probe.example.com", RootCAs: pool}).MX(ctx, Target{Host: "mx.example.com", Addr: s.Addr, Preference: 10}, MXOptions{})
 	if !r.TLS.Verified {
 		t.Errorf("MX(trusted).TLS = %+v, want verified", r.TLS)
 	}
@@ -378,7 +378,7 @@ func TestMXTLSDetails(t *testing.T) {
 		t.Errorf("MX(trusted).TLS = %+v, want version, cipher and names [mx.example.com]", r.TLS)
 	}
 	// Trusted, but the MX name differs.
-	r = (&Prober{Helo: "probe.example.com", RootCAs: pool}).MX(ctx, Target{Host: "other.example.net", Addr: s.Addr, Preference: 10})
+	r, _ = (&Prober{Helo: "probe.example.com", RootCAs: pool}).MX(ctx, Target{Host: "other.example.net", Addr: s.Addr, Preference: 10}, MXOptions{})
 	if r.TLS.Verified || !strings.Contains(r.TLS.VerifyError, "other.example.net") {
 		t.Errorf("MX(wrong name).TLS = %+v, want a name mismatch", r.TLS)
 	}

@@ -112,8 +112,14 @@ func (p *Prober) sweepPath(ctx context.Context, t Target, opt PathOptions) (*tra
 // Path sweeps t hop by hop on its port (`smtpprobe path`): the result's
 // hops, where the SYNs stop, and the findings that say what it means. Its
 // outcome is what a connect would have met: ok (SYN-ACK), refused (RST),
-// unreachable (ICMP error), connect-timeout (silence).
-func (p *Prober) Path(ctx context.Context, t Target, opt PathOptions) Result {
+// unreachable (ICMP error), connect-timeout (silence). The error is
+// ctx's, when it ended.
+func (p *Prober) Path(ctx context.Context, t Target, opt PathOptions) (Result, error) {
+	r := p.path(ctx, t, opt)
+	return r, ctx.Err()
+}
+
+func (p *Prober) path(ctx context.Context, t Target, opt PathOptions) Result {
 	r := newResult(t)
 	start := p.now()
 	if opt.Pace == 0 {

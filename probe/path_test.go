@@ -105,7 +105,7 @@ func TestPathFindings(t *testing.T) {
 			p := &Prober{}
 			opt := PathOptions{}
 			opt.Wait, opt.MinWait, opt.Spacing = 200*time.Millisecond, 20*time.Millisecond, time.Millisecond
-			r := p.Path(context.Background(), Target{Host: dst.String(), Addr: netip.AddrPortFrom(dst, 25), Preference: -1}, opt)
+			r, _ := p.Path(context.Background(), Target{Host: dst.String(), Addr: netip.AddrPortFrom(dst, 25), Preference: -1}, opt)
 			if r.Outcome != tt.wantOutcome {
 				t.Errorf("Path() outcome = %s (%s), want %s", r.Outcome, r.Error, tt.wantOutcome)
 			}

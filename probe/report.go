@@ -128,7 +128,8 @@ type RunOptions struct {
 // resolution completes.
 func (p *Prober) RunMX(ctx context.Context, res *dnscheck.Resolver, domain string, opt RunOptions) (*Report, error) {
 	return p.RunMXWith(ctx, res, domain, opt, func(ctx context.Context, t Target) []Result {
-		return []Result{p.MX(ctx, t)}
+		r, _ := p.MX(ctx, t, MXOptions{}) // Run returns a local failure itself
+		return []Result{r}
 	})
 }
 
@@ -251,6 +252,9 @@ func (p *Prober) runAll(ctx context.Context, res *dnscheck.Resolver, targets []T
 			sem <- struct{}{}
 			results[i] = fn(ctx, t)
 			<-sem
+			// The findings of one address's results are judged together:
+			// timeout's phases get one server-timeout-below-rfc (timeout.go).
+			mergeBelowRFC(results[i], who(t, t.Addr.Addr().String()))
 			rwg.Wait()
 			if opt.NoPTR {
 				return

@@ -79,6 +79,15 @@ type Result struct {
 // the error.
 func (r *Result) LocalFailure() *wire.LocalError { return r.local }
 
+// err is the error a probe kind returns beside r: this host's local
+// failure unless ctx ended, else ctx's error (nil while it lasts).
+func (r *Result) err(ctx context.Context) error {
+	if r.local != nil && ctx.Err() == nil {
+		return r.local
+	}
+	return ctx.Err()
+}
+
 func newResult(t Target) Result {
 	r := Result{Host: t.Host, Address: t.Addr.Addr().String(), Port: t.Addr.Port(),
 		Outcome: OK, Phases: map[string]time.Duration{}, Timeline: []wire.Event{}}

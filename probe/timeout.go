@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/smtpprobe/smtpprobe/probe/units"
@@ -66,9 +65,8 @@ type TimeoutOptions struct {
 	// PauseAfterData, ChunkPause); a measured timeout shorter than one of
 	// them is a critical finding.
 	Pauses map[wire.Pause]time.Duration
-	// Progress, if set, is called each time TimeoutAll ends the
-	// measurement of one phase, from that phase's goroutine.
-	Progress func()
+	// Phase is where to go quiet: one of TimeoutPhases.
+	Phase string
 }
 
 // IsPhase reports whether s names a timeout phase.
@@ -81,12 +79,23 @@ func IsPhase(s string) bool {
 	return false
 }
 
-// Timeout drives a session to phase, goes quiet, and times how long the
-// server waits before it hangs up, from the moment the server last heard
-// or said something. The result carries the timeout, what closed the
-// session (an unsolicited 421, a bare FIN, or RST) and the line a
-// Postfix server logs for it.
-func (p *Prober) Timeout(ctx context.Context, t Target, phase string, opt TimeoutOptions) (r Result) {
+// Timeout drives a session to opt.Phase, goes quiet, and times how long
+// the server waits before it hangs up, from the moment the server last
+// heard or said something. The result carries the timeout, what closed
+// the session (an unsolicited 421, a bare FIN, or RST) and the line a
+// Postfix server logs for it. The error is non-nil only for a
+// *wire.LocalError (this host's socket layer failed) or a cancelled ctx.
+//
+// Every phase is a session of its own: a front end measures several
+// phases at once (in parallel sessions, so that the wall time is about
+// the longest timeout rather than the sum), and Run judges the phases of
+// one address together (one server-timeout-below-rfc finding for all).
+func (p *Prober) Timeout(ctx context.Context, t Target, opt TimeoutOptions) (Result, error) {
+	r := p.timeout(ctx, t, opt.Phase, opt)
+	return r, r.err(ctx)
+}
+
+func (p *Prober) timeout(ctx context.Context, t Target, phase string, opt TimeoutOptions) (r Result) {
 	r = newResult(t)
 	r.Phase = phase
 	d := p.begin(ctx, t, &r)
@@ -261,28 +270,8 @@ func applies(pause wire.Pause, phase string) bool {
 	return false
 }
 
-// TimeoutAll measures every phase in parallel sessions, so that the wall
-// time is about the longest timeout rather than the sum.
-func (p *Prober) TimeoutAll(ctx context.Context, t Target, phases []string, opt TimeoutOptions) []Result {
-	out := make([]Result, len(phases))
-	var wg sync.WaitGroup
-	for i, ph := range phases {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			out[i] = p.Timeout(ctx, t, ph, opt)
-			if opt.Progress != nil {
-				opt.Progress()
-			}
-		}()
-	}
-	wg.Wait()
-	mergeBelowRFC(out, who(t, t.Addr.Addr().String()))
-	return out
-}
-
 // mergeBelowRFC replaces the per-phase "server-timeout-below-rfc" findings
-// of one address by one that lists every phase.
+// of one address by one that lists every phase (Run, for each address).
 func mergeBelowRFC(rs []Result, who string) {
 	var parts []string
 	for i := range rs {

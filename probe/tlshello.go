@@ -643,7 +643,7 @@ func retryText(a HelloAttempt) string {
 		s += fmt.Sprintf(", advertising MSS %d", a.AdvMSS)
 	}
 	if a.Passed {
-		return s + fmt.Sprintf(": the TLS handshake completed in %.3f ms (new connection)", a.MS)
+		return s + fmt.Sprintf(": the TLS handshake completed in %s (new connection)", msDur(a.MS))
 	}
 	return s + ": " + a.Error
 }
@@ -667,13 +667,13 @@ func attemptText(a HelloAttempt) string {
 func fullOutcome(f *SegmentCheck) string {
 	switch {
 	case f.Passed:
-		return fmt.Sprintf("%d full-size %d-byte segments that do not begin a ClientHello were acknowledged (%.3f ms, %d retransmits)", f.Segments, f.Packet, f.MS, f.Retransmits)
+		return fmt.Sprintf("%d full-size %d-byte segments that do not begin a ClientHello were acknowledged (%s, %d retransmits)", f.Segments, f.Packet, msDur(f.MS), f.Retransmits)
 	case f.Error != "" && f.Packet == 0:
 		return "full-size segments could not be sent: " + f.Error
 	case f.Error != "":
 		return fmt.Sprintf("%d full-size %d-byte segments that do not begin a ClientHello were not judged: %s", f.Segments, f.Packet, f.Error)
 	}
-	return fmt.Sprintf("%d full-size %d-byte segments that do not begin a ClientHello vanished too (%d retransmits in %.3f ms)", f.Segments, f.Packet, f.Retransmits, f.MS)
+	return fmt.Sprintf("%d full-size %d-byte segments that do not begin a ClientHello vanished too (%d retransmits in %s)", f.Segments, f.Packet, f.Retransmits, msDur(f.MS))
 }
 
 // middleboxError is the result's one-line error for tls-middlebox.
@@ -693,3 +693,7 @@ func middleboxFinding(w string, s *HelloStall, se *wire.StallError) Finding {
 		w, strings.Join(s.Hello.KeyShare, ", "), s.Hello.Bytes, units.Count(se.Segments, "segment"), se.LostPacket, se.Retransmits,
 		s.FullSegment.Packet, strings.Join(s.Retry.KeyShare, ", "), s.Retry.Bytes)}
 }
+
+// msDur spells a duration measured in milliseconds the one way people
+// read durations (units.Duration).
+func msDur(ms float64) string { return units.Duration(time.Duration(ms * float64(time.Millisecond))) }

@@ -179,7 +179,7 @@ func TestCheckKeyShare(t *testing.T) {
 	} {
 		p := &Prober{RootCAs: x509CertPool(srv), TLSGroups: tc.groups, ReplyTimeout: 5 * time.Second}
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		r := p.MX(ctx, Target{Host: "mx.example.com", Addr: netip.AddrPortFrom(srv.Addr.Addr(), srv.Addr.Port()), Preference: -1})
+		r, _ := p.MX(ctx, Target{Host: "mx.example.com", Addr: netip.AddrPortFrom(srv.Addr.Addr(), srv.Addr.Port()), Preference: -1}, MXOptions{})
 		cancel()
 		if r.Outcome != OK || r.TLS == nil {
 			t.Fatalf("MX(tls groups %q) = %s (%s), want ok with TLS", tc.groups, r.Outcome, r.Error)

@@ -68,7 +68,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) (int,
 	fmt.Fprintf(stdout, "$ smtpprobe timeout %s --phase ehlo -v\n", lab.Idle)
 	t := probe.Target{Host: lab.Idle.Addr().String(), Addr: lab.Idle, Preference: -1}
 	started := time.Now()
-	r := p.Timeout(ctx, t, "ehlo", probe.TimeoutOptions{MaxWait: 10 * *idleFor})
+	r, _ := p.Timeout(ctx, t, probe.TimeoutOptions{Phase: "ehlo", MaxWait: 10 * *idleFor}) // the result tells a failure
 	idle := &probe.Report{Command: "timeout", Target: t.Host, Started: started, Outcome: r.Outcome,
 		Results: []probe.Result{r}, Findings: r.Findings, Duration: time.Since(started)}
 	_, err = emit(idle, &outputFlags{Output: job.Output{Format: "text"}, verbose: true}, stdout)

@@ -45,7 +45,7 @@ func (o *outputFlags) register(fs *pflag.FlagSet, command string) {
 	)
 	helptext.EnumValues(fs, "format", output.Formats...)
 	var keys []string
-	for _, k := range job.ThresholdKeys[command] {
+	for _, k := range job.ThresholdKeys(command) {
 		keys = append(keys, job.ThresholdHelp[k])
 	}
 	helptext.InGroup(fs, "monitoring",
@@ -140,8 +140,10 @@ func parseCommand(j *job.Job, args []string, stdout io.Writer, synopsis string, 
 	return &of, fs, nil
 }
 
-// runJob validates and runs j and prints its report. timeout and mtu,
-// which take minutes, show their progress on a terminal's stderr.
+// runJob validates and runs j and prints its report. Its progress shows
+// on a terminal's stderr after the first second (progress.go): timeout
+// and mtu take minutes, and an mx or session whose SYNs go unanswered
+// waits out the connect timeout (30s by default).
 func runJob(ctx context.Context, j *job.Job, of *outputFlags, stdout, stderr io.Writer) (int, error) {
 	if err := usageOf(j.Validate()); err != nil {
 		return 0, err
@@ -160,6 +162,9 @@ func runJob(ctx context.Context, j *job.Job, of *outputFlags, stdout, stderr io.
 		pg = startProgress(stderr, "timeout: waiting for the server to hang up", "phase", 1, j.Timeout.MaxWait)
 	case "mtu":
 		pg = startProgress(stderr, "mtu: bracketing the path MTU of "+j.Target, "address", 1, probe.DefaultMTUBudget) // per address (issue 17)
+	case "mx", "session":
+		// The addresses are known once DNS answers (job.Job.Progress).
+		pg = startProgress(stderr, j.Command+": probing "+j.Target, "address", 0, 0)
 	}
 	if pg != nil {
 		j.Progress = pg.set
@@ -190,7 +195,7 @@ func parseFlags(fs *pflag.FlagSet, args []string, stdout io.Writer, synopsis str
 		*help = true
 	}
 	if *help {
-		c := helptext.FromFlags(fs, synopsis)
+		c := helptext.FromFlags(fs, entry(fs.Name()), synopsis)
 		if col, ok := stdout.(*helptext.Collector); ok {
 			col.Cmd = c
 			return errHelp

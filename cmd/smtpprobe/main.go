@@ -15,8 +15,8 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/smtpprobe/smtpprobe/cmd/smtpprobe/internal/help"
 	helptext "github.com/smtpprobe/smtpprobe/cmd/smtpprobe/internal/help"
+	"github.com/smtpprobe/smtpprobe/cmd/smtpprobe/internal/job"
 	"github.com/smtpprobe/smtpprobe/probe"
 	"github.com/smtpprobe/smtpprobe/probe/render"
 )
@@ -55,10 +55,50 @@ func signalName(s syscall.Signal) string {
 	return s.String()
 }
 
-// commands maps each command to its implementation.
-var commands = map[string]func(context.Context, []string, io.Writer, io.Writer) (int, error){
-	"mx": runMX, "session": runSession, "timeout": runTimeout, "mtu": runMTU, "path": runPath,
-	"check": runCheck, "serve": runServe, "demo": runDemo,
+// runFunc is a command's implementation: it returns the exit code.
+type runFunc = func(ctx context.Context, args []string, stdout, stderr io.Writer) (int, error)
+
+// commands are the commands that are not probe kinds.
+var commands = map[string]runFunc{"check": runCheck, "serve": runServe, "demo": runDemo}
+
+// kindCommands are the commands of the probe kinds (job.Kinds), each put
+// here by its flags file (mx.go, session.go, timeout.go, mtu.go, path.go).
+var kindCommands = map[string]runFunc{}
+
+// command returns the implementation of the command name, or nil.
+func command(name string) runFunc {
+	if _, ok := job.KindOf(name); ok {
+		return kindCommands[name]
+	}
+	return commands[name]
+}
+
+// commandNames are the names of every command the command line runs,
+// sorted.
+func commandNames() []string {
+	names := append(job.KindNames(), slices.Collect(maps.Keys(commands))...)
+	slices.Sort(names)
+	return names
+}
+
+// reference is every command's entry, in the overview's order: the probe
+// kinds' (job.Kinds), then the others' (helptext.Commands).
+func reference() []helptext.Command {
+	var ref []helptext.Command
+	for _, k := range job.Kinds {
+		ref = append(ref, k.Help)
+	}
+	return append(ref, helptext.Commands...)
+}
+
+// entry is the reference entry of the command name, without its flags.
+func entry(name string) helptext.Command {
+	for _, c := range reference() {
+		if c.Name == name {
+			return c
+		}
+	}
+	return helptext.Command{}
 }
 
 // usageError is bad usage or input: one line on stderr, exit 3.
@@ -80,7 +120,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		code int
 		err  error
 	)
-	switch f := commands[cmd]; {
+	switch f := command(cmd); {
 	case f != nil:
 		code, err = f(ctx, rest, stdout, stderr)
 	case cmd == "help" || cmd == "-h" || cmd == "--help":
@@ -97,7 +137,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			names = append(names, c.Name)
 		}
 		hint := ""
-		if s := help.Suggest(cmd, names); s != "" {
+		if s := helptext.Suggest(cmd, names); s != "" {
 			hint = fmt.Sprintf("; did you mean %q?", s)
 		}
 		err = usagef("unknown command %q%s (want %s)", cmd, hint, strings.Join(names, ", "))
@@ -135,7 +175,7 @@ var globalFlags = map[string]bool{"--json": false, "--format": true, "-q": false
 // cli is the command line as cmd/smtpprobe/internal/help sees it, for help, the
 // man page and completion.
 func cli(ctx context.Context) helptext.CLI {
-	return helptext.CLI{Names: slices.Sorted(maps.Keys(commands)), ManDate: manDate, Version: version,
+	return helptext.CLI{Names: commandNames(), Commands: reference(), ManDate: manDate, Version: version,
 		Topics: map[string]func(io.Writer) error{"config": helpConfig},
 		Run:    func(args []string, stdout, stderr io.Writer) int { return run(ctx, args, stdout, stderr) }}
 }

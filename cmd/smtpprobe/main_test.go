@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/smtpprobe/smtpprobe/cmd/smtpprobe/internal/job"
 	"github.com/smtpprobe/smtpprobe/probe/probetest"
 )
 
@@ -233,9 +234,27 @@ func TestReferenceCoversCommands(t *testing.T) {
 	for _, c := range cli(context.Background()).Reference() {
 		names[c.Name] = true
 	}
-	for name := range commands {
+	for _, name := range commandNames() {
 		if !names[name] {
 			t.Errorf("command %s is missing from the reference", name)
+		}
+	}
+}
+
+// Every probe kind of the registry has its flags file, which runs it,
+// and no flags file runs what is not a kind.
+func TestKindsHaveFlagsFiles(t *testing.T) {
+	for _, name := range job.KindNames() {
+		if kindCommands[name] == nil {
+			t.Errorf("kind %s has no flags file (one that puts its command in kindCommands)", name)
+		}
+		if commands[name] != nil {
+			t.Errorf("kind %s is in commands too", name)
+		}
+	}
+	for name := range kindCommands {
+		if _, ok := job.KindOf(name); !ok {
+			t.Errorf("kindCommands has %s, which is no kind of job.Kinds", name)
 		}
 	}
 }

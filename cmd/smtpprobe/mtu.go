@@ -12,6 +12,8 @@ import (
 	"github.com/smtpprobe/smtpprobe/probe"
 )
 
+func init() { kindCommands["mtu"] = runMTU }
+
 // runMTU implements `smtpprobe mtu TARGET`.
 func runMTU(ctx context.Context, args []string, stdout, stderr io.Writer) (int, error) {
 	j := job.New("mtu")

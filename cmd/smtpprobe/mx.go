@@ -9,6 +9,8 @@ import (
 	"github.com/smtpprobe/smtpprobe/cmd/smtpprobe/internal/job"
 )
 
+func init() { kindCommands["mx"] = runMX }
+
 // runMX implements `smtpprobe mx DOMAIN[:PORT]`.
 func runMX(ctx context.Context, args []string, stdout, stderr io.Writer) (int, error) {
 	j := job.New("mx")

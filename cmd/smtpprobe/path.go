@@ -10,6 +10,8 @@ import (
 	"github.com/smtpprobe/smtpprobe/mtu/trace"
 )
 
+func init() { kindCommands["path"] = runPath }
+
 // runPath implements `smtpprobe path TARGET`: a TTL / hop-limit sweep of
 // SYNs to the target's port that shows each hop and where the SYNs stop.
 func runPath(ctx context.Context, args []string, stdout, stderr io.Writer) (int, error) {

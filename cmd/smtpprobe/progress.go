@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -62,7 +63,11 @@ func startProgress(w io.Writer, what, unit string, total int, bound time.Duratio
 func (p *progress) line(elapsed time.Duration) string {
 	s := p.what + ":"
 	if total := int(p.total.Load()); total > 0 {
-		s += fmt.Sprintf(" %d/%s done,", p.done.Load(), units.Count(total, p.unit))
+		plural := p.unit + "s"
+		if strings.HasSuffix(p.unit, "s") {
+			plural = p.unit + "es" // addresses
+		}
+		s += fmt.Sprintf(" %d/%s done,", p.done.Load(), units.Count(total, p.unit, plural))
 	}
 	s += " " + units.Setting(elapsed.Round(time.Second))
 	if p.bound > 0 {

@@ -22,4 +22,13 @@ func TestProgressLine(t *testing.T) {
 		t.Errorf("line = %q, want %q", got, want)
 	}
 	c.stop()
+	m := startProgress(&bytes.Buffer{}, "mx: probing example.com", "address", 0, 0)
+	defer m.stop()
+	if got, want := m.line(time.Second), "mx: probing example.com: 1s"; got != want {
+		t.Errorf("line = %q, want %q (no count before DNS answers)", got, want)
+	}
+	m.set(2, 4)
+	if got, want := m.line(2*time.Second), "mx: probing example.com: 2/4 addresses done, 2s"; got != want {
+		t.Errorf("line = %q, want %q", got, want)
+	}
 }

@@ -121,12 +121,6 @@ func (r *exporterRun) do(t testing.TB, method, path, scrapeTimeout string) probe
 	return probetest.Scrape(t, method, "http://"+r.addr+path, scrapeTimeout)
 }
 
-// waitInFlight polls /metrics until n probes are in flight.
-func (r *exporterRun) waitInFlight(t testing.TB, n float64) {
-	t.Helper()
-	probetest.WaitInFlight(t, "http://"+r.addr, n)
-}
-
 func TestServeProbe(t *testing.T) {
 	t.Parallel()
 	l := startServeLab(t)

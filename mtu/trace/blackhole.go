@@ -1,7 +1,6 @@
 package trace
 
 import (
-	"errors"
 	"fmt"
 	"net/netip"
 )
@@ -16,12 +15,6 @@ func (e *RawSocketError) Error() string {
 }
 
 func (e *RawSocketError) Unwrap() error { return e.Err }
-
-// IsRawSocketError reports whether err is a *RawSocketError.
-func IsRawSocketError(err error) bool {
-	var re *RawSocketError
-	return errors.As(err, &re)
-}
 
 // Link is where a PMTU black hole lies: between the last hop that a large
 // packet reaches and the first that only small ones reach.

@@ -28,6 +28,7 @@ type relation int
 
 const (
 	// own: a line of its own (any code the table does not name).
+	//lint:ignore U1000 the zero relation, which relations gives every code it does not name
 	own relation = iota
 	// headline: it states the cause best; its message, less the name of
 	// the address, becomes the cause line's text.

@@ -47,6 +47,10 @@
 #   lab.sh loss ID N     drop N % (0..50) of forwarded TCP packets at random on r2, both ways
 #                        (nftables numgen; this kernel has no netem); 0 removes the rule
 #   lab.sh mtu ID N      set the bottleneck (r1-r2) MTU
+#   lab.sh udp ID drop|allow
+#                        drop|allow UDP to ports 33434-33534 (traceroute's, and smtpprobe's DF datagrams)
+#                        on r2, towards the server: no port unreachable comes back, so ICMP delivery
+#                        cannot be tested without TCP (issue 17); the lab starts with allow
 #   lab.sh ptb-limit ID N|off
 #                        r1 sends at most N ICMP frag-needed / packet-too-big a second (nftables
 #                        "limit rate over N/second" drop on its output), as routers rate-limit ICMP
@@ -427,6 +431,32 @@ cmd_middlebox() {
 	fi
 	set_state "$(lab_dir "$1")" LAB_MIDDLEBOX "$2"
 	log "lab $1: middlebox $2"
+}
+
+# ---------------------------------------------------------------- udp (issue 17)
+
+# set_udp NS drop|allow: a table of its own on r2, so that no other switch undoes it.
+UDP_TABLE=smtpprobe_lab_udp
+set_udp() {
+	local ns=$1 mode=$2
+	nsx "$ns" nft -f - <<-EOF
+		table inet $UDP_TABLE {
+			chain forward { type filter hook forward priority 0; policy accept; }
+		}
+		flush chain inet $UDP_TABLE forward
+	EOF
+	if [[ $mode == drop ]]; then
+		nsx "$ns" nft add rule inet "$UDP_TABLE" forward udp dport 33434-33534 counter drop
+	fi
+}
+
+cmd_udp() {
+	[[ $# -eq 2 ]] || usage
+	[[ $2 == drop || $2 == allow ]] || die "udp mode \"$2\": want drop or allow"
+	local ns
+	ns=$(running_router "$1" r2)
+	set_udp "$ns" "$2"
+	log "lab $1: udp $2"
 }
 
 # ---------------------------------------------------------------- rejections (issue 13)
@@ -860,6 +890,7 @@ main() {
 	clamp) cmd_clamp "$@" ;;
 	loss) cmd_loss "$@" ;;
 	mtu) cmd_mtu "$@" ;;
+	udp) cmd_udp "$@" ;;
 	middlebox) cmd_middlebox "$@" ;;
 	ptb-limit) cmd_ptb_limit "$@" ;;
 	bottleneck2) cmd_bottleneck2 "$@" ;;

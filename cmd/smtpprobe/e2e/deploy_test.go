@@ -27,7 +27,7 @@ func promtool(t testing.TB) string {
 	t.Helper()
 	p, err := exec.LookPath("promtool")
 	if err != nil {
-		if os.Getenv("CI") == "true" {
+		if inCI() {
 			t.Fatalf("promtool not found (the prometheus package installs it): %v", err)
 		}
 		t.Skipf("promtool not found: %v", err)
@@ -164,8 +164,10 @@ func TestDeploySystemdCommands(t *testing.T) {
 	}
 	analyze, err := exec.LookPath("systemd-analyze")
 	if err != nil {
-		t.Logf("systemd-analyze not found; the units' syntax is not verified: %v", err)
-		return
+		if inCI() {
+			t.Fatalf("systemd-analyze not found (CI=true: the systemd package must be installed): %v", err)
+		}
+		t.Skipf("systemd-analyze not found; the units' command lines pass, their syntax is not verified: %v", err)
 	}
 	for _, unit := range []string{"smtpprobe.service", "smtpprobe-check.service", "smtpprobe-check.timer"} {
 		out, err := runTool(t, dir, analyze, "verify", filepath.Join(dir, unit))

@@ -331,8 +331,7 @@ func TestE2ECheckBaseline(t *testing.T) {
 		open(t)
 		r := runLabBinary(t, l, bin, "mtu", labMX1v4, "--json", "--save-baseline", base)
 		wantExit(t, r, 0)
-		mr := mxRun{in: r.in, stdout: r.stdout, stderr: r.stderr, exit: r.exit, elapsed: r.elapsed}
-		res := oneMTUResult(t, mr, decodeMTU(t, mr), labMX1v4)
+		res := oneMTUResult(t, r, decodeMTU(t, r), labMX1v4)
 		if res.Verdict == nil || *res.Verdict != "pmtud-working" {
 			t.Fatalf("%s verdict = %s, want pmtud-working on the open path", r.in, strp(res.Verdict))
 		}

@@ -100,7 +100,13 @@ func mxHello(t *testing.T, l *Lab, bin string, env []string, args ...string) (mx
 	if err := json.Unmarshal([]byte(r.stdout), &doc); err != nil || len(doc.Results) != 1 {
 		t.Fatalf("mx(%s) results = %d (%v), want one\n%s", r.in, len(doc.Results), err, r.stdout)
 	}
-	return r, rep, doc.Results[0]
+	res := doc.Results[0]
+	share := []string(nil)
+	if res.TLS != nil {
+		share = res.TLS.KeyShare
+	}
+	t.Logf("mx(%s): exit %d, %s, tls.key_share %q, %v", r.in, r.exit, res.Outcome, share, r.elapsed.Round(time.Millisecond))
+	return r, rep, res
 }
 
 // wantTLSEvaluated checks that the MX's certificate was evaluated: the lab
@@ -118,10 +124,12 @@ func mtuVerdict(t *testing.T, l *Lab, bin, addr string) string {
 	r := runMTUBinary(t, l, bin, append(mtuLabArgs(l), addr, "--direction", "out")...)
 	rep := decodeMTU(t, r)
 	res := oneMTUResult(t, r, rep, addr)
-	if res.Verdict == nil {
-		return ""
+	v := ""
+	if res.Verdict != nil {
+		v = *res.Verdict
 	}
-	return *res.Verdict
+	t.Logf("mtu(%s): verdict %s, path MTU %s", r.in, v, intp(res.PathMTU))
+	return v
 }
 
 func TestE2EMiddlebox(t *testing.T) {

@@ -63,7 +63,7 @@ var outcomes = []string{"ok", "dns-error", "null-mx", "connect-timeout", "refuse
 
 // mxRun is one run of the smtpprobe binary in the client namespace.
 type mxRun struct {
-	in      string // the arguments after "mx", for messages
+	in      string // the command's arguments, for messages
 	stdout  string
 	stderr  string
 	exit    int
@@ -192,15 +192,6 @@ func normAddr(s string) string {
 		return a.String()
 	}
 	return s
-}
-
-func addresses(rep mxReport) []string {
-	var as []string
-	for _, res := range rep.Results {
-		as = append(as, normAddr(res.Address))
-	}
-	sort.Strings(as)
-	return as
 }
 
 func sorted(s ...string) []string {

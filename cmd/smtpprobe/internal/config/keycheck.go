@@ -104,7 +104,7 @@ func (c *Config) checkModule(name, m *yaml.Node) error {
 	if m.Kind != yaml.MappingNode {
 		c.keyBad.modules[name.Value] = true
 		if isNull(m) {
-			return at(name, "module %q is empty: want at least command: %s", name.Value, strings.Join(job.Commands, "|"))
+			return at(name, "module %q is empty: want at least command: %s", name.Value, strings.Join(job.KindNames(), "|"))
 		}
 		return at(m, "module %q: want a mapping of keys such as command: mx, not %s", name.Value, kindWords(m))
 	}
@@ -129,13 +129,13 @@ func (c *Config) checkModule(name, m *yaml.Node) error {
 	c.moduleKeys[name.Value] = lines
 	if commandNode == nil {
 		if len(p.list) == 0 { // else a misspelt key is likely the command
-			p.add(at(name, "module %q has no command: want command: %s", name.Value, strings.Join(job.Commands, "|")))
+			p.add(at(name, "module %q has no command: want command: %s", name.Value, strings.Join(job.KindNames(), "|")))
 		}
 		return shape(p.err())
 	}
 	if !isCommand(command) {
 		p.add(at(commandNode, "module %q: unknown command %q (want %s)%s", name.Value, command,
-			strings.Join(job.Commands, ", "), didYouMean(command, job.Commands)))
+			strings.Join(job.KindNames(), ", "), didYouMean(command, job.KindNames())))
 		return shape(p.err())
 	}
 	shape(p.err()) // unknown keys
@@ -164,7 +164,7 @@ func (c *Config) checkModule(name, m *yaml.Node) error {
 }
 
 func isCommand(s string) bool {
-	for _, c := range job.Commands {
+	for _, c := range job.KindNames() {
 		if c == s {
 			return true
 		}

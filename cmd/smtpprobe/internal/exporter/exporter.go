@@ -496,15 +496,6 @@ func truncate(s string, n int) string {
 	return fmt.Sprintf("%s...(%d bytes)", s[:cut], len(s))
 }
 
-// timeoutOf returns the deadline of ctx as a duration from start.
-func timeoutOf(ctx context.Context, start time.Time) time.Duration {
-	d, ok := ctx.Deadline()
-	if !ok {
-		return 0
-	}
-	return d.Sub(start).Round(time.Millisecond)
-}
-
 // runTarget is the target label of a run: the domain as a report names
 // it (normalised, without the port), or the IP literal.
 func runTarget(j *job.Job) string {

@@ -20,11 +20,12 @@ func (e *UsageError) Error() string { return e.Msg }
 // CLI is the command line as its reference sees it: the commands it
 // runs and how to reach their flag sets.
 type CLI struct {
-	Names   []string                                          // the commands the command line runs, sorted
-	Run     func(args []string, stdout, stderr io.Writer) int // the whole program: its exit code
-	Topics  map[string]func(io.Writer) error                  // help topics that are not commands: `help config`
-	ManDate string                                            // the man page's date
-	Version string
+	Names    []string                                          // the commands the command line runs, sorted
+	Commands []Command                                         // every command's entry, in the overview's order
+	Run      func(args []string, stdout, stderr io.Writer) int // the whole program: its exit code
+	Topics   map[string]func(io.Writer) error                  // help topics that are not commands: `help config`
+	ManDate  string                                            // the man page's date
+	Version  string
 }
 
 // Collector is a writer that a command's flag parsing hands its help
@@ -34,13 +35,23 @@ type Collector struct {
 	Cmd Command
 }
 
-// Reference is Commands, with any command of c.Names that has no entry
+// Lookup returns the entry of the command named name.
+func (c CLI) Lookup(name string) (Command, bool) {
+	for _, cmd := range c.Commands {
+		if cmd.Name == name {
+			return cmd, true
+		}
+	}
+	return Command{}, false
+}
+
+// Reference is c.Commands, with any command of c.Names that has no entry
 // there yet at the end (a new command's synopsis and examples go in
-// Commands).
+// Commands, or a probe kind's in its row of job.Kinds).
 func (c CLI) Reference() []Command {
-	cmds := slices.Clone(Commands)
+	cmds := slices.Clone(c.Commands)
 	for _, name := range c.Names {
-		if _, ok := Lookup(name); !ok {
+		if _, ok := c.Lookup(name); !ok {
 			cmds = append(cmds, Command{Name: name, Synopsis: "smtpprobe " + name + " [flags]"})
 		}
 	}
@@ -79,7 +90,7 @@ func (c CLI) Help(args []string, stdout, stderr io.Writer) (int, error) {
 	if args[0] == "--man" {
 		return 0, Man(stdout, c.Collect(), c.ManDate, c.Version, ExitCodes)
 	}
-	if cmd, ok := Lookup(args[0]); ok && !slices.Contains(c.Names, args[0]) { // completion, help
+	if cmd, ok := c.Lookup(args[0]); ok && !slices.Contains(c.Names, args[0]) { // completion, help
 		return 0, Text(stdout, cmd)
 	}
 	return c.Run([]string{args[0], "--help"}, stdout, stderr), nil
@@ -89,7 +100,7 @@ func (c CLI) Help(args []string, stdout, stderr io.Writer) (int, error) {
 // prints its help and returns ErrHelp.
 func (c CLI) Completion(args []string, stdout io.Writer) error {
 	if len(args) == 1 && (args[0] == "-h" || args[0] == "--help") {
-		cmd, _ := Lookup("completion")
+		cmd, _ := c.Lookup("completion")
 		if err := Text(stdout, cmd); err != nil {
 			return err
 		}

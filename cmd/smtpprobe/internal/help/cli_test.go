@@ -8,15 +8,24 @@ import (
 	"testing"
 )
 
+// mxEntry is a probe kind's entry, as the command line takes it from
+// the run layer's registry.
+var mxEntry = Command{Name: "mx", Summary: "check every MX address of DOMAIN", Synopsis: "smtpprobe mx DOMAIN[:PORT] [flags]",
+	Examples: []string{"smtpprobe mx example.com", "smtpprobe mx example.com --json", "smtpprobe mx example.com -q"}}
+
+// timeoutEntry is another, for flagSet's command.
+var timeoutEntry = Command{Name: "timeout", Summary: "measure how long the server waits on an idle session", Synopsis: "smtpprobe timeout TARGET[:PORT] [flags]",
+	Examples: []string{"smtpprobe timeout mx1.example.com", "smtpprobe timeout 192.0.2.10 --phase ehlo", "smtpprobe timeout example.com --phase data"}}
+
 // testCLI is a command line with mx (its flags from flagSet) and a
 // command "zap" that the reference does not know yet.
 func testCLI(ran *[]string) CLI {
-	return CLI{Names: []string{"mx", "zap"}, ManDate: "2026-12-02", Version: "v1",
+	return CLI{Names: []string{"mx", "zap"}, Commands: append([]Command{mxEntry}, Commands...), ManDate: "2026-12-02", Version: "v1",
 		Topics: map[string]func(io.Writer) error{"config": func(w io.Writer) error { _, err := io.WriteString(w, "CONFIG\n"); return err }},
 		Run: func(args []string, stdout, stderr io.Writer) int {
 			*ran = append(*ran, strings.Join(args, " "))
 			if col, ok := stdout.(*Collector); ok && args[0] == "mx" {
-				col.Cmd = FromFlags(flagSet(), "smtpprobe mx DOMAIN")
+				col.Cmd = FromFlags(flagSet(), mxEntry, "smtpprobe mx DOMAIN")
 				col.Cmd.Name = "mx"
 			}
 			return 0

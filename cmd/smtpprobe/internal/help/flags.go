@@ -33,14 +33,14 @@ func EnumValues(fs *pflag.FlagSet, name string, values ...string) {
 }
 
 // FromFlags builds the reference of fs's command (named fs.Name()): its
-// entry of Commands, synopsis (a first line, then an optional preformatted
+// entry (Commands, or its probe kind's row of job.Kinds), synopsis (a first line, then an optional preformatted
 // text after a blank line), its own flags, then the groups that InGroup
 // filed the shared flags under, in the order they were registered.
-func FromFlags(fs *pflag.FlagSet, synopsis string) Command {
+func FromFlags(fs *pflag.FlagSet, entry Command, synopsis string) Command {
 	fs.SortFlags = false
-	c, ok := Lookup(fs.Name())
-	if !ok {
-		c = Command{Name: fs.Name()}
+	c := entry
+	if c.Name == "" {
+		c.Name = fs.Name()
 	}
 	c.Synopsis = synopsis
 	if head, about, ok := strings.Cut(synopsis, "\n\n"); ok {

@@ -2,7 +2,8 @@
 // three ways: the help text of each command (Text), the man page (Man)
 // and shell completion scripts (Completion). The command line fills in
 // the flags from its flag sets; the synopses and examples are here
-// (Commands), so that help, man page and completion cannot disagree.
+// (Commands) and, for the probe kinds, in the run layer's registry
+// (job.Kinds), so that help, man page and completion cannot disagree.
 package help
 
 import (

@@ -32,7 +32,7 @@ func flagSet() *pflag.FlagSet {
 }
 
 func TestFromFlags(t *testing.T) {
-	c := FromFlags(flagSet(), "smtpprobe timeout TARGET [flags]")
+	c := FromFlags(flagSet(), timeoutEntry, "smtpprobe timeout TARGET [flags]")
 	if c.Name != "timeout" || len(c.Examples) == 0 || len(c.Groups) != 3 {
 		t.Fatalf("FromFlags = %+v, want timeout's examples and three groups", c)
 	}
@@ -98,7 +98,7 @@ func TestHoist(t *testing.T) {
 }
 
 func TestManAndCompletion(t *testing.T) {
-	cmds := []Command{FromFlags(flagSet(), "smtpprobe timeout TARGET [flags]"), {Name: "completion", Summary: "s", Synopsis: "smtpprobe completion SHELL"}}
+	cmds := []Command{FromFlags(flagSet(), timeoutEntry, "smtpprobe timeout TARGET [flags]"), {Name: "completion", Summary: "s", Synopsis: "smtpprobe completion SHELL"}}
 	var b bytes.Buffer
 	if err := Man(&b, cmds, "2026-12-02", "v1.0.0", ".exit codes"); err != nil {
 		t.Fatal(err)

@@ -1,14 +1,15 @@
 // Package job is the one option model of smtpprobe: a Job is one run of
-// a probe command (mx, session, timeout, mtu) against one target, as a
-// command line, a module of a check configuration or an exporter scrape
-// describes it. Every front end fills a Job, calls Validate and Run, and
+// a probe kind (Kinds: mx, session, timeout, mtu, path) against one
+// target, as a command line, a module of a check configuration or an
+// exporter scrape describes it. Every front end fills a Job, calls Validate and Run, and
 // renders a *FieldError in its own words (--timeout on the command line,
 // "check.yaml:12: timeout" in a configuration).
 //
 // A new probe option goes here: a field of Job (or of the probe options
-// it carries), its default in New, its check in Validate under a neutral
-// Field key. The flag that sets it belongs to cmd/smtpprobe, the YAML
-// key to the config package.
+// it carries), its default and its check in its kind's row of Kinds (a
+// neutral Field key in the check's error). The flag that sets it belongs
+// to cmd/smtpprobe, the YAML key to the config package. A new probe kind
+// is a row of Kinds (kinds.go).
 package job
 
 import (
@@ -23,13 +24,9 @@ import (
 	"github.com/smtpprobe/smtpprobe/cmd/smtpprobe/internal/help"
 	"github.com/smtpprobe/smtpprobe/dnscheck"
 	"github.com/smtpprobe/smtpprobe/mtu"
-	"github.com/smtpprobe/smtpprobe/mtu/trace"
 	"github.com/smtpprobe/smtpprobe/probe"
 	"github.com/smtpprobe/smtpprobe/probe/wire"
 )
-
-// Commands are the probe commands a job can run.
-var Commands = []string{"mx", "session", "timeout", "mtu", "path"}
 
 // Defaults and bounds of a job.
 const (
@@ -95,14 +92,8 @@ type Job struct {
 func New(command string) *Job {
 	j := &Job{Command: command, ConnectTimeout: probe.DefaultConnectTimeout,
 		ReplyTimeout: probe.DefaultReplyTimeout, Parallel: DefaultParallel}
-	switch command {
-	case "session":
-		j.Session.Size = DefaultSize
-	case "timeout":
-		j.Phase = "all"
-		j.Timeout.MaxWait = probe.DefaultMaxWait
-	case "mtu":
-		j.Parallel = mtu.DefaultParallel
+	if k, ok := KindOf(command); ok && k.defaults != nil {
+		k.defaults(j)
 	}
 	return j
 }
@@ -128,10 +119,9 @@ func DefaultRecipient(host string) string { return probe.DefaultRecipient(host) 
 // with one option is a *FieldError; one with the command or the target
 // is an *InputError.
 func (j *Job) Validate() error {
-	switch j.Command {
-	case "mx", "session", "timeout", "mtu", "path":
-	default:
-		return inputf("unknown command %q (want %s)", j.Command, strings.Join(Commands, ", "))
+	kind, ok := KindOf(j.Command)
+	if !ok {
+		return inputf("unknown command %q (want %s)", j.Command, strings.Join(KindNames(), ", "))
 	}
 	if j.ConnectTimeout <= 0 {
 		return &FieldError{Field: "connect_timeout", Value: j.ConnectTimeout.String(), Reason: "want a positive duration such as 30s"}
@@ -171,20 +161,8 @@ func (j *Job) Validate() error {
 		}
 	}
 	j.host, j.port = host, port
-	switch j.Command {
-	case "session":
-		return j.validateSession()
-	case "timeout":
-		return j.validateTimeout()
-	case "mtu":
-		return j.validateMTU()
-	case "path":
-		if j.Path.MaxHops < 0 || j.Path.MaxHops > trace.MaxMaxHops {
-			return &FieldError{Field: "max_hops", Value: fmt.Sprint(j.Path.MaxHops), Reason: fmt.Sprintf("want 1 to %d", trace.MaxMaxHops)}
-		}
-		if j.Path.Probes < 0 || j.Path.Probes > 10 {
-			return &FieldError{Field: "probes", Value: fmt.Sprint(j.Path.Probes), Reason: "want 1 to 10 SYNs per hop"}
-		}
+	if kind.validate != nil {
+		return kind.validate(j)
 	}
 	return nil
 }
@@ -360,8 +338,15 @@ var ErrUnsupported = errors.New("path-MTU probing needs Linux (DF sockets, TCP_M
 // error; with ctx's error it may also return the report of the sessions
 // the deadline cut short.
 func (j *Job) Run(ctx context.Context, res *dnscheck.Resolver) (*probe.Report, error) {
+	kind, ok := KindOf(j.Command)
+	if !ok {
+		return nil, inputf("unknown command %q (want %s)", j.Command, strings.Join(KindNames(), ", "))
+	}
 	p := j.prober()
 	opt := probe.RunOptions{Port: j.port, Family: j.family(), Parallel: j.Parallel, NoPTR: true}
+	if kind.tune != nil {
+		kind.tune(j, &opt)
+	}
 	var (
 		mu   sync.Mutex
 		errs []error
@@ -377,49 +362,26 @@ func (j *Job) Run(ctx context.Context, res *dnscheck.Resolver) (*probe.Report, e
 	if j.Progress != nil {
 		prog = &counter{report: j.Progress}
 	}
-	var fn func(context.Context, probe.Target) []probe.Result
-	switch j.Command {
-	case "mx":
-		opt.NoPTR, opt.NoPolicy = j.NoPTR, j.NoPolicy
-		fn = func(ctx context.Context, t probe.Target) []probe.Result { return []probe.Result{p.MX(ctx, t)} }
-	case "session":
-		fn = func(ctx context.Context, t probe.Target) []probe.Result {
-			r, err := p.Session(ctx, t, j.Session)
+	// fn probes one address: the kind's parts (timeout's phases) at once,
+	// each counted as it ends.
+	fn := func(ctx context.Context, t probe.Target) []probe.Result {
+		n := 1
+		if kind.parts != nil {
+			n = kind.parts(j)
+		}
+		prog.step(0, n)
+		out := make([]probe.Result, n)
+		each(n, func(i int) {
+			r, err := kind.probe(ctx, j, p, t, i)
 			keep(err)
-			return []probe.Result{r}
-		}
-	case "timeout":
-		topt := j.Timeout
-		if prog != nil {
-			topt.Progress = func() { prog.step(1, 0) }
-		}
-		fn = func(ctx context.Context, t probe.Target) []probe.Result {
-			prog.step(0, len(j.phases))
-			return p.TimeoutAll(ctx, t, j.phases, topt)
-		}
-	case "path":
-		fn = func(ctx context.Context, t probe.Target) []probe.Result {
-			return []probe.Result{p.Path(ctx, t, j.Path)}
-		}
-	case "mtu":
-		opt.Parallel = 1 // addresses one after another; Parallel is per round
-		fn = func(ctx context.Context, t probe.Target) []probe.Result {
-			r, err := p.MTU(ctx, t, j.MTU)
-			keep(err)
-			return []probe.Result{r}
-		}
-	}
-	if prog != nil && j.Command != "timeout" {
-		inner := fn
-		fn = func(ctx context.Context, t probe.Target) []probe.Result {
-			prog.step(0, 1)
-			defer prog.step(1, 0)
-			return inner(ctx, t)
-		}
+			out[i] = r
+			prog.step(1, 0)
+		})
+		return out
 	}
 	run := p.Run
 	_, ipErr := netip.ParseAddr(j.host)
-	if j.Command == "mx" && ipErr != nil {
+	if kind.policy && ipErr != nil { // a domain: the sessions, then its policies; an address is probed as it is
 		run = func(ctx context.Context, res *dnscheck.Resolver, _, host string, opt probe.RunOptions, fn func(context.Context, probe.Target) []probe.Result) (*probe.Report, error) {
 			return p.RunMXWith(ctx, res, host, opt, fn) // the sessions, then the domain's policies (issue 12)
 		}
@@ -437,11 +399,8 @@ func (j *Job) Run(ctx context.Context, res *dnscheck.Resolver) (*probe.Report, e
 	case err != nil:
 		return nil, err
 	}
-	if j.Command == "mx" && ipErr == nil {
-		// An address, as check_smtp -H takes one: probed as it is.
-		rep.Findings = append(rep.Findings, probe.Finding{Severity: probe.SevInfo, Code: "mx-address",
-			Message: fmt.Sprintf("%s is an address: probed directly, without an MX lookup or the domain's MTA-STS and DANE policies; give the domain to check its MX", j.host)})
-		probe.SortFindings(rep.Findings)
+	if kind.after != nil {
+		kind.after(j, rep)
 	}
 	for _, e := range errs {
 		var (

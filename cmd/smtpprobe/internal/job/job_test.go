@@ -20,6 +20,7 @@ func TestValidateFieldError(t *testing.T) {
 		{"parallel", func(j *Job) { j.Parallel = 0 }, "parallel", "parallel 0: want 1 to 1024"},
 		{"helo", func(j *Job) { j.Helo = "192.0.2.1" }, "helo", `helo "192.0.2.1": an address goes in brackets`},
 		{"resolver", func(j *Job) { j.Resolver = "a b" }, "resolver", "resolver: "},
+		{"tls groups", func(j *Job) { j.TLSGroups = "pqq" }, "tls_groups", `tls_groups "pqq": want pq, classical, default; did you mean "pq"?`},
 	}
 	for _, tc := range tests {
 		j := New("mx")
@@ -105,6 +106,21 @@ func TestValidateInputError(t *testing.T) {
 		var ie *InputError
 		if err := j.Validate(); !errors.As(err, &ie) || !strings.Contains(ie.Msg, tc.want) {
 			t.Errorf("Validate(%s %q) = %v, want an *InputError containing %q", tc.command, tc.target, err, tc.want)
+		}
+	}
+}
+
+// TestTLSGroups: the key-share choice reaches the prober, in any case.
+func TestTLSGroups(t *testing.T) {
+	for _, in := range []string{"", "pq", "Classical", "DEFAULT"} {
+		j := New("mx")
+		j.Target, j.TLSGroups = "example.com", in
+		if err := j.Validate(); err != nil {
+			t.Errorf("Validate(tls groups %q) = %v, want nil", in, err)
+			continue
+		}
+		if got := string(j.prober().TLSGroups); got != strings.ToLower(in) {
+			t.Errorf("prober(tls groups %q).TLSGroups = %q, want %q", in, got, strings.ToLower(in))
 		}
 	}
 }

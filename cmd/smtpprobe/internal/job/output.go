@@ -59,15 +59,6 @@ func (o *Output) Check() error {
 	return err
 }
 
-// ThresholdKeys are the threshold keys that apply to each command: mx
-// and session measure no idle timeout and no path MTU, timeout no
-// certificate.
-var ThresholdKeys = map[string][]string{
-	"mx": {"time", "cert", "transient"}, "session": {"time", "cert", "transient"},
-	"timeout": {"time", "timeout", "transient"}, "mtu": {"time", "mtu"},
-	"check": {"time", "timeout", "mtu", "cert", "transient"},
-}
-
 // ThresholdHelp describes each threshold key.
 var ThresholdHelp = map[string]string{"time": "time=DURATION (a phase slower)", "timeout": "timeout=DURATION (server idle timeout shorter)",
 	"mtu": "mtu=N (path MTU lower)", "cert": "cert=DAYS (certificate expiring sooner; by default a warning within 14 days and critical once expired, 0 turns it off)", "transient": "transient=N (addresses rejecting with 4yz)"}
@@ -80,7 +71,7 @@ func ParseThresholds(field, s, command string) (probe.Thresholds, error) {
 	if err != nil {
 		return t, &FieldError{Field: field, Reason: err.Error()}
 	}
-	keys := ThresholdKeys[command]
+	keys := ThresholdKeys(command)
 	set := map[string]bool{"time": t.Time > 0, "timeout": t.Timeout > 0, "mtu": t.MTU > 0, "cert": t.CertDays != 0, "transient": t.Transient > 0}
 	for _, k := range []string{"time", "timeout", "mtu", "cert", "transient"} {
 		if set[k] && keys != nil && !slices.Contains(keys, k) {
