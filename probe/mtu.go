@@ -792,6 +792,7 @@ func (p *Prober) mtuProbe(ctx context.Context, t Target, size int, v6 bool, opt 
 		pr.Result = ProbeSessionFailed
 		return pr, r
 	}
+	watching(ctx) // the straggler cut leaves it to its loss timer (mtu_straggle.go)
 	wrote := time.Now()
 	if err := d.c.WriteData(ctx, d.rt, payload); err != nil {
 		r.setFailure(Classify(err), "probe write: "+err.Error())

@@ -346,6 +346,7 @@ func (p *Prober) revProbe(ctx context.Context, t Target, size int, v6 bool, clk 
 		}
 	}
 
+	watching(ctx) // the straggler cut leaves it to its loss timer (mtu_straggle.go)
 	hctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	done := make(chan struct{})

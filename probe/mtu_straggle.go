@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -13,12 +14,26 @@ import (
 // straggler proves nothing about the size it was to probe until it gets
 // there, so once half the round has finished, the rest get
 // stragglerFactor times the slowest finished session (at least
-// stragglerFloor) and are then cut: a probe cut before its verdict is one
-// without evidence (mtu.ErrNoEvidence), which the search plans again.
+// stragglerFloor) and are then cut, unless they already sent their probe
+// (watching): a probe cut before its verdict is one without evidence
+// (mtu.ErrNoEvidence), which the search plans again.
 const (
 	stragglerFloor  = 150 * time.Millisecond
 	stragglerFactor = 3
 )
+
+// watchingKey marks a probe session's context; see watching.
+type watchingKey struct{}
+
+// watching tells the round's straggler cut that the probe session of ctx
+// has sent its probe: from here its own loss timer decides, and the cut
+// leaves it alone (a probe cut while it waits for its verdict would throw
+// away the evidence it is about to give).
+func watching(ctx context.Context) {
+	if f, ok := ctx.Value(watchingKey{}).(*atomic.Bool); ok {
+		f.Store(true)
+	}
+}
 
 // errStraggler is the cause of a probe session cut as a straggler.
 var errStraggler = errors.New("the rest of its round finished long ago")
@@ -45,11 +60,14 @@ func (s *straggle) start(ctx context.Context) (context.Context, func()) {
 	cut := s.cut
 	s.mu.Unlock()
 	began := time.Now()
-	pctx, cancel := context.WithCancelCause(ctx)
+	w := new(atomic.Bool)
+	pctx, cancel := context.WithCancelCause(context.WithValue(ctx, watchingKey{}, w))
 	go func() {
 		select {
 		case <-cut:
-			cancel(errStraggler)
+			if !w.Load() {
+				cancel(errStraggler)
+			}
 		case <-pctx.Done():
 		}
 	}()

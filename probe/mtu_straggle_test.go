@@ -45,3 +45,23 @@ func TestStraggle(t *testing.T) {
 		t.Errorf("a round that finished together was cut: %v, %v", context.Cause(a), context.Cause(b))
 	}
 }
+
+// TestStraggleWatching: a session that already sent its probe is left to
+// its own loss timer.
+func TestStraggleWatching(t *testing.T) {
+	var s straggle
+	a, da := s.start(t.Context())
+	b, db := s.start(t.Context())
+	c, dc := s.start(t.Context())
+	watching(c)
+	da() // 1 of 3: not yet half
+	db() // half: the cut is armed
+	select {
+	case <-c.Done():
+		t.Errorf("a watching session was cut: %v", context.Cause(c))
+	case <-time.After(stragglerFloor + 200*time.Millisecond):
+	}
+	dc()
+	_ = a
+	_ = b
+}
