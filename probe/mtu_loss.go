@@ -109,12 +109,12 @@ func (lt *lossTally) sent(ctx context.Context, pr MTUProbe, res Result) error {
 	return &probeFailed{res}
 }
 
-// undecided reports whether a search that ended with err (under the
-// budget context bctx, inside the caller's ctx) is inconclusive rather
-// than a failure: the budget ran out, or rounds proved nothing or
-// contradicted each other, while the server did let probes through. When
-// no probe session ever reached the server, the first session's own
-// failure is returned as a *probeFailed instead.
+// undecided reports whether a search that ended with err (ctx carries the
+// run's budget) is inconclusive rather than a failure: the budget ran out,
+// or rounds proved nothing or contradicted each other while the server did
+// let probes through. When rounds proved nothing and no probe session ever
+// got as far as its probe, the first session's own failure is returned as
+// a *probeFailed instead.
 func (lt *lossTally) undecided(ctx context.Context, err error) (bool, error) {
 	if err == nil || callerDone(ctx) {
 		return false, err
@@ -128,7 +128,9 @@ func (lt *lossTally) undecided(ctx context.Context, err error) (bool, error) {
 	if !errors.Is(err, context.DeadlineExceeded) && !errors.As(err, &be) && !errors.As(err, &ie) {
 		return false, err // a probe session's own failure, or misuse
 	}
-	if !lt.reached && lt.first != nil {
+	if !lt.reached && lt.first != nil && !errors.Is(err, context.DeadlineExceeded) {
+		// Rounds in a row in which no session ever got as far as its
+		// probe: the sessions' own failure is the answer.
 		return false, &probeFailed{*lt.first}
 	}
 	return true, err
