@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/smtpprobe/smtpprobe/dnscheck"
 	"github.com/smtpprobe/smtpprobe/mtu"
 	"github.com/smtpprobe/smtpprobe/probe/units"
 )
@@ -152,7 +153,7 @@ func inconclusiveFinding(t Target, r *Result, dir string, took time.Duration, b 
 	if ok := largestCarried(b); ok > 0 {
 		proven = fmt.Sprintf("packets of %d bytes are carried", ok)
 	}
-	return Finding{Severity: SevWarning, Code: "mtu-inconclusive", Message: fmt.Sprintf(
+	return Finding{Severity: SevWarning, Code: dnscheck.CodeMTUInconclusive, Message: fmt.Sprintf(
 		"%s: %s: %s (%s): random loss on the path is too heavy to tell a black hole from loss; %s. Retry when the path is quieter (a loss of a few %% is fine), or from another vantage point",
 		who(t, r.Address), dir, why, loss, proven)}
 }
