@@ -99,6 +99,7 @@ type Module struct {
 	Pipelining      bool     `yaml:"pipelining"`
 	BDAT            bool     `yaml:"bdat"`
 	Deliver         bool     `yaml:"deliver"`
+	RetryDeferral   bool     `yaml:"retry_deferral"`
 	Phase           string   `yaml:"phase"`
 	MaxWait         Duration `yaml:"max_wait"`
 
@@ -486,6 +487,7 @@ func (m *Module) Job(target string) (*job.Job, error) {
 		o.ChunkSize = m.ChunkSize
 		o.ChunkPause, o.PauseBeforeData, o.PauseAfterData = time.Duration(m.ChunkPause), time.Duration(m.PauseBeforeData), time.Duration(m.PauseAfterData)
 		o.Pipelining, o.BDAT, o.Deliver = m.Pipelining, m.BDAT, m.Deliver
+		o.RetryDeferral = m.RetryDeferral
 	case "timeout":
 		if m.Phase != "" || m.set("phase") {
 			j.Phase = m.Phase
@@ -494,6 +496,7 @@ func (m *Module) Job(target string) (*job.Job, error) {
 			j.Timeout.MaxWait = time.Duration(m.MaxWait)
 		}
 		j.Timeout.From, j.Timeout.StartTLS = m.From, m.StartTLS
+		j.Timeout.RetryDeferral = m.RetryDeferral
 		if len(m.To) > 0 {
 			j.Timeout.To = m.To[0]
 		}

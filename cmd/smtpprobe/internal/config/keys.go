@@ -119,6 +119,8 @@ var Keys = []Key{
 		"send the message with BDAT (RFC 3030 CHUNKING) instead of DATA", "true"},
 	{Modules, "deliver", []string{"session"}, "true or false", "false",
 		"end with the final dot so the message is delivered (check only; serve refuses it)", "true"},
+	{Modules, "retry_deferral", sessionTimeout, "true or false", "false",
+		"reconnect once when Postfix's postscreen defers the new client (450 4.3.2) and report both sessions", "true"},
 	{Modules, "phase", []string{"timeout"}, "one phase or all", "all",
 		"the phase whose idle timeout is measured: " + strings.Join(probe.TimeoutPhases, ", ") + " or all", "data"},
 	{Modules, "max_wait", []string{"timeout"}, "duration", units.Setting(probe.DefaultMaxWait),
