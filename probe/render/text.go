@@ -218,7 +218,7 @@ func text(w *bytes.Buffer, rep *probe.Report, opt Options) {
 			if r.Timeout != nil {
 				printf(w, "%sidle at %s: server hung up after %s, closed by %s", indent, r.Phase, units.Duration(*r.Timeout), r.ClosedBy)
 				if r.ServerLog != "" {
-					printf(w, "; Postfix logs %q", r.ServerLog)
+					printf(w, "; %s logs %q", serverName(r.Server), r.ServerLog)
 				}
 				w.WriteByte('\n')
 			} else if r.Outcome == probe.OK {
@@ -253,6 +253,16 @@ func text(w *bytes.Buffer, rep *probe.Report, opt Options) {
 				printf(w, ", not delivered (no final dot)")
 			}
 			w.WriteByte('\n')
+		}
+		if r.Server.Known() {
+			printf(w, "%sserver: %s (%s confidence)", indent, serverName(r.Server), r.Server.Confidence)
+			if verbose {
+				printf(w, ": %s", strings.Join(r.Server.Evidence, "; "))
+			}
+			w.WriteByte('\n')
+		}
+		if r.GreetingDelay != nil {
+			printf(w, "%sgreeting delayed: %s after connect\n", indent, units.Duration(*r.GreetingDelay))
 		}
 		if r.Banner != "" && verbose {
 			printf(w, "%sbanner: %s\n", indent, r.Banner)
@@ -556,4 +566,12 @@ func reverseBrief(rv *probe.MTUReverse) string {
 		br = fmt.Sprintf("bracket [%d, %d]", lo, *rv.Bracket[1])
 	}
 	return fmt.Sprintf("path MTU %s, %s, verdict %s", pm, br, rv.Verdict)
+}
+
+// serverName is how text output names a recognised server's software.
+func serverName(s *probe.Server) string {
+	if !s.Known() {
+		return "the server"
+	}
+	return probe.ServerName(s.Software)
 }

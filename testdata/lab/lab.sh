@@ -13,6 +13,7 @@
 #   198.18.3.40  2001:db8:3::40  Postfix smtpd that rejects EHLO/HELO -> rejected (5xx)
 #   198.18.3.53  2001:db8:3::53  dnsmasq serving lab.example
 #   198.18.3.41-.65, ::54, ::55  no-STARTTLS Postfix, DNSSEC, validating unbound (LAB_POLICY_DNS), MTA-STS (policy.sh)
+#   198.18.3.70-.74, ::70-::74   Exim, sendmail, OpenSMTPD, postscreen, tarpit (servers.sh)
 # 198.18.99.1 / 2001:db8:99::1 (unreachable.lab.example) have no route on r1 -> ICMP unreachable.
 # ICMP rejections of tcp/25 (nftables reject with icmpx ...; other ports answer as usual, RST):
 #   198.18.3.21  2001:db8:3::21  prohibited.lab.example   the server rejects: admin-prohibited (3/13, ICMPv6 1/1)
@@ -84,6 +85,8 @@ DNS4=198.18.3.53
 DNS6=2001:db8:3::53
 # shellcheck source=policy.sh
 source "$(dirname "${BASH_SOURCE[0]}")/policy.sh" # issue 12: signed zone, validating unbound, MTA-STS
+# shellcheck source=servers.sh
+source "$(dirname "${BASH_SOURCE[0]}")/servers.sh" # issue 18: Exim, sendmail, OpenSMTPD, postscreen, tarpit
 
 log() { printf '%s: %s\n' "$PROG" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -125,6 +128,11 @@ cmd_check() {
 			missing=1
 		fi
 	done
+	local sp
+	if ! sp=$(servers_check); then
+		echo "$sp"
+		missing=1
+	fi
 	if [[ ! -e /proc/self/ns/net ]]; then
 		echo "no network namespace support: /proc/self/ns/net is missing"
 		missing=1
@@ -697,7 +705,7 @@ write_postfix_config() {
 		myhostname = mx1.lab.example
 		mydomain = lab.example
 		myorigin = lab.example
-		mydestination = lab.example, mx1.lab.example, ok.lab.example, mixed.lab.example, implicit.lab.example, cname.lab.example, literal.lab.example
+		mydestination = lab.example, mx1.lab.example, ok.lab.example, mixed.lab.example, implicit.lab.example, cname.lab.example, literal.lab.example, postscreen.lab.example
 		inet_interfaces = 198.18.3.10, 2001:db8:3::10
 		inet_protocols = all
 		mynetworks = 198.18.0.0/15 [2001:db8::]/32
@@ -745,6 +753,7 @@ write_postfix_config() {
 		[2001:db8:3::40]:smtp inet  n - n - - smtpd $rejectopts
 		$( ((QUICK)) || echo "198.18.3.41:smtp      inet  n - n - - smtpd -o syslog_name=postfix/notls -o smtpd_tls_security_level=none")
 		$( ((QUICK)) || policy_master_cf "$dir")
+		$( ((QUICK)) || servers_master_cf "$dir")
 		pickup    unix  n       -       n       60      1       pickup
 		cleanup   unix  n       -       n       -       0       cleanup
 		qmgr      unix  n       -       n       300     1       qmgr
@@ -806,6 +815,7 @@ dnsmasq_args() {
 		--dns-rr=implicit.lab.example,28,20010db8000300000000000000000010
 	)
 	rejection_dns_args
+	servers_dns_args
 }
 
 cmd_up() {
@@ -895,7 +905,7 @@ cmd_up() {
 		v6+=("2001:db8:3::$last/64")
 	done
 	# shellcheck disable=SC2046
-	addr "$S" s-r2 "${v4[@]}" "${v6[@]}" $( ((QUICK)) || policy_addrs)
+	addr "$S" s-r2 "${v4[@]}" "${v6[@]}" $( ((QUICK)) || policy_addrs) $( ((QUICK)) || servers_addrs)
 
 	# Static routes, lab prefixes only: no default route anywhere, so nothing leaves the lab.
 	nsx "$C" ip -4 route add 198.18.0.0/15 via 198.18.1.1
@@ -950,6 +960,7 @@ cmd_up() {
 	done
 	wait_until 50 0.1 test -s "$dir/dnsmasq.pid" || die "dnsmasq wrote no pid file"
 	((QUICK)) || policy_up "$dir" "$S" # policy.sh
+	((QUICK)) || servers_up "$dir" "$S" # servers.sh
 
 	cat >"$dir/lab.env" <<-EOF
 		LAB_ID=$id

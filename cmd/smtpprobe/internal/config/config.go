@@ -23,6 +23,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/smtpprobe/smtpprobe/cmd/smtpprobe/internal/job"
+	"github.com/smtpprobe/smtpprobe/mtu/trace"
 	"github.com/smtpprobe/smtpprobe/probe"
 	"github.com/smtpprobe/smtpprobe/probe/units"
 )
@@ -98,6 +99,7 @@ type Module struct {
 	Pipelining      bool     `yaml:"pipelining"`
 	BDAT            bool     `yaml:"bdat"`
 	Deliver         bool     `yaml:"deliver"`
+	RetryDeferral   bool     `yaml:"retry_deferral"`
 	Phase           string   `yaml:"phase"`
 	MaxWait         Duration `yaml:"max_wait"`
 
@@ -105,6 +107,11 @@ type Module struct {
 	Min       int    `yaml:"min"`
 	Max       int    `yaml:"max"`
 	Direction string `yaml:"direction"` // out, in or both (default)
+
+	// path (issue 20: a path module for check and serve)
+	MaxHops     int `yaml:"max_hops"`
+	Probes      int `yaml:"probes"`
+	ComparePort int `yaml:"compare_port"`
 
 	Name       string           `yaml:"-"` // its key under modules:
 	Line       int              `yaml:"-"` // its line, for messages
@@ -480,6 +487,7 @@ func (m *Module) Job(target string) (*job.Job, error) {
 		o.ChunkSize = m.ChunkSize
 		o.ChunkPause, o.PauseBeforeData, o.PauseAfterData = time.Duration(m.ChunkPause), time.Duration(m.PauseBeforeData), time.Duration(m.PauseAfterData)
 		o.Pipelining, o.BDAT, o.Deliver = m.Pipelining, m.BDAT, m.Deliver
+		o.RetryDeferral = m.RetryDeferral
 	case "timeout":
 		if m.Phase != "" || m.set("phase") {
 			j.Phase = m.Phase
@@ -488,6 +496,7 @@ func (m *Module) Job(target string) (*job.Job, error) {
 			j.Timeout.MaxWait = time.Duration(m.MaxWait)
 		}
 		j.Timeout.From, j.Timeout.StartTLS = m.From, m.StartTLS
+		j.Timeout.RetryDeferral = m.RetryDeferral
 		if len(m.To) > 0 {
 			j.Timeout.To = m.To[0]
 		}
@@ -500,6 +509,25 @@ func (m *Module) Job(target string) (*job.Job, error) {
 		}
 		if len(m.To) > 0 {
 			j.MTU.To = m.To[0]
+		}
+	case "path":
+		if m.MaxHops != 0 || m.set("max_hops") {
+			if m.MaxHops < 1 {
+				return nil, &job.FieldError{Field: "max_hops", Value: fmt.Sprint(m.MaxHops), Reason: fmt.Sprintf("want 1 to %d", trace.MaxMaxHops)}
+			}
+			j.Path.MaxHops = m.MaxHops
+		}
+		if m.Probes != 0 || m.set("probes") {
+			if m.Probes < 1 {
+				return nil, &job.FieldError{Field: "probes", Value: fmt.Sprint(m.Probes), Reason: "want 1 to 10 SYNs per hop"}
+			}
+			j.Path.Probes = m.Probes
+		}
+		if m.ComparePort != 0 || m.set("compare_port") {
+			if m.ComparePort < 1 || m.ComparePort > 65535 {
+				return nil, &job.FieldError{Field: "compare_port", Value: fmt.Sprint(m.ComparePort), Reason: "want a port from 1 to 65535"}
+			}
+			j.Path.ComparePort = uint16(m.ComparePort)
 		}
 	}
 	if err := j.Validate(); err != nil {
