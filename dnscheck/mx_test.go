@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -386,22 +387,27 @@ func TestTruncationFallsBackToTCP(t *testing.T) {
 
 func TestUnreachableResolver(t *testing.T) {
 	const timeout, attempts = 150 * time.Millisecond, 2
-	tests := []struct {
-		name    string
-		servers func(t testing.TB) []string
-	}{
-		{"silent server", func(t testing.TB) []string { return []string{silentServer(t)} }},
-		{"two silent servers", func(t testing.TB) []string { return []string{silentServer(t), silentServer(t)} }},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			servers := tt.servers(t)
+	for _, n := range []int{1, 2} {
+		t.Run(fmt.Sprintf("%d silent servers", n), func(t *testing.T) {
+			var servers []string
+			var queries []*atomic.Int32
+			for range n {
+				s, q := countingSilentServer(t)
+				servers, queries = append(servers, s), append(queries, q)
+			}
 			r := &Resolver{Servers: servers, Timeout: timeout, Attempts: attempts, Shuffle: noShuffle}
 			start := time.Now()
 			rep, err := r.LookupMX(context.Background(), "example.com", AnyFamily)
 			elapsed := time.Since(start)
 			if err != nil {
 				t.Fatalf("LookupMX(example.com) error = %v, want nil", err)
+			}
+			// Each server is asked exactly Attempts times: one query per
+			// attempt, no more (a looser bound let extra attempts pass).
+			for i, q := range queries {
+				if got := q.Load(); got != attempts {
+					t.Errorf("server %d of %d got %d queries, want %d (Attempts)", i+1, n, got, attempts)
+				}
 			}
 			limit := time.Duration(len(servers)*attempts)*timeout + time.Second
 			if elapsed > limit {

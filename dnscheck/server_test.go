@@ -141,10 +141,19 @@ func startServer(t testing.TB, h dns.Handler) string {
 // silentServer reads UDP queries and never answers; TCP is not listened on.
 func silentServer(t testing.TB) string {
 	t.Helper()
+	addr, _ := countingSilentServer(t)
+	return addr
+}
+
+// countingSilentServer is silentServer, with the number of queries it
+// has read.
+func countingSilentServer(t testing.TB) (string, *atomic.Int32) {
+	t.Helper()
 	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatalf("net.ListenPacket = %v", err)
 	}
+	var n atomic.Int32
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -153,13 +162,14 @@ func silentServer(t testing.TB) string {
 			if _, _, err := pc.ReadFrom(buf); err != nil {
 				return
 			}
+			n.Add(1)
 		}
 	}()
 	t.Cleanup(func() {
 		pc.Close()
 		<-done
 	})
-	return pc.LocalAddr().String()
+	return pc.LocalAddr().String(), &n
 }
 
 // closedPort returns a 127.0.0.1 UDP address that was bound and closed, so

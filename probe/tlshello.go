@@ -10,24 +10,30 @@ package probe
 // OpenSSL 3.5 hanging at STARTTLS; AWS Network Firewall with Suricata 6,
 // hashicorp/terraform-provider-aws#39432; tldr.fail). On the wire that looks
 // like a PMTU black hole: our full-size segment is retransmitted and never
-// acknowledged while smaller ones were. When the large hello stalls so,
-// two retries on new connections tell the two apart:
+// acknowledged while smaller ones were. When a hello larger than a segment
+// stalls so, two retries on new connections tell the two apart:
 //
-//  1. the same hello, written in two halves, each below the segment size
-//     that stalled (TCP_NODELAY makes each its own segment; TCP_INFO counts
-//     them): a black hole carries both, and so does a middlebox that
-//     judges single segments (a segment that does not begin a ClientHello
-//     is not one to it);
-//  2. a classical hello (an X25519 key share only, about 300 bytes), and,
-//     once its handshake completed, full-size segments that do not begin a
-//     ClientHello (the start of a TLS record that is never completed; the
-//     session is reset after): a black hole swallows them whatever they
-//     carry, a middlebox lets them through.
+//  1. full-size segments that do not begin a ClientHello, after STARTTLS's
+//     220 (the start of a TLS record that is never completed; no
+//     handshake, the session is reset): a black hole swallows them
+//     whatever they carry, a middlebox lets them through;
+//  2. a hello, on a connection whose SYN advertises an MSS for 1280-byte
+//     packets, so that the server's TLS flight draws no ICMP and the server
+//     learns no path MTU that would hide the black hole from the next run:
+//     when the full-size segments vanished, the same hello written in two
+//     halves below the size that stalled (TCP_NODELAY makes each its own
+//     segment; TCP_INFO counts them), which a black hole carries; when they
+//     passed, a classical hello (an X25519 key share only, about 300
+//     bytes), the workaround a middlebox leaves.
 //
 // The full-size segments decide: lost, pmtu-blackhole; acknowledged while
-// the whole hello was not, tls-middlebox. Either way the MX's TLS is
-// evaluated over a hello that passed (the split one first, as it offers the
-// same key shares). The decision is the pure function helloVerdict.
+// the whole hello was not, and the classical hello completes,
+// tls-middlebox. Either way the MX's TLS is evaluated over the second
+// retry's handshake. The decision is the pure function helloVerdict. (The
+// lab's middlebox judges single segments, so the halves of a split hello
+// pass it too; a middlebox that reassembles the hello would stop them, so
+// the halves cannot tell a middlebox from a black hole, and the full-size
+// segments that carry no hello do.)
 
 import (
 	"crypto/tls"
@@ -621,7 +627,7 @@ func (d *dialogue) diagnoseHello(err error, h *helloConn) bool {
 	case TLSError:
 		d.noted = append(d.noted, se)
 		msg := fmt.Sprintf("the ClientHello (%d bytes) stalled, but %s, so the path carries the size; %s",
-			whole.Bytes, strings.TrimPrefix(fullOutcome(full), "then "), retryText(retry.attempt))
+			whole.Bytes, fullOutcome(full), retryText(retry.attempt))
 		r.setFailureIn("starttls", TLSError, "starttls: "+msg)
 		r.Findings = append(r.Findings, Finding{Severity: SevWarning, Code: dnscheck.CodeTLSHelloStalled, Message: w + ": " + msg})
 	default:
@@ -630,7 +636,7 @@ func (d *dialogue) diagnoseHello(err error, h *helloConn) bool {
 		if retry.tls != nil {
 			r.Findings = append(r.Findings, Finding{Severity: SevInfo, Code: dnscheck.CodeTLSEvaluatedOnRetry, Message: fmt.Sprintf(
 				"%s: the TLS above was evaluated over a new connection, where %s completed the handshake; before it, %s",
-				w, attemptText(retry.attempt), strings.TrimPrefix(fullOutcome(full), "then "))})
+				w, attemptText(retry.attempt), fullOutcome(full))})
 		}
 	}
 	return true

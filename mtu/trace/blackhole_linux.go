@@ -4,76 +4,60 @@ package trace
 
 import (
 	"errors"
+	"net"
 	"net/netip"
-	"os"
 	"sync"
 	"syscall"
 
+	"golang.org/x/net/icmp"
 	"golang.org/x/sys/unix"
 )
 
 // ICMPReader reads ICMP (or ICMPv6) errors from a raw socket and hands
 // those about TCP packets to the watcher of the packet's source port.
 type ICMPReader struct {
-	f    *os.File
+	c    *icmp.PacketConn
 	v6   bool
 	mu   sync.Mutex
 	subs map[netip.AddrPort]chan Quote
 	done chan struct{}
 }
 
-// ListenICMP opens a raw ICMP socket (ICMPv6 when v6). Without CAP_NET_RAW
-// its error is a *RawSocketError.
+// ListenICMP opens a raw ICMP socket (ICMPv6 when v6) on every address,
+// with golang.org/x/net/icmp. Without CAP_NET_RAW its error is a
+// *RawSocketError.
 func ListenICMP(v6 bool) (*ICMPReader, error) {
-	fam, proto := unix.AF_INET, unix.IPPROTO_ICMP
+	network, addr := "ip4:icmp", "0.0.0.0"
 	if v6 {
-		fam, proto = unix.AF_INET6, unix.IPPROTO_ICMPV6
+		network, addr = "ip6:ipv6-icmp", "::"
 	}
-	fd, err := unix.Socket(fam, unix.SOCK_RAW|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, proto)
+	c, err := icmp.ListenPacket(network, addr)
 	if err != nil {
 		if errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES) {
-			return nil, &RawSocketError{Err: os.NewSyscallError("socket", err)}
+			return nil, &RawSocketError{Err: err}
 		}
-		return nil, os.NewSyscallError("socket", err)
+		return nil, err
 	}
-	r := &ICMPReader{f: os.NewFile(uintptr(fd), "icmp-raw"), v6: v6, subs: map[netip.AddrPort]chan Quote{}, done: make(chan struct{})}
+	r := &ICMPReader{c: c, v6: v6, subs: map[netip.AddrPort]chan Quote{}, done: make(chan struct{})}
 	go r.loop()
 	return r, nil
 }
 
+// loop reads until the socket is closed (or fails: then the watchers get
+// nothing more, which reads as no ICMP error).
 func (r *ICMPReader) loop() {
 	defer close(r.done)
-	rc, err := r.f.SyscallConn()
-	if err != nil {
-		return
-	}
 	buf := make([]byte, 2048)
 	for {
-		var (
-			n    int
-			from unix.Sockaddr
-			rerr error
-		)
-		err := rc.Read(func(fd uintptr) bool {
-			n, from, rerr = unix.Recvfrom(int(fd), buf, 0)
-			return !errors.Is(rerr, syscall.EAGAIN)
-		})
+		n, from, err := r.c.ReadFrom(buf)
 		if err != nil {
-			return // closed
+			return
 		}
-		if rerr != nil {
+		ip, ok := from.(*net.IPAddr)
+		if !ok {
 			continue
 		}
-		var q Quote
-		if r.v6 {
-			sa, ok := from.(*unix.SockaddrInet6)
-			if !ok {
-				continue
-			}
-			q, err = ParseICMPv6(netip.AddrFrom16(sa.Addr), buf[:n])
-		} else {
-			q, err = ParseICMPv4(buf[:n])
-		}
+		q, err := ParseICMP(r.v6, addrOf(ip.IP), buf[:n])
 		if err != nil || q.Proto != unix.IPPROTO_TCP {
 			continue
 		}
@@ -106,7 +90,7 @@ func (r *ICMPReader) Watch(local netip.AddrPort) (quotes <-chan Quote, stop func
 
 // Close ends the reader.
 func (r *ICMPReader) Close() error {
-	err := r.f.Close()
+	err := r.c.Close()
 	<-r.done
 	return err
 }

@@ -5,6 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+
+	"golang.org/x/net/icmp"
+	"golang.org/x/net/ipv4"
+	"golang.org/x/net/ipv6"
 )
 
 // ErrShort is a message too short for what it claims to hold.
@@ -91,95 +95,98 @@ type Quote struct {
 	Src, Dst netip.AddrPort
 }
 
-// ParseICMPv4 parses a packet read from an AF_INET SOCK_RAW IPPROTO_ICMP
-// socket: the IPv4 header, the ICMP header (RFC 792) and the quoted IPv4
-// header with the first 8 bytes of its payload (for TCP, the ports).
-// Only error messages (destination unreachable, time exceeded, parameter
-// problem, source quench, redirect) quote a packet; others are an error.
-func ParseICMPv4(b []byte) (Quote, error) {
-	ihl, err := ipv4HeaderLen(b)
+// ParseICMP parses an ICMP (RFC 792) or, when v6, ICMPv6 (RFC 4443)
+// message read from a raw socket, without the IP header the kernel may
+// have read with it (net.IPConn strips an IPv4 one; an ICMPv6 socket
+// delivers none), sent by from: its type and code, and what it quotes of
+// the packet that caused it, the IP header (its size, protocol and
+// addresses) and, for TCP, the ports. Only error messages quote a packet
+// (IPv4: destination unreachable, source quench, redirect, time exceeded,
+// parameter problem; ICMPv6: types below 128); others are an error, as is
+// a quote too short to hold the ports (ErrShort).
+//
+// golang.org/x/net/icmp parses the message (RFC 4884 extensions
+// included), x/net/ipv4 and ipv6 the quoted header.
+func ParseICMP(v6 bool, from netip.Addr, b []byte) (Quote, error) {
+	q := Quote{From: from}
+	proto := protoICMP
+	if v6 {
+		proto = protoICMPv6
+	}
+	if len(b) < 8 {
+		return q, fmt.Errorf("ICMP header: %d bytes: %w", len(b), ErrShort)
+	}
+	m, err := icmp.ParseMessage(proto, b)
 	if err != nil {
-		return Quote{}, fmt.Errorf("outer IPv4 header: %w", err)
+		return q, fmt.Errorf("ICMP message: %w", err)
 	}
-	if b[9] != 1 {
-		return Quote{}, fmt.Errorf("outer IPv4 header: protocol %d, not ICMP", b[9])
-	}
-	q := Quote{From: netip.AddrFrom4([4]byte(b[12:16]))}
-	icmp := b[ihl:]
-	if len(icmp) < 8 {
-		return q, fmt.Errorf("ICMP header: %d bytes: %w", len(icmp), ErrShort)
-	}
-	q.Type, q.Code = icmp[0], icmp[1]
-	switch q.Type {
-	case 3, 4, 5, 11, 12:
+	q.Type, q.Code = b[0], b[1]
+	var quoted []byte
+	switch body := m.Body.(type) {
+	case *icmp.DstUnreach:
+		quoted = body.Data
+	case *icmp.TimeExceeded:
+		quoted = body.Data
+	case *icmp.PacketTooBig:
+		quoted = body.Data
+	case *icmp.ParamProb:
+		quoted = body.Data
+	case *icmp.RawBody:
+		// An error message x/net has no type for (IPv4 source quench and
+		// redirect, RFC 792): 4 bytes (unused, or the gateway), then the quote.
+		if v6 && q.Type >= 128 || !v6 && q.Type != 4 && q.Type != 5 {
+			return q, fmt.Errorf("ICMP type %d quotes no packet", q.Type)
+		}
+		if len(body.Data) >= 4 {
+			quoted = body.Data[4:]
+		}
 	default:
 		return q, fmt.Errorf("ICMP type %d quotes no packet", q.Type)
 	}
-	in := icmp[8:]
-	qihl, err := ipv4HeaderLen(in)
-	if err != nil {
-		return q, fmt.Errorf("quoted IPv4 header: %w", err)
+	var hdrLen int
+	if v6 {
+		h, err := ipv6.ParseHeader(quoted)
+		if err != nil {
+			return q, fmt.Errorf("quoted IPv6 header: %d bytes: %w", len(quoted), ErrShort)
+		}
+		if h.Version != 6 {
+			return q, fmt.Errorf("quoted IPv6 header: version %d, not 6", h.Version)
+		}
+		hdrLen, q.Size, q.Proto = ipv6.HeaderLen, ipv6.HeaderLen+h.PayloadLen, uint8(h.NextHeader)
+		q.Src, q.Dst = netip.AddrPortFrom(addrOf(h.Src), 0), netip.AddrPortFrom(addrOf(h.Dst), 0)
+	} else {
+		h, err := ipv4.ParseHeader(quoted)
+		if err != nil {
+			return q, fmt.Errorf("quoted IPv4 header: %d bytes: %v: %w", len(quoted), err, ErrShort)
+		}
+		if h.Version != 4 {
+			return q, fmt.Errorf("quoted IPv4 header: version %d, not 4", h.Version)
+		}
+		// The quote is a copy of the packet as it was on the wire, so its
+		// total length is in network byte order; ParseHeader reads it so on
+		// Linux, the one system with a raw reader (ListenICMP).
+		hdrLen, q.Size, q.Proto = h.Len, h.TotalLen, uint8(h.Protocol)
+		q.Src, q.Dst = netip.AddrPortFrom(addrOf(h.Src), 0), netip.AddrPortFrom(addrOf(h.Dst), 0)
 	}
-	q.Size = int(binary.BigEndian.Uint16(in[2:4]))
-	q.Proto = in[9]
-	src, dst := netip.AddrFrom4([4]byte(in[12:16])), netip.AddrFrom4([4]byte(in[16:20]))
-	ports := in[qihl:]
+	ports := quoted[hdrLen:]
 	if len(ports) < 4 {
 		return q, fmt.Errorf("quoted ports: %d bytes: %w", len(ports), ErrShort)
 	}
-	q.Src = netip.AddrPortFrom(src, binary.BigEndian.Uint16(ports[0:]))
-	q.Dst = netip.AddrPortFrom(dst, binary.BigEndian.Uint16(ports[2:]))
+	q.Src = netip.AddrPortFrom(q.Src.Addr(), binary.BigEndian.Uint16(ports[0:]))
+	q.Dst = netip.AddrPortFrom(q.Dst.Addr(), binary.BigEndian.Uint16(ports[2:]))
 	return q, nil
 }
 
-func ipv4HeaderLen(b []byte) (int, error) {
-	if len(b) < 20 {
-		return 0, fmt.Errorf("%d bytes: %w", len(b), ErrShort)
-	}
-	if v := b[0] >> 4; v != 4 {
-		return 0, fmt.Errorf("version %d, not 4", v)
-	}
-	ihl := int(b[0]&0x0f) * 4
-	if ihl < 20 {
-		return 0, fmt.Errorf("header length %d below 20", ihl)
-	}
-	if len(b) < ihl {
-		return 0, fmt.Errorf("header length %d, have %d bytes: %w", ihl, len(b), ErrShort)
-	}
-	return ihl, nil
-}
+// IANA protocol numbers of ICMP and ICMPv6, as icmp.ParseMessage takes them.
+const (
+	protoICMP   = 1
+	protoICMPv6 = 58
+)
 
-// ParseICMPv6 parses a message read from an AF_INET6 SOCK_RAW
-// IPPROTO_ICMPV6 socket (which delivers no IPv6 header; from is the
-// recvfrom address): the ICMPv6 header (RFC 4443 §2.1) and the quoted IPv6
-// header with, for TCP without extension headers, the ports. Only error
-// messages (types below 128) quote a packet.
-func ParseICMPv6(from netip.Addr, b []byte) (Quote, error) {
-	q := Quote{From: from}
-	if len(b) < 8 {
-		return q, fmt.Errorf("ICMPv6 header: %d bytes: %w", len(b), ErrShort)
-	}
-	q.Type, q.Code = b[0], b[1]
-	if q.Type >= 128 {
-		return q, fmt.Errorf("ICMPv6 type %d is not an error message", q.Type)
-	}
-	in := b[8:]
-	if len(in) < 40 {
-		return q, fmt.Errorf("quoted IPv6 header: %d bytes: %w", len(in), ErrShort)
-	}
-	if v := in[0] >> 4; v != 6 {
-		return q, fmt.Errorf("quoted IPv6 header: version %d, not 6", v)
-	}
-	q.Size = 40 + int(binary.BigEndian.Uint16(in[4:6]))
-	q.Proto = in[6]
-	src, dst := netip.AddrFrom16([16]byte(in[8:24])), netip.AddrFrom16([16]byte(in[24:40]))
-	ports := in[40:]
-	if len(ports) < 4 {
-		return q, fmt.Errorf("quoted ports: %d bytes: %w", len(ports), ErrShort)
-	}
-	q.Src = netip.AddrPortFrom(src, binary.BigEndian.Uint16(ports[0:]))
-	q.Dst = netip.AddrPortFrom(dst, binary.BigEndian.Uint16(ports[2:]))
-	return q, nil
+// addrOf is ip as a netip.Addr, IPv4-mapped IPv6 unmapped.
+func addrOf(ip []byte) netip.Addr {
+	a, _ := netip.AddrFromSlice(ip)
+	return a.Unmap()
 }
 
 // ReplyFromExtErr turns the error-queue entry of a probe into its Reply

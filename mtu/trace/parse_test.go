@@ -5,6 +5,10 @@ import (
 	"errors"
 	"net/netip"
 	"testing"
+
+	"golang.org/x/net/icmp"
+	"golang.org/x/net/ipv4"
+	"golang.org/x/net/ipv6"
 )
 
 // extErr builds the data of an IP_RECVERR control message.
@@ -55,69 +59,99 @@ func TestParseExtErr(t *testing.T) {
 	}
 }
 
-// icmp4 builds what an AF_INET raw ICMP socket reads: an outer IPv4 header
-// from `from`, an ICMP header, and a quoted IPv4+TCP header of a packet of
-// totalLen bytes from src to dst.
-func icmp4(from netip.Addr, typ, code uint8, totalLen int, src, dst netip.AddrPort) []byte {
-	ip := func(tot int, proto uint8, s, d netip.Addr) []byte {
-		h := make([]byte, 20)
-		h[0] = 0x45
-		binary.BigEndian.PutUint16(h[2:], uint16(tot))
-		h[8], h[9] = 64, proto
-		a, b := s.As4(), d.As4()
-		copy(h[12:], a[:])
-		copy(h[16:], b[:])
-		return h
+// icmpMsg builds what a raw ICMP (v6: ICMPv6) socket reads, with the
+// encoders of golang.org/x/net: an ICMP message of typ and code, from
+// nobody in particular (the sender comes from recvfrom), quoting the IP
+// header of a TCP packet of size bytes from src to dst and its ports.
+// Error types x/net has no body for carry 4 zero bytes before the quote.
+func icmpMsg(t testing.TB, v6 bool, typ, code uint8, size int, src, dst netip.AddrPort) []byte {
+	t.Helper()
+	var quoted []byte
+	var mt icmp.Type = ipv4.ICMPType(typ)
+	if v6 {
+		mt = ipv6.ICMPType(typ)
+		quoted = make([]byte, ipv6.HeaderLen)
+		quoted[0] = 0x60
+		binary.BigEndian.PutUint16(quoted[4:], uint16(size-ipv6.HeaderLen))
+		quoted[6], quoted[7] = 6, 1
+		a, b := src.Addr().As16(), dst.Addr().As16()
+		copy(quoted[8:], a[:])
+		copy(quoted[24:], b[:])
+	} else {
+		h := &ipv4.Header{Version: 4, Len: ipv4.HeaderLen, TotalLen: size, TTL: 1, Protocol: 6,
+			Src: src.Addr().AsSlice(), Dst: dst.Addr().AsSlice()}
+		var err error
+		if quoted, err = h.Marshal(); err != nil {
+			t.Fatalf("ipv4.Header.Marshal: %v", err)
+		}
 	}
-	quoted := ip(totalLen, 6, src.Addr(), dst.Addr())
 	ports := make([]byte, 8)
 	binary.BigEndian.PutUint16(ports[0:], src.Port())
 	binary.BigEndian.PutUint16(ports[2:], dst.Port())
-	icmp := append([]byte{typ, code, 0, 0, 0, 0, 0, 0}, append(quoted, ports...)...)
-	return append(ip(20+len(icmp), 1, from, src.Addr()), icmp...)
-}
-
-func icmp6(typ, code uint8, payloadLen int, src, dst netip.AddrPort) []byte {
-	h := make([]byte, 40)
-	h[0] = 0x60
-	binary.BigEndian.PutUint16(h[4:], uint16(payloadLen))
-	h[6], h[7] = 6, 1
-	a, b := src.Addr().As16(), dst.Addr().As16()
-	copy(h[8:], a[:])
-	copy(h[24:], b[:])
-	ports := make([]byte, 8)
-	binary.BigEndian.PutUint16(ports[0:], src.Port())
-	binary.BigEndian.PutUint16(ports[2:], dst.Port())
-	return append(append([]byte{typ, code, 0, 0, 0, 0, 0, 0}, h...), ports...)
+	quoted = append(quoted, ports...)
+	var body icmp.MessageBody
+	switch {
+	case !v6 && typ == 3, v6 && typ == 1:
+		body = &icmp.DstUnreach{Data: quoted}
+	case !v6 && typ == 11, v6 && typ == 3:
+		body = &icmp.TimeExceeded{Data: quoted}
+	case !v6 && typ == 12, v6 && typ == 4:
+		body = &icmp.ParamProb{Data: quoted}
+	case v6 && typ == 2:
+		body = &icmp.PacketTooBig{MTU: 1280, Data: quoted}
+	default:
+		body = &icmp.RawBody{Data: append(make([]byte, 4), quoted...)}
+	}
+	b, err := (&icmp.Message{Type: mt, Code: int(code), Body: body}).Marshal(nil)
+	if err != nil {
+		t.Fatalf("icmp.Message.Marshal: %v", err)
+	}
+	return b
 }
 
 func TestParseICMP(t *testing.T) {
 	r1 := netip.MustParseAddr("198.18.1.1")
 	src := netip.MustParseAddrPort("198.18.1.2:40000")
 	dst := netip.MustParseAddrPort("198.18.3.10:25")
-	q, err := ParseICMPv4(icmp4(r1, 11, 0, 1500, src, dst))
+	q, err := ParseICMP(false, r1, icmpMsg(t, false, 11, 0, 1500, src, dst))
 	want := Quote{From: r1, Type: 11, Code: 0, Size: 1500, Proto: 6, Src: src, Dst: dst}
 	if err != nil || q != want {
-		t.Errorf("ParseICMPv4(time exceeded) = %+v, %v; want %+v", q, err, want)
+		t.Errorf("ParseICMP(time exceeded) = %+v, %v; want %+v", q, err, want)
 	}
-	if _, err := ParseICMPv4(icmp4(r1, 0, 0, 84, src, dst)); err == nil {
-		t.Errorf("ParseICMPv4(echo reply) = nil error, want an error (quotes no packet)")
+	q, err = ParseICMP(false, r1, icmpMsg(t, false, 5, 1, 1400, src, dst))
+	want = Quote{From: r1, Type: 5, Code: 1, Size: 1400, Proto: 6, Src: src, Dst: dst}
+	if err != nil || q != want {
+		t.Errorf("ParseICMP(redirect) = %+v, %v; want %+v", q, err, want)
 	}
-	b := icmp4(r1, 11, 0, 1500, src, dst)
-	if _, err := ParseICMPv4(b[:len(b)-6]); !errors.Is(err, ErrShort) {
-		t.Errorf("ParseICMPv4(cut in the ports) = %v, want ErrShort", err)
+	if _, err := ParseICMP(false, r1, icmpMsg(t, false, 0, 0, 84, src, dst)); err == nil {
+		t.Errorf("ParseICMP(echo reply) = nil error, want an error (quotes no packet)")
+	}
+	if _, err := ParseICMP(false, r1, icmpMsg(t, false, 13, 0, 84, src, dst)); err == nil {
+		t.Errorf("ParseICMP(timestamp) = nil error, want an error (quotes no packet)")
+	}
+	b := icmpMsg(t, false, 11, 0, 1500, src, dst)
+	if _, err := ParseICMP(false, r1, b[:len(b)-6]); !errors.Is(err, ErrShort) {
+		t.Errorf("ParseICMP(cut in the ports) = %v, want ErrShort", err)
+	}
+	if _, err := ParseICMP(false, r1, b[:20]); !errors.Is(err, ErrShort) {
+		t.Errorf("ParseICMP(cut in the quoted header) = %v, want ErrShort", err)
 	}
 
 	r16 := netip.MustParseAddr("2001:db8:1::1")
 	src6 := netip.MustParseAddrPort("[2001:db8:1::2]:40000")
 	dst6 := netip.MustParseAddrPort("[2001:db8:3::10]:25")
-	q, err = ParseICMPv6(r16, icmp6(3, 0, 1440, src6, dst6))
+	q, err = ParseICMP(true, r16, icmpMsg(t, true, 3, 0, 1480, src6, dst6))
 	want = Quote{From: r16, Type: 3, Size: 1480, Proto: 6, Src: src6, Dst: dst6}
 	if err != nil || q != want {
-		t.Errorf("ParseICMPv6(time exceeded) = %+v, %v; want %+v", q, err, want)
+		t.Errorf("ParseICMP(v6 time exceeded) = %+v, %v; want %+v", q, err, want)
 	}
-	if _, err := ParseICMPv6(r16, []byte{129, 0, 0, 0, 0, 0, 0, 0}); err == nil {
-		t.Errorf("ParseICMPv6(echo reply) = nil error, want an error")
+	q, err = ParseICMP(true, r16, icmpMsg(t, true, 2, 0, 1500, src6, dst6))
+	want = Quote{From: r16, Type: 2, Size: 1500, Proto: 6, Src: src6, Dst: dst6}
+	if err != nil || q != want {
+		t.Errorf("ParseICMP(v6 packet too big) = %+v, %v; want %+v", q, err, want)
+	}
+	if _, err := ParseICMP(true, r16, []byte{129, 0, 0, 0, 0, 0, 0, 0}); err == nil {
+		t.Errorf("ParseICMP(v6 echo reply) = nil error, want an error")
 	}
 }
 
@@ -151,34 +185,65 @@ func TestClass(t *testing.T) {
 	}
 }
 
+// FuzzParseExtErr: what extErr encodes, ParseExtErr gives back, for any
+// origin, type, code and offender; and no input makes it panic.
 func FuzzParseExtErr(f *testing.F) {
-	f.Add(extErr(OriginICMP, 11, 0, netip.MustParseAddr("198.18.2.2")))
-	f.Add(extErr(OriginICMP6, 1, 1, netip.MustParseAddr("2001:db8::1")))
-	f.Add([]byte{})
-	f.Fuzz(func(t *testing.T, b []byte) {
-		e, err := ParseExtErr(b)
-		if err == nil && len(b) < 16 {
-			t.Fatalf("ParseExtErr(%d bytes) = %+v, nil error; want an error below 16 bytes", len(b), e)
+	f.Add(uint8(OriginICMP), uint8(11), uint8(0), []byte{198, 18, 2, 2}, []byte{})
+	f.Add(uint8(OriginICMP6), uint8(1), uint8(1), netip.MustParseAddr("2001:db8::1").AsSlice(), []byte{1, 2})
+	f.Add(uint8(OriginLocal), uint8(0), uint8(0), []byte{}, []byte{})
+	f.Fuzz(func(t *testing.T, origin, typ, code uint8, offender, raw []byte) {
+		_, _ = ParseExtErr(raw) // any bytes: an answer or an error, no panic
+		off, _ := netip.AddrFromSlice(offender)
+		if off.Is4In6() {
+			off = off.Unmap()
+		}
+		e, err := ParseExtErr(extErr(origin, typ, code, off))
+		want := ExtErr{Errno: 113, Origin: origin, Type: typ, Code: code, Offender: off}
+		if err != nil || e != want {
+			t.Fatalf("ParseExtErr(extErr(%d, %d, %d, %v)) = %+v, %v; want %+v", origin, typ, code, off, e, err, want)
 		}
 		_ = ReplyFromExtErr(e)
 	})
 }
 
+// FuzzParseICMP: what icmpMsg encodes with x/net, ParseICMP gives back
+// (an error message's type, code, quoted size, addresses and ports), or
+// refuses when the type quotes no packet; and no input makes it panic.
 func FuzzParseICMP(f *testing.F) {
-	src := netip.MustParseAddrPort("198.18.1.2:40000")
-	dst := netip.MustParseAddrPort("198.18.3.10:25")
-	f.Add(icmp4(netip.MustParseAddr("198.18.1.1"), 11, 0, 1500, src, dst), false)
-	f.Add(icmp6(3, 0, 1440, netip.MustParseAddrPort("[2001:db8:1::2]:1"), netip.MustParseAddrPort("[2001:db8:3::10]:25")), true)
-	f.Fuzz(func(t *testing.T, b []byte, v6 bool) {
-		var q Quote
-		var err error
+	f.Add(false, uint8(11), uint8(0), uint16(1500), []byte{198, 18, 1, 2}, []byte{198, 18, 3, 10}, uint16(40000), uint16(25), []byte{})
+	f.Add(true, uint8(3), uint8(0), uint16(1480), netip.MustParseAddr("2001:db8:1::2").AsSlice(), netip.MustParseAddr("2001:db8:3::10").AsSlice(), uint16(1), uint16(25), []byte{3, 0, 0, 0})
+	f.Fuzz(func(t *testing.T, v6 bool, typ, code uint8, size uint16, srcIP, dstIP []byte, sport, dport uint16, raw []byte) {
+		from := netip.MustParseAddr("198.18.1.1")
 		if v6 {
-			q, err = ParseICMPv6(netip.MustParseAddr("2001:db8::1"), b)
-		} else {
-			q, err = ParseICMPv4(b)
+			from = netip.MustParseAddr("2001:db8::1")
 		}
-		if err == nil && (q.Size < 0 || !q.Src.IsValid() || !q.Dst.IsValid()) {
-			t.Fatalf("parse(%x) = %+v with nil error, want valid ports and size", b, q)
+		if q, err := ParseICMP(v6, from, raw); err == nil && (!q.Src.IsValid() || !q.Dst.IsValid()) {
+			t.Fatalf("ParseICMP(%v, %x) = %+v with nil error, want valid addresses and ports", v6, raw, q)
+		}
+		n := 4
+		if v6 {
+			n = 16
+		}
+		if len(srcIP) != n || len(dstIP) != n || v6 && int(size) < ipv6.HeaderLen {
+			return
+		}
+		s, _ := netip.AddrFromSlice(srcIP)
+		d, _ := netip.AddrFromSlice(dstIP)
+		src, dst := netip.AddrPortFrom(s.Unmap(), sport), netip.AddrPortFrom(d.Unmap(), dport)
+		if v6 && (s.Is4In6() || d.Is4In6()) {
+			return // the quote carries 16 bytes; Quote unmaps them
+		}
+		q, err := ParseICMP(v6, from, icmpMsg(t, v6, typ, code, int(size), src, dst))
+		quotes := v6 && typ < 128 || !v6 && (typ == 3 || typ == 4 || typ == 5 || typ == 11 || typ == 12)
+		if !quotes {
+			if err == nil {
+				t.Fatalf("ParseICMP(v6 %v, type %d) = %+v, nil error; want an error (quotes no packet)", v6, typ, q)
+			}
+			return
+		}
+		want := Quote{From: from, Type: typ, Code: code, Size: int(size), Proto: 6, Src: src, Dst: dst}
+		if err != nil || q != want {
+			t.Fatalf("ParseICMP(icmpMsg(v6 %v, type %d, code %d, size %d, %v, %v)) = %+v, %v; want %+v", v6, typ, code, size, src, dst, q, err, want)
 		}
 	})
 }

@@ -13,6 +13,7 @@
 #   198.18.3.40  2001:db8:3::40  Postfix smtpd that rejects EHLO/HELO -> rejected (5xx)
 #   198.18.3.53  2001:db8:3::53  dnsmasq serving lab.example
 #   198.18.3.41-.65, ::54, ::55  no-STARTTLS Postfix, DNSSEC, validating unbound (LAB_POLICY_DNS), MTA-STS (policy.sh)
+#   198.18.3.70-.74, ::70-::74   Exim, sendmail, OpenSMTPD, postscreen, tarpit (servers.sh)
 # 198.18.99.1 / 2001:db8:99::1 (unreachable.lab.example) have no route on r1 -> ICMP unreachable.
 # ICMP rejections of tcp/25 (nftables reject with icmpx ...; other ports answer as usual, RST):
 #   198.18.3.21  2001:db8:3::21  prohibited.lab.example   the server rejects: admin-prohibited (3/13, ICMPv6 1/1)
@@ -35,6 +36,13 @@
 #                        --clamp off --loss 0 --in-flow-delay 1s (Postfix's stock default)
 #                        LAB_TLS_CERT is the lab root CA (trust it with SSL_CERT_FILE); Postfix
 #                        serves the chain LAB_TLS_CHAIN: leaf, then the intermediate CA (several KB)
+#                        --quick: the core lab only (no policy.sh services: signed zone, unbound,
+#                        MTA-STS), 2048-bit CA keys; up in a few seconds
+#                        --cheat-sheet: then print every lab target and its expected verdict on stderr
+#   lab.sh cheat-sheet [ID]
+#                        every lab target, what it is and the verdict to expect (`make lab` prints it)
+#   lab.sh client2 ID    add a second client namespace (198.18.4.2, 2001:db8:4::2) behind r1, whose
+#                        tcp/25 r1 drops (an ISP's port-25 block); prints LAB_CLIENT2_NS=...
 #   lab.sh down ID       tear a lab down (idempotent)
 #   lab.sh icmp ID drop|allow
 #                        drop|allow ICMP frag-needed / ICMPv6 packet-too-big on r1 (PMTU black hole
@@ -77,6 +85,8 @@ DNS4=198.18.3.53
 DNS6=2001:db8:3::53
 # shellcheck source=policy.sh
 source "$(dirname "${BASH_SOURCE[0]}")/policy.sh" # issue 12: signed zone, validating unbound, MTA-STS
+# shellcheck source=servers.sh
+source "$(dirname "${BASH_SOURCE[0]}")/servers.sh" # issue 18: Exim, sendmail, OpenSMTPD, postscreen, tarpit
 
 log() { printf '%s: %s\n' "$PROG" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -118,6 +128,11 @@ cmd_check() {
 			missing=1
 		fi
 	done
+	local sp
+	if ! sp=$(servers_check); then
+		echo "$sp"
+		missing=1
+	fi
 	if [[ ! -e /proc/self/ns/net ]]; then
 		echo "no network namespace support: /proc/self/ns/net is missing"
 		missing=1
@@ -168,7 +183,7 @@ down_lab() {
 			kill -TERM "$pid" 2>/dev/null || true
 		fi
 	fi
-	for role in server r2 r1 client; do
+	for role in server r2 r1 client client2; do
 		ns=$(ns_of "$id" "$role")
 		if [[ -e /run/netns/$ns ]]; then
 			kill_ns_pids "$ns"
@@ -499,10 +514,100 @@ rejection_dns_args() {
 	done
 }
 
+# ---------------------------------------------------------------- a second vantage point (issue 20)
+
+# cmd_client2 ID: a second client namespace, ID-client2 (198.18.4.2/24, 2001:db8:4::2/64),
+# behind r1 like the first, whose tcp/25 r1 drops as an ISP blocking port 25 does: the
+# same server seen from a place where port 25 is filtered near the client. Other ports
+# (an exporter on 198.18.4.2:9465) stay reachable from the rest of the lab.
+cmd_client2() {
+	[[ $# -eq 1 ]] || usage
+	local r1 c2
+	r1=$(running_router "$1" r1)
+	c2=$(ns_of "$1" client2)
+	[[ ! -e /run/netns/$c2 ]] || die "lab $1 already has $c2"
+	ip netns add "$c2"
+	nsx "$c2" ip link set dev lo up
+	nsx "$c2" sysctl -qw net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0 \
+		net.ipv6.conf.all.accept_ra=0 net.ipv6.conf.default.accept_ra=0
+	mkdir -p "/etc/netns/$c2"
+	printf 'nameserver %s\nnameserver %s\noptions timeout:1 attempts:1\n' "$DNS4" "$DNS6" >"/etc/netns/$c2/resolv.conf"
+	link "$1" "$c2" c2-r1 "$r1" r1-c2
+	addr "$c2" c2-r1 198.18.4.2/24 2001:db8:4::2/64
+	addr "$r1" r1-c2 198.18.4.1/24 2001:db8:4::1/64
+	nsx "$c2" ip -4 route add 198.18.0.0/15 via 198.18.4.1
+	nsx "$c2" ip -6 route add 2001:db8::/32 via 2001:db8:4::1
+	nsx "$(ns_of "$1" r2)" ip -4 route add 198.18.4.0/24 via 198.18.2.1
+	nsx "$(ns_of "$1" r2)" ip -6 route add 2001:db8:4::/64 via 2001:db8:2::1
+	nsx "$r1" nft -f - <<-EOF
+		add chain inet $NFT_TABLE port25block { type filter hook forward priority 5; policy accept; }
+		add rule inet $NFT_TABLE port25block iifname "r1-c2" tcp dport 25 counter drop
+	EOF
+	set_state "$(lab_dir "$1")" LAB_CLIENT2_NS "$c2"
+	grep -q '^LAB_CLIENT2_NS=' "$(lab_dir "$1")/lab.env" || echo "LAB_CLIENT2_NS=$c2" >>"$(lab_dir "$1")/lab.env"
+	log "lab $1: second client $c2 (198.18.4.2, 2001:db8:4::2) behind r1, tcp/25 dropped at r1"
+	printf 'LAB_CLIENT2_NS=%s\n' "$c2"
+}
+
+# ---------------------------------------------------------------- cheat sheet (issue 20)
+
+# CHEAT: "ARGS|EXIT|what it is and the verdict", one per lab target. The e2e test
+# TestLabCheatSheet runs every line in a lab and checks its exit code.
+CHEAT=(
+	"mx ok.lab.example|0|OK: mx1 (198.18.3.10, 2001:db8:3::10), Postfix with STARTTLS"
+	"mx mixed.lab.example|1|WARNING: mx1 ok, dropped (connect-timeout, SYNs die after hop 2), closed (refused)"
+	"mx down.lab.example|2|CRITICAL: no exchanger answers: dropped and closed"
+	"mx reject.lab.example|2|CRITICAL rejected: a Postfix that answers EHLO and HELO with 554"
+	"mx cname.lab.example|1|WARNING mx-cname: the MX is a CNAME (RFC 2181 §10.3)"
+	"mx literal.lab.example|1|WARNING: the MX is an IP address, not a host name"
+	"mx implicit.lab.example|0|OK: no MX, mail goes to the A/AAAA (implicit MX, RFC 5321 §5.1)"
+	"mx nullmx.lab.example|2|CRITICAL null-mx: MX 0 . (RFC 7505)"
+	"mx nosuch.lab.example|2|CRITICAL dns-error: NXDOMAIN"
+	"mx unreach.lab.example|2|CRITICAL unreachable: r1 has no route (ICMP net unreachable)"
+	"mx prohibited.lab.example|2|CRITICAL unreachable: the server rejects port 25 (ICMP admin-prohibited)"
+	"mx filtered.lab.example|2|CRITICAL unreachable: r2 (hop 2) rejects port 25 (admin-prohibited)"
+	"mx hostunreach.lab.example|2|CRITICAL unreachable: r2 answers host-unreachable"
+	"mx netunreach.lab.example|2|CRITICAL unreachable: r2 answers net-unreachable"
+	"mx 198.18.3.10|0|OK: an address, probed without an MX lookup"
+	"session ok.lab.example --to postmaster@lab.example|0|OK: a transaction up to the body, no mail delivered"
+	"timeout mx1.lab.example --phase ehlo|1|WARNING server-timeout: Postfix hangs up after smtpd_timeout (5 s)"
+	"mtu mx1.lab.example -4|0|OK pmtud-working: path MTU 1400 (bottleneck r1-r2); after lab.sh icmp ID drop: CRITICAL pmtu-blackhole"
+	"path mx1.lab.example -4|0|OK: hop 1 r1, hop 2 r2, SYN-ACK at hop 3"
+	"path dropped.lab.example -4|2|CRITICAL connect-timeout: SYNs to 198.18.3.20 die after hop 2, port 587 answers"
+	"path filtered.lab.example -4|2|CRITICAL unreachable: admin-prohibited from hop 2 (198.18.2.2)"
+)
+
+# cheat_sheet [ID]: print the sheet, with the commands for lab ID (placeholders without one).
+cheat_sheet() {
+	local ns='$LAB_CLIENT_NS' e args code what
+	[[ -n ${1:-} ]] && ns=$(ns_of "$1" client)
+	printf '\nLab targets: run each in the client namespace with the lab resolver, e.g.\n'
+	printf '  ip netns exec %s smtpprobe mx ok.lab.example --resolver %s\n\n' "$ns" "$DNS4"
+	printf '  %-58s %-5s %s\n' "COMMAND (+ --resolver $DNS4)" EXIT "WHAT IT IS, THE VERDICT TO EXPECT"
+	for e in "${CHEAT[@]}"; do
+		IFS='|' read -r args code what <<<"$e"
+		printf '  %-58s %-5s %s\n' "smtpprobe $args" "$code" "$what"
+	done
+	printf '\n  Switches: lab.sh icmp ID drop (forward PMTU black hole), icmp-reverse ID drop,\n'
+	printf '  clamp ID on, loss ID N, mtu ID N; policy cases (MTA-STS, DANE): README, "MTA-STS, DANE and TLS-RPT".\n'
+	[[ -n ${1:-} ]] && printf '  Tear down: make lab-down LAB_ID=%s\n' "$1"
+	return 0
+}
+
+cmd_cheat_sheet() {
+	[[ $# -le 1 ]] || usage
+	[[ $# -eq 0 ]] || check_id "$1"
+	cheat_sheet "$@"
+}
+
 # ---------------------------------------------------------------- up
 
 LAB_ID=""
 UP_DONE=0
+# --quick (issue 20: the black-hole demo): the core lab only, without policy.sh's
+# services, and 2048-bit CA keys (4096-bit ones take seconds to generate).
+QUICK=0
+CA_BITS=4096
 
 on_up_exit() {
 	local rc=$?
@@ -549,10 +654,10 @@ make_chain() {
 	(
 		set -e
 		cd "$d"
-		openssl req -x509 -newkey rsa:4096 -nodes -days 30 -subj "/O=smtpprobe lab/CN=smtpprobe lab root CA" \
+		openssl req -x509 -newkey "rsa:$CA_BITS" -nodes -days 30 -subj "/O=smtpprobe lab/CN=smtpprobe lab root CA" \
 			-addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign \
 			-keyout root.key -out root.crt
-		openssl req -new -newkey rsa:4096 -nodes -subj "/O=smtpprobe lab/CN=smtpprobe lab intermediate CA R1" \
+		openssl req -new -newkey "rsa:$CA_BITS" -nodes -subj "/O=smtpprobe lab/CN=smtpprobe lab intermediate CA R1" \
 			-keyout inter.key -out inter.csr
 		printf '%s\n' basicConstraints=critical,CA:TRUE,pathlen:0 keyUsage=critical,keyCertSign,cRLSign \
 			subjectKeyIdentifier=hash authorityKeyIdentifier=keyid:always \
@@ -588,7 +693,7 @@ write_postfix_config() {
 	# leaf's SANs cover every name an MX lookup can lead to for this server: mx1, the
 	# implicit MX and the CNAME'd alias.
 	make_chain "$dir/tls" || die "openssl could not make the lab certificate chain"
-	policy_smtpd_certs "$dir" || die "openssl could not make the DANE-TA server's certificates" # policy.sh
+	((QUICK)) || policy_smtpd_certs "$dir" || die "openssl could not make the DANE-TA server's certificates" # policy.sh
 	cat >"$pf/main.cf" <<-EOF
 		# smtpprobe lab instance; not the host's Postfix. Generated by lab.sh.
 		compatibility_level = 3.6
@@ -600,7 +705,7 @@ write_postfix_config() {
 		myhostname = mx1.lab.example
 		mydomain = lab.example
 		myorigin = lab.example
-		mydestination = lab.example, mx1.lab.example, ok.lab.example, mixed.lab.example, implicit.lab.example, cname.lab.example, literal.lab.example
+		mydestination = lab.example, mx1.lab.example, ok.lab.example, mixed.lab.example, implicit.lab.example, cname.lab.example, literal.lab.example, postscreen.lab.example
 		inet_interfaces = 198.18.3.10, 2001:db8:3::10
 		inet_protocols = all
 		mynetworks = 198.18.0.0/15 [2001:db8::]/32
@@ -646,8 +751,9 @@ write_postfix_config() {
 		[2001:db8:3::10]:smtp inet  n - n - - smtpd
 		198.18.3.40:smtp      inet  n - n - - smtpd $rejectopts
 		[2001:db8:3::40]:smtp inet  n - n - - smtpd $rejectopts
-		198.18.3.41:smtp      inet  n - n - - smtpd -o syslog_name=postfix/notls -o smtpd_tls_security_level=none
-		$(policy_master_cf "$dir")
+		$( ((QUICK)) || echo "198.18.3.41:smtp      inet  n - n - - smtpd -o syslog_name=postfix/notls -o smtpd_tls_security_level=none")
+		$( ((QUICK)) || policy_master_cf "$dir")
+		$( ((QUICK)) || servers_master_cf "$dir")
 		pickup    unix  n       -       n       60      1       pickup
 		cleanup   unix  n       -       n       -       0       cleanup
 		qmgr      unix  n       -       n       300     1       qmgr
@@ -709,12 +815,15 @@ dnsmasq_args() {
 		--dns-rr=implicit.lab.example,28,20010db8000300000000000000000010
 	)
 	rejection_dns_args
+	servers_dns_args
 }
 
 cmd_up() {
-	local mtu=1400 smtpd_timeout=5s icmp=allow icmp_reverse=allow clamp=off loss=0 in_flow_delay=1s
+	local mtu=1400 smtpd_timeout=5s icmp=allow icmp_reverse=allow clamp=off loss=0 in_flow_delay=1s cheat=0
 	while [[ $# -gt 0 ]]; do
 		case $1 in
+		--quick) QUICK=1; CA_BITS=2048; shift ;;
+		--cheat-sheet) cheat=1; shift ;;
 		--icmp-reverse) [[ $# -ge 2 ]] || usage; icmp_reverse=$2; shift 2 ;;
 		--icmp-reverse=*) icmp_reverse=${1#*=}; shift ;;
 		--clamp) [[ $# -ge 2 ]] || usage; clamp=$2; shift 2 ;;
@@ -796,7 +905,7 @@ cmd_up() {
 		v6+=("2001:db8:3::$last/64")
 	done
 	# shellcheck disable=SC2046
-	addr "$S" s-r2 "${v4[@]}" "${v6[@]}" $(policy_addrs)
+	addr "$S" s-r2 "${v4[@]}" "${v6[@]}" $( ((QUICK)) || policy_addrs) $( ((QUICK)) || servers_addrs)
 
 	# Static routes, lab prefixes only: no default route anywhere, so nothing leaves the lab.
 	nsx "$C" ip -4 route add 198.18.0.0/15 via 198.18.1.1
@@ -850,7 +959,8 @@ cmd_up() {
 		fi
 	done
 	wait_until 50 0.1 test -s "$dir/dnsmasq.pid" || die "dnsmasq wrote no pid file"
-	policy_up "$dir" "$S" # policy.sh
+	((QUICK)) || policy_up "$dir" "$S" # policy.sh
+	((QUICK)) || servers_up "$dir" "$S" # servers.sh
 
 	cat >"$dir/lab.env" <<-EOF
 		LAB_ID=$id
@@ -872,10 +982,11 @@ cmd_up() {
 		LAB_LOSS=$loss
 		LAB_IN_FLOW_DELAY=$in_flow_delay
 	EOF
-	cat "$dir/policy.env" >>"$dir/lab.env"
+	((QUICK)) || cat "$dir/policy.env" >>"$dir/lab.env"
 	UP_DONE=1
 	log "lab $id is up (mtu $mtu, smtpd_timeout $smtpd_timeout, icmp $icmp, icmp-reverse $icmp_reverse, clamp $clamp, loss $loss %, in_flow_delay $in_flow_delay); tear down with: $0 down $id"
 	cat "$dir/lab.env" >&3
+	((cheat == 0)) || cheat_sheet "$id" # on stderr: stdout keeps only KEY=VALUE lines
 }
 
 main() {
@@ -897,6 +1008,8 @@ main() {
 	env) cmd_env "$@" ;;
 	list) cmd_list "$@" ;;
 	check) cmd_check ;;
+	cheat-sheet) cmd_cheat_sheet "$@" ;;
+	client2) cmd_client2 "$@" ;;
 	-h | --help | help) usage ;;
 	*) log "unknown command \"$cmd\""; usage ;;
 	esac
