@@ -104,7 +104,9 @@ install: build man completion
 	install -m 0644 bin/smtpprobe.zsh $(DESTDIR)$(DATADIR)/zsh/site-functions/_smtpprobe
 	install -m 0644 bin/smtpprobe.fish $(DESTDIR)$(DATADIR)/fish/vendor_completions.d/smtpprobe.fish
 	install -m 0644 cmd/smtpprobe/deploy/prometheus.yml cmd/smtpprobe/deploy/smtpprobe.rules.yml \
-		cmd/smtpprobe/deploy/smtpprobe.rules.test.yml $(DESTDIR)$(DATADIR)/smtpprobe/
+		cmd/smtpprobe/deploy/smtpprobe.rules.test.yml cmd/smtpprobe/deploy/prometheus-vantages.yml \
+		cmd/smtpprobe/deploy/smtpprobe.vantage.rules.yml cmd/smtpprobe/deploy/smtpprobe.vantage.rules.test.yml \
+		$(DESTDIR)$(DATADIR)/smtpprobe/
 	for f in cmd/smtpprobe/deploy/systemd/*; do \
 		sed 's|/usr/local/bin/smtpprobe|$(BINDIR)/smtpprobe|g' $$f > $(DESTDIR)$(DATADIR)/smtpprobe/systemd/$${f##*/} && \
 		chmod 0644 $(DESTDIR)$(DATADIR)/smtpprobe/systemd/$${f##*/} || exit 1; \

@@ -75,6 +75,11 @@ const (
 	CodeServerTimeoutBelowRFC          = "server-timeout-below-rfc"
 	CodePauseExceedsServerTimeout      = "pause-exceeds-server-timeout"
 	CodeNoTimeoutWithinMaxWait         = "no-timeout-within-max-wait"
+	CodeGreetingDelayed                = "greeting-delayed"
+	CodeGreetingTimeout                = "greeting-timeout"
+	CodePostscreenPregreet             = "postscreen-pregreet"
+	CodePostscreenDeferral             = "postscreen-deferral"
+	CodePostscreenDeferralRetried      = "postscreen-deferral-retried"
 	CodeSYNDroppedAfterHop             = "syn-dropped-after-hop"
 	CodePort25FilteredAtHop            = "port25-filtered-at-hop"
 	CodeNoLocalRoute                   = "no-local-route"
@@ -240,9 +245,14 @@ var Codes = []CodeInfo{
 	{CodeReversePMTUBottleneck, info, "the server-to-client path MTU is below ours"},
 	{CodeReverseMSSClamped, info, "the server-to-client MSS is clamped"},
 	{CodeReverseInconsistent, warning, "the server-to-client bracketing was inconsistent"},
-	{CodeServerTimeoutBelowRFC, warning, "a server idle timeout below RFC 5321 §4.5.3.2's 5 minutes"},
+	{CodeServerTimeoutBelowRFC, warning, "a server idle timeout below RFC 5321 §4.5.3.2's 5 minutes for a command (3 minutes per data block), beyond the timer's tolerance"},
 	{CodePauseExceedsServerTimeout, critical, "the pause asked for is longer than the server waits"},
 	{CodeNoTimeoutWithinMaxWait, info, "the server did not time out within the wait asked for"},
+	{CodeGreetingDelayed, info, "the server held its 220 greeting a second or more after connect (a tarpit)"},
+	{CodeGreetingTimeout, warning, "no greeting within the probe's own reply limit; RFC 5321 §4.5.3.2.1 gives it 5 minutes"},
+	{CodePostscreenPregreet, info, "Postfix's postscreen sent a 220- teaser and its final 220 after postscreen_greet_wait"},
+	{CodePostscreenDeferral, info, "postscreen deferred a new client with 450 4.3.2 after its tests; the next session passes"},
+	{CodePostscreenDeferralRetried, info, "the session retried after a postscreen deferral, and how it went"},
 	{CodeSYNDroppedAfterHop, warning, "SYNs to port 25 vanish after a hop"},
 	{CodePort25FilteredAtHop, warning, "port 25 is filtered at a hop while another port passes on the same path"},
 	{CodeNoLocalRoute, warning, "SYNs cannot leave this host (no route or a local reject rule)"},

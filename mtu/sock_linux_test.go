@@ -415,8 +415,12 @@ func run(t testing.TB, name string, args ...string) {
 }
 
 // netns creates a namespace with lo up and a veth pair v0/v1, v0 with MTU
-// 1400 and 198.18.0.1/24, 2001:db8::1/64 (RFC 2544 and documentation
+// vethMTU and 198.18.0.1/24, 2001:db8::1/64 (RFC 2544 and documentation
 // ranges, RFC 2544 and RFC 3849), and deletes it at cleanup.
+// vethMTU is v0's MTU: on no plateau (Plateaus), so that a plateau the
+// code might fall back to cannot pass for the interface's MTU.
+const vethMTU = 1436
+
 func netns(t *testing.T) string {
 	t.Helper()
 	b := make([]byte, 4)
@@ -432,7 +436,7 @@ func netns(t *testing.T) string {
 	})
 	run(t, "ip", "-n", ns, "link", "set", "lo", "up")
 	run(t, "ip", "-n", ns, "link", "add", "v0", "type", "veth", "peer", "name", "v1")
-	run(t, "ip", "-n", ns, "link", "set", "v0", "mtu", "1400", "up")
+	run(t, "ip", "-n", ns, "link", "set", "v0", "mtu", strconv.Itoa(vethMTU), "up")
 	run(t, "ip", "-n", ns, "link", "set", "v1", "up")
 	run(t, "ip", "-n", ns, "addr", "add", "198.18.0.1/24", "dev", "v0")
 	run(t, "ip", "-n", ns, "addr", "add", "2001:db8::1/64", "dev", "v0", "nodad")
@@ -495,11 +499,11 @@ func TestNetnsHelper(t *testing.T) {
 
 	t.Run("InterfaceMTU", func(t *testing.T) {
 		for _, a := range []string{"198.18.0.2", "2001:db8::2"} {
-			if got, err := InterfaceMTU(netip.MustParseAddr(a)); err != nil || got != 1400 {
-				t.Errorf("InterfaceMTU(%s) = %d, %v, want 1400 (veth v0)", a, got, err)
+			if got, err := InterfaceMTU(netip.MustParseAddr(a)); err != nil || got != vethMTU {
+				t.Errorf("InterfaceMTU(%s) = %d, %v, want %d (veth v0)", a, got, err, vethMTU)
 			}
-			if got, err := RouteMTU(netip.MustParseAddr(a)); err != nil || got != 1400 {
-				t.Errorf("RouteMTU(%s) = %d, %v, want 1400", a, got, err)
+			if got, err := RouteMTU(netip.MustParseAddr(a)); err != nil || got != vethMTU {
+				t.Errorf("RouteMTU(%s) = %d, %v, want %d", a, got, err, vethMTU)
 			}
 		}
 		if _, err := InterfaceMTU(netip.MustParseAddr("192.0.2.1")); !errors.Is(err, unix.ENETUNREACH) {

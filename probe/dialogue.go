@@ -121,6 +121,8 @@ func (p *Prober) begin(ctx context.Context, t Target, r *Result) *dialogue {
 // end closes the connection, copies the timeline into the result and
 // frees the session slot.
 func (d *dialogue) end() {
+	srv := d.identify() // server.go
+	d.r.Server = &srv
 	d.r.TCP = d.c.TCPStats()
 	d.noteCachedAdv() // mtu_reverse.go
 	d.c.Close()
@@ -223,6 +225,14 @@ func (d *dialogue) noteRejection(phase, line string, rp wire.Reply) {
 	if to, ok := d.rcpts[line]; ok && phase == "rcpt" && rp.Class() == 5 {
 		d.r.Findings = append(d.r.Findings, rcptRefused(who(d.t, d.r.Address), to, rp))
 	}
+	if phase == "rcpt" && rp.Code == 450 && rp.Enhanced == "4.3.2" {
+		if srv := d.identify(); srv.Software == SoftwarePostscreen {
+			d.r.Findings = append(d.r.Findings, Finding{Severity: SevInfo, Code: "postscreen-deferral",
+				Message: fmt.Sprintf("%s is Postfix's postscreen: it deferred this new client with %s after its after-220 (deep protocol) tests, which a new client passes by being deferred once; transient, not a failure: the next session from the same address is handed to smtpd",
+					who(d.t, d.r.Address), rp.String())})
+			return
+		}
+	}
 	if !IsGreylisting(rp) {
 		return
 	}
@@ -299,10 +309,7 @@ func (d *dialogue) finish() {
 // reports whether the session may go on.
 func (d *dialogue) greet(starttls bool) bool {
 	r, t := d.r, d.t
-	banner, ok := d.step1("banner")
-	if banner.Code != 0 {
-		r.Banner = banner.String()
-	}
+	_, ok := d.greeting()
 	if !ok {
 		d.quit() // RFC 5321 §3.1: after a 554 greeting the client should QUIT.
 		return false
@@ -496,3 +503,44 @@ func AddressLiteral(a net.Addr) string {
 	}
 	return "[" + ip.String() + "]"
 }
+
+// GreetingDelayNotable is the delay from connect after which a greeting
+// counts as late: a server that holds its 220 this long does it on purpose
+// (a tarpit: Exim's delay in the connect ACL, sendmail's greet_pause,
+// postscreen_greet_wait).
+const GreetingDelayNotable = time.Second
+
+// greeting reads the server's greeting (RFC 5321 §4.3.1), the whole of it:
+// the client never talks before the final "220 " line, so that
+// postscreen's pre-greet test, which blacklists a client for one early
+// byte, is never failed. A late greeting is measured (GreetingDelay) and
+// named; one that outlasts the probe's own reply timeout gets a finding
+// that names that limit.
+func (d *dialogue) greeting() (wire.Reply, bool) {
+	r := d.r
+	banner, ok := d.step1("banner")
+	if banner.Code != 0 {
+		r.Banner = banner.String()
+	}
+	switch {
+	case ok && banner.At >= GreetingDelayNotable:
+		r.GreetingDelay = ptr(banner.At)
+		if teaser(banner) {
+			r.Findings = append(r.Findings, Finding{Severity: SevInfo, Code: "postscreen-pregreet",
+				Message: fmt.Sprintf("%s is Postfix's postscreen: it sent a 220- teaser and the final 220 %s after connect (postscreen_greet_wait); the probe waited for the final 220, as postscreen's pre-greet test requires (a client that talks early is blacklisted)",
+					who(d.t, r.Address), fmtDur(banner.At))})
+			break
+		}
+		r.Findings = append(r.Findings, Finding{Severity: SevInfo, Code: "greeting-delayed",
+			Message: fmt.Sprintf("%s delays its greeting: the 220 came %s after connect (a tarpit; RFC 5321 §4.5.3.2.1 lets a client wait 5 minutes for it)",
+				who(d.t, r.Address), fmtDur(banner.At))})
+	case !ok && r.Outcome == ReplyTimeout && r.FailedPhase == "banner" && d.c.Ended() == nil:
+		r.Findings = append(r.Findings, Finding{Severity: SevWarning, Code: "greeting-timeout", Option: OptionReplyTimeout,
+			Message: fmt.Sprintf("%s accepted the connection but sent no greeting within %s, the probe's own reply limit; RFC 5321 §4.5.3.2.1 gives the 220 greeting 5 minutes, and a tarpit delays it on purpose: if the delay is intended, raise the probe's reply limit above it",
+				who(d.t, r.Address), d.rt)})
+	}
+	return banner, ok
+}
+
+// OptionReplyTimeout is the Finding.Option of the probe's reply limit.
+const OptionReplyTimeout = "timeout"

@@ -93,6 +93,9 @@ type resultJSON struct {
 	TimeoutMS     *float64           `json:"timeout_ms,omitempty"`
 	ClosedBy      ClosedBy           `json:"closed_by,omitempty"`
 	ServerLog     string             `json:"server_log,omitempty"`
+	Server        *Server            `json:"server,omitempty"`
+	GreetingDelay *float64           `json:"greeting_delay_ms,omitempty"`
+	Deferred      *Result            `json:"deferred_session,omitempty"`
 	*MTUInfo
 	TCP      *wire.TCPStats `json:"tcp,omitempty"`
 	Timeline []wire.Event   `json:"timeline"`
@@ -111,7 +114,7 @@ func (r Result) MarshalJSON() ([]byte, error) {
 		Capabilities: r.Capabilities, TLS: r.TLS, DANE: r.DANE, PTR: r.PTR, FCrDNS: r.FCrDNS,
 		MessageBytes: r.MessageBytes, BytesWritten: r.BytesWritten, BodyTCP: r.BodyTCP, Acked: r.Acked, QueueID: r.QueueID,
 		IdleTimeoutMS: msPtr(r.IdleTimeout), Phase: r.Phase, TimeoutMS: msPtr(r.Timeout),
-		ClosedBy: r.ClosedBy, ServerLog: r.ServerLog, MTUInfo: r.MTUInfo, TCP: r.TCP, Timeline: r.Timeline,
+		ClosedBy: r.ClosedBy, ServerLog: r.ServerLog, Server: r.Server, GreetingDelay: msPtr(r.GreetingDelay), Deferred: r.Deferred, MTUInfo: r.MTUInfo, TCP: r.TCP, Timeline: r.Timeline,
 		Hops: r.Hops, PathEnd: r.PathEnd, BlackholeLink: r.BlackholeLink,
 	})
 }
@@ -130,7 +133,7 @@ func (r *Result) UnmarshalJSON(b []byte) error {
 		Capabilities: w.Capabilities, TLS: w.TLS, DANE: w.DANE, PTR: w.PTR, FCrDNS: w.FCrDNS,
 		MessageBytes: w.MessageBytes, BytesWritten: w.BytesWritten, BodyTCP: w.BodyTCP, Acked: w.Acked, QueueID: w.QueueID,
 		IdleTimeout: fromMSPtr(w.IdleTimeoutMS), Phase: w.Phase, Timeout: fromMSPtr(w.TimeoutMS),
-		ClosedBy: w.ClosedBy, ServerLog: w.ServerLog, MTUInfo: w.MTUInfo, TCP: w.TCP, Timeline: w.Timeline,
+		ClosedBy: w.ClosedBy, ServerLog: w.ServerLog, Server: w.Server, GreetingDelay: fromMSPtr(w.GreetingDelay), Deferred: w.Deferred, MTUInfo: w.MTUInfo, TCP: w.TCP, Timeline: w.Timeline,
 		Hops: w.Hops, PathEnd: w.PathEnd, BlackholeLink: w.BlackholeLink,
 	}
 	return nil

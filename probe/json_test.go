@@ -37,7 +37,7 @@ func TestWireFields(t *testing.T) {
 		model, wire any
 		extra       map[string]string // wire-only fields: JSON name -> model field
 	}{
-		{Result{}, resultJSON{}, map[string]string{"phases": "Phases", "phase_order": "PhaseOrder", "idle_timeout_ms": "IdleTimeout", "timeout_ms": "Timeout"}},
+		{Result{}, resultJSON{}, map[string]string{"phases": "Phases", "phase_order": "PhaseOrder", "idle_timeout_ms": "IdleTimeout", "timeout_ms": "Timeout", "greeting_delay_ms": "GreetingDelay"}},
 		{Report{}, reportJSON{}, map[string]string{"duration_ms": "Duration"}},
 		{CheckSummary{}, checkSummaryJSON{}, map[string]string{"duration_ms": "Duration"}},
 		{MTUProbe{}, mtuProbeJSON{}, map[string]string{"rtt_ms": "RTT", "wait_ms": "Wait"}},

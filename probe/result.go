@@ -57,7 +57,16 @@ type Result struct {
 	// Timeout is the server's measured idle timeout (JSON "timeout_ms").
 	Timeout   *time.Duration `json:"-"`
 	ClosedBy  ClosedBy       `json:"closed_by,omitempty"`
-	ServerLog string         `json:"server_log,omitempty"` // what Postfix's smtpd logs for it
+	ServerLog string         `json:"server_log,omitempty"` // what the server logs for it, in its words (advice.go)
+	// Server is the server's software as recognised from the session
+	// (server.go).
+	Server *Server `json:"server,omitempty"`
+	// GreetingDelay is how long the greeting took from connect (JSON
+	// "greeting_delay_ms"), set when it came late (a tarpit).
+	GreetingDelay *time.Duration `json:"-"`
+	// Deferred is the first session when postscreen deferred it and the
+	// probe retried (RetryDeferral); this result is the second session's.
+	Deferred *Result `json:"deferred_session,omitempty"`
 	// Path MTU (mtu): path_mtu, verdict, bracket... inline.
 	*MTUInfo
 	TCP      *wire.TCPStats `json:"tcp,omitempty"` // TCP_INFO when the session ended (evidence.go)

@@ -33,6 +33,9 @@ type SessionOptions struct {
 	// message. Without it the transaction is abandoned once TCP has
 	// acknowledged every byte, and nothing is delivered.
 	Deliver bool
+	// RetryDeferral reconnects once when postscreen deferred the new
+	// client (postscreen-deferral), and reports both sessions.
+	RetryDeferral bool
 }
 
 // LostError means the body's segments were retransmitted without any
@@ -70,7 +73,46 @@ func (e *CapabilityError) Error() string {
 // records everything the wire did. The error is non-nil only for a
 // *CapabilityError, a *LocalError (this host's socket layer failed) or a
 // cancelled ctx.
-func (p *Prober) Session(ctx context.Context, t Target, opt SessionOptions) (r Result, err error) {
+func (p *Prober) Session(ctx context.Context, t Target, opt SessionOptions) (Result, error) {
+	r, err := p.session(ctx, t, opt)
+	if err != nil || !opt.RetryDeferral || !deferred(r) {
+		return r, err
+	}
+	r2, err := p.session(ctx, t, opt)
+	return retried(r, r2), err
+}
+
+// deferred reports whether postscreen deferred the session's new client.
+func deferred(r Result) bool {
+	return hasFindingCode(r.Findings, "postscreen-deferral")
+}
+
+// retried is the result of a session retried after a postscreen
+// deferral: the second session's, with the first kept in Deferred and
+// its findings joined, and a finding that tells how the retry went.
+func retried(first, second Result) Result {
+	f := first
+	second.Deferred = &f
+	findings := append(first.Findings, second.Findings...)
+	verdict := "passed"
+	if !second.Good() {
+		verdict = fmt.Sprintf("ended %s (%s)", second.Outcome, second.Error)
+	}
+	second.Findings = append(findings, Finding{Severity: SevInfo, Code: "postscreen-deferral-retried",
+		Message: fmt.Sprintf("%s: the session after postscreen's deferral, from the same address, %s", who(Target{Host: second.Host}, second.Address), verdict)})
+	return second
+}
+
+func hasFindingCode(fs []Finding, code string) bool {
+	for _, f := range fs {
+		if f.Code == code {
+			return true
+		}
+	}
+	return false
+}
+
+func (p *Prober) session(ctx context.Context, t Target, opt SessionOptions) (r Result, err error) {
 	r = newResult(t)
 	d := p.begin(ctx, t, &r)
 	if d == nil {
@@ -496,9 +538,10 @@ func (d *dialogue) explainClose(opt SessionOptions) bool {
 	// write, which a sender logs as "Broken pipe", is only its echo.
 	d.r.Outcome, d.r.Error, d.r.FailedPhase = ServerTimeout, msg+late, ""
 	if p := pauseLength(closePause, opt); p > 0 {
+		srv := d.identify()
 		d.r.Findings = append(d.r.Findings, Finding{Severity: SevCritical, Code: "pause-exceeds-server-timeout", Option: pauseOption(closePause),
-			Message: fmt.Sprintf("%s [%s]: the %s of %s is longer than the server's idle timeout of %s; shorten it below %s, or raise the server's timeout above %s (Postfix: postconf -e smtpd_timeout=%ds; postfix reload)",
-				d.t.Host, d.r.Address, closePause, units.Setting(p), fmtDur(idle), fmtDur(idle), units.Setting(p), advisedServerTimeout(p))})
+			Message: fmt.Sprintf("%s [%s]: the %s of %s is longer than the server's idle timeout of %s; shorten it below %s, %s",
+				d.t.Host, d.r.Address, closePause, units.Setting(p), fmtDur(idle), fmtDur(idle), pauseAdvice(srv.Software, pausePhase(closePause), p))})
 	}
 	return true
 }

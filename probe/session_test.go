@@ -274,11 +274,20 @@ func TestTimeout(t *testing.T) {
 			t.Errorf("Timeout(data) finding %s has Option %q, want pause_after_data", f.Code, f.Option)
 		}
 	}
-	if rs[4].ServerLog != "timeout after DATA (0 bytes)" || !hasFinding(rs[4].Findings, "pause-exceeds-server-timeout") {
-		t.Errorf("Timeout(data) = log %q, findings %+v; want Postfix's line and pause-exceeds-server-timeout", rs[4].ServerLog, rs[4].Findings)
+	// The peer is go-smtp, whose banner and 421 name no software: no
+	// log line is claimed for it, and the advice is neutral.
+	for _, r := range rs {
+		if r.ServerLog != "" || r.Server == nil || r.Server.Software != SoftwareUnknown {
+			t.Errorf("Timeout(%s) = log %q, server %+v; want no log line from an unknown server", r.Phase, r.ServerLog, r.Server)
+		}
 	}
-	if !strings.HasPrefix(rs[5].ServerLog, "timeout after DATA (") || rs[5].ServerLog == "timeout after DATA (0 bytes)" {
-		t.Errorf("Timeout(body).ServerLog = %q, want the bytes sent", rs[5].ServerLog)
+	if !hasFinding(rs[4].Findings, "pause-exceeds-server-timeout") {
+		t.Errorf("Timeout(data) findings %+v; want pause-exceeds-server-timeout", rs[4].Findings)
+	}
+	for _, f := range rs[4].Findings {
+		if f.Code == "pause-exceeds-server-timeout" && (strings.Contains(f.Message, "Postfix") || !strings.Contains(f.Message, "to 300s")) {
+			t.Errorf("Timeout(data) advice %q; want neutral words and RFC 5321's 5 minutes (one timer for commands and data)", f.Message)
+		}
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -67,6 +68,9 @@ type TimeoutOptions struct {
 	Pauses map[wire.Pause]time.Duration
 	// Phase is where to go quiet: one of TimeoutPhases.
 	Phase string
+	// RetryDeferral reconnects once when postscreen deferred the new
+	// client before the phase was reached, and reports both sessions.
+	RetryDeferral bool
 }
 
 // IsPhase reports whether s names a timeout phase.
@@ -82,9 +86,12 @@ func IsPhase(s string) bool {
 // Timeout drives a session to opt.Phase, goes quiet, and times how long
 // the server waits before it hangs up, from the moment the server last
 // heard or said something. The result carries the timeout, what closed
-// the session (an unsolicited 421, a bare FIN, or RST) and the line a
-// Postfix server logs for it. The error is non-nil only for a
-// *wire.LocalError (this host's socket layer failed) or a cancelled ctx.
+// the session (an unsolicited 421, a bare FIN, or RST), the server's
+// software as recognised from the session (Server) and, where that
+// software's line is known, the line it logs for it. The error is non-nil
+// only for a *wire.LocalError (this host's socket layer failed) or a
+// cancelled ctx. With RetryDeferral, a session that postscreen deferred is
+// retried once (retried).
 //
 // Every phase is a session of its own: a front end measures several
 // phases at once (in parallel sessions, so that the wall time is about
@@ -92,6 +99,9 @@ func IsPhase(s string) bool {
 // one address together (one server-timeout-below-rfc finding for all).
 func (p *Prober) Timeout(ctx context.Context, t Target, opt TimeoutOptions) (Result, error) {
 	r := p.timeout(ctx, t, opt.Phase, opt)
+	if opt.RetryDeferral && deferred(r) && ctx.Err() == nil && r.local == nil {
+		r = retried(r, p.timeout(ctx, t, opt.Phase, opt))
+	}
 	return r, r.err(ctx)
 }
 
@@ -110,8 +120,7 @@ func (p *Prober) timeout(ctx context.Context, t Target, phase string, opt Timeou
 	var rp wire.Reply
 	switch phase {
 	case "banner":
-		rp, ok = d.step1("banner")
-		r.Banner = rp.String()
+		rp, ok = d.greeting()
 		mark(rp)
 	default:
 		if ok = d.greet(opt.StartTLS); ok {
@@ -214,10 +223,9 @@ func (p *Prober) timeout(ctx context.Context, t Target, phase string, opt Timeou
 	}
 	idle := closedAt - quietFrom
 	r.Timeout = ptr(idle)
-	r.ServerLog = postfixLog[phase]
-	if phase == "body" {
-		r.ServerLog = fmt.Sprintf(postfixLog[phase], r.BytesWritten)
-	}
+	srv := d.identify()
+	r.Server = &srv
+	r.ServerLog = serverLog(srv.Software, phase, logContext{Client: clientIP(d.c), Helo: d.name, From: opt.From, Bytes: r.BytesWritten})
 	what := "sent " + rp.String() + " and closed the connection"
 	switch {
 	case r.ClosedBy == ClosedByFIN:
@@ -230,19 +238,29 @@ func (p *Prober) timeout(ctx context.Context, t Target, phase string, opt Timeou
 		what = "abandoned the transaction with " + rp.String() + " (the session stayed open)"
 	}
 	r.setFailure(ServerTimeout, fmt.Sprintf("idle at phase %s, the server %s after %s", phase, what, fmtDur(idle)))
-	if idle < RFCServerTimeout {
+	if belowRFC(idle, phase) {
 		r.Findings = append(r.Findings, Finding{Severity: SevWarning, Code: "server-timeout-below-rfc",
-			Message: fmt.Sprintf("%s drops a session idle at phase %s after %s; RFC 5321 §4.5.3.2.7 asks servers to wait at least 5 minutes",
-				who(t, r.Address), phase, fmtDur(idle))})
+			Message: fmt.Sprintf("%s drops a session idle at phase %s after %s; %s asks servers to wait at least that long (%s)",
+				who(t, r.Address), phase, fmtDur(idle), rfcSection(phase), belowRFCAdvice(srv.Software, phase))})
 	}
 	for name, pause := range opt.Pauses {
 		if applies(name, phase) && pause >= idle {
 			r.Findings = append(r.Findings, Finding{Severity: SevCritical, Code: "pause-exceeds-server-timeout", Option: pauseOption(name),
-				Message: fmt.Sprintf("%s: the %s of %s would outlast the server's %s idle timeout at phase %s; shorten it below %s, or raise the server's timeout above %s (Postfix: postconf -e smtpd_timeout=%ds; postfix reload)",
-					who(t, r.Address), name, units.Setting(pause), fmtDur(idle), phase, fmtDur(idle), units.Setting(pause), advisedServerTimeout(pause))})
+				Message: fmt.Sprintf("%s: the %s of %s would outlast the server's %s idle timeout at phase %s; shorten it below %s, %s",
+					who(t, r.Address), name, units.Setting(pause), fmtDur(idle), phase, fmtDur(idle), pauseAdvice(srv.Software, phase, pause))})
 		}
 	}
 	return r
+}
+
+// clientIP is the probe's own address on c, as a server's log line names
+// it.
+func clientIP(c *wire.Conn) string {
+	ap, err := netip.ParseAddrPort(c.LocalAddr().String())
+	if err != nil {
+		return ""
+	}
+	return ap.Addr().Unmap().WithZone("").String()
 }
 
 // advisedServerTimeout is the server idle timeout, in whole seconds, that
@@ -273,23 +291,36 @@ func applies(pause wire.Pause, phase string) bool {
 // mergeBelowRFC replaces the per-phase "server-timeout-below-rfc" findings
 // of one address by one that lists every phase (Run, for each address).
 func mergeBelowRFC(rs []Result, who string) {
-	var parts []string
+	var (
+		parts  []string
+		advice = map[string]bool{}
+		advs   []string
+	)
 	for i := range rs {
 		kept := rs[i].Findings[:0]
 		for _, f := range rs[i].Findings {
 			if f.Code == "server-timeout-below-rfc" {
 				parts = append(parts, fmt.Sprintf("%s after %s", rs[i].Phase, fmtDur(*rs[i].Timeout)))
+				sw := SoftwareUnknown
+				if rs[i].Server != nil {
+					sw = rs[i].Server.Software
+				}
+				if a := belowRFCAdvice(sw, rs[i].Phase); !advice[a] {
+					advice[a] = true
+					advs = append(advs, a)
+				}
 				continue
 			}
 			kept = append(kept, f)
 		}
 		rs[i].Findings = kept
 	}
+	rfc := "RFC 5321 §4.5.3.2 asks servers to wait at least 5 minutes for a command and 3 minutes for each block of message data"
 	if len(parts) > 1 {
 		rs[0].Findings = append(rs[0].Findings, Finding{Severity: SevWarning, Code: "server-timeout-below-rfc",
-			Message: fmt.Sprintf("%s drops idle sessions at %s; RFC 5321 §4.5.3.2.7 asks servers to wait at least 5 minutes", who, strings.Join(parts, ", "))})
+			Message: fmt.Sprintf("%s drops idle sessions at %s; %s (%s)", who, strings.Join(parts, ", "), rfc, strings.Join(advs, "; "))})
 	} else if len(parts) == 1 {
 		rs[0].Findings = append(rs[0].Findings, Finding{Severity: SevWarning, Code: "server-timeout-below-rfc",
-			Message: fmt.Sprintf("%s drops a session idle at %s; RFC 5321 §4.5.3.2.7 asks servers to wait at least 5 minutes", who, parts[0])})
+			Message: fmt.Sprintf("%s drops a session idle at %s; %s (%s)", who, parts[0], rfc, strings.Join(advs, "; "))})
 	}
 }

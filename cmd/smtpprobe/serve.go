@@ -24,6 +24,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) (int
 	offset := fs.Duration("timeout-offset", 500*time.Millisecond, "subtracted from the scrape timeout Prometheus sends, to answer in time")
 	validate := fs.Bool("validate", false, "check the file and listen on nothing: exit 0 with a one-line summary, or 3 with the error")
 	webConfig := fs.String("web.config.file", "", "exporter-toolkit web configuration (TLS, basic auth) for the exporter's listener")
+	vantage := fs.String("vantage", "", "where this exporter stands, such as fra1: a vantage label on every series (default serve.vantage)")
 	maxConc := fs.Int("max-concurrent", 0, "probes at once; more wait for a slot until their deadline, then get 503 (default serve.max_concurrent, else 8)")
 	if err := parseFlags(fs, args, stdout, "smtpprobe serve --config FILE [--listen ADDR] [flags]\n\n"+exporter.About); err != nil {
 		return 0, err
@@ -36,6 +37,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) (int
 	}
 	if *offset < 0 || *offset >= time.Minute {
 		return 0, usagef("--timeout-offset %s: want a duration from 0 to 1m, such as 500ms", *offset)
+	}
+	if err := config.CheckVantage(*vantage); err != nil {
+		return 0, usagef("--vantage %q: %v", *vantage, err)
 	}
 	if fs.Changed("max-concurrent") && (*maxConc < 1 || *maxConc > 1024) {
 		return 0, usagef("--max-concurrent %d: want 1 to 1024", *maxConc)
@@ -59,7 +63,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) (int
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
 	return 0, serveUsage(exporter.Serve(ctx, exporter.ServeOptions{Listen: *listen, WebConfigFile: *webConfig, Reload: hup,
-		Exporter: exporter.Options{Config: cfg, Offset: *offset, MaxConcurrent: *maxConc, Version: version, Load: load,
+		Exporter: exporter.Options{Config: cfg, Offset: *offset, MaxConcurrent: *maxConc, Vantage: *vantage, Version: version, Load: load,
 			Log: log.New(stderr, "smtpprobe serve: ", 0), Explain: usageOf, ErrorText: usageText}}))
 }
 

@@ -28,6 +28,7 @@ func runSession(ctx context.Context, args []string, stdout, stderr io.Writer) (i
 		fs.BoolVar(&o.StartTLS, "starttls", false, "run STARTTLS before the transaction")
 		registerTLSGroups(fs, j)
 		fs.BoolVar(&o.Deliver, "deliver", false, "send the final dot so the message is really delivered (default: abort, nothing is delivered)")
+		fs.BoolVar(&o.RetryDeferral, "retry-deferral", false, "reconnect once when postscreen defers the new client (450 4.3.2) and report both sessions")
 	})
 	if err != nil {
 		return 0, err

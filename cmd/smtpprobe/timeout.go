@@ -27,6 +27,7 @@ func runTimeout(ctx context.Context, args []string, stdout, stderr io.Writer) (i
 		fs.StringVar(&j.Timeout.From, "from", "", "envelope sender for the mail/rcpt/data/body phases (default <>)")
 		fs.StringVar(&j.Timeout.To, "to", "", "envelope recipient (default: postmaster@DOMAIN)")
 		fs.BoolVar(&j.Timeout.StartTLS, "starttls", false, "run STARTTLS first")
+		fs.BoolVar(&j.Timeout.RetryDeferral, "retry-deferral", false, "reconnect once when postscreen defers the new client (450 4.3.2) and report both sessions")
 		registerTLSGroups(fs, j)
 		fs.DurationVar(&before, "pause-before-data", 0, "a sender pause to compare with the rcpt timeout")
 		fs.DurationVar(&after, "pause-after-data", 0, "a sender pause to compare with the data timeout")

@@ -250,3 +250,39 @@ func TestCompactFolds(t *testing.T) {
 		}
 	})
 }
+
+// goldenCheckResolverDown is a check of two modules of example.com and one
+// of example.net with the resolver down: the table, then each problem
+// once, the two runs of example.com under one heading, and no policy line
+// for lookups that failed with the resolver.
+func goldenCheckResolverDown() (*probe.Report, []render.Run) {
+	idle := goldenResolverDown()
+	idle.Command, idle.Policy = "timeout", nil
+	idle.Findings = idle.Findings[:1]
+	net := goldenResolverDown()
+	net.Target = "example.net"
+	net.Findings = []probe.Finding{{Severity: probe.SevCritical, Code: "resolver-timeout", Message: "no answer to the MX query for example.net from resolver 192.0.2.53:53 (2 attempts of 3s each)"}}
+	runs := []render.Run{
+		{Target: "example.com", Module: "mx", Report: goldenResolverDown()},
+		{Target: "example.com", Module: "idle", Report: idle},
+		{Target: "example.net", Module: "mx", Report: net},
+	}
+	combined := &probe.Report{Command: "check", Target: "/etc/smtpprobe/check.yaml", Started: goldenStart, Duration: 6020 * time.Millisecond,
+		Outcome: probe.DNSError, Results: []probe.Result{}, Findings: []probe.Finding{}}
+	for _, r := range runs {
+		combined.Checks = append(combined.Checks, probe.NewCheckSummary(r.Target, r.Module, r.Report.Command, r.Report, nil))
+	}
+	return combined, runs
+}
+
+func TestCompactCheckGolden(t *testing.T) {
+	combined, runs := goldenCheckResolverDown()
+	got := renderAs(t, combined, runs, "text", render.Options{})
+	wantGolden(t, "check-resolver-down.text.golden", got)
+	if n := strings.Count(string(got), "example.com from resolver"); n != 1 {
+		t.Errorf("check with the resolver down names example.com's failure %d times, want once:\n%s", n, got)
+	}
+	if strings.Contains(string(got), "policy:") {
+		t.Errorf("check with the resolver down has a policy line:\n%s", got)
+	}
+}

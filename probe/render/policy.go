@@ -142,7 +142,9 @@ func policyBrief(rep *probe.Report) string {
 func runPolicy(runs []Run, c probe.CheckSummary) string {
 	for _, r := range runs {
 		if r.Err == nil && r.Target == c.Target && r.Module == c.Module {
-			if !publishesPolicy(r.Report) {
+			if !publishesPolicy(r.Report) || dnsFailed(r.Report) {
+				// Nothing published, or lookups that failed because the
+				// resolver did: the run's own finding says so.
 				return ""
 			}
 			return policyBrief(r.Report)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -114,6 +115,16 @@ func CheckText(w io.Writer, combined *probe.Report, runs []Run, opt Options) err
 			}
 		}
 	}
+	// Only the problems: each run's warnings and criticals, folded as
+	// its command folds them; the table said the rest. Runs whose
+	// problems read the same (two modules of one domain whose MX lookup
+	// failed) print them once, under both names.
+	type block struct {
+		names  []string
+		status probe.Status
+		lines  string
+	}
+	var blocks []*block
 	for _, r := range runs {
 		if r.Err != nil {
 			continue
@@ -123,11 +134,24 @@ func CheckText(w io.Writer, combined *probe.Report, runs []Run, opt Options) err
 			text(&b, r.Report, opt)
 			continue
 		}
-		// Only the problems: each run's warnings and criticals, folded
-		// as its command folds them; the table said the rest.
-		var head bytes.Buffer
-		printf(&head, "\n[%s] %s: %s\n", r.Module, r.Target, opt.status(r.Report.Status()))
-		writeFolded(&b, r.Report, opt, head.String(), true)
+		var lines bytes.Buffer
+		writeFolded(&lines, r.Report, opt, "", true)
+		if lines.Len() == 0 {
+			continue
+		}
+		var name bytes.Buffer
+		printf(&name, "[%s] %s", r.Module, r.Target)
+		st := r.Report.Status()
+		i := slices.IndexFunc(blocks, func(k *block) bool { return k.status == st && k.lines == lines.String() })
+		if i < 0 {
+			blocks = append(blocks, &block{status: st, lines: lines.String()})
+			i = len(blocks) - 1
+		}
+		blocks[i].names = append(blocks[i].names, name.String())
+	}
+	for _, k := range blocks {
+		printf(&b, "\n%s: %s\n", trusted(strings.Join(k.names, ", ")), opt.status(k.status))
+		b.WriteString(k.lines)
 	}
 	_, err := w.Write(b.Bytes())
 	return err
@@ -194,7 +218,7 @@ func text(w *bytes.Buffer, rep *probe.Report, opt Options) {
 			if r.Timeout != nil {
 				printf(w, "%sidle at %s: server hung up after %s, closed by %s", indent, r.Phase, units.Duration(*r.Timeout), r.ClosedBy)
 				if r.ServerLog != "" {
-					printf(w, "; Postfix logs %q", r.ServerLog)
+					printf(w, "; %s logs %q", serverName(r.Server), r.ServerLog)
 				}
 				w.WriteByte('\n')
 			} else if r.Outcome == probe.OK {
@@ -229,6 +253,16 @@ func text(w *bytes.Buffer, rep *probe.Report, opt Options) {
 				printf(w, ", not delivered (no final dot)")
 			}
 			w.WriteByte('\n')
+		}
+		if r.Server.Known() {
+			printf(w, "%sserver: %s (%s confidence)", indent, serverName(r.Server), r.Server.Confidence)
+			if verbose {
+				printf(w, ": %s", strings.Join(r.Server.Evidence, "; "))
+			}
+			w.WriteByte('\n')
+		}
+		if r.GreetingDelay != nil {
+			printf(w, "%sgreeting delayed: %s after connect\n", indent, units.Duration(*r.GreetingDelay))
 		}
 		if r.Banner != "" && verbose {
 			printf(w, "%sbanner: %s\n", indent, r.Banner)
@@ -532,4 +566,12 @@ func reverseBrief(rv *probe.MTUReverse) string {
 		br = fmt.Sprintf("bracket [%d, %d]", lo, *rv.Bracket[1])
 	}
 	return fmt.Sprintf("path MTU %s, %s, verdict %s", pm, br, rv.Verdict)
+}
+
+// serverName is how text output names a recognised server's software.
+func serverName(s *probe.Server) string {
+	if !s.Known() {
+		return "the server"
+	}
+	return probe.ServerName(s.Software)
 }

@@ -13,6 +13,7 @@
 #   198.18.3.40  2001:db8:3::40  Postfix smtpd that rejects EHLO/HELO -> rejected (5xx)
 #   198.18.3.53  2001:db8:3::53  dnsmasq serving lab.example
 #   198.18.3.41-.65, ::54, ::55  no-STARTTLS Postfix, DNSSEC, validating unbound (LAB_POLICY_DNS), MTA-STS (policy.sh)
+#   198.18.3.70-.74, ::70-::74   Exim, sendmail, OpenSMTPD, postscreen, tarpit (servers.sh)
 # 198.18.99.1 / 2001:db8:99::1 (unreachable.lab.example) have no route on r1 -> ICMP unreachable.
 # ICMP rejections of tcp/25 (nftables reject with icmpx ...; other ports answer as usual, RST):
 #   198.18.3.21  2001:db8:3::21  prohibited.lab.example   the server rejects: admin-prohibited (3/13, ICMPv6 1/1)
@@ -40,6 +41,8 @@
 #                        --cheat-sheet: then print every lab target and its expected verdict on stderr
 #   lab.sh cheat-sheet [ID]
 #                        every lab target, what it is and the verdict to expect (`make lab` prints it)
+#   lab.sh client2 ID    add a second client namespace (198.18.4.2, 2001:db8:4::2) behind r1, whose
+#                        tcp/25 r1 drops (an ISP's port-25 block); prints LAB_CLIENT2_NS=...
 #   lab.sh down ID       tear a lab down (idempotent)
 #   lab.sh icmp ID drop|allow
 #                        drop|allow ICMP frag-needed / ICMPv6 packet-too-big on r1 (PMTU black hole
@@ -82,6 +85,8 @@ DNS4=198.18.3.53
 DNS6=2001:db8:3::53
 # shellcheck source=policy.sh
 source "$(dirname "${BASH_SOURCE[0]}")/policy.sh" # issue 12: signed zone, validating unbound, MTA-STS
+# shellcheck source=servers.sh
+source "$(dirname "${BASH_SOURCE[0]}")/servers.sh" # issue 18: Exim, sendmail, OpenSMTPD, postscreen, tarpit
 
 log() { printf '%s: %s\n' "$PROG" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -123,6 +128,11 @@ cmd_check() {
 			missing=1
 		fi
 	done
+	local sp
+	if ! sp=$(servers_check); then
+		echo "$sp"
+		missing=1
+	fi
 	if [[ ! -e /proc/self/ns/net ]]; then
 		echo "no network namespace support: /proc/self/ns/net is missing"
 		missing=1
@@ -173,7 +183,7 @@ down_lab() {
 			kill -TERM "$pid" 2>/dev/null || true
 		fi
 	fi
-	for role in server r2 r1 client; do
+	for role in server r2 r1 client client2; do
 		ns=$(ns_of "$id" "$role")
 		if [[ -e /run/netns/$ns ]]; then
 			kill_ns_pids "$ns"
@@ -504,6 +514,41 @@ rejection_dns_args() {
 	done
 }
 
+# ---------------------------------------------------------------- a second vantage point (issue 20)
+
+# cmd_client2 ID: a second client namespace, ID-client2 (198.18.4.2/24, 2001:db8:4::2/64),
+# behind r1 like the first, whose tcp/25 r1 drops as an ISP blocking port 25 does: the
+# same server seen from a place where port 25 is filtered near the client. Other ports
+# (an exporter on 198.18.4.2:9465) stay reachable from the rest of the lab.
+cmd_client2() {
+	[[ $# -eq 1 ]] || usage
+	local r1 c2
+	r1=$(running_router "$1" r1)
+	c2=$(ns_of "$1" client2)
+	[[ ! -e /run/netns/$c2 ]] || die "lab $1 already has $c2"
+	ip netns add "$c2"
+	nsx "$c2" ip link set dev lo up
+	nsx "$c2" sysctl -qw net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0 \
+		net.ipv6.conf.all.accept_ra=0 net.ipv6.conf.default.accept_ra=0
+	mkdir -p "/etc/netns/$c2"
+	printf 'nameserver %s\nnameserver %s\noptions timeout:1 attempts:1\n' "$DNS4" "$DNS6" >"/etc/netns/$c2/resolv.conf"
+	link "$1" "$c2" c2-r1 "$r1" r1-c2
+	addr "$c2" c2-r1 198.18.4.2/24 2001:db8:4::2/64
+	addr "$r1" r1-c2 198.18.4.1/24 2001:db8:4::1/64
+	nsx "$c2" ip -4 route add 198.18.0.0/15 via 198.18.4.1
+	nsx "$c2" ip -6 route add 2001:db8::/32 via 2001:db8:4::1
+	nsx "$(ns_of "$1" r2)" ip -4 route add 198.18.4.0/24 via 198.18.2.1
+	nsx "$(ns_of "$1" r2)" ip -6 route add 2001:db8:4::/64 via 2001:db8:2::1
+	nsx "$r1" nft -f - <<-EOF
+		add chain inet $NFT_TABLE port25block { type filter hook forward priority 5; policy accept; }
+		add rule inet $NFT_TABLE port25block iifname "r1-c2" tcp dport 25 counter drop
+	EOF
+	set_state "$(lab_dir "$1")" LAB_CLIENT2_NS "$c2"
+	grep -q '^LAB_CLIENT2_NS=' "$(lab_dir "$1")/lab.env" || echo "LAB_CLIENT2_NS=$c2" >>"$(lab_dir "$1")/lab.env"
+	log "lab $1: second client $c2 (198.18.4.2, 2001:db8:4::2) behind r1, tcp/25 dropped at r1"
+	printf 'LAB_CLIENT2_NS=%s\n' "$c2"
+}
+
 # ---------------------------------------------------------------- cheat sheet (issue 20)
 
 # CHEAT: "ARGS|EXIT|what it is and the verdict", one per lab target. The e2e test
@@ -660,7 +705,7 @@ write_postfix_config() {
 		myhostname = mx1.lab.example
 		mydomain = lab.example
 		myorigin = lab.example
-		mydestination = lab.example, mx1.lab.example, ok.lab.example, mixed.lab.example, implicit.lab.example, cname.lab.example, literal.lab.example
+		mydestination = lab.example, mx1.lab.example, ok.lab.example, mixed.lab.example, implicit.lab.example, cname.lab.example, literal.lab.example, postscreen.lab.example
 		inet_interfaces = 198.18.3.10, 2001:db8:3::10
 		inet_protocols = all
 		mynetworks = 198.18.0.0/15 [2001:db8::]/32
@@ -708,6 +753,7 @@ write_postfix_config() {
 		[2001:db8:3::40]:smtp inet  n - n - - smtpd $rejectopts
 		$( ((QUICK)) || echo "198.18.3.41:smtp      inet  n - n - - smtpd -o syslog_name=postfix/notls -o smtpd_tls_security_level=none")
 		$( ((QUICK)) || policy_master_cf "$dir")
+		$( ((QUICK)) || servers_master_cf "$dir")
 		pickup    unix  n       -       n       60      1       pickup
 		cleanup   unix  n       -       n       -       0       cleanup
 		qmgr      unix  n       -       n       300     1       qmgr
@@ -769,6 +815,7 @@ dnsmasq_args() {
 		--dns-rr=implicit.lab.example,28,20010db8000300000000000000000010
 	)
 	rejection_dns_args
+	servers_dns_args
 }
 
 cmd_up() {
@@ -858,7 +905,7 @@ cmd_up() {
 		v6+=("2001:db8:3::$last/64")
 	done
 	# shellcheck disable=SC2046
-	addr "$S" s-r2 "${v4[@]}" "${v6[@]}" $( ((QUICK)) || policy_addrs)
+	addr "$S" s-r2 "${v4[@]}" "${v6[@]}" $( ((QUICK)) || policy_addrs) $( ((QUICK)) || servers_addrs)
 
 	# Static routes, lab prefixes only: no default route anywhere, so nothing leaves the lab.
 	nsx "$C" ip -4 route add 198.18.0.0/15 via 198.18.1.1
@@ -913,6 +960,7 @@ cmd_up() {
 	done
 	wait_until 50 0.1 test -s "$dir/dnsmasq.pid" || die "dnsmasq wrote no pid file"
 	((QUICK)) || policy_up "$dir" "$S" # policy.sh
+	((QUICK)) || servers_up "$dir" "$S" # servers.sh
 
 	cat >"$dir/lab.env" <<-EOF
 		LAB_ID=$id
@@ -961,6 +1009,7 @@ main() {
 	list) cmd_list "$@" ;;
 	check) cmd_check ;;
 	cheat-sheet) cmd_cheat_sheet "$@" ;;
+	client2) cmd_client2 "$@" ;;
 	-h | --help | help) usage ;;
 	*) log "unknown command \"$cmd\""; usage ;;
 	esac

@@ -70,17 +70,20 @@ func TestMakeInstall(t *testing.T) {
 	runIn(t, root, nil, "make", "install", "DESTDIR="+dest, "PREFIX=/usr", "BIN="+bin)
 
 	want := map[string]string{ // installed file: a line it must contain
-		"usr/bin/smtpprobe":                                   "",
-		"usr/share/man/man1/smtpprobe.1":                      ".TH SMTPPROBE 1",
-		"usr/share/bash-completion/completions/smtpprobe":     "smtpprobe",
-		"usr/share/zsh/site-functions/_smtpprobe":             "#compdef smtpprobe",
-		"usr/share/fish/vendor_completions.d/smtpprobe.fish":  "complete -c smtpprobe",
-		"usr/share/smtpprobe/prometheus.yml":                  "job_name",
-		"usr/share/smtpprobe/smtpprobe.rules.yml":             "groups:",
-		"usr/share/smtpprobe/smtpprobe.rules.test.yml":        "rule_files:",
-		"usr/share/smtpprobe/systemd/smtpprobe.service":       "ExecStart=/usr/bin/smtpprobe serve",
-		"usr/share/smtpprobe/systemd/smtpprobe-check.service": "ExecStart=/usr/bin/smtpprobe check",
-		"usr/share/smtpprobe/systemd/smtpprobe-check.timer":   "OnCalendar",
+		"usr/bin/smtpprobe":                                    "",
+		"usr/share/man/man1/smtpprobe.1":                       ".TH SMTPPROBE 1",
+		"usr/share/bash-completion/completions/smtpprobe":      "smtpprobe",
+		"usr/share/zsh/site-functions/_smtpprobe":              "#compdef smtpprobe",
+		"usr/share/fish/vendor_completions.d/smtpprobe.fish":   "complete -c smtpprobe",
+		"usr/share/smtpprobe/prometheus.yml":                   "job_name",
+		"usr/share/smtpprobe/smtpprobe.rules.yml":              "groups:",
+		"usr/share/smtpprobe/smtpprobe.rules.test.yml":         "rule_files:",
+		"usr/share/smtpprobe/prometheus-vantages.yml":          "__exporter__",
+		"usr/share/smtpprobe/smtpprobe.vantage.rules.yml":      "SMTPProbeFailingFromEveryVantage",
+		"usr/share/smtpprobe/smtpprobe.vantage.rules.test.yml": "rule_files:",
+		"usr/share/smtpprobe/systemd/smtpprobe.service":        "ExecStart=/usr/bin/smtpprobe serve",
+		"usr/share/smtpprobe/systemd/smtpprobe-check.service":  "ExecStart=/usr/bin/smtpprobe check",
+		"usr/share/smtpprobe/systemd/smtpprobe-check.timer":    "OnCalendar",
 	}
 	var got []string
 	filepath.WalkDir(dest, func(p string, d os.DirEntry, err error) error {

@@ -23,6 +23,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/smtpprobe/smtpprobe/cmd/smtpprobe/internal/job"
+	"github.com/smtpprobe/smtpprobe/mtu/trace"
 	"github.com/smtpprobe/smtpprobe/probe"
 	"github.com/smtpprobe/smtpprobe/probe/units"
 )
@@ -98,6 +99,7 @@ type Module struct {
 	Pipelining      bool     `yaml:"pipelining"`
 	BDAT            bool     `yaml:"bdat"`
 	Deliver         bool     `yaml:"deliver"`
+	RetryDeferral   bool     `yaml:"retry_deferral"`
 	Phase           string   `yaml:"phase"`
 	MaxWait         Duration `yaml:"max_wait"`
 
@@ -105,6 +107,11 @@ type Module struct {
 	Min       int    `yaml:"min"`
 	Max       int    `yaml:"max"`
 	Direction string `yaml:"direction"` // out, in or both (default)
+
+	// path (issue 20: a path module for check and serve)
+	MaxHops     int `yaml:"max_hops"`
+	Probes      int `yaml:"probes"`
+	ComparePort int `yaml:"compare_port"`
 
 	Name       string           `yaml:"-"` // its key under modules:
 	Line       int              `yaml:"-"` // its line, for messages
@@ -138,6 +145,10 @@ type Serve struct {
 	Allow          []string `yaml:"allow"`
 	MaxConcurrent  int      `yaml:"max_concurrent"`
 	MaxConnections int      `yaml:"max_connections"`
+	// Vantage names where this exporter stands ("fra1", "home-dsl"):
+	// the vantage label of every series it exports, so that one
+	// Prometheus can compare several places (deploy/smtpprobe.vantage.rules.yml).
+	Vantage string `yaml:"vantage"`
 
 	Allowlist *Allowlist `yaml:"-"` // Allow, parsed
 	Line      int        `yaml:"-"` // of serve:, for messages
@@ -428,6 +439,9 @@ func (c *Config) check() error {
 	if c.Serve.MaxConnections == 0 {
 		c.Serve.MaxConnections = max(DefaultMaxConnections, 2*c.Serve.MaxConcurrent)
 	}
+	if err := CheckVantage(c.Serve.Vantage); err != nil {
+		at(c.Serve.Line, "serve.vantage %q: %v", c.Serve.Vantage, err)
+	}
 	return p.err()
 }
 
@@ -473,6 +487,7 @@ func (m *Module) Job(target string) (*job.Job, error) {
 		o.ChunkSize = m.ChunkSize
 		o.ChunkPause, o.PauseBeforeData, o.PauseAfterData = time.Duration(m.ChunkPause), time.Duration(m.PauseBeforeData), time.Duration(m.PauseAfterData)
 		o.Pipelining, o.BDAT, o.Deliver = m.Pipelining, m.BDAT, m.Deliver
+		o.RetryDeferral = m.RetryDeferral
 	case "timeout":
 		if m.Phase != "" || m.set("phase") {
 			j.Phase = m.Phase
@@ -481,6 +496,7 @@ func (m *Module) Job(target string) (*job.Job, error) {
 			j.Timeout.MaxWait = time.Duration(m.MaxWait)
 		}
 		j.Timeout.From, j.Timeout.StartTLS = m.From, m.StartTLS
+		j.Timeout.RetryDeferral = m.RetryDeferral
 		if len(m.To) > 0 {
 			j.Timeout.To = m.To[0]
 		}
@@ -493,6 +509,25 @@ func (m *Module) Job(target string) (*job.Job, error) {
 		}
 		if len(m.To) > 0 {
 			j.MTU.To = m.To[0]
+		}
+	case "path":
+		if m.MaxHops != 0 || m.set("max_hops") {
+			if m.MaxHops < 1 {
+				return nil, &job.FieldError{Field: "max_hops", Value: fmt.Sprint(m.MaxHops), Reason: fmt.Sprintf("want 1 to %d", trace.MaxMaxHops)}
+			}
+			j.Path.MaxHops = m.MaxHops
+		}
+		if m.Probes != 0 || m.set("probes") {
+			if m.Probes < 1 {
+				return nil, &job.FieldError{Field: "probes", Value: fmt.Sprint(m.Probes), Reason: "want 1 to 10 SYNs per hop"}
+			}
+			j.Path.Probes = m.Probes
+		}
+		if m.ComparePort != 0 || m.set("compare_port") {
+			if m.ComparePort < 1 || m.ComparePort > 65535 {
+				return nil, &job.FieldError{Field: "compare_port", Value: fmt.Sprint(m.ComparePort), Reason: "want a port from 1 to 65535"}
+			}
+			j.Path.ComparePort = uint16(m.ComparePort)
 		}
 	}
 	if err := j.Validate(); err != nil {
@@ -624,4 +659,17 @@ func SortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// vantageRE is what a vantage name may be: a short word of letters,
+// digits, dot, dash and underscore, fit for a label value and a legend.
+var vantageRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$`)
+
+// CheckVantage checks a vantage name (serve.vantage, --vantage); "" is
+// none.
+func CheckVantage(v string) error {
+	if v == "" || vantageRE.MatchString(v) {
+		return nil
+	}
+	return errors.New("want a short name of letters, digits, '.', '-' and '_' (at most 63), such as fra1 or home-dsl")
 }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/smtpprobe/smtpprobe/cmd/smtpprobe/internal/job"
 	"github.com/smtpprobe/smtpprobe/mtu"
+	"github.com/smtpprobe/smtpprobe/mtu/trace"
 	"github.com/smtpprobe/smtpprobe/probe"
 	"github.com/smtpprobe/smtpprobe/probe/units"
 )
@@ -67,7 +68,7 @@ var Keys = []Key{
 	{Top, "serve", nil, "mapping", "",
 		"the exporter's settings (serve)", "{allow: [example.com, 192.0.2.0/24]}"},
 
-	{Modules, "command", nil, "mx, session, timeout or mtu", "",
+	{Modules, "command", nil, "mx, session, timeout, mtu or path", "",
 		"the probe the module runs (required)", "mx"},
 	{Modules, "resolver", nil, "HOST[:PORT]", "/etc/resolv.conf",
 		"the DNS server for MX, address and PTR lookups", "192.0.2.53"},
@@ -118,6 +119,8 @@ var Keys = []Key{
 		"send the message with BDAT (RFC 3030 CHUNKING) instead of DATA", "true"},
 	{Modules, "deliver", []string{"session"}, "true or false", "false",
 		"end with the final dot so the message is delivered (check only; serve refuses it)", "true"},
+	{Modules, "retry_deferral", sessionTimeout, "true or false", "false",
+		"reconnect once when Postfix's postscreen defers the new client (450 4.3.2) and report both sessions", "true"},
 	{Modules, "phase", []string{"timeout"}, "one phase or all", "all",
 		"the phase whose idle timeout is measured: " + strings.Join(probe.TimeoutPhases, ", ") + " or all", "data"},
 	{Modules, "max_wait", []string{"timeout"}, "duration", units.Setting(probe.DefaultMaxWait),
@@ -128,6 +131,12 @@ var Keys = []Key{
 		"the largest IP packet size tried", "1500"},
 	{Modules, "direction", []string{"mtu"}, "out, in or both", "both",
 		"the direction of the path measured", "out"},
+	{Modules, "max_hops", []string{"path"}, fmt.Sprintf("whole number, 1 to %d", trace.MaxMaxHops), fmt.Sprint(trace.DefaultMaxHops),
+		"the largest TTL (IPv6 hop limit) tried", "20"},
+	{Modules, "probes", []string{"path"}, "whole number, 1 to 10", fmt.Sprint(trace.DefaultProbes),
+		"SYNs per hop at most (a silent hop is asked again)", "2"},
+	{Modules, "compare_port", []string{"path"}, "port, 1 to 65535", "587 (25 for a target on 587)",
+		"the port swept beside the target's when its SYNs go unanswered, to tell a port filter from a dead path", "465"},
 
 	{Targets, "target", nil, "DOMAIN[:PORT], host name or IP literal", "",
 		"what is probed (required)", "example.com"},
@@ -143,6 +152,8 @@ var Keys = []Key{
 	{ServeS, "max_connections", nil, fmt.Sprintf("whole number, 1 to %d", MaxMaxConnections),
 		fmt.Sprintf("%d, at least twice max_concurrent", DefaultMaxConnections),
 		"HTTP connections the exporter accepts at once", "128"},
+	{ServeS, "vantage", nil, "name: letters, digits, '.', '-', '_'", "none",
+		"where this exporter stands: the vantage label of every series it exports, so that one Prometheus tells a target failing from every place from one failing from one place (--vantage overrides it)", "fra1"},
 }
 
 // KeysIn returns the keys of a section, in table order.

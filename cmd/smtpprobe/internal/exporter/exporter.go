@@ -78,7 +78,9 @@ type Exporter struct {
 	reloadMu sync.Mutex            // one Reload at a time
 	load     func() (*config.Config, error)
 	offset   time.Duration
-	override int // Options.MaxConcurrent
+	override int                   // Options.MaxConcurrent
+	vantage  string                // Options.Vantage
+	own      prometheus.Registerer // reg, with the vantage label
 	log      *log.Logger
 	version  string
 	explain  func(error) error
@@ -148,6 +150,9 @@ type Options struct {
 	MaxConcurrent int
 	// Recent is how many probes the landing page lists; 0 means 32.
 	Recent int
+	// Vantage, if set, overrides serve.vantage of Config and of every
+	// configuration Load returns (--vantage).
+	Vantage string
 }
 
 // New returns the exporter of opt.Config. Every module's series of its
@@ -165,6 +170,7 @@ func New(opt Options) *Exporter {
 		load:     opt.Load,
 		offset:   opt.Offset,
 		override: opt.MaxConcurrent,
+		vantage:  opt.Vantage,
 		log:      logger,
 		version:  opt.Version,
 		explain:  opt.Explain,
@@ -203,7 +209,10 @@ func New(opt Options) *Exporter {
 		Name: "smtpprobe_exporter_deadline_exceeded_total",
 		Help: "Probes cut short by their deadline (the scrape timeout less the offset), by module.",
 	}, []string{"module"})
-	e.reg.MustRegister(
+	// The exporter's own series carry the vantage it started with (a
+	// reload changes that of the probes' series only).
+	e.own = prometheus.WrapRegistererWith(vantageLabels(e.vantageOf(cfg)), e.reg)
+	e.own.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		e.probes, e.inFlight, e.duration, e.maxConc, e.reloadOK, e.reloadTime, e.deadlineCuts,
@@ -223,7 +232,7 @@ func New(opt Options) *Exporter {
 	e.mux.HandleFunc("/probe", e.handleProbe)
 	e.mux.HandleFunc("/-/reload", e.handleReload)
 	e.mux.HandleFunc("/logs", e.handleLogs)
-	e.mux.Handle("/metrics", promhttp.InstrumentMetricHandler(e.reg, promhttp.HandlerFor(e.reg, promhttp.HandlerOpts{ErrorLog: e.log})))
+	e.mux.Handle("/metrics", promhttp.InstrumentMetricHandler(e.own, promhttp.HandlerFor(e.reg, promhttp.HandlerOpts{ErrorLog: e.log})))
 	e.mux.HandleFunc("/", e.handleIndex)
 	return e
 }
@@ -430,12 +439,13 @@ func (e *Exporter) probe(ctx context.Context, st *state, j *job.Job, m *config.M
 	r.cut = errors.Is(ctx.Err(), context.DeadlineExceeded)
 	r.err = err
 	r.reg = prometheus.NewRegistry()
+	reg := prometheus.WrapRegistererWith(vantageLabels(e.vantageOf(st.cfg)), r.reg) // every series of the probe
 	r.result = resultFailure
 	cutGauge := prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "smtpprobe_probe_deadline_exceeded",
 		Help: "Whether the probe's deadline (the scrape timeout less the offset) cut it short (1): then its status is UNKNOWN and says nothing of the target.",
 	})
-	r.reg.MustRegister(cutGauge)
+	reg.MustRegister(cutGauge)
 	failed := prom.FailedRun{Command: j.Command, Module: m.Name, Target: runTarget(j), Took: r.took}
 	switch {
 	case r.cut:
@@ -447,7 +457,7 @@ func (e *Exporter) probe(ctx context.Context, st *state, j *job.Job, m *config.M
 		}
 		e.logf(&r, "probe module=%s target=%s status=%s duration=%s: the deadline of %s cut the probe short%s; raise scrape_timeout above the module's own bounds",
 			m.Name, logValue(j.Target), probe.StatusUnknown, units.Duration(r.took), units.Setting(deadline), so)
-		r.reg.MustRegister(failed)
+		reg.MustRegister(failed)
 		if r.rep != nil {
 			r.rep.ApplyThresholds(m.Warn, m.Crit)
 		}
@@ -458,7 +468,7 @@ func (e *Exporter) probe(ctx context.Context, st *state, j *job.Job, m *config.M
 		r.status, r.outcome = probe.StatusUnknown.String(), "error"
 		e.logf(&r, "probe module=%s target=%s status=%s duration=%s error: %s",
 			m.Name, logValue(j.Target), probe.StatusUnknown, units.Duration(r.took), oneLine(e.words(err)))
-		r.reg.MustRegister(failed)
+		reg.MustRegister(failed)
 	default:
 		r.rep.ApplyThresholds(m.Warn, m.Crit)
 		st := r.rep.Status()
@@ -468,7 +478,7 @@ func (e *Exporter) probe(ctx context.Context, st *state, j *job.Job, m *config.M
 		r.status, r.outcome = st.String(), string(r.rep.Outcome)
 		e.logf(&r, "probe module=%s target=%s status=%s outcome=%s duration=%s",
 			m.Name, logValue(j.Target), st, r.rep.Outcome, units.Duration(r.took))
-		r.reg.MustRegister(prom.Reports{Reports: []*probe.Report{r.rep}, Modules: []string{m.Name}})
+		reg.MustRegister(prom.Reports{Reports: []*probe.Report{r.rep}, Modules: []string{m.Name}})
 	}
 	return r
 }
@@ -533,4 +543,22 @@ func probeTimeout(header string, offset time.Duration) (time.Duration, error) {
 // oneLine is s on one line, escaped for a log line or an answer.
 func oneLine(s string) string {
 	return render.SafeText(strings.Join(strings.Fields(s), " "))
+}
+
+// vantageOf is the vantage of the exporter under cfg: --vantage, else
+// serve.vantage, else none.
+func (e *Exporter) vantageOf(cfg *config.Config) string {
+	if e.vantage != "" {
+		return e.vantage
+	}
+	return cfg.Serve.Vantage
+}
+
+// vantageLabels is the constant label set that a vantage puts on every
+// series: {vantage="NAME"}, or none.
+func vantageLabels(v string) prometheus.Labels {
+	if v == "" {
+		return nil
+	}
+	return prometheus.Labels{"vantage": v}
 }
