@@ -334,8 +334,8 @@ func (d *dialogue) greet(starttls bool) bool {
 		return true
 	}
 	start := d.c.Since()
-	hello := &helloConn{raw: d.c.Raw()} // records the ClientHello (tlshello.go)
-	d.c.WrapTLS = hello.wrap
+	hello := wire.NewHelloConn(d.c.Raw(), 0) // records the ClientHello (tlshello.go)
+	d.c.WrapTLS = hello.Wrap
 	rp, st, err := d.c.StartTLS(d.ctx, d.rt, d.p.tlsConfig(t, r))
 	r.timePhase("starttls", d.c.Since()-start)
 	if rp.Code != 0 {
@@ -357,7 +357,7 @@ func (d *dialogue) greet(starttls bool) bool {
 		return false
 	}
 	d.p.verifyTLS(t, r, st)
-	r.TLS.noteHello(hello.record("whole"), st)
+	r.TLS.noteHello(helloRecord(hello, "whole"), st)
 	d.p.tlsFindings(t, r, st)
 	ehlo2, ok := d.step1("ehlo_tls", "EHLO "+d.name)
 	if !ok {

@@ -68,15 +68,8 @@ func (d *dialogue) confirmReverse(se *wire.StallError) {
 	defer c.Close()
 	c.WatchStalls(true) // a retry that stalls too ends early
 	err = func() error {
-		if rp, err := c.ReadReply(d.ctx, d.rt); err != nil {
+		if err := d.retryGreet(c); err != nil {
 			return err
-		} else if rp.Code != 220 {
-			return fmt.Errorf("greeting %s", rp.String())
-		}
-		if rp, err := c.Cmd(d.ctx, d.rt, "EHLO "+d.name); err != nil {
-			return err
-		} else if !rp.OK() {
-			return fmt.Errorf("EHLO: %s", rp.String())
 		}
 		cfg := d.p.tlsConfig(d.t, &Result{})
 		rp, st, err := c.StartTLS(d.ctx, d.rt, cfg)

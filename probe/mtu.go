@@ -245,7 +245,7 @@ func (c *roundClock) lossAfter(floor time.Duration, factor int) time.Duration {
 // Outbound, each probe is a session with DF set and the MSS clamped
 // (mtu.Control) that writes three full-size segments: after STARTTLS's 220,
 // as the start of a TLS record that is never completed and begins no
-// ClientHello (recordStart: no mail transaction, no handshake for the server
+// ClientHello (wire.RecordStart: no mail transaction, no handshake for the server
 // to compute, nothing a middlebox that drops large ClientHellos would drop,
 // so that mtu measures sizes, not contents), or, when the server
 // offers no STARTTLS, as a message body after DATA that is abandoned without
@@ -772,7 +772,7 @@ func (p *Prober) mtuProbe(ctx context.Context, t Target, size int, v6 bool, opt 
 			pr.Result = ProbeSessionFailed
 			return pr, r
 		}
-		pr.Via, payload = "starttls", recordStart(n) // begins no ClientHello (tlshello.go)
+		pr.Via, payload = "starttls", wire.RecordStart(n) // begins no ClientHello (tlshello.go)
 	} else {
 		_, ok := d.envelope(opt.From, to, "data")
 		pr.Via = "data"

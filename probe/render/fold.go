@@ -179,6 +179,7 @@ func foldFindings(rep *probe.Report, opt Options) []*folded {
 			c.sev = worse(c.sev, f.Severity)
 			continue
 		case rl.kind == explained && applies:
+			c.sev = worse(c.sev, f.Severity) // a critical threshold still makes the line critical
 			continue
 		}
 		lines = append(lines, &folded{sev: f.Severity, code: f.Code, text: opt.message(*f), at: []int{i},
