@@ -73,9 +73,9 @@ type PathOptions struct {
 	Budget time.Duration
 }
 
-// LocateBudget bounds the sweep that a connect-timeout or an unreachable
+// locateBudget bounds the sweep that a connect-timeout or an unreachable
 // adds to mx, session, timeout and check (issue 13: about 2 s more).
-const LocateBudget = 2 * time.Second
+const locateBudget = 2 * time.Second
 
 // tracer is the sweep's probe; tests replace it.
 var tracer trace.ProbeFunc = trace.TCPProbe
@@ -152,7 +152,7 @@ func (p *Prober) locate(ctx context.Context, t Target, r *Result, err error) {
 	if errors.As(err, new(*wire.PolicyError)) || errors.As(err, new(*wire.LocalError)) {
 		return // nothing may be sent there, or this host's own sockets failed
 	}
-	opt := PathOptions{Budget: LocateBudget}
+	opt := PathOptions{Budget: locateBudget}
 	opt.Wait = time.Second
 	path, cmp := p.sweepPath(ctx, t, opt)
 	// The sweep never contradicts the connect: when the connect got an

@@ -340,7 +340,7 @@ func (d *dialogue) helloRetry(kind string, cfg *tls.Config, split int) helloRetr
 	if rp, err := c.Cmd(d.ctx, d.rt, "EHLO "+d.name); err == nil && rp.OK() {
 		res.caps = capabilities(rp)
 	}
-	_, _ = c.Cmd(d.ctx, min(d.rt, QuitTimeout), "QUIT")
+	_, _ = c.Cmd(d.ctx, min(d.rt, quitTimeout), "QUIT")
 	return res
 }
 
