@@ -188,7 +188,7 @@ func (r *Result) setPath(path, cmp *trace.Path) {
 		hop := Hop{TTL: h.TTL, Answer: h.Kind.String(), Probes: h.Sent, Unanswered: h.Unanswered}
 		if h.Addr.IsValid() {
 			hop.Address = h.Addr.String()
-			hop.RTTMS = ms(h.RTT)
+			hop.RTTMS = units.MS(h.RTT)
 		}
 		if h.Kind == trace.TimeExceeded || h.Kind == trace.Unreachable {
 			hop.ICMP = trace.Class(v6, h.Type, h.Code)
@@ -197,7 +197,7 @@ func (r *Result) setPath(path, cmp *trace.Path) {
 		r.Hops = append(r.Hops, hop)
 	}
 	s := path.Stop
-	e := &PathEnd{Answer: s.Kind.String(), TTL: s.TTL, LastTTL: s.LastTTL, Probes: path.Probes, ElapsedMS: ms(path.Elapsed), RateLimited: s.RateLimited}
+	e := &PathEnd{Answer: s.Kind.String(), TTL: s.TTL, LastTTL: s.LastTTL, Probes: path.Probes, ElapsedMS: units.MS(path.Elapsed), RateLimited: s.RateLimited}
 	if s.From.IsValid() {
 		e.Address = s.From.String()
 		e.HopTTL = hopOf(path, s.From)
@@ -214,7 +214,7 @@ func (r *Result) setPath(path, cmp *trace.Path) {
 		e.CompareAnswer = cmp.Stop.Kind.String()
 		e.CompareTTL = cmp.Stop.TTL
 		e.CompareProbes = cmp.Probes
-		e.ElapsedMS = ms(path.Elapsed + cmp.Elapsed)
+		e.ElapsedMS = units.MS(path.Elapsed + cmp.Elapsed)
 	}
 	r.PathEnd = e
 }
