@@ -231,6 +231,24 @@ func TestCompactFolds(t *testing.T) {
 			t.Errorf("compact mx findings = \n%s\nwant a code the renderer does not know counted across addresses too", findings)
 		}
 	})
+	t.Run("critical-threshold", func(t *testing.T) {
+		// --critical time=1s: the folded threshold still makes the
+		// dropped addresses' lines critical, as it makes the status.
+		rep := goldenMixed()
+		for i := range rep.Results {
+			for j, f := range rep.Results[i].Findings {
+				if f.Code == "threshold-time" {
+					rep.Results[i].Findings[j].Severity = probe.SevCritical
+				}
+			}
+			rep.Results[i].Findings = append([]probe.Finding(nil), rep.Results[i].Findings...)
+		}
+		rep = withFindings(rep)
+		got := text(rep)
+		if !strings.Contains(got, "  critical 192.0.2.20:25 connect-timeout: ") || strings.Contains(got, "threshold-time") {
+			t.Errorf("compact mx with a critical time threshold = \n%s\nwant the dropped address's line critical, the threshold folded", got)
+		}
+	})
 	t.Run("1000", func(t *testing.T) {
 		got := text(golden1000())
 		if n := strings.Count(got, "starttls-not-offered"); n != 1 {
