@@ -67,6 +67,8 @@ const (
 	CodeMSSClamped                     = "mss-clamped"
 	CodeClampMSS                       = "clamp-mss"
 	CodePathLoss                       = "path-loss"
+	CodeMTUInconclusive                = "mtu-inconclusive"
+	CodeICMPRateLimited                = "icmp-rate-limited"
 	CodeReverseUntested                = "reverse-untested"
 	CodeReverseTestedUpTo              = "reverse-tested-up-to"
 	CodeReversePMTUBottleneck          = "reverse-pmtu-bottleneck"
@@ -240,6 +242,8 @@ var Codes = []CodeInfo{
 	{CodeMSSClamped, info, "a router on the path clamps the MSS"},
 	{CodeClampMSS, warning, "the fix for a black hole: clamp the MSS on the bottleneck router"},
 	{CodePathLoss, info, "random loss on the path while bracketing; the bracket rests on re-tests"},
+	{CodeMTUInconclusive, warning, "a direction random loss kept from deciding within the run's bound: the loss measured, what was proven, a retry hint"},
+	{CodeICMPRateLimited, info, "an ICMP error came only after a wait (a router limits its frag-needed), or a sweep met the rate limit of the host whose ICMP the connect had just received"},
 	{CodeReverseUntested, info, "no STARTTLS, so the server-to-client direction was not tested"},
 	{CodeReverseTestedUpTo, info, "the server's STARTTLS flight tested the server-to-client direction only up to a size"},
 	{CodeReversePMTUBottleneck, info, "the server-to-client path MTU is below ours"},

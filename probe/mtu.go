@@ -205,6 +205,7 @@ type roundClock struct {
 	mu      sync.Mutex
 	slowest time.Duration // slowest acknowledgement of a passing probe
 	n       int
+	st      straggle // cuts the round's stragglers (mtu_straggle.go)
 }
 
 func (rc *roundClocks) of(ctx context.Context) *roundClock {
@@ -368,8 +369,11 @@ func (p *Prober) mtuOut(ctx context.Context, t Target, r *Result, lo, hi int, v6
 	)
 	started := time.Now()
 	send := func(ctx context.Context, size int) (bool, error) {
+		clk := clocks.of(ctx)
+		ctx, done := clk.st.start(ctx)
+		defer done()
 		pr, res := p.mtuRetry(ctx, t, size, func(ctx context.Context) (MTUProbe, Result) {
-			return p.mtuProbe(ctx, t, size, v6, opt, clocks.of(ctx))
+			return p.mtuProbe(ctx, t, size, v6, opt, clk)
 		})
 		mu.Lock()
 		info.Probes = append(info.Probes, pr)
@@ -788,6 +792,7 @@ func (p *Prober) mtuProbe(ctx context.Context, t Target, size int, v6 bool, opt 
 		pr.Result = ProbeSessionFailed
 		return pr, r
 	}
+	watching(ctx) // the straggler cut leaves it to its loss timer (mtu_straggle.go)
 	wrote := time.Now()
 	if err := d.c.WriteData(ctx, d.rt, payload); err != nil {
 		r.setFailure(Classify(err), "probe write: "+err.Error())

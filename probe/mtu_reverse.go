@@ -52,6 +52,8 @@ func (p *Prober) mtuReverse(ctx context.Context, t Target, r *Result, lo, hi int
 	// run returns the probe and, for one that proved nothing (a session
 	// that died of loss), its noEvidence error.
 	run := func(ctx context.Context, size int, clk *roundClock) (MTUProbe, error) {
+		ctx, done := clk.st.start(ctx) // stragglers are cut (mtu_straggle.go)
+		defer done()
 		pr, res := p.mtuRetry(ctx, t, size, func(ctx context.Context) (MTUProbe, Result) {
 			return p.revProbe(ctx, t, size, v6, clk)
 		})
@@ -344,6 +346,7 @@ func (p *Prober) revProbe(ctx context.Context, t Target, size int, v6 bool, clk 
 		}
 	}
 
+	watching(ctx) // the straggler cut leaves it to its loss timer (mtu_straggle.go)
 	hctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	done := make(chan struct{})

@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/smtpprobe/smtpprobe/dnscheck"
 	"github.com/smtpprobe/smtpprobe/mtu"
 	"github.com/smtpprobe/smtpprobe/mtu/trace"
 	"github.com/smtpprobe/smtpprobe/probe/units"
@@ -174,7 +175,7 @@ func (p *Prober) locate(ctx context.Context, t Target, r *Result, err error) {
 // ICMP error because the sweep's SYNs met silence there.
 func rateLimitFinding(t Target, path *trace.Path) Finding {
 	s := path.Stop
-	return Finding{Severity: SevInfo, Code: "icmp-rate-limited", Message: fmt.Sprintf(
+	return Finding{Severity: SevInfo, Code: dnscheck.CodeICMPRateLimited, Message: fmt.Sprintf(
 		"%s: the follow-up sweep's SYNs got no answer at hop %d, where the connect had just received ICMP %s from %s: "+
 			"that sender rate-limits its ICMP errors (Linux: about one per second per destination after a burst of six), "+
 			"so the silence is its rate limit, not a drop; the connect's answer stands",
