@@ -109,8 +109,10 @@ type folded struct {
 	find *probe.Finding
 }
 
-// foldFindings builds the compact findings of rep, most severe first.
-// minSev drops the lines below it ("" keeps all).
+// foldFindings builds the compact findings of rep, most severe first:
+// a line per failed address (its cause, with the findings the relation
+// table folds into it and its fixes), then the other findings, each
+// once, with the addresses it was seen at.
 func foldFindings(rep *probe.Report, opt Options) []*folded {
 	owner := map[probe.Finding]int{}
 	for i := len(rep.Results) - 1; i >= 0; i-- { // the first result that holds it
@@ -207,15 +209,15 @@ func foldFindings(rep *probe.Report, opt Options) []*folded {
 		seen[id] = l
 		out = append(out, l)
 	}
+	slices.SortStableFunc(out, func(a, b *folded) int { return a.sev.Rank() - b.sev.Rank() })
 	if len(loose) > 0 {
-		// Fixes of no failed address go under the first line of their
-		// own, or stand alone.
+		// Fixes of no failed address go under the most severe line, or
+		// stand alone.
 		if len(out) == 0 {
 			out = append(out, &folded{})
 		}
 		out[0].fixes = append(out[0].fixes, loose...)
 	}
-	slices.SortStableFunc(out, func(a, b *folded) int { return a.sev.Rank() - b.sev.Rank() })
 	return out
 }
 
