@@ -75,7 +75,7 @@ func (p *Prober) helo(local net.Addr) string {
 	if h, err := hn(); err == nil && strings.Contains(strings.Trim(h, "."), ".") {
 		return strings.TrimSuffix(h, ".")
 	}
-	return AddressLiteral(local)
+	return addressLiteral(local)
 }
 
 // dialogue is one probe session in progress: the connection, the result
@@ -181,7 +181,7 @@ func (d *dialogue) step(phases []string, lines ...string) ([]wire.Reply, bool) {
 			// Those replies go to the timeline; the result keeps the
 			// one that failed.
 			for j := i + 1; j < n && !rp.Unsolicited; j++ {
-				late, err := c.ReadReply(d.ctx, QuitTimeout)
+				late, err := c.ReadReply(d.ctx, quitTimeout)
 				if err != nil {
 					break
 				}
@@ -233,7 +233,7 @@ func (d *dialogue) noteRejection(phase, line string, rp wire.Reply) {
 			return
 		}
 	}
-	if !IsGreylisting(rp) {
+	if !isGreylisting(rp) {
 		return
 	}
 	d.r.Findings = append(d.r.Findings, Finding{Severity: SevInfo, Code: "greylisted",
@@ -277,22 +277,22 @@ func (d *dialogue) step1(phase string, line ...string) (wire.Reply, bool) {
 
 // quit says QUIT after a failure, as RFC 5321 §3.1 and §4.1.1.10 ask,
 // when the server is still talking; its reply is not judged and is
-// awaited for QuitTimeout at most. After a pipelined DATA's 354 the server
+// awaited for quitTimeout at most. After a pipelined DATA's 354 the server
 // reads message text, so the session just ends (the message is never
 // completed, nothing is delivered).
 func (d *dialogue) quit() {
 	if d.r.Reply != nil && !d.r.Reply.Unsolicited && d.c.Ended() == nil && !d.inData {
-		_, _ = d.c.Cmd(d.ctx, min(d.rt, QuitTimeout), "QUIT")
+		_, _ = d.c.Cmd(d.ctx, min(d.rt, quitTimeout), "QUIT")
 	}
 }
 
 // finish ends a successful dialogue with QUIT, timed as phase "quit". The
 // server must answer 221 (RFC 5321 §4.1.1.10); one that just closes, or
-// does not answer within QuitTimeout, is not failed for it, but a reply
+// does not answer within quitTimeout, is not failed for it, but a reply
 // nobody asked for is.
 func (d *dialogue) finish() {
 	start := d.c.Since()
-	rp, err := d.c.Cmd(d.ctx, min(d.rt, QuitTimeout), "QUIT")
+	rp, err := d.c.Cmd(d.ctx, min(d.rt, quitTimeout), "QUIT")
 	d.r.timePhase("quit", d.c.Since()-start)
 	if err == nil {
 		rc := rp
@@ -469,17 +469,17 @@ func who(t Target, address string) string {
 	return fmt.Sprintf("%s [%s]", t.Host, address)
 }
 
-// QuitTimeout bounds the wait for the reply to QUIT. The verdict is in by
+// quitTimeout bounds the wait for the reply to QUIT. The verdict is in by
 // then, so a server that does not answer QUIT costs a couple of seconds,
 // not another reply timeout (RFC 5321 §4.1.1.10 asks for 221, but the
 // probe does not judge it).
-const QuitTimeout = 2 * time.Second
+const quitTimeout = 2 * time.Second
 
-// IsGreylisting reports whether a rejection is greylisting: 450 or 451
+// isGreylisting reports whether a rejection is greylisting: 450 or 451
 // with enhanced code 4.2.0 or 4.7.1 (RFC 3463 §3.3, §3.8, as Postgrey
 // and Postfix's policy services send them), or a text that says
 // "greylist" (or "graylist"), in any case.
-func IsGreylisting(rp wire.Reply) bool {
+func isGreylisting(rp wire.Reply) bool {
 	if rp.Code != 450 && rp.Code != 451 {
 		return false
 	}
@@ -490,9 +490,9 @@ func IsGreylisting(rp wire.Reply) bool {
 	return strings.Contains(t, "greylist") || strings.Contains(t, "graylist")
 }
 
-// AddressLiteral renders an address as an RFC 5321 §4.1.3 address literal:
+// addressLiteral renders an address as an RFC 5321 §4.1.3 address literal:
 // "[192.0.2.1]" or "[IPv6:2001:db8::1]".
-func AddressLiteral(a net.Addr) string {
+func addressLiteral(a net.Addr) string {
 	ap, err := netip.ParseAddrPort(a.String())
 	if err != nil {
 		return "[127.0.0.1]"

@@ -136,11 +136,11 @@ func (d *dialogue) stallFinding(se *wire.StallError) {
 	}
 }
 
-// bodyStall turns the body's lost segments (a *LostError from waitAcked)
+// bodyStall turns the body's lost segments (a *wire.LostError from Conn.WaitAcked)
 // into a black-hole verdict when smaller segments of the session were
 // acknowledged, with the finding. Other errors are returned as they are.
 func (d *dialogue) bodyStall(err error, start time.Duration) error {
-	var le *LostError
+	var le *wire.LostError
 	if !errors.As(err, &le) {
 		return err
 	}

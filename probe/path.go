@@ -74,9 +74,9 @@ type PathOptions struct {
 	Budget time.Duration
 }
 
-// LocateBudget bounds the sweep that a connect-timeout or an unreachable
+// locateBudget bounds the sweep that a connect-timeout or an unreachable
 // adds to mx, session, timeout and check (issue 13: about 2 s more).
-const LocateBudget = 2 * time.Second
+const locateBudget = 2 * time.Second
 
 // tracer is the sweep's probe; tests replace it.
 var tracer trace.ProbeFunc = trace.TCPProbe
@@ -153,7 +153,7 @@ func (p *Prober) locate(ctx context.Context, t Target, r *Result, err error) {
 	if errors.As(err, new(*wire.PolicyError)) || errors.As(err, new(*wire.LocalError)) {
 		return // nothing may be sent there, or this host's own sockets failed
 	}
-	opt := PathOptions{Budget: LocateBudget}
+	opt := PathOptions{Budget: locateBudget}
 	opt.Wait = time.Second
 	path, cmp := p.sweepPath(ctx, t, opt)
 	// The sweep never contradicts the connect: when the connect got an
@@ -189,7 +189,7 @@ func (r *Result) setPath(path, cmp *trace.Path) {
 		hop := Hop{TTL: h.TTL, Answer: h.Kind.String(), Probes: h.Sent, Unanswered: h.Unanswered}
 		if h.Addr.IsValid() {
 			hop.Address = h.Addr.String()
-			hop.RTTMS = ms(h.RTT)
+			hop.RTTMS = units.MS(h.RTT)
 		}
 		if h.Kind == trace.TimeExceeded || h.Kind == trace.Unreachable {
 			hop.ICMP = trace.Class(v6, h.Type, h.Code)
@@ -198,7 +198,7 @@ func (r *Result) setPath(path, cmp *trace.Path) {
 		r.Hops = append(r.Hops, hop)
 	}
 	s := path.Stop
-	e := &PathEnd{Answer: s.Kind.String(), TTL: s.TTL, LastTTL: s.LastTTL, Probes: path.Probes, ElapsedMS: ms(path.Elapsed), RateLimited: s.RateLimited}
+	e := &PathEnd{Answer: s.Kind.String(), TTL: s.TTL, LastTTL: s.LastTTL, Probes: path.Probes, ElapsedMS: units.MS(path.Elapsed), RateLimited: s.RateLimited}
 	if s.From.IsValid() {
 		e.Address = s.From.String()
 		e.HopTTL = hopOf(path, s.From)
@@ -215,7 +215,7 @@ func (r *Result) setPath(path, cmp *trace.Path) {
 		e.CompareAnswer = cmp.Stop.Kind.String()
 		e.CompareTTL = cmp.Stop.TTL
 		e.CompareProbes = cmp.Probes
-		e.ElapsedMS = ms(path.Elapsed + cmp.Elapsed)
+		e.ElapsedMS = units.MS(path.Elapsed + cmp.Elapsed)
 	}
 	r.PathEnd = e
 }

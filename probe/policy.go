@@ -7,7 +7,6 @@ import (
 	"net"
 	"net/netip"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -40,8 +39,8 @@ import (
 // port 25 refuses the fetch, and the report says that the policy was not
 // checked, rather than guessing it.
 
-// PolicyFetchTimeout bounds the MTA-STS policy fetch (mtasts.Fetcher).
-const PolicyFetchTimeout = mtasts.DefaultFetchTimeout
+// policyFetchTimeout bounds the MTA-STS policy fetch (mtasts.Fetcher).
+const policyFetchTimeout = mtasts.DefaultFetchTimeout
 
 // PolicyReport is what a mail domain publishes about its transport
 // security (JSON "policy").
@@ -172,7 +171,7 @@ func (p *Prober) lookupPolicy(ctx context.Context, res *dnscheck.Resolver, rep *
 		}
 		if l.Err == nil {
 			rep.MTASTS.URL = mtasts.PolicyURL(rep.Domain)
-			f := &mtasts.Fetcher{Dial: p.policyDial(res, opt.Family), RootCAs: p.RootCAs, Timeout: PolicyFetchTimeout}
+			f := &mtasts.Fetcher{Dial: p.policyDial(res, opt.Family), RootCAs: p.RootCAs, Timeout: policyFetchTimeout}
 			pol, ferr := f.Fetch(ctx, rep.Domain)
 			switch {
 			case ferr != nil && ctx.Err() != nil:
@@ -192,52 +191,12 @@ func (p *Prober) lookupPolicy(ctx context.Context, res *dnscheck.Resolver, rep *
 	return errors.Join(err, mxErr, rptErr)
 }
 
-// policyDial opens the connection of a policy fetch: the name resolved
-// through res (never the system resolver), each address checked with
-// p.Allow on its port before any packet is sent, the connect bounded by
-// the prober's connect timeout.
+// policyDial opens the connection of a policy fetch (wire.Dialer.DialHost):
+// the name resolved through res, never the system resolver, each address
+// checked with p.Allow.
 func (p *Prober) policyDial(res *dnscheck.Resolver, fam dnscheck.Family) func(ctx context.Context, network, addr string) (net.Conn, error) {
-	return func(ctx context.Context, network, addr string) (net.Conn, error) {
-		host, portStr, err := net.SplitHostPort(addr)
-		if err != nil {
-			return nil, err
-		}
-		port, err := strconv.ParseUint(portStr, 10, 16)
-		if err != nil {
-			return nil, fmt.Errorf("port %q: %w", portStr, err)
-		}
-		addrs, err := res.LookupAddrs(ctx, host, fam)
-		if len(addrs) == 0 {
-			if err == nil {
-				err = fmt.Errorf("%s has no address", host)
-			}
-			return nil, err
-		}
-		timeout := p.ConnectTimeout
-		if timeout <= 0 {
-			timeout = DefaultConnectTimeout
-		}
-		var errs []error
-		for _, a := range addrs {
-			ap := netip.AddrPortFrom(a, uint16(port))
-			if p.Allow != nil {
-				if err := p.Allow(ap); err != nil {
-					errs = append(errs, &wire.PolicyError{Host: host, Addr: ap, Err: err})
-					continue
-				}
-			}
-			d := net.Dialer{Timeout: timeout, Control: p.Control}
-			c, err := d.DialContext(ctx, "tcp", ap.String())
-			if err == nil {
-				return c, nil
-			}
-			errs = append(errs, err)
-			if ctx.Err() != nil {
-				break
-			}
-		}
-		return nil, errors.Join(errs...)
-	}
+	d := wire.Dialer{Timeout: p.ConnectTimeout, Control: p.Control, Allow: p.Allow}
+	return d.DialHost(func(ctx context.Context, host string) ([]netip.Addr, error) { return res.LookupAddrs(ctx, host, fam) })
 }
 
 // finishPolicy waits for the domain's lookups, looks up the TLSA records
@@ -268,14 +227,8 @@ func (d *DANEReport) referenceNames(host string) []string {
 }
 
 // lookupDANE sets Result.DANE for every result of an MX host: the host's
-// TLSA records, and whether they apply.
-//
-// A host that is an alias (CNAME) whose chain and address records the
-// resolver validated has its TLSA records looked up at the CNAME-expanded
-// name first, and at the original name only when the expanded name has
-// none (RFC 7672 §2.2.3); a failed lookup at the expanded name is not
-// retried at the original, as a validating sender does not either. With
-// an insecure chain only the original name is looked up.
+// TLSA records as a validating sender looks them up (dane.LookupHost,
+// RFC 7672 §2.2.3), and whether they apply.
 func (p *Prober) lookupDANE(ctx context.Context, res *dnscheck.Resolver, rep *Report) {
 	type hostDANE struct {
 		d          DANEReport
@@ -297,29 +250,8 @@ func (p *Prober) lookupDANE(ctx context.Context, res *dnscheck.Resolver, rep *Re
 			defer wg.Done()
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			hd := &hostDANE{addrSecure: true}
-			expanded := ""
-			for _, t := range []uint16{dns.TypeA, dns.TypeAAAA} {
-				ans, err := res.Lookup(ctx, h, t)
-				if err != nil || !ans.Secure {
-					hd.addrSecure = false
-					continue
-				}
-				if c := strings.TrimSuffix(ans.Canonical, "."); c != "" && !strings.EqualFold(c, strings.TrimSuffix(h, ".")) {
-					expanded = c
-				}
-			}
-			if !hd.addrSecure {
-				expanded = ""
-			}
-			var l dane.Lookup
-			if expanded != "" {
-				l, _ = dane.LookupTLSA(ctx, res, expanded, 25)
-			}
-			if expanded == "" || (l.Err == nil && len(l.Records) == 0 && ctx.Err() == nil) {
-				l, _ = dane.LookupTLSA(ctx, res, h, 25)
-			}
-			hd.d = DANEReport{Name: l.Name, Expanded: expanded, Records: l.Records, Secure: l.Secure}
+			l := dane.LookupHost(ctx, res, h, 25)
+			hd := &hostDANE{addrSecure: l.AddrSecure, d: DANEReport{Name: l.Name, Expanded: l.Expanded, Records: l.Records, Secure: l.Secure}}
 			if l.Err != nil {
 				hd.d.LookupError = l.Err.Error()
 			}

@@ -38,19 +38,6 @@ type SessionOptions struct {
 	RetryDeferral bool
 }
 
-// LostError means the body's segments were retransmitted without any
-// acknowledgement while the commands before it passed: the signature of a
-// path that drops large packets (a PMTU black hole) or of heavy loss.
-type LostError struct {
-	Retransmits int
-	SndMSS      int
-	PMTU        int
-}
-
-func (e *LostError) Error() string {
-	return fmt.Sprintf("body segments lost: %d retransmits without ACK progress (snd_mss %d, path MTU %d)", e.Retransmits, e.SndMSS, e.PMTU)
-}
-
 // CapabilityError means the options need something the server does not
 // offer, such as BDAT without CHUNKING or a message above SIZE. It is an
 // input problem, not a probe outcome. Field names the SessionOptions
@@ -354,42 +341,12 @@ func (d *dialogue) bodyTCP() func() {
 	}
 }
 
-// waitAcked waits until TCP has acknowledged every byte written on c
-// (mtu.WaitAcked over TCP_INFO and SIOCOUTQ), the peer reset the
-// connection, the segments are lost (retransmissions without ACK
-// progress), or timeout passes. Where mtu cannot watch (off Linux) it
-// returns errors.ErrUnsupported.
-func waitAcked(ctx context.Context, c *wire.Conn, timeout time.Duration) error {
-	sc, ok := c.Raw().(syscall.Conn)
-	if !ok {
-		return errors.ErrUnsupported
-	}
-	v, info, err := mtu.WaitAcked(ctx, sc, timeout)
-	switch {
-	case errors.Is(err, mtu.ErrClosed):
-		c.Event(wire.EvRST, "connection reset before the data was acknowledged")
-		return fmt.Errorf("%w: before the data was acknowledged", wire.ErrReset)
-	case err != nil:
-		return err
-	}
-	switch v {
-	case mtu.Delivered:
-		c.Event(wire.EvData, fmt.Sprintf("all bytes acknowledged (TCP_INFO: %d bytes acked, %d retransmits)", info.BytesAcked, info.TotalRetrans))
-		return nil
-	case mtu.Lost:
-		c.Event(wire.EvDeadline, fmt.Sprintf("segments lost: %d retransmits without ACK progress (snd_mss %d, pmtu %d)", info.TotalRetrans, info.SndMSS, info.PMTU))
-		return &LostError{Retransmits: info.TotalRetrans, SndMSS: info.SndMSS, PMTU: info.PMTU}
-	}
-	c.Event(wire.EvDeadline, fmt.Sprintf("bytes still unacknowledged after %s (%d segments unacked)", units.Setting(timeout), info.Unacked))
-	return fmt.Errorf("body not acknowledged within %s: %w", units.Setting(timeout), wire.ErrReplyTimeout)
-}
-
 // awaitAcked waits until TCP has acknowledged every byte written (TCP_INFO
 // on Linux), so that abandoning the transaction still proves the path
 // carried the message. It records the phase and any failure, and reports
 // whether the bytes were acknowledged.
 func (d *dialogue) awaitAcked(phase string, start time.Duration, opt SessionOptions) bool {
-	err := waitAcked(d.ctx, d.c, d.rt)
+	err := d.c.WaitAcked(d.ctx, d.rt)
 	d.r.timePhase(phase, d.c.Since()-start)
 	err = d.bodyStall(err, start) // a black hole, from TCP evidence (evidence.go)
 	switch {
@@ -403,7 +360,7 @@ func (d *dialogue) awaitAcked(phase string, start time.Duration, opt SessionOpti
 			Message: "this system cannot read TCP_INFO; delivery of the body to the peer's TCP was not verified"})
 		return true
 	}
-	var le *LostError
+	var le *wire.LostError
 	if errors.As(err, &le) {
 		d.r.Findings = append(d.r.Findings, Finding{Severity: SevCritical, Code: "body-segments-lost",
 			Message: fmt.Sprintf("%s: the commands passed but the body's full-size segments (snd_mss %d) were retransmitted %d times without an acknowledgement; a PMTU black hole looks like this (smtpprobe mtu %s brackets it)",

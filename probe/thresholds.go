@@ -17,7 +17,7 @@ type Thresholds struct {
 	Timeout time.Duration // a server idle timeout shorter than this
 	MTU     int           // a path MTU below this
 	// CertDays: a TLS certificate expiring in fewer days. 0 is the
-	// default of the level (a warning within DefaultCertWarnDays, a
+	// default of the level (a warning within 14 days, a
 	// critical once expired) and CertOff ("cert=0") checks nothing.
 	CertDays int
 	// Transient counts transient rejections (4yz replies, greylisting
@@ -27,11 +27,11 @@ type Thresholds struct {
 	Transient int
 }
 
-// DefaultCertWarnDays is how close to expiry a certificate is a warning
+// defaultCertWarnDays is how close to expiry a certificate is a warning
 // by default (blackbox_exporter's users alert at 14 days); an expired one
 // is critical by default, whatever the TLS policy, because every sender
 // that verifies refuses it and the rest are one renewal from it.
-const DefaultCertWarnDays = 14
+const defaultCertWarnDays = 14
 
 // CertOff is the CertDays of "cert=0": certificate expiry not judged.
 const CertOff = -1
@@ -49,7 +49,7 @@ func (t Thresholds) CertLimit(critical bool) (days int, ok bool) {
 	case critical:
 		return 0, true // expired
 	}
-	return DefaultCertWarnDays, true
+	return defaultCertWarnDays, true
 }
 
 // IsZero reports whether no threshold is set.
@@ -166,7 +166,7 @@ func (r *Report) ApplyThresholds(warn, crit Thresholds) {
 func (r *Report) pastTransient(warn, crit Thresholds) (Finding, bool) {
 	var who []string
 	for _, res := range r.Results {
-		if res.TransientRejection() {
+		if res.transientRejection() {
 			who = append(who, fmt.Sprintf("%s (%s)", res.Address, res.Reply.String()))
 		}
 	}

@@ -17,9 +17,9 @@ import (
 // quiet, in session order.
 var TimeoutPhases = []string{"banner", "ehlo", "mail", "rcpt", "data", "body"}
 
-// RFCServerTimeout is the least time a server should wait for the next
+// rFCServerTimeout is the least time a server should wait for the next
 // command: RFC 5321 §4.5.3.2.7, "Server Timeout: 5 Minutes".
-const RFCServerTimeout = 5 * time.Minute
+const rFCServerTimeout = 5 * time.Minute
 
 // DefaultMaxWait caps a timeout measurement: twice Postfix's default
 // smtpd_timeout (300 s), so that a server meeting RFC 5321 §4.5.3.2.7 is
@@ -201,7 +201,7 @@ func (p *Prober) timeout(ctx context.Context, t Target, phase string, opt Timeou
 		rc := rp
 		r.Reply = &rc
 		// The FIN that follows the 421 (RFC 5321 §3.8).
-		_ = d.c.WaitEnd(ctx, QuitTimeout)
+		_ = d.c.WaitEnd(ctx, quitTimeout)
 		_, fin := d.c.FINAt()
 		keptOpen = !fin && d.c.Ended() == nil
 	case rerr == nil:
