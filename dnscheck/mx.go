@@ -128,16 +128,16 @@ func (r *Resolver) LookupMX(ctx context.Context, domain string, fam Family) (*MX
 	}
 	if len(real) == 0 {
 		rep.Outcome = OutcomeNullMX
-		rep.Findings = append(rep.Findings, Finding{Severity: SeverityCritical, Code: "null-mx",
+		rep.Findings = append(rep.Findings, Finding{Severity: SeverityCritical, Code: CodeNullMX,
 			Message: fmt.Sprintf("%s publishes a null MX (MX 0 .): the domain declares it accepts no mail (RFC 7505)", name)})
 		if nulls > 1 || mxs[0].Preference != 0 {
-			rep.Findings = append(rep.Findings, Finding{Severity: SeverityWarning, Code: "null-mx-malformed",
+			rep.Findings = append(rep.Findings, Finding{Severity: SeverityWarning, Code: CodeNullMXMalformed,
 				Message: fmt.Sprintf("%s: a null MX must be a single record with preference 0 (RFC 7505 §3)", name)})
 		}
 		return rep, nil
 	}
 	if nulls > 0 {
-		rep.Findings = append(rep.Findings, Finding{Severity: SeverityWarning, Code: "null-mx-mixed",
+		rep.Findings = append(rep.Findings, Finding{Severity: SeverityWarning, Code: CodeNullMXMixed,
 			Message: fmt.Sprintf("%s publishes a null MX (MX 0 .) together with other MX records, a misconfiguration (RFC 7505 §3); using the other records", name)})
 	}
 
@@ -147,7 +147,7 @@ func (r *Resolver) LookupMX(ctx context.Context, domain string, fam Family) (*MX
 	for _, mx := range real {
 		host := strings.ToLower(strings.TrimSuffix(mx.Mx, "."))
 		if i, ok := index[host]; ok {
-			rep.Findings = append(rep.Findings, Finding{Severity: SeverityInfo, Code: "mx-duplicate",
+			rep.Findings = append(rep.Findings, Finding{Severity: SeverityInfo, Code: CodeMXDuplicate,
 				Message: fmt.Sprintf("%s lists MX %s more than once; using preference %d", name, host, min(exs[i].Preference, mx.Preference))})
 			exs[i].Preference = min(exs[i].Preference, mx.Preference)
 			continue
@@ -215,16 +215,16 @@ func (r *Resolver) implicitMX(ctx context.Context, rep *MXReport, fam Family) (*
 			rep.fail(qe.RCode, failureFinding(qe, name, addrTypes(fam), r))
 			return rep, nil
 		}
-		rep.fail(rcodeNoData, Finding{Severity: SeverityCritical, Code: "no-mx-no-address",
+		rep.fail(rcodeNoData, Finding{Severity: SeverityCritical, Code: CodeNoMXNoAddress,
 			Message: fmt.Sprintf("%s has no MX and no %s record; it cannot receive mail (RFC 5321 §5.1)", name, addrTypes(fam))})
 		return rep, nil
 	}
 	rep.Exchangers = []Exchanger{{Host: name, Preference: 0, Implicit: true, Addrs: res.addrs}}
-	rep.Findings = append(rep.Findings, Finding{Severity: SeverityInfo, Code: "implicit-mx",
+	rep.Findings = append(rep.Findings, Finding{Severity: SeverityInfo, Code: CodeImplicitMX,
 		Message: fmt.Sprintf("%s has no MX records; mail goes to its own %s records (implicit MX, RFC 5321 §5.1)", name, addrTypes(fam))})
 	for _, qe := range res.errs {
 		if !errors.Is(qe, ErrNXDOMAIN) {
-			rep.Findings = append(rep.Findings, Finding{Severity: SeverityWarning, Code: "mx-lookup-failed",
+			rep.Findings = append(rep.Findings, Finding{Severity: SeverityWarning, Code: CodeMXLookupFailed,
 				Message: fmt.Sprintf("%s lookup for %s failed: %s", qe.Type, name, describe(qe))})
 		}
 	}
@@ -240,14 +240,14 @@ func (r *Resolver) resolveExchanger(ctx context.Context, domain, host string, fa
 	// literal; some publish one anyway ("MX 10 192.0.2.1").
 	if lit, looks := ipLiteral(host); looks {
 		if !lit.IsValid() {
-			fs = append(fs, Finding{Severity: SeverityWarning, Code: "mx-ip-literal",
+			fs = append(fs, Finding{Severity: SeverityWarning, Code: CodeMXIPLiteral,
 				Message: fmt.Sprintf("MX %s of %s looks like an IP address, not a host name (RFC 5321 §5.1), and is not a valid address either; not used", host, domain)})
 			return []netip.Addr{}, fs
 		}
-		fs = append(fs, Finding{Severity: SeverityWarning, Code: "mx-ip-literal",
+		fs = append(fs, Finding{Severity: SeverityWarning, Code: CodeMXIPLiteral,
 			Message: fmt.Sprintf("MX %s of %s is an IP address, not a host name (RFC 5321 §5.1); using it as the address", host, domain)})
 		if !fam.allows(lit) {
-			fs = append(fs, Finding{Severity: SeverityWarning, Code: "mx-no-address",
+			fs = append(fs, Finding{Severity: SeverityWarning, Code: CodeMXNoAddress,
 				Message: fmt.Sprintf("MX %s of %s has no%s address", host, domain, famSuffix(fam))})
 			return []netip.Addr{}, fs
 		}
@@ -265,7 +265,7 @@ func (r *Resolver) resolveExchanger(ctx context.Context, domain, host string, fa
 		if errors.As(err, &ie) {
 			reason = ie.Reason
 		}
-		fs = append(fs, Finding{Severity: SeverityWarning, Code: "mx-invalid-name",
+		fs = append(fs, Finding{Severity: SeverityWarning, Code: CodeMXInvalidName,
 			Message: fmt.Sprintf("MX %q of %s is not a valid host name (%s); not used", host, domain, reason)})
 		return []netip.Addr{}, fs
 	}
@@ -277,7 +277,7 @@ func (r *Resolver) resolveExchanger(ctx context.Context, domain, host string, fa
 	if res.alias {
 		// RFC 2181 §10.3: an MX must point at a name with address records,
 		// never at an alias. Mailers follow it anyway.
-		fs = append(fs, Finding{Severity: SeverityWarning, Code: "mx-cname",
+		fs = append(fs, Finding{Severity: SeverityWarning, Code: CodeMXCNAME,
 			Message: fmt.Sprintf("MX %s of %s is a CNAME (to %s); RFC 2181 §10.3 requires the target to have its own A/AAAA records", host, domain, strings.TrimSuffix(res.canonical, "."))})
 	}
 	failed := false
@@ -286,7 +286,7 @@ func (r *Resolver) resolveExchanger(ctx context.Context, domain, host string, fa
 			continue
 		}
 		failed = true
-		fs = append(fs, Finding{Severity: SeverityWarning, Code: "mx-lookup-failed",
+		fs = append(fs, Finding{Severity: SeverityWarning, Code: CodeMXLookupFailed,
 			Message: fmt.Sprintf("%s lookup for MX %s of %s failed: %s", qe.Type, host, domain, describe(qe))})
 	}
 	if len(res.addrs) == 0 && !failed {
@@ -294,7 +294,7 @@ func (r *Resolver) resolveExchanger(ctx context.Context, domain, host string, fa
 		if qe := res.failure(); qe != nil {
 			why = qe.RCode
 		}
-		fs = append(fs, Finding{Severity: SeverityWarning, Code: "mx-no-address",
+		fs = append(fs, Finding{Severity: SeverityWarning, Code: CodeMXNoAddress,
 			Message: fmt.Sprintf("MX %s of %s has no %s record (%s)", host, domain, addrTypes(fam), why)})
 	}
 	return res.addrs, fs
@@ -426,19 +426,20 @@ func failureFinding(qe *QueryError, domain, qtype string, r *Resolver) Finding {
 	var msg string
 	switch {
 	case errors.Is(qe, ErrNXDOMAIN):
-		code = "nxdomain"
+		code = CodeNXDOMAIN
 		msg = fmt.Sprintf("%s does not exist (NXDOMAIN for %s from resolver %s)", domain, qtype, qe.Server)
 	case errors.Is(qe, ErrServFail):
-		code = "servfail"
+		code = CodeServFail
 		msg = fmt.Sprintf("resolver %s answered SERVFAIL for %s %s (often broken DNSSEC or unreachable name servers)", qe.Server, domain, qtype)
 	case errors.Is(qe, ErrRefused):
-		code = "refused"
+		code = CodeRefused
 		msg = fmt.Sprintf("resolver %s refused the %s query for %s (REFUSED)", qe.Server, qtype, domain)
 	case errors.Is(qe, ErrTimeout):
-		code = "resolver-timeout"
+		code = CodeResolverTimeout
 		msg = fmt.Sprintf("no answer to the %s query for %s from %s", qtype, domain, r.describeServers())
 	case errors.Is(qe, ErrMalformed), errors.Is(qe, ErrTruncated), errors.Is(qe, ErrUnreachable):
-		code = "resolver-" + qe.RCode
+		code = map[string]string{rcodeMalformed: CodeResolverMalformed, rcodeTruncated: CodeResolverTruncated,
+			rcodeUnreachable: CodeResolverUnreachable}[qe.RCode]
 		msg = fmt.Sprintf("%s query for %s: %v", qtype, domain, qe.Err)
 	default:
 		msg = fmt.Sprintf("resolver %s answered %s for %s %s", qe.Server, qe.RCode, domain, qtype)

@@ -33,26 +33,26 @@ func (r *Resolver) CheckReverse(ctx context.Context, addr netip.Addr) Reverse {
 		rev.Findings = append(rev.Findings, Finding{Severity: SeverityInfo, Code: code, Message: fmt.Sprintf(format, args...)})
 	}
 	if !addr.IsValid() {
-		note("ptr-lookup-failed", "no reverse DNS lookup for an invalid address")
+		note(CodePTRLookupFailed, "no reverse DNS lookup for an invalid address")
 		return rev
 	}
 	a := addr.Unmap().WithZone("")
 	arpa, err := dns.ReverseAddr(a.String())
 	if err != nil {
-		note("ptr-lookup-failed", "no reverse DNS name for %s: %v", a, err)
+		note(CodePTRLookupFailed, "no reverse DNS name for %s: %v", a, err)
 		return rev
 	}
 	ans, err := r.resolve(ctx, arpa, dns.TypePTR)
 	var qe *QueryError
 	switch {
 	case errors.Is(err, ErrNXDOMAIN):
-		note("no-ptr", "%s has no PTR record (NXDOMAIN for %s)", a, strings.TrimSuffix(arpa, "."))
+		note(CodeNoPTR, "%s has no PTR record (NXDOMAIN for %s)", a, strings.TrimSuffix(arpa, "."))
 		return rev
 	case errors.As(err, &qe):
-		note("ptr-lookup-failed", "PTR lookup for %s failed: %s", a, describe(qe))
+		note(CodePTRLookupFailed, "PTR lookup for %s failed: %s", a, describe(qe))
 		return rev
 	case err != nil:
-		note("ptr-lookup-failed", "PTR lookup for %s failed: %v", a, err)
+		note(CodePTRLookupFailed, "PTR lookup for %s failed: %v", a, err)
 		return rev
 	}
 	for _, rr := range ans.rrs {
@@ -62,7 +62,7 @@ func (r *Resolver) CheckReverse(ctx context.Context, addr netip.Addr) Reverse {
 		}
 	}
 	if len(rev.PTR) == 0 {
-		note("no-ptr", "%s has no PTR record", a)
+		note(CodeNoPTR, "%s has no PTR record", a)
 		return rev
 	}
 
@@ -75,7 +75,7 @@ func (r *Resolver) CheckReverse(ctx context.Context, addr netip.Addr) Reverse {
 	for _, name := range rev.PTR[:min(len(rev.PTR), maxPTRChecked)] {
 		res, err := r.lookupAddrs(ctx, dns.Fqdn(name), fam)
 		if err != nil {
-			note("ptr-lookup-failed", "forward lookup of PTR %s failed: %v", name, err)
+			note(CodePTRLookupFailed, "forward lookup of PTR %s failed: %v", name, err)
 			return rev
 		}
 		if slices.Contains(res.addrs, a) {
@@ -92,14 +92,14 @@ func (r *Resolver) CheckReverse(ctx context.Context, addr netip.Addr) Reverse {
 		}
 	}
 	if len(failures) > 0 {
-		note("ptr-lookup-failed", "could not forward-confirm PTR of %s: %s", a, strings.Join(failures, "; "))
+		note(CodePTRLookupFailed, "could not forward-confirm PTR of %s: %s", a, strings.Join(failures, "; "))
 		return rev
 	}
 	resolves := "resolves to no " + addrTypes(fam) + " record"
 	if len(others) > 0 {
 		resolves = "resolves to " + strings.Join(others, ", ")
 	}
-	note("fcrdns-mismatch", "PTR %s of %s %s, not back to %s (no forward-confirmed reverse DNS)",
+	note(CodeFCrDNSMismatch, "PTR %s of %s %s, not back to %s (no forward-confirmed reverse DNS)",
 		strings.Join(rev.PTR, ", "), a, resolves, a)
 	return rev
 }

@@ -52,8 +52,8 @@ const (
 // smtpd_client_connection_count_limit (50), and every session is short.
 // Sites that cap a client lower should pass a smaller Parallel and accept a
 // fourth round (8) or more. These counts are for the search itself; the
-// confirmation of the answer under loss (DefaultConfirm) adds up to three
-// rounds of two probes each (TestRunExhaustive: 6 rounds at most with 12).
+// confirmation of the answer (DefaultConfirm) adds a round of copies, and
+// more under loss (TestRunExhaustive: 6 rounds at most with 12).
 const DefaultParallel = 12
 
 // maxRounds bounds Run against a SendFunc that never converges; the planner
@@ -213,7 +213,9 @@ func RoundOf(ctx context.Context) int {
 //     each in a round where a smaller size was acknowledged; until then the
 //     smallest lost size above the largest acknowledged one (the bracket's
 //     upper end, what the answer rests on) is re-tested in every round,
-//     the final +1 boundary included;
+//     the final +1 boundary included; once the bracket is down to the
+//     byte, the confirmations still owed go out at once, as copies in one
+//     round beside the control;
 //   - a size lost below an acknowledged one is noise; it is re-tested until
 //     it passes (the search does not end before), and inconsistentAfter
 //     losses give *InconsistentError;
@@ -313,6 +315,16 @@ func (s Search) Run(ctx context.Context, send SendFunc) (Bracket, error) {
 		for size := range fixed {
 			if !slices.Contains(sizes, size) {
 				sizes = append(sizes, size)
+			}
+		}
+		// Once the bracket is down to the byte, the confirmations of its
+		// upper end go out at once, as copies beside the control: each
+		// copy is a session of its own, so the losses it takes are as
+		// independent as those of separate rounds, and the round's
+		// control shows the path worked meanwhile.
+		if hi-lo <= 1 && fixed[hi] && fixed[lo] {
+			for extra := need - counted[hi] - 1; extra > 0 && len(sizes) < k; extra-- {
+				sizes = append(sizes, hi)
 			}
 		}
 		slices.Sort(sizes)

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/smtpprobe/smtpprobe/dnscheck"
 	"github.com/smtpprobe/smtpprobe/mtu"
 	"github.com/smtpprobe/smtpprobe/probe/units"
 )
@@ -109,12 +110,12 @@ func (lt *lossTally) sent(ctx context.Context, pr MTUProbe, res Result) error {
 	return &probeFailed{res}
 }
 
-// undecided reports whether a search that ended with err (under the
-// budget context bctx, inside the caller's ctx) is inconclusive rather
-// than a failure: the budget ran out, or rounds proved nothing or
-// contradicted each other, while the server did let probes through. When
-// no probe session ever reached the server, the first session's own
-// failure is returned as a *probeFailed instead.
+// undecided reports whether a search that ended with err (ctx carries the
+// run's budget) is inconclusive rather than a failure: the budget ran out,
+// or rounds proved nothing or contradicted each other while the server did
+// let probes through. When rounds proved nothing and no probe session ever
+// got as far as its probe, the first session's own failure is returned as
+// a *probeFailed instead.
 func (lt *lossTally) undecided(ctx context.Context, err error) (bool, error) {
 	if err == nil || callerDone(ctx) {
 		return false, err
@@ -128,7 +129,9 @@ func (lt *lossTally) undecided(ctx context.Context, err error) (bool, error) {
 	if !errors.Is(err, context.DeadlineExceeded) && !errors.As(err, &be) && !errors.As(err, &ie) {
 		return false, err // a probe session's own failure, or misuse
 	}
-	if !lt.reached && lt.first != nil {
+	if !lt.reached && lt.first != nil && !errors.Is(err, context.DeadlineExceeded) {
+		// Rounds in a row in which no session ever got as far as its
+		// probe: the sessions' own failure is the answer.
 		return false, &probeFailed{*lt.first}
 	}
 	return true, err
@@ -150,7 +153,7 @@ func inconclusiveFinding(t Target, r *Result, dir string, took time.Duration, b 
 	if ok := largestCarried(b); ok > 0 {
 		proven = fmt.Sprintf("packets of %d bytes are carried", ok)
 	}
-	return Finding{Severity: SevWarning, Code: "mtu-inconclusive", Message: fmt.Sprintf(
+	return Finding{Severity: SevWarning, Code: dnscheck.CodeMTUInconclusive, Message: fmt.Sprintf(
 		"%s: %s: %s (%s): random loss on the path is too heavy to tell a black hole from loss; %s. Retry when the path is quieter (a loss of a few %% is fine), or from another vantage point",
 		who(t, r.Address), dir, why, loss, proven)}
 }

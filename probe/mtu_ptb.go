@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/smtpprobe/smtpprobe/dnscheck"
 	"github.com/smtpprobe/smtpprobe/mtu"
 )
 
@@ -83,7 +84,7 @@ func ptbRateLimited(t Target, r *Result, pr MTUProbe, v6 bool) Finding {
 	if v6 {
 		icmp = "ICMPv6 packet too big"
 	}
-	return Finding{Severity: SevInfo, Code: "icmp-rate-limited", Message: fmt.Sprintf(
+	return Finding{Severity: SevInfo, Code: dnscheck.CodeICMPRateLimited, Message: fmt.Sprintf(
 		"%s: %s arrived only for a probe that waited %s and was retransmitted (%d retransmits): a router on the path rate-limits the ICMP it sends, so PMTUD works but a connection's first full-size segments may wait for a retransmission",
 		who(t, r.Address), icmp, fmtDur(pr.Wait), pr.Retransmits)}
 }

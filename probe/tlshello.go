@@ -37,12 +37,9 @@ package probe
 
 import (
 	"crypto/tls"
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"net"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -96,210 +93,13 @@ func (g TLSGroups) curves() []tls.CurveID {
 	return nil
 }
 
-// GroupName is the IANA TLS Supported Groups name of a group: "x25519",
-// "secp256r1", "X25519MLKEM768", or its number in hex.
-func GroupName(id tls.CurveID) string {
-	switch id {
-	case tls.X25519:
-		return "x25519"
-	case tls.CurveP256:
-		return "secp256r1"
-	case tls.CurveP384:
-		return "secp384r1"
-	case tls.CurveP521:
-		return "secp521r1"
-	case tls.X25519MLKEM768:
-		return "X25519MLKEM768"
-	case tls.SecP256r1MLKEM768:
-		return "SecP256r1MLKEM768"
-	case tls.SecP384r1MLKEM1024:
-		return "SecP384r1MLKEM1024"
-	case 0:
-		return ""
-	}
-	return fmt.Sprintf("0x%04x", uint16(id))
-}
-
-// ---------------------------------------------------------------- the hello on the wire
-
-// errNotHello is parseHello's error for bytes that are not a ClientHello.
-var errNotHello = errors.New("not a TLS ClientHello record")
-
-// isHelloStart reports whether p begins a TLS handshake record (content
-// type 22, RFC 8446 §5.1) holding a ClientHello (handshake type 1, §4):
-// what a middlebox that inspects hellos looks for.
-func isHelloStart(p []byte) bool {
-	return len(p) > 5 && p[0] == 22 && p[5] == 1
-}
-
-// parseHello returns the groups whose key shares a ClientHello record
-// offers (the key_share extension, RFC 8446 §4.2.8), in order.
-func parseHello(b []byte) ([]tls.CurveID, error) {
-	if !isHelloStart(b) {
-		return nil, errNotHello
-	}
-	rec := int(binary.BigEndian.Uint16(b[3:5]))
-	b = b[5:]
-	if len(b) > rec {
-		b = b[:rec]
-	}
-	// Handshake header: type (1), length (3); then legacy_version (2),
-	// random (32), session id, cipher suites, compression methods,
-	// extensions (RFC 8446 §4.1.2).
-	if len(b) < 4+2+32 {
-		return nil, errNotHello
-	}
-	b = b[4+2+32:]
-	skip := func(lenBytes int) bool {
-		if len(b) < lenBytes {
-			return false
-		}
-		n := 0
-		for _, x := range b[:lenBytes] {
-			n = n<<8 | int(x)
-		}
-		if len(b) < lenBytes+n {
-			return false
-		}
-		b = b[lenBytes+n:]
-		return true
-	}
-	if !skip(1) || !skip(2) || !skip(1) || len(b) < 2 {
-		return nil, errNotHello
-	}
-	exts := b[2:]
-	if n := int(binary.BigEndian.Uint16(b)); n < len(exts) {
-		exts = exts[:n]
-	}
-	for len(exts) >= 4 {
-		typ, n := binary.BigEndian.Uint16(exts), int(binary.BigEndian.Uint16(exts[2:]))
-		if len(exts) < 4+n {
-			break
-		}
-		data := exts[4 : 4+n]
-		exts = exts[4+n:]
-		if typ != 51 { // key_share
-			continue
-		}
-		if len(data) < 2 {
-			return nil, errNotHello
-		}
-		shares := data[2:]
-		var groups []tls.CurveID
-		for len(shares) >= 4 {
-			g, kl := binary.BigEndian.Uint16(shares), int(binary.BigEndian.Uint16(shares[2:]))
-			if len(shares) < 4+kl {
-				break
-			}
-			groups = append(groups, tls.CurveID(g))
-			shares = shares[4+kl:]
-		}
-		return groups, nil
-	}
-	return nil, nil
-}
-
-// groupNames names groups with GroupName.
-func groupNames(ids []tls.CurveID) []string {
-	out := make([]string, 0, len(ids))
-	for _, id := range ids {
-		out = append(out, GroupName(id))
-	}
-	return out
-}
-
-// helloConn is the connection the TLS client writes to during STARTTLS
-// (wire.Conn.WrapTLS). It records the ClientHello (Go writes the record in one
-// Write) and, with split > 0, writes its first split bytes and the rest
-// as two writes, waiting in between until TCP_INFO shows the first part
-// sent, so that each part is its own segment (TCP_NODELAY, which Go sets).
-type helloConn struct {
-	net.Conn
-	raw   net.Conn // the TCP connection, for TCP_INFO
-	split int
-
-	mu       sync.Mutex
-	hello    []byte // the ClientHello record as written
-	writes   []int  // the sizes of its writes
-	segments int    // data segments TCP_INFO counted for them (first transmissions)
-}
-
-// wrap is a wire.Conn.WrapTLS that records the hello into h.
-func (h *helloConn) wrap(nc net.Conn) net.Conn {
-	h.Conn = nc
-	return h
-}
-
-func (h *helloConn) Write(p []byte) (int, error) {
-	h.mu.Lock()
-	first := h.hello == nil && isHelloStart(p)
-	if first {
-		h.hello = append([]byte(nil), p...)
-	}
-	h.mu.Unlock()
-	if !first {
-		return h.Conn.Write(p)
-	}
-	sc, _ := h.raw.(syscall.Conn)
-	var before mtu.Info
-	known := false
-	if sc != nil {
-		var err error
-		before, err = mtu.TCPInfo(sc)
-		known = err == nil
-	}
-	parts := [][]byte{p}
-	if h.split > 0 && h.split < len(p) {
-		parts = [][]byte{p[:h.split], p[h.split:]}
-	}
-	n := 0
-	for i, part := range parts {
-		if i > 0 && sc != nil {
-			waitSent(sc, 100*time.Millisecond)
-		}
-		m, err := h.Conn.Write(part)
-		n += m
-		h.mu.Lock()
-		h.writes = append(h.writes, m)
-		h.mu.Unlock()
-		if err != nil {
-			return n, err
-		}
-	}
-	if known {
-		waitSent(sc, 100*time.Millisecond)
-		if i, err := mtu.TCPInfo(sc); err == nil {
-			// tcpi_data_segs_out counts segments on the wire (a GSO
-			// packet as its segments) and retransmissions too: take
-			// those out.
-			h.mu.Lock()
-			h.segments = i.DataSegsOut - before.DataSegsOut - (i.TotalRetrans - before.TotalRetrans)
-			h.mu.Unlock()
-		}
-	}
-	return n, nil
-}
-
-// waitSent waits at most d until every byte written on sc has left the
-// send queue for the wire (tcpi_notsent_bytes 0).
-func waitSent(sc syscall.Conn, d time.Duration) {
-	end := time.Now().Add(d)
-	for {
-		i, err := mtu.TCPInfo(sc)
-		if err != nil || i.NotSentBytes == 0 || time.Now().After(end) {
-			return
-		}
-		time.Sleep(time.Millisecond)
-	}
-}
-
-// record returns the hello's attempt record, with the key shares parsed.
-func (h *helloConn) record(kind string) HelloAttempt {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	a := HelloAttempt{Kind: kind, Bytes: len(h.hello), Writes: append([]int(nil), h.writes...), Segments: h.segments}
-	if ids, err := parseHello(h.hello); err == nil {
-		a.KeyShare = groupNames(ids)
+// helloRecord returns the attempt record of the hello h wrote, with the
+// key shares parsed.
+func helloRecord(h *wire.HelloConn, kind string) HelloAttempt {
+	hello, writes, segs := h.Hello()
+	a := HelloAttempt{Kind: kind, Bytes: len(hello), Writes: writes, Segments: segs}
+	if names, err := wire.ParseHello(hello); err == nil {
+		a.KeyShare = names
 	}
 	return a
 }
@@ -396,22 +196,9 @@ func helloVerdict(e helloEvidence) Outcome {
 // that one acknowledged (cumulatively or by SACK) proves the size.
 const fullSegments = 2
 
-// recordStart is n bytes that begin a TLS application-data record (RFC
-// 8446 §5.1: type 23, legacy version 3.3, length 16384) that never
-// completes. Sent after STARTTLS's 220, where the server expects a
-// ClientHello, its TLS library reads the 5-byte header and waits for the
-// rest of the record (OpenSSL judges the type only then), so its kernel
-// acknowledges the bytes and nothing else happens before the reset. It
-// begins no ClientHello, whatever inspects it.
-func recordStart(n int) []byte {
-	b := make([]byte, n)
-	copy(b, []byte{23, 3, 3, 0x40, 0x00})
-	return b
-}
-
 // fullSegmentRetry is the first retry: a new connection (as the prober
 // dials, unclamped), greeting, EHLO, STARTTLS, then fullSegments
-// full-size segments of recordStart, watched through TCP_INFO until one
+// full-size segments of wire.RecordStart, watched through TCP_INFO until one
 // is acknowledged or they are lost; the session is reset after. No
 // handshake happens, so the server sends no flight and learns nothing
 // about the path (a server that learned a smaller path MTU from ICMP
@@ -451,7 +238,7 @@ func (d *dialogue) fullSegmentRetry() (*SegmentCheck, mtu.Verdict) {
 	}
 	chk.Packet = mtu.PacketSize(before, d.t.Addr.Addr().Unmap().Is6())
 	wait := min(d.rt, mtu.DefaultMaxWait)
-	payload := recordStart(fullSegments * before.SndMSS)
+	payload := wire.RecordStart(fullSegments * before.SndMSS)
 	_ = c.Raw().SetWriteDeadline(time.Now().Add(wait))
 	wrote := time.Now()
 	if _, err := c.Raw().Write(payload); err != nil {
@@ -460,7 +247,7 @@ func (d *dialogue) fullSegmentRetry() (*SegmentCheck, mtu.Verdict) {
 	}
 	v, after, err := mtu.Watch(d.ctx, sc, before.BytesAcked+uint64(len(payload)),
 		mtu.WatchOptions{AnyProgress: true, AckedBefore: before.BytesAcked, MaxWait: wait})
-	chk.MS = ms(time.Since(wrote))
+	chk.MS = units.MS(time.Since(wrote))
 	chk.Retransmits = after.TotalRetrans - before.TotalRetrans
 	switch {
 	case err != nil:
@@ -519,8 +306,8 @@ func (d *dialogue) helloRetry(kind string, cfg *tls.Config, split int) helloRetr
 		c.Close()
 	}()
 	c.WatchStalls(true) // a retry that stalls ends early too
-	h := &helloConn{raw: c.Raw(), split: split}
-	c.WrapTLS = h.wrap
+	h := wire.NewHelloConn(c.Raw(), split)
+	c.WrapTLS = h.Wrap
 	var (
 		start time.Duration
 		st    *tls.ConnectionState
@@ -534,10 +321,10 @@ func (d *dialogue) helloRetry(kind string, cfg *tls.Config, split int) helloRetr
 			err = fmt.Errorf("STARTTLS: %s", rp.String())
 		}
 	}
-	res.attempt = h.record(kind)
+	res.attempt = helloRecord(h, kind)
 	res.attempt.AdvMSS = clamp
 	if start > 0 {
-		res.attempt.MS = ms(c.Since() - start)
+		res.attempt.MS = units.MS(c.Since() - start)
 	}
 	if err != nil {
 		res.attempt.Error = err.Error()
@@ -553,7 +340,7 @@ func (d *dialogue) helloRetry(kind string, cfg *tls.Config, split int) helloRetr
 	if rp, err := c.Cmd(d.ctx, d.rt, "EHLO "+d.name); err == nil && rp.OK() {
 		res.caps = capabilities(rp)
 	}
-	_, _ = c.Cmd(d.ctx, min(d.rt, QuitTimeout), "QUIT")
+	_, _ = c.Cmd(d.ctx, min(d.rt, quitTimeout), "QUIT")
 	return res
 }
 
@@ -562,7 +349,7 @@ func (d *dialogue) helloRetry(kind string, cfg *tls.Config, split int) helloRetr
 func (t *TLSInfo) noteHello(a HelloAttempt, st *tls.ConnectionState) {
 	t.KeyShare, t.HelloBytes = a.KeyShare, a.Bytes
 	if st != nil {
-		t.Group = GroupName(st.CurveID)
+		t.Group = wire.GroupName(st.CurveID)
 	}
 }
 
@@ -578,18 +365,18 @@ func (t *TLSInfo) noteHello(a HelloAttempt, st *tls.ConnectionState) {
 // segments vanished (a black hole carries the halves), a classical one
 // when they passed (the workaround a middlebox leaves). The MX's TLS is
 // evaluated over the second retry's handshake.
-func (d *dialogue) diagnoseHello(err error, h *helloConn) bool {
+func (d *dialogue) diagnoseHello(err error, h *wire.HelloConn) bool {
 	var se *wire.StallError
 	if !errors.As(err, &se) || se.Direction != wire.Outbound || !se.Blackhole() {
 		return false
 	}
-	whole := h.record("whole")
+	whole := helloRecord(h, "whole")
 	if mss := se.Info.SndMSS; mss <= 0 || whole.Bytes <= mss {
 		return false // nothing larger than a segment to split or shrink
 	}
 	r := d.r
 	whole.Error = "stalled"
-	whole.MS = ms(se.After)
+	whole.MS = units.MS(se.After)
 	diag := &HelloStall{Hello: whole, LostPacket: se.LostPacket}
 
 	full, fullV := d.fullSegmentRetry()

@@ -17,6 +17,7 @@ import (
 
 	"github.com/smtpprobe/smtpprobe/mtu"
 	"github.com/smtpprobe/smtpprobe/probe/probetest"
+	"github.com/smtpprobe/smtpprobe/probe/wire"
 )
 
 func TestHelloVerdict(t *testing.T) {
@@ -60,10 +61,10 @@ func helloOf(t *testing.T, curves []tls.CurveID) HelloAttempt {
 		_, _ = b.Read(buf)
 		b.Close()
 	}()
-	h := &helloConn{raw: a}
-	c := tls.Client(h.wrap(a), &tls.Config{ServerName: "mx.example.com", InsecureSkipVerify: true, CurvePreferences: curves})
+	h := wire.NewHelloConn(a, 0)
+	c := tls.Client(h.Wrap(a), &tls.Config{ServerName: "mx.example.com", InsecureSkipVerify: true, CurvePreferences: curves})
 	_ = c.Handshake() // the peer closes after the hello
-	return h.record("whole")
+	return helloRecord(h, "whole")
 }
 
 func TestHelloKeyShares(t *testing.T) {
@@ -83,17 +84,6 @@ func TestHelloKeyShares(t *testing.T) {
 		if len(a.Writes) != 1 || a.Writes[0] != a.Bytes {
 			t.Errorf("hello of %s written as %v, want one write of %d", tc.groups, a.Writes, a.Bytes)
 		}
-	}
-}
-
-func TestParseHelloNotHello(t *testing.T) {
-	for _, b := range [][]byte{nil, {22, 3, 1}, {23, 3, 3, 0, 5, 1, 0, 0, 0}, recordStart(64), {22, 3, 1, 0, 4, 1, 0, 0, 0}} {
-		if _, err := parseHello(b); err == nil {
-			t.Errorf("parseHello(% x) = nil error, want errNotHello", b)
-		}
-	}
-	if isHelloStart(recordStart(2000)) {
-		t.Errorf("recordStart begins a ClientHello; the full-size check must not")
 	}
 }
 
@@ -136,10 +126,9 @@ func TestSplitHello(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer raw.Close()
-	h := &helloConn{raw: raw}
 	full := helloOf(t, pqCurves)
-	h.split = full.Bytes / 2
-	c := tls.Client(h.wrap(raw), &tls.Config{InsecureSkipVerify: true, CurvePreferences: pqCurves})
+	h := wire.NewHelloConn(raw, full.Bytes/2)
+	c := tls.Client(h.Wrap(raw), &tls.Config{InsecureSkipVerify: true, CurvePreferences: pqCurves})
 	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
 	if err := c.Handshake(); err != nil {
 		t.Fatalf("split hello: client handshake: %v", err)
@@ -147,15 +136,15 @@ func TestSplitHello(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatalf("split hello: server handshake: %v", err)
 	}
-	a := h.record("split")
-	if len(a.Writes) != 2 || a.Writes[0] != h.split || a.Writes[0]+a.Writes[1] != a.Bytes {
-		t.Errorf("split hello writes = %v for %d bytes, want %d and the rest", a.Writes, a.Bytes, h.split)
+	a := helloRecord(h, "split")
+	if len(a.Writes) != 2 || a.Writes[0] != h.Split() || a.Writes[0]+a.Writes[1] != a.Bytes {
+		t.Errorf("split hello writes = %v for %d bytes, want %d and the rest", a.Writes, a.Bytes, h.Split())
 	}
 	if a.Segments != 2 {
 		t.Errorf("split hello took %d segments (TCP_INFO), want 2", a.Segments)
 	}
-	if st := c.ConnectionState(); GroupName(st.CurveID) != "X25519MLKEM768" {
-		t.Errorf("split hello negotiated %s, want X25519MLKEM768", GroupName(st.CurveID))
+	if st := c.ConnectionState(); wire.GroupName(st.CurveID) != "X25519MLKEM768" {
+		t.Errorf("split hello negotiated %s, want X25519MLKEM768", wire.GroupName(st.CurveID))
 	}
 }
 

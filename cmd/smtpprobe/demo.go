@@ -71,6 +71,12 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) (int,
 	r, _ := p.Timeout(ctx, t, probe.TimeoutOptions{Phase: "ehlo", MaxWait: 10 * *idleFor}) // the result tells a failure
 	idle := &probe.Report{Command: "timeout", Target: t.Host, Started: started, Outcome: r.Outcome,
 		Results: []probe.Result{r}, Findings: r.Findings, Duration: time.Since(started)}
-	_, err = emit(idle, &outputFlags{Output: job.Output{Format: "text"}, verbose: true}, stdout)
+	if _, err = emit(idle, &outputFlags{Output: job.Output{Format: "text"}, verbose: true}, stdout); err != nil {
+		return 0, err
+	}
+	// This demo stays rootless and offline; the PMTU black hole needs
+	// routers, so it has its own demo on the namespace lab.
+	_, err = fmt.Fprintf(stdout, "\nA PMTU black hole needs routers: as root, in a checkout, `make demo-blackhole`\n"+
+		"builds a namespace lab with one and runs mx, mtu and path on it (about 10 s).\n")
 	return 0, err
 }

@@ -69,6 +69,16 @@ func WantPerfdata(t T, perf string) {
 	}
 }
 
+// ContainsAll reports whether s contains every one of subs.
+func ContainsAll(s string, subs []string) bool {
+	for _, sub := range subs {
+		if !strings.Contains(s, sub) {
+			return false
+		}
+	}
+	return true
+}
+
 // Truncate shortens s to at most n bytes (on a rune boundary) for a test
 // failure message, noting the full length.
 func Truncate(s string, n int) string {

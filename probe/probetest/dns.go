@@ -137,6 +137,16 @@ func (s *DNSServer) serve(w dns.ResponseWriter, q *dns.Msg) {
 		m.Answer = append(m.Answer, cname)
 		qn = strings.ToLower(cname.Target)
 	}
+	if _, udp := w.LocalAddr().(*net.UDPAddr); udp {
+		// An answer too big for the client's UDP buffer is cut and
+		// marked truncated (RFC 1035 §4.2.1, RFC 6891 §7): the client
+		// asks again over TCP. A domain of 1,000 MX needs it.
+		size := dns.MinMsgSize
+		if o := q.IsEdns0(); o != nil {
+			size = max(size, int(o.UDPSize()))
+		}
+		m.Truncate(size)
+	}
 	_ = w.WriteMsg(m)
 }
 

@@ -231,6 +231,43 @@ func TestCompactFolds(t *testing.T) {
 			t.Errorf("compact mx findings = \n%s\nwant a code the renderer does not know counted across addresses too", findings)
 		}
 	})
+	t.Run("critical-threshold", func(t *testing.T) {
+		// --critical time=1s: the folded threshold still makes the
+		// dropped addresses' lines critical, as it makes the status.
+		rep := goldenMixed()
+		for i := range rep.Results {
+			for j, f := range rep.Results[i].Findings {
+				if f.Code == "threshold-time" {
+					rep.Results[i].Findings[j].Severity = probe.SevCritical
+				}
+			}
+			rep.Results[i].Findings = append([]probe.Finding(nil), rep.Results[i].Findings...)
+		}
+		rep = withFindings(rep)
+		got := text(rep)
+		if !strings.Contains(got, "  critical 192.0.2.20:25 connect-timeout: ") || strings.Contains(got, "threshold-time") {
+			t.Errorf("compact mx with a critical time threshold = \n%s\nwant the dropped address's line critical, the threshold folded", got)
+		}
+	})
+	t.Run("host-lines", func(t *testing.T) {
+		// A host's lines that read the same at each of its addresses
+		// print once, under the host; -v keeps them under each row.
+		ph, order := goldenPhases("connect", 0.4, "banner", 1.2)
+		tlsInfo := &probe.TLSInfo{Version: "TLS 1.3", Cipher: "TLS_AES_128_GCM_SHA256", Names: []string{"mx.example.com"},
+			NotAfter: time.Date(2027, 2, 20, 0, 0, 0, 0, time.UTC), DaysLeft: 90, Verified: true}
+		rep := &probe.Report{Command: "mx", Target: "example.com", Started: goldenStart, Outcome: probe.OK, Results: []probe.Result{
+			{Host: "mx.example.com", Address: "192.0.2.10", Port: 25, Preference: goldenInt(10), Outcome: probe.OK, Phases: ph, PhaseOrder: order, TLS: tlsInfo},
+			{Host: "mx.example.com", Address: "2001:db8::10", Port: 25, Preference: goldenInt(10), Outcome: probe.OK, Phases: ph, PhaseOrder: order, TLS: tlsInfo},
+		}, Findings: []probe.Finding{}}
+		got := text(rep)
+		want := "MX 10 mx.example.com\n    tls:    TLS 1.3 TLS_AES_128_GCM_SHA256, cert mx.example.com, expires 2027-02-20 (90 days), verified\n  192.0.2.10:25"
+		if !strings.Contains(got, want) || strings.Count(got, "tls:") != 1 {
+			t.Errorf("compact mx of one host with two addresses = \n%s\nwant its tls line once, under the host", got)
+		}
+		if v := string(renderAs(t, rep, nil, "text", render.Options{Verbose: true})); strings.Count(v, "      tls:") != 2 {
+			t.Errorf("-v = \n%s\nwant the tls line under each address", v)
+		}
+	})
 	t.Run("1000", func(t *testing.T) {
 		got := text(golden1000())
 		if n := strings.Count(got, "starttls-not-offered"); n != 1 {

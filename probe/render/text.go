@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/smtpprobe/smtpprobe/dnscheck"
 	"github.com/smtpprobe/smtpprobe/probe"
 	"github.com/smtpprobe/smtpprobe/probe/units"
 	"github.com/smtpprobe/smtpprobe/probe/wire"
@@ -196,107 +197,136 @@ func text(w *bytes.Buffer, rep *probe.Report, opt Options) {
 	// certificate, DANE); -v adds the rest (banner, extensions, PTR, hops,
 	// the MTU probes' counts, each timeline) and lists every finding.
 	verbose := opt.Verbose
-	lastHost := ""
-	for k, r := range rep.Results {
-		if r.Host != lastHost || k == 0 {
-			lastHost = r.Host
-			if verbose || k == 0 {
-				w.WriteByte('\n')
-			}
-			if r.Preference != nil {
-				printf(w, "MX %d %s\n", *r.Preference, r.Host)
-			} else {
-				printf(w, "%s\n", r.Host)
-			}
-		}
-		printf(w, "  %-*s  %-*s  %s\n", addrW, label(r), outW, r.Outcome, phases(r))
+	// details writes a result's lines under its row.
+	details := func(d *bytes.Buffer, r probe.Result) {
 		indent := strings.Repeat(" ", 6)
 		if r.Error != "" && r.Timeout == nil && (verbose || r.Good()) {
-			printf(w, "%s%s\n", indent, r.Error) // else its cause line says it
+			printf(d, "%s%s\n", indent, r.Error) // else its cause line says it
 		}
 		if r.Phase != "" {
 			if r.Timeout != nil {
-				printf(w, "%sidle at %s: server hung up after %s, closed by %s", indent, r.Phase, units.Duration(*r.Timeout), r.ClosedBy)
+				printf(d, "%sidle at %s: server hung up after %s, closed by %s", indent, r.Phase, units.Duration(*r.Timeout), r.ClosedBy)
 				if r.ServerLog != "" {
-					printf(w, "; %s logs %q", serverName(r.Server), r.ServerLog)
+					printf(d, "; %s logs %q", serverName(r.Server), r.ServerLog)
 				}
-				w.WriteByte('\n')
+				d.WriteByte('\n')
 			} else if r.Outcome == probe.OK {
-				printf(w, "%sidle at %s: the server kept the session open for the whole --max-wait\n", indent, r.Phase)
+				printf(d, "%sidle at %s: the server kept the session open for the whole --max-wait\n", indent, r.Phase)
 			}
 		}
 		if m := r.MTUInfo; m != nil && m.Verdict != "" {
-			mtuText(w, indent, m, verbose, timeline)
+			mtuText(d, indent, m, verbose, timeline)
 		}
 		if verbose || rep.Command == "path" {
-			HopTable(w, indent, r) // path sweeps (path.go)
+			HopTable(d, indent, r) // path sweeps (path.go)
 		}
 		if r.MessageBytes > 0 {
-			printf(w, "%smessage: %s", indent, units.Count(r.MessageBytes, "byte"))
+			printf(d, "%smessage: %s", indent, units.Count(r.MessageBytes, "byte"))
 			switch b := r.BodyTCP; {
 			case r.Acked:
-				printf(w, ", all acknowledged by the peer's TCP")
+				printf(d, ", all acknowledged by the peer's TCP")
 			case b != nil:
 				// What TCP did, not what the write returned: a write a
 				// black hole holds returns nothing.
-				printf(w, "; TCP sent %s", units.Count(int(b.Sent), "byte"))
+				printf(d, "; TCP sent %s", units.Count(int(b.Sent), "byte"))
 				if b.Retransmitted > 0 {
-					printf(w, " (%d retransmitted)", b.Retransmitted)
+					printf(d, " (%d retransmitted)", b.Retransmitted)
 				}
-				printf(w, " in %s, the peer acknowledged %d", units.Count(b.Segments, "segment"), b.Acked)
+				printf(d, " in %s, the peer acknowledged %d", units.Count(b.Segments, "segment"), b.Acked)
 			default:
-				printf(w, ", %d written", r.BytesWritten)
+				printf(d, ", %d written", r.BytesWritten)
 			}
 			if r.QueueID != "" {
-				printf(w, ", delivered: queued as %s", r.QueueID)
+				printf(d, ", delivered: queued as %s", r.QueueID)
 			} else if r.Outcome == probe.OK {
-				printf(w, ", not delivered (no final dot)")
+				printf(d, ", not delivered (no final dot)")
 			}
-			w.WriteByte('\n')
+			d.WriteByte('\n')
 		}
 		if r.Server.Known() {
-			printf(w, "%sserver: %s (%s confidence)", indent, serverName(r.Server), r.Server.Confidence)
+			printf(d, "%sserver: %s (%s confidence)", indent, serverName(r.Server), r.Server.Confidence)
 			if verbose {
-				printf(w, ": %s", strings.Join(r.Server.Evidence, "; "))
+				printf(d, ": %s", strings.Join(r.Server.Evidence, "; "))
 			}
-			w.WriteByte('\n')
+			d.WriteByte('\n')
 		}
 		if r.GreetingDelay != nil {
-			printf(w, "%sgreeting delayed: %s after connect\n", indent, units.Duration(*r.GreetingDelay))
+			printf(d, "%sgreeting delayed: %s after connect\n", indent, units.Duration(*r.GreetingDelay))
 		}
 		if r.Banner != "" && verbose {
-			printf(w, "%sbanner: %s\n", indent, r.Banner)
+			printf(d, "%sbanner: %s\n", indent, r.Banner)
 		}
 		if len(r.Capabilities) > 0 && verbose {
-			printf(w, "%sesmtp:  %s\n", indent, strings.Join(r.Capabilities, ", "))
+			printf(d, "%sesmtp:  %s\n", indent, strings.Join(r.Capabilities, ", "))
 		}
 		if t := r.TLS; t != nil && t.Version != "" {
 			v := "verified"
 			if !t.Verified {
 				v = "not verified: " + t.VerifyError
 			}
-			printf(w, "%stls:    %s %s, cert %s, expires %s (%s), %s\n", indent,
+			printf(d, "%stls:    %s %s, cert %s, expires %s (%s), %s\n", indent,
 				t.Version, t.Cipher, strings.Join(t.Names, " "), t.NotAfter.Format(time.DateOnly), units.Count(t.DaysLeft, "day"), v)
 		}
-		helloText(w, indent, r.TLS)
-		daneText(w, indent, r.DANE) // policy.go; only where TLSA records were looked up
+		helloText(d, indent, r.TLS)
+		daneText(d, indent, r.DANE) // policy.go; only where TLSA records were looked up
 		if r.FCrDNS != nil && verbose {
 			switch {
 			case len(r.PTR) == 0:
-				printf(w, "%sptr:    none\n", indent)
+				printf(d, "%sptr:    none\n", indent)
 			case *r.FCrDNS:
-				printf(w, "%sptr:    %s (forward-confirmed)\n", indent, strings.Join(r.PTR, " "))
+				printf(d, "%sptr:    %s (forward-confirmed)\n", indent, strings.Join(r.PTR, " "))
 			default:
-				printf(w, "%sptr:    %s (does not resolve back)\n", indent, strings.Join(r.PTR, " "))
+				printf(d, "%sptr:    %s (does not resolve back)\n", indent, strings.Join(r.PTR, " "))
 			}
 		}
-		if timeline {
-			for _, e := range r.Timeline {
-				if d := Describe(e); d != "" {
-					printf(w, "%s%10s  %s\n", indent, units.Duration(e.At), d)
+	}
+	for a := 0; a < len(rep.Results); {
+		b := a + 1 // the group of one exchanger: results a to b-1
+		for b < len(rep.Results) && rep.Results[b].Host == rep.Results[a].Host {
+			b++
+		}
+		if verbose || a == 0 {
+			w.WriteByte('\n')
+		}
+		if r := rep.Results[a]; r.Preference != nil {
+			printf(w, "MX %d %s\n", *r.Preference, r.Host)
+		} else {
+			printf(w, "%s\n", r.Host)
+		}
+		lines := make([][]string, b-a)
+		for k := a; k < b; k++ {
+			var d bytes.Buffer
+			details(&d, rep.Results[k])
+			lines[k-a] = strings.SplitAfter(d.String(), "\n")
+		}
+		// A host's lines that read the same at each of its addresses
+		// (its server, certificate, hello) print once, under the host.
+		var common map[string]bool
+		if !verbose && b-a > 1 {
+			common = sameAtEach(lines)
+			for _, l := range lines[0] {
+				if common[l] {
+					w.WriteString("    " + strings.TrimPrefix(l, "      "))
 				}
 			}
 		}
+		for k := a; k < b; k++ {
+			r := rep.Results[k]
+			printf(w, "  %-*s  %-*s  %s\n", addrW, label(r), outW, r.Outcome, phases(r))
+			for _, l := range lines[k-a] {
+				if !common[l] {
+					w.WriteString(l) // made safe by printf above
+				}
+			}
+			if timeline {
+				for _, e := range r.Timeline {
+					if d := Describe(e); d != "" {
+						printf(w, "      %10s  %s\n", units.Duration(e.At), d)
+					}
+				}
+			}
+		}
+		a = b
 	}
 	if verbose || !emptyPolicy(rep) {
 		policyText(w, rep.Policy) // policy.go
@@ -350,7 +380,7 @@ func addressFindings(rep *probe.Report) []probe.Finding {
 		if r.Error != "" {
 			msg += ": " + r.Error
 		}
-		fs = append(fs, probe.Finding{Severity: sev, Code: "address-" + string(r.Outcome), Message: msg})
+		fs = append(fs, probe.Finding{Severity: sev, Code: dnscheck.CodeAddressPrefix + string(r.Outcome), Message: msg})
 	}
 	return fs
 }
@@ -575,3 +605,26 @@ func serverName(s *probe.Server) string {
 	}
 	return probe.ServerName(s.Software)
 }
+
+// sameAtEach is the detail lines that every result of a host has, of the
+// labels that describe the host rather than the address.
+func sameAtEach(lines [][]string) map[string]bool {
+	same := map[string]bool{}
+	for _, l := range lines[0] {
+		label, _, ok := strings.Cut(strings.TrimSpace(l), ":")
+		if !ok || !hostLabels[label] {
+			continue
+		}
+		all := true
+		for _, other := range lines[1:] {
+			all = all && slices.Contains(other, l)
+		}
+		if all {
+			same[l] = true
+		}
+	}
+	return same
+}
+
+// hostLabels are the detail lines that may describe a host as a whole.
+var hostLabels = map[string]bool{"server": true, "tls": true, "hello": true, "dane": true, "greeting delayed": true}

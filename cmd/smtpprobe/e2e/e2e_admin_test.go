@@ -9,11 +9,14 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/smtpprobe/smtpprobe/probe/probetest"
 )
 
 // badDuration matches the spellings of a duration that issue 20 retired:
@@ -216,6 +219,19 @@ func TestE2EAdminBlackholeBytes(t *testing.T) {
 			t.Errorf("run %d: %s: outcome %s, body_tcp %+v; want pmtu-blackhole and bytes sent but not all acknowledged", run, j.in, rep.Results[0].Outcome, b)
 		}
 	}
+	// Item 1: the remedies print as fix: lines under their cause (they
+	// were "warning clamp-mss: ..." findings of their own).
+	for run := 1; run <= 2; run++ {
+		r := runLabBinary(t, l, bin, "mtu", labMX1v4, "--connect-timeout", "2s", "--timeout", "10s")
+		wantExit(t, r, 2)
+		found := findingsOf(r.stdout)
+		cause := strings.Index(found, "\n  critical "+labMX1v4+":25 pmtu-blackhole: ")
+		fix := strings.Index(found, "\n           fix: or clamp the MSS on the bottleneck router")
+		if cause < 0 || fix < cause || strings.Contains(found, "clamp-mss:") || strings.Contains(found, "pmtu-stopgap:") {
+			t.Errorf("run %d: %s: want the black hole's cause line with its fixes under it:\n%s", run, r.in, r.stdout)
+		}
+		wantOneSpelling(t, r.in, r.stdout)
+	}
 }
 
 // Items 2 and 8 without a network: a link-local target without a zone,
@@ -259,5 +275,32 @@ func TestE2EAdminInput(t *testing.T) {
 	for _, cmd := range []string{"session", "timeout", "mtu", "mx"} {
 		h := isolated(t, bin, cmd, "--help")
 		wantOneSpelling(t, cmd+" --help", h.stdout)
+	}
+}
+
+// Item 1: a domain of 1,000 exchangers without STARTTLS (in-process
+// miekg/dns and go-smtp peers on loopback) gets one warning with a count,
+// not 1,000; JSON keeps all 1,000.
+func TestE2EAdmin1000MX(t *testing.T) {
+	bin := cliPrereqs(t)
+	port := localSMTP(t) // no STARTTLS
+	var zone strings.Builder
+	for i := 1; i <= 1000; i++ {
+		fmt.Fprintf(&zone, "many.example. 300 IN MX 10 mx%04d.many.example.\nmx%04d.many.example. 300 IN A 127.0.0.1\n", i, i)
+	}
+	dns, err := probetest.StartDNS("127.0.0.1:0", zone.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { dns.Close() })
+	args := []string{"mx", "many.example:" + port, "--resolver", dns.Addr, "--no-ptr", "--no-policy", "--parallel", "32", "--connect-timeout", "2s", "--timeout", "5s"}
+	r := runCLI(t, nil, bin, args...)
+	if r.code != 1 || strings.Count(r.stdout, "starttls-not-offered") != 1 ||
+		!strings.Contains(r.stdout, "\n  warning  starttls-not-offered at 1000 of 1000 addresses: mx") || !strings.Contains(r.stdout, "(and 999 more like it)\n") {
+		t.Errorf("mx of 1000 exchangers = %d, findings:\n%s\nstderr %q\nwant exit 1 and one starttls-not-offered line with a count", r.code, findingsOf(r.stdout), r.stderr)
+	}
+	j := runCLI(t, nil, bin, append(args, "--json")...)
+	if n := strings.Count(j.stdout, `"code":"starttls-not-offered"`) + strings.Count(j.stdout, `"code": "starttls-not-offered"`); n != 1000 {
+		t.Errorf("mx of 1000 exchangers --json: %d starttls-not-offered findings, want 1000", n)
 	}
 }

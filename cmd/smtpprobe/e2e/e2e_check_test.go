@@ -69,18 +69,8 @@ func runCheckBinary(t *testing.T, l *Lab, bin string, args ...string) probeRun {
 // runLabBinary runs `smtpprobe CMD ARGS...` in the client namespace.
 func runLabBinary(t *testing.T, l *Lab, bin, cmd string, args ...string) probeRun {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), checkKill)
-	defer cancel()
-	argv := append([]string{"SSL_CERT_FILE=" + l.TLSCert, bin, cmd}, args...)
-	start := time.Now()
-	stdout, stderr, exit := l.Exec(t, ctx, "env", argv...)
-	r := probeRun{in: cmd + "(" + strings.Join(quoteArgs(args), " ") + ")", stdout: stdout, stderr: stderr, exit: exit, elapsed: time.Since(start)}
-	if exit == -1 {
-		t.Fatalf("%s did not finish: %s", r.in, stderr)
-	}
-	if strings.Contains(stderr, "panic:") || strings.Contains(stderr, "goroutine ") {
-		t.Errorf("%s stderr = %q, want no panic", r.in, stderr)
-	}
+	r := runInLab(t, l, checkKill, []string{"SSL_CERT_FILE=" + l.TLSCert}, bin, cmd, args...)
+	r.in = cmd + "(" + r.in + ")"
 	return r
 }
 

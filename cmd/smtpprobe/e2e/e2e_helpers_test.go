@@ -6,10 +6,13 @@ package e2e
 // scrapes) is in probe/probetest, once.
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"net/http"
 	"regexp"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -115,4 +118,25 @@ func sv(p *string) string {
 		return ""
 	}
 	return *p
+}
+
+// runInLab runs `bin cmd args...` with the environment env added, in the
+// lab's client namespace, killed after kill. A run that did not finish
+// fails the test; a panic on stderr is an error. The run's in is the
+// quoted arguments.
+func runInLab(t *testing.T, l *Lab, kill time.Duration, env []string, bin, cmd string, args ...string) mxRun {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), kill)
+	defer cancel()
+	argv := append(append(slices.Clone(env), bin, cmd), args...)
+	start := time.Now()
+	stdout, stderr, exit := l.Exec(t, ctx, "env", argv...)
+	r := mxRun{in: strings.Join(quoteArgs(args), " "), stdout: stdout, stderr: stderr, exit: exit, elapsed: time.Since(start)}
+	if exit == -1 {
+		t.Fatalf("%s(%s) did not finish within %v: %s", cmd, r.in, kill, stderr)
+	}
+	if strings.Contains(stderr, "panic:") || strings.Contains(stderr, "goroutine ") {
+		t.Errorf("%s(%s) stderr = %q, want no panic", cmd, r.in, stderr)
+	}
+	return r
 }

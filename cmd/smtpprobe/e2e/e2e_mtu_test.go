@@ -111,18 +111,7 @@ var mtuFamilies = []mtuFamily{{"-4", labMX1v4}, {"-6", labMX1v6}}
 // runMTUBinary runs `smtpprobe mtu ARGS...` in the client namespace.
 func runMTUBinary(t *testing.T, l *Lab, bin string, args ...string) mxRun {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), mtuKill)
-	defer cancel()
-	start := time.Now()
-	stdout, stderr, exit := l.Exec(t, ctx, bin, append([]string{"mtu"}, args...)...)
-	r := mxRun{in: strings.Join(quoteArgs(args), " "), stdout: stdout, stderr: stderr, exit: exit, elapsed: time.Since(start)}
-	if r.exit == -1 {
-		t.Fatalf("mtu(%s) did not finish: %s", r.in, r.stderr)
-	}
-	if strings.Contains(r.stderr, "panic:") || strings.Contains(r.stderr, "goroutine ") {
-		t.Errorf("mtu(%s) stderr = %q, want no panic", r.in, r.stderr)
-	}
-	return r
+	return runInLab(t, l, mtuKill, nil, bin, "mtu", args...)
 }
 
 // mtuLabArgs are the flags every lab run gets.

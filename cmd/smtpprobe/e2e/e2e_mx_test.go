@@ -4,7 +4,6 @@ package e2e
 // namespace against real Postfix, dnsmasq and nftables (see lab_test.go).
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"net/netip"
@@ -92,12 +91,7 @@ func runMXBinary(t *testing.T, l *Lab, bin string, args ...string) mxRun {
 // runMXBinaryEnv is runMXBinary with these environment settings instead.
 func runMXBinaryEnv(t *testing.T, l *Lab, bin string, env []string, args ...string) mxRun {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), runKill)
-	defer cancel()
-	start := time.Now()
-	argv := append(append(slices.Clone(env), bin, "mx"), args...)
-	stdout, stderr, exit := l.Exec(t, ctx, "env", argv...)
-	return mxRun{in: strings.Join(quoteArgs(args), " "), stdout: stdout, stderr: stderr, exit: exit, elapsed: time.Since(start)}
+	return runInLab(t, l, runKill, env, bin, "mx", args...)
 }
 
 func quoteArgs(args []string) []string {

@@ -254,7 +254,7 @@ func TestE2EPolicy(t *testing.T) {
 			for _, w := range tc.findings {
 				found := false
 				for _, f := range rep.Findings {
-					if f.Code == w.code && f.Severity == w.sev && containsAll(f.Message, w.has) {
+					if f.Code == w.code && f.Severity == w.sev && probetest.ContainsAll(f.Message, w.has) {
 						found = true
 					}
 				}
@@ -366,15 +366,6 @@ func daneTAMatch(prefix string) func(t *testing.T, doc policyDoc) {
 			}
 		}
 	}
-}
-
-func containsAll(s string, subs []string) bool {
-	for _, sub := range subs {
-		if !strings.Contains(s, sub) {
-			return false
-		}
-	}
-	return true
 }
 
 func fmtFindings(rep mxReport) string {
@@ -510,7 +501,7 @@ func TestE2ECheckPolicy(t *testing.T) {
 	rep := decodeCheckReport(t, r)
 	if !slices.ContainsFunc(rep.Findings, func(f mxFinding) bool {
 		return f.Code == "regression-mta-sts-policy" && f.Severity == "critical" &&
-			strings.HasPrefix(f.Message, "[mx sts-enforce.plain.lab.example] ") && containsAll(f.Message, []string{"from testing mode", "to enforce mode"})
+			strings.HasPrefix(f.Message, "[mx sts-enforce.plain.lab.example] ") && probetest.ContainsAll(f.Message, []string{"from testing mode", "to enforce mode"})
 	}) {
 		t.Errorf("%s findings = %+v, want a critical regression-mta-sts-policy of [mx sts-enforce.plain.lab.example]", r.in, rep.Findings)
 	}

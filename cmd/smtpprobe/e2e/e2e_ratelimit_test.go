@@ -254,4 +254,3 @@ func TestE2EMTUHeavyLoss(t *testing.T) {
 		t.Logf("run %d mtu(%s): %v, verdict %s %s, reverse %v, loss %s %%", i+1, r.in, r.elapsed.Round(time.Millisecond), v, bracketString(res.Bracket), res.Reverse, floatp(res.LossPct))
 	}
 }
-

@@ -112,16 +112,8 @@ func withinTolerance(gotMS float64, want time.Duration) bool {
 // namespace, trusting the lab's certificate.
 func runProbe(t *testing.T, l *Lab, bin, cmd string, args ...string) probeRun {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), probeKill)
-	defer cancel()
-	full := append(slices.Clone(args), "--resolver", l.DNS+":53", "--connect-timeout", "2s", "--timeout", "10s")
-	argv := append([]string{"SSL_CERT_FILE=" + l.TLSCert, bin, cmd}, full...)
-	start := time.Now()
-	stdout, stderr, exit := l.Exec(t, ctx, "env", argv...)
-	r := probeRun{in: cmd + "(" + strings.Join(quoteArgs(args), " ") + ")", stdout: stdout, stderr: stderr, exit: exit, elapsed: time.Since(start)}
-	if exit == -1 {
-		t.Fatalf("%s did not finish: %s", r.in, stderr)
-	}
+	r := runProbeArgs(t, l, bin, cmd, append(slices.Clone(args), "--resolver", l.DNS+":53", "--connect-timeout", "2s", "--timeout", "10s")...)
+	r.in = cmd + "(" + strings.Join(quoteArgs(args), " ") + ")"
 	return r
 }
 
@@ -899,15 +891,8 @@ func ptrString(p *float64) string {
 // exactly these arguments (runProbe appends its own --timeout).
 func runProbeArgs(t *testing.T, l *Lab, bin, cmd string, args ...string) probeRun {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), probeKill)
-	defer cancel()
-	argv := append([]string{"SSL_CERT_FILE=" + l.TLSCert, bin, cmd}, args...)
-	start := time.Now()
-	stdout, stderr, exit := l.Exec(t, ctx, "env", argv...)
-	r := probeRun{in: cmd + "(" + strings.Join(quoteArgs(args), " ") + ")", stdout: stdout, stderr: stderr, exit: exit, elapsed: time.Since(start)}
-	if exit == -1 {
-		t.Fatalf("%s did not finish: %s", r.in, stderr)
-	}
+	r := runInLab(t, l, probeKill, []string{"SSL_CERT_FILE=" + l.TLSCert}, bin, cmd, args...)
+	r.in = cmd + "(" + r.in + ")"
 	return r
 }
 

@@ -228,3 +228,20 @@ func labRun(t testing.TB, script string, args ...string) string {
 	}
 	return string(out)
 }
+
+// TestCLIVantageInput: a vantage name is a label value: bad ones are
+// refused, in the file and on the command line, with one line and exit 3.
+func TestCLIVantageInput(t *testing.T) {
+	bin := cliPrereqs(t)
+	t.Parallel()
+	cfg := func(v string) string {
+		return writeCheckConfig(t, "modules:\n  mx:\n    command: mx\nserve:\n  allow: [192.0.2.0/24]\n  vantage: "+v+"\n")
+	}
+	wantUsage(t, "serve.vantage with a space", isolated(t, bin, "serve", "--config", cfg(`"fra 1"`), "--validate"),
+		`serve.vantage "fra 1": want a short name`)
+	wantUsage(t, "--vantage with a quote", isolated(t, bin, "serve", "--config", cfg("fra1"), "--vantage", `a"b`, "--validate"),
+		`--vantage "a\"b": want a short name`)
+	if r := isolated(t, bin, "serve", "--config", cfg("fra1"), "--vantage", "home-dsl", "--validate"); r.code != 0 {
+		t.Errorf("serve --vantage home-dsl --validate = %d %q, want 0", r.code, r.stderr)
+	}
+}

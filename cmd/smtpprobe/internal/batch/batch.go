@@ -150,7 +150,7 @@ func (c *Check) judge(base *probe.Report, text func(error) string) {
 	if c.Err != nil {
 		summary := probe.NewCheckSummary(c.Target, c.Module.Name, c.Job.Command, nil, c.Err)
 		c.Report = &probe.Report{Command: c.Job.Command, Target: c.Target, Results: []probe.Result{},
-			Findings: []probe.Finding{{Severity: probe.SevCritical, Code: "check-failed",
+			Findings: []probe.Finding{{Severity: probe.SevCritical, Code: dnscheck.CodeCheckFailed,
 				Message: fmt.Sprintf("the check could not run: %s", text(c.Err))}},
 			Checks: []probe.CheckSummary{summary}}
 		return

@@ -14,6 +14,7 @@ import (
 	"github.com/smtpprobe/smtpprobe/cmd/smtpprobe/internal/config"
 	"github.com/smtpprobe/smtpprobe/cmd/smtpprobe/internal/job"
 	"github.com/smtpprobe/smtpprobe/probe"
+	"github.com/smtpprobe/smtpprobe/probe/probetest"
 )
 
 func policyCheck(target, mode string, mx ...string) *Check {
@@ -73,7 +74,7 @@ func TestCombinedPolicy(t *testing.T) {
 				}
 				return
 			}
-			if len(got) != 1 || got[0].Severity != probe.SevCritical || !containsAll(got[0].Message, tc.has) {
+			if len(got) != 1 || got[0].Severity != probe.SevCritical || !probetest.ContainsAll(got[0].Message, tc.has) {
 				t.Fatalf("findings %+v, want one critical regression-mta-sts-policy containing %q", got, tc.has)
 			}
 			if s := rep.Status(); s != probe.StatusCritical {
@@ -84,13 +85,4 @@ func TestCombinedPolicy(t *testing.T) {
 			}
 		})
 	}
-}
-
-func containsAll(s string, subs []string) bool {
-	for _, sub := range subs {
-		if !strings.Contains(s, sub) {
-			return false
-		}
-	}
-	return true
 }
