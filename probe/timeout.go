@@ -293,7 +293,7 @@ func applies(pause wire.Pause, phase string) bool {
 // onePerAddress are the codes of findings about the server as a whole
 // (its greeting, postscreen's tests), which each phase's session of one
 // address finds alike: mergeBelowRFC keeps the first of each.
-var onePerAddress = map[string]bool{"greeting-delayed": true, "postscreen-pregreet": true, "postscreen-deferral": true}
+var onePerAddress = map[string]bool{dnscheck.CodeGreetingDelayed: true, dnscheck.CodePostscreenPregreet: true, dnscheck.CodePostscreenDeferral: true}
 
 // mergeBelowRFC replaces the per-phase "server-timeout-below-rfc" findings
 // of one address by one that lists every phase (Run, for each address),
