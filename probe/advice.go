@@ -25,7 +25,7 @@ func rfcIdleMinimum(phase string) time.Duration {
 	if isDataPhase(phase) {
 		return RFCDataBlockTimeout
 	}
-	return RFCServerTimeout
+	return rFCServerTimeout
 }
 
 // rfcSection is the section of RFC 5321 behind rfcIdleMinimum(phase).

@@ -75,7 +75,7 @@ func (p *Prober) helo(local net.Addr) string {
 	if h, err := hn(); err == nil && strings.Contains(strings.Trim(h, "."), ".") {
 		return strings.TrimSuffix(h, ".")
 	}
-	return AddressLiteral(local)
+	return addressLiteral(local)
 }
 
 // dialogue is one probe session in progress: the connection, the result
@@ -181,7 +181,7 @@ func (d *dialogue) step(phases []string, lines ...string) ([]wire.Reply, bool) {
 			// Those replies go to the timeline; the result keeps the
 			// one that failed.
 			for j := i + 1; j < n && !rp.Unsolicited; j++ {
-				late, err := c.ReadReply(d.ctx, QuitTimeout)
+				late, err := c.ReadReply(d.ctx, quitTimeout)
 				if err != nil {
 					break
 				}
@@ -227,16 +227,16 @@ func (d *dialogue) noteRejection(phase, line string, rp wire.Reply) {
 	}
 	if phase == "rcpt" && rp.Code == 450 && rp.Enhanced == "4.3.2" {
 		if srv := d.identify(); srv.Software == SoftwarePostscreen {
-			d.r.Findings = append(d.r.Findings, Finding{Severity: SevInfo, Code: "postscreen-deferral",
+			d.r.Findings = append(d.r.Findings, Finding{Severity: SevInfo, Code: dnscheck.CodePostscreenDeferral,
 				Message: fmt.Sprintf("%s is Postfix's postscreen: it deferred this new client with %s after its after-220 (deep protocol) tests, which a new client passes by being deferred once; transient, not a failure: the next session from the same address is handed to smtpd",
 					who(d.t, d.r.Address), rp.String())})
 			return
 		}
 	}
-	if !IsGreylisting(rp) {
+	if !isGreylisting(rp) {
 		return
 	}
-	d.r.Findings = append(d.r.Findings, Finding{Severity: SevInfo, Code: "greylisted",
+	d.r.Findings = append(d.r.Findings, Finding{Severity: SevInfo, Code: dnscheck.CodeGreylisted,
 		Message: fmt.Sprintf("%s greylisted the probe at %s (%s): the server is healthy; a sender that retries after the server's greylisting delay will pass",
 			who(d.t, d.r.Address), phase, rp.String())})
 }
@@ -262,7 +262,7 @@ const OptionTo = "to"
 // past RCPT until it is given a recipient the server accepts. Every probe
 // kind that sends RCPT (session, timeout, mtu) reports it the same way.
 func rcptRefused(who, to string, rp wire.Reply) Finding {
-	return Finding{Severity: SevWarning, Code: "rcpt-refused", Option: OptionTo,
+	return Finding{Severity: SevWarning, Code: dnscheck.CodeRcptRefused, Option: OptionTo,
 		Message: fmt.Sprintf("%s refused the recipient <%s> (%s); give a recipient the server accepts", who, to, rp.String())}
 }
 
@@ -277,22 +277,22 @@ func (d *dialogue) step1(phase string, line ...string) (wire.Reply, bool) {
 
 // quit says QUIT after a failure, as RFC 5321 §3.1 and §4.1.1.10 ask,
 // when the server is still talking; its reply is not judged and is
-// awaited for QuitTimeout at most. After a pipelined DATA's 354 the server
+// awaited for quitTimeout at most. After a pipelined DATA's 354 the server
 // reads message text, so the session just ends (the message is never
 // completed, nothing is delivered).
 func (d *dialogue) quit() {
 	if d.r.Reply != nil && !d.r.Reply.Unsolicited && d.c.Ended() == nil && !d.inData {
-		_, _ = d.c.Cmd(d.ctx, min(d.rt, QuitTimeout), "QUIT")
+		_, _ = d.c.Cmd(d.ctx, min(d.rt, quitTimeout), "QUIT")
 	}
 }
 
 // finish ends a successful dialogue with QUIT, timed as phase "quit". The
 // server must answer 221 (RFC 5321 §4.1.1.10); one that just closes, or
-// does not answer within QuitTimeout, is not failed for it, but a reply
+// does not answer within quitTimeout, is not failed for it, but a reply
 // nobody asked for is.
 func (d *dialogue) finish() {
 	start := d.c.Since()
-	rp, err := d.c.Cmd(d.ctx, min(d.rt, QuitTimeout), "QUIT")
+	rp, err := d.c.Cmd(d.ctx, min(d.rt, quitTimeout), "QUIT")
 	d.r.timePhase("quit", d.c.Since()-start)
 	if err == nil {
 		rc := rp
@@ -319,7 +319,7 @@ func (d *dialogue) greet(starttls bool) bool {
 		r.Outcome, r.Error, r.FailedPhase = OK, "", "" // retry with HELO; the EHLO 5yz stays in the timeline
 		delete(r.Phases, "ehlo")
 		r.PhaseOrder = r.PhaseOrder[:len(r.PhaseOrder)-1]
-		r.Findings = append(r.Findings, Finding{Severity: SevWarning, Code: "ehlo-rejected",
+		r.Findings = append(r.Findings, Finding{Severity: SevWarning, Code: dnscheck.CodeEHLORejected,
 			Message: fmt.Sprintf("%s [%s] rejected EHLO (%s); fell back to HELO", t.Host, r.Address, ehlo.String())})
 		if _, ok = d.step1("helo", "HELO "+d.name); !ok {
 			d.quit()
@@ -469,17 +469,17 @@ func who(t Target, address string) string {
 	return fmt.Sprintf("%s [%s]", t.Host, address)
 }
 
-// QuitTimeout bounds the wait for the reply to QUIT. The verdict is in by
+// quitTimeout bounds the wait for the reply to QUIT. The verdict is in by
 // then, so a server that does not answer QUIT costs a couple of seconds,
 // not another reply timeout (RFC 5321 §4.1.1.10 asks for 221, but the
 // probe does not judge it).
-const QuitTimeout = 2 * time.Second
+const quitTimeout = 2 * time.Second
 
-// IsGreylisting reports whether a rejection is greylisting: 450 or 451
+// isGreylisting reports whether a rejection is greylisting: 450 or 451
 // with enhanced code 4.2.0 or 4.7.1 (RFC 3463 §3.3, §3.8, as Postgrey
 // and Postfix's policy services send them), or a text that says
 // "greylist" (or "graylist"), in any case.
-func IsGreylisting(rp wire.Reply) bool {
+func isGreylisting(rp wire.Reply) bool {
 	if rp.Code != 450 && rp.Code != 451 {
 		return false
 	}
@@ -490,9 +490,9 @@ func IsGreylisting(rp wire.Reply) bool {
 	return strings.Contains(t, "greylist") || strings.Contains(t, "graylist")
 }
 
-// AddressLiteral renders an address as an RFC 5321 §4.1.3 address literal:
+// addressLiteral renders an address as an RFC 5321 §4.1.3 address literal:
 // "[192.0.2.1]" or "[IPv6:2001:db8::1]".
-func AddressLiteral(a net.Addr) string {
+func addressLiteral(a net.Addr) string {
 	ap, err := netip.ParseAddrPort(a.String())
 	if err != nil {
 		return "[127.0.0.1]"
@@ -526,16 +526,16 @@ func (d *dialogue) greeting() (wire.Reply, bool) {
 	case ok && banner.At >= GreetingDelayNotable:
 		r.GreetingDelay = ptr(banner.At)
 		if teaser(banner) {
-			r.Findings = append(r.Findings, Finding{Severity: SevInfo, Code: "postscreen-pregreet",
+			r.Findings = append(r.Findings, Finding{Severity: SevInfo, Code: dnscheck.CodePostscreenPregreet,
 				Message: fmt.Sprintf("%s is Postfix's postscreen: it sent a 220- teaser and the final 220 %s after connect (postscreen_greet_wait); the probe waited for the final 220, as postscreen's pre-greet test requires (a client that talks early is blacklisted)",
 					who(d.t, r.Address), fmtDur(banner.At))})
 			break
 		}
-		r.Findings = append(r.Findings, Finding{Severity: SevInfo, Code: "greeting-delayed",
+		r.Findings = append(r.Findings, Finding{Severity: SevInfo, Code: dnscheck.CodeGreetingDelayed,
 			Message: fmt.Sprintf("%s delays its greeting: the 220 came %s after connect (a tarpit; RFC 5321 §4.5.3.2.1 lets a client wait 5 minutes for it)",
 				who(d.t, r.Address), fmtDur(banner.At))})
 	case !ok && r.Outcome == ReplyTimeout && r.FailedPhase == "banner" && d.c.Ended() == nil:
-		r.Findings = append(r.Findings, Finding{Severity: SevWarning, Code: "greeting-timeout", Option: OptionReplyTimeout,
+		r.Findings = append(r.Findings, Finding{Severity: SevWarning, Code: dnscheck.CodeGreetingTimeout, Option: OptionReplyTimeout,
 			Message: fmt.Sprintf("%s accepted the connection but sent no greeting within %s, the probe's own reply limit; RFC 5321 §4.5.3.2.1 gives the 220 greeting 5 minutes, and a tarpit delays it on purpose: if the delay is intended, raise the probe's reply limit above it",
 				who(d.t, r.Address), d.rt)})
 	}

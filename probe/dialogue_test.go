@@ -68,7 +68,7 @@ func TestRcptRefusedEveryCommand(t *testing.T) {
 			start := time.Now()
 			rs := tc.run(ctx)
 			if took := time.Since(start); took > 1500*time.Millisecond {
-				t.Errorf("%s took %s, want well under QuitTimeout (no QUIT sent into DATA, no reply awaited)", tc.name, took)
+				t.Errorf("%s took %s, want well under quitTimeout (no QUIT sent into DATA, no reply awaited)", tc.name, took)
 			}
 			if len(rs) != len(tc.want) {
 				t.Fatalf("%s: %d results, want %d", tc.name, len(rs), len(tc.want))

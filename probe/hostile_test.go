@@ -529,7 +529,7 @@ func TestHostilePeers(t *testing.T) {
 		{class: "bounds", name: "EHLO never answered: QUIT waits 2 s, not the reply timeout", script: func(c net.Conn, r *bufio.Reader) {
 			fmt.Fprint(c, "220 mx.example.com ESMTP\r\n")
 			drain(r)
-		}, run: "check", rt: 3 * time.Second, want: ReplyTimeout, deadline: 3*time.Second + QuitTimeout + 1500*time.Millisecond,
+		}, run: "check", rt: 3 * time.Second, want: ReplyTimeout, deadline: 3*time.Second + quitTimeout + 1500*time.Millisecond,
 			check: func(t *testing.T, r Result) {
 				var quitAt, closeAt time.Duration
 				for _, e := range r.Timeline {
@@ -540,8 +540,8 @@ func TestHostilePeers(t *testing.T) {
 						closeAt = e.At
 					}
 				}
-				if quitAt == 0 || closeAt-quitAt > QuitTimeout+500*time.Millisecond {
-					t.Errorf("QUIT at %s, close at %s; want QUIT to wait at most %s%s", quitAt, closeAt, QuitTimeout, dump(r.Timeline))
+				if quitAt == 0 || closeAt-quitAt > quitTimeout+500*time.Millisecond {
+					t.Errorf("QUIT at %s, close at %s; want QUIT to wait at most %s%s", quitAt, closeAt, quitTimeout, dump(r.Timeline))
 				}
 			}},
 	}

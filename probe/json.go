@@ -2,66 +2,19 @@ package probe
 
 import (
 	"encoding/json"
-	"math"
 	"time"
 
+	"github.com/smtpprobe/smtpprobe/probe/units"
 	"github.com/smtpprobe/smtpprobe/probe/wire"
 )
 
 // The model keeps every duration as a time.Duration; the JSON document
 // (README, "JSON") gives them in milliseconds, under names ending in _ms:
 // fractional milliseconds rounded to the microsecond for measured times
-// (ms), whole milliseconds for a report's duration. The wire structs
+// (units.MS), whole milliseconds for a report's duration. The wire structs
 // below are the JSON documents' layout, field for field and in the same
 // order as the model's structs, so that the output's keys keep their
 // order; TestWireFields checks that they stay in step.
-
-// ms converts a duration to milliseconds rounded to the microsecond.
-func ms(d time.Duration) float64 {
-	return math.Round(float64(d)/1e3) / 1e3
-}
-
-// fromMS converts milliseconds, as ms writes them, back to a duration,
-// to the nanosecond.
-func fromMS(m float64) time.Duration {
-	return time.Duration(math.Round(m * float64(time.Millisecond)))
-}
-
-func msPtr(d *time.Duration) *float64 {
-	if d == nil {
-		return nil
-	}
-	return ptr(ms(*d))
-}
-
-func fromMSPtr(m *float64) *time.Duration {
-	if m == nil {
-		return nil
-	}
-	return ptr(fromMS(*m))
-}
-
-func msMap(m map[string]time.Duration) map[string]float64 {
-	if m == nil {
-		return nil
-	}
-	out := make(map[string]float64, len(m))
-	for k, d := range m {
-		out[k] = ms(d)
-	}
-	return out
-}
-
-func fromMSMap(m map[string]float64) map[string]time.Duration {
-	if m == nil {
-		return nil
-	}
-	out := make(map[string]time.Duration, len(m))
-	for k, v := range m {
-		out[k] = fromMS(v)
-	}
-	return out
-}
 
 // resultJSON is Result on the wire.
 type resultJSON struct {
@@ -110,11 +63,11 @@ func (r Result) MarshalJSON() ([]byte, error) {
 	return json.Marshal(resultJSON{
 		Target: r.Target, Module: r.Module, Host: r.Host, Address: r.Address, Port: r.Port,
 		Preference: r.Preference, Outcome: r.Outcome, Error: r.Error, FailedPhase: r.FailedPhase,
-		Phases: msMap(r.Phases), PhaseOrder: r.PhaseOrder, Reply: r.Reply, Banner: r.Banner,
+		Phases: units.MSMap(r.Phases), PhaseOrder: r.PhaseOrder, Reply: r.Reply, Banner: r.Banner,
 		Capabilities: r.Capabilities, TLS: r.TLS, DANE: r.DANE, PTR: r.PTR, FCrDNS: r.FCrDNS,
 		MessageBytes: r.MessageBytes, BytesWritten: r.BytesWritten, BodyTCP: r.BodyTCP, Acked: r.Acked, QueueID: r.QueueID,
-		IdleTimeoutMS: msPtr(r.IdleTimeout), Phase: r.Phase, TimeoutMS: msPtr(r.Timeout),
-		ClosedBy: r.ClosedBy, ServerLog: r.ServerLog, Server: r.Server, GreetingDelay: msPtr(r.GreetingDelay), Deferred: r.Deferred, MTUInfo: r.MTUInfo, TCP: r.TCP, Timeline: r.Timeline,
+		IdleTimeoutMS: units.MSPtr(r.IdleTimeout), Phase: r.Phase, TimeoutMS: units.MSPtr(r.Timeout),
+		ClosedBy: r.ClosedBy, ServerLog: r.ServerLog, Server: r.Server, GreetingDelay: units.MSPtr(r.GreetingDelay), Deferred: r.Deferred, MTUInfo: r.MTUInfo, TCP: r.TCP, Timeline: r.Timeline,
 		Hops: r.Hops, PathEnd: r.PathEnd, BlackholeLink: r.BlackholeLink,
 	})
 }
@@ -129,11 +82,11 @@ func (r *Result) UnmarshalJSON(b []byte) error {
 	*r = Result{
 		Target: w.Target, Module: w.Module, Host: w.Host, Address: w.Address, Port: w.Port,
 		Preference: w.Preference, Outcome: w.Outcome, Error: w.Error, FailedPhase: w.FailedPhase,
-		Phases: fromMSMap(w.Phases), PhaseOrder: w.PhaseOrder, Reply: w.Reply, Banner: w.Banner,
+		Phases: units.FromMSMap(w.Phases), PhaseOrder: w.PhaseOrder, Reply: w.Reply, Banner: w.Banner,
 		Capabilities: w.Capabilities, TLS: w.TLS, DANE: w.DANE, PTR: w.PTR, FCrDNS: w.FCrDNS,
 		MessageBytes: w.MessageBytes, BytesWritten: w.BytesWritten, BodyTCP: w.BodyTCP, Acked: w.Acked, QueueID: w.QueueID,
-		IdleTimeout: fromMSPtr(w.IdleTimeoutMS), Phase: w.Phase, Timeout: fromMSPtr(w.TimeoutMS),
-		ClosedBy: w.ClosedBy, ServerLog: w.ServerLog, Server: w.Server, GreetingDelay: fromMSPtr(w.GreetingDelay), Deferred: w.Deferred, MTUInfo: w.MTUInfo, TCP: w.TCP, Timeline: w.Timeline,
+		IdleTimeout: units.FromMSPtr(w.IdleTimeoutMS), Phase: w.Phase, Timeout: units.FromMSPtr(w.TimeoutMS),
+		ClosedBy: w.ClosedBy, ServerLog: w.ServerLog, Server: w.Server, GreetingDelay: units.FromMSPtr(w.GreetingDelay), Deferred: w.Deferred, MTUInfo: w.MTUInfo, TCP: w.TCP, Timeline: w.Timeline,
 		Hops: w.Hops, PathEnd: w.PathEnd, BlackholeLink: w.BlackholeLink,
 	}
 	return nil
@@ -222,7 +175,7 @@ type mtuProbeJSON struct {
 func (p MTUProbe) MarshalJSON() ([]byte, error) {
 	return json.Marshal(mtuProbeJSON{Round: p.Round, Size: p.Size, Sent: p.Sent, OK: p.OK, Result: p.Result,
 		Via: p.Via, Retransmits: p.Retransmits, Segments: p.Segments, PMTU: p.PMTU,
-		RTTMS: ms(p.RTT), WaitMS: ms(p.Wait), Attempts: p.Attempts, Flight: p.Flight, Adv: p.Adv, Limit: p.Limit})
+		RTTMS: units.MS(p.RTT), WaitMS: units.MS(p.Wait), Attempts: p.Attempts, Flight: p.Flight, Adv: p.Adv, Limit: p.Limit})
 }
 
 // UnmarshalJSON reads a probe as MarshalJSON writes it.
@@ -233,6 +186,6 @@ func (p *MTUProbe) UnmarshalJSON(b []byte) error {
 	}
 	*p = MTUProbe{Round: w.Round, Size: w.Size, Sent: w.Sent, OK: w.OK, Result: w.Result,
 		Via: w.Via, Retransmits: w.Retransmits, Segments: w.Segments, PMTU: w.PMTU,
-		RTT: fromMS(w.RTTMS), Wait: fromMS(w.WaitMS), Attempts: w.Attempts, Flight: w.Flight, Adv: w.Adv, Limit: w.Limit}
+		RTT: units.FromMS(w.RTTMS), Wait: units.FromMS(w.WaitMS), Attempts: w.Attempts, Flight: w.Flight, Adv: w.Adv, Limit: w.Limit}
 	return nil
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/smtpprobe/smtpprobe/probe/probetest"
+	"github.com/smtpprobe/smtpprobe/probe/units"
 	"github.com/smtpprobe/smtpprobe/probe/wire"
 )
 
@@ -330,7 +331,7 @@ func hasFinding(fs []Finding, code string) bool {
 func dump(tl []wire.Event) string {
 	var b strings.Builder
 	for _, e := range tl {
-		fmt.Fprintf(&b, "\n  %8.3f %s %s", ms(e.At), e.Kind, e.Text)
+		fmt.Fprintf(&b, "\n  %8.3f %s %s", units.MS(e.At), e.Kind, e.Text)
 		if e.Reply != nil {
 			b.WriteString(" " + e.Reply.String())
 		}

@@ -87,7 +87,7 @@ func (r *Report) Status() Status {
 			switch {
 			case res.Good():
 				ok++
-			case res.TransientRejection():
+			case res.transientRejection():
 				transient++
 			}
 		}
@@ -107,9 +107,9 @@ func (r *Report) Status() Status {
 	return s
 }
 
-// TransientRejection reports whether the result failed only because the
+// transientRejection reports whether the result failed only because the
 // server answered a 4yz (RFC 5321 §4.2.1): a sender would retry later.
-func (r *Result) TransientRejection() bool {
+func (r *Result) transientRejection() bool {
 	return r.Outcome == Rejected && r.Reply != nil && r.Reply.Transient
 }
 
@@ -194,7 +194,7 @@ func (p *Prober) Run(ctx context.Context, res *dnscheck.Resolver, command, targe
 		rep.Outcome = Outcome(dr.Outcome)
 		if rep.Outcome == OK && len(targets) == 0 {
 			rep.Outcome = DNSError
-			rep.Findings = append(rep.Findings, Finding{Severity: SevCritical, Code: "no-addresses",
+			rep.Findings = append(rep.Findings, Finding{Severity: SevCritical, Code: dnscheck.CodeNoAddresses,
 				Message: fmt.Sprintf("no exchanger of %s has an address to connect to", dr.Domain)})
 		}
 	}

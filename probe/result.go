@@ -155,7 +155,7 @@ func Classify(err error) Outcome {
 		return ProtocolError
 	case errors.As(err, &he), errors.As(err, &ae), errors.As(err, &re):
 		return TLSError
-	case errors.As(err, new(*LostError)):
+	case errors.As(err, new(*wire.LostError)):
 		return ReplyTimeout
 	case errors.Is(err, syscall.EHOSTUNREACH), errors.Is(err, syscall.ENETUNREACH):
 		return Unreachable

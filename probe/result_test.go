@@ -68,8 +68,8 @@ func TestReplyTransient(t *testing.T) {
 	}
 	for _, tc := range tests {
 		r := wire.NewReply(tc.code, tc.lines, 0)
-		if r.Transient != tc.transient || IsGreylisting(r) != tc.grey {
-			t.Errorf("wire.NewReply(%d %q) = transient %v, greylisting %v; want %v, %v", tc.code, tc.lines, r.Transient, IsGreylisting(r), tc.transient, tc.grey)
+		if r.Transient != tc.transient || isGreylisting(r) != tc.grey {
+			t.Errorf("wire.NewReply(%d %q) = transient %v, greylisting %v; want %v, %v", tc.code, tc.lines, r.Transient, isGreylisting(r), tc.transient, tc.grey)
 		}
 		b, _ := json.Marshal(r)
 		var m map[string]any

@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/smtpprobe/smtpprobe/dnscheck"
 	"github.com/smtpprobe/smtpprobe/mtu"
 	"github.com/smtpprobe/smtpprobe/probe/units"
 	"github.com/smtpprobe/smtpprobe/probe/wire"
@@ -36,19 +37,6 @@ type SessionOptions struct {
 	// RetryDeferral reconnects once when postscreen deferred the new
 	// client (postscreen-deferral), and reports both sessions.
 	RetryDeferral bool
-}
-
-// LostError means the body's segments were retransmitted without any
-// acknowledgement while the commands before it passed: the signature of a
-// path that drops large packets (a PMTU black hole) or of heavy loss.
-type LostError struct {
-	Retransmits int
-	SndMSS      int
-	PMTU        int
-}
-
-func (e *LostError) Error() string {
-	return fmt.Sprintf("body segments lost: %d retransmits without ACK progress (snd_mss %d, path MTU %d)", e.Retransmits, e.SndMSS, e.PMTU)
 }
 
 // CapabilityError means the options need something the server does not
@@ -84,7 +72,7 @@ func (p *Prober) Session(ctx context.Context, t Target, opt SessionOptions) (Res
 
 // deferred reports whether postscreen deferred the session's new client.
 func deferred(r Result) bool {
-	return hasFindingCode(r.Findings, "postscreen-deferral")
+	return hasFindingCode(r.Findings, dnscheck.CodePostscreenDeferral)
 }
 
 // retried is the result of a session retried after a postscreen
@@ -98,7 +86,7 @@ func retried(first, second Result) Result {
 	if !second.Good() {
 		verdict = fmt.Sprintf("ended %s (%s)", second.Outcome, second.Error)
 	}
-	second.Findings = append(findings, Finding{Severity: SevInfo, Code: "postscreen-deferral-retried",
+	second.Findings = append(findings, Finding{Severity: SevInfo, Code: dnscheck.CodePostscreenDeferralRetried,
 		Message: fmt.Sprintf("%s: the session after postscreen's deferral, from the same address, %s", who(Target{Host: second.Host}, second.Address), verdict)})
 	return second
 }
@@ -126,7 +114,7 @@ func (p *Prober) session(ctx context.Context, t Target, opt SessionOptions) (r R
 		return r, ctx.Err()
 	}
 	if opt.StartTLS && r.TLS == nil {
-		r.Findings = append(r.Findings, Finding{Severity: SevWarning, Code: "starttls-not-offered",
+		r.Findings = append(r.Findings, Finding{Severity: SevWarning, Code: dnscheck.CodeStartTLSNotOffered,
 			Message: fmt.Sprintf("%s [%s] does not offer STARTTLS; the session went on in the clear", t.Host, r.Address)})
 	}
 	rcpt := opt.To
@@ -147,7 +135,7 @@ func (p *Prober) session(ctx context.Context, t Target, opt SessionOptions) (r R
 	}
 	pipelining := opt.Pipelining && hasCap(r.Capabilities, "PIPELINING")
 	if opt.Pipelining && !pipelining {
-		r.Findings = append(r.Findings, Finding{Severity: SevInfo, Code: "pipelining-not-offered",
+		r.Findings = append(r.Findings, Finding{Severity: SevInfo, Code: dnscheck.CodePipeliningNotOffered,
 			Message: fmt.Sprintf("%s [%s] does not offer PIPELINING (RFC 2920); commands were sent one by one", t.Host, r.Address)})
 	}
 
@@ -354,42 +342,12 @@ func (d *dialogue) bodyTCP() func() {
 	}
 }
 
-// waitAcked waits until TCP has acknowledged every byte written on c
-// (mtu.WaitAcked over TCP_INFO and SIOCOUTQ), the peer reset the
-// connection, the segments are lost (retransmissions without ACK
-// progress), or timeout passes. Where mtu cannot watch (off Linux) it
-// returns errors.ErrUnsupported.
-func waitAcked(ctx context.Context, c *wire.Conn, timeout time.Duration) error {
-	sc, ok := c.Raw().(syscall.Conn)
-	if !ok {
-		return errors.ErrUnsupported
-	}
-	v, info, err := mtu.WaitAcked(ctx, sc, timeout)
-	switch {
-	case errors.Is(err, mtu.ErrClosed):
-		c.Event(wire.EvRST, "connection reset before the data was acknowledged")
-		return fmt.Errorf("%w: before the data was acknowledged", wire.ErrReset)
-	case err != nil:
-		return err
-	}
-	switch v {
-	case mtu.Delivered:
-		c.Event(wire.EvData, fmt.Sprintf("all bytes acknowledged (TCP_INFO: %d bytes acked, %d retransmits)", info.BytesAcked, info.TotalRetrans))
-		return nil
-	case mtu.Lost:
-		c.Event(wire.EvDeadline, fmt.Sprintf("segments lost: %d retransmits without ACK progress (snd_mss %d, pmtu %d)", info.TotalRetrans, info.SndMSS, info.PMTU))
-		return &LostError{Retransmits: info.TotalRetrans, SndMSS: info.SndMSS, PMTU: info.PMTU}
-	}
-	c.Event(wire.EvDeadline, fmt.Sprintf("bytes still unacknowledged after %s (%d segments unacked)", units.Setting(timeout), info.Unacked))
-	return fmt.Errorf("body not acknowledged within %s: %w", units.Setting(timeout), wire.ErrReplyTimeout)
-}
-
 // awaitAcked waits until TCP has acknowledged every byte written (TCP_INFO
 // on Linux), so that abandoning the transaction still proves the path
 // carried the message. It records the phase and any failure, and reports
 // whether the bytes were acknowledged.
 func (d *dialogue) awaitAcked(phase string, start time.Duration, opt SessionOptions) bool {
-	err := waitAcked(d.ctx, d.c, d.rt)
+	err := d.c.WaitAcked(d.ctx, d.rt)
 	d.r.timePhase(phase, d.c.Since()-start)
 	err = d.bodyStall(err, start) // a black hole, from TCP evidence (evidence.go)
 	switch {
@@ -399,13 +357,13 @@ func (d *dialogue) awaitAcked(phase string, start time.Duration, opt SessionOpti
 	case errors.Is(err, errors.ErrUnsupported):
 		// No TCP_INFO here: the kernel accepted the bytes, which is
 		// all that can be said.
-		d.r.Findings = append(d.r.Findings, Finding{Severity: SevInfo, Code: "ack-unverified",
+		d.r.Findings = append(d.r.Findings, Finding{Severity: SevInfo, Code: dnscheck.CodeAckUnverified,
 			Message: "this system cannot read TCP_INFO; delivery of the body to the peer's TCP was not verified"})
 		return true
 	}
-	var le *LostError
+	var le *wire.LostError
 	if errors.As(err, &le) {
-		d.r.Findings = append(d.r.Findings, Finding{Severity: SevCritical, Code: "body-segments-lost",
+		d.r.Findings = append(d.r.Findings, Finding{Severity: SevCritical, Code: dnscheck.CodeBodySegmentsLost,
 			Message: fmt.Sprintf("%s: the commands passed but the body's full-size segments (snd_mss %d) were retransmitted %d times without an acknowledgement; a PMTU black hole looks like this (smtpprobe mtu %s brackets it)",
 				who(d.t, d.r.Address), le.SndMSS, le.Retransmits, d.r.Address)})
 	}
@@ -539,7 +497,7 @@ func (d *dialogue) explainClose(opt SessionOptions) bool {
 	d.r.Outcome, d.r.Error, d.r.FailedPhase = ServerTimeout, msg+late, ""
 	if p := pauseLength(closePause, opt); p > 0 {
 		srv := d.identify()
-		d.r.Findings = append(d.r.Findings, Finding{Severity: SevCritical, Code: "pause-exceeds-server-timeout", Option: pauseOption(closePause),
+		d.r.Findings = append(d.r.Findings, Finding{Severity: SevCritical, Code: dnscheck.CodePauseExceedsServerTimeout, Option: pauseOption(closePause),
 			Message: fmt.Sprintf("%s [%s]: the %s of %s is longer than the server's idle timeout of %s; shorten it below %s, %s",
 				d.t.Host, d.r.Address, closePause, units.Setting(p), fmtDur(idle), fmtDur(idle), pauseAdvice(srv.Software, pausePhase(closePause), p))})
 	}

@@ -343,7 +343,7 @@ func TestTimeoutClosedBy(t *testing.T) {
 //     send from the end (dial start for 0), so the close came at least
 //     idle after it;
 //   - loosely: no more than idle+1s, so that it is the peer's timeout and
-//     not the probe's wait (MaxWait, QuitTimeout) that was measured.
+//     not the probe's wait (MaxWait, quitTimeout) that was measured.
 func checkMeasured(t *testing.T, what string, r Result, idle time.Duration, sendsBack int) {
 	t.Helper()
 	var (

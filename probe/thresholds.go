@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/smtpprobe/smtpprobe/dnscheck"
 	"github.com/smtpprobe/smtpprobe/probe/units"
 )
 
@@ -17,7 +18,7 @@ type Thresholds struct {
 	Timeout time.Duration // a server idle timeout shorter than this
 	MTU     int           // a path MTU below this
 	// CertDays: a TLS certificate expiring in fewer days. 0 is the
-	// default of the level (a warning within DefaultCertWarnDays, a
+	// default of the level (a warning within 14 days, a
 	// critical once expired) and CertOff ("cert=0") checks nothing.
 	CertDays int
 	// Transient counts transient rejections (4yz replies, greylisting
@@ -27,11 +28,11 @@ type Thresholds struct {
 	Transient int
 }
 
-// DefaultCertWarnDays is how close to expiry a certificate is a warning
+// defaultCertWarnDays is how close to expiry a certificate is a warning
 // by default (blackbox_exporter's users alert at 14 days); an expired one
 // is critical by default, whatever the TLS policy, because every sender
 // that verifies refuses it and the rest are one renewal from it.
-const DefaultCertWarnDays = 14
+const defaultCertWarnDays = 14
 
 // CertOff is the CertDays of "cert=0": certificate expiry not judged.
 const CertOff = -1
@@ -49,7 +50,7 @@ func (t Thresholds) CertLimit(critical bool) (days int, ok bool) {
 	case critical:
 		return 0, true // expired
 	}
-	return DefaultCertWarnDays, true
+	return defaultCertWarnDays, true
 }
 
 // IsZero reports whether no threshold is set.
@@ -166,7 +167,7 @@ func (r *Report) ApplyThresholds(warn, crit Thresholds) {
 func (r *Report) pastTransient(warn, crit Thresholds) (Finding, bool) {
 	var who []string
 	for _, res := range r.Results {
-		if res.TransientRejection() {
+		if res.transientRejection() {
 			who = append(who, fmt.Sprintf("%s (%s)", res.Address, res.Reply.String()))
 		}
 	}
@@ -175,7 +176,7 @@ func (r *Report) pastTransient(warn, crit Thresholds) (Finding, bool) {
 		n   int
 	}{{SevCritical, crit.Transient}, {SevWarning, warn.Transient}} {
 		if lvl.n > 0 && len(who) >= lvl.n {
-			return Finding{Severity: lvl.sev, Code: "threshold-transient", Message: fmt.Sprintf("%d address(es) rejected transiently, at least %d: %s",
+			return Finding{Severity: lvl.sev, Code: dnscheck.CodeThresholdTransient, Message: fmt.Sprintf("%d address(es) rejected transiently, at least %d: %s",
 				len(who), lvl.n, strings.Join(who, ", "))}, true
 		}
 	}
@@ -192,17 +193,17 @@ func (res *Result) pastThreshold(t Thresholds, sev Severity) ([]Finding, bool) {
 	if t.Time > 0 {
 		for _, ph := range res.PhaseOrder {
 			if d := res.Phases[ph]; d > t.Time && ph != "mtu" {
-				fs = append(fs, Finding{Severity: sev, Code: "threshold-time", Message: fmt.Sprintf("%s: %s took %s, above %s", who, ph, units.Duration(d), units.Setting(t.Time))})
+				fs = append(fs, Finding{Severity: sev, Code: dnscheck.CodeThresholdTime, Message: fmt.Sprintf("%s: %s took %s, above %s", who, ph, units.Duration(d), units.Setting(t.Time))})
 			}
 		}
 	}
 	if t.Timeout > 0 && res.Timeout != nil {
 		if d := *res.Timeout; d < t.Timeout {
-			fs = append(fs, Finding{Severity: sev, Code: "threshold-timeout", Message: fmt.Sprintf("%s: server idle timeout at %s is %s, below %s", who, res.Phase, units.Duration(d), units.Setting(t.Timeout))})
+			fs = append(fs, Finding{Severity: sev, Code: dnscheck.CodeThresholdTimeout, Message: fmt.Sprintf("%s: server idle timeout at %s is %s, below %s", who, res.Phase, units.Duration(d), units.Setting(t.Timeout))})
 		}
 	}
 	if t.MTU > 0 && res.MTUInfo != nil && res.MTUInfo.PathMTU != nil && *res.MTUInfo.PathMTU < t.MTU {
-		fs = append(fs, Finding{Severity: sev, Code: "threshold-mtu", Message: fmt.Sprintf("%s: path MTU %d, below %d", who, *res.MTUInfo.PathMTU, t.MTU)})
+		fs = append(fs, Finding{Severity: sev, Code: dnscheck.CodeThresholdMTU, Message: fmt.Sprintf("%s: path MTU %d, below %d", who, *res.MTUInfo.PathMTU, t.MTU)})
 	}
 	if f, ok := res.certPast(t, sev, who); ok {
 		fs = append(fs, f)
@@ -220,9 +221,9 @@ func (res *Result) certPast(t Thresholds, sev Severity, who string) (Finding, bo
 		return Finding{}, false
 	}
 	if res.TLS.DaysLeft < 0 {
-		return Finding{Severity: sev, Code: "tls-cert-expired", Message: fmt.Sprintf("%s: certificate expired on %s",
+		return Finding{Severity: sev, Code: dnscheck.CodeTLSCertExpired, Message: fmt.Sprintf("%s: certificate expired on %s",
 			who, res.TLS.NotAfter.Format(time.DateOnly))}, true
 	}
-	return Finding{Severity: sev, Code: "tls-cert-expiring", Message: fmt.Sprintf("%s: certificate expires on %s, in %s, fewer than %d",
+	return Finding{Severity: sev, Code: dnscheck.CodeTLSCertExpiring, Message: fmt.Sprintf("%s: certificate expires on %s, in %s, fewer than %d",
 		who, res.TLS.NotAfter.Format(time.DateOnly), units.Count(res.TLS.DaysLeft, "day"), days)}, true
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/smtpprobe/smtpprobe/dnscheck"
 	"github.com/smtpprobe/smtpprobe/probe/units"
 	"github.com/smtpprobe/smtpprobe/probe/wire"
 )
@@ -17,9 +18,9 @@ import (
 // quiet, in session order.
 var TimeoutPhases = []string{"banner", "ehlo", "mail", "rcpt", "data", "body"}
 
-// RFCServerTimeout is the least time a server should wait for the next
+// rFCServerTimeout is the least time a server should wait for the next
 // command: RFC 5321 §4.5.3.2.7, "Server Timeout: 5 Minutes".
-const RFCServerTimeout = 5 * time.Minute
+const rFCServerTimeout = 5 * time.Minute
 
 // DefaultMaxWait caps a timeout measurement: twice Postfix's default
 // smtpd_timeout (300 s), so that a server meeting RFC 5321 §4.5.3.2.7 is
@@ -173,7 +174,7 @@ func (p *Prober) timeout(ctx context.Context, t Target, phase string, opt Timeou
 			return r
 		}
 		if !acted {
-			r.Findings = append(r.Findings, Finding{Severity: SevInfo, Code: "no-timeout-within-max-wait",
+			r.Findings = append(r.Findings, Finding{Severity: SevInfo, Code: dnscheck.CodeNoTimeoutWithinMaxWait,
 				Message: fmt.Sprintf("%s [%s] kept the idle session open for %s at phase %s, the longest this probe waits; allow a longer wait to measure its timeout", t.Host, r.Address, units.Setting(maxWait), phase)})
 			if len(stray) > 0 {
 				rc := stray[len(stray)-1]
@@ -190,7 +191,7 @@ func (p *Prober) timeout(ctx context.Context, t Target, phase string, opt Timeou
 		break
 	}
 	if len(stray) > 0 {
-		r.Findings = append(r.Findings, Finding{Severity: SevWarning, Code: "unsolicited-reply",
+		r.Findings = append(r.Findings, Finding{Severity: SevWarning, Code: dnscheck.CodeUnsolicitedReply,
 			Message: fmt.Sprintf("%s sent %s during the idle wait at phase %s without being asked (%d in all); RFC 5321 §4.2 has a server reply only to commands. It was not taken as the close.",
 				who(t, r.Address), stray[0].String(), phase, len(stray))})
 	}
@@ -201,7 +202,7 @@ func (p *Prober) timeout(ctx context.Context, t Target, phase string, opt Timeou
 		rc := rp
 		r.Reply = &rc
 		// The FIN that follows the 421 (RFC 5321 §3.8).
-		_ = d.c.WaitEnd(ctx, QuitTimeout)
+		_ = d.c.WaitEnd(ctx, quitTimeout)
 		_, fin := d.c.FINAt()
 		keptOpen = !fin && d.c.Ended() == nil
 	case rerr == nil:
@@ -239,13 +240,13 @@ func (p *Prober) timeout(ctx context.Context, t Target, phase string, opt Timeou
 	}
 	r.setFailure(ServerTimeout, fmt.Sprintf("idle at phase %s, the server %s after %s", phase, what, fmtDur(idle)))
 	if belowRFC(idle, phase) {
-		r.Findings = append(r.Findings, Finding{Severity: SevWarning, Code: "server-timeout-below-rfc",
+		r.Findings = append(r.Findings, Finding{Severity: SevWarning, Code: dnscheck.CodeServerTimeoutBelowRFC,
 			Message: fmt.Sprintf("%s drops a session idle at phase %s after %s; %s asks servers to wait at least that long (%s)",
 				who(t, r.Address), phase, fmtDur(idle), rfcSection(phase), belowRFCAdvice(srv.Software, phase))})
 	}
 	for name, pause := range opt.Pauses {
 		if applies(name, phase) && pause >= idle {
-			r.Findings = append(r.Findings, Finding{Severity: SevCritical, Code: "pause-exceeds-server-timeout", Option: pauseOption(name),
+			r.Findings = append(r.Findings, Finding{Severity: SevCritical, Code: dnscheck.CodePauseExceedsServerTimeout, Option: pauseOption(name),
 				Message: fmt.Sprintf("%s: the %s of %s would outlast the server's %s idle timeout at phase %s; shorten it below %s, %s",
 					who(t, r.Address), name, units.Setting(pause), fmtDur(idle), phase, fmtDur(idle), pauseAdvice(srv.Software, phase, pause))})
 		}
@@ -299,7 +300,7 @@ func mergeBelowRFC(rs []Result, who string) {
 	for i := range rs {
 		kept := rs[i].Findings[:0]
 		for _, f := range rs[i].Findings {
-			if f.Code == "server-timeout-below-rfc" {
+			if f.Code == dnscheck.CodeServerTimeoutBelowRFC {
 				parts = append(parts, fmt.Sprintf("%s after %s", rs[i].Phase, fmtDur(*rs[i].Timeout)))
 				sw := SoftwareUnknown
 				if rs[i].Server != nil {
@@ -317,10 +318,10 @@ func mergeBelowRFC(rs []Result, who string) {
 	}
 	rfc := "RFC 5321 §4.5.3.2 asks servers to wait at least 5 minutes for a command and 3 minutes for each block of message data"
 	if len(parts) > 1 {
-		rs[0].Findings = append(rs[0].Findings, Finding{Severity: SevWarning, Code: "server-timeout-below-rfc",
+		rs[0].Findings = append(rs[0].Findings, Finding{Severity: SevWarning, Code: dnscheck.CodeServerTimeoutBelowRFC,
 			Message: fmt.Sprintf("%s drops idle sessions at %s; %s (%s)", who, strings.Join(parts, ", "), rfc, strings.Join(advs, "; "))})
 	} else if len(parts) == 1 {
-		rs[0].Findings = append(rs[0].Findings, Finding{Severity: SevWarning, Code: "server-timeout-below-rfc",
+		rs[0].Findings = append(rs[0].Findings, Finding{Severity: SevWarning, Code: dnscheck.CodeServerTimeoutBelowRFC,
 			Message: fmt.Sprintf("%s drops a session idle at %s; %s (%s)", who, parts[0], rfc, strings.Join(advs, "; "))})
 	}
 }

@@ -247,7 +247,7 @@ func (d *dialogue) fullSegmentRetry() (*SegmentCheck, mtu.Verdict) {
 	}
 	v, after, err := mtu.Watch(d.ctx, sc, before.BytesAcked+uint64(len(payload)),
 		mtu.WatchOptions{AnyProgress: true, AckedBefore: before.BytesAcked, MaxWait: wait})
-	chk.MS = ms(time.Since(wrote))
+	chk.MS = units.MS(time.Since(wrote))
 	chk.Retransmits = after.TotalRetrans - before.TotalRetrans
 	switch {
 	case err != nil:
@@ -324,7 +324,7 @@ func (d *dialogue) helloRetry(kind string, cfg *tls.Config, split int) helloRetr
 	res.attempt = helloRecord(h, kind)
 	res.attempt.AdvMSS = clamp
 	if start > 0 {
-		res.attempt.MS = ms(c.Since() - start)
+		res.attempt.MS = units.MS(c.Since() - start)
 	}
 	if err != nil {
 		res.attempt.Error = err.Error()
@@ -340,7 +340,7 @@ func (d *dialogue) helloRetry(kind string, cfg *tls.Config, split int) helloRetr
 	if rp, err := c.Cmd(d.ctx, d.rt, "EHLO "+d.name); err == nil && rp.OK() {
 		res.caps = capabilities(rp)
 	}
-	_, _ = c.Cmd(d.ctx, min(d.rt, QuitTimeout), "QUIT")
+	_, _ = c.Cmd(d.ctx, min(d.rt, quitTimeout), "QUIT")
 	return res
 }
 
@@ -376,7 +376,7 @@ func (d *dialogue) diagnoseHello(err error, h *wire.HelloConn) bool {
 	}
 	r := d.r
 	whole.Error = "stalled"
-	whole.MS = ms(se.After)
+	whole.MS = units.MS(se.After)
 	diag := &HelloStall{Hello: whole, LostPacket: se.LostPacket}
 
 	full, fullV := d.fullSegmentRetry()

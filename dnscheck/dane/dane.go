@@ -268,6 +268,49 @@ func LookupTLSA(ctx context.Context, res *dnscheck.Resolver, host string, port u
 	return l, nil
 }
 
+// HostLookup is the TLSA answer for an MX host as a validating sender
+// looks it up (RFC 7672 §2.2.3), with what decides whether it applies.
+type HostLookup struct {
+	Lookup
+	// Expanded is the end of the host's CNAME chain, when the host is an
+	// alias and the chain and its address records are validated; ""
+	// otherwise.
+	Expanded string
+	// AddrSecure: the host's A and AAAA answers were both validated.
+	AddrSecure bool
+}
+
+// LookupHost looks up host's address records, then its TLSA records on
+// port: at the CNAME-expanded name first when the host is an alias whose
+// chain and address records the resolver validated, and at the original
+// name only when the expanded name has none (RFC 7672 §2.2.3); a failed
+// lookup at the expanded name is not retried at the original, as a
+// validating sender does not either. With an insecure chain only the
+// original name is looked up.
+func LookupHost(ctx context.Context, res *dnscheck.Resolver, host string, port uint16) HostLookup {
+	h := HostLookup{AddrSecure: true}
+	for _, t := range []uint16{dns.TypeA, dns.TypeAAAA} {
+		ans, err := res.Lookup(ctx, host, t)
+		if err != nil || !ans.Secure {
+			h.AddrSecure = false
+			continue
+		}
+		if c := strings.TrimSuffix(ans.Canonical, "."); c != "" && !strings.EqualFold(c, strings.TrimSuffix(host, ".")) {
+			h.Expanded = c
+		}
+	}
+	if !h.AddrSecure {
+		h.Expanded = ""
+	}
+	if h.Expanded != "" {
+		h.Lookup, _ = LookupTLSA(ctx, res, h.Expanded, port)
+	}
+	if h.Expanded == "" || (h.Err == nil && len(h.Records) == 0 && ctx.Err() == nil) {
+		h.Lookup, _ = LookupTLSA(ctx, res, host, port)
+	}
+	return h
+}
+
 func clip(s string) string {
 	if len(s) > 64 {
 		return s[:64] + "..."

@@ -41,6 +41,28 @@ func TestHopTable(t *testing.T) {
 			"    1  192.0.2.1      time-exceeded             0.500ms  1\n" +
 			"    2  192.0.2.2\\x0a  admin-prohibited 3/13     0.500ms  1\n" +
 			"  SYNs stop: ICMP admin-prohibited (3/13) from hop 2 (192.0.2.2); 8 SYNs in 1.00ms\n"},
+		{"rate-limited (issue 17)", probe.Result{
+			Hops: []probe.Hop{
+				{TTL: 1, Address: "192.0.2.1", Answer: "time-exceeded", ICMP: "time-exceeded", Type: u8(11), Code: u8(0), RTTMS: 0.5, Probes: 1},
+				{TTL: 2, Address: "192.0.2.25", Answer: "unreachable", ICMP: "host-unreachable", Type: u8(3), Code: u8(1), RTTMS: 0.5, Probes: 2, Unanswered: 1},
+			},
+			PathEnd: &probe.PathEnd{Answer: "unreachable", TTL: 2, HopTTL: 2, Address: "192.0.2.25", ICMP: "host-unreachable", Type: u8(3), Code: u8(1), LastTTL: 1, Probes: 9, ElapsedMS: 1000},
+		}, "" +
+			"  hop  address     answer                        rtt  probes\n" +
+			"    1  192.0.2.1   time-exceeded             0.500ms  1\n" +
+			"    2  192.0.2.25  host-unreachable 3/1      0.500ms  2  1× no answer (ICMP rate limit likely), then this answer\n" +
+			"  SYNs stop: ICMP host-unreachable (3/1) from hop 2 (192.0.2.25); 9 SYNs in 1.000s\n"},
+		{"the connect's ICMP, the sweep rate-limited (issue 17)", probe.Result{
+			Hops: []probe.Hop{
+				{TTL: 1, Address: "192.0.2.1", Answer: "time-exceeded", ICMP: "time-exceeded", Type: u8(11), Code: u8(0), RTTMS: 0.5, Probes: 1},
+				{TTL: 2, Answer: "rate-limited", Probes: 3},
+			},
+			PathEnd: &probe.PathEnd{Answer: "unreachable", TTL: 2, HopTTL: 2, Address: "192.0.2.25", ICMP: "host-unreachable", Type: u8(3), Code: u8(1), LastTTL: 1, RateLimited: true, Probes: 9, ElapsedMS: 1},
+		}, "" +
+			"  hop  address    answer                        rtt  probes\n" +
+			"    1  192.0.2.1  time-exceeded             0.500ms  1\n" +
+			"    2  *          silent                             3  no answer (ICMP rate limit likely)\n" +
+			"  SYNs stop: ICMP host-unreachable (3/1) from hop 2 (192.0.2.25), as the connect received it; the sweep's SYNs at hop 2 got no answer (ICMP rate limit likely); 9 SYNs in 1.00ms\n"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

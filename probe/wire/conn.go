@@ -78,13 +78,13 @@ func (e Event) MarshalJSON() ([]byte, error) {
 	type plain Event
 	var last *float64
 	if e.Count > 1 {
-		last = ptr(ms(e.Last))
+		last = ptr(units.MS(e.Last))
 	}
 	return json.Marshal(struct {
 		TMS float64 `json:"t_ms"`
 		plain
 		LastMS *float64 `json:"last_ms,omitempty"`
-	}{ms(e.At), plain(e), last})
+	}{units.MS(e.At), plain(e), last})
 }
 
 // End returns when the event ended: its last write, for a coalesced one.

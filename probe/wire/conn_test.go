@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/smtpprobe/smtpprobe/probe/probetest"
+	"github.com/smtpprobe/smtpprobe/probe/units"
 )
 
 // startSMTP runs an in-process go-smtp server on 127.0.0.1:0 for the
@@ -29,7 +30,7 @@ func startSMTP(tb testing.TB, opt probetest.SMTPOptions) netip.AddrPort {
 func dump(tl []Event) string {
 	var b strings.Builder
 	for _, e := range tl {
-		fmt.Fprintf(&b, "\n  %8.3f %s %s", ms(e.At), e.Kind, e.Text)
+		fmt.Fprintf(&b, "\n  %8.3f %s %s", units.MS(e.At), e.Kind, e.Text)
 		if e.Reply != nil {
 			b.WriteString(" " + e.Reply.String())
 		}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -265,4 +266,53 @@ func classifyDial(err error, dctx context.Context) DialKind {
 		return DialTimeout
 	}
 	return DialUnreachable
+}
+
+// DialHost returns a dial function for an HTTP client (such as an MTA-STS
+// policy fetch): the host resolved with lookup (never the system
+// resolver), each address checked with d.Allow on its port before any
+// packet is sent (a refused one is a *PolicyError), the connect bounded
+// by d.Timeout. The connection is a plain net.Conn, not a Conn.
+func (d *Dialer) DialHost(lookup func(ctx context.Context, host string) ([]netip.Addr, error)) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		host, portStr, err := net.SplitHostPort(addr)
+		if err != nil {
+			return nil, err
+		}
+		port, err := strconv.ParseUint(portStr, 10, 16)
+		if err != nil {
+			return nil, fmt.Errorf("port %q: %w", portStr, err)
+		}
+		addrs, err := lookup(ctx, host)
+		if len(addrs) == 0 {
+			if err == nil {
+				err = fmt.Errorf("%s has no address", host)
+			}
+			return nil, err
+		}
+		timeout := d.Timeout
+		if timeout <= 0 {
+			timeout = DefaultConnectTimeout
+		}
+		var errs []error
+		for _, a := range addrs {
+			ap := netip.AddrPortFrom(a, uint16(port))
+			if d.Allow != nil {
+				if err := d.Allow(ap); err != nil {
+					errs = append(errs, &PolicyError{Host: host, Addr: ap, Err: err})
+					continue
+				}
+			}
+			nd := net.Dialer{Timeout: timeout, Control: d.Control}
+			c, err := nd.DialContext(ctx, "tcp", ap.String())
+			if err == nil {
+				return c, nil
+			}
+			errs = append(errs, err)
+			if ctx.Err() != nil {
+				break
+			}
+		}
+		return nil, errors.Join(errs...)
+	}
 }

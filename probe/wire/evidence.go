@@ -706,3 +706,46 @@ func (c *Conn) phaseName(what string) string {
 	}
 	return "write"
 }
+
+// LostError means the body's segments were retransmitted without any
+// acknowledgement while the commands before it passed: the signature of a
+// path that drops large packets (a PMTU black hole) or of heavy loss.
+type LostError struct {
+	Retransmits int
+	SndMSS      int
+	PMTU        int
+}
+
+func (e *LostError) Error() string {
+	return fmt.Sprintf("body segments lost: %d retransmits without ACK progress (snd_mss %d, path MTU %d)", e.Retransmits, e.SndMSS, e.PMTU)
+}
+
+// WaitAcked waits until TCP has acknowledged every byte written on c
+// (mtu.WaitAcked over TCP_INFO and SIOCOUTQ), the peer reset the
+// connection, the segments are lost (retransmissions without ACK
+// progress), or timeout passes. Where mtu cannot watch (off Linux) it
+// returns errors.ErrUnsupported.
+func (c *Conn) WaitAcked(ctx context.Context, timeout time.Duration) error {
+	sc, ok := c.Raw().(syscall.Conn)
+	if !ok {
+		return errors.ErrUnsupported
+	}
+	v, info, err := mtu.WaitAcked(ctx, sc, timeout)
+	switch {
+	case errors.Is(err, mtu.ErrClosed):
+		c.Event(EvRST, "connection reset before the data was acknowledged")
+		return fmt.Errorf("%w: before the data was acknowledged", ErrReset)
+	case err != nil:
+		return err
+	}
+	switch v {
+	case mtu.Delivered:
+		c.Event(EvData, fmt.Sprintf("all bytes acknowledged (TCP_INFO: %d bytes acked, %d retransmits)", info.BytesAcked, info.TotalRetrans))
+		return nil
+	case mtu.Lost:
+		c.Event(EvDeadline, fmt.Sprintf("segments lost: %d retransmits without ACK progress (snd_mss %d, pmtu %d)", info.TotalRetrans, info.SndMSS, info.PMTU))
+		return &LostError{Retransmits: info.TotalRetrans, SndMSS: info.SndMSS, PMTU: info.PMTU}
+	}
+	c.Event(EvDeadline, fmt.Sprintf("bytes still unacknowledged after %s (%d segments unacked)", units.Setting(timeout), info.Unacked))
+	return fmt.Errorf("body not acknowledged within %s: %w", units.Setting(timeout), ErrReplyTimeout)
+}

@@ -2,24 +2,12 @@ package wire
 
 import (
 	"encoding/json"
-	"math"
-	"time"
+
+	"github.com/smtpprobe/smtpprobe/probe/units"
 )
 
-// The JSON document (README, "JSON") gives durations in milliseconds,
-// under names ending in _ms, rounded to the microsecond; package probe
-// writes the rest of the document the same way.
-
-// ms converts a duration to milliseconds rounded to the microsecond.
-func ms(d time.Duration) float64 {
-	return math.Round(float64(d)/1e3) / 1e3
-}
-
-// fromMS converts milliseconds, as ms writes them, back to a duration,
-// to the nanosecond.
-func fromMS(m float64) time.Duration {
-	return time.Duration(math.Round(m * float64(time.Millisecond)))
-}
+// Durations are in milliseconds on the wire (units.MS), as in the rest of
+// the JSON document.
 
 func ptr[T any](v T) *T { return &v }
 
@@ -36,7 +24,7 @@ type tcpStatsPlain TCPStats
 // MarshalJSON writes the stats with the RTT and RTO in milliseconds.
 func (s TCPStats) MarshalJSON() ([]byte, error) {
 	p := tcpStatsPlain(s)
-	return json.Marshal(tcpStatsJSON{RTTMS: ms(s.RTT), RTOMS: ms(s.RTO), tcpStatsPlain: &p})
+	return json.Marshal(tcpStatsJSON{RTTMS: units.MS(s.RTT), RTOMS: units.MS(s.RTO), tcpStatsPlain: &p})
 }
 
 // UnmarshalJSON reads the stats as MarshalJSON writes them.
@@ -45,7 +33,7 @@ func (s *TCPStats) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &w); err != nil {
 		return err
 	}
-	s.RTT, s.RTO = fromMS(w.RTTMS), fromMS(w.RTOMS)
+	s.RTT, s.RTO = units.FromMS(w.RTTMS), units.FromMS(w.RTOMS)
 	return nil
 }
 
@@ -61,9 +49,9 @@ func (e *Event) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &w); err != nil {
 		return err
 	}
-	e.At = fromMS(w.TMS)
+	e.At = units.FromMS(w.TMS)
 	if w.LastMS != nil {
-		e.Last = fromMS(*w.LastMS)
+		e.Last = units.FromMS(*w.LastMS)
 	}
 	return nil
 }

@@ -68,7 +68,7 @@ func FromFlags(fs *pflag.FlagSet, entry Command, synopsis string) Command {
 // argNames are the placeholders of flags whose type says too little.
 var argNames = map[string]string{"to": "ADDRESS", "from": "ADDRESS", "resolver": "HOST[:PORT]", "helo": "NAME",
 	"format": "FORMAT", "config": "FILE", "prom-file": "FILE", "baseline": "FILE", "save-baseline": "FILE",
-	"warning": "KEY=VALUE,...", "critical": "KEY=VALUE,...", "phase": "PHASE", "direction": "DIRECTION", "listen": "HOST:PORT"}
+	"warning": "KEY=VALUE,...", "critical": "KEY=VALUE,...", "phase": "PHASE", "direction": "DIRECTION", "listen": "HOST:PORT", "vantage": "NAME"}
 
 // ArgName is a flag's value placeholder, "" for a switch.
 func ArgName(f *pflag.Flag) string {
