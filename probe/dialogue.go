@@ -121,8 +121,10 @@ func (p *Prober) begin(ctx context.Context, t Target, r *Result) *dialogue {
 // end closes the connection, copies the timeline into the result and
 // frees the session slot.
 func (d *dialogue) end() {
-	srv := d.identify() // server.go
-	d.r.Server = &srv
+	if d.r.Server == nil { // timeout's has the close in its evidence
+		srv := d.identify() // server.go
+		d.r.Server = &srv
+	}
 	d.r.TCP = d.c.TCPStats()
 	d.noteCachedAdv() // mtu_reverse.go
 	d.c.Close()

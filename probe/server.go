@@ -60,6 +60,9 @@ type ServerEvidence struct {
 	EHLO       wire.Reply    // the reply to EHLO, every line
 	Replies    []wire.Reply  // the other replies, in order
 	Close      *wire.Reply   // the 4yz/5yz the server sent unasked when it ended the session
+	// FINAfter is how long an idle session lasted before the server
+	// closed it with a bare FIN, without a reply (timeout); 0 for none.
+	FINAfter time.Duration
 }
 
 // hint is one piece of evidence for a software, with its weight: 3 for
@@ -182,6 +185,11 @@ func IdentifyServer(ev ServerEvidence) Server {
 	// teaser any more. Only a Postfix hint makes it one.
 	if len(ev.EHLO.Lines) > 1 && !hasCap(capabilities(ev.EHLO), "PIPELINING") && slices.ContainsFunc(hints, func(h hint) bool { return h.sw == SoftwarePostfix }) {
 		add(SoftwarePostscreen, 1, "a Postfix whose EHLO offers no PIPELINING, as postscreen's deep protocol tests do")
+	}
+	// A bare FIN after 300 s idle is OpenSMTPD's compiled-in session
+	// timeout (SMTPD_SESSION_TIMEOUT); alone, a weak hint.
+	if d := ev.FINAfter - OpenSMTPDTimeout; ev.FINAfter > 0 && max(d, -d) <= timerTolerance(OpenSMTPDTimeout) {
+		add(SoftwareOpenSMTPD, 1, "a bare FIN after %s idle, OpenSMTPD's fixed session timeout", fmtDur(ev.FINAfter))
 	}
 	return weigh(hints)
 }
@@ -324,4 +332,14 @@ func serverEvidence(events []wire.Event) ServerEvidence {
 // identify recognises the dialogue's server from its timeline so far.
 func (d *dialogue) identify() Server {
 	return IdentifyServer(serverEvidence(d.c.Timeline()))
+}
+
+// identifyClose is identify with the close of an idle session: a bare
+// FIN after idle.
+func (d *dialogue) identifyClose(fin bool, idle time.Duration) Server {
+	ev := serverEvidence(d.c.Timeline())
+	if fin {
+		ev.FINAfter = idle
+	}
+	return IdentifyServer(ev)
 }

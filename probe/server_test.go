@@ -72,6 +72,8 @@ func TestIdentifyServer(t *testing.T) {
 		{"exchange idle close", ServerEvidence{Banner: rl("220 mail.contoso.com"),
 			Close: ptr(rl("451 4.7.0 Timeout waiting for client input"))}, SoftwareExchange, ConfidenceHigh},
 		{"microsoft 365", ServerEvidence{Banner: rl("220 AM4PEPF00027A5F.mail.protection.outlook.com Microsoft ESMTP MAIL Service ready at Mon, 7 Dec 2026 16:00:00 +0000")}, SoftwareM365, ConfidenceHigh},
+		{"bare FIN after 300 s, hidden banner", ServerEvidence{Banner: rl("220 mx.example.org ESMTP"), FINAfter: 299997 * time.Millisecond}, SoftwareOpenSMTPD, ConfidenceLow},
+		{"bare FIN after 6 s", ServerEvidence{Banner: rl("220 mx.example.org ESMTP"), FINAfter: 6 * time.Second}, SoftwareUnknown, ConfidenceNone},
 		{"go-smtp", ServerEvidence{Banner: rl("220 localhost ESMTP Service Ready"), Close: ptr(rl("421 4.4.2 Idle timeout"))}, SoftwareUnknown, ConfidenceNone},
 		{"hidden banner only", ServerEvidence{Banner: rl("220 mx.example.com ESMTP")}, SoftwareUnknown, ConfidenceNone},
 		{"nothing", ServerEvidence{}, SoftwareUnknown, ConfidenceNone},

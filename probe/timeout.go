@@ -224,7 +224,7 @@ func (p *Prober) timeout(ctx context.Context, t Target, phase string, opt Timeou
 	}
 	idle := closedAt - quietFrom
 	r.Timeout = ptr(idle)
-	srv := d.identify()
+	srv := d.identifyClose(r.ClosedBy == ClosedByFIN, idle)
 	r.Server = &srv
 	ip, port := clientAddr(d.c)
 	r.ServerLog = serverLog(srv.Software, phase, logContext{Client: ip, Port: port, Helo: d.name, From: opt.From, Bytes: r.BytesWritten})
