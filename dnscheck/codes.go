@@ -21,6 +21,7 @@ const (
 	CodeMXDuplicate                    = "mx-duplicate"
 	CodeNoMXNoAddress                  = "no-mx-no-address"
 	CodeImplicitMX                     = "implicit-mx"
+	CodeMXAddress                      = "mx-address"
 	CodeMXLookupFailed                 = "mx-lookup-failed"
 	CodeMXIPLiteral                    = "mx-ip-literal"
 	CodeMXNoAddress                    = "mx-no-address"
@@ -45,6 +46,7 @@ const (
 	CodePipeliningNotOffered           = "pipelining-not-offered"
 	CodeTLSVerifyFailed                = "tls-verify-failed"
 	CodeTLSCertExpiring                = "tls-cert-expiring"
+	CodeTLSCertExpired                 = "tls-cert-expired"
 	CodeTLSOldVersion                  = "tls-old-version"
 	CodeUnsolicitedReply               = "unsolicited-reply"
 	CodeAckUnverified                  = "ack-unverified"
@@ -113,7 +115,6 @@ const (
 	CodeThresholdTime                  = "threshold-time"
 	CodeThresholdTimeout               = "threshold-timeout"
 	CodeThresholdMTU                   = "threshold-mtu"
-	CodeThresholdCert                  = "threshold-cert"
 	CodeThresholdTransient             = "threshold-transient"
 	CodeRegressionDNS                  = "regression-dns"
 	CodeRegressionOutcome              = "regression-outcome"
@@ -196,6 +197,7 @@ var Codes = []CodeInfo{
 	{CodeMXDuplicate, info, "the same exchanger listed twice"},
 	{CodeNoMXNoAddress, critical, "no MX and no A/AAAA record: mail cannot be delivered (RFC 5321 §5.1)"},
 	{CodeImplicitMX, info, "no MX record: mail goes to the domain's own address (RFC 5321 §5.1)"},
+	{CodeMXAddress, info, "the target is an IP address: probed directly, without an MX lookup or the domain's policies"},
 	{CodeMXLookupFailed, warning, "the address lookup of an exchanger failed"},
 	{CodeMXIPLiteral, warning, "an MX target that is an IP address, not a host name (RFC 5321 §5.1)"},
 	{CodeMXNoAddress, warning, "an exchanger with no A/AAAA record"},
@@ -220,7 +222,8 @@ var Codes = []CodeInfo{
 	{CodeStartTLSNotOffered, warning, "no policy applies and the MX offers no STARTTLS"},
 	{CodePipeliningNotOffered, info, "the server does not offer PIPELINING (RFC 2920)"},
 	{CodeTLSVerifyFailed, info, "opportunistic TLS over a certificate that does not verify"},
-	{CodeTLSCertExpiring, warning, "the certificate expires soon"},
+	{CodeTLSCertExpiring, either, "the certificate expires within the `cert=` days (14 by default): warning, or critical past the critical threshold"},
+	{CodeTLSCertExpired, either, "the certificate has expired, whatever the TLS policy: critical, or warning when the critical `cert=` is 0"},
 	{CodeTLSOldVersion, warning, "the TLS version negotiated is below TLS 1.2 (RFC 8996)"},
 	{CodeUnsolicitedReply, warning, "the server sent a reply during an idle wait without being asked (RFC 5321 §4.2)"},
 	{CodeAckUnverified, info, "this system cannot read TCP_INFO: delivery of the body to the peer's TCP was not verified"},
@@ -288,7 +291,6 @@ var Codes = []CodeInfo{
 	{CodeThresholdTime, either, "a phase took longer than the `time=` threshold"},
 	{CodeThresholdTimeout, either, "the server idle timeout is below `timeout=`"},
 	{CodeThresholdMTU, either, "the path MTU is below `mtu=`"},
-	{CodeThresholdCert, either, "the certificate expires in fewer than `cert=` days"},
 	{CodeThresholdTransient, either, "at least `transient=` addresses rejected transiently"},
 	{CodeRegressionDNS, critical, "against a baseline: the domain stopped resolving"},
 	{CodeRegressionOutcome, critical, "against a baseline: an address that worked fails"},

@@ -92,6 +92,13 @@ func serverLog(sw Software, phase string, lc logContext) string {
 			return fmt.Sprintf("SMTP data timeout (message abandoned) on connection from %s F=<%s>", from, lc.From)
 		}
 		return "SMTP command timeout on connection from " + from
+	case SoftwarePostscreen:
+		// Its engine's postscreen_command_time_limit, as the lab's
+		// postscreen (Postfix 3.7) logs it after EHLO; the other
+		// phases' lines are not claimed.
+		if phase == "ehlo" {
+			return fmt.Sprintf("COMMAND TIME LIMIT from [%s]:%d after EHLO", lc.Client, lc.Port)
+		}
 	case SoftwareOpenSMTPD:
 		return "smtp disconnected reason=timeout"
 	}
@@ -99,11 +106,11 @@ func serverLog(sw Software, phase string, lc logContext) string {
 }
 
 // logContext is what a server's log line names of the session: the
-// client's address (without brackets), its EHLO name, the envelope
-// sender and the body bytes sent.
+// client's address (without brackets) and port, its EHLO name, the
+// envelope sender and the body bytes sent.
 type logContext struct {
 	Client, Helo, From string
-	Bytes              int
+	Port, Bytes        int
 }
 
 // ServerName is how a finding or a report names the software ("Exim",
@@ -164,9 +171,6 @@ func raiseAdvice(sw Software, phase string, secs int) string {
 	case SoftwarePostfix:
 		return fmt.Sprintf("Postfix: postconf -e smtpd_timeout=%ds; postfix reload", secs)
 	case SoftwarePostscreen:
-		if phase == "banner" {
-			return "postscreen: a new client waits postscreen_greet_wait for the final 220; trusted senders listed in postscreen_access_list skip postscreen's tests"
-		}
 		return fmt.Sprintf("postscreen: a new client inside postscreen's tests is limited by postscreen_command_time_limit (postconf -e postscreen_command_time_limit=%ds; postfix reload); a client that passed the deep protocol tests, or is listed in postscreen_access_list, talks to smtpd (smtpd_timeout)", secs)
 	case SoftwareExim:
 		return fmt.Sprintf("Exim: smtp_receive_timeout = %ds in the main configuration, then restart Exim", secs)

@@ -24,7 +24,7 @@ func Compare(base, cur *Report) []Finding {
 		fs = append(fs, Finding{Severity: sev, Code: code, Message: fmt.Sprintf(format, args...)})
 	}
 	if base.Outcome == OK && (cur.Outcome == DNSError || cur.Outcome == NullMX) {
-		add(SevCritical, "regression-dns", "%s %s: was resolving, now %s", cur.Command, cur.Target, cur.Outcome)
+		add(SevCritical, dnscheck.CodeRegressionDNS, "%s %s: was resolving, now %s", cur.Command, cur.Target, cur.Outcome)
 	}
 	now := map[string]*Result{}
 	for i := range cur.Results {
@@ -38,26 +38,26 @@ func Compare(base, cur *Report) []Finding {
 		c, ok := now[k]
 		if !ok {
 			if cur.Outcome != DNSError && cur.Outcome != NullMX {
-				add(SevWarning, "baseline-missing", "%s is no longer among the results", b.label())
+				add(SevWarning, dnscheck.CodeBaselineMissing, "%s is no longer among the results", b.label())
 			}
 			continue
 		}
 		if b.Good() && !c.Good() {
-			add(SevCritical, "regression-outcome", "%s: was %s, now %s (%s)", c.label(), b.Outcome, c.Outcome, c.Error)
+			add(SevCritical, dnscheck.CodeRegressionOutcome, "%s: was %s, now %s (%s)", c.label(), b.Outcome, c.Outcome, c.Error)
 		}
 		if bm, cm := b.MTUInfo, c.MTUInfo; bm != nil && cm != nil {
 			if bm.Verdict != VerdictBlackhole && cm.Verdict == VerdictBlackhole {
-				add(SevCritical, "regression-pmtu-blackhole", "%s: the path was %s, now it is a PMTU black hole above %s bytes", c.label(), bm.Verdict, intOr(cm.PathMTU, "?"))
+				add(SevCritical, dnscheck.CodeRegressionPMTUBlackhole, "%s: the path was %s, now it is a PMTU black hole above %s bytes", c.label(), bm.Verdict, intOr(cm.PathMTU, "?"))
 			}
 			if bm.PathMTU != nil && cm.PathMTU != nil && *cm.PathMTU < *bm.PathMTU {
-				add(SevCritical, "regression-path-mtu", "%s: path MTU dropped from %d to %d", c.label(), *bm.PathMTU, *cm.PathMTU)
+				add(SevCritical, dnscheck.CodeRegressionPathMTU, "%s: path MTU dropped from %d to %d", c.label(), *bm.PathMTU, *cm.PathMTU)
 			}
 			if br, cr := bm.Reverse, cm.Reverse; br != nil && cr != nil {
 				if br.Verdict != VerdictBlackhole && cr.Verdict == VerdictBlackhole {
-					add(SevCritical, "regression-reverse-pmtu-blackhole", "%s: server to client, the path was %s, now it is a PMTU black hole above %s bytes", c.label(), br.Verdict, intOr(cr.PathMTU, "?"))
+					add(SevCritical, dnscheck.CodeRegressionReversePMTUBlackhole, "%s: server to client, the path was %s, now it is a PMTU black hole above %s bytes", c.label(), br.Verdict, intOr(cr.PathMTU, "?"))
 				}
 				if br.PathMTU != nil && cr.PathMTU != nil && *cr.PathMTU < *br.PathMTU {
-					add(SevCritical, "regression-reverse-path-mtu", "%s: server to client, path MTU dropped from %d to %d", c.label(), *br.PathMTU, *cr.PathMTU)
+					add(SevCritical, dnscheck.CodeRegressionReversePathMTU, "%s: server to client, path MTU dropped from %d to %d", c.label(), *br.PathMTU, *cr.PathMTU)
 				}
 			}
 			fs = append(fs, compareTested(c, bm, cm)...)
@@ -65,18 +65,18 @@ func Compare(base, cur *Report) []Finding {
 		if b.Timeout != nil && c.Timeout != nil {
 			noise := max(100*time.Millisecond, *b.Timeout/100)
 			if *b.Timeout-*c.Timeout > noise {
-				add(SevCritical, "regression-server-timeout", "%s: server idle timeout shrank from %s to %s",
+				add(SevCritical, dnscheck.CodeRegressionServerTimeout, "%s: server idle timeout shrank from %s to %s",
 					c.label(), units.Duration(*b.Timeout), units.Duration(*c.Timeout))
 			}
 		}
 		if b.TLS != nil && b.TLS.Verified && (c.TLS == nil || !c.TLS.Verified) && c.Good() {
-			add(SevWarning, "regression-tls", "%s: the certificate verified before and does not now", c.label())
+			add(SevWarning, dnscheck.CodeRegressionTLS, "%s: the certificate verified before and does not now", c.label())
 		}
 	}
 	fs = append(fs, comparePolicy(base, cur)...) // policy.go
 	for _, c := range cur.Results {
 		if !seen[c.key()] {
-			add(SevInfo, "baseline-new", "%s is new since the baseline", c.label())
+			add(SevInfo, dnscheck.CodeBaselineNew, "%s is new since the baseline", c.label())
 		}
 	}
 	return fs

@@ -227,7 +227,7 @@ func (d *dialogue) noteRejection(phase, line string, rp wire.Reply) {
 	}
 	if phase == "rcpt" && rp.Code == 450 && rp.Enhanced == "4.3.2" {
 		if srv := d.identify(); srv.Software == SoftwarePostscreen {
-			d.r.Findings = append(d.r.Findings, Finding{Severity: SevInfo, Code: "postscreen-deferral",
+			d.r.Findings = append(d.r.Findings, Finding{Severity: SevInfo, Code: dnscheck.CodePostscreenDeferral,
 				Message: fmt.Sprintf("%s is Postfix's postscreen: it deferred this new client with %s after its after-220 (deep protocol) tests, which a new client passes by being deferred once; transient, not a failure: the next session from the same address is handed to smtpd",
 					who(d.t, d.r.Address), rp.String())})
 			return
@@ -236,7 +236,7 @@ func (d *dialogue) noteRejection(phase, line string, rp wire.Reply) {
 	if !isGreylisting(rp) {
 		return
 	}
-	d.r.Findings = append(d.r.Findings, Finding{Severity: SevInfo, Code: "greylisted",
+	d.r.Findings = append(d.r.Findings, Finding{Severity: SevInfo, Code: dnscheck.CodeGreylisted,
 		Message: fmt.Sprintf("%s greylisted the probe at %s (%s): the server is healthy; a sender that retries after the server's greylisting delay will pass",
 			who(d.t, d.r.Address), phase, rp.String())})
 }
@@ -262,7 +262,7 @@ const OptionTo = "to"
 // past RCPT until it is given a recipient the server accepts. Every probe
 // kind that sends RCPT (session, timeout, mtu) reports it the same way.
 func rcptRefused(who, to string, rp wire.Reply) Finding {
-	return Finding{Severity: SevWarning, Code: "rcpt-refused", Option: OptionTo,
+	return Finding{Severity: SevWarning, Code: dnscheck.CodeRcptRefused, Option: OptionTo,
 		Message: fmt.Sprintf("%s refused the recipient <%s> (%s); give a recipient the server accepts", who, to, rp.String())}
 }
 
@@ -319,7 +319,7 @@ func (d *dialogue) greet(starttls bool) bool {
 		r.Outcome, r.Error, r.FailedPhase = OK, "", "" // retry with HELO; the EHLO 5yz stays in the timeline
 		delete(r.Phases, "ehlo")
 		r.PhaseOrder = r.PhaseOrder[:len(r.PhaseOrder)-1]
-		r.Findings = append(r.Findings, Finding{Severity: SevWarning, Code: "ehlo-rejected",
+		r.Findings = append(r.Findings, Finding{Severity: SevWarning, Code: dnscheck.CodeEHLORejected,
 			Message: fmt.Sprintf("%s [%s] rejected EHLO (%s); fell back to HELO", t.Host, r.Address, ehlo.String())})
 		if _, ok = d.step1("helo", "HELO "+d.name); !ok {
 			d.quit()
@@ -526,16 +526,16 @@ func (d *dialogue) greeting() (wire.Reply, bool) {
 	case ok && banner.At >= GreetingDelayNotable:
 		r.GreetingDelay = ptr(banner.At)
 		if teaser(banner) {
-			r.Findings = append(r.Findings, Finding{Severity: SevInfo, Code: "postscreen-pregreet",
+			r.Findings = append(r.Findings, Finding{Severity: SevInfo, Code: dnscheck.CodePostscreenPregreet,
 				Message: fmt.Sprintf("%s is Postfix's postscreen: it sent a 220- teaser and the final 220 %s after connect (postscreen_greet_wait); the probe waited for the final 220, as postscreen's pre-greet test requires (a client that talks early is blacklisted)",
 					who(d.t, r.Address), fmtDur(banner.At))})
 			break
 		}
-		r.Findings = append(r.Findings, Finding{Severity: SevInfo, Code: "greeting-delayed",
+		r.Findings = append(r.Findings, Finding{Severity: SevInfo, Code: dnscheck.CodeGreetingDelayed,
 			Message: fmt.Sprintf("%s delays its greeting: the 220 came %s after connect (a tarpit; RFC 5321 §4.5.3.2.1 lets a client wait 5 minutes for it)",
 				who(d.t, r.Address), fmtDur(banner.At))})
 	case !ok && r.Outcome == ReplyTimeout && r.FailedPhase == "banner" && d.c.Ended() == nil:
-		r.Findings = append(r.Findings, Finding{Severity: SevWarning, Code: "greeting-timeout", Option: OptionReplyTimeout,
+		r.Findings = append(r.Findings, Finding{Severity: SevWarning, Code: dnscheck.CodeGreetingTimeout, Option: OptionReplyTimeout,
 			Message: fmt.Sprintf("%s accepted the connection but sent no greeting within %s, the probe's own reply limit; RFC 5321 §4.5.3.2.1 gives the 220 greeting 5 minutes, and a tarpit delays it on purpose: if the delay is intended, raise the probe's reply limit above it",
 				who(d.t, r.Address), d.rt)})
 	}

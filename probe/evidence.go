@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/smtpprobe/smtpprobe/dnscheck"
 	"github.com/smtpprobe/smtpprobe/mtu"
 	"github.com/smtpprobe/smtpprobe/probe/units"
 	"github.com/smtpprobe/smtpprobe/probe/wire"
@@ -118,19 +119,19 @@ func (d *dialogue) stallFinding(se *wire.StallError) {
 	}
 	switch {
 	case se.Direction == wire.Outbound && se.Blackhole():
-		d.r.Findings = append(d.r.Findings, Finding{Severity: SevCritical, Code: "pmtu-blackhole", Message: fmt.Sprintf(
+		d.r.Findings = append(d.r.Findings, Finding{Severity: SevCritical, Code: dnscheck.CodePMTUBlackhole, Message: fmt.Sprintf(
 			"%s: PMTU black hole toward the server (client-to-server): %s (%d bytes, %d segments of snd_mss %d) was retransmitted %d times without an acknowledgement for %s, while smaller segments were acknowledged: %d-byte packets vanish, the largest acknowledged was %d bytes, and no %s came back (path MTU still %d); bracket it with smtpprobe mtu %s, and let %s through to this host or lower the MTU on the path",
 			w, se.Write, se.Bytes, se.Segments, se.Info.SndMSS, se.Retransmits, fmtDur(se.After), se.LostPacket, se.AckedPacket, icmp, se.PMTU, d.r.Address, icmp)})
 	case se.Direction == wire.Outbound:
-		d.r.Findings = append(d.r.Findings, Finding{Severity: SevWarning, Code: "segments-lost", Message: fmt.Sprintf(
+		d.r.Findings = append(d.r.Findings, Finding{Severity: SevWarning, Code: dnscheck.CodeSegmentsLost, Message: fmt.Sprintf(
 			"%s: %s (%d bytes) was retransmitted %d times without an acknowledgement for %s; segments as large had been acknowledged before, so this is loss rather than a PMTU black hole",
 			w, se.Write, se.Bytes, se.Retransmits, fmtDur(se.After))})
 	case se.Confirmed:
-		d.r.Findings = append(d.r.Findings, Finding{Severity: SevCritical, Code: "reverse-pmtu-blackhole", Message: fmt.Sprintf(
+		d.r.Findings = append(d.r.Findings, Finding{Severity: SevCritical, Code: dnscheck.CodeReversePMTUBlackhole, Message: fmt.Sprintf(
 			"%s: PMTU black hole toward this host (server-to-client): our ClientHello was acknowledged but the server's TLS flight never completed (%s arrived out of order, none in order for %s); a new connection advertising MSS %d instead of %d completed the handshake (rcv_mss %d), so the server's full-size %d-byte packets vanish on the way here and the %s that would tell the server is dropped on the path; bracket it with smtpprobe mtu %s in the inbound direction, and let %s through toward the server or clamp the MSS on the path",
 			w, units.Count(se.OutOfOrder, "segment"), fmtDur(se.After), se.ClampMSS, se.AdvMSS, se.Info.RcvMSS, se.LostPacket, icmp, d.r.Address, icmp)})
 	default:
-		d.r.Findings = append(d.r.Findings, Finding{Severity: SevWarning, Code: "server-flight-stalled", Message: fmt.Sprintf(
+		d.r.Findings = append(d.r.Findings, Finding{Severity: SevWarning, Code: dnscheck.CodeServerFlightStalled, Message: fmt.Sprintf(
 			"%s: the server's TLS flight stalled (%s arrived out of order, none in order for %s) and a retry advertising MSS %d failed too (%v); not a reverse PMTU black hole as far as this shows",
 			w, units.Count(se.OutOfOrder, "segment"), fmtDur(se.After), se.ClampMSS, se.RetryErr)})
 	}

@@ -427,7 +427,7 @@ func (p *Prober) mtuOut(ctx context.Context, t Target, r *Result, lo, hi int, v6
 		r.local = fr.local
 		r.Outcome, r.Error, r.FailedPhase, r.Reply, r.Timeline = fr.Outcome, "probe session: "+fr.Error, fr.FailedPhase, fr.Reply, fr.Timeline
 		for _, f := range fr.Findings {
-			if f.Code == "rcpt-refused" { // the probe session's noteRejection
+			if f.Code == dnscheck.CodeRcptRefused { // the probe session's noteRejection
 				r.Findings = append(r.Findings, f)
 			}
 		}
@@ -881,7 +881,7 @@ func mtuFindings(t Target, r *Result, v6 bool) []Finding {
 		if info.CacheCleared {
 			what = "and deleted it for this address before the probes, so it could not hide either direction"
 		}
-		fs = append(fs, Finding{Severity: SevInfo, Code: "pmtu-cached",
+		fs = append(fs, Finding{Severity: SevInfo, Code: dnscheck.CodePMTUCached,
 			Message: fmt.Sprintf("%s %s; %s", cachedText(info.CachedPMTU, info.CachedExpiresS, r.Address), what, retestText(r.Address, v6, info.CachedExpiresS))})
 	}
 	if info.Verdict == VerdictUntested && info.Method == MethodTCP {
@@ -891,7 +891,7 @@ func mtuFindings(t Target, r *Result, v6 bool) []Finding {
 		}
 	}
 	if info.LossPct != nil && *info.LossPct > 0 {
-		fs = append(fs, Finding{Severity: SevInfo, Code: "path-loss",
+		fs = append(fs, Finding{Severity: SevInfo, Code: dnscheck.CodePathLoss,
 			Message: fmt.Sprintf("%s: %.1f%% of the passing probes' segments were retransmitted (random loss on the path); the bracket rests on %d re-tests of sizes tried before", w, *info.LossPct, info.Retests)})
 	}
 	switch info.Verdict {
@@ -900,29 +900,29 @@ func mtuFindings(t Target, r *Result, v6 bool) []Finding {
 		if info.Method == MethodUDP && limitText(info) == "the server's MSS" {
 			stalls = "TCP is kept below that size only by the MSS the server's SYN-ACK carries (a router that clamps it, or the server's own cached path MTU, which it forgets about 10 minutes after it learned it: then mail larger than a few KB stalls), and everything else (UDP, IPsec, tunnels) that large is lost"
 		}
-		fs = append(fs, Finding{Severity: SevCritical, Code: "pmtu-blackhole",
+		fs = append(fs, Finding{Severity: SevCritical, Code: dnscheck.CodePMTUBlackhole,
 			Message: fmt.Sprintf("%s: packets larger than %d bytes vanish and no %s comes back; %s. Fix: allow %s and ICMP time exceeded through the firewalls on the path", w, *info.PathMTU, icmp, stalls, icmp)})
-		fs = append(fs, Finding{Severity: SevWarning, Code: "clamp-mss",
+		fs = append(fs, Finding{Severity: SevWarning, Code: dnscheck.CodeClampMSS,
 			Message: "or clamp the MSS on the bottleneck router to the path MTU (iptables -t mangle -A FORWARD -p tcp --tcp-flags SYN,RST SYN -j TCPMSS --clamp-mss-to-pmtu; nftables: tcp flags syn tcp option maxseg size set rt mtu)"})
 		stop := fmt.Sprintf("as a stopgap on this host, lower the interface MTU to %d (ip link set dev IFACE mtu %d) or enable net.ipv4.tcp_mtu_probing=1", *info.PathMTU, *info.PathMTU)
 		if info.MTUProbing != nil {
 			stop += fmt.Sprintf(" (currently %d)", *info.MTUProbing)
 		}
-		fs = append(fs, Finding{Severity: SevWarning, Code: "pmtu-stopgap", Message: stop})
+		fs = append(fs, Finding{Severity: SevWarning, Code: dnscheck.CodePMTUStopgap, Message: stop})
 	case VerdictPMTUDWorking:
 		switch {
 		case info.Method == MethodUDP && info.UDP != nil && limitText(info) == "":
-			fs = append(fs, Finding{Severity: SevInfo, Code: "pmtu-bottleneck",
+			fs = append(fs, Finding{Severity: SevInfo, Code: dnscheck.CodePMTUBottleneck,
 				Message: fmt.Sprintf("%s: the path MTU is %d bytes (interface %d): a DF datagram of %d bytes to a closed UDP port drew %s from %s before any TCP probe, so %s reaches this host; the TCP probes then stayed at or below %d bytes and carried it, and left no path MTU cached on this host", w, *info.PathMTU, info.InterfaceMTU, info.Range[1], icmp, info.UDP.Hop, icmp, *info.PathMTU)})
 		case info.Method == MethodUDP && info.UDP != nil:
-			fs = append(fs, Finding{Severity: SevInfo, Code: "pmtu-bottleneck",
+			fs = append(fs, Finding{Severity: SevInfo, Code: dnscheck.CodePMTUBottleneck,
 				Message: fmt.Sprintf("%s: the path MTU is %d bytes (interface %d); TCP could not send larger packets (%s), so a DF datagram of %d bytes to a closed UDP port tested the path instead: %s came back from %s, so it reaches this host", w, *info.PathMTU, info.InterfaceMTU, limitText(info), info.Range[1], icmp, info.UDP.Hop)})
 		case info.PathMTU != nil && info.ICMPSeen:
-			fs = append(fs, Finding{Severity: SevInfo, Code: "pmtu-bottleneck",
+			fs = append(fs, Finding{Severity: SevInfo, Code: dnscheck.CodePMTUBottleneck,
 				Message: fmt.Sprintf("%s: the path MTU is %d bytes (interface %d); %s reaches this host and TCP adapts", w, *info.PathMTU, info.InterfaceMTU, icmp)})
 		}
 	case VerdictMSSClamped:
-		fs = append(fs, Finding{Severity: SevInfo, Code: "mss-clamped",
+		fs = append(fs, Finding{Severity: SevInfo, Code: dnscheck.CodeMSSClamped,
 			Message: fmt.Sprintf("%s: the MSS the server's SYN-ACK carried keeps TCP packets at %d bytes or less (interface %d): either a router on the path clamps the MSS, or the server cached a path MTU towards this host (learned from ICMP within about 10 minutes, which a remote host cannot flush). TCP on this path is protected; larger probes could not be sent, so whether %s reaches this host was not tested by TCP%s, and non-TCP traffic (UDP, IPsec, tunnels) may still hit the bottleneck", w, *info.PathMTU, info.InterfaceMTU, icmp, udpWhy(info.UDP))})
 	}
 	if info.Method == MethodUDP && info.Verdict == VerdictBlackhole && info.UDP != nil {

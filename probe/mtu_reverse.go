@@ -102,7 +102,7 @@ func (p *Prober) mtuReverse(ctx context.Context, t Target, r *Result, lo, hi int
 	if failed != nil {
 		if noTLS {
 			rev.Verdict = VerdictUntested
-			r.Findings = append(r.Findings, Finding{Severity: SevInfo, Code: "reverse-untested",
+			r.Findings = append(r.Findings, Finding{Severity: SevInfo, Code: dnscheck.CodeReverseUntested,
 				Message: fmt.Sprintf("%s offers no STARTTLS, so the server-to-client direction was not tested: the certificate chain of the STARTTLS handshake is the one large flight a server sends before any mail", who(t, r.Address))})
 			return
 		}
@@ -175,7 +175,7 @@ func (p *Prober) mtuReverse(ctx context.Context, t Target, r *Result, lo, hi int
 		p.reverseFailed(t, r, &pf.r)
 		return
 	case err != nil:
-		r.Findings = append(r.Findings, Finding{Severity: SevWarning, Code: "reverse-inconsistent", Message: fmt.Sprintf("%s: server-to-client bracketing: %v", who(t, r.Address), err)})
+		r.Findings = append(r.Findings, Finding{Severity: SevWarning, Code: dnscheck.CodeReverseInconsistent, Message: fmt.Sprintf("%s: server-to-client bracketing: %v", who(t, r.Address), err)})
 		return
 	}
 	if b.LargestOK > 0 {
@@ -275,7 +275,7 @@ func (p *Prober) reverseFindings(t Target, r *Result, v6 bool) {
 		icmp = "ICMPv6 type 2 (packet too big)"
 	}
 	if rev.TestedUpTo > 0 && rev.TestedUpTo < r.MTUInfo.Range[1] {
-		r.Findings = append(r.Findings, Finding{Severity: SevInfo, Code: "reverse-tested-up-to",
+		r.Findings = append(r.Findings, Finding{Severity: SevInfo, Code: dnscheck.CodeReverseTestedUpTo,
 			Message: fmt.Sprintf("%s: the server's STARTTLS flight (%d bytes) fills packets of at most %d bytes, so the server-to-client direction was tested up to %d bytes only", w, rev.FlightBytes, rev.TestedUpTo, rev.TestedUpTo)})
 	}
 	switch rev.Verdict {
@@ -293,13 +293,13 @@ func (p *Prober) reverseFindings(t Target, r *Result, v6 bool) {
 		if r.Outcome == OK {
 			r.setFailure(PMTUBlackhole, fmt.Sprintf("server-to-client: segments above %d bytes vanish and no ICMP reaches the server", *rev.PathMTU))
 		}
-		r.Findings = append(r.Findings, Finding{Severity: SevCritical, Code: "reverse-pmtu-blackhole",
+		r.Findings = append(r.Findings, Finding{Severity: SevCritical, Code: dnscheck.CodeReversePMTUBlackhole,
 			Message: fmt.Sprintf("%s: server-to-client, packets larger than %d bytes vanish and the %s that would tell the server does not reach it: the STARTTLS handshake (the certificate chain) and large replies stall, and the server logs the timeout. Fix: allow %s through the firewalls on the server's side of the path, or clamp the MSS on the bottleneck router (nftables: tcp flags syn tcp option maxseg size set rt mtu)", w, *rev.PathMTU, icmp, icmp)})
 	case VerdictPMTUDWorking:
-		r.Findings = append(r.Findings, Finding{Severity: SevInfo, Code: "reverse-pmtu-bottleneck",
+		r.Findings = append(r.Findings, Finding{Severity: SevInfo, Code: dnscheck.CodeReversePMTUBottleneck,
 			Message: fmt.Sprintf("%s: server-to-client, the path MTU is %d bytes: the server's segments arrived smaller than the MSS advertised (tcpi_rcv_mss), so %s reaches the server and its TCP adapts", w, *rev.PathMTU, icmp)})
 	case VerdictMSSClamped:
-		r.Findings = append(r.Findings, Finding{Severity: SevInfo, Code: "reverse-mss-clamped",
+		r.Findings = append(r.Findings, Finding{Severity: SevInfo, Code: dnscheck.CodeReverseMSSClamped,
 			Message: fmt.Sprintf("%s: server-to-client, the server's SYN-ACK and its segments both stay at %d-byte packets: either a router on the path clamps the MSS, or the server cached a path MTU towards this host (learned from ICMP within about 10 minutes; only the server's administrator can flush it). TCP on this path is protected; whether %s reaches the server was not tested, and non-TCP traffic may still hit the bottleneck", w, *rev.PathMTU, icmp)})
 	}
 }

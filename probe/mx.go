@@ -9,6 +9,8 @@ import (
 	"net/netip"
 	"strings"
 	"time"
+
+	"github.com/smtpprobe/smtpprobe/dnscheck"
 )
 
 // TLSInfo describes a STARTTLS session (RFC 3207).
@@ -123,13 +125,13 @@ func (p *Prober) tlsFindings(t Target, r *Result, st *tls.ConnectionState) {
 	if r.TLS.VerifyError != "" {
 		// Info: opportunistic senders deliver over it (RFC 3207 §4.1);
 		// the domain's MTA-STS or DANE policy raises it (policy.go).
-		r.Findings = append(r.Findings, Finding{Severity: SevInfo, Code: "tls-verify-failed",
+		r.Findings = append(r.Findings, Finding{Severity: SevInfo, Code: dnscheck.CodeTLSVerifyFailed,
 			Message: fmt.Sprintf("%s: certificate does not verify for %q: %s", who, t.Host, r.TLS.VerifyError)})
 	}
 	// Expiry is judged with the thresholds (Report.ApplyThresholds), by
 	// default whatever the TLS policy: see defaultCertWarnDays.
 	if st.Version < tls.VersionTLS12 {
-		r.Findings = append(r.Findings, Finding{Severity: SevWarning, Code: "tls-old-version",
+		r.Findings = append(r.Findings, Finding{Severity: SevWarning, Code: dnscheck.CodeTLSOldVersion,
 			Message: fmt.Sprintf("%s: negotiated %s; RFC 8996 deprecates TLS 1.0 and 1.1", who, tls.VersionName(st.Version))})
 	}
 }

@@ -287,20 +287,20 @@ func pathFindings(t Target, path, cmp *trace.Path) []Finding {
 		var code string
 		switch class {
 		case "admin-prohibited":
-			code = "icmp-admin-prohibited"
+			code = dnscheck.CodeICMPAdminProhibited
 			msg += fmt.Sprintf(": a firewall rejects them; look for a reject rule for port %d at %s", port, s.From)
 		case "host-unreachable":
-			code = "icmp-host-unreachable"
+			code = dnscheck.CodeICMPHostUnreachable
 			if atDst {
 				msg += ": the host itself refuses them with a reject rule"
 			} else {
 				msg += fmt.Sprintf(": %s cannot reach the host (down, or no neighbour answers for it), or a reject rule there says so", s.From)
 			}
 		case "net-unreachable":
-			code = "icmp-net-unreachable"
+			code = dnscheck.CodeICMPNetUnreachable
 			msg += fmt.Sprintf(": %s has no route to %s, or a reject rule there says so", s.From, dst)
 		default:
-			code = "icmp-" + class
+			code = dnscheck.CodeICMPPrefix + class
 		}
 		if hop <= nearHops && !atDst {
 			msg += "; this is near us: check the local firewall or the provider's outbound port-25 policy"
@@ -332,19 +332,19 @@ func pathFindings(t Target, path, cmp *trace.Path) []Finding {
 		case dist > 0:
 			msg += fmt.Sprintf("; the drop is on the path, %s before the destination", units.Count(dist-at, "hop"))
 		}
-		fs = append(fs, Finding{Severity: SevWarning, Code: "syn-dropped-after-hop", Message: msg})
+		fs = append(fs, Finding{Severity: SevWarning, Code: dnscheck.CodeSYNDroppedAfterHop, Message: msg})
 		if dist > 0 {
 			where := fmt.Sprintf("at %s", hopName(at, addrAt(cmp, at)))
 			if at >= dist {
 				where = fmt.Sprintf("at the destination, %s", hopName(dist, dst))
 			}
-			fs = append(fs, Finding{Severity: SevWarning, Code: "port25-filtered-at-hop", Message: fmt.Sprintf(
+			fs = append(fs, Finding{Severity: SevWarning, Code: dnscheck.CodePort25FilteredAtHop, Message: fmt.Sprintf(
 				"%s: port %d is filtered %s, while port %d passes on the same path: a filter drops port %d, the path itself works",
 				who(t, dst.String()), port, where, cmp.Target.Port(), port)})
 		}
 		return fs
 	case trace.LocalError:
-		return []Finding{{Severity: SevWarning, Code: "no-local-route", Message: fmt.Sprintf("%s: SYNs to port %d cannot leave this host (no route or a local reject rule): check the local firewall and routes", who(t, dst.String()), port)}}
+		return []Finding{{Severity: SevWarning, Code: dnscheck.CodeNoLocalRoute, Message: fmt.Sprintf("%s: SYNs to port %d cannot leave this host (no route or a local reject rule): check the local firewall and routes", who(t, dst.String()), port)}}
 	}
 	return nil
 }
@@ -400,7 +400,7 @@ func (p *Prober) locateBlackhole(ctx context.Context, t Target, r *Result, v6 bo
 	r.BlackholeLink = bl
 	notLocated := func(why string) {
 		bl.Reason = why
-		r.Findings = append(r.Findings, Finding{Severity: SevInfo, Code: "blackhole-link-not-located", Message: fmt.Sprintf("%s: the black-holed link was not located: %s", who(t, r.Address), why)})
+		r.Findings = append(r.Findings, Finding{Severity: SevInfo, Code: dnscheck.CodeBlackholeLinkNotLocated, Message: fmt.Sprintf("%s: the black-holed link was not located: %s", who(t, r.Address), why)})
 	}
 	rd, err := rawICMP(v6)
 	if err != nil {
@@ -466,7 +466,7 @@ func (p *Prober) locateBlackhole(ctx context.Context, t Target, r *Result, v6 bo
 	if v6 {
 		icmp = "ICMPv6 packet too big (type 2)"
 	}
-	r.Findings = append(r.Findings, Finding{Severity: SevCritical, Code: "blackhole-link", Message: fmt.Sprintf(
+	r.Findings = append(r.Findings, Finding{Severity: SevCritical, Code: dnscheck.CodeBlackholeLink, Message: fmt.Sprintf(
 		"%s: the black-holed link lies between %s and %s: %s, but only small packets reach %s; the router at its near end cannot forward packets above %d bytes, and its %s never reaches us: a filter on the way back drops it",
 		who(t, r.Address), near, far, why, far, minLarge-1, icmp)})
 }

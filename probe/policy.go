@@ -343,27 +343,27 @@ func applyPolicy(rep *Report, noStartTLS bool, now time.Time) []Finding {
 		}
 		switch {
 		case pol.MTASTS.RecordError != "" && pol.txtFound:
-			add(SevWarning, "mta-sts-record-invalid", "%s: the _mta-sts TXT record is not usable (%s); senders treat the domain as having no MTA-STS policy (RFC 8461 §3.1)",
+			add(SevWarning, dnscheck.CodeMTASTSRecordInvalid, "%s: the _mta-sts TXT record is not usable (%s); senders treat the domain as having no MTA-STS policy (RFC 8461 §3.1)",
 				pol.Domain, pol.MTASTS.RecordError)
 		case pol.MTASTS.RecordError != "":
-			add(SevWarning, "mta-sts-lookup-failed", "%s: the _mta-sts TXT lookup failed (%s); senders cannot discover an MTA-STS policy", pol.Domain, pol.MTASTS.RecordError)
+			add(SevWarning, dnscheck.CodeMTASTSLookupFailed, "%s: the _mta-sts TXT lookup failed (%s); senders cannot discover an MTA-STS policy", pol.Domain, pol.MTASTS.RecordError)
 		case pol.fetchErr != nil && errors.As(pol.fetchErr, new(*wire.PolicyError)):
-			add(SevInfo, "mta-sts-fetch-not-allowed", "%s publishes an MTA-STS record (id %s), but the policy host's address is not allowed for this prober (%s); the policy was not checked",
+			add(SevInfo, dnscheck.CodeMTASTSFetchNotAllowed, "%s publishes an MTA-STS record (id %s), but the policy host's address is not allowed for this prober (%s); the policy was not checked",
 				pol.Domain, pol.MTASTS.ID, pol.MTASTS.FetchError)
 		case pol.fetchErr != nil:
-			add(SevWarning, "mta-sts-policy-unavailable", "%s publishes an MTA-STS record (id %s), but its policy cannot be fetched: %s; senders that cached the policy keep applying it until its max_age ends, others treat the domain as having none (RFC 8461 §3.3, §5.1)",
+			add(SevWarning, dnscheck.CodeMTASTSPolicyUnavailable, "%s publishes an MTA-STS record (id %s), but its policy cannot be fetched: %s; senders that cached the policy keep applying it until its max_age ends, others treat the domain as having none (RFC 8461 §3.3, §5.1)",
 				pol.Domain, pol.MTASTS.ID, pol.MTASTS.FetchError)
 		case sts != nil:
-			add(SevInfo, "mta-sts-policy", "%s has an MTA-STS policy in %s mode (id %s, max_age %s, mx %s)",
+			add(SevInfo, dnscheck.CodeMTASTSPolicy, "%s has an MTA-STS policy in %s mode (id %s, max_age %s, mx %s)",
 				pol.Domain, sts.Mode, pol.MTASTS.ID, units.Setting(time.Duration(sts.MaxAge)*time.Second), strings.Join(sts.MX, ", "))
 		}
 		switch {
 		case pol.TLSRPT.Error != "" && pol.TLSRPT.dnsFail:
-			add(SevInfo, "tls-rpt-lookup-failed", "%s: the _smtp._tls lookup failed (%s); whether senders send TLS reports is unknown", pol.Domain, pol.TLSRPT.Error)
+			add(SevInfo, dnscheck.CodeTLSRPTLookupFailed, "%s: the _smtp._tls lookup failed (%s); whether senders send TLS reports is unknown", pol.Domain, pol.TLSRPT.Error)
 		case pol.TLSRPT.Error != "":
-			add(SevWarning, "tls-rpt-invalid", "%s: the _smtp._tls record is not usable (%s); senders send no TLS reports (RFC 8460 §3)", pol.Domain, pol.TLSRPT.Error)
+			add(SevWarning, dnscheck.CodeTLSRPTInvalid, "%s: the _smtp._tls record is not usable (%s); senders send no TLS reports (RFC 8460 §3)", pol.Domain, pol.TLSRPT.Error)
 		case len(pol.TLSRPT.RUA) > 0:
-			add(SevInfo, "tls-rpt", "%s: senders report TLS failures to %s (RFC 8460)", pol.Domain, strings.Join(pol.TLSRPT.RUA, ", "))
+			add(SevInfo, dnscheck.CodeTLSRPT, "%s: senders report TLS failures to %s (RFC 8460)", pol.Domain, strings.Join(pol.TLSRPT.RUA, ", "))
 		}
 	}
 	stsApplies := mode == mtasts.ModeEnforce || mode == mtasts.ModeTesting
@@ -381,7 +381,7 @@ func applyPolicy(rep *Report, noStartTLS bool, now time.Time) []Finding {
 		if sts != nil && sts.Mode != mtasts.ModeNone && r.Preference != nil {
 			if _, ok := sts.Match(r.Host); !ok && !unlisted[r.Host] {
 				unlisted[r.Host] = true
-				add(sevFor(mode), "mta-sts-mx-not-listed", "%s: MX %s is not matched by the MTA-STS policy's mx patterns (%s); %s",
+				add(sevFor(mode), dnscheck.CodeMTASTSMXNotListed, "%s: MX %s is not matched by the MTA-STS policy's mx patterns (%s); %s",
 					pol.Domain, r.Host, strings.Join(sts.MX, ", "), consequence)
 			}
 		}
@@ -400,42 +400,42 @@ func applyPolicy(rep *Report, noStartTLS bool, now time.Time) []Finding {
 		case d == nil:
 		case d.Enforced && d.LookupError != "":
 			policyTLS = true
-			add(SevCritical, "dane-lookup-failed", "%s: the TLSA lookup failed in a DNSSEC-signed zone (%s); validating senders defer mail to it (RFC 7672 §2.2)", w, d.LookupError)
+			add(SevCritical, dnscheck.CodeDANELookupFailed, "%s: the TLSA lookup failed in a DNSSEC-signed zone (%s); validating senders defer mail to it (RFC 7672 §2.2)", w, d.LookupError)
 		case d.Enforced && known && !offered:
 			policyTLS = true
-			add(SevCritical, "dane-no-starttls", "%s offers no STARTTLS, but has DNSSEC-validated TLSA records; validating senders defer mail to it (RFC 7672 §2.2)", w)
+			add(SevCritical, dnscheck.CodeDANENoStartTLS, "%s offers no STARTTLS, but has DNSSEC-validated TLSA records; validating senders defer mail to it (RFC 7672 §2.2)", w)
 		case d.Enforced && known && !ok:
 			policyTLS = true
-			add(SevCritical, "dane-tls-failed", "%s: the TLS handshake failed (%s), and the host has DNSSEC-validated TLSA records; validating senders defer mail to it (RFC 7672 §2.2)", w, r.Error)
+			add(SevCritical, dnscheck.CodeDANETLSFailed, "%s: the TLS handshake failed (%s), and the host has DNSSEC-validated TLSA records; validating senders defer mail to it (RFC 7672 §2.2)", w, r.Error)
 		case d.Enforced && d.Matched != nil:
 			policyTLS = true
-			add(SevInfo, "dane-match", "%s: TLSA record %s matches the certificate chain (DANE, RFC 7672 §3)", w, d.MatchedRecord)
+			add(SevInfo, dnscheck.CodeDANEMatch, "%s: TLSA record %s matches the certificate chain (DANE, RFC 7672 §3)", w, d.MatchedRecord)
 		case d.Enforced && d.MatchError != "" && hasUsable(d.Records):
 			policyTLS = true
-			add(SevCritical, "dane-mismatch", "%s: %s; validating senders defer mail to it (RFC 7672 §2.2)", w, d.MatchError)
+			add(SevCritical, dnscheck.CodeDANEMismatch, "%s: %s; validating senders defer mail to it (RFC 7672 §2.2)", w, d.MatchError)
 		case d.Enforced && d.MatchError != "":
 			// RFC 7672 §2.2: no usable record: mandatory TLS, unauthenticated.
-			add(SevWarning, "dane-unusable", "%s: none of the DNSSEC-validated TLSA records is usable for SMTP (%s); senders require TLS but do not authenticate it (RFC 7672 §2.2)",
+			add(SevWarning, dnscheck.CodeDANEUnusable, "%s: none of the DNSSEC-validated TLSA records is usable for SMTP (%s); senders require TLS but do not authenticate it (RFC 7672 §2.2)",
 				w, unusableReasons(d.Records))
 		case d.NotEnforced != "" && len(d.Records) > 0:
-			add(SevInfo, "dane-not-validated", "%s has TLSA records that senders do not use: %s", w, d.NotEnforced)
+			add(SevInfo, dnscheck.CodeDANENotValidated, "%s has TLSA records that senders do not use: %s", w, d.NotEnforced)
 		}
 		if stsApplies && r.Preference != nil && known {
 			switch {
 			case !offered:
 				policyTLS = true
-				add(sevFor(mode), "mta-sts-no-starttls", "%s offers no STARTTLS, but the domain's MTA-STS policy is in %s mode; %s", w, mode, consequence)
+				add(sevFor(mode), dnscheck.CodeMTASTSNoStartTLS, "%s offers no STARTTLS, but the domain's MTA-STS policy is in %s mode; %s", w, mode, consequence)
 			case !ok:
 				policyTLS = true
-				add(sevFor(mode), "mta-sts-tls-failed", "%s: the TLS handshake failed, and the domain's MTA-STS policy is in %s mode; %s", w, mode, consequence)
+				add(sevFor(mode), dnscheck.CodeMTASTSTLSFailed, "%s: the TLS handshake failed, and the domain's MTA-STS policy is in %s mode; %s", w, mode, consequence)
 			case !r.TLS.Verified:
 				policyTLS = true
-				add(sevFor(mode), "mta-sts-cert-invalid", "%s: the certificate does not verify for %s (%s), and the domain's MTA-STS policy is in %s mode; %s",
+				add(sevFor(mode), dnscheck.CodeMTASTSCertInvalid, "%s: the certificate does not verify for %s (%s), and the domain's MTA-STS policy is in %s mode; %s",
 					w, r.Host, r.TLS.VerifyError, mode, consequence)
 			}
 		}
 		if !policyTLS && known && !offered {
-			add(SevWarning, "starttls-not-offered", "%s does not offer STARTTLS; mail to it travels in the clear", w)
+			add(SevWarning, dnscheck.CodeStartTLSNotOffered, "%s does not offer STARTTLS; mail to it travels in the clear", w)
 		}
 		// They are this result's findings too, so that a renderer can
 		// tell which address each one is about (JSON lists them once).
@@ -471,9 +471,9 @@ func comparePolicy(base, cur *Report) []Finding {
 			if why == "" {
 				why = "the TXT record is gone"
 			}
-			fs = append(fs, Finding{Severity: SevCritical, Code: "regression-mta-sts-policy", Message: fmt.Sprintf("%s: the MTA-STS policy (%s mode) is no longer available: %s", cur.Target, b.MTASTS.Mode, why)})
+			fs = append(fs, Finding{Severity: SevCritical, Code: dnscheck.CodeRegressionMTASTSPolicy, Message: fmt.Sprintf("%s: the MTA-STS policy (%s mode) is no longer available: %s", cur.Target, b.MTASTS.Mode, why)})
 		case b.MTASTS.Mode != c.MTASTS.Mode || !slices.Equal(b.MTASTS.MX, c.MTASTS.MX):
-			fs = append(fs, Finding{Severity: SevCritical, Code: "regression-mta-sts-policy", Message: fmt.Sprintf("%s: the MTA-STS policy changed from %s mode (mx %s) to %s mode (mx %s)",
+			fs = append(fs, Finding{Severity: SevCritical, Code: dnscheck.CodeRegressionMTASTSPolicy, Message: fmt.Sprintf("%s: the MTA-STS policy changed from %s mode (mx %s) to %s mode (mx %s)",
 				cur.Target, b.MTASTS.Mode, strings.Join(b.MTASTS.MX, ", "), c.MTASTS.Mode, strings.Join(c.MTASTS.MX, ", "))})
 		}
 	}
@@ -494,7 +494,7 @@ func comparePolicy(base, cur *Report) []Finding {
 			} else if c.DANE != nil && c.DANE.NotEnforced != "" {
 				why = c.DANE.NotEnforced
 			}
-			fs = append(fs, Finding{Severity: SevCritical, Code: "regression-dane-match", Message: fmt.Sprintf("%s: TLSA record %s matched before, and nothing matches now (%s)", c.label(), b.DANE.MatchedRecord, why)})
+			fs = append(fs, Finding{Severity: SevCritical, Code: dnscheck.CodeRegressionDANEMatch, Message: fmt.Sprintf("%s: TLSA record %s matched before, and nothing matches now (%s)", c.label(), b.DANE.MatchedRecord, why)})
 		}
 	}
 	return fs

@@ -194,7 +194,7 @@ func (p *Prober) Run(ctx context.Context, res *dnscheck.Resolver, command, targe
 		rep.Outcome = Outcome(dr.Outcome)
 		if rep.Outcome == OK && len(targets) == 0 {
 			rep.Outcome = DNSError
-			rep.Findings = append(rep.Findings, Finding{Severity: SevCritical, Code: "no-addresses",
+			rep.Findings = append(rep.Findings, Finding{Severity: SevCritical, Code: dnscheck.CodeNoAddresses,
 				Message: fmt.Sprintf("no exchanger of %s has an address to connect to", dr.Domain)})
 		}
 	}

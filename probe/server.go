@@ -2,6 +2,7 @@ package probe
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -175,6 +176,13 @@ func IdentifyServer(ev ServerEvidence) Server {
 			add(rt.sw, rt.weight, "reply %q", rp.String())
 		}
 	}
+	// postscreen's engine hides PIPELINING for its pipelining test
+	// (postscreen_pipelining_enable); a Postfix without it is most
+	// likely postscreen, once its pre-greet test passed and it sends no
+	// teaser any more. Only a Postfix hint makes it one.
+	if len(ev.EHLO.Lines) > 1 && !hasCap(capabilities(ev.EHLO), "PIPELINING") && slices.ContainsFunc(hints, func(h hint) bool { return h.sw == SoftwarePostfix }) {
+		add(SoftwarePostscreen, 1, "a Postfix whose EHLO offers no PIPELINING, as postscreen's deep protocol tests do")
+	}
 	return weigh(hints)
 }
 
@@ -186,6 +194,7 @@ func weigh(hints []hint) Server {
 	for _, h := range hints {
 		score[h.sw] += h.weight
 	}
+	own := maps.Clone(score) // a refinement's confidence rests on its own evidence
 	// A refinement wins over its base when it has its own evidence, and
 	// takes the base's evidence along.
 	for _, ref := range []struct{ sub, base Software }{{SoftwarePostscreen, SoftwarePostfix}, {SoftwareM365, SoftwareExchange}} {
@@ -211,6 +220,9 @@ func weigh(hints []hint) Server {
 		if h.sw == best || (best == SoftwarePostscreen && h.sw == SoftwarePostfix) || (best == SoftwareM365 && h.sw == SoftwareExchange) {
 			srv.Evidence = append(srv.Evidence, h.what)
 		}
+	}
+	if best == SoftwarePostscreen || best == SoftwareM365 {
+		top = own[best]
 	}
 	switch {
 	case top >= 3:

@@ -49,6 +49,11 @@ func TestIdentifyServer(t *testing.T) {
 			Replies: []wire.Reply{rl("250 2.1.0 Ok"), rl("354 End data with <CR><LF>.<CR><LF>")}}, SoftwarePostfix, ConfidenceMedium},
 		{"postscreen teaser", ServerEvidence{Banner: rl("220-mx1.lab.example ESMTP Postfix (smtpprobe lab)", "220 mx1.lab.example ESMTP Postfix (smtpprobe lab)"),
 			BannerWait: 3 * time.Second}, SoftwarePostscreen, ConfidenceHigh},
+		{"postscreen after its pre-greet test passed", ServerEvidence{Banner: rl("220 mx1.lab.example ESMTP Postfix (smtpprobe lab)"),
+			EHLO:  rl("250-mx1.lab.example", "250-SIZE 10240000", "250-VRFY", "250-ETRN", "250-ENHANCEDSTATUSCODES", "250-8BITMIME", "250-DSN", "250-SMTPUTF8", "250 CHUNKING"),
+			Close: ptr(rl("421 4.4.2 mx1.lab.example Error: timeout exceeded"))}, SoftwarePostscreen, ConfidenceLow},
+		{"no PIPELINING alone names nothing", ServerEvidence{Banner: rl("220 mx.example.com ESMTP"),
+			EHLO: rl("250-mx.example.com", "250-SIZE 10240000", "250 8BITMIME")}, SoftwareUnknown, ConfidenceNone},
 		{"postscreen deferral", ServerEvidence{Banner: rl("220 mx.example.net ESMTP"),
 			Replies: []wire.Reply{rl("250 2.1.0 Ok"), rl("450 4.3.2 Service currently unavailable")}}, SoftwarePostscreen, ConfidenceMedium},
 		{"exim", ServerEvidence{Banner: rl("220 exim.lab.example ESMTP Exim 4.96 Mon, 07 Dec 2026 16:01:26 +0000"), EHLO: eximEHLO}, SoftwareExim, ConfidenceHigh},
@@ -88,7 +93,7 @@ func TestIdentifyServer(t *testing.T) {
 }
 
 func TestServerLog(t *testing.T) {
-	lc := logContext{Client: "198.18.1.2", Helo: "[198.18.1.2]"}
+	lc := logContext{Client: "198.18.1.2", Port: 40596, Helo: "[198.18.1.2]"}
 	tests := []struct {
 		sw    Software
 		phase string
@@ -103,6 +108,7 @@ func TestServerLog(t *testing.T) {
 		{SoftwareOpenSMTPD, "banner", "smtp disconnected reason=timeout"},
 		{SoftwareSendmail, "rcpt", ""},
 		{SoftwarePostscreen, "rcpt", ""},
+		{SoftwarePostscreen, "ehlo", "COMMAND TIME LIMIT from [198.18.1.2]:40596 after EHLO"}, // as the lab's postscreen logs it
 		{SoftwareExchange, "rcpt", ""},
 		{SoftwareUnknown, "data", ""},
 	}

@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/smtpprobe/smtpprobe/dnscheck"
 	"github.com/smtpprobe/smtpprobe/mtu"
 	"github.com/smtpprobe/smtpprobe/probe/units"
 	"github.com/smtpprobe/smtpprobe/probe/wire"
@@ -71,7 +72,7 @@ func (p *Prober) Session(ctx context.Context, t Target, opt SessionOptions) (Res
 
 // deferred reports whether postscreen deferred the session's new client.
 func deferred(r Result) bool {
-	return hasFindingCode(r.Findings, "postscreen-deferral")
+	return hasFindingCode(r.Findings, dnscheck.CodePostscreenDeferral)
 }
 
 // retried is the result of a session retried after a postscreen
@@ -85,7 +86,7 @@ func retried(first, second Result) Result {
 	if !second.Good() {
 		verdict = fmt.Sprintf("ended %s (%s)", second.Outcome, second.Error)
 	}
-	second.Findings = append(findings, Finding{Severity: SevInfo, Code: "postscreen-deferral-retried",
+	second.Findings = append(findings, Finding{Severity: SevInfo, Code: dnscheck.CodePostscreenDeferralRetried,
 		Message: fmt.Sprintf("%s: the session after postscreen's deferral, from the same address, %s", who(Target{Host: second.Host}, second.Address), verdict)})
 	return second
 }
@@ -113,7 +114,7 @@ func (p *Prober) session(ctx context.Context, t Target, opt SessionOptions) (r R
 		return r, ctx.Err()
 	}
 	if opt.StartTLS && r.TLS == nil {
-		r.Findings = append(r.Findings, Finding{Severity: SevWarning, Code: "starttls-not-offered",
+		r.Findings = append(r.Findings, Finding{Severity: SevWarning, Code: dnscheck.CodeStartTLSNotOffered,
 			Message: fmt.Sprintf("%s [%s] does not offer STARTTLS; the session went on in the clear", t.Host, r.Address)})
 	}
 	rcpt := opt.To
@@ -134,7 +135,7 @@ func (p *Prober) session(ctx context.Context, t Target, opt SessionOptions) (r R
 	}
 	pipelining := opt.Pipelining && hasCap(r.Capabilities, "PIPELINING")
 	if opt.Pipelining && !pipelining {
-		r.Findings = append(r.Findings, Finding{Severity: SevInfo, Code: "pipelining-not-offered",
+		r.Findings = append(r.Findings, Finding{Severity: SevInfo, Code: dnscheck.CodePipeliningNotOffered,
 			Message: fmt.Sprintf("%s [%s] does not offer PIPELINING (RFC 2920); commands were sent one by one", t.Host, r.Address)})
 	}
 
@@ -356,13 +357,13 @@ func (d *dialogue) awaitAcked(phase string, start time.Duration, opt SessionOpti
 	case errors.Is(err, errors.ErrUnsupported):
 		// No TCP_INFO here: the kernel accepted the bytes, which is
 		// all that can be said.
-		d.r.Findings = append(d.r.Findings, Finding{Severity: SevInfo, Code: "ack-unverified",
+		d.r.Findings = append(d.r.Findings, Finding{Severity: SevInfo, Code: dnscheck.CodeAckUnverified,
 			Message: "this system cannot read TCP_INFO; delivery of the body to the peer's TCP was not verified"})
 		return true
 	}
 	var le *wire.LostError
 	if errors.As(err, &le) {
-		d.r.Findings = append(d.r.Findings, Finding{Severity: SevCritical, Code: "body-segments-lost",
+		d.r.Findings = append(d.r.Findings, Finding{Severity: SevCritical, Code: dnscheck.CodeBodySegmentsLost,
 			Message: fmt.Sprintf("%s: the commands passed but the body's full-size segments (snd_mss %d) were retransmitted %d times without an acknowledgement; a PMTU black hole looks like this (smtpprobe mtu %s brackets it)",
 				who(d.t, d.r.Address), le.SndMSS, le.Retransmits, d.r.Address)})
 	}
@@ -496,7 +497,7 @@ func (d *dialogue) explainClose(opt SessionOptions) bool {
 	d.r.Outcome, d.r.Error, d.r.FailedPhase = ServerTimeout, msg+late, ""
 	if p := pauseLength(closePause, opt); p > 0 {
 		srv := d.identify()
-		d.r.Findings = append(d.r.Findings, Finding{Severity: SevCritical, Code: "pause-exceeds-server-timeout", Option: pauseOption(closePause),
+		d.r.Findings = append(d.r.Findings, Finding{Severity: SevCritical, Code: dnscheck.CodePauseExceedsServerTimeout, Option: pauseOption(closePause),
 			Message: fmt.Sprintf("%s [%s]: the %s of %s is longer than the server's idle timeout of %s; shorten it below %s, %s",
 				d.t.Host, d.r.Address, closePause, units.Setting(p), fmtDur(idle), fmtDur(idle), pauseAdvice(srv.Software, pausePhase(closePause), p))})
 	}

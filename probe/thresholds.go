@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/smtpprobe/smtpprobe/dnscheck"
 	"github.com/smtpprobe/smtpprobe/probe/units"
 )
 
@@ -175,7 +176,7 @@ func (r *Report) pastTransient(warn, crit Thresholds) (Finding, bool) {
 		n   int
 	}{{SevCritical, crit.Transient}, {SevWarning, warn.Transient}} {
 		if lvl.n > 0 && len(who) >= lvl.n {
-			return Finding{Severity: lvl.sev, Code: "threshold-transient", Message: fmt.Sprintf("%d address(es) rejected transiently, at least %d: %s",
+			return Finding{Severity: lvl.sev, Code: dnscheck.CodeThresholdTransient, Message: fmt.Sprintf("%d address(es) rejected transiently, at least %d: %s",
 				len(who), lvl.n, strings.Join(who, ", "))}, true
 		}
 	}
@@ -192,17 +193,17 @@ func (res *Result) pastThreshold(t Thresholds, sev Severity) ([]Finding, bool) {
 	if t.Time > 0 {
 		for _, ph := range res.PhaseOrder {
 			if d := res.Phases[ph]; d > t.Time && ph != "mtu" {
-				fs = append(fs, Finding{Severity: sev, Code: "threshold-time", Message: fmt.Sprintf("%s: %s took %s, above %s", who, ph, units.Duration(d), units.Setting(t.Time))})
+				fs = append(fs, Finding{Severity: sev, Code: dnscheck.CodeThresholdTime, Message: fmt.Sprintf("%s: %s took %s, above %s", who, ph, units.Duration(d), units.Setting(t.Time))})
 			}
 		}
 	}
 	if t.Timeout > 0 && res.Timeout != nil {
 		if d := *res.Timeout; d < t.Timeout {
-			fs = append(fs, Finding{Severity: sev, Code: "threshold-timeout", Message: fmt.Sprintf("%s: server idle timeout at %s is %s, below %s", who, res.Phase, units.Duration(d), units.Setting(t.Timeout))})
+			fs = append(fs, Finding{Severity: sev, Code: dnscheck.CodeThresholdTimeout, Message: fmt.Sprintf("%s: server idle timeout at %s is %s, below %s", who, res.Phase, units.Duration(d), units.Setting(t.Timeout))})
 		}
 	}
 	if t.MTU > 0 && res.MTUInfo != nil && res.MTUInfo.PathMTU != nil && *res.MTUInfo.PathMTU < t.MTU {
-		fs = append(fs, Finding{Severity: sev, Code: "threshold-mtu", Message: fmt.Sprintf("%s: path MTU %d, below %d", who, *res.MTUInfo.PathMTU, t.MTU)})
+		fs = append(fs, Finding{Severity: sev, Code: dnscheck.CodeThresholdMTU, Message: fmt.Sprintf("%s: path MTU %d, below %d", who, *res.MTUInfo.PathMTU, t.MTU)})
 	}
 	if f, ok := res.certPast(t, sev, who); ok {
 		fs = append(fs, f)
@@ -220,9 +221,9 @@ func (res *Result) certPast(t Thresholds, sev Severity, who string) (Finding, bo
 		return Finding{}, false
 	}
 	if res.TLS.DaysLeft < 0 {
-		return Finding{Severity: sev, Code: "tls-cert-expired", Message: fmt.Sprintf("%s: certificate expired on %s",
+		return Finding{Severity: sev, Code: dnscheck.CodeTLSCertExpired, Message: fmt.Sprintf("%s: certificate expired on %s",
 			who, res.TLS.NotAfter.Format(time.DateOnly))}, true
 	}
-	return Finding{Severity: sev, Code: "tls-cert-expiring", Message: fmt.Sprintf("%s: certificate expires on %s, in %s, fewer than %d",
+	return Finding{Severity: sev, Code: dnscheck.CodeTLSCertExpiring, Message: fmt.Sprintf("%s: certificate expires on %s, in %s, fewer than %d",
 		who, res.TLS.NotAfter.Format(time.DateOnly), units.Count(res.TLS.DaysLeft, "day"), days)}, true
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/smtpprobe/smtpprobe/dnscheck"
 	"github.com/smtpprobe/smtpprobe/probe/units"
 	"github.com/smtpprobe/smtpprobe/probe/wire"
 )
@@ -173,7 +174,7 @@ func (p *Prober) timeout(ctx context.Context, t Target, phase string, opt Timeou
 			return r
 		}
 		if !acted {
-			r.Findings = append(r.Findings, Finding{Severity: SevInfo, Code: "no-timeout-within-max-wait",
+			r.Findings = append(r.Findings, Finding{Severity: SevInfo, Code: dnscheck.CodeNoTimeoutWithinMaxWait,
 				Message: fmt.Sprintf("%s [%s] kept the idle session open for %s at phase %s, the longest this probe waits; allow a longer wait to measure its timeout", t.Host, r.Address, units.Setting(maxWait), phase)})
 			if len(stray) > 0 {
 				rc := stray[len(stray)-1]
@@ -190,7 +191,7 @@ func (p *Prober) timeout(ctx context.Context, t Target, phase string, opt Timeou
 		break
 	}
 	if len(stray) > 0 {
-		r.Findings = append(r.Findings, Finding{Severity: SevWarning, Code: "unsolicited-reply",
+		r.Findings = append(r.Findings, Finding{Severity: SevWarning, Code: dnscheck.CodeUnsolicitedReply,
 			Message: fmt.Sprintf("%s sent %s during the idle wait at phase %s without being asked (%d in all); RFC 5321 §4.2 has a server reply only to commands. It was not taken as the close.",
 				who(t, r.Address), stray[0].String(), phase, len(stray))})
 	}
@@ -225,7 +226,8 @@ func (p *Prober) timeout(ctx context.Context, t Target, phase string, opt Timeou
 	r.Timeout = ptr(idle)
 	srv := d.identify()
 	r.Server = &srv
-	r.ServerLog = serverLog(srv.Software, phase, logContext{Client: clientIP(d.c), Helo: d.name, From: opt.From, Bytes: r.BytesWritten})
+	ip, port := clientAddr(d.c)
+	r.ServerLog = serverLog(srv.Software, phase, logContext{Client: ip, Port: port, Helo: d.name, From: opt.From, Bytes: r.BytesWritten})
 	what := "sent " + rp.String() + " and closed the connection"
 	switch {
 	case r.ClosedBy == ClosedByFIN:
@@ -239,13 +241,13 @@ func (p *Prober) timeout(ctx context.Context, t Target, phase string, opt Timeou
 	}
 	r.setFailure(ServerTimeout, fmt.Sprintf("idle at phase %s, the server %s after %s", phase, what, fmtDur(idle)))
 	if belowRFC(idle, phase) {
-		r.Findings = append(r.Findings, Finding{Severity: SevWarning, Code: "server-timeout-below-rfc",
+		r.Findings = append(r.Findings, Finding{Severity: SevWarning, Code: dnscheck.CodeServerTimeoutBelowRFC,
 			Message: fmt.Sprintf("%s drops a session idle at phase %s after %s; %s asks servers to wait at least that long (%s)",
 				who(t, r.Address), phase, fmtDur(idle), rfcSection(phase), belowRFCAdvice(srv.Software, phase))})
 	}
 	for name, pause := range opt.Pauses {
 		if applies(name, phase) && pause >= idle {
-			r.Findings = append(r.Findings, Finding{Severity: SevCritical, Code: "pause-exceeds-server-timeout", Option: pauseOption(name),
+			r.Findings = append(r.Findings, Finding{Severity: SevCritical, Code: dnscheck.CodePauseExceedsServerTimeout, Option: pauseOption(name),
 				Message: fmt.Sprintf("%s: the %s of %s would outlast the server's %s idle timeout at phase %s; shorten it below %s, %s",
 					who(t, r.Address), name, units.Setting(pause), fmtDur(idle), phase, fmtDur(idle), pauseAdvice(srv.Software, phase, pause))})
 		}
@@ -253,14 +255,14 @@ func (p *Prober) timeout(ctx context.Context, t Target, phase string, opt Timeou
 	return r
 }
 
-// clientIP is the probe's own address on c, as a server's log line names
-// it.
-func clientIP(c *wire.Conn) string {
+// clientAddr is the probe's own address and port on c, as a server's log
+// line names them.
+func clientAddr(c *wire.Conn) (string, int) {
 	ap, err := netip.ParseAddrPort(c.LocalAddr().String())
 	if err != nil {
-		return ""
+		return "", 0
 	}
-	return ap.Addr().Unmap().WithZone("").String()
+	return ap.Addr().Unmap().WithZone("").String(), int(ap.Port())
 }
 
 // advisedServerTimeout is the server idle timeout, in whole seconds, that
@@ -288,9 +290,30 @@ func applies(pause wire.Pause, phase string) bool {
 	return false
 }
 
+// onePerAddress are the codes of findings about the server as a whole
+// (its greeting, postscreen's tests), which each phase's session of one
+// address finds alike: mergeBelowRFC keeps the first of each.
+var onePerAddress = map[string]bool{dnscheck.CodeGreetingDelayed: true, dnscheck.CodePostscreenPregreet: true, dnscheck.CodePostscreenDeferral: true}
+
 // mergeBelowRFC replaces the per-phase "server-timeout-below-rfc" findings
-// of one address by one that lists every phase (Run, for each address).
+// of one address by one that lists every phase (Run, for each address),
+// and keeps one of each finding about the server as a whole
+// (onePerAddress).
 func mergeBelowRFC(rs []Result, who string) {
+	seen := map[string]bool{}
+	for i := range rs {
+		kept := rs[i].Findings[:0]
+		for _, f := range rs[i].Findings {
+			if onePerAddress[f.Code] {
+				if seen[f.Code] {
+					continue
+				}
+				seen[f.Code] = true
+			}
+			kept = append(kept, f)
+		}
+		rs[i].Findings = kept
+	}
 	var (
 		parts  []string
 		advice = map[string]bool{}
@@ -299,7 +322,7 @@ func mergeBelowRFC(rs []Result, who string) {
 	for i := range rs {
 		kept := rs[i].Findings[:0]
 		for _, f := range rs[i].Findings {
-			if f.Code == "server-timeout-below-rfc" {
+			if f.Code == dnscheck.CodeServerTimeoutBelowRFC {
 				parts = append(parts, fmt.Sprintf("%s after %s", rs[i].Phase, fmtDur(*rs[i].Timeout)))
 				sw := SoftwareUnknown
 				if rs[i].Server != nil {
@@ -317,10 +340,10 @@ func mergeBelowRFC(rs []Result, who string) {
 	}
 	rfc := "RFC 5321 §4.5.3.2 asks servers to wait at least 5 minutes for a command and 3 minutes for each block of message data"
 	if len(parts) > 1 {
-		rs[0].Findings = append(rs[0].Findings, Finding{Severity: SevWarning, Code: "server-timeout-below-rfc",
+		rs[0].Findings = append(rs[0].Findings, Finding{Severity: SevWarning, Code: dnscheck.CodeServerTimeoutBelowRFC,
 			Message: fmt.Sprintf("%s drops idle sessions at %s; %s (%s)", who, strings.Join(parts, ", "), rfc, strings.Join(advs, "; "))})
 	} else if len(parts) == 1 {
-		rs[0].Findings = append(rs[0].Findings, Finding{Severity: SevWarning, Code: "server-timeout-below-rfc",
+		rs[0].Findings = append(rs[0].Findings, Finding{Severity: SevWarning, Code: dnscheck.CodeServerTimeoutBelowRFC,
 			Message: fmt.Sprintf("%s drops a session idle at %s; %s (%s)", who, parts[0], rfc, strings.Join(advs, "; "))})
 	}
 }

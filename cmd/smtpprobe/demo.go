@@ -77,6 +77,6 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) (int,
 	// This demo stays rootless and offline; the PMTU black hole needs
 	// routers, so it has its own demo on the namespace lab.
 	_, err = fmt.Fprintf(stdout, "\nA PMTU black hole needs routers: as root, in a checkout, `make demo-blackhole`\n"+
-		"builds a namespace lab with one and runs mx, mtu and path on it (about 10 s).\n")
+		"builds a namespace lab with one and runs mx, mtu and path on it (about 10s).\n")
 	return 0, err
 }

@@ -53,37 +53,37 @@ type rel struct {
 // relations is the relation table: which codes explain which cause.
 var relations = map[string]rel{
 	// Path sweeps of an unanswered or rejected connect (probe/path.go).
-	"syn-dropped-after-hop":  {headline, []probe.Outcome{probe.ConnectTimeout}},
-	"port25-filtered-at-hop": {explained, []probe.Outcome{probe.ConnectTimeout}},
-	"icmp-admin-prohibited":  {headline, []probe.Outcome{probe.Unreachable, probe.ConnectTimeout}},
-	"icmp-host-unreachable":  {headline, []probe.Outcome{probe.Unreachable, probe.ConnectTimeout}},
-	"icmp-net-unreachable":   {headline, []probe.Outcome{probe.Unreachable, probe.ConnectTimeout}},
-	"no-local-route":         {headline, []probe.Outcome{probe.Unreachable, probe.ConnectTimeout}},
+	dnscheck.CodeSYNDroppedAfterHop:  {headline, []probe.Outcome{probe.ConnectTimeout}},
+	dnscheck.CodePort25FilteredAtHop: {explained, []probe.Outcome{probe.ConnectTimeout}},
+	dnscheck.CodeICMPAdminProhibited: {headline, []probe.Outcome{probe.Unreachable, probe.ConnectTimeout}},
+	dnscheck.CodeICMPHostUnreachable: {headline, []probe.Outcome{probe.Unreachable, probe.ConnectTimeout}},
+	dnscheck.CodeICMPNetUnreachable:  {headline, []probe.Outcome{probe.Unreachable, probe.ConnectTimeout}},
+	dnscheck.CodeNoLocalRoute:        {headline, []probe.Outcome{probe.Unreachable, probe.ConnectTimeout}},
 	// A connect that timed out took the connect timeout: its time
 	// threshold says nothing more than the outcome.
-	"threshold-time": {explained, []probe.Outcome{probe.ConnectTimeout}},
+	dnscheck.CodeThresholdTime: {explained, []probe.Outcome{probe.ConnectTimeout}},
 	// PMTU black holes (probe/evidence.go, mtu.go, path.go).
-	"pmtu-blackhole":         {headline, []probe.Outcome{probe.PMTUBlackhole}},
-	"reverse-pmtu-blackhole": {headline, []probe.Outcome{probe.PMTUBlackhole}},
-	"blackhole-link":         {evidence, []probe.Outcome{probe.PMTUBlackhole}},
-	"segments-lost":          {evidence, []probe.Outcome{probe.PMTUBlackhole, probe.ReplyTimeout}},
-	"body-segments-lost":     {evidence, []probe.Outcome{probe.PMTUBlackhole, probe.ReplyTimeout}},
-	"server-flight-stalled":  {evidence, []probe.Outcome{probe.PMTUBlackhole, probe.ReplyTimeout}},
+	dnscheck.CodePMTUBlackhole:        {headline, []probe.Outcome{probe.PMTUBlackhole}},
+	dnscheck.CodeReversePMTUBlackhole: {headline, []probe.Outcome{probe.PMTUBlackhole}},
+	dnscheck.CodeBlackholeLink:        {evidence, []probe.Outcome{probe.PMTUBlackhole}},
+	dnscheck.CodeSegmentsLost:         {evidence, []probe.Outcome{probe.PMTUBlackhole, probe.ReplyTimeout}},
+	dnscheck.CodeBodySegmentsLost:     {evidence, []probe.Outcome{probe.PMTUBlackhole, probe.ReplyTimeout}},
+	dnscheck.CodeServerFlightStalled:  {evidence, []probe.Outcome{probe.PMTUBlackhole, probe.ReplyTimeout}},
 	// A large ClientHello that stalled (probe/tlshello.go).
 	dnscheck.CodeTLSMiddlebox:        {headline, []probe.Outcome{probe.TLSMiddlebox}},
 	dnscheck.CodeTLSHelloStalled:     {headline, []probe.Outcome{probe.TLSError}},
 	dnscheck.CodeTLSEvaluatedOnRetry: {evidence, []probe.Outcome{probe.PMTUBlackhole}},
 	// Remedies.
-	"clamp-mss":    {kind: fix},
-	"pmtu-stopgap": {kind: fix},
+	dnscheck.CodeClampMSS:    {kind: fix},
+	dnscheck.CodePMTUStopgap: {kind: fix},
 }
 
 // explainedByDNS are the codes a failed MX lookup explains: with the
 // resolver down, the policy lookups fail the same way, and saying so
 // again adds nothing.
 var explainedByDNS = map[string]bool{
-	"mta-sts-lookup-failed": true,
-	"tls-rpt-lookup-failed": true,
+	dnscheck.CodeMTASTSLookupFailed: true,
+	dnscheck.CodeTLSRPTLookupFailed: true,
 }
 
 // dnsFailed tells whether the report is a failed MX lookup: no address

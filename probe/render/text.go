@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/smtpprobe/smtpprobe/dnscheck"
 	"github.com/smtpprobe/smtpprobe/probe"
 	"github.com/smtpprobe/smtpprobe/probe/units"
 	"github.com/smtpprobe/smtpprobe/probe/wire"
@@ -379,7 +380,7 @@ func addressFindings(rep *probe.Report) []probe.Finding {
 		if r.Error != "" {
 			msg += ": " + r.Error
 		}
-		fs = append(fs, probe.Finding{Severity: sev, Code: "address-" + string(r.Outcome), Message: msg})
+		fs = append(fs, probe.Finding{Severity: sev, Code: dnscheck.CodeAddressPrefix + string(r.Outcome), Message: msg})
 	}
 	return fs
 }

@@ -15,7 +15,7 @@ import (
 // "1m30s") is written through Duration or Setting instead. It scans the
 // Go source of the engine and the command, tests left out.
 func TestOneSpellingInSource(t *testing.T) {
-	spaced := regexp.MustCompile(`%[-+# 0-9.]*[dfgsv] (ms|s|µs|us)\b`)
+	spaced := regexp.MustCompile(`%[-+# 0-9.]*[dfgsv] (ms|s|µs|us)\b|"[^"]*\b\d+ (ms|s)\b[^"]*"`)
 	rounded := regexp.MustCompile(`\.Round\(time\.(Millisecond|Microsecond)\)\s*[,)]`)
 	files := 0
 	for _, root := range []string{"../../probe", "../../dnscheck", "../../mtu", "../../cmd"} {

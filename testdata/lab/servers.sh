@@ -60,8 +60,12 @@ servers_prepare() {
 	mkdir -p "$SERVERS_CACHE/debs" "$SERVERS_CACHE/root"
 	for p in "${SERVERS_DEBS[@]}"; do
 		[[ -f $SERVERS_CACHE/debs/$p.done ]] && continue
-		(cd "$SERVERS_CACHE/debs" && rm -f "${p}"_*.deb && timeout 300 apt-get download -q "$p") >&2 ||
-			{ servers_log "apt-get download $p failed"; return 1; }
+		# apt-get download needs current package lists: on failure, update them once and retry.
+		if ! (cd "$SERVERS_CACHE/debs" && rm -f "${p}"_*.deb && timeout 300 apt-get download -q "$p") >&2; then
+			timeout 600 apt-get update -q >&2 || true
+			(cd "$SERVERS_CACHE/debs" && rm -f "${p}"_*.deb && timeout 300 apt-get download -q "$p") >&2 ||
+				{ servers_log "apt-get download $p failed"; return 1; }
+		fi
 		for deb in "$SERVERS_CACHE/debs/${p}"_*.deb; do
 			dpkg-deb -x "$deb" "$SERVERS_CACHE/root"
 		done

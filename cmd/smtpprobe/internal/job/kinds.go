@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/smtpprobe/smtpprobe/cmd/smtpprobe/internal/help"
+	"github.com/smtpprobe/smtpprobe/dnscheck"
 	"github.com/smtpprobe/smtpprobe/mtu"
 	"github.com/smtpprobe/smtpprobe/mtu/trace"
 	"github.com/smtpprobe/smtpprobe/probe"
@@ -59,7 +60,7 @@ var Kinds = []Kind{{
 	after: func(j *Job, rep *probe.Report) {
 		if _, err := netip.ParseAddr(j.host); err == nil {
 			// An address, as check_smtp -H takes one: probed as it is.
-			rep.Findings = append(rep.Findings, probe.Finding{Severity: probe.SevInfo, Code: "mx-address",
+			rep.Findings = append(rep.Findings, probe.Finding{Severity: probe.SevInfo, Code: dnscheck.CodeMXAddress,
 				Message: fmt.Sprintf("%s is an address: probed directly, without an MX lookup or the domain's MTA-STS and DANE policies; give the domain to check its MX", j.host)})
 			probe.SortFindings(rep.Findings)
 		}
