@@ -368,6 +368,9 @@ func (p *Prober) mtuOut(ctx context.Context, t Target, r *Result, lo, hi int, v6
 		lt     lossTally
 	)
 	started := time.Now()
+	var pt patient // the patient probe, begun at the first loss (mtu_ptb.go)
+	defer pt.stop()
+	octx := ctx
 	send := func(ctx context.Context, size int) (bool, error) {
 		clk := clocks.of(ctx)
 		ctx, done := clk.st.start(ctx)
@@ -383,6 +386,9 @@ func (p *Prober) mtuOut(ctx context.Context, t Target, r *Result, lo, hi int, v6
 		mu.Unlock()
 		if err := lt.sent(ctx, pr, res); err != nil {
 			return false, err
+		}
+		if pr.Result == ProbeLost {
+			pt.start(octx, p, t, size, v6, opt)
 		}
 		return pr.OK, nil
 	}
@@ -476,7 +482,7 @@ func (p *Prober) mtuOut(ctx context.Context, t Target, r *Result, lo, hi int, v6
 	info.Tested = outTested(info, lo, hi)
 	// A black hole is believed only after a patient probe (a rate-limited
 	// PTB is not one), while its link is located (mtu_ptb.go, path.go).
-	p.confirmBlackhole(ctx, t, r, b, v6, opt)
+	p.confirmBlackhole(ctx, t, r, b, v6, opt, &pt)
 	return true
 }
 

@@ -3,6 +3,7 @@ package probe
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/smtpprobe/smtpprobe/dnscheck"
@@ -27,7 +28,7 @@ const ptbPatience = 700 * time.Millisecond
 // does reach us, only slowly: the probe (result icmp) joins the evidence,
 // the verdict is recomputed, and a finding says that a router rate-limits
 // its ICMP.
-func (p *Prober) confirmBlackhole(ctx context.Context, t Target, r *Result, b mtu.Bracket, v6 bool, opt MTUOptions) {
+func (p *Prober) confirmBlackhole(ctx context.Context, t Target, r *Result, b mtu.Bracket, v6 bool, opt MTUOptions, pt *patient) {
 	info := r.MTUInfo
 	if info.Verdict != VerdictBlackhole {
 		r.Findings = append(r.Findings, mtuFindings(t, r, v6)...)
@@ -44,14 +45,19 @@ func (p *Prober) confirmBlackhole(ctx context.Context, t Target, r *Result, b mt
 		pr   MTUProbe
 		icmp bool
 	)
-	if b.SmallestFailed > 0 && info.Method != MethodUDP { // TCP's own black hole
+	switch {
+	case info.Method == MethodUDP: // the DF datagrams decided, not TCP
+	case pt.started():
+		pr, icmp = pt.wait()
+		info.Sessions++
+	case b.SmallestFailed > 0:
 		pr, icmp = p.patientProbe(ctx, t, b.SmallestFailed, v6, opt)
+		info.Sessions++
 	}
 	<-done
 	if icmp {
 		pr.Round, pr.Attempts = b.Rounds+1, 1
 		info.Probes = append(info.Probes, pr)
-		info.Sessions++
 		info.Rounds++
 		info.ICMPSeen = true
 		info.Verdict = outVerdict(b, info)
@@ -66,6 +72,73 @@ func (p *Prober) confirmBlackhole(ctx context.Context, t Target, r *Result, b mt
 	r.Findings = append(r.Findings, mtuFindings(t, r, v6)...)
 	r.Findings = append(r.Findings, lr.Findings...)
 	r.BlackholeLink, r.Hops, r.PathEnd = lr.BlackholeLink, lr.Hops, lr.PathEnd
+}
+
+// patient is a forward search's patient probe, started (start) as soon
+// as one of the search's probes was lost without ICMP, so that its wait
+// overlaps the rest of the search instead of following it. A lost size
+// serves as well as the smallest failed one: ICMP for it proves that
+// ICMP reaches us, and outVerdict still calls a path MTU learned above
+// the bracket (a first bottleneck that answers, a second that does not)
+// a black hole.
+type patient struct {
+	mu     sync.Mutex
+	done   chan struct{} // nil until started; closed when it ended
+	cancel context.CancelFunc
+	pr     MTUProbe
+	icmp   bool
+}
+
+// start runs the patient probe at size in the background, once.
+func (pt *patient) start(ctx context.Context, p *Prober, t Target, size int, v6 bool, opt MTUOptions) {
+	pt.mu.Lock()
+	defer pt.mu.Unlock()
+	if pt.done != nil {
+		return
+	}
+	done := make(chan struct{})
+	ctx, pt.cancel = context.WithCancel(ctx)
+	pt.done = done
+	go func() {
+		defer close(done)
+		pr, icmp := p.patientProbe(ctx, t, size, v6, opt)
+		pt.mu.Lock()
+		pt.pr, pt.icmp = pr, icmp
+		pt.mu.Unlock()
+	}()
+}
+
+func (pt *patient) started() bool {
+	pt.mu.Lock()
+	defer pt.mu.Unlock()
+	return pt.done != nil
+}
+
+// wait waits for a started patient probe and returns it (a zero probe
+// and false when none was started).
+func (pt *patient) wait() (MTUProbe, bool) {
+	pt.mu.Lock()
+	done := pt.done
+	pt.mu.Unlock()
+	if done == nil {
+		return MTUProbe{}, false
+	}
+	<-done
+	pt.mu.Lock()
+	defer pt.mu.Unlock()
+	return pt.pr, pt.icmp
+}
+
+// stop ends a patient probe that nobody waits for (the verdict was no
+// black hole) and waits for its goroutine.
+func (pt *patient) stop() {
+	pt.mu.Lock()
+	cancel, done := pt.cancel, pt.done
+	pt.mu.Unlock()
+	if cancel != nil {
+		cancel()
+		<-done
+	}
 }
 
 // patientProbe runs one probe at size that waits ptbPatience, through
