@@ -81,6 +81,40 @@ func TestLoadConfig(t *testing.T) {
 	}
 }
 
+// retry_deferral (issue 18) reaches both probe kinds that can meet
+// postscreen's deferral, and no other.
+func TestLoadConfigRetryDeferral(t *testing.T) {
+	c, err := Load(writeConfig(t, `
+modules:
+  s:
+    command: session
+    retry_deferral: true
+  idle:
+    command: timeout
+    retry_deferral: true
+  plain:
+    command: session
+targets:
+  - target: example.com
+    modules: [s, idle, plain]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]bool{"s": true, "idle": true, "plain": false} {
+		j, err := c.Modules[name].Job("example.com")
+		if err != nil {
+			t.Fatalf("module %s: %v", name, err)
+		}
+		if got := j.Session.RetryDeferral || j.Timeout.RetryDeferral; got != want {
+			t.Errorf("module %s: retry_deferral = %v, want %v", name, got, want)
+		}
+	}
+	if _, err := Load(writeConfig(t, "modules:\n  m:\n    command: mx\n    retry_deferral: true\ntargets:\n  - target: example.com\n    module: m\n")); err == nil {
+		t.Errorf("retry_deferral in an mx module: no error, want one (session and timeout only)")
+	}
+}
+
 func TestLoadConfigErrors(t *testing.T) {
 	tests := []struct {
 		name, text, want string
