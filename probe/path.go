@@ -1,7 +1,6 @@
 package probe
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -497,42 +496,12 @@ func (p *Prober) largeReach(ctx context.Context, t Target, ttl, minLarge int, v6
 	if _, err := c.ReadReply(ctx, p.replyTimeout()); err != nil {
 		return 0, fmt.Errorf("banner: %w", err)
 	}
-	local, err := netip.ParseAddrPort(c.LocalAddr().String())
-	if err != nil {
-		return 0, err
-	}
-	quotes, stop := rd.Watch(local)
-	defer stop()
 	info, err := mtu.TCPInfo(raw)
 	if err != nil {
-		return 0, err
-	}
-	if err := trace.SetTTL(raw, v6, ttl); err != nil {
 		return 0, err
 	}
 	// One full-size segment: with more, segmentation offload can carry
 	// them as one larger packet as far as the first hop (veth), whose
 	// quote would then not be a size any link carries.
-	payload := bytes.Repeat([]byte("X"), int(max(info.SndMSS, 536)))
-	if _, err := c.Raw().Write(payload); err != nil {
-		return 0, err
-	}
-	best := 0
-	timer := time.NewTimer(blackholeWait)
-	defer timer.Stop()
-	for {
-		select {
-		case qt := <-quotes:
-			if qt.Dst.Addr() == t.Addr.Addr().Unmap() && (qt.Type == trace.ICMPv4TimeExceeded && !v6 || qt.Type == trace.ICMPv6TimeExceeded && v6) {
-				best = max(best, qt.Size)
-				if best >= minLarge {
-					return best, nil
-				}
-			}
-		case <-timer.C:
-			return best, nil
-		case <-ctx.Done():
-			return best, nil
-		}
-	}
+	return rd.Reach(ctx, c.Raw(), ttl, int(max(info.SndMSS, 536)), minLarge, blackholeWait)
 }

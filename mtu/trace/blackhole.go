@@ -1,8 +1,13 @@
 package trace
 
 import (
+	"bytes"
+	"context"
 	"fmt"
+	"net"
 	"net/netip"
+	"syscall"
+	"time"
 )
 
 // RawSocketError is a raw ICMP socket that could not be opened: reading
@@ -58,4 +63,54 @@ func FindLink(path *Path, large map[int]int, minLarge int) (Link, bool) {
 		}
 	}
 	return l, false
+}
+
+// Reach sends one segment of size bytes with TTL ttl on c, a connected
+// TCP socket (a syscall.Conn), and returns the largest packet size quoted
+// by a time-exceeded that came back for it through r (0: none did within
+// wait; it returns early once one of minLarge bytes or more did, or when
+// ctx ends). The caller restores the TTL (SetTTL -1) and ends the
+// connection. The time-exceeded of hop ttl quotes the segment's IP header,
+// whose total length (IPv6: payload length) proves that a packet of that
+// size reached the hop (RFC 792; RFC 4443 §3.3 quotes as much as fits).
+func (r *ICMPReader) Reach(ctx context.Context, c net.Conn, ttl, size, minLarge int, wait time.Duration) (int, error) {
+	raw, ok := c.(syscall.Conn)
+	if !ok {
+		return 0, ErrNotSupported
+	}
+	local, err := netip.ParseAddrPort(c.LocalAddr().String())
+	if err != nil {
+		return 0, err
+	}
+	dst, err := netip.ParseAddrPort(c.RemoteAddr().String())
+	if err != nil {
+		return 0, err
+	}
+	v6 := is6(dst.Addr())
+	quotes, stop := r.Watch(local)
+	defer stop()
+	if err := SetTTL(raw, v6, ttl); err != nil {
+		return 0, err
+	}
+	if _, err := c.Write(bytes.Repeat([]byte("X"), size)); err != nil {
+		return 0, err
+	}
+	best := 0
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	for {
+		select {
+		case qt := <-quotes:
+			if qt.Dst.Addr() == dst.Addr().Unmap() && (qt.Type == ICMPv4TimeExceeded && !v6 || qt.Type == ICMPv6TimeExceeded && v6) {
+				best = max(best, qt.Size)
+				if best >= minLarge {
+					return best, nil
+				}
+			}
+		case <-timer.C:
+			return best, nil
+		case <-ctx.Done():
+			return best, nil
+		}
+	}
 }

@@ -532,3 +532,5 @@ func settled(ttls []int, replies []Reply) bool {
 }
 
 func sortReplies(rs []Reply) { sort.Slice(rs, func(i, j int) bool { return rs[i].TTL < rs[j].TTL }) }
+
+func is6(a netip.Addr) bool { return a.Is6() && !a.Is4In6() }

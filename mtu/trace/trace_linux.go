@@ -104,8 +104,6 @@ func connectDone(fd int) bool {
 	return err == nil && n > 0 && pfd[0].Revents&(unix.POLLOUT|unix.POLLERR|unix.POLLHUP) != 0
 }
 
-func is6(a netip.Addr) bool { return a.Is6() && !a.Is4In6() }
-
 func socketFor(v6 bool) (int, error) {
 	fam := unix.AF_INET
 	if v6 {
