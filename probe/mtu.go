@@ -162,6 +162,8 @@ type MTUInfo struct {
 	UDP     *mtu.DFCheck `json:"udp,omitempty"`
 	Probes  []MTUProbe   `json:"probes"`
 	Reverse *MTUReverse  `json:"reverse,omitempty"`
+
+	dfAt time.Time // when dfFirst's raw datagram went out; zero when none did
 }
 
 // MTUReverse is the server-to-client direction, measured through the MSS we
@@ -320,6 +322,18 @@ func (p *Prober) MTU(ctx context.Context, t Target, opt MTUOptions) (r Result, e
 	// untested (ProbeCached). The outbound half cannot hurt the inbound
 	// one after it; the server's cache it may meet (its SYN-ACK's MSS) is
 	// what the DF datagrams are for (mtuOut).
+	// dfFirst's datagram goes out at once, beside the inbound half: it
+	// leaves nothing cached (raw sockets), it is the first packet of the
+	// run to reach the bottleneck router (so it, not a TCP probe, gets
+	// that router's next ICMP token), and its wait overlaps the inbound
+	// probes instead of following them.
+	var first func() dfFirstResult
+	if dir != DirectionIn {
+		ch := make(chan dfFirstResult, 1)
+		go func() { ch <- p.dfFirst(ctx, t, lo, hi) }()
+		first = sync.OnceValue(func() dfFirstResult { return <-ch })
+		defer first()
+	}
 	if dir != DirectionOut {
 		if info.CachedPMTU > 0 && mtu.ForgetPMTU(dst) == nil {
 			if c, err := mtu.CachedPMTU(dst); err == nil && c.MTU == 0 {
@@ -335,7 +349,7 @@ func (p *Prober) MTU(ctx context.Context, t Target, opt MTUOptions) (r Result, e
 		r.timePhase("mtu_in", p.now().Sub(rstart))
 	}
 	if dir != DirectionIn {
-		if !p.mtuOut(ctx, t, &r, lo, hi, v6, opt) {
+		if !p.mtuOut(ctx, t, &r, lo, hi, v6, opt, first()) {
 			if info.Reverse != nil && info.Reverse.Verdict != "" {
 				p.reverseFindings(t, &r, v6)
 			}
@@ -360,7 +374,7 @@ func (p *Prober) MTU(ctx context.Context, t Target, opt MTUOptions) (r Result, e
 
 // mtuOut brackets the client-to-server direction; false means a probe
 // session failed for a reason other than the path, recorded in r.
-func (p *Prober) mtuOut(ctx context.Context, t Target, r *Result, lo, hi int, v6 bool, opt MTUOptions) bool {
+func (p *Prober) mtuOut(ctx context.Context, t Target, r *Result, lo, hi int, v6 bool, opt MTUOptions, df dfFirstResult) bool {
 	info := r.MTUInfo
 	var (
 		mu     sync.Mutex
@@ -392,7 +406,11 @@ func (p *Prober) mtuOut(ctx context.Context, t Target, r *Result, lo, hi int, v6
 		}
 		return pr.OK, nil
 	}
-	shi := p.dfFirst(ctx, t, info, lo, hi)
+	shi := hi
+	if df.udp != nil {
+		info.UDP, shi = df.udp, df.udp.MTU
+	}
+	info.dfAt = df.at
 	b, err := mtu.Search{Min: lo, Max: shi, Parallel: opt.Parallel}.Run(ctx, send)
 	numberRounds(info.Probes, b.Tried)
 	info.Rounds, info.Retests = b.Rounds, b.Retests
@@ -556,25 +574,39 @@ func outVerdict(b mtu.Bracket, info *MTUInfo) Verdict {
 	return VerdictNoBottleneck
 }
 
+// dfFirstResult is what dfFirst learned: udp is the DF datagram's
+// packet-too-big (nil without one), and at is when the datagram went out
+// through raw sockets (zero when it did not), the start of the patience
+// window that confirmByDF counts from.
+type dfFirstResult struct {
+	udp *mtu.DFCheck
+	at  time.Time
+}
+
 // dfFirst asks the path with one DF datagram of size hi before any TCP
 // probe, where doing so leaves no path MTU cached here (an IPv4 host allowed
 // raw sockets: mtu.SendDF). A hop's packet-too-big proves that ICMP
 // reaches this host and names the bottleneck; the TCP probes then stay at
-// or below it and draw no ICMP themselves, so this run leaves no cached
-// path MTU behind to lower the next run's SYNs (a cron job's next inbound
-// half would otherwise be untested for ten minutes). It returns the largest
-// size the TCP probes should try.
-func (p *Prober) dfFirst(ctx context.Context, t Target, info *MTUInfo, lo, hi int) int {
+// or below it (udp.MTU) and draw no ICMP themselves, so this run leaves no
+// cached path MTU behind to lower the next run's SYNs (a cron job's next
+// inbound half would otherwise be untested for ten minutes). It only reads
+// the path; mtuOut applies the result.
+func (p *Prober) dfFirst(ctx context.Context, t Target, lo, hi int) dfFirstResult {
 	dst := t.Addr.Addr().Unmap()
 	if !dst.Is4() || lo >= hi {
-		return hi
+		return dfFirstResult{}
 	}
+	sent := time.Now()
 	rep, err := mtu.SendDF(ctx, dst, mtu.DFPort, hi, dfWait(nil))
-	if err != nil || !rep.Raw || rep.Answer != mtu.DFTooBig || rep.MTU < lo || rep.MTU >= hi {
-		return hi
+	var res dfFirstResult
+	if err == nil && rep.Raw {
+		res.at = sent
 	}
-	info.UDP = &mtu.DFCheck{Verdict: mtu.DFICMPWorks, Hop: rep.From, MTU: rep.MTU, Replies: []mtu.DFReply{rep}}
-	return rep.MTU
+	if err != nil || !rep.Raw || rep.Answer != mtu.DFTooBig || rep.MTU < lo || rep.MTU >= hi {
+		return res
+	}
+	res.udp = &mtu.DFCheck{Verdict: mtu.DFICMPWorks, Hop: rep.From, MTU: rep.MTU, Replies: []mtu.DFReply{rep}}
+	return res
 }
 
 // clampedBy says what kept TCP below the smallest failed size of b, when

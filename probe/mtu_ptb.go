@@ -47,6 +47,9 @@ func (p *Prober) confirmBlackhole(ctx context.Context, t Target, r *Result, b mt
 	)
 	switch {
 	case info.Method == MethodUDP: // the DF datagrams decided, not TCP
+	case p.confirmByDF(ctx, t, b, info):
+		// Two DF datagrams, ptbGap apart, vanished above the bracket:
+		// the patient probe (ended by mtuOut) is not needed.
 	case pt.started():
 		pr, icmp = pt.wait()
 		info.Sessions++
@@ -72,6 +75,60 @@ func (p *Prober) confirmBlackhole(ctx context.Context, t Target, r *Result, b mt
 	r.Findings = append(r.Findings, mtuFindings(t, r, v6)...)
 	r.Findings = append(r.Findings, lr.Findings...)
 	r.BlackholeLink, r.Hops, r.PathEnd = lr.BlackholeLink, lr.Hops, lr.PathEnd
+}
+
+// ptbGap is how far apart two DF datagrams must go for a router that
+// allows two ICMP errors a second (the rate ptbPatience covers) to have a
+// token for one of them: 500 ms, and a margin.
+const ptbGap = 550 * time.Millisecond
+
+// confirmByDF is the patient probe's faster twin, for an IPv4 host allowed
+// raw sockets (so nothing it draws is cached: mtu.SendDF). dfFirst sent
+// its datagram of the interface's size before any TCP probe; at least
+// ptbGap after it, a datagram of b's smallest failed size goes out beside
+// one of its largest passing size. It is true when the large one vanished
+// while the small one drew the server's port unreachable (RFC 792), and
+// this host's kernel holds no path MTU for the server that a late ICMP
+// for one of the search's probes would have left: a router that
+// rate-limits its ICMP had a token for one of the two datagrams (RFC
+// 1812 §4.3.2.8), so silence for both is the black hole. Anything else
+// (an answer, a silent control, a cached path MTU, no raw socket) is
+// false, and the patient probe decides.
+func (p *Prober) confirmByDF(ctx context.Context, t Target, b mtu.Bracket, info *MTUInfo) bool {
+	dst := t.Addr.Addr().Unmap()
+	if info.dfAt.IsZero() || !dst.Is4() || b.SmallestFailed <= 0 || b.LargestOK <= 0 || b.LargestOK >= b.SmallestFailed {
+		return false
+	}
+	select {
+	case <-ctx.Done():
+		return false
+	case <-time.After(time.Until(info.dfAt.Add(ptbGap))):
+	}
+	var rtt time.Duration
+	for _, pr := range info.Probes {
+		rtt = max(rtt, pr.RTT)
+	}
+	wait := max(2*lossFloor, lossFactor*rtt) // a few RTTs for the ICMP to come back
+	var (
+		wg         sync.WaitGroup
+		big        mtu.DFReply
+		errB, errS error
+	)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		big, errB = mtu.SendDF(ctx, dst, mtu.DFPort, b.SmallestFailed, wait)
+	}()
+	time.Sleep(time.Millisecond) // the large one first, on its own socket
+	small, errS := mtu.SendDF(ctx, dst, mtu.DFPort+1, b.LargestOK, wait)
+	wg.Wait()
+	if errB != nil || errS != nil || !big.Raw || !small.Raw || big.Answer != mtu.DFSilent || small.Answer != mtu.DFArrived {
+		return false
+	}
+	if c, err := mtu.CachedPMTU(dst); err != nil || c.MTU > 0 {
+		return false
+	}
+	return true
 }
 
 // patient is a forward search's patient probe, started (start) as soon

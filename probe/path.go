@@ -375,7 +375,18 @@ type BlackholeLink struct {
 const (
 	blackholeWait   = 500 * time.Millisecond
 	blackholeBudget = 5 * time.Second
+	blackholeFloor  = 100 * time.Millisecond
 )
+
+// slowestHop is the slowest RTT among the hops of path that answered; 0
+// when none did.
+func slowestHop(path *trace.Path) time.Duration {
+	var d time.Duration
+	for _, h := range path.Hops {
+		d = max(d, h.RTT)
+	}
+	return d
+}
 
 // rawICMP opens the raw ICMP reader; tests replace it.
 var rawICMP = trace.ListenICMP
@@ -417,6 +428,14 @@ func (p *Prober) locateBlackhole(ctx context.Context, t Target, r *Result, v6 bo
 		notLocated("the sweep of small packets did not reach the target: " + stopText(path))
 		return
 	}
+	// A hop that quotes the small sweep's SYN within its RTT quotes a
+	// large segment as fast: wait a few of the slowest hop RTTs for it
+	// (at least blackholeFloor, for a loaded host), not blackholeWait,
+	// which only bounds hops whose RTT is unknown.
+	wait := blackholeWait
+	if slowest := slowestHop(path); slowest > 0 {
+		wait = min(blackholeWait, max(blackholeFloor, 10*slowest))
+	}
 	large := make(map[int]int)
 	var (
 		mu    sync.Mutex
@@ -427,7 +446,7 @@ func (p *Prober) locateBlackhole(ctx context.Context, t Target, r *Result, v6 bo
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			size, err := p.largeReach(ctx, t, ttl, minLarge, v6, rd)
+			size, err := p.largeReach(ctx, t, ttl, minLarge, v6, rd, wait)
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
@@ -476,7 +495,7 @@ func (p *Prober) locateBlackhole(ctx context.Context, t Target, r *Result, v6 bo
 // (0: none did within blackholeWait; it ends early once one of minLarge
 // bytes or more did). The session ends with an RST
 // with the default TTL again, so the server sees it end.
-func (p *Prober) largeReach(ctx context.Context, t Target, ttl, minLarge int, v6 bool, rd *trace.ICMPReader) (int, error) {
+func (p *Prober) largeReach(ctx context.Context, t Target, ttl, minLarge int, v6 bool, rd *trace.ICMPReader, wait time.Duration) (int, error) {
 	q := *p
 	q.Control = mtu.Control(0) // DF, no clamp
 	c, err := q.Dial(ctx, t.Addr)
@@ -503,5 +522,5 @@ func (p *Prober) largeReach(ctx context.Context, t Target, ttl, minLarge int, v6
 	// One full-size segment: with more, segmentation offload can carry
 	// them as one larger packet as far as the first hop (veth), whose
 	// quote would then not be a size any link carries.
-	return rd.Reach(ctx, c.Raw(), ttl, int(max(info.SndMSS, 536)), minLarge, blackholeWait)
+	return rd.Reach(ctx, c.Raw(), ttl, int(max(info.SndMSS, 536)), minLarge, wait)
 }
