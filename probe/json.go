@@ -38,7 +38,7 @@ type resultJSON struct {
 	FCrDNS        *bool              `json:"fcrdns,omitempty"`
 	MessageBytes  int                `json:"message_bytes,omitempty"`
 	BytesWritten  int                `json:"bytes_written,omitempty"`
-	BodyTCP       *BodyTCP           `json:"body_tcp,omitempty"`
+	BodyTCP       *wire.BodyTCP      `json:"body_tcp,omitempty"`
 	Acked         bool               `json:"acked,omitempty"`
 	QueueID       string             `json:"queue_id,omitempty"`
 	IdleTimeoutMS *float64           `json:"idle_timeout_ms,omitempty"`

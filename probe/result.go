@@ -46,9 +46,9 @@ type Result struct {
 	// BodyTCP is what TCP did with the message body (TCP_INFO before and
 	// after it), where the system tells: the count of bytes the probe
 	// handed over (BytesWritten) stays 0 for a write a black hole held.
-	BodyTCP *BodyTCP `json:"body_tcp,omitempty"`
-	Acked   bool     `json:"acked,omitempty"` // every byte acknowledged by the peer's TCP
-	QueueID string   `json:"queue_id,omitempty"`
+	BodyTCP *wire.BodyTCP `json:"body_tcp,omitempty"`
+	Acked   bool          `json:"acked,omitempty"` // every byte acknowledged by the peer's TCP
+	QueueID string        `json:"queue_id,omitempty"`
 	// IdleTimeout is how long the server waited before it ended the
 	// session (JSON "idle_timeout_ms").
 	IdleTimeout *time.Duration `json:"-"`
@@ -179,20 +179,4 @@ func dialOutcome(k wire.DialKind) Outcome {
 		return Reset
 	}
 	return Unreachable
-}
-
-// BodyTCP is what TCP did with a message body: the deltas of the
-// connection's TCP_INFO counters over the body (Linux).
-type BodyTCP struct {
-	// Sent is tcpi_bytes_sent over the body, retransmissions included
-	// (Linux 4.19 and later; 0 where the kernel does not count it).
-	Sent int64 `json:"bytes_sent"`
-	// Retransmitted is tcpi_bytes_retrans over the body.
-	Retransmitted int64 `json:"bytes_retransmitted"`
-	// Acked is tcpi_bytes_acked over the body: the body's bytes the peer's
-	// TCP acknowledged.
-	Acked int64 `json:"bytes_acked"`
-	// Segments is tcpi_data_segs_out over the body: segments that carried
-	// its bytes, retransmissions included.
-	Segments int `json:"segments"`
 }

@@ -7,11 +7,9 @@ import (
 	"iter"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/smtpprobe/smtpprobe/dnscheck"
-	"github.com/smtpprobe/smtpprobe/mtu"
 	"github.com/smtpprobe/smtpprobe/probe/units"
 	"github.com/smtpprobe/smtpprobe/probe/wire"
 )
@@ -313,31 +311,14 @@ func queueID(rp wire.Reply) string {
 	return rp.Text
 }
 
-// bodyTCP reads TCP_INFO before the body and returns the function that
-// reads it again after it and records the difference in Result.BodyTCP:
-// the bytes TCP sent and the peer acknowledged. A write that a black
-// hole holds never returns its count, so BytesWritten alone would say
-// "0 written" of a body whose segments went out. Where TCP_INFO cannot
-// be read, it records nothing.
+// bodyTCP returns the function that records what TCP did with the body
+// in Result.BodyTCP (wire.Conn.CountBody), or nothing where TCP_INFO
+// cannot be read.
 func (d *dialogue) bodyTCP() func() {
-	sc, ok := d.c.Raw().(syscall.Conn)
-	if !ok {
-		return func() {}
-	}
-	before, err := mtu.TCPInfo(sc)
-	if err != nil {
-		return func() {}
-	}
+	count := d.c.CountBody()
 	return func() {
-		after, err := mtu.TCPInfo(sc)
-		if err != nil || after.State == 0 {
-			return
-		}
-		d.r.BodyTCP = &BodyTCP{
-			Sent:          int64(after.BytesSent - before.BytesSent),
-			Retransmitted: int64(after.BytesRetrans - before.BytesRetrans),
-			Acked:         min(int64(after.BytesAcked-before.BytesAcked), int64(d.r.MessageBytes)),
-			Segments:      after.DataSegsOut - before.DataSegsOut,
+		if b := count(d.r.MessageBytes); b != nil {
+			d.r.BodyTCP = b
 		}
 	}
 }

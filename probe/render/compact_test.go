@@ -143,7 +143,7 @@ func goldenSessionBlackhole() *probe.Report {
 			Phases: ph, PhaseOrder: order, MessageBytes: 100000,
 			// As measured in the lab (issue 20, item 8): the write never
 			// returned, so BytesWritten is 0; TCP_INFO says what went out.
-			BodyTCP: &probe.BodyTCP{Sent: 24616, Retransmitted: 2896, Acked: 0, Segments: 17},
+			BodyTCP: &wire.BodyTCP{Sent: 24616, Retransmitted: 2896, Acked: 0, Segments: 17},
 			Timeline: []wire.Event{
 				{At: 40300 * time.Microsecond, Kind: wire.EvData, Bytes: 100000},
 				{At: 692 * time.Millisecond, Kind: wire.EvTCP, Text: "body stalled: the message body (100000 bytes, 70 segments) unacknowledged after 2 retransmits in 651ms; 1500-byte packets lost, largest acknowledged 78 (TCP_INFO, path MTU 1500)"},

@@ -12,11 +12,15 @@
 // ErrReset, *ProtocolViolation) to the next read.
 //
 // Dialer opens the connection and names a failed connect (*DialError), or
-// a failure of this host's own socket layer (*LocalError). HostLimiter
-// bounds the sessions open at once per address. The TCP evidence of a
-// stall (evidence.go) samples TCP_INFO through package mtu while a
-// STARTTLS handshake or a write blocks, and ends it early with a
-// *StallError when our segments or the server's vanish.
+// a failure of this host's own socket layer (*LocalError); DialHost is the
+// same allowlisted dial for an HTTP client (an MTA-STS policy fetch).
+// HostLimiter bounds the sessions open at once per address. The TCP
+// evidence of a stall (evidence.go) samples TCP_INFO through package mtu
+// while a STARTTLS handshake or a write blocks, and ends it early with a
+// *StallError when our segments or the server's vanish; WaitAcked waits
+// until every byte written is acknowledged (*LostError when they vanish).
+// HelloConn (hello.go) records the ClientHello a STARTTLS writes, and can
+// write it in two segments; ParseHello reads the key shares it offers.
 //
 // Package probe drives a Conn through the dialogue of each probe kind and
 // judges what it saw; this package decides nothing about the server.

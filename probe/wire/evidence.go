@@ -749,3 +749,49 @@ func (c *Conn) WaitAcked(ctx context.Context, timeout time.Duration) error {
 	c.Event(EvDeadline, fmt.Sprintf("bytes still unacknowledged after %s (%d segments unacked)", units.Setting(timeout), info.Unacked))
 	return fmt.Errorf("body not acknowledged within %s: %w", units.Setting(timeout), ErrReplyTimeout)
 }
+
+// BodyTCP is what TCP did with a message body: the deltas of the
+// connection's TCP_INFO counters over the body (Linux).
+type BodyTCP struct {
+	// Sent is tcpi_bytes_sent over the body, retransmissions included
+	// (Linux 4.19 and later; 0 where the kernel does not count it).
+	Sent int64 `json:"bytes_sent"`
+	// Retransmitted is tcpi_bytes_retrans over the body.
+	Retransmitted int64 `json:"bytes_retransmitted"`
+	// Acked is tcpi_bytes_acked over the body: the body's bytes the peer's
+	// TCP acknowledged.
+	Acked int64 `json:"bytes_acked"`
+	// Segments is tcpi_data_segs_out over the body: segments that carried
+	// its bytes, retransmissions included.
+	Segments int `json:"segments"`
+}
+
+// CountBody reads TCP_INFO before a message body and returns the function
+// that reads it again after it and returns the difference, with the acked
+// bytes capped at size, the body's: the bytes TCP sent and the peer
+// acknowledged. A write that a black hole holds never returns its count,
+// so the bytes written alone would say "0 written" of a body whose
+// segments went out. Where TCP_INFO cannot be read, the function returns
+// nil.
+func (c *Conn) CountBody() func(size int) *BodyTCP {
+	sc, ok := c.raw.(syscall.Conn)
+	if !ok {
+		return func(int) *BodyTCP { return nil }
+	}
+	before, err := mtu.TCPInfo(sc)
+	if err != nil {
+		return func(int) *BodyTCP { return nil }
+	}
+	return func(size int) *BodyTCP {
+		after, err := mtu.TCPInfo(sc)
+		if err != nil || after.State == 0 {
+			return nil
+		}
+		return &BodyTCP{
+			Sent:          int64(after.BytesSent - before.BytesSent),
+			Retransmitted: int64(after.BytesRetrans - before.BytesRetrans),
+			Acked:         min(int64(after.BytesAcked-before.BytesAcked), int64(size)),
+			Segments:      after.DataSegsOut - before.DataSegsOut,
+		}
+	}
+}
