@@ -27,9 +27,11 @@ build:
 # The man page and the completion scripts, generated from the help text
 # (cmd/smtpprobe/internal/help) by the built binary.
 man: build
+	mkdir -p bin
 	$(BIN) help --man > bin/smtpprobe.1
 
 completion: build
+	mkdir -p bin
 	for sh in bash zsh fish; do $(BIN) completion $$sh > bin/smtpprobe.$$sh || exit 1; done
 
 fmt-check:

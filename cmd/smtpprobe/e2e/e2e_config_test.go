@@ -41,7 +41,7 @@ func TestE2EConfigValidate(t *testing.T) {
 	}
 	t.Parallel()
 	out, _, code := runBinary(t, "help", "config")
-	for _, want := range []string{"Module keys", "  command (mx, session, timeout or mtu)", "  max_wait (duration) [timeout]",
+	for _, want := range []string{"Module keys", "  command (mx, session, timeout, mtu or path)", "  max_wait (duration) [timeout]",
 		"      default: 10m", "      example: allow: [example.com, 192.0.2.0/24]"} {
 		if code != 0 || !strings.Contains(out, want) {
 			t.Errorf("help config: exit %d, lacks %q", code, want)
