@@ -66,7 +66,7 @@ lint:
 	done
 
 test: fmt-check vet lint cross
-	$(GO) test -race -count=1 -timeout 15m $(PKGS)
+	$(GO) test -race -count=1 -timeout 15m -parallel 8 $(PKGS)
 	$(MAKE) fuzz-short
 
 # Every fuzz target: briefly in `make test` (3000 executions each; their seed corpora, testdata/fuzz

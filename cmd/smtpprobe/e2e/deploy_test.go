@@ -106,6 +106,7 @@ func TestDeployRulesNameMetrics(t *testing.T) {
 // replaced by a test's: the flags they use exist and the binary takes
 // them. With systemd-analyze, the units also verify.
 func TestDeploySystemdCommands(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("e2e: builds the binary; skipped with -short")
 	}

@@ -238,6 +238,7 @@ func TestE2EAdminBlackholeBytes(t *testing.T) {
 // every mistake of a configuration in one run, the demo's and the help's
 // durations.
 func TestE2EAdminInput(t *testing.T) {
+	t.Parallel()
 	bin := cliPrereqs(t)
 
 	r := isolated(t, bin, "session", "[fe80::1]:25")
@@ -282,6 +283,7 @@ func TestE2EAdminInput(t *testing.T) {
 // miekg/dns and go-smtp peers on loopback) gets one warning with a count,
 // not 1,000; JSON keeps all 1,000.
 func TestE2EAdmin1000MX(t *testing.T) {
+	t.Parallel()
 	bin := cliPrereqs(t)
 	port := localSMTP(t) // no STARTTLS
 	var zone strings.Builder

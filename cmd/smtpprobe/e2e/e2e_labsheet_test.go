@@ -19,6 +19,7 @@ import (
 )
 
 func TestLabCheatSheet(t *testing.T) {
+	t.Parallel()
 	labPrereqs(t)
 	needTools(t, "make")
 	bin := smtpprobeBinary(t)

@@ -117,6 +117,7 @@ func pathFinding(fs []mxFinding, code string) (mxFinding, bool) {
 // IPv6: the hop addresses, the answer that ended the SYNs, the findings and
 // the exit code.
 func TestE2EPath(t *testing.T) {
+	t.Parallel()
 	l := startLab(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
@@ -210,6 +211,7 @@ func TestE2EPath(t *testing.T) {
 // connect-timeout and an unreachable, and name the ICMP error and its hop
 // instead of an errno.
 func TestE2EPathVerdicts(t *testing.T) {
+	t.Parallel()
 	l := startLab(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
@@ -282,6 +284,7 @@ type blackholeReport struct {
 // IPv4 and IPv6; without CAP_NET_RAW it says the link was not located and
 // why.
 func TestE2EPathBlackhole(t *testing.T) {
+	t.Parallel()
 	l := startLab(t, "--icmp", "drop")
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()

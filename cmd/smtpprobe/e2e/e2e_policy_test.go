@@ -63,6 +63,7 @@ type policyDoc struct {
 }
 
 func TestE2EPolicy(t *testing.T) {
+	t.Parallel()
 	l := startLab(t)
 	bin := smtpprobeBinary(t)
 	resolver := l.Env["LAB_POLICY_DNS"]

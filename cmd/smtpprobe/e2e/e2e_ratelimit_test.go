@@ -68,6 +68,7 @@ var dropCodes = []string{"syn-dropped-after-hop", "port25-filtered-at-hop"}
 // sweep (issue 17, item 5: before, every second session did). Then `path`,
 // which paces its retries, still finds the rejection.
 func TestE2EICMPRateLimit(t *testing.T) {
+	t.Parallel()
 	l := startLab(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()

@@ -548,6 +548,7 @@ printf '%s\n%s\n' "${greeting%$'\r'}" "${ehlo%$'\r'}"`
 // black hole (ping from the server), MSS clamping and random loss (nftables
 // counters), and the size of the certificate chain Postfix serves.
 func TestLabSwitches(t *testing.T) {
+	t.Parallel()
 	l := startLab(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
