@@ -201,13 +201,22 @@ const (
 type roundClocks struct {
 	mu     sync.Mutex
 	rounds map[int]*roundClock
+	all    passClock // every round's passing probes
+}
+
+// passClock is the slowest passing probe among n.
+type passClock struct {
+	mu      sync.Mutex
+	slowest time.Duration
+	n       int
 }
 
 type roundClock struct {
 	mu      sync.Mutex
 	slowest time.Duration // slowest acknowledgement of a passing probe
 	n       int
-	st      straggle // cuts the round's stragglers (mtu_straggle.go)
+	st      straggle   // cuts the round's stragglers (mtu_straggle.go)
+	all     *passClock // the run's, across rounds; nil for a lone probe
 }
 
 func (rc *roundClocks) of(ctx context.Context) *roundClock {
@@ -219,7 +228,7 @@ func (rc *roundClocks) of(ctx context.Context) *roundClock {
 	r := mtu.RoundOf(ctx)
 	c := rc.rounds[r]
 	if c == nil {
-		c = &roundClock{}
+		c = &roundClock{all: &rc.all}
 		rc.rounds[r] = c
 	}
 	return c
@@ -230,16 +239,31 @@ func (c *roundClock) passed(d time.Duration) {
 	defer c.mu.Unlock()
 	c.slowest = max(c.slowest, d)
 	c.n++
+	if a := c.all; a != nil {
+		a.mu.Lock()
+		a.slowest = max(a.slowest, d)
+		a.n++
+		a.mu.Unlock()
+	}
 }
 
-// lossAfter is the round's loss limit, 0 while no probe of the round passed.
+// lossAfter is the round's loss limit. While no probe of the round passed
+// (its control lost its SYN, say), earlier rounds' passing probes set it,
+// at twice the factor; 0 while none passed in any round.
 func (c *roundClock) lossAfter(floor time.Duration, factor int) time.Duration {
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.n == 0 {
+	n, slowest := c.n, c.slowest
+	c.mu.Unlock()
+	if n == 0 && c.all != nil {
+		c.all.mu.Lock()
+		n, slowest = c.all.n, c.all.slowest
+		c.all.mu.Unlock()
+		factor *= 2
+	}
+	if n == 0 {
 		return 0
 	}
-	return max(floor, time.Duration(factor)*c.slowest)
+	return max(floor, time.Duration(factor)*slowest)
 }
 
 // MTU brackets the path MTU towards t on the SMTP path itself, in the

@@ -18,7 +18,7 @@ import (
 // (watching): a probe cut before its verdict is one without evidence
 // (mtu.ErrNoEvidence), which the search plans again.
 const (
-	stragglerFloor  = 150 * time.Millisecond
+	stragglerFloor  = 60 * time.Millisecond
 	stragglerFactor = 3
 )
 
