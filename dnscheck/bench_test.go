@@ -20,9 +20,9 @@ func BenchmarkLookupMX(b *testing.B) {
 		{"two-exchangers-ipv4", "example.com", IPv4Only, OutcomeOK, 2}, // MX + 2×A
 		{"four-exchangers", "equal.example", AnyFamily, OutcomeOK, 4},  // MX + 4×(A, AAAA)
 		{"cname-exchanger", "cname.example", AnyFamily, OutcomeOK, 1},  // alias followed
-		{"implicit-mx", "implicit.example", AnyFamily, OutcomeOK, 1},   // no MX: A, AAAA of the domain
-		{"null-mx", "null.example", AnyFamily, OutcomeNullMX, 0},       // RFC 7505
-		{"nxdomain", "missing.nowhere.example", AnyFamily, OutcomeDNSError, 0},
+		{CodeImplicitMX, "implicit.example", AnyFamily, OutcomeOK, 1},  // no MX: A, AAAA of the domain
+		{OutcomeNullMX, "null.example", AnyFamily, OutcomeNullMX, 0},   // RFC 7505
+		{CodeNXDOMAIN, "missing.nowhere.example", AnyFamily, OutcomeDNSError, 0},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			r := newResolver(server)

@@ -59,7 +59,7 @@ func ExampleSelectTXT() {
 
 // Every finding code has its severities in one table.
 func ExampleCodeOf() {
-	for _, code := range []string{dnscheck.CodeMXCNAME, dnscheck.CodeMTASTSNoStartTLS, "icmp-port-unreachable"} {
+	for _, code := range []string{dnscheck.CodeMXCNAME, dnscheck.CodeMTASTSNoStartTLS, dnscheck.CodeICMPPrefix + "port-unreachable"} {
 		c, _ := dnscheck.CodeOf(code)
 		fmt.Println(code, c.Code, c.Severities)
 	}

@@ -114,7 +114,7 @@ func TestLookupMX(t *testing.T) {
 		{
 			name:       "null MX",
 			domain:     "null.example",
-			outcome:    "null-mx",
+			outcome:    OutcomeNullMX,
 			exchangers: []string{},
 			findings:   []string{"critical:null-mx"},
 		},
@@ -310,13 +310,13 @@ func TestLookupMXFindingMessages(t *testing.T) {
 		code   string
 		want   []string // substrings of the message
 	}{
-		{"does-not-exist.example", "nxdomain", []string{"does-not-exist.example", server}},
-		{"servfail.example", "servfail", []string{"servfail.example", server}},
-		{"null.example", "null-mx", []string{"null.example", "accepts no mail"}},
-		{"cname.example", "mx-cname", []string{"alias.cname.example", "mx1.example.com"}},
-		{"literal.example", "mx-ip-literal", []string{"192.0.2.30", "using it as the address"}},
-		{"badliteral.example", "mx-ip-literal", []string{"192.0.2.300", "not used"}},
-		{"noaddrmx.example", "mx-no-address", []string{"missing.example", "NXDOMAIN"}},
+		{"does-not-exist.example", CodeNXDOMAIN, []string{"does-not-exist.example", server}},
+		{"servfail.example", CodeServFail, []string{"servfail.example", server}},
+		{"null.example", CodeNullMX, []string{"null.example", "accepts no mail"}},
+		{"cname.example", CodeMXCNAME, []string{"alias.cname.example", "mx1.example.com"}},
+		{"literal.example", CodeMXIPLiteral, []string{"192.0.2.30", "using it as the address"}},
+		{"badliteral.example", CodeMXIPLiteral, []string{"192.0.2.300", "not used"}},
+		{"noaddrmx.example", CodeMXNoAddress, []string{"missing.example", "NXDOMAIN"}},
 	}
 	for _, tt := range tests {
 		rep, err := newResolver(server).LookupMX(context.Background(), tt.domain, AnyFamily)

@@ -78,14 +78,14 @@ func TestResolverTransportErrors(t *testing.T) {
 				return append([]byte{q[0], q[1], 0x81, 0x80, 0, 1, 0, 1, 0, 0, 0, 0}, 0xc0, 0xff, 0x07)
 			})
 		},
-		kind: ErrMalformed, rcode: "malformed", code: "resolver-malformed",
+		kind: ErrMalformed, rcode: "malformed", code: CodeResolverMalformed,
 		msg: "MX query for example.com: malformed answer from SERVER: bad question name: dns: buffer size too small",
 	}, {
 		name: "short answer",
 		server: func(t testing.TB) string {
 			return rawUDPServer(t, func(q []byte) []byte { return []byte{q[0], q[1], 0x81} })
 		},
-		kind: ErrMalformed, rcode: "malformed", code: "resolver-malformed",
+		kind: ErrMalformed, rcode: "malformed", code: CodeResolverMalformed,
 		msg: "malformed answer from SERVER: dns: short read",
 	}, {
 		name: "answer to another question",
@@ -102,17 +102,17 @@ func TestResolverTransportErrors(t *testing.T) {
 				return b
 			})
 		},
-		kind: ErrMalformed, rcode: "malformed", code: "resolver-malformed",
+		kind: ErrMalformed, rcode: "malformed", code: CodeResolverMalformed,
 		msg: "malformed answer from SERVER: question other.example. MX: the response does not answer the question asked",
 	}, {
 		name:   "TC set, no TCP listener",
 		server: func(t testing.TB) string { return rawUDPServer(t, truncatedReply) },
-		kind:   ErrTruncated, rcode: "truncated", code: "resolver-truncated",
+		kind:   ErrTruncated, rcode: "truncated", code: CodeResolverTruncated,
 		msg: "MX query for example.com: truncated UDP answer from SERVER and TCP failed: connection refused",
 	}, {
 		name:   "port unreachable",
 		server: closedPort,
-		kind:   ErrUnreachable, rcode: "unreachable", code: "resolver-unreachable",
+		kind:   ErrUnreachable, rcode: "unreachable", code: CodeResolverUnreachable,
 		msg: "MX query for example.com: SERVER unreachable: connection refused (ICMP port unreachable: no DNS server listens there)",
 	}}
 	for _, tt := range tests {
@@ -210,7 +210,7 @@ func TestHostileExchangerNames(t *testing.T) {
 		if strings.ContainsFunc(f.Message, func(r rune) bool { return r < ' ' || r == 0x7f }) || !utf8.ValidString(f.Message) {
 			t.Errorf("LookupMX(hostile.example) finding %q holds a control character or invalid UTF-8", f.Message)
 		}
-		if f.Code == "mx-invalid-name" {
+		if f.Code == CodeMXInvalidName {
 			invalid++
 		}
 	}

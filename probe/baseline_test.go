@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/smtpprobe/smtpprobe/dnscheck"
 )
 
 func TestParseThresholds(t *testing.T) {
@@ -47,7 +49,7 @@ func TestApplyThresholds(t *testing.T) {
 	}}
 	rep.ApplyThresholds(Thresholds{Time: 2 * time.Second, Timeout: 300 * time.Second, MTU: 1500},
 		Thresholds{Time: 5 * time.Second, Timeout: 120 * time.Second, MTU: 1280})
-	want := map[string]Severity{"threshold-time": SevWarning, "threshold-timeout": SevCritical, "threshold-mtu": SevWarning}
+	want := map[string]Severity{dnscheck.CodeThresholdTime: SevWarning, dnscheck.CodeThresholdTimeout: SevCritical, dnscheck.CodeThresholdMTU: SevWarning}
 	if len(rep.Findings) != len(want) {
 		t.Fatalf("ApplyThresholds findings = %+v, want %d", rep.Findings, len(want))
 	}
@@ -82,7 +84,7 @@ func TestCompare(t *testing.T) {
 	for _, f := range Compare(base, cur) {
 		got[f.Code]++
 	}
-	want := map[string]int{"regression-outcome": 2, "regression-pmtu-blackhole": 1, "regression-server-timeout": 1, "baseline-missing": 1, "baseline-new": 1}
+	want := map[string]int{dnscheck.CodeRegressionOutcome: 2, dnscheck.CodeRegressionPMTUBlackhole: 1, dnscheck.CodeRegressionServerTimeout: 1, dnscheck.CodeBaselineMissing: 1, dnscheck.CodeBaselineNew: 1}
 	for k, v := range want {
 		if got[k] != v {
 			t.Errorf("Compare: %d %s findings, want %d (all: %v)", got[k], k, v, got)
@@ -117,9 +119,9 @@ func TestCompareReverse(t *testing.T) {
 		want      []string
 	}{
 		{"became a black hole", res(VerdictNoBottleneck, VerdictNoBottleneck, 1500), res(VerdictNoBottleneck, VerdictBlackhole, 1400),
-			[]string{"regression-reverse-pmtu-blackhole", "regression-reverse-path-mtu"}},
+			[]string{dnscheck.CodeRegressionReversePMTUBlackhole, dnscheck.CodeRegressionReversePathMTU}},
 		{"path MTU dropped", res(VerdictNoBottleneck, VerdictPMTUDWorking, 1492), res(VerdictNoBottleneck, VerdictPMTUDWorking, 1400),
-			[]string{"regression-reverse-path-mtu"}},
+			[]string{dnscheck.CodeRegressionReversePathMTU}},
 		{"same", res(VerdictNoBottleneck, VerdictMSSClamped, 1400), res(VerdictNoBottleneck, VerdictMSSClamped, 1400), nil},
 		{"improved", res(VerdictNoBottleneck, VerdictBlackhole, 1400), res(VerdictNoBottleneck, VerdictNoBottleneck, 1500), nil},
 	} {
@@ -159,19 +161,19 @@ func TestCompareUnverified(t *testing.T) {
 		{"pmtud-working to mss-clamped (the server's cache)",
 			res(VerdictPMTUDWorking, full, VerdictPMTUDWorking, full),
 			res(VerdictMSSClamped, rng(576, 1400), VerdictPMTUDWorking, full, MTUProbe{Size: 1401, Result: ProbeClamped, Limit: LimitPeerMSS}),
-			[]string{"regression-unverified"}, "only the server's administrator can flush"},
+			[]string{dnscheck.CodeRegressionUnverified}, "only the server's administrator can flush"},
 		{"inbound pmtud-working to untested (our cache)",
 			res(VerdictPMTUDWorking, full, VerdictPMTUDWorking, full),
 			res(VerdictPMTUDWorking, full, VerdictUntested, rng(576, 576)),
-			[]string{"regression-unverified"}, "server to client"},
+			[]string{dnscheck.CodeRegressionUnverified}, "server to client"},
 		{"smaller tested range",
 			res(VerdictNoBottleneck, full, VerdictNoBottleneck, full),
 			res(VerdictNoBottleneck, rng(576, 1450), VerdictNoBottleneck, full),
-			[]string{"regression-unverified"}, "sizes 1451-1500"},
+			[]string{dnscheck.CodeRegressionUnverified}, "sizes 1451-1500"},
 		{"a proven black hole stays critical only",
 			res(VerdictPMTUDWorking, full, VerdictPMTUDWorking, full),
 			res(VerdictBlackhole, full, VerdictPMTUDWorking, full),
-			[]string{"regression-pmtu-blackhole"}, ""},
+			[]string{dnscheck.CodeRegressionPMTUBlackhole}, ""},
 		{"same", res(VerdictPMTUDWorking, full, VerdictPMTUDWorking, full), res(VerdictPMTUDWorking, full, VerdictPMTUDWorking, full), nil, ""},
 		{"mss-clamped before and after", res(VerdictMSSClamped, rng(576, 1400), VerdictPMTUDWorking, full),
 			res(VerdictMSSClamped, rng(576, 1400), VerdictPMTUDWorking, full), nil, ""},
@@ -184,7 +186,7 @@ func TestCompareUnverified(t *testing.T) {
 			var msg string
 			for _, f := range Compare(base, cur) {
 				got = append(got, f.Code)
-				if f.Code == "regression-unverified" {
+				if f.Code == dnscheck.CodeRegressionUnverified {
 					msg = f.Message
 					if f.Severity != SevWarning {
 						t.Errorf("regression-unverified severity %s, want warning", f.Severity)

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/smtpprobe/smtpprobe/dnscheck"
 	"github.com/smtpprobe/smtpprobe/probe/wire"
 )
 
@@ -97,12 +98,12 @@ func TestExplainCloseAfterPause(t *testing.T) {
 	if !d.explainClose(SessionOptions{PauseBeforeData: pause}) {
 		t.Fatalf("explainClose = false, want the story of the close%s", dump(d.c.Timeline()))
 	}
-	if res.Outcome != ServerTimeout || res.IdleTimeout == nil || !hasFinding(res.Findings, "pause-exceeds-server-timeout") {
+	if res.Outcome != ServerTimeout || res.IdleTimeout == nil || !hasFinding(res.Findings, dnscheck.CodePauseExceedsServerTimeout) {
 		t.Fatalf("after a FIN just after the pause: %s (%s), idle timeout %v, findings %+v; want server-timeout naming the pause%s",
 			res.Outcome, res.Error, res.IdleTimeout, res.Findings, dump(d.c.Timeline()))
 	}
 	for _, f := range res.Findings {
-		if f.Code == "pause-exceeds-server-timeout" && f.Option != "pause_before_data" {
+		if f.Code == dnscheck.CodePauseExceedsServerTimeout && f.Option != "pause_before_data" {
 			t.Errorf("finding %s names option %q, want pause_before_data", f.Code, f.Option)
 		}
 	}

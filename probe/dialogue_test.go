@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/smtpprobe/smtpprobe/dnscheck"
 	"github.com/smtpprobe/smtpprobe/probe/probetest"
 )
 
@@ -76,7 +77,7 @@ func TestRcptRefusedEveryCommand(t *testing.T) {
 			for i, r := range rs {
 				var got []Finding
 				for _, f := range r.Findings {
-					if f.Code == "rcpt-refused" {
+					if f.Code == dnscheck.CodeRcptRefused {
 						got = append(got, f)
 					}
 				}

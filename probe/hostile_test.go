@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/smtpprobe/smtpprobe/dnscheck"
 	"github.com/smtpprobe/smtpprobe/probe/wire"
 )
 
@@ -255,7 +256,7 @@ func TestHostilePeers(t *testing.T) {
 			fmt.Fprint(c, "250 keepalive\r\n")
 			time.Sleep(300 * time.Millisecond)
 			fmt.Fprint(c, "421 4.4.2 mx.example.com Error: timeout exceeded\r\n")
-		}, run: "timeout:banner", maxWait: 3 * time.Second, want: ServerTimeout, finding: "unsolicited-reply", deadline: 3 * time.Second,
+		}, run: "timeout:banner", maxWait: 3 * time.Second, want: ServerTimeout, finding: dnscheck.CodeUnsolicitedReply, deadline: 3 * time.Second,
 			check: func(t *testing.T, r Result) {
 				if r.ClosedBy != "421" || r.Timeout == nil || *r.Timeout < 350*time.Millisecond {
 					t.Errorf("closed by %q after %v; want the 421 at about 400 ms measured, not the keepalive at 100 ms", r.ClosedBy, r.Timeout)
@@ -301,7 +302,7 @@ func TestHostilePeers(t *testing.T) {
 				time.Sleep(300 * time.Millisecond)
 				fmt.Fprint(c, "421 4.4.2 mx.example.com Error: timeout exceeded\r\n")
 			}
-		}, run: "session", opt: SessionOptions{Size: 2000, PauseAfterData: 800 * time.Millisecond}, want: ServerTimeout, finding: "pause-exceeds-server-timeout", errHas: "FIN at", deadline: 4 * time.Second},
+		}, run: "session", opt: SessionOptions{Size: 2000, PauseAfterData: 800 * time.Millisecond}, want: ServerTimeout, finding: dnscheck.CodePauseExceedsServerTimeout, errHas: "FIN at", deadline: 4 * time.Second},
 		{class: "421", name: "421 during the pause after DATA, connection kept open", script: func(c net.Conn, r *bufio.Reader) {
 			if upToBody(c, r) {
 				time.Sleep(200 * time.Millisecond)
@@ -337,7 +338,7 @@ func TestHostilePeers(t *testing.T) {
 			if upToBody(c, r) {
 				time.Sleep(150 * time.Millisecond)
 			}
-		}, run: "session", opt: SessionOptions{Size: 2000, PauseAfterData: 500 * time.Millisecond}, want: ServerTimeout, finding: "pause-exceeds-server-timeout", deadline: 3 * time.Second},
+		}, run: "session", opt: SessionOptions{Size: 2000, PauseAfterData: 500 * time.Millisecond}, want: ServerTimeout, finding: dnscheck.CodePauseExceedsServerTimeout, deadline: 3 * time.Second},
 		{class: "fin", name: "FIN during the idle wait", script: func(c net.Conn, r *bufio.Reader) {
 			fmt.Fprint(c, "220 mx.example.com ESMTP\r\n")
 			time.Sleep(200 * time.Millisecond)
@@ -483,7 +484,7 @@ func TestHostilePeers(t *testing.T) {
 				fmt.Fprint(c, "450 4.2.0 <postmaster@example.com>: Recipient address rejected: Greylisted, see http://postgrey.schweikert.ch/help/example.com.html\r\n")
 				serveRest(c, r)
 			}
-		}, run: "session", opt: SessionOptions{Size: 1000}, want: Rejected, finding: "greylisted", deadline: 2 * time.Second,
+		}, run: "session", opt: SessionOptions{Size: 1000}, want: Rejected, finding: dnscheck.CodeGreylisted, deadline: 2 * time.Second,
 			check: func(t *testing.T, r Result) {
 				if r.Reply == nil || !r.Reply.Transient || r.Reply.Code != 450 {
 					t.Errorf("reply = %+v, want the transient 450", r.Reply)
@@ -497,7 +498,7 @@ func TestHostilePeers(t *testing.T) {
 				fmt.Fprint(c, "250 2.1.0 Ok\r\n451 4.7.1 Please try again later\r\n554 5.5.1 Error: no valid recipients\r\n")
 				serveRest(c, r)
 			}
-		}, run: "session", opt: SessionOptions{Size: 1000, Pipelining: true}, want: Rejected, finding: "greylisted", deadline: 2 * time.Second,
+		}, run: "session", opt: SessionOptions{Size: 1000, Pipelining: true}, want: Rejected, finding: dnscheck.CodeGreylisted, deadline: 2 * time.Second,
 			check: func(t *testing.T, r Result) {
 				if r.Reply == nil || r.Reply.Code != 451 {
 					t.Errorf("reply = %+v, want the 451 that failed, not the DATA 554 after it", r.Reply)
@@ -508,7 +509,7 @@ func TestHostilePeers(t *testing.T) {
 				fmt.Fprint(c, "450 GREYLISTED for 300 seconds\r\n")
 				serveRest(c, r)
 			}
-		}, run: "session", opt: SessionOptions{Size: 1000}, want: Rejected, finding: "greylisted", deadline: 2 * time.Second},
+		}, run: "session", opt: SessionOptions{Size: 1000}, want: Rejected, finding: dnscheck.CodeGreylisted, deadline: 2 * time.Second},
 		{class: "5xx", name: "554 banner", script: func(c net.Conn, r *bufio.Reader) {
 			fmt.Fprint(c, "554 5.7.1 mx.example.com go away\r\n")
 			serveRest(c, r)
@@ -520,7 +521,7 @@ func TestHostilePeers(t *testing.T) {
 			}
 		}, run: "session", opt: SessionOptions{Size: 1000}, want: Rejected, deadline: 2 * time.Second,
 			check: func(t *testing.T, r Result) {
-				if r.Reply == nil || r.Reply.Transient || hasFinding(r.Findings, "greylisted") {
+				if r.Reply == nil || r.Reply.Transient || hasFinding(r.Findings, dnscheck.CodeGreylisted) {
 					t.Errorf("reply = %+v, findings %+v; want a permanent 550, not greylisting", r.Reply, r.Findings)
 				}
 			}},

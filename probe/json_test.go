@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/smtpprobe/smtpprobe/dnscheck"
 	"github.com/smtpprobe/smtpprobe/probe/wire"
 )
 
@@ -163,15 +164,15 @@ func FuzzReportJSON(f *testing.F) {
 }
 
 func TestAppendNew(t *testing.T) {
-	a := Finding{Severity: SevWarning, Code: "rcpt-refused", Message: "m", Option: OptionTo}
-	b := Finding{Severity: SevWarning, Code: "rcpt-refused", Message: "other address"}
+	a := Finding{Severity: SevWarning, Code: dnscheck.CodeRcptRefused, Message: "m", Option: OptionTo}
+	b := Finding{Severity: SevWarning, Code: dnscheck.CodeRcptRefused, Message: "other address"}
 	for _, tc := range []struct {
 		fs, more []Finding
 		want     int
 	}{
 		{nil, []Finding{a, a, a}, 1},
 		{[]Finding{a}, []Finding{a, b}, 2},
-		{[]Finding{a}, []Finding{{Severity: SevWarning, Code: "rcpt-refused", Message: "m"}}, 2}, // the option differs
+		{[]Finding{a}, []Finding{{Severity: SevWarning, Code: dnscheck.CodeRcptRefused, Message: "m"}}, 2}, // the option differs
 		{nil, nil, 0},
 	} {
 		if got := appendNew(tc.fs, tc.more...); len(got) != tc.want {

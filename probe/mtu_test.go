@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/smtpprobe/smtpprobe/dnscheck"
 	"github.com/smtpprobe/smtpprobe/probe/probetest"
 	"github.com/smtpprobe/smtpprobe/probe/wire"
 )
@@ -74,7 +75,7 @@ func TestMTURecipientRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.Outcome != Rejected || r.FailedPhase != "rcpt" || !hasFinding(r.Findings, "rcpt-refused") {
+	if r.Outcome != Rejected || r.FailedPhase != "rcpt" || !hasFinding(r.Findings, dnscheck.CodeRcptRefused) {
 		t.Errorf("MTU(recipient refused) = %s in phase %q (%s), %+v; want rejected in rcpt with rcpt-refused", r.Outcome, r.FailedPhase, r.Error, r.Findings)
 	}
 }
@@ -99,7 +100,7 @@ func TestMTULoopbackDirections(t *testing.T) {
 		{"starttls both", true, DirectionBoth, VerdictNoBottleneck, VerdictNoBottleneck, "starttls", "", false},
 		{"starttls in", true, DirectionIn, VerdictUntested, VerdictNoBottleneck, "", "", false},
 		{"starttls out", true, DirectionOut, VerdictNoBottleneck, "", "starttls", "", false},
-		{"plain both", false, DirectionBoth, VerdictNoBottleneck, VerdictUntested, "data", "reverse-untested", true},
+		{"plain both", false, DirectionBoth, VerdictNoBottleneck, VerdictUntested, "data", dnscheck.CodeReverseUntested, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -143,7 +144,7 @@ func TestMTULoopbackDirections(t *testing.T) {
 					t.Errorf("MTU(%s) reverse path_mtu %s, sessions %d, flight %d, tested up to %d; want <= %d, 2 (Max and a control), a certificate flight, %d",
 						tc.name, fmtIntp(rv.PathMTU), rv.Sessions, rv.FlightBytes, rv.TestedUpTo, wantUpTo, wantUpTo)
 				}
-				if wantUpTo < 1500 && !hasFinding(r.Findings, "reverse-tested-up-to") {
+				if wantUpTo < 1500 && !hasFinding(r.Findings, dnscheck.CodeReverseTestedUpTo) {
 					t.Errorf("MTU(%s) findings %+v, want reverse-tested-up-to (flight %d bytes)", tc.name, r.Findings, rv.FlightBytes)
 				}
 			}

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/smtpprobe/smtpprobe/dnscheck"
 	"github.com/smtpprobe/smtpprobe/probe/probetest"
 	"github.com/smtpprobe/smtpprobe/probe/units"
 	"github.com/smtpprobe/smtpprobe/probe/wire"
@@ -45,7 +46,7 @@ func TestMX(t *testing.T) {
 		want:        OK,
 		wantPhases:  []string{"connect", "banner", "ehlo", "starttls", "ehlo_tls", "quit"},
 		wantCode:    221,
-		wantFinding: "tls-verify-failed",
+		wantFinding: dnscheck.CodeTLSVerifyFailed,
 	}, {
 		name: "no-starttls skips TLS",
 		addr: func(tb testing.TB) netip.AddrPort {
@@ -63,10 +64,10 @@ func TestMX(t *testing.T) {
 		want:       OK,
 		wantPhases: []string{"connect", "banner", "ehlo", "quit"},
 	}, {
-		name:       "refused",
+		name:       "closed port",
 		addr:       closedPort,
 		want:       Refused,
-		wantErr:    "refused",
+		wantErr:    "connection refused",
 		wantFailed: "connect",
 	}, {
 		name: "no greeting within the reply timeout",
@@ -109,7 +110,7 @@ func TestMX(t *testing.T) {
 		},
 		want:        OK,
 		wantPhases:  []string{"connect", "banner", "helo", "quit"},
-		wantFinding: "ehlo-rejected",
+		wantFinding: dnscheck.CodeEHLORejected,
 	}, {
 		name: "EHLO and HELO rejected",
 		addr: func(tb testing.TB) netip.AddrPort {
@@ -362,7 +363,7 @@ func TestMXTLSDetails(t *testing.T) {
 	}
 	rep := &Report{Results: []Result{r}}
 	rep.ApplyThresholds(Thresholds{}, Thresholds{}) // the defaults: a warning within 14 days
-	if !hasFinding(rep.Findings, "tls-cert-expiring") {
+	if !hasFinding(rep.Findings, dnscheck.CodeTLSCertExpiring) {
 		t.Errorf("MX(5-day cert), default thresholds: findings %+v, want tls-cert-expiring", rep.Findings)
 	}
 	if r.Preference != nil {

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/smtpprobe/smtpprobe/dnscheck"
 	"github.com/smtpprobe/smtpprobe/mtu/trace"
 	"github.com/smtpprobe/smtpprobe/probe/wire"
 )
@@ -59,7 +60,7 @@ func TestPathFindings(t *testing.T) {
 			name:        "dropped at the destination, 587 answers",
 			net:         fakeNet{routers: []netip.Addr{r1, r2}, ends: map[uint16]trace.Reply{587: {Kind: trace.Reset, From: dst}}},
 			wantOutcome: ConnectTimeout,
-			wantCodes:   []string{"syn-dropped-after-hop", "port25-filtered-at-hop"},
+			wantCodes:   []string{dnscheck.CodeSYNDroppedAfterHop, dnscheck.CodePort25FilteredAtHop},
 			wantText:    []string{"after hop 2 (192.0.2.2)", "3 hops away", "at the destination", "its firewall"},
 			wantHops:    3,
 		},
@@ -67,7 +68,7 @@ func TestPathFindings(t *testing.T) {
 			name:        "dropped on a dead path",
 			net:         fakeNet{routers: []netip.Addr{r1, r2}},
 			wantOutcome: ConnectTimeout,
-			wantCodes:   []string{"syn-dropped-after-hop"},
+			wantCodes:   []string{dnscheck.CodeSYNDroppedAfterHop},
 			wantText:    []string{"after hop 2 (192.0.2.2)", "port 587 got no answer from it either"},
 			wantHops:    3,
 		},
@@ -75,14 +76,14 @@ func TestPathFindings(t *testing.T) {
 			name:        "dropped right after us",
 			net:         fakeNet{routers: []netip.Addr{r1}},
 			wantOutcome: ConnectTimeout,
-			wantCodes:   []string{"syn-dropped-after-hop"},
+			wantCodes:   []string{dnscheck.CodeSYNDroppedAfterHop},
 			wantText:    []string{"after hop 1 (192.0.2.1)"},
 		},
 		{
 			name:        "admin-prohibited at router 2",
 			net:         fakeNet{routers: []netip.Addr{r1, r2}, rejectAt: 3},
 			wantOutcome: Unreachable,
-			wantCodes:   []string{"icmp-admin-prohibited"},
+			wantCodes:   []string{dnscheck.CodeICMPAdminProhibited},
 			wantText:    []string{"hop 2 (192.0.2.2)", "administratively prohibited (type 3 code 13)", "reject rule for port 25 at 192.0.2.2"},
 			wantHops:    3,
 		},
@@ -146,7 +147,7 @@ func TestLocateHook(t *testing.T) {
 	p := &Prober{}
 	r := newResult(tg)
 	p.locate(context.Background(), tg, &r, &wire.DialError{Kind: wire.DialTimeout})
-	if len(r.Hops) == 0 || r.PathEnd == nil || r.PathEnd.LastAddress != "192.0.2.1" || len(r.Findings) == 0 || r.Findings[0].Code != "syn-dropped-after-hop" {
+	if len(r.Hops) == 0 || r.PathEnd == nil || r.PathEnd.LastAddress != "192.0.2.1" || len(r.Findings) == 0 || r.Findings[0].Code != dnscheck.CodeSYNDroppedAfterHop {
 		t.Errorf("locate(connect-timeout) = hops %+v, end %+v, findings %+v; want the sweep and syn-dropped-after-hop after 192.0.2.1", r.Hops, r.PathEnd, r.Findings)
 	}
 	r = newResult(tg)
@@ -181,7 +182,7 @@ func TestLocateBlackholeNoRaw(t *testing.T) {
 	if r.BlackholeLink == nil || r.BlackholeLink.Located || !strings.Contains(r.BlackholeLink.Reason, "CAP_NET_RAW") {
 		t.Errorf("locateBlackhole(no raw socket).BlackholeLink = %+v, want not located, naming CAP_NET_RAW", r.BlackholeLink)
 	}
-	if len(r.Findings) != 1 || r.Findings[0].Code != "blackhole-link-not-located" || !strings.Contains(r.Findings[0].Message, "not located") {
+	if len(r.Findings) != 1 || r.Findings[0].Code != dnscheck.CodeBlackholeLinkNotLocated || !strings.Contains(r.Findings[0].Message, "not located") {
 		t.Errorf("locateBlackhole(no raw socket) findings = %+v, want one blackhole-link-not-located", r.Findings)
 	}
 	r = newResult(tg)

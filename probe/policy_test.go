@@ -69,7 +69,7 @@ func TestApplyPolicy(t *testing.T) {
 			r.Capabilities = []string{"STARTTLS"}
 			r.TLS = &TLSInfo{}
 			r.Outcome, r.FailedPhase, r.Error = TLSError, "starttls", "starttls: remote error: tls: handshake failure"
-		case "refused":
+		case "closed":
 			r.Phases = map[string]time.Duration{"connect": 1}
 			r.Outcome, r.FailedPhase, r.Error = Refused, "connect", "connection refused"
 		}
@@ -100,7 +100,7 @@ func TestApplyPolicy(t *testing.T) {
 	}{
 		{"opportunistic, unverifiable certificate", nil, res("unverified"), nil, StatusOK, ""},
 		{"opportunistic, no STARTTLS", nil, res("none"), []string{"warning starttls-not-offered"}, StatusWarning, "in the clear"},
-		{"opportunistic, refused", nil, res("refused"), nil, StatusCritical, ""},
+		{"opportunistic, refused", nil, res("closed"), nil, StatusCritical, ""},
 		{"enforce, all right", sts(mtasts.ModeEnforce, "mx.example.com"), res("verified"), []string{"info mta-sts-policy"}, StatusOK, ""},
 		{"enforce, wildcard", sts(mtasts.ModeEnforce, "*.example.com"), res("verified"), []string{"info mta-sts-policy"}, StatusOK, ""},
 		{"enforce, MX not listed", sts(mtasts.ModeEnforce, "mail.example.net"), res("verified"),
@@ -111,7 +111,7 @@ func TestApplyPolicy(t *testing.T) {
 			[]string{"info mta-sts-policy", "critical mta-sts-no-starttls"}, StatusCritical, "offers no STARTTLS"},
 		{"enforce, handshake failed", sts(mtasts.ModeEnforce, "mx.example.com"), res("handshake-failed"),
 			[]string{"info mta-sts-policy", "critical mta-sts-tls-failed"}, StatusCritical, "will not deliver"},
-		{"enforce, refused: the outcome says it", sts(mtasts.ModeEnforce, "mx.example.com"), res("refused"), []string{"info mta-sts-policy"}, StatusCritical, ""},
+		{"enforce, refused: the outcome says it", sts(mtasts.ModeEnforce, "mx.example.com"), res("closed"), []string{"info mta-sts-policy"}, StatusCritical, ""},
 		{"testing, certificate does not verify", sts(mtasts.ModeTesting, "mx.example.com"), res("unverified"),
 			[]string{"info mta-sts-policy", "warning mta-sts-cert-invalid"}, StatusWarning, "senders still deliver"},
 		{"none, certificate does not verify", sts(mtasts.ModeNone), res("unverified"), []string{"info mta-sts-policy"}, StatusOK, ""},

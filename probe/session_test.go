@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/smtpprobe/smtpprobe/dnscheck"
 	"github.com/smtpprobe/smtpprobe/probe/probetest"
 	"github.com/smtpprobe/smtpprobe/probe/wire"
 )
@@ -109,7 +110,7 @@ func TestSession(t *testing.T) {
 		opt:         SessionOptions{Size: 2000, Pipelining: true, PauseAfterData: 2 * time.Second},
 		want:        ServerTimeout,
 		wantEvents:  []wire.EventKind{wire.EvReply, wire.EvPauseStart, wire.EvUnsolicited, wire.EvUnsolicited, wire.EvFIN, wire.EvPauseEnd, wire.EvData, wire.EvRST},
-		wantFinding: "pause-exceeds-server-timeout",
+		wantFinding: dnscheck.CodePauseExceedsServerTimeout,
 		wantError:   `during the pause-after-data\), FIN at .*; the late write at .* met RST`,
 	}, {
 		name: "silent close (FIN, no 421) during the pause",
@@ -121,7 +122,7 @@ func TestSession(t *testing.T) {
 		opt:         SessionOptions{Size: 2000, PauseAfterData: 1500 * time.Millisecond}, // 1.3 s past the FIN, for load
 		want:        ServerTimeout,
 		wantEvents:  []wire.EventKind{wire.EvPauseStart, wire.EvFIN, wire.EvPauseEnd, wire.EvData},
-		wantFinding: "pause-exceeds-server-timeout",
+		wantFinding: dnscheck.CodePauseExceedsServerTimeout,
 	}, {
 		name: "reset while the body is sent",
 		peer: script(func(c net.Conn, r *bufio.Reader) {
@@ -192,7 +193,7 @@ func TestSession(t *testing.T) {
 				t.Errorf("Session(%s) timeline lacks %v in order:%s", tc.name, tc.wantEvents, dump(r.Timeline))
 			}
 			for _, f := range r.Findings {
-				if f.Code == "pause-exceeds-server-timeout" && f.Option != "pause_after_data" {
+				if f.Code == dnscheck.CodePauseExceedsServerTimeout && f.Option != "pause_after_data" {
 					t.Errorf("Session(%s) finding %s has Option %q, want pause_after_data", tc.name, f.Code, f.Option)
 				}
 			}
@@ -261,7 +262,7 @@ func TestTimeout(t *testing.T) {
 			t.Errorf("Timeout(%s).Good() = false, want true", r.Phase)
 		}
 		for _, f := range r.Findings {
-			if f.Code == "server-timeout-below-rfc" {
+			if f.Code == dnscheck.CodeServerTimeoutBelowRFC {
 				below++
 			}
 		}
@@ -270,7 +271,7 @@ func TestTimeout(t *testing.T) {
 		t.Errorf("the phases gave %d server-timeout-below-rfc findings, want 1 merged", below)
 	}
 	for _, f := range rs[4].Findings {
-		if f.Code == "pause-exceeds-server-timeout" && f.Option != "pause_after_data" {
+		if f.Code == dnscheck.CodePauseExceedsServerTimeout && f.Option != "pause_after_data" {
 			t.Errorf("Timeout(data) finding %s has Option %q, want pause_after_data", f.Code, f.Option)
 		}
 	}
@@ -281,11 +282,11 @@ func TestTimeout(t *testing.T) {
 			t.Errorf("Timeout(%s) = log %q, server %+v; want no log line from an unknown server", r.Phase, r.ServerLog, r.Server)
 		}
 	}
-	if !hasFinding(rs[4].Findings, "pause-exceeds-server-timeout") {
+	if !hasFinding(rs[4].Findings, dnscheck.CodePauseExceedsServerTimeout) {
 		t.Errorf("Timeout(data) findings %+v; want pause-exceeds-server-timeout", rs[4].Findings)
 	}
 	for _, f := range rs[4].Findings {
-		if f.Code == "pause-exceeds-server-timeout" && (strings.Contains(f.Message, "Postfix") || !strings.Contains(f.Message, "to 300s")) {
+		if f.Code == dnscheck.CodePauseExceedsServerTimeout && (strings.Contains(f.Message, "Postfix") || !strings.Contains(f.Message, "to 300s")) {
 			t.Errorf("Timeout(data) advice %q; want neutral words and RFC 5321's 5 minutes (one timer for commands and data)", f.Message)
 		}
 	}
@@ -323,7 +324,7 @@ func TestTimeoutClosedBy(t *testing.T) {
 		time.Sleep(time.Second)
 	})
 	r, _ := (&Prober{}).Timeout(context.Background(), Target{Host: "mx", Addr: addr, Preference: -1}, TimeoutOptions{Phase: "banner", MaxWait: 200 * time.Millisecond})
-	if r.Outcome != OK || r.Timeout != nil || !hasFinding(r.Findings, "no-timeout-within-max-wait") {
+	if r.Outcome != OK || r.Timeout != nil || !hasFinding(r.Findings, dnscheck.CodeNoTimeoutWithinMaxWait) {
 		t.Errorf("Timeout(patient peer) = %s, %v, %+v; want ok with no-timeout-within-max-wait", r.Outcome, r.Timeout, r.Findings)
 	}
 }

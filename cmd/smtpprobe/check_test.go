@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	"github.com/smtpprobe/smtpprobe/dnscheck"
 	"github.com/smtpprobe/smtpprobe/probe"
 	"github.com/smtpprobe/smtpprobe/probe/probetest"
 )
@@ -356,7 +357,7 @@ targets:
 	if len(rep.Results) != 1 || rep.Results[0].Module != "small" || rep.Results[0].Outcome != probe.OK {
 		t.Errorf("check(one usage error) results = %+v, want the small check's one ok result", rep.Results)
 	}
-	if len(rep.Findings) == 0 || rep.Findings[0].Code != "check-failed" || rep.Findings[0].Severity != probe.SevCritical ||
+	if len(rep.Findings) == 0 || rep.Findings[0].Code != dnscheck.CodeCheckFailed || rep.Findings[0].Severity != probe.SevCritical ||
 		!strings.HasPrefix(rep.Findings[0].Message, "[big "+s.Addr.String()+"] ") {
 		t.Errorf("check(one usage error) findings = %+v, want a critical check-failed for [big %s] first", rep.Findings, s.Addr)
 	}
@@ -395,7 +396,7 @@ targets:
 	rep := decodeCheck(t, stdout)
 	found := false
 	for _, f := range rep.Findings {
-		found = found || (f.Code == "regression-outcome" && f.Severity == probe.SevCritical && strings.HasPrefix(f.Message, "[send "+s.Addr.String()+"] "))
+		found = found || (f.Code == dnscheck.CodeRegressionOutcome && f.Severity == probe.SevCritical && strings.HasPrefix(f.Message, "[send "+s.Addr.String()+"] "))
 	}
 	if !found {
 		t.Errorf("check(--baseline, server gone) findings = %+v, want a critical regression-outcome of [send %s]", rep.Findings, s.Addr)

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/smtpprobe/smtpprobe/cmd/smtpprobe/internal/job"
+	"github.com/smtpprobe/smtpprobe/dnscheck"
+	"github.com/smtpprobe/smtpprobe/probe"
 	"github.com/smtpprobe/smtpprobe/probe/probetest"
 )
 
@@ -109,8 +111,8 @@ func TestRunMXExitCodes(t *testing.T) {
 		want   int
 		out    string
 	}{
-		{"demo.example:" + p, 1, "refused"},      // one of four addresses refuses
-		{"missing.example:" + p, 2, "dns-error"}, // NXDOMAIN at the resolver
+		{"demo.example:" + p, 1, string(probe.Refused)}, // one of four addresses refuses
+		{"missing.example:" + p, 2, "dns-error"},        // NXDOMAIN at the resolver
 	}
 	for _, tc := range tests {
 		stdout, stderr, code := runArgs(t, "mx", tc.domain, "--resolver", resolver, "--json", "--connect-timeout", "2s", "--timeout", "5s")
@@ -132,7 +134,7 @@ func TestRunMXExitCodes(t *testing.T) {
 	}
 	// -q prints nothing when OK, and the report when not.
 	stdout, _, code := runArgs(t, "mx", "demo.example:"+p, "--resolver", resolver, "-q", "--connect-timeout", "2s")
-	if code != 1 || !strings.Contains(stdout, "refused") {
+	if code != 1 || !strings.Contains(stdout, string(probe.Refused)) {
 		t.Errorf("mx -q (warning) = %d, %q; want 1 and the report", code, stdout)
 	}
 }
@@ -217,7 +219,7 @@ func TestRunBaselineRegression(t *testing.T) {
 	if code != 2 {
 		t.Errorf("mx --baseline after mx1 went away = %d (%s), want 2", code, stderr)
 	}
-	if !strings.Contains(stdout, "regression-outcome") || !strings.Contains(stdout, "mx1.demo.example") {
+	if !strings.Contains(stdout, dnscheck.CodeRegressionOutcome) || !strings.Contains(stdout, "mx1.demo.example") {
 		t.Errorf("mx --baseline output lacks the regression of mx1:\n%s", stdout)
 	}
 	// A baseline of another command is refused.

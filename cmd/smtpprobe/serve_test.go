@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/smtpprobe/smtpprobe/probe"
 	"github.com/smtpprobe/smtpprobe/probe/probetest"
 )
 
@@ -144,7 +145,7 @@ func TestServeProbe(t *testing.T) {
 	}{
 		{name: "mx with a closed address", query: "target=demo.example:" + p + "&module=mx", code: 200,
 			success: 0, status: []float64{1}, outcomes: map[string]string{
-				"127.0.0.2": "ok", "127.0.0.3": "ok", "127.0.0.4": "ok", "127.0.0.5": "refused"}},
+				"127.0.0.2": "ok", "127.0.0.3": "ok", "127.0.0.4": "ok", "127.0.0.5": string(probe.Refused)}},
 		{name: "session to the healthy server", query: "target=127.0.0.2:" + p + "&module=session", code: 200,
 			success: 1, status: []float64{0}, outcomes: map[string]string{"127.0.0.2": "ok"}},
 		{name: "scrape timeout ends a long probe", query: "target=127.0.0.4:" + p + "&module=idle", timeout: "1",

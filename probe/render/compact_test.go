@@ -8,10 +8,12 @@ package render_test
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/smtpprobe/smtpprobe/dnscheck"
 	"github.com/smtpprobe/smtpprobe/probe"
 	"github.com/smtpprobe/smtpprobe/probe/render"
 	"github.com/smtpprobe/smtpprobe/probe/wire"
@@ -53,9 +55,9 @@ func goldenMixed() *probe.Report {
 	dropped := func(addr, r2 string) []probe.Finding {
 		w := who("dropped.example.com", addr)
 		return []probe.Finding{
-			{Severity: probe.SevWarning, Code: "syn-dropped-after-hop", Message: w + ": SYNs to port 25 get no answer after hop 2 (" + r2 + "); the target is 3 hops away (port 587 answers there); the drop is at the destination: its firewall"},
-			{Severity: probe.SevWarning, Code: "port25-filtered-at-hop", Message: w + ": port 25 is filtered at the destination, hop 3 (" + addr + "), while port 587 passes on the same path: a filter drops port 25, the path itself works"},
-			{Severity: probe.SevWarning, Code: "threshold-time", Message: w + ": connect took 5.002s, above 1s"},
+			{Severity: probe.SevWarning, Code: dnscheck.CodeSYNDroppedAfterHop, Message: w + ": SYNs to port 25 get no answer after hop 2 (" + r2 + "); the target is 3 hops away (port 587 answers there); the drop is at the destination: its firewall"},
+			{Severity: probe.SevWarning, Code: dnscheck.CodePort25FilteredAtHop, Message: w + ": port 25 is filtered at the destination, hop 3 (" + addr + "), while port 587 passes on the same path: a filter drops port 25, the path itself works"},
+			{Severity: probe.SevWarning, Code: dnscheck.CodeThresholdTime, Message: w + ": connect took 5.002s, above 1s"},
 		}
 	}
 	end := func(last string) *probe.PathEnd {
@@ -74,8 +76,8 @@ func goldenMixed() *probe.Report {
 			Error:  "starttls: TLS handshake failed: starttls stalled: the TLS ClientHello (1511 bytes, 2 segments) unacknowledged after 3 retransmits in 411ms; 1500-byte packets lost, largest acknowledged 99 (TCP_INFO, path MTU 1500)",
 			Phases: bh, PhaseOrder: bhOrder, Banner: "220 mx1.example.com ESMTP Postfix",
 			Findings: []probe.Finding{
-				{Severity: probe.SevCritical, Code: "pmtu-blackhole", Message: who("mx1.example.com", "2001:db8::10") + ": PMTU black hole toward the server (client-to-server): the TLS ClientHello (1511 bytes, 2 segments of snd_mss 1428) was retransmitted 3 times without an acknowledgement for 411ms, while smaller segments were acknowledged: 1500-byte packets vanish, the largest acknowledged was 99 bytes, and no ICMPv6 type 2 (packet too big) came back (path MTU still 1500); bracket it with smtpprobe mtu 2001:db8::10"},
-				{Severity: probe.SevWarning, Code: "clamp-mss", Message: "or clamp the MSS on the bottleneck router to the path MTU (nftables: tcp flags syn tcp option maxseg size set rt mtu)"},
+				{Severity: probe.SevCritical, Code: dnscheck.CodePMTUBlackhole, Message: who("mx1.example.com", "2001:db8::10") + ": PMTU black hole toward the server (client-to-server): the TLS ClientHello (1511 bytes, 2 segments of snd_mss 1428) was retransmitted 3 times without an acknowledgement for 411ms, while smaller segments were acknowledged: 1500-byte packets vanish, the largest acknowledged was 99 bytes, and no ICMPv6 type 2 (packet too big) came back (path MTU still 1500); bracket it with smtpprobe mtu 2001:db8::10"},
+				{Severity: probe.SevWarning, Code: dnscheck.CodeClampMSS, Message: "or clamp the MSS on the bottleneck router to the path MTU (nftables: tcp flags syn tcp option maxseg size set rt mtu)"},
 				future("mx1.example.com", "2001:db8::10"),
 			},
 		}, {
@@ -108,7 +110,7 @@ func golden1000() *probe.Report {
 		host, addr := fmt.Sprintf("mx%04d.example.com", i+1), fmt.Sprintf("2001:db8::%x", i+1)
 		rep.Results = append(rep.Results, probe.Result{Host: host, Address: addr, Port: 25, Preference: goldenInt(10), Outcome: probe.OK,
 			Phases: ph, PhaseOrder: order,
-			Findings: []probe.Finding{{Severity: probe.SevWarning, Code: "starttls-not-offered",
+			Findings: []probe.Finding{{Severity: probe.SevWarning, Code: dnscheck.CodeStartTLSNotOffered,
 				Message: host + " [" + addr + "] does not offer STARTTLS; mail to it travels in the clear"}}})
 	}
 	return withFindings(rep)
@@ -127,9 +129,9 @@ func goldenResolverDown() *probe.Report {
 			TLSRPT: probe.TLSRPTReport{Error: timedOut("_smtp._tls.example.com.")}},
 	}
 	return withFindings(rep,
-		probe.Finding{Severity: probe.SevCritical, Code: "resolver-timeout", Message: "no answer to the MX query for example.com from resolver 192.0.2.53:53 (2 attempts of 3s each)"},
-		probe.Finding{Severity: probe.SevWarning, Code: "mta-sts-lookup-failed", Message: "example.com: the _mta-sts TXT lookup failed (" + timedOut("_mta-sts.example.com.") + "); senders cannot discover an MTA-STS policy"},
-		probe.Finding{Severity: probe.SevInfo, Code: "tls-rpt-lookup-failed", Message: "example.com: the _smtp._tls lookup failed (" + timedOut("_smtp._tls.example.com.") + "); whether senders send TLS reports is unknown"})
+		probe.Finding{Severity: probe.SevCritical, Code: dnscheck.CodeResolverTimeout, Message: "no answer to the MX query for example.com from resolver 192.0.2.53:53 (2 attempts of 3s each)"},
+		probe.Finding{Severity: probe.SevWarning, Code: dnscheck.CodeMTASTSLookupFailed, Message: "example.com: the _mta-sts TXT lookup failed (" + timedOut("_mta-sts.example.com.") + "); senders cannot discover an MTA-STS policy"},
+		probe.Finding{Severity: probe.SevInfo, Code: dnscheck.CodeTLSRPTLookupFailed, Message: "example.com: the _smtp._tls lookup failed (" + timedOut("_smtp._tls.example.com.") + "); whether senders send TLS reports is unknown"})
 }
 
 // goldenSessionBlackhole is `smtpprobe session 192.0.2.10 --size 100000`
@@ -149,7 +151,7 @@ func goldenSessionBlackhole() *probe.Report {
 				{At: 692 * time.Millisecond, Kind: wire.EvTCP, Text: "body stalled: the message body (100000 bytes, 70 segments) unacknowledged after 2 retransmits in 651ms; 1500-byte packets lost, largest acknowledged 78 (TCP_INFO, path MTU 1500)"},
 				{At: 692 * time.Millisecond, Kind: wire.EvClose},
 			},
-			Findings: []probe.Finding{{Severity: probe.SevCritical, Code: "pmtu-blackhole",
+			Findings: []probe.Finding{{Severity: probe.SevCritical, Code: dnscheck.CodePMTUBlackhole,
 				Message: "192.0.2.10: PMTU black hole toward the server (client-to-server): the message body (100000 bytes, 70 segments of snd_mss 1448) was retransmitted 2 times without an acknowledgement for 666ms, while smaller segments were acknowledged: 1500-byte packets vanish, the largest acknowledged was 78 bytes, and no ICMP type 3 code 4 (fragmentation needed) came back (path MTU still 1500); bracket it with smtpprobe mtu 192.0.2.10"}},
 		}},
 	})
@@ -170,11 +172,11 @@ func goldenMTUBlackhole() *probe.Report {
 				Reverse: &probe.MTUReverse{PathMTU: goldenInt(1400), Verdict: "pmtud-working", Bracket: [2]*int{goldenInt(1400), goldenInt(1401)},
 					Sessions: 2, Rounds: 1, FlightBytes: 3368, TestedUpTo: 1500}},
 			Findings: []probe.Finding{
-				{Severity: probe.SevCritical, Code: "pmtu-blackhole", Message: w + ": packets larger than 1400 bytes vanish and no ICMP type 3 code 4 (fragmentation needed) comes back; mail larger than a few KB stalls (\"timeout after DATA\"). Fix: allow ICMP type 3 code 4 (fragmentation needed) and ICMP time exceeded through the firewalls on the path"},
-				{Severity: probe.SevCritical, Code: "blackhole-link", Message: w + ": the black-holed link lies between hop 1 (192.0.2.1) and hop 2 (192.0.2.2): a 1500-byte packet reached hop 1 (192.0.2.1), but only small packets reach hop 2 (192.0.2.2)"},
-				{Severity: probe.SevWarning, Code: "clamp-mss", Message: "or clamp the MSS on the bottleneck router to the path MTU (nftables: tcp flags syn tcp option maxseg size set rt mtu)"},
-				{Severity: probe.SevWarning, Code: "pmtu-stopgap", Message: "as a stopgap on this host, lower the interface MTU to 1400 (ip link set dev IFACE mtu 1400) or enable net.ipv4.tcp_mtu_probing=1 (currently 0)"},
-				{Severity: probe.SevInfo, Code: "reverse-pmtu-bottleneck", Message: w + ": server-to-client, the path MTU is 1400 bytes: ICMP type 3 code 4 (fragmentation needed) reaches the server and its TCP adapts"},
+				{Severity: probe.SevCritical, Code: dnscheck.CodePMTUBlackhole, Message: w + ": packets larger than 1400 bytes vanish and no ICMP type 3 code 4 (fragmentation needed) comes back; mail larger than a few KB stalls (\"timeout after DATA\"). Fix: allow ICMP type 3 code 4 (fragmentation needed) and ICMP time exceeded through the firewalls on the path"},
+				{Severity: probe.SevCritical, Code: dnscheck.CodeBlackholeLink, Message: w + ": the black-holed link lies between hop 1 (192.0.2.1) and hop 2 (192.0.2.2): a 1500-byte packet reached hop 1 (192.0.2.1), but only small packets reach hop 2 (192.0.2.2)"},
+				{Severity: probe.SevWarning, Code: dnscheck.CodeClampMSS, Message: "or clamp the MSS on the bottleneck router to the path MTU (nftables: tcp flags syn tcp option maxseg size set rt mtu)"},
+				{Severity: probe.SevWarning, Code: dnscheck.CodePMTUStopgap, Message: "as a stopgap on this host, lower the interface MTU to 1400 (ip link set dev IFACE mtu 1400) or enable net.ipv4.tcp_mtu_probing=1 (currently 0)"},
+				{Severity: probe.SevInfo, Code: dnscheck.CodeReversePMTUBottleneck, Message: w + ": server-to-client, the path MTU is 1400 bytes: ICMP type 3 code 4 (fragmentation needed) reaches the server and its TCP adapts"},
 			},
 		}},
 	})
@@ -215,7 +217,7 @@ func TestCompactFolds(t *testing.T) {
 		if !strings.Contains(findings, "192.0.2.20:25 connect-timeout: SYNs to port 25 get no answer after hop 2 (192.0.2.254)") {
 			t.Errorf("compact mx findings = \n%s\nwant the connect-timeout line to carry the sweep's evidence", findings)
 		}
-		for _, gone := range []string{"port25-filtered-at-hop", "threshold-time", "address-", "Policy", "banner:"} {
+		for _, gone := range []string{dnscheck.CodePort25FilteredAtHop, dnscheck.CodeThresholdTime, "address-", "Policy", "banner:"} {
 			if strings.Contains(got, gone) {
 				t.Errorf("compact mx = \n%s\nwant no %q (folded, or -v's)", got, gone)
 			}
@@ -237,7 +239,7 @@ func TestCompactFolds(t *testing.T) {
 		rep := goldenMixed()
 		for i := range rep.Results {
 			for j, f := range rep.Results[i].Findings {
-				if f.Code == "threshold-time" {
+				if f.Code == dnscheck.CodeThresholdTime {
 					rep.Results[i].Findings[j].Severity = probe.SevCritical
 				}
 			}
@@ -245,7 +247,7 @@ func TestCompactFolds(t *testing.T) {
 		}
 		rep = withFindings(rep)
 		got := text(rep)
-		if !strings.Contains(got, "  critical 192.0.2.20:25 connect-timeout: ") || strings.Contains(got, "threshold-time") {
+		if !strings.Contains(got, "  critical 192.0.2.20:25 connect-timeout: ") || strings.Contains(got, dnscheck.CodeThresholdTime) {
 			t.Errorf("compact mx with a critical time threshold = \n%s\nwant the dropped address's line critical, the threshold folded", got)
 		}
 	})
@@ -270,14 +272,15 @@ func TestCompactFolds(t *testing.T) {
 	})
 	t.Run("1000", func(t *testing.T) {
 		got := text(golden1000())
-		if n := strings.Count(got, "starttls-not-offered"); n != 1 {
+		if n := strings.Count(got, dnscheck.CodeStartTLSNotOffered); n != 1 {
 			t.Errorf("compact mx of 1000 exchangers names starttls-not-offered %d times, want 1", n)
 		}
 		if !strings.Contains(got, "warning  starttls-not-offered at 1000 of 1000 addresses: ") {
 			t.Errorf("compact mx of 1000 exchangers = ...%s, want the count", got[strings.Index(got, "\nFindings"):])
 		}
-		if v := string(renderAs(t, golden1000(), nil, "json", render.Options{})); strings.Count(v, `"starttls-not-offered"`) != 1000 {
-			t.Errorf("JSON has %d starttls-not-offered findings, want all 1000", strings.Count(v, `"starttls-not-offered"`))
+		q := strconv.Quote(dnscheck.CodeStartTLSNotOffered)
+		if v := string(renderAs(t, golden1000(), nil, "json", render.Options{})); strings.Count(v, q) != 1000 {
+			t.Errorf("JSON has %d %s findings, want all 1000", strings.Count(v, q), q)
 		}
 	})
 	t.Run("resolver-down", func(t *testing.T) {
@@ -298,7 +301,7 @@ func goldenCheckResolverDown() (*probe.Report, []render.Run) {
 	idle.Findings = idle.Findings[:1]
 	net := goldenResolverDown()
 	net.Target = "example.net"
-	net.Findings = []probe.Finding{{Severity: probe.SevCritical, Code: "resolver-timeout", Message: "no answer to the MX query for example.net from resolver 192.0.2.53:53 (2 attempts of 3s each)"}}
+	net.Findings = []probe.Finding{{Severity: probe.SevCritical, Code: dnscheck.CodeResolverTimeout, Message: "no answer to the MX query for example.net from resolver 192.0.2.53:53 (2 attempts of 3s each)"}}
 	runs := []render.Run{
 		{Target: "example.com", Module: "mx", Report: goldenResolverDown()},
 		{Target: "example.com", Module: "idle", Report: idle},

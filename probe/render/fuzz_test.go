@@ -21,7 +21,7 @@ import (
 // with expfmt and its label values are printable UTF-8, text and Nagios
 // output are line-safe with one perfdata separator, and JSON is valid.
 func FuzzRender(f *testing.F) {
-	f.Add("example.com", "mx1.example.com", "192.0.2.10", "220 mx1.example.com ESMTP", "refused", "mx1.example.com", "a finding")
+	f.Add("example.com", "mx1.example.com", "192.0.2.10", "220 mx1.example.com ESMTP", string(probe.Refused), "mx1.example.com", "a finding")
 	f.Add("t\xff", "h\n", "fe80::1%\xff", "220 \x1b[2J\u2028", "e\r\n|x", "n\x00", "m'=\"\\")
 	f.Add("", "", "", "", "", "", "")
 	f.Add("\xc3", "\u0085", "\u202e", "\U000e0001", "\ufffd", "a\tb", "\x7f")

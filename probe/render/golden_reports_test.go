@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/smtpprobe/smtpprobe/dnscheck"
 	"github.com/smtpprobe/smtpprobe/dnscheck/dane"
 	"github.com/smtpprobe/smtpprobe/probe"
 	"github.com/smtpprobe/smtpprobe/probe/render"
@@ -84,7 +85,7 @@ func goldenSession() *probe.Report {
 		}},
 		Findings: []probe.Finding{
 			{Severity: probe.SevCritical, Code: "cert-expiring", Message: "the certificate of 192.0.2.10 expires in 8 days"},
-			{Severity: probe.SevInfo, Code: "no-ptr", Message: "192.0.2.11 has no PTR record"},
+			{Severity: probe.SevInfo, Code: dnscheck.CodeNoPTR, Message: "192.0.2.11 has no PTR record"},
 		},
 	}
 }
@@ -152,7 +153,7 @@ func goldenMTU() *probe.Report {
 			Timeline: []wire.Event{},
 		}},
 		Findings: []probe.Finding{
-			{Severity: probe.SevCritical, Code: "pmtu-blackhole", Message: "packets above 1400 bytes to 198.51.100.25 vanish and no ICMP comes back (RFC 1191, RFC 8201)"},
+			{Severity: probe.SevCritical, Code: dnscheck.CodePMTUBlackhole, Message: "packets above 1400 bytes to 198.51.100.25 vanish and no ICMP comes back (RFC 1191, RFC 8201)"},
 		},
 	}
 }
@@ -171,8 +172,8 @@ func goldenCheck() (combined *probe.Report, runs []render.Run) {
 	mx.Results[0].DANE = &probe.DANEReport{Name: "_25._tcp.mx1.example.com", Records: []dane.Record{tlsa}, Secure: true,
 		Enforced: true, Matched: &zero, MatchedRecord: tlsa.String()}
 	mx.Findings = append(mx.Findings,
-		probe.Finding{Severity: probe.SevInfo, Code: "mta-sts-policy", Message: "example.com has an MTA-STS policy in enforce mode (id 20260101, max_age 24h, mx *.example.com)"},
-		probe.Finding{Severity: probe.SevInfo, Code: "dane-match", Message: "mx1.example.com [192.0.2.10]: TLSA record " + tlsa.String() + " matches the certificate chain (DANE, RFC 7672 §3)"})
+		probe.Finding{Severity: probe.SevInfo, Code: dnscheck.CodeMTASTSPolicy, Message: "example.com has an MTA-STS policy in enforce mode (id 20260101, max_age 24h, mx *.example.com)"},
+		probe.Finding{Severity: probe.SevInfo, Code: dnscheck.CodeDANEMatch, Message: "mx1.example.com [192.0.2.10]: TLSA record " + tlsa.String() + " matches the certificate chain (DANE, RFC 7672 §3)"})
 	probe.SortFindings(mx.Findings)
 	for i := range mx.Results {
 		mx.Results[i].Target, mx.Results[i].Module = "example.com", "mx"
@@ -186,7 +187,7 @@ func goldenCheck() (combined *probe.Report, runs []render.Run) {
 		sess.Results[i].Target, sess.Results[i].Module = "192.0.2.10:587", "submission"
 	}
 	failed := &probe.Report{Command: "timeout", Target: "mx9.example.net", Results: []probe.Result{},
-		Findings: []probe.Finding{{Severity: probe.SevCritical, Code: "check-failed",
+		Findings: []probe.Finding{{Severity: probe.SevCritical, Code: dnscheck.CodeCheckFailed,
 			Message: "the check could not run: mx9.example.net: no such host"}}}
 	failedSummary := probe.NewCheckSummary("mx9.example.net", "idle", "timeout", nil, errGolden("mx9.example.net: no such host"))
 	failed.Checks = []probe.CheckSummary{failedSummary}
@@ -257,8 +258,8 @@ func pinnedReport() *probe.Report {
 			PTR: []string{}, FCrDNS: &no, Timeline: []wire.Event{},
 		}},
 		Findings: []probe.Finding{
-			{Severity: "warning", Code: "mx-cname", Message: "MX target mx2.example.com is a CNAME (RFC 2181 §10.3)"},
-			{Severity: "info", Code: "no-ptr", Message: "2001:db8::25 has no PTR record"},
+			{Severity: "warning", Code: dnscheck.CodeMXCNAME, Message: "MX target mx2.example.com is a CNAME (RFC 2181 §10.3)"},
+			{Severity: "info", Code: dnscheck.CodeNoPTR, Message: "2001:db8::25 has no PTR record"},
 		},
 	}
 }

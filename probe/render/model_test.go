@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/smtpprobe/smtpprobe/dnscheck"
 	"github.com/smtpprobe/smtpprobe/probe"
 	"github.com/smtpprobe/smtpprobe/probe/render"
 )
@@ -41,7 +42,7 @@ func TestMTUNothingFailedBound(t *testing.T) {
 // one (the command line's "--to"), and not at all otherwise.
 func TestFindingOptionName(t *testing.T) {
 	rep := &probe.Report{Command: "session", Target: "192.0.2.1", Outcome: probe.Rejected, Results: []probe.Result{},
-		Findings: []probe.Finding{{Severity: probe.SevWarning, Code: "rcpt-refused", Option: "to",
+		Findings: []probe.Finding{{Severity: probe.SevWarning, Code: dnscheck.CodeRcptRefused, Option: "to",
 			Message: "192.0.2.1 refused the recipient <postmaster> (501 5.1.3 Bad recipient address syntax); give a recipient the server accepts"}}}
 	for _, tc := range []struct {
 		name func(string) string

@@ -67,7 +67,7 @@ func TestPolicyBrief(t *testing.T) {
 		{"nothing published", &probe.Report{Policy: &probe.PolicyReport{}}, "no mta-sts, no dane"},
 		{"testing, one of two matched", &probe.Report{Policy: &probe.PolicyReport{MTASTS: probe.MTASTSReport{Mode: "testing"}},
 			Results: []probe.Result{{DANE: enforced(true)}, {DANE: enforced(false)}, {}}}, "mta-sts testing, dane 1 of 2 addresses matched"},
-		{"fetch failed, TLSA not validated", &probe.Report{Policy: &probe.PolicyReport{MTASTS: probe.MTASTSReport{ID: "1", FetchError: "refused"}},
+		{"fetch failed, TLSA not validated", &probe.Report{Policy: &probe.PolicyReport{MTASTS: probe.MTASTSReport{ID: "1", FetchError: "connection refused"}},
 			Results: []probe.Result{{DANE: &probe.DANEReport{Records: []dane.Record{rec}, NotEnforced: "unsigned"}}}},
 			"mta-sts policy unavailable, dane not used (TLSA records not validated)"},
 		{"bad record", &probe.Report{Policy: &probe.PolicyReport{MTASTS: probe.MTASTSReport{RecordError: "no v=STSv1"}}}, "mta-sts record unusable, no dane"},

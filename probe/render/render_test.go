@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	"github.com/smtpprobe/smtpprobe/dnscheck"
 	"github.com/smtpprobe/smtpprobe/probe"
 	"github.com/smtpprobe/smtpprobe/probe/render"
 	"github.com/smtpprobe/smtpprobe/probe/wire"
@@ -146,7 +147,7 @@ func TestWriteError(t *testing.T) {
 // A finding's Option is named in the front end's words, when it gives them.
 func TestFindingOption(t *testing.T) {
 	rep := goldenSession()
-	rep.Findings = append(rep.Findings, probe.Finding{Severity: probe.SevWarning, Code: "rcpt-refused", Option: "to",
+	rep.Findings = append(rep.Findings, probe.Finding{Severity: probe.SevWarning, Code: dnscheck.CodeRcptRefused, Option: "to",
 		Message: "192.0.2.11 refused the recipient <postmaster>; give a recipient the server accepts"})
 	flag := func(k string) string { return "--" + k }
 	for _, format := range []string{"text", "nagios"} {

@@ -13,9 +13,12 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/smtpprobe/smtpprobe/dnscheck"
+	"github.com/smtpprobe/smtpprobe/probe"
 	"github.com/smtpprobe/smtpprobe/probe/probetest"
 )
 
@@ -69,7 +72,7 @@ func TestE2EAdminOutput(t *testing.T) {
 			if !strings.Contains(found, "  warning  refused at 2 of 6 addresses ("+labClosedv4+":25, ["+labClosedv6+"]:25): connection refused (RST to SYN): ECONNREFUSED\n") {
 				t.Errorf("run %d: %s: want the two refused addresses once, with a count:\n%s", run, r.in, r.stdout)
 			}
-			for _, gone := range []string{"port25-filtered-at-hop", "threshold-time", "address-connect-timeout", "\nPolicy\n", "banner:", "hop  address"} {
+			for _, gone := range []string{dnscheck.CodePort25FilteredAtHop, dnscheck.CodeThresholdTime, dnscheck.CodeAddressPrefix + string(probe.ConnectTimeout), "\nPolicy\n", "banner:", "hop  address"} {
 				if strings.Contains(r.stdout, gone) {
 					t.Errorf("run %d: %s: text has %q, want it folded (or left to -v):\n%s", run, r.in, gone, r.stdout)
 				}
@@ -84,17 +87,17 @@ func TestE2EAdminOutput(t *testing.T) {
 		count := map[string]int{}
 		for _, f := range j.Findings {
 			count[f.Code]++
-			if f.Code == "threshold-time" && !regexp.MustCompile(`: connect took \d+\.\d{3}s, above 1s$`).MatchString(f.Message) {
+			if f.Code == dnscheck.CodeThresholdTime && !regexp.MustCompile(`: connect took \d+\.\d{3}s, above 1s$`).MatchString(f.Message) {
 				t.Errorf("threshold-time = %q, want \"connect took N.NNNs, above 1s\"", f.Message)
 			}
 		}
-		for _, code := range []string{"syn-dropped-after-hop", "port25-filtered-at-hop", "threshold-time"} {
+		for _, code := range []string{dnscheck.CodeSYNDroppedAfterHop, dnscheck.CodePort25FilteredAtHop, dnscheck.CodeThresholdTime} {
 			if count[code] != 2 {
 				t.Errorf("mx --json: %d %s findings, want 2 (one per dropped address): %v", count[code], code, count)
 			}
 		}
 		v := runLabBinary(t, l, bin, "mx", append(args, "-v")...)
-		for _, want := range []string{"port25-filtered-at-hop", "threshold-time", "hop  address", "banner:", "\nPolicy\n"} {
+		for _, want := range []string{dnscheck.CodePort25FilteredAtHop, dnscheck.CodeThresholdTime, "hop  address", "banner:", "\nPolicy\n"} {
 			if !strings.Contains(v.stdout, want) {
 				t.Errorf("%s: want the full report, with %q:\n%s", v.in, want, v.stdout)
 			}
@@ -215,7 +218,7 @@ func TestE2EAdminBlackholeBytes(t *testing.T) {
 			t.Fatalf("run %d: %s: %v\n%s", run, j.in, err, j.stdout)
 		}
 		b := rep.Results[0].BodyTCP
-		if rep.Results[0].Outcome != "pmtu-blackhole" || b == nil || b.Sent <= 0 || b.Segments <= 0 || b.Acked >= 100000 {
+		if rep.Results[0].Outcome != string(probe.PMTUBlackhole) || b == nil || b.Sent <= 0 || b.Segments <= 0 || b.Acked >= 100000 {
 			t.Errorf("run %d: %s: outcome %s, body_tcp %+v; want pmtu-blackhole and bytes sent but not all acknowledged", run, j.in, rep.Results[0].Outcome, b)
 		}
 	}
@@ -297,12 +300,13 @@ func TestE2EAdmin1000MX(t *testing.T) {
 	t.Cleanup(func() { dns.Close() })
 	args := []string{"mx", "many.example:" + port, "--resolver", dns.Addr, "--no-ptr", "--no-policy", "--parallel", "32", "--connect-timeout", "2s", "--timeout", "5s"}
 	r := runCLI(t, nil, bin, args...)
-	if r.code != 1 || strings.Count(r.stdout, "starttls-not-offered") != 1 ||
+	if r.code != 1 || strings.Count(r.stdout, dnscheck.CodeStartTLSNotOffered) != 1 ||
 		!strings.Contains(r.stdout, "\n  warning  starttls-not-offered at 1000 of 1000 addresses: mx") || !strings.Contains(r.stdout, "(and 999 more like it)\n") {
 		t.Errorf("mx of 1000 exchangers = %d, findings:\n%s\nstderr %q\nwant exit 1 and one starttls-not-offered line with a count", r.code, findingsOf(r.stdout), r.stderr)
 	}
 	j := runCLI(t, nil, bin, append(args, "--json")...)
-	if n := strings.Count(j.stdout, `"code":"starttls-not-offered"`) + strings.Count(j.stdout, `"code": "starttls-not-offered"`); n != 1000 {
+	q := strconv.Quote(dnscheck.CodeStartTLSNotOffered)
+	if n := strings.Count(j.stdout, `"code":`+q) + strings.Count(j.stdout, `"code": `+q); n != 1000 {
 		t.Errorf("mx of 1000 exchangers --json: %d starttls-not-offered findings, want 1000", n)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/smtpprobe/smtpprobe/dnscheck"
 	"github.com/smtpprobe/smtpprobe/probe/probetest"
 )
 
@@ -44,13 +45,13 @@ func TestCLICertExpiry(t *testing.T) {
 	}{
 		// Before issue 20: exit 0, only "info tls-verify-failed".
 		{"expired, defaults", session(expired), 2, []string{"critical tls-cert-expired", "info tls-verify-failed"}, nil},
-		{"5 days, defaults", session(soon), 1, []string{"warning tls-cert-expiring"}, []string{"tls-cert-expired"}},
-		{"60 days, defaults", session(fine), 0, nil, []string{"tls-cert-expiring", "tls-cert-expired"}},
+		{"5 days, defaults", session(soon), 1, []string{"warning tls-cert-expiring"}, []string{dnscheck.CodeTLSCertExpired}},
+		{"60 days, defaults", session(fine), 0, nil, []string{dnscheck.CodeTLSCertExpiring, dnscheck.CodeTLSCertExpired}},
 		{"60 days, --warning cert=90", session(fine, "--warning", "cert=90"), 1, []string{"warning tls-cert-expiring"}, nil},
 		{"5 days, --critical cert=7", session(soon, "--critical", "cert=7"), 2, []string{"critical tls-cert-expiring"}, nil},
-		{"5 days, --warning cert=0", session(soon, "--warning", "cert=0"), 0, nil, []string{"tls-cert-expiring"}},
+		{"5 days, --warning cert=0", session(soon, "--warning", "cert=0"), 0, nil, []string{dnscheck.CodeTLSCertExpiring}},
 		{"expired, --critical cert=0", session(expired, "--critical", "cert=0"), 1, []string{"warning tls-cert-expired"}, nil},
-		{"expired, both cert=0", session(expired, "--warning", "cert=0", "--critical", "cert=0"), 0, nil, []string{"tls-cert-expired"}},
+		{"expired, both cert=0", session(expired, "--warning", "cert=0", "--critical", "cert=0"), 0, nil, []string{dnscheck.CodeTLSCertExpired}},
 	}
 	for _, tt := range tests {
 		if tt.run.code != tt.code {

@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/smtpprobe/smtpprobe/dnscheck"
+	"github.com/smtpprobe/smtpprobe/probe"
 	"github.com/smtpprobe/smtpprobe/probe/probetest"
 )
 
@@ -185,14 +187,14 @@ func TestE2ECheck(t *testing.T) {
 			{"ok.lab.example", "idle", "WARNING", "server-timeout"},
 			{"mixed.lab.example", "mx", "WARNING", "connect-timeout"},
 			{"down.lab.example", "mx", "CRITICAL", "connect-timeout"},
-			{"nullmx.lab.example", "mx", "CRITICAL", "null-mx"},
+			{"nullmx.lab.example", "mx", "CRITICAL", string(probe.NullMX)},
 			{"missing.lab.example", "mx", "CRITICAL", "dns-error"},
 			{labMX1v4, "path", "OK", "ok"},
 		}
 		if !slices.Equal(got, wantChecks) {
 			t.Errorf("%s checks =\n%+v\nwant\n%+v\nstdout:\n%s", r.in, got, wantChecks, r.stdout)
 		}
-		if rep.Outcome != "null-mx" {
+		if rep.Outcome != string(probe.NullMX) {
 			t.Errorf("%s outcome = %q, want null-mx (the worst of the checks)", r.in, rep.Outcome)
 		}
 		idle, paths := 0, 0
@@ -214,7 +216,7 @@ func TestE2ECheck(t *testing.T) {
 			t.Errorf("%s has %d idle and %d path results, want 1 and 1", r.in, idle, paths)
 		}
 		if !slices.ContainsFunc(rep.Findings, func(f mxFinding) bool {
-			return f.Code == "null-mx" && strings.HasPrefix(f.Message, "[mx nullmx.lab.example] ")
+			return f.Code == dnscheck.CodeNullMX && strings.HasPrefix(f.Message, "[mx nullmx.lab.example] ")
 		}) {
 			t.Errorf("%s findings = %+v, want null-mx of [mx nullmx.lab.example]", r.in, rep.Findings)
 		}
@@ -333,7 +335,7 @@ func TestE2ECheckBaseline(t *testing.T) {
 		r = runLabBinary(t, l, bin, "mtu", labMX1v4, "--json", "--baseline", base)
 		wantExit(t, r, 2)
 		rep := decodeProbe(t, r, "mtu")
-		wantProbeFinding(t, r, rep, "regression-pmtu-blackhole", "critical")
+		wantProbeFinding(t, r, rep, dnscheck.CodeRegressionPMTUBlackhole, "critical")
 	})
 
 	t.Run("check", func(t *testing.T) {
@@ -354,11 +356,11 @@ func TestE2ECheckBaseline(t *testing.T) {
 		r = runCheckBinary(t, l, bin, "--config", cfg, "--json", "--baseline", base)
 		wantExit(t, r, 2)
 		rep = decodeCheckReport(t, r)
-		if len(rep.Checks) != 1 || rep.Checks[0].Status != "CRITICAL" || rep.Checks[0].Outcome != "pmtu-blackhole" {
+		if len(rep.Checks) != 1 || rep.Checks[0].Status != "CRITICAL" || rep.Checks[0].Outcome != string(probe.PMTUBlackhole) {
 			t.Errorf("%s checks = %+v, want path CRITICAL, pmtu-blackhole", r.in, rep.Checks)
 		}
 		if !slices.ContainsFunc(rep.Findings, func(f mxFinding) bool {
-			return f.Code == "regression-pmtu-blackhole" && f.Severity == "critical" && strings.HasPrefix(f.Message, "[path "+labMX1v4+"] ")
+			return f.Code == dnscheck.CodeRegressionPMTUBlackhole && f.Severity == "critical" && strings.HasPrefix(f.Message, "[path "+labMX1v4+"] ")
 		}) {
 			t.Errorf("%s findings = %+v, want a critical regression-pmtu-blackhole of [path %s]", r.in, rep.Findings, labMX1v4)
 		}

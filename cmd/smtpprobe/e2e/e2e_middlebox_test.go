@@ -26,6 +26,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/smtpprobe/smtpprobe/dnscheck"
+	"github.com/smtpprobe/smtpprobe/probe"
 )
 
 // SetMiddlebox switches lab.sh's ClientHello-dropping middlebox on r1.
@@ -152,7 +155,7 @@ func TestE2EMiddlebox(t *testing.T) {
 						t.Errorf("run %d: mx(%s) tls key_share %q, hello_bytes %d, hello_stall %v; want X25519MLKEM768, x25519 in a hello over 1400 bytes, no stall",
 							run, r.in, res.TLS.KeyShare, res.TLS.HelloBytes, res.TLS.HelloStall)
 					}
-					if codes := findingCodes(rep); slices.Contains(codes, "tls-middlebox") || slices.Contains(codes, "pmtu-blackhole") {
+					if codes := findingCodes(rep); slices.Contains(codes, dnscheck.CodeTLSMiddlebox) || slices.Contains(codes, dnscheck.CodePMTUBlackhole) {
 						t.Errorf("run %d: mx(%s) findings %q, want neither middlebox nor black hole", run, r.in, codes)
 					}
 				}
@@ -166,24 +169,24 @@ func TestE2EMiddlebox(t *testing.T) {
 					before := l.middleboxDrops(t)
 					for run := 1; run <= 2; run++ {
 						r, rep, res := mxHello(t, l, bin, trusted(l), fam.flag)
-						if r.exit != 2 || rep.Outcome != "tls-middlebox" || res.Outcome != "tls-middlebox" {
+						if r.exit != 2 || rep.Outcome != string(probe.TLSMiddlebox) || res.Outcome != string(probe.TLSMiddlebox) {
 							t.Errorf("run %d: mx(%s) = exit %d, outcome %q (result %q: %s), want exit 2, tls-middlebox", run, r.in, r.exit, rep.Outcome, res.Outcome, res.Error)
 						}
 						if r.elapsed >= blackholeVerdictMax {
 							t.Errorf("run %d: mx(%s) took %v, want < %v at --timeout %s", run, r.in, r.elapsed.Round(time.Millisecond), blackholeVerdictMax, blackholeTimeout)
 						}
 						wantTLSEvaluated(t, r, res)
-						if s := res.TLS.HelloStall; s == nil || s.Verdict != "tls-middlebox" || s.FullSegment == nil || !s.FullSegment.Passed || s.FullSegment.Packet != 1500 ||
+						if s := res.TLS.HelloStall; s == nil || s.Verdict != string(probe.TLSMiddlebox) || s.FullSegment == nil || !s.FullSegment.Passed || s.FullSegment.Packet != 1500 ||
 							s.Retry == nil || s.Retry.Kind != "classical" || !s.Retry.Passed || !slices.Contains(s.Hello.KeyShare, "X25519MLKEM768") {
 							t.Errorf("run %d: mx(%s) tls.hello_stall = %+v, want the X25519MLKEM768 hello stalled, 1500-byte full-size segments passed, a classical retry passed", run, r.in, s)
 						}
 						if res.TLS != nil && !slices.Equal(res.TLS.KeyShare, []string{"x25519"}) {
 							t.Errorf("run %d: mx(%s) tls.key_share = %q, want [x25519] (the classical hello that passed)", run, r.in, res.TLS.KeyShare)
 						}
-						if _, ok := findingWith(rep, "tls-middlebox", "X25519MLKEM768", "not a PMTU black hole", "classical", "openssl/openssl#27557", "tldr.fail"); !ok {
+						if _, ok := findingWith(rep, dnscheck.CodeTLSMiddlebox, "X25519MLKEM768", "not a PMTU black hole", "classical", "openssl/openssl#27557", "tldr.fail"); !ok {
 							t.Errorf("run %d: mx(%s) findings = %+v, want tls-middlebox naming the key share, the evidence, the workaround and the field reports", run, r.in, rep.Findings)
 						}
-						if codes := findingCodes(rep); slices.Contains(codes, "pmtu-blackhole") {
+						if codes := findingCodes(rep); slices.Contains(codes, dnscheck.CodePMTUBlackhole) {
 							t.Errorf("run %d: mx(%s) findings %q, want no pmtu-blackhole on a clean path", run, r.in, codes)
 						}
 					}
@@ -193,7 +196,7 @@ func TestE2EMiddlebox(t *testing.T) {
 					// The certificate is evaluated as today: untrusted, the
 					// lab chain does not verify, and mx says so.
 					r, rep, res := mxHello(t, l, bin, nil, fam.flag)
-					if res.Outcome != "tls-middlebox" || res.TLS == nil || res.TLS.Verified || !slices.Contains(findingCodes(rep), "tls-verify-failed") {
+					if res.Outcome != string(probe.TLSMiddlebox) || res.TLS == nil || res.TLS.Verified || !slices.Contains(findingCodes(rep), dnscheck.CodeTLSVerifyFailed) {
 						t.Errorf("mx(%s) without the lab root = %q, tls %+v, findings %q; want tls-middlebox with tls-verify-failed", r.in, res.Outcome, res.TLS, findingCodes(rep))
 					}
 					// mtu on the same path: no bottleneck, never a black hole.
@@ -230,25 +233,25 @@ func TestE2EMiddlebox(t *testing.T) {
 			t.Run(fam.flag, func(t *testing.T) {
 				for run := 1; run <= 2; run++ {
 					r, rep, res := mxHello(t, l, bin, trusted(l), fam.flag)
-					if r.exit != 2 || rep.Outcome != "pmtu-blackhole" || res.Outcome != "pmtu-blackhole" {
+					if r.exit != 2 || rep.Outcome != string(probe.PMTUBlackhole) || res.Outcome != string(probe.PMTUBlackhole) {
 						t.Errorf("run %d: mx(%s) = exit %d, outcome %q (result %q: %s), want exit 2, pmtu-blackhole", run, r.in, r.exit, rep.Outcome, res.Outcome, res.Error)
 					}
 					if r.elapsed >= blackholeVerdictMax {
 						t.Errorf("run %d: mx(%s) took %v, want < %v at --timeout %s", run, r.in, r.elapsed.Round(time.Millisecond), blackholeVerdictMax, blackholeTimeout)
 					}
 					wantTLSEvaluated(t, r, res)
-					if s := res.TLS.HelloStall; s == nil || s.Verdict != "pmtu-blackhole" || s.FullSegment == nil || s.FullSegment.Passed || s.FullSegment.Packet != 1500 ||
+					if s := res.TLS.HelloStall; s == nil || s.Verdict != string(probe.PMTUBlackhole) || s.FullSegment == nil || s.FullSegment.Passed || s.FullSegment.Packet != 1500 ||
 						s.Retry == nil || s.Retry.Kind != "split" || !s.Retry.Passed || len(s.Retry.Writes) != 2 || s.Retry.Segments != 2 || max(s.Retry.Writes[0], s.Retry.Writes[1]) >= 1400 {
 						t.Errorf("run %d: mx(%s) tls.hello_stall = %+v, want 1500-byte full-size segments lost, the hello split in two writes (two segments) passed", run, r.in, s)
 					}
-					if _, ok := findingWith(rep, "pmtu-blackhole", "client-to-server", "ClientHello", "1500-byte packets vanish"); !ok {
+					if _, ok := findingWith(rep, dnscheck.CodePMTUBlackhole, "client-to-server", "ClientHello", "1500-byte packets vanish"); !ok {
 						t.Errorf("run %d: mx(%s) findings = %+v, want pmtu-blackhole", run, r.in, rep.Findings)
 					}
-					if codes := findingCodes(rep); slices.Contains(codes, "tls-middlebox") {
+					if codes := findingCodes(rep); slices.Contains(codes, dnscheck.CodeTLSMiddlebox) {
 						t.Errorf("run %d: mx(%s) findings %q, want no tls-middlebox on a black hole", run, r.in, codes)
 					}
 				}
-				if v := mtuVerdict(t, l, bin, fam.addr); v != "pmtu-blackhole" {
+				if v := mtuVerdict(t, l, bin, fam.addr); v != string(probe.VerdictBlackhole) {
 					t.Errorf("mtu %s on the black-hole path: verdict %q, want pmtu-blackhole (mx says so)", fam.addr, v)
 				}
 			})

@@ -24,6 +24,10 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/smtpprobe/smtpprobe/dnscheck"
+	"github.com/smtpprobe/smtpprobe/mtu"
+	"github.com/smtpprobe/smtpprobe/probe"
 )
 
 // mtuReport is the JSON document of `smtpprobe mtu --json` (README "JSON").
@@ -68,7 +72,7 @@ type mtuResult struct {
 // client: TCP's path MTU dropped during a probe (icmp_seen), or a DF
 // datagram drew a hop's packet-too-big (udp, issue 17).
 func (res mtuResult) icmpReached() bool {
-	return res.ICMPSeen != nil && *res.ICMPSeen || res.UDP != nil && res.UDP.Verdict == "icmp-reaches-us" && res.UDP.Hop != ""
+	return res.ICMPSeen != nil && *res.ICMPSeen || res.UDP != nil && res.UDP.Verdict == string(mtu.DFICMPWorks) && res.UDP.Hop != ""
 }
 
 // mtuRev is results[].reverse: the server-to-client direction.
@@ -93,7 +97,7 @@ type mtuProbe struct {
 	PMTU   int    `json:"pmtu"`
 }
 
-var mtuVerdicts = []string{"no-bottleneck", "pmtud-working", "mss-clamped", "pmtu-blackhole", "untested"}
+var mtuVerdicts = outcomeStrings(probe.VerdictNoBottleneck, probe.VerdictPMTUDWorking, probe.VerdictMSSClamped, probe.VerdictBlackhole, probe.VerdictUntested)
 
 const (
 	mtuKill      = 60 * time.Second // ends a hung run
@@ -380,8 +384,8 @@ func TestE2EMTUBlackhole(t *testing.T) {
 				r := runMTUBinary(t, l, bin, append([]string{"ok.lab.example", fam.flag}, mtuLabArgs(l)...)...)
 				rep := decodeMTU(t, r)
 				checkPath(t, r, rep, fam.addr, wantPath{
-					mtu: n, failed: n + 1, verdict: "pmtu-blackhole", exit: 2, outcome: "pmtu-blackhole",
-					icmp: ptrBool(false), finding: "pmtu-blackhole", maxRound: maxRounds,
+					mtu: n, failed: n + 1, verdict: string(probe.VerdictBlackhole), exit: 2, outcome: string(probe.PMTUBlackhole),
+					icmp: ptrBool(false), finding: dnscheck.CodePMTUBlackhole, maxRound: maxRounds,
 				})
 				if r.elapsed >= blackholeMax {
 					t.Errorf("mtu(%s) took %v, want < %v", r.in, r.elapsed.Round(time.Millisecond), blackholeMax)
@@ -447,8 +451,8 @@ func TestE2EMTUWorking(t *testing.T) {
 				if res.CachedPMTU == nil || *res.CachedPMTU != n || !res.CacheCleared {
 					t.Errorf("mtu(%s) second run results[0].cached_pmtu = %s, cache_cleared %v, want %d and true", r.in, intp(res.CachedPMTU), res.CacheCleared, n)
 				}
-				if codes := mtuFindingCodes(rep); !slices.Contains(codes, "pmtu-cached") {
-					t.Errorf("mtu(%s) second run findings = %q, want one with code %q", r.in, codes, "pmtu-cached")
+				if codes := mtuFindingCodes(rep); !slices.Contains(codes, dnscheck.CodePMTUCached) {
+					t.Errorf("mtu(%s) second run findings = %q, want one with code %q", r.in, codes, dnscheck.CodePMTUCached)
 				}
 			}
 			// The report says ICMP reached the client (icmp_seen: the
@@ -531,7 +535,7 @@ func TestE2EMTUOther(t *testing.T) {
 	for _, tt := range []struct {
 		name, addr, outcome string
 	}{
-		{"refused", labClosedv4, "refused"},
+		{string(probe.Refused), labClosedv4, string(probe.Refused)},
 		{"rejected", labRejectv4, "rejected"},
 		{"rejected-v6", labRejectv6, "rejected"},
 	} {
@@ -571,8 +575,8 @@ func TestE2EMTUOther(t *testing.T) {
 			r := runMTUBinary(t, l, bin, append([]string{"ok.lab.example", fam.flag, "--parallel", "1"}, mtuLabArgs(l)...)...)
 			rep := decodeMTU(t, r)
 			res := checkPath(t, r, rep, fam.addr, wantPath{
-				mtu: 1400, failed: 1401, verdict: "pmtu-blackhole", exit: 2, outcome: "pmtu-blackhole",
-				icmp: ptrBool(false), finding: "pmtu-blackhole", minRound: 4,
+				mtu: 1400, failed: 1401, verdict: string(probe.VerdictBlackhole), exit: 2, outcome: string(probe.PMTUBlackhole),
+				icmp: ptrBool(false), finding: dnscheck.CodePMTUBlackhole, minRound: 4,
 			})
 			for _, p := range res.Probes {
 				if n := countRound(res, p.Round); n != 1 {
@@ -660,8 +664,8 @@ func TestE2EMTUReverse(t *testing.T) {
 					want := wantRev{mtu: n, failed: n + 1, verdict: "pmtud-working"}
 					exit, outcome := 0, "ok"
 					if mode == "drop" {
-						want.verdict, exit, outcome = "pmtu-blackhole", 2, "pmtu-blackhole"
-						if codes := mtuFindingCodes(rep); !slices.Contains(codes, "reverse-pmtu-blackhole") {
+						want.verdict, exit, outcome = string(probe.VerdictBlackhole), 2, string(probe.PMTUBlackhole)
+						if codes := mtuFindingCodes(rep); !slices.Contains(codes, dnscheck.CodeReversePMTUBlackhole) {
 							t.Errorf("mtu(%s) findings = %q, want reverse-pmtu-blackhole", r.in, codes)
 						}
 					} else if rv := res.Reverse; rv != nil && rv.Sessions > 2 {
@@ -699,17 +703,17 @@ func TestE2EMTUClamped(t *testing.T) {
 			r := runMTUBinary(t, l, bin, append([]string{"ok.lab.example", fam.flag}, mtuLabArgs(l)...)...)
 			rep := decodeMTU(t, r)
 			res := checkPath(t, r, rep, fam.addr, wantPath{
-				mtu: 1400, failed: 1401, verdict: "mss-clamped", exit: 0, outcome: "ok", icmp: ptrBool(false), finding: "mss-clamped",
+				mtu: 1400, failed: 1401, verdict: string(probe.VerdictMSSClamped), exit: 0, outcome: "ok", icmp: ptrBool(false), finding: dnscheck.CodeMSSClamped,
 			})
-			checkReverse(t, r, res, wantRev{mtu: 1400, failed: 1401, verdict: "mss-clamped"})
+			checkReverse(t, r, res, wantRev{mtu: 1400, failed: 1401, verdict: string(probe.VerdictMSSClamped)})
 			codes := mtuFindingCodes(rep)
-			for _, bad := range []string{"pmtu-bottleneck", "peer-mss-limit", "pmtu-blackhole", "reverse-pmtu-blackhole"} {
+			for _, bad := range []string{dnscheck.CodePMTUBottleneck, "peer-mss-limit", dnscheck.CodePMTUBlackhole, dnscheck.CodeReversePMTUBlackhole} {
 				if slices.Contains(codes, bad) {
 					t.Errorf("mtu(%s) findings = %q: %q contradicts mss-clamped (ICMP was never tested)", r.in, codes, bad)
 				}
 			}
 			for _, f := range rep.Findings {
-				if f.Code == "mss-clamped" && (!strings.Contains(f.Message, "not tested") || !strings.Contains(f.Message, "clamps the MSS") || !strings.Contains(f.Message, "server cached a path MTU")) {
+				if f.Code == dnscheck.CodeMSSClamped && (!strings.Contains(f.Message, "not tested") || !strings.Contains(f.Message, "clamps the MSS") || !strings.Contains(f.Message, "server cached a path MTU")) {
 					t.Errorf("mtu(%s) mss-clamped finding %q, want it to say ICMP delivery was not tested, and name both a clamping router and the server's cache", r.in, f.Message)
 				}
 			}
@@ -748,9 +752,9 @@ func TestE2EMTULoss(t *testing.T) {
 			r := runMTUBinary(t, l, bin, append([]string{"ok.lab.example", fam.flag}, mtuLabArgs(l)...)...)
 			rep := decodeMTU(t, r)
 			res := checkPath(t, r, rep, fam.addr, wantPath{
-				mtu: 1400, failed: 1401, verdict: "pmtu-blackhole", exit: 2, outcome: "pmtu-blackhole", finding: "pmtu-blackhole",
+				mtu: 1400, failed: 1401, verdict: string(probe.VerdictBlackhole), exit: 2, outcome: string(probe.PMTUBlackhole), finding: dnscheck.CodePMTUBlackhole,
 			})
-			checkReverse(t, r, res, wantRev{mtu: 1400, failed: 1401, verdict: "pmtu-blackhole"})
+			checkReverse(t, r, res, wantRev{mtu: 1400, failed: 1401, verdict: string(probe.VerdictBlackhole)})
 			t.Logf("run %d mtu(%s): %v, %d+%d sessions, %d re-tests, loss %s %%", i, r.in, r.elapsed.Round(time.Millisecond), res.Sessions, revSessions(res), res.Retests, floatp(res.LossPct))
 		}
 	})

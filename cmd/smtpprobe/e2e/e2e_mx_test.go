@@ -12,6 +12,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/smtpprobe/smtpprobe/dnscheck"
+	"github.com/smtpprobe/smtpprobe/probe"
 )
 
 // mxReport is the JSON document of `smtpprobe mx --json` (README "JSON").
@@ -57,8 +60,18 @@ type mxFinding struct {
 }
 
 // The outcome taxonomy (the README's first paragraph).
-var outcomes = []string{"ok", "dns-error", "null-mx", "connect-timeout", "refused", "unreachable",
-	"reply-timeout", "server-timeout", "reset", "closed", "rejected", "tls-error", "protocol-error", "pmtu-blackhole", "tls-middlebox"}
+var outcomes = outcomeStrings(probe.OK, probe.DNSError, probe.NullMX, probe.ConnectTimeout, probe.Refused, probe.Unreachable,
+	probe.ReplyTimeout, probe.ServerTimeout, probe.Reset, probe.Closed, probe.Rejected, probe.TLSError, probe.ProtocolError,
+	probe.PMTUBlackhole, probe.TLSMiddlebox)
+
+// outcomeStrings spells outcomes as the JSON carries them.
+func outcomeStrings[S ~string](vs ...S) []string {
+	out := make([]string, len(vs))
+	for i, v := range vs {
+		out[i] = string(v)
+	}
+	return out
+}
 
 // mxRun is one run of the smtpprobe binary in the client namespace.
 type mxRun struct {
@@ -294,8 +307,8 @@ func TestE2EMX(t *testing.T) {
 			{"ok-port", []string{"ok.lab.example:25"}, []int{0}, "ok", func(t *testing.T, r mxRun, rep mxReport) {
 				wantOutcomes(t, r, rep, mx1)
 			}},
-			{"ok-other-port", []string{"ok.lab.example:2525"}, []int{2}, "refused", func(t *testing.T, r mxRun, rep mxReport) {
-				wantOutcomes(t, r, rep, map[string]string{labMX1v4: "refused", labMX1v6: "refused"})
+			{"ok-other-port", []string{"ok.lab.example:2525"}, []int{2}, string(probe.Refused), func(t *testing.T, r mxRun, rep mxReport) {
+				wantOutcomes(t, r, rep, map[string]string{labMX1v4: string(probe.Refused), labMX1v6: string(probe.Refused)})
 			}},
 			{"ok-ipv4", []string{"ok.lab.example", "-4"}, []int{0}, "ok", func(t *testing.T, r mxRun, rep mxReport) {
 				wantOutcomes(t, r, rep, map[string]string{labMX1v4: "ok"})
@@ -311,7 +324,7 @@ func TestE2EMX(t *testing.T) {
 				wantOutcomes(t, r, rep, map[string]string{
 					labMX1v4: "ok", labMX1v6: "ok",
 					labDroppedv4: "connect-timeout", labDroppedv6: "connect-timeout",
-					labClosedv4: "refused", labClosedv6: "refused",
+					labClosedv4: string(probe.Refused), labClosedv6: string(probe.Refused),
 				})
 				wantHostPref(t, r, rep,
 					map[string]string{labMX1v4: "mx1.lab.example", labDroppedv6: "dropped.lab.example", labClosedv4: "closed.lab.example"},
@@ -321,16 +334,16 @@ func TestE2EMX(t *testing.T) {
 				wantOutcomes(t, r, rep, map[string]string{
 					labMX1v4: "ok", labMX1v6: "ok",
 					labDroppedv4: "connect-timeout", labDroppedv6: "connect-timeout",
-					labClosedv4: "refused", labClosedv6: "refused",
+					labClosedv4: string(probe.Refused), labClosedv6: string(probe.Refused),
 				})
 			}},
 			{"mixed-ipv6", []string{"mixed.lab.example", "-6"}, []int{1}, "", func(t *testing.T, r mxRun, rep mxReport) {
-				wantOutcomes(t, r, rep, map[string]string{labMX1v6: "ok", labDroppedv6: "connect-timeout", labClosedv6: "refused"})
+				wantOutcomes(t, r, rep, map[string]string{labMX1v6: "ok", labDroppedv6: "connect-timeout", labClosedv6: string(probe.Refused)})
 			}},
 			{"down", []string{"down.lab.example"}, []int{2}, "", func(t *testing.T, r mxRun, rep mxReport) {
 				wantOutcomes(t, r, rep, map[string]string{
 					labDroppedv4: "connect-timeout", labDroppedv6: "connect-timeout",
-					labClosedv4: "refused", labClosedv6: "refused",
+					labClosedv4: string(probe.Refused), labClosedv6: string(probe.Refused),
 				})
 			}},
 			{"reject", []string{"reject.lab.example"}, []int{2}, "rejected", func(t *testing.T, r mxRun, rep mxReport) {
@@ -341,7 +354,7 @@ func TestE2EMX(t *testing.T) {
 					}
 				}
 			}},
-			{"nullmx", []string{"nullmx.lab.example"}, []int{2}, "null-mx", func(t *testing.T, r mxRun, rep mxReport) {
+			{"nullmx", []string{"nullmx.lab.example"}, []int{2}, string(probe.NullMX), func(t *testing.T, r mxRun, rep mxReport) {
 				if len(rep.Results) != 0 {
 					t.Errorf("mx(%s) results = %v, want none", r.in, byAddress(rep))
 				}
@@ -351,19 +364,19 @@ func TestE2EMX(t *testing.T) {
 				wantHostPref(t, r, rep,
 					map[string]string{labMX1v4: "implicit.lab.example", labMX1v6: "implicit.lab.example"},
 					map[string]int{labMX1v4: 0, labMX1v6: 0})
-				wantFinding(t, r, rep, "implicit-mx")
+				wantFinding(t, r, rep, dnscheck.CodeImplicitMX)
 			}},
 			// Exit 0 or 1: the addresses are fine; whether the RFC 2181 §10.3 finding
 			// (a warning) raises the exit code to WARNING is the implementation's call.
 			{"cname", []string{"cname.lab.example"}, []int{0, 1}, "ok", func(t *testing.T, r mxRun, rep mxReport) {
 				wantOutcomes(t, r, rep, mx1)
-				wantFinding(t, r, rep, "mx-cname")
+				wantFinding(t, r, rep, dnscheck.CodeMXCNAME)
 			}},
 			{"missing", []string{"missing.lab.example"}, []int{2}, "dns-error", func(t *testing.T, r mxRun, rep mxReport) {
 				if len(rep.Results) != 0 {
 					t.Errorf("mx(%s) results = %v, want none", r.in, byAddress(rep))
 				}
-				wantFinding(t, r, rep, "nxdomain")
+				wantFinding(t, r, rep, dnscheck.CodeNXDOMAIN)
 			}},
 			{"unreachable", []string{"unreach.lab.example"}, []int{2}, "unreachable", func(t *testing.T, r mxRun, rep mxReport) {
 				wantOutcomes(t, r, rep, map[string]string{labNoRoutev4: "unreachable", labNoRoutev6: "unreachable"})
@@ -435,7 +448,7 @@ func TestE2EMX(t *testing.T) {
 
 	// A resolver nobody answers on: a DNS failure (exit 2, dns-error) in bounded
 	// time, or a usage error (exit 3) - never a hang and never "ok".
-	t.Run("resolver-unreachable", func(t *testing.T) {
+	t.Run(dnscheck.CodeResolverUnreachable, func(t *testing.T) {
 		t.Parallel()
 		r := runMXBinary(t, l, bin, "ok.lab.example", "--json", "--resolver", "198.18.3.99:53", "--connect-timeout", "2s", "--timeout", "10s")
 		if r.elapsed > 30*time.Second {
@@ -486,7 +499,7 @@ func TestE2EMX(t *testing.T) {
 		want := map[string]string{
 			labMX1v4: "ok", labMX1v6: "ok",
 			labDroppedv4: "connect-timeout", labDroppedv6: "connect-timeout",
-			labClosedv4: "refused", labClosedv6: "refused",
+			labClosedv4: string(probe.Refused), labClosedv6: string(probe.Refused),
 		}
 		lines := strings.Split(r.stdout, "\n")
 		for _, addr := range sorted(keys(want)...) {
@@ -649,13 +662,13 @@ func TestE2EMXBlackhole(t *testing.T) {
 		for _, fam := range fams {
 			t.Run(fam.flag, func(t *testing.T) {
 				r, rep, res := run(t, fam.flag)
-				if r.exit != 2 || rep.Outcome != "pmtu-blackhole" || res.Outcome != "pmtu-blackhole" {
+				if r.exit != 2 || rep.Outcome != string(probe.PMTUBlackhole) || res.Outcome != string(probe.PMTUBlackhole) {
 					t.Errorf("mx(%s) = exit %d, outcome %q (result %q: %s), want exit 2, pmtu-blackhole", r.in, r.exit, rep.Outcome, res.Outcome, res.Error)
 				}
 				if r.elapsed >= blackholeVerdictMax {
 					t.Errorf("mx(%s) took %v, want < %v at --timeout %s", r.in, r.elapsed.Round(time.Millisecond), blackholeVerdictMax, blackholeTimeout)
 				}
-				if _, ok := findingWith(rep, "pmtu-blackhole", "client-to-server", "ClientHello", "segments", "1500-byte packets vanish", "smtpprobe mtu "+fam.addr); !ok {
+				if _, ok := findingWith(rep, dnscheck.CodePMTUBlackhole, "client-to-server", "ClientHello", "segments", "1500-byte packets vanish", "smtpprobe mtu "+fam.addr); !ok {
 					t.Errorf("mx(%s) findings = %+v, want pmtu-blackhole naming the ClientHello, its segments, the lost size and smtpprobe mtu %s", r.in, rep.Findings, fam.addr)
 				}
 				wantTCPEvidence(t, r.in, res, "ClientHello")
@@ -674,7 +687,7 @@ func TestE2EMXBlackhole(t *testing.T) {
 				if r.exit != 0 || res.Outcome != "ok" {
 					t.Errorf("mx(%s) = exit %d, outcome %q (%s), want exit 0, ok", r.in, r.exit, res.Outcome, res.Error)
 				}
-				if codes := findingCodes(rep); slices.Contains(codes, "pmtu-blackhole") || slices.Contains(codes, "reverse-pmtu-blackhole") {
+				if codes := findingCodes(rep); slices.Contains(codes, dnscheck.CodePMTUBlackhole) || slices.Contains(codes, dnscheck.CodeReversePMTUBlackhole) {
 					t.Errorf("mx(%s) findings = %q, want no black hole", r.in, codes)
 				}
 			})
@@ -689,14 +702,14 @@ func TestE2EMXBlackhole(t *testing.T) {
 			t.Run(fam.flag, func(t *testing.T) {
 				l.FlushPMTU(t) // the server must not remember a smaller path MTU
 				r, rep, res := run(t, fam.flag)
-				if r.exit != 2 || rep.Outcome != "pmtu-blackhole" || res.Outcome != "pmtu-blackhole" {
+				if r.exit != 2 || rep.Outcome != string(probe.PMTUBlackhole) || res.Outcome != string(probe.PMTUBlackhole) {
 					t.Errorf("mx(%s) = exit %d, outcome %q (result %q: %s), want exit 2, pmtu-blackhole", r.in, r.exit, rep.Outcome, res.Outcome, res.Error)
 				}
 				clamp := "1240"
 				if fam.flag == "-6" {
 					clamp = "1220"
 				}
-				if _, ok := findingWith(rep, "reverse-pmtu-blackhole", "server-to-client", "advertising MSS "+clamp+" instead of"); !ok {
+				if _, ok := findingWith(rep, dnscheck.CodeReversePMTUBlackhole, "server-to-client", "advertising MSS "+clamp+" instead of"); !ok {
 					t.Errorf("mx(%s) findings = %+v, want reverse-pmtu-blackhole with the direction and both MSS values", r.in, rep.Findings)
 				}
 				if r.elapsed >= blackholeVerdictMax {

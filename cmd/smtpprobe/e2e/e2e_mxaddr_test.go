@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/smtpprobe/smtpprobe/dnscheck"
 	"github.com/smtpprobe/smtpprobe/probe/probetest"
 )
 
@@ -37,7 +38,7 @@ func TestCLIMXAddress(t *testing.T) {
 	}
 	note := false
 	for _, f := range rep.Findings {
-		note = note || f.Code == "mx-address" && f.Severity == "info"
+		note = note || f.Code == dnscheck.CodeMXAddress && f.Severity == "info"
 	}
 	if rep.Outcome != "ok" || len(rep.Results) != 1 || rep.Results[0].Address != "127.0.0.1" || !note {
 		t.Errorf("mx 127.0.0.1 --json = %+v, want one ok result for 127.0.0.1 and an info mx-address finding", rep)

@@ -13,6 +13,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/smtpprobe/smtpprobe/dnscheck"
+	"github.com/smtpprobe/smtpprobe/probe"
 )
 
 const (
@@ -144,20 +147,20 @@ func TestE2EPath(t *testing.T) {
 			{"open", f.mx1, 0, "ok", []string{f.r1 + " time-exceeded", f.r2 + " time-exceeded", f.mx1 + " syn-ack"},
 				"syn-ack", f.mx1, 3, "", nil, nil, time.Second},
 			{"dropped", f.dropped, 2, "connect-timeout", []string{f.r1 + " time-exceeded", f.r2 + " time-exceeded", " silent"},
-				"silent", "", 0, "", []string{"syn-dropped-after-hop", "port25-filtered-at-hop"},
+				"silent", "", 0, "", []string{dnscheck.CodeSYNDroppedAfterHop, dnscheck.CodePort25FilteredAtHop},
 				[]string{"after hop 2 (" + f.r2 + ")", "3 hops away", "at the destination"}, 2500 * time.Millisecond}, // one retry paced by an ICMP token (issue 17)
 			{"prohibited at the server", f.prohibited, 2, "unreachable", []string{f.r1 + " time-exceeded", f.r2 + " time-exceeded", f.prohibited + " unreachable"},
-				"unreachable", f.prohibited, 3, "admin-prohibited", []string{"icmp-admin-prohibited"},
+				"unreachable", f.prohibited, 3, "admin-prohibited", []string{dnscheck.CodeICMPAdminProhibited},
 				[]string{"by the destination itself, hop 3 (" + f.prohibited + ")", "reject rule"}, time.Second},
 			{"prohibited at r2", f.filtered, 2, "unreachable", []string{f.r1 + " time-exceeded", f.r2 + " time-exceeded", f.r2 + " unreachable"},
-				"unreachable", f.r2, 2, "admin-prohibited", []string{"icmp-admin-prohibited"},
+				"unreachable", f.r2, 2, "admin-prohibited", []string{dnscheck.CodeICMPAdminProhibited},
 				[]string{"at hop 2 (" + f.r2 + ")", "reject rule for port 25 at " + f.r2}, time.Second},
 			{"host-unreachable at r2", f.hostUnreach, 2, "unreachable", nil,
-				"unreachable", f.r2, 2, "host-unreachable", []string{"icmp-host-unreachable"}, []string{"hop 2 (" + f.r2 + ")"}, time.Second},
+				"unreachable", f.r2, 2, "host-unreachable", []string{dnscheck.CodeICMPHostUnreachable}, []string{"hop 2 (" + f.r2 + ")"}, time.Second},
 			{"net-unreachable at r2", f.netUnreach, 2, "unreachable", nil,
-				"unreachable", f.r2, 2, "net-unreachable", []string{"icmp-net-unreachable"}, []string{"hop 2 (" + f.r2 + ")"}, time.Second},
+				"unreachable", f.r2, 2, "net-unreachable", []string{dnscheck.CodeICMPNetUnreachable}, []string{"hop 2 (" + f.r2 + ")"}, time.Second},
 			{"no route at r1", f.noRoute, 2, "unreachable", []string{f.r1 + " unreachable"},
-				"unreachable", f.r1, 1, "net-unreachable", []string{"icmp-net-unreachable"}, []string{"hop 1 (" + f.r1 + ")", "near us"}, 3 * time.Second},
+				"unreachable", f.r1, 1, "net-unreachable", []string{dnscheck.CodeICMPNetUnreachable}, []string{"hop 1 (" + f.r1 + ")", "near us"}, 3 * time.Second},
 		}
 		for _, tt := range tests {
 			t.Run(name+"/"+tt.name, func(t *testing.T) {
@@ -225,11 +228,11 @@ func TestE2EPathVerdicts(t *testing.T) {
 			if exit != 2 || r.Outcome != "connect-timeout" {
 				t.Errorf("session %s: exit %d, outcome %s, want 2, connect-timeout", f.dropped, exit, r.Outcome)
 			}
-			fd, ok := pathFinding(rep.Findings, "syn-dropped-after-hop")
+			fd, ok := pathFinding(rep.Findings, dnscheck.CodeSYNDroppedAfterHop)
 			if !ok || !strings.Contains(fd.Message, "after hop 2 ("+f.r2+")") || !strings.Contains(fd.Message, "3 hops away") {
 				t.Errorf("session %s: findings %+v, want syn-dropped-after-hop naming hop 2 (%s) and the distance", f.dropped, rep.Findings, f.r2)
 			}
-			if _, ok := pathFinding(rep.Findings, "port25-filtered-at-hop"); !ok {
+			if _, ok := pathFinding(rep.Findings, dnscheck.CodePort25FilteredAtHop); !ok {
 				t.Errorf("session %s: findings %q, want port25-filtered-at-hop", f.dropped, pathCodes(rep.Findings))
 			}
 			if len(r.Hops) != 3 {
@@ -251,7 +254,7 @@ func TestE2EPathVerdicts(t *testing.T) {
 					strings.Contains(r.Error, "no route to host") || strings.Contains(r.Error, "permission denied") {
 					t.Errorf("session %s: error %q, want the ICMP error and its sender %s, not an errno", tgt.addr, r.Error, tgt.from)
 				}
-				fd, ok := pathFinding(rep.Findings, "icmp-admin-prohibited")
+				fd, ok := pathFinding(rep.Findings, dnscheck.CodeICMPAdminProhibited)
 				if !ok || !strings.Contains(fd.Message, tgt.from) {
 					t.Errorf("session %s: findings %+v, want icmp-admin-prohibited naming %s", tgt.addr, rep.Findings, tgt.from)
 				}
@@ -298,7 +301,7 @@ func TestE2EPathBlackhole(t *testing.T) {
 		if err := json.Unmarshal([]byte(stdout), &rep); err != nil || len(rep.Results) != 1 {
 			t.Fatalf("%s: exit %d, not one JSON result: %v\n%s\n%s", strings.Join(args, " "), exit, err, stdout, stderr)
 		}
-		if exit != 2 || rep.Outcome != "pmtu-blackhole" {
+		if exit != 2 || rep.Outcome != string(probe.PMTUBlackhole) {
 			t.Errorf("mtu %s: exit %d, outcome %s, want 2, pmtu-blackhole", addr, exit, rep.Outcome)
 		}
 		return rep
@@ -310,7 +313,7 @@ func TestE2EPathBlackhole(t *testing.T) {
 			if bl == nil || !bl.Located || bl.NearTTL != 1 || bl.Near != f.r1 || bl.FarTTL != 2 || bl.Far != f.r2 || bl.Size <= l.MTU {
 				t.Fatalf("mtu %s: blackhole_link %+v, want located between hop 1 (%s) and hop 2 (%s) with a quoted size above %d", f.mx1, bl, f.r1, f.r2, l.MTU)
 			}
-			fd, ok := pathFinding(rep.Findings, "blackhole-link")
+			fd, ok := pathFinding(rep.Findings, dnscheck.CodeBlackholeLink)
 			if !ok || !strings.Contains(fd.Message, "between hop 1 ("+f.r1+") and hop 2 ("+f.r2+")") {
 				t.Errorf("mtu %s: findings %+v, want blackhole-link naming both hops", f.mx1, rep.Findings)
 			}
@@ -327,11 +330,11 @@ func TestE2EPathBlackhole(t *testing.T) {
 			if bl == nil || bl.Located || !strings.Contains(bl.Reason, "CAP_NET_RAW") {
 				t.Errorf("mtu %s without CAP_NET_RAW: blackhole_link %+v, want not located, naming CAP_NET_RAW", f.mx1, bl)
 			}
-			fd, ok := pathFinding(rep.Findings, "blackhole-link-not-located")
+			fd, ok := pathFinding(rep.Findings, dnscheck.CodeBlackholeLinkNotLocated)
 			if !ok || !strings.Contains(fd.Message, "not located") || !strings.Contains(fd.Message, "CAP_NET_RAW") {
 				t.Errorf("mtu %s without CAP_NET_RAW: findings %+v, want blackhole-link-not-located saying why", f.mx1, rep.Findings)
 			}
-			if _, ok := pathFinding(rep.Findings, "blackhole-link"); ok {
+			if _, ok := pathFinding(rep.Findings, dnscheck.CodeBlackholeLink); ok {
 				t.Errorf("mtu %s without CAP_NET_RAW: a blackhole-link finding, want none", f.mx1)
 			}
 		})

@@ -16,6 +16,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/smtpprobe/smtpprobe/dnscheck"
 	"github.com/smtpprobe/smtpprobe/probe/probetest"
 )
 
@@ -89,8 +90,8 @@ func TestE2EPolicy(t *testing.T) {
 		check        func(t *testing.T, doc policyDoc)
 	}{
 		{name: "enforce, all right", domain: "sts-enforce.plain.lab.example", exit: 0,
-			findings: []want{{"info", "mta-sts-policy", []string{"enforce mode", "mx1.lab.example"}}, {"info", "tls-rpt", []string{"mailto:tlsrpt@lab.example"}}},
-			absent:   []string{"mta-sts-cert-invalid", "mta-sts-mx-not-listed", "tls-verify-failed"}, maxSev: "info",
+			findings: []want{{"info", dnscheck.CodeMTASTSPolicy, []string{"enforce mode", "mx1.lab.example"}}, {"info", dnscheck.CodeTLSRPT, []string{"mailto:tlsrpt@lab.example"}}},
+			absent:   []string{dnscheck.CodeMTASTSCertInvalid, dnscheck.CodeMTASTSMXNotListed, dnscheck.CodeTLSVerifyFailed}, maxSev: "info",
 			check: func(t *testing.T, doc policyDoc) {
 				p := doc.Policy
 				if p == nil || p.MTASTS.Mode != "enforce" || !slices.Equal(p.MTASTS.MX, []string{"mx1.lab.example"}) ||
@@ -103,21 +104,21 @@ func TestE2EPolicy(t *testing.T) {
 				}
 			}},
 		{name: "enforce, MX outside the policy", domain: "sts-unlisted.plain.lab.example", exit: 2,
-			findings: []want{{"critical", "mta-sts-mx-not-listed", []string{"mx1.lab.example", "mail.example.net", notDeliver}}}, maxSev: "critical"},
+			findings: []want{{"critical", dnscheck.CodeMTASTSMXNotListed, []string{"mx1.lab.example", "mail.example.net", notDeliver}}}, maxSev: "critical"},
 		{name: "enforce, certificate not valid for the MX name", domain: "sts-badcert.plain.lab.example", exit: 2,
-			findings: []want{{"critical", "mta-sts-cert-invalid", []string{"nocert.plain.lab.example", "enforce mode", notDeliver}}},
-			absent:   []string{"mta-sts-mx-not-listed"}, maxSev: "critical"},
+			findings: []want{{"critical", dnscheck.CodeMTASTSCertInvalid, []string{"nocert.plain.lab.example", "enforce mode", notDeliver}}},
+			absent:   []string{dnscheck.CodeMTASTSMXNotListed}, maxSev: "critical"},
 		{name: "testing mode", domain: "sts-testing.plain.lab.example", exit: 1,
-			findings: []want{{"warning", "mta-sts-cert-invalid", []string{"testing mode", "still deliver"}}}, maxSev: "warning"},
+			findings: []want{{"warning", dnscheck.CodeMTASTSCertInvalid, []string{"testing mode", "still deliver"}}}, maxSev: "warning"},
 		{name: "TXT record, policy fetch fails", domain: "sts-nofetch.plain.lab.example", exit: 1,
-			findings: []want{{"warning", "mta-sts-policy-unavailable", []string{"id 20261202T64", "connection refused", "RFC 8461 §3.3, §5.1"}}}, maxSev: "warning",
+			findings: []want{{"warning", dnscheck.CodeMTASTSPolicyUnavailable, []string{"id 20261202T64", "connection refused", "RFC 8461 §3.3, §5.1"}}}, maxSev: "warning",
 			check: func(t *testing.T, doc policyDoc) {
 				if p := doc.Policy; p == nil || p.MTASTS.Mode != "" || !strings.Contains(p.MTASTS.FetchError, "198.18.3.64:443") {
 					t.Errorf("policy = %+v, want no mode and a fetch error naming 198.18.3.64:443", p)
 				}
 			}},
 		{name: "DANE-EE matching", domain: "dane-ok.sec.lab.example", exit: 0,
-			findings: []want{{"info", "dane-match", []string{"3 1 1 "}}, {"info", "tls-verify-failed", nil}}, maxSev: "info",
+			findings: []want{{"info", dnscheck.CodeDANEMatch, []string{"3 1 1 "}}, {"info", dnscheck.CodeTLSVerifyFailed, nil}}, maxSev: "info",
 			check: func(t *testing.T, doc policyDoc) {
 				if doc.Policy == nil || !doc.Policy.MXSecure {
 					t.Errorf("policy = %+v, want mx_secure", doc.Policy)
@@ -129,7 +130,7 @@ func TestE2EPolicy(t *testing.T) {
 				}
 			}},
 		{name: "DANE mismatch in a signed zone", domain: "dane-bad.sec.lab.example", exit: 2,
-			findings: []want{{"critical", "dane-mismatch", []string{"mx-bad.sec.lab.example", "no TLSA record matches", defer_}}}, maxSev: "critical",
+			findings: []want{{"critical", dnscheck.CodeDANEMismatch, []string{"mx-bad.sec.lab.example", "no TLSA record matches", defer_}}}, maxSev: "critical",
 			check: func(t *testing.T, doc policyDoc) {
 				for _, r := range doc.Results {
 					if d := r.DANE; d == nil || !d.Enforced || d.Matched != nil || d.MatchError == "" {
@@ -140,16 +141,16 @@ func TestE2EPolicy(t *testing.T) {
 		// DANE-TA(2): the server at 198.18.3.42 sends a leaf from the lab intermediate CA
 		// and the intermediate (testdata/lab/policy.sh); RFC 7672 §3.1.2, §3.2.2.
 		{name: "DANE-TA matching, 2 0 1 of the intermediate", domain: "dane-ta.sec.lab.example", exit: 0,
-			findings: []want{{"info", "dane-match", []string{"mx-ta.sec.lab.example [198.18.3.42]", "TLSA record 2 0 1 "}}},
-			absent:   []string{"dane-mismatch", "tls-verify-failed"}, maxSev: "info",
+			findings: []want{{"info", dnscheck.CodeDANEMatch, []string{"mx-ta.sec.lab.example [198.18.3.42]", "TLSA record 2 0 1 "}}},
+			absent:   []string{dnscheck.CodeDANEMismatch, dnscheck.CodeTLSVerifyFailed}, maxSev: "info",
 			check: daneTAMatch("2 0 1 ")},
 		{name: "DANE-TA matching, 2 1 1 of the intermediate's key", domain: "dane-ta-spki.sec.lab.example", exit: 0,
-			findings: []want{{"info", "dane-match", []string{"mx-ta-spki.sec.lab.example [198.18.3.42]", "TLSA record 2 1 1 "}}},
-			absent:   []string{"dane-mismatch"}, maxSev: "info",
+			findings: []want{{"info", dnscheck.CodeDANEMatch, []string{"mx-ta-spki.sec.lab.example [198.18.3.42]", "TLSA record 2 1 1 "}}},
+			absent:   []string{dnscheck.CodeDANEMismatch}, maxSev: "info",
 			check: daneTAMatch("2 1 1 ")},
 		{name: "DANE-TA with the TLSA of another CA", domain: "dane-ta-bad.sec.lab.example", exit: 2,
-			findings: []want{{"critical", "dane-mismatch", []string{"mx-ta-bad.sec.lab.example [198.18.3.42]", "no TLSA record matches the certificate chain", defer_}}},
-			absent:   []string{"dane-match", "tls-verify-failed"}, maxSev: "critical",
+			findings: []want{{"critical", dnscheck.CodeDANEMismatch, []string{"mx-ta-bad.sec.lab.example [198.18.3.42]", "no TLSA record matches the certificate chain", defer_}}},
+			absent:   []string{dnscheck.CodeDANEMatch, dnscheck.CodeTLSVerifyFailed}, maxSev: "critical",
 			check: func(t *testing.T, doc policyDoc) {
 				for _, r := range doc.Results {
 					if d := r.DANE; d == nil || !d.Enforced || d.Matched != nil || len(d.Records) != 1 || d.Records[0].Usage != 2 {
@@ -158,8 +159,8 @@ func TestE2EPolicy(t *testing.T) {
 				}
 			}},
 		{name: "DANE-TA, the leaf does not name the MX host", domain: "dane-ta-name.sec.lab.example", exit: 2,
-			findings: []want{{"critical", "dane-mismatch", []string{"mx-ta-name.sec.lab.example [198.18.3.42]", "a DANE-TA record matches the chain, but the leaf does not verify", "not mx-ta-name.sec.lab.example", defer_}}},
-			absent:   []string{"dane-match"}, maxSev: "critical",
+			findings: []want{{"critical", dnscheck.CodeDANEMismatch, []string{"mx-ta-name.sec.lab.example [198.18.3.42]", "a DANE-TA record matches the chain, but the leaf does not verify", "not mx-ta-name.sec.lab.example", defer_}}},
+			absent:   []string{dnscheck.CodeDANEMatch}, maxSev: "critical",
 			check: func(t *testing.T, doc policyDoc) {
 				for _, r := range doc.Results {
 					if d := r.DANE; d == nil || !d.Enforced || d.Matched != nil || !strings.Contains(d.MatchError, "mx-ta-name.sec.lab.example") {
@@ -171,9 +172,9 @@ func TestE2EPolicy(t *testing.T) {
 		// leaf names only that name (RFC 7672 §2.2.3, §3.2.2). The CNAME MX itself is a
 		// warning (RFC 2181 §10.3), so the exit code is 1, not 0.
 		{name: "DANE-TA through a CNAME'd MX host", domain: "dane-ta-cname.sec.lab.example", exit: 1,
-			findings: []want{{"info", "dane-match", []string{"mx-ta-alias.sec.lab.example [198.18.3.42]", "TLSA record 2 0 1 "}},
-				{"warning", "mx-cname", []string{"mx-ta-alias.sec.lab.example", "mx-ta.sec.lab.example"}}},
-			absent: []string{"dane-mismatch"}, maxSev: "warning",
+			findings: []want{{"info", dnscheck.CodeDANEMatch, []string{"mx-ta-alias.sec.lab.example [198.18.3.42]", "TLSA record 2 0 1 "}},
+				{"warning", dnscheck.CodeMXCNAME, []string{"mx-ta-alias.sec.lab.example", "mx-ta.sec.lab.example"}}},
+			absent: []string{dnscheck.CodeDANEMismatch}, maxSev: "warning",
 			check: func(t *testing.T, doc policyDoc) {
 				daneTAMatch("2 0 1 ")(t, doc)
 				for _, r := range doc.Results {
@@ -183,7 +184,7 @@ func TestE2EPolicy(t *testing.T) {
 				}
 			}},
 		{name: "TLSA in an unsigned zone", domain: "dane-unsigned.plain.lab.example", exit: 0,
-			findings: []want{{"info", "dane-not-validated", []string{"not DNSSEC-validated"}}}, absent: []string{"dane-match", "dane-mismatch"}, maxSev: "info",
+			findings: []want{{"info", dnscheck.CodeDANENotValidated, []string{"not DNSSEC-validated"}}}, absent: []string{dnscheck.CodeDANEMatch, dnscheck.CodeDANEMismatch}, maxSev: "info",
 			check: func(t *testing.T, doc policyDoc) {
 				for _, r := range doc.Results {
 					if d := r.DANE; d == nil || d.Secure || d.Enforced || d.Matched != nil {
@@ -192,8 +193,8 @@ func TestE2EPolicy(t *testing.T) {
 				}
 			}},
 		{name: "secure TLSA behind an unsigned MX RRset", domain: "insecure-mx.plain.lab.example", exit: 0,
-			findings: []want{{"info", "dane-not-validated", []string{"mx-bad.sec.lab.example", "MX records are not DNSSEC-validated", "RFC 7672 §2.2.1"}}},
-			absent:   []string{"dane-mismatch"}, maxSev: "info",
+			findings: []want{{"info", dnscheck.CodeDANENotValidated, []string{"mx-bad.sec.lab.example", "MX records are not DNSSEC-validated", "RFC 7672 §2.2.1"}}},
+			absent:   []string{dnscheck.CodeDANEMismatch}, maxSev: "info",
 			check: func(t *testing.T, doc policyDoc) {
 				for _, r := range doc.Results {
 					if d := r.DANE; d == nil || !d.Secure || d.Enforced {
@@ -203,18 +204,18 @@ func TestE2EPolicy(t *testing.T) {
 			}},
 		{name: "TLSA through a resolver that does not validate", domain: "dane-ok.sec.lab.example", resolver: "198.18.3.54", exit: 0,
 			args:     []string{"--no-ptr"},
-			findings: []want{{"info", "dane-not-validated", nil}}, absent: []string{"dane-match"}, maxSev: "info"},
+			findings: []want{{"info", dnscheck.CodeDANENotValidated, nil}}, absent: []string{dnscheck.CodeDANEMatch}, maxSev: "info"},
 		{name: "enforce, no STARTTLS", domain: "sts-notls.plain.lab.example", exit: 2,
-			findings: []want{{"critical", "mta-sts-no-starttls", []string{"notls.plain.lab.example", "offers no STARTTLS", notDeliver}}},
-			absent:   []string{"starttls-not-offered"}, maxSev: "critical"},
+			findings: []want{{"critical", dnscheck.CodeMTASTSNoStartTLS, []string{"notls.plain.lab.example", "offers no STARTTLS", notDeliver}}},
+			absent:   []string{dnscheck.CodeStartTLSNotOffered}, maxSev: "critical"},
 		{name: "secure TLSA, no STARTTLS", domain: "dane-notls.sec.lab.example", exit: 2,
-			findings: []want{{"critical", "dane-no-starttls", []string{"mx-notls.sec.lab.example", defer_}}}, maxSev: "critical"},
+			findings: []want{{"critical", dnscheck.CodeDANENoStartTLS, []string{"mx-notls.sec.lab.example", defer_}}}, maxSev: "critical"},
 		{name: "opportunistic, no STARTTLS", domain: "cleartext.plain.lab.example", exit: 1,
-			findings: []want{{"warning", "starttls-not-offered", []string{"notls.plain.lab.example", "in the clear"}}}, maxSev: "warning"},
+			findings: []want{{"warning", dnscheck.CodeStartTLSNotOffered, []string{"notls.plain.lab.example", "in the clear"}}}, maxSev: "warning"},
 		{name: "opportunistic TLS, unverifiable certificate", domain: "opportunistic.plain.lab.example", exit: 0,
-			findings: []want{{"info", "tls-verify-failed", []string{"nocert.plain.lab.example"}}}, absent: []string{"mta-sts-policy"}, maxSev: "info"},
+			findings: []want{{"info", dnscheck.CodeTLSVerifyFailed, []string{"nocert.plain.lab.example"}}}, absent: []string{dnscheck.CodeMTASTSPolicy}, maxSev: "info"},
 		{name: "--no-policy skips the lookups", domain: "sts-badcert.plain.lab.example", args: []string{"--no-policy"}, exit: 0,
-			findings: []want{{"info", "tls-verify-failed", nil}}, absent: []string{"mta-sts-cert-invalid", "mta-sts-policy"}, maxSev: "info",
+			findings: []want{{"info", dnscheck.CodeTLSVerifyFailed, nil}}, absent: []string{dnscheck.CodeMTASTSCertInvalid, dnscheck.CodeMTASTSPolicy}, maxSev: "info",
 			check: func(t *testing.T, doc policyDoc) {
 				if doc.Policy != nil {
 					t.Errorf("policy = %+v with --no-policy, want none", doc.Policy)
@@ -276,7 +277,7 @@ func TestE2EPolicy(t *testing.T) {
 	// The other formats carry the verdict and the exit code too.
 	t.Run("nagios", func(t *testing.T) {
 		r := runMXBinary(t, l, bin, "sts-unlisted.plain.lab.example", "--format", "nagios", "--resolver", resolver+":53", "--connect-timeout", "2s", "--timeout", "10s")
-		if r.exit != 2 || !strings.HasPrefix(r.stdout, "SMTPPROBE CRITICAL - ") || !strings.Contains(r.stdout, "mta-sts-mx-not-listed") {
+		if r.exit != 2 || !strings.HasPrefix(r.stdout, "SMTPPROBE CRITICAL - ") || !strings.Contains(r.stdout, dnscheck.CodeMTASTSMXNotListed) {
 			t.Errorf("mx(%s) = exit %d\n%s\nwant exit 2, CRITICAL naming mta-sts-mx-not-listed", r.in, r.exit, r.stdout)
 		}
 	})
@@ -290,7 +291,7 @@ func TestE2EPolicy(t *testing.T) {
 			t.Fatalf("mx(%s) = exit %d, baseline %v:\n%s", r.in, r.exit, err, b)
 		}
 		r = runMXBinary(t, l, bin, "sts-enforce.plain.lab.example", "--baseline", base, "--json", "--resolver", resolver+":53", "--connect-timeout", "2s", "--timeout", "10s")
-		if rep := decodeReport(t, r); r.exit != 0 || slices.Contains(findingCodes(rep), "regression-mta-sts-policy") {
+		if rep := decodeReport(t, r); r.exit != 0 || slices.Contains(findingCodes(rep), dnscheck.CodeRegressionMTASTSPolicy) {
 			t.Errorf("mx(%s) against its own baseline = exit %d, findings %q; want 0 and no regression", r.in, r.exit, findingCodes(rep))
 		}
 		edited := strings.NewReplacer(`"mode":"enforce"`, `"mode":"testing"`, `"mode": "enforce"`, `"mode": "testing"`).Replace(string(b))
@@ -299,7 +300,7 @@ func TestE2EPolicy(t *testing.T) {
 		}
 		r = runMXBinary(t, l, bin, "sts-enforce.plain.lab.example", "--baseline", base, "--json", "--resolver", resolver+":53", "--connect-timeout", "2s", "--timeout", "10s")
 		rep := decodeReport(t, r)
-		if f, ok := findingWith(rep, "regression-mta-sts-policy", "testing mode", "enforce mode"); r.exit != 2 || !ok || f.Severity != "critical" {
+		if f, ok := findingWith(rep, dnscheck.CodeRegressionMTASTSPolicy, "testing mode", "enforce mode"); r.exit != 2 || !ok || f.Severity != "critical" {
 			t.Errorf("mx(%s) against a testing-mode baseline = exit %d, findings %s; want 2 and a critical regression-mta-sts-policy", r.in, r.exit, fmtFindings(rep))
 		}
 	})
@@ -501,7 +502,7 @@ func TestE2ECheckPolicy(t *testing.T) {
 	wantExit(t, r, 2)
 	rep := decodeCheckReport(t, r)
 	if !slices.ContainsFunc(rep.Findings, func(f mxFinding) bool {
-		return f.Code == "regression-mta-sts-policy" && f.Severity == "critical" &&
+		return f.Code == dnscheck.CodeRegressionMTASTSPolicy && f.Severity == "critical" &&
 			strings.HasPrefix(f.Message, "[mx sts-enforce.plain.lab.example] ") && probetest.ContainsAll(f.Message, []string{"from testing mode", "to enforce mode"})
 	}) {
 		t.Errorf("%s findings = %+v, want a critical regression-mta-sts-policy of [mx sts-enforce.plain.lab.example]", r.in, rep.Findings)

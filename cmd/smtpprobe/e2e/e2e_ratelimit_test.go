@@ -18,6 +18,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/smtpprobe/smtpprobe/dnscheck"
+	"github.com/smtpprobe/smtpprobe/probe"
 )
 
 const (
@@ -60,7 +63,7 @@ func runRL(t *testing.T, l *Lab, ctx context.Context, args ...string) (rlReport,
 
 // dropCodes are the findings that say SYNs vanish: never beside an
 // outcome whose connect got an ICMP error.
-var dropCodes = []string{"syn-dropped-after-hop", "port25-filtered-at-hop"}
+var dropCodes = []string{dnscheck.CodeSYNDroppedAfterHop, dnscheck.CodePort25FilteredAtHop}
 
 // TestE2EICMPRateLimit: sessions in a row to the server's rejecting
 // addresses. Every one is unreachable with the ICMP finding of what the
@@ -79,9 +82,9 @@ func TestE2EICMPRateLimit(t *testing.T) {
 		t.Run(fam.name, func(t *testing.T) {
 			limited := 0
 			for i := range 10 {
-				target, icmp := fam.prohibited, "icmp-admin-prohibited"
+				target, icmp := fam.prohibited, dnscheck.CodeICMPAdminProhibited
 				if i%2 == 1 {
-					target, icmp = fam.hostReject, "icmp-host-unreachable"
+					target, icmp = fam.hostReject, dnscheck.CodeICMPHostUnreachable
 				}
 				rep, exit := runRL(t, l, ctx, "session", target)
 				r := rep.Results[0]
@@ -98,7 +101,7 @@ func TestE2EICMPRateLimit(t *testing.T) {
 					t.Errorf("session %d to %s: path_end %+v, want unreachable from %s", i+1, target, e, target)
 				} else if e.RateLimited {
 					limited++
-					if !slices.Contains(codes, "icmp-rate-limited") {
+					if !slices.Contains(codes, dnscheck.CodeICMPRateLimited) {
 						t.Errorf("session %d to %s: path_end rate_limited without an icmp-rate-limited finding: %q", i+1, target, codes)
 					}
 				}
@@ -169,7 +172,7 @@ func TestE2EMTUPTBRateLimit(t *testing.T) {
 			for i := range 2 { // cron: no flush between
 				r := runMTUBinary(t, l, bin, append([]string{"ok.lab.example", fam.flag}, mtuLabArgs(l)...)...)
 				res := oneMTUResult(t, r, decodeMTU(t, r), fam.addr)
-				if sv(res.Verdict) == "pmtu-blackhole" || res.Reverse != nil && sv(res.Reverse.Verdict) == "pmtu-blackhole" {
+				if sv(res.Verdict) == string(probe.VerdictBlackhole) || res.Reverse != nil && sv(res.Reverse.Verdict) == string(probe.VerdictBlackhole) {
 					t.Errorf("unflushed run %d mtu(%s): verdict %s, reverse %v; want no black hole", i+1, r.in, strp(res.Verdict), res.Reverse)
 				}
 			}
@@ -195,7 +198,7 @@ func TestE2EMTUTwoBottlenecks(t *testing.T) {
 				flushClientPMTU(t, l)
 				r := runMTUBinary(t, l, bin, append([]string{"ok.lab.example", fam.flag, "--direction", "out"}, mtuLabArgs(l)...)...)
 				res := oneMTUResult(t, r, decodeMTU(t, r), fam.addr)
-				if r.exit != 2 || sv(res.Verdict) != "pmtu-blackhole" || bracketString(res.Bracket) != "[1371, 1372]" {
+				if r.exit != 2 || sv(res.Verdict) != string(probe.VerdictBlackhole) || bracketString(res.Bracket) != "[1371, 1372]" {
 					t.Errorf("run %d mtu(%s): exit %d, verdict %s, bracket %s; want 2, pmtu-blackhole, [1371, 1372] (%s)\nprobes: %s",
 						i+1, r.in, r.exit, strp(res.Verdict), bracketString(res.Bracket), res.Error, probeSummary(res))
 				}
@@ -237,12 +240,12 @@ func TestE2EMTUHeavyLoss(t *testing.T) {
 			t.Errorf("run %d mtu(%s): outcome %s (%s); want a verdict, never a dying probe session's outcome", i+1, r.in, res.Outcome, res.Error)
 		}
 		switch v {
-		case "pmtu-blackhole":
+		case string(probe.VerdictBlackhole):
 			if bracketString(res.Bracket) != "[1400, 1401]" || r.exit != 2 {
 				t.Errorf("run %d mtu(%s): pmtu-blackhole %s, exit %d; want [1400, 1401], 2", i+1, r.in, bracketString(res.Bracket), r.exit)
 			}
 		case "inconclusive":
-			f, ok := pathFinding(rep.Findings, "mtu-inconclusive")
+			f, ok := pathFinding(rep.Findings, dnscheck.CodeMTUInconclusive)
 			if !ok || !strings.Contains(f.Message, "%") || !strings.Contains(f.Message, "Retry") || r.exit != 1 {
 				t.Errorf("run %d mtu(%s): inconclusive, exit %d, finding %+v; want exit 1 and mtu-inconclusive with the loss and a retry hint", i+1, r.in, r.exit, f)
 			}

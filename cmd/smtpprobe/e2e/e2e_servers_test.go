@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/smtpprobe/smtpprobe/dnscheck"
 	"github.com/smtpprobe/smtpprobe/probe/probetest"
 )
 
@@ -258,7 +259,7 @@ func testExim(t *testing.T, l *Lab, bin, fam, client string) {
 			t.Errorf("%s phase %s: server_log %q, want Exim's %q... [%s]", r.in, phase, res.ServerLog, line, client)
 		}
 	}
-	below := srvFindings(rep, "server-timeout-below-rfc")
+	below := srvFindings(rep, dnscheck.CodeServerTimeoutBelowRFC)
 	if len(below) != 1 || !strings.Contains(below[0].Message, "smtp_receive_timeout = 300s") || strings.Contains(below[0].Message, "180s") {
 		t.Errorf("%s: server-timeout-below-rfc %+v, want one in Exim's words (smtp_receive_timeout = 300s: one timer for commands and data)", r.in, below)
 	}
@@ -298,11 +299,11 @@ func testSendmail(t *testing.T, l *Lab, bin, fam string) {
 			t.Errorf("%s phase %s: server_log %q claimed for sendmail", r.in, phase, res.ServerLog)
 		}
 	}
-	pause := srvFindings(rep, "pause-exceeds-server-timeout")
+	pause := srvFindings(rep, dnscheck.CodePauseExceedsServerTimeout)
 	if len(pause) != 1 || !strings.Contains(pause[0].Message, "Timeout.command=300s") || !strings.Contains(pause[0].Message, "confTO_COMMAND") {
 		t.Errorf("%s: pause-exceeds-server-timeout %+v, want sendmail's Timeout.command=300s (RFC 5321's 5 minutes, not 20 s)", r.in, pause)
 	}
-	below := srvFindings(rep, "server-timeout-below-rfc")
+	below := srvFindings(rep, dnscheck.CodeServerTimeoutBelowRFC)
 	if len(below) != 1 || !strings.Contains(below[0].Message, "Timeout.datablock=180s") {
 		t.Errorf("%s: server-timeout-below-rfc %+v, want sendmail's Timeout.datablock=180s for data", r.in, below)
 	}
@@ -351,7 +352,7 @@ func testOpenSMTPD(t *testing.T, l *Lab, bin string, long chan srvOutput) {
 		logRow(t, serverRow{"OpenSMTPD 6.8", fam, "banner", ms(res.TimeoutMS), closeText(res), "none (fixed at 300 s)", res.ServerLog})
 	}
 	// 299.997 s is 300 s: the timer's tolerance, not a short timeout.
-	if f := srvFindings(rep, "server-timeout-below-rfc"); len(f) > 0 {
+	if f := srvFindings(rep, dnscheck.CodeServerTimeoutBelowRFC); len(f) > 0 {
 		t.Errorf("%s: %+v; OpenSMTPD's fixed 300 s meets RFC 5321 §4.5.3.2.7", r.in, f)
 	}
 	waitFile(t, filepath.Join(l.Dir, "opensmtpd", "smtpd.log"), 5*time.Second, "smtp disconnected reason=timeout")
@@ -364,7 +365,7 @@ func testTarpit(t *testing.T, l *Lab, bin, fam string) {
 	if rep.Outcome != "reply-timeout" {
 		t.Errorf("%s outcome = %s, want reply-timeout", r.in, rep.Outcome)
 	}
-	gt := srvFindings(rep, "greeting-timeout")
+	gt := srvFindings(rep, dnscheck.CodeGreetingTimeout)
 	if len(gt) != 1 || !strings.Contains(gt[0].Message, "2s") || !strings.Contains(gt[0].Message, "5 minutes") ||
 		!strings.Contains(gt[0].Message, "probe's own") {
 		t.Fatalf("%s: greeting-timeout %+v, want one naming the probe's 2s limit and RFC 5321's 5 minutes", r.in, gt)
@@ -373,7 +374,7 @@ func testTarpit(t *testing.T, l *Lab, bin, fam string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	text, stderr, _ := l.Exec(t, ctx, bin, "session", "tarpit.lab.example", fam, "--timeout", "2s", "--resolver", l.DNS+":53")
-	if !strings.Contains(text, "greeting-timeout") || !strings.Contains(text, "(set with --timeout)") {
+	if !strings.Contains(text, dnscheck.CodeGreetingTimeout) || !strings.Contains(text, "(set with --timeout)") {
 		t.Errorf("session tarpit --timeout 2s text output does not say to raise --timeout:\n%s%s", text, stderr)
 	}
 	// With room, the delay is measured and named.
@@ -385,7 +386,7 @@ func testTarpit(t *testing.T, l *Lab, bin, fam string) {
 	if res.GreetingDelayMS == nil || !withinTolerance(*res.GreetingDelayMS, tarpitDelay) {
 		t.Errorf("%s: greeting_delay_ms %s, want %v ± %v", r.in, ptrString(res.GreetingDelayMS), tarpitDelay, timeoutTolerance(tarpitDelay))
 	}
-	if len(srvFindings(rep, "greeting-delayed")) != 1 || res.software() != "exim" {
+	if len(srvFindings(rep, dnscheck.CodeGreetingDelayed)) != 1 || res.software() != "exim" {
 		t.Errorf("%s: findings %v, server %s; want greeting-delayed from exim", r.in, srvCodes(rep), res.software())
 	}
 	logRow(t, serverRow{"tarpit (Exim, 4 s delay)", fam, "greeting", ms(res.GreetingDelayMS), "-", gt[0].Message, "-"})
@@ -402,7 +403,7 @@ func testPostfixRow(t *testing.T, l *Lab, bin, fam string) {
 	if res.TimeoutMS == nil || !withinTolerance(*res.TimeoutMS, l.SMTPDTimeout) || res.ClosedBy != "421" || res.software() != "postfix" || res.ServerLog != "timeout after RCPT" {
 		t.Errorf("%s: timeout %s ms closed by %q, server %s, log %q; want %v, 421, postfix, timeout after RCPT", r.in, ptrString(res.TimeoutMS), res.ClosedBy, res.software(), res.ServerLog, l.SMTPDTimeout)
 	}
-	pause := srvFindings(rep, "pause-exceeds-server-timeout")
+	pause := srvFindings(rep, dnscheck.CodePauseExceedsServerTimeout)
 	// The field report's contradiction: an 8 s pause advised 20 s, below
 	// the RFC's 300 s that the next finding asked for.
 	if len(pause) != 1 || !strings.Contains(pause[0].Message, "smtpd_timeout=300s") || strings.Contains(pause[0].Message, "smtpd_timeout=20s") {
@@ -424,13 +425,13 @@ func testPostscreen(t *testing.T, l *Lab, bin, fam, client string) {
 		t.Fatalf("%s: %d results:\n%s", r.in, len(rep.Results), probetest.Truncate(r.stdout, 3000))
 	}
 	pt := rep.Results[0]
-	if pt.GreetingDelayMS == nil || !withinTolerance(*pt.GreetingDelayMS, postscreenGreetWait) || len(srvFindings(rep, "postscreen-pregreet")) != 1 {
+	if pt.GreetingDelayMS == nil || !withinTolerance(*pt.GreetingDelayMS, postscreenGreetWait) || len(srvFindings(rep, dnscheck.CodePostscreenPregreet)) != 1 {
 		t.Errorf("%s: greeting_delay_ms %s, findings %v; want postscreen_greet_wait %v ± %v and postscreen-pregreet", r.in, ptrString(pt.GreetingDelayMS), srvCodes(rep), postscreenGreetWait, timeoutTolerance(postscreenGreetWait))
 	}
 	if pt.TimeoutMS == nil || !withinTolerance(*pt.TimeoutMS, postscreenCommandTimeLimit) || pt.ClosedBy != "421" || pt.software() != "postscreen" {
 		t.Errorf("%s: timeout %s ms closed by %q, server %s; want %v ± %v, 421, postscreen", r.in, ptrString(pt.TimeoutMS), pt.ClosedBy, pt.software(), postscreenCommandTimeLimit, timeoutTolerance(postscreenCommandTimeLimit))
 	}
-	below := srvFindings(rep, "server-timeout-below-rfc")
+	below := srvFindings(rep, dnscheck.CodeServerTimeoutBelowRFC)
 	if len(below) != 1 || !strings.Contains(below[0].Message, "postscreen_command_time_limit=300s") || strings.Contains(below[0].Message, "smtpd_timeout=") {
 		t.Errorf("%s: server-timeout-below-rfc %+v, want postscreen's postscreen_command_time_limit", r.in, below)
 	}
@@ -459,7 +460,7 @@ func testPostscreen(t *testing.T, l *Lab, bin, fam, client string) {
 	if res.software() != "postfix" || res.GreetingDelayMS != nil {
 		t.Errorf("%s: second session server %s, greeting delay %s; want Postfix's smtpd at once", r.in, res.software(), ptrString(res.GreetingDelayMS))
 	}
-	for _, code := range []string{"postscreen-deferral", "postscreen-deferral-retried"} {
+	for _, code := range []string{dnscheck.CodePostscreenDeferral, dnscheck.CodePostscreenDeferralRetried} {
 		if len(srvFindings(rep, code)) != 1 {
 			t.Errorf("%s: findings %v, want one %s", r.in, srvCodes(rep), code)
 		}
@@ -477,10 +478,10 @@ func testPostscreen(t *testing.T, l *Lab, bin, fam, client string) {
 	if pregreetFor(log, client) {
 		t.Errorf("postscreen logged PREGREET for %s: the probe talked before the final 220", client)
 	}
-	deferral := firstAdvice(srvFindings(rep, "postscreen-deferral"))
+	deferral := firstAdvice(srvFindings(rep, dnscheck.CodePostscreenDeferral))
 	// Again, caches untouched: the client is known now and passes at once.
 	r, rep = srvRun(t, l, bin, 40*time.Second, "session", "postscreen.lab.example", fam, "--timeout", "10s", "--retry-deferral")
-	if rep.Outcome != "ok" || len(rep.Results) != 1 || rep.Results[0].Deferred != nil || len(srvFindings(rep, "postscreen-deferral")) != 0 {
+	if rep.Outcome != "ok" || len(rep.Results) != 1 || rep.Results[0].Deferred != nil || len(srvFindings(rep, dnscheck.CodePostscreenDeferral)) != 0 {
 		t.Errorf("%s again = %s, findings %v; want ok at once for a client postscreen passed", r.in, rep.Outcome, srvCodes(rep))
 	}
 	logRow(t, serverRow{"postscreen (Postfix 3.7)", fam, "rcpt", "-", "450 4.3.2 at RCPT, then PASS", deferral, "-"})

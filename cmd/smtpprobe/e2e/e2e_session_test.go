@@ -23,6 +23,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/smtpprobe/smtpprobe/dnscheck"
+	"github.com/smtpprobe/smtpprobe/probe"
 )
 
 // probeReport is the JSON document of `smtpprobe session|timeout --json`
@@ -388,7 +391,7 @@ func TestE2ESession(t *testing.T) {
 	// Greylisting by a real Postfix (a check_recipient_access 450 4.2.0, as
 	// postgrey answers a first attempt): a transient rejection, WARNING and
 	// not CRITICAL, with the finding that a retry will pass.
-	t.Run("greylisted", func(t *testing.T) {
+	t.Run(dnscheck.CodeGreylisted, func(t *testing.T) {
 		t.Parallel()
 		r := runProbe(t, l, bin, "session", "ok.lab.example", "-4", "--to", "greylist@lab.example", "--json")
 		wantExit(t, r, 1)
@@ -397,7 +400,7 @@ func TestE2ESession(t *testing.T) {
 		if res.Outcome != "rejected" || res.Reply == nil || res.Reply.Code != 450 || res.Reply.Enhanced != "4.2.0" || !res.Reply.Transient {
 			t.Errorf("%s = outcome %q, reply %+v; want rejected with 450 4.2.0, transient", r.in, res.Outcome, res.Reply)
 		}
-		wantProbeFinding(t, r, rep, "greylisted", "info")
+		wantProbeFinding(t, r, rep, dnscheck.CodeGreylisted, "info")
 		r = runProbe(t, l, bin, "session", "ok.lab.example", "-4", "--to", "greylist@lab.example", "--critical", "transient=1", "--json")
 		wantExit(t, r, 2)
 	})
@@ -414,7 +417,7 @@ func TestE2ESession(t *testing.T) {
 		if rep.Outcome != "server-timeout" || res.Outcome != "server-timeout" {
 			t.Errorf("%s outcome = %q (result %q), want server-timeout", r.in, rep.Outcome, res.Outcome)
 		}
-		wantProbeFinding(t, r, rep, "pause-exceeds-server-timeout", "critical")
+		wantProbeFinding(t, r, rep, dnscheck.CodePauseExceedsServerTimeout, "critical")
 		// The pipelined group went out in one write: MAIL, RCPT, DATA before any reply.
 		if i := eventIndex(res.Timeline, 0, func(e probeEvent) bool { return e.Kind == "send" && e.Text == "DATA" }); i < 0 ||
 			eventIndex(res.Timeline[:i], 0, func(e probeEvent) bool {
@@ -447,7 +450,7 @@ func TestE2ESession(t *testing.T) {
 		if rep.Outcome != "server-timeout" || res.Outcome != "server-timeout" {
 			t.Errorf("%s outcome = %q (result %q, error %q), want server-timeout", r.in, rep.Outcome, res.Outcome, res.Error)
 		}
-		wantProbeFinding(t, r, rep, "pause-exceeds-server-timeout", "critical")
+		wantProbeFinding(t, r, rep, dnscheck.CodePauseExceedsServerTimeout, "critical")
 		if res.QueueID != "" {
 			t.Errorf("%s queue_id = %q, want none", r.in, res.QueueID)
 		}
@@ -476,7 +479,7 @@ func TestE2ESession(t *testing.T) {
 		if rep.Outcome != "server-timeout" || res.Outcome != "server-timeout" {
 			t.Errorf("%s outcome = %q (result %q), want server-timeout", r.in, rep.Outcome, res.Outcome)
 		}
-		wantProbeFinding(t, r, rep, "pause-exceeds-server-timeout", "critical")
+		wantProbeFinding(t, r, rep, dnscheck.CodePauseExceedsServerTimeout, "critical")
 		if res.IdleTimeoutMS == nil || !withinTolerance(*res.IdleTimeoutMS, labSMTPDTimeout) {
 			t.Errorf("%s idle_timeout_ms = %s, want %d ± %d", r.in, ptrString(res.IdleTimeoutMS), labSMTPDTimeout.Milliseconds(), timeoutTolerance(labSMTPDTimeout).Milliseconds())
 		}
@@ -678,13 +681,13 @@ func TestE2ESession(t *testing.T) {
 		}
 	})
 
-	t.Run("refused", func(t *testing.T) {
+	t.Run(string(probe.Refused), func(t *testing.T) {
 		t.Parallel()
 		r := runProbe(t, l, bin, "session", labClosedv4, "--json")
 		wantExit(t, r, 2)
 		rep := decodeProbe(t, r, "session")
 		res := oneResult(t, r, rep)
-		if rep.Outcome != "refused" || res.Outcome != "refused" {
+		if rep.Outcome != string(probe.Refused) || res.Outcome != string(probe.Refused) {
 			t.Errorf("%s outcome = %q (result %q), want refused", r.in, rep.Outcome, res.Outcome)
 		}
 		if res.Address != labClosedv4 {
@@ -794,7 +797,7 @@ func TestE2ETimeout(t *testing.T) {
 				if res.ServerLog != "timeout after DATA (0 bytes)" {
 					t.Errorf("%s server_log = %q, want %q", r.in, res.ServerLog, "timeout after DATA (0 bytes)")
 				}
-				wantProbeFinding(t, r, rep, "server-timeout-below-rfc", "")
+				wantProbeFinding(t, r, rep, dnscheck.CodeServerTimeoutBelowRFC, "")
 				if tt.family == "-4" {
 					// Postfix's own log agrees with server_log, for this very session.
 					port := clientPort(t, r, res)
@@ -850,7 +853,7 @@ func TestE2ETimeout(t *testing.T) {
 		if res.TimeoutMS != nil || res.ClosedBy != "" {
 			t.Errorf("%s timeout_ms, closed_by = %s, %q, want neither", r.in, ptrString(res.TimeoutMS), res.ClosedBy)
 		}
-		wantProbeFinding(t, r, rep, "no-timeout-within-max-wait", "")
+		wantProbeFinding(t, r, rep, dnscheck.CodeNoTimeoutWithinMaxWait, "")
 		if r.elapsed < time.Second || r.elapsed > 2500*time.Millisecond {
 			t.Errorf("%s took %v, want about 1s", r.in, r.elapsed)
 		}
@@ -922,7 +925,7 @@ func TestE2ESessionBlackhole(t *testing.T) {
 		r := runProbeArgs(t, l, bin, c.cmd, append(common(fam), c.args...)...)
 		rep := decodeProbe(t, r, c.cmd)
 		res := oneResult(t, r, rep)
-		if r.exit != 2 || rep.Outcome != "pmtu-blackhole" || res.Outcome != "pmtu-blackhole" {
+		if r.exit != 2 || rep.Outcome != string(probe.PMTUBlackhole) || res.Outcome != string(probe.PMTUBlackhole) {
 			t.Errorf("%s = exit %d, outcome %q (result %q: %s), want exit 2, pmtu-blackhole", r.in, r.exit, rep.Outcome, res.Outcome, res.Error)
 			// A learned path MTU hides a black hole: say who had one.
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -947,10 +950,10 @@ func TestE2ESessionBlackhole(t *testing.T) {
 		l.SetICMP(t, "drop")
 		l.FlushPMTU(t)
 		cases := []blackholeCase{
-			{"body", "session", nil, "pmtu-blackhole", []string{"client-to-server", "message body", "1500-byte packets vanish", "smtpprobe mtu "}, "message body"},
-			{"body-blocking-write", "session", []string{"--size", "2000000"}, "pmtu-blackhole", []string{"message body", "1500-byte packets vanish"}, "message body"},
-			{"starttls", "session", []string{"--starttls"}, "pmtu-blackhole", []string{"ClientHello", "segments"}, "ClientHello"},
-			{"timeout-starttls", "timeout", []string{"--starttls", "--phase", "ehlo", "--max-wait", "20s"}, "pmtu-blackhole", []string{"ClientHello"}, "ClientHello"},
+			{"body", "session", nil, dnscheck.CodePMTUBlackhole, []string{"client-to-server", "message body", "1500-byte packets vanish", "smtpprobe mtu "}, "message body"},
+			{"body-blocking-write", "session", []string{"--size", "2000000"}, dnscheck.CodePMTUBlackhole, []string{"message body", "1500-byte packets vanish"}, "message body"},
+			{"starttls", "session", []string{"--starttls"}, dnscheck.CodePMTUBlackhole, []string{"ClientHello", "segments"}, "ClientHello"},
+			{"timeout-starttls", "timeout", []string{"--starttls", "--phase", "ehlo", "--max-wait", "20s"}, dnscheck.CodePMTUBlackhole, []string{"ClientHello"}, "ClientHello"},
 		}
 		for _, c := range cases {
 			for _, fam := range fams {
@@ -982,7 +985,7 @@ func TestE2ESessionBlackhole(t *testing.T) {
 		for _, fam := range fams {
 			t.Run("starttls"+fam.flag, func(t *testing.T) {
 				l.FlushPMTU(t)
-				check(t, blackholeCase{"starttls", "session", []string{"--starttls"}, "reverse-pmtu-blackhole",
+				check(t, blackholeCase{"starttls", "session", []string{"--starttls"}, dnscheck.CodeReversePMTUBlackhole,
 					[]string{"server-to-client", "advertising MSS"}, "handshake completed"}, fam.flag, fam.addr)
 			})
 		}

@@ -429,7 +429,7 @@ printf '%s\n%s\n' "${greeting%$'\r'}" "${ehlo%$'\r'}"`
 					t.Fatalf("smtp(%s) exit = %d, want %d\nstderr: %s", tt.addr, exit, tt.wantExit, errOut)
 				}
 				if tt.wantExit != 0 {
-					if !strings.Contains(errOut, "refused") {
+					if !strings.Contains(strings.ToLower(errOut), "connection refused") {
 						t.Errorf("smtp(%s) stderr = %q, want a connection refused", tt.addr, errOut)
 					}
 					return

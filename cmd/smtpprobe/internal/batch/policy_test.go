@@ -13,6 +13,7 @@ import (
 
 	"github.com/smtpprobe/smtpprobe/cmd/smtpprobe/internal/config"
 	"github.com/smtpprobe/smtpprobe/cmd/smtpprobe/internal/job"
+	"github.com/smtpprobe/smtpprobe/dnscheck"
 	"github.com/smtpprobe/smtpprobe/probe"
 	"github.com/smtpprobe/smtpprobe/probe/probetest"
 )
@@ -64,7 +65,7 @@ func TestCombinedPolicy(t *testing.T) {
 			rep := combine("check.yaml", time.Now(), []*Check{tc.cur})
 			var got []probe.Finding
 			for _, f := range rep.Findings {
-				if f.Code == "regression-mta-sts-policy" {
+				if f.Code == dnscheck.CodeRegressionMTASTSPolicy {
 					got = append(got, f)
 				}
 			}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/smtpprobe/smtpprobe/cmd/smtpprobe/internal/help"
+	"github.com/smtpprobe/smtpprobe/dnscheck"
 	"github.com/smtpprobe/smtpprobe/probe"
 	"github.com/smtpprobe/smtpprobe/probe/probetest"
 )
@@ -110,7 +111,7 @@ func TestRunTimeoutPhasesAtOnce(t *testing.T) {
 			t.Errorf("result %d = phase %q, %s (%s); want %s, server-timeout", i, r.Phase, r.Outcome, r.Error, probe.TimeoutPhases[i])
 		}
 		for _, f := range r.Findings {
-			if f.Code == "server-timeout-below-rfc" {
+			if f.Code == dnscheck.CodeServerTimeoutBelowRFC {
 				below++
 				if i != 0 || !strings.Contains(f.Message, fmt.Sprintf("%s after", probe.TimeoutPhases[len(probe.TimeoutPhases)-1])) {
 					t.Errorf("finding %q on result %d, want it on the first, naming every phase", f.Message, i)
