@@ -85,6 +85,20 @@ func waitFor(t testing.TB, srv *exporterRun, want string) bool {
 	return false
 }
 
+// waitServeLog polls the exporter's log, for up to 5 s, until it holds every
+// one of want. The log line of a reload comes after the reload's metrics
+// change, through the stderr pipe, so /metrics can show the new state a
+// moment before the line is there.
+func waitServeLog(srv *exporterRun, want ...string) bool {
+	for i := 0; i < 100; i++ {
+		if probetest.ContainsAll(srv.stderr.String(), want) {
+			return true
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return false
+}
+
 // TestE2EServeReload: SIGHUP to the binary reloads --config; a broken
 // file keeps the configuration in force, says why in the log and in a
 // 500 to POST /-/reload, and sets smtpprobe_config_last_reload_successful 0.
@@ -121,7 +135,7 @@ func TestE2EServeReload(t *testing.T) {
 	if !waitFor(t, srv, `smtpprobe_exporter_probes_total{module="extra",result="success"} 0`) {
 		t.Errorf("after SIGHUP, /metrics has no series of the new module extra")
 	}
-	if !strings.Contains(srv.stderr.String(), "reloaded "+path+": 2 modules (extra, mx) (was 1 module (mx))") {
+	if !waitServeLog(srv, "reloaded "+path+": 2 modules (extra, mx) (was 1 module (mx))") {
 		t.Errorf("log lacks the reload: %q", srv.stderr.String())
 	}
 
@@ -137,7 +151,7 @@ func TestE2EServeReload(t *testing.T) {
 		t.Errorf("after a SIGHUP with a broken file, smtpprobe_config_last_reload_successful is not 0")
 	}
 	wantWhy := `serve.yaml:5: key "max_wait" does not apply to module "extra" (command mx): max_wait is for timeout`
-	if !strings.Contains(srv.stderr.String(), "reload failed, keeping the configuration loaded") || !strings.Contains(srv.stderr.String(), wantWhy) {
+	if !waitServeLog(srv, "reload failed, keeping the configuration loaded", wantWhy) {
 		t.Errorf("log lacks the failed reload and its reason %q:\n%s", wantWhy, srv.stderr.String())
 	}
 	if code := probeMX(); code != 200 {
