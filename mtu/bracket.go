@@ -149,6 +149,17 @@ func (b Bracket) Exact() bool {
 	return b.LargestOK > 0 && b.SmallestFailed == b.LargestOK+1
 }
 
+// LargestCarried is the largest size any probe of b carried (0: none).
+func (b Bracket) LargestCarried() int {
+	ok := 0
+	for _, t := range b.Tried {
+		if t.OK {
+			ok = max(ok, t.Size)
+		}
+	}
+	return ok
+}
+
 // Try is one SendFunc call. Within a round, Tried lists probes by size.
 type Try struct {
 	Round, Size int

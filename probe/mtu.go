@@ -197,75 +197,6 @@ const (
 	lossFactor = 4
 )
 
-// roundClocks time the probes of each round against each other.
-type roundClocks struct {
-	mu     sync.Mutex
-	rounds map[int]*roundClock
-	all    passClock // every round's passing probes
-}
-
-// passClock is the slowest passing probe among n.
-type passClock struct {
-	mu      sync.Mutex
-	slowest time.Duration
-	n       int
-}
-
-type roundClock struct {
-	mu      sync.Mutex
-	slowest time.Duration // slowest acknowledgement of a passing probe
-	n       int
-	st      straggle   // cuts the round's stragglers (mtu_straggle.go)
-	all     *passClock // the run's, across rounds; nil for a lone probe
-}
-
-func (rc *roundClocks) of(ctx context.Context) *roundClock {
-	rc.mu.Lock()
-	defer rc.mu.Unlock()
-	if rc.rounds == nil {
-		rc.rounds = map[int]*roundClock{}
-	}
-	r := mtu.RoundOf(ctx)
-	c := rc.rounds[r]
-	if c == nil {
-		c = &roundClock{all: &rc.all}
-		rc.rounds[r] = c
-	}
-	return c
-}
-
-func (c *roundClock) passed(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.slowest = max(c.slowest, d)
-	c.n++
-	if a := c.all; a != nil {
-		a.mu.Lock()
-		a.slowest = max(a.slowest, d)
-		a.n++
-		a.mu.Unlock()
-	}
-}
-
-// lossAfter is the round's loss limit. While no probe of the round passed
-// (its control lost its SYN, say), earlier rounds' passing probes set it,
-// at twice the factor; 0 while none passed in any round.
-func (c *roundClock) lossAfter(floor time.Duration, factor int) time.Duration {
-	c.mu.Lock()
-	n, slowest := c.n, c.slowest
-	c.mu.Unlock()
-	if n == 0 && c.all != nil {
-		c.all.mu.Lock()
-		n, slowest = c.all.n, c.all.slowest
-		c.all.mu.Unlock()
-		factor *= 2
-	}
-	if n == 0 {
-		return 0
-	}
-	return max(floor, time.Duration(factor)*slowest)
-}
-
 // MTU brackets the path MTU towards t on the SMTP path itself, in the
 // directions opt.Direction asks for.
 //
@@ -402,7 +333,7 @@ func (p *Prober) mtuOut(ctx context.Context, t Target, r *Result, lo, hi int, v6
 	info := r.MTUInfo
 	var (
 		mu     sync.Mutex
-		clocks roundClocks
+		clocks mtu.Rounds
 		lt     lossTally
 	)
 	started := time.Now()
@@ -410,8 +341,8 @@ func (p *Prober) mtuOut(ctx context.Context, t Target, r *Result, lo, hi int, v6
 	defer pt.stop()
 	octx := ctx
 	send := func(ctx context.Context, size int) (bool, error) {
-		clk := clocks.of(ctx)
-		ctx, done := clk.st.start(ctx)
+		clk := clocks.Of(ctx)
+		ctx, done := clk.Start(ctx)
 		defer done()
 		pr, res := p.mtuRetry(ctx, t, size, func(ctx context.Context) (MTUProbe, Result) {
 			return p.mtuProbe(ctx, t, size, v6, opt, clk)
@@ -455,7 +386,7 @@ func (p *Prober) mtuOut(ctx context.Context, t Target, r *Result, lo, hi int, v6
 	undecided, err := lt.undecided(ctx, err)
 	if undecided {
 		info.Verdict = VerdictInconclusive
-		if ok := largestCarried(b); ok > 0 {
+		if ok := b.LargestCarried(); ok > 0 {
 			info.Bracket[0] = ptr(ok)
 		}
 		r.Findings = append(r.Findings, inconclusiveFinding(t, r, "client to server", time.Since(started), b, b.Blind, info.LossPct, err))
@@ -799,7 +730,7 @@ func (p *Prober) beginProbe(ctx context.Context, t Target, size int, v6 bool, r 
 }
 
 // mtuProbe runs one outbound probe session at packet size size.
-func (p *Prober) mtuProbe(ctx context.Context, t Target, size int, v6 bool, opt MTUOptions, clk *roundClock) (MTUProbe, Result) {
+func (p *Prober) mtuProbe(ctx context.Context, t Target, size int, v6 bool, opt MTUOptions, clk *mtu.Round) (MTUProbe, Result) {
 	pr := MTUProbe{Size: size}
 	var r Result
 	d := p.beginProbe(ctx, t, size, v6, &r)
@@ -854,7 +785,7 @@ func (p *Prober) mtuProbe(ctx context.Context, t Target, size int, v6 bool, opt 
 		pr.Result = ProbeSessionFailed
 		return pr, r
 	}
-	watching(ctx) // the straggler cut leaves it to its loss timer (mtu_straggle.go)
+	mtu.Watching(ctx) // the straggler cut leaves it to its loss timer
 	wrote := time.Now()
 	if err := d.c.WriteData(ctx, d.rt, payload); err != nil {
 		r.setFailure(Classify(err), "probe write: "+err.Error())
@@ -864,7 +795,7 @@ func (p *Prober) mtuProbe(ctx context.Context, t Target, size int, v6 bool, opt 
 	w := opt.Loss
 	w.AnyProgress, w.AckedBefore = true, before.BytesAcked
 	if w.LostAfter == nil {
-		w.LostAfter = func() time.Duration { return clk.lossAfter(lossFloor, lossFactor) }
+		w.LostAfter = func() time.Duration { return clk.LossAfter(lossFloor, lossFactor) }
 	}
 	v, after, err := mtu.Watch(ctx, sc, before.BytesAcked+uint64(len(payload)), w)
 	waited := time.Since(wrote)
@@ -897,7 +828,7 @@ func (p *Prober) mtuProbe(ctx context.Context, t Target, size int, v6 bool, opt 
 		pr.Result = ProbeTimedOut
 	default:
 		pr.OK, pr.Result = true, ProbeDelivered
-		clk.passed(waited)
+		clk.Passed(waited)
 	}
 	d.c.Event(wire.EvData, fmt.Sprintf("probe %d bytes: %s after %s (sent %d-byte packets, %d retransmits, path MTU %d)", size, pr.Result, fmtDur(waited), pr.Sent, pr.Retransmits, pmtu))
 	return pr, r

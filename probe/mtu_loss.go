@@ -71,6 +71,7 @@ type lossTally struct {
 type noEvidence struct{ r Result }
 
 func (e *noEvidence) Error() string { return "probe session: " + e.r.Error }
+
 func (e *noEvidence) Unwrap() error { return mtu.ErrNoEvidence }
 
 // lossLike reports whether a failed probe session died of what random loss
@@ -150,21 +151,10 @@ func inconclusiveFinding(t Target, r *Result, dir string, took time.Duration, b 
 		loss += fmt.Sprintf(", and %.1f%% of the passing probes' segments were retransmitted", *lossPct)
 	}
 	proven := "no size was carried"
-	if ok := largestCarried(b); ok > 0 {
+	if ok := b.LargestCarried(); ok > 0 {
 		proven = fmt.Sprintf("packets of %d bytes are carried", ok)
 	}
 	return Finding{Severity: SevWarning, Code: dnscheck.CodeMTUInconclusive, Message: fmt.Sprintf(
 		"%s: %s: %s (%s): random loss on the path is too heavy to tell a black hole from loss; %s. Retry when the path is quieter (a loss of a few %% is fine), or from another vantage point",
 		who(t, r.Address), dir, why, loss, proven)}
-}
-
-// largestCarried is the largest size any probe of b carried.
-func largestCarried(b mtu.Bracket) int {
-	ok := 0
-	for _, t := range b.Tried {
-		if t.OK {
-			ok = max(ok, t.Size)
-		}
-	}
-	return ok
 }

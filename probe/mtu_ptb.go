@@ -205,7 +205,7 @@ func (p *Prober) patientProbe(ctx context.Context, t Target, size int, v6 bool, 
 	o := opt
 	o.Loss = mtu.WatchOptions{MinWait: ptbPatience, RTOs: 1 << 10, MaxWait: ptbPatience + time.Second,
 		LostAfter: func() time.Duration { return ptbPatience }}
-	pr, res := p.mtuProbe(ctx, t, size, v6, o, &roundClock{})
+	pr, res := p.mtuProbe(ctx, t, size, v6, o, &mtu.Round{})
 	return pr, res.Outcome == OK && pr.Result == ProbeICMP
 }
 

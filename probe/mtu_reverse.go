@@ -43,7 +43,7 @@ func (p *Prober) mtuReverse(ctx context.Context, t Target, r *Result, lo, hi int
 	info.Reverse = rev
 	var (
 		mu     sync.Mutex
-		clocks roundClocks
+		clocks mtu.Rounds
 		failed *Result
 		noTLS  bool // failed is a session without STARTTLS: untested
 		lt     lossTally
@@ -51,8 +51,8 @@ func (p *Prober) mtuReverse(ctx context.Context, t Target, r *Result, lo, hi int
 	started := time.Now()
 	// run returns the probe and, for one that proved nothing (a session
 	// that died of loss), its noEvidence error.
-	run := func(ctx context.Context, size int, clk *roundClock) (MTUProbe, error) {
-		ctx, done := clk.st.start(ctx) // stragglers are cut (mtu_straggle.go)
+	run := func(ctx context.Context, size int, clk *mtu.Round) (MTUProbe, error) {
+		ctx, done := clk.Start(ctx) // stragglers are cut (mtu.Round)
 		defer done()
 		pr, res := p.mtuRetry(ctx, t, size, func(ctx context.Context) (MTUProbe, Result) {
 			return p.revProbe(ctx, t, size, v6, clk)
@@ -75,7 +75,7 @@ func (p *Prober) mtuReverse(ctx context.Context, t Target, r *Result, lo, hi int
 	}
 
 	// Round 0: Max, with a control at Min.
-	clk := &roundClock{}
+	clk := &mtu.Round{}
 	var wg sync.WaitGroup
 	var top MTUProbe
 	var topBlind error
@@ -138,7 +138,7 @@ func (p *Prober) mtuReverse(ctx context.Context, t Target, r *Result, lo, hi int
 
 	// The Max flight stalled: bracket the black hole.
 	send := func(ctx context.Context, size int) (bool, error) {
-		pr, blind := run(ctx, size, clocks.of(ctx))
+		pr, blind := run(ctx, size, clocks.Of(ctx))
 		mu.Lock()
 		defer mu.Unlock()
 		if failed != nil {
@@ -163,7 +163,7 @@ func (p *Prober) mtuReverse(ctx context.Context, t Target, r *Result, lo, hi int
 	undecided, err := lt.undecided(ctx, err)
 	if undecided {
 		rev.Verdict = VerdictInconclusive
-		if ok := largestCarried(b); ok > 0 {
+		if ok := b.LargestCarried(); ok > 0 {
 			rev.Bracket[0] = ptr(ok)
 		}
 		r.Findings = append(r.Findings, inconclusiveFinding(t, r, "server to client", time.Since(started), b, b.Blind, nil, err))
@@ -307,7 +307,7 @@ func (p *Prober) reverseFindings(t Target, r *Result, v6 bool) {
 // revProbe runs one inbound probe session at packet size size: it
 // advertises the MSS of a size-byte packet, says STARTTLS and watches the
 // server's flight arrive (or stall) through TCP_INFO.
-func (p *Prober) revProbe(ctx context.Context, t Target, size int, v6 bool, clk *roundClock) (MTUProbe, Result) {
+func (p *Prober) revProbe(ctx context.Context, t Target, size int, v6 bool, clk *mtu.Round) (MTUProbe, Result) {
 	pr := MTUProbe{Size: size, Via: "handshake"}
 	var r Result
 	d := p.beginProbe(ctx, t, size, v6, &r)
@@ -346,7 +346,7 @@ func (p *Prober) revProbe(ctx context.Context, t Target, size int, v6 bool, clk 
 		}
 	}
 
-	watching(ctx) // the straggler cut leaves it to its loss timer (mtu_straggle.go)
+	mtu.Watching(ctx) // the straggler cut leaves it to its loss timer
 	hctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	done := make(chan struct{})
@@ -361,7 +361,7 @@ func (p *Prober) revProbe(ctx context.Context, t Target, size int, v6 bool, clk 
 				return
 			case <-tick.C:
 			}
-			limit := clk.lossAfter(reverseFloor, reverseFactor)
+			limit := clk.LossAfter(reverseFloor, reverseFactor)
 			if limit == 0 {
 				limit = max(reverseFallback, 3*before.RTO)
 			}
@@ -410,7 +410,7 @@ func (p *Prober) revProbe(ctx context.Context, t Target, size int, v6 bool, clk 
 		pr.Result = ProbeSessionFailed
 		return pr, r
 	}
-	clk.passed(waited)
+	clk.Passed(waited)
 	// The largest segment that arrived (tcpi_rcv_mss, capped at what we
 	// advertised) as an IP packet.
 	got := after.RcvMSS + mtu.Overhead(v6, after.Timestamps())

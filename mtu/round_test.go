@@ -1,4 +1,4 @@
-package probe
+package mtu
 
 import (
 	"context"
@@ -30,7 +30,7 @@ func TestStraggle(t *testing.T) {
 	if el := time.Since(start); el < stragglerFloor {
 		t.Errorf("straggler cut after %v, want at least %v", el, stragglerFloor)
 	}
-	if !cutStraggler(ctxs[2]) || !cutStraggler(ctxs[3]) {
+	if !CutStraggler(ctxs[2]) || !CutStraggler(ctxs[3]) {
 		t.Errorf("cause = %v, %v; want errStraggler for both", context.Cause(ctxs[2]), context.Cause(ctxs[3]))
 	}
 	dones[2]()
@@ -41,7 +41,7 @@ func TestStraggle(t *testing.T) {
 	b, db := all.start(t.Context())
 	da()
 	db()
-	if cutStraggler(a) || cutStraggler(b) {
+	if CutStraggler(a) || CutStraggler(b) {
 		t.Errorf("a round that finished together was cut: %v, %v", context.Cause(a), context.Cause(b))
 	}
 }
@@ -53,7 +53,7 @@ func TestStraggleWatching(t *testing.T) {
 	a, da := s.start(t.Context())
 	b, db := s.start(t.Context())
 	c, dc := s.start(t.Context())
-	watching(c)
+	Watching(c)
 	da() // 1 of 3: not yet half
 	db() // half: the cut is armed
 	select {

@@ -1,4 +1,4 @@
-package probe
+package mtu
 
 import (
 	"context"
@@ -7,6 +7,85 @@ import (
 	"sync/atomic"
 	"time"
 )
+
+// Rounds time the probe sessions of each round of a Search against each
+// other (RoundOf): the slowest that passed sets the round's loss limit, and
+// the round's stragglers are cut.
+type Rounds struct {
+	mu     sync.Mutex
+	rounds map[int]*Round
+	all    passClock // every round's passing probes
+}
+
+// passClock is the slowest passing probe among n.
+type passClock struct {
+	mu      sync.Mutex
+	slowest time.Duration
+	n       int
+}
+
+// Round is one round's clock.
+type Round struct {
+	mu       sync.Mutex
+	slowest  time.Duration // slowest acknowledgement of a passing probe
+	n        int
+	straggle            // cuts the round's stragglers
+	all      *passClock // the run's, across rounds; nil for a lone probe
+}
+
+// Of is the clock of ctx's round.
+func (rc *Rounds) Of(ctx context.Context) *Round {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	if rc.rounds == nil {
+		rc.rounds = map[int]*Round{}
+	}
+	r := RoundOf(ctx)
+	c := rc.rounds[r]
+	if c == nil {
+		c = &Round{all: &rc.all}
+		rc.rounds[r] = c
+	}
+	return c
+}
+
+// Passed records a probe of the round that passed after d.
+func (c *Round) Passed(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.slowest = max(c.slowest, d)
+	c.n++
+	if a := c.all; a != nil {
+		a.mu.Lock()
+		a.slowest = max(a.slowest, d)
+		a.n++
+		a.mu.Unlock()
+	}
+}
+
+// LossAfter is the round's loss limit. While no probe of the round passed
+// (its control lost its SYN, say), earlier rounds' passing probes set it,
+// at twice the factor; 0 while none passed in any round.
+func (c *Round) LossAfter(floor time.Duration, factor int) time.Duration {
+	c.mu.Lock()
+	n, slowest := c.n, c.slowest
+	c.mu.Unlock()
+	if n == 0 && c.all != nil {
+		c.all.mu.Lock()
+		n, slowest = c.all.n, c.all.slowest
+		c.all.mu.Unlock()
+		factor *= 2
+	}
+	if n == 0 {
+		return 0
+	}
+	return max(floor, time.Duration(factor)*slowest)
+}
+
+// Start registers a probe session of the round and returns its context,
+// cancelled at the round's straggler cut, and the func to call when it
+// finished.
+func (c *Round) Start(ctx context.Context) (context.Context, func()) { return c.straggle.start(ctx) }
 
 // A round of probes is as slow as its slowest session, and under random
 // loss one of a dozen sessions nearly always loses its SYN (a 1 s
@@ -25,11 +104,11 @@ const (
 // watchingKey marks a probe session's context; see watching.
 type watchingKey struct{}
 
-// watching tells the round's straggler cut that the probe session of ctx
+// Watching tells the round's straggler cut that the probe session of ctx
 // has sent its probe: from here its own loss timer decides, and the cut
 // leaves it alone (a probe cut while it waits for its verdict would throw
 // away the evidence it is about to give).
-func watching(ctx context.Context) {
+func Watching(ctx context.Context) {
 	if f, ok := ctx.Value(watchingKey{}).(*atomic.Bool); ok {
 		f.Store(true)
 	}
@@ -38,7 +117,7 @@ func watching(ctx context.Context) {
 // errStraggler is the cause of a probe session cut as a straggler.
 var errStraggler = errors.New("the rest of its round finished long ago")
 
-// straggle is a round's straggler cut (part of roundClock).
+// straggle is a round's straggler cut (part of Round).
 type straggle struct {
 	mu       sync.Mutex
 	started  int
@@ -88,7 +167,7 @@ func (s *straggle) finish(d time.Duration) {
 	}
 }
 
-// cutStraggler reports whether ctx was cut as a straggler.
-func cutStraggler(ctx context.Context) bool {
+// CutStraggler reports whether ctx was cut as a straggler.
+func CutStraggler(ctx context.Context) bool {
 	return errors.Is(context.Cause(ctx), errStraggler)
 }
