@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/smtpprobe/smtpprobe/dnscheck"
+	"github.com/smtpprobe/smtpprobe/mtu"
 	"github.com/smtpprobe/smtpprobe/probe/units"
 )
 
@@ -46,14 +47,14 @@ func Compare(base, cur *Report) []Finding {
 			add(SevCritical, dnscheck.CodeRegressionOutcome, "%s: was %s, now %s (%s)", c.label(), b.Outcome, c.Outcome, c.Error)
 		}
 		if bm, cm := b.MTUInfo, c.MTUInfo; bm != nil && cm != nil {
-			if bm.Verdict != VerdictBlackhole && cm.Verdict == VerdictBlackhole {
+			if bm.Verdict != mtu.VerdictBlackhole && cm.Verdict == mtu.VerdictBlackhole {
 				add(SevCritical, dnscheck.CodeRegressionPMTUBlackhole, "%s: the path was %s, now it is a PMTU black hole above %s bytes", c.label(), bm.Verdict, intOr(cm.PathMTU, "?"))
 			}
 			if bm.PathMTU != nil && cm.PathMTU != nil && *cm.PathMTU < *bm.PathMTU {
 				add(SevCritical, dnscheck.CodeRegressionPathMTU, "%s: path MTU dropped from %d to %d", c.label(), *bm.PathMTU, *cm.PathMTU)
 			}
 			if br, cr := bm.Reverse, cm.Reverse; br != nil && cr != nil {
-				if br.Verdict != VerdictBlackhole && cr.Verdict == VerdictBlackhole {
+				if br.Verdict != mtu.VerdictBlackhole && cr.Verdict == mtu.VerdictBlackhole {
 					add(SevCritical, dnscheck.CodeRegressionReversePMTUBlackhole, "%s: server to client, the path was %s, now it is a PMTU black hole above %s bytes", c.label(), br.Verdict, intOr(cr.PathMTU, "?"))
 				}
 				if br.PathMTU != nil && cr.PathMTU != nil && *cr.PathMTU < *br.PathMTU {
@@ -116,7 +117,7 @@ func intOr(p *int, dflt string) string {
 // bottleneck (or of every size, up to the maximum): what a firewall change
 // can be checked against.
 func testedVerdict(v Verdict) bool {
-	return v == VerdictPMTUDWorking || v == VerdictNoBottleneck || v == VerdictBlackhole
+	return v == mtu.VerdictPMTUDWorking || v == mtu.VerdictNoBottleneck || v == mtu.VerdictBlackhole
 }
 
 // compareTested warns, as regression-unverified, for each direction of an
@@ -133,7 +134,7 @@ func testedVerdict(v Verdict) bool {
 func compareTested(c *Result, bm, cm *MTUInfo) []Finding {
 	var fs []Finding
 	one := func(dir string, bv, cv Verdict, bt, ct *[2]int, hint string) {
-		if cv == VerdictBlackhole || !testedVerdict(bv) {
+		if cv == mtu.VerdictBlackhole || !testedVerdict(bv) {
 			return
 		}
 		was := string(bv)
@@ -176,14 +177,14 @@ func retestHint(m *MTUInfo, reverse bool) string {
 	ours := m.CachedPMTU > 0 && !m.CacheCleared
 	if reverse && m.Reverse != nil {
 		for _, pr := range m.Reverse.Probes {
-			if pr.Result == ProbeCached {
+			if pr.Result == mtu.ProbeCached {
 				ours = true
 			}
 		}
 	}
 	if !reverse {
 		for _, pr := range m.Probes {
-			if pr.Result == ProbeClamped && pr.Limit == LimitPathMTU {
+			if pr.Result == mtu.ProbeClamped && pr.Limit == mtu.LimitPathMTU {
 				ours = true
 			}
 		}

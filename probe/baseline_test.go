@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/smtpprobe/smtpprobe/dnscheck"
+	"github.com/smtpprobe/smtpprobe/mtu"
 )
 
 func TestParseThresholds(t *testing.T) {
@@ -39,7 +40,7 @@ func TestParseThresholds(t *testing.T) {
 }
 
 func TestApplyThresholds(t *testing.T) {
-	mtuOf := func(n int) *MTUInfo { return &MTUInfo{PathMTU: &n, Verdict: VerdictPMTUDWorking} }
+	mtuOf := func(n int) *MTUInfo { return &MTUInfo{PathMTU: &n, Verdict: mtu.VerdictPMTUDWorking} }
 	ms := func(v float64) *time.Duration { d := time.Duration(v * float64(time.Millisecond)); return &d }
 	rep := &Report{Results: []Result{
 		{Host: "mx1", Address: "192.0.2.1", Outcome: OK, Phases: map[string]time.Duration{"banner": 3500 * time.Millisecond}, PhaseOrder: []string{"banner"}},
@@ -67,15 +68,15 @@ func TestCompare(t *testing.T) {
 	n := func(v int) *int { return &v }
 	f := func(v float64) *time.Duration { d := time.Duration(v * float64(time.Millisecond)); return &d }
 	base := &Report{Command: "mtu", Target: "example.com", Outcome: OK, Results: []Result{
-		{Host: "mx1", Address: "192.0.2.1", Outcome: OK, MTUInfo: &MTUInfo{PathMTU: n(1500), Verdict: VerdictNoBottleneck}},
-		{Host: "mx2", Address: "192.0.2.2", Outcome: OK, MTUInfo: &MTUInfo{PathMTU: n(1400), Verdict: VerdictPMTUDWorking}},
+		{Host: "mx1", Address: "192.0.2.1", Outcome: OK, MTUInfo: &MTUInfo{PathMTU: n(1500), Verdict: mtu.VerdictNoBottleneck}},
+		{Host: "mx2", Address: "192.0.2.2", Outcome: OK, MTUInfo: &MTUInfo{PathMTU: n(1400), Verdict: mtu.VerdictPMTUDWorking}},
 		{Host: "mx3", Address: "192.0.2.3", Outcome: OK},
 		{Host: "mx4", Address: "192.0.2.4", Outcome: ServerTimeout, Phase: "data", Timeout: f(300000)},
 		{Host: "mx5", Address: "192.0.2.5", Outcome: OK},
 	}}
 	cur := &Report{Command: "mtu", Target: "example.com", Outcome: PMTUBlackhole, Results: []Result{
-		{Host: "mx1", Address: "192.0.2.1", Outcome: OK, MTUInfo: &MTUInfo{PathMTU: n(1500), Verdict: VerdictNoBottleneck}},
-		{Host: "mx2", Address: "192.0.2.2", Outcome: PMTUBlackhole, MTUInfo: &MTUInfo{PathMTU: n(1400), Verdict: VerdictBlackhole}},
+		{Host: "mx1", Address: "192.0.2.1", Outcome: OK, MTUInfo: &MTUInfo{PathMTU: n(1500), Verdict: mtu.VerdictNoBottleneck}},
+		{Host: "mx2", Address: "192.0.2.2", Outcome: PMTUBlackhole, MTUInfo: &MTUInfo{PathMTU: n(1400), Verdict: mtu.VerdictBlackhole}},
 		{Host: "mx3", Address: "192.0.2.3", Outcome: ConnectTimeout},
 		{Host: "mx4", Address: "192.0.2.4", Outcome: ServerTimeout, Phase: "data", Timeout: f(60000)},
 		{Host: "mx6", Address: "192.0.2.6", Outcome: OK},
@@ -118,12 +119,12 @@ func TestCompareReverse(t *testing.T) {
 		base, cur Result
 		want      []string
 	}{
-		{"became a black hole", res(VerdictNoBottleneck, VerdictNoBottleneck, 1500), res(VerdictNoBottleneck, VerdictBlackhole, 1400),
+		{"became a black hole", res(mtu.VerdictNoBottleneck, mtu.VerdictNoBottleneck, 1500), res(mtu.VerdictNoBottleneck, mtu.VerdictBlackhole, 1400),
 			[]string{dnscheck.CodeRegressionReversePMTUBlackhole, dnscheck.CodeRegressionReversePathMTU}},
-		{"path MTU dropped", res(VerdictNoBottleneck, VerdictPMTUDWorking, 1492), res(VerdictNoBottleneck, VerdictPMTUDWorking, 1400),
+		{"path MTU dropped", res(mtu.VerdictNoBottleneck, mtu.VerdictPMTUDWorking, 1492), res(mtu.VerdictNoBottleneck, mtu.VerdictPMTUDWorking, 1400),
 			[]string{dnscheck.CodeRegressionReversePathMTU}},
-		{"same", res(VerdictNoBottleneck, VerdictMSSClamped, 1400), res(VerdictNoBottleneck, VerdictMSSClamped, 1400), nil},
-		{"improved", res(VerdictNoBottleneck, VerdictBlackhole, 1400), res(VerdictNoBottleneck, VerdictNoBottleneck, 1500), nil},
+		{"same", res(mtu.VerdictNoBottleneck, mtu.VerdictMSSClamped, 1400), res(mtu.VerdictNoBottleneck, mtu.VerdictMSSClamped, 1400), nil},
+		{"improved", res(mtu.VerdictNoBottleneck, mtu.VerdictBlackhole, 1400), res(mtu.VerdictNoBottleneck, mtu.VerdictNoBottleneck, 1500), nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			base := &Report{Command: "mtu", Target: "example.com", Outcome: OK, Results: []Result{tc.base}}
@@ -148,8 +149,8 @@ func TestCompareUnverified(t *testing.T) {
 	rng := func(lo, hi int) *[2]int { return &[2]int{lo, hi} }
 	res := func(out Verdict, outT *[2]int, in Verdict, inT *[2]int, probes ...MTUProbe) Result {
 		return Result{Host: "mx1", Address: "192.0.2.1", Outcome: OK, MTUInfo: &MTUInfo{PathMTU: n(1400), Verdict: out, Tested: outT,
-			Method: MethodTCP, Probes: probes,
-			Reverse: &MTUReverse{PathMTU: n(1400), Verdict: in, Tested: inT, Method: MethodTCP}}}
+			Method: mtu.MethodTCP, Probes: probes,
+			Reverse: &MTUReverse{PathMTU: n(1400), Verdict: in, Tested: inT, Method: mtu.MethodTCP}}}
 	}
 	full := rng(576, 1500)
 	for _, tc := range []struct {
@@ -159,25 +160,25 @@ func TestCompareUnverified(t *testing.T) {
 		hint      string // in the message
 	}{
 		{"pmtud-working to mss-clamped (the server's cache)",
-			res(VerdictPMTUDWorking, full, VerdictPMTUDWorking, full),
-			res(VerdictMSSClamped, rng(576, 1400), VerdictPMTUDWorking, full, MTUProbe{Size: 1401, Result: ProbeClamped, Limit: LimitPeerMSS}),
+			res(mtu.VerdictPMTUDWorking, full, mtu.VerdictPMTUDWorking, full),
+			res(mtu.VerdictMSSClamped, rng(576, 1400), mtu.VerdictPMTUDWorking, full, MTUProbe{Size: 1401, Result: mtu.ProbeClamped, Limit: mtu.LimitPeerMSS}),
 			[]string{dnscheck.CodeRegressionUnverified}, "only the server's administrator can flush"},
 		{"inbound pmtud-working to untested (our cache)",
-			res(VerdictPMTUDWorking, full, VerdictPMTUDWorking, full),
-			res(VerdictPMTUDWorking, full, VerdictUntested, rng(576, 576)),
+			res(mtu.VerdictPMTUDWorking, full, mtu.VerdictPMTUDWorking, full),
+			res(mtu.VerdictPMTUDWorking, full, mtu.VerdictUntested, rng(576, 576)),
 			[]string{dnscheck.CodeRegressionUnverified}, "server to client"},
 		{"smaller tested range",
-			res(VerdictNoBottleneck, full, VerdictNoBottleneck, full),
-			res(VerdictNoBottleneck, rng(576, 1450), VerdictNoBottleneck, full),
+			res(mtu.VerdictNoBottleneck, full, mtu.VerdictNoBottleneck, full),
+			res(mtu.VerdictNoBottleneck, rng(576, 1450), mtu.VerdictNoBottleneck, full),
 			[]string{dnscheck.CodeRegressionUnverified}, "sizes 1451-1500"},
 		{"a proven black hole stays critical only",
-			res(VerdictPMTUDWorking, full, VerdictPMTUDWorking, full),
-			res(VerdictBlackhole, full, VerdictPMTUDWorking, full),
+			res(mtu.VerdictPMTUDWorking, full, mtu.VerdictPMTUDWorking, full),
+			res(mtu.VerdictBlackhole, full, mtu.VerdictPMTUDWorking, full),
 			[]string{dnscheck.CodeRegressionPMTUBlackhole}, ""},
-		{"same", res(VerdictPMTUDWorking, full, VerdictPMTUDWorking, full), res(VerdictPMTUDWorking, full, VerdictPMTUDWorking, full), nil, ""},
-		{"mss-clamped before and after", res(VerdictMSSClamped, rng(576, 1400), VerdictPMTUDWorking, full),
-			res(VerdictMSSClamped, rng(576, 1400), VerdictPMTUDWorking, full), nil, ""},
-		{"a baseline without ranges", res(VerdictPMTUDWorking, nil, VerdictPMTUDWorking, nil), res(VerdictPMTUDWorking, full, VerdictPMTUDWorking, full), nil, ""},
+		{"same", res(mtu.VerdictPMTUDWorking, full, mtu.VerdictPMTUDWorking, full), res(mtu.VerdictPMTUDWorking, full, mtu.VerdictPMTUDWorking, full), nil, ""},
+		{"mss-clamped before and after", res(mtu.VerdictMSSClamped, rng(576, 1400), mtu.VerdictPMTUDWorking, full),
+			res(mtu.VerdictMSSClamped, rng(576, 1400), mtu.VerdictPMTUDWorking, full), nil, ""},
+		{"a baseline without ranges", res(mtu.VerdictPMTUDWorking, nil, mtu.VerdictPMTUDWorking, nil), res(mtu.VerdictPMTUDWorking, full, mtu.VerdictPMTUDWorking, full), nil, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			base := &Report{Command: "mtu", Target: "example.com", Outcome: OK, Results: []Result{tc.base}}

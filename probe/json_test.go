@@ -41,7 +41,6 @@ func TestWireFields(t *testing.T) {
 		{Result{}, resultJSON{}, map[string]string{"phases": "Phases", "phase_order": "PhaseOrder", "idle_timeout_ms": "IdleTimeout", "timeout_ms": "Timeout", "greeting_delay_ms": "GreetingDelay"}},
 		{Report{}, reportJSON{}, map[string]string{"duration_ms": "Duration"}},
 		{CheckSummary{}, checkSummaryJSON{}, map[string]string{"duration_ms": "Duration"}},
-		{MTUProbe{}, mtuProbeJSON{}, map[string]string{"rtt_ms": "RTT", "wait_ms": "Wait"}},
 	} {
 		mt, wt := reflect.TypeOf(tc.model), reflect.TypeOf(tc.wire)
 		var mf []reflect.StructField

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"sort"
 	"sync"
 	"syscall"
 	"time"
@@ -17,20 +16,14 @@ import (
 	"github.com/smtpprobe/smtpprobe/probe/wire"
 )
 
-// Verdict is what an mtu probe found about one direction of the path: an
-// mtu result's "verdict" (README, "mtu" and "JSON").
-type Verdict string
-
-// Path MTU verdicts.
-const (
-	VerdictNoBottleneck Verdict = "no-bottleneck"
-	VerdictPMTUDWorking Verdict = "pmtud-working"
-	VerdictMSSClamped   Verdict = "mss-clamped"
-	VerdictBlackhole    Verdict = "pmtu-blackhole"
-	// VerdictUntested is a direction that was not measured: not asked
-	// for (Direction), or the inbound direction of a server without
-	// STARTTLS (its only large flight towards us).
-	VerdictUntested Verdict = "untested"
+// The mtu kind's result model and its verdicts are package mtu's
+// (mtu/result.go); these are their names in probe's Result.
+type (
+	Verdict     = mtu.PathVerdict
+	ProbeResult = mtu.ProbeResult
+	MTUProbe    = mtu.Probe
+	MTUInfo     = mtu.Result
+	MTUReverse  = mtu.Reverse
 )
 
 // Directions of MTUOptions.Direction.
@@ -65,125 +58,6 @@ type MTUOptions struct {
 // ValidDirection reports whether d is a Direction MTUOptions accepts.
 func ValidDirection(d string) bool {
 	return d == "" || d == DirectionOut || d == DirectionIn || d == DirectionBoth
-}
-
-// ProbeResult is how one MTU probe session ended.
-type ProbeResult string
-
-// MTU probe results.
-const (
-	ProbeDelivered     ProbeResult = "delivered"      // every byte acknowledged (inbound: the flight arrived whole)
-	ProbeLost          ProbeResult = "lost"           // retransmitted without an acknowledgement: a black hole
-	ProbeICMP          ProbeResult = "icmp"           // the kernel's path MTU dropped: ICMP arrived
-	ProbeClamped       ProbeResult = "clamped"        // the kernel could send only smaller packets (a cached PMTU, the peer's MSS)
-	ProbeTimedOut      ProbeResult = "timed-out"      // no verdict within the wait
-	ProbeSessionFailed ProbeResult = "session-failed" // the session failed before or apart from the probe
-	ProbeAdapted       ProbeResult = "adapted"        // inbound: the server sent smaller packets than it could fill (its PMTUD adapted)
-	ProbeUntested      ProbeResult = "untested"       // inbound: no STARTTLS flight to measure with
-	// ProbeCached: inbound, our kernel's cached path MTU towards the
-	// server lowered the MSS our SYN advertised below the size under test
-	// (the route exception lowers tcpi_advmss; tcp_metrics do not), so
-	// the server never sent packets that large.
-	ProbeCached ProbeResult = "cached"
-)
-
-// What kept a probe's packets below the size under test (MTUProbe.Limit).
-const (
-	LimitPathMTU = "path-mtu" // this host's path MTU towards the server: a cached PMTU
-	LimitPeerMSS = "peer-mss" // the MSS the server's SYN-ACK carried (its own cache, or a clamping router)
-)
-
-// Methods that decided a verdict (MTUInfo.Method, MTUReverse.Method).
-const (
-	MethodTCP = "tcp" // the SMTP sessions' own segments
-	MethodUDP = "udp" // DF datagrams to a closed port (mtu.CheckDF)
-)
-
-// MTUProbe is the evidence of one probe session.
-type MTUProbe struct {
-	Round       int           `json:"round"`
-	Size        int           `json:"size"`             // IP packet size asked for
-	Sent        int           `json:"sent,omitempty"`   // IP packet size TCP_INFO says was used (inbound: the largest received)
-	OK          bool          `json:"ok"`               // carried: a segment of that size was acknowledged (inbound: the flight arrived)
-	Result      ProbeResult   `json:"result"`           // delivered, lost, icmp, clamped, timed-out, session-failed
-	Via         string        `json:"via,omitempty"`    // starttls (bytes after STARTTLS, no transaction), data (a message body), handshake (inbound)
-	Retransmits int           `json:"retransmits"`      // tcpi_total_retrans
-	Segments    int           `json:"segments"`         // data segments sent (inbound: received)
-	PMTU        int           `json:"pmtu,omitempty"`   // IP_MTU after the probe
-	RTT         time.Duration `json:"-"`                // smoothed RTT (JSON "rtt_ms")
-	Wait        time.Duration `json:"-"`                // from the probe's write to its verdict (JSON "wait_ms")
-	Attempts    int           `json:"attempts"`         // sessions it took: one lost to the dialogue is retried
-	Flight      int           `json:"flight,omitempty"` // inbound: bytes of the server's STARTTLS flight received
-	// Adv is the IP packet size our SYN's MSS option allowed the server
-	// (tcpi_advmss as a packet): below Size when our kernel's cached path
-	// MTU lowered it.
-	Adv int `json:"adv,omitempty"`
-	// Limit says what kept a clamped or cached probe below Size:
-	// LimitPathMTU or LimitPeerMSS.
-	Limit string `json:"limit,omitempty"`
-}
-
-// MTUInfo is the path-MTU part of a Result. Its path_mtu, verdict and
-// bracket are the client-to-server direction; Reverse is the other one.
-type MTUInfo struct {
-	PathMTU      *int     `json:"path_mtu"`
-	Verdict      Verdict  `json:"verdict,omitempty"` // absent when the probe sessions themselves failed
-	Bracket      [2]*int  `json:"bracket"`           // [largest_ok, smallest_failed]; smallest_failed null when nothing failed
-	Exact        bool     `json:"exact"`
-	Sessions     int      `json:"sessions"`
-	Transactions int      `json:"transactions"` // MAIL transactions opened (0 when STARTTLS carries the probes)
-	Rounds       int      `json:"rounds"`
-	Retests      int      `json:"retests"` // probes of a size tried before: controls and confirmations
-	Retransmits  int      `json:"retransmits"`
-	LossPct      *float64 `json:"loss_pct"` // segments retransmitted per data segment sent, over the passing probes
-	// NoEvidence is how many probe sessions died of loss before their
-	// probe proved anything (their sizes were planned again).
-	NoEvidence   int    `json:"no_evidence,omitempty"`
-	ICMPSeen     bool   `json:"icmp_seen"` // the kernel's path MTU dropped during a probe
-	CachedPMTU   int    `json:"cached_pmtu,omitempty"`
-	InterfaceMTU int    `json:"interface_mtu"`
-	MTUProbing   *int   `json:"tcp_mtu_probing,omitempty"` // this host's net.ipv4.tcp_mtu_probing
-	Range        [2]int `json:"range"`
-	// CachedExpiresS is how long CachedPMTU had left, in seconds, as
-	// the kernel reported it (0: not reported).
-	CachedExpiresS int `json:"cached_pmtu_expires_s,omitempty"`
-	// CacheCleared: our cached path MTU towards this one address was
-	// deleted before the inbound half, so that it could not lower the MSS
-	// our SYNs advertise (IPv6 only: mtu.ForgetPMTU).
-	CacheCleared bool `json:"cache_cleared,omitempty"`
-	// Tested is the range of IP packet sizes that actually went out at
-	// their size and were judged, client to server; nil when none did. A
-	// verdict says nothing about sizes above Tested[1].
-	Tested *[2]int `json:"tested"`
-	// Method is what decided Verdict: MethodTCP, or MethodUDP when the
-	// peer's MSS or our cache kept TCP below the size under test and DF
-	// datagrams decided (UDP).
-	Method  string       `json:"method,omitempty"`
-	UDP     *mtu.DFCheck `json:"udp,omitempty"`
-	Probes  []MTUProbe   `json:"probes"`
-	Reverse *MTUReverse  `json:"reverse,omitempty"`
-
-	dfAt time.Time // when dfFirst's raw datagram went out; zero when none did
-}
-
-// MTUReverse is the server-to-client direction, measured through the MSS we
-// advertise, with the server's STARTTLS flight as the payload.
-type MTUReverse struct {
-	PathMTU     *int    `json:"path_mtu"`
-	Verdict     Verdict `json:"verdict"`
-	Bracket     [2]*int `json:"bracket"`
-	Exact       bool    `json:"exact"`
-	Sessions    int     `json:"sessions"`
-	Rounds      int     `json:"rounds"`
-	Retests     int     `json:"retests"`
-	FlightBytes int     `json:"flight_bytes"` // the server's STARTTLS flight, as received
-	TestedUpTo  int     `json:"tested_up_to"` // the largest packet the flight could fill; larger sizes prove nothing
-	// Tested is the range of IP packet sizes the server was actually let
-	// send (our SYN advertised them, and its flight could fill them); nil
-	// when none.
-	Tested *[2]int    `json:"tested"`
-	Method string     `json:"method,omitempty"`
-	Probes []MTUProbe `json:"probes"`
 }
 
 // Loss timing. A probe's segments that are not acknowledged within
@@ -299,8 +173,8 @@ func (p *Prober) MTU(ctx context.Context, t Target, opt MTUOptions) (r Result, e
 		rctx, rcancel := context.WithDeadlineCause(ctx, firstEnd, errBudget) // the outbound half keeps the rest
 		p.mtuReverse(rctx, t, &r, lo, hi, v6, opt)
 		rcancel()
-		info.Reverse.Tested = revTested(info.Reverse, lo)
-		info.Reverse.Method = MethodTCP
+		info.Reverse.Tested = mtu.RevTested(info.Reverse, lo)
+		info.Reverse.Method = mtu.MethodTCP
 		r.timePhase("mtu_in", p.now().Sub(rstart))
 	}
 	if dir != DirectionIn {
@@ -315,7 +189,7 @@ func (p *Prober) MTU(ctx context.Context, t Target, opt MTUOptions) (r Result, e
 			return r, nil
 		}
 	} else {
-		info.Verdict = VerdictUntested
+		info.Verdict = mtu.VerdictUntested
 	}
 	if info.Reverse != nil && info.Reverse.Verdict != "" {
 		p.reverseFindings(t, &r, v6)
@@ -356,7 +230,7 @@ func (p *Prober) mtuOut(ctx context.Context, t Target, r *Result, lo, hi int, v6
 		if err := lt.sent(ctx, pr, res); err != nil {
 			return false, err
 		}
-		if pr.Result == ProbeLost {
+		if pr.Result == mtu.ProbeLost {
 			pt.start(octx, p, t, size, v6, opt)
 		}
 		return pr.OK, nil
@@ -365,15 +239,15 @@ func (p *Prober) mtuOut(ctx context.Context, t Target, r *Result, lo, hi int, v6
 	if df.udp != nil {
 		info.UDP, shi = df.udp, df.udp.MTU
 	}
-	info.dfAt = df.at
+	info.DfAt = df.at
 	b, err := mtu.Search{Min: lo, Max: shi, Parallel: opt.Parallel}.Run(ctx, send)
-	numberRounds(info.Probes, b.Tried)
+	mtu.NumberRounds(info.Probes, b.Tried)
 	info.Rounds, info.Retests = b.Rounds, b.Retests
 	var segs, retrans int
 	for _, pr := range info.Probes {
 		info.Sessions += max(pr.Attempts, 1)
 		info.Retransmits += pr.Retransmits
-		info.ICMPSeen = info.ICMPSeen || pr.Result == ProbeICMP
+		info.ICMPSeen = info.ICMPSeen || pr.Result == mtu.ProbeICMP
 		if pr.OK {
 			segs += pr.Segments
 			retrans += pr.Retransmits
@@ -385,7 +259,7 @@ func (p *Prober) mtuOut(ctx context.Context, t Target, r *Result, lo, hi int, v6
 	info.NoEvidence = b.Blind
 	undecided, err := lt.undecided(ctx, err)
 	if undecided {
-		info.Verdict = VerdictInconclusive
+		info.Verdict = mtu.VerdictInconclusive
 		if ok := b.LargestCarried(); ok > 0 {
 			info.Bracket[0] = ptr(ok)
 		}
@@ -417,24 +291,24 @@ func (p *Prober) mtuOut(ctx context.Context, t Target, r *Result, lo, hi int, v6
 		info.Bracket[1] = ptr(b.SmallestFailed)
 	}
 	info.Exact = b.Exact()
-	info.Method = MethodTCP
-	if limit, _ := clampedBy(b, info); info.UDP == nil && limit != "" && !info.ICMPSeen && b.LargestOK > 0 && b.LargestOK < hi {
+	info.Method = mtu.MethodTCP
+	if limit, _ := mtu.ClampedBy(b, info); info.UDP == nil && limit != "" && !info.ICMPSeen && b.LargestOK > 0 && b.LargestOK < hi {
 		// TCP could not send above LargestOK (the server's MSS or our
 		// cached path MTU): ask the path with DF datagrams instead.
-		wait := dfWait(info.Probes)
+		wait := mtu.DFWait(info.Probes)
 		if c, err := mtu.CheckDF(ctx, t.Addr.Addr().Unmap(), b.LargestOK, hi, wait); err == nil || len(c.Replies) > 0 {
 			info.UDP = &c
 		}
 	}
-	info.Verdict = outVerdict(b, info)
+	info.Verdict = mtu.OutVerdict(b, info)
 	udp := info.UDP
 	info.UDP = nil
-	tcpOnly := outVerdict(b, info)
+	tcpOnly := mtu.OutVerdict(b, info)
 	info.UDP = udp
-	if udp != nil && udp.Verdict != mtu.DFUnknown && !info.ICMPSeen && tcpOnly != VerdictBlackhole {
+	if udp != nil && udp.Verdict != mtu.DFUnknown && !info.ICMPSeen && tcpOnly != mtu.VerdictBlackhole {
 		// The DF datagrams decided: TCP could not send above
 		// LargestOK, or dfFirst kept it there.
-		info.Method = MethodUDP
+		info.Method = mtu.MethodUDP
 		switch udp.Verdict {
 		case mtu.DFICMPWorks:
 			if udp.MTU > 0 && udp.MTU < hi {
@@ -452,81 +326,11 @@ func (p *Prober) mtuOut(ctx context.Context, t Target, r *Result, lo, hi int, v6
 			info.Exact = udp.SmallestSilent == udp.LargestArrived+1
 		}
 	}
-	info.Tested = outTested(info, lo, hi)
+	info.Tested = mtu.OutTested(info, lo, hi)
 	// A black hole is believed only after a patient probe (a rate-limited
 	// PTB is not one), while its link is located (mtu_ptb.go, path.go).
 	p.confirmBlackhole(ctx, t, r, b, v6, opt, &pt)
 	return true
-}
-
-// outVerdict is the client-to-server verdict of bracketing b, from the
-// evidence in info (its Probes in round order, ICMPSeen, CachedPMTU,
-// InterfaceMTU):
-//
-//   - the smallest failed size's last attempt was lost (or timed out): a
-//     black hole, unless ICMP did lower the kernel's path MTU to the
-//     bracket (an icmp probe's PMTU, or the cached one, no larger than
-//     LargestOK): then the loss is the loss timer on a loaded host, and
-//     the kernel's own path MTU says PMTUD works (RFC 1191 §4, RFC 8201
-//     §4). A path MTU learned above LargestOK (ICMP from one hop, a black
-//     hole behind it) stays a black hole;
-//   - ICMP seen or a cached path MTU: pmtud-working;
-//   - clamped below the interface MTU: mss-clamped (larger segments were
-//     never sent: the peer's MSS, its own PMTUD or an MSS-clamping router,
-//     keeps TCP below a bottleneck that does exist);
-//   - otherwise no-bottleneck.
-//
-// A cached path MTU alone is never pmtud-working: it says ICMP reached this
-// host within the last ten minutes, not that it does now. When TCP could
-// not send above LargestOK (clampedBy), the DF datagrams' check (info.UDP)
-// decides: a hop's packet-too-big is pmtud-working, the largest size
-// arriving is no-bottleneck, silence above answered siblings is
-// pmtu-blackhole. Without an answer there, a probe kept small by our own
-// cache is untested, and one kept small by the server's MSS is mss-clamped.
-func outVerdict(b mtu.Bracket, info *MTUInfo) Verdict {
-	// What made the smallest failed size fail, on its last attempt.
-	var failedBy ProbeResult
-	learned := info.CachedPMTU // the kernel's path MTU lowered by ICMP, 0 if never
-	if info.CacheCleared {
-		learned = 0 // deleted before the probes: nothing this run relied on
-	}
-	for _, pr := range info.Probes {
-		if b.SmallestFailed > 0 && pr.Size == b.SmallestFailed && !pr.OK {
-			failedBy = pr.Result
-		}
-		if pr.Result == ProbeICMP && pr.PMTU > 0 && (learned == 0 || pr.PMTU < learned) {
-			learned = pr.PMTU
-		}
-	}
-	icmpToBracket := learned > 0 && b.LargestOK > 0 && learned <= b.LargestOK
-	switch {
-	case (failedBy == ProbeLost || failedBy == ProbeTimedOut) && !icmpToBracket:
-		return VerdictBlackhole
-	case info.ICMPSeen:
-		return VerdictPMTUDWorking
-	}
-	if u := info.UDP; u != nil {
-		switch u.Verdict {
-		case mtu.DFICMPWorks:
-			return VerdictPMTUDWorking
-		case mtu.DFNoBottleneck:
-			return VerdictNoBottleneck
-		case mtu.DFBlackhole:
-			return VerdictBlackhole
-		}
-	}
-	limit, _ := clampedBy(b, info)
-	switch {
-	case limit == LimitPathMTU:
-		return VerdictUntested
-	case failedBy == ProbeClamped && b.LargestOK > 0 && b.LargestOK < info.InterfaceMTU:
-		return VerdictMSSClamped
-	case failedBy == ProbeLost || failedBy == ProbeTimedOut:
-		// Lost above a path MTU that only the cache lowered to the
-		// bracket: what ICMP does now was not seen.
-		return VerdictUntested
-	}
-	return VerdictNoBottleneck
 }
 
 // dfFirstResult is what dfFirst learned: udp is the DF datagram's
@@ -552,7 +356,7 @@ func (p *Prober) dfFirst(ctx context.Context, t Target, lo, hi int) dfFirstResul
 		return dfFirstResult{}
 	}
 	sent := time.Now()
-	rep, err := mtu.SendDF(ctx, dst, mtu.DFPort, hi, dfWait(nil))
+	rep, err := mtu.SendDF(ctx, dst, mtu.DFPort, hi, mtu.DFWait(nil))
 	var res dfFirstResult
 	if err == nil && rep.Raw {
 		res.at = sent
@@ -562,60 +366,6 @@ func (p *Prober) dfFirst(ctx context.Context, t Target, lo, hi int) dfFirstResul
 	}
 	res.udp = &mtu.DFCheck{Verdict: mtu.DFICMPWorks, Hop: rep.From, MTU: rep.MTU, Replies: []mtu.DFReply{rep}}
 	return res
-}
-
-// clampedBy says what kept TCP below the smallest failed size of b, when
-// its last attempt there was clamped: LimitPathMTU (our cached path MTU)
-// or LimitPeerMSS (the server's MSS); "" when it was not clamped. The
-// second value is the probe.
-func clampedBy(b mtu.Bracket, info *MTUInfo) (string, MTUProbe) {
-	var last MTUProbe
-	for _, pr := range info.Probes {
-		if b.SmallestFailed > 0 && pr.Size == b.SmallestFailed && !pr.OK {
-			last = pr
-		}
-	}
-	if last.Result != ProbeClamped {
-		return "", last
-	}
-	if last.Limit == "" {
-		return LimitPeerMSS, last
-	}
-	return last.Limit, last
-}
-
-// dfWait is how long a DF datagram waits for its ICMP: four of the slowest
-// smoothed RTT the TCP probes measured, at least 250 ms.
-func dfWait(probes []MTUProbe) time.Duration {
-	var rtt time.Duration
-	for _, pr := range probes {
-		rtt = max(rtt, pr.RTT)
-	}
-	return max(250*time.Millisecond, 4*rtt)
-}
-
-// outTested is the client-to-server range of sizes that were put on the
-// wire at their size and judged: the TCP probes that were not clamped, and
-// the DF datagrams when they decided.
-func outTested(info *MTUInfo, lo, hi int) *[2]int {
-	top := 0
-	for _, pr := range info.Probes {
-		switch pr.Result {
-		case ProbeDelivered, ProbeLost, ProbeICMP, ProbeTimedOut:
-			top = max(top, pr.Size)
-		}
-	}
-	if u := info.UDP; u != nil && u.Verdict != mtu.DFUnknown {
-		for _, d := range u.Replies {
-			if d.Answer != mtu.DFSilent || u.Verdict == mtu.DFBlackhole {
-				top = max(top, d.Size)
-			}
-		}
-	}
-	if top == 0 {
-		return nil
-	}
-	return &[2]int{lo, min(top, hi)}
 }
 
 // mtuRetry runs a probe session again (at most twice more) when it died of
@@ -676,28 +426,6 @@ type probeFailed struct{ r Result }
 
 func (e *probeFailed) Error() string { return e.r.Error }
 
-// numberRounds gives each probe (in completion order) the round of the
-// search's Try for the same size, in order, and sorts them by round and
-// size. A size is tried again only in a later round, so the n-th probe of
-// a size is its n-th Try.
-func numberRounds(probes []MTUProbe, tried []mtu.Try) {
-	rounds := map[int][]int{}
-	for _, t := range tried {
-		rounds[t.Size] = append(rounds[t.Size], t.Round)
-	}
-	for i := range probes {
-		if rs := rounds[probes[i].Size]; len(rs) > 0 {
-			probes[i].Round, rounds[probes[i].Size] = rs[0], rs[1:]
-		}
-	}
-	sort.SliceStable(probes, func(i, j int) bool {
-		if probes[i].Round != probes[j].Round {
-			return probes[i].Round < probes[j].Round
-		}
-		return probes[i].Size < probes[j].Size
-	})
-}
-
 // probeSegments is how many full-size segments an outbound probe writes:
 // with more than one, random loss must take all of them (or all their
 // ACKs) to fail a size that fits, and the receiver acknowledges the second
@@ -735,7 +463,7 @@ func (p *Prober) mtuProbe(ctx context.Context, t Target, size int, v6 bool, opt 
 	var r Result
 	d := p.beginProbe(ctx, t, size, v6, &r)
 	if d == nil {
-		pr.Result = ProbeSessionFailed
+		pr.Result = mtu.ProbeSessionFailed
 		return pr, r
 	}
 	defer d.end()
@@ -743,7 +471,7 @@ func (p *Prober) mtuProbe(ctx context.Context, t Target, size int, v6 bool, opt 
 	before, err := mtu.TCPInfo(sc)
 	if err != nil {
 		r.setFailure(ProtocolError, "TCP_INFO: "+err.Error())
-		pr.Result = ProbeSessionFailed
+		pr.Result = mtu.ProbeSessionFailed
 		return pr, r
 	}
 	// Never trust the clamp asked for: a cached path MTU or the peer's
@@ -751,10 +479,10 @@ func (p *Prober) mtuProbe(ctx context.Context, t Target, size int, v6 bool, opt 
 	pr.Sent = mtu.PacketSize(before, v6)
 	pr.Adv = advPacket(before, v6)
 	if pr.Sent < size {
-		pr.Result = ProbeClamped
-		pr.Limit = LimitPeerMSS
+		pr.Result = mtu.ProbeClamped
+		pr.Limit = mtu.LimitPeerMSS
 		if pm, err := mtu.PathMTU(sc); err == nil && pm < size && pm <= pr.Sent {
-			pr.Limit = LimitPathMTU // our own cached path MTU, not the server's MSS
+			pr.Limit = mtu.LimitPathMTU // our own cached path MTU, not the server's MSS
 		}
 		d.c.Event(wire.EvData, fmt.Sprintf("probe %d bytes: clamped (the kernel can send only %d-byte packets: snd_mss %d, pmtu %d)", size, pr.Sent, before.SndMSS, before.PMTU))
 		d.quit()
@@ -766,7 +494,7 @@ func (p *Prober) mtuProbe(ctx context.Context, t Target, size int, v6 bool, opt 
 	if hasCap(r.Capabilities, "STARTTLS") {
 		if _, ok := d.step1("starttls", "STARTTLS"); !ok {
 			d.quit()
-			pr.Result = ProbeSessionFailed
+			pr.Result = mtu.ProbeSessionFailed
 			return pr, r
 		}
 		pr.Via, payload = "starttls", wire.RecordStart(n) // begins no ClientHello (tlshello.go)
@@ -775,21 +503,21 @@ func (p *Prober) mtuProbe(ctx context.Context, t Target, size int, v6 bool, opt 
 		pr.Via = "data"
 		if !ok {
 			d.quit()
-			pr.Result = ProbeSessionFailed
+			pr.Result = mtu.ProbeSessionFailed
 			return pr, r
 		}
 		payload = Message(opt.From, to, d.name, n, p.now())
 	}
 	if before, err = mtu.TCPInfo(sc); err != nil {
 		r.setFailure(ProtocolError, "TCP_INFO: "+err.Error())
-		pr.Result = ProbeSessionFailed
+		pr.Result = mtu.ProbeSessionFailed
 		return pr, r
 	}
 	mtu.Watching(ctx) // the straggler cut leaves it to its loss timer
 	wrote := time.Now()
 	if err := d.c.WriteData(ctx, d.rt, payload); err != nil {
 		r.setFailure(Classify(err), "probe write: "+err.Error())
-		pr.Result = ProbeSessionFailed
+		pr.Result = mtu.ProbeSessionFailed
 		return pr, r
 	}
 	w := opt.Loss
@@ -812,7 +540,7 @@ func (p *Prober) mtuProbe(ctx context.Context, t Target, size int, v6 bool, opt 
 		} else {
 			r.setFailure(Classify(err), "watching the probe: "+err.Error())
 		}
-		pr.Result = ProbeSessionFailed
+		pr.Result = mtu.ProbeSessionFailed
 		return pr, r
 	}
 	switch {
@@ -821,13 +549,13 @@ func (p *Prober) mtuProbe(ctx context.Context, t Target, size int, v6 bool, opt 
 		// while this probe's packets were in flight (RFC 1191 §4,
 		// RFC 8201 §4): the kernel lowered the path MTU below the size
 		// the probe had started with, and resegmented.
-		pr.Result = ProbeICMP
+		pr.Result = mtu.ProbeICMP
 	case v == mtu.Lost:
-		pr.Result = ProbeLost
+		pr.Result = mtu.ProbeLost
 	case v == mtu.TimedOut:
-		pr.Result = ProbeTimedOut
+		pr.Result = mtu.ProbeTimedOut
 	default:
-		pr.OK, pr.Result = true, ProbeDelivered
+		pr.OK, pr.Result = true, mtu.ProbeDelivered
 		clk.Passed(waited)
 	}
 	d.c.Event(wire.EvData, fmt.Sprintf("probe %d bytes: %s after %s (sent %d-byte packets, %d retransmits, path MTU %d)", size, pr.Result, fmtDur(waited), pr.Sent, pr.Retransmits, pmtu))
@@ -871,7 +599,7 @@ func mtuFindings(t Target, r *Result, v6 bool) []Finding {
 		fs = append(fs, Finding{Severity: SevInfo, Code: dnscheck.CodePMTUCached,
 			Message: fmt.Sprintf("%s %s; %s", cachedText(info.CachedPMTU, info.CachedExpiresS, r.Address), what, retestText(r.Address, v6, info.CachedExpiresS))})
 	}
-	if info.Verdict == VerdictUntested && info.Method == MethodTCP {
+	if info.Verdict == mtu.VerdictUntested && info.Method == mtu.MethodTCP {
 		if info.CachedPMTU > 0 && info.PathMTU != nil {
 			fs = append(fs, Finding{Severity: SevInfo, Code: dnscheck.CodePMTUUntestedCached,
 				Message: fmt.Sprintf("%s: client to server, nothing above %d bytes was tested: %s kept every probe at or below it, and the DF datagrams got no answer to decide with%s. Never read a cache as working PMTUD: a firewall that started dropping %s since it was learned would not show; %s", w, *info.PathMTU, cachedText(info.CachedPMTU, info.CachedExpiresS, r.Address), udpWhy(info.UDP), icmp, retestText(r.Address, v6, info.CachedExpiresS))})
@@ -882,9 +610,9 @@ func mtuFindings(t Target, r *Result, v6 bool) []Finding {
 			Message: fmt.Sprintf("%s: %.1f%% of the passing probes' segments were retransmitted (random loss on the path); the bracket rests on %d re-tests of sizes tried before", w, *info.LossPct, info.Retests)})
 	}
 	switch info.Verdict {
-	case VerdictBlackhole:
+	case mtu.VerdictBlackhole:
 		stalls := "mail larger than a few KB stalls (\"timeout after DATA\")"
-		if info.Method == MethodUDP && limitText(info) == "the server's MSS" {
+		if info.Method == mtu.MethodUDP && limitText(info) == "the server's MSS" {
 			stalls = "TCP is kept below that size only by the MSS the server's SYN-ACK carries (a router that clamps it, or the server's own cached path MTU, which it forgets about 10 minutes after it learned it: then mail larger than a few KB stalls), and everything else (UDP, IPsec, tunnels) that large is lost"
 		}
 		fs = append(fs, Finding{Severity: SevCritical, Code: dnscheck.CodePMTUBlackhole,
@@ -896,23 +624,23 @@ func mtuFindings(t Target, r *Result, v6 bool) []Finding {
 			stop += fmt.Sprintf(" (currently %d)", *info.MTUProbing)
 		}
 		fs = append(fs, Finding{Severity: SevWarning, Code: dnscheck.CodePMTUStopgap, Message: stop})
-	case VerdictPMTUDWorking:
+	case mtu.VerdictPMTUDWorking:
 		switch {
-		case info.Method == MethodUDP && info.UDP != nil && limitText(info) == "":
+		case info.Method == mtu.MethodUDP && info.UDP != nil && limitText(info) == "":
 			fs = append(fs, Finding{Severity: SevInfo, Code: dnscheck.CodePMTUBottleneck,
 				Message: fmt.Sprintf("%s: the path MTU is %d bytes (interface %d): a DF datagram of %d bytes to a closed UDP port drew %s from %s before any TCP probe, so %s reaches this host; the TCP probes then stayed at or below %d bytes and carried it, and left no path MTU cached on this host", w, *info.PathMTU, info.InterfaceMTU, info.Range[1], icmp, info.UDP.Hop, icmp, *info.PathMTU)})
-		case info.Method == MethodUDP && info.UDP != nil:
+		case info.Method == mtu.MethodUDP && info.UDP != nil:
 			fs = append(fs, Finding{Severity: SevInfo, Code: dnscheck.CodePMTUBottleneck,
 				Message: fmt.Sprintf("%s: the path MTU is %d bytes (interface %d); TCP could not send larger packets (%s), so a DF datagram of %d bytes to a closed UDP port tested the path instead: %s came back from %s, so it reaches this host", w, *info.PathMTU, info.InterfaceMTU, limitText(info), info.Range[1], icmp, info.UDP.Hop)})
 		case info.PathMTU != nil && info.ICMPSeen:
 			fs = append(fs, Finding{Severity: SevInfo, Code: dnscheck.CodePMTUBottleneck,
 				Message: fmt.Sprintf("%s: the path MTU is %d bytes (interface %d); %s reaches this host and TCP adapts", w, *info.PathMTU, info.InterfaceMTU, icmp)})
 		}
-	case VerdictMSSClamped:
+	case mtu.VerdictMSSClamped:
 		fs = append(fs, Finding{Severity: SevInfo, Code: dnscheck.CodeMSSClamped,
 			Message: fmt.Sprintf("%s: the MSS the server's SYN-ACK carried keeps TCP packets at %d bytes or less (interface %d): either a router on the path clamps the MSS, or the server cached a path MTU towards this host (learned from ICMP within about 10 minutes, which a remote host cannot flush). TCP on this path is protected; larger probes could not be sent, so whether %s reaches this host was not tested by TCP%s, and non-TCP traffic (UDP, IPsec, tunnels) may still hit the bottleneck", w, *info.PathMTU, info.InterfaceMTU, icmp, udpWhy(info.UDP))})
 	}
-	if info.Method == MethodUDP && info.Verdict == VerdictBlackhole && info.UDP != nil {
+	if info.Method == mtu.MethodUDP && info.Verdict == mtu.VerdictBlackhole && info.UDP != nil {
 		fs = append(fs, Finding{Severity: SevInfo, Code: dnscheck.CodePMTUTestedByUDP,
 			Message: fmt.Sprintf("%s: TCP could not send packets above %d bytes (%s), so DF datagrams to a closed UDP port decided: those of %d bytes drew the server's port unreachable, larger ones (%d and up) vanished twice without any %s", w, *info.PathMTU, limitText(info), info.UDP.LargestArrived, info.UDP.SmallestSilent, icmp)})
 	}
@@ -943,12 +671,12 @@ func retestText(addr string, v6 bool, expiresS int) string {
 // limitText says what kept the outbound TCP probes small.
 func limitText(info *MTUInfo) string {
 	for _, pr := range info.Probes {
-		if pr.Result == ProbeClamped && pr.Limit == LimitPathMTU {
+		if pr.Result == mtu.ProbeClamped && pr.Limit == mtu.LimitPathMTU {
 			return "our own cached path MTU"
 		}
 	}
 	for _, pr := range info.Probes {
-		if pr.Result == ProbeClamped {
+		if pr.Result == mtu.ProbeClamped {
 			return "the server's MSS"
 		}
 	}

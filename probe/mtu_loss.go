@@ -12,12 +12,6 @@ import (
 	"github.com/smtpprobe/smtpprobe/probe/units"
 )
 
-// VerdictInconclusive is a direction the run could not decide within its
-// budget: random loss on the path lost too many probe sessions, or made
-// the results contradict each other. The bracket holds what was proven
-// (the largest size carried); the finding gives the measured loss.
-const VerdictInconclusive Verdict = "inconclusive"
-
 // DefaultMTUBudget bounds a whole mtu run (both directions, the black-hole
 // location included) when MTUOptions.Budget is 0: under heavy loss every
 // probe session costs SYN and reply retransmissions, and a run must end

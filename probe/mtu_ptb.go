@@ -30,7 +30,7 @@ const ptbPatience = 700 * time.Millisecond
 // its ICMP.
 func (p *Prober) confirmBlackhole(ctx context.Context, t Target, r *Result, b mtu.Bracket, v6 bool, opt MTUOptions, pt *patient) {
 	info := r.MTUInfo
-	if info.Verdict != VerdictBlackhole {
+	if info.Verdict != mtu.VerdictBlackhole {
 		r.Findings = append(r.Findings, mtuFindings(t, r, v6)...)
 		return
 	}
@@ -46,7 +46,7 @@ func (p *Prober) confirmBlackhole(ctx context.Context, t Target, r *Result, b mt
 		icmp bool
 	)
 	switch {
-	case info.Method == MethodUDP: // the DF datagrams decided, not TCP
+	case info.Method == mtu.MethodUDP: // the DF datagrams decided, not TCP
 	case p.confirmByDF(ctx, t, b, info):
 		// Two DF datagrams, ptbGap apart, vanished above the bracket:
 		// the patient probe (ended by mtuOut) is not needed.
@@ -63,10 +63,10 @@ func (p *Prober) confirmBlackhole(ctx context.Context, t Target, r *Result, b mt
 		info.Probes = append(info.Probes, pr)
 		info.Rounds++
 		info.ICMPSeen = true
-		info.Verdict = outVerdict(b, info)
-		info.Tested = outTested(info, info.Range[0], info.Range[1])
+		info.Verdict = mtu.OutVerdict(b, info)
+		info.Tested = mtu.OutTested(info, info.Range[0], info.Range[1])
 	}
-	if info.Verdict != VerdictBlackhole {
+	if info.Verdict != mtu.VerdictBlackhole {
 		r.Findings = append(r.Findings, ptbRateLimited(t, r, pr, v6))
 		r.Findings = append(r.Findings, mtuFindings(t, r, v6)...)
 		return
@@ -96,13 +96,13 @@ const ptbGap = 550 * time.Millisecond
 // false, and the patient probe decides.
 func (p *Prober) confirmByDF(ctx context.Context, t Target, b mtu.Bracket, info *MTUInfo) bool {
 	dst := t.Addr.Addr().Unmap()
-	if info.dfAt.IsZero() || !dst.Is4() || b.SmallestFailed <= 0 || b.LargestOK <= 0 || b.LargestOK >= b.SmallestFailed {
+	if info.DfAt.IsZero() || !dst.Is4() || b.SmallestFailed <= 0 || b.LargestOK <= 0 || b.LargestOK >= b.SmallestFailed {
 		return false
 	}
 	select {
 	case <-ctx.Done():
 		return false
-	case <-time.After(time.Until(info.dfAt.Add(ptbGap))):
+	case <-time.After(time.Until(info.DfAt.Add(ptbGap))):
 	}
 	var rtt time.Duration
 	for _, pr := range info.Probes {
@@ -206,7 +206,7 @@ func (p *Prober) patientProbe(ctx context.Context, t Target, size int, v6 bool, 
 	o.Loss = mtu.WatchOptions{MinWait: ptbPatience, RTOs: 1 << 10, MaxWait: ptbPatience + time.Second,
 		LostAfter: func() time.Duration { return ptbPatience }}
 	pr, res := p.mtuProbe(ctx, t, size, v6, o, &mtu.Round{})
-	return pr, res.Outcome == OK && pr.Result == ProbeICMP
+	return pr, res.Outcome == OK && pr.Result == mtu.ProbeICMP
 }
 
 func ptbRateLimited(t Target, r *Result, pr MTUProbe, v6 bool) Finding {

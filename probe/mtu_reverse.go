@@ -58,7 +58,7 @@ func (p *Prober) mtuReverse(ctx context.Context, t Target, r *Result, lo, hi int
 			return p.revProbe(ctx, t, size, v6, clk)
 		})
 		var blind error
-		if pr.Result != ProbeUntested {
+		if pr.Result != mtu.ProbeUntested {
 			if err := lt.sent(ctx, pr, res); errors.Is(err, mtu.ErrNoEvidence) {
 				blind = err
 			}
@@ -68,7 +68,7 @@ func (p *Prober) mtuReverse(ctx context.Context, t Target, r *Result, lo, hi int
 		rev.Probes = append(rev.Probes, pr)
 		rev.Sessions += max(pr.Attempts, 1)
 		if res.Outcome != OK && failed == nil && blind == nil {
-			failed, noTLS = &res, pr.Result == ProbeUntested
+			failed, noTLS = &res, pr.Result == mtu.ProbeUntested
 		}
 		rev.FlightBytes = max(rev.FlightBytes, pr.Flight)
 		return pr, blind
@@ -101,7 +101,7 @@ func (p *Prober) mtuReverse(ctx context.Context, t Target, r *Result, lo, hi int
 	}
 	if failed != nil {
 		if noTLS {
-			rev.Verdict = VerdictUntested
+			rev.Verdict = mtu.VerdictUntested
 			r.Findings = append(r.Findings, Finding{Severity: SevInfo, Code: dnscheck.CodeReverseUntested,
 				Message: fmt.Sprintf("%s offers no STARTTLS, so the server-to-client direction was not tested: the certificate chain of the STARTTLS handshake is the one large flight a server sends before any mail", who(t, r.Address))})
 			return
@@ -116,23 +116,23 @@ func (p *Prober) mtuReverse(ctx context.Context, t Target, r *Result, lo, hi int
 	case top.OK:
 		// The flight arrived in segments as large as allowed (or as
 		// large as it was): no bottleneck up to what it could fill.
-		rev.Verdict = VerdictNoBottleneck
+		rev.Verdict = mtu.VerdictNoBottleneck
 		rev.PathMTU = ptr(top.Sent)
 		rev.Bracket[0] = ptr(top.Sent)
 		return
-	case top.Result == ProbeAdapted || top.Result == ProbeClamped:
+	case top.Result == mtu.ProbeAdapted || top.Result == mtu.ProbeClamped:
 		rev.PathMTU = ptr(top.Sent)
 		rev.Bracket = [2]*int{ptr(top.Sent), ptr(top.Sent + 1)}
 		rev.Exact = true
-		rev.Verdict = VerdictPMTUDWorking
-		if top.Result == ProbeClamped {
-			rev.Verdict = VerdictMSSClamped
+		rev.Verdict = mtu.VerdictPMTUDWorking
+		if top.Result == mtu.ProbeClamped {
+			rev.Verdict = mtu.VerdictMSSClamped
 		}
 		return
-	case top.Result == ProbeCached:
+	case top.Result == mtu.ProbeCached:
 		// Our SYN could not advertise the size: our own cached path
 		// MTU hides everything above it (reverseFindings says so).
-		rev.Verdict = VerdictUntested
+		rev.Verdict = mtu.VerdictUntested
 		return
 	}
 
@@ -151,7 +151,7 @@ func (p *Prober) mtuReverse(ctx context.Context, t Target, r *Result, lo, hi int
 	}
 	b, err := mtu.Search{Min: lo, Max: hi, Parallel: opt.Parallel}.Run(ctx, send)
 	probes := rev.Probes[len(sizes):]
-	numberRounds(probes, b.Tried)
+	mtu.NumberRounds(probes, b.Tried)
 	for i := range probes {
 		probes[i].Round++ // round 1 was the first pair
 	}
@@ -162,7 +162,7 @@ func (p *Prober) mtuReverse(ctx context.Context, t Target, r *Result, lo, hi int
 	}
 	undecided, err := lt.undecided(ctx, err)
 	if undecided {
-		rev.Verdict = VerdictInconclusive
+		rev.Verdict = mtu.VerdictInconclusive
 		if ok := b.LargestCarried(); ok > 0 {
 			rev.Bracket[0] = ptr(ok)
 		}
@@ -185,71 +185,8 @@ func (p *Prober) mtuReverse(ctx context.Context, t Target, r *Result, lo, hi int
 	if b.SmallestFailed > 0 {
 		rev.Bracket[1] = ptr(b.SmallestFailed)
 	}
-	rev.Verdict = revVerdict(b, rev.Probes)
+	rev.Verdict = mtu.RevVerdict(b, rev.Probes)
 	rev.Exact = b.Exact()
-}
-
-// revTested is the server-to-client range of sizes the server was let send
-// and could fill: probes whose SYN advertised their size (not cached),
-// whose server did not advertise less (not clamped), and whose flight came
-// or stalled, capped by what the flight could fill (TestedUpTo).
-func revTested(rev *MTUReverse, lo int) *[2]int {
-	top := 0
-	for _, pr := range rev.Probes {
-		switch pr.Result {
-		case ProbeDelivered, ProbeLost, ProbeAdapted:
-			top = max(top, pr.Size)
-		case ProbeClamped:
-			top = max(top, pr.Sent) // what the server's MSS let it send, and arrived
-		}
-	}
-	if rev.TestedUpTo > 0 {
-		top = min(top, rev.TestedUpTo)
-	}
-	if top == 0 {
-		return nil
-	}
-	return &[2]int{lo, top}
-}
-
-// revVerdict is the server-to-client verdict of a bracketing that followed a
-// stalled Max flight, from what its probes (round 1's pair included, in
-// round order) showed rather than from the stall timer alone:
-//
-//   - no size failed: no-bottleneck;
-//   - the smallest failed size's last attempt was clamped (the SYN-ACK's MSS
-//     already small): mss-clamped;
-//   - some probe's flight arrived in segments smaller than advertised, no
-//     larger than the largest size that passed (adapted): ICMP reached the
-//     server and it lowered its path MTU to the bottleneck (RFC 1191 §4,
-//     RFC 8201 §4), so PMTUD works, however the sizes above failed. On a
-//     loaded host the first flight at Max can outlast the round's loss
-//     limit while the server is still resending it in smaller segments,
-//     and Search then counts every larger size as not carried, adapted
-//     or not;
-//   - otherwise the flights above the bracket stalled without the server
-//     ever adapting: pmtu-blackhole.
-func revVerdict(b mtu.Bracket, probes []MTUProbe) Verdict {
-	if b.SmallestFailed == 0 {
-		return VerdictNoBottleneck
-	}
-	var failedBy ProbeResult
-	adapted := false
-	for _, pr := range probes {
-		if pr.Size == b.SmallestFailed && !pr.OK {
-			failedBy = pr.Result
-		}
-		if pr.Result == ProbeAdapted && pr.Sent > 0 && pr.Sent <= b.LargestOK {
-			adapted = true
-		}
-	}
-	switch {
-	case failedBy == ProbeClamped:
-		return VerdictMSSClamped
-	case adapted:
-		return VerdictPMTUDWorking
-	}
-	return VerdictBlackhole
 }
 
 // reverseFailed records an inbound probe session that failed for a reason
@@ -279,9 +216,9 @@ func (p *Prober) reverseFindings(t Target, r *Result, v6 bool) {
 			Message: fmt.Sprintf("%s: the server's STARTTLS flight (%d bytes) fills packets of at most %d bytes, so the server-to-client direction was tested up to %d bytes only", w, rev.FlightBytes, rev.TestedUpTo, rev.TestedUpTo)})
 	}
 	switch rev.Verdict {
-	case VerdictUntested:
+	case mtu.VerdictUntested:
 		for _, pr := range rev.Probes {
-			if pr.Result != ProbeCached {
+			if pr.Result != mtu.ProbeCached {
 				continue
 			}
 			info := r.MTUInfo
@@ -289,16 +226,16 @@ func (p *Prober) reverseFindings(t Target, r *Result, v6 bool) {
 				Message: fmt.Sprintf("%s: server to client, nothing above %d bytes was tested: %s, so our SYNs advertised an MSS for %d-byte packets and the server's full-size flight never came; a reverse PMTU black hole above %d would not show. Never read this as working PMTUD; %s", w, pr.Adv, cachedText(pr.Adv, info.CachedExpiresS, r.Address), pr.Adv, pr.Adv, retestText(r.Address, v6, info.CachedExpiresS))})
 			break
 		}
-	case VerdictBlackhole:
+	case mtu.VerdictBlackhole:
 		if r.Outcome == OK {
 			r.setFailure(PMTUBlackhole, fmt.Sprintf("server-to-client: segments above %d bytes vanish and no ICMP reaches the server", *rev.PathMTU))
 		}
 		r.Findings = append(r.Findings, Finding{Severity: SevCritical, Code: dnscheck.CodeReversePMTUBlackhole,
 			Message: fmt.Sprintf("%s: server-to-client, packets larger than %d bytes vanish and the %s that would tell the server does not reach it: the STARTTLS handshake (the certificate chain) and large replies stall, and the server logs the timeout. Fix: allow %s through the firewalls on the server's side of the path, or clamp the MSS on the bottleneck router (nftables: tcp flags syn tcp option maxseg size set rt mtu)", w, *rev.PathMTU, icmp, icmp)})
-	case VerdictPMTUDWorking:
+	case mtu.VerdictPMTUDWorking:
 		r.Findings = append(r.Findings, Finding{Severity: SevInfo, Code: dnscheck.CodeReversePMTUBottleneck,
 			Message: fmt.Sprintf("%s: server-to-client, the path MTU is %d bytes: the server's segments arrived smaller than the MSS advertised (tcpi_rcv_mss), so %s reaches the server and its TCP adapts", w, *rev.PathMTU, icmp)})
-	case VerdictMSSClamped:
+	case mtu.VerdictMSSClamped:
 		r.Findings = append(r.Findings, Finding{Severity: SevInfo, Code: dnscheck.CodeReverseMSSClamped,
 			Message: fmt.Sprintf("%s: server-to-client, the server's SYN-ACK and its segments both stay at %d-byte packets: either a router on the path clamps the MSS, or the server cached a path MTU towards this host (learned from ICMP within about 10 minutes; only the server's administrator can flush it). TCP on this path is protected; whether %s reaches the server was not tested, and non-TCP traffic may still hit the bottleneck", w, *rev.PathMTU, icmp)})
 	}
@@ -312,21 +249,21 @@ func (p *Prober) revProbe(ctx context.Context, t Target, size int, v6 bool, clk 
 	var r Result
 	d := p.beginProbe(ctx, t, size, v6, &r)
 	if d == nil {
-		pr.Result = ProbeSessionFailed
+		pr.Result = mtu.ProbeSessionFailed
 		return pr, r
 	}
 	defer d.end()
 	if !hasCap(r.Capabilities, "STARTTLS") {
 		d.quit()
 		r.Outcome, r.Error = ProtocolError, "no STARTTLS"
-		pr.Result = ProbeUntested // what mtuReverse tells apart
+		pr.Result = mtu.ProbeUntested // what mtuReverse tells apart
 		return pr, r
 	}
 	sc, _ := d.c.Raw().(syscall.Conn)
 	before, err := mtu.TCPInfo(sc)
 	if err != nil {
 		r.setFailure(ProtocolError, "TCP_INFO: "+err.Error())
-		pr.Result = ProbeSessionFailed
+		pr.Result = mtu.ProbeSessionFailed
 		return pr, r
 	}
 	// The server's SYN-ACK MSS: with our clamp at size, snd_mss is the
@@ -341,7 +278,7 @@ func (p *Prober) revProbe(ctx context.Context, t Target, size int, v6 bool, clk 
 			// so the server cannot send packets of this size.
 			d.c.Event(wire.EvData, fmt.Sprintf("inbound probe %d bytes: cached (our SYN advertised %d-byte packets: path MTU %d cached)", size, pr.Adv, pm))
 			d.quit()
-			pr.Result, pr.Limit, pr.Sent = ProbeCached, LimitPathMTU, pr.Adv
+			pr.Result, pr.Limit, pr.Sent = mtu.ProbeCached, mtu.LimitPathMTU, pr.Adv
 			return pr, r
 		}
 	}
@@ -396,7 +333,7 @@ func (p *Prober) revProbe(ctx context.Context, t Target, size int, v6 bool, clk 
 	abort(d.c)
 	select {
 	case i := <-stalled:
-		pr.Result = ProbeLost
+		pr.Result = mtu.ProbeLost
 		pr.Flight = int(i.BytesReceived - before.BytesReceived)
 		d.c.Event(wire.EvDeadline, fmt.Sprintf("inbound probe %d bytes: the server's flight stalled after %s (%d bytes in order, %d out-of-order packets, rcv_mss %d)", size, fmtDur(waited), pr.Flight, i.RcvOOOPack-before.RcvOOOPack, i.RcvMSS))
 		return pr, r
@@ -407,7 +344,7 @@ func (p *Prober) revProbe(ctx context.Context, t Target, size int, v6 bool, clk 
 			herr = errors.New("STARTTLS refused")
 		}
 		r.setFailureIn("starttls", Classify(herr), "starttls: "+herr.Error())
-		pr.Result = ProbeSessionFailed
+		pr.Result = mtu.ProbeSessionFailed
 		return pr, r
 	}
 	clk.Passed(waited)
@@ -422,11 +359,11 @@ func (p *Prober) revProbe(ctx context.Context, t Target, size int, v6 bool, clk 
 		// (our snd_mss is below both our clamp and our own path MTU,
 		// so the peer's MSS option set it), and its segments keep to
 		// it: clamped on the path.
-		pr.Result = ProbeClamped
+		pr.Result = mtu.ProbeClamped
 	case got < size && full:
-		pr.Result = ProbeAdapted
+		pr.Result = mtu.ProbeAdapted
 	default:
-		pr.OK, pr.Result = true, ProbeDelivered
+		pr.OK, pr.Result = true, mtu.ProbeDelivered
 	}
 	d.c.Event(wire.EvData, fmt.Sprintf("inbound probe %d bytes: %s after %s (flight %d bytes, largest packet %d, peer MSS packet %d)", size, pr.Result, fmtDur(waited), pr.Flight, got, peer))
 	return pr, r

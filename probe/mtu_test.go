@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/smtpprobe/smtpprobe/dnscheck"
+	"github.com/smtpprobe/smtpprobe/mtu"
 	"github.com/smtpprobe/smtpprobe/probe/probetest"
 	"github.com/smtpprobe/smtpprobe/probe/wire"
 )
@@ -37,7 +38,7 @@ func TestMTULoopbackNoBottleneck(t *testing.T) {
 		t.Fatal(err)
 	}
 	m := r.MTUInfo
-	if r.Outcome != OK || m == nil || m.Verdict != VerdictNoBottleneck {
+	if r.Outcome != OK || m == nil || m.Verdict != mtu.VerdictNoBottleneck {
 		t.Fatalf("MTU(loopback) = %s (%s), %+v; want ok, no-bottleneck", r.Outcome, r.Error, m)
 	}
 	if m.PathMTU == nil || *m.PathMTU != 1500 || m.Bracket[1] != nil || m.Rounds != 1 {
@@ -97,10 +98,10 @@ func TestMTULoopbackDirections(t *testing.T) {
 		wantFinding  string
 		transactions bool
 	}{
-		{"starttls both", true, DirectionBoth, VerdictNoBottleneck, VerdictNoBottleneck, "starttls", "", false},
-		{"starttls in", true, DirectionIn, VerdictUntested, VerdictNoBottleneck, "", "", false},
-		{"starttls out", true, DirectionOut, VerdictNoBottleneck, "", "starttls", "", false},
-		{"plain both", false, DirectionBoth, VerdictNoBottleneck, VerdictUntested, "data", dnscheck.CodeReverseUntested, true},
+		{"starttls both", true, DirectionBoth, mtu.VerdictNoBottleneck, mtu.VerdictNoBottleneck, "starttls", "", false},
+		{"starttls in", true, DirectionIn, mtu.VerdictUntested, mtu.VerdictNoBottleneck, "", "", false},
+		{"starttls out", true, DirectionOut, mtu.VerdictNoBottleneck, "", "starttls", "", false},
+		{"plain both", false, DirectionBoth, mtu.VerdictNoBottleneck, mtu.VerdictUntested, "data", dnscheck.CodeReverseUntested, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -134,7 +135,7 @@ func TestMTULoopbackDirections(t *testing.T) {
 				t.Errorf("MTU(%s) reverse = %+v, want none", tc.name, m.Reverse)
 			case tc.wantIn != "" && (m.Reverse == nil || m.Reverse.Verdict != tc.wantIn):
 				t.Errorf("MTU(%s) reverse = %+v, want verdict %s", tc.name, m.Reverse, tc.wantIn)
-			case tc.wantIn == VerdictNoBottleneck:
+			case tc.wantIn == mtu.VerdictNoBottleneck:
 				rv := m.Reverse
 				// probetest's certificate is one small ECDSA
 				// certificate: its flight (under 1 KB) fills no

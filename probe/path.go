@@ -402,7 +402,7 @@ var rawICMP = trace.ListenICMP
 // why.
 func (p *Prober) locateBlackhole(ctx context.Context, t Target, r *Result, v6 bool) {
 	info := r.MTUInfo
-	if info == nil || info.Verdict != VerdictBlackhole || info.Bracket[0] == nil {
+	if info == nil || info.Verdict != mtu.VerdictBlackhole || info.Bracket[0] == nil {
 		return
 	}
 	minLarge := *info.Bracket[0] + 1

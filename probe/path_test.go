@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/smtpprobe/smtpprobe/dnscheck"
+	"github.com/smtpprobe/smtpprobe/mtu"
 	"github.com/smtpprobe/smtpprobe/mtu/trace"
 	"github.com/smtpprobe/smtpprobe/probe/wire"
 )
@@ -177,7 +178,7 @@ func TestLocateBlackholeNoRaw(t *testing.T) {
 	})
 	tg := Target{Host: "192.0.2.25", Addr: netip.MustParseAddrPort("192.0.2.25:25"), Preference: -1}
 	r := newResult(tg)
-	r.MTUInfo = &MTUInfo{Verdict: VerdictBlackhole, Bracket: [2]*int{ptr(1400), ptr(1401)}}
+	r.MTUInfo = &MTUInfo{Verdict: mtu.VerdictBlackhole, Bracket: [2]*int{ptr(1400), ptr(1401)}}
 	(&Prober{}).locateBlackhole(context.Background(), tg, &r, false)
 	if r.BlackholeLink == nil || r.BlackholeLink.Located || !strings.Contains(r.BlackholeLink.Reason, "CAP_NET_RAW") {
 		t.Errorf("locateBlackhole(no raw socket).BlackholeLink = %+v, want not located, naming CAP_NET_RAW", r.BlackholeLink)
@@ -186,7 +187,7 @@ func TestLocateBlackholeNoRaw(t *testing.T) {
 		t.Errorf("locateBlackhole(no raw socket) findings = %+v, want one blackhole-link-not-located", r.Findings)
 	}
 	r = newResult(tg)
-	r.MTUInfo = &MTUInfo{Verdict: VerdictNoBottleneck}
+	r.MTUInfo = &MTUInfo{Verdict: mtu.VerdictNoBottleneck}
 	(&Prober{}).locateBlackhole(context.Background(), tg, &r, false)
 	if r.BlackholeLink != nil || len(r.Findings) != 0 {
 		t.Errorf("locateBlackhole(no-bottleneck) = %+v, %+v; want nothing", r.BlackholeLink, r.Findings)

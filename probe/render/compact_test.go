@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/smtpprobe/smtpprobe/dnscheck"
+	"github.com/smtpprobe/smtpprobe/mtu"
 	"github.com/smtpprobe/smtpprobe/probe"
 	"github.com/smtpprobe/smtpprobe/probe/render"
 	"github.com/smtpprobe/smtpprobe/probe/wire"
@@ -167,7 +168,7 @@ func goldenMTUBlackhole() *probe.Report {
 		Results: []probe.Result{{
 			Host: "192.0.2.10", Address: "192.0.2.10", Port: 25, Outcome: probe.PMTUBlackhole, Error: "segments above 1400 bytes vanish and no ICMP comes back",
 			Phases: ph, PhaseOrder: order,
-			MTUInfo: &probe.MTUInfo{PathMTU: goldenInt(1400), Verdict: probe.VerdictBlackhole, Bracket: [2]*int{goldenInt(1400), goldenInt(1401)},
+			MTUInfo: &probe.MTUInfo{PathMTU: goldenInt(1400), Verdict: mtu.VerdictBlackhole, Bracket: [2]*int{goldenInt(1400), goldenInt(1401)},
 				Sessions: 28, Rounds: 4, Retests: 6, Retransmits: 15, InterfaceMTU: 1500, MTUProbing: goldenInt(0), Range: [2]int{576, 1500},
 				Reverse: &probe.MTUReverse{PathMTU: goldenInt(1400), Verdict: "pmtud-working", Bracket: [2]*int{goldenInt(1400), goldenInt(1401)},
 					Sessions: 2, Rounds: 1, FlightBytes: 3368, TestedUpTo: 1500}},

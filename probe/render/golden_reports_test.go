@@ -11,6 +11,7 @@ import (
 
 	"github.com/smtpprobe/smtpprobe/dnscheck"
 	"github.com/smtpprobe/smtpprobe/dnscheck/dane"
+	"github.com/smtpprobe/smtpprobe/mtu"
 	"github.com/smtpprobe/smtpprobe/probe"
 	"github.com/smtpprobe/smtpprobe/probe/render"
 	"github.com/smtpprobe/smtpprobe/probe/wire"
@@ -131,10 +132,10 @@ func goldenMTU() *probe.Report {
 			Host: "mx1.example.com", Address: "198.51.100.25", Port: 25, Preference: goldenInt(10), Outcome: probe.OK,
 			Phases: ph, PhaseOrder: order,
 			MTUInfo: &probe.MTUInfo{
-				PathMTU: goldenInt(1400), Verdict: probe.VerdictBlackhole, Bracket: [2]*int{goldenInt(1400), goldenInt(1401)},
+				PathMTU: goldenInt(1400), Verdict: mtu.VerdictBlackhole, Bracket: [2]*int{goldenInt(1400), goldenInt(1401)},
 				Exact: true, Sessions: 12, Transactions: 0, Rounds: 1, Retests: 3, Retransmits: 9, LossPct: goldenFloat(0),
 				ICMPSeen: false, CachedPMTU: 1500, InterfaceMTU: 1500, MTUProbing: goldenInt(0), Range: [2]int{1280, 1500},
-				Tested: &[2]int{1280, 1500}, Method: probe.MethodTCP,
+				Tested: &[2]int{1280, 1500}, Method: mtu.MethodTCP,
 				Probes: []probe.MTUProbe{
 					{Round: 1, Size: 1500, Sent: 1500, Result: "lost", Via: "starttls", Retransmits: 5, Segments: 2, PMTU: 1500, Wait: goldenMS(1203.5), Attempts: 1},
 					{Round: 1, Size: 1280, Sent: 1280, OK: true, Result: "delivered", Via: "starttls", Segments: 2, PMTU: 1500, RTT: goldenMS(40.2), Wait: goldenMS(41.9), Attempts: 1},
@@ -144,7 +145,7 @@ func goldenMTU() *probe.Report {
 				Reverse: &probe.MTUReverse{
 					PathMTU: goldenInt(1500), Verdict: "no-bottleneck", Bracket: [2]*int{goldenInt(1500), nil},
 					Sessions: 2, Rounds: 1, Retests: 1, FlightBytes: 4211, TestedUpTo: 1500,
-					Tested: &[2]int{1280, 1500}, Method: probe.MethodTCP,
+					Tested: &[2]int{1280, 1500}, Method: mtu.MethodTCP,
 					Probes: []probe.MTUProbe{
 						{Round: 1, Size: 1500, Sent: 1500, OK: true, Result: "delivered", Via: "handshake", Segments: 3, Wait: goldenMS(60.1), Attempts: 1},
 					},

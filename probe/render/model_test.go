@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/smtpprobe/smtpprobe/dnscheck"
+	"github.com/smtpprobe/smtpprobe/mtu"
 	"github.com/smtpprobe/smtpprobe/probe"
 	"github.com/smtpprobe/smtpprobe/probe/render"
 )
@@ -26,7 +27,7 @@ func TestMTUNothingFailedBound(t *testing.T) {
 		pm := tc.rng[1]
 		rep := &probe.Report{Command: "mtu", Target: "192.0.2.1", Outcome: probe.OK, Findings: []probe.Finding{},
 			Results: []probe.Result{{Host: "192.0.2.1", Address: "192.0.2.1", Port: 25, Outcome: probe.OK,
-				MTUInfo: &probe.MTUInfo{PathMTU: &pm, Verdict: probe.VerdictNoBottleneck, Bracket: [2]*int{&pm, nil},
+				MTUInfo: &probe.MTUInfo{PathMTU: &pm, Verdict: mtu.VerdictNoBottleneck, Bracket: [2]*int{&pm, nil},
 					InterfaceMTU: tc.iface, Range: tc.rng, Probes: []probe.MTUProbe{}}}}}
 		var b bytes.Buffer
 		if err := render.Text(&b, rep, render.Options{}); err != nil {

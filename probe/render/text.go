@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/smtpprobe/smtpprobe/dnscheck"
+	"github.com/smtpprobe/smtpprobe/mtu"
 	"github.com/smtpprobe/smtpprobe/probe"
 	"github.com/smtpprobe/smtpprobe/probe/units"
 	"github.com/smtpprobe/smtpprobe/probe/wire"
@@ -436,7 +437,7 @@ func mtuText(w *bytes.Buffer, indent string, m *probe.MTUInfo, verbose, timeline
 	if s := testedText(m); s != "" {
 		printf(w, "%stested: %s\n", indent, s)
 	}
-	if m.Verdict != probe.VerdictUntested {
+	if m.Verdict != mtu.VerdictUntested {
 		loss := "no loss on passing probes"
 		if m.LossPct != nil && *m.LossPct > 0 {
 			loss = fmt.Sprintf("%.1f%% of the passing probes' segments retransmitted", *m.LossPct)
@@ -448,7 +449,7 @@ func mtuText(w *bytes.Buffer, indent string, m *probe.MTUInfo, verbose, timeline
 		return
 	}
 	printf(w, "%sserver to client: %s\n", indent, reverseBrief(rv))
-	if rv.Verdict == "" || rv.Verdict == probe.VerdictUntested {
+	if rv.Verdict == "" || rv.Verdict == mtu.VerdictUntested {
 		return
 	}
 	printf(w, "%s%s in %s, %s; STARTTLS flight %s, tested up to %d\n", indent,
@@ -580,7 +581,7 @@ func testedText(m *probe.MTUInfo) string {
 // "path MTU 1400, bracket [1400, 1401], verdict pmtud-working", or
 // "untested".
 func reverseBrief(rv *probe.MTUReverse) string {
-	if rv.Verdict == "" || rv.Verdict == probe.VerdictUntested {
+	if rv.Verdict == "" || rv.Verdict == mtu.VerdictUntested {
 		return "untested"
 	}
 	pm := "unknown"

@@ -28,6 +28,7 @@ import (
 	"time"
 
 	"github.com/smtpprobe/smtpprobe/dnscheck"
+	"github.com/smtpprobe/smtpprobe/mtu"
 	"github.com/smtpprobe/smtpprobe/probe"
 )
 
@@ -251,7 +252,7 @@ func TestE2EMiddlebox(t *testing.T) {
 						t.Errorf("run %d: mx(%s) findings %q, want no tls-middlebox on a black hole", run, r.in, codes)
 					}
 				}
-				if v := mtuVerdict(t, l, bin, fam.addr); v != string(probe.VerdictBlackhole) {
+				if v := mtuVerdict(t, l, bin, fam.addr); v != string(mtu.VerdictBlackhole) {
 					t.Errorf("mtu %s on the black-hole path: verdict %q, want pmtu-blackhole (mx says so)", fam.addr, v)
 				}
 			})

@@ -97,7 +97,7 @@ type mtuProbe struct {
 	PMTU   int    `json:"pmtu"`
 }
 
-var mtuVerdicts = outcomeStrings(probe.VerdictNoBottleneck, probe.VerdictPMTUDWorking, probe.VerdictMSSClamped, probe.VerdictBlackhole, probe.VerdictUntested)
+var mtuVerdicts = outcomeStrings(mtu.VerdictNoBottleneck, mtu.VerdictPMTUDWorking, mtu.VerdictMSSClamped, mtu.VerdictBlackhole, mtu.VerdictUntested)
 
 const (
 	mtuKill      = 60 * time.Second // ends a hung run
@@ -384,7 +384,7 @@ func TestE2EMTUBlackhole(t *testing.T) {
 				r := runMTUBinary(t, l, bin, append([]string{"ok.lab.example", fam.flag}, mtuLabArgs(l)...)...)
 				rep := decodeMTU(t, r)
 				checkPath(t, r, rep, fam.addr, wantPath{
-					mtu: n, failed: n + 1, verdict: string(probe.VerdictBlackhole), exit: 2, outcome: string(probe.PMTUBlackhole),
+					mtu: n, failed: n + 1, verdict: string(mtu.VerdictBlackhole), exit: 2, outcome: string(probe.PMTUBlackhole),
 					icmp: ptrBool(false), finding: dnscheck.CodePMTUBlackhole, maxRound: maxRounds,
 				})
 				if r.elapsed >= blackholeMax {
@@ -575,7 +575,7 @@ func TestE2EMTUOther(t *testing.T) {
 			r := runMTUBinary(t, l, bin, append([]string{"ok.lab.example", fam.flag, "--parallel", "1"}, mtuLabArgs(l)...)...)
 			rep := decodeMTU(t, r)
 			res := checkPath(t, r, rep, fam.addr, wantPath{
-				mtu: 1400, failed: 1401, verdict: string(probe.VerdictBlackhole), exit: 2, outcome: string(probe.PMTUBlackhole),
+				mtu: 1400, failed: 1401, verdict: string(mtu.VerdictBlackhole), exit: 2, outcome: string(probe.PMTUBlackhole),
 				icmp: ptrBool(false), finding: dnscheck.CodePMTUBlackhole, minRound: 4,
 			})
 			for _, p := range res.Probes {
@@ -664,7 +664,7 @@ func TestE2EMTUReverse(t *testing.T) {
 					want := wantRev{mtu: n, failed: n + 1, verdict: "pmtud-working"}
 					exit, outcome := 0, "ok"
 					if mode == "drop" {
-						want.verdict, exit, outcome = string(probe.VerdictBlackhole), 2, string(probe.PMTUBlackhole)
+						want.verdict, exit, outcome = string(mtu.VerdictBlackhole), 2, string(probe.PMTUBlackhole)
 						if codes := mtuFindingCodes(rep); !slices.Contains(codes, dnscheck.CodeReversePMTUBlackhole) {
 							t.Errorf("mtu(%s) findings = %q, want reverse-pmtu-blackhole", r.in, codes)
 						}
@@ -703,9 +703,9 @@ func TestE2EMTUClamped(t *testing.T) {
 			r := runMTUBinary(t, l, bin, append([]string{"ok.lab.example", fam.flag}, mtuLabArgs(l)...)...)
 			rep := decodeMTU(t, r)
 			res := checkPath(t, r, rep, fam.addr, wantPath{
-				mtu: 1400, failed: 1401, verdict: string(probe.VerdictMSSClamped), exit: 0, outcome: "ok", icmp: ptrBool(false), finding: dnscheck.CodeMSSClamped,
+				mtu: 1400, failed: 1401, verdict: string(mtu.VerdictMSSClamped), exit: 0, outcome: "ok", icmp: ptrBool(false), finding: dnscheck.CodeMSSClamped,
 			})
-			checkReverse(t, r, res, wantRev{mtu: 1400, failed: 1401, verdict: string(probe.VerdictMSSClamped)})
+			checkReverse(t, r, res, wantRev{mtu: 1400, failed: 1401, verdict: string(mtu.VerdictMSSClamped)})
 			codes := mtuFindingCodes(rep)
 			for _, bad := range []string{dnscheck.CodePMTUBottleneck, "peer-mss-limit", dnscheck.CodePMTUBlackhole, dnscheck.CodeReversePMTUBlackhole} {
 				if slices.Contains(codes, bad) {
@@ -752,9 +752,9 @@ func TestE2EMTULoss(t *testing.T) {
 			r := runMTUBinary(t, l, bin, append([]string{"ok.lab.example", fam.flag}, mtuLabArgs(l)...)...)
 			rep := decodeMTU(t, r)
 			res := checkPath(t, r, rep, fam.addr, wantPath{
-				mtu: 1400, failed: 1401, verdict: string(probe.VerdictBlackhole), exit: 2, outcome: string(probe.PMTUBlackhole), finding: dnscheck.CodePMTUBlackhole,
+				mtu: 1400, failed: 1401, verdict: string(mtu.VerdictBlackhole), exit: 2, outcome: string(probe.PMTUBlackhole), finding: dnscheck.CodePMTUBlackhole,
 			})
-			checkReverse(t, r, res, wantRev{mtu: 1400, failed: 1401, verdict: string(probe.VerdictBlackhole)})
+			checkReverse(t, r, res, wantRev{mtu: 1400, failed: 1401, verdict: string(mtu.VerdictBlackhole)})
 			t.Logf("run %d mtu(%s): %v, %d+%d sessions, %d re-tests, loss %s %%", i, r.in, r.elapsed.Round(time.Millisecond), res.Sessions, revSessions(res), res.Retests, floatp(res.LossPct))
 		}
 	})

@@ -20,7 +20,7 @@ import (
 	"time"
 
 	"github.com/smtpprobe/smtpprobe/dnscheck"
-	"github.com/smtpprobe/smtpprobe/probe"
+	"github.com/smtpprobe/smtpprobe/mtu"
 )
 
 const (
@@ -172,7 +172,7 @@ func TestE2EMTUPTBRateLimit(t *testing.T) {
 			for i := range 2 { // cron: no flush between
 				r := runMTUBinary(t, l, bin, append([]string{"ok.lab.example", fam.flag}, mtuLabArgs(l)...)...)
 				res := oneMTUResult(t, r, decodeMTU(t, r), fam.addr)
-				if sv(res.Verdict) == string(probe.VerdictBlackhole) || res.Reverse != nil && sv(res.Reverse.Verdict) == string(probe.VerdictBlackhole) {
+				if sv(res.Verdict) == string(mtu.VerdictBlackhole) || res.Reverse != nil && sv(res.Reverse.Verdict) == string(mtu.VerdictBlackhole) {
 					t.Errorf("unflushed run %d mtu(%s): verdict %s, reverse %v; want no black hole", i+1, r.in, strp(res.Verdict), res.Reverse)
 				}
 			}
@@ -198,7 +198,7 @@ func TestE2EMTUTwoBottlenecks(t *testing.T) {
 				flushClientPMTU(t, l)
 				r := runMTUBinary(t, l, bin, append([]string{"ok.lab.example", fam.flag, "--direction", "out"}, mtuLabArgs(l)...)...)
 				res := oneMTUResult(t, r, decodeMTU(t, r), fam.addr)
-				if r.exit != 2 || sv(res.Verdict) != string(probe.VerdictBlackhole) || bracketString(res.Bracket) != "[1371, 1372]" {
+				if r.exit != 2 || sv(res.Verdict) != string(mtu.VerdictBlackhole) || bracketString(res.Bracket) != "[1371, 1372]" {
 					t.Errorf("run %d mtu(%s): exit %d, verdict %s, bracket %s; want 2, pmtu-blackhole, [1371, 1372] (%s)\nprobes: %s",
 						i+1, r.in, r.exit, strp(res.Verdict), bracketString(res.Bracket), res.Error, probeSummary(res))
 				}
@@ -240,7 +240,7 @@ func TestE2EMTUHeavyLoss(t *testing.T) {
 			t.Errorf("run %d mtu(%s): outcome %s (%s); want a verdict, never a dying probe session's outcome", i+1, r.in, res.Outcome, res.Error)
 		}
 		switch v {
-		case string(probe.VerdictBlackhole):
+		case string(mtu.VerdictBlackhole):
 			if bracketString(res.Bracket) != "[1400, 1401]" || r.exit != 2 {
 				t.Errorf("run %d mtu(%s): pmtu-blackhole %s, exit %d; want [1400, 1401], 2", i+1, r.in, bracketString(res.Bracket), r.exit)
 			}

@@ -20,7 +20,7 @@ import (
 	"time"
 
 	"github.com/smtpprobe/smtpprobe/dnscheck"
-	"github.com/smtpprobe/smtpprobe/probe"
+	"github.com/smtpprobe/smtpprobe/mtu"
 )
 
 // stateMTU is the part of results[] of `mtu --json` these tests read.
@@ -145,7 +145,7 @@ func TestE2EStateCronReverseBlackhole(t *testing.T) {
 				// Neither family keeps a cache across runs: IPv4 tests ICMP
 				// delivery with raw DF datagrams first and keeps its TCP
 				// probes at the bottleneck, IPv6 deletes the one entry.
-				if *rv.Verdict != string(probe.VerdictBlackhole) || !bracketEq(rv.Bracket, n, n+1) || r.exit != 2 {
+				if *rv.Verdict != string(mtu.VerdictBlackhole) || !bracketEq(rv.Bracket, n, n+1) || r.exit != 2 {
 					t.Errorf("run %d: mtu(%s) reverse = %s bracket %s exit %d, want pmtu-blackhole [%d, %d] exit 2 (codes %q)",
 						run, r.in, *rv.Verdict, bracketString(rv.Bracket), r.exit, n, n+1, rep.codes())
 				}
@@ -255,12 +255,12 @@ func TestE2EStateFirewallWorkflow(t *testing.T) {
 				if tc.udpDrop {
 					// Neither TCP (the server's MSS) nor the datagrams
 					// (dropped) can test it: a warning, never a pass.
-					if r.exit != 1 || sv(res.Verdict) != string(probe.VerdictMSSClamped) || !slices.Contains(codes, dnscheck.CodeRegressionUnverified) {
+					if r.exit != 1 || sv(res.Verdict) != string(mtu.VerdictMSSClamped) || !slices.Contains(codes, dnscheck.CodeRegressionUnverified) {
 						t.Errorf("compare mtu(%s): exit %d, verdict %s, findings %q; want exit 1, mss-clamped, regression-unverified", r.in, r.exit, sv(res.Verdict), codes)
 					}
 					continue
 				}
-				if r.exit != 2 || sv(res.Verdict) != string(probe.VerdictBlackhole) || res.Method != "udp" || !slices.Contains(codes, dnscheck.CodeRegressionPMTUBlackhole) {
+				if r.exit != 2 || sv(res.Verdict) != string(mtu.VerdictBlackhole) || res.Method != "udp" || !slices.Contains(codes, dnscheck.CodeRegressionPMTUBlackhole) {
 					t.Errorf("compare mtu(%s): exit %d, verdict %s by %q, findings %q; want exit 2, pmtu-blackhole decided by the DF datagrams, regression-pmtu-blackhole",
 						r.in, r.exit, sv(res.Verdict), res.Method, codes)
 				}
@@ -289,7 +289,7 @@ func TestE2EStateClampedUDP(t *testing.T) {
 	for _, tc := range []struct {
 		icmp, verdict string
 		exit          int
-	}{{"drop", string(probe.VerdictBlackhole), 2}, {"allow", "pmtud-working", 0}} {
+	}{{"drop", string(mtu.VerdictBlackhole), 2}, {"allow", "pmtud-working", 0}} {
 		l.SetICMP(t, tc.icmp)
 		for _, fam := range mtuFamilies {
 			t.Run(tc.icmp+fam.flag, func(t *testing.T) {

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/common/expfmt"
 
+	"github.com/smtpprobe/smtpprobe/mtu"
 	"github.com/smtpprobe/smtpprobe/probe"
 	"github.com/smtpprobe/smtpprobe/probe/render"
 )
@@ -184,7 +185,7 @@ type mtuDirection struct {
 // mtuDirections lists the directions of m that reached a verdict.
 func mtuDirections(m *probe.MTUInfo) []mtuDirection {
 	var ds []mtuDirection
-	if m.Verdict != "" && m.Verdict != probe.VerdictUntested {
+	if m.Verdict != "" && m.Verdict != mtu.VerdictUntested {
 		ds = append(ds, mtuDirection{probe.DirectionOut, m.Verdict, m.PathMTU, m.Sessions})
 	}
 	if rv := m.Reverse; rv != nil && rv.Verdict != "" {
