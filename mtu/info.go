@@ -151,6 +151,16 @@ func PacketSize(i Info, v6 bool) int {
 	return i.SndMSS + Overhead(v6, i.Timestamps())
 }
 
+// AdvPacket is the IP packet size the MSS option of our SYN allowed the
+// server: tcpi_advmss is that option less the timestamp option once
+// negotiated, like tcpi_snd_mss.
+func AdvPacket(i Info, v6 bool) int {
+	if i.AdvMSS == 0 {
+		return 0
+	}
+	return i.AdvMSS + Overhead(v6, i.Timestamps())
+}
+
 // TCP states (include/net/tcp_states.h), for Info.State.
 const (
 	StateEstablished = 1

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/netip"
 	"sync"
 	"syscall"
@@ -178,16 +177,7 @@ func (p *Prober) MTU(ctx context.Context, t Target, opt MTUOptions) (r Result, e
 		r.timePhase("mtu_in", p.now().Sub(rstart))
 	}
 	if dir != DirectionIn {
-		if !p.mtuOut(ctx, t, &r, lo, hi, v6, opt, first()) {
-			if info.Reverse != nil && info.Reverse.Verdict != "" {
-				p.reverseFindings(t, &r, v6)
-			}
-			r.timePhase("mtu", p.now().Sub(start))
-			if r.local != nil {
-				return r, r.local
-			}
-			return r, nil
-		}
+		p.mtuOut(ctx, t, &r, lo, hi, v6, opt, first())
 	} else {
 		info.Verdict = mtu.VerdictUntested
 	}
@@ -201,9 +191,9 @@ func (p *Prober) MTU(ctx context.Context, t Target, opt MTUOptions) (r Result, e
 	return r, nil
 }
 
-// mtuOut brackets the client-to-server direction; false means a probe
-// session failed for a reason other than the path, recorded in r.
-func (p *Prober) mtuOut(ctx context.Context, t Target, r *Result, lo, hi int, v6 bool, opt MTUOptions, df dfFirstResult) bool {
+// mtuOut brackets the client-to-server direction; a probe session that
+// failed for a reason other than the path is recorded in r.
+func (p *Prober) mtuOut(ctx context.Context, t Target, r *Result, lo, hi int, v6 bool, opt MTUOptions, df dfFirstResult) {
 	info := r.MTUInfo
 	var (
 		mu     sync.Mutex
@@ -264,7 +254,7 @@ func (p *Prober) mtuOut(ctx context.Context, t Target, r *Result, lo, hi int, v6
 			info.Bracket[0] = ptr(ok)
 		}
 		r.Findings = append(r.Findings, inconclusiveFinding(t, r, "client to server", time.Since(started), b, b.Blind, info.LossPct, err))
-		return true
+		return
 	}
 	var pf *probeFailed
 	switch {
@@ -278,10 +268,10 @@ func (p *Prober) mtuOut(ctx context.Context, t Target, r *Result, lo, hi int, v6
 				r.Findings = append(r.Findings, f)
 			}
 		}
-		return false
+		return
 	case err != nil:
 		r.setFailure(ProtocolError, "bracketing: "+err.Error())
-		return false
+		return
 	}
 	if b.LargestOK > 0 {
 		info.PathMTU = ptr(b.LargestOK)
@@ -330,7 +320,6 @@ func (p *Prober) mtuOut(ctx context.Context, t Target, r *Result, lo, hi int, v6
 	// A black hole is believed only after a patient probe (a rate-limited
 	// PTB is not one), while its link is located (mtu_ptb.go, path.go).
 	p.confirmBlackhole(ctx, t, r, b, v6, opt, &pt)
-	return true
 }
 
 // dfFirstResult is what dfFirst learned: udp is the DF datagram's
@@ -449,7 +438,7 @@ func (p *Prober) beginProbe(ctx context.Context, t Target, size int, v6 bool, r 
 	// handshake closes the socket itself): a FIN would leave the server
 	// retransmitting into the black hole for minutes, and, once ICMP
 	// passes again, learning a path MTU from a session long gone.
-	abort(d.c)
+	d.c.Abort()
 	if !d.greet(false) {
 		d.end()
 		return nil
@@ -477,7 +466,7 @@ func (p *Prober) mtuProbe(ctx context.Context, t Target, size int, v6 bool, opt 
 	// Never trust the clamp asked for: a cached path MTU or the peer's
 	// MSS may make the kernel's segments smaller.
 	pr.Sent = mtu.PacketSize(before, v6)
-	pr.Adv = advPacket(before, v6)
+	pr.Adv = mtu.AdvPacket(before, v6)
 	if pr.Sent < size {
 		pr.Result = mtu.ProbeClamped
 		pr.Limit = mtu.LimitPeerMSS
@@ -533,7 +522,7 @@ func (p *Prober) mtuProbe(ctx context.Context, t Target, size int, v6 bool, opt 
 	pr.RTT = after.RTT
 	pmtu, _ := mtu.PathMTU(sc)
 	pr.PMTU = pmtu
-	abort(d.c) // the server is owed a TLS record or a final dot; neither comes
+	d.c.Abort() // the server is owed a TLS record or a final dot; neither comes
 	if err != nil {
 		if errors.Is(err, mtu.ErrClosed) {
 			r.setFailure(Reset, "the server reset the probe session before the probe was acknowledged")
@@ -560,24 +549,6 @@ func (p *Prober) mtuProbe(ctx context.Context, t Target, size int, v6 bool, opt 
 	}
 	d.c.Event(wire.EvData, fmt.Sprintf("probe %d bytes: %s after %s (sent %d-byte packets, %d retransmits, path MTU %d)", size, pr.Result, fmtDur(waited), pr.Sent, pr.Retransmits, pmtu))
 	return pr, r
-}
-
-// advPacket is the IP packet size the MSS option of our SYN allowed the
-// server: tcpi_advmss is that option less the timestamp option once
-// negotiated, like tcpi_snd_mss.
-func advPacket(i mtu.Info, v6 bool) int {
-	if i.AdvMSS == 0 {
-		return 0
-	}
-	return i.AdvMSS + mtu.Overhead(v6, i.Timestamps())
-}
-
-// abort resets the connection so that neither side keeps retransmitting
-// data the path cannot carry, and the server drops the session.
-func abort(c *wire.Conn) {
-	if tc, ok := c.Raw().(*net.TCPConn); ok {
-		_ = tc.SetLinger(0)
-	}
 }
 
 // mtuFindings say what to do, as the field reports do. Each verdict gets

@@ -270,7 +270,7 @@ func (p *Prober) revProbe(ctx context.Context, t Target, size int, v6 bool, clk 
 	// smaller of the two; below size only if the server's side (or a
 	// router rewriting it) advertised less.
 	peer := mtu.PacketSize(before, v6)
-	pr.Adv = advPacket(before, v6)
+	pr.Adv = mtu.AdvPacket(before, v6)
 	if pr.Adv > 0 && pr.Adv < size {
 		if pm, err := mtu.PathMTU(sc); err == nil && pm < size {
 			// Our kernel's cached path MTU lowered the MSS our SYN
@@ -330,7 +330,7 @@ func (p *Prober) revProbe(ctx context.Context, t Target, size int, v6 bool, clk 
 	pr.Segments = after.DataSegsIn - before.DataSegsIn
 	pr.RTT = after.RTT
 	pr.Flight = int(after.BytesReceived - before.BytesReceived)
-	abort(d.c)
+	d.c.Abort()
 	select {
 	case i := <-stalled:
 		pr.Result = mtu.ProbeLost

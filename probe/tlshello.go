@@ -212,7 +212,7 @@ func (d *dialogue) fullSegmentRetry() (*SegmentCheck, mtu.Verdict) {
 		return chk, mtu.Unknown
 	}
 	defer func() {
-		abort(c) // the server is owed the rest of a record; it never comes
+		c.Abort() // the server is owed the rest of a record; it never comes
 		c.Close()
 	}()
 	if err := d.retryGreet(c); err != nil {
@@ -302,7 +302,7 @@ func (d *dialogue) helloRetry(kind string, cfg *tls.Config, split int) helloRetr
 		return res
 	}
 	defer func() {
-		abort(c)
+		c.Abort()
 		c.Close()
 	}()
 	c.WatchStalls(true) // a retry that stalls ends early too

@@ -702,6 +702,14 @@ type HandshakeError struct{ Err error }
 func (e *HandshakeError) Error() string { return "TLS handshake failed: " + e.Err.Error() }
 func (e *HandshakeError) Unwrap() error { return e.Err }
 
+// Abort resets the connection so that neither side keeps retransmitting
+// data the path cannot carry, and the server drops the session.
+func (c *Conn) Abort() {
+	if tc, ok := c.raw.(*net.TCPConn); ok {
+		_ = tc.SetLinger(0)
+	}
+}
+
 // Close closes the connection and waits for the reader to end.
 func (c *Conn) Close() error {
 	c.mu.Lock()
