@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/smtpprobe/smtpprobe/dnscheck"
+	"github.com/smtpprobe/smtpprobe/probe/mta"
 	"github.com/smtpprobe/smtpprobe/probe/wire"
 )
 
@@ -228,7 +229,7 @@ func (d *dialogue) noteRejection(phase, line string, rp wire.Reply) {
 		d.r.Findings = append(d.r.Findings, rcptRefused(who(d.t, d.r.Address), to, rp))
 	}
 	if phase == "rcpt" && rp.Code == 450 && rp.Enhanced == "4.3.2" {
-		if srv := d.identify(); srv.Software == SoftwarePostscreen {
+		if srv := d.identify(); srv.Software == mta.SoftwarePostscreen {
 			d.r.Findings = append(d.r.Findings, Finding{Severity: SevInfo, Code: dnscheck.CodePostscreenDeferral,
 				Message: fmt.Sprintf("%s is Postfix's postscreen: it deferred this new client with %s after its after-220 (deep protocol) tests, which a new client passes by being deferred once; transient, not a failure: the next session from the same address is handed to smtpd",
 					who(d.t, d.r.Address), rp.String())})
@@ -527,7 +528,7 @@ func (d *dialogue) greeting() (wire.Reply, bool) {
 	switch {
 	case ok && banner.At >= GreetingDelayNotable:
 		r.GreetingDelay = ptr(banner.At)
-		if teaser(banner) {
+		if mta.Teaser(banner) {
 			r.Findings = append(r.Findings, Finding{Severity: SevInfo, Code: dnscheck.CodePostscreenPregreet,
 				Message: fmt.Sprintf("%s is Postfix's postscreen: it sent a 220- teaser and the final 220 %s after connect (postscreen_greet_wait); the probe waited for the final 220, as postscreen's pre-greet test requires (a client that talks early is blacklisted)",
 					who(d.t, r.Address), fmtDur(banner.At))})

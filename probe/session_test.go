@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/smtpprobe/smtpprobe/dnscheck"
+	"github.com/smtpprobe/smtpprobe/probe/mta"
 	"github.com/smtpprobe/smtpprobe/probe/probetest"
 	"github.com/smtpprobe/smtpprobe/probe/wire"
 )
@@ -278,7 +279,7 @@ func TestTimeout(t *testing.T) {
 	// The peer is go-smtp, whose banner and 421 name no software: no
 	// log line is claimed for it, and the advice is neutral.
 	for _, r := range rs {
-		if r.ServerLog != "" || r.Server == nil || r.Server.Software != SoftwareUnknown {
+		if r.ServerLog != "" || r.Server == nil || r.Server.Software != mta.SoftwareUnknown {
 			t.Errorf("Timeout(%s) = log %q, server %+v; want no log line from an unknown server", r.Phase, r.ServerLog, r.Server)
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/smtpprobe/smtpprobe/dnscheck"
+	"github.com/smtpprobe/smtpprobe/probe/mta"
 	"github.com/smtpprobe/smtpprobe/probe/units"
 	"github.com/smtpprobe/smtpprobe/probe/wire"
 )
@@ -26,17 +27,6 @@ const rFCServerTimeout = 5 * time.Minute
 // smtpd_timeout (300 s), so that a server meeting RFC 5321 §4.5.3.2.7 is
 // measured rather than cut off.
 const DefaultMaxWait = 10 * time.Minute
-
-// postfixLog is what Postfix's smtpd logs when its smtpd_timeout fires
-// in each phase ("timeout after DATA (0 bytes) from ...").
-var postfixLog = map[string]string{
-	"banner": "timeout after CONNECT",
-	"ehlo":   "timeout after EHLO",
-	"mail":   "timeout after MAIL",
-	"rcpt":   "timeout after RCPT",
-	"data":   "timeout after DATA (0 bytes)",
-	"body":   "timeout after DATA (%d bytes)",
-}
 
 // ClosedBy says how a server ended an idle session in a timeout probe.
 // Its JSON values are "421", "fin" and "rst"; a close by another 4yz or
@@ -227,7 +217,7 @@ func (p *Prober) timeout(ctx context.Context, t Target, phase string, opt Timeou
 	srv := d.identifyClose(r.ClosedBy == ClosedByFIN, idle)
 	r.Server = &srv
 	ip, port := clientAddr(d.c)
-	r.ServerLog = serverLog(srv.Software, phase, logContext{Client: ip, Port: port, Helo: d.name, From: opt.From, Bytes: r.BytesWritten})
+	r.ServerLog = mta.LogLine(srv.Software, phase, mta.LogContext{Client: ip, Port: port, Helo: d.name, From: opt.From, Bytes: r.BytesWritten})
 	what := "sent " + rp.String() + " and closed the connection"
 	switch {
 	case r.ClosedBy == ClosedByFIN:
@@ -324,7 +314,7 @@ func mergeBelowRFC(rs []Result, who string) {
 		for _, f := range rs[i].Findings {
 			if f.Code == dnscheck.CodeServerTimeoutBelowRFC {
 				parts = append(parts, fmt.Sprintf("%s after %s", rs[i].Phase, fmtDur(*rs[i].Timeout)))
-				sw := SoftwareUnknown
+				sw := mta.SoftwareUnknown
 				if rs[i].Server != nil {
 					sw = rs[i].Server.Software
 				}

@@ -13,6 +13,7 @@ import (
 	"github.com/smtpprobe/smtpprobe/dnscheck/dane"
 	"github.com/smtpprobe/smtpprobe/mtu"
 	"github.com/smtpprobe/smtpprobe/probe"
+	"github.com/smtpprobe/smtpprobe/probe/mta"
 	"github.com/smtpprobe/smtpprobe/probe/render"
 	"github.com/smtpprobe/smtpprobe/probe/wire"
 )
@@ -102,7 +103,7 @@ func goldenTimeout() *probe.Report {
 			Host: "2001:db8::25", Address: "2001:db8::25", Port: 25, Outcome: probe.ServerTimeout,
 			Phases: ph, PhaseOrder: order, Phase: "ehlo", Timeout: goldenDur(300004.2), ClosedBy: probe.ClosedBy421,
 			ServerLog: "timeout after EHLO",
-			Server:    &probe.Server{Software: probe.SoftwarePostfix, Confidence: probe.ConfidenceHigh, Evidence: []string{`banner "220 mx.example.com ESMTP Postfix" names Postfix`}},
+			Server:    &probe.Server{Software: mta.SoftwarePostfix, Confidence: mta.ConfidenceHigh, Evidence: []string{`banner "220 mx.example.com ESMTP Postfix" names Postfix`}},
 			Reply:     &wire.Reply{Code: 421, Enhanced: "4.4.2", Text: "mx.example.com Error: timeout exceeded"},
 			Timeline: []wire.Event{
 				{At: 410 * time.Microsecond, Kind: wire.EvConnect, Text: "[2001:db8::1]:40000 -> [2001:db8::25]:25"},

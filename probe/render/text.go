@@ -13,6 +13,7 @@ import (
 	"github.com/smtpprobe/smtpprobe/dnscheck"
 	"github.com/smtpprobe/smtpprobe/mtu"
 	"github.com/smtpprobe/smtpprobe/probe"
+	"github.com/smtpprobe/smtpprobe/probe/mta"
 	"github.com/smtpprobe/smtpprobe/probe/units"
 	"github.com/smtpprobe/smtpprobe/probe/wire"
 )
@@ -604,7 +605,7 @@ func serverName(s *probe.Server) string {
 	if !s.Known() {
 		return "the server"
 	}
-	return probe.ServerName(s.Software)
+	return mta.Name(s.Software)
 }
 
 // sameAtEach is the detail lines that every result of a host has, of the
