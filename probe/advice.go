@@ -5,21 +5,20 @@ import (
 	"time"
 
 	"github.com/smtpprobe/smtpprobe/probe/mta"
-	"github.com/smtpprobe/smtpprobe/probe/wire"
 )
 
-// RFCDataBlockTimeout is the least time a server should wait for each
+// rfcDataBlockTimeout is the least time a server should wait for each
 // block of message data: RFC 5321 §4.5.3.2.6, "DATA Block Timeout: 3
 // minutes" (the sender's limit for each block, which the receiver must
 // not undercut).
-const RFCDataBlockTimeout = 3 * time.Minute
+const rfcDataBlockTimeout = 3 * time.Minute
 
 // rfcIdleMinimum is what RFC 5321 §4.5.3.2 asks a server to wait at an
 // idle phase: 3 minutes for message data (after the 354 and between data
 // blocks, §4.5.3.2.6), 5 minutes for the next command (§4.5.3.2.7).
 func rfcIdleMinimum(phase string) time.Duration {
 	if isDataPhase(phase) {
-		return RFCDataBlockTimeout
+		return rfcDataBlockTimeout
 	}
 	return rFCServerTimeout
 }
@@ -41,19 +40,6 @@ func isDataPhase(phase string) bool { return phase == "data" || phase == "body" 
 func belowRFC(idle time.Duration, phase string) bool {
 	m := rfcIdleMinimum(phase)
 	return idle < m-mta.TimerTolerance(m)
-}
-
-// pausePhase is the idle phase a sender pause falls in.
-func pausePhase(p wire.Pause) string {
-	switch p {
-	case wire.PauseBeforeData:
-		return "rcpt"
-	case wire.PauseAfterData:
-		return "data"
-	case wire.ChunkPause:
-		return "body"
-	}
-	return ""
 }
 
 // adviceMinimum is the least value to advise for the server's timer at

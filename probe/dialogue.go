@@ -332,7 +332,7 @@ func (d *dialogue) greet(starttls bool) bool {
 		d.quit()
 		return false
 	}
-	r.Capabilities = capabilities(ehlo)
+	r.Capabilities = ehlo.Keywords()
 	if !starttls || !hasCap(r.Capabilities, "STARTTLS") {
 		return true
 	}
@@ -367,7 +367,7 @@ func (d *dialogue) greet(starttls bool) bool {
 		d.quit()
 		return false
 	}
-	r.Capabilities = capabilities(ehlo2)
+	r.Capabilities = ehlo2.Keywords()
 	return true
 }
 
@@ -377,24 +377,6 @@ func dialElapsed(err error) time.Duration {
 		return de.Elapsed
 	}
 	return 0
-}
-
-// capabilities returns the EHLO keywords (RFC 5321 §4.1.1.1): every line
-// after the first, keyword upper-cased, parameters as sent.
-func capabilities(ehlo wire.Reply) []string {
-	if len(ehlo.Lines) < 2 {
-		return nil
-	}
-	caps := make([]string, 0, len(ehlo.Lines)-1)
-	for _, l := range ehlo.Lines[1:] {
-		kw, params, _ := strings.Cut(strings.TrimSpace(l), " ")
-		c := strings.ToUpper(kw)
-		if params != "" {
-			c += " " + params
-		}
-		caps = append(caps, c)
-	}
-	return caps
 }
 
 // hasCap reports whether keyword is among caps.
@@ -507,11 +489,11 @@ func addressLiteral(a net.Addr) string {
 	return "[" + ip.String() + "]"
 }
 
-// GreetingDelayNotable is the delay from connect after which a greeting
+// greetingDelayNotable is the delay from connect after which a greeting
 // counts as late: a server that holds its 220 this long does it on purpose
 // (a tarpit: Exim's delay in the connect ACL, sendmail's greet_pause,
 // postscreen_greet_wait).
-const GreetingDelayNotable = time.Second
+const greetingDelayNotable = time.Second
 
 // greeting reads the server's greeting (RFC 5321 §4.3.1), the whole of it:
 // the client never talks before the final "220 " line, so that
@@ -526,7 +508,7 @@ func (d *dialogue) greeting() (wire.Reply, bool) {
 		r.Banner = banner.String()
 	}
 	switch {
-	case ok && banner.At >= GreetingDelayNotable:
+	case ok && banner.At >= greetingDelayNotable:
 		r.GreetingDelay = ptr(banner.At)
 		if mta.Teaser(banner) {
 			r.Findings = append(r.Findings, Finding{Severity: SevInfo, Code: dnscheck.CodePostscreenPregreet,

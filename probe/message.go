@@ -8,11 +8,11 @@ import (
 	"time"
 )
 
-// Message builds a synthetic test message of at least size bytes (the
+// message builds a synthetic test message of at least size bytes (the
 // headers alone may be larger) in RFC 5322 form: realistic headers and a
 // plain-text body of 76-character lines. No line starts with ".", so the
 // body needs no dot-stuffing (RFC 5321 §4.5.2), and it ends with CRLF.
-func Message(from, to, helo string, size int, now time.Time) []byte {
+func message(from, to, helo string, size int, now time.Time) []byte {
 	id := make([]byte, 8)
 	_, _ = rand.Read(id)
 	host := strings.Trim(helo, "[]")

@@ -495,7 +495,7 @@ func (p *Prober) mtuProbe(ctx context.Context, t Target, size int, v6 bool, opt 
 			pr.Result = mtu.ProbeSessionFailed
 			return pr, r
 		}
-		payload = Message(opt.From, to, d.name, n, p.now())
+		payload = message(opt.From, to, d.name, n, p.now())
 	}
 	if before, err = mtu.TCPInfo(sc); err != nil {
 		r.setFailure(ProtocolError, "TCP_INFO: "+err.Error())

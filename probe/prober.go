@@ -76,16 +76,18 @@ type Target struct {
 	Preference int // MX preference, or -1 when the target is not an MX
 }
 
-// pauseOption is the run option that sets the pause, as a Finding.Option
-// ("pause_before_data"), or "" for a pause no option sets.
-func pauseOption(p wire.Pause) string {
-	switch p {
-	case wire.PauseBeforeData:
-		return "pause_before_data"
-	case wire.PauseAfterData:
-		return "pause_after_data"
-	case wire.ChunkPause:
-		return "chunk_pause"
-	}
-	return ""
+// senderPauses are the pauses a sender makes, each with the run option
+// that sets it (a Finding.Option: "pause_before_data") and the idle phase
+// it falls in.
+var senderPauses = map[wire.Pause]struct{ option, phase string }{
+	wire.PauseBeforeData: {"pause_before_data", "rcpt"},
+	wire.PauseAfterData:  {"pause_after_data", "data"},
+	wire.ChunkPause:      {"chunk_pause", "body"},
 }
+
+// pauseOption is the run option that sets the pause, as a Finding.Option,
+// or "" for a pause no option sets.
+func pauseOption(p wire.Pause) string { return senderPauses[p].option }
+
+// pausePhase is the idle phase a sender pause falls in ("" for none).
+func pausePhase(p wire.Pause) string { return senderPauses[p].phase }

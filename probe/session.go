@@ -119,7 +119,7 @@ func (p *Prober) session(ctx context.Context, t Target, opt SessionOptions) (r R
 	if len(rcpt) == 0 {
 		rcpt = []string{Postmaster}
 	}
-	msg := Message(opt.From, rcpt[0], d.name, opt.Size, p.now())
+	msg := message(opt.From, rcpt[0], d.name, opt.Size, p.now())
 	r.MessageBytes = len(msg)
 	sizeMax, hasSize := capParam(r.Capabilities, "SIZE")
 	if n, err := strconv.Atoi(sizeMax); hasSize && err == nil && n > 0 && len(msg) > n {

@@ -128,7 +128,7 @@ func (p *Prober) timeout(ctx context.Context, t Target, phase string, opt Timeou
 		if ok && phase == "body" {
 			// The headers of a message, then silence: the server is
 			// inside DATA with some bytes received.
-			msg := Message(opt.From, to, d.name, 0, p.now())
+			msg := message(opt.From, to, d.name, 0, p.now())
 			if err := d.c.WriteData(ctx, d.rt, msg); err != nil {
 				d.writeFailed(err, SessionOptions{})
 				ok = false
@@ -236,7 +236,7 @@ func (p *Prober) timeout(ctx context.Context, t Target, phase string, opt Timeou
 				who(t, r.Address), phase, fmtDur(idle), rfcSection(phase), belowRFCAdvice(srv.Software, phase))})
 	}
 	for name, pause := range opt.Pauses {
-		if applies(name, phase) && pause >= idle {
+		if pausePhase(name) == phase && pause >= idle {
 			r.Findings = append(r.Findings, Finding{Severity: SevCritical, Code: dnscheck.CodePauseExceedsServerTimeout, Option: pauseOption(name),
 				Message: fmt.Sprintf("%s: the %s of %s would outlast the server's %s idle timeout at phase %s; shorten it below %s, %s",
 					who(t, r.Address), name, units.Setting(pause), fmtDur(idle), phase, fmtDur(idle), pauseAdvice(srv.Software, phase, pause))})
@@ -265,19 +265,6 @@ func clientAddr(c *wire.Conn) (string, int) {
 func advisedServerTimeout(pause time.Duration) int {
 	const step = 3 * 10 * time.Second // ceil(pause*4/3 / 10 s) = ceil(pause*4 / 30 s)
 	return int((4*pause+step-1)/step) * 10
-}
-
-// applies reports whether a sender pause happens where phase goes quiet.
-func applies(pause wire.Pause, phase string) bool {
-	switch pause {
-	case wire.PauseBeforeData:
-		return phase == "rcpt"
-	case wire.PauseAfterData:
-		return phase == "data"
-	case wire.ChunkPause:
-		return phase == "body"
-	}
-	return false
 }
 
 // onePerAddress are the codes of findings about the server as a whole

@@ -338,7 +338,7 @@ func (d *dialogue) helloRetry(kind string, cfg *tls.Config, split int) helloRetr
 	res.tls = scratch.TLS
 	res.tls.noteHello(res.attempt, st)
 	if rp, err := c.Cmd(d.ctx, d.rt, "EHLO "+d.name); err == nil && rp.OK() {
-		res.caps = capabilities(rp)
+		res.caps = rp.Keywords()
 	}
 	_, _ = c.Cmd(d.ctx, min(d.rt, quitTimeout), "QUIT")
 	return res

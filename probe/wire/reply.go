@@ -47,6 +47,24 @@ func (r Reply) Err() *smtp.SMTPError {
 	return e
 }
 
+// Keywords returns the keywords of an EHLO reply (RFC 5321 §4.1.1.1): every line
+// after the first, keyword upper-cased, parameters as sent.
+func (r Reply) Keywords() []string {
+	if len(r.Lines) < 2 {
+		return nil
+	}
+	caps := make([]string, 0, len(r.Lines)-1)
+	for _, l := range r.Lines[1:] {
+		kw, params, _ := strings.Cut(strings.TrimSpace(l), " ")
+		c := strings.ToUpper(kw)
+		if params != "" {
+			c += " " + params
+		}
+		caps = append(caps, c)
+	}
+	return caps
+}
+
 // String renders the reply as it would appear on one line.
 func (r Reply) String() string {
 	s := strconv.Itoa(r.Code)
