@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"os"
 	"sync"
 	"syscall"
 	"time"
@@ -343,7 +344,16 @@ func (p *Prober) revProbe(ctx context.Context, t Target, size int, v6 bool, clk 
 		if herr == nil {
 			herr = errors.New("STARTTLS refused")
 		}
-		r.setFailureIn("starttls", Classify(herr), "starttls: "+herr.Error())
+		o := Classify(herr)
+		if o == TLSError && (errors.Is(herr, os.ErrDeadlineExceeded) || errors.Is(herr, context.DeadlineExceeded)) {
+			// The handshake ran out of time with no stalled flight seen:
+			// segments of the dialogue were lost (random loss), not the
+			// server's TLS. A reply timeout, which mtuRetry tries again
+			// as it does other sessions that die of loss; a failure of
+			// the server's TLS (an alert, a bad record) stays tls-error.
+			o = ReplyTimeout
+		}
+		r.setFailureIn("starttls", o, "starttls: "+herr.Error())
 		pr.Result = mtu.ProbeSessionFailed
 		return pr, r
 	}

@@ -247,7 +247,7 @@ func TestE2EMTUHeavyLoss(t *testing.T) {
 		case "inconclusive":
 			f, ok := pathFinding(rep.Findings, dnscheck.CodeMTUInconclusive)
 			if !ok || !strings.Contains(f.Message, "%") || !strings.Contains(f.Message, "Retry") || r.exit != 1 {
-				t.Errorf("run %d mtu(%s): inconclusive, exit %d, finding %+v; want exit 1 and mtu-inconclusive with the loss and a retry hint", i+1, r.in, r.exit, f)
+				t.Errorf("run %d mtu(%s): inconclusive, exit %d, finding %+v; want exit 1 and mtu-inconclusive with the loss and a retry hint\noutcome %s, reverse verdict %s, findings %+v", i+1, r.in, r.exit, f, res.Outcome, revVerdict(res), rep.Findings)
 			}
 		default:
 			t.Errorf("run %d mtu(%s): verdict %q (%s), want pmtu-blackhole or inconclusive\nprobes: %s", i+1, r.in, v, res.Error, probeSummary(res))
@@ -257,4 +257,12 @@ func TestE2EMTUHeavyLoss(t *testing.T) {
 		}
 		t.Logf("run %d mtu(%s): %v, verdict %s %s, reverse %v, loss %s %%", i+1, r.in, r.elapsed.Round(time.Millisecond), v, bracketString(res.Bracket), res.Reverse, floatp(res.LossPct))
 	}
+}
+
+// revVerdict is the reverse direction's verdict, for failure messages.
+func revVerdict(res mtuResult) string {
+	if res.Reverse == nil || res.Reverse.Verdict == nil {
+		return "(none)"
+	}
+	return *res.Reverse.Verdict
 }
