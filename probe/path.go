@@ -497,7 +497,7 @@ func (p *Prober) locateBlackhole(ctx context.Context, t Target, r *Result, v6 bo
 // with the default TTL again, so the server sees it end.
 func (p *Prober) largeReach(ctx context.Context, t Target, ttl, minLarge int, v6 bool, rd *trace.ICMPReader, wait time.Duration) (int, error) {
 	q := *p
-	q.Control = mtu.Control(0) // DF, no clamp
+	q.Control, q.Hedge = mtu.Control(0), hedgeOf(ctx) // DF, no clamp; an mtu run's connects are hedged
 	c, err := q.Dial(ctx, t.Addr)
 	if err != nil {
 		return 0, err
