@@ -9,7 +9,6 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math/big"
@@ -170,31 +169,6 @@ func TestApplyPolicyRecordsMatch(t *testing.T) {
 	d := rep.Results[0].DANE
 	if d.Matched == nil || *d.Matched != 0 || d.MatchedRecord != spki311(cert).String() || *d.MatchDepth != 0 {
 		t.Errorf("DANE after applyPolicy = %+v, want record 0 matched at the leaf", d)
-	}
-}
-
-func TestComparePolicy(t *testing.T) {
-	zero := 0
-	base := &Report{Target: "example.com", Policy: &PolicyReport{MTASTS: MTASTSReport{Mode: "enforce", MX: []string{"mx.example.com"}}},
-		Results: []Result{{Host: "mx.example.com", Address: "192.0.2.1", DANE: &DANEReport{Matched: &zero, MatchedRecord: "3 1 1 ab"}}}}
-	same := &Report{Target: "example.com", Policy: &PolicyReport{MTASTS: MTASTSReport{Mode: "enforce", MX: []string{"mx.example.com"}}},
-		Results: []Result{{Host: "mx.example.com", Address: "192.0.2.1", DANE: &DANEReport{Matched: &zero, MatchedRecord: "3 1 1 ab"}}}}
-	if fs := comparePolicy(base, same); len(fs) != 0 {
-		t.Errorf("comparePolicy(same) = %v, want nothing", fs)
-	}
-	changed := &Report{Target: "example.com", Policy: &PolicyReport{MTASTS: MTASTSReport{Mode: "testing", MX: []string{"mx.example.com"}}},
-		Results: []Result{{Host: "mx.example.com", Address: "192.0.2.1", DANE: &DANEReport{MatchError: "no TLSA record matches the certificate chain"}}}}
-	var got []string
-	for _, f := range Compare(base, changed) {
-		got = append(got, string(f.Severity)+" "+f.Code)
-	}
-	want := []string{"critical regression-mta-sts-policy", "critical regression-dane-match"}
-	if !slices.Equal(got, want) {
-		t.Errorf("Compare(policy changed, match lost) = %q, want %q", got, want)
-	}
-	gone := &Report{Target: "example.com", Policy: &PolicyReport{MTASTS: MTASTSReport{FetchError: "https://mta-sts.example.com/...: 404"}}}
-	if fs := comparePolicy(base, gone); len(fs) == 0 || !strings.Contains(fs[0].Message, "no longer available") {
-		t.Errorf("comparePolicy(policy gone) = %v, want a regression", fs)
 	}
 }
 
@@ -452,35 +426,5 @@ func TestApplyPolicyDANETACNAME(t *testing.T) {
 		if matched := d.Matched != nil && *d.Matched == 0 && *d.MatchDepth == 1; matched != (tc.expanded != "") {
 			t.Errorf("expanded %q: DANE = %+v", tc.expanded, d)
 		}
-	}
-}
-
-// TestPolicyJSON: the policy and DANE objects survive a saved baseline
-// (JSON out and back in), so Compare can see a changed policy.
-func TestPolicyJSON(t *testing.T) {
-	zero, age := 0, int64(86400)
-	rep := &Report{Command: "mx", Target: "example.com", Results: []Result{{Host: "mx.example.com", Address: "192.0.2.1",
-		DANE: &DANEReport{Name: "_25._tcp.mx.example.com", Records: []dane.Record{{Usage: 3, Selector: 1, MatchingType: 1, Data: "ab"}}, Secure: true, Enforced: true, Matched: &zero, MatchedRecord: "3 1 1 ab"}}},
-		Policy: &PolicyReport{Domain: "example.com", MXSecure: true, MTASTS: MTASTSReport{ID: "1", Mode: "enforce", MX: []string{"mx.example.com"}, MaxAge: &age},
-			TLSRPT: TLSRPTReport{RUA: []string{"mailto:r@example.com"}}}}
-	b, err := json.Marshal(rep)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, want := range []string{`"policy":{"domain":"example.com","mx_secure":true,"mta_sts":{"id":"1","mode":"enforce","mx":["mx.example.com"],"max_age":86400}`,
-		`"dane":{"name":"_25._tcp.mx.example.com","records":[{"usage":3,"selector":1,"matching_type":1,"data":"ab"}],"secure":true,"enforced":true,"matched":0`} {
-		if !strings.Contains(string(b), want) {
-			t.Errorf("json.Marshal(report) = %s, want it to contain %s", b, want)
-		}
-	}
-	var back Report
-	if err := json.Unmarshal(b, &back); err != nil {
-		t.Fatal(err)
-	}
-	if fs := Compare(rep, &back); len(fs) != 0 {
-		t.Errorf("Compare(report, report read back) = %v, want nothing", fs)
-	}
-	if back.Policy == nil || back.Policy.MTASTS.Mode != "enforce" || back.Results[0].DANE == nil || back.Results[0].DANE.Matched == nil {
-		t.Errorf("report read back: policy %+v, dane %+v; want both", back.Policy, back.Results[0].DANE)
 	}
 }

@@ -63,7 +63,7 @@ func NewCheckSummary(target, module, command string, rep *Report, err error) Che
 // only failure is a transient rejection (a 4yz reply, such as
 // greylisting) is degraded, not down: a report whose failures are all
 // transient is WARNING, not CRITICAL. A critical Transient threshold
-// (ApplyThresholds) raises it again.
+// (assess.Apply) raises it again.
 func (r *Report) Status() Status {
 	if len(r.Checks) > 0 {
 		s := StatusOK
@@ -87,7 +87,7 @@ func (r *Report) Status() Status {
 			switch {
 			case res.Good():
 				ok++
-			case res.transientRejection():
+			case res.TransientRejection():
 				transient++
 			}
 		}
@@ -107,9 +107,9 @@ func (r *Report) Status() Status {
 	return s
 }
 
-// transientRejection reports whether the result failed only because the
+// TransientRejection reports whether the result failed only because the
 // server answered a 4yz (RFC 5321 §4.2.1): a sender would retry later.
-func (r *Result) transientRejection() bool {
+func (r *Result) TransientRejection() bool {
 	return r.Outcome == Rejected && r.Reply != nil && r.Reply.Transient
 }
 

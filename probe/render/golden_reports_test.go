@@ -13,6 +13,7 @@ import (
 	"github.com/smtpprobe/smtpprobe/dnscheck/dane"
 	"github.com/smtpprobe/smtpprobe/mtu"
 	"github.com/smtpprobe/smtpprobe/probe"
+	"github.com/smtpprobe/smtpprobe/probe/assess"
 	"github.com/smtpprobe/smtpprobe/probe/mta"
 	"github.com/smtpprobe/smtpprobe/probe/render"
 	"github.com/smtpprobe/smtpprobe/probe/wire"
@@ -195,9 +196,9 @@ func goldenCheck() (combined *probe.Report, runs []render.Run) {
 	failed.Checks = []probe.CheckSummary{failedSummary}
 	runs = []render.Run{
 		{Target: "example.com", Module: "mx", Report: mx,
-			Warn: probe.Thresholds{Time: 2 * time.Second, CertDays: 14}, Crit: probe.Thresholds{Time: 5 * time.Second, CertDays: 7}},
+			Warn: assess.Thresholds{Time: 2 * time.Second, CertDays: 14}, Crit: assess.Thresholds{Time: 5 * time.Second, CertDays: 7}},
 		{Target: "192.0.2.10:587", Module: "submission", Report: sess,
-			Crit: probe.Thresholds{CertDays: 10}},
+			Crit: assess.Thresholds{CertDays: 10}},
 		{Target: "mx9.example.net", Module: "idle", Report: failed, Err: errGolden("mx9.example.net: no such host")},
 	}
 	combined = &probe.Report{Command: "check", Target: "/etc/smtpprobe/check.yaml", Started: goldenStart, Duration: 2040 * time.Millisecond,

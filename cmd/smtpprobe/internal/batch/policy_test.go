@@ -2,7 +2,7 @@ package batch
 
 // The combined report carries each run's transport policy (issue 12), and
 // a baseline compare of a check catches a changed MTA-STS policy as mx's
-// does (probe.Compare, RFC 8461 §3.2 mode and mx).
+// does (assess.Compare, RFC 8461 §3.2 mode and mx).
 
 import (
 	"encoding/json"
