@@ -76,7 +76,7 @@ func (p *Prober) tlsConfig(t Target, r *Result) *tls.Config {
 	cfg := &tls.Config{
 		MinVersion:         tls.VersionTLS10,
 		InsecureSkipVerify: true, // verified by verifyTLS, and reported rather than fatal
-		CurvePreferences:   p.TLSGroups.curves(),
+		CurvePreferences:   p.TLSGroups.Curves(),
 	}
 	if _, literal := parseIP(t.Host); !literal {
 		cfg.ServerName = t.Host
