@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"time"
 
+	"github.com/smtpprobe/smtpprobe/dnscheck/policy"
 	"github.com/smtpprobe/smtpprobe/probe/units"
 	"github.com/smtpprobe/smtpprobe/probe/wire"
 )
@@ -33,7 +34,7 @@ type resultJSON struct {
 	Banner        string             `json:"banner,omitempty"`
 	Capabilities  []string           `json:"capabilities,omitempty"`
 	TLS           *TLSInfo           `json:"tls,omitempty"`
-	DANE          *DANEReport        `json:"dane,omitempty"`
+	DANE          *policy.DANEReport `json:"dane,omitempty"`
 	PTR           []string           `json:"ptr,omitempty"`
 	FCrDNS        *bool              `json:"fcrdns,omitempty"`
 	MessageBytes  int                `json:"message_bytes,omitempty"`
@@ -101,7 +102,7 @@ type reportJSON struct {
 	Outcome    Outcome        `json:"outcome"`
 	Results    []Result       `json:"results"`
 	Findings   []Finding      `json:"findings"`
-	Policy     *PolicyReport  `json:"policy,omitempty"`
+	Policy     *policy.Report `json:"policy,omitempty"`
 	Checks     []CheckSummary `json:"checks,omitempty"`
 }
 
@@ -132,7 +133,7 @@ type checkSummaryJSON struct {
 	DurationMS int64   `json:"duration_ms"`
 	Error      string  `json:"error,omitempty"`
 
-	Policy *PolicyReport `json:"policy,omitempty"` // mx
+	Policy *policy.Report `json:"policy,omitempty"` // mx
 }
 
 // MarshalJSON writes the summary with its duration in whole milliseconds.

@@ -24,6 +24,7 @@ import (
 	"github.com/smtpprobe/smtpprobe/dnscheck"
 	"github.com/smtpprobe/smtpprobe/dnscheck/dane"
 	"github.com/smtpprobe/smtpprobe/dnscheck/mtasts"
+	"github.com/smtpprobe/smtpprobe/dnscheck/policy"
 	"github.com/smtpprobe/smtpprobe/probe/probetest"
 	"github.com/smtpprobe/smtpprobe/probe/wire"
 )
@@ -74,24 +75,24 @@ func TestApplyPolicy(t *testing.T) {
 		}
 		return r
 	}
-	sts := func(mode mtasts.Mode, mx ...string) *PolicyReport {
-		return &PolicyReport{Domain: "example.com", MTASTS: MTASTSReport{ID: "1", Mode: string(mode), MX: mx},
-			policy: &mtasts.Policy{Version: "STSv1", Mode: mode, MX: mx, MaxAge: 86400}}
+	sts := func(mode mtasts.Mode, mx ...string) *policy.Report {
+		return &policy.Report{Domain: "example.com", MTASTS: policy.MTASTSReport{ID: "1", Mode: string(mode), MX: mx},
+			STS: &mtasts.Policy{Version: "STSv1", Mode: mode, MX: mx, MaxAge: 86400}}
 	}
 	withDANE := func(r Result, enforced bool, recs ...dane.Record) Result {
-		r.DANE = &DANEReport{Name: "_25._tcp.mx.example.com", Records: recs, Secure: enforced, Enforced: enforced}
+		r.DANE = &policy.DANEReport{Name: "_25._tcp.mx.example.com", Records: recs, Secure: enforced, Enforced: enforced}
 		if !enforced {
 			r.DANE.NotEnforced = "the TLSA records are not DNSSEC-validated"
 		}
 		return r
 	}
-	fetchFailed := &PolicyReport{Domain: "example.com", MTASTS: MTASTSReport{ID: "1", FetchError: "https://mta-sts.example.com/.well-known/mta-sts.txt: connection refused"},
-		fetchErr: errors.New("connection refused"), txtFound: true}
-	notAllowed := &PolicyReport{Domain: "example.com", MTASTS: MTASTSReport{ID: "1", FetchError: "address 192.0.2.9:443: not in serve.allow"},
-		fetchErr: &mtasts.FetchError{Err: &wire.PolicyError{Addr: netip.MustParseAddrPort("192.0.2.9:443"), Err: errors.New("not in serve.allow")}}, txtFound: true}
+	fetchFailed := &policy.Report{Domain: "example.com", MTASTS: policy.MTASTSReport{ID: "1", FetchError: "https://mta-sts.example.com/.well-known/mta-sts.txt: connection refused"},
+		FetchErr: errors.New("connection refused"), TXTFound: true}
+	notAllowed := &policy.Report{Domain: "example.com", MTASTS: policy.MTASTSReport{ID: "1", FetchError: "address 192.0.2.9:443: not in serve.allow"},
+		FetchErr: &mtasts.FetchError{Err: &wire.PolicyError{Addr: netip.MustParseAddrPort("192.0.2.9:443"), Err: errors.New("not in serve.allow")}}, TXTFound: true}
 	for _, tc := range []struct {
 		name   string
-		policy *PolicyReport
+		policy *policy.Report
 		result Result
 		want   []string // "severity code", in order
 		status Status
@@ -122,11 +123,11 @@ func TestApplyPolicy(t *testing.T) {
 		{"DANE only PKIX-EE", nil, withDANE(res("verified"), true, dane.Record{Usage: 1, Selector: 1, MatchingType: 1, Data: spki311(cert).Data}),
 			[]string{"warning dane-unusable"}, StatusWarning, "RFC 7672 §3.1.3"},
 		{"TLSA not validated", nil, withDANE(res("unverified"), false, spki311(other)), []string{"info dane-not-validated"}, StatusOK, ""},
-		{"TLS-RPT", &PolicyReport{Domain: "example.com", TLSRPT: TLSRPTReport{RUA: []string{"mailto:r@example.com"}}}, res("verified"),
+		{"TLS-RPT", &policy.Report{Domain: "example.com", TLSRPT: policy.TLSRPTReport{RUA: []string{"mailto:r@example.com"}}}, res("verified"),
 			[]string{"info tls-rpt"}, StatusOK, ""},
-		{"TLS-RPT invalid", &PolicyReport{Domain: "example.com", TLSRPT: TLSRPTReport{Error: "TLS-RPT record: has no rua field"}}, res("verified"),
+		{"TLS-RPT invalid", &policy.Report{Domain: "example.com", TLSRPT: policy.TLSRPTReport{Error: "TLS-RPT record: has no rua field"}}, res("verified"),
 			[]string{"warning tls-rpt-invalid"}, StatusWarning, "no rua"},
-		{"TLS-RPT lookup failed", &PolicyReport{Domain: "example.com", TLSRPT: TLSRPTReport{Error: "SERVFAIL", dnsFail: true}}, res("verified"),
+		{"TLS-RPT lookup failed", &policy.Report{Domain: "example.com", TLSRPT: policy.TLSRPTReport{Error: "SERVFAIL", DNSFail: true}}, res("verified"),
 			[]string{"info tls-rpt-lookup-failed"}, StatusOK, ""},
 		{"enforce and DANE mismatch", sts(mtasts.ModeEnforce, "mx.example.com"), withDANE(res("verified"), true, spki311(other)),
 			[]string{"info mta-sts-policy", "critical dane-mismatch"}, StatusCritical, "no TLSA record matches"},
@@ -163,7 +164,7 @@ func TestApplyPolicyRecordsMatch(t *testing.T) {
 	r := Result{Host: "mx.example.com", Address: "192.0.2.1", Preference: &pref, Outcome: OK,
 		Phases: map[string]time.Duration{"ehlo": 1}, Capabilities: []string{"STARTTLS"},
 		TLS:  &TLSInfo{Chain: []*x509.Certificate{cert}},
-		DANE: &DANEReport{Records: []dane.Record{spki311(cert)}, Secure: true, Enforced: true}}
+		DANE: &policy.DANEReport{Records: []dane.Record{spki311(cert)}, Secure: true, Enforced: true}}
 	rep := &Report{Results: []Result{r}}
 	applyPolicy(rep, false, policyNow)
 	d := rep.Results[0].DANE
@@ -305,7 +306,7 @@ func TestLookupDANE(t *testing.T) {
 		{true, []string{"enforced", "not: not DNSSEC-validated (an unsigned zone", "none", "enforced"}},
 		{false, []string{"not: MX records are not DNSSEC-validated", "not: not DNSSEC-validated (an unsigned zone", "none", "not: MX records"}},
 	} {
-		rep := &Report{Policy: &PolicyReport{Domain: "example", MXSecure: tc.mxSecure}, Results: results()}
+		rep := &Report{Policy: &policy.Report{Domain: "example", MXSecure: tc.mxSecure}, Results: results()}
 		p.lookupDANE(context.Background(), res, rep)
 		for i, r := range rep.Results {
 			got := "none"
@@ -361,7 +362,7 @@ func TestLookupDANECNAME(t *testing.T) {
 		{"fallback.secure.example", "_25._tcp.fallback.secure.example", "bare.secure.example", orig, true},
 		{"out.secure.example", "_25._tcp.out.secure.example", "", orig, false},
 	} {
-		rep := &Report{Policy: &PolicyReport{Domain: "example", MXSecure: true},
+		rep := &Report{Policy: &policy.Report{Domain: "example", MXSecure: true},
 			Results: []Result{{Host: tc.host, Address: "192.0.2.1", Preference: &pref}}}
 		(&Prober{}).lookupDANE(context.Background(), res, rep)
 		d := rep.Results[0].DANE
@@ -412,7 +413,7 @@ func TestApplyPolicyDANETACNAME(t *testing.T) {
 		r := Result{Host: "alias.example.com", Address: "192.0.2.1", Preference: &pref, Outcome: OK,
 			Phases: map[string]time.Duration{"ehlo": 1}, Capabilities: []string{"STARTTLS"},
 			TLS: &TLSInfo{Chain: []*x509.Certificate{leaf, ca}, VerifyError: "not trusted"},
-			DANE: &DANEReport{Name: "_25._tcp.mx-ta.example.com", Expanded: tc.expanded,
+			DANE: &policy.DANEReport{Name: "_25._tcp.mx-ta.example.com", Expanded: tc.expanded,
 				Records: []dane.Record{ta}, Secure: true, Enforced: true}}
 		rep := &Report{Results: []Result{r}}
 		var got []string

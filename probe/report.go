@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/smtpprobe/smtpprobe/dnscheck"
+	"github.com/smtpprobe/smtpprobe/dnscheck/policy"
 	"github.com/smtpprobe/smtpprobe/probe/wire"
 )
 
@@ -25,7 +26,7 @@ type Report struct {
 	Results  []Result      `json:"results"`
 	Findings []Finding     `json:"findings"`
 	// Policy is the domain's MTA-STS and TLS-RPT (mx; policy.go).
-	Policy *PolicyReport `json:"policy,omitempty"`
+	Policy *policy.Report `json:"policy,omitempty"`
 	// Checks summarises the runs of a combined check report, one per
 	// target and module; the report's status is the worst of theirs.
 	Checks []CheckSummary `json:"checks,omitempty"`
@@ -42,7 +43,7 @@ type CheckSummary struct {
 	Error    string        `json:"error,omitempty"` // a run that could not be made
 	// Policy is the run's Report.Policy (mx): the target's MTA-STS and
 	// TLS-RPT, carried into the combined report and its baseline.
-	Policy *PolicyReport `json:"policy,omitempty"`
+	Policy *policy.Report `json:"policy,omitempty"`
 }
 
 // NewCheckSummary summarises one run of a check; err is a run that could

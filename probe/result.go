@@ -8,6 +8,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/smtpprobe/smtpprobe/dnscheck/policy"
 	"github.com/smtpprobe/smtpprobe/probe/wire"
 )
 
@@ -37,7 +38,7 @@ type Result struct {
 	Banner       string                   `json:"banner,omitempty"`
 	Capabilities []string                 `json:"capabilities,omitempty"`
 	TLS          *TLSInfo                 `json:"tls,omitempty"`
-	DANE         *DANEReport              `json:"dane,omitempty"` // the MX host's TLSA records (policy.go)
+	DANE         *policy.DANEReport       `json:"dane,omitempty"` // the MX host's TLSA records (policy.go)
 	PTR          []string                 `json:"ptr,omitempty"`
 	FCrDNS       *bool                    `json:"fcrdns,omitempty"`
 	// Transactions (session).

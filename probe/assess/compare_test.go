@@ -10,6 +10,7 @@ import (
 
 	"github.com/smtpprobe/smtpprobe/dnscheck"
 	"github.com/smtpprobe/smtpprobe/dnscheck/dane"
+	"github.com/smtpprobe/smtpprobe/dnscheck/policy"
 	"github.com/smtpprobe/smtpprobe/mtu"
 	"github.com/smtpprobe/smtpprobe/probe"
 )
@@ -156,15 +157,15 @@ func TestCompareUnverified(t *testing.T) {
 
 func TestComparePolicy(t *testing.T) {
 	zero := 0
-	base := &probe.Report{Target: "example.com", Policy: &probe.PolicyReport{MTASTS: probe.MTASTSReport{Mode: "enforce", MX: []string{"mx.example.com"}}},
-		Results: []probe.Result{{Host: "mx.example.com", Address: "192.0.2.1", DANE: &probe.DANEReport{Matched: &zero, MatchedRecord: "3 1 1 ab"}}}}
-	same := &probe.Report{Target: "example.com", Policy: &probe.PolicyReport{MTASTS: probe.MTASTSReport{Mode: "enforce", MX: []string{"mx.example.com"}}},
-		Results: []probe.Result{{Host: "mx.example.com", Address: "192.0.2.1", DANE: &probe.DANEReport{Matched: &zero, MatchedRecord: "3 1 1 ab"}}}}
+	base := &probe.Report{Target: "example.com", Policy: &policy.Report{MTASTS: policy.MTASTSReport{Mode: "enforce", MX: []string{"mx.example.com"}}},
+		Results: []probe.Result{{Host: "mx.example.com", Address: "192.0.2.1", DANE: &policy.DANEReport{Matched: &zero, MatchedRecord: "3 1 1 ab"}}}}
+	same := &probe.Report{Target: "example.com", Policy: &policy.Report{MTASTS: policy.MTASTSReport{Mode: "enforce", MX: []string{"mx.example.com"}}},
+		Results: []probe.Result{{Host: "mx.example.com", Address: "192.0.2.1", DANE: &policy.DANEReport{Matched: &zero, MatchedRecord: "3 1 1 ab"}}}}
 	if fs := comparePolicy(base, same); len(fs) != 0 {
 		t.Errorf("comparePolicy(same) = %v, want nothing", fs)
 	}
-	changed := &probe.Report{Target: "example.com", Policy: &probe.PolicyReport{MTASTS: probe.MTASTSReport{Mode: "testing", MX: []string{"mx.example.com"}}},
-		Results: []probe.Result{{Host: "mx.example.com", Address: "192.0.2.1", DANE: &probe.DANEReport{MatchError: "no TLSA record matches the certificate chain"}}}}
+	changed := &probe.Report{Target: "example.com", Policy: &policy.Report{MTASTS: policy.MTASTSReport{Mode: "testing", MX: []string{"mx.example.com"}}},
+		Results: []probe.Result{{Host: "mx.example.com", Address: "192.0.2.1", DANE: &policy.DANEReport{MatchError: "no TLSA record matches the certificate chain"}}}}
 	var got []string
 	for _, f := range Compare(base, changed) {
 		got = append(got, string(f.Severity)+" "+f.Code)
@@ -173,7 +174,7 @@ func TestComparePolicy(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Errorf("Compare(policy changed, match lost) = %q, want %q", got, want)
 	}
-	gone := &probe.Report{Target: "example.com", Policy: &probe.PolicyReport{MTASTS: probe.MTASTSReport{FetchError: "https://mta-sts.example.com/...: 404"}}}
+	gone := &probe.Report{Target: "example.com", Policy: &policy.Report{MTASTS: policy.MTASTSReport{FetchError: "https://mta-sts.example.com/...: 404"}}}
 	if fs := comparePolicy(base, gone); len(fs) == 0 || !strings.Contains(fs[0].Message, "no longer available") {
 		t.Errorf("comparePolicy(policy gone) = %v, want a regression", fs)
 	}
@@ -184,9 +185,9 @@ func TestComparePolicy(t *testing.T) {
 func TestPolicyJSON(t *testing.T) {
 	zero, age := 0, int64(86400)
 	rep := &probe.Report{Command: "mx", Target: "example.com", Results: []probe.Result{{Host: "mx.example.com", Address: "192.0.2.1",
-		DANE: &probe.DANEReport{Name: "_25._tcp.mx.example.com", Records: []dane.Record{{Usage: 3, Selector: 1, MatchingType: 1, Data: "ab"}}, Secure: true, Enforced: true, Matched: &zero, MatchedRecord: "3 1 1 ab"}}},
-		Policy: &probe.PolicyReport{Domain: "example.com", MXSecure: true, MTASTS: probe.MTASTSReport{ID: "1", Mode: "enforce", MX: []string{"mx.example.com"}, MaxAge: &age},
-			TLSRPT: probe.TLSRPTReport{RUA: []string{"mailto:r@example.com"}}}}
+		DANE: &policy.DANEReport{Name: "_25._tcp.mx.example.com", Records: []dane.Record{{Usage: 3, Selector: 1, MatchingType: 1, Data: "ab"}}, Secure: true, Enforced: true, Matched: &zero, MatchedRecord: "3 1 1 ab"}}},
+		Policy: &policy.Report{Domain: "example.com", MXSecure: true, MTASTS: policy.MTASTSReport{ID: "1", Mode: "enforce", MX: []string{"mx.example.com"}, MaxAge: &age},
+			TLSRPT: policy.TLSRPTReport{RUA: []string{"mailto:r@example.com"}}}}
 	b, err := json.Marshal(rep)
 	if err != nil {
 		t.Fatal(err)
