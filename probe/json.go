@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/smtpprobe/smtpprobe/dnscheck/policy"
+	"github.com/smtpprobe/smtpprobe/mtu/trace"
 	"github.com/smtpprobe/smtpprobe/probe/units"
 	"github.com/smtpprobe/smtpprobe/probe/wire"
 )
@@ -54,9 +55,9 @@ type resultJSON struct {
 	TCP      *wire.TCPStats `json:"tcp,omitempty"`
 	Timeline []wire.Event   `json:"timeline"`
 	// The path sweep (path.go).
-	Hops          []Hop          `json:"hops,omitempty"`
-	PathEnd       *PathEnd       `json:"path_end,omitempty"`
-	BlackholeLink *BlackholeLink `json:"blackhole_link,omitempty"`
+	Hops          []trace.HopReport    `json:"hops,omitempty"`
+	PathEnd       *trace.PathEnd       `json:"path_end,omitempty"`
+	BlackholeLink *trace.BlackholeLink `json:"blackhole_link,omitempty"`
 }
 
 // MarshalJSON writes the result with its durations in milliseconds.

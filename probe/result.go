@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/smtpprobe/smtpprobe/dnscheck/policy"
+	"github.com/smtpprobe/smtpprobe/mtu/trace"
 	"github.com/smtpprobe/smtpprobe/probe/wire"
 )
 
@@ -77,10 +78,10 @@ type Result struct {
 	local *wire.LocalError // this host's socket layer failed (LocalFailure)
 
 	// Path sweep (path; a connect-timeout or unreachable elsewhere): path.go.
-	Hops    []Hop    `json:"hops,omitempty"`
-	PathEnd *PathEnd `json:"path_end,omitempty"`
+	Hops    []trace.HopReport `json:"hops,omitempty"`
+	PathEnd *trace.PathEnd    `json:"path_end,omitempty"`
 	// BlackholeLink is where a forward pmtu-blackhole lies (mtu).
-	BlackholeLink *BlackholeLink `json:"blackhole_link,omitempty"`
+	BlackholeLink *trace.BlackholeLink `json:"blackhole_link,omitempty"`
 }
 
 // LocalFailure is the *wire.LocalError that ended the probe, if this host's

@@ -16,6 +16,7 @@ import (
 	"github.com/smtpprobe/smtpprobe/dnscheck"
 	"github.com/smtpprobe/smtpprobe/dnscheck/policy"
 	"github.com/smtpprobe/smtpprobe/mtu"
+	"github.com/smtpprobe/smtpprobe/mtu/trace"
 	"github.com/smtpprobe/smtpprobe/probe"
 	"github.com/smtpprobe/smtpprobe/probe/render"
 	"github.com/smtpprobe/smtpprobe/probe/wire"
@@ -62,8 +63,8 @@ func goldenMixed() *probe.Report {
 			{Severity: probe.SevWarning, Code: dnscheck.CodeThresholdTime, Message: w + ": connect took 5.002s, above 1s"},
 		}
 	}
-	end := func(last string) *probe.PathEnd {
-		return &probe.PathEnd{Answer: "silent", LastTTL: 2, LastAddress: last, Probes: 18, ElapsedMS: 652.7,
+	end := func(last string) *trace.PathEnd {
+		return &trace.PathEnd{Answer: "silent", LastTTL: 2, LastAddress: last, Probes: 18, ElapsedMS: 652.7,
 			ComparePort: 587, CompareAnswer: "rst", CompareTTL: 3, CompareProbes: 8}
 	}
 	rep := &probe.Report{Command: "mx", Target: "mixed.example.com", Started: goldenStart, Duration: 5671 * time.Millisecond, Outcome: probe.ConnectTimeout,
