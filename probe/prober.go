@@ -27,7 +27,7 @@ type Prober struct {
 	NoStartTLS bool
 	// TLSGroups chooses the ClientHello's key shares; "" is the TLS
 	// stack's default (tlshello.go).
-	TLSGroups TLSGroups
+	TLSGroups wire.TLSGroups
 	// RootCAs verifies server certificates; nil means the system pool.
 	RootCAs *x509.CertPool
 	// Control runs on each socket before connect (see wire.Dialer).

@@ -109,23 +109,7 @@ func (e *DialError) Unwrap() error { return e.Err }
 // the error and who sent it.
 func icmpDialText(r *trace.Reply) string {
 	v6 := r.From.Is6() && !r.From.Is4In6()
-	return fmt.Sprintf("connect: ICMP %s (type %d code %d) from %s", ICMPWords(trace.Class(v6, r.Type, r.Code)), r.Type, r.Code, r.From)
-}
-
-// ICMPWords names an ICMP unreachable class (trace.Class) in words:
-// "host unreachable", "administratively prohibited".
-func ICMPWords(class string) string {
-	switch class {
-	case "admin-prohibited":
-		return "administratively prohibited"
-	case "host-unreachable":
-		return "host unreachable"
-	case "net-unreachable":
-		return "network unreachable"
-	case "port-unreachable":
-		return "port unreachable"
-	}
-	return class
+	return fmt.Sprintf("connect: ICMP %s (type %d code %d) from %s", trace.ClassWords(trace.Class(v6, r.Type, r.Code)), r.Type, r.Code, r.From)
 }
 
 // LocalError is a failure of this host's own socket layer: a socket
