@@ -3,13 +3,14 @@ package mtu
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
 )
 
 // Rounds time the probe sessions of each round of a Search against each
-// other (RoundOf): the slowest that passed sets the round's loss limit, and
+// other (RoundOf): the pace of those that passed sets the round's loss limit, and
 // the round's stragglers are cut.
 type Rounds struct {
 	mu     sync.Mutex
@@ -17,18 +18,50 @@ type Rounds struct {
 	all    passClock // every round's passing probes
 }
 
-// passClock is the slowest passing probe among n.
+// passClock is the passing probes of every round.
 type passClock struct {
-	mu      sync.Mutex
-	slowest time.Duration
-	n       int
+	mu sync.Mutex
+	p  passes
+}
+
+// passes is how long the passing probes took: how many, the slowest and
+// the next slowest.
+type passes struct {
+	n               int
+	slowest, second time.Duration
+}
+
+func (p *passes) add(d time.Duration) {
+	p.n++
+	switch {
+	case d >= p.slowest:
+		p.second, p.slowest = p.slowest, d
+	case d > p.second:
+		p.second = d
+	}
+}
+
+// robustPasses is how many passing probes it takes to set the slowest
+// aside: under random loss a passing probe now and then waits out a
+// retransmission timeout (200 ms at least, RFC 6298 §2.4) for one lost
+// segment, and a loss limit set by that one probe would make every lost
+// probe of the round wait several of them.
+const robustPasses = 3
+
+// pace is how long a passing probe takes: the slowest, or with
+// robustPasses or more, the next slowest (one straggling pass is random
+// loss; two are the path's pace).
+func (p passes) pace() time.Duration {
+	if p.n >= robustPasses {
+		return p.second
+	}
+	return p.slowest
 }
 
 // Round is one round's clock.
 type Round struct {
 	mu       sync.Mutex
-	slowest  time.Duration // slowest acknowledgement of a passing probe
-	n        int
+	p        passes     // the round's passing probes
 	straggle            // cuts the round's stragglers
 	all      *passClock // the run's, across rounds; nil for a lone probe
 }
@@ -53,33 +86,44 @@ func (rc *Rounds) Of(ctx context.Context) *Round {
 func (c *Round) Passed(d time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.slowest = max(c.slowest, d)
-	c.n++
+	c.p.add(d)
 	if a := c.all; a != nil {
 		a.mu.Lock()
-		a.slowest = max(a.slowest, d)
-		a.n++
+		a.p.add(d)
 		a.mu.Unlock()
 	}
 }
 
-// LossAfter is the round's loss limit. While no probe of the round passed
-// (its control lost its SYN, say), earlier rounds' passing probes set it,
-// at twice the factor; 0 while none passed in any round.
+// LossAfter is the round's loss limit: factor times the pace of passing
+// probes (passes.pace), at least floor. The round's own passes set it when
+// there are robustPasses of them; with fewer, the run's passes (the
+// round's among them) do when they are that many, so that one pass that
+// random loss slowed does not set the limit alone; otherwise the round's
+// slowest pass. While no probe of the round passed (its control lost its
+// SYN, say), earlier rounds' passing probes set it, at twice the factor;
+// 0 while none passed in any round.
 func (c *Round) LossAfter(floor time.Duration, factor int) time.Duration {
 	c.mu.Lock()
-	n, slowest := c.n, c.slowest
+	own := c.p
 	c.mu.Unlock()
-	if n == 0 && c.all != nil {
+	var run passes
+	if c.all != nil {
 		c.all.mu.Lock()
-		n, slowest = c.all.n, c.all.slowest
+		run = c.all.p
 		c.all.mu.Unlock()
-		factor *= 2
 	}
-	if n == 0 {
-		return 0
+	f := time.Duration(factor)
+	switch {
+	case own.n >= robustPasses:
+		return max(floor, f*own.pace())
+	case own.n > 0 && run.n >= robustPasses:
+		return max(floor, f*run.pace())
+	case own.n > 0:
+		return max(floor, f*own.pace())
+	case run.n > 0:
+		return max(floor, 2*f*run.pace())
 	}
-	return max(floor, time.Duration(factor)*slowest)
+	return 0
 }
 
 // Start registers a probe session of the round and returns its context,
@@ -89,13 +133,15 @@ func (c *Round) Start(ctx context.Context) (context.Context, func()) { return c.
 
 // A round of probes is as slow as its slowest session, and under random
 // loss one of a dozen sessions nearly always loses its SYN (a 1 s
-// retransmission timeout, RFC 6298 §2.1) or a dialogue segment. Such a
-// straggler proves nothing about the size it was to probe until it gets
-// there, so once half the round has finished, the rest get
-// stragglerFactor times the slowest finished session (at least
+// retransmission timeout, RFC 6298 §2.1) or a dialogue segment (200 ms at
+// least, §2.4). Such a straggler proves nothing about the size it was to
+// probe until it gets there, so once half the round has finished, the
+// rest get stragglerFactor times the median finished session (at least
 // stragglerFloor) and are then cut, unless they already sent their probe
 // (watching): a probe cut before its verdict is one without evidence
-// (mtu.ErrNoEvidence), which the search plans again.
+// (mtu.ErrNoEvidence), which the search plans again. The median, not the
+// slowest: a finished session that itself waited out a lost segment's
+// retransmission would otherwise let the others wait several of them.
 const (
 	stragglerFloor  = 60 * time.Millisecond
 	stragglerFactor = 3
@@ -121,8 +167,7 @@ var errStraggler = errors.New("the rest of its round finished long ago")
 type straggle struct {
 	mu       sync.Mutex
 	started  int
-	finished int
-	slowest  time.Duration // the slowest finished session
+	finished []time.Duration // how long the finished sessions took
 	timer    *time.Timer
 	cut      chan struct{} // closed at the cut
 }
@@ -159,15 +204,40 @@ func (s *straggle) start(ctx context.Context) (context.Context, func()) {
 func (s *straggle) finish(d time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.finished++
-	s.slowest = max(s.slowest, d)
-	if s.timer == nil && 2*s.finished >= s.started && s.finished < s.started {
+	s.finished = append(s.finished, d)
+	n := len(s.finished)
+	if s.timer == nil && 2*n >= s.started && n < s.started {
 		cut := s.cut
-		s.timer = time.AfterFunc(max(stragglerFloor, stragglerFactor*s.slowest), func() { close(cut) })
+		s.timer = time.AfterFunc(max(stragglerFloor, stragglerFactor*median(s.finished)), func() { close(cut) })
 	}
 }
 
 // CutStraggler reports whether ctx was cut as a straggler.
 func CutStraggler(ctx context.Context) bool {
 	return errors.Is(context.Cause(ctx), errStraggler)
+}
+
+// median is the median of ds (the lower one of an even count), which it
+// sorts.
+func median(ds []time.Duration) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	slices.Sort(ds)
+	return ds[(len(ds)-1)/2]
+}
+
+// Pace is how long a passing probe that waited d took by the path's pace
+// (what Round.Passed wants): d less the retransmission timeouts its own
+// retransmissions waited out (retrans of them, the first after rto, each
+// next after twice the one before, RFC 6298 §5.5), which random loss
+// added and no other probe of the size would wait. A retransmission that
+// fired sooner (a tail loss probe) makes the estimate too small, never
+// below 0; the loss limit's floor covers that.
+func Pace(d time.Duration, retrans int, rto time.Duration) time.Duration {
+	if retrans <= 0 || rto <= 0 {
+		return d
+	}
+	lost := rto * time.Duration(1<<min(retrans, 6)-1)
+	return max(0, d-lost)
 }
