@@ -138,8 +138,33 @@ type Result struct {
 	Probes  []Probe  `json:"probes"`
 	Reverse *Reverse `json:"reverse,omitempty"`
 
-	DfAt time.Time `json:"-"` // when dfFirst's raw datagram went out; zero when none did
+	// PacedMs is how long the run waited before its first oversized
+	// packet because an earlier run drew ICMP from this path less than
+	// PTBInterval before (Pacer); 0 when it did not wait.
+	PacedMs float64 `json:"paced_ms,omitempty"`
+	// Confirm is how a pmtu-blackhole was told from a router that
+	// rate-limits its ICMP: ConfirmPaced, ConfirmDF or ConfirmPatient;
+	// empty for other verdicts.
+	Confirm string `json:"confirm,omitempty"`
+
+	DfAt  time.Time `json:"-"` // when dfFirst's raw datagram went out; zero when none did
+	Paced bool      `json:"-"` // the Pacer's state was read: the run began with the path's ICMP tokens as our runs left them
 }
+
+// How a black hole was confirmed (Result.Confirm).
+const (
+	// ConfirmPaced: the run began at least PTBInterval after the last ICMP
+	// any run of ours drew from the path (Pacer), and no probe saw loss,
+	// so the first oversized packet had a router's token and its silence
+	// is the black hole.
+	ConfirmPaced = "paced"
+	// ConfirmDF: two DF datagrams, PTBInterval apart, vanished above the
+	// bracket while a smaller one reached the server.
+	ConfirmDF = "df-datagrams"
+	// ConfirmPatient: a probe that waited through TCP's retransmissions
+	// for the ICMP got none.
+	ConfirmPatient = "patient-probe"
+)
 
 // Reverse is the server-to-client direction, measured through the MSS we
 // advertise, with the server's STARTTLS flight as the payload.

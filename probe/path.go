@@ -375,7 +375,7 @@ type BlackholeLink struct {
 const (
 	blackholeWait   = 500 * time.Millisecond
 	blackholeBudget = 5 * time.Second
-	blackholeFloor  = 100 * time.Millisecond
+	blackholeFloor  = 30 * time.Millisecond
 )
 
 // slowestHop is the slowest RTT among the hops of path that answered; 0
