@@ -119,6 +119,8 @@ type Search struct {
 	// PPPoE or tunnel link is). Round 1 pins it: Hint and Hint+1 are among
 	// its cuts, and Hint+1 goes out Confirm times, so that a right hint
 	// ends the search in one round. A wrong one costs those probes only.
+	// Hint == Max (the size an ICMP named, with nothing above it to try)
+	// makes round 1 that one probe alone: if it passes, the search ends.
 	Hint int
 	// Logf, if set, receives one line per round.
 	Logf func(format string, args ...any)
@@ -331,7 +333,10 @@ func (s Search) Run(ctx context.Context, send SendFunc) (Bracket, error) {
 			copies = confirm - 1
 		}
 		var sizes []int
-		if k > len(fixed)+copies {
+		switch {
+		case round == 1 && s.Hint == s.Max && s.Min < s.Max:
+			sizes = []int{s.Max}
+		case k > len(fixed)+copies:
 			sizes = plan(lo, hi, k-len(fixed)-copies, mandatory, plateaus)
 		}
 		for range copies {

@@ -21,19 +21,20 @@ const PTBInterval = 550 * time.Millisecond
 // frag-needed / packet-too-big from the path towards a destination. A
 // router's ICMP token bucket is the only state on the path that a run
 // cannot read: if the previous run took the last token a moment ago, the
-// next run's first oversized packet gets no ICMP, and silence would read
-// as a black hole. A run that waits out PTBInterval after the last ICMP
-// its predecessors drew (Wait) starts with that router's bucket as full as
-// our own traffic left it, so the first oversized packet of the run is
-// answered unless ICMP is really lost: one round of silence is then
-// evidence, with no patient probe. Tokens taken by other hosts' traffic
-// through the same router are not known to the Pacer; a path that busy
-// loses ICMP for real senders too.
+// next run's oversized packets may get no ICMP for up to PTBInterval, and
+// that silence would read as a black hole. A run that begins at least
+// PTBInterval after the last ICMP any run of ours drew (Recent) meets the
+// routers' buckets as full as our own traffic left them, so its first
+// oversized packet is answered unless ICMP is really lost: a clean
+// search's silence is then evidence, with no patient probe. A run that
+// begins sooner keeps the patient confirmation. Tokens taken by other
+// hosts' traffic through the same router are not known to the Pacer; a
+// path that busy loses ICMP for real senders too.
 //
 // The state is one file per destination and network namespace (the path
 // belongs to the namespace's routes), holding the time as RFC 3339, in
-// Dir. Errors reading or writing it mean "unknown": callers then keep
-// their patient confirmation.
+// Dir. Errors reading it mean "unknown", and callers then keep their
+// patient confirmation.
 type Pacer struct {
 	// Dir holds the state; "" means DefaultPaceDir().
 	Dir string
@@ -90,21 +91,19 @@ func (p Pacer) Last(dst netip.Addr) (time.Time, error) {
 	return t, nil
 }
 
-// Wait is how long a run towards dst should wait before its first
-// oversized packet, and whether the state could be read at all.
-func (p Pacer) Wait(dst netip.Addr) (time.Duration, bool) {
+// Recent is how long ago a run last noted ICMP drawn towards dst, when
+// that was less than PTBInterval ago (recent true); a clock that stepped
+// back counts as just now. known is false when the state cannot be read.
+func (p Pacer) Recent(dst netip.Addr) (ago time.Duration, recent, known bool) {
 	last, err := p.Last(dst)
 	if err != nil {
-		return 0, false
+		return 0, false, false
 	}
 	if last.IsZero() {
-		return 0, true
+		return 0, false, true
 	}
-	w := last.Add(PTBInterval).Sub(p.now())
-	if w > PTBInterval { // a clock step backwards: do not wait for ever
-		w = PTBInterval
-	}
-	return max(w, 0), true
+	ago = max(p.now().Sub(last), 0)
+	return ago, ago < PTBInterval, true
 }
 
 // Note records that a run drew ICMP towards dst now. The file is written

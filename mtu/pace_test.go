@@ -8,36 +8,38 @@ import (
 	"time"
 )
 
-// TestPacer: a destination never noted needs no wait; a note makes the
-// next run wait the rest of PTBInterval, and not beyond it, per
-// destination; an unreadable state says so (ok false) instead of "no
-// wait"; a torn file reads as never.
+// TestPacer: a destination never noted is not recent; a note is recent
+// for PTBInterval, per destination, and a clock that stepped back counts
+// as just now; an unreadable state says so (known false) instead of "not
+// recent"; a torn file reads as never.
 func TestPacer(t *testing.T) {
 	dir := t.TempDir()
 	now := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
 	p := Pacer{Dir: dir, Now: func() time.Time { return now }}
 	a, b := netip.MustParseAddr("198.18.3.10"), netip.MustParseAddr("2001:db8:3::10")
-	if w, ok := p.Wait(a); !ok || w != 0 {
-		t.Fatalf("never noted: Wait = %v, %v; want 0, true", w, ok)
+	if _, recent, known := p.Recent(a); recent || !known {
+		t.Fatalf("never noted: recent %v, known %v; want false, true", recent, known)
 	}
 	if err := p.Note(a); err != nil {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct {
-		after time.Duration
-		dst   netip.Addr
-		want  time.Duration
+		after      time.Duration
+		dst        netip.Addr
+		wantAgo    time.Duration
+		wantRecent bool
 	}{
-		{0, a, PTBInterval},
-		{200 * time.Millisecond, a, PTBInterval - 200*time.Millisecond},
-		{PTBInterval, a, 0},
-		{time.Hour, a, 0},
-		{-time.Hour, a, PTBInterval}, // the clock stepped back: bounded
-		{0, b, 0},                    // another destination
+		{0, a, 0, true},
+		{200 * time.Millisecond, a, 200 * time.Millisecond, true},
+		{PTBInterval - time.Millisecond, a, PTBInterval - time.Millisecond, true},
+		{PTBInterval, a, PTBInterval, false},
+		{time.Hour, a, time.Hour, false},
+		{-time.Hour, a, 0, true}, // the clock stepped back
+		{0, b, 0, false},         // another destination
 	} {
 		p.Now = func() time.Time { return now.Add(tc.after) }
-		if w, ok := p.Wait(tc.dst); !ok || w != tc.want {
-			t.Errorf("%v after the note, %s: Wait = %v, %v; want %v, true", tc.after, tc.dst, w, ok, tc.want)
+		if ago, recent, known := p.Recent(tc.dst); !known || ago != tc.wantAgo || recent != tc.wantRecent {
+			t.Errorf("%v after the note, %s: Recent = %v, %v, %v; want %v, %v, true", tc.after, tc.dst, ago, recent, known, tc.wantAgo, tc.wantRecent)
 		}
 	}
 	ents, _ := os.ReadDir(dir)
@@ -47,24 +49,24 @@ func TestPacer(t *testing.T) {
 	if err := os.WriteFile(p.file(b), []byte("2026-12-07T12:0"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if w, ok := p.Wait(b); !ok || w != 0 {
-		t.Errorf("torn file: Wait = %v, %v; want 0, true", w, ok)
+	if _, recent, known := p.Recent(b); recent || !known {
+		t.Errorf("torn file: recent %v, known %v; want false, true", recent, known)
 	}
 	if os.Geteuid() != 0 { // root reads anything
 		bad := Pacer{Dir: filepath.Join(dir, "locked")}
 		if err := os.Mkdir(bad.Dir, 0o000); err != nil {
 			t.Fatal(err)
 		}
-		if _, ok := bad.Wait(a); ok {
-			t.Errorf("unreadable state dir: Wait ok = true; want false (unknown)")
+		if _, _, known := bad.Recent(a); known {
+			t.Errorf("unreadable state dir: known = true; want false")
 		}
 	}
 	file := Pacer{Dir: filepath.Join(dir, "f")}
 	if err := os.WriteFile(file.Dir, nil, 0o600); err != nil { // a file where the dir should be
 		t.Fatal(err)
 	}
-	if _, ok := file.Wait(a); ok {
-		t.Errorf("state dir is a file: Wait ok = true; want false (unknown)")
+	if _, _, known := file.Recent(a); known {
+		t.Errorf("state dir is a file: known = true; want false")
 	}
 	if err := file.Note(a); err == nil {
 		t.Errorf("state dir is a file: Note = nil; want an error")

@@ -138,26 +138,28 @@ type Result struct {
 	Probes  []Probe  `json:"probes"`
 	Reverse *Reverse `json:"reverse,omitempty"`
 
-	// PacedMs is how long the run waited before its first oversized
-	// packet because an earlier run drew ICMP from this path less than
-	// PTBInterval before (Pacer); 0 when it did not wait.
-	PacedMs float64 `json:"paced_ms,omitempty"`
+	// RecentICMPMs is how long before this run a run of ours last drew
+	// ICMP from this path, when that was less than PTBInterval (Pacer): a
+	// router may not have had a token for this run's first oversized
+	// packet, so a black hole needs the patient confirmation. Absent
+	// otherwise.
+	RecentICMPMs *float64 `json:"recent_icmp_ms,omitempty"`
 	// Confirm is how a pmtu-blackhole was told from a router that
 	// rate-limits its ICMP: ConfirmPaced, ConfirmDF or ConfirmPatient;
 	// empty for other verdicts.
 	Confirm string `json:"confirm,omitempty"`
 
 	DfAt  time.Time `json:"-"` // when dfFirst's raw datagram went out; zero when none did
-	Paced bool      `json:"-"` // the Pacer's state was read: the run began with the path's ICMP tokens as our runs left them
+	Paced bool      `json:"-"` // the Pacer's state was read and no run of ours drew ICMP from this path within PTBInterval
 }
 
 // How a black hole was confirmed (Result.Confirm).
 const (
-	// ConfirmPaced: the run began at least PTBInterval after the last ICMP
-	// any run of ours drew from the path (Pacer), and no probe saw loss,
-	// so the first oversized packet had a router's token and its silence
-	// is the black hole.
-	ConfirmPaced = "paced"
+	// ConfirmFresh: the run began at least PTBInterval after the last
+	// ICMP any run of ours drew from the path (Pacer), and no probe saw
+	// loss, so the first oversized packet met the routers' tokens and its
+	// silence is the black hole.
+	ConfirmFresh = "fresh-tokens"
 	// ConfirmDF: two DF datagrams, PTBInterval apart, vanished above the
 	// bracket while a smaller one reached the server.
 	ConfirmDF = "df-datagrams"

@@ -156,17 +156,16 @@ func (p *Prober) MTU(ctx context.Context, t Target, opt MTUOptions) (r Result, e
 	// that router's next ICMP token), and its wait overlaps the inbound
 	// probes instead of following them.
 	// The routers' ICMP tokens: a run of ours that drew ICMP from this
-	// path less than mtu.PTBInterval ago may have taken the last one, so
-	// the first oversized packet waits that out (mtu.Pacer). It then has
-	// a token, and a clean search's silence needs no patient confirmation
-	// (confirmBlackhole).
-	var paceUntil time.Time
+	// path less than mtu.PTBInterval ago may have taken the last one, and
+	// then this run's silence may be a rate limit, not a black hole. Only
+	// a run that begins with the tokens as our runs left them may believe
+	// a clean search's silence (confirmBlackhole).
 	if dir != DirectionIn {
 		pace := mtu.Pacer{}
-		w, ok := pace.Wait(dst)
-		info.Paced, paceUntil = ok, time.Now().Add(w)
-		if w > 0 {
-			info.PacedMs = float64(w.Microseconds()) / 1000
+		ago, recent, known := pace.Recent(dst)
+		info.Paced = known && !recent
+		if recent {
+			info.RecentICMPMs = ptr(float64(ago.Microseconds()) / 1000)
 		}
 		defer func() {
 			if drewICMP(info) {
@@ -174,18 +173,13 @@ func (p *Prober) MTU(ctx context.Context, t Target, opt MTUOptions) (r Result, e
 			}
 		}()
 	}
+	dfStart := time.Now()
 	var first func() dfFirstResult
 	dfctx, dfstop := context.WithCancel(ctx) // dfstop: stop waiting for dfFirst's ICMP
 	defer dfstop()
 	if dir != DirectionIn {
 		ch := make(chan dfFirstResult, 1)
-		go func() {
-			if !sleepUntil(ctx, paceUntil) {
-				ch <- dfFirstResult{}
-				return
-			}
-			ch <- p.dfFirst(dfctx, ctx, t, lo, hi)
-		}()
+		go func() { ch <- p.dfFirst(dfctx, ctx, t, lo, hi) }()
 		first = sync.OnceValue(func() dfFirstResult { return <-ch })
 		defer first()
 	}
@@ -203,13 +197,12 @@ func (p *Prober) MTU(ctx context.Context, t Target, opt MTUOptions) (r Result, e
 		info.Reverse.Method = mtu.MethodTCP
 		r.timePhase("mtu_in", p.now().Sub(rstart))
 		go func() {
-			sleepUntil(ctx, paceUntil.Add(dfQuiet))
+			sleepUntil(ctx, dfStart.Add(dfQuiet))
 			dfstop()
 		}()
 	}
 	if dir != DirectionIn {
 		df := first()
-		sleepUntil(ctx, paceUntil)
 		p.mtuOut(ctx, t, &r, lo, hi, v6, opt, df)
 	} else {
 		info.Verdict = mtu.VerdictUntested
@@ -265,9 +258,14 @@ func (p *Prober) mtuOut(ctx context.Context, t Target, r *Result, lo, hi int, v6
 	info.DfAt = df.at
 	// The inbound half's answer, when it found a bottleneck, is where the
 	// search looks first: most bottlenecks are one link, both ways.
+	// A hop's ICMP that named the bottleneck (dfFirst) leaves one size to
+	// show TCP carries: round 1 is that probe alone.
 	var hint int
 	if rv := info.Reverse; rv != nil && rv.PathMTU != nil && rv.Bracket[1] != nil {
 		hint = *rv.PathMTU
+	}
+	if df.udp != nil {
+		hint = shi
 	}
 	b, err := mtu.Search{Min: lo, Max: shi, Parallel: opt.Parallel, Hint: hint}.Run(ctx, send)
 	mtu.NumberRounds(info.Probes, b.Tried)
@@ -361,19 +359,13 @@ func (p *Prober) mtuOut(ctx context.Context, t Target, r *Result, lo, hi int, v6
 	p.confirmBlackhole(ctx, t, r, b, v6, opt, &pt)
 }
 
-// sleepUntil waits until t, or until ctx ends (false).
-func sleepUntil(ctx context.Context, t time.Time) bool {
-	d := time.Until(t)
-	if d <= 0 {
-		return ctx.Err() == nil
-	}
-	tm := time.NewTimer(d)
+// sleepUntil waits until t, or until ctx ends.
+func sleepUntil(ctx context.Context, t time.Time) {
+	tm := time.NewTimer(time.Until(t))
 	defer tm.Stop()
 	select {
 	case <-ctx.Done():
-		return false
 	case <-tm.C:
-		return true
 	}
 }
 

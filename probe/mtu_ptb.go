@@ -48,11 +48,11 @@ func (p *Prober) confirmBlackhole(ctx context.Context, t Target, r *Result, b mt
 	switch {
 	case info.Method == mtu.MethodUDP: // the DF datagrams decided, not TCP
 	case quietSearch(t, b, info):
-		// The run's first oversized packet had a router's token
+		// The run's first oversized packet met the routers' tokens
 		// (mtu.Pacer) and nothing was lost by chance: its silence is
 		// the black hole. The patient probe (ended by mtuOut) is not
 		// needed.
-		info.Confirm = mtu.ConfirmPaced
+		info.Confirm = mtu.ConfirmFresh
 	case p.confirmByDF(ctx, t, b, info):
 		// Two DF datagrams, ptbGap apart, vanished above the bracket:
 		// the patient probe (ended by mtuOut) is not needed.
@@ -88,9 +88,11 @@ func (p *Prober) confirmBlackhole(ctx context.Context, t Target, r *Result, b mt
 }
 
 // quietSearch is whether a forward black hole needs no patient
-// confirmation: the Pacer's state was read and the run waited out any
-// ICMP an earlier run drew (info.Paced), so the path's routers had their
-// tokens for the run's first oversized packet; no probe was lost by
+// confirmation: the Pacer's state was read and no run of ours drew ICMP
+// from the path within mtu.PTBInterval before this one (info.Paced), so
+// the routers had their tokens for the run's first oversized packet (a
+// run that begins sooner keeps the patient confirmation, whose wait
+// covers a token's refill); no probe was lost by
 // chance (no noise, no blind probe, no retransmission on a passing
 // probe), so that packet's ICMP was not lost either; and this host holds
 // no path MTU for the server that a late ICMP would have left.
