@@ -41,8 +41,8 @@
 //     from the connection's TCP_INFO evidence, for every kind.
 //   - prober.go, result.go, report.go (Run over a target's addresses),
 //     outcome.go, json.go (the JSON layout, durations in milliseconds).
-//   - thresholds.go and baseline.go: judging a report against limits and
-//     against a saved run.
+//   - probe/assess: judging a finished report against limits
+//     (thresholds) and against a saved run (a baseline).
 //
 // Output formats live in probe/render, options in cmd/smtpprobe/internal/job (the command's run layer).
 //

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"time"
 
+	"github.com/smtpprobe/smtpprobe/dnscheck/policy"
+	"github.com/smtpprobe/smtpprobe/mtu/trace"
 	"github.com/smtpprobe/smtpprobe/probe/units"
 	"github.com/smtpprobe/smtpprobe/probe/wire"
 )
@@ -33,7 +35,7 @@ type resultJSON struct {
 	Banner        string             `json:"banner,omitempty"`
 	Capabilities  []string           `json:"capabilities,omitempty"`
 	TLS           *TLSInfo           `json:"tls,omitempty"`
-	DANE          *DANEReport        `json:"dane,omitempty"`
+	DANE          *policy.DANEReport `json:"dane,omitempty"`
 	PTR           []string           `json:"ptr,omitempty"`
 	FCrDNS        *bool              `json:"fcrdns,omitempty"`
 	MessageBytes  int                `json:"message_bytes,omitempty"`
@@ -53,9 +55,9 @@ type resultJSON struct {
 	TCP      *wire.TCPStats `json:"tcp,omitempty"`
 	Timeline []wire.Event   `json:"timeline"`
 	// The path sweep (path.go).
-	Hops          []Hop          `json:"hops,omitempty"`
-	PathEnd       *PathEnd       `json:"path_end,omitempty"`
-	BlackholeLink *BlackholeLink `json:"blackhole_link,omitempty"`
+	Hops          []trace.HopReport    `json:"hops,omitempty"`
+	PathEnd       *trace.PathEnd       `json:"path_end,omitempty"`
+	BlackholeLink *trace.BlackholeLink `json:"blackhole_link,omitempty"`
 }
 
 // MarshalJSON writes the result with its durations in milliseconds.
@@ -101,7 +103,7 @@ type reportJSON struct {
 	Outcome    Outcome        `json:"outcome"`
 	Results    []Result       `json:"results"`
 	Findings   []Finding      `json:"findings"`
-	Policy     *PolicyReport  `json:"policy,omitempty"`
+	Policy     *policy.Report `json:"policy,omitempty"`
 	Checks     []CheckSummary `json:"checks,omitempty"`
 }
 
@@ -132,7 +134,7 @@ type checkSummaryJSON struct {
 	DurationMS int64   `json:"duration_ms"`
 	Error      string  `json:"error,omitempty"`
 
-	Policy *PolicyReport `json:"policy,omitempty"` // mx
+	Policy *policy.Report `json:"policy,omitempty"` // mx
 }
 
 // MarshalJSON writes the summary with its duration in whole milliseconds.

@@ -139,6 +139,7 @@ func (p *Prober) MTU(ctx context.Context, t Target, opt MTUOptions) (r Result, e
 	}
 	ctx, cancel, firstEnd := opt.budgetCtx(ctx, time.Now(), dir)
 	defer cancel()
+	ctx = withHedge(ctx) // the probe sessions' connects (mtu_hedge.go)
 
 	// The inbound half first: the outbound half's full-size probes draw
 	// the bottleneck's ICMP, our kernel caches the path MTU it carries
@@ -503,7 +504,7 @@ const probeSegments = 3
 // ends the dialogue.
 func (p *Prober) beginProbe(ctx context.Context, t Target, size int, v6 bool, r *Result) *dialogue {
 	q := *p
-	q.Control = mtu.Control(mtu.ClampForPacket(size, v6))
+	q.Control, q.Hedge = mtu.Control(mtu.ClampForPacket(size, v6)), hedgeOf(ctx)
 	*r = newResult(t)
 	d := q.begin(ctx, t, r)
 	if d == nil {

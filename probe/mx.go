@@ -76,7 +76,7 @@ func (p *Prober) tlsConfig(t Target, r *Result) *tls.Config {
 	cfg := &tls.Config{
 		MinVersion:         tls.VersionTLS10,
 		InsecureSkipVerify: true, // verified by verifyTLS, and reported rather than fatal
-		CurvePreferences:   p.TLSGroups.curves(),
+		CurvePreferences:   p.TLSGroups.Curves(),
 	}
 	if _, literal := parseIP(t.Host); !literal {
 		cfg.ServerName = t.Host
@@ -128,8 +128,8 @@ func (p *Prober) tlsFindings(t Target, r *Result, st *tls.ConnectionState) {
 		r.Findings = append(r.Findings, Finding{Severity: SevInfo, Code: dnscheck.CodeTLSVerifyFailed,
 			Message: fmt.Sprintf("%s: certificate does not verify for %q: %s", who, t.Host, r.TLS.VerifyError)})
 	}
-	// Expiry is judged with the thresholds (Report.ApplyThresholds), by
-	// default whatever the TLS policy: see defaultCertWarnDays.
+	// Expiry is judged with the thresholds (assess.Apply), by
+	// default whatever the TLS policy: see assess.Thresholds.CertLimit.
 	if st.Version < tls.VersionTLS12 {
 		r.Findings = append(r.Findings, Finding{Severity: SevWarning, Code: dnscheck.CodeTLSOldVersion,
 			Message: fmt.Sprintf("%s: negotiated %s; RFC 8996 deprecates TLS 1.0 and 1.1", who, tls.VersionName(st.Version))})

@@ -361,11 +361,7 @@ func TestMXTLSDetails(t *testing.T) {
 	if r.TLS.DaysLeft != 4 && r.TLS.DaysLeft != 5 {
 		t.Errorf("MX(5-day cert).TLS.DaysLeft = %d, want 4 or 5", r.TLS.DaysLeft)
 	}
-	rep := &Report{Results: []Result{r}}
-	rep.ApplyThresholds(Thresholds{}, Thresholds{}) // the defaults: a warning within 14 days
-	if !hasFinding(rep.Findings, dnscheck.CodeTLSCertExpiring) {
-		t.Errorf("MX(5-day cert), default thresholds: findings %+v, want tls-cert-expiring", rep.Findings)
-	}
+	// Judged by the default thresholds: assess.TestApplyMXCert.
 	if r.Preference != nil {
 		t.Errorf("MX(Preference -1).Preference = %v, want nil", *r.Preference)
 	}
@@ -383,5 +379,21 @@ func TestMXTLSDetails(t *testing.T) {
 	r, _ = (&Prober{Helo: "probe.example.com", RootCAs: pool}).MX(ctx, Target{Host: "other.example.net", Addr: s.Addr, Preference: 10}, MXOptions{})
 	if r.TLS.Verified || !strings.Contains(r.TLS.VerifyError, "other.example.net") {
 		t.Errorf("MX(wrong name).TLS = %+v, want a name mismatch", r.TLS)
+	}
+}
+
+func TestDaysLeft(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
+	for _, tt := range []struct {
+		left time.Duration
+		want int
+	}{
+		{14 * 24 * time.Hour, 14}, {14*24*time.Hour - time.Second, 13}, {time.Second, 0},
+		{0, 0}, {-time.Second, -1}, {-24 * time.Hour, -1}, {-24*time.Hour - time.Second, -2},
+	} {
+		if got := daysLeft(now.Add(tt.left), now); got != tt.want {
+			t.Errorf("daysLeft(now%+v) = %d, want %d", tt.left, got, tt.want)
+		}
 	}
 }

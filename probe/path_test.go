@@ -213,9 +213,9 @@ func TestLocateSkipsLocalErrors(t *testing.T) {
 // JSON round trip (a saved baseline reads them back).
 func TestPathJSON(t *testing.T) {
 	r := Result{Host: "192.0.2.25", Address: "192.0.2.25", Port: 25, Outcome: ConnectTimeout,
-		Hops:          []Hop{{TTL: 1, Address: "192.0.2.1", Answer: "time-exceeded", ICMP: "time-exceeded", Type: ptr(uint8(11)), Code: ptr(uint8(0)), RTTMS: 0.5, Probes: 1}},
-		PathEnd:       &PathEnd{Answer: "silent", LastTTL: 1, LastAddress: "192.0.2.1", Probes: 9},
-		BlackholeLink: &BlackholeLink{Located: true, NearTTL: 1, Near: "192.0.2.1", FarTTL: 2, Far: "192.0.2.2", Size: 1500}}
+		Hops:          []trace.HopReport{{TTL: 1, Address: "192.0.2.1", Answer: "time-exceeded", ICMP: "time-exceeded", Type: ptr(uint8(11)), Code: ptr(uint8(0)), RTTMS: 0.5, Probes: 1}},
+		PathEnd:       &trace.PathEnd{Answer: "silent", LastTTL: 1, LastAddress: "192.0.2.1", Probes: 9},
+		BlackholeLink: &trace.BlackholeLink{Located: true, NearTTL: 1, Near: "192.0.2.1", FarTTL: 2, Far: "192.0.2.2", Size: 1500}}
 	b, err := json.Marshal(r)
 	if err != nil || !strings.Contains(string(b), `"hops":[{"ttl":1,"address":"192.0.2.1"`) || !strings.Contains(string(b), `"path_end":{"answer":"silent"`) {
 		t.Fatalf("json.Marshal(result with hops) = %s, %v; want hops and path_end", b, err)

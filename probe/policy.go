@@ -8,14 +8,12 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
-	"github.com/miekg/dns"
 	"github.com/smtpprobe/smtpprobe/dnscheck"
 	"github.com/smtpprobe/smtpprobe/dnscheck/dane"
 	"github.com/smtpprobe/smtpprobe/dnscheck/mtasts"
-	"github.com/smtpprobe/smtpprobe/dnscheck/tlsrpt"
+	"github.com/smtpprobe/smtpprobe/dnscheck/policy"
 	"github.com/smtpprobe/smtpprobe/probe/units"
 	"github.com/smtpprobe/smtpprobe/probe/wire"
 )
@@ -39,76 +37,10 @@ import (
 // port 25 refuses the fetch, and the report says that the policy was not
 // checked, rather than guessing it.
 
-// policyFetchTimeout bounds the MTA-STS policy fetch (mtasts.Fetcher).
-const policyFetchTimeout = mtasts.DefaultFetchTimeout
-
-// PolicyReport is what a mail domain publishes about its transport
-// security (JSON "policy").
-type PolicyReport struct {
-	Domain string `json:"domain"`
-	// MXSecure is whether the resolver validated the MX RRset (or its
-	// absence, for an implicit MX) with DNSSEC: DANE needs it (RFC 7672
-	// §2.2.1).
-	MXSecure bool         `json:"mx_secure"`
-	MTASTS   MTASTSReport `json:"mta_sts"`
-	TLSRPT   TLSRPTReport `json:"tls_rpt"`
-
-	policy   *mtasts.Policy
-	fetchErr error
-	txtFound bool
-}
-
-// MTASTSReport is the MTA-STS part of a PolicyReport (RFC 8461).
-type MTASTSReport struct {
-	TXT         []string `json:"txt,omitempty"`          // the _mta-sts TXT records
-	ID          string   `json:"id,omitempty"`           // of the selected record
-	RecordError string   `json:"record_error,omitempty"` // why no record was selected
-	URL         string   `json:"url,omitempty"`          // fetched when a record was selected
-	Mode        string   `json:"mode,omitempty"`         // enforce, testing, none; empty without a policy
-	MX          []string `json:"mx,omitempty"`           // the policy's patterns
-	MaxAge      *int64   `json:"max_age,omitempty"`      // seconds
-	FetchError  string   `json:"fetch_error,omitempty"`
-}
-
-// TLSRPTReport is the TLS-RPT record of the domain (RFC 8460 §3).
-type TLSRPTReport struct {
-	TXT   []string `json:"txt,omitempty"`
-	RUA   []string `json:"rua,omitempty"`
-	Error string   `json:"error,omitempty"` // why no record was used; empty when there is none at all
-
-	dnsFail bool // Error is the lookup's failure, not the record's
-}
-
-// DANEReport is the DANE state of one result's MX host (JSON "dane").
-type DANEReport struct {
-	// Name is where the TLSA records were looked up: _25._tcp. and the
-	// TLSA base domain, the MX host or its CNAME expansion (RFC 7672
-	// §2.2.3).
-	Name string `json:"name"`
-	// Expanded is the end of the MX host's CNAME chain, when the host is
-	// an alias and the chain and its address records are validated (RFC
-	// 7672 §2.2.3); empty otherwise.
-	Expanded string        `json:"expanded,omitempty"`
-	Records  []dane.Record `json:"records"`
-	Secure   bool          `json:"secure"` // the TLSA answer was validated (AD)
-	// Enforced: validating senders require a matching TLSA record (RFC
-	// 7672 §2.2): the MX RRset, the host's addresses and the TLSA
-	// records are all validated, and the host has TLSA records.
-	Enforced    bool   `json:"enforced"`
-	NotEnforced string `json:"not_enforced,omitempty"` // why not, when there are records
-	// Matched is the index in Records of the record that matched the
-	// chain the server sent; absent when none did or TLS was not reached.
-	Matched       *int   `json:"matched,omitempty"`
-	MatchedRecord string `json:"matched_record,omitempty"`
-	MatchDepth    *int   `json:"match_depth,omitempty"` // 0: the leaf
-	MatchError    string `json:"match_error,omitempty"`
-	LookupError   string `json:"lookup_error,omitempty"`
-}
-
 // policyLookup is the domain-wide lookups in flight while sessions run.
 type policyLookup struct {
 	done chan struct{}
-	rep  *PolicyReport
+	rep  *policy.Report
 	err  error // ctx
 }
 
@@ -123,72 +55,13 @@ func (p *Prober) startPolicy(ctx context.Context, res *dnscheck.Resolver, target
 	if err != nil {
 		return nil // Run reports the bad input
 	}
-	pl := &policyLookup{done: make(chan struct{}), rep: &PolicyReport{Domain: domain}}
+	pl := &policyLookup{done: make(chan struct{})}
+	f := &mtasts.Fetcher{Dial: p.policyDial(res, opt.Family), RootCAs: p.RootCAs, Timeout: mtasts.DefaultFetchTimeout}
 	go func() {
 		defer close(pl.done)
-		pl.err = p.lookupPolicy(ctx, res, pl.rep, opt)
+		pl.rep, pl.err = policy.Lookup(ctx, res, domain, f)
 	}()
 	return pl
-}
-
-// lookupPolicy fills in rep; only a cancelled ctx is an error.
-func (p *Prober) lookupPolicy(ctx context.Context, res *dnscheck.Resolver, rep *PolicyReport, opt RunOptions) error {
-	var wg sync.WaitGroup
-	var mxErr, rptErr error
-	wg.Add(2)
-	go func() {
-		defer wg.Done()
-		ans, err := res.Lookup(ctx, rep.Domain, dns.TypeMX)
-		rep.MXSecure = err == nil && ans.Secure
-		mxErr = ctx.Err()
-	}()
-	go func() {
-		defer wg.Done()
-		l, err := tlsrpt.LookupRecord(ctx, res, rep.Domain)
-		if rptErr = err; err != nil {
-			return
-		}
-		rep.TLSRPT.TXT = l.TXT
-		switch {
-		case l.Err == nil:
-			rep.TLSRPT.RUA = l.Record.RUA
-		case errors.Is(l.Err, tlsrpt.ErrNoRecord) && !l.DNSFail:
-		default:
-			rep.TLSRPT.Error, rep.TLSRPT.dnsFail = l.Err.Error(), l.DNSFail
-		}
-	}()
-	l, err := mtasts.LookupRecord(ctx, res, rep.Domain)
-	if err == nil {
-		rep.MTASTS.TXT = l.TXT
-		switch {
-		case l.Err == nil:
-			rep.txtFound = true
-			rep.MTASTS.ID = l.Record.ID
-		case errors.Is(l.Err, mtasts.ErrNoRecord) && !l.DNSFail:
-		default:
-			rep.txtFound = !l.DNSFail
-			rep.MTASTS.RecordError = l.Err.Error()
-		}
-		if l.Err == nil {
-			rep.MTASTS.URL = mtasts.PolicyURL(rep.Domain)
-			f := &mtasts.Fetcher{Dial: p.policyDial(res, opt.Family), RootCAs: p.RootCAs, Timeout: policyFetchTimeout}
-			pol, ferr := f.Fetch(ctx, rep.Domain)
-			switch {
-			case ferr != nil && ctx.Err() != nil:
-				err = ctx.Err()
-			case ferr != nil:
-				rep.fetchErr = ferr
-				rep.MTASTS.FetchError = ferr.Error()
-			default:
-				rep.policy = pol
-				rep.MTASTS.Mode = string(pol.Mode)
-				rep.MTASTS.MX = pol.MX
-				rep.MTASTS.MaxAge = &pol.MaxAge
-			}
-		}
-	}
-	wg.Wait()
-	return errors.Join(err, mxErr, rptErr)
 }
 
 // policyDial opens the connection of a policy fetch (wire.Dialer.DialHost):
@@ -215,77 +88,22 @@ func (p *Prober) finishPolicy(ctx context.Context, res *dnscheck.Resolver, rep *
 	SortFindings(rep.Findings)
 }
 
-// referenceNames are the names a DANE-TA(2) match checks the leaf against
-// (RFC 7672 §3.2.2): the MX host and, when it is a validated alias, its
-// CNAME expansion.
-func (d *DANEReport) referenceNames(host string) []string {
-	names := []string{host}
-	if d.Expanded != "" && !strings.EqualFold(d.Expanded, host) {
-		names = append(names, d.Expanded)
-	}
-	return names
-}
-
 // lookupDANE sets Result.DANE for every result of an MX host: the host's
-// TLSA records as a validating sender looks them up (dane.LookupHost,
-// RFC 7672 §2.2.3), and whether they apply.
+// TLSA records as a validating sender looks them up (policy.LookupDANE),
+// and whether they apply.
 func (p *Prober) lookupDANE(ctx context.Context, res *dnscheck.Resolver, rep *Report) {
-	type hostDANE struct {
-		d          DANEReport
-		addrSecure bool
-	}
 	var names []string
 	for _, r := range rep.Results {
 		if _, literal := parseIP(r.Host); !literal && r.Host != "" && !slices.Contains(names, r.Host) {
 			names = append(names, r.Host)
 		}
 	}
-	hosts := map[string]*hostDANE{}
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, 4)
-	for _, h := range names {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			l := dane.LookupHost(ctx, res, h, 25)
-			hd := &hostDANE{addrSecure: l.AddrSecure, d: DANEReport{Name: l.Name, Expanded: l.Expanded, Records: l.Records, Secure: l.Secure}}
-			if l.Err != nil {
-				hd.d.LookupError = l.Err.Error()
-			}
-			mu.Lock()
-			hosts[h] = hd
-			mu.Unlock()
-		}()
-	}
-	wg.Wait()
+	hosts := policy.LookupDANE(ctx, res, names)
 	for i := range rep.Results {
 		r := &rep.Results[i]
-		hd := hosts[r.Host]
-		if hd == nil || (len(hd.d.Records) == 0 && hd.d.LookupError == "") {
-			continue
+		if d := hosts[r.Host].For(rep.Policy.MXSecure, r.Preference != nil); d != nil {
+			r.DANE = d
 		}
-		d := hd.d
-		d.Records = slices.Clone(d.Records)
-		switch {
-		case d.LookupError != "" && rep.Policy.MXSecure && hd.addrSecure:
-			// RFC 7672 §2.2: a failed TLSA lookup for a host in a signed
-			// zone makes validating senders defer, as a mismatch does.
-			d.Enforced = true
-		case d.LookupError != "":
-		case len(d.Records) == 0:
-		case !d.Secure:
-			d.NotEnforced = "the TLSA records are not DNSSEC-validated (an unsigned zone, or a resolver that does not validate)"
-		case !rep.Policy.MXSecure && r.Preference != nil:
-			d.NotEnforced = "the MX records are not DNSSEC-validated, so senders do not look for TLSA records (RFC 7672 §2.2.1)"
-		case !hd.addrSecure:
-			d.NotEnforced = "the host's address records are not DNSSEC-validated (RFC 7672 §2.2)"
-		default:
-			d.Enforced = true
-		}
-		r.DANE = &d
 	}
 }
 
@@ -337,20 +155,20 @@ func applyPolicy(rep *Report, noStartTLS bool, now time.Time) []Finding {
 	var sts *mtasts.Policy
 	mode := mtasts.Mode("")
 	if pol != nil {
-		sts = pol.policy
+		sts = pol.STS
 		if sts != nil {
 			mode = sts.Mode
 		}
 		switch {
-		case pol.MTASTS.RecordError != "" && pol.txtFound:
+		case pol.MTASTS.RecordError != "" && pol.TXTFound:
 			add(SevWarning, dnscheck.CodeMTASTSRecordInvalid, "%s: the _mta-sts TXT record is not usable (%s); senders treat the domain as having no MTA-STS policy (RFC 8461 §3.1)",
 				pol.Domain, pol.MTASTS.RecordError)
 		case pol.MTASTS.RecordError != "":
 			add(SevWarning, dnscheck.CodeMTASTSLookupFailed, "%s: the _mta-sts TXT lookup failed (%s); senders cannot discover an MTA-STS policy", pol.Domain, pol.MTASTS.RecordError)
-		case pol.fetchErr != nil && errors.As(pol.fetchErr, new(*wire.PolicyError)):
+		case pol.FetchErr != nil && errors.As(pol.FetchErr, new(*wire.PolicyError)):
 			add(SevInfo, dnscheck.CodeMTASTSFetchNotAllowed, "%s publishes an MTA-STS record (id %s), but the policy host's address is not allowed for this prober (%s); the policy was not checked",
 				pol.Domain, pol.MTASTS.ID, pol.MTASTS.FetchError)
-		case pol.fetchErr != nil:
+		case pol.FetchErr != nil:
 			add(SevWarning, dnscheck.CodeMTASTSPolicyUnavailable, "%s publishes an MTA-STS record (id %s), but its policy cannot be fetched: %s; senders that cached the policy keep applying it until its max_age ends, others treat the domain as having none (RFC 8461 §3.3, §5.1)",
 				pol.Domain, pol.MTASTS.ID, pol.MTASTS.FetchError)
 		case sts != nil:
@@ -358,7 +176,7 @@ func applyPolicy(rep *Report, noStartTLS bool, now time.Time) []Finding {
 				pol.Domain, sts.Mode, pol.MTASTS.ID, units.Setting(time.Duration(sts.MaxAge)*time.Second), strings.Join(sts.MX, ", "))
 		}
 		switch {
-		case pol.TLSRPT.Error != "" && pol.TLSRPT.dnsFail:
+		case pol.TLSRPT.Error != "" && pol.TLSRPT.DNSFail:
 			add(SevInfo, dnscheck.CodeTLSRPTLookupFailed, "%s: the _smtp._tls lookup failed (%s); whether senders send TLS reports is unknown", pol.Domain, pol.TLSRPT.Error)
 		case pol.TLSRPT.Error != "":
 			add(SevWarning, dnscheck.CodeTLSRPTInvalid, "%s: the _smtp._tls record is not usable (%s); senders send no TLS reports (RFC 8460 §3)", pol.Domain, pol.TLSRPT.Error)
@@ -388,7 +206,7 @@ func applyPolicy(rep *Report, noStartTLS bool, now time.Time) []Finding {
 		offered, ok, known := tlsReached(r, noStartTLS)
 		d := r.DANE
 		if d != nil && d.Enforced && r.TLS != nil && len(r.TLS.Chain) > 0 {
-			m := dane.MatchChain(d.Records, r.TLS.Chain, d.referenceNames(r.Host), now)
+			m := dane.MatchChain(d.Records, r.TLS.Chain, d.ReferenceNames(r.Host), now)
 			if m.Matched() {
 				idx, depth := m.Record, m.Depth
 				d.Matched, d.MatchDepth, d.MatchedRecord = &idx, &depth, d.Records[idx].String()
@@ -454,48 +272,4 @@ func unusableReasons(rs []dane.Record) string {
 		why = append(why, r.Unusable())
 	}
 	return strings.Join(slices.Compact(why), "; ")
-}
-
-// comparePolicy is Compare for the policies: an MTA-STS policy whose mode
-// or mx patterns changed, or that can no longer be fetched, and a DANE
-// match that was lost, are regressions.
-func comparePolicy(base, cur *Report) []Finding {
-	var fs []Finding
-	if b, c := base.Policy, cur.Policy; b != nil && c != nil {
-		switch {
-		case b.MTASTS.Mode != "" && c.MTASTS.Mode == "":
-			why := c.MTASTS.FetchError
-			if why == "" {
-				why = c.MTASTS.RecordError
-			}
-			if why == "" {
-				why = "the TXT record is gone"
-			}
-			fs = append(fs, Finding{Severity: SevCritical, Code: dnscheck.CodeRegressionMTASTSPolicy, Message: fmt.Sprintf("%s: the MTA-STS policy (%s mode) is no longer available: %s", cur.Target, b.MTASTS.Mode, why)})
-		case b.MTASTS.Mode != c.MTASTS.Mode || !slices.Equal(b.MTASTS.MX, c.MTASTS.MX):
-			fs = append(fs, Finding{Severity: SevCritical, Code: dnscheck.CodeRegressionMTASTSPolicy, Message: fmt.Sprintf("%s: the MTA-STS policy changed from %s mode (mx %s) to %s mode (mx %s)",
-				cur.Target, b.MTASTS.Mode, strings.Join(b.MTASTS.MX, ", "), c.MTASTS.Mode, strings.Join(c.MTASTS.MX, ", "))})
-		}
-	}
-	now := map[string]*Result{}
-	for i := range cur.Results {
-		now[cur.Results[i].key()] = &cur.Results[i]
-	}
-	for i := range base.Results {
-		b := &base.Results[i]
-		c, ok := now[b.key()]
-		if !ok || b.DANE == nil || b.DANE.Matched == nil {
-			continue
-		}
-		if c.DANE == nil || c.DANE.Matched == nil {
-			why := "no TLSA record now"
-			if c.DANE != nil && c.DANE.MatchError != "" {
-				why = c.DANE.MatchError
-			} else if c.DANE != nil && c.DANE.NotEnforced != "" {
-				why = c.DANE.NotEnforced
-			}
-			fs = append(fs, Finding{Severity: SevCritical, Code: dnscheck.CodeRegressionDANEMatch, Message: fmt.Sprintf("%s: TLSA record %s matched before, and nothing matches now (%s)", c.label(), b.DANE.MatchedRecord, why)})
-		}
-	}
-	return fs
 }

@@ -9,7 +9,6 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math/big"
@@ -25,6 +24,7 @@ import (
 	"github.com/smtpprobe/smtpprobe/dnscheck"
 	"github.com/smtpprobe/smtpprobe/dnscheck/dane"
 	"github.com/smtpprobe/smtpprobe/dnscheck/mtasts"
+	"github.com/smtpprobe/smtpprobe/dnscheck/policy"
 	"github.com/smtpprobe/smtpprobe/probe/probetest"
 	"github.com/smtpprobe/smtpprobe/probe/wire"
 )
@@ -75,24 +75,24 @@ func TestApplyPolicy(t *testing.T) {
 		}
 		return r
 	}
-	sts := func(mode mtasts.Mode, mx ...string) *PolicyReport {
-		return &PolicyReport{Domain: "example.com", MTASTS: MTASTSReport{ID: "1", Mode: string(mode), MX: mx},
-			policy: &mtasts.Policy{Version: "STSv1", Mode: mode, MX: mx, MaxAge: 86400}}
+	sts := func(mode mtasts.Mode, mx ...string) *policy.Report {
+		return &policy.Report{Domain: "example.com", MTASTS: policy.MTASTSReport{ID: "1", Mode: string(mode), MX: mx},
+			STS: &mtasts.Policy{Version: "STSv1", Mode: mode, MX: mx, MaxAge: 86400}}
 	}
 	withDANE := func(r Result, enforced bool, recs ...dane.Record) Result {
-		r.DANE = &DANEReport{Name: "_25._tcp.mx.example.com", Records: recs, Secure: enforced, Enforced: enforced}
+		r.DANE = &policy.DANEReport{Name: "_25._tcp.mx.example.com", Records: recs, Secure: enforced, Enforced: enforced}
 		if !enforced {
 			r.DANE.NotEnforced = "the TLSA records are not DNSSEC-validated"
 		}
 		return r
 	}
-	fetchFailed := &PolicyReport{Domain: "example.com", MTASTS: MTASTSReport{ID: "1", FetchError: "https://mta-sts.example.com/.well-known/mta-sts.txt: connection refused"},
-		fetchErr: errors.New("connection refused"), txtFound: true}
-	notAllowed := &PolicyReport{Domain: "example.com", MTASTS: MTASTSReport{ID: "1", FetchError: "address 192.0.2.9:443: not in serve.allow"},
-		fetchErr: &mtasts.FetchError{Err: &wire.PolicyError{Addr: netip.MustParseAddrPort("192.0.2.9:443"), Err: errors.New("not in serve.allow")}}, txtFound: true}
+	fetchFailed := &policy.Report{Domain: "example.com", MTASTS: policy.MTASTSReport{ID: "1", FetchError: "https://mta-sts.example.com/.well-known/mta-sts.txt: connection refused"},
+		FetchErr: errors.New("connection refused"), TXTFound: true}
+	notAllowed := &policy.Report{Domain: "example.com", MTASTS: policy.MTASTSReport{ID: "1", FetchError: "address 192.0.2.9:443: not in serve.allow"},
+		FetchErr: &mtasts.FetchError{Err: &wire.PolicyError{Addr: netip.MustParseAddrPort("192.0.2.9:443"), Err: errors.New("not in serve.allow")}}, TXTFound: true}
 	for _, tc := range []struct {
 		name   string
-		policy *PolicyReport
+		policy *policy.Report
 		result Result
 		want   []string // "severity code", in order
 		status Status
@@ -123,11 +123,11 @@ func TestApplyPolicy(t *testing.T) {
 		{"DANE only PKIX-EE", nil, withDANE(res("verified"), true, dane.Record{Usage: 1, Selector: 1, MatchingType: 1, Data: spki311(cert).Data}),
 			[]string{"warning dane-unusable"}, StatusWarning, "RFC 7672 §3.1.3"},
 		{"TLSA not validated", nil, withDANE(res("unverified"), false, spki311(other)), []string{"info dane-not-validated"}, StatusOK, ""},
-		{"TLS-RPT", &PolicyReport{Domain: "example.com", TLSRPT: TLSRPTReport{RUA: []string{"mailto:r@example.com"}}}, res("verified"),
+		{"TLS-RPT", &policy.Report{Domain: "example.com", TLSRPT: policy.TLSRPTReport{RUA: []string{"mailto:r@example.com"}}}, res("verified"),
 			[]string{"info tls-rpt"}, StatusOK, ""},
-		{"TLS-RPT invalid", &PolicyReport{Domain: "example.com", TLSRPT: TLSRPTReport{Error: "TLS-RPT record: has no rua field"}}, res("verified"),
+		{"TLS-RPT invalid", &policy.Report{Domain: "example.com", TLSRPT: policy.TLSRPTReport{Error: "TLS-RPT record: has no rua field"}}, res("verified"),
 			[]string{"warning tls-rpt-invalid"}, StatusWarning, "no rua"},
-		{"TLS-RPT lookup failed", &PolicyReport{Domain: "example.com", TLSRPT: TLSRPTReport{Error: "SERVFAIL", dnsFail: true}}, res("verified"),
+		{"TLS-RPT lookup failed", &policy.Report{Domain: "example.com", TLSRPT: policy.TLSRPTReport{Error: "SERVFAIL", DNSFail: true}}, res("verified"),
 			[]string{"info tls-rpt-lookup-failed"}, StatusOK, ""},
 		{"enforce and DANE mismatch", sts(mtasts.ModeEnforce, "mx.example.com"), withDANE(res("verified"), true, spki311(other)),
 			[]string{"info mta-sts-policy", "critical dane-mismatch"}, StatusCritical, "no TLSA record matches"},
@@ -164,37 +164,12 @@ func TestApplyPolicyRecordsMatch(t *testing.T) {
 	r := Result{Host: "mx.example.com", Address: "192.0.2.1", Preference: &pref, Outcome: OK,
 		Phases: map[string]time.Duration{"ehlo": 1}, Capabilities: []string{"STARTTLS"},
 		TLS:  &TLSInfo{Chain: []*x509.Certificate{cert}},
-		DANE: &DANEReport{Records: []dane.Record{spki311(cert)}, Secure: true, Enforced: true}}
+		DANE: &policy.DANEReport{Records: []dane.Record{spki311(cert)}, Secure: true, Enforced: true}}
 	rep := &Report{Results: []Result{r}}
 	applyPolicy(rep, false, policyNow)
 	d := rep.Results[0].DANE
 	if d.Matched == nil || *d.Matched != 0 || d.MatchedRecord != spki311(cert).String() || *d.MatchDepth != 0 {
 		t.Errorf("DANE after applyPolicy = %+v, want record 0 matched at the leaf", d)
-	}
-}
-
-func TestComparePolicy(t *testing.T) {
-	zero := 0
-	base := &Report{Target: "example.com", Policy: &PolicyReport{MTASTS: MTASTSReport{Mode: "enforce", MX: []string{"mx.example.com"}}},
-		Results: []Result{{Host: "mx.example.com", Address: "192.0.2.1", DANE: &DANEReport{Matched: &zero, MatchedRecord: "3 1 1 ab"}}}}
-	same := &Report{Target: "example.com", Policy: &PolicyReport{MTASTS: MTASTSReport{Mode: "enforce", MX: []string{"mx.example.com"}}},
-		Results: []Result{{Host: "mx.example.com", Address: "192.0.2.1", DANE: &DANEReport{Matched: &zero, MatchedRecord: "3 1 1 ab"}}}}
-	if fs := comparePolicy(base, same); len(fs) != 0 {
-		t.Errorf("comparePolicy(same) = %v, want nothing", fs)
-	}
-	changed := &Report{Target: "example.com", Policy: &PolicyReport{MTASTS: MTASTSReport{Mode: "testing", MX: []string{"mx.example.com"}}},
-		Results: []Result{{Host: "mx.example.com", Address: "192.0.2.1", DANE: &DANEReport{MatchError: "no TLSA record matches the certificate chain"}}}}
-	var got []string
-	for _, f := range Compare(base, changed) {
-		got = append(got, string(f.Severity)+" "+f.Code)
-	}
-	want := []string{"critical regression-mta-sts-policy", "critical regression-dane-match"}
-	if !slices.Equal(got, want) {
-		t.Errorf("Compare(policy changed, match lost) = %q, want %q", got, want)
-	}
-	gone := &Report{Target: "example.com", Policy: &PolicyReport{MTASTS: MTASTSReport{FetchError: "https://mta-sts.example.com/...: 404"}}}
-	if fs := comparePolicy(base, gone); len(fs) == 0 || !strings.Contains(fs[0].Message, "no longer available") {
-		t.Errorf("comparePolicy(policy gone) = %v, want a regression", fs)
 	}
 }
 
@@ -331,7 +306,7 @@ func TestLookupDANE(t *testing.T) {
 		{true, []string{"enforced", "not: not DNSSEC-validated (an unsigned zone", "none", "enforced"}},
 		{false, []string{"not: MX records are not DNSSEC-validated", "not: not DNSSEC-validated (an unsigned zone", "none", "not: MX records"}},
 	} {
-		rep := &Report{Policy: &PolicyReport{Domain: "example", MXSecure: tc.mxSecure}, Results: results()}
+		rep := &Report{Policy: &policy.Report{Domain: "example", MXSecure: tc.mxSecure}, Results: results()}
 		p.lookupDANE(context.Background(), res, rep)
 		for i, r := range rep.Results {
 			got := "none"
@@ -387,7 +362,7 @@ func TestLookupDANECNAME(t *testing.T) {
 		{"fallback.secure.example", "_25._tcp.fallback.secure.example", "bare.secure.example", orig, true},
 		{"out.secure.example", "_25._tcp.out.secure.example", "", orig, false},
 	} {
-		rep := &Report{Policy: &PolicyReport{Domain: "example", MXSecure: true},
+		rep := &Report{Policy: &policy.Report{Domain: "example", MXSecure: true},
 			Results: []Result{{Host: tc.host, Address: "192.0.2.1", Preference: &pref}}}
 		(&Prober{}).lookupDANE(context.Background(), res, rep)
 		d := rep.Results[0].DANE
@@ -438,7 +413,7 @@ func TestApplyPolicyDANETACNAME(t *testing.T) {
 		r := Result{Host: "alias.example.com", Address: "192.0.2.1", Preference: &pref, Outcome: OK,
 			Phases: map[string]time.Duration{"ehlo": 1}, Capabilities: []string{"STARTTLS"},
 			TLS: &TLSInfo{Chain: []*x509.Certificate{leaf, ca}, VerifyError: "not trusted"},
-			DANE: &DANEReport{Name: "_25._tcp.mx-ta.example.com", Expanded: tc.expanded,
+			DANE: &policy.DANEReport{Name: "_25._tcp.mx-ta.example.com", Expanded: tc.expanded,
 				Records: []dane.Record{ta}, Secure: true, Enforced: true}}
 		rep := &Report{Results: []Result{r}}
 		var got []string
@@ -452,35 +427,5 @@ func TestApplyPolicyDANETACNAME(t *testing.T) {
 		if matched := d.Matched != nil && *d.Matched == 0 && *d.MatchDepth == 1; matched != (tc.expanded != "") {
 			t.Errorf("expanded %q: DANE = %+v", tc.expanded, d)
 		}
-	}
-}
-
-// TestPolicyJSON: the policy and DANE objects survive a saved baseline
-// (JSON out and back in), so Compare can see a changed policy.
-func TestPolicyJSON(t *testing.T) {
-	zero, age := 0, int64(86400)
-	rep := &Report{Command: "mx", Target: "example.com", Results: []Result{{Host: "mx.example.com", Address: "192.0.2.1",
-		DANE: &DANEReport{Name: "_25._tcp.mx.example.com", Records: []dane.Record{{Usage: 3, Selector: 1, MatchingType: 1, Data: "ab"}}, Secure: true, Enforced: true, Matched: &zero, MatchedRecord: "3 1 1 ab"}}},
-		Policy: &PolicyReport{Domain: "example.com", MXSecure: true, MTASTS: MTASTSReport{ID: "1", Mode: "enforce", MX: []string{"mx.example.com"}, MaxAge: &age},
-			TLSRPT: TLSRPTReport{RUA: []string{"mailto:r@example.com"}}}}
-	b, err := json.Marshal(rep)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, want := range []string{`"policy":{"domain":"example.com","mx_secure":true,"mta_sts":{"id":"1","mode":"enforce","mx":["mx.example.com"],"max_age":86400}`,
-		`"dane":{"name":"_25._tcp.mx.example.com","records":[{"usage":3,"selector":1,"matching_type":1,"data":"ab"}],"secure":true,"enforced":true,"matched":0`} {
-		if !strings.Contains(string(b), want) {
-			t.Errorf("json.Marshal(report) = %s, want it to contain %s", b, want)
-		}
-	}
-	var back Report
-	if err := json.Unmarshal(b, &back); err != nil {
-		t.Fatal(err)
-	}
-	if fs := Compare(rep, &back); len(fs) != 0 {
-		t.Errorf("Compare(report, report read back) = %v, want nothing", fs)
-	}
-	if back.Policy == nil || back.Policy.MTASTS.Mode != "enforce" || back.Results[0].DANE == nil || back.Results[0].DANE.Matched == nil {
-		t.Errorf("report read back: policy %+v, dane %+v; want both", back.Policy, back.Results[0].DANE)
 	}
 }

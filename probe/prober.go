@@ -27,7 +27,7 @@ type Prober struct {
 	NoStartTLS bool
 	// TLSGroups chooses the ClientHello's key shares; "" is the TLS
 	// stack's default (tlshello.go).
-	TLSGroups TLSGroups
+	TLSGroups wire.TLSGroups
 	// RootCAs verifies server certificates; nil means the system pool.
 	RootCAs *x509.CertPool
 	// Control runs on each socket before connect (see wire.Dialer).
@@ -44,6 +44,9 @@ type Prober struct {
 	// connect, so a name that resolves elsewhere later (DNS rebinding) or
 	// an MX that points elsewhere is never connected to.
 	Allow func(netip.AddrPort) error
+	// Hedge, if set, hedges each connect (wire.Dialer.Hedge): only the
+	// mtu kind's probe sessions set it (mtu_hedge.go).
+	Hedge *wire.Hedge
 }
 
 func (p *Prober) now() time.Time {
@@ -65,7 +68,7 @@ const DefaultConnectTimeout = wire.DefaultConnectTimeout
 
 // Dial opens a session to addr with the prober's connect settings.
 func (p *Prober) Dial(ctx context.Context, addr netip.AddrPort) (*wire.Conn, error) {
-	d := wire.Dialer{Timeout: p.ConnectTimeout, Control: p.Control, Now: p.Now, Allow: p.Allow}
+	d := wire.Dialer{Timeout: p.ConnectTimeout, Control: p.Control, Now: p.Now, Allow: p.Allow, Hedge: p.Hedge}
 	return d.Dial(ctx, addr)
 }
 

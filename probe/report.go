@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/smtpprobe/smtpprobe/dnscheck"
+	"github.com/smtpprobe/smtpprobe/dnscheck/policy"
 	"github.com/smtpprobe/smtpprobe/probe/wire"
 )
 
@@ -25,7 +26,7 @@ type Report struct {
 	Results  []Result      `json:"results"`
 	Findings []Finding     `json:"findings"`
 	// Policy is the domain's MTA-STS and TLS-RPT (mx; policy.go).
-	Policy *PolicyReport `json:"policy,omitempty"`
+	Policy *policy.Report `json:"policy,omitempty"`
 	// Checks summarises the runs of a combined check report, one per
 	// target and module; the report's status is the worst of theirs.
 	Checks []CheckSummary `json:"checks,omitempty"`
@@ -42,7 +43,7 @@ type CheckSummary struct {
 	Error    string        `json:"error,omitempty"` // a run that could not be made
 	// Policy is the run's Report.Policy (mx): the target's MTA-STS and
 	// TLS-RPT, carried into the combined report and its baseline.
-	Policy *PolicyReport `json:"policy,omitempty"`
+	Policy *policy.Report `json:"policy,omitempty"`
 }
 
 // NewCheckSummary summarises one run of a check; err is a run that could
@@ -63,7 +64,7 @@ func NewCheckSummary(target, module, command string, rep *Report, err error) Che
 // only failure is a transient rejection (a 4yz reply, such as
 // greylisting) is degraded, not down: a report whose failures are all
 // transient is WARNING, not CRITICAL. A critical Transient threshold
-// (ApplyThresholds) raises it again.
+// (assess.Apply) raises it again.
 func (r *Report) Status() Status {
 	if len(r.Checks) > 0 {
 		s := StatusOK
@@ -87,7 +88,7 @@ func (r *Report) Status() Status {
 			switch {
 			case res.Good():
 				ok++
-			case res.transientRejection():
+			case res.TransientRejection():
 				transient++
 			}
 		}
@@ -107,9 +108,9 @@ func (r *Report) Status() Status {
 	return s
 }
 
-// transientRejection reports whether the result failed only because the
+// TransientRejection reports whether the result failed only because the
 // server answered a 4yz (RFC 5321 §4.2.1): a sender would retry later.
-func (r *Result) transientRejection() bool {
+func (r *Result) TransientRejection() bool {
 	return r.Outcome == Rejected && r.Reply != nil && r.Reply.Transient
 }
 

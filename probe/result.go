@@ -8,6 +8,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/smtpprobe/smtpprobe/dnscheck/policy"
+	"github.com/smtpprobe/smtpprobe/mtu/trace"
 	"github.com/smtpprobe/smtpprobe/probe/wire"
 )
 
@@ -37,7 +39,7 @@ type Result struct {
 	Banner       string                   `json:"banner,omitempty"`
 	Capabilities []string                 `json:"capabilities,omitempty"`
 	TLS          *TLSInfo                 `json:"tls,omitempty"`
-	DANE         *DANEReport              `json:"dane,omitempty"` // the MX host's TLSA records (policy.go)
+	DANE         *policy.DANEReport       `json:"dane,omitempty"` // the MX host's TLSA records (policy.go)
 	PTR          []string                 `json:"ptr,omitempty"`
 	FCrDNS       *bool                    `json:"fcrdns,omitempty"`
 	// Transactions (session).
@@ -76,10 +78,10 @@ type Result struct {
 	local *wire.LocalError // this host's socket layer failed (LocalFailure)
 
 	// Path sweep (path; a connect-timeout or unreachable elsewhere): path.go.
-	Hops    []Hop    `json:"hops,omitempty"`
-	PathEnd *PathEnd `json:"path_end,omitempty"`
+	Hops    []trace.HopReport `json:"hops,omitempty"`
+	PathEnd *trace.PathEnd    `json:"path_end,omitempty"`
 	// BlackholeLink is where a forward pmtu-blackhole lies (mtu).
-	BlackholeLink *BlackholeLink `json:"blackhole_link,omitempty"`
+	BlackholeLink *trace.BlackholeLink `json:"blackhole_link,omitempty"`
 }
 
 // LocalFailure is the *wire.LocalError that ended the probe, if this host's

@@ -80,47 +80,6 @@ func TestReplyTransient(t *testing.T) {
 	}
 }
 
-// A transient rejection is WARNING, not CRITICAL, unless --critical
-// transient=N says so (issue 8 item 6).
-func TestStatusTransient(t *testing.T) {
-	grey := wire.NewReply(450, []string{"4.2.0 Greylisted"}, 0)
-	perm := wire.NewReply(550, []string{"5.1.1 User unknown"}, 0)
-	res := func(o Outcome, rp *wire.Reply) Result {
-		return Result{Address: "192.0.2.1", Outcome: o, Reply: rp}
-	}
-	tests := []struct {
-		name       string
-		results    []Result
-		warn, crit string
-		want       Status
-	}{
-		{"one address greylisted", []Result{res(Rejected, &grey)}, "", "", StatusWarning},
-		{"all addresses greylisted", []Result{res(Rejected, &grey), res(Rejected, &grey)}, "", "", StatusWarning},
-		{"permanent rejection", []Result{res(Rejected, &perm)}, "", "", StatusCritical},
-		{"greylisted and refused", []Result{res(Rejected, &grey), res(Refused, nil)}, "", "", StatusCritical},
-		{"greylisted and ok", []Result{res(Rejected, &grey), res(OK, nil)}, "", "", StatusWarning},
-		{"--critical transient=1", []Result{res(Rejected, &grey)}, "", "transient=1", StatusCritical},
-		{"--critical transient=2 with one", []Result{res(Rejected, &grey), res(OK, nil)}, "", "transient=2", StatusWarning},
-	}
-	for _, tc := range tests {
-		rep := &Report{Command: "session", Results: tc.results}
-		outs := []Outcome{}
-		for _, r := range tc.results {
-			outs = append(outs, r.Outcome)
-		}
-		rep.Outcome = Worst(outs...)
-		w, _ := ParseThresholds(tc.warn)
-		c, err := ParseThresholds(tc.crit)
-		if err != nil {
-			t.Fatal(err)
-		}
-		rep.ApplyThresholds(w, c)
-		if got := rep.Status(); got != tc.want {
-			t.Errorf("Status(%s) = %s, want %s (findings %+v)", tc.name, got, tc.want, rep.Findings)
-		}
-	}
-}
-
 // TestTimelineCoalesced writes a body one byte at a time: the timeline
 // holds one data event with a count, not one per write (issue 9 item 8).
 // SMTPPROBE_BODY_BYTES sets the body size (1048576 to measure the

@@ -530,6 +530,14 @@ func pauseLength(name wire.Pause, opt SessionOptions) time.Duration {
 
 func ptr[T any](v T) *T { return &v }
 
+// intOr renders *p, or dflt when p is nil.
+func intOr(p *int, dflt string) string {
+	if p == nil {
+		return dflt
+	}
+	return fmt.Sprint(*p)
+}
+
 // fmtDur renders a measured duration the one way people read it
 // (units.Duration).
 func fmtDur(d time.Duration) string { return units.Duration(d) }

@@ -49,49 +49,8 @@ import (
 	"github.com/smtpprobe/smtpprobe/probe/wire"
 )
 
-// TLSGroups chooses the key shares of the ClientHello (RFC 8446 §4.2.7,
-// §4.2.8).
-type TLSGroups string
-
-// The key-share choices.
-const (
-	// TLSGroupsDefault is the Go TLS stack's default: with Go 1.24 and
-	// later, X25519MLKEM768 and X25519 key shares.
-	TLSGroupsDefault TLSGroups = "default"
-	// TLSGroupsPQ offers the post-quantum hybrid X25519MLKEM768 first
-	// (with an X25519 key share beside it), whatever the default.
-	TLSGroupsPQ TLSGroups = "pq"
-	// TLSGroupsClassical offers classical groups only: one X25519 key
-	// share, a ClientHello of about 300 bytes.
-	TLSGroupsClassical TLSGroups = "classical"
-)
-
-// TLSGroupsChoices lists the TLSGroups values, for help and validation.
-var TLSGroupsChoices = []string{string(TLSGroupsPQ), string(TLSGroupsClassical), string(TLSGroupsDefault)}
-
 // OptionTLSGroups is the Finding.Option of the key-share choice.
 const OptionTLSGroups = "tls_groups"
-
-// ValidTLSGroups reports whether s is a TLSGroups value ("" is the default).
-func ValidTLSGroups(s string) bool {
-	return s == "" || s == string(TLSGroupsPQ) || s == string(TLSGroupsClassical) || s == string(TLSGroupsDefault)
-}
-
-var (
-	pqCurves        = []tls.CurveID{tls.X25519MLKEM768, tls.X25519, tls.CurveP256, tls.CurveP384}
-	classicalCurves = []tls.CurveID{tls.X25519, tls.CurveP256, tls.CurveP384}
-)
-
-// curves is the tls.Config.CurvePreferences of g; nil is Go's default.
-func (g TLSGroups) curves() []tls.CurveID {
-	switch g {
-	case TLSGroupsPQ:
-		return pqCurves
-	case TLSGroupsClassical:
-		return classicalCurves
-	}
-	return nil
-}
 
 // helloRecord returns the attempt record of the hello h wrote, with the
 // key shares parsed.
@@ -388,7 +347,7 @@ func (d *dialogue) diagnoseHello(err error, h *wire.HelloConn) bool {
 		retry = d.helloRetry("split", cfg, whole.Bytes/2)
 	} else {
 		cl := cfg.Clone()
-		cl.CurvePreferences = classicalCurves
+		cl.CurvePreferences = wire.TLSGroupsClassical.Curves()
 		retry = d.helloRetry("classical", cl, 0)
 	}
 	diag.Retry = &retry.attempt

@@ -39,17 +39,6 @@ func TestHelloVerdict(t *testing.T) {
 	}
 }
 
-func TestValidTLSGroups(t *testing.T) {
-	for _, tc := range []struct {
-		in   string
-		want bool
-	}{{"", true}, {"pq", true}, {"classical", true}, {"default", true}, {"PQ", false}, {"x25519", false}} {
-		if got := ValidTLSGroups(tc.in); got != tc.want {
-			t.Errorf("ValidTLSGroups(%q) = %v, want %v", tc.in, got, tc.want)
-		}
-	}
-}
-
 // helloOf returns the ClientHello Go's TLS client writes with curves, as
 // helloConn records it.
 func helloOf(t *testing.T, curves []tls.CurveID) HelloAttempt {
@@ -69,15 +58,15 @@ func helloOf(t *testing.T, curves []tls.CurveID) HelloAttempt {
 
 func TestHelloKeyShares(t *testing.T) {
 	for _, tc := range []struct {
-		groups   TLSGroups
+		groups   wire.TLSGroups
 		want     []string
 		min, max int
 	}{
-		{TLSGroupsPQ, []string{"X25519MLKEM768", "x25519"}, 1300, 1700},
-		{TLSGroupsDefault, []string{"X25519MLKEM768", "x25519"}, 1300, 1700},
-		{TLSGroupsClassical, []string{"x25519"}, 200, 400},
+		{wire.TLSGroupsPQ, []string{"X25519MLKEM768", "x25519"}, 1300, 1700},
+		{wire.TLSGroupsDefault, []string{"X25519MLKEM768", "x25519"}, 1300, 1700},
+		{wire.TLSGroupsClassical, []string{"x25519"}, 200, 400},
 	} {
-		a := helloOf(t, tc.groups.curves())
+		a := helloOf(t, tc.groups.Curves())
 		if !slices.Equal(a.KeyShare, tc.want) || a.Bytes < tc.min || a.Bytes > tc.max {
 			t.Errorf("hello of %s = key share %q, %d bytes; want %q, %d to %d bytes", tc.groups, a.KeyShare, a.Bytes, tc.want, tc.min, tc.max)
 		}
@@ -126,9 +115,9 @@ func TestSplitHello(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer raw.Close()
-	full := helloOf(t, pqCurves)
+	full := helloOf(t, wire.TLSGroupsPQ.Curves())
 	h := wire.NewHelloConn(raw, full.Bytes/2)
-	c := tls.Client(h.Wrap(raw), &tls.Config{InsecureSkipVerify: true, CurvePreferences: pqCurves})
+	c := tls.Client(h.Wrap(raw), &tls.Config{InsecureSkipVerify: true, CurvePreferences: wire.TLSGroupsPQ.Curves()})
 	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
 	if err := c.Handshake(); err != nil {
 		t.Fatalf("split hello: client handshake: %v", err)
@@ -158,13 +147,13 @@ func TestCheckKeyShare(t *testing.T) {
 	}
 	defer srv.Close()
 	for _, tc := range []struct {
-		groups TLSGroups
+		groups wire.TLSGroups
 		share  []string
 		group  string
 	}{
 		{"", []string{"X25519MLKEM768", "x25519"}, "X25519MLKEM768"},
-		{TLSGroupsPQ, []string{"X25519MLKEM768", "x25519"}, "X25519MLKEM768"},
-		{TLSGroupsClassical, []string{"x25519"}, "x25519"},
+		{wire.TLSGroupsPQ, []string{"X25519MLKEM768", "x25519"}, "X25519MLKEM768"},
+		{wire.TLSGroupsClassical, []string{"x25519"}, "x25519"},
 	} {
 		p := &Prober{RootCAs: x509CertPool(srv), TLSGroups: tc.groups, ReplyTimeout: 5 * time.Second}
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

@@ -14,6 +14,10 @@
 // needed for the sweep. Locating a PMTU black hole's link (Blackhole)
 // reads the quoted IP header of time-exceeded messages from a raw ICMP
 // socket and needs CAP_NET_RAW.
+//
+// What a sweep says is here too (report.go): Summarize gives its JSON model
+// (HopReport, PathEnd; BlackholeLink for a located link), StopText its stop
+// in one line, and Findings what it means, with dnscheck's finding codes.
 package trace
 
 import (

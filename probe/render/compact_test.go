@@ -14,7 +14,9 @@ import (
 	"time"
 
 	"github.com/smtpprobe/smtpprobe/dnscheck"
+	"github.com/smtpprobe/smtpprobe/dnscheck/policy"
 	"github.com/smtpprobe/smtpprobe/mtu"
+	"github.com/smtpprobe/smtpprobe/mtu/trace"
 	"github.com/smtpprobe/smtpprobe/probe"
 	"github.com/smtpprobe/smtpprobe/probe/render"
 	"github.com/smtpprobe/smtpprobe/probe/wire"
@@ -61,8 +63,8 @@ func goldenMixed() *probe.Report {
 			{Severity: probe.SevWarning, Code: dnscheck.CodeThresholdTime, Message: w + ": connect took 5.002s, above 1s"},
 		}
 	}
-	end := func(last string) *probe.PathEnd {
-		return &probe.PathEnd{Answer: "silent", LastTTL: 2, LastAddress: last, Probes: 18, ElapsedMS: 652.7,
+	end := func(last string) *trace.PathEnd {
+		return &trace.PathEnd{Answer: "silent", LastTTL: 2, LastAddress: last, Probes: 18, ElapsedMS: 652.7,
 			ComparePort: 587, CompareAnswer: "rst", CompareTTL: 3, CompareProbes: 8}
 	}
 	rep := &probe.Report{Command: "mx", Target: "mixed.example.com", Started: goldenStart, Duration: 5671 * time.Millisecond, Outcome: probe.ConnectTimeout,
@@ -97,7 +99,7 @@ func goldenMixed() *probe.Report {
 			Error: "connection refused (RST to SYN): ECONNREFUSED", Phases: rf, PhaseOrder: rfOrder,
 		}},
 		// Nothing published: the compact text prints no Policy block.
-		Policy: &probe.PolicyReport{Domain: "mixed.example.com"},
+		Policy: &policy.Report{Domain: "mixed.example.com"},
 	}
 	return withFindings(rep)
 }
@@ -125,9 +127,9 @@ func goldenResolverDown() *probe.Report {
 	}
 	rep := &probe.Report{Command: "mx", Target: "example.com", Started: goldenStart, Duration: 6010 * time.Millisecond, Outcome: probe.DNSError,
 		Results: []probe.Result{},
-		Policy: &probe.PolicyReport{Domain: "example.com",
-			MTASTS: probe.MTASTSReport{RecordError: timedOut("_mta-sts.example.com.")},
-			TLSRPT: probe.TLSRPTReport{Error: timedOut("_smtp._tls.example.com.")}},
+		Policy: &policy.Report{Domain: "example.com",
+			MTASTS: policy.MTASTSReport{RecordError: timedOut("_mta-sts.example.com.")},
+			TLSRPT: policy.TLSRPTReport{Error: timedOut("_smtp._tls.example.com.")}},
 	}
 	return withFindings(rep,
 		probe.Finding{Severity: probe.SevCritical, Code: dnscheck.CodeResolverTimeout, Message: "no answer to the MX query for example.com from resolver 192.0.2.53:53 (2 attempts of 3s each)"},

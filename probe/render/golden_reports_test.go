@@ -11,8 +11,10 @@ import (
 
 	"github.com/smtpprobe/smtpprobe/dnscheck"
 	"github.com/smtpprobe/smtpprobe/dnscheck/dane"
+	"github.com/smtpprobe/smtpprobe/dnscheck/policy"
 	"github.com/smtpprobe/smtpprobe/mtu"
 	"github.com/smtpprobe/smtpprobe/probe"
+	"github.com/smtpprobe/smtpprobe/probe/assess"
 	"github.com/smtpprobe/smtpprobe/probe/mta"
 	"github.com/smtpprobe/smtpprobe/probe/render"
 	"github.com/smtpprobe/smtpprobe/probe/wire"
@@ -169,9 +171,9 @@ func goldenCheck() (combined *probe.Report, runs []render.Run) {
 	// a validated TLSA record of mx1 that matched its certificate.
 	age, zero := int64(86400), 0
 	tlsa := dane.Record{Usage: 3, Selector: 1, MatchingType: 1, Data: strings.Repeat("5a", 32)}
-	mx.Policy = &probe.PolicyReport{Domain: "example.com", MXSecure: true,
-		MTASTS: probe.MTASTSReport{ID: "20260101", Mode: "enforce", MX: []string{"*.example.com"}, MaxAge: &age}}
-	mx.Results[0].DANE = &probe.DANEReport{Name: "_25._tcp.mx1.example.com", Records: []dane.Record{tlsa}, Secure: true,
+	mx.Policy = &policy.Report{Domain: "example.com", MXSecure: true,
+		MTASTS: policy.MTASTSReport{ID: "20260101", Mode: "enforce", MX: []string{"*.example.com"}, MaxAge: &age}}
+	mx.Results[0].DANE = &policy.DANEReport{Name: "_25._tcp.mx1.example.com", Records: []dane.Record{tlsa}, Secure: true,
 		Enforced: true, Matched: &zero, MatchedRecord: tlsa.String()}
 	mx.Findings = append(mx.Findings,
 		probe.Finding{Severity: probe.SevInfo, Code: dnscheck.CodeMTASTSPolicy, Message: "example.com has an MTA-STS policy in enforce mode (id 20260101, max_age 24h, mx *.example.com)"},
@@ -195,9 +197,9 @@ func goldenCheck() (combined *probe.Report, runs []render.Run) {
 	failed.Checks = []probe.CheckSummary{failedSummary}
 	runs = []render.Run{
 		{Target: "example.com", Module: "mx", Report: mx,
-			Warn: probe.Thresholds{Time: 2 * time.Second, CertDays: 14}, Crit: probe.Thresholds{Time: 5 * time.Second, CertDays: 7}},
+			Warn: assess.Thresholds{Time: 2 * time.Second, CertDays: 14}, Crit: assess.Thresholds{Time: 5 * time.Second, CertDays: 7}},
 		{Target: "192.0.2.10:587", Module: "submission", Report: sess,
-			Crit: probe.Thresholds{CertDays: 10}},
+			Crit: assess.Thresholds{CertDays: 10}},
 		{Target: "mx9.example.net", Module: "idle", Report: failed, Err: errGolden("mx9.example.net: no such host")},
 	}
 	combined = &probe.Report{Command: "check", Target: "/etc/smtpprobe/check.yaml", Started: goldenStart, Duration: 2040 * time.Millisecond,

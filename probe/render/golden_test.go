@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/smtpprobe/smtpprobe/probe"
+	"github.com/smtpprobe/smtpprobe/probe/assess"
 	"github.com/smtpprobe/smtpprobe/probe/render"
 	"github.com/smtpprobe/smtpprobe/probe/render/output"
 	"github.com/smtpprobe/smtpprobe/probe/render/prom"
@@ -18,8 +19,8 @@ var update = flag.Bool("update", false, "rewrite testdata/*.golden")
 
 // goldenWarn and goldenCrit are the Nagios thresholds of the golden files.
 var (
-	goldenWarn = probe.Thresholds{Time: 2 * time.Second, Timeout: 10 * time.Minute, MTU: 1450, CertDays: 14}
-	goldenCrit = probe.Thresholds{Time: 5 * time.Second, Timeout: 5 * time.Minute, MTU: 1280, CertDays: 7}
+	goldenWarn = assess.Thresholds{Time: 2 * time.Second, Timeout: 10 * time.Minute, MTU: 1450, CertDays: 14}
+	goldenCrit = assess.Thresholds{Time: 5 * time.Second, Timeout: 5 * time.Minute, MTU: 1280, CertDays: 7}
 )
 
 // wantGolden compares got with testdata/file, or rewrites it with -update.
@@ -73,7 +74,7 @@ func TestMXGolden(t *testing.T) {
 		{"mx.text.golden", "text", render.Options{}},
 		{"mx-verbose.text.golden", "text", render.Options{Verbose: true}},
 		{"mx.json.golden", "json", render.Options{}},
-		{"mx.nagios.golden", "nagios", render.Options{Warn: probe.Thresholds{Time: 2 * time.Second, CertDays: 14}, Crit: probe.Thresholds{Time: 5 * time.Second, CertDays: 7}}},
+		{"mx.nagios.golden", "nagios", render.Options{Warn: assess.Thresholds{Time: 2 * time.Second, CertDays: 14}, Crit: assess.Thresholds{Time: 5 * time.Second, CertDays: 7}}},
 		{"mx.prom.golden", "prom", render.Options{}},
 	} {
 		rep := pinnedReport()

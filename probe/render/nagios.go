@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/smtpprobe/smtpprobe/probe"
+	"github.com/smtpprobe/smtpprobe/probe/assess"
 )
 
 // Nagios writes the report in the monitoring-plugins output format: one
@@ -99,7 +100,7 @@ func CheckNagios(w io.Writer, combined *probe.Report, runs []Run) error {
 
 // perfData returns the perfdata items of one result, labelled who (and
 // the idle phase of a timeout result), with the thresholds as ranges.
-func perfData(r probe.Result, who string, warn, crit probe.Thresholds) []string {
+func perfData(r probe.Result, who string, warn, crit assess.Thresholds) []string {
 	if r.Phase != "" {
 		who += " " + r.Phase
 	}
@@ -178,7 +179,7 @@ func intRange(n int) string {
 // certRange is the range of a level's certificate threshold: fewer than
 // N days left is past it, so N: is the range that is fine ("" when
 // expiry is not judged).
-func certRange(t probe.Thresholds, critical bool) string {
+func certRange(t assess.Thresholds, critical bool) string {
 	if n, ok := t.CertLimit(critical); ok {
 		return strconv.Itoa(n) + ":"
 	}

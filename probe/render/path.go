@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/smtpprobe/smtpprobe/mtu/trace"
 	"github.com/smtpprobe/smtpprobe/probe"
 	"github.com/smtpprobe/smtpprobe/probe/units"
 )
@@ -55,7 +56,7 @@ func HopTable(w io.Writer, indent string, r probe.Result) {
 	}
 }
 
-func stopWords(e *probe.PathEnd) string {
+func stopWords(e *trace.PathEnd) string {
 	hop := func(ttl int, a string) string {
 		if a == "" {
 			return fmt.Sprintf("hop %d", ttl)

@@ -6,13 +6,14 @@ import (
 	"strings"
 	"time"
 
+	"github.com/smtpprobe/smtpprobe/dnscheck/policy"
 	"github.com/smtpprobe/smtpprobe/probe"
 	"github.com/smtpprobe/smtpprobe/probe/units"
 )
 
 // policyText writes the domain's transport policies (mx, issue 12): the
 // MTA-STS policy, TLS-RPT and whether the MX records are DNSSEC-validated.
-func policyText(w io.Writer, p *probe.PolicyReport) {
+func policyText(w io.Writer, p *policy.Report) {
 	if p == nil {
 		return
 	}
@@ -71,7 +72,7 @@ func emptyPolicy(rep *probe.Report) bool {
 }
 
 // daneText writes a result's TLSA records and what became of them.
-func daneText(w io.Writer, indent string, d *probe.DANEReport) {
+func daneText(w io.Writer, indent string, d *policy.DANEReport) {
 	if d == nil {
 		return
 	}

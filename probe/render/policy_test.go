@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/smtpprobe/smtpprobe/dnscheck/dane"
+	"github.com/smtpprobe/smtpprobe/dnscheck/policy"
 	"github.com/smtpprobe/smtpprobe/probe"
 )
 
@@ -15,14 +16,14 @@ func TestPolicyText(t *testing.T) {
 	pref := 10
 	rec := dane.Record{Usage: 3, Selector: 1, MatchingType: 1, Data: strings.Repeat("ab", 32)}
 	rep := &probe.Report{Command: "mx", Target: "example.com", Outcome: probe.OK,
-		Policy: &probe.PolicyReport{Domain: "example.com", MXSecure: true,
-			MTASTS: probe.MTASTSReport{ID: "20260101", Mode: "enforce", MX: []string{"mx.example.com", "*.example.net"}, MaxAge: &age},
-			TLSRPT: probe.TLSRPTReport{RUA: []string{"mailto:tlsrpt@example.com"}}},
+		Policy: &policy.Report{Domain: "example.com", MXSecure: true,
+			MTASTS: policy.MTASTSReport{ID: "20260101", Mode: "enforce", MX: []string{"mx.example.com", "*.example.net"}, MaxAge: &age},
+			TLSRPT: policy.TLSRPTReport{RUA: []string{"mailto:tlsrpt@example.com"}}},
 		Results: []probe.Result{
 			{Host: "mx.example.com", Address: "192.0.2.1", Port: 25, Preference: &pref, Outcome: probe.OK,
-				DANE: &probe.DANEReport{Name: "_25._tcp.mx.example.com", Records: []dane.Record{rec}, Secure: true, Enforced: true, Matched: &zero, MatchedRecord: rec.String()}},
+				DANE: &policy.DANEReport{Name: "_25._tcp.mx.example.com", Records: []dane.Record{rec}, Secure: true, Enforced: true, Matched: &zero, MatchedRecord: rec.String()}},
 			{Host: "mx2.example.com", Address: "192.0.2.2", Port: 25, Preference: &pref, Outcome: probe.OK,
-				DANE: &probe.DANEReport{Name: "_25._tcp.mx2.example.com", Records: []dane.Record{rec, rec}, NotEnforced: "the TLSA records are not DNSSEC-validated"}},
+				DANE: &policy.DANEReport{Name: "_25._tcp.mx2.example.com", Records: []dane.Record{rec, rec}, NotEnforced: "the TLSA records are not DNSSEC-validated"}},
 		}}
 	var b bytes.Buffer
 	if err := Text(&b, rep, Options{}); err != nil {
@@ -37,7 +38,7 @@ func TestPolicyText(t *testing.T) {
 			t.Errorf("Text() =\n%s\nwant it to contain %q", b.String(), want)
 		}
 	}
-	rep.Policy = &probe.PolicyReport{Domain: "example.com", MTASTS: probe.MTASTSReport{ID: "1", FetchError: "https://mta-sts.example.com/.well-known/mta-sts.txt: connection refused"}}
+	rep.Policy = &policy.Report{Domain: "example.com", MTASTS: policy.MTASTSReport{ID: "1", FetchError: "https://mta-sts.example.com/.well-known/mta-sts.txt: connection refused"}}
 	b.Reset()
 	Text(&b, rep, Options{})
 	if want := "  mta-sts: TXT id 1, no policy: https://mta-sts.example.com/.well-known/mta-sts.txt: connection refused\n  tls-rpt: none\n  dnssec:  MX records not validated\n"; !strings.Contains(b.String(), want) {
@@ -50,8 +51,8 @@ func TestPolicyText(t *testing.T) {
 func TestPolicyBrief(t *testing.T) {
 	zero := 0
 	rec := dane.Record{Usage: 2, Selector: 0, MatchingType: 1, Data: strings.Repeat("cd", 32)}
-	enforced := func(matched bool) *probe.DANEReport {
-		d := &probe.DANEReport{Records: []dane.Record{rec}, Secure: true, Enforced: true}
+	enforced := func(matched bool) *policy.DANEReport {
+		d := &policy.DANEReport{Records: []dane.Record{rec}, Secure: true, Enforced: true}
 		if matched {
 			d.Matched = &zero
 		}
@@ -64,13 +65,13 @@ func TestPolicyBrief(t *testing.T) {
 	}{
 		{"no lookups", &probe.Report{Results: []probe.Result{{}}}, ""},
 		{"nil", nil, ""},
-		{"nothing published", &probe.Report{Policy: &probe.PolicyReport{}}, "no mta-sts, no dane"},
-		{"testing, one of two matched", &probe.Report{Policy: &probe.PolicyReport{MTASTS: probe.MTASTSReport{Mode: "testing"}},
+		{"nothing published", &probe.Report{Policy: &policy.Report{}}, "no mta-sts, no dane"},
+		{"testing, one of two matched", &probe.Report{Policy: &policy.Report{MTASTS: policy.MTASTSReport{Mode: "testing"}},
 			Results: []probe.Result{{DANE: enforced(true)}, {DANE: enforced(false)}, {}}}, "mta-sts testing, dane 1 of 2 addresses matched"},
-		{"fetch failed, TLSA not validated", &probe.Report{Policy: &probe.PolicyReport{MTASTS: probe.MTASTSReport{ID: "1", FetchError: "connection refused"}},
-			Results: []probe.Result{{DANE: &probe.DANEReport{Records: []dane.Record{rec}, NotEnforced: "unsigned"}}}},
+		{"fetch failed, TLSA not validated", &probe.Report{Policy: &policy.Report{MTASTS: policy.MTASTSReport{ID: "1", FetchError: "connection refused"}},
+			Results: []probe.Result{{DANE: &policy.DANEReport{Records: []dane.Record{rec}, NotEnforced: "unsigned"}}}},
 			"mta-sts policy unavailable, dane not used (TLSA records not validated)"},
-		{"bad record", &probe.Report{Policy: &probe.PolicyReport{MTASTS: probe.MTASTSReport{RecordError: "no v=STSv1"}}}, "mta-sts record unusable, no dane"},
+		{"bad record", &probe.Report{Policy: &policy.Report{MTASTS: policy.MTASTSReport{RecordError: "no v=STSv1"}}}, "mta-sts record unusable, no dane"},
 	} {
 		if got := policyBrief(tc.rep); got != tc.want {
 			t.Errorf("%s: policyBrief = %q, want %q", tc.name, got, tc.want)

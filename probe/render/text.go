@@ -13,6 +13,7 @@ import (
 	"github.com/smtpprobe/smtpprobe/dnscheck"
 	"github.com/smtpprobe/smtpprobe/mtu"
 	"github.com/smtpprobe/smtpprobe/probe"
+	"github.com/smtpprobe/smtpprobe/probe/assess"
 	"github.com/smtpprobe/smtpprobe/probe/mta"
 	"github.com/smtpprobe/smtpprobe/probe/units"
 	"github.com/smtpprobe/smtpprobe/probe/wire"
@@ -28,7 +29,7 @@ type Options struct {
 	Timeline bool
 	// Warn and Crit are the thresholds a single report was judged by;
 	// Nagios shows them as perfdata ranges. A check's runs carry their own.
-	Warn, Crit probe.Thresholds
+	Warn, Crit assess.Thresholds
 	// Color shows the status in colour (ANSI SGR); the front end sets it
 	// only for a terminal, and never with NO_COLOR set (no-color.org).
 	Color bool
@@ -68,7 +69,7 @@ type Run struct {
 	Target, Module string
 	Report         *probe.Report
 	Err            error
-	Warn, Crit     probe.Thresholds
+	Warn, Crit     assess.Thresholds
 }
 
 // Text writes the report as a table per exchanger and address, then the

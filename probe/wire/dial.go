@@ -30,6 +30,10 @@ type Dialer struct {
 	// Allow, if set, is asked about every address right before its
 	// socket is created; an address it refuses gets no packet at all.
 	Allow func(netip.AddrPort) error
+	// Hedge, if set, starts a second connect beside one whose handshake
+	// has not completed after Hedge.Delay, and records the handshakes it
+	// sees; nil means one connect, whose timing the session reports.
+	Hedge *Hedge
 }
 
 // PolicyError is an address that the prober's Allow refused: nothing was
@@ -105,23 +109,7 @@ func (e *DialError) Unwrap() error { return e.Err }
 // the error and who sent it.
 func icmpDialText(r *trace.Reply) string {
 	v6 := r.From.Is6() && !r.From.Is4In6()
-	return fmt.Sprintf("connect: ICMP %s (type %d code %d) from %s", ICMPWords(trace.Class(v6, r.Type, r.Code)), r.Type, r.Code, r.From)
-}
-
-// ICMPWords names an ICMP unreachable class (trace.Class) in words:
-// "host unreachable", "administratively prohibited".
-func ICMPWords(class string) string {
-	switch class {
-	case "admin-prohibited":
-		return "administratively prohibited"
-	case "host-unreachable":
-		return "host unreachable"
-	case "net-unreachable":
-		return "network unreachable"
-	case "port-unreachable":
-		return "port unreachable"
-	}
-	return class
+	return fmt.Sprintf("connect: ICMP %s (type %d code %d) from %s", trace.ClassWords(trace.Class(v6, r.Type, r.Code)), r.Type, r.Code, r.From)
 }
 
 // LocalError is a failure of this host's own socket layer: a socket
@@ -213,16 +201,7 @@ func (d *Dialer) Dial(ctx context.Context, addr netip.AddrPort) (*Conn, error) {
 	start := now()
 	dctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	eq := trace.NewErrQueue() // the ICMP error of a failed connect
-	defer eq.Done()
-	ctl := eq.Control(d.Control)
-	nd := net.Dialer{Control: func(network, address string, c syscall.RawConn) error {
-		if err := ctl(network, address, c); err != nil {
-			return &LocalError{Op: "socket option", Err: err}
-		}
-		return nil
-	}}
-	c, err := nd.DialContext(dctx, "tcp", addr.String())
+	a, err := d.connect(dctx, addr)
 	if err != nil {
 		if le := LocalFailure(err); le != nil {
 			return nil, le
@@ -236,16 +215,148 @@ func (d *Dialer) Dial(ctx context.Context, addr netip.AddrPort) (*Conn, error) {
 			return nil, ctx.Err()
 		}
 		de := &DialError{Kind: classifyDial(err, dctx), Elapsed: now().Sub(start), Err: err}
-		if icmp, ok := eq.Result(); ok && de.Kind == DialUnreachable && icmp.Kind == trace.Unreachable {
-			de.ICMP = &icmp
+		if a.icmp != nil && de.Kind == DialUnreachable && a.icmp.Kind == trace.Unreachable {
+			de.ICMP = a.icmp
 		}
 		return nil, de
 	}
+	c := a.c
 	if dl, ok := ctx.Deadline(); ok {
 		// The reader blocks in Read; the run's deadline bounds it.
 		_ = c.SetReadDeadline(dl)
 	}
 	return newConn(c, start, now, fmt.Sprintf("%s -> %s", c.LocalAddr(), c.RemoteAddr())), nil
+}
+
+// attempt is one connect of a Dial: its connection, or its error with the
+// ICMP error that failed it (read from its socket's error queue).
+type attempt struct {
+	c      net.Conn
+	err    error
+	icmp   *trace.Reply
+	eq     *trace.ErrQueue
+	took   time.Duration // from its SYN to the connect's return
+	second bool          // the hedge's connect
+}
+
+// connect runs the connects of one Dial within dctx: one, or with
+// d.Hedge a second one after the hedge's delay, at most. The first
+// connect to complete wins, and the other is abandoned at once: a
+// connect still waiting is closed (a SYN-ACK that comes later meets no
+// socket and draws our kernel's RST, so the server keeps no half-open
+// connection), and one that completed too is reset (SO_LINGER 0: an RST,
+// no TIME_WAIT). A failure that is not a timeout (an RST to the SYN, an
+// ICMP error, a local failure) is the answer, whichever connect met it;
+// when both time out, the first connect's error is returned.
+func (d *Dialer) connect(dctx context.Context, addr netip.AddrPort) (attempt, error) {
+	results := make(chan attempt, 2)
+	actx, abandon := context.WithCancel(dctx)
+	pending := 1
+	go d.connectOnce(actx, addr, false, results)
+	var hedge <-chan time.Time
+	if d.Hedge != nil {
+		if delay, ok := d.Hedge.Delay(); ok {
+			t := time.NewTimer(delay)
+			defer t.Stop()
+			hedge = t.C
+		}
+	}
+	var failed *attempt // the first connect's failure, or the first one seen
+	finish := func(a attempt) (attempt, error) {
+		abandon()
+		go drainAttempts(results, pending)
+		return a, a.err
+	}
+	for {
+		select {
+		case <-hedge:
+			hedge = nil
+			if failed != nil || dctx.Err() != nil {
+				continue // the first connect ran out of time already
+			}
+			pending++
+			d.Hedge.started()
+			go d.connectOnce(actx, addr, true, results)
+		case a := <-results:
+			pending--
+			if a.err == nil {
+				a.eq.Done()
+				if d.Hedge != nil {
+					if tc, ok := a.c.(*net.TCPConn); ok {
+						_ = tc.SetLinger(-1) // the session closes as it would unhedged
+					}
+				}
+				d.Hedge.Observe(a.took)
+				if a.second {
+					d.Hedge.wonBySecond()
+				}
+				return finish(a)
+			}
+			if r, ok := a.eq.Result(); ok {
+				a.icmp = &r
+			}
+			if !isTimeoutFailure(a.err, dctx) || pending == 0 {
+				if failed != nil && isTimeoutFailure(a.err, dctx) && !failed.second {
+					a = *failed // both timed out: the first connect's error
+				}
+				return finish(a)
+			}
+			if failed == nil || !a.second {
+				failed = &a
+			}
+		}
+	}
+}
+
+// isTimeoutFailure is a failed connect that only ran out of time (its own
+// or the Dial's), which the other connect of a hedged Dial may still beat.
+func isTimeoutFailure(err error, dctx context.Context) bool {
+	if dctx.Err() != nil {
+		return true
+	}
+	return LocalFailure(err) == nil && classifyDial(err, dctx) == DialTimeout
+}
+
+// connectOnce is one connect of a Dial, sent to out.
+func (d *Dialer) connectOnce(ctx context.Context, addr netip.AddrPort, second bool, out chan<- attempt) {
+	eq := trace.NewErrQueue() // the ICMP error of a failed connect
+	ctl := eq.Control(d.Control)
+	nd := net.Dialer{Control: func(network, address string, c syscall.RawConn) error {
+		if err := ctl(network, address, c); err != nil {
+			return &LocalError{Op: "socket option", Err: err}
+		}
+		if d.Hedge != nil {
+			if err := resetOnClose(c); err != nil {
+				return &LocalError{Op: "socket option", Err: err}
+			}
+		}
+		return nil
+	}}
+	t0 := time.Now()
+	c, err := nd.DialContext(ctx, "tcp", addr.String())
+	out <- attempt{c: c, err: err, eq: eq, took: time.Since(t0), second: second}
+}
+
+// drainAttempts abandons the n connects of a Dial still under way once it
+// has its answer: each is reset if it completed (resetOnClose made the
+// dialer's own close of a connect completed too late an RST as well), and
+// its socket released.
+func drainAttempts(results <-chan attempt, n int) {
+	for range n {
+		a := <-results
+		if a.c != nil {
+			abort(a.c)
+		}
+		a.eq.Done()
+	}
+}
+
+// abort closes c with an RST (SO_LINGER 0), leaving no TIME_WAIT behind.
+func abort(c net.Conn) {
+	if tc, ok := c.(*net.TCPConn); ok {
+		_ = tc.SetLinger(0)
+	}
+	_ = c.Close()
 }
 
 // classifyDial names a failed connect. An RST is the peer's TCP, never an

@@ -18,6 +18,47 @@ import (
 	"github.com/smtpprobe/smtpprobe/mtu"
 )
 
+// TLSGroups chooses the key shares of the ClientHello (RFC 8446 §4.2.7,
+// §4.2.8).
+type TLSGroups string
+
+// The key-share choices.
+const (
+	// TLSGroupsDefault is the Go TLS stack's default: with Go 1.24 and
+	// later, X25519MLKEM768 and X25519 key shares.
+	TLSGroupsDefault TLSGroups = "default"
+	// TLSGroupsPQ offers the post-quantum hybrid X25519MLKEM768 first
+	// (with an X25519 key share beside it), whatever the default.
+	TLSGroupsPQ TLSGroups = "pq"
+	// TLSGroupsClassical offers classical groups only: one X25519 key
+	// share, a ClientHello of about 300 bytes.
+	TLSGroupsClassical TLSGroups = "classical"
+)
+
+// TLSGroupsChoices lists the TLSGroups values, for help and validation.
+var TLSGroupsChoices = []string{string(TLSGroupsPQ), string(TLSGroupsClassical), string(TLSGroupsDefault)}
+
+// ValidTLSGroups reports whether s is a TLSGroups value ("" is the default).
+func ValidTLSGroups(s string) bool {
+	return s == "" || s == string(TLSGroupsPQ) || s == string(TLSGroupsClassical) || s == string(TLSGroupsDefault)
+}
+
+var (
+	pqCurves        = []tls.CurveID{tls.X25519MLKEM768, tls.X25519, tls.CurveP256, tls.CurveP384}
+	classicalCurves = []tls.CurveID{tls.X25519, tls.CurveP256, tls.CurveP384}
+)
+
+// Curves is the tls.Config.CurvePreferences of g; nil is Go's default.
+func (g TLSGroups) Curves() []tls.CurveID {
+	switch g {
+	case TLSGroupsPQ:
+		return pqCurves
+	case TLSGroupsClassical:
+		return classicalCurves
+	}
+	return nil
+}
+
 // GroupName is the IANA TLS Supported Groups name of a group: "x25519",
 // "secp256r1", "X25519MLKEM768", or its number in hex.
 func GroupName(id tls.CurveID) string {

@@ -12,3 +12,14 @@ func TestParseHelloNotHello(t *testing.T) {
 		t.Errorf("RecordStart begins a ClientHello; the full-size check must not")
 	}
 }
+
+func TestValidTLSGroups(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want bool
+	}{{"", true}, {"pq", true}, {"classical", true}, {"default", true}, {"PQ", false}, {"x25519", false}} {
+		if got := ValidTLSGroups(tc.in); got != tc.want {
+			t.Errorf("ValidTLSGroups(%q) = %v, want %v", tc.in, got, tc.want)
+		}
+	}
+}

@@ -25,6 +25,7 @@ import (
 	"github.com/smtpprobe/smtpprobe/cmd/smtpprobe/internal/job"
 	"github.com/smtpprobe/smtpprobe/dnscheck"
 	"github.com/smtpprobe/smtpprobe/probe"
+	"github.com/smtpprobe/smtpprobe/probe/assess"
 	"github.com/smtpprobe/smtpprobe/probe/units"
 	"github.com/smtpprobe/smtpprobe/probe/wire"
 )
@@ -35,7 +36,7 @@ type Check struct {
 	Target     string // as written in the configuration, with its port
 	Module     *config.Module
 	Job        *job.Job
-	Warn, Crit probe.Thresholds // the thresholds the run is judged by
+	Warn, Crit assess.Thresholds // the thresholds the run is judged by
 
 	// Report is the run's report after Run; for a run that could not
 	// be made it is a report with one critical "check-failed" finding.
@@ -52,7 +53,7 @@ type Options struct {
 	// destination address, across all checks (at least 1).
 	PerHost int
 	// Baseline, if set, is a combined report that each run is compared
-	// with (probe.Compare), by target and module.
+	// with (assess.Compare), by target and module.
 	Baseline *probe.Report
 	// Progress, if set, is called each time a check ends, with the
 	// number ended so far and the total. It is called from the checks'
@@ -126,7 +127,7 @@ func Run(ctx context.Context, path string, checks []*Check, opt Options) (*probe
 
 // Overlay returns base with every threshold that top sets replaced: a
 // module's thresholds with the command line's on top.
-func Overlay(base, top probe.Thresholds) probe.Thresholds {
+func Overlay(base, top assess.Thresholds) assess.Thresholds {
 	if top.Time > 0 {
 		base.Time = top.Time
 	}
@@ -162,9 +163,9 @@ func (c *Check) judge(base *probe.Report, text func(error) string) {
 	for i := range rep.Results {
 		rep.Results[i].Target, rep.Results[i].Module = c.Target, c.Module.Name
 	}
-	rep.ApplyThresholds(c.Warn, c.Crit)
+	assess.Apply(rep, c.Warn, c.Crit)
 	if base != nil {
-		rep.Findings = append(rep.Findings, probe.Compare(baselineOf(base, c.Target, c.Module.Name), rep)...)
+		rep.Findings = append(rep.Findings, assess.Compare(baselineOf(base, c.Target, c.Module.Name), rep)...)
 		probe.SortFindings(rep.Findings)
 	}
 }

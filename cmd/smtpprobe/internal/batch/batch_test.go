@@ -17,6 +17,7 @@ import (
 
 	"github.com/smtpprobe/smtpprobe/cmd/smtpprobe/internal/config"
 	"github.com/smtpprobe/smtpprobe/probe"
+	"github.com/smtpprobe/smtpprobe/probe/assess"
 	"github.com/smtpprobe/smtpprobe/probe/probetest"
 )
 
@@ -141,14 +142,14 @@ func TestRunCancelled(t *testing.T) {
 }
 
 func TestOverlay(t *testing.T) {
-	base := probe.Thresholds{Time: time.Second, Timeout: time.Minute, MTU: 1400, CertDays: 14}
+	base := assess.Thresholds{Time: time.Second, Timeout: time.Minute, MTU: 1400, CertDays: 14}
 	for _, tc := range []struct {
 		name      string
-		top, want probe.Thresholds
+		top, want assess.Thresholds
 	}{
-		{"none", probe.Thresholds{}, base},
-		{"time", probe.Thresholds{Time: 2 * time.Second}, probe.Thresholds{Time: 2 * time.Second, Timeout: time.Minute, MTU: 1400, CertDays: 14}},
-		{"all", probe.Thresholds{Time: 3, Timeout: 4, MTU: 5, CertDays: 6}, probe.Thresholds{Time: 3, Timeout: 4, MTU: 5, CertDays: 6}},
+		{"none", assess.Thresholds{}, base},
+		{"time", assess.Thresholds{Time: 2 * time.Second}, assess.Thresholds{Time: 2 * time.Second, Timeout: time.Minute, MTU: 1400, CertDays: 14}},
+		{"all", assess.Thresholds{Time: 3, Timeout: 4, MTU: 5, CertDays: 6}, assess.Thresholds{Time: 3, Timeout: 4, MTU: 5, CertDays: 6}},
 	} {
 		if got := Overlay(base, tc.top); got != tc.want {
 			t.Errorf("Overlay(%v, %s) = %+v, want %+v", base, tc.name, got, tc.want)

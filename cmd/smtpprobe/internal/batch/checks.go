@@ -7,7 +7,7 @@ import (
 
 	"github.com/smtpprobe/smtpprobe/cmd/smtpprobe/internal/config"
 	"github.com/smtpprobe/smtpprobe/cmd/smtpprobe/internal/job"
-	"github.com/smtpprobe/smtpprobe/probe"
+	"github.com/smtpprobe/smtpprobe/probe/assess"
 )
 
 // Checks builds the checks of cfg in its order: targets as listed, each
@@ -16,7 +16,7 @@ import (
 // written in the file). A name that is not in the file is a
 // *job.FieldError for "only_module" or "only_target"; a pair listed twice
 // or nothing left to run is a *job.InputError.
-func Checks(cfg *config.Config, modules, targets []string, warn, crit probe.Thresholds) ([]*Check, error) {
+func Checks(cfg *config.Config, modules, targets []string, warn, crit assess.Thresholds) ([]*Check, error) {
 	for _, m := range modules {
 		if _, ok := cfg.Modules[m]; !ok {
 			return nil, &job.FieldError{Field: "only_module", Value: fmt.Sprintf("%q", m),

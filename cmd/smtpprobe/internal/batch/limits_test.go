@@ -18,6 +18,7 @@ import (
 
 	"github.com/smtpprobe/smtpprobe/cmd/smtpprobe/internal/config"
 	"github.com/smtpprobe/smtpprobe/probe"
+	"github.com/smtpprobe/smtpprobe/probe/assess"
 	"github.com/smtpprobe/smtpprobe/probe/probetest"
 )
 
@@ -97,7 +98,7 @@ func (p *countingProxy) maxWithin(d time.Duration) int {
 }
 
 // loadChecks loads text as a check configuration and returns Checks of it.
-func loadChecks(t testing.TB, text string, modules, targets []string, warn, crit probe.Thresholds) (*config.Config, []*Check) {
+func loadChecks(t testing.TB, text string, modules, targets []string, warn, crit assess.Thresholds) (*config.Config, []*Check) {
 	t.Helper()
 	cfg, err := config.Load(probetest.WriteConfig(t, text))
 	if err != nil {
@@ -134,7 +135,7 @@ func TestRunPerHost(t *testing.T) {
 				mods = append(mods, fmt.Sprintf("s%d", i))
 			}
 			fmt.Fprintf(&cfg, "targets:\n  - target: %s\n    modules: [%s]\n", px.addr, strings.Join(mods, ", "))
-			c, checks := loadChecks(t, cfg.String(), nil, nil, probe.Thresholds{}, probe.Thresholds{})
+			c, checks := loadChecks(t, cfg.String(), nil, nil, assess.Thresholds{}, assess.Thresholds{})
 			start := time.Now()
 			rep, err := Run(context.Background(), c.Path, checks, Options{Parallel: 16, PerHost: perHost})
 			elapsed := time.Since(start)
@@ -192,19 +193,19 @@ func TestChecksOnly(t *testing.T) {
 		status         probe.Status
 		outcome        probe.Outcome
 	}
-	halfSecond, err := probe.ParseThresholds("timeout=500ms")
+	halfSecond, err := assess.ParseThresholds("timeout=500ms")
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct {
 		name             string
 		modules, targets []string
-		crit             probe.Thresholds
+		crit             assess.Thresholds
 		want             []want
 	}{
-		{"module send", []string{"send"}, nil, probe.Thresholds{},
+		{"module send", []string{"send"}, nil, assess.Thresholds{},
 			[]want{{"127.0.0.2:" + p, "send", probe.StatusOK, probe.OK}, {"127.0.0.5:" + p, "send", probe.StatusCritical, probe.Refused}}},
-		{"target 127.0.0.2", nil, []string{"127.0.0.2:" + p}, probe.Thresholds{},
+		{"target 127.0.0.2", nil, []string{"127.0.0.2:" + p}, assess.Thresholds{},
 			[]want{{"127.0.0.2:" + p, "send", probe.StatusOK, probe.OK}}},
 		// timeout=500ms overrides the module's critical timeout=30s: the
 		// 1 s idle timeout passes, and only the warning that it is below
@@ -213,7 +214,7 @@ func TestChecksOnly(t *testing.T) {
 			[]want{{"127.0.0.4:" + p, "idle", probe.StatusWarning, probe.ServerTimeout}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c, checks := loadChecks(t, text, tc.modules, tc.targets, probe.Thresholds{}, tc.crit)
+			c, checks := loadChecks(t, text, tc.modules, tc.targets, assess.Thresholds{}, tc.crit)
 			rep, err := Run(context.Background(), c.Path, checks, Options{Parallel: 4, PerHost: 4})
 			if err != nil {
 				t.Fatalf("Run = %v", err)

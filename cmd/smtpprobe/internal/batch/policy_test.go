@@ -2,7 +2,7 @@ package batch
 
 // The combined report carries each run's transport policy (issue 12), and
 // a baseline compare of a check catches a changed MTA-STS policy as mx's
-// does (probe.Compare, RFC 8461 §3.2 mode and mx).
+// does (assess.Compare, RFC 8461 §3.2 mode and mx).
 
 import (
 	"encoding/json"
@@ -14,6 +14,7 @@ import (
 	"github.com/smtpprobe/smtpprobe/cmd/smtpprobe/internal/config"
 	"github.com/smtpprobe/smtpprobe/cmd/smtpprobe/internal/job"
 	"github.com/smtpprobe/smtpprobe/dnscheck"
+	"github.com/smtpprobe/smtpprobe/dnscheck/policy"
 	"github.com/smtpprobe/smtpprobe/probe"
 	"github.com/smtpprobe/smtpprobe/probe/probetest"
 )
@@ -21,7 +22,7 @@ import (
 func policyCheck(target, mode string, mx ...string) *Check {
 	age := int64(86400)
 	rep := &probe.Report{Command: "mx", Target: target, Outcome: probe.OK, Results: []probe.Result{},
-		Policy: &probe.PolicyReport{Domain: target, MTASTS: probe.MTASTSReport{ID: "1", Mode: mode, MX: mx, MaxAge: &age}}}
+		Policy: &policy.Report{Domain: target, MTASTS: policy.MTASTSReport{ID: "1", Mode: mode, MX: mx, MaxAge: &age}}}
 	return &Check{Target: target, Module: &config.Module{Name: "mx"}, Job: &job.Job{Command: "mx"}, Report: rep}
 }
 

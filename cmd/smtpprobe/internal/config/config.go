@@ -24,7 +24,7 @@ import (
 
 	"github.com/smtpprobe/smtpprobe/cmd/smtpprobe/internal/job"
 	"github.com/smtpprobe/smtpprobe/mtu/trace"
-	"github.com/smtpprobe/smtpprobe/probe"
+	"github.com/smtpprobe/smtpprobe/probe/assess"
 	"github.com/smtpprobe/smtpprobe/probe/units"
 )
 
@@ -113,9 +113,9 @@ type Module struct {
 	Probes      int `yaml:"probes"`
 	ComparePort int `yaml:"compare_port"`
 
-	Name       string           `yaml:"-"` // its key under modules:
-	Line       int              `yaml:"-"` // its line, for messages
-	Warn, Crit probe.Thresholds `yaml:"-"` // warning: and critical:, parsed
+	Name       string            `yaml:"-"` // its key under modules:
+	Line       int               `yaml:"-"` // its line, for messages
+	Warn, Crit assess.Thresholds `yaml:"-"` // warning: and critical:, parsed
 
 	keys map[string]int // the keys the file sets -> their lines
 }
@@ -362,17 +362,17 @@ func (c *Config) check() error {
 		}
 		m.Name, m.Line, m.keys = name, c.lines[name], c.moduleKeys[name]
 		var err error
-		if m.Warn, err = probe.ParseThresholds(m.Warning); err != nil {
+		if m.Warn, err = assess.ParseThresholds(m.Warning); err != nil {
 			at(m.lineOf("warning"), "warning: %v (module %s)", err, name)
 			bad[name] = true
 		}
-		if m.Crit, err = probe.ParseThresholds(m.Critical); err != nil {
+		if m.Crit, err = assess.ParseThresholds(m.Critical); err != nil {
 			at(m.lineOf("critical"), "critical: %v (module %s)", err, name)
 			bad[name] = true
 		}
 		for _, lv := range []struct {
 			key string
-			t   probe.Thresholds
+			t   assess.Thresholds
 		}{{"warning", m.Warn}, {"critical", m.Crit}} {
 			if which, why := thresholdsApply(lv.t, m.Command); which != "" {
 				at(m.lineOf(lv.key), "%s: %s does not apply to module %q (command %s): %s", lv.key, which, name, m.Command, why)
@@ -448,7 +448,7 @@ func (c *Config) check() error {
 // thresholdsApply returns a threshold of t that command never measures,
 // as written ("mtu=1400"), and why, or "": an idle timeout is measured
 // only by timeout, a path MTU only by mtu.
-func thresholdsApply(t probe.Thresholds, command string) (which, why string) {
+func thresholdsApply(t assess.Thresholds, command string) (which, why string) {
 	switch {
 	case t.Timeout > 0 && command != "timeout":
 		return "timeout=" + units.Setting(t.Timeout), "only a timeout module measures the server's idle timeout"

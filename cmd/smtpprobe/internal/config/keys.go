@@ -9,6 +9,7 @@ import (
 	"github.com/smtpprobe/smtpprobe/mtu/trace"
 	"github.com/smtpprobe/smtpprobe/probe"
 	"github.com/smtpprobe/smtpprobe/probe/units"
+	"github.com/smtpprobe/smtpprobe/probe/wire"
 )
 
 // Section is where a key goes in the file.
@@ -90,7 +91,7 @@ var Keys = []Key{
 		"skip the reverse DNS (PTR) check of each address", "true"},
 	{Modules, "no_policy", []string{"mx"}, "true or false", "false",
 		"skip the MTA-STS (RFC 8461), TLS-RPT (RFC 8460) and DANE (RFC 7672) lookups", "true"},
-	{Modules, "tls_groups", []string{"mx", "session", "timeout"}, strings.Join(probe.TLSGroupsChoices, ", "), string(probe.TLSGroupsDefault),
+	{Modules, "tls_groups", []string{"mx", "session", "timeout"}, strings.Join(wire.TLSGroupsChoices, ", "), string(wire.TLSGroupsDefault),
 		"the key shares of the TLS ClientHello (RFC 8446 §4.2.8): pq offers X25519MLKEM768 (a hello of about 1.5 KB, two segments), classical X25519 only (about 300 bytes), default what the TLS stack offers (X25519MLKEM768 with Go 1.24+)", "classical"},
 	{Modules, "warning", nil, "KEY=VALUE,...", "",
 		"WARNING thresholds: time (phase slower than), timeout (idle timeout shorter than; timeout modules), mtu (path MTU below; mtu modules), cert (days to expiry), transient (addresses answering 4yz)", "time=2s,cert=14"},

@@ -45,6 +45,7 @@ import (
 	"github.com/smtpprobe/smtpprobe/cmd/smtpprobe/internal/job"
 	"github.com/smtpprobe/smtpprobe/dnscheck"
 	"github.com/smtpprobe/smtpprobe/probe"
+	"github.com/smtpprobe/smtpprobe/probe/assess"
 	"github.com/smtpprobe/smtpprobe/probe/render"
 	"github.com/smtpprobe/smtpprobe/probe/render/prom"
 	"github.com/smtpprobe/smtpprobe/probe/units"
@@ -459,7 +460,7 @@ func (e *Exporter) probe(ctx context.Context, st *state, j *job.Job, m *config.M
 			m.Name, logValue(j.Target), probe.StatusUnknown, units.Duration(r.took), units.Setting(deadline), so)
 		reg.MustRegister(failed)
 		if r.rep != nil {
-			r.rep.ApplyThresholds(m.Warn, m.Crit)
+			assess.Apply(r.rep, m.Warn, m.Crit)
 		}
 	case err != nil:
 		if errors.Is(err, context.Canceled) {
@@ -470,7 +471,7 @@ func (e *Exporter) probe(ctx context.Context, st *state, j *job.Job, m *config.M
 			m.Name, logValue(j.Target), probe.StatusUnknown, units.Duration(r.took), oneLine(e.words(err)))
 		reg.MustRegister(failed)
 	default:
-		r.rep.ApplyThresholds(m.Warn, m.Crit)
+		assess.Apply(r.rep, m.Warn, m.Crit)
 		st := r.rep.Status()
 		if st == probe.StatusOK {
 			r.result = resultSuccess

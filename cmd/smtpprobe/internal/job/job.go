@@ -60,7 +60,7 @@ type Job struct {
 	NoStartTLS     bool // mx
 	NoPTR          bool // mx
 	NoPolicy       bool // mx: skip MTA-STS, TLS-RPT and DANE (issue 12)
-	// TLSGroups is the ClientHello's key shares (probe.TLSGroups): pq,
+	// TLSGroups is the ClientHello's key shares (wire.TLSGroups): pq,
 	// classical, default; "" is default (mx, session, timeout).
 	TLSGroups string
 
@@ -139,8 +139,8 @@ func (j *Job) Validate() error {
 		return err
 	}
 	j.TLSGroups = strings.ToLower(j.TLSGroups)
-	if !probe.ValidTLSGroups(j.TLSGroups) {
-		return &FieldError{Field: "tls_groups", Value: fmt.Sprintf("%q", j.TLSGroups), Reason: "want " + strings.Join(probe.TLSGroupsChoices, ", ") + help.DidYouMean(j.TLSGroups, probe.TLSGroupsChoices)}
+	if !wire.ValidTLSGroups(j.TLSGroups) {
+		return &FieldError{Field: "tls_groups", Value: fmt.Sprintf("%q", j.TLSGroups), Reason: "want " + strings.Join(wire.TLSGroupsChoices, ", ") + help.DidYouMean(j.TLSGroups, wire.TLSGroupsChoices)}
 	}
 	if j.Resolver != "" {
 		if _, err := dnscheck.ParseServer(j.Resolver); err != nil {
@@ -321,7 +321,7 @@ func (j *Job) prober() *probe.Prober {
 		ReplyTimeout:   j.ReplyTimeout,
 		Helo:           j.Helo,
 		NoStartTLS:     j.NoStartTLS,
-		TLSGroups:      probe.TLSGroups(j.TLSGroups),
+		TLSGroups:      wire.TLSGroups(j.TLSGroups),
 		Limiter:        j.Limiter,
 		Allow:          j.Allow,
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/smtpprobe/smtpprobe/cmd/smtpprobe/internal/help"
 	"github.com/smtpprobe/smtpprobe/probe"
+	"github.com/smtpprobe/smtpprobe/probe/assess"
 	"github.com/smtpprobe/smtpprobe/probe/render"
 	"github.com/smtpprobe/smtpprobe/probe/render/output"
 )
@@ -24,7 +25,7 @@ type Output struct {
 	PromFile     string // where to write the metrics too
 	Command      string // the command whose report this is
 
-	Warn, Crit probe.Thresholds
+	Warn, Crit assess.Thresholds
 	Base       *probe.Report
 }
 
@@ -66,8 +67,8 @@ var ThresholdHelp = map[string]string{"time": "time=DURATION (a phase slower)", 
 // ParseThresholds parses the thresholds s ("time=2s,cert=14") of field
 // ("warning" or "critical") for command. A key the command does not
 // measure is a *FieldError, as is a list that does not parse.
-func ParseThresholds(field, s, command string) (probe.Thresholds, error) {
-	t, err := probe.ParseThresholds(s)
+func ParseThresholds(field, s, command string) (assess.Thresholds, error) {
+	t, err := assess.ParseThresholds(s)
 	if err != nil {
 		return t, &FieldError{Field: field, Reason: err.Error()}
 	}
@@ -98,10 +99,10 @@ func ReadBaseline(path string) (*probe.Report, error) {
 
 // Judge applies the thresholds to rep and, with a baseline, adds the
 // regressions since it.
-func Judge(rep *probe.Report, warn, crit probe.Thresholds, base *probe.Report) {
-	rep.ApplyThresholds(warn, crit)
+func Judge(rep *probe.Report, warn, crit assess.Thresholds, base *probe.Report) {
+	assess.Apply(rep, warn, crit)
 	if base != nil {
-		rep.Findings = append(rep.Findings, probe.Compare(base, rep)...)
+		rep.Findings = append(rep.Findings, assess.Compare(base, rep)...)
 		probe.SortFindings(rep.Findings)
 	}
 }

@@ -1,4 +1,4 @@
-package probe
+package assess
 
 import (
 	"fmt"
@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/smtpprobe/smtpprobe/dnscheck"
+	"github.com/smtpprobe/smtpprobe/probe"
 	"github.com/smtpprobe/smtpprobe/probe/units"
 )
 
@@ -39,7 +40,7 @@ const CertOff = -1
 
 // CertLimit returns the certificate threshold of a level (critical or
 // not): a certificate with fewer than days whole days left
-// (Result.TLS.DaysLeft, negative once expired) is past it. ok is false
+// (probe.Result.TLS.DaysLeft, negative once expired) is past it. ok is false
 // when expiry is not judged at that level.
 func (t Thresholds) CertLimit(critical bool) (days int, ok bool) {
 	switch {
@@ -135,18 +136,18 @@ func (t Thresholds) String() string {
 	return strings.Join(parts, ",")
 }
 
-// ApplyThresholds adds a finding for every figure past a threshold:
-// critical ones first, and a warning only where the critical threshold
-// was not also passed.
-func (r *Report) ApplyThresholds(warn, crit Thresholds) {
-	var fs []Finding
+// Apply adds to r a finding for every figure past a threshold: critical
+// ones first, and a warning only where the critical threshold was not
+// also passed.
+func Apply(r *probe.Report, warn, crit Thresholds) {
+	var fs []probe.Finding
 	for i := range r.Results {
 		res := &r.Results[i]
 		for _, lvl := range []struct {
-			sev Severity
+			sev probe.Severity
 			t   Thresholds
-		}{{SevCritical, crit}, {SevWarning, warn}} {
-			if f, ok := res.pastThreshold(lvl.t, lvl.sev); ok {
+		}{{probe.SevCritical, crit}, {probe.SevWarning, warn}} {
+			if f, ok := pastThreshold(res, lvl.t, lvl.sev); ok {
 				fs = append(fs, f...)
 				// The result's own too, so that a renderer can tell
 				// which address a finding is about.
@@ -155,37 +156,37 @@ func (r *Report) ApplyThresholds(warn, crit Thresholds) {
 			}
 		}
 	}
-	if f, ok := r.pastTransient(warn, crit); ok {
+	if f, ok := pastTransient(r, warn, crit); ok {
 		fs = append(fs, f)
 	}
 	r.Findings = append(r.Findings, fs...)
-	SortFindings(r.Findings)
+	probe.SortFindings(r.Findings)
 }
 
 // pastTransient returns the finding for the transient rejections of the
 // report, at the highest level whose threshold they reach.
-func (r *Report) pastTransient(warn, crit Thresholds) (Finding, bool) {
+func pastTransient(r *probe.Report, warn, crit Thresholds) (probe.Finding, bool) {
 	var who []string
 	for _, res := range r.Results {
-		if res.transientRejection() {
+		if res.TransientRejection() {
 			who = append(who, fmt.Sprintf("%s (%s)", res.Address, res.Reply.String()))
 		}
 	}
 	for _, lvl := range []struct {
-		sev Severity
+		sev probe.Severity
 		n   int
-	}{{SevCritical, crit.Transient}, {SevWarning, warn.Transient}} {
+	}{{probe.SevCritical, crit.Transient}, {probe.SevWarning, warn.Transient}} {
 		if lvl.n > 0 && len(who) >= lvl.n {
-			return Finding{Severity: lvl.sev, Code: dnscheck.CodeThresholdTransient, Message: fmt.Sprintf("%d address(es) rejected transiently, at least %d: %s",
+			return probe.Finding{Severity: lvl.sev, Code: dnscheck.CodeThresholdTransient, Message: fmt.Sprintf("%d address(es) rejected transiently, at least %d: %s",
 				len(who), lvl.n, strings.Join(who, ", "))}, true
 		}
 	}
-	return Finding{}, false
+	return probe.Finding{}, false
 }
 
 // pastThreshold returns the findings for one result at one level.
-func (res *Result) pastThreshold(t Thresholds, sev Severity) ([]Finding, bool) {
-	var fs []Finding
+func pastThreshold(res *probe.Result, t Thresholds, sev probe.Severity) ([]probe.Finding, bool) {
+	var fs []probe.Finding
 	who := res.Address
 	if res.Host != "" && res.Host != res.Address {
 		who = fmt.Sprintf("%s [%s]", res.Host, res.Address)
@@ -193,19 +194,19 @@ func (res *Result) pastThreshold(t Thresholds, sev Severity) ([]Finding, bool) {
 	if t.Time > 0 {
 		for _, ph := range res.PhaseOrder {
 			if d := res.Phases[ph]; d > t.Time && ph != "mtu" {
-				fs = append(fs, Finding{Severity: sev, Code: dnscheck.CodeThresholdTime, Message: fmt.Sprintf("%s: %s took %s, above %s", who, ph, units.Duration(d), units.Setting(t.Time))})
+				fs = append(fs, probe.Finding{Severity: sev, Code: dnscheck.CodeThresholdTime, Message: fmt.Sprintf("%s: %s took %s, above %s", who, ph, units.Duration(d), units.Setting(t.Time))})
 			}
 		}
 	}
 	if t.Timeout > 0 && res.Timeout != nil {
 		if d := *res.Timeout; d < t.Timeout {
-			fs = append(fs, Finding{Severity: sev, Code: dnscheck.CodeThresholdTimeout, Message: fmt.Sprintf("%s: server idle timeout at %s is %s, below %s", who, res.Phase, units.Duration(d), units.Setting(t.Timeout))})
+			fs = append(fs, probe.Finding{Severity: sev, Code: dnscheck.CodeThresholdTimeout, Message: fmt.Sprintf("%s: server idle timeout at %s is %s, below %s", who, res.Phase, units.Duration(d), units.Setting(t.Timeout))})
 		}
 	}
 	if t.MTU > 0 && res.MTUInfo != nil && res.MTUInfo.PathMTU != nil && *res.MTUInfo.PathMTU < t.MTU {
-		fs = append(fs, Finding{Severity: sev, Code: dnscheck.CodeThresholdMTU, Message: fmt.Sprintf("%s: path MTU %d, below %d", who, *res.MTUInfo.PathMTU, t.MTU)})
+		fs = append(fs, probe.Finding{Severity: sev, Code: dnscheck.CodeThresholdMTU, Message: fmt.Sprintf("%s: path MTU %d, below %d", who, *res.MTUInfo.PathMTU, t.MTU)})
 	}
-	if f, ok := res.certPast(t, sev, who); ok {
+	if f, ok := certPast(res, t, sev, who); ok {
 		fs = append(fs, f)
 	}
 	return fs, len(fs) > 0
@@ -215,15 +216,15 @@ func (res *Result) pastThreshold(t Thresholds, sev Severity) ([]Finding, bool) {
 // of one level: tls-cert-expired once it has expired, tls-cert-expiring
 // before. The TLS policy does not matter (a verification failure under
 // opportunistic TLS stays info; expiry does not).
-func (res *Result) certPast(t Thresholds, sev Severity, who string) (Finding, bool) {
-	days, ok := t.CertLimit(sev == SevCritical)
+func certPast(res *probe.Result, t Thresholds, sev probe.Severity, who string) (probe.Finding, bool) {
+	days, ok := t.CertLimit(sev == probe.SevCritical)
 	if !ok || res.TLS == nil || res.TLS.NotAfter.IsZero() || res.TLS.DaysLeft >= days {
-		return Finding{}, false
+		return probe.Finding{}, false
 	}
 	if res.TLS.DaysLeft < 0 {
-		return Finding{Severity: sev, Code: dnscheck.CodeTLSCertExpired, Message: fmt.Sprintf("%s: certificate expired on %s",
+		return probe.Finding{Severity: sev, Code: dnscheck.CodeTLSCertExpired, Message: fmt.Sprintf("%s: certificate expired on %s",
 			who, res.TLS.NotAfter.Format(time.DateOnly))}, true
 	}
-	return Finding{Severity: sev, Code: dnscheck.CodeTLSCertExpiring, Message: fmt.Sprintf("%s: certificate expires on %s, in %s, fewer than %d",
+	return probe.Finding{Severity: sev, Code: dnscheck.CodeTLSCertExpiring, Message: fmt.Sprintf("%s: certificate expires on %s, in %s, fewer than %d",
 		who, res.TLS.NotAfter.Format(time.DateOnly), units.Count(res.TLS.DaysLeft, "day"), days)}, true
 }
