@@ -42,9 +42,14 @@ type Pacer struct {
 	Now func() time.Time
 }
 
-// DefaultPaceDir is /run/smtpprobe for root, else $XDG_RUNTIME_DIR/smtpprobe,
-// else a per-user directory under os.TempDir().
+// DefaultPaceDir is systemd's $RUNTIME_DIRECTORY (RuntimeDirectory= in
+// the unit), else /run/smtpprobe for root, else
+// $XDG_RUNTIME_DIR/smtpprobe, else a per-user directory under
+// os.TempDir().
 func DefaultPaceDir() string {
+	if d, _, _ := strings.Cut(os.Getenv("RUNTIME_DIRECTORY"), ":"); d != "" {
+		return d
+	}
 	if os.Geteuid() == 0 {
 		return "/run/smtpprobe"
 	}
