@@ -160,8 +160,9 @@ const (
 	// loss, so the first oversized packet met the routers' tokens and its
 	// silence is the black hole.
 	ConfirmFresh = "fresh-tokens"
-	// ConfirmDF: two DF datagrams, PTBInterval apart, vanished above the
-	// bracket while a smaller one reached the server.
+	// ConfirmDF: DF datagrams vanished above the bracket while smaller
+	// ones reached the server: two, PTBInterval apart (TCP decided), or
+	// CheckDF's (UDP decided).
 	ConfirmDF = "df-datagrams"
 	// ConfirmPatient: a probe that waited through TCP's retransmissions
 	// for the ICMP got none.

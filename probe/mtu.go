@@ -151,11 +151,7 @@ func (p *Prober) MTU(ctx context.Context, t Target, opt MTUOptions) (r Result, e
 	// untested (ProbeCached). The outbound half cannot hurt the inbound
 	// one after it; the server's cache it may meet (its SYN-ACK's MSS) is
 	// what the DF datagrams are for (mtuOut).
-	// dfFirst's datagram goes out at once, beside the inbound half: it
-	// leaves nothing cached (raw sockets), it is the first packet of the
-	// run to reach the bottleneck router (so it, not a TCP probe, gets
-	// that router's next ICMP token), and its wait overlaps the inbound
-	// probes instead of following them.
+	//
 	// The routers' ICMP tokens: a run of ours that drew ICMP from this
 	// path less than mtu.PTBInterval ago may have taken the last one, and
 	// then this run's silence may be a rate limit, not a black hole. Only
@@ -174,6 +170,11 @@ func (p *Prober) MTU(ctx context.Context, t Target, opt MTUOptions) (r Result, e
 			}
 		}()
 	}
+	// dfFirst's datagram goes out at once, beside the inbound half: it
+	// leaves nothing cached (raw sockets), it is the first packet of the
+	// run to reach the bottleneck router (so it, not a TCP probe, gets
+	// that router's next ICMP token), and its wait overlaps the inbound
+	// probes instead of following them.
 	dfStart := time.Now()
 	var first func() dfFirstResult
 	dfctx, dfstop := context.WithCancel(ctx) // dfstop: stop waiting for dfFirst's ICMP
@@ -203,8 +204,7 @@ func (p *Prober) MTU(ctx context.Context, t Target, opt MTUOptions) (r Result, e
 		}()
 	}
 	if dir != DirectionIn {
-		df := first()
-		p.mtuOut(ctx, t, &r, lo, hi, v6, opt, df)
+		p.mtuOut(ctx, t, &r, lo, hi, v6, opt, first())
 	} else {
 		info.Verdict = mtu.VerdictUntested
 	}

@@ -46,13 +46,16 @@ func (p *Prober) confirmBlackhole(ctx context.Context, t Target, r *Result, b mt
 		icmp bool
 	)
 	switch {
-	case info.Method == mtu.MethodUDP: // the DF datagrams decided, not TCP
 	case quietSearch(t, b, info):
 		// The run's first oversized packet met the routers' tokens
 		// (mtu.Pacer) and nothing was lost by chance: its silence is
 		// the black hole. The patient probe (ended by mtuOut) is not
 		// needed.
 		info.Confirm = mtu.ConfirmFresh
+	case info.Method == mtu.MethodUDP:
+		// The DF datagrams decided, not TCP: larger ones vanished
+		// twice beside smaller ones that reached the server.
+		info.Confirm = mtu.ConfirmDF
 	case p.confirmByDF(ctx, t, b, info):
 		// Two DF datagrams, ptbGap apart, vanished above the bracket:
 		// the patient probe (ended by mtuOut) is not needed.
