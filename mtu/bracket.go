@@ -114,6 +114,14 @@ type Search struct {
 	// acknowledged later, or a size lost below one acknowledged), it asks
 	// for one more.
 	Confirm int
+	// Hint, if within Min..Max-1, is a size likely to be the answer (the
+	// other direction's path MTU: bottlenecks are mostly symmetric, as a
+	// PPPoE or tunnel link is). Round 1 pins it: Hint and Hint+1 are among
+	// its cuts, and Hint+1 goes out Confirm times, so that a right hint
+	// ends the search in one round. A wrong one costs those probes only.
+	// Hint == Max (the size an ICMP named, with nothing above it to try)
+	// makes round 1 that one probe alone: if it passes, the search ends.
+	Hint int
 	// Logf, if set, receives one line per round.
 	Logf func(format string, args ...any)
 }
@@ -319,9 +327,20 @@ func (s Search) Run(ctx context.Context, send SendFunc) (Bracket, error) {
 		if !tried[s.Max] {
 			mandatory = []int{s.Max}
 		}
+		copies := 0 // of Hint+1, beside the one plan places
+		if round == 1 && s.Min <= s.Hint && s.Hint < s.Max && k >= confirm+3 {
+			mandatory = append(mandatory, s.Hint, s.Hint+1)
+			copies = confirm - 1
+		}
 		var sizes []int
-		if k > len(fixed) {
-			sizes = plan(lo, hi, k-len(fixed), mandatory, plateaus)
+		switch {
+		case round == 1 && s.Hint == s.Max && s.Min < s.Max:
+			sizes = []int{s.Max}
+		case k > len(fixed)+copies:
+			sizes = plan(lo, hi, k-len(fixed)-copies, mandatory, plateaus)
+		}
+		for range copies {
+			sizes = append(sizes, s.Hint+1)
 		}
 		for size := range fixed {
 			if !slices.Contains(sizes, size) {

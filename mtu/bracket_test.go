@@ -47,6 +47,14 @@ func TestRun(t *testing.T) {
 		{"own plateau", Search{Min: 576, Max: 1500, Plateaus: []int{1476}}, 1476, 1476, 1477, 2},
 		{"not a plateau (issue 17)", Search{Min: 576, Max: 1500}, 1436, 1436, 1437, 0},
 		{"loopback", Search{Min: 576, Max: 65535}, 65535, 65535, 0, 1},
+		{"right hint, not a plateau: one round", Search{Min: 576, Max: 1500, Hint: 1436}, 1436, 1436, 1437, 1},
+		{"right hint, IPv6: one round", Search{Min: 1280, Max: 1500, Hint: 1371}, 1371, 1371, 1372, 1},
+		{"hint too high", Search{Min: 576, Max: 1500, Hint: 1436}, 1337, 1337, 1338, 0},
+		{"hint too low", Search{Min: 576, Max: 1500, Hint: 1337}, 1436, 1436, 1437, 0},
+		{"hint off by one", Search{Min: 576, Max: 1500, Hint: 1435}, 1436, 1436, 1437, 0},
+		{"hint at Max, passing: that one probe", Search{Min: 576, Max: 1436, Hint: 1436}, 1500, 1436, 0, 1},
+		{"hint at Max, lost: the search goes on", Search{Min: 576, Max: 1436, Hint: 1436}, 1371, 1371, 1372, 0},
+		{"hint below Min: ignored", Search{Min: 1280, Max: 1500, Hint: 576}, 1400, 1400, 1401, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -105,20 +113,25 @@ func checkRounds(t *testing.T, s Search, b Bracket) {
 // most 9³ = 729 answers apart, fewer than the 926 here. With 10 or more
 // (the default is 12) it is 3 rounds.
 func TestRunExhaustive(t *testing.T) {
-	for _, tc := range []struct{ parallel, maxRounds int }{
+	for _, tc := range []struct{ parallel, maxRounds, hint int }{
 		// The search bounds without confirmation plus up to three
 		// rounds: the upper end that pins the answer must be lost
 		// DefaultConfirm times beside a passing control, and control
 		// and re-test take two of the round's probes.
-		{0, 6}, // DefaultParallel
-		{8, 8},
-		{10, 6},
-		{12, 6},
-		{4, 10},
-		{1, 13},
+		{0, 6, 0}, // DefaultParallel
+		{8, 8, 0},
+		{10, 6, 0},
+		{12, 6, 0},
+		{4, 10, 0},
+		{1, 13, 0},
+		// A hint (the other direction's answer) that is wrong costs no
+		// round in the worst case; a right one ends the search in one.
+		{0, 6, 1436},
+		{0, 6, 577},
+		{0, 8, 1500}, // Hint == Max: one probe first, alone; a second, silent bottleneck below it costs two rounds
 	} {
-		t.Run(fmt.Sprintf("parallel=%d", tc.parallel), func(t *testing.T) {
-			s := Search{Min: 576, Max: 1500, Parallel: tc.parallel}
+		t.Run(fmt.Sprintf("parallel=%d,hint=%d", tc.parallel, tc.hint), func(t *testing.T) {
+			s := Search{Min: 576, Max: 1500, Parallel: tc.parallel, Hint: tc.hint}
 			worst, probes := 0, 0
 			for mtu := 575; mtu <= 1501; mtu++ {
 				b, err := s.Run(t.Context(), pathOf(mtu))
@@ -137,6 +150,9 @@ func TestRunExhaustive(t *testing.T) {
 				}
 				if b.Rounds > tc.maxRounds {
 					t.Errorf("Run(mtu %d).Rounds = %d, want <= %d; tried %v", mtu, b.Rounds, tc.maxRounds, b.Tried)
+				}
+				if tc.hint > 0 && (mtu == tc.hint || tc.hint == 1500 && mtu >= 1500) && b.Rounds != 1 {
+					t.Errorf("Run(mtu %d) with that hint: %d rounds, want 1; tried %v", mtu, b.Rounds, b.Tried)
 				}
 				worst = max(worst, b.Rounds)
 				probes = max(probes, b.Probes)

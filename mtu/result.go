@@ -138,8 +138,36 @@ type Result struct {
 	Probes  []Probe  `json:"probes"`
 	Reverse *Reverse `json:"reverse,omitempty"`
 
-	DfAt time.Time `json:"-"` // when dfFirst's raw datagram went out; zero when none did
+	// RecentICMPMs is how long before this run a run of ours last drew
+	// ICMP from this path, when that was less than PTBInterval (Pacer): a
+	// router may not have had a token for this run's first oversized
+	// packet, so a black hole needs the patient confirmation. Absent
+	// otherwise.
+	RecentICMPMs *float64 `json:"recent_icmp_ms,omitempty"`
+	// Confirm is how a pmtu-blackhole was told from a router that
+	// rate-limits its ICMP: ConfirmPaced, ConfirmDF or ConfirmPatient;
+	// empty for other verdicts.
+	Confirm string `json:"confirm,omitempty"`
+
+	DfAt  time.Time `json:"-"` // when dfFirst's raw datagram went out; zero when none did
+	Paced bool      `json:"-"` // the Pacer's state was read and no run of ours drew ICMP from this path within PTBInterval
 }
+
+// How a black hole was confirmed (Result.Confirm).
+const (
+	// ConfirmFresh: the run began at least PTBInterval after the last
+	// ICMP any run of ours drew from the path (Pacer), and no probe saw
+	// loss, so the first oversized packet met the routers' tokens and its
+	// silence is the black hole.
+	ConfirmFresh = "fresh-tokens"
+	// ConfirmDF: DF datagrams vanished above the bracket while smaller
+	// ones reached the server: two, PTBInterval apart (TCP decided), or
+	// CheckDF's (UDP decided).
+	ConfirmDF = "df-datagrams"
+	// ConfirmPatient: a probe that waited through TCP's retransmissions
+	// for the ICMP got none.
+	ConfirmPatient = "patient-probe"
+)
 
 // Reverse is the server-to-client direction, measured through the MSS we
 // advertise, with the server's STARTTLS flight as the payload.

@@ -66,7 +66,7 @@ func ValidDirection(d string) bool {
 // kernel resends at once) and scheduling noise on a loaded host; a random
 // loss the rule misjudges is caught by mtu.Search's re-tests.
 const (
-	lossFloor  = 30 * time.Millisecond
+	lossFloor  = 10 * time.Millisecond
 	lossFactor = 4
 )
 
@@ -151,15 +151,37 @@ func (p *Prober) MTU(ctx context.Context, t Target, opt MTUOptions) (r Result, e
 	// untested (ProbeCached). The outbound half cannot hurt the inbound
 	// one after it; the server's cache it may meet (its SYN-ACK's MSS) is
 	// what the DF datagrams are for (mtuOut).
+	//
+	// The routers' ICMP tokens: a run of ours that drew ICMP from this
+	// path less than mtu.PTBInterval ago may have taken the last one, and
+	// then this run's silence may be a rate limit, not a black hole. Only
+	// a run that begins with the tokens as our runs left them may believe
+	// a clean search's silence (confirmBlackhole).
+	if dir != DirectionIn {
+		pace := mtu.Pacer{}
+		ago, recent, known := pace.Recent(dst)
+		info.Paced = known && !recent
+		if recent {
+			info.RecentICMPMs = ptr(float64(ago.Microseconds()) / 1000)
+		}
+		defer func() {
+			if drewICMP(info) {
+				_ = pace.Note(dst) // best effort: unreadable state is "not paced" next time
+			}
+		}()
+	}
 	// dfFirst's datagram goes out at once, beside the inbound half: it
 	// leaves nothing cached (raw sockets), it is the first packet of the
 	// run to reach the bottleneck router (so it, not a TCP probe, gets
 	// that router's next ICMP token), and its wait overlaps the inbound
 	// probes instead of following them.
+	dfStart := time.Now()
 	var first func() dfFirstResult
+	dfctx, dfstop := context.WithCancel(ctx) // dfstop: stop waiting for dfFirst's ICMP
+	defer dfstop()
 	if dir != DirectionIn {
 		ch := make(chan dfFirstResult, 1)
-		go func() { ch <- p.dfFirst(ctx, t, lo, hi) }()
+		go func() { ch <- p.dfFirst(dfctx, ctx, t, lo, hi) }()
 		first = sync.OnceValue(func() dfFirstResult { return <-ch })
 		defer first()
 	}
@@ -176,6 +198,10 @@ func (p *Prober) MTU(ctx context.Context, t Target, opt MTUOptions) (r Result, e
 		info.Reverse.Tested = mtu.RevTested(info.Reverse, lo)
 		info.Reverse.Method = mtu.MethodTCP
 		r.timePhase("mtu_in", p.now().Sub(rstart))
+		go func() {
+			sleepUntil(ctx, dfStart.Add(dfQuiet))
+			dfstop()
+		}()
 	}
 	if dir != DirectionIn {
 		p.mtuOut(ctx, t, &r, lo, hi, v6, opt, first())
@@ -231,7 +257,18 @@ func (p *Prober) mtuOut(ctx context.Context, t Target, r *Result, lo, hi int, v6
 		info.UDP, shi = df.udp, df.udp.MTU
 	}
 	info.DfAt = df.at
-	b, err := mtu.Search{Min: lo, Max: shi, Parallel: opt.Parallel}.Run(ctx, send)
+	// The inbound half's answer, when it found a bottleneck, is where the
+	// search looks first: most bottlenecks are one link, both ways.
+	// A hop's ICMP that named the bottleneck (dfFirst) leaves one size to
+	// show TCP carries: round 1 is that probe alone.
+	var hint int
+	if rv := info.Reverse; rv != nil && rv.PathMTU != nil && rv.Bracket[1] != nil {
+		hint = *rv.PathMTU
+	}
+	if df.udp != nil {
+		hint = shi
+	}
+	b, err := mtu.Search{Min: lo, Max: shi, Parallel: opt.Parallel, Hint: hint}.Run(ctx, send)
 	mtu.NumberRounds(info.Probes, b.Tried)
 	info.Rounds, info.Retests = b.Rounds, b.Retests
 	var segs, retrans int
@@ -323,6 +360,38 @@ func (p *Prober) mtuOut(ctx context.Context, t Target, r *Result, lo, hi int, v6
 	p.confirmBlackhole(ctx, t, r, b, v6, opt, &pt)
 }
 
+// sleepUntil waits until t, or until ctx ends.
+func sleepUntil(ctx context.Context, t time.Time) {
+	tm := time.NewTimer(time.Until(t))
+	defer tm.Stop()
+	select {
+	case <-ctx.Done():
+	case <-tm.C:
+	}
+}
+
+// drewICMP is whether the run drew a frag-needed / packet-too-big towards
+// us: a probe's, or a DF datagram's.
+func drewICMP(info *MTUInfo) bool {
+	if info.ICMPSeen {
+		return true
+	}
+	if info.UDP != nil {
+		for _, rep := range info.UDP.Replies {
+			if rep.Answer == mtu.DFTooBig {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// dfQuiet is the least dfFirst waits for a hop's ICMP before the
+// inbound half's end may stop its wait: the inbound half itself lasts
+// several round trips, so by its end an ICMP from any hop (nearer than
+// the server) has had them too.
+const dfQuiet = 30 * time.Millisecond
+
 // dfFirstResult is what dfFirst learned: udp is the DF datagram's
 // packet-too-big (nil without one), and at is when the datagram went out
 // through raw sockets (zero when it did not), the start of the patience
@@ -339,14 +408,20 @@ type dfFirstResult struct {
 // or below it (udp.MTU) and draw no ICMP themselves, so this run leaves no
 // cached path MTU behind to lower the next run's SYNs (a cron job's next
 // inbound half would otherwise be untested for ten minutes). It only reads
-// the path; mtuOut applies the result.
-func (p *Prober) dfFirst(ctx context.Context, t Target, lo, hi int) dfFirstResult {
+// the path; mtuOut applies the result. It waits for the answer until
+// DFWait or until ctx ends, which the caller does once the inbound half
+// is over (dfQuiet): the datagram counts as silent then. run is the
+// run's context; when it ends, nothing is concluded.
+func (p *Prober) dfFirst(ctx, run context.Context, t Target, lo, hi int) dfFirstResult {
 	dst := t.Addr.Addr().Unmap()
 	if !dst.Is4() || lo >= hi {
 		return dfFirstResult{}
 	}
 	sent := time.Now()
 	rep, err := mtu.SendDF(ctx, dst, mtu.DFPort, hi, mtu.DFWait(nil))
+	if err != nil && run.Err() == nil && ctx.Err() != nil {
+		err = nil // the caller stopped the wait: silent so far
+	}
 	var res dfFirstResult
 	if err == nil && rep.Raw {
 		res.at = sent

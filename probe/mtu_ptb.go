@@ -46,16 +46,28 @@ func (p *Prober) confirmBlackhole(ctx context.Context, t Target, r *Result, b mt
 		icmp bool
 	)
 	switch {
-	case info.Method == mtu.MethodUDP: // the DF datagrams decided, not TCP
+	case quietSearch(t, b, info):
+		// The run's first oversized packet met the routers' tokens
+		// (mtu.Pacer) and nothing was lost by chance: its silence is
+		// the black hole. The patient probe (ended by mtuOut) is not
+		// needed.
+		info.Confirm = mtu.ConfirmFresh
+	case info.Method == mtu.MethodUDP:
+		// The DF datagrams decided, not TCP: larger ones vanished
+		// twice beside smaller ones that reached the server.
+		info.Confirm = mtu.ConfirmDF
 	case p.confirmByDF(ctx, t, b, info):
 		// Two DF datagrams, ptbGap apart, vanished above the bracket:
 		// the patient probe (ended by mtuOut) is not needed.
+		info.Confirm = mtu.ConfirmDF
 	case pt.started():
 		pr, icmp = pt.wait()
 		info.Sessions++
+		info.Confirm = mtu.ConfirmPatient
 	case b.SmallestFailed > 0:
 		pr, icmp = p.patientProbe(ctx, t, b.SmallestFailed, v6, opt)
 		info.Sessions++
+		info.Confirm = mtu.ConfirmPatient
 	}
 	<-done
 	if icmp {
@@ -67,6 +79,7 @@ func (p *Prober) confirmBlackhole(ctx context.Context, t Target, r *Result, b mt
 		info.Tested = mtu.OutTested(info, info.Range[0], info.Range[1])
 	}
 	if info.Verdict != mtu.VerdictBlackhole {
+		info.Confirm = ""
 		r.Findings = append(r.Findings, ptbRateLimited(t, r, pr, v6))
 		r.Findings = append(r.Findings, mtuFindings(t, r, v6)...)
 		return
@@ -77,10 +90,27 @@ func (p *Prober) confirmBlackhole(ctx context.Context, t Target, r *Result, b mt
 	r.BlackholeLink, r.Hops, r.PathEnd = lr.BlackholeLink, lr.Hops, lr.PathEnd
 }
 
+// quietSearch is whether a forward black hole needs no patient
+// confirmation: the Pacer's state was read and no run of ours drew ICMP
+// from the path within mtu.PTBInterval before this one (info.Paced), so
+// the routers had their tokens for the run's first oversized packet (a
+// run that begins sooner keeps the patient confirmation, whose wait
+// covers a token's refill); no probe was lost by
+// chance (no noise, no blind probe, no retransmission on a passing
+// probe), so that packet's ICMP was not lost either; and this host holds
+// no path MTU for the server that a late ICMP would have left.
+func quietSearch(t Target, b mtu.Bracket, info *MTUInfo) bool {
+	if !info.Paced || b.Noise > 0 || b.Blind > 0 || info.LossPct != nil && *info.LossPct > 0 {
+		return false
+	}
+	c, err := mtu.CachedPMTU(t.Addr.Addr().Unmap())
+	return err == nil && c.MTU == 0
+}
+
 // ptbGap is how far apart two DF datagrams must go for a router that
 // allows two ICMP errors a second (the rate ptbPatience covers) to have a
 // token for one of them: 500 ms, and a margin.
-const ptbGap = 550 * time.Millisecond
+const ptbGap = mtu.PTBInterval
 
 // confirmByDF is the patient probe's faster twin, for an IPv4 host allowed
 // raw sockets (so nothing it draws is cached: mtu.SendDF). dfFirst sent

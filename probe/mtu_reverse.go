@@ -21,7 +21,7 @@ import (
 // probes (at least reverseFloor) stalled. Without any passing handshake in
 // the round yet, reverseFallback (or three RTOs, if longer) decides.
 const (
-	reverseFloor    = 60 * time.Millisecond
+	reverseFloor    = 20 * time.Millisecond
 	reverseFactor   = 3
 	reverseFallback = time.Second
 )

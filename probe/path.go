@@ -133,7 +133,7 @@ func (p *Prober) locate(ctx context.Context, t Target, r *Result, err error) {
 const (
 	blackholeWait   = 500 * time.Millisecond
 	blackholeBudget = 5 * time.Second
-	blackholeFloor  = 100 * time.Millisecond
+	blackholeFloor  = 30 * time.Millisecond
 )
 
 // rawICMP opens the raw ICMP reader; tests replace it.

@@ -121,6 +121,10 @@ type RunOptions struct {
 	Parallel int  // concurrent sessions; 0 means 8
 	NoPTR    bool // skip reverse DNS
 	NoPolicy bool // mx: skip the MTA-STS, TLS-RPT and DANE lookups (policy.go)
+	// NoCertificates: the kind verifies no certificate (mtu, path), so
+	// the system roots are not loaded ahead of the sessions; parsing
+	// them would only take CPU from the probes.
+	NoCertificates bool
 }
 
 // RunMX resolves domain's mail exchangers (RFC 5321 §5.1) and checks every
@@ -166,7 +170,7 @@ func (p *Prober) RunMXWith(ctx context.Context, res *dnscheck.Resolver, domain s
 // (the report is then returned too, but says nothing about the servers).
 func (p *Prober) Run(ctx context.Context, res *dnscheck.Resolver, command, target string, opt RunOptions, fn func(context.Context, Target) []Result) (*Report, error) {
 	started := p.now()
-	if p.RootCAs == nil {
+	if p.RootCAs == nil && !opt.NoCertificates {
 		// Loading the system roots takes milliseconds (hundreds of
 		// files); do it while DNS resolves, not inside a TLS handshake.
 		go func() { _, _ = x509.SystemCertPool() }()

@@ -62,6 +62,8 @@ type mtuResult struct {
 	Reverse      *mtuRev    `json:"reverse"`
 	Method       string     `json:"method"` // tcp, or udp when DF datagrams decided (issue 17)
 	CacheCleared bool       `json:"cache_cleared"`
+	Confirm      string     `json:"confirm"`        // how a black hole was told from rate-limited ICMP (issue 17, item 8)
+	RecentICMPMs *float64   `json:"recent_icmp_ms"` // an earlier run drew ICMP from this path this recently
 	UDP          *struct {
 		Verdict string `json:"verdict"`
 		Hop     string `json:"hop"`
@@ -383,10 +385,16 @@ func TestE2EMTUBlackhole(t *testing.T) {
 				flushPMTU(t, l)
 				r := runMTUBinary(t, l, bin, append([]string{"ok.lab.example", fam.flag}, mtuLabArgs(l)...)...)
 				rep := decodeMTU(t, r)
-				checkPath(t, r, rep, fam.addr, wantPath{
+				res := checkPath(t, r, rep, fam.addr, wantPath{
 					mtu: n, failed: n + 1, verdict: string(mtu.VerdictBlackhole), exit: 2, outcome: string(probe.PMTUBlackhole),
 					icmp: ptrBool(false), finding: dnscheck.CodePMTUBlackhole, maxRound: maxRounds,
 				})
+				// No run here draws ICMP, so the routers' tokens are
+				// fresh (mtu.Pacer), and a clean search needs no patient
+				// probe.
+				if res.RecentICMPMs != nil || res.Confirm != mtu.ConfirmFresh {
+					t.Errorf("mtu(%s): recent_icmp_ms %v, confirm %q; want absent and %q (no run on this path drew ICMP)", r.in, res.RecentICMPMs, res.Confirm, mtu.ConfirmFresh)
+				}
 				if r.elapsed >= blackholeMax {
 					t.Errorf("mtu(%s) took %v, want < %v", r.in, r.elapsed.Round(time.Millisecond), blackholeMax)
 				}

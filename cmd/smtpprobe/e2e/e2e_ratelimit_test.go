@@ -163,6 +163,12 @@ func TestE2EMTUPTBRateLimit(t *testing.T) {
 				flushClientPMTU(t, l)
 				r := runMTUBinary(t, l, bin, append([]string{"ok.lab.example", fam.flag, "--direction", "out"}, mtuLabArgs(l)...)...)
 				res := oneMTUResult(t, r, decodeMTU(t, r), fam.addr)
+				// The run before drew r1's ICMP moments ago: this one
+				// knows (mtu.Pacer) that r1 may have no token left, so
+				// a silence would need the patient confirmation.
+				if i > 0 && res.RecentICMPMs == nil {
+					t.Errorf("run %d mtu(%s): recent_icmp_ms absent; want the time since run %d drew a PTB", i+1, r.in, i)
+				}
 				if r.exit != 0 || sv(res.Verdict) != "pmtud-working" || bracketString(res.Bracket) != "[1436, 1437]" {
 					t.Errorf("run %d mtu(%s), PTBs limited to 2/s: exit %d, verdict %s, bracket %s; want 0, pmtud-working, [1436, 1437] (%s)\nprobes: %s",
 						i+1, r.in, r.exit, strp(res.Verdict), bracketString(res.Bracket), res.Error, probeSummary(res))

@@ -131,7 +131,10 @@ var Kinds = []Kind{{
 	Thresholds: []string{"time", "mtu"},
 	defaults:   func(j *Job) { j.Parallel = mtu.DefaultParallel },
 	validate:   (*Job).validateMTU,
-	tune:       func(_ *Job, opt *probe.RunOptions) { opt.Parallel = 1 }, // addresses one after another; Parallel is per round
+	tune: func(_ *Job, opt *probe.RunOptions) {
+		opt.Parallel = 1 // addresses one after another; Parallel is per round
+		opt.NoCertificates = true
+	},
 	probe: func(ctx context.Context, j *Job, p *probe.Prober, t probe.Target, _ int) (probe.Result, error) {
 		return p.MTU(ctx, t, j.MTU)
 	},
@@ -149,6 +152,7 @@ var Kinds = []Kind{{
 		},
 	},
 	validate: (*Job).validatePath,
+	tune:     func(_ *Job, opt *probe.RunOptions) { opt.NoCertificates = true },
 	probe: func(ctx context.Context, j *Job, p *probe.Prober, t probe.Target, _ int) (probe.Result, error) {
 		return p.Path(ctx, t, j.Path)
 	},
