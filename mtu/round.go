@@ -227,14 +227,14 @@ func median(ds []time.Duration) time.Duration {
 	return ds[(len(ds)-1)/2]
 }
 
-// Pace is how long a passing probe that waited d took by the path's pace
+// LessRTOs is how long a passing probe that waited d took by the path's pace
 // (what Round.Passed wants): d less the retransmission timeouts its own
 // retransmissions waited out (retrans of them, the first after rto, each
 // next after twice the one before, RFC 6298 §5.5), which random loss
 // added and no other probe of the size would wait. A retransmission that
 // fired sooner (a tail loss probe) makes the estimate too small, never
 // below 0; the loss limit's floor covers that.
-func Pace(d time.Duration, retrans int, rto time.Duration) time.Duration {
+func LessRTOs(d time.Duration, retrans int, rto time.Duration) time.Duration {
 	if retrans <= 0 || rto <= 0 {
 		return d
 	}

@@ -106,9 +106,9 @@ func TestLossAfter(t *testing.T) {
 	}
 }
 
-// TestPace: a passing probe's wait less the retransmission timeouts its
+// TestLessRTOs: a passing probe's wait less the retransmission timeouts its
 // own retransmissions waited out, backed off, never below 0.
-func TestPace(t *testing.T) {
+func TestLessRTOs(t *testing.T) {
 	ms := time.Millisecond
 	for _, tt := range []struct {
 		d       time.Duration
@@ -123,8 +123,8 @@ func TestPace(t *testing.T) {
 		{30 * ms, -1, 201 * ms, 30 * ms}, // no reading
 		{30 * ms, 1, 0, 30 * ms},         // no RTO known
 	} {
-		if got := Pace(tt.d, tt.retrans, tt.rto); got != tt.want {
-			t.Errorf("Pace(%s, %d, %s) = %s, want %s", tt.d, tt.retrans, tt.rto, got, tt.want)
+		if got := LessRTOs(tt.d, tt.retrans, tt.rto); got != tt.want {
+			t.Errorf("LessRTOs(%s, %d, %s) = %s, want %s", tt.d, tt.retrans, tt.rto, got, tt.want)
 		}
 	}
 }

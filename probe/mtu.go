@@ -621,7 +621,7 @@ func (p *Prober) mtuProbe(ctx context.Context, t Target, size int, v6 bool, opt 
 		pr.Result = mtu.ProbeTimedOut
 	default:
 		pr.OK, pr.Result = true, mtu.ProbeDelivered
-		clk.Passed(mtu.Pace(waited, pr.Retransmits, before.RTO)) // less the RTOs its own lost segments cost
+		clk.Passed(mtu.LessRTOs(waited, pr.Retransmits, before.RTO)) // less the RTOs its own lost segments cost
 	}
 	d.c.Event(wire.EvData, fmt.Sprintf("probe %d bytes: %s after %s (sent %d-byte packets, %d retransmits, path MTU %d)", size, pr.Result, fmtDur(waited), pr.Sent, pr.Retransmits, pmtu))
 	return pr, r

@@ -357,7 +357,7 @@ func (p *Prober) revProbe(ctx context.Context, t Target, size int, v6 bool, clk 
 		pr.Result = mtu.ProbeSessionFailed
 		return pr, r
 	}
-	clk.Passed(mtu.Pace(waited, pr.Retransmits, before.RTO)) // less the RTOs our lost ClientHello cost
+	clk.Passed(mtu.LessRTOs(waited, pr.Retransmits, before.RTO)) // less the RTOs our lost ClientHello cost
 	// The largest segment that arrived (tcpi_rcv_mss, capped at what we
 	// advertised) as an IP packet.
 	got := after.RcvMSS + mtu.Overhead(v6, after.Timestamps())
