@@ -133,10 +133,16 @@ type Result struct {
 	// Method is what decided Verdict: MethodTCP, or MethodUDP when the
 	// peer's MSS or our cache kept TCP below the size under test and DF
 	// datagrams decided (UDP).
-	Method  string   `json:"method,omitempty"`
-	UDP     *DFCheck `json:"udp,omitempty"`
-	Probes  []Probe  `json:"probes"`
-	Reverse *Reverse `json:"reverse,omitempty"`
+	Method string   `json:"method,omitempty"`
+	UDP    *DFCheck `json:"udp,omitempty"`
+	// Datagrams are the DF datagrams that went out beside the TCP
+	// probes, with their answers: the first, of the interface's size,
+	// before any probe, and a black hole's confirming pair (size above
+	// and below the bracket, PTBInterval after the first). The DF check
+	// of a clamped path is UDP's.
+	Datagrams []DFReply `json:"datagrams,omitempty"`
+	Probes    []Probe   `json:"probes"`
+	Reverse   *Reverse  `json:"reverse,omitempty"`
 
 	// RecentICMPMs is how long before this run a run of ours last drew
 	// ICMP from this path, when that was less than PTBInterval (Pacer): a

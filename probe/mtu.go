@@ -198,10 +198,7 @@ func (p *Prober) MTU(ctx context.Context, t Target, opt MTUOptions) (r Result, e
 		info.Reverse.Tested = mtu.RevTested(info.Reverse, lo)
 		info.Reverse.Method = mtu.MethodTCP
 		r.timePhase("mtu_in", p.now().Sub(rstart))
-		go func() {
-			sleepUntil(ctx, dfStart.Add(dfQuiet))
-			dfstop()
-		}()
+		time.AfterFunc(time.Until(dfStart.Add(dfQuiet)), dfstop)
 	}
 	if dir != DirectionIn {
 		p.mtuOut(ctx, t, &r, lo, hi, v6, opt, first())
@@ -257,6 +254,9 @@ func (p *Prober) mtuOut(ctx context.Context, t Target, r *Result, lo, hi int, v6
 		info.UDP, shi = df.udp, df.udp.MTU
 	}
 	info.DfAt = df.at
+	if df.rep != nil {
+		info.Datagrams = append(info.Datagrams, *df.rep)
+	}
 	// The inbound half's answer, when it found a bottleneck, is where the
 	// search looks first: most bottlenecks are one link, both ways.
 	// A hop's ICMP that named the bottleneck (dfFirst) leaves one size to
@@ -360,16 +360,6 @@ func (p *Prober) mtuOut(ctx context.Context, t Target, r *Result, lo, hi int, v6
 	p.confirmBlackhole(ctx, t, r, b, v6, opt, &pt)
 }
 
-// sleepUntil waits until t, or until ctx ends.
-func sleepUntil(ctx context.Context, t time.Time) {
-	tm := time.NewTimer(time.Until(t))
-	defer tm.Stop()
-	select {
-	case <-ctx.Done():
-	case <-tm.C:
-	}
-}
-
 // dfQuiet is the least dfFirst waits for a hop's ICMP before the
 // inbound half's end may stop its wait: the inbound half itself lasts
 // several round trips, so by its end an ICMP from any hop (nearer than
@@ -383,6 +373,7 @@ const dfQuiet = 30 * time.Millisecond
 type dfFirstResult struct {
 	udp *mtu.DFCheck
 	at  time.Time
+	rep *mtu.DFReply // the datagram and its answer; nil when none went out
 }
 
 // dfFirst asks the path with one DF datagram of size hi before any TCP
@@ -407,6 +398,9 @@ func (p *Prober) dfFirst(ctx, run context.Context, t Target, lo, hi int) dfFirst
 		err = nil // the caller stopped the wait: silent so far
 	}
 	var res dfFirstResult
+	if err == nil {
+		res.rep = &rep
+	}
 	if err == nil && rep.Raw {
 		res.at = sent
 	}

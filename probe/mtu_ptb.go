@@ -152,6 +152,9 @@ func (p *Prober) confirmByDF(ctx context.Context, t Target, b mtu.Bracket, info 
 	time.Sleep(time.Millisecond) // the large one first, on its own socket
 	small, errS := mtu.SendDF(ctx, dst, mtu.DFPort+1, b.LargestOK, wait)
 	wg.Wait()
+	if errB == nil && errS == nil {
+		info.Datagrams = append(info.Datagrams, big, small)
+	}
 	if errB != nil || errS != nil || !big.Raw || !small.Raw || big.Answer != mtu.DFSilent || small.Answer != mtu.DFArrived {
 		return false
 	}
