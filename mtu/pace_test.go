@@ -72,3 +72,32 @@ func TestPacer(t *testing.T) {
 		t.Errorf("state dir is a file: Note = nil; want an error")
 	}
 }
+
+// TestDrewICMPAndClean: what a run notes for the next (DrewICMP) and
+// whether its search may be believed without a patient probe (Clean).
+func TestDrewICMPAndClean(t *testing.T) {
+	zero, some := 0.0, 3.4
+	for _, tc := range []struct {
+		name  string
+		r     Result
+		b     Bracket
+		drew  bool
+		clean bool
+	}{
+		{"silent, clean", Result{}, Bracket{}, false, true},
+		{"a probe's ICMP", Result{ICMPSeen: true}, Bracket{}, true, true},
+		{"a datagram's too-big", Result{UDP: &DFCheck{Replies: []DFReply{{Answer: DFArrived}, {Answer: DFTooBig}}}}, Bracket{}, true, true},
+		{"datagrams without too-big", Result{UDP: &DFCheck{Replies: []DFReply{{Answer: DFArrived}, {Answer: DFSilent}}}}, Bracket{}, false, true},
+		{"no loss measured", Result{LossPct: &zero}, Bracket{}, false, true},
+		{"loss on passing probes", Result{LossPct: &some}, Bracket{}, false, false},
+		{"noise", Result{}, Bracket{Noise: 1}, false, false},
+		{"a blind probe", Result{}, Bracket{Blind: 1}, false, false},
+	} {
+		if got := tc.r.DrewICMP(); got != tc.drew {
+			t.Errorf("%s: DrewICMP = %v, want %v", tc.name, got, tc.drew)
+		}
+		if got := tc.r.Clean(tc.b); got != tc.clean {
+			t.Errorf("%s: Clean = %v, want %v", tc.name, got, tc.clean)
+		}
+	}
+}

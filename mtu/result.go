@@ -435,3 +435,25 @@ func (p *Probe) UnmarshalJSON(b []byte) error {
 		RTT: fromMS(w.RTTMS), Wait: fromMS(w.WaitMS), Attempts: w.Attempts, Flight: w.Flight, Adv: w.Adv, Limit: w.Limit}
 	return nil
 }
+
+// DrewICMP is whether the run drew a frag-needed / packet-too-big
+// towards us: a probe's, or a DF datagram's (Pacer.Note).
+func (r *Result) DrewICMP() bool {
+	if r.ICMPSeen {
+		return true
+	}
+	if r.UDP != nil {
+		for _, rep := range r.UDP.Replies {
+			if rep.Answer == DFTooBig {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// Clean is whether the outbound search b saw nothing random: no noise,
+// no probe that proved nothing, no retransmission on a passing probe.
+func (r *Result) Clean(b Bracket) bool {
+	return b.Noise == 0 && b.Blind == 0 && (r.LossPct == nil || *r.LossPct == 0)
+}

@@ -165,7 +165,7 @@ func (p *Prober) MTU(ctx context.Context, t Target, opt MTUOptions) (r Result, e
 			info.RecentICMPMs = ptr(float64(ago.Microseconds()) / 1000)
 		}
 		defer func() {
-			if drewICMP(info) {
+			if info.DrewICMP() {
 				_ = pace.Note(dst) // best effort: unreadable state is "not paced" next time
 			}
 		}()
@@ -368,22 +368,6 @@ func sleepUntil(ctx context.Context, t time.Time) {
 	case <-ctx.Done():
 	case <-tm.C:
 	}
-}
-
-// drewICMP is whether the run drew a frag-needed / packet-too-big towards
-// us: a probe's, or a DF datagram's.
-func drewICMP(info *MTUInfo) bool {
-	if info.ICMPSeen {
-		return true
-	}
-	if info.UDP != nil {
-		for _, rep := range info.UDP.Replies {
-			if rep.Answer == mtu.DFTooBig {
-				return true
-			}
-		}
-	}
-	return false
 }
 
 // dfQuiet is the least dfFirst waits for a hop's ICMP before the

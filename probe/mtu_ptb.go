@@ -100,7 +100,7 @@ func (p *Prober) confirmBlackhole(ctx context.Context, t Target, r *Result, b mt
 // probe), so that packet's ICMP was not lost either; and this host holds
 // no path MTU for the server that a late ICMP would have left.
 func quietSearch(t Target, b mtu.Bracket, info *MTUInfo) bool {
-	if !info.Paced || b.Noise > 0 || b.Blind > 0 || info.LossPct != nil && *info.LossPct > 0 {
+	if !info.Paced || !info.Clean(b) {
 		return false
 	}
 	c, err := mtu.CachedPMTU(t.Addr.Addr().Unmap())

@@ -75,8 +75,12 @@ func (p *Prober) mtuReverse(ctx context.Context, t Target, r *Result, lo, hi int
 		return pr, blind
 	}
 
-	// Round 0: Max, with a control at Min.
-	clk := &mtu.Round{}
+	// Round 0: Max, with a control at Min. Its clock is the run's round 0
+	// (mtu.Rounds), so that the control's handshake also times the
+	// search's first round, whose probes may all be above the bottleneck
+	// (IPv6 from 1280: 1349 and up): without a pass to go by, each of them
+	// would wait reverseFallback.
+	clk := clocks.Of(ctx)
 	var wg sync.WaitGroup
 	var top MTUProbe
 	var topBlind error
