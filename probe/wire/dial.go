@@ -295,6 +295,9 @@ func (d *Dialer) connect(dctx context.Context, addr netip.AddrPort) (attempt, er
 			if r, ok := a.eq.Result(); ok {
 				a.icmp = &r
 			}
+			if a.second && pending > 0 && LocalFailure(a.err) != nil {
+				continue // the hedge's own socket failed (no descriptor, say): the first connect goes on alone
+			}
 			if !isTimeoutFailure(a.err, dctx) || pending == 0 {
 				if failed != nil && isTimeoutFailure(a.err, dctx) && !failed.second {
 					a = *failed // both timed out: the first connect's error

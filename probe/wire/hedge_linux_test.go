@@ -343,3 +343,27 @@ func TestHedgeNetnsHelper(t *testing.T) {
 		}
 	})
 }
+
+// A hedge whose own socket fails (a local error: no descriptor, say)
+// leaves the first connect to go on alone.
+func TestHedgeLocalFailureOfTheSecond(t *testing.T) {
+	t.Parallel()
+	addr, _ := listen4(t)
+	var calls atomic.Int32
+	h := &Hedge{Unmeasured: 30 * time.Millisecond}
+	d := &Dialer{Timeout: 5 * time.Second, Hedge: h, Control: func(network, address string, c syscall.RawConn) error {
+		if calls.Add(1) == 1 {
+			time.Sleep(300 * time.Millisecond)
+			return nil
+		}
+		return os.NewSyscallError("socket", syscall.EMFILE)
+	}}
+	c, err := d.Dial(t.Context(), addr)
+	if err != nil {
+		t.Fatalf("Dial = %v, want the first connect's connection", err)
+	}
+	c.Close()
+	if s, w := h.Stats(); s != 1 || w != 0 {
+		t.Errorf("Stats() = %d started, %d won; want 1, 0", s, w)
+	}
+}
