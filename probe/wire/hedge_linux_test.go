@@ -133,7 +133,7 @@ func TestHedgeFailures(t *testing.T) {
 			t.Errorf("Stats() = %d started, %d won; want 1, 0", s, w)
 		}
 	})
-	t.Run("refused", func(t *testing.T) {
+	t.Run("port-closed", func(t *testing.T) {
 		t.Parallel()
 		ln, err := net.Listen("tcp4", "127.0.0.1:0")
 		if err != nil {
