@@ -227,7 +227,7 @@ func OutVerdict(b Bracket, info *Result) PathVerdict {
 		learned = 0 // deleted before the probes: nothing this run relied on
 	}
 	for _, pr := range info.Probes {
-		if b.SmallestFailed > 0 && pr.Size == b.SmallestFailed && !pr.OK {
+		if b.SmallestFailed > 0 && pr.Size == b.SmallestFailed && !pr.OK && pr.Evidence() {
 			failedBy = pr.Result
 		}
 		if pr.Result == ProbeICMP && pr.PMTU > 0 && (learned == 0 || pr.PMTU < learned) {
@@ -272,7 +272,7 @@ func OutVerdict(b Bracket, info *Result) PathVerdict {
 func ClampedBy(b Bracket, info *Result) (string, Probe) {
 	var last Probe
 	for _, pr := range info.Probes {
-		if b.SmallestFailed > 0 && pr.Size == b.SmallestFailed && !pr.OK {
+		if b.SmallestFailed > 0 && pr.Size == b.SmallestFailed && !pr.OK && pr.Evidence() {
 			last = pr
 		}
 	}
@@ -388,7 +388,7 @@ func RevVerdict(b Bracket, probes []Probe) PathVerdict {
 	var failedBy ProbeResult
 	adapted := false
 	for _, pr := range probes {
-		if pr.Size == b.SmallestFailed && !pr.OK {
+		if pr.Size == b.SmallestFailed && !pr.OK && pr.Evidence() {
 			failedBy = pr.Result
 		}
 		if pr.Result == ProbeAdapted && pr.Sent > 0 && pr.Sent <= b.LargestOK {
@@ -462,4 +462,12 @@ func (r *Result) DrewICMP() bool {
 // no probe that proved nothing, no retransmission on a passing probe.
 func (r *Result) Clean(b Bracket) bool {
 	return b.Noise == 0 && b.Blind == 0 && (r.LossPct == nil || *r.LossPct == 0)
+}
+
+// Evidence is whether the probe said something about its size: a session
+// that failed apart from the probe, or a flight that never came, did not
+// (the search plans the size again), and must not stand for the size's
+// last attempt when a verdict reads what made it fail.
+func (p Probe) Evidence() bool {
+	return p.Result != ProbeSessionFailed && p.Result != ProbeUntested
 }

@@ -70,6 +70,11 @@ func TestOutVerdict(t *testing.T) {
 		{"a cache deleted before the probes (IPv6), then lost above it: a black hole", "1:1400->delivered(1400) 1:1401->lost(1401) 2:1400->delivered(1400) 2:1401->lost(1401)", 0, -1400, "", 1400, 1401, VerdictBlackhole},
 		{"peer MSS, the largest datagram arrives", "1:1400->delivered(1400) 1:1401->clamped(1400)", 0, 0, DFNoBottleneck, 1400, 1401, VerdictNoBottleneck},
 		{"no bottleneck", "1:1500->delivered(1500)", 0, 0, "", 1500, 0, VerdictNoBottleneck},
+		// A copy of the upper end whose session died (heavy loss) proves
+		// nothing and does not stand for the size's last attempt: the CI
+		// run that found it said no-bottleneck with bracket [1400, 1401].
+		{"black hole, the last copy's session failed",
+			"2:1400->delivered(1400) 2:1401->lost(1401) 3:1400->delivered(1400) 3:1401->lost(1401) 3:1401->lost(1401) 3:1401->session-failed(0)", 0, 0, "", 1400, 1401, VerdictBlackhole},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -107,6 +112,8 @@ func TestRevVerdict(t *testing.T) {
 		{"Max stalled under load, larger sizes adapted",
 			"0:576->delivered(576) 0:1500->lost(0) 1:1400->delivered(1400) 1:1401->adapted(1400) 1:1460->adapted(1400) " +
 				"2:1400->delivered(1400) 2:1401->adapted(1400) 3:1400->delivered(1400) 3:1401->adapted(1400)", 1400, 1401, VerdictPMTUDWorking},
+		{"clamped upper end, then a copy whose session failed: still clamped",
+			"0:576->delivered(576) 0:1500->clamped(1400) 1:1400->delivered(1400) 1:1401->clamped(1400) 1:1401->session-failed(0)", 1400, 1401, VerdictMSSClamped},
 		{"upper end stalled, the server adapted to the bracket before",
 			"0:576->delivered(576) 0:1500->lost(0) 1:1400->delivered(1400) 1:1460->adapted(1400) 2:1400->delivered(1400) 2:1401->lost(0)", 1400, 1401, VerdictPMTUDWorking},
 		{"black hole: every flight above 1400 stalls",
