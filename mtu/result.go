@@ -9,6 +9,7 @@ package mtu
 import (
 	"encoding/json"
 	"math"
+	"net/netip"
 	"sort"
 	"time"
 )
@@ -470,4 +471,20 @@ func (r *Result) Clean(b Bracket) bool {
 // last attempt when a verdict reads what made it fail.
 func (p Probe) Evidence() bool {
 	return p.Result != ProbeSessionFailed && p.Result != ProbeUntested
+}
+
+// Fresh is whether a forward black hole b needs no patient confirmation:
+// the Pacer's state was read and no run of ours drew ICMP from the path
+// within PTBInterval before this one (Paced), so the routers had their
+// tokens for the run's first oversized packet (a run that begins sooner
+// keeps the patient confirmation, whose wait covers a token's refill);
+// nothing was lost by chance (Clean), so that packet's ICMP was not lost
+// either; and this host holds no path MTU for dst that a late ICMP would
+// have left.
+func (r *Result) Fresh(b Bracket, dst netip.Addr) bool {
+	if !r.Paced || !r.Clean(b) {
+		return false
+	}
+	c, err := CachedPMTU(dst.Unmap())
+	return err == nil && c.MTU == 0
 }

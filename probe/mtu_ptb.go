@@ -46,7 +46,7 @@ func (p *Prober) confirmBlackhole(ctx context.Context, t Target, r *Result, b mt
 		icmp bool
 	)
 	switch {
-	case quietSearch(t, b, info):
+	case info.Fresh(b, t.Addr.Addr()):
 		// The run's first oversized packet met the routers' tokens
 		// (mtu.Pacer) and nothing was lost by chance: its silence is
 		// the black hole. The patient probe (ended by mtuOut) is not
@@ -88,23 +88,6 @@ func (p *Prober) confirmBlackhole(ctx context.Context, t Target, r *Result, b mt
 	r.Findings = append(r.Findings, mtuFindings(t, r, v6)...)
 	r.Findings = append(r.Findings, lr.Findings...)
 	r.BlackholeLink, r.Hops, r.PathEnd = lr.BlackholeLink, lr.Hops, lr.PathEnd
-}
-
-// quietSearch is whether a forward black hole needs no patient
-// confirmation: the Pacer's state was read and no run of ours drew ICMP
-// from the path within mtu.PTBInterval before this one (info.Paced), so
-// the routers had their tokens for the run's first oversized packet (a
-// run that begins sooner keeps the patient confirmation, whose wait
-// covers a token's refill); no probe was lost by
-// chance (no noise, no blind probe, no retransmission on a passing
-// probe), so that packet's ICMP was not lost either; and this host holds
-// no path MTU for the server that a late ICMP would have left.
-func quietSearch(t Target, b mtu.Bracket, info *MTUInfo) bool {
-	if !info.Paced || !info.Clean(b) {
-		return false
-	}
-	c, err := mtu.CachedPMTU(t.Addr.Addr().Unmap())
-	return err == nil && c.MTU == 0
 }
 
 // ptbGap is how far apart two DF datagrams must go for a router that

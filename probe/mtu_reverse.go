@@ -1,6 +1,7 @@
 package probe
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -184,8 +185,10 @@ func (p *Prober) mtuReverse(ctx context.Context, t Target, r *Result, lo, hi int
 		return
 	}
 	if b.LargestOK > 0 {
-		rev.PathMTU = ptr(b.LargestOK)
-		rev.Bracket[0] = ptr(b.LargestOK)
+		// A flight that fills no packet of the largest size passing
+		// proves a path MTU only up to what it filled.
+		rev.PathMTU = ptr(min(b.LargestOK, cmp.Or(rev.TestedUpTo, b.LargestOK)))
+		rev.Bracket[0] = rev.PathMTU
 	}
 	if b.SmallestFailed > 0 {
 		rev.Bracket[1] = ptr(b.SmallestFailed)

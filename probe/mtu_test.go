@@ -141,9 +141,19 @@ func TestMTULoopbackDirections(t *testing.T) {
 				// certificate: its flight (under 1 KB) fills no
 				// 1500-byte packet, and the report must say so.
 				wantUpTo := min(1500, rv.FlightBytes+52)
-				if rv.PathMTU == nil || *rv.PathMTU > wantUpTo || rv.Sessions != 2 || rv.FlightBytes < 300 || rv.TestedUpTo != wantUpTo {
-					t.Errorf("MTU(%s) reverse path_mtu %s, sessions %d, flight %d, tested up to %d; want <= %d, 2 (Max and a control), a certificate flight, %d",
-						tc.name, fmtIntp(rv.PathMTU), rv.Sessions, rv.FlightBytes, rv.TestedUpTo, wantUpTo, wantUpTo)
+				// Two sessions (Max and a control), unless the Max
+				// flight was only slow on a loaded host (-race, CI):
+				// judged stalled in the first pair, it passes in the
+				// search's first round, which then ends there.
+				sessions := 2
+				for _, pr := range rv.Probes[:min(2, len(rv.Probes))] { // the first pair, as they ended
+					if pr.Size == 1500 && !pr.OK && len(rv.Probes) > 2 {
+						sessions = 2 + 4 // MTUOptions.Parallel
+					}
+				}
+				if rv.PathMTU == nil || *rv.PathMTU > wantUpTo || rv.Sessions != sessions || rv.FlightBytes < 300 || rv.TestedUpTo != wantUpTo {
+					t.Errorf("MTU(%s) reverse path_mtu %s, sessions %d, flight %d, tested up to %d; want <= %d, %d (Max and a control), a certificate flight, %d",
+						tc.name, fmtIntp(rv.PathMTU), rv.Sessions, rv.FlightBytes, rv.TestedUpTo, wantUpTo, sessions, wantUpTo)
 				}
 				if wantUpTo < 1500 && !hasFinding(r.Findings, dnscheck.CodeReverseTestedUpTo) {
 					t.Errorf("MTU(%s) findings %+v, want reverse-tested-up-to (flight %d bytes)", tc.name, r.Findings, rv.FlightBytes)
