@@ -60,11 +60,16 @@ func (p passes) pace() time.Duration {
 
 // Round is one round's clock.
 type Round struct {
+	fixed    time.Duration // LossAfter's answer, when set (Patient)
 	mu       sync.Mutex
 	p        passes     // the round's passing probes
 	straggle            // cuts the round's stragglers
 	all      *passClock // the run's, across rounds; nil for a lone probe
 }
+
+// Patient is the clock of a lone probe that waits limit, whatever the
+// others did: long enough for a peer's retransmissions.
+func Patient(limit time.Duration) *Round { return &Round{fixed: limit} }
 
 // Of is the clock of ctx's round.
 func (rc *Rounds) Of(ctx context.Context) *Round {
@@ -103,6 +108,9 @@ func (c *Round) Passed(d time.Duration) {
 // SYN, say), earlier rounds' passing probes set it, at twice the factor;
 // 0 while none passed in any round.
 func (c *Round) LossAfter(floor time.Duration, factor int) time.Duration {
+	if c.fixed > 0 {
+		return c.fixed
+	}
 	c.mu.Lock()
 	own := c.p
 	c.mu.Unlock()

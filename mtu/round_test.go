@@ -157,3 +157,12 @@ func TestStraggleMedian(t *testing.T) {
 		d()
 	}
 }
+
+// TestPatient: a patient clock's loss limit is its own, whatever passed.
+func TestPatient(t *testing.T) {
+	c := Patient(700 * time.Millisecond)
+	c.Passed(time.Millisecond)
+	if got := c.LossAfter(10*time.Millisecond, 4); got != 700*time.Millisecond {
+		t.Errorf("Patient(700ms).LossAfter = %v, want 700ms", got)
+	}
+}

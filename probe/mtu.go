@@ -185,6 +185,7 @@ func (p *Prober) MTU(ctx context.Context, t Target, opt MTUOptions) (r Result, e
 		first = sync.OnceValue(func() dfFirstResult { return <-ch })
 		defer first()
 	}
+	settle := func() {} // a lossy inbound black hole's recheck (recheckReverse)
 	if dir != DirectionOut {
 		if info.CachedPMTU > 0 && mtu.ForgetPMTU(dst) == nil {
 			if c, err := mtu.CachedPMTU(dst); err == nil && c.MTU == 0 {
@@ -193,8 +194,13 @@ func (p *Prober) MTU(ctx context.Context, t Target, opt MTUOptions) (r Result, e
 		}
 		rstart := p.now()
 		rctx, rcancel := context.WithDeadlineCause(ctx, firstEnd, errBudget) // the outbound half keeps the rest
-		p.mtuReverse(rctx, t, &r, lo, hi, v6, opt)
+		recheck := p.mtuReverse(rctx, t, &r, lo, hi, v6, opt)
 		rcancel()
+		if recheck > 0 {
+			ch := make(chan MTUProbe, 1)
+			go func() { pr, _ := p.revProbe(ctx, t, recheck, v6, mtu.Patient(reverseRecheck)); ch <- pr }()
+			settle = func() { p.recheckReverse(t, &r, <-ch) }
+		}
 		info.Reverse.Tested = mtu.RevTested(info.Reverse, lo)
 		info.Reverse.Method = mtu.MethodTCP
 		r.timePhase("mtu_in", p.now().Sub(rstart))
@@ -205,6 +211,7 @@ func (p *Prober) MTU(ctx context.Context, t Target, opt MTUOptions) (r Result, e
 	} else {
 		info.Verdict = mtu.VerdictUntested
 	}
+	settle()
 	if info.Reverse != nil && info.Reverse.Verdict != "" {
 		p.reverseFindings(t, &r, v6)
 	}

@@ -52,7 +52,7 @@ func greetServer(t *testing.T, delays ...time.Duration) (netip.AddrPort, <-chan 
 	return netip.MustParseAddrPort(ln.Addr().String()), ends
 }
 
-// A session whose greeting has not come after greetFloor gets a second
+// A session whose greeting has not come after wire.GreetFloor gets a second
 // one beside it (a lost last ACK of the handshake keeps a server from
 // greeting for 1 s); the first greeting wins and the other session is
 // reset. Without a hedge the first session waits.
@@ -63,15 +63,15 @@ func TestGreeted(t *testing.T) {
 		addr, ends := greetServer(t, 3*time.Second)
 		p := &Prober{}
 		start := time.Now()
-		c, err := greeted(t.Context(), &wire.Hedge{}, 5*time.Second, func(ctx context.Context) (*wire.Conn, error) { return p.Dial(ctx, addr) })
+		c, err := wire.Greeted(t.Context(), &wire.Hedge{}, 5*time.Second, func(ctx context.Context) (*wire.Conn, error) { return p.Dial(ctx, addr) })
 		if err != nil {
 			t.Fatalf("greeted = %v", err)
 		}
 		el := time.Since(start)
 		c.Abort()
 		c.Close()
-		if el < greetFloor || el > greetFloor+time.Second {
-			t.Errorf("greeted took %s, want about %s (the second session's greeting)", el, greetFloor)
+		if el < wire.GreetFloor || el > wire.GreetFloor+time.Second {
+			t.Errorf("greeted took %s, want about %s (the second session's greeting)", el, wire.GreetFloor)
 		}
 		for range 2 {
 			select {
@@ -89,7 +89,7 @@ func TestGreeted(t *testing.T) {
 		addr, _ := greetServer(t, 600*time.Millisecond)
 		p := &Prober{}
 		start := time.Now()
-		c, err := greeted(t.Context(), nil, 5*time.Second, func(ctx context.Context) (*wire.Conn, error) { return p.Dial(ctx, addr) })
+		c, err := wire.Greeted(t.Context(), nil, 5*time.Second, func(ctx context.Context) (*wire.Conn, error) { return p.Dial(ctx, addr) })
 		if err != nil {
 			t.Fatalf("greeted = %v", err)
 		}
@@ -102,9 +102,9 @@ func TestGreeted(t *testing.T) {
 		t.Parallel()
 		addr, _ := greetServer(t, 3*time.Second, 3*time.Second)
 		p := &Prober{}
-		_, err := greeted(t.Context(), &wire.Hedge{}, 400*time.Millisecond, func(ctx context.Context) (*wire.Conn, error) { return p.Dial(ctx, addr) })
+		_, err := wire.Greeted(t.Context(), &wire.Hedge{}, 400*time.Millisecond, func(ctx context.Context) (*wire.Conn, error) { return p.Dial(ctx, addr) })
 		if !errors.Is(err, wire.ErrReplyTimeout) {
-			t.Fatalf("greeted(no greeting within 400ms on either) = %v, want a reply timeout", err)
+			t.Fatalf("wire.Greeted(no greeting within 400ms on either) = %v, want a reply timeout", err)
 		}
 	})
 	t.Run("refused: no second session", func(t *testing.T) {
@@ -117,14 +117,14 @@ func TestGreeted(t *testing.T) {
 		ln.Close()
 		var dials atomic.Int32
 		p := &Prober{}
-		_, err = greeted(t.Context(), &wire.Hedge{}, time.Second, func(ctx context.Context) (*wire.Conn, error) {
+		_, err = wire.Greeted(t.Context(), &wire.Hedge{}, time.Second, func(ctx context.Context) (*wire.Conn, error) {
 			dials.Add(1)
 			return p.Dial(ctx, addr)
 		})
 		if Classify(err) != Refused {
-			t.Errorf("greeted(closed port) = %v (%s), want refused", err, Classify(err))
+			t.Errorf("wire.Greeted(closed port) = %v (%s), want refused", err, Classify(err))
 		}
-		time.Sleep(greetFloor + 100*time.Millisecond)
+		time.Sleep(wire.GreetFloor + 100*time.Millisecond)
 		if n := dials.Load(); n != 1 {
 			t.Errorf("%d sessions opened, want 1", n)
 		}

@@ -39,7 +39,10 @@ const (
 //
 // First a session at Max runs beside a control at Min; only when the Max
 // flight stalls does mtu.Search bracket the black hole.
-func (p *Prober) mtuReverse(ctx context.Context, t Target, r *Result, lo, hi int, v6 bool, opt MTUOptions) {
+//
+// It returns the size a lossy black hole's bracket rests on (0: none):
+// MTU re-checks it with a patient probe (recheckReverse).
+func (p *Prober) mtuReverse(ctx context.Context, t Target, r *Result, lo, hi int, v6 bool, opt MTUOptions) (recheck int) {
 	info := r.MTUInfo
 	rev := &MTUReverse{Probes: []MTUProbe{}}
 	info.Reverse = rev
@@ -110,10 +113,10 @@ func (p *Prober) mtuReverse(ctx context.Context, t Target, r *Result, lo, hi int
 			rev.Verdict = mtu.VerdictUntested
 			r.Findings = append(r.Findings, Finding{Severity: SevInfo, Code: dnscheck.CodeReverseUntested,
 				Message: fmt.Sprintf("%s offers no STARTTLS, so the server-to-client direction was not tested: the certificate chain of the STARTTLS handshake is the one large flight a server sends before any mail", who(t, r.Address))})
-			return
+			return 0
 		}
 		p.reverseFailed(t, r, failed)
-		return
+		return 0
 	}
 	switch {
 	case topBlind != nil:
@@ -125,7 +128,7 @@ func (p *Prober) mtuReverse(ctx context.Context, t Target, r *Result, lo, hi int
 		rev.Verdict = mtu.VerdictNoBottleneck
 		rev.PathMTU = ptr(top.Sent)
 		rev.Bracket[0] = ptr(top.Sent)
-		return
+		return 0
 	case top.Result == mtu.ProbeAdapted || top.Result == mtu.ProbeClamped:
 		rev.PathMTU = ptr(top.Sent)
 		rev.Bracket = [2]*int{ptr(top.Sent), ptr(top.Sent + 1)}
@@ -134,12 +137,12 @@ func (p *Prober) mtuReverse(ctx context.Context, t Target, r *Result, lo, hi int
 		if top.Result == mtu.ProbeClamped {
 			rev.Verdict = mtu.VerdictMSSClamped
 		}
-		return
+		return 0
 	case top.Result == mtu.ProbeCached:
 		// Our SYN could not advertise the size: our own cached path
 		// MTU hides everything above it (reverseFindings says so).
 		rev.Verdict = mtu.VerdictUntested
-		return
+		return 0
 	}
 
 	// The Max flight stalled: bracket the black hole.
@@ -173,16 +176,16 @@ func (p *Prober) mtuReverse(ctx context.Context, t Target, r *Result, lo, hi int
 			rev.Bracket[0] = ptr(ok)
 		}
 		r.Findings = append(r.Findings, inconclusiveFinding(t, r, "server to client", time.Since(started), b, b.Blind, nil, err))
-		return
+		return 0
 	}
 	var pf *probeFailed
 	switch {
 	case errors.As(err, &pf):
 		p.reverseFailed(t, r, &pf.r)
-		return
+		return 0
 	case err != nil:
 		r.Findings = append(r.Findings, Finding{Severity: SevWarning, Code: dnscheck.CodeReverseInconsistent, Message: fmt.Sprintf("%s: server-to-client bracketing: %v", who(t, r.Address), err)})
-		return
+		return 0
 	}
 	if b.LargestOK > 0 {
 		// A flight that fills no packet of the largest size passing
@@ -195,6 +198,50 @@ func (p *Prober) mtuReverse(ctx context.Context, t Target, r *Result, lo, hi int
 	}
 	rev.Verdict = mtu.RevVerdict(b, rev.Probes)
 	rev.Exact = b.Exact()
+	if rev.Verdict == mtu.VerdictBlackhole && lossySearch(b, rev.Probes) {
+		return b.SmallestFailed
+	}
+	return 0
+}
+
+// lossySearch is whether random loss touched the inbound search: noise,
+// a blind probe, a session retried, or a ClientHello retransmitted. A
+// server's flight that lost one segment then waits the server's RTO
+// (200 ms at least), longer than the round's loss limit, and stalls as a
+// black hole's would.
+func lossySearch(b mtu.Bracket, probes []MTUProbe) bool {
+	lossy := b.Noise > 0 || b.Blind > 0
+	for _, pr := range probes {
+		lossy = lossy || pr.Attempts > 1 || pr.Retransmits > 0
+	}
+	return lossy
+}
+
+// reverseRecheck is how long recheckReverse's probe waits: a server
+// resends a lost segment of its flight after its minimum RTO (200 ms on
+// Linux, RFC 6298 §2.4), once more 400 ms later (§5.5); one resend, and a
+// margin, is what random loss of a few percent needs.
+const reverseRecheck = 450 * time.Millisecond
+
+// recheckReverse settles a lossy inbound black hole with one probe at
+// size that waits reverseRecheck through the server's retransmissions
+// (started while the outbound half runs). A flight that then arrives
+// whole was lost by chance in the search: the direction is inconclusive,
+// never a false pmtu-blackhole. One that proves nothing leaves the
+// verdict as it was.
+func (p *Prober) recheckReverse(t Target, r *Result, pr MTUProbe) {
+	rev := r.MTUInfo.Reverse
+	pr.Round = rev.Rounds + 1
+	rev.Probes = append(rev.Probes, pr)
+	rev.Sessions += max(pr.Attempts, 1)
+	rev.Rounds++
+	if !pr.OK {
+		return
+	}
+	rev.Verdict, rev.PathMTU, rev.Bracket, rev.Exact = mtu.VerdictInconclusive, nil, [2]*int{rev.Bracket[0], nil}, false
+	r.Findings = append(r.Findings, Finding{Severity: SevWarning, Code: dnscheck.CodeMTUInconclusive, Message: fmt.Sprintf(
+		"%s: server to client: flights of %d-byte packets stalled in the search, but one that waited for the server's retransmissions arrived whole: random loss on the path is too heavy to tell a black hole from loss. Retry when the path is quieter (a loss of a few %% is fine), or from another vantage point",
+		who(t, r.Address), pr.Size)})
 }
 
 // reverseFailed records an inbound probe session that failed for a reason

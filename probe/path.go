@@ -238,7 +238,7 @@ func (p *Prober) locateBlackhole(ctx context.Context, t Target, r *Result, v6 bo
 }
 
 // largeReach opens an abandoned session (connect with DF, read the
-// banner; in an mtu run both hedged: greeted), sends a full-size segment with TTL ttl, and returns the
+// banner; in an mtu run both hedged: wire.Greeted), sends a full-size segment with TTL ttl, and returns the
 // largest packet size quoted by the time-exceeded that came back for it
 // (0: none did within blackholeWait; it ends early once one of minLarge
 // bytes or more did). The session ends with an RST
@@ -246,7 +246,7 @@ func (p *Prober) locateBlackhole(ctx context.Context, t Target, r *Result, v6 bo
 func (p *Prober) largeReach(ctx context.Context, t Target, ttl, minLarge int, v6 bool, rd *trace.ICMPReader, wait time.Duration) (int, error) {
 	q := *p
 	q.Control, q.Hedge = mtu.Control(0), hedgeOf(ctx) // DF, no clamp; an mtu run's connects are hedged
-	c, err := greeted(ctx, q.Hedge, p.replyTimeout(), func(ctx context.Context) (*wire.Conn, error) { return q.Dial(ctx, t.Addr) })
+	c, err := wire.Greeted(ctx, q.Hedge, p.replyTimeout(), func(ctx context.Context) (*wire.Conn, error) { return q.Dial(ctx, t.Addr) })
 	if err != nil {
 		return 0, err
 	}
