@@ -57,7 +57,7 @@ func (p *Prober) confirmBlackhole(ctx context.Context, t Target, r *Result, b mt
 		// twice beside smaller ones that reached the server.
 		info.Confirm = mtu.ConfirmDF
 	case p.confirmByDF(ctx, t, b, info):
-		// Two DF datagrams, ptbGap apart, vanished above the bracket:
+		// Two DF datagrams, mtu.PTBInterval apart, vanished above the bracket:
 		// the patient probe (ended by mtuOut) is not needed.
 		info.Confirm = mtu.ConfirmDF
 	case pt.started():
@@ -90,16 +90,12 @@ func (p *Prober) confirmBlackhole(ctx context.Context, t Target, r *Result, b mt
 	r.BlackholeLink, r.Hops, r.PathEnd = lr.BlackholeLink, lr.Hops, lr.PathEnd
 }
 
-// ptbGap is how far apart two DF datagrams must go for a router that
-// allows two ICMP errors a second (the rate ptbPatience covers) to have a
-// token for one of them: 500 ms, and a margin.
-const ptbGap = mtu.PTBInterval
-
 // confirmByDF is the patient probe's faster twin, for an IPv4 host allowed
 // raw sockets (so nothing it draws is cached: mtu.SendDF). dfFirst sent
 // its datagram of the interface's size before any TCP probe; at least
-// ptbGap after it, a datagram of b's smallest failed size goes out beside
-// one of its largest passing size. It is true when the large one vanished
+// mtu.PTBInterval after it (a router that allows two ICMP errors a
+// second has had a token for one of them), a datagram of b's smallest
+// failed size goes out beside one of its largest passing size. It is true when the large one vanished
 // while the small one drew the server's port unreachable (RFC 792), and
 // this host's kernel holds no path MTU for the server that a late ICMP
 // for one of the search's probes would have left: a router that
@@ -115,7 +111,7 @@ func (p *Prober) confirmByDF(ctx context.Context, t Target, b mtu.Bracket, info 
 	select {
 	case <-ctx.Done():
 		return false
-	case <-time.After(time.Until(info.DfAt.Add(ptbGap))):
+	case <-time.After(time.Until(info.DfAt.Add(mtu.PTBInterval))):
 	}
 	var rtt time.Duration
 	for _, pr := range info.Probes {
